@@ -1,0 +1,22 @@
+"""Errors that cross module boundaries. Each carries a message a user can act on."""
+from __future__ import annotations
+
+
+class NncompileError(Exception):
+    """Base of every error nncompile raises on purpose; the CLI prints it without a traceback."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
+
+
+class DataError(NncompileError):
+    """A data source could not be read or does not fit the spec (missing file, NaN, wrong shape...)."""
+
+
+class TrainingError(NncompileError):
+    """Training could not go on (a NaN loss, an interrupted run, ...)."""
