@@ -1,0 +1,52 @@
+"""Source text and spans: where every node, value and diagnostic came from."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A region of one source file; lines and columns are 1-based, ``end_column`` exclusive."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def __str__(self) -> str:
+        return f"{self.line}:{self.column}-{self.end_line}:{self.end_column}"
+
+    def __lt__(self, other: "Span") -> bool:
+        return (self.line, self.column) < (other.line, other.column)
+
+    def cover(self, other: "Span") -> "Span":
+        """The smallest span holding both."""
+        start = min(self, other)
+        end = max((self.end_line, self.end_column), (other.end_line, other.end_column))
+        return Span(start.line, start.column, *end)
+
+
+NOWHERE = Span(1, 1, 1, 1)
+
+
+@dataclass(frozen=True)
+class Source:
+    """The text of one spec and the path it was read from (``<string>`` when none)."""
+
+    text: str
+    path: str = "<string>"
+    lines: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lines", tuple(self.text.splitlines()))
+
+    def line(self, number: int) -> str:
+        return self.lines[number - 1] if 0 < number <= len(self.lines) else ""
+
+    def end(self) -> Span:
+        """A zero-width span just after the last character (where 'end of file' points)."""
+        if not self.lines:
+            return NOWHERE
+        last = len(self.lines)
+        column = len(self.lines[-1]) + 1
+        return Span(last, column, last, column + 1)
