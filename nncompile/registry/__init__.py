@@ -1,0 +1,121 @@
+"""Registries: one dict of entries per kind of name a spec can use.
+
+An entry is data plus small pure functions: its argument model (pydantic), the order of its
+positional arguments, its docs, and for some kinds a rule (layers: shape inference). Lowering
+to Flax/Optax lives in ``nncompile.codegen`` so that ``check`` never imports JAX.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from ..source import Span
+
+
+class Params(BaseModel):
+    """Base of every argument model: frozen, unknown keywords rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class NoParams(Params):
+    pass
+
+
+@dataclass(frozen=True)
+class RefTo:
+    """Field metadata: the value names an entry of another registry (``activation=relu``)."""
+
+    kind: str
+
+
+@dataclass(frozen=True)
+class BlockRef:
+    """Field metadata: the value names a block of the spec (``model: DigitsMLP``)."""
+
+    kind: str  # "model" | "data" | "train"
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A resolved registry reference: the entry's name and its validated arguments."""
+
+    kind: str
+    name: str
+    params: Params
+    span: Span
+
+    def args(self) -> dict[str, Any]:
+        return self.params.model_dump()
+
+    def __str__(self) -> str:
+        given = self.params.model_dump(exclude_defaults=True)
+        if not given:
+            return self.name
+        return f"{self.name}({', '.join(f'{k}={_text(v)}' for k, v in given.items())})"
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, Ref):
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_text(x) for x in v) + "]"
+    return repr(v)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One name in a registry."""
+
+    name: str
+    params: type[Params] = NoParams
+    positional: tuple[str, ...] = ()
+    doc: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+E = TypeVar("E", bound=Entry)
+
+
+class Registry(Generic[E]):
+    """An ordered, read-only mapping of names to entries of one kind."""
+
+    def __init__(self, kind: str, entries: list[E]):
+        self.kind = kind
+        self._entries = {e.name: e for e in entries}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __getitem__(self, name: str) -> E:
+        return self._entries[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def entries(self) -> list[E]:
+        return list(self._entries.values())
+
+    def get(self, name: str) -> E | None:
+        return self._entries.get(name)
+
+
+def entry(name: str, params: type[Params] = NoParams, positional: tuple[str, ...] = (), doc: str = "",
+          **extra: Callable | Any) -> Entry:
+    return Entry(name, params, positional, doc, extra)
+
+
+def registries() -> dict[str, Registry]:
+    """Every registry by kind (the kinds RefTo can name)."""
+    from . import activations, data, layers, training
+    return {r.kind: r for r in (
+        layers.LAYERS, activations.ACTIVATIONS, activations.INITIALIZERS,
+        training.LOSSES, training.OPTIMIZERS, training.SCHEDULES, training.REGULARIZERS,
+        training.METRICS, training.OBJECTIVES, training.NOISES, training.INITS,
+        training.SWEEP_OBJECTIVES, data.SOURCES, data.AUGMENTATIONS,
+    )}
