@@ -1,0 +1,101 @@
+"""The validated, shaped program description that code generation reads."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..registry import Params, Ref
+from ..registry.data import SourceInfo
+from ..source import Source, Span
+from .schema import DataProps, SweepProps, TrainProps
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Tensor:
+    name: str
+    shape: Shape
+    dtype: str = "float32"
+
+
+@dataclass(frozen=True)
+class Node:
+    """One layer statement, resolved and shaped.
+
+    ``kind`` is a layer registry name, ``"activation"`` (a bare activation statement, ``params`` is
+    then the activation Ref), or ``"model"`` (a model used as a layer, see ``submodel``).
+    """
+
+    name: str
+    kind: str
+    params: Params | Ref | None
+    inputs: tuple[str, ...]
+    output: str
+    in_shapes: tuple[Shape, ...]
+    shape: Shape
+    span: Span
+    param_count: int = 0
+    submodel: "Model | None" = None
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    inputs: tuple[Tensor, ...]
+    nodes: tuple[Node, ...]
+    outputs: tuple[Tensor, ...]
+    span: Span
+    bound: tuple[tuple[str, object], ...] = ()  # parameter values of a parameterised model
+
+    @property
+    def param_count(self) -> int:
+        return sum(n.param_count for n in self.nodes)
+
+    def node(self, name: str) -> Node | None:
+        return next((n for n in self.nodes if n.name == name), None)
+
+    @property
+    def last(self) -> Node | None:
+        out = self.outputs[0].name if self.outputs else None
+        return next((n for n in reversed(self.nodes) if n.output == out), None)
+
+
+@dataclass(frozen=True)
+class Data:
+    name: str
+    props: DataProps
+    info: SourceInfo  # after windows/reshape: the shape a model's input must have
+    span: Span
+    base_dir: Path | None
+
+
+@dataclass(frozen=True)
+class Train:
+    name: str
+    props: TrainProps
+    data: Data
+    model: Model | None
+    span: Span
+    generator: Model | None = None
+    discriminator: Model | None = None
+    property_spans: dict[str, Span] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str
+    props: SweepProps
+    span: Span
+
+
+@dataclass(frozen=True)
+class Program:
+    """Everything in one spec, validated and shaped."""
+
+    source: Source
+    lets: dict[str, object]
+    data: dict[str, Data]
+    models: dict[str, Model]
+    trains: dict[str, Train]
+    sweeps: dict[str, Sweep]

@@ -1,0 +1,305 @@
+"""Model blocks -> shaped layer graphs: statement resolution, tensor wiring and shape inference."""
+from __future__ import annotations
+
+from collections import Counter
+
+from .. import diagnostics as D
+from ..registry.activations import ACTIVATIONS
+from ..registry.layers import LAYERS, ShapeError, fmt
+from ..source import Span
+from ..syntax import ast
+from . import ir
+from .resolve import Invalid, Resolver, Scope
+
+
+TOKEN_LAYERS = {"embedding", "reshape", "flatten", "repeat", "model"}  # layers that may read token ids
+
+
+class ModelBuilder:
+    """Builds ``ir.Model`` for model blocks; parameterised models once per set of arguments."""
+
+    def __init__(self, resolver: Resolver, blocks: dict[str, ast.ModelBlock], lets: dict[str, ast.Value]):
+        self.resolver = resolver
+        self.out = resolver.out
+        self.blocks = blocks
+        self.lets = lets
+        self.stack: list[str] = []
+
+    def build(self, block: ast.ModelBlock, scope: Scope | None = None,
+              given: tuple[ir.Tensor, ...] | None = None, use_span: Span | None = None) -> ir.Model | None:
+        """A model from its block; ``given`` are the incoming tensors when used as a layer."""
+        if block.name in self.stack:
+            self.out.error(D.GRAPH, f"model '{block.name}' uses itself", use_span or block.name_span,
+                           " -> ".join([*self.stack, block.name]))
+            return None
+        self.stack.append(block.name)
+        try:
+            return _ModelWalk(self, block, scope or Scope(self.lets), given, use_span).run()
+        finally:
+            self.stack.pop()
+
+    def scope_for(self, block: ast.ModelBlock, call: ast.Call, caller: Scope) -> Scope | None:
+        """Binds a use's arguments (``Block(width=64)``) to the model's parameters."""
+        names = [p.name for p in block.params]
+        bound: dict[str, tuple[ast.Value, Scope]] = {}
+        ok = True
+        for i, arg in enumerate(call.args):
+            key = arg.key if arg.key is not None else (names[i] if i < len(names) else None)
+            if key is None:
+                self.out.error(D.TOO_MANY_ARGUMENTS, f"model {block.name} takes {len(names)} parameter(s)", arg.span)
+                ok = False
+            elif key not in names:
+                self.out.error(D.UNKNOWN_ARGUMENT, f"model {block.name} has no parameter '{key}'",
+                               arg.key_span or arg.span, D.did_you_mean(key, names) or
+                               (f"its parameters are {D.one_of(names)}" if names else "it takes no parameters"))
+                ok = False
+            elif key in bound:
+                self.out.error(D.REPEATED_ARGUMENT, f"parameter '{key}' of {block.name} is given twice", arg.span)
+                ok = False
+            else:
+                bound[key] = (arg.value, caller)
+        for p in block.params:
+            if p.name not in bound:
+                if p.default is None:
+                    self.out.error(D.MISSING_ARGUMENT, f"model {block.name} needs its parameter '{p.name}'",
+                                   call.span, f"write {block.name}({p.name}=...)")
+                    ok = False
+                else:
+                    bound[p.name] = (p.default, Scope(self.lets))
+        return Scope(self.lets, bound) if ok else None
+
+
+class _ModelWalk:
+    """One pass over a model's statements, threading the 'current' tensor."""
+
+    def __init__(self, builder: ModelBuilder, block: ast.ModelBlock, scope: Scope,
+                 given: tuple[ir.Tensor, ...] | None, use_span: Span | None):
+        self.b, self.block, self.scope, self.given, self.use_span = builder, block, scope, given, use_span
+        self.out = builder.out
+        self.tensors: dict[str, ir.Tensor] = {}
+        self.inputs: list[ir.Tensor] = []
+        self.nodes: list[ir.Node] = []
+        self.counts: Counter[str] = Counter()
+        self.current: str | None = None
+        self.outputs: list[ir.Tensor] | None = None
+        self.broken = False
+
+    def run(self) -> ir.Model | None:
+        declared = [s for s in self.block.body if isinstance(s, ast.Input)]
+        for stmt in declared:
+            self.input(stmt)
+        if self.given is not None:
+            self.bind_given(declared)
+        elif not declared:
+            self.out.error(D.NO_INPUT, f"model '{self.block.name}' has no input", self.block.name_span,
+                           "declare one as its first statement, e.g. `input x: [64]`")
+            return None
+        for stmt in self.block.body:
+            if isinstance(stmt, ast.LayerStmt):
+                self.layer(stmt)
+            elif isinstance(stmt, ast.Output):
+                self.output(stmt)
+        if self.broken:
+            return None
+        outputs = self.outputs
+        if outputs is None:
+            if self.current is None:
+                self.out.error(D.GRAPH, f"model '{self.block.name}' has no layers", self.block.name_span)
+                return None
+            outputs = [self.tensors[self.current]]
+        bound = tuple((k, v[0]) for k, v in self.scope.params.items())
+        return ir.Model(self.block.name, tuple(self.inputs), tuple(self.nodes), tuple(outputs), self.block.span,
+                        bound)
+
+    # ---- statements -------------------------------------------------------------------------
+    def input(self, stmt: ast.Input) -> None:
+        dims = []
+        for d in stmt.dims:
+            value = d.value if isinstance(d, ast.Number) else self.dim(d)
+            if value is None:
+                self.broken = True
+                return
+            if value < 1:
+                self.out.error(D.BAD_VALUE, f"input dimensions must be at least 1, got {value}", d.span)
+                self.broken = True
+                return
+            dims.append(value)
+        if not dims:
+            self.out.error(D.BAD_VALUE, f"input '{stmt.name}' needs a shape, e.g. [64]", stmt.span)
+            self.broken = True
+            return
+        if stmt.name in self.tensors:
+            self.out.error(D.DUPLICATE, f"'{stmt.name}' is already defined in model {self.block.name}", stmt.name_span)
+            return
+        tensor = ir.Tensor(stmt.name, tuple(dims), stmt.dtype)
+        self.tensors[stmt.name] = tensor
+        self.inputs.append(tensor)
+        self.current = stmt.name
+
+    def dim(self, name: ast.Name) -> int | None:
+        value, _ = self.b.resolver.deref(name, self.scope)
+        if isinstance(value, ast.Number) and isinstance(value.value, int):
+            return value.value
+        if isinstance(value, ast.Name):
+            self.out.error(D.UNKNOWN_REFERENCE, f"unknown name '{name.id}'", name.span,
+                           D.did_you_mean(name.id, self.scope.names()) or "define it with `let`")
+        else:
+            self.out.error(D.BAD_VALUE, f"'{name.id}' is not a whole number", name.span)
+        return None
+
+    def bind_given(self, declared: list[ast.Input]) -> None:
+        """A model used as a layer: its inputs are the caller's tensors."""
+        if not declared:
+            tensor = ir.Tensor("x", self.given[0].shape, self.given[0].dtype)
+            self.tensors["x"] = tensor
+            self.inputs = [tensor]
+            self.current = "x"
+            return
+        for stmt, tensor, have in zip(declared, self.inputs, self.given):
+            if tensor.shape != have.shape:
+                self.out.error(D.SHAPE, f"model {self.block.name} expects {stmt.name}: {fmt(tensor.shape)}, "
+                               f"but receives {fmt(have.shape)}", self.use_span or stmt.span,
+                               f"see its input at line {stmt.span.line}")
+                self.broken = True
+        if len(declared) != len(self.given):
+            self.out.error(D.SHAPE, f"model {self.block.name} takes {len(declared)} input(s), "
+                           f"receives {len(self.given)}", self.use_span or self.block.name_span)
+            self.broken = True
+        self.current = self.inputs[-1].name if self.inputs else None
+
+    def output(self, stmt: ast.Output) -> None:
+        outs = []
+        for n in stmt.names:
+            if n.id not in self.tensors:
+                self.unknown_tensor(n)
+            else:
+                outs.append(self.tensors[n.id])
+        self.outputs = outs
+
+    def unknown_tensor(self, n: ast.Name) -> None:
+        self.out.error(D.UNKNOWN_REFERENCE, f"unknown tensor '{n.id}' in model {self.block.name}", n.span,
+                       D.did_you_mean(n.id, self.tensors) or "bind it first: `h = dense(64)`")
+        self.broken = True
+
+    def layer(self, stmt: ast.LayerStmt) -> None:
+        call = stmt.call
+        name = call.name
+        if name in LAYERS:
+            entry = LAYERS[name]
+            kind = name
+        elif name in ACTIVATIONS:
+            entry, kind = None, "activation"
+        elif name in self.b.blocks:
+            entry, kind = None, "model"
+        else:
+            candidates = [*LAYERS, *ACTIVATIONS, *self.b.blocks]
+            self.out.error(D.UNKNOWN_NAME, f"unknown layer '{name}'", call.name_span,
+                           D.did_you_mean(name, candidates) or "see `nncompile docs layers`")
+            self.broken = True
+            return
+        merge = entry is not None and entry.extra["merge"]
+        inputs, args = self.wiring(stmt, merge)
+        if inputs is None:
+            self.broken = True
+            return
+        in_shapes = tuple(self.tensors[i].shape for i in inputs)
+        tokens = self.tensors[inputs[0]].dtype == "int32"
+        if tokens and kind not in TOKEN_LAYERS:
+            self.out.error(D.SHAPE, f"{name} receives integer token ids", stmt.span,
+                           "put embedding(vocab, dim) first to turn token ids into vectors")
+            self.broken = True
+            return
+        out_name = stmt.target or self.auto_name(name if kind != "model" else name)
+        if stmt.target and stmt.target in self.tensors:
+            self.out.error(D.DUPLICATE, f"'{stmt.target}' is already defined in model {self.block.name}",
+                           stmt.target_span, "choose another name")
+            self.broken = True
+            return
+        try:
+            if kind == "model":
+                node = self.submodel(stmt, inputs, in_shapes, out_name)
+            elif kind == "activation":
+                ref = self.b.resolver.ref(ast.Call(name, call.name_span, args, call.span) if not stmt.bare
+                                          else ast.Name(name, call.name_span), "activation", self.scope)
+                node = ir.Node(out_name, "activation", ref, inputs, out_name, in_shapes, in_shapes[0], stmt.span)
+            else:
+                params = self.b.resolver.call_args(name, entry.params, entry.positional, args, self.scope, call.span)
+                shape = entry.extra["infer"](params, list(in_shapes))
+                count = entry.extra["count"](params, list(in_shapes), shape)
+                node = ir.Node(out_name, kind, params, inputs, out_name, in_shapes, shape, stmt.span, count)
+        except Invalid:
+            self.broken = True
+            return
+        except ShapeError as e:
+            self.out.error(D.SHAPE if not merge else D.MERGE_SHAPES, e.message, stmt.span, e.hint)
+            self.broken = True
+            return
+        if node is None:
+            self.broken = True
+            return
+        dtype = "int32" if tokens and kind != "embedding" else "float32"
+        self.tensors[out_name] = ir.Tensor(out_name, node.shape, dtype)
+        self.nodes.append(node)
+        self.current = out_name
+
+    def wiring(self, stmt: ast.LayerStmt, merge: bool) -> tuple[tuple[str, ...] | None, tuple[ast.Arg, ...]]:
+        """Which tensors a statement reads, and the arguments left for its parameters."""
+        args = stmt.call.args
+        if merge:
+            names = [a for a in args if a.key is None]
+            args = tuple(a for a in args if a.key is not None)
+            refs = []
+            for a in names:
+                if not isinstance(a.value, ast.Name):
+                    self.out.error(D.BAD_VALUE, f"{stmt.call.name} takes tensor names, e.g. {stmt.call.name}(h, r)",
+                                   a.span)
+                    return None, args
+                refs.append(a.value)
+            if stmt.inputs is not None:
+                refs.extend(stmt.inputs)
+        elif stmt.inputs is not None:
+            refs = list(stmt.inputs)
+            if len(refs) != 1:
+                self.out.error(D.GRAPH, f"{stmt.call.name} takes one input, got {len(refs)}", stmt.span,
+                               "merge tensors first with add(...) or concat(...)")
+                return None, args
+        else:
+            if self.current is None:
+                self.out.error(D.NO_INPUT, f"'{stmt.call.name}' has no input", stmt.span,
+                               "declare the model's input first: `input x: [64]`")
+                return None, args
+            return (self.current,), args
+        for r in refs:
+            if r.id not in self.tensors:
+                self.unknown_tensor(r)
+                return None, args
+        return tuple(r.id for r in refs), args
+
+    def auto_name(self, kind: str) -> str:
+        """Keras-style names: dense_1, dense_2, ...; a model used once keeps its own name."""
+        if kind in self.b.blocks:
+            self.counts[kind] += 1
+            name = kind if self.counts[kind] == 1 else f"{kind}_{self.counts[kind]}"
+        else:
+            self.counts[kind] += 1
+            name = f"{kind}_{self.counts[kind]}"
+        while name in self.tensors:
+            self.counts[kind] += 1
+            name = f"{kind}_{self.counts[kind]}"
+        return name
+
+    def submodel(self, stmt: ast.LayerStmt, inputs, in_shapes, out_name) -> ir.Node | None:
+        block = self.b.blocks[stmt.call.name]
+        scope = self.b.scope_for(block, stmt.call, self.scope)
+        if scope is None:
+            return None
+        given = tuple(self.tensors[i] for i in inputs)
+        model = self.b.build(block, scope, given, stmt.span)
+        if model is None:
+            return None
+        if len(model.outputs) != 1:
+            self.out.error(D.GRAPH, f"model {block.name} has {len(model.outputs)} outputs; a layer needs one",
+                           stmt.span)
+            return None
+        return ir.Node(out_name, "model", None, inputs, out_name, in_shapes, model.outputs[0].shape, stmt.span,
+                       model.param_count, model)

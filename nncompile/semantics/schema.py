@@ -1,0 +1,117 @@
+"""The properties each block accepts: pydantic models, the language's block reference."""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from ..registry import BlockRef, Params, Ref, RefTo
+
+Positive = Annotated[int, Field(ge=1)]
+SPLITS = ("train", "val", "test")
+
+
+class Windows(Params):
+    length: Positive
+    horizon: Positive = 1
+    targets: Literal["last", "sequence"] = "last"
+
+
+class DataProps(Params):
+    source: Annotated[Ref, RefTo("source")]
+    split: dict[str, Annotated[float, Field(gt=0, lt=1)] | Literal[1]] = {"train": 0.8, "test": 0.2}
+    normalize: Literal["standard", "minmax", "none"] = "standard"
+    normalize_target: Literal["standard", "none"] = "none"
+    reshape: Annotated[list[Positive], Field(min_length=1)] | None = None
+    one_hot: bool = False
+    shuffle: bool = True
+    windows: Windows | None = None
+    augment: Annotated[list[Ref], RefTo("augmentation")] = []
+    classes: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=2)] | None = None
+    subset: Annotated[float, Field(gt=0, le=1)] = 1.0
+
+    @field_validator("split")
+    @classmethod
+    def _split(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - set(SPLITS))
+        if unknown:
+            raise ValueError(f"unknown split {unknown[0]!r}: the splits are 'train', 'val' and 'test'")
+        if "train" not in v:
+            raise ValueError("a split needs a 'train' part")
+        if abs(sum(v.values()) - 1) > 1e-6:
+            raise ValueError(f"the split fractions add up to {sum(v.values()):g}, not 1")
+        return v
+
+
+class EarlyStopping(Params):
+    monitor: str = "val_loss"
+    patience: Positive = 5
+    min_delta: Annotated[float, Field(ge=0)] = 0.0
+    restore_best: bool = True
+
+
+class Checkpoint(Params):
+    every: Positive = 1
+    keep: Positive = 3
+
+
+class Samples(Params):
+    every: Positive = 10
+    count: Annotated[int, Field(ge=1, le=1024)] = 64
+
+
+Optimizer = Annotated[Ref | None, RefTo("optimizer")]
+
+
+class TrainProps(Params):
+    model: Annotated[str | None, BlockRef("model")] = None
+    data: Annotated[str, BlockRef("data")]
+    loss: Annotated[Ref, RefTo("loss")]
+    optimizer: Optimizer = None  # adam(lr=1e-3)
+    schedule: Annotated[Ref | None, RefTo("schedule")] = None
+    clip_norm: Annotated[float, Field(gt=0)] | None = None
+    batch_size: Positive | Literal["full"] = 32
+    drop_remainder: bool = True
+    epochs: Positive = 10
+    regularize: Annotated[list[Ref], RefTo("regularizer")] = []
+    early_stopping: EarlyStopping | None = None
+    metrics: Annotated[list[Ref], RefTo("metric")] = []
+    seed: Annotated[int, Field(ge=0)] = 0
+    checkpoint: Checkpoint | None = None
+    init: Annotated[Ref | None, RefTo("init")] = None
+    freeze: list[str] = []
+    unfreeze_after: Positive | None = None
+    devices: Literal["auto", "cpu", "gpu", "tpu"] | Positive = "auto"
+    precision: Literal["float32", "bfloat16"] = "float32"
+    objective: Annotated[Ref | None, RefTo("objective")] = None
+    generator_optimizer: Optimizer = None
+    discriminator_optimizer: Optimizer = None
+    samples: Samples | None = None
+
+    @model_validator(mode="after")
+    def _model_or_objective(self) -> "TrainProps":
+        if self.model is None and self.objective is None:
+            raise ValueError("a train block needs `model:` (or `objective: gan(...)` for adversarial training)")
+        if self.model is not None and self.objective is not None:
+            raise ValueError("give either `model:` or `objective:`, not both")
+        if self.unfreeze_after is not None and not self.freeze:
+            raise ValueError("`unfreeze_after` needs `freeze: [...]`")
+        return self
+
+
+class SweepProps(Params):
+    train: Annotated[str, BlockRef("train")] = "main"
+    grid: dict[str, Annotated[list[Any], Field(min_length=1)]] | None = None
+    random: dict[str, Annotated[list[Any], Field(min_length=1)]] | None = None
+    trials: Positive = 10
+    objective: Annotated[Ref | None, RefTo("sweep_objective")] = None  # minimize(val_loss)
+    seed: Annotated[int, Field(ge=0)] = 0
+
+    @model_validator(mode="after")
+    def _space(self) -> "SweepProps":
+        if (self.grid is None) == (self.random is None):
+            raise ValueError("a sweep needs exactly one of `grid: {...}` or `random: {...}`")
+        return self
+
+
+BLOCKS = {"data": DataProps, "train": TrainProps, "sweep": SweepProps}

@@ -1,0 +1,223 @@
+"""Syntax tree -> validated, shaped program (``ir.Program``), or every diagnostic found."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from .. import diagnostics as D
+from ..diagnostics import Collector
+from ..registry.data import SourceInfo
+from ..source import Source, Span
+from ..syntax import ast
+from . import checks, ir
+from .models import ModelBuilder
+from .resolve import Invalid, Resolver, Scope
+from .schema import BLOCKS
+
+
+def validate(spec: ast.Spec, source: Source, out: Collector | None = None) -> ir.Program:
+    """Resolve names, check arguments, infer shapes and cross-check blocks.
+
+    Raises CompileError with all diagnostics of the stage when any is an error.
+    """
+    out = out or Collector(source.path)
+    program = _Validator(spec, source, out).run()
+    out.raise_if_errors(source)
+    return program
+
+
+class _Validator:
+    def __init__(self, spec: ast.Spec, source: Source, out: Collector):
+        self.spec, self.source, self.out = spec, source, out
+        self.resolver = Resolver(out)
+        self.base_dir = Path(source.path).resolve().parent if source.path != "<string>" else None
+
+    def run(self) -> ir.Program:
+        items = self.unique_items()
+        lets = {i.name: i.value for i in items if isinstance(i, ast.Let)}
+        self.scope = Scope(lets)
+        blocks = {i.name: i for i in items if isinstance(i, ast.ModelBlock)}
+        self.models = ModelBuilder(self.resolver, blocks, lets)
+        data = {i.name: d for i in items if isinstance(i, ast.DataBlock) if (d := self.data(i)) is not None}
+        models = {}
+        for block in blocks.values():
+            if block.params and any(p.default is None for p in block.params):
+                continue  # built where it is used, with its arguments
+            model = self.models.build(block)
+            if model is not None:
+                models[block.name] = model
+        trains = {}
+        train_blocks = [i for i in items if isinstance(i, ast.TrainBlock)]
+        for block in train_blocks:
+            t = self.train(block, data, models, blocks)
+            if t is not None:
+                trains[block.name] = t
+        sweeps = {}
+        for block in (i for i in items if isinstance(i, ast.SweepBlock)):
+            s = self.sweep(block, {b.name for b in train_blocks}, lets)
+            if s is not None:
+                sweeps[block.name] = s
+        plain_lets = {}
+        for name, value in lets.items():
+            try:
+                plain_lets[name] = self.resolver.plain(value, self.scope, {}, (name,), {})
+            except Invalid:
+                pass
+        return ir.Program(self.source, plain_lets, data, models, trains, sweeps)
+
+    def unique_items(self) -> list[ast.Item]:
+        seen: dict[tuple[str, str], ast.Item] = {}
+        kinds = {ast.Let: "let", ast.DataBlock: "data", ast.ModelBlock: "model", ast.TrainBlock: "train",
+                 ast.SweepBlock: "sweep"}
+        items = []
+        for item in self.spec.items:
+            kind = kinds[type(item)]
+            space = "block" if kind in ("data", "model") else kind  # data and model names share one space
+            key = (space, item.name)
+            if key in seen:
+                first = seen[key]
+                self.out.error(D.DUPLICATE, f"{kind} '{item.name}' is already defined at line {first.span.line}",
+                               item.name_span, "rename one of them" if kind != "train" else
+                               "name train blocks: `train fast { ... }`")
+                continue
+            seen[key] = item
+            items.append(item)
+        return items
+
+    # ---- blocks ---------------------------------------------------------------------------
+    def properties(self, block, kind: str):
+        """Validates a block's properties with its schema; returns (props, spans) or None."""
+        model = BLOCKS[kind]
+        raw, spans, symbols = {}, {}, {}
+        failed = False
+        for prop in block.properties:
+            if prop.key in raw:
+                self.out.error(D.DUPLICATE, f"property '{prop.key}' is given twice", prop.key_span)
+                continue
+            info = model.model_fields.get(prop.key)
+            if info is None:
+                self.out.error(D.UNKNOWN_PROPERTY, f"unknown property '{prop.key}' in a {kind} block", prop.key_span,
+                               D.did_you_mean(prop.key, model.model_fields) or
+                               f"{kind} blocks take {D.one_of(model.model_fields)}")
+                failed = True
+                continue
+            spans[(prop.key,)] = prop.value.span
+            try:
+                raw[prop.key] = self.resolver.field_value(prop.value, info, self.scope, spans, (prop.key,), symbols)
+            except Invalid:
+                failed = True
+        if failed:
+            return None
+        name = f"{kind} block '{block.name}'"
+        try:
+            props = self.resolver.validate(model, raw, spans, symbols, self.scope, name, block.name_span, "property")
+        except Invalid:
+            return None
+        return props, {".".join(map(str, k)): v for k, v in spans.items()}
+
+    def data(self, block: ast.DataBlock) -> ir.Data | None:
+        result = self.properties(block, "data")
+        if result is None:
+            return None
+        props, spans = result
+        entry = self.resolver.registries["source"][props.source.name]
+        info: SourceInfo = entry.extra["info"](props.source.params, self.base_dir)
+        for key in entry.extra["files"]:
+            path = Path(getattr(props.source.params, key))
+            full = path if path.is_absolute() or self.base_dir is None else self.base_dir / path
+            if self.base_dir is not None and not full.is_file():
+                self.out.warning(D.DATA_FILE, f"data file '{path}' not found", props.source.span,
+                                 f"looked for {full}; paths are relative to the spec's folder")
+        info = self.shaped_info(block, props, info, spans)
+        return ir.Data(block.name, props, info, block.span, self.base_dir)
+
+    def shaped_info(self, block, props, info: SourceInfo, spans) -> SourceInfo:
+        """The per-example shape a model receives, after classes, windows and reshape."""
+        shape, classes, task = info.feature_shape, info.num_classes, info.task
+        if props.classes is not None:
+            if classes is not None and max(props.classes) >= classes:
+                self.out.error(D.BAD_VALUE, f"class {max(props.classes)} does not exist: data has {classes} classes "
+                               f"(0..{classes - 1})", spans.get("classes", block.name_span))
+            classes = len(props.classes)
+        if props.windows is not None:
+            w = props.windows
+            if task == "sequence":
+                shape = (w.length,)
+            elif shape is not None:
+                shape = (w.length, *shape)
+            if task not in ("sequence", None) and props.source.name != "synthetic":
+                pass
+        elif task == "sequence":
+            self.out.error(D.MISSING_PROPERTY, "a text source needs `windows: {length: T}`", props.source.span,
+                           "add e.g. `windows: {length: 32, targets: sequence}` to the data block")
+        if props.reshape is not None and shape is not None:
+            if math.prod(props.reshape) != math.prod(shape):
+                self.out.error(D.DATA_MODEL, f"cannot reshape data '{block.name}' features [{', '.join(map(str, shape))}] "
+                               f"({math.prod(shape)} values) to [{', '.join(map(str, props.reshape))}]",
+                               spans.get("reshape", block.name_span), "the number of values must stay the same")
+            shape = tuple(props.reshape)
+        elif props.reshape is not None:
+            shape = tuple(props.reshape)
+        return SourceInfo(shape, classes, task, info.vocab)
+
+    def train(self, block: ast.TrainBlock, data, models, blocks) -> ir.Train | None:
+        result = self.properties(block, "train")
+        if result is None:
+            return None
+        props, spans = result
+        missing = False
+        for key, names, kind in (("data", data, "data"), ("model", models, "model")):
+            ref = getattr(props, key)
+            if ref is not None and ref not in names:
+                missing = True
+                if kind == "model" and ref in blocks:
+                    continue  # the model itself had errors, already reported
+                if kind == "data" and any(isinstance(i, ast.DataBlock) and i.name == ref for i in self.spec.items):
+                    continue
+                pool = [i.name for i in self.spec.items if isinstance(i, (ast.DataBlock if kind == "data" else ast.ModelBlock))]
+                self.out.error(D.UNKNOWN_REFERENCE, f"unknown {kind} '{ref}'", spans[key],
+                               D.did_you_mean(ref, pool) or (f"the {kind} blocks are {D.one_of(pool)}" if pool
+                                                             else f"define it: `{kind} {ref} {{ ... }}`"))
+        gan = None
+        if props.objective is not None:
+            gan = self.gan_models(props, spans, models, blocks)
+            if gan is None:
+                return None
+        if missing:
+            return None
+        model = models[props.model] if props.model else None
+        train = ir.Train(block.name, props, data[props.data], model, block.span,
+                         *(gan or (None, None)), property_spans=spans)
+        checks.cross_check(train, self.out, block)
+        return train
+
+    def gan_models(self, props, spans, models, blocks):
+        p = props.objective.params
+        found = []
+        for role in ("generator", "discriminator"):
+            name = getattr(p, role)
+            if name not in models:
+                if name not in blocks:
+                    self.out.error(D.UNKNOWN_REFERENCE, f"unknown {role} model '{name}'", props.objective.span,
+                                   D.did_you_mean(name, blocks) or "define it with `model ... { ... }`")
+                return None
+            found.append(models[name])
+        return tuple(found)
+
+    def sweep(self, block: ast.SweepBlock, trains: set[str], lets) -> ir.Sweep | None:
+        result = self.properties(block, "sweep")
+        if result is None:
+            return None
+        props, spans = result
+        if props.train not in trains:
+            self.out.error(D.UNKNOWN_REFERENCE, f"unknown train block '{props.train}'", spans.get("train", block.span),
+                           D.did_you_mean(props.train, trains) or (f"the train blocks are {D.one_of(trains)}"
+                                                                   if trains else "add a train block"))
+        space = props.grid if props.grid is not None else props.random
+        key = "grid" if props.grid is not None else "random"
+        for name in space:
+            if name not in lets:
+                self.out.error(D.UNKNOWN_REFERENCE, f"sweep over '{name}', which is not a `let` value",
+                               spans.get(key, block.span), D.did_you_mean(name, lets) or
+                               f"declare it: `let {name} = ...` and use it in the model or train block")
+        return ir.Sweep(block.name, props, block.span)
