@@ -1,0 +1,41 @@
+"""nncompile: a declarative model-spec compiler (.nn -> Flax NNX + Optax training programs).
+
+The public API; heavy modules (JAX, Flax) load only when a function that needs them is called,
+so that ``check`` stays fast.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .diagnostics import CompileError, Diagnostic  # noqa: E402
+
+
+def parse(text: str, path: str | None = None):
+    """Parse spec text into its syntax tree (``nncompile.syntax.ast.Spec``); raises CompileError."""
+    from .compiler import parse as _parse
+    return _parse(text, path)
+
+
+def check(text: str | None = None, *, path: str | None = None) -> list[Diagnostic]:
+    """Every diagnostic for a spec given as text, or read from ``path``; [] when clean."""
+    from .compiler import analyse, read
+    from .source import Source
+    if text is None:
+        if path is None:
+            raise TypeError("check() needs spec text or path=")
+        try:
+            source = read(path)
+        except CompileError as e:
+            return e.diagnostics
+    else:
+        source = Source(text, path or "<string>")
+    return analyse(source)[1]
+
+
+def load_spec(path: str):
+    """Read, validate and shape a spec file: the ``ir.Program`` code generation reads."""
+    from .compiler import load_spec as _load
+    return _load(path)
+
+
+__all__ = ["CompileError", "Diagnostic", "parse", "check", "load_spec", "__version__"]

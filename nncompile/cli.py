@@ -1,0 +1,116 @@
+"""The `nncompile` command: argument parsing and exit codes only; the work is in the library.
+
+Exit codes: 0 success, 1 errors in a spec (or training failed), 2 usage, 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+from .diagnostics import CompileError, render, to_json
+
+
+def _sources(paths: list[str]):
+    from .compiler import read
+    for path in paths:
+        try:
+            yield path, read(path), None
+        except CompileError as e:
+            yield path, None, e.diagnostics
+
+
+def cmd_check(args) -> int:
+    from .compiler import analyse
+    found, texts = [], []
+    for path, source, read_errors in _sources(args.files):
+        diagnostics = read_errors if source is None else analyse(source)[1]
+        found.extend(diagnostics)
+        if diagnostics and args.format == "text":
+            texts.append(render(diagnostics, source))
+    errors = sum(d.severity == "error" for d in found)
+    if args.format == "json":
+        print(to_json(found))
+    else:
+        if texts:
+            print("\n\n".join(texts), file=sys.stderr)
+        files = len(args.files)
+        status = "ok" if not errors else f"{errors} error{'s' if errors != 1 else ''}"
+        print(f"checked {files} file{'s' if files != 1 else ''}: {status}", file=sys.stderr if errors else sys.stdout)
+    return 1 if errors else 0
+
+
+def _program(path: str):
+    from .compiler import analyse
+    (_, source, read_errors), = _sources([path])
+    if source is None:
+        print(render(read_errors), file=sys.stderr)
+        return None
+    program, diagnostics = analyse(source)
+    if program is None:
+        print(render(diagnostics, source), file=sys.stderr)
+    return program
+
+
+def cmd_summary(args) -> int:
+    from .summary import summary, summary_json
+    program = _program(args.file)
+    if program is None:
+        return 1
+    print(json.dumps(summary_json(program), indent=2) if args.format == "json" else summary(program), end="")
+    return 0
+
+
+def cmd_parse(args) -> int:
+    from .compiler import parse
+    from .syntax.ast import dump
+    (_, source, read_errors), = _sources([args.file])
+    if source is None:
+        print(render(read_errors), file=sys.stderr)
+        return 1
+    try:
+        print(dump(parse(source.text, source.path)))
+    except CompileError as e:
+        print(render(e.diagnostics, source), file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nncompile", description="Compile .nn model specs into Flax/Optax "
+                                     "training programs, and train them.")
+    parser.add_argument("--version", action="version", version=f"nncompile {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    p = sub.add_parser("check", help="check specs for errors (fast; no JAX)",
+                       description="Parse, validate and shape-check specs. Exit 0 when clean, 1 on errors.")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="json: a list of diagnostics with path, line, column, end, code, message, hint")
+    p.set_defaults(run=cmd_check)
+    p = sub.add_parser("summary", help="per-model layers, output shapes and parameter counts")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(run=cmd_summary)
+    p = sub.add_parser("parse", help="print the syntax tree")
+    p.add_argument("file", metavar="FILE")
+    p.set_defaults(run=cmd_parse)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
