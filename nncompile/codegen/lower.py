@@ -58,7 +58,7 @@ class _Lowerer:
         return f"{self.spec_name}:{node.span.line}  {ins} -> {fmt(node.shape)}"
 
     def model(self, model: ir.Model, fold: str | None = None) -> Sym:
-        key = (model.name, model.inputs, model.nodes)
+        key = (model.name, repr(model.inputs), repr(model.nodes))
         if key in self.keys and fold is None:
             return self.keys[key]
         taken = {str(c.name) for c in self.classes}
