@@ -40,7 +40,7 @@ def analyse(source: Source) -> tuple[ir.Program | None, list[Diagnostic]]:
         return None, e.diagnostics
     except RecursionError:
         return None, [Diagnostic(D.SYNTAX, "the spec is nested too deeply to analyse", path=source.path)]
-    return program, sorted(out.items, key=Diagnostic.sort_key)
+    return program, sorted(set(out.items), key=Diagnostic.sort_key)
 
 
 def check_source(source: Source) -> list[Diagnostic]:

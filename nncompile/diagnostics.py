@@ -77,7 +77,7 @@ class CompileError(Exception):
     """Raised when a stage found errors; carries them all, sorted by position."""
 
     def __init__(self, diagnostics: Iterable[Diagnostic], source: Source | None = None):
-        self.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
+        self.diagnostics = sorted(set(diagnostics), key=Diagnostic.sort_key)  # a let used twice reports once
         self.source = source
         super().__init__(render(self.diagnostics, source))
 
@@ -91,13 +91,33 @@ def to_json(diagnostics: Iterable[Diagnostic]) -> str:
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    """A hint naming the closest candidate, or None when nothing is close."""
-    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
-    if not close:
-        lowered = {c.lower(): c for c in candidates}
-        if name.lower() in lowered:
-            close = [lowered[name.lower()]]
+    """A hint naming the closest candidate, or None when nothing is close.
+
+    Typos first (fewest edits, a swap of neighbours counting as one: 'adma' -> 'adam', not
+    'adamax'), then difflib's similarity for longer differences.
+    """
+    pool = sorted(set(candidates))
+    scored = sorted((_edits(name.lower(), c.lower()), c) for c in pool)
+    if scored and scored[0][0] <= (max(1, len(name) // 4) if len(name) > 2 else 0):
+        close = [scored[0][1]]
+    else:
+        close = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
+
+
+def _edits(a: str, b: str) -> int:
+    """Optimal-string-alignment distance: insertions, deletions, substitutions, adjacent swaps."""
+    if abs(len(a) - len(b)) > 3:
+        return 99
+    prev2, prev = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
+            if prev2 is not None and i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], prev2[j - 2] + 1)
+        prev2, prev = prev, row
+    return prev[-1]
 
 
 def one_of(candidates: Iterable[str], limit: int = 12) -> str:

@@ -1,13 +1,12 @@
 """Plan -> Python source: the only module that writes the emitted program's text."""
 from __future__ import annotations
 
-import pprint
 from pathlib import Path
 
 from .. import __version__
 from ..semantics import ir
 from . import training as TR
-from .expr import Expr, Sym, render
+from .expr import pretty, render
 from .lower import ClassPlan, head_activation, lower_model
 from .snippets import SNIPPETS
 
@@ -91,8 +90,7 @@ def emit_program(program: ir.Program, train_name: str | None = None) -> str:
     w()
     w("KERNEL_INIT = nnx.initializers.glorot_uniform()  # the language's default kernel initializer")
     w()
-    w("CONFIG = " + pprint.pformat(TR.config(train, spec_name, output_activation, strategy), width=100,
-                                   sort_dicts=False))
+    w("CONFIG = " + pretty(TR.config(train, spec_name, output_activation, strategy)))
     w()
     w()
     for name in HELPER_ORDER:
@@ -127,8 +125,8 @@ def emit_program(program: ir.Program, train_name: str | None = None) -> str:
     w('    """Random transformations of a training batch (never applied in evaluation)."""')
     if augments:
         w(f"    keys = jax.random.split(key, {len(augments)})")
-        for _, expr in augments:
-            w(f"    x = {render(expr)}", f"{spec_name}:{train.data.props.augment[0].span.line}")
+        for (_, expr), ref in zip(augments, train.data.props.augment):
+            w(f"    x = {render(expr)}", f"{spec_name}:{ref.span.line}")
     w("    return x")
     w()
     w()

@@ -88,3 +88,16 @@ def render(v: Any) -> str:
     if isinstance(v, dict):
         return "{" + ", ".join(f"{render(k)}: {render(x)}" for k, x in v.items()) + "}"
     raise TypeError(f"cannot render {type(v).__name__}")
+
+
+def pretty(v: Any, indent: int = 0, width: int = 100) -> str:
+    """Like render, but dicts and lists that don't fit on a line get one item per line."""
+    flat = render(v)
+    if len(flat) + indent <= width or not isinstance(v, (dict, list)) or not v:
+        return flat
+    pad = " " * (indent + 4)
+    if isinstance(v, dict):
+        items = [f"{pad}{render(k)}: {pretty(x, indent + 4, width)}," for k, x in v.items()]
+        return "{\n" + "\n".join(items) + "\n" + " " * indent + "}"
+    items = [f"{pad}{pretty(x, indent + 4, width)}," for x in v]
+    return "[\n" + "\n".join(items) + "\n" + " " * indent + "]"

@@ -1,13 +1,12 @@
 """Emission of adversarial training (`objective: gan(...)`): two models, two optimizers, one step."""
 from __future__ import annotations
 
-import pprint
 
 from .. import __version__
 from ..semantics import ir
 from . import training as TR
 from .emit import HELPER_ORDER, Writer, emit_class
-from .expr import render
+from .expr import pretty, render
 from .lower import head_activation, lower_model
 from .snippets import SNIPPETS
 
@@ -51,7 +50,7 @@ def emit_gan(program: ir.Program, train: ir.Train, spec_name: str) -> str:
     w()
     w("KERNEL_INIT = nnx.initializers.glorot_uniform()  # the language's default kernel initializer")
     w()
-    w("CONFIG = " + pprint.pformat(config, width=100, sort_dicts=False))
+    w("CONFIG = " + pretty(config))
     w()
     w()
     for name in HELPER_ORDER:

@@ -83,9 +83,14 @@ class _ModelWalk:
         self.current: str | None = None
         self.outputs: list[ir.Tensor] | None = None
         self.broken = False
+        self.failed: set[str] = set()  # outputs of statements with errors: what reads them is not checked
 
     def run(self) -> ir.Model | None:
         declared = [s for s in self.block.body if isinstance(s, ast.Input)]
+        if not self.block.body and self.given is None:
+            self.out.error(D.NO_INPUT, f"model '{self.block.name}' is empty", self.block.name_span,
+                           "declare its input and layers, e.g. `input x: [64]` then `dense(10)`")
+            return None
         for stmt in declared:
             self.input(stmt)
         if self.given is not None:
@@ -102,6 +107,10 @@ class _ModelWalk:
         if self.broken:
             return None
         outputs = self.outputs
+        if not self.nodes and self.given is None:
+            self.out.error(D.GRAPH, f"model '{self.block.name}' has no layers", self.block.name_span,
+                           "add layers after its input, e.g. `dense(10, activation=softmax)`")
+            return None
         if outputs is None:
             if self.current is None:
                 self.out.error(D.GRAPH, f"model '{self.block.name}' has no layers", self.block.name_span)
@@ -170,6 +179,8 @@ class _ModelWalk:
     def output(self, stmt: ast.Output) -> None:
         outs = []
         for n in stmt.names:
+            if n.id in self.failed:
+                continue
             if n.id not in self.tensors:
                 self.unknown_tensor(n)
             else:
@@ -195,19 +206,27 @@ class _ModelWalk:
             candidates = [*LAYERS, *ACTIVATIONS, *self.b.blocks]
             self.out.error(D.UNKNOWN_NAME, f"unknown layer '{name}'", call.name_span,
                            D.did_you_mean(name, candidates) or "see `nncompile docs layers`")
-            self.broken = True
+            self.fail(stmt)
             return
         merge = entry is not None and entry.extra["merge"]
         inputs, args = self.wiring(stmt, merge)
-        if inputs is None:
-            self.broken = True
+        if inputs is None or any(i in self.failed for i in inputs):
+            self.fail(stmt)  # an earlier statement failed: this one's input shape is unknown
             return
         in_shapes = tuple(self.tensors[i].shape for i in inputs)
         tokens = self.tensors[inputs[0]].dtype == "int32"
         if tokens and kind not in TOKEN_LAYERS:
             self.out.error(D.SHAPE, f"{name} receives integer token ids", stmt.span,
                            "put embedding(vocab, dim) first to turn token ids into vectors")
-            self.broken = True
+            self.fail(stmt)
+            return
+        if kind == "embedding" and not tokens:
+            source = self.tensors[inputs[0]]
+            self.out.error(D.SHAPE, f"embedding takes integer token ids, but receives float values "
+                           f"{source.name}: {fmt(source.shape)}", stmt.span,
+                           f"declare the input as token ids: `input {source.name}: int{fmt(source.shape)}`"
+                           if source in self.inputs else "embedding must read the model's integer input")
+            self.fail(stmt)
             return
         out_name = stmt.target or self.auto_name(name if kind != "model" else name)
         if stmt.target and stmt.target in self.tensors:
@@ -228,19 +247,26 @@ class _ModelWalk:
                 count = entry.extra["count"](params, list(in_shapes), shape)
                 node = ir.Node(out_name, kind, params, inputs, out_name, in_shapes, shape, stmt.span, count)
         except Invalid:
-            self.broken = True
+            self.fail(stmt)
             return
         except ShapeError as e:
             self.out.error(D.SHAPE if not merge else D.MERGE_SHAPES, e.message, stmt.span, e.hint)
-            self.broken = True
+            self.fail(stmt)
             return
         if node is None:
-            self.broken = True
+            self.fail(stmt)
             return
         dtype = "int32" if tokens and kind != "embedding" else "float32"
         self.tensors[out_name] = ir.Tensor(out_name, node.shape, dtype)
         self.nodes.append(node)
         self.current = out_name
+
+    def fail(self, stmt: ast.LayerStmt) -> None:
+        """A statement had an error: its output counts as defined, but nothing that reads it is checked."""
+        self.broken = True
+        name = stmt.target or f"<line {stmt.span.line}>"
+        self.failed.add(name)
+        self.current = name
 
     def wiring(self, stmt: ast.LayerStmt, merge: bool) -> tuple[tuple[str, ...] | None, tuple[ast.Arg, ...]]:
         """Which tensors a statement reads, and the arguments left for its parameters."""
@@ -270,7 +296,7 @@ class _ModelWalk:
                 return None, args
             return (self.current,), args
         for r in refs:
-            if r.id not in self.tensors:
+            if r.id not in self.tensors and r.id not in self.failed:
                 self.unknown_tensor(r)
                 return None, args
         return tuple(r.id for r in refs), args

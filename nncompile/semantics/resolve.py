@@ -23,6 +23,9 @@ class Invalid(Exception):
     """A value could not be resolved; its diagnostic is already recorded."""
 
 
+KEY = "@key"  # spans[(*loc, KEY)] is the span of a dict key (spans[loc] is its value's)
+
+
 @dataclass
 class Scope:
     """Names visible to a value: `let`s, and a parameterised model's bound arguments."""
@@ -74,12 +77,17 @@ class Resolver:
 
     def pairs(self, value: ast.Dict, scope: Scope, spans: dict, loc: tuple, symbols: dict, convert) -> dict:
         out: dict[str, Any] = {}
+        repeated = False
         for pair in value.pairs:
             if pair.key in out:
-                self.out.error(D.DUPLICATE, f"key '{pair.key}' is given twice", pair.key_span)
+                self.out.error(D.DUPLICATE, f"key '{pair.key}' is given twice", pair.key_span,
+                               f"it is already given at line {spans[(*loc, pair.key, KEY)].line}: remove one")
+                repeated = True
                 continue
-            spans[(*loc, pair.key)] = pair.key_span
+            spans[(*loc, pair.key)] = spans[(*loc, pair.key, KEY)] = pair.key_span
             out[pair.key] = convert(pair.value, scope, (*loc, pair.key))
+        if repeated:  # which value was meant is unknown: checking the rest would only add noise
+            raise Invalid
         return out
 
     # ---- typed by a pydantic field ------------------------------------------------------------
@@ -155,6 +163,7 @@ class Resolver:
         spans: dict[tuple, Span] = {}
         symbols: dict[tuple, ast.Name] = {}
         arg_spans: dict[str, Span] = {}
+        given_by_position: dict[str, int] = {}
         failed = False
         for i, arg in enumerate(args):
             if arg.key is None:
@@ -165,6 +174,7 @@ class Resolver:
                     failed = True
                     continue
                 key, key_span = positional[i], arg.span
+                given_by_position[key] = i
             else:
                 key, key_span = arg.key, arg.key_span
                 if key not in model.model_fields:
@@ -175,7 +185,11 @@ class Resolver:
                     failed = True
                     continue
             if key in raw or key in arg_spans:
-                self.out.error(D.REPEATED_ARGUMENT, f"argument '{key}' of {owner}() is given twice", key_span)
+                hint = None
+                if key in given_by_position:
+                    hint = (f"the {_ORDINALS.get(given_by_position[key], 'same')} positional argument of {owner}() "
+                            f"is {key}: remove one of the two")
+                self.out.error(D.REPEATED_ARGUMENT, f"argument '{key}' of {owner}() is given twice", key_span, hint)
                 failed = True
                 continue
             arg_spans[key] = key_span
@@ -190,7 +204,7 @@ class Resolver:
     def validate(self, model: type[Params], raw: dict, spans: dict, symbols: dict, scope: Scope,
                  owner: str, whole: Span, missing_what: str = "argument") -> Params:
         try:
-            return model.model_validate(raw)
+            return model.model_validate(raw, strict=True)  # strict: "64" is not a number
         except ValidationError as e:
             self.report(e, model, spans, symbols, scope, owner, whole, missing_what)
             raise Invalid from None
@@ -213,7 +227,8 @@ class Resolver:
                     reported.add(key)
                     self.out.error(D.MISSING_ARGUMENT if missing_what == "argument" else D.MISSING_PROPERTY,
                                    f"{owner} is missing required {missing_what} '{loc[-1]}'{where}",
-                                   _lookup(spans, loc[:-1], whole), _missing_hint(model, loc))
+                                   _lookup(spans, loc[:-1], whole),
+                                   _missing_hint(model, loc, owner, missing_what, self.registries))
                 continue
             span = _lookup(spans, loc, whole)
             field_name = ".".join(str(p) for p in loc) or owner
@@ -227,7 +242,7 @@ class Resolver:
                 fields = list(sub.model_fields) if sub else []
                 hint = did_you_mean(str(loc[-1]), fields) or (f"the keys are {one_of(fields)}" if fields else None)
                 self.out.error(D.UNKNOWN_PROPERTY, f"unknown key '{loc[-1]}' in {'.'.join(map(str, parent))}",
-                               span, hint)
+                               spans.get((*loc, KEY), span), hint)
             elif symbol is not None and loc in options_at:
                 options = options_at[loc]
                 self.out.error(D.UNKNOWN_NAME, f"unknown value '{symbol.id}' for {field_name} of {owner}",
@@ -242,6 +257,10 @@ class Resolver:
                 msg = msg[0].lower() + msg[1:]
                 subject = f"{field_name} of {owner}" if loc else owner
                 hint = None
+                if err["type"] in _EXPECTED:
+                    msg = f"expected {_EXPECTED[err['type']]}, got {_describe(err.get('input'))}"
+                    if isinstance(err.get("input"), str) and _is_number(err["input"]):
+                        hint = f"remove the quotes: {err['input']}"
                 if err["type"] == "literal_error" and isinstance(err.get("input"), str):
                     hint = did_you_mean(err["input"], _literal_options(err))
                 self.out.error(D.BAD_VALUE, f"invalid {subject}: {msg}", span, hint)
@@ -267,8 +286,50 @@ def _literal_options(err: dict) -> list[str]:
     return [part.strip(" '") for part in expected.replace(" or ", ",").split(",") if part.strip(" '")]
 
 
-def _missing_hint(model, loc: tuple) -> str | None:
-    return None
+_ORDINALS = {0: "first", 1: "second", 2: "third", 3: "fourth"}
+
+# pydantic type errors -> what the field wanted, in the language's words
+_EXPECTED = {
+    "int_type": "a whole number", "int_from_float": "a whole number", "int_parsing": "a whole number",
+    "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
+    "bool_parsing": "true or false", "string_type": "a string", "list_type": "a list [...]",
+    "dict_type": "a dict {key: value}", "model_type": "a dict {key: value}",
+}
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'the string "{value}"'
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a dict"
+    if isinstance(value, Ref):
+        return f"{value.name}(...)"
+    return repr(value)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _missing_hint(model, loc: tuple, owner: str, what: str, known: dict) -> str | None:
+    name = loc[-1]
+    if what == "argument":
+        return f"give it: {owner}({name}=...)"
+    sub = _sub_model(model, loc[:-1]) if len(loc) > 1 else model
+    info = sub.model_fields.get(name) if sub is not None else None
+    where = f" to {'.'.join(map(str, loc[:-1]))}" if len(loc) > 1 else ""
+    ref = next((m for m in info.metadata if isinstance(m, RefTo)), None) if info is not None else None
+    if ref is not None and ref.kind in known:
+        return f"add `{name}: ...`{where}; the {kind_label(ref.kind)}s are {one_of(known[ref.kind])}"
+    return f"add `{name}: ...`{where}"
 
 
 def _sub_model(model, loc: tuple):

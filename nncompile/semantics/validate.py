@@ -11,7 +11,7 @@ from ..source import Source, Span
 from ..syntax import ast
 from . import checks, ir
 from .models import ModelBuilder
-from .resolve import Invalid, Resolver, Scope
+from .resolve import KEY, Invalid, Resolver, Scope
 from .schema import BLOCKS
 
 
@@ -58,9 +58,10 @@ class _Validator:
             if s is not None:
                 sweeps[block.name] = s
         plain_lets = {}
+        quiet = Resolver(Collector(self.source.path))  # a let is checked where it is used (it may be a call)
         for name, value in lets.items():
             try:
-                plain_lets[name] = self.resolver.plain(value, self.scope, {}, (name,), {})
+                plain_lets[name] = quiet.plain(value, self.scope, {}, (name,), {})
             except Invalid:
                 pass
         return ir.Program(self.source, plain_lets, data, models, trains, sweeps)
@@ -218,6 +219,7 @@ class _Validator:
         for name in space:
             if name not in lets:
                 self.out.error(D.UNKNOWN_REFERENCE, f"sweep over '{name}', which is not a `let` value",
-                               spans.get(key, block.span), D.did_you_mean(name, lets) or
+                               spans.get(f"{key}.{name}.{KEY}", spans.get(key, block.span)),
+                               D.did_you_mean(name, lets) or
                                f"declare it: `let {name} = ...` and use it in the model or train block")
         return ir.Sweep(block.name, props, block.span)
