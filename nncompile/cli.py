@@ -78,6 +78,17 @@ def cmd_parse(args) -> int:
     return 0
 
 
+def cmd_docs(args) -> int:
+    from .reference import TITLES, markdown
+    if args.kind is not None and args.kind not in TITLES:
+        from .diagnostics import did_you_mean
+        print(f"nncompile docs: no such kind '{args.kind}'; " + (did_you_mean(args.kind, TITLES) or
+              "kinds: " + ", ".join(TITLES)), file=sys.stderr)
+        return 2
+    print(markdown(args.kind))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nncompile", description="Compile .nn model specs into Flax/Optax "
                                      "training programs, and train them.")
@@ -96,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("parse", help="print the syntax tree")
     p.add_argument("file", metavar="FILE")
     p.set_defaults(run=cmd_parse)
+    p = sub.add_parser("docs", help="list every layer, activation, loss, optimizer ... with its arguments")
+    p.add_argument("kind", nargs="?", help="only this kind: layer, activation, loss, optimizer, ...")
+    p.set_defaults(run=cmd_docs)
     return parser
 
 

@@ -278,8 +278,12 @@ def concat_shape(p: Concat, x: list[Shape]) -> Shape:
     if len(x) < 2:
         raise ShapeError("concat needs at least two inputs, e.g. concat(h, r)")
     rank = len(x[0])
-    if any(len(s) != rank for s in x) or not -rank <= p.axis < rank:
-        raise ShapeError("concat needs inputs of one rank, got " + " and ".join(fmt(t) for t in x))
+    if any(len(s) != rank for s in x):
+        raise ShapeError("concat needs inputs of one rank, got " + " and ".join(fmt(t) for t in x),
+                         "flatten() the input of higher rank first, e.g. `f = flatten()(c)`")
+    if not -rank <= p.axis < rank:
+        raise ShapeError(f"concat has no axis {p.axis}: its inputs have rank {rank}",
+                         f"use an axis from {-rank} to {rank - 1} (the default -1 is the last)")
     axis = p.axis % rank
     for s in x[1:]:
         if s[:axis] + s[axis + 1:] != x[0][:axis] + x[0][axis + 1:]:

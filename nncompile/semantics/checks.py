@@ -145,9 +145,10 @@ def _monitor(train: ir.Train, out: Collector, span) -> None:
     name = stop.monitor
     base = name[4:] if name.startswith("val_") else name
     if base not in known:
-        out.error(D.UNKNOWN_REFERENCE, f"early_stopping monitors '{name}', which is not recorded", span,
-                  D.did_you_mean(name, [*known, *(f"val_{k}" for k in known)]) or
-                  f"monitor one of {D.one_of([*known, *(f'val_{k}' for k in known)])}")
+        choices = f"monitor one of {D.one_of([*known, *(f'val_{k}' for k in known)])}"
+        hint = (f"add {base} to `metrics: [...]`, or {choices}" if base in METRICS else
+                D.did_you_mean(name, [*known, *(f"val_{k}" for k in known)]) or choices)
+        out.error(D.UNKNOWN_REFERENCE, f"early_stopping monitors '{name}', which is not recorded", span, hint)
     elif name.startswith("val_") and "val" not in train.data.props.split:
         out.error(D.NEEDS_VALIDATION, f"early_stopping monitors {name}, but data {train.data.name} has no "
                   "validation split", span, "add one: `split: {train: 0.7, val: 0.15, test: 0.15}`")

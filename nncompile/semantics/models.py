@@ -210,8 +210,12 @@ class _ModelWalk:
             return
         merge = entry is not None and entry.extra["merge"]
         inputs, args = self.wiring(stmt, merge)
-        if inputs is None or any(i in self.failed for i in inputs):
-            self.fail(stmt)  # an earlier statement failed: this one's input shape is unknown
+        if inputs is None:
+            self.fail(stmt)
+            return
+        if any(i in self.failed for i in inputs):  # an earlier statement failed: the input shape is unknown,
+            self.check_arguments(stmt, kind, entry, args)  # so only the arguments are checked
+            self.fail(stmt)
             return
         in_shapes = tuple(self.tensors[i].shape for i in inputs)
         tokens = self.tensors[inputs[0]].dtype == "int32"
@@ -260,6 +264,19 @@ class _ModelWalk:
         self.tensors[out_name] = ir.Tensor(out_name, node.shape, dtype)
         self.nodes.append(node)
         self.current = out_name
+
+    def check_arguments(self, stmt: ast.LayerStmt, kind: str, entry, args) -> None:
+        call = stmt.call
+        try:
+            if kind == "model":
+                self.b.scope_for(self.b.blocks[call.name], call, self.scope)
+            elif kind == "activation":
+                if not stmt.bare:
+                    self.b.resolver.ref(ast.Call(call.name, call.name_span, args, call.span), "activation", self.scope)
+            else:
+                self.b.resolver.call_args(call.name, entry.params, entry.positional, args, self.scope, call.span)
+        except Invalid:
+            pass
 
     def fail(self, stmt: ast.LayerStmt) -> None:
         """A statement had an error: its output counts as defined, but nothing that reads it is checked."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -41,8 +42,11 @@ def decode(data: bytes, path: str) -> Source:
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise CompileError([Diagnostic(D.BAD_ENCODING, "not UTF-8 text: is this a binary file?",
-                                       Span(line, column, line, column + 1), path=path)]) from None
+        raise CompileError([Diagnostic(D.BAD_ENCODING, f"not UTF-8 text: byte 0x{data[e.start]:02x} at line {line}, "
+                                       f"column {column} is not valid UTF-8",
+                                       Span(line, column, line, column + 1),
+                                       "save the file as UTF-8 (or check that it is a spec, not a binary file)",
+                                       path)]) from None
     return Source(text.lstrip("\ufeff"), path)
 
 
@@ -157,10 +161,21 @@ def _diagnose(e: UnexpectedInput, source: Source) -> Diagnostic:
         return Diagnostic(D.BAD_CHARACTER, f"unexpected character {shown}", span, hints.get(ch), path)
     assert isinstance(e, UnexpectedToken)
     token = e.token
+    special = _malformed_number(source, token) or _misplaced_keyword(source, token)
+    if special:
+        return special
     span = Span(token.line, token.column, token.end_line or token.line,
                 token.end_column or token.column + len(str(token.value)))
-    expected = _expected(e.accepts or e.expected)
+    accepts = e.accepts or e.expected
+    expected = _expected(accepts)
     hint = f"expected {expected}" if expected else None
+    opener = _innermost_open(source, token)
+    if (token.type not in _CLOSERS_BY_TYPE and opener is not None and opener[0] in "([" and opener[1] < token.line
+            and _CLOSER_TYPES[opener[0]] in accepts):
+        ch, line, _ = opener
+        more = " or a ',' if the list goes on" if "COMMA" in accepts else ""
+        return Diagnostic(D.SYNTAX, f"unexpected {_describe(token)}: the {_WHAT[ch]} '{ch}' opened at line {line} "
+                          "is not closed", span, f"add the closing '{_OPENERS[ch]}' before it{more}", path)
     if token.type in _CLOSERS_BY_TYPE and not _closes_something(source, token):
         hint = f"this '{token.value}' closes nothing: remove it"
     elif token.type == "EQUAL" and "COLON" in (e.accepts or e.expected):
@@ -171,6 +186,84 @@ def _diagnose(e: UnexpectedInput, source: Source) -> Diagnostic:
 
 
 _CLOSERS_BY_TYPE = {"RPAR", "RSQB", "RBRACE"}
+_CLOSER_TYPES = {"(": "RPAR", "[": "RSQB", "{": "RBRACE"}
+
+
+def _innermost_open(source: Source, token: Token) -> tuple[str, int, int] | None:
+    """The innermost bracket still open just before ``token``: (char, line, column)."""
+    stack: list[tuple[str, int, int]] = []
+    for ch, line, column in _scan_brackets(source.text):
+        if (line, column) >= (token.line, token.column):
+            break
+        if ch in _OPENERS:
+            stack.append((ch, line, column))
+        elif stack:
+            stack.pop()
+    return stack[-1] if stack else None
+
+
+_NUMBERISH = re.compile(r"[0-9A-Za-z_.]+")
+
+
+def _malformed_number(source: Source, token: Token) -> Diagnostic | None:
+    """`1.2.3`, `1e` or `64x`: the lexer split one bad number into several tokens."""
+    if token.type not in ("NUMBER", "INT", "NAME") or token.start_pos is None:
+        return None
+    text = source.text
+    start = token.start_pos
+    while start > 0 and _NUMBERISH.fullmatch(text[start - 1]):
+        start -= 1
+    word = _NUMBERISH.match(text, start)
+    if start == token.start_pos or word is None or not (word[0][0].isdigit() or word[0][0] == "."):
+        return None
+    column = token.column - (token.start_pos - start)
+    span = Span(token.line, column, token.line, column + len(word[0]))
+    hint = ("an exponent needs digits, e.g. 1e-3" if word[0][-1] in "eE"
+            else "a number looks like 64, 0.5, -2 or 1e-3")
+    return Diagnostic(D.SYNTAX, f"malformed number '{word[0]}'", span, hint, source.path)
+
+
+_BLOCK_LINE = re.compile(r"\s*(data|model|train|sweep)\b")
+_CONSTRUCTS = {  # a keyword's own construct, told apart from its use as a property key (`data: digits`)
+    "let": re.compile(r"\s*let\s+\w+\s*="),
+    "data": re.compile(r"\s*data\s+\w+\s*\{"),
+    "model": re.compile(r"\s*model\s+\w+\s*[({]"),
+    "train": re.compile(r"\s*train(\s+\w+)?\s*\{"),
+    "sweep": re.compile(r"\s*sweep(\s+\w+)?\s*\{"),
+    "input": re.compile(r"\s*input\s+\w+\s*:"),
+    "output": re.compile(r"\s*output\s+\w+"),
+}
+
+
+def _misplaced_keyword(source: Source, token: Token) -> Diagnostic | None:
+    """A top-level construct inside a block (`let` in a model, a `}` forgotten), or `input` outside a model."""
+    text = source.line(token.line)
+    kw = next((k for k, pattern in _CONSTRUCTS.items() if pattern.match(text)), None)
+    if kw is None:
+        return None
+    column = len(text) - len(text.lstrip()) + 1
+    anchor = Token("NAME", kw, line=token.line, column=column)
+    opener = _innermost_open(source, anchor)
+    if opener is None or opener[0] != "{":
+        return None
+    block = _BLOCK_LINE.match(source.line(opener[1]))
+    if block is None:
+        return None
+    kind = block[1]
+    span = Span(token.line, column, token.line, column + len(kw))
+    if kw in ("input", "output"):
+        if kind == "model":
+            return None
+        return Diagnostic(D.SYNTAX, f"'{kw}' statements belong in model blocks, not in a {kind} block", span,
+                          "move it into the model block", source.path)
+    if column == 1 and kw != "let":
+        ch, line, col = opener
+        return Diagnostic(D.UNCLOSED, f"unexpected '{kw}' at line {token.line}: the block '{{' opened here is "
+                          "never closed", Span(line, col, line, col + 1),
+                          f"add the closing '}}' before line {token.line}", source.path)
+    return Diagnostic(D.SYNTAX, f"'{kw}' cannot appear inside a {kind} block", span,
+                      f"{'`let` values are' if kw == 'let' else 'blocks are'} defined at the top level of the file: "
+                      f"move it out of the {kind} block", source.path)
 
 
 def _closes_something(source: Source, token: Token) -> bool:
