@@ -1,6 +1,7 @@
 """Chains the stages; nothing else. Every stage can also be called on its own."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from . import diagnostics as D
@@ -30,11 +31,43 @@ def parse(text: str, path: str | None = None) -> ast.Spec:
     return parse_source(Source(text, path or "<string>"))
 
 
-def analyse(source: Source) -> tuple[ir.Program | None, list[Diagnostic]]:
-    """Parse and validate; returns the program (None on errors) and every diagnostic."""
+def override(spec: ast.Spec, sets: dict[str, str]) -> ast.Spec:
+    """Replace `let` values with ``--set NAME=VALUE`` texts (each parsed as a spec value)."""
+    lets = {i.name for i in spec.items if isinstance(i, ast.Let)}
+    values: dict[str, ast.Value] = {}
+    problems = []
+    for name, text in sets.items():
+        if name not in lets:
+            hint = D.did_you_mean(name, lets) or (f"the let values are {D.one_of(lets)}" if lets else
+                                                 "this spec has no `let` values")
+            problems.append(Diagnostic(D.UNKNOWN_REFERENCE, f"--set {name}: no `let {name}` in the spec",
+                                       hint=hint, path="--set"))
+            continue
+        try:
+            parsed = parse_source(Source(f"let {name} = {text}", f"--set {name}"))
+        except CompileError as e:
+            problems.extend(e.diagnostics)
+            continue
+        value = parsed.items[0].value
+        original = next(i for i in spec.items if isinstance(i, ast.Let) and i.name == name)
+        if isinstance(value, (ast.Number, ast.String, ast.Bool, ast.Name)):  # point errors at the let
+            value = dataclasses.replace(value, span=original.value.span)
+        values[name] = value
+    if problems:
+        raise CompileError(problems)
+    items = tuple(ast.Let(i.name, i.name_span, values[i.name], i.span) if isinstance(i, ast.Let) and i.name in values
+                  else i for i in spec.items)
+    return ast.Spec(items, spec.path)
+
+
+def analyse(source: Source, sets: dict[str, str] | None = None) -> tuple[ir.Program | None, list[Diagnostic]]:
+    """Parse and validate (after ``--set`` overrides); returns the program (None on errors) and every
+    diagnostic."""
     out = Collector(source.path)
     try:
         spec = parse_source(source)
+        if sets:
+            spec = override(spec, sets)
         program = validate(spec, source, out)
     except CompileError as e:
         return None, e.diagnostics
@@ -47,10 +80,10 @@ def check_source(source: Source) -> list[Diagnostic]:
     return analyse(source)[1]
 
 
-def load_spec(path: str | Path) -> ir.Program:
+def load_spec(path: str | Path, sets: dict[str, str] | None = None) -> ir.Program:
     """Read, parse and validate a spec file; raises CompileError on errors."""
     source = read(path)
-    program, diagnostics = analyse(source)
+    program, diagnostics = analyse(source, sets)
     if program is None:
         raise CompileError(diagnostics, source)
     return program

@@ -53,7 +53,7 @@ class Diagnostic:
         """``path:line:col: error[CODE]: message``, the source line, a caret, and the hint."""
         s = self.span
         out = [f"{self.path}:{s.line}:{s.column}: {self.severity}[{self.code}]: {self.message}"]
-        text = source.line(s.line) if source is not None else ""
+        text = source.line(s.line) if source is not None and source.path == self.path else ""
         if text.strip():
             text = text.expandtabs(1)
             width = s.end_column - s.column if s.end_line == s.line else len(text) - s.column + 1
