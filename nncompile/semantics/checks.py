@@ -171,11 +171,12 @@ def _names_in_model(train: ir.Train, out: Collector, where) -> None:
 
 def _gan(train: ir.Train, out: Collector, where) -> None:
     g, d = train.generator, train.discriminator
-    noise = tuple(train.props.objective.params.noise.params.shape)
+    noise_ref = train.props.objective.params.noise
+    noise = tuple(noise_ref.params.shape)
     span = where("objective")
     if len(g.inputs) != 1 or g.inputs[0].shape != noise:
         out.error(D.GAN_SHAPES, f"generator {g.name} takes {fmt(g.inputs[0].shape)}, but the noise is {fmt(noise)}",
-                  span, f"use noise=normal({fmt(g.inputs[0].shape)})")
+                  noise_ref.span, f"use noise={noise_ref.name}({fmt(g.inputs[0].shape)})")
     g_out = g.outputs[0].shape
     if d.inputs[0].shape != g_out:
         out.error(D.GAN_SHAPES, f"generator {g.name} makes {fmt(g_out)}, but discriminator {d.name} takes "

@@ -60,7 +60,7 @@ class ModelBuilder:
                 bound[key] = (arg.value, caller)
         for p in block.params:
             if p.name not in bound:
-                if p.default is None:
+                if p.default is None and ok:  # after a misspelt parameter, its absence is no news
                     self.out.error(D.MISSING_ARGUMENT, f"model {block.name} needs its parameter '{p.name}'",
                                    call.span, f"write {block.name}({p.name}=...)")
                     ok = False

@@ -48,6 +48,12 @@ def kind_label(kind: str) -> str:
     return kind.replace("_", " ")
 
 
+def kinds_label(kind: str) -> str:
+    """The plural: 'losses', 'layers'."""
+    label = kind_label(kind)
+    return label + ("es" if label.endswith("s") else "s")
+
+
 class Resolver:
     """Converts values for one spec, recording diagnostics in ``out``."""
 
@@ -146,11 +152,11 @@ class Resolver:
         else:
             example = next(iter(registry))
             self.out.error(D.BAD_VALUE, f"expected a {kind_label(kind)}, e.g. {example}", value.span,
-                           f"the {kind_label(kind)}s are {one_of(registry)}")
+                           f"the {kinds_label(kind)} are {one_of(registry)}")
             raise Invalid
         entry = registry.get(name)
         if entry is None:
-            hint = did_you_mean(name, [*registry, *scope.names()]) or f"the {kind_label(kind)}s are {one_of(registry)}"
+            hint = did_you_mean(name, [*registry, *scope.names()]) or f"the {kinds_label(kind)} are {one_of(registry)}"
             self.out.error(D.UNKNOWN_NAME, f"unknown {kind_label(kind)} '{name}'", name_span, hint)
             raise Invalid
         params = self.call_args(entry.name, entry.params, entry.positional, args, scope, value.span)
@@ -169,7 +175,9 @@ class Resolver:
             if arg.key is None:
                 if i >= len(positional):
                     takes = f"takes {len(positional)} positional argument{'s' if len(positional) != 1 else ''}"
-                    hint = f"name it: {owner}(..., key=value)" if model.model_fields else f"{owner} takes no arguments"
+                    named = [f for f in model.model_fields if f not in positional]
+                    hint = (f"name the others: {owner}(..., {named[0]}=...)" if named else
+                            f"{owner} takes only {one_of(positional)}" if positional else f"{owner} takes no arguments")
                     self.out.error(D.TOO_MANY_ARGUMENTS, f"{owner}() {takes}", arg.span, hint)
                     failed = True
                     continue
@@ -247,6 +255,10 @@ class Resolver:
                 options = options_at[loc]
                 self.out.error(D.UNKNOWN_NAME, f"unknown value '{symbol.id}' for {field_name} of {owner}",
                                symbol.span, did_you_mean(symbol.id, options) or f"expected {one_of(options)}")
+            elif loc in options_at and isinstance(err.get("input"), str):
+                options = options_at[loc]
+                self.out.error(D.UNKNOWN_NAME, f'unknown value "{err["input"]}" for {field_name} of {owner}', span,
+                               did_you_mean(err["input"], options) or f"expected {one_of(options)}")
             elif symbol is not None:
                 self.out.error(D.UNKNOWN_REFERENCE, f"unknown name '{symbol.id}'", symbol.span,
                                did_you_mean(symbol.id, scope.names()) or "define it with `let` or use a literal value")
@@ -257,6 +269,8 @@ class Resolver:
                 msg = msg[0].lower() + msg[1:]
                 subject = f"{field_name} of {owner}" if loc else owner
                 hint = None
+                if err["type"] in _COMPARISONS and "input" in err:
+                    msg = f"{msg}, got {_describe(err['input'])}"
                 if err["type"] in _EXPECTED:
                     msg = f"expected {_EXPECTED[err['type']]}, got {_describe(err.get('input'))}"
                     if isinstance(err.get("input"), str) and _is_number(err["input"]):
@@ -288,6 +302,8 @@ def _literal_options(err: dict) -> list[str]:
 
 _ORDINALS = {0: "first", 1: "second", 2: "third", 3: "fourth"}
 
+_COMPARISONS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+
 # pydantic type errors -> what the field wanted, in the language's words
 _EXPECTED = {
     "int_type": "a whole number", "int_from_float": "a whole number", "int_parsing": "a whole number",
@@ -302,6 +318,8 @@ def _describe(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return f'the string "{value}"'
+    if isinstance(value, float):
+        return f"{value:g}"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
@@ -328,7 +346,7 @@ def _missing_hint(model, loc: tuple, owner: str, what: str, known: dict) -> str 
     where = f" to {'.'.join(map(str, loc[:-1]))}" if len(loc) > 1 else ""
     ref = next((m for m in info.metadata if isinstance(m, RefTo)), None) if info is not None else None
     if ref is not None and ref.kind in known:
-        return f"add `{name}: ...`{where}; the {kind_label(ref.kind)}s are {one_of(known[ref.kind])}"
+        return f"add `{name}: ...`{where}; the {kinds_label(ref.kind)} are {one_of(known[ref.kind])}"
     return f"add `{name}: ...`{where}"
 
 

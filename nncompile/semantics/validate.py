@@ -91,10 +91,13 @@ class _Validator:
         model = BLOCKS[kind]
         raw, spans, symbols = {}, {}, {}
         failed = False
+        first: dict[str, ast.Property] = {}
         for prop in block.properties:
-            if prop.key in raw:
-                self.out.error(D.DUPLICATE, f"property '{prop.key}' is given twice", prop.key_span)
+            if prop.key in first:
+                self.out.error(D.DUPLICATE, f"property '{prop.key}' is given twice", prop.key_span,
+                               f"it is already given at line {first[prop.key].key_span.line}: remove one")
                 continue
+            first[prop.key] = prop
             info = model.model_fields.get(prop.key)
             if info is None:
                 self.out.error(D.UNKNOWN_PROPERTY, f"unknown property '{prop.key}' in a {kind} block", prop.key_span,

@@ -42,8 +42,8 @@ def decode(data: bytes, path: str) -> Source:
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise CompileError([Diagnostic(D.BAD_ENCODING, f"not UTF-8 text: byte 0x{data[e.start]:02x} at line {line}, "
-                                       f"column {column} is not valid UTF-8",
+        raise CompileError([Diagnostic(D.BAD_ENCODING, f"not UTF-8 text: the byte 0x{data[e.start]:02x} here cannot "
+                                       "be decoded",
                                        Span(line, column, line, column + 1),
                                        "save the file as UTF-8 (or check that it is a spec, not a binary file)",
                                        path)]) from None
@@ -173,7 +173,7 @@ def _diagnose(e: UnexpectedInput, source: Source) -> Diagnostic:
     if (token.type not in _CLOSERS_BY_TYPE and opener is not None and opener[0] in "([" and opener[1] < token.line
             and _CLOSER_TYPES[opener[0]] in accepts):
         ch, line, _ = opener
-        more = " or a ',' if the list goes on" if "COMMA" in accepts else ""
+        more = f" (or a ',' if the {'arguments go' if ch == '(' else 'list goes'} on)" if "COMMA" in accepts else ""
         return Diagnostic(D.SYNTAX, f"unexpected {_describe(token)}: the {_WHAT[ch]} '{ch}' opened at line {line} "
                           "is not closed", span, f"add the closing '{_OPENERS[ch]}' before it{more}", path)
     if token.type in _CLOSERS_BY_TYPE and not _closes_something(source, token):
