@@ -93,6 +93,8 @@ class _ModelWalk:
             return None
         for stmt in declared:
             self.input(stmt)
+        if self.broken:
+            return None
         if self.given is not None:
             self.bind_given(declared)
         elif not declared:
