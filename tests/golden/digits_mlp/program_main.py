@@ -31,7 +31,7 @@ CONFIG = {
         'source': 'sklearn',
         'args': {'name': 'digits'},
         'split': {'train': 0.7, 'val': 0.15, 'test': 0.15},
-        'normalize': 'standard',
+        'normalize': 'minmax',
         'normalize_target': 'none',
         'reshape': None,
         'one_hot': False,
@@ -54,9 +54,9 @@ class DigitsMLP(nnx.Module):
 
     def __init__(self, rngs: nnx.Rngs):
         self.dense_1 = nnx.Linear(64, 256, kernel_init=nnx.initializers.he_normal(), rngs=rngs)  # digits_mlp.nn:19  [64] -> [256]
-        self.dropout_1 = nnx.Dropout(0.2, rngs=rngs)  # digits_mlp.nn:20  [256] -> [256]
+        self.dropout_1 = nnx.Dropout(0.3, rngs=rngs)  # digits_mlp.nn:20  [256] -> [256]
         self.dense_2 = nnx.Linear(256, 256, kernel_init=nnx.initializers.he_normal(), rngs=rngs)  # digits_mlp.nn:21  [256] -> [256]
-        self.dropout_2 = nnx.Dropout(0.2, rngs=rngs)  # digits_mlp.nn:22  [256] -> [256]
+        self.dropout_2 = nnx.Dropout(0.3, rngs=rngs)  # digits_mlp.nn:22  [256] -> [256]
         self.dense_3 = nnx.Linear(256, 10, kernel_init=KERNEL_INIT, rngs=rngs)  # digits_mlp.nn:23  [256] -> [10]
 
     def __call__(self, x):
