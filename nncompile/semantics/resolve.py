@@ -60,6 +60,13 @@ class Resolver:
     def __init__(self, out: Collector):
         self.out = out
         self.registries = registries()
+        self.expanding: list[ast.Value] = []  # let values being expanded by plain(): a repeat is a cycle
+
+    def cycle(self, name: ast.Name, value: ast.Value) -> Invalid:
+        """Reports a `let` defined in terms of itself (`let a = b`, `let b = [a]`)."""
+        self.out.error(D.GRAPH, f"'{name.id}' is defined in terms of itself", value.span,
+                       "give the `let` a value that does not use its own name")
+        return Invalid()
 
     # ---- plain values --------------------------------------------------------------------
     def plain(self, value: ast.Value, scope: Scope, spans: dict, loc: tuple, symbols: dict) -> Any:
@@ -70,7 +77,13 @@ class Resolver:
         if isinstance(value, ast.Name):
             bound = scope.lookup(value.id)
             if bound is not None:
-                return self.plain(bound[0], bound[1], spans, loc, symbols)
+                if any(bound[0] is v for v in self.expanding):
+                    raise self.cycle(value, bound[0])
+                self.expanding.append(bound[0])
+                try:
+                    return self.plain(bound[0], bound[1], spans, loc, symbols)
+                finally:
+                    self.expanding.pop()
             symbols[loc] = value
             return value.id
         if isinstance(value, ast.List):
@@ -223,6 +236,9 @@ class Resolver:
         for err in e.errors(include_url=False):
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "literal["))))
             errors.append((_strip_union_tags(loc), err))
+        # of a union's alternatives, the one that got deepest into the value is the one meant:
+        # strides=[0, 1] is a list with a bad item, not a bad whole number
+        errors.sort(key=lambda le: -len(le[0]))
         options_at: dict[tuple, list[str]] = {}
         for loc, err in errors:
             if err["type"] == "literal_error":
@@ -240,8 +256,8 @@ class Resolver:
                 continue
             span = _lookup(spans, loc, whole)
             field_name = ".".join(str(p) for p in loc) or owner
-            if (loc[:1], "value") in reported or (loc, "value") in reported:
-                continue
+            if any(k == "value" and (r == loc[:len(r)] or loc == r[:len(loc)]) for r, k in reported):
+                continue  # one error per value: not its union alternatives, not its parts too
             reported.add((loc, "value"))
             symbol = symbols.get(loc)
             if err["type"] == "extra_forbidden":
@@ -269,6 +285,9 @@ class Resolver:
                 msg = msg[0].lower() + msg[1:]
                 subject = f"{field_name} of {owner}" if loc else owner
                 hint = None
+                if err["type"] == "too_short" and "min_length" in err.get("ctx", {}):
+                    n = err["ctx"]["min_length"]
+                    msg = f"expected at least {n} item{'s' if n != 1 else ''}, got {err['ctx'].get('actual_length', 0)}"
                 if err["type"] in _COMPARISONS and "input" in err:
                     msg = f"{msg}, got {_describe(err['input'])}"
                 if err["type"] in _EXPECTED:

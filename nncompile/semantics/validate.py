@@ -58,10 +58,11 @@ class _Validator:
             if s is not None:
                 sweeps[block.name] = s
         plain_lets = {}
-        quiet = Resolver(Collector(self.source.path))  # a let is checked where it is used (it may be a call)
         for name, value in lets.items():
+            if _has_call(value):  # `let act = leaky_relu(0.2)`: checked where it is used
+                continue
             try:
-                plain_lets[name] = quiet.plain(value, self.scope, {}, (name,), {})
+                plain_lets[name] = self.resolver.plain(value, self.scope, {}, (name,), {})
             except Invalid:
                 pass
         return ir.Program(self.source, plain_lets, data, models, trains, sweeps)
@@ -226,3 +227,13 @@ class _Validator:
                                D.did_you_mean(name, lets) or
                                f"declare it: `let {name} = ...` and use it in the model or train block")
         return ir.Sweep(block.name, props, block.span)
+
+
+def _has_call(value: ast.Value) -> bool:
+    if isinstance(value, ast.Call):
+        return True
+    if isinstance(value, ast.List):
+        return any(_has_call(v) for v in value.items)
+    if isinstance(value, ast.Dict):
+        return any(_has_call(p.value) for p in value.pairs)
+    return False
