@@ -145,8 +145,11 @@ class Resolver:
     def deref(self, value: ast.Value, scope: Scope) -> tuple[ast.Value, Scope]:
         """Follow `let` values and model parameters to the value they name."""
         seen = set()
-        while isinstance(value, ast.Name) and value.id not in seen:
-            seen.add(value.id)
+        while isinstance(value, ast.Name):
+            key = (value.id, id(scope.params) if scope.params else None)  # a parameter may name a let
+            if key in seen:
+                break
+            seen.add(key)
             bound = scope.lookup(value.id)
             if bound is None:
                 break
