@@ -42,13 +42,23 @@ def cmd_check(args) -> int:
     return 1 if errors else 0
 
 
-def _program(path: str):
+def _sets(items: list[str] | None) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip():
+            raise SystemExit(f"nncompile: --set takes NAME=VALUE, got {item!r}")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _program(path: str, sets: dict[str, str] | None = None):
     from .compiler import analyse
     (_, source, read_errors), = _sources([path])
     if source is None:
         print(render(read_errors), file=sys.stderr)
         return None
-    program, diagnostics = analyse(source)
+    program, diagnostics = analyse(source, sets)
     if program is None:
         print(render(diagnostics, source), file=sys.stderr)
     return program
@@ -75,6 +85,25 @@ def cmd_parse(args) -> int:
     except CompileError as e:
         print(render(e.diagnostics, source), file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_emit(args) -> int:
+    from .codegen.emit import emit_program
+    from .errors import NncompileError
+    program = _program(args.file, _sets(args.set))
+    if program is None:
+        return 1
+    try:
+        source = emit_program(program, args.train)
+    except NncompileError as e:
+        print(f"nncompile: {e}", file=sys.stderr)
+        return 1
+    if args.output:
+        Path(args.output).write_text(source)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        print(source, end="")
     return 0
 
 
@@ -107,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("parse", help="print the syntax tree")
     p.add_argument("file", metavar="FILE")
     p.set_defaults(run=cmd_parse)
+    p = sub.add_parser("emit", help="print the generated Flax NNX + Optax training program")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--train", metavar="NAME", help="which train block (when the spec has several)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a `let` value (repeatable)")
+    p.add_argument("-o", "--output", metavar="OUT", help="write to this file instead of stdout")
+    p.set_defaults(run=cmd_emit)
     p = sub.add_parser("docs", help="list every layer, activation, loss, optimizer ... with its arguments")
     p.add_argument("kind", nargs="?", help="only this kind: layer, activation, loss, optimizer, ...")
     p.set_defaults(run=cmd_docs)
