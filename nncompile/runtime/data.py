@@ -1,0 +1,262 @@
+"""The data layer: load a data block's source, window, split, subset, normalise and reshape it.
+
+`load_dataset(spec)` runs the steps in this order, each a small function:
+load raw (`sources.SOURCES`) -> keep `classes` -> windows -> split -> subset of train ->
+normalise x with train statistics -> normalise regression targets -> reshape -> one-hot.
+
+Shapes: x is float32 (n, *feature_shape), or int32 token ids for text. y is int32 class
+ids of shape (n,) (or (n, T) for windowed sequences), float32 regression targets with a
+trailing feature axis ((n, 1) for a single target, (n, T, 1) for a sequence), float32
+one-hot vectors (n, K) when `one_hot`, or None when unsupervised. Pure numpy, no JAX.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..errors import DataError
+from .sources import Raw, fail, load_raw
+
+SPLITS = ("train", "val", "test")
+NORMALISERS = ("standard", "minmax", "none")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a data block asks for: a source with its arguments, and how to prepare it."""
+
+    name: str
+    source: str
+    args: Mapping[str, Any]
+    split: Mapping[str, float] = field(default_factory=lambda: {"train": 0.8, "test": 0.2})
+    normalize: str = "standard"
+    normalize_target: str = "none"
+    reshape: tuple[int, ...] | None = None
+    one_hot: bool = False
+    shuffle: bool = True
+    windows: Mapping[str, Any] | None = None
+    classes: tuple[int, ...] | None = None
+    subset: float = 1.0
+    seed: int = 0
+    base_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Prepared splits plus what a model and `predict` need to know about them.
+
+    stats holds json-serialisable lists: "x" and "y" ({"method", "shift", "scale"} or None,
+    applied as (v - shift) / scale), "input_shape" (per-example shape before reshape) and,
+    for csv class labels, "labels" (the original label of each class id).
+    """
+
+    splits: dict[str, tuple[np.ndarray, np.ndarray | None]]
+    feature_shape: tuple[int, ...]
+    target_shape: tuple[int, ...]
+    num_classes: int | None
+    task: str
+    vocab: tuple[str, ...] | None
+    stats: dict
+
+    def transform_inputs(self, x: np.ndarray) -> np.ndarray:
+        """Apply the stored normalisation and reshape to a batch of raw features.
+
+        Accepts a batch shaped like the raw features or already like `feature_shape`.
+        """
+        x = np.asarray(x)
+        raw = tuple(self.stats["input_shape"])
+        if x.shape[1:] == self.feature_shape and x.shape[1:] != raw:
+            x = x.reshape(len(x), *raw)
+        if x.shape[1:] != raw:
+            raise DataError(f"inputs of shape {list(x.shape[1:])} do not match the data's feature shape {list(raw)}",
+                            "give a batch (n, ...) of examples shaped like the training features")
+        x = x.astype(np.int32) if self.task == "sequence" else apply(x.astype(np.float32), self.stats["x"])
+        return x.reshape(len(x), *self.feature_shape)
+
+    def inverse_targets(self, y: np.ndarray) -> np.ndarray:
+        """Undo the target normalisation (regression predictions back in the data's units)."""
+        stat = self.stats["y"]
+        y = np.asarray(y, dtype=np.float32)
+        return y if stat is None else (y * np.float32(stat["scale"]) + np.float32(stat["shift"])).astype(np.float32)
+
+
+def load_dataset(spec: DataSpec) -> Dataset:
+    """Load and prepare a data block: see the module docstring for the steps."""
+    fractions = check_split(spec)
+    raw = keep_classes(spec, load_raw(spec))
+    x, y = windowed(spec, raw) if spec.windows is not None else (raw.x, raw.y)
+    labels = y if raw.task == "classification" and spec.windows is None else None
+    index = split_indices(spec, fractions, len(x), labels)
+    index["train"] = subset(spec, index["train"], labels)
+    splits = {k: (x[i], None if y is None else y[i]) for k, i in index.items()}
+    stats: dict[str, Any] = {"input_shape": list(x.shape[1:]), "labels": raw.labels}
+    tokens = np.issubdtype(x.dtype, np.integer)
+    stats["x"] = None if tokens else fit(spec, splits["train"][0], spec.normalize, 2 if spec.windows else 1)
+    targets = spec.normalize_target if raw.task == "regression" else "none"
+    stats["y"] = fit(spec, splits["train"][1], targets, -1)
+    splits = {k: (apply(a, stats["x"]), apply(b, stats["y"])) for k, (a, b) in splits.items()}
+    splits = reshape(spec, splits)
+    splits = one_hot(spec, splits, raw) if spec.one_hot else splits
+    xt, yt = splits["train"]
+    classes = raw.num_classes if raw.task in ("classification", "sequence") else None
+    target_shape = () if yt is None else tuple(yt.shape[1:])
+    return Dataset(splits, tuple(xt.shape[1:]), target_shape, classes, raw.task, raw.vocab, stats)
+
+
+def check_split(spec: DataSpec) -> dict[str, float]:
+    """The split fractions in train/val/test order; bad keys or sums are DataErrors."""
+    split = dict(spec.split)
+    unknown = sorted(set(split) - set(SPLITS))
+    if unknown or "train" not in split:
+        fail(spec, f"split has unknown part {unknown[0]!r}" if unknown else "split has no 'train' part",
+             "use the parts train, val and test, e.g. {train: 0.8, test: 0.2}")
+    if any(not v > 0 for v in split.values()) or abs(sum(split.values()) - 1) > 1e-6:
+        fail(spec, f"split fractions must be > 0 and add up to 1 (got {split})", "e.g. {train: 0.8, test: 0.2}")
+    return {k: float(split[k]) for k in SPLITS if k in split}
+
+
+def keep_classes(spec: DataSpec, raw: Raw) -> Raw:
+    """Keep only the listed classes, relabelled 0..K-1 in the listed order."""
+    if spec.classes is None:
+        return raw
+    if raw.task != "classification":
+        fail(spec, f"`classes` needs class labels, but this data is {raw.task}", "remove `classes`")
+    wanted = [int(c) for c in spec.classes]
+    present = set(np.unique(raw.y).tolist())
+    missing = [c for c in wanted if c not in present]
+    if missing or len(set(wanted)) != len(wanted):
+        what = f"class {missing[0]} does not exist" if missing else "classes are listed twice"
+        fail(spec, f"{what} (the data has classes {sorted(present)})", "list distinct existing class ids")
+    relabel = np.full(max(present) + 1, -1, dtype=np.int32)
+    relabel[wanted] = np.arange(len(wanted))
+    keep = relabel[raw.y] >= 0
+    labels = None if raw.labels is None else [raw.labels[c] for c in wanted]
+    return Raw(raw.x[keep], relabel[raw.y[keep]], raw.task, len(wanted), raw.vocab, labels)
+
+
+def windowed(spec: DataSpec, raw: Raw) -> tuple[np.ndarray, np.ndarray | None]:
+    """Sliding windows (stride 1) over the rows: x[i:i+T], with targets from y.
+
+    targets "last": y[i+T-1+H], the value H steps after the window; "sequence":
+    y[i+H:i+H+T], the window shifted by H. At most `args.max_windows` (default 20000)
+    windows are kept, with evenly spaced starts.
+    """
+    w = dict(spec.windows)
+    length, horizon = w.get("length"), w.get("horizon", 1)
+    targets = w.get("targets") or ("sequence" if raw.task == "sequence" else "last")
+    if not (isinstance(length, int) and isinstance(horizon, int) and length >= 1 and horizon >= 1) \
+            or targets not in ("last", "sequence"):
+        fail(spec, f"bad windows {w}", "use windows: {length: T >= 1, horizon: H >= 1, targets: last | sequence}")
+    count = len(raw.x) - length - horizon + 1
+    if count < 1:
+        unit = "tokens" if raw.task == "sequence" else "rows"
+        where = f" ({spec.args['path']})" if "path" in spec.args else ""
+        fail(spec, f"the data{where} has {len(raw.x)} {unit}, too few for one window: length {length} with "
+                   f"horizon {horizon} needs {length + horizon}", "use more data or a smaller windows.length")
+    cap = int(spec.args.get("max_windows") or 20000)
+    starts = np.arange(count) if count <= cap else np.linspace(0, count - 1, cap).round().astype(np.int64)
+    steps = np.arange(length)
+    x = raw.x[starts[:, None] + steps]
+    if raw.y is None:
+        return x, None
+    y = raw.y[starts + length - 1 + horizon] if targets == "last" else raw.y[starts[:, None] + steps + horizon]
+    return x, y
+
+
+def shares(n: int, fractions: list[float]) -> np.ndarray:
+    """Split n items by fractions (largest remainder), each part at least 1 when n allows."""
+    exact = np.asarray(fractions) * n
+    counts = np.floor(exact).astype(np.int64)
+    counts[np.argsort(counts - exact, kind="stable")[: max(0, n - counts.sum())]] += 1
+    while n >= len(counts) and counts.min() == 0:
+        counts[counts.argmax()] -= 1
+        counts[counts.argmin()] += 1
+    return counts
+
+
+def split_indices(spec: DataSpec, fractions: dict[str, float], n: int,
+                  labels: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Row indices of each split: shuffled and stratified by class, or contiguous.
+
+    Windowed data is never shuffled here (train comes first in time, then val, then test).
+    """
+    names, fr = list(fractions), list(fractions.values())
+    shuffled = spec.shuffle and spec.windows is None
+    perm = np.random.default_rng([spec.seed, 1]).permutation(n) if shuffled else np.arange(n)
+    groups = {None: np.arange(n)} if labels is None else \
+        {int(c): np.flatnonzero(labels[perm] == c) for c in np.unique(labels)}
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in names}
+    for cls, pos in groups.items():
+        counts = shares(len(pos), fr)
+        if counts.min() == 0:
+            who = "the data has" if cls is None else f"class {cls} has"
+            fail(spec, f"{who} {len(pos)} example(s), too few for the {len(names)} splits {', '.join(names)}",
+                 "use fewer splits, more data, or drop rare classes with `classes: [...]`")
+        for k, chunk in zip(names, np.split(pos, np.cumsum(counts)[:-1])):
+            parts[k].append(chunk)
+    return {k: perm[np.sort(np.concatenate(v))] for k, v in parts.items()}
+
+
+def subset(spec: DataSpec, index: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
+    """Keep `spec.subset` of the train rows, per class when classified (at least 1 each)."""
+    if not 0 < spec.subset <= 1:
+        fail(spec, f"subset must be in (0, 1] (got {spec.subset})", "e.g. subset: 0.1 keeps a tenth of train")
+    if spec.subset == 1:
+        return index
+    rng = np.random.default_rng([spec.seed, 2])
+    own = None if labels is None else labels[index]
+    groups = [np.arange(len(index))] if own is None else [np.flatnonzero(own == c) for c in np.unique(own)]
+    keep = [rng.permutation(g)[: max(1, round(len(g) * spec.subset))] for g in groups]
+    return index[np.sort(np.concatenate(keep))]
+
+
+def fit(spec: DataSpec, a: np.ndarray | None, method: str, axes: int) -> dict | None:
+    """Per-feature statistics of `a` (reduced over its first `axes` axes, or all but the last if -1).
+
+    "standard": mean and standard deviation; "minmax": minimum and range. Zero spreads become 1.
+    """
+    if method not in NORMALISERS:
+        fail(spec, f"unknown normalisation {method!r}", f"use one of {', '.join(NORMALISERS)}")
+    if a is None or method == "none":
+        return None
+    a = a.astype(np.float64)
+    over = tuple(range(a.ndim - 1 if axes < 0 else min(axes, a.ndim)))
+    if method == "standard":
+        shift, scale = a.mean(axis=over), a.std(axis=over)
+    else:
+        shift = a.min(axis=over)
+        scale = a.max(axis=over) - shift
+    scale = np.where(scale > 1e-12, scale, 1.0)
+    return {"method": method, "shift": shift.tolist(), "scale": scale.tolist()}
+
+
+def apply(a: np.ndarray | None, stat: dict | None) -> np.ndarray | None:
+    """(a - shift) / scale, broadcast over the trailing feature axes; None stats change nothing."""
+    if a is None or stat is None:
+        return a
+    shift, scale = np.asarray(stat["shift"], np.float32), np.asarray(stat["scale"], np.float32)
+    return ((a - shift) / scale).astype(np.float32)
+
+
+def reshape(spec: DataSpec, splits: dict) -> dict:
+    """Give every example the shape `spec.reshape`; the number of values must not change."""
+    if spec.reshape is None:
+        return splits
+    shape = tuple(int(d) for d in spec.reshape)
+    x = splits["train"][0]
+    count = math.prod(x.shape[1:])
+    if math.prod(shape) != count or min(shape) < 1:
+        fail(spec, f"cannot reshape features of shape {list(x.shape[1:])} ({count} values) to {list(shape)} "
+                   f"({math.prod(shape)} values)", f"choose a reshape whose sizes multiply to {count}")
+    return {k: (a.reshape(len(a), *shape), b) for k, (a, b) in splits.items()}
+
+
+def one_hot(spec: DataSpec, splits: dict, raw: Raw) -> dict:
+    """Class ids as float32 one-hot vectors over the last axis."""
+    if raw.task not in ("classification", "sequence"):
+        fail(spec, f"one_hot needs class labels, but this data is {raw.task}", "remove `one_hot`")
+    eye = np.eye(raw.num_classes, dtype=np.float32)
+    return {k: (a, eye[b]) for k, (a, b) in splits.items()}
