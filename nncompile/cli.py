@@ -107,6 +107,119 @@ def cmd_emit(args) -> int:
     return 0
 
 
+def _compiled(args):
+    """Compile the spec for train/eval/predict; None (after printing why) on errors."""
+    from .api import Program
+    from .errors import NncompileError
+    program = _program(args.file, _sets(getattr(args, "set", None)))
+    if program is None:
+        return None
+    try:
+        return Program(program, args.train)
+    except NncompileError as e:
+        print(f"nncompile: {e}", file=sys.stderr)
+        return None
+
+
+def _fmt_metrics(metrics: dict) -> str:
+    return "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
+
+
+def cmd_train(args) -> int:
+    from .errors import NncompileError
+    from .runtime.progress import Progress
+    program = _compiled(args)
+    if program is None:
+        return 1
+    log = (lambda line: None) if args.quiet else (lambda line: print(f"note: {line}", file=sys.stderr))
+    try:
+        history = program.fit(epochs=args.epochs, callbacks=[Progress(quiet=args.quiet or args.format == "json")],
+                              log=log)
+        run = program.save(args.out)
+    except NncompileError as e:
+        print(f"nncompile: {e}", file=sys.stderr)
+        return 1
+    summary = json.loads((run / "summary.json").read_text())
+    if args.format == "json":
+        print(json.dumps({"run": str(run), **summary}, indent=2))
+    else:
+        if summary.get("test"):
+            print(f"test: {_fmt_metrics(summary['test'])}")
+        print(f"run folder: {run}")
+    if history.interrupted:
+        print(f"interrupted: kept the parameters of the last completed epoch in {run}", file=sys.stderr)
+        return 130
+    if history.reason and "finite" in history.reason:
+        print(f"training stopped: {history.reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _restored(args):
+    """A compiled program whose trainer holds the parameters of ``--run``."""
+    from .errors import NncompileError
+    from .runtime.outputs import load_params
+    program = _compiled(args)
+    if program is None:
+        return None
+    run = Path(args.run)
+    if not (run / "params").is_dir():
+        print(f"nncompile: {run} is not a run folder (no params/ inside)", file=sys.stderr)
+        return None
+    try:
+        program.trainer = program.trainer_for(program._splits(None), epochs=1)
+        load_params(run, program.trainer)
+    except NncompileError as e:
+        print(f"nncompile: {e}", file=sys.stderr)
+        return None
+    except (ValueError, OSError, KeyError) as e:
+        print(f"nncompile: cannot restore the parameters in {run}: {e}", file=sys.stderr)
+        return None
+    return program
+
+
+def cmd_eval(args) -> int:
+    program = _restored(args)
+    if program is None:
+        return 1
+    metrics = program.evaluate(args.split)
+    print(json.dumps(metrics, indent=2) if args.format == "json" else f"{args.split}: {_fmt_metrics(metrics)}")
+    return 0
+
+
+def _read_inputs(path: str):
+    import numpy as np
+    from .errors import DataError
+    p = Path(path)
+    try:
+        if p.suffix == ".npy":
+            return np.load(p, allow_pickle=False)
+        return np.loadtxt(p, delimiter=",", dtype=np.float32, ndmin=2)
+    except (OSError, ValueError) as e:
+        raise DataError(f"cannot read inputs from {path}: {e}", "give a .npy array or a numeric CSV "
+                        "without header, one example per row") from None
+
+
+def cmd_predict(args) -> int:
+    import numpy as np
+    from .errors import NncompileError
+    program = _restored(args)
+    if program is None:
+        return 1
+    try:
+        x = _read_inputs(args.input)
+        out = program.predict(x)
+    except NncompileError as e:
+        print(f"nncompile: {e}", file=sys.stderr)
+        return 1
+    if args.output:
+        np.save(args.output, out)
+        print(f"wrote {args.output} {out.shape}", file=sys.stderr)
+    else:
+        np.savetxt(sys.stdout, out.reshape(len(out), -1), fmt="%.6g", delimiter=",")
+    return 0
+
+
 def cmd_docs(args) -> int:
     from .reference import TITLES, markdown
     if args.kind is not None and args.kind not in TITLES:
@@ -128,23 +241,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="json: a list of diagnostics with path, line, column, end, code, message, hint")
-    p.set_defaults(run=cmd_check)
+    p.set_defaults(handler=cmd_check)
     p = sub.add_parser("summary", help="per-model layers, output shapes and parameter counts")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--format", choices=("text", "json"), default="text")
-    p.set_defaults(run=cmd_summary)
+    p.set_defaults(handler=cmd_summary)
     p = sub.add_parser("parse", help="print the syntax tree")
     p.add_argument("file", metavar="FILE")
-    p.set_defaults(run=cmd_parse)
+    p.set_defaults(handler=cmd_parse)
     p = sub.add_parser("emit", help="print the generated Flax NNX + Optax training program")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--train", metavar="NAME", help="which train block (when the spec has several)")
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a `let` value (repeatable)")
     p.add_argument("-o", "--output", metavar="OUT", help="write to this file instead of stdout")
-    p.set_defaults(run=cmd_emit)
+    p.set_defaults(handler=cmd_emit)
+    p = sub.add_parser("train", help="compile and train a spec; writes a run folder")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--train", metavar="NAME", help="which train block (when the spec has several)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a `let` value (repeatable)")
+    p.add_argument("--epochs", type=int, metavar="N", help="override the number of epochs")
+    p.add_argument("--out", metavar="DIR", help="run folder (default: runs/<spec>-<train>)")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="json: print the run summary")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.set_defaults(handler=cmd_train)
+    for name, helptext, run in (("eval", "metrics of a trained run on a split", cmd_eval),
+                                ("predict", "predictions of a trained run for new inputs", cmd_predict)):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("file", metavar="FILE")
+        p.add_argument("--run", required=True, metavar="DIR", help="the run folder written by `train`")
+        p.add_argument("--train", metavar="NAME")
+        p.add_argument("--set", action="append", metavar="NAME=VALUE")
+        if name == "eval":
+            p.add_argument("--split", default="test", choices=("train", "val", "test"))
+            p.add_argument("--format", choices=("text", "json"), default="text")
+        else:
+            p.add_argument("--input", required=True, metavar="X", help="inputs: X.npy or X.csv (raw features)")
+            p.add_argument("--output", metavar="Y.npy", help="write predictions here (default: CSV to stdout)")
+        p.set_defaults(handler=run)
     p = sub.add_parser("docs", help="list every layer, activation, loss, optimizer ... with its arguments")
     p.add_argument("kind", nargs="?", help="only this kind: layer, activation, loss, optimizer, ...")
-    p.set_defaults(run=cmd_docs)
+    p.set_defaults(handler=cmd_docs)
     return parser
 
 
@@ -155,10 +291,24 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return args.run(args)
+        return args.handler(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except CompileError as e:
+        print(render(e.diagnostics, e.source), file=sys.stderr)
+        return 1
+    except Exception as e:  # a bug in nncompile: say so plainly; NNCOMPILE_DEBUG=1 shows the traceback
+        import os
+        if os.environ.get("NNCOMPILE_DEBUG"):
+            raise
+        from .errors import NncompileError
+        if isinstance(e, NncompileError):
+            print(f"nncompile: {e}", file=sys.stderr)
+            return 1
+        print(f"nncompile: internal error ({type(e).__name__}: {e})\n  hint: this is a bug in nncompile; "
+              "rerun with NNCOMPILE_DEBUG=1 for the traceback and report it", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":
