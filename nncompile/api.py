@@ -161,6 +161,9 @@ class Program:
             test_metrics = self.evaluate("test") if "test" in self.trainer.splits else {}
         path = write_run(run, program_source=self.source, resolved_spec=self.resolved(), history=self.history,
                          test_metrics=test_metrics, trainer=self.trainer)
+        if self.is_gan:
+            from .runtime.gan import write_samples
+            write_samples(path, self.trainer, tuple(self.config["example_shape"]))
         if self.dataset is not None:
             (path / "data.json").write_text(json.dumps({"stats": self.dataset.stats,
                                                         "task": self.dataset.task}, indent=2))
