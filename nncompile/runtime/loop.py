@@ -1,0 +1,482 @@
+"""The training engine: runs an emitted program module (see docs/emitted-program.md).
+
+Shape of a fit, chosen for small models on any backend:
+* the splits are moved to the device once; every epoch shuffles on the device with a permutation
+  drawn from a key derived from (seed, epoch) with `jax.random.fold_in`, and gathers its batches there;
+* strategy "scan" runs a whole epoch as one jitted `lax.scan` over the batch indices, strategy "step"
+  one jitted step per batch; both work on the split state of (model, optimizer) (`nnx.split`,
+  `nnx.merge` inside the jitted function) and donate it, and each is compiled once (`traces` counts);
+* the loss and the metric accumulators stay on the device and are fetched once per epoch,
+  together with the validation results (the whole split in one batch when it has <= 8192 examples);
+* evaluation and prediction run over an eval view of the model (dropout off, BatchNorm running
+  statistics), compiled separately from training.
+
+Training stops early on a non-finite loss (keeping the state of the last good epoch), on early
+stopping, on `trainer.stop_training = True` from a callback, and on KeyboardInterrupt (keeping the
+state of the last completed epoch). None of these raises; `History.reason` says what happened.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Callable, Iterable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from . import metrics as M
+
+EVAL_BATCH = 8192          # validation/test/predict batches: the whole split up to this size
+DATA_STREAM = 0x6E6E       # folded into the seed's key so data keys never equal parameter-init keys
+
+_logger = logging.getLogger("nncompile.runtime")
+
+
+@dataclass
+class History:
+    """What a fit did: one dict per epoch (epoch, loss, metrics, val_*, lr when known, seconds)."""
+
+    epochs: list[dict] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+    reason: str | None = None
+    interrupted: bool = False
+    monitor: str | None = None
+    seconds: float = 0.0
+    steps_per_epoch: int = 0
+    examples_per_epoch: int = 0
+
+    def series(self, key: str) -> list[float]:
+        """The values of one history key, one per epoch (missing values as nan)."""
+        return [e.get(key, math.nan) for e in self.epochs]
+
+    def examples_per_second(self) -> float | None:
+        """Training throughput over epochs 2..N (epoch 1 holds compilation); epoch 1 if it is the only one."""
+        timed = self.epochs[1:] or self.epochs
+        seconds = sum(e["seconds"] for e in timed)
+        return self.examples_per_epoch * len(timed) / seconds if timed and seconds > 0 else None
+
+
+@dataclass
+class Stopping:
+    """Early stopping bookkeeping: the best value of `key` and the epochs since it (patience None: never stop)."""
+
+    key: str
+    patience: int | None = None
+    min_delta: float = 0.0
+    best: float | None = None
+    best_epoch: int | None = None
+    wait: int = 0
+
+    @property
+    def mode(self) -> str:
+        return M.better(self.key)
+
+    def update(self, logs: dict) -> bool:
+        """Record an epoch; True when it is the new best."""
+        value = logs[self.key]
+        if self.best is None or (value < self.best - self.min_delta if self.mode == "min"
+                                 else value > self.best + self.min_delta):
+            self.best, self.best_epoch, self.wait = value, logs["epoch"], 0
+            return True
+        self.wait += 1
+        return False
+
+    @property
+    def exhausted(self) -> bool:
+        return self.patience is not None and self.wait > 0 and self.wait >= self.patience
+
+    def reason(self) -> str:
+        return (f"early stopping: {self.key} did not improve by more than {self.min_delta:g} for {self.wait} "
+                f"epochs (best {self.best:.6g} at epoch {self.best_epoch})")
+
+
+class Callback:
+    """Optional hooks; a callback may define any subset of these methods."""
+
+    def on_fit_start(self, trainer: "Trainer", history: History) -> None: ...
+    def on_step_end(self, trainer: "Trainer", epoch: int, step: int, steps: int) -> None: ...  # strategy "step" only
+    def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict) -> None: ...
+    def on_fit_end(self, trainer: "Trainer", history: History) -> None: ...
+
+
+@dataclass(frozen=True)
+class Batching:
+    """How one epoch of the train split is cut: `steps` full batches, then `remainder` examples or none."""
+
+    size: int
+    steps: int
+    remainder: int          # examples in the last, smaller batch that is run (0 when dropped)
+    dropped: int            # examples left out of each epoch (a different set every epoch)
+
+    @property
+    def examples(self) -> int:
+        return self.size * self.steps + self.remainder
+
+    @property
+    def updates(self) -> int:
+        return self.steps + (1 if self.remainder else 0)
+
+
+def batching(batch_size: int | str, n: int, drop_remainder: bool) -> Batching:
+    size = n if batch_size == "full" else max(1, min(int(batch_size), n))
+    steps, rest = divmod(n, size)
+    return Batching(size, steps, 0 if drop_remainder else rest, rest if drop_remainder else 0)
+
+
+def _is_key(a) -> bool:
+    return hasattr(a, "dtype") and jnp.issubdtype(a.dtype, jax.dtypes.prng_key)
+
+
+def to_pure(state: nnx.State) -> dict:
+    """nnx.State -> plain nested dict of arrays, PRNG keys as their raw key data (for checkpoints)."""
+    return jax.tree.map(lambda a: jax.random.key_data(a) if _is_key(a) else a, nnx.to_pure_dict(state))
+
+
+def from_pure(template: nnx.State, pure: dict) -> nnx.State:
+    """Inverse of `to_pure`: fill `template` (a fresh nnx.state) with `pure`, re-wrapping raw key data as keys."""
+    like = nnx.to_pure_dict(template)
+
+    def restore(t, v):
+        if _is_key(t):
+            return v if _is_key(v) else jax.random.wrap_key_data(jnp.asarray(v), impl=jax.random.key_impl(t))
+        return jnp.asarray(v, dtype=t.dtype)
+    nnx.replace_by_pure_dict(template, jax.tree.map(restore, like, pure))
+    return template
+
+
+class Trainer:
+    """Fits, evaluates and runs an emitted program on numpy splits {"train"|"val"|"test": (x, y)}.
+
+    `config` overrides CONFIG entries (e.g. {"batch_size": "full", "strategy": "step"}); `epochs` and
+    `seed` are shorthands for the same. `log` receives one-line notes (default: the
+    "nncompile.runtime" logger at INFO).
+    """
+
+    def __init__(self, program: ModuleType, splits: dict[str, tuple[np.ndarray, np.ndarray]], *,
+                 epochs: int | None = None, seed: int | None = None, callbacks: Iterable[Any] = (),
+                 log: Callable[[str], None] | None = None, config: dict | None = None):
+        self.program = program
+        self.config = {**program.CONFIG, **(config or {})}
+        if epochs is not None:
+            self.config["epochs"] = epochs
+        if seed is not None:
+            self.config["seed"] = seed
+        self.epochs = int(self.config["epochs"])
+        self.seed = int(self.config.get("seed", 0))
+        self.strategy = self.config.get("strategy", "scan")
+        if self.strategy not in ("scan", "step"):
+            raise ValueError(f"strategy must be 'scan' or 'step', not {self.strategy!r}")
+        self.callbacks = list(callbacks)
+        self.log = log or _logger.info
+        self.splits = {name: (np.asarray(x), None if y is None else np.asarray(y)) for name, (x, y) in splits.items()}
+        if "train" not in self.splits:
+            raise ValueError("splits needs a 'train' split")
+        if self.splits["train"][1] is None:
+            raise ValueError("the train split has no targets; this runtime trains supervised programs")
+        self.batching = batching(self.config.get("batch_size", 32), len(self.splits["train"][0]),
+                                 bool(self.config.get("drop_remainder", True)))
+        self.stop_training = False
+        self.traces: collections.Counter = collections.Counter()   # Python traces of each jitted function
+        self.epochs_done = 0
+
+        self._model = program.make_model(self.seed)
+        self._optimizer = nnx.Optimizer(self._model, program.make_optimizer(self.batching.updates, self.epochs),
+                                        wrt=nnx.Param)
+        self._pending = None      # during a fit: the latest epoch's state, written back into the objects on access
+        self._gdef = nnx.graphdef((self._model, self._optimizer))
+        eval_view = nnx.view(self._model, deterministic=True, use_running_average=True, raise_if_not_found=False)
+        self._eval_gdef = nnx.graphdef(eval_view)
+        self._root = jax.random.fold_in(jax.random.key(self.seed), DATA_STREAM)
+        self._device: dict[str, tuple[jax.Array, jax.Array | None]] = {}
+        self.head = self._head()
+        self.metrics = M.build(self.config.get("metrics") or [], self.head)
+        self._lr_path = _find_lr(nnx.state(self.optimizer))
+        self._compile()
+
+    # ---- public API ----------------------------------------------------------------------------------
+    @property
+    def model(self) -> nnx.Module:
+        """The nnx model, holding the latest trained state."""
+        self._sync()
+        return self._model
+
+    @property
+    def optimizer(self) -> nnx.Optimizer:
+        self._sync()
+        return self._optimizer
+
+    def _sync(self) -> None:
+        if self._pending is not None:
+            nnx.update((self._model, self._optimizer), self._pending)
+            self._pending = None
+
+    @property
+    def compile_count(self) -> int:
+        """How many times any training/eval/predict function was traced (= compiled)."""
+        return sum(self.traces.values())
+
+    def fit(self) -> History:
+        b = self.batching
+        history = History(steps_per_epoch=b.updates, examples_per_epoch=b.examples)
+        if b.dropped:
+            self.log(f"drop_remainder: each epoch runs {b.steps} batches of {b.size} and leaves out "
+                     f"{b.dropped} shuffled examples (a different set every epoch)")
+        es = self.config.get("early_stopping") or {}
+        stopping = Stopping(self._monitor(es.get("monitor", "val_loss")), es.get("patience"),
+                            float(es.get("min_delta", 0.0)))
+        history.monitor = stopping.key
+        restore_best = bool(es.get("restore_best", False))
+        best_state, best_pending = None, False
+        x, y = self._on_device("train")
+        val = self._on_device("val") if "val" in self.splits and self.splits["val"][1] is not None else None
+        self.stop_training = False
+        for cb in self.callbacks:
+            _call(cb, "on_fit_start", self, history)
+
+        state = nnx.state((self.model, self.optimizer))
+        nonfinite = False
+        good = state                 # the state at the end of the last completed epoch (never donated)
+        start = time.perf_counter()
+        try:
+            for epoch in range(self.epochs_done + 1, self.epochs_done + self.epochs + 1):
+                t0 = time.perf_counter()
+                snapshot = self._copy(state)       # `state` is donated to the epoch below
+                good = self._pending = snapshot
+                if best_pending:
+                    best_state, best_pending = snapshot, False
+                state, acc = self._run_epoch(state, epoch, x, y)
+                val_acc = self._evaluate_on(state[0], *val) if val else None
+                lr = _leaf(state[1], self._lr_path) if self._lr_path else None
+                acc, val_acc, lr = jax.device_get((acc, val_acc, lr))   # the epoch's one host sync
+                if not np.isfinite(acc["loss"]):
+                    state, nonfinite = snapshot, True
+                    history.stopped_early, history.reason = True, self._nonfinite(acc, epoch)
+                    break
+                logs = {"epoch": epoch, **self._finalize(acc)}
+                if val_acc is not None:
+                    logs.update({f"val_{k}": v for k, v in self._finalize(val_acc).items()})
+                if lr is not None:
+                    logs["lr"] = float(lr)
+                logs["seconds"] = time.perf_counter() - t0
+                good = state
+                history.epochs.append(logs)
+                self.epochs_done = epoch
+                self._pending = state
+                if stopping.update(logs):
+                    history.best_epoch, best_pending = epoch, restore_best
+                for cb in self.callbacks:
+                    _call(cb, "on_epoch_end", self, epoch, logs)
+                if stopping.exhausted:
+                    history.stopped_early, history.reason = True, stopping.reason()
+                    break
+                if self.stop_training:
+                    history.stopped_early, history.reason = True, "stopped by a callback"
+                    break
+            if restore_best and best_state is not None and not best_pending and not nonfinite:
+                state = best_state          # a later epoch than the best one ran: go back to the best
+                self.log(f"restored the state of epoch {history.best_epoch} (best {history.monitor})")
+        except KeyboardInterrupt:
+            state = good
+            history.stopped_early, history.interrupted, history.reason = True, True, "interrupted"
+        history.seconds = time.perf_counter() - start
+        self._pending = state
+        self._sync()
+        for cb in self.callbacks:
+            _call(cb, "on_fit_end", self, history)
+        return history
+
+    def evaluate(self, split: str = "test") -> dict[str, float]:
+        """Loss and metrics of a split in eval mode (dropout off, BatchNorm running statistics)."""
+        if split not in self.splits or self.splits[split][1] is None:
+            raise ValueError(f"no split {split!r} with targets; have: {', '.join(self.splits)}")
+        acc = jax.device_get(self._evaluate_on(nnx.state(self.model), *self._on_device(split)))
+        return self._finalize(acc)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Outputs of `program.predict` (output activation applied) in eval mode, in batches."""
+        x = np.asarray(x)
+        n = len(x)
+        size = min(EVAL_BATCH, 1 << max(n - 1, 0).bit_length())   # power-of-two buckets: few compilations
+        model_state = nnx.state(self.model)
+        out = []
+        for start in range(0, max(n, 1), size):                     # an empty x still gives (0, ...) outputs
+            chunk = x[start:start + size]
+            pad = size - len(chunk)
+            if pad:
+                chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
+            out.append(self._predict(model_state, jnp.asarray(chunk)))
+        return np.concatenate([np.asarray(o) for o in jax.device_get(out)])[:n]
+
+    def state(self) -> dict:
+        """{"model": ..., "optimizer": ...} as plain nested dicts of arrays, PRNG keys as raw key data."""
+        return {"model": to_pure(nnx.state(self.model)), "optimizer": to_pure(nnx.state(self.optimizer))}
+
+    def load_state(self, state: dict) -> None:
+        """Restore what `state()` returned (the "optimizer" entry may be left out)."""
+        for name, obj in (("model", self.model), ("optimizer", self.optimizer)):
+            if name in state:
+                template = nnx.state(obj)
+                nnx.update(obj, from_pure(template, state[name]))
+
+    # ---- compiled functions ------------------------------------------------------------------------
+    def _compile(self) -> None:
+        b = self.batching
+        self._copy = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))
+
+        def order(epoch):
+            """This epoch's batches: (steps, size) indices, the remainder's (1, r) indices, the step key."""
+            key = jax.random.fold_in(self._root, epoch)
+            n = b.size * b.steps + b.remainder + b.dropped
+            perm = jax.random.permutation(jax.random.fold_in(key, 0), n)
+            idx = perm[:b.size * b.steps].reshape(b.steps, b.size)
+            rest = perm[b.size * b.steps:][None, :b.remainder] if b.remainder else None
+            return idx, rest, jax.random.fold_in(key, 1)
+
+        def train_on(state, acc, i, rows, x, y, key):
+            self.traces["train_step"] += 1
+            model, optimizer = nnx.merge(self._gdef, state)
+            xb, yb = x[rows], y[rows]
+            loss, outputs = self.program.train_step(model, optimizer, xb, yb, jax.random.fold_in(key, i))
+            return nnx.state((model, optimizer)), self._accumulate(acc, loss, outputs, yb, i)
+
+        if self.strategy == "scan":
+            def epoch_fn(state, epoch, x, y):
+                self.traces["train_epoch"] += 1
+                idx, rest, key = order(epoch)
+
+                def body(carry, inputs):
+                    return train_on(*carry, *inputs, x, y, key), None
+                (state, acc), _ = jax.lax.scan(body, (state, self._zero()), (jnp.arange(b.steps), idx))
+                if rest is not None:
+                    state, acc = train_on(state, acc, b.steps, rest[0], x, y, key)
+                return state, acc
+            self._epoch_fn = jax.jit(epoch_fn, donate_argnums=0)
+        else:
+            def prepare(epoch):
+                self.traces["prepare"] += 1
+                idx, rest, key = order(epoch)
+                return idx, rest, key, self._zero(), jnp.zeros((), jnp.int32)
+
+            def step_fn(state, acc, i, idx, x, y, key):
+                # idx is (steps, size) for the full batches, (1, r) for the remainder: row i mod rows
+                rows = jax.lax.dynamic_index_in_dim(idx, i % idx.shape[0], keepdims=False)
+                state, acc = train_on(state, acc, i, rows, x, y, key)
+                return state, acc, i + 1
+            self._prepare = jax.jit(prepare)
+            self._step = jax.jit(step_fn, donate_argnums=(0, 1))
+
+        def eval_fn(model_state, acc, x, y):
+            self.traces["eval"] += 1
+            model = nnx.merge(self._eval_gdef, model_state)
+            loss, outputs = self.program.eval_step(model, x, y)
+            return self._accumulate(acc, loss, outputs, y, 0)
+
+        def predict_fn(model_state, x):
+            self.traces["predict"] += 1
+            return self.program.predict(nnx.merge(self._eval_gdef, model_state), x)
+        self._eval = jax.jit(eval_fn, donate_argnums=1)
+        self._predict = jax.jit(predict_fn)
+        self._zero_jit = jax.jit(self._zero)
+
+    def _run_epoch(self, state, epoch: int, x, y):
+        if self.strategy == "scan":
+            return self._epoch_fn(state, epoch, x, y)
+        idx, rest, key, acc, i = self._prepare(epoch)
+        steps = self.batching.updates
+        hooks = [cb for cb in self.callbacks if hasattr(cb, "on_step_end")]
+        for s in range(self.batching.steps):
+            state, acc, i = self._step(state, acc, i, idx, x, y, key)
+            for cb in hooks:
+                cb.on_step_end(self, epoch, s + 1, steps)
+        if rest is not None:
+            state, acc, i = self._step(state, acc, i, rest, x, y, key)
+        return state, acc
+
+    def _evaluate_on(self, model_state, x, y):
+        acc = self._zero_jit()
+        if len(x) <= EVAL_BATCH:
+            return self._eval(model_state, acc, x, y)
+        for start in range(0, len(x), EVAL_BATCH):       # full chunks, then one smaller chunk
+            acc = self._eval(model_state, acc, x[start:start + EVAL_BATCH], y[start:start + EVAL_BATCH])
+        return acc
+
+    # ---- accumulators --------------------------------------------------------------------------------
+    def _zero(self) -> dict:
+        return {"loss": jnp.zeros((), jnp.float32), "count": jnp.zeros((), jnp.int32),
+                "first_bad": jnp.full((), -1, jnp.int32), "metrics": [m.init() for m in self.metrics]}
+
+    def _accumulate(self, acc, loss, outputs, y, i) -> dict:
+        n = y.shape[0]
+        bad = (acc["first_bad"] < 0) & ~jnp.isfinite(loss)
+        return {"loss": acc["loss"] + loss.astype(jnp.float32) * n, "count": acc["count"] + n,
+                "first_bad": jnp.where(bad, i, acc["first_bad"]),
+                "metrics": [m.update(a, outputs, y) for m, a in zip(self.metrics, acc["metrics"])]}
+
+    def _finalize(self, acc) -> dict[str, float]:
+        logs = {"loss": float(acc["loss"]) / max(int(acc["count"]), 1)}
+        for m, a in zip(self.metrics, acc["metrics"]):
+            logs[m.key] = m.finalize(a)
+        return logs
+
+    # ---- helpers -----------------------------------------------------------------------------------------
+    def _on_device(self, split: str):
+        """The split as device arrays, moved once and cached."""
+        if split not in self._device:
+            x, y = self.splits[split]
+            self._device[split] = (jnp.asarray(x), None if y is None else jnp.asarray(y))
+        return self._device[split]
+
+    def _head(self) -> M.Head:
+        x, y = self.splits["train"]
+        spec = jax.eval_shape(lambda s, x: nnx.merge(self._eval_gdef, s)(x), nnx.state(self.model),
+                              jax.ShapeDtypeStruct((1, *x.shape[1:]), jax.dtypes.canonicalize_dtype(x.dtype)))
+        units = spec.shape[-1] if spec.shape else 1
+        task = self.config.get("task", "classification")
+        return M.Head(task, int(units), logits=self.config.get("output_activation") is not None)
+
+    def _monitor(self, monitor: str) -> str:
+        has_val = "val" in self.splits and self.splits["val"][1] is not None
+        keys = ["loss"] + [m.key for m in self.metrics]
+        if monitor.startswith("val_") and not has_val:
+            self.log(f"no validation split: monitoring {monitor[4:]!r} instead of {monitor!r}")
+            monitor = monitor[4:]
+        known = keys + ([f"val_{k}" for k in keys] if has_val else [])
+        if monitor not in known:
+            raise ValueError(f"cannot monitor {monitor!r}: the history has {', '.join(known)}")
+        return monitor
+
+    def _nonfinite(self, acc, epoch: int) -> str:
+        step = int(acc["first_bad"])
+        where = f"epoch {epoch}" + (f", step {step + 1} of {self.batching.updates}" if step >= 0 else "")
+        kept = f"the end of epoch {epoch - 1}" if epoch > 1 else "before training (the initial parameters)"
+        return (f"the training loss became {'nan' if np.isnan(acc['loss']) else 'inf'} in {where}; "
+                f"stopped and kept the parameters from {kept}. Try a lower learning rate, gradient "
+                f"clipping (clip_norm), or check that the data is normalised")
+
+
+def _call(cb, name: str, *args) -> None:
+    hook = getattr(cb, name, None)
+    if hook is not None:
+        hook(*args)
+
+
+def _find_lr(opt_state: nnx.State) -> tuple | None:
+    """Path of a learning rate held as state (optax.inject_hyperparams), if the optimizer has one."""
+    for path, _ in nnx.to_flat_state(opt_state):
+        if len(path) >= 2 and path[-2:] == ("hyperparams", "learning_rate"):
+            return tuple(path)
+    return None
+
+
+def _leaf(state: nnx.State, path: tuple):
+    node = state
+    for key in path:
+        node = node[key]
+    return node[...] if isinstance(node, nnx.Variable) else node

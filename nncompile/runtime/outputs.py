@@ -1,0 +1,164 @@
+"""The run folder: what a training run leaves behind.
+
+    program.py     the emitted program that was trained
+    spec.json      the resolved spec (with any --set overrides applied)
+    metrics.csv    one row per epoch; metrics.jsonl: one JSON object per epoch
+    curves.png     loss and each metric, train vs validation, best epoch marked
+    params/        final model state (Orbax StandardCheckpointer of a plain dict, PRNG keys as raw key data)
+    summary.json   test metrics, best epoch, epochs run, stop reason, seconds, examples/s
+
+Every file is written to a temporary name and renamed into place; Orbax does the same for params/.
+Nothing is pickled. JSON is strict: non-finite numbers are written as null.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from .loop import History, Trainer
+
+FILES = ("program.py", "spec.json", "metrics.csv", "metrics.jsonl", "curves.png", "params", "summary.json")
+
+
+def write_run(run_dir: str | os.PathLike, *, program_source: str, resolved_spec: dict, history: History,
+              test_metrics: dict, trainer: Trainer) -> Path:
+    """Write every file of a run folder (created if needed) and return its absolute path."""
+    run = Path(run_dir).absolute()
+    run.mkdir(parents=True, exist_ok=True)
+    _write(run / "program.py", program_source)
+    _write(run / "spec.json", _json(resolved_spec))
+    _write(run / "metrics.csv", metrics_csv(history))
+    _write(run / "metrics.jsonl", "".join(json.dumps(_clean(e), allow_nan=False) + "\n" for e in history.epochs))
+    save_params(run / "params", trainer)
+    _write(run / "summary.json", _json(summary(history, test_metrics, trainer)))
+    plot_curves(run / "curves.png", history)
+    return run
+
+
+def summary(history: History, test_metrics: dict, trainer: Trainer) -> dict:
+    params = sum(int(np.prod(leaf.shape)) for leaf in jax.tree.leaves(_param_state(trainer)))
+    return {
+        "test": test_metrics,
+        "best_epoch": history.best_epoch,
+        "monitor": history.monitor,
+        "epochs_run": len(history.epochs),
+        "stopped_early": history.stopped_early,
+        "stop_reason": history.reason,
+        "interrupted": history.interrupted,
+        "seconds": history.seconds,
+        "examples_per_second": history.examples_per_second(),
+        "steps_per_epoch": history.steps_per_epoch,
+        "examples_per_epoch": history.examples_per_epoch,
+        "strategy": trainer.strategy,
+        "parameters": params,
+        "final": history.epochs[-1] if history.epochs else None,
+    }
+
+
+def metrics_csv(history: History) -> str:
+    columns: list[str] = []
+    for e in history.epochs:
+        columns += [k for k in e if k not in columns]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history.epochs)
+    return out.getvalue()
+
+
+# ---- parameters -------------------------------------------------------------------------------------
+def save_params(path: Path, trainer: Trainer) -> None:
+    """The model's state (parameters, BatchNorm statistics, RNG state) with Orbax; replaces `path`."""
+    import orbax.checkpoint as ocp
+
+    checkpointer = ocp.StandardCheckpointer()
+    try:
+        checkpointer.save(Path(path).absolute(), trainer.state()["model"], force=True)
+        checkpointer.wait_until_finished()
+    finally:
+        checkpointer.close()
+
+
+def load_params(run_dir: str | os.PathLike, trainer: Trainer) -> None:
+    """Restore a run folder's params/ into `trainer` (its program must build the same model)."""
+    import orbax.checkpoint as ocp
+
+    target = jax.tree.map(ocp.utils.to_shape_dtype_struct, trainer.state()["model"])
+    checkpointer = ocp.StandardCheckpointer()
+    try:
+        restored = checkpointer.restore(Path(run_dir).absolute() / "params", target)
+    finally:
+        checkpointer.close()
+    trainer.load_state({"model": restored})
+
+
+def _param_state(trainer: Trainer):
+    from flax import nnx
+    return nnx.state(trainer.model, nnx.Param)
+
+
+# ---- curves -------------------------------------------------------------------------------------------
+def plot_curves(path: Path, history: History) -> None:
+    """Loss and every metric, train vs validation, the best epoch marked. Agg canvas, no pyplot."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    keys = [k for k in (history.epochs[0] if history.epochs else {"loss": None})
+            if k not in ("epoch", "seconds", "lr") and not k.startswith("val_")]
+    columns = min(3, len(keys))
+    rows = -(-len(keys) // columns)
+    fig = Figure(figsize=(4.5 * columns, 3.4 * rows), layout="constrained")
+    FigureCanvasAgg(fig)
+    epochs = history.series("epoch")
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    for ax in axes[len(keys):]:
+        ax.set_visible(False)
+    for ax, key in zip(axes, keys):
+        ax.plot(epochs, history.series(key), marker=".", label="train")
+        if any(f"val_{key}" in e for e in history.epochs):
+            ax.plot(epochs, history.series(f"val_{key}"), marker=".", label="validation")
+        if history.best_epoch is not None:
+            ax.axvline(history.best_epoch, color="gray", linestyle="--", linewidth=1,
+                       label=f"best (epoch {history.best_epoch})")
+        ax.set_title(key)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    tmp = path.with_name(path.name + ".tmp")
+    fig.savefig(tmp, format="png", dpi=100)
+    os.replace(tmp, path)
+
+
+# ---- writing ------------------------------------------------------------------------------------------
+def _clean(value: Any) -> Any:
+    """JSON-safe: numpy scalars to Python, non-finite floats to None."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _json(value: Any) -> str:
+    return json.dumps(_clean(value), indent=2, allow_nan=False) + "\n"
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
