@@ -41,6 +41,18 @@ def compile(spec: str | Path | None = None, *, text: str | None = None, train: s
     return Program(program, train)
 
 
+def data_spec(config: dict, base_dir: str | None):
+    """The runtime's DataSpec for an emitted program's CONFIG (relative paths against ``base_dir``)."""
+    from .runtime.data import DataSpec
+    d = config["data"]
+    return DataSpec(name=d["name"], source=d["source"], args=d["args"], split=d["split"],
+                    normalize=d["normalize"], normalize_target=d["normalize_target"],
+                    reshape=tuple(d["reshape"]) if d["reshape"] else None, one_hot=d["one_hot"],
+                    shuffle=d["shuffle"], windows=d["windows"],
+                    classes=tuple(d["classes"]) if d["classes"] else None, subset=d["subset"],
+                    seed=config["seed"], base_dir=base_dir)
+
+
 class Program:
     """A compiled spec: the emitted ``source``, its live ``module``, and training on data."""
 
@@ -65,15 +77,8 @@ class Program:
 
     # ---- data ---------------------------------------------------------------------------------------
     def data_spec(self):
-        from .runtime.data import DataSpec
-        d = self.config["data"]
         base = self.train_block.data.base_dir
-        return DataSpec(name=d["name"], source=d["source"], args=d["args"], split=d["split"],
-                        normalize=d["normalize"], normalize_target=d["normalize_target"],
-                        reshape=tuple(d["reshape"]) if d["reshape"] else None, one_hot=d["one_hot"],
-                        shuffle=d["shuffle"], windows=d["windows"],
-                        classes=tuple(d["classes"]) if d["classes"] else None, subset=d["subset"],
-                        seed=self.config["seed"], base_dir=str(base) if base else None)
+        return data_spec(self.config, str(base) if base else None)
 
     def load_data(self):
         """Load the spec's data source (split, normalised, reshaped) and check it fits the model."""
