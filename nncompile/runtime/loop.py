@@ -456,7 +456,7 @@ class Trainer:
         step = int(acc["first_bad"])
         where = f"epoch {epoch}" + (f", step {step + 1} of {self.batching.updates}" if step >= 0 else "")
         kept = f"the end of epoch {epoch - 1}" if epoch > 1 else "before training (the initial parameters)"
-        return (f"the training loss became {'nan' if np.isnan(acc['loss']) else 'inf'} in {where}; "
+        return (f"the training loss became non-finite ({'nan' if np.isnan(acc['loss']) else 'inf'}) in {where}; "
                 f"stopped and kept the parameters from {kept}. Try a lower learning rate, gradient "
                 f"clipping (clip_norm), or check that the data is normalised")
 

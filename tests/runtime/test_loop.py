@@ -309,7 +309,7 @@ def test_nonfinite_loss_stops_and_keeps_last_good_epoch():
     history = trainer.fit()
     bad = len(history.epochs) + 1
     assert history.stopped_early and not history.interrupted and 2 < bad <= 12
-    assert f"became nan in epoch {bad}, step" in history.reason or f"became inf in epoch {bad}, step" in history.reason
+    assert f"non-finite (nan) in epoch {bad}, step" in history.reason or f"(inf) in epoch {bad}, step" in history.reason
     assert "learning rate" in history.reason and "clip" in history.reason and "normalis" in history.reason
     assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(params_of(trainer)))
     good = Trainer(program("regression_diabetes", make_optimizer=growing_lr), DIABETES, epochs=12, config=config,
