@@ -38,4 +38,11 @@ def load_spec(path: str):
     return _load(path)
 
 
-__all__ = ["CompileError", "Diagnostic", "parse", "check", "load_spec", "__version__"]
+def compile(spec=None, *, text=None, train=None, sets=None):
+    """Compile a spec (path, or ``text=``) into a Program: ``.source``, ``.fit()``, ``.evaluate()``,
+    ``.predict()``, ``.save()``. See ``nncompile.api.compile``."""
+    from .api import compile as _compile
+    return _compile(spec, text=text, train=train, sets=sets)
+
+
+__all__ = ["compile", "CompileError", "Diagnostic", "parse", "check", "load_spec", "__version__"]

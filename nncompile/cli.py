@@ -59,7 +59,7 @@ def _program(path: str, sets: dict[str, str] | None = None):
         print(render(read_errors), file=sys.stderr)
         return None
     program, diagnostics = analyse(source, sets)
-    if program is None:
+    if diagnostics:  # errors, or warnings worth seeing before a long run
         print(render(diagnostics, source), file=sys.stderr)
     return program
 
