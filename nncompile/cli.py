@@ -220,6 +220,32 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from .runtime.sweep import best_trial, objective, run_sweep
+    program = _program(args.file, _sets(args.set))
+    if program is None:
+        return 1
+    if not program.sweeps:
+        print(f"nncompile: {args.file} has no sweep block", file=sys.stderr)
+        return 1
+    name = args.sweep or next(iter(program.sweeps))
+    if name not in program.sweeps:
+        print(f"nncompile: no sweep '{name}' in {args.file}; the sweeps are {', '.join(program.sweeps)}",
+              file=sys.stderr)
+        return 1
+    sweep = program.sweeps[name]
+    out = Path(args.out or Path("runs") / f"{Path(args.file).stem}-{name}")
+    results = run_sweep(args.file, sweep, out, epochs=args.epochs, report=lambda line: print(line, file=sys.stderr))
+    direction, metric = objective(sweep)
+    best = best_trial(results, direction)
+    if best is None:
+        print("no trial finished", file=sys.stderr)
+        return 1
+    values = ", ".join(f"{k}={v}" for k, v in best.values.items())
+    print(f"best: trial {best.number} ({values}) {metric} {best.objective:.5g}\nresults: {out / 'trials.csv'}")
+    return 0
+
+
 def cmd_docs(args) -> int:
     from .reference import TITLES, markdown
     if args.kind is not None and args.kind not in TITLES:
@@ -278,6 +304,13 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--input", required=True, metavar="X", help="inputs: X.npy or X.csv (raw features)")
             p.add_argument("--output", metavar="Y.npy", help="write predictions here (default: CSV to stdout)")
         p.set_defaults(handler=run)
+    p = sub.add_parser("sweep", help="search `let` values: run a sweep block's trials")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--sweep", metavar="NAME", help="which sweep block (default: the first)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="fix other `let` values")
+    p.add_argument("--epochs", type=int, metavar="N", help="override the epochs of every trial")
+    p.add_argument("--out", metavar="DIR", help="results folder (default: runs/<spec>-<sweep>)")
+    p.set_defaults(handler=cmd_sweep)
     p = sub.add_parser("docs", help="list every layer, activation, loss, optimizer ... with its arguments")
     p.add_argument("kind", nargs="?", help="only this kind: layer, activation, loss, optimizer, ...")
     p.set_defaults(handler=cmd_docs)

@@ -218,6 +218,19 @@ class _Validator:
             self.out.error(D.UNKNOWN_REFERENCE, f"unknown train block '{props.train}'", spans.get("train", block.span),
                            D.did_you_mean(props.train, trains) or (f"the train blocks are {D.one_of(trains)}"
                                                                    if trains else "add a train block"))
+        trains_by_name = {i.name: i for i in self.spec.items if isinstance(i, ast.TrainBlock)}
+        if props.objective is not None and props.train in trains_by_name:
+            metric = props.objective.params.metric
+            names = {p.key: p.value for p in trains_by_name[props.train].properties}
+            listed = names.get("metrics")
+            recorded = ["loss"] + ([v.id if isinstance(v, ast.Name) else getattr(v, "name", "")
+                                    for v in (listed.items if isinstance(listed, ast.List) else [listed])]
+                                   if listed is not None else [])
+            known = recorded + [f"val_{m}" for m in recorded]
+            if metric not in known:
+                self.out.error(D.UNKNOWN_REFERENCE, f"the sweep objective '{metric}' is not recorded by train "
+                               f"'{props.train}'", props.objective.span,
+                               D.did_you_mean(metric, known) or f"use one of {D.one_of(known)}")
         space = props.grid if props.grid is not None else props.random
         key = "grid" if props.grid is not None else "random"
         for name in space:
