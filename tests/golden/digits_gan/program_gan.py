@@ -16,11 +16,11 @@ CONFIG = {
     'generator': 'Generator',
     'discriminator': 'Discriminator',
     'batch_size': 64,
-    'epochs': 60,
+    'epochs': 200,
     'seed': 0,
     'drop_remainder': True,
     'noise': {'kind': 'normal', 'shape': [32]},
-    'samples': {'every': 20, 'count': 64},
+    'samples': {'every': 40, 'count': 64},
     'example_shape': [64],
     'strategy': 'scan',
     'data': {
