@@ -257,6 +257,11 @@ def cmd_docs(args) -> int:
     return 0
 
 
+def _cache_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-cache", action="store_true", help="don't use JAX's persistent compilation cache "
+                   "(~/.cache/nncompile/jax; same as NNCOMPILE_CACHE=0)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nncompile", description="Compile .nn model specs into Flax/Optax "
                                      "training programs, and train them.")
@@ -289,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="run folder (default: runs/<spec>-<train>)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="json: print the run summary")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    _cache_flag(p)
     p.set_defaults(handler=cmd_train)
     for name, helptext, run in (("eval", "metrics of a trained run on a split", cmd_eval),
                                 ("predict", "predictions of a trained run for new inputs", cmd_predict)):
@@ -303,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("--input", required=True, metavar="X", help="inputs: X.npy or X.csv (raw features)")
             p.add_argument("--output", metavar="Y.npy", help="write predictions here (default: CSV to stdout)")
+        _cache_flag(p)
         p.set_defaults(handler=run)
     p = sub.add_parser("sweep", help="search `let` values: run a sweep block's trials")
     p.add_argument("file", metavar="FILE")
@@ -310,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="fix other `let` values")
     p.add_argument("--epochs", type=int, metavar="N", help="override the epochs of every trial")
     p.add_argument("--out", metavar="DIR", help="results folder (default: runs/<spec>-<sweep>)")
+    _cache_flag(p)
     p.set_defaults(handler=cmd_sweep)
     p = sub.add_parser("docs", help="list every layer, activation, loss, optimizer ... with its arguments")
     p.add_argument("kind", nargs="?", help="only this kind: layer, activation, loss, optimizer, ...")
@@ -323,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if getattr(args, "no_cache", False):
+        from .runtime.jaxcache import disable
+        disable()
     try:
         return args.handler(args)
     except KeyboardInterrupt:

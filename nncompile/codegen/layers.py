@@ -90,8 +90,10 @@ def conv(dims: int):
     def lower(node: ir.Node) -> Lowered:
         p = node.params
         init = call("nnx.Conv", node.in_shapes[0][-1], p.filters, kernel_size=_tuple(p.kernel, dims),
-                    strides=_tuple(p.strides, dims), padding=p.padding.upper(), **_bias_kwargs(p), rngs=Sym("rngs"))
-        return Lowered(init, lambda a, xs: activation(p.activation, call(a, xs[0])), init_helpers(p.init))
+                    strides=_tuple(p.strides, dims), padding=p.padding.upper(), **_bias_kwargs(p),
+                    conv_general_dilated=Sym("im2col_conv"), rngs=Sym("rngs"))
+        return Lowered(init, lambda a, xs: activation(p.activation, call(a, xs[0])),
+                       ("im2col_conv", *init_helpers(p.init)))
     return lower
 
 
@@ -198,7 +200,7 @@ def primary_caps(node: ir.Node) -> Lowered:
     p = node.params
     init = call("PrimaryCapsules", node.in_shapes[0][-1], p.capsules, p.dim, kernel_size=_tuple(p.kernel, 2),
                 strides=_tuple(p.strides, 2), padding=p.padding.upper(), rngs=Sym("rngs"))
-    return Lowered(init, lambda a, xs: call(a, xs[0]), ("squash", "PrimaryCapsules"))
+    return Lowered(init, lambda a, xs: call(a, xs[0]), ("im2col_conv", "squash", "PrimaryCapsules"))
 
 
 def capsules(node: ir.Node) -> Lowered:

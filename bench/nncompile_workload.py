@@ -1,0 +1,147 @@
+"""One benchmark run of nncompile on a reference workload; prints ONE JSON line like the references.
+
+    python bench/nncompile_workload.py --workload W1 [--variant api|cli] [--epochs N]
+
+The specs are bench/specs/w{1,2,3}_*.nn. The data are benchcommon's (the same split and
+standardisation as the reference programs in ../shared/bench/), fed through
+`Program.fit(data=...)`, so only the training code differs.
+
+Variants:
+  api   `nncompile.compile(spec).fit(data=benchcommon arrays)`                       <- default
+  cli   `nncompile train spec` in this process (the spec's own sklearn data; run folder in a temp
+        dir): what a user types. Its times include parsing, code generation and data loading.
+
+Timing follows benchcommon: steady-state throughput over epochs 2..N, where an epoch's time is the
+interval between consecutive `on_epoch_end` callbacks (so everything the runtime does between two
+epochs counts); time to first step (TTFS) = from the start of `fit` to the end of the first epoch
+(like the references' fused-epoch variants, the first call is a whole epoch); process start to
+first step = from the top of this script to the same moment. The JAX compilation cache follows
+NNCOMPILE_CACHE / NNCOMPILE_CACHE_DIR (bench/run.py sets them per run).
+"""
+import time
+
+T_PROC0 = time.time()
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+REFS = Path(os.environ.get("NNCOMPILE_BENCH_REFS", HERE.parents[1] / "shared" / "bench"))
+sys.path.insert(0, str(REFS))
+import benchcommon as bc  # noqa: E402
+
+SPECS = {"W1": "w1_mlp.nn", "W2": "w2_cnn.nn", "W3": "w3_regression.nn"}
+
+
+class Clock:
+    """Callback: wall-clock marks at fit start and at every epoch end."""
+
+    def __init__(self):
+        self.start = None
+        self.ends = []
+        self.wall_first = None
+
+    def on_fit_start(self, trainer, history):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self.ends.append(time.perf_counter())
+        if self.wall_first is None:
+            self.wall_first = time.time()
+
+    def epoch_times(self):
+        marks = [self.start] + self.ends
+        return [b - a for a, b in zip(marks, marks[1:])]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workload", default="W1", choices=sorted(SPECS))
+    ap.add_argument("--variant", default="api", choices=["api", "cli"])
+    ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--strategy", choices=["scan", "step"], default=None, help="override CONFIG['strategy']")
+    args = ap.parse_args()
+    spec = HERE / "specs" / SPECS[args.workload]
+    clock = Clock()
+
+    if args.variant == "cli":
+        from nncompile import api, cli
+        plain = api.Program.trainer_for
+
+        def trainer_for(self, splits, *, epochs=None, callbacks=(), log=None):  # observe, change nothing
+            trainer = plain(self, splits, epochs=epochs, callbacks=[*callbacks, clock], log=log)
+            if args.strategy:
+                trainer.strategy = args.strategy
+            return trainer
+        api.Program.trainer_for = trainer_for
+        with tempfile.TemporaryDirectory() as out:
+            argv = ["train", str(spec), "--quiet", "--out", out]
+            if args.epochs:
+                argv += ["--epochs", str(args.epochs)]
+            import contextlib
+            import io
+            with contextlib.redirect_stdout(io.StringIO()):
+                rc = cli.main(argv)
+            if rc != 0:
+                raise SystemExit(f"nncompile train exited {rc}")
+            import json
+            summary = json.loads((Path(out) / "summary.json").read_text())
+        w = bc.load_workload(args.workload)   # for the FLOP count / batch; quality from the run's own test split
+        times = clock.epoch_times()
+        w["steps_per_epoch"] = summary["steps_per_epoch"]
+        w["examples_per_epoch"] = summary["examples_per_epoch"]
+        test = summary.get("test", {})
+        res_extra = {"cli_test": test, "strategy": summary.get("strategy")}
+        # emit() wants predictions; report the run's own test metrics instead
+        pred = None
+        final_loss = float("nan")
+    else:
+        import nncompile.api as api
+        program = api.compile(spec)
+        w = bc.load_workload(args.workload)
+        data = {"train": (w["x_train"], w["y_train"]), "test": (w["x_test"], w["y_test"])}
+        if args.strategy:                                   # a measurement knob, not the default path
+            program.module.CONFIG["strategy"] = args.strategy
+        history = program.fit(data, epochs=args.epochs or w["epochs"], callbacks=[clock], log=lambda line: None)
+        trainer = program.trainer
+        times = clock.epoch_times()
+        w["examples_per_epoch"] = history.examples_per_epoch
+        w["steps_per_epoch_actual"] = history.steps_per_epoch
+        pred = trainer.predict(w["x_test"])
+        final_loss = history.epochs[-1]["loss"]
+        res_extra = {"strategy": trainer.strategy, "compile_count": trainer.compile_count,
+                     "traces": dict(trainer.traces)}
+
+    epochs = len(times)
+    ttfs = times[0]
+    extra = {"cache": os.environ.get("NNCOMPILE_CACHE", "1"), **res_extra}
+    if pred is None:
+        import json
+        res = {"impl": "nncompile", "variant": args.variant, "workload": args.workload, "epochs": epochs,
+               "batch": w["batch"], "steps_per_epoch": w["steps_per_epoch"], "time_to_first_step_s": ttfs,
+               "process_start_to_first_step_s": clock.wall_first - T_PROC0, "final_train_loss": final_loss,
+               "flops_per_example": bc.flops_per_example(args.workload)}
+        res.update(bc.summarize(w, times))
+        test = extra.pop("cli_test")
+        if "accuracy" in test:
+            res["test_acc"] = test["accuracy"]
+        else:
+            res["test_mse_std"] = test.get("loss")
+            res["test_mse"] = test.get("loss", float("nan")) * w["y_std"] ** 2 if "loss" in test else None
+        res["peak_rss_mib"] = bc.peak_rss_mib()
+        res["total_wall_s"] = time.time() - T_PROC0
+        res["epoch_times_s"] = [round(t, 6) for t in times]
+        res["threads"] = bc.thread_info()
+        res["versions"] = bc.versions()
+        res.update(extra)
+        print(json.dumps(res), flush=True)
+        return
+    bc.emit("nncompile", args.variant, args.workload, w, epochs, T_PROC0, ttfs, clock.wall_first, times, pred,
+            final_loss, extra)
+
+
+if __name__ == "__main__":
+    main()
