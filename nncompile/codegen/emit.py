@@ -75,7 +75,8 @@ def emit_program(program: ir.Program, train_name: str | None = None) -> str:
     fusable = {"categorical_crossentropy": "softmax", "binary_crossentropy": "sigmoid"}.get(loss_name)
     head = head_activation(train.model)
     fold = head if head is not None and head == fusable else None
-    plan = lower_model(train.model, program.source.path, fold)
+    bf16 = train.props.precision == "bfloat16"
+    plan = lower_model(train.model, program.source.path, fold, train.props.precision)
     loss, loss_helpers = TR.loss_expr(train, fold)
     penalties = TR.penalty_terms(train)
     augments = TR.augment_calls(train)
@@ -96,8 +97,13 @@ def emit_program(program: ir.Program, train_name: str | None = None) -> str:
     w("from flax import nnx")
     w()
     w("KERNEL_INIT = nnx.initializers.glorot_uniform()  # the language's default kernel initializer")
+    if bf16:
+        w("COMPUTE_DTYPE = jnp.bfloat16  # precision: bfloat16 -- layers compute in bfloat16, parameters stay float32")
     w()
-    w("CONFIG = " + pretty(TR.config(train, spec_name, output_activation, strategy)))
+    config = TR.config(train, spec_name, output_activation, strategy)
+    if bf16:
+        config["precision"] = "bfloat16"
+    w("CONFIG = " + pretty(config))
     w()
     w()
     for name in HELPER_ORDER:
@@ -121,7 +127,7 @@ def emit_program(program: ir.Program, train_name: str | None = None) -> str:
     w("def loss_fn(model, x, y):")
     what = "logits" if fold else "outputs"
     w(f'    """Mean {loss_name} over the batch (+ penalties); returns (loss, model {what})."""')
-    w("    outputs = model(x)")
+    w("    outputs = model(x).astype(jnp.float32)  # loss and metrics in float32" if bf16 else "    outputs = model(x)")
     w(f"    loss = {render(loss)}", line("loss"))
     for term in penalties:
         w(f"    loss = loss + {render(term)}", line("regularize"))
@@ -151,8 +157,9 @@ def emit_program(program: ir.Program, train_name: str | None = None) -> str:
     w()
     w()
     w("def predict(model, x):")
-    final = {"softmax": "jax.nn.softmax(model(x), axis=-1)", "sigmoid": "jax.nn.sigmoid(model(x))"}
-    w(f"    return {final.get(output_activation, 'model(x)')}")
+    out = "model(x).astype(jnp.float32)" if bf16 else "model(x)"
+    final = {"softmax": f"jax.nn.softmax({out}, axis=-1)", "sigmoid": f"jax.nn.sigmoid({out})"}
+    w(f"    return {final.get(output_activation, out)}")
     w()
     w()
     w('if __name__ == "__main__":  # train with nncompile\'s runtime: data, loop, metrics, run folder')

@@ -14,7 +14,7 @@ from typing import Any
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 RESERVED = {"jax", "jnp", "nnx", "optax", "np", "self", "rngs", "model", "optimizer", "loss", "key",
-            "CONFIG", "KERNEL_INIT", "squash", "outputs", "grads", "y"}
+            "CONFIG", "KERNEL_INIT", "COMPUTE_DTYPE", "squash", "outputs", "grads", "y"}
 
 
 class Sym(str):

@@ -12,7 +12,7 @@ from typing import Callable
 
 from ..registry import Ref
 from ..semantics import ir
-from .expr import Expr, Sym, call, t
+from .expr import Call, Expr, Sym, call, t
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,24 @@ def initializer(ref: Ref | None) -> Expr:
         "ones": lambda: Sym("nnx.initializers.ones"),
     }
     return table[ref.name]()
+
+
+# layers whose matmuls/convolutions run in the compute dtype with `precision: bfloat16`
+COMPUTE_DTYPE_LAYERS = {"nnx.Linear", "nnx.Conv", "nnx.Embed", "nnx.SimpleCell", "nnx.LSTMCell", "nnx.GRUCell"}
+
+
+def compute_dtype(init: Expr) -> Expr:
+    """A layer constructor with ``dtype=COMPUTE_DTYPE, param_dtype=jnp.float32`` (mixed precision: the
+    parameters, their gradients and the optimizer stay float32; normalisation layers, which get no
+    dtype, compute in float32 because their float32 parameters promote their inputs)."""
+    if not isinstance(init, Call):
+        return init
+    args = tuple(compute_dtype(a) for a in init.args)
+    kwargs = tuple((k, compute_dtype(v)) for k, v in init.kwargs)
+    if init.fn in COMPUTE_DTYPE_LAYERS:
+        kwargs = (*[kv for kv in kwargs if kv[0] != "rngs"], ("dtype", Sym("COMPUTE_DTYPE")),
+                  ("param_dtype", Sym("jnp.float32")), *[kv for kv in kwargs if kv[0] == "rngs"])
+    return Call(init.fn, args, kwargs)
 
 
 def init_helpers(*refs: Ref | None) -> tuple[str, ...]:

@@ -47,8 +47,9 @@ def head_activation(model: ir.Model) -> str | None:
 
 
 class _Lowerer:
-    def __init__(self, spec_name: str):
+    def __init__(self, spec_name: str, precision: str = "float32"):
         self.spec_name = spec_name
+        self.precision = precision
         self.classes: list[ClassPlan] = []
         self.keys: dict[tuple, Sym] = {}
         self.helpers: set[str] = set()
@@ -93,7 +94,8 @@ class _Lowerer:
                 lowered = lowering(node)
             self.helpers.update(lowered.helpers)
             if lowered.init is not None:
-                plan.fields.append((Sym(safe_name(node.name)), lowered.init, self.comment(node)))
+                init = L.compute_dtype(lowered.init) if self.precision == "bfloat16" else lowered.init
+                plan.fields.append((Sym(safe_name(node.name)), init, self.comment(node)))
             plan.body.append((target, lowered.apply(attr, ins), self.comment(node)))
             env[node.output] = target
         plan.returns = [env[t.name] for t in model.outputs]
@@ -122,7 +124,8 @@ def _variables(model: ir.Model) -> dict[str, Sym]:
             for node in model.nodes}
 
 
-def lower_model(model: ir.Model, spec_path: str, fold: str | None) -> ModelPlan:
-    lowerer = _Lowerer(Path(spec_path).name)
+def lower_model(model: ir.Model, spec_path: str, fold: str | None, precision: str = "float32") -> ModelPlan:
+    """``precision="bfloat16"``: the layers with weights compute in bfloat16 and keep float32 parameters."""
+    lowerer = _Lowerer(Path(spec_path).name, precision)
     top = lowerer.model(model, fold)
     return ModelPlan(lowerer.classes, top, lowerer.helpers, fold, L.uses_convolution(model))

@@ -198,6 +198,9 @@ class Trainer:
         self.traces: collections.Counter = collections.Counter()   # Python traces of each jitted function
         self.epochs_done = 0
 
+        if self.config.get("precision") == "bfloat16" and jax.default_backend() == "cpu":
+            self.log("precision bfloat16 on a CPU: XLA:CPU has no fast bfloat16 matmuls, so this trains slower "
+                     "than float32 here (digits MLP 0.7x, CNN 0.35x); it pays off on GPUs and TPUs")
         self._model, self._optimizer = self._build()
         self._pending = None      # during a fit: the latest epoch's state leaves, written back into the objects on access
         self._gdef, state = nnx.split((self._model, self._optimizer))
