@@ -125,15 +125,84 @@ class Program:
         return Trainer(self.module, splits, epochs=epochs, callbacks=callbacks, log=log)
 
     def fit(self, data: Splits | tuple | None = None, *, epochs: int | None = None,
-            callbacks: Iterable[Any] = (), log=None):
+            callbacks: Iterable[Any] = (), log=None, run_dir: str | Path | None = None, resume: bool = False):
         """Train; ``data`` ({"train": (x, y), "val": ..., "test": ...} or (x, y)) overrides the spec's source.
 
+        ``run_dir``: write checkpoints to ``<run_dir>/checkpoints/`` (every ``checkpoint: {every}`` epochs,
+        and when interrupted). ``resume``: continue from the newest checkpoint there instead of starting
+        over (exactly: same final parameters as an uninterrupted run). A train block with
+        ``init: checkpoint(...)`` loads those layers first (not when resuming).
         Returns the History (one dict of metrics per epoch, why training stopped).
         """
         splits = self._splits(data)
+        callbacks = list(callbacks)
+        checkpointer = None
+        if run_dir is not None and not self.is_gan:
+            import logging
+
+            from .runtime.checkpoint import Checkpointer
+            checkpointer = Checkpointer.for_config(run_dir, self.config,
+                                                   log or logging.getLogger("nncompile.runtime").info)
+            callbacks.append(checkpointer)
+        elif resume:
+            from .runtime.checkpoint import CheckpointError
+            raise CheckpointError("resuming needs the run folder (run_dir=...) of a supervised program")
+        transfer = bool(self.config.get("init")) and not self.is_gan and not resume
+        if transfer:
+            self._check_init_run()          # before building anything: a missing pretrain run is common
         self.trainer = self.trainer_for(splits, epochs=epochs, callbacks=callbacks, log=log)
+        if resume:
+            checkpointer.restore(self.trainer)
+        elif transfer:
+            self.load_init()
         self.history = self.trainer.fit()
         return self.history
+
+    # ---- transfer learning ------------------------------------------------------------------------------
+    def init_run(self) -> Path | None:
+        """The run folder of ``init: checkpoint("...")``: relative to the working directory, like the
+        ``runs/<spec>-<train>`` folders that ``train`` writes by default."""
+        init = self.config.get("init")
+        return None if not init else Path(init["run"])
+
+    def load_init(self) -> list[str]:
+        """Load ``init: checkpoint(run, layers=[...])`` into the trainer; problems are E505 diagnostics."""
+        from .runtime.checkpoint import TransferError, load_layers
+        self._need_trainer()
+        self._check_init_run()
+        run, layers = self.init_run(), self.config["init"].get("layers")
+        try:
+            loaded = load_layers(self.trainer, run, layers)
+        except TransferError as e:
+            raise self._transfer_error(e.problems) from None
+        self.trainer.log(f"init: loaded {', '.join(loaded) or 'nothing'} from {run}")
+        return loaded
+
+    def _check_init_run(self) -> None:
+        run = self.init_run()
+        if not (run / "params").is_dir():
+            raise self._transfer_error([(
+                f"init: no trained run at {run} ({run.absolute()}; the path is relative to the working directory)",
+                self._pretrain_hint(run))])
+
+    def _pretrain_hint(self, run: Path) -> str:
+        stem, _, train = run.name.rpartition("-")
+        spec_dir = Path(self.spec.source.path).parent
+        candidate = spec_dir / f"{stem}.nn"
+        if stem and candidate.is_file():
+            out = "" if run == Path("runs") / run.name else f" --out {run}"
+            which = "" if train in ("", "main") else f" --train {train}"
+            return f"train the pretrain spec first: `nncompile train {candidate}{which}{out}`"
+        return "train the run it names first (`nncompile train SPEC --out RUN`), or fix the path"
+
+    def _transfer_error(self, problems) -> CompileError:
+        from .diagnostics import TRANSFER, Diagnostic
+        t = self.train_block
+        span = t.property_spans.get("init") if hasattr(t, "property_spans") else None
+        source = self.spec.source
+        kw = {"span": span} if span is not None else {}
+        return CompileError([Diagnostic(TRANSFER, message, hint=hint, path=source.path, **kw)
+                             for message, hint in problems], source)
 
     def evaluate(self, split: str = "test") -> dict[str, float]:
         """Loss and metrics of a split, in evaluation mode."""

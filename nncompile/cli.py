@@ -132,10 +132,11 @@ def cmd_train(args) -> int:
     if program is None:
         return 1
     log = (lambda line: None) if args.quiet else (lambda line: print(f"note: {line}", file=sys.stderr))
+    run_dir = Path(args.out) if args.out else Path("runs") / program.name
     try:
         history = program.fit(epochs=args.epochs, callbacks=[Progress(quiet=args.quiet or args.format == "json")],
-                              log=log)
-        run = program.save(args.out)
+                              log=log, run_dir=None if program.is_gan else run_dir, resume=args.resume)
+        run = program.save(run_dir)
     except NncompileError as e:
         print(f"nncompile: {e}", file=sys.stderr)
         return 1
@@ -147,7 +148,14 @@ def cmd_train(args) -> int:
             print(f"test: {_fmt_metrics(summary['test'])}")
         print(f"run folder: {run}")
     if history.interrupted:
-        print(f"interrupted: kept the parameters of the last completed epoch in {run}", file=sys.stderr)
+        done = program.trainer.epochs_done
+        if done and not program.is_gan:
+            again = " ".join(["nncompile train", args.file, *(["--train", args.train] if args.train else []),
+                              *[f"--set {s}" for s in args.set or []], "--resume", "--out", str(run_dir)])
+            print(f"interrupted: saved a checkpoint of epoch {done} in {run / 'checkpoints'}\n"
+                  f"  resume with: {again}", file=sys.stderr)
+        else:
+            print(f"interrupted: kept the parameters of the last completed epoch in {run}", file=sys.stderr)
         return 130
     if history.reason and "finite" in history.reason:
         print(f"training stopped: {history.reason}", file=sys.stderr)
@@ -246,6 +254,20 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .runtime.export import export_stablehlo
+    program = _restored(args)
+    if program is None:
+        return 1
+    platforms = [p.strip() for p in args.platforms.split(",") if p.strip()]
+    info = export_stablehlo(program, args.output, platforms)
+    print(f"wrote {args.output} ({info['bytes']} bytes; input {info['input']['dtype']}"
+          f"[{', '.join(map(str, info['input']['shape']))}], parameters baked in; platforms {', '.join(platforms)})\n"
+          f"  load with jax alone: jax.export.deserialize(bytearray(open({str(args.output)!r}, 'rb').read())).call(x)",
+          file=sys.stderr)
+    return 0
+
+
 def cmd_docs(args) -> int:
     from .reference import TITLES, markdown
     if args.kind is not None and args.kind not in TITLES:
@@ -294,6 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="run folder (default: runs/<spec>-<train>)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="json: print the run summary")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in the run folder "
+                   "(<out>/checkpoints); ends exactly where an uninterrupted run would")
     _cache_flag(p)
     p.set_defaults(handler=cmd_train)
     for name, helptext, run in (("eval", "metrics of a trained run on a split", cmd_eval),
@@ -319,6 +343,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="results folder (default: runs/<spec>-<sweep>)")
     _cache_flag(p)
     p.set_defaults(handler=cmd_sweep)
+    p = sub.add_parser("export", help="a trained run as a StableHLO inference function (jax.export)",
+                       description="Serialize the trained model (normalisation, model, output activation; "
+                       "parameters baked in; any batch size) with jax.export. Reload it with jax alone.")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--run", required=True, metavar="DIR", help="the run folder written by `train`")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="e.g. model.stablehlo")
+    p.add_argument("--train", metavar="NAME")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE")
+    p.add_argument("--platforms", default="cpu,cuda", help="comma-separated: cpu, cuda, rocm, tpu (default cpu,cuda)")
+    p.set_defaults(handler=cmd_export)
     p = sub.add_parser("docs", help="list every layer, activation, loss, optimizer ... with its arguments")
     p.add_argument("kind", nargs="?", help="only this kind: layer, activation, loss, optimizer, ...")
     p.set_defaults(handler=cmd_docs)

@@ -18,8 +18,15 @@ def _cases():
 
 
 @pytest.mark.parametrize("spec,train", _cases())
-def test_spec_trains(spec, train):
+def test_spec_trains(spec, train, tmp_path, monkeypatch):
     program = api.compile(spec, train=train)
+    if program.init_run() is not None:
+        # `init: checkpoint("runs/<spec>-<train>")` is relative to the working directory: make that run there
+        monkeypatch.chdir(tmp_path)
+        stem, _, name = program.init_run().name.rpartition("-")
+        pretrain = api.compile(spec.parent / f"{stem}.nn", train=name)
+        pretrain.fit(epochs=min(pretrain.config["epochs"], 3))
+        pretrain.save(program.init_run())
     epochs = min(program.config["epochs"], 6)
     history = program.fit(epochs=epochs)
     losses = [e["loss"] for e in history.epochs]

@@ -117,10 +117,25 @@ def emit_program(program: ir.Program, train_name: str | None = None) -> str:
     w(f"    return {plan.top}(nnx.Rngs(seed))")
     w()
     w()
-    w("def make_optimizer(steps_per_epoch: int, epochs: int):")
+    freeze = train.props.freeze
+    if freeze:
+        until = f" for the first {train.props.unfreeze_after} epochs" if train.props.unfreeze_after else ""
+        w(f"# the layers of `freeze:`: no updates and no optimizer state{until}")
+        w(f"FROZEN = {tuple(freeze)!r}", line("freeze"))
+        w()
+        w()
+        w("def freeze_labels(params):")
+        w('    """\'frozen\' for the parameters of the FROZEN layers, \'train\' for the others."""')
+        w('    return jax.tree_util.tree_map_with_path(lambda path, _: "frozen" if path[0].key in FROZEN else "train", params)')
+        w()
+        w()
+    w(f"def make_optimizer(steps_per_epoch: int, epochs: int{', frozen: bool = True' if freeze else ''}):")
     for target, expr in TR.optimizer_lines(train):
         key = "schedule" if target == "learning_rate" else "optimizer"
         w(f"    {target} = {render(expr)}", line(key) if key in train.property_spans else None)
+    if freeze:
+        w("    # frozen=False (the runtime's call after unfreeze_after) trains the FROZEN layers too, with a fresh state")
+        w('    tx = optax.multi_transform({"train": tx, "frozen": optax.set_to_zero() if frozen else tx}, freeze_labels)')
     w("    return tx")
     w()
     w()

@@ -143,4 +143,16 @@ def config(train: ir.Train, spec_name: str, head: str | None, strategy: str) -> 
         "strategy": strategy, "output_activation": head,
         "reduce_on_plateau": p.schedule is not None and p.schedule.name == "reduce_on_plateau",
         "data": data_config(train.data),
+        **transfer_config(p),
     }
+
+
+def transfer_config(p) -> dict:
+    """CONFIG entries of transfer learning, present only when the train block uses it."""
+    out: dict = {}
+    if p.init is not None:
+        out["init"] = {"run": p.init.params.run, "layers": p.init.params.layers}
+    if p.freeze:
+        out["freeze"] = list(p.freeze)
+        out["unfreeze_after"] = p.unfreeze_after
+    return out

@@ -108,6 +108,21 @@ class Stopping:
                 f"epochs (best {self.best:.6g} at epoch {self.best_epoch})")
 
 
+@dataclass
+class Resume:
+    """What a fit continues from (filled by `runtime.checkpoint.restore`, which also loads the model and
+    optimizer state and sets `epochs_done`): the history so far, the early-stopping state, and with
+    `restore_best` the best epoch's state ({"model", "optimizer"} as `state()` gives them) when it is
+    not the current one."""
+
+    epochs: list[dict]
+    best_epoch: int | None = None
+    best: float | None = None           # Stopping.best, .best_epoch, .wait
+    stopping_epoch: int | None = None
+    wait: int = 0
+    best_state: dict | None = None
+
+
 class Callback:
     """Optional hooks; a callback may define any subset of these methods."""
 
@@ -197,6 +212,10 @@ class Trainer:
         self.stop_training = False
         self.traces: collections.Counter = collections.Counter()   # Python traces of each jitted function
         self.epochs_done = 0
+        self.resume: Resume | None = None     # set by runtime.checkpoint.restore: where the next fit continues
+        self.stopping: Stopping | None = None  # the current fit's early-stopping state (read by checkpoints)
+        self.best_state = None                 # with restore_best: the best epoch's (model, optimizer) state so far
+        self.frozen = bool(self.config.get("freeze"))   # `freeze:` layers not yet unfrozen (`unfreeze_after`)
 
         if self.config.get("precision") == "bfloat16" and jax.default_backend() == "cpu":
             self.log("precision bfloat16 on a CPU: XLA:CPU has no fast bfloat16 matmuls, so this trains slower "
@@ -246,7 +265,10 @@ class Trainer:
                             float(es.get("min_delta", 0.0)))
         history.monitor = stopping.key
         restore_best = bool(es.get("restore_best", False))
-        best_state, best_pending = None, False
+        self.best_state, best_pending = None, False
+        if self.resume is not None:
+            best_pending = self._continue(history, stopping) and restore_best
+        self.stopping = stopping
         x, y = self._on_device("train")
         val = self._on_device("val") if "val" in self.splits and self.splits["val"][1] is not None else None
         self.stop_training = False
@@ -263,11 +285,13 @@ class Trainer:
         try:
             for epoch in range(self.epochs_done + 1, self.epochs_done + self.epochs + 1):
                 t0 = time.perf_counter()
+                if self.frozen and self.config.get("unfreeze_after") is not None and epoch > self.config["unfreeze_after"]:
+                    state, ahead = self._unfreeze(state), None     # an epoch run ahead used the frozen optimizer
                 # the state before this epoch: "step" donates `state`, so keep a copy; "scan" leaves it intact
                 snapshot = self._copy(state) if donates else state
                 good = self._pending = snapshot
                 if best_pending:
-                    best_state, best_pending = snapshot, False
+                    self.best_state, best_pending = snapshot, False
                 if ahead is not None:
                     (state, acc), ahead = ahead, None
                 else:
@@ -304,8 +328,8 @@ class Trainer:
                 if self.stop_training:
                     history.stopped_early, history.reason = True, "stopped by a callback"
                     break
-            if restore_best and best_state is not None and not best_pending and not nonfinite:
-                state = best_state          # a later epoch than the best one ran: go back to the best
+            if restore_best and self.best_state is not None and not best_pending and not nonfinite:
+                state = self.best_state          # a later epoch than the best one ran: go back to the best
                 self.log(f"restored the state of epoch {history.best_epoch} (best {history.monitor})")
         except KeyboardInterrupt:
             state = good
@@ -349,6 +373,48 @@ class Trainer:
             if name in state:
                 template = nnx.state(obj)
                 nnx.update(obj, from_pure(template, state[name]))
+
+    def unfreeze(self) -> None:
+        """Train the `freeze:` layers too from now on (`unfreeze_after`, or before resuming past it).
+
+        A new optimizer, `make_optimizer(..., frozen=False)`: the optimizer state of the parameters
+        trained so far carries over (moments, counts), the unfrozen ones start from a fresh state.
+        """
+        if not self.frozen:
+            return
+        old, old_treedef = to_pure(nnx.state(self.optimizer)), self._treedef
+        tx = self.program.make_optimizer(self.batching.updates, int(self.config["epochs"]), frozen=False)
+        self._optimizer = nnx.Optimizer(self._model, tx, wrt=nnx.Param)
+        fresh = to_pure(nnx.state(self._optimizer))
+        nnx.update(self._optimizer, from_pure(nnx.state(self._optimizer), carry_over(fresh, old)))
+        self._gdef, state = nnx.split((self._model, self._optimizer))
+        self._treedef = jax.tree.structure(state)
+        self._lr_path = _find_lr(nnx.state(self._optimizer))
+        self.frozen = False
+        if self.best_state is not None:     # the best epoch's state, in the new optimizer's layout
+            best = jax.tree.unflatten(old_treedef, self.best_state)
+            opt = from_pure(self._copy(nnx.state(self._optimizer)), carry_over(fresh, to_pure(best[1])))
+            self.best_state = jax.tree.leaves(nnx.State({0: best[0], 1: opt}))
+        self.log(f"epoch {self.epochs_done + 1}: unfroze {', '.join(self.config.get('freeze') or [])}")
+
+    def _unfreeze(self, state):
+        self._pending = state
+        self._sync()
+        self.unfreeze()
+        return jax.tree.leaves(nnx.state((self._model, self._optimizer)))
+
+    def _continue(self, history: History, stopping: Stopping) -> bool:
+        """Apply `self.resume` to a starting fit; True when the best epoch is the last completed one."""
+        r, self.resume = self.resume, None
+        history.epochs, history.best_epoch = [dict(e) for e in r.epochs], r.best_epoch
+        stopping.best, stopping.best_epoch, stopping.wait = r.best, r.stopping_epoch, r.wait
+        if r.best_state is not None:
+            template = self._copy(nnx.state((self.model, self.optimizer)))
+            self.best_state = jax.tree.leaves(nnx.State({0: from_pure(template[0], r.best_state["model"]),
+                                                         1: from_pure(template[1], r.best_state["optimizer"])}))
+        if stopping.exhausted:
+            history.stopped_early, history.reason = True, stopping.reason()
+        return r.best_state is None and r.best_epoch is not None and r.best_epoch == self.epochs_done
 
     # ---- compiled functions ------------------------------------------------------------------------
     def _compile(self) -> None:
@@ -493,7 +559,9 @@ class Trainer:
         """The split as device arrays, moved once and cached."""
         if split not in self._device:
             x, y = self.splits[split]
-            self._device[split] = (jnp.asarray(x), None if y is None else jnp.asarray(y))
+            # a private host copy, then device_put (which may alias it on CPU): no compiled copy like jnp.asarray's
+            put = lambda a: jax.device_put(np.array(a))      # noqa: E731
+            self._device[split] = (put(x), None if y is None else put(y))
         return self._device[split]
 
     def _head(self) -> M.Head:
@@ -522,6 +590,16 @@ class Trainer:
         return (f"the training loss became non-finite ({'nan' if np.isnan(acc['loss']) else 'inf'}) in {where}; "
                 f"stopped and kept the parameters from {kept}. Try a lower learning rate, gradient "
                 f"clipping (clip_norm), or check that the data is normalised")
+
+
+def carry_over(fresh: dict, old: dict) -> dict:
+    """`fresh` with every leaf that `old` has at the same path, shape and dtype taken from `old`."""
+    have = {jax.tree_util.keystr(p): a for p, a in jax.tree_util.tree_flatten_with_path(old)[0]}
+
+    def pick(path, a):
+        b = have.get(jax.tree_util.keystr(path))
+        return b if b is not None and np.shape(b) == np.shape(a) and b.dtype == a.dtype else a
+    return jax.tree_util.tree_map_with_path(pick, fresh)
 
 
 def _call(cb, name: str, *args) -> None:

@@ -40,6 +40,9 @@ CONFIG = {
         'classes': [5, 6, 7, 8, 9],
         'subset': 0.1,
     },
+    'init': {'run': 'runs/transfer_pretrain-main', 'layers': ['Features']},
+    'freeze': ['Features'],
+    'unfreeze_after': 10,
 }
 
 
@@ -80,34 +83,34 @@ def im2col_conv(x, kernel, window_strides, padding, *, lhs_dilation=None, rhs_di
 
 
 class Features(nnx.Module):
-    """model Features (transfer_finetune.nn:15)"""
+    """model Features (transfer_finetune.nn:18)"""
 
     def __init__(self, rngs: nnx.Rngs):
-        self.conv2d_1 = nnx.Conv(1, 32, kernel_size=(3, 3), strides=(1, 1), padding='SAME', kernel_init=KERNEL_INIT, conv_general_dilated=im2col_conv, rngs=rngs)  # transfer_finetune.nn:17  [8, 8, 1] -> [8, 8, 32]
-        self.conv2d_2 = nnx.Conv(32, 64, kernel_size=(3, 3), strides=(1, 1), padding='SAME', kernel_init=KERNEL_INIT, conv_general_dilated=im2col_conv, rngs=rngs)  # transfer_finetune.nn:18  [8, 8, 32] -> [8, 8, 64]
-        self.dense_1 = nnx.Linear(1024, 64, kernel_init=KERNEL_INIT, rngs=rngs)  # transfer_finetune.nn:21  [1024] -> [64]
+        self.conv2d_1 = nnx.Conv(1, 32, kernel_size=(3, 3), strides=(1, 1), padding='SAME', kernel_init=KERNEL_INIT, conv_general_dilated=im2col_conv, rngs=rngs)  # transfer_finetune.nn:20  [8, 8, 1] -> [8, 8, 32]
+        self.conv2d_2 = nnx.Conv(32, 64, kernel_size=(3, 3), strides=(1, 1), padding='SAME', kernel_init=KERNEL_INIT, conv_general_dilated=im2col_conv, rngs=rngs)  # transfer_finetune.nn:21  [8, 8, 32] -> [8, 8, 64]
+        self.dense_1 = nnx.Linear(1024, 64, kernel_init=KERNEL_INIT, rngs=rngs)  # transfer_finetune.nn:24  [1024] -> [64]
 
     def __call__(self, x):
-        x = jax.nn.relu(self.conv2d_1(x))  # transfer_finetune.nn:17  [8, 8, 1] -> [8, 8, 32]
-        x = jax.nn.relu(self.conv2d_2(x))  # transfer_finetune.nn:18  [8, 8, 32] -> [8, 8, 64]
-        x = nnx.max_pool(x, window_shape=(2, 2), strides=(2, 2), padding='VALID')  # transfer_finetune.nn:19  [8, 8, 64] -> [4, 4, 64]
-        x = x.reshape(x.shape[0], -1)  # transfer_finetune.nn:20  [4, 4, 64] -> [1024]
-        x = jax.nn.relu(self.dense_1(x))  # transfer_finetune.nn:21  [1024] -> [64]
+        x = jax.nn.relu(self.conv2d_1(x))  # transfer_finetune.nn:20  [8, 8, 1] -> [8, 8, 32]
+        x = jax.nn.relu(self.conv2d_2(x))  # transfer_finetune.nn:21  [8, 8, 32] -> [8, 8, 64]
+        x = nnx.max_pool(x, window_shape=(2, 2), strides=(2, 2), padding='VALID')  # transfer_finetune.nn:22  [8, 8, 64] -> [4, 4, 64]
+        x = x.reshape(x.shape[0], -1)  # transfer_finetune.nn:23  [4, 4, 64] -> [1024]
+        x = jax.nn.relu(self.dense_1(x))  # transfer_finetune.nn:24  [1024] -> [64]
         return x
 
 
 class Finetune(nnx.Module):
-    """model Finetune (transfer_finetune.nn:24)"""
+    """model Finetune (transfer_finetune.nn:27)"""
 
     def __init__(self, rngs: nnx.Rngs):
-        self.Features = Features(rngs=rngs)  # transfer_finetune.nn:26  [8, 8, 1] -> [64]
-        self.dense_1 = nnx.Linear(64, 32, kernel_init=KERNEL_INIT, rngs=rngs)  # transfer_finetune.nn:27  [64] -> [32]
-        self.dense_2 = nnx.Linear(32, 5, kernel_init=KERNEL_INIT, rngs=rngs)  # transfer_finetune.nn:28  [32] -> [5]
+        self.Features = Features(rngs=rngs)  # transfer_finetune.nn:29  [8, 8, 1] -> [64]
+        self.dense_1 = nnx.Linear(64, 32, kernel_init=KERNEL_INIT, rngs=rngs)  # transfer_finetune.nn:30  [64] -> [32]
+        self.dense_2 = nnx.Linear(32, 5, kernel_init=KERNEL_INIT, rngs=rngs)  # transfer_finetune.nn:31  [32] -> [5]
 
     def __call__(self, x):
-        x = self.Features(x)  # transfer_finetune.nn:26  [8, 8, 1] -> [64]
-        x = jax.nn.relu(self.dense_1(x))  # transfer_finetune.nn:27  [64] -> [32]
-        x = self.dense_2(x)  # transfer_finetune.nn:28  [32] -> [5]
+        x = self.Features(x)  # transfer_finetune.nn:29  [8, 8, 1] -> [64]
+        x = jax.nn.relu(self.dense_1(x))  # transfer_finetune.nn:30  [64] -> [32]
+        x = self.dense_2(x)  # transfer_finetune.nn:31  [32] -> [5]
         return x
 
 
@@ -115,16 +118,27 @@ def make_model(seed: int = 0):
     return Finetune(nnx.Rngs(seed))
 
 
-def make_optimizer(steps_per_epoch: int, epochs: int):
+# the layers of `freeze:`: no updates and no optimizer state for the first 10 epochs
+FROZEN = ('Features',)  # transfer_finetune.nn:39
+
+
+def freeze_labels(params):
+    """'frozen' for the parameters of the FROZEN layers, 'train' for the others."""
+    return jax.tree_util.tree_map_with_path(lambda path, _: "frozen" if path[0].key in FROZEN else "train", params)
+
+
+def make_optimizer(steps_per_epoch: int, epochs: int, frozen: bool = True):
     learning_rate = 0.0005
-    tx = optax.adam(learning_rate, b1=0.9, b2=0.999, eps=1e-08)  # transfer_finetune.nn:38
+    tx = optax.adam(learning_rate, b1=0.9, b2=0.999, eps=1e-08)  # transfer_finetune.nn:41
+    # frozen=False (the runtime's call after unfreeze_after) trains the FROZEN layers too, with a fresh state
+    tx = optax.multi_transform({"train": tx, "frozen": optax.set_to_zero() if frozen else tx}, freeze_labels)
     return tx
 
 
 def loss_fn(model, x, y):
     """Mean categorical_crossentropy over the batch (+ penalties); returns (loss, model logits)."""
     outputs = model(x)
-    loss = optax.softmax_cross_entropy_with_integer_labels(outputs, y).mean()  # transfer_finetune.nn:34
+    loss = optax.softmax_cross_entropy_with_integer_labels(outputs, y).mean()  # transfer_finetune.nn:37
     return loss, outputs
 
 
