@@ -31,7 +31,7 @@ CONFIG = {
         'source': 'sklearn',
         'args': {'name': 'digits'},
         'split': {'train': 0.7, 'val': 0.15, 'test': 0.15},
-        'normalize': 'minmax',
+        'normalize': 'none',
         'normalize_target': 'none',
         'reshape': [8, 8, 1],
         'one_hot': False,
@@ -80,19 +80,17 @@ def im2col_conv(x, kernel, window_strides, padding, *, lhs_dilation=None, rhs_di
 
 
 class Features(nnx.Module):
-    """model Features (transfer_finetune.nn:18)"""
+    """model Features (transfer_finetune.nn:19)"""
 
     def __init__(self, rngs: nnx.Rngs):
-        self.conv2d_1 = nnx.Conv(1, 32, kernel_size=(3, 3), strides=(1, 1), padding='SAME', kernel_init=KERNEL_INIT, conv_general_dilated=im2col_conv, rngs=rngs)  # transfer_finetune.nn:20  [8, 8, 1] -> [8, 8, 32]
-        self.conv2d_2 = nnx.Conv(32, 64, kernel_size=(3, 3), strides=(1, 1), padding='SAME', kernel_init=KERNEL_INIT, conv_general_dilated=im2col_conv, rngs=rngs)  # transfer_finetune.nn:21  [8, 8, 32] -> [8, 8, 64]
-        self.dense_1 = nnx.Linear(1024, 64, kernel_init=KERNEL_INIT, rngs=rngs)  # transfer_finetune.nn:24  [1024] -> [64]
+        self.conv2d_1 = nnx.Conv(1, 32, kernel_size=(3, 3), strides=(1, 1), padding='SAME', kernel_init=KERNEL_INIT, conv_general_dilated=im2col_conv, rngs=rngs)  # transfer_finetune.nn:21  [8, 8, 1] -> [8, 8, 32]
+        self.conv2d_2 = nnx.Conv(32, 64, kernel_size=(3, 3), strides=(1, 1), padding='SAME', kernel_init=KERNEL_INIT, conv_general_dilated=im2col_conv, rngs=rngs)  # transfer_finetune.nn:22  [8, 8, 32] -> [8, 8, 64]
 
     def __call__(self, x):
-        x = jax.nn.relu(self.conv2d_1(x))  # transfer_finetune.nn:20  [8, 8, 1] -> [8, 8, 32]
-        x = jax.nn.relu(self.conv2d_2(x))  # transfer_finetune.nn:21  [8, 8, 32] -> [8, 8, 64]
-        x = nnx.max_pool(x, window_shape=(2, 2), strides=(2, 2), padding='VALID')  # transfer_finetune.nn:22  [8, 8, 64] -> [4, 4, 64]
-        x = x.reshape(x.shape[0], -1)  # transfer_finetune.nn:23  [4, 4, 64] -> [1024]
-        x = jax.nn.relu(self.dense_1(x))  # transfer_finetune.nn:24  [1024] -> [64]
+        x = jax.nn.relu(self.conv2d_1(x))  # transfer_finetune.nn:21  [8, 8, 1] -> [8, 8, 32]
+        x = jax.nn.relu(self.conv2d_2(x))  # transfer_finetune.nn:22  [8, 8, 32] -> [8, 8, 64]
+        x = nnx.max_pool(x, window_shape=(2, 2), strides=(2, 2), padding='VALID')  # transfer_finetune.nn:23  [8, 8, 64] -> [4, 4, 64]
+        x = x.reshape(x.shape[0], -1)  # transfer_finetune.nn:24  [4, 4, 64] -> [1024]
         return x
 
 
@@ -100,14 +98,14 @@ class Finetune(nnx.Module):
     """model Finetune (transfer_finetune.nn:27)"""
 
     def __init__(self, rngs: nnx.Rngs):
-        self.Features = Features(rngs=rngs)  # transfer_finetune.nn:29  [8, 8, 1] -> [64]
-        self.dense_1 = nnx.Linear(64, 32, kernel_init=KERNEL_INIT, rngs=rngs)  # transfer_finetune.nn:30  [64] -> [32]
-        self.dense_2 = nnx.Linear(32, 5, kernel_init=KERNEL_INIT, rngs=rngs)  # transfer_finetune.nn:31  [32] -> [5]
+        self.Features = Features(rngs=rngs)  # transfer_finetune.nn:29  [8, 8, 1] -> [1024]
+        self.dropout_1 = nnx.Dropout(0.3, rngs=rngs)  # transfer_finetune.nn:30  [1024] -> [1024]
+        self.dense_1 = nnx.Linear(1024, 5, kernel_init=KERNEL_INIT, rngs=rngs)  # transfer_finetune.nn:31  [1024] -> [5]
 
     def __call__(self, x):
-        x = self.Features(x)  # transfer_finetune.nn:29  [8, 8, 1] -> [64]
-        x = jax.nn.relu(self.dense_1(x))  # transfer_finetune.nn:30  [64] -> [32]
-        x = self.dense_2(x)  # transfer_finetune.nn:31  [32] -> [5]
+        x = self.Features(x)  # transfer_finetune.nn:29  [8, 8, 1] -> [1024]
+        x = self.dropout_1(x)  # transfer_finetune.nn:30  [1024] -> [1024]
+        x = self.dense_1(x)  # transfer_finetune.nn:31  [1024] -> [5]
         return x
 
 
@@ -116,7 +114,7 @@ def make_model(seed: int = 0):
 
 
 def make_optimizer(steps_per_epoch: int, epochs: int):
-    learning_rate = 0.0005
+    learning_rate = 0.001
     tx = optax.adam(learning_rate, b1=0.9, b2=0.999, eps=1e-08)  # transfer_finetune.nn:52
     return tx
 

@@ -31,7 +31,7 @@ CONFIG = {
         'source': 'sklearn',
         'args': {'name': 'digits'},
         'split': {'train': 0.7, 'val': 0.15, 'test': 0.15},
-        'normalize': 'minmax',
+        'normalize': 'none',
         'normalize_target': 'none',
         'reshape': [8, 8, 1],
         'one_hot': False,
@@ -80,19 +80,17 @@ def im2col_conv(x, kernel, window_strides, padding, *, lhs_dilation=None, rhs_di
 
 
 class Features(nnx.Module):
-    """model Features (transfer_pretrain.nn:14)"""
+    """model Features (transfer_pretrain.nn:15)"""
 
     def __init__(self, rngs: nnx.Rngs):
-        self.conv2d_1 = nnx.Conv(1, 32, kernel_size=(3, 3), strides=(1, 1), padding='SAME', kernel_init=KERNEL_INIT, conv_general_dilated=im2col_conv, rngs=rngs)  # transfer_pretrain.nn:16  [8, 8, 1] -> [8, 8, 32]
-        self.conv2d_2 = nnx.Conv(32, 64, kernel_size=(3, 3), strides=(1, 1), padding='SAME', kernel_init=KERNEL_INIT, conv_general_dilated=im2col_conv, rngs=rngs)  # transfer_pretrain.nn:17  [8, 8, 32] -> [8, 8, 64]
-        self.dense_1 = nnx.Linear(1024, 64, kernel_init=KERNEL_INIT, rngs=rngs)  # transfer_pretrain.nn:20  [1024] -> [64]
+        self.conv2d_1 = nnx.Conv(1, 32, kernel_size=(3, 3), strides=(1, 1), padding='SAME', kernel_init=KERNEL_INIT, conv_general_dilated=im2col_conv, rngs=rngs)  # transfer_pretrain.nn:17  [8, 8, 1] -> [8, 8, 32]
+        self.conv2d_2 = nnx.Conv(32, 64, kernel_size=(3, 3), strides=(1, 1), padding='SAME', kernel_init=KERNEL_INIT, conv_general_dilated=im2col_conv, rngs=rngs)  # transfer_pretrain.nn:18  [8, 8, 32] -> [8, 8, 64]
 
     def __call__(self, x):
-        x = jax.nn.relu(self.conv2d_1(x))  # transfer_pretrain.nn:16  [8, 8, 1] -> [8, 8, 32]
-        x = jax.nn.relu(self.conv2d_2(x))  # transfer_pretrain.nn:17  [8, 8, 32] -> [8, 8, 64]
-        x = nnx.max_pool(x, window_shape=(2, 2), strides=(2, 2), padding='VALID')  # transfer_pretrain.nn:18  [8, 8, 64] -> [4, 4, 64]
-        x = x.reshape(x.shape[0], -1)  # transfer_pretrain.nn:19  [4, 4, 64] -> [1024]
-        x = jax.nn.relu(self.dense_1(x))  # transfer_pretrain.nn:20  [1024] -> [64]
+        x = jax.nn.relu(self.conv2d_1(x))  # transfer_pretrain.nn:17  [8, 8, 1] -> [8, 8, 32]
+        x = jax.nn.relu(self.conv2d_2(x))  # transfer_pretrain.nn:18  [8, 8, 32] -> [8, 8, 64]
+        x = nnx.max_pool(x, window_shape=(2, 2), strides=(2, 2), padding='VALID')  # transfer_pretrain.nn:19  [8, 8, 64] -> [4, 4, 64]
+        x = x.reshape(x.shape[0], -1)  # transfer_pretrain.nn:20  [4, 4, 64] -> [1024]
         return x
 
 
@@ -100,14 +98,16 @@ class Pretrain(nnx.Module):
     """model Pretrain (transfer_pretrain.nn:23)"""
 
     def __init__(self, rngs: nnx.Rngs):
-        self.Features = Features(rngs=rngs)  # transfer_pretrain.nn:25  [8, 8, 1] -> [64]
-        self.dropout_1 = nnx.Dropout(0.3, rngs=rngs)  # transfer_pretrain.nn:26  [64] -> [64]
-        self.dense_1 = nnx.Linear(64, 5, kernel_init=KERNEL_INIT, rngs=rngs)  # transfer_pretrain.nn:27  [64] -> [5]
+        self.Features = Features(rngs=rngs)  # transfer_pretrain.nn:25  [8, 8, 1] -> [1024]
+        self.dense_1 = nnx.Linear(1024, 64, kernel_init=KERNEL_INIT, rngs=rngs)  # transfer_pretrain.nn:26  [1024] -> [64]
+        self.dropout_1 = nnx.Dropout(0.3, rngs=rngs)  # transfer_pretrain.nn:27  [64] -> [64]
+        self.dense_2 = nnx.Linear(64, 5, kernel_init=KERNEL_INIT, rngs=rngs)  # transfer_pretrain.nn:28  [64] -> [5]
 
     def __call__(self, x):
-        x = self.Features(x)  # transfer_pretrain.nn:25  [8, 8, 1] -> [64]
-        x = self.dropout_1(x)  # transfer_pretrain.nn:26  [64] -> [64]
-        x = self.dense_1(x)  # transfer_pretrain.nn:27  [64] -> [5]
+        x = self.Features(x)  # transfer_pretrain.nn:25  [8, 8, 1] -> [1024]
+        x = jax.nn.relu(self.dense_1(x))  # transfer_pretrain.nn:26  [1024] -> [64]
+        x = self.dropout_1(x)  # transfer_pretrain.nn:27  [64] -> [64]
+        x = self.dense_2(x)  # transfer_pretrain.nn:28  [64] -> [5]
         return x
 
 
@@ -117,14 +117,14 @@ def make_model(seed: int = 0):
 
 def make_optimizer(steps_per_epoch: int, epochs: int):
     learning_rate = 0.001
-    tx = optax.adam(learning_rate, b1=0.9, b2=0.999, eps=1e-08)  # transfer_pretrain.nn:34
+    tx = optax.adam(learning_rate, b1=0.9, b2=0.999, eps=1e-08)  # transfer_pretrain.nn:35
     return tx
 
 
 def loss_fn(model, x, y):
     """Mean categorical_crossentropy over the batch (+ penalties); returns (loss, model logits)."""
     outputs = model(x)
-    loss = optax.softmax_cross_entropy_with_integer_labels(outputs, y).mean()  # transfer_pretrain.nn:33
+    loss = optax.softmax_cross_entropy_with_integer_labels(outputs, y).mean()  # transfer_pretrain.nn:34
     return loss, outputs
 
 
