@@ -19,12 +19,14 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from . import jaxcache
 from .loop import DATA_STREAM, History, _call, batching, from_pure, to_pure
 
 
 class GanTrainer:
     def __init__(self, program: ModuleType, splits: dict, *, epochs: int | None = None, seed: int | None = None,
                  callbacks: Iterable[Any] = (), log: Callable[[str], None] | None = None, config: dict | None = None):
+        jaxcache.enable()         # before the first compilation of the process
         self.program = program
         self.config = {**program.CONFIG, **(config or {})}
         if epochs is not None:
