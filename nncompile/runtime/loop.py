@@ -360,7 +360,7 @@ class Trainer:
             pad = size - len(chunk)
             if pad:
                 chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
-            out.append(self._predict(model_state, jnp.asarray(chunk)))
+            out.append(self._predict(model_state, jax.device_put(np.array(chunk))))   # no compiled copy
         return np.concatenate([np.asarray(o) for o in jax.device_get(out)])[:n]
 
     def state(self) -> dict:
