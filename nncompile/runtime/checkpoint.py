@@ -248,6 +248,7 @@ class Checkpointer:
                 items["best"] = ocp.args.StandardSave(best)
             manager.save(epoch, args=ocp.args.Composite(**items), force=True)
             manager.wait_until_finished()
+            write_manifest(self.directory / str(epoch))
             shutil.rmtree(self.directory / DELETED, ignore_errors=True)
         self.saved = epoch
         return self.directory / str(epoch)
@@ -335,6 +336,7 @@ def restore(trainer, directory: str | os.PathLike, *, step: int | None = None, e
                               + "; ".join(_differences(have, meta.get("fingerprint") or [])),
                               "resume with the spec (and --set values) that wrote it, or train from the start "
                               "without --resume")
+    verify_manifest(step_dir)
     state = _read(step_dir / "state", target)
     if sha256(state) != meta.get("sha256", {}).get("state"):
         raise CheckpointError(f"{step_dir} is corrupt: its arrays do not match the checksum written with them",
@@ -376,6 +378,41 @@ def _check_compatible(trainer, meta: dict, step_dir: Path) -> None:
                                   "resume with the spec and data that wrote it, or train from the start without --resume")
 
 
+MANIFEST = "files.json"
+
+
+def _file_digests(step_dir: Path) -> dict[str, str]:
+    return {str(f.relative_to(step_dir)): hashlib.sha256(f.read_bytes()).hexdigest()
+            for part in ("state", "best") if (step_dir / part).is_dir()
+            for f in sorted((step_dir / part).rglob("*")) if f.is_file()}
+
+
+def write_manifest(step_dir: Path) -> None:
+    """SHA-256 of every array file, written (atomically) after Orbax committed the step: damage is then
+    found before any array is read, instead of inside Orbax's concurrent reads."""
+    tmp = step_dir / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(_file_digests(step_dir), indent=1))
+    os.replace(tmp, step_dir / MANIFEST)
+
+
+def verify_manifest(step_dir: Path) -> None:
+    """Raise CheckpointError when a file of the step is missing, changed or added since it was written.
+    A step without a manifest (killed between commit and manifest) is checked by its array checksums."""
+    path = step_dir / MANIFEST
+    if not path.is_file():
+        return
+    try:
+        want = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise CheckpointError(f"{step_dir} is corrupt: its file manifest is unreadable", _older_hint(step_dir)) from None
+    have = _file_digests(step_dir)
+    bad = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
+    if bad:
+        raise CheckpointError(f"{step_dir} is corrupt or truncated: {bad[0]}"
+                              + (f" and {len(bad) - 1} more file(s)" if len(bad) > 1 else "")
+                              + " changed since the checkpoint was written", _older_hint(step_dir))
+
+
 def _read(path: Path, target: dict) -> dict:
     """Orbax restore into the shapes and dtypes of `target` (no pickle); errors become CheckpointError."""
     import orbax.checkpoint as ocp
@@ -386,19 +423,29 @@ def _read(path: Path, target: dict) -> dict:
         with _quiet():
             return jax.device_get(checkpointer.restore(path, abstract))
     except Exception as e:  # tensorstore/orbax raise many types for truncated or garbled files
-        raise CheckpointError(f"{path.parent} is corrupt or truncated: {type(e).__name__}: "
-                              f"{str(e).splitlines()[0][:300] if str(e) else ''}", _older_hint(path.parent)) from None
+        detail = (str(e).splitlines() or [""])[0].split(" See full TensorStore details")[0][:200]
+        raise CheckpointError(f"{path.parent} is corrupt or truncated ({type(e).__name__}: {detail})",
+                              _older_hint(path.parent)) from None
     finally:
         checkpointer.close()
 
 
 @contextlib.contextmanager
 def _quiet():
+    """Orbax's logging off; and when a damaged file fails one of its concurrent reads, the reads still
+    in flight fail too and their coroutines report "Exception ignored ..." with a traceback as they are
+    collected: collect them here, with the unraisable-exception hook silenced."""
+    import gc
+    import sys
     level = _absl_quiet.level
     _absl_quiet.setLevel(logging.ERROR)
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None
     try:
         yield
     finally:
+        gc.collect()
+        sys.unraisablehook = hook
         _absl_quiet.setLevel(level)
 
 

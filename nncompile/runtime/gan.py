@@ -20,7 +20,7 @@ import numpy as np
 from flax import nnx
 
 from . import jaxcache
-from .loop import DATA_STREAM, History, _call, batching, from_pure, to_pure
+from .loop import DATA_STREAM, History, _call, run_config, batching, from_pure, to_pure
 
 
 class GanTrainer:
@@ -28,11 +28,7 @@ class GanTrainer:
                  callbacks: Iterable[Any] = (), log: Callable[[str], None] | None = None, config: dict | None = None):
         jaxcache.enable()         # before the first compilation of the process
         self.program = program
-        self.config = {**program.CONFIG, **(config or {})}
-        if epochs is not None:
-            self.config["epochs"] = epochs
-        if seed is not None:
-            self.config["seed"] = seed
+        self.config = run_config(program, config, epochs, seed)
         self.epochs = int(self.config["epochs"])
         self.seed = int(self.config.get("seed", 0))
         self.strategy = "scan"

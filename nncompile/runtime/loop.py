@@ -177,6 +177,16 @@ def from_pure(template: nnx.State, pure: dict) -> nnx.State:
     return template
 
 
+def run_config(program: ModuleType, config: dict | None, epochs: int | None, seed: int | None) -> dict:
+    """The program's CONFIG with a run's overrides (``config`` entries, then epochs and seed)."""
+    out = {**program.CONFIG, **(config or {})}
+    if epochs is not None:
+        out["epochs"] = epochs
+    if seed is not None:
+        out["seed"] = seed
+    return out
+
+
 class Trainer:
     """Fits, evaluates and runs an emitted program on numpy splits {"train"|"val"|"test": (x, y)}.
 
@@ -190,11 +200,7 @@ class Trainer:
                  log: Callable[[str], None] | None = None, config: dict | None = None):
         jaxcache.enable()         # before the first compilation of the process
         self.program = program
-        self.config = {**program.CONFIG, **(config or {})}
-        if epochs is not None:
-            self.config["epochs"] = epochs
-        if seed is not None:
-            self.config["seed"] = seed
+        self.config = run_config(program, config, epochs, seed)
         self.epochs = int(self.config["epochs"])
         self.seed = int(self.config.get("seed", 0))
         self.strategy = self.config.get("strategy", "scan")
