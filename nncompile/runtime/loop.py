@@ -24,6 +24,7 @@ from __future__ import annotations
 import collections
 import logging
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -447,10 +448,15 @@ class Trainer:
             def epoch_fn(state, epoch, x, y, idx, rest):
                 self.traces["train_epoch"] += 1
                 key = step_key(epoch)
+                order = carry_order(self._treedef)
+                inverse = np.argsort(order)
 
                 def body(carry, inputs):
-                    return train_on(*carry, *inputs, x, y, key), None
-                (state, acc), _ = jax.lax.scan(body, (state, self._zero()), (jnp.arange(b.steps), idx))
+                    leaves, acc = train_on([carry[0][j] for j in inverse], carry[1], *inputs, x, y, key)
+                    return ([leaves[i] for i in order], acc), None
+                (carry, acc), _ = jax.lax.scan(body, ([state[i] for i in order], self._zero()),
+                                               (jnp.arange(b.steps), idx))
+                state = [carry[j] for j in inverse]
                 if rest is not None:
                     state, acc = train_on(state, acc, b.steps, rest[0], x, y, key)
                 return state, acc
@@ -606,6 +612,25 @@ def carry_over(fresh: dict, old: dict) -> dict:
         b = have.get(jax.tree_util.keystr(path))
         return b if b is not None and np.shape(b) == np.shape(a) and b.dtype == a.dtype else a
     return jax.tree_util.tree_map_with_path(pick, fresh)
+
+
+def carry_order(treedef) -> list[int]:
+    """The order of the state's arrays in the scan carry: nnx's order, but each layer's `kernel` before
+    its other parameters (bias), as hand-written JAX has them.
+
+    The order of a while loop's tuple changes how XLA:CPU schedules the loop body: measured on the
+    digits MLP (W1), an epoch takes 6.4-6.6 ms with kernels first and 7.0-7.1 ms in nnx's (alphabetical,
+    bias first) order; sorting by size instead (largest first) took 8.0 ms.
+    """
+    numbered = jax.tree.unflatten(treedef, list(range(treedef.num_leaves)))
+    groups: list[tuple[str | None, list[tuple[bool, int]]]] = []
+    for path, i in jax.tree_util.tree_flatten_with_path(numbered)[0]:
+        m = re.match(r"(.*)\['([^'\]]*)'\](\.value)?$", jax.tree_util.keystr(path))
+        parent, kernel = (m.group(1), m.group(2) == "kernel") if m else (None, False)
+        if not groups or parent is None or groups[-1][0] != parent:
+            groups.append((parent, []))
+        groups[-1][1].append((not kernel, i))
+    return [i for _, members in groups for _, i in sorted(members, key=lambda m: m[0])]
 
 
 def _call(cb, name: str, *args) -> None:
