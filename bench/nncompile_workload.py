@@ -92,8 +92,13 @@ def im2col_conv(x, kernel, *args, **kwargs):
 """
 
 
+def _nnx_carry_order():
+    from nncompile.runtime import loop
+    loop.carry_order = lambda treedef: list(range(treedef.num_leaves))
+
+
 LEVERS = {"no-ahead": _no_ahead, "eager-build": _eager_build, "copy-each-epoch": _copy_each_epoch,
-          "native-conv": _native_conv}
+          "native-conv": _native_conv, "nnx-carry-order": _nnx_carry_order}
 
 
 def main():
