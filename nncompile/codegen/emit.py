@@ -103,7 +103,7 @@ def emit_program(program: ir.Program, train_name: str | None = None) -> str:
     fold = head if head is not None and head == fusable else None
     bf16 = train.props.precision == "bfloat16"
     plan = lower_model(train.model, program.source.path, fold, train.props.precision)
-    loss, loss_helpers = TR.loss_expr(train, fold)
+    loss, loss_helpers = TR.loss_expr(train)
     penalties = TR.penalty_terms(train)
     augments = TR.augment_calls(train)
     helpers = plan.helpers | loss_helpers | ({"kernel_penalty"} if penalties else set()) | {a[0] for a in augments}

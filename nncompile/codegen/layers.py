@@ -6,7 +6,6 @@ expression computing the layer's output from its input expressions.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -203,7 +202,7 @@ def repeat(node: ir.Node) -> Lowered:
 
 def merge(op: str):
     def lower(node: ir.Node) -> Lowered:
-        return Lowered(None, lambda a, xs: t(" {op} ".join("{x%d}" % i for i in range(len(xs))).replace("{op}", op),
+        return Lowered(None, lambda a, xs: t(f" {op} ".join("{x%d}" % i for i in range(len(xs))),
                                               **{f"x{i}": x for i, x in enumerate(xs)}))
     return lower
 
@@ -265,6 +264,3 @@ CONV_KINDS = {"conv1d", "conv2d", "max_pool", "avg_pool", "primary_caps"}
 def uses_convolution(model: ir.Model) -> bool:
     return any(n.kind in CONV_KINDS or (n.submodel is not None and uses_convolution(n.submodel)) for n in model.nodes)
 
-
-def prod(shape) -> int:
-    return math.prod(shape)

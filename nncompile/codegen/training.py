@@ -9,7 +9,7 @@ Y = Sym("y")
 OUT = Sym("outputs")
 
 
-def loss_expr(train: ir.Train, head: str | None) -> tuple[Expr, set[str]]:
+def loss_expr(train: ir.Train) -> tuple[Expr, set[str]]:
     """The mean loss over a batch, from ``outputs`` (logits when the head is fused) and ``y``."""
     loss: Ref = train.props.loss
     p = loss.params

@@ -234,7 +234,7 @@ class _ModelWalk:
                            if source in self.inputs else "embedding must read the model's integer input")
             self.fail(stmt)
             return
-        out_name = stmt.target or self.auto_name(name if kind != "model" else name)
+        out_name = stmt.target or self.auto_name(name)
         if stmt.target and stmt.target in self.tensors:
             self.out.error(D.DUPLICATE, f"'{stmt.target}' is already defined in model {self.block.name}",
                            stmt.target_span, "choose another name")
@@ -322,12 +322,9 @@ class _ModelWalk:
 
     def auto_name(self, kind: str) -> str:
         """Keras-style names: dense_1, dense_2, ...; a model used once keeps its own name."""
-        if kind in self.b.blocks:
-            self.counts[kind] += 1
-            name = kind if self.counts[kind] == 1 else f"{kind}_{self.counts[kind]}"
-        else:
-            self.counts[kind] += 1
-            name = f"{kind}_{self.counts[kind]}"
+        self.counts[kind] += 1
+        first_model_use = kind in self.b.blocks and self.counts[kind] == 1
+        name = kind if first_model_use else f"{kind}_{self.counts[kind]}"
         while name in self.tensors:
             self.counts[kind] += 1
             name = f"{kind}_{self.counts[kind]}"

@@ -150,8 +150,6 @@ class _Validator:
                 shape = (w.length,)
             elif shape is not None:
                 shape = (w.length, *shape)
-            if task not in ("sequence", None) and props.source.name != "synthetic":
-                pass
         elif task == "sequence":
             self.out.error(D.MISSING_PROPERTY, "a text source needs `windows: {length: T}`", props.source.span,
                            "add e.g. `windows: {length: 32, targets: sequence}` to the data block")
