@@ -5,7 +5,8 @@ time, and the code from before the optimisations (a git commit), interleaved, fr
 
 Levers undone (bench/nncompile_workload.py --lever): `no-ahead` (no epoch run ahead), `eager-build`
 (model and optimizer built op by op), `copy-each-epoch` (the per-epoch state copy the runtime used to
-make), `nnx-carry-order` (scan carry in nnx's bias-first order), `native-conv` (nnx.Conv's lax convolution instead of im2col; W2 only, with --strategy step
+make), `nnx-carry-order` (scan carry in nnx's bias-first order), `fusion-emitters` (W2 compiled with
+XLA:CPU's default fusion emitters instead of the elemental ones its convolutions select), `native-conv` (nnx.Conv's lax convolution instead of im2col; W2 only, with --strategy step
 since the native convolution is ~15x slower inside lax.scan on CPU); `cache` runs with a warm
 compilation cache. `baseline` is the given commit's nncompile (a temporary git worktree).
 """
@@ -31,6 +32,7 @@ CONFIGS = {  # name: (workload filter, extra args, env)
     "eager-build": (None, ["--lever", "eager-build"], {"NNCOMPILE_CACHE": "0"}),
     "copy-each-epoch": ({"W1", "W3"}, ["--lever", "copy-each-epoch"], {"NNCOMPILE_CACHE": "0"}),
     "nnx-carry-order": (None, ["--lever", "nnx-carry-order"], {"NNCOMPILE_CACHE": "0"}),
+    "fusion-emitters": ({"W2"}, ["--lever", "fusion-emitters"], {"NNCOMPILE_CACHE": "0"}),
     "im2col, step": ({"W2"}, ["--strategy", "step"], {"NNCOMPILE_CACHE": "0"}),
     "native-conv, step": ({"W2"}, ["--strategy", "step", "--lever", "native-conv"], {"NNCOMPILE_CACHE": "0"}),
     "baseline": (None, [], {"NNCOMPILE_CACHE": "0"}),

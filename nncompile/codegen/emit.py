@@ -5,6 +5,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..semantics import ir
+from . import layers as L
 from . import training as TR
 from .expr import pretty, render
 from .lower import ClassPlan, head_activation, lower_model
@@ -112,6 +113,9 @@ def emit_program(program: ir.Program, train_name: str | None = None) -> str:
     line = lambda key: f"{spec_name}:{train.property_spans[key].line}" if key in train.property_spans else None  # noqa: E731
 
     config = TR.config(train, spec_name, output_activation, strategy)
+    cpu_options = L.cpu_compiler_options(train.model)
+    if cpu_options:
+        config["cpu_compiler_options"] = cpu_options
     if bf16:
         config["precision"] = "bfloat16"
     w = Writer()

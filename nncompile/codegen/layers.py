@@ -260,7 +260,32 @@ LAYERS: dict[str, Callable[[ir.Node], Lowered]] = {
 
 CONV_KINDS = {"conv1d", "conv2d", "max_pool", "avg_pool", "primary_caps"}
 
+# How XLA:CPU compiles a program, chosen from its layers. XLA:CPU compiles every fused kernel with its
+# MLIR fusion emitters and then LLVM (~10 ms of CPU per kernel), and an im2col convolution adds
+# 2 * (taps - 1) small copy kernels. With the older elemental emitters, convolutional programs compile
+# 40-45% faster (W2: 0.64 -> 0.35 s) and run their epochs within 2% (W2, digits_cnn, transfer_pretrain);
+# dense programs (W1: +20% epoch time) and capsule routing (+24%) run clearly slower with them. Measured:
+# bench/results/emitters.md. So: convolutions without capsules -> elemental emitters.
+ELEMENTAL_EMITTER_KINDS = {"conv1d", "conv2d"}
+FUSION_EMITTER_KINDS = {"primary_caps", "capsules"}
+
+
+def kinds(model: ir.Model) -> set[str]:
+    """The layer kinds of a model and of the models it uses as blocks."""
+    out = set()
+    for n in model.nodes:
+        out.add(n.kind)
+        if n.submodel is not None:
+            out |= kinds(n.submodel)
+    return out
+
 
 def uses_convolution(model: ir.Model) -> bool:
-    return any(n.kind in CONV_KINDS or (n.submodel is not None and uses_convolution(n.submodel)) for n in model.nodes)
+    return bool(kinds(model) & CONV_KINDS)
+
+
+def cpu_compiler_options(*models: ir.Model) -> dict:
+    """XLA:CPU options for the program's compiled functions (the runtime ignores them elsewhere)."""
+    used = set().union(*(kinds(m) for m in models))
+    return {"xla_cpu_use_fusion_emitters": False} if used & ELEMENTAL_EMITTER_KINDS and not used & FUSION_EMITTER_KINDS else {}
 

@@ -5,11 +5,14 @@ Shape of a fit, chosen for small models on any backend:
   initializer op); JAX's persistent compilation cache is on (`jaxcache`);
 * the splits are moved to the device once; every epoch's order is a permutation drawn on the host from
   (seed, epoch) (numpy; only the (steps, batch) indices travel), and the batches are gathered on the device;
-* strategy "scan" runs a whole epoch as one jitted `lax.scan` over the batch indices, strategy "step"
-  one jitted step per batch; both work on the split state of (model, optimizer) (`nnx.split`,
-  `nnx.merge` inside the jitted function), and each is compiled once (`traces` counts). "scan" does
-  not donate the state: the epoch's input stays valid and is the rollback point for a non-finite loss
-  and for `restore_best`, without a copy. "step" donates it at every step and copies it once per epoch;
+* strategy "scan" runs the steps of an epoch as one jitted loop over the batch indices (steps lo..hi-1,
+  one compilation for any range: the whole epoch in one call, or, with step callbacks such as the
+  progress bar, chunks of about CHUNK_S seconds, the first call of a trainer being a single step);
+  strategy "step" one jitted step per batch; both work on the split state of (model, optimizer)
+  (`nnx.split`, `nnx.merge` inside the jitted function), and each is compiled once (`traces` counts),
+  with the program's XLA:CPU options on CPU. "scan" does not donate the state: the epoch's input stays
+  valid and is the rollback point for a non-finite loss and for `restore_best`, without a copy. "step"
+  donates it at every step and copies it once per epoch;
 * the loss and the metric accumulators stay on the device and are fetched once per epoch,
   together with the validation results (the whole split in one batch when it has <= 8192 examples);
 * evaluation and prediction run over an eval view of the model (dropout off, BatchNorm running
@@ -22,6 +25,7 @@ state of the last completed epoch). None of these raises; `History.reason` says 
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import math
 import re
@@ -46,6 +50,8 @@ INIT_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0, "xla_llvm_disable_
 # one's results are read, so the host's per-epoch work overlaps the device's; stopping after an epoch
 # then discards at most this much speculative work
 AHEAD_BELOW_S = 0.05
+# With step callbacks (progress), strategy "scan" runs an epoch in chunks of about this many seconds
+CHUNK_S = 0.5
 
 _logger = logging.getLogger("nncompile.runtime")
 
@@ -128,7 +134,7 @@ class Callback:
     """Optional hooks; a callback may define any subset of these methods."""
 
     def on_fit_start(self, trainer: "Trainer", history: History) -> None: ...
-    def on_step_end(self, trainer: "Trainer", epoch: int, step: int, steps: int) -> None: ...  # strategy "step" only
+    def on_step_end(self, trainer: "Trainer", epoch: int, step: int, steps: int) -> None: ...  # after each step or chunk
     def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict) -> None: ...
     def on_fit_end(self, trainer: "Trainer", history: History) -> None: ...
 
@@ -238,6 +244,11 @@ class Trainer:
         self.metrics = M.build(self.config.get("metrics") or [], self.head)
         self._lr_path = _find_lr(nnx.state(self.optimizer))
         self._compile()
+        # strategy "scan": the accumulators the next epoch call receives (it restarts them at step 0; any
+        # values of the right structure do), and the measured seconds per step, for chunking
+        self._acc = jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), jax.eval_shape(self._zero))
+        self._step_seconds: float | None = None
+        self._warm = False
 
     # ---- public API ----------------------------------------------------------------------------------
     @property
@@ -320,6 +331,9 @@ class Trainer:
                 if lr is not None:
                     logs["lr"] = float(lr)
                 logs["seconds"] = time.perf_counter() - t0
+                if self._warm:              # an estimate for chunking the next epochs (not the compiling call)
+                    self._step_seconds = logs["seconds"] / b.updates
+                self._warm = True
                 run_ahead = not donates and logs["seconds"] < AHEAD_BELOW_S
                 good = state
                 history.epochs.append(logs)
@@ -426,6 +440,9 @@ class Trainer:
     # ---- compiled functions ------------------------------------------------------------------------
     def _compile(self) -> None:
         b = self.batching
+        # the program's XLA:CPU options (codegen.layers.cpu_compiler_options); other backends take none
+        self.compiler_options = (self.config.get("cpu_compiler_options") or None) if jax.default_backend() == "cpu" else None
+        jit = functools.partial(jax.jit, compiler_options=self.compiler_options)
         self._copy = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))
 
         seed = self.seed
@@ -445,22 +462,26 @@ class Trainer:
             return leaves, self._accumulate(acc, loss, outputs, yb, i)
 
         if self.strategy == "scan":
-            def epoch_fn(state, epoch, x, y, idx, rest):
+            def epoch_fn(state, acc, epoch, x, y, idx, lo, hi, rest):
+                """Steps lo..hi-1 of an epoch as one loop (then the remainder batch, if any, when hi is the
+                last step); the accumulators restart when lo == 0. One compilation serves any (lo, hi)."""
                 self.traces["train_epoch"] += 1
                 key = step_key(epoch)
                 order = carry_order(self._treedef)
                 inverse = np.argsort(order)
+                acc = jax.tree.map(lambda zero, a: jnp.where(lo == 0, zero, a), self._zero(), acc)
 
-                def body(carry, inputs):
-                    leaves, acc = train_on([carry[0][j] for j in inverse], carry[1], *inputs, x, y, key)
-                    return ([leaves[i] for i in order], acc), None
-                (carry, acc), _ = jax.lax.scan(body, ([state[i] for i in order], self._zero()),
-                                               (jnp.arange(b.steps), idx))
+                def body(i, carry):
+                    rows = jax.lax.dynamic_index_in_dim(idx, i, keepdims=False)
+                    leaves, acc = train_on([carry[0][j] for j in inverse], carry[1], i, rows, x, y, key)
+                    return [leaves[k] for k in order], acc
+                carry, acc = jax.lax.fori_loop(lo, hi, body, ([state[k] for k in order], acc))
                 state = [carry[j] for j in inverse]
                 if rest is not None:
-                    state, acc = train_on(state, acc, b.steps, rest[0], x, y, key)
+                    state, acc = jax.lax.cond(hi == b.steps, lambda s, a: train_on(s, a, b.steps, rest[0], x, y, key),
+                                              lambda s, a: (s, a), state, acc)
                 return state, acc
-            self._epoch_fn = jax.jit(epoch_fn)    # not donated: see fit()
+            self._epoch_fn = jit(epoch_fn)    # not donated: see fit()
         else:
             def prepare():
                 self.traces["prepare"] += 1
@@ -471,8 +492,8 @@ class Trainer:
                 rows = jax.lax.dynamic_index_in_dim(idx, i % idx.shape[0], keepdims=False)
                 state, acc = train_on(state, acc, i, rows, x, y, step_key(epoch))
                 return state, acc, i + 1
-            self._prepare = jax.jit(prepare)
-            self._step = jax.jit(step_fn, donate_argnums=(0, 1))
+            self._prepare = jit(prepare)
+            self._step = jit(step_fn, donate_argnums=(0, 1))
 
         def eval_fn(model_state, acc, x, y):
             self.traces["eval"] += 1
@@ -483,9 +504,9 @@ class Trainer:
         def predict_fn(model_state, x):
             self.traces["predict"] += 1
             return self.program.predict(nnx.merge(self._eval_gdef, model_state), x)
-        self._eval = jax.jit(eval_fn, donate_argnums=1)
-        self._predict = jax.jit(predict_fn)
-        self._zero_jit = jax.jit(self._zero)
+        self._eval = jit(eval_fn, donate_argnums=1)
+        self._predict = jit(predict_fn)
+        self._zero_jit = jit(self._zero)
 
     def _order(self, epoch: int) -> tuple[np.ndarray, np.ndarray | None]:
         """This epoch's batches as row indices: (steps, size) full batches and the (1, r) remainder or None.
@@ -504,7 +525,7 @@ class Trainer:
     def _run_epoch(self, state, epoch: int, x, y):
         idx, rest = self._order(epoch)
         if self.strategy == "scan":
-            return self._epoch_fn(state, epoch, x, y, idx, rest)
+            return self._run_chunks(state, epoch, x, y, idx, rest)
         acc, i = self._prepare()
         idx, rest = jax.device_put((idx, rest))          # once per epoch, not with every step
         key = jnp.asarray(epoch, jnp.int32)
@@ -517,6 +538,30 @@ class Trainer:
         if rest is not None:
             state, acc, i = self._step(state, acc, i, rest, x, y, key)
         return state, acc
+
+    def _run_chunks(self, state, epoch: int, x, y, idx, rest):
+        """An epoch of strategy "scan": one call of the compiled loop, or, when callbacks watch steps
+        (`on_step_end`: progress, timing), chunks of about CHUNK_S seconds with the hooks called between
+        them. The first call of a trainer is one step (its result is the first feedback: compilation
+        plus one step, not a whole epoch), then chunks double until a step's time is known."""
+        steps, hooks = self.batching.steps, [cb for cb in self.callbacks if hasattr(cb, "on_step_end")]
+        acc, lo = self._acc, 0
+        size = steps if not hooks else 1 if self._step_seconds is None else max(1, round(CHUNK_S / self._step_seconds))
+        while True:
+            hi = min(steps, lo + size)
+            t0 = time.perf_counter()
+            state, acc = self._epoch_fn(state, acc, epoch, x, y, idx, lo, hi, rest)
+            if hi == steps:
+                self._acc = acc
+                return state, acc
+            jax.block_until_ready(acc["count"])
+            if self._warm:            # the first call of all holds the compilation: no step time from it
+                self._step_seconds = (time.perf_counter() - t0) / (hi - lo)
+            self._warm = True
+            for cb in hooks:
+                cb.on_step_end(self, epoch, hi, self.batching.updates)
+            lo = hi
+            size = size * 2 if self._step_seconds is None else max(1, round(CHUNK_S / self._step_seconds))
 
     def _evaluate_on(self, model_state, x, y):
         acc = self._zero_jit()

@@ -423,3 +423,43 @@ def test_progress_tty_plain_and_quiet():
     tty = streams["tty"].getvalue()
     assert "\r" in tty and "step 5/" in tty and "epoch 3/3  loss" in tty
     assert streams["quiet"].getvalue() == ""
+
+
+# ---- epochs in chunks (strategy "scan" with step callbacks) -----------------------------------------
+class Steps:
+    def __init__(self):
+        self.seen = []
+
+    def on_step_end(self, trainer, epoch, step, steps):
+        self.seen.append((epoch, step, steps))
+
+
+@pytest.mark.parametrize("drop_remainder", [False, True])
+def test_chunked_epochs_train_exactly_like_whole_epochs(monkeypatch, drop_remainder):
+    from nncompile.runtime import loop
+    config = {"early_stopping": None, "drop_remainder": drop_remainder}
+    whole = Trainer(program("regression_diabetes"), DIABETES, epochs=3, config=config, **QUIET)
+    expected = whole.fit()
+    monkeypatch.setattr(loop, "CHUNK_S", 0.0)            # once a step's time is known: chunks of one step
+    steps = Steps()
+    chunked = Trainer(program("regression_diabetes"), DIABETES, epochs=3, config=config, callbacks=[steps], **QUIET)
+    history = chunked.fit()
+    b = chunked.batching
+    assert b.remainder == (0 if drop_remainder else len(DIABETES["train"][0]) % 32)
+    assert steps.seen[0] == (1, 1, b.updates)            # the first call of a trainer is one step
+    assert steps.seen[1] == (1, 3, b.updates)            # then 2 steps, which give the time of a step
+    assert steps.seen[2:] == [(1, s, b.updates) for s in range(4, b.steps)] + \
+        [(e, s, b.updates) for e in (2, 3) for s in range(1, b.steps)]
+    assert chunked.traces["train_epoch"] == 1            # one compilation serves every chunk
+    assert same(params_of(chunked), params_of(whole))
+    assert history.series("loss") == expected.series("loss")
+    assert history.series("val_loss") == expected.series("val_loss")
+
+
+def test_fast_epochs_are_not_chunked_after_the_first_steps():
+    steps = Steps()
+    trainer = Trainer(program("regression_diabetes"), DIABETES, epochs=3, config={"early_stopping": None},
+                      callbacks=[steps], **QUIET)
+    trainer.fit()
+    updates = trainer.batching.updates
+    assert steps.seen == [(1, 1, updates), (1, 3, updates)]   # a step takes far less than CHUNK_S

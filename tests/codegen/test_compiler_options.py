@@ -1,0 +1,43 @@
+"""XLA:CPU options chosen per program from its layers (codegen.layers.cpu_compiler_options).
+
+Convolutional programs compile with XLA:CPU's elemental emitters (40-45% less compile time, epochs
+within 2%); dense programs and capsule networks keep the default fusion emitters, which run them
+faster (bench/results/emitters.md). The choice travels in CONFIG; the runtime applies it on CPU only.
+"""
+from pathlib import Path
+
+import jax
+import pytest
+
+from nncompile import api
+
+SPECS = Path(__file__).resolve().parents[2] / "specs"
+ELEMENTAL = {"xla_cpu_use_fusion_emitters": False}
+
+
+@pytest.mark.parametrize("spec, train, options", [
+    ("digits_cnn.nn", None, ELEMENTAL),
+    ("transfer_pretrain.nn", None, ELEMENTAL),
+    ("transfer_finetune.nn", "scratch", ELEMENTAL),
+    ("capsnet.nn", None, None),              # capsule routing runs 24% slower with the elemental emitters
+    ("digits_mlp.nn", None, None),           # dense programs: 20% slower
+    ("char_rnn.nn", None, None),
+])
+def test_options_follow_the_layers(spec, train, options):
+    program = api.compile(SPECS / spec, train=train)
+    assert program.module.CONFIG.get("cpu_compiler_options") == options
+
+
+def test_runtime_compiles_with_the_programs_options():
+    program = api.compile(SPECS / "digits_cnn.nn")
+    trainer = program.trainer_for(dict(program.load_data().splits), epochs=3, log=lambda line: None)
+    assert jax.default_backend() == "cpu" and trainer.compiler_options == ELEMENTAL
+    losses = trainer.fit().series("loss")
+    assert losses[2] < losses[1] < losses[0] < 2.31     # it trains (chance: ln 10 = 2.30)
+
+
+def test_other_backends_take_no_cpu_options(monkeypatch):
+    program = api.compile(SPECS / "digits_cnn.nn")
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    trainer = program.trainer_for(dict(program.load_data().splits), epochs=1, log=lambda line: None)
+    assert trainer.compiler_options is None
