@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PROGRAMS = ["bench/specs/w1_mlp.nn", "bench/specs/w2_cnn.nn", "specs/digits_cnn.nn", "specs/transfer_pretrain.nn",
             "specs/capsnet.nn", "specs/residual_mlp.nn"]
-MODES = {"fusion": {}, "elemental": {"xla_cpu_use_fusion_emitters": False}}
+MODES = {"fusion": {"xla_cpu_use_fusion_emitters": True}, "elemental": {"xla_cpu_use_fusion_emitters": False}}
 
 ONE = r'''
 import json, os, sys, time

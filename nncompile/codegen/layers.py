@@ -262,10 +262,10 @@ CONV_KINDS = {"conv1d", "conv2d", "max_pool", "avg_pool", "primary_caps"}
 
 # How XLA:CPU compiles a program, chosen from its layers. XLA:CPU compiles every fused kernel with its
 # MLIR fusion emitters and then LLVM (~10 ms of CPU per kernel), and an im2col convolution adds
-# 2 * (taps - 1) small copy kernels. With the older elemental emitters, convolutional programs compile
-# 40-45% faster (W2: 0.64 -> 0.35 s) and run their epochs within 2% (W2, digits_cnn, transfer_pretrain);
-# dense programs (W1: +20% epoch time) and capsule routing (+24%) run clearly slower with them. Measured:
-# bench/results/emitters.md. So: convolutions without capsules -> elemental emitters.
+# 2 * (taps - 1) small copy kernels. With the older elemental emitters, the convolutional programs
+# compile in 0.57-0.60 of the time (W2: 0.62 -> 0.36 s) and run their epochs at 0.95-1.01 of the time;
+# dense programs (W1 epochs 1.13x) and capsule routing (1.23x) run slower with them
+# (bench/emitters.py, bench/results/emitters.md). So: convolutions without capsules -> elemental.
 ELEMENTAL_EMITTER_KINDS = {"conv1d", "conv2d"}
 FUSION_EMITTER_KINDS = {"primary_caps", "capsules"}
 
