@@ -36,11 +36,11 @@ state = jax.tree.leaves(nnx.state((trainer.model, trainer.optimizer)))
 steps = trainer.batching.steps
 idx, rest = trainer._order(1)
 t0 = time.perf_counter()
-lowered = trainer._epoch_fn.trace(state, trainer._acc, 1, x, y, idx, 0, steps, rest).lower()
+lowered = trainer._epoch_fn.trace(state, trainer._zero(), 1, x, y, idx, 0, steps, rest).lower()
 t1 = time.perf_counter()
 compiled = lowered.compile(json.loads(sys.argv[2]))
 t2 = time.perf_counter()
-out = compiled(state, trainer._acc, 1, x, y, idx, 0, steps, rest)
+out = compiled(state, trainer._zero(), 1, x, y, idx, 0, steps, rest)
 jax.block_until_ready(out)
 times = []
 for epoch in range(2, 8):

@@ -244,9 +244,7 @@ class Trainer:
         self.metrics = M.build(self.config.get("metrics") or [], self.head)
         self._lr_path = _find_lr(nnx.state(self.optimizer))
         self._compile()
-        # strategy "scan": the accumulators the next epoch call receives (it restarts them at step 0; any
-        # values of the right structure do), and the measured seconds per step, for chunking
-        self._acc = jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), jax.eval_shape(self._zero))
+        # strategy "scan": the measured seconds per step, for chunking epochs
         self._step_seconds: float | None = None
         self._warm = False
 
@@ -464,12 +462,11 @@ class Trainer:
         if self.strategy == "scan":
             def epoch_fn(state, acc, epoch, x, y, idx, lo, hi, rest):
                 """Steps lo..hi-1 of an epoch as one loop (then the remainder batch, if any, when hi is the
-                last step); the accumulators restart when lo == 0. One compilation serves any (lo, hi)."""
+                last step), adding to the accumulators `acc`. One compilation serves any (lo, hi)."""
                 self.traces["train_epoch"] += 1
                 key = step_key(epoch)
                 order = carry_order(self._treedef)
                 inverse = np.argsort(order)
-                acc = jax.tree.map(lambda zero, a: jnp.where(lo == 0, zero, a), self._zero(), acc)
 
                 def body(i, carry):
                     rows = jax.lax.dynamic_index_in_dim(idx, i, keepdims=False)
@@ -483,16 +480,11 @@ class Trainer:
                 return state, acc
             self._epoch_fn = jit(epoch_fn)    # not donated: see fit()
         else:
-            def prepare():
-                self.traces["prepare"] += 1
-                return self._zero(), jnp.zeros((), jnp.int32)
-
             def step_fn(state, acc, i, idx, x, y, epoch):
                 # idx is (steps, size) for the full batches, (1, r) for the remainder: row i mod rows
                 rows = jax.lax.dynamic_index_in_dim(idx, i % idx.shape[0], keepdims=False)
                 state, acc = train_on(state, acc, i, rows, x, y, step_key(epoch))
                 return state, acc, i + 1
-            self._prepare = jit(prepare)
             self._step = jit(step_fn, donate_argnums=(0, 1))
 
         def eval_fn(model_state, acc, x, y):
@@ -506,7 +498,6 @@ class Trainer:
             return self.program.predict(nnx.merge(self._eval_gdef, model_state), x)
         self._eval = jit(eval_fn, donate_argnums=1)
         self._predict = jit(predict_fn)
-        self._zero_jit = jit(self._zero)
 
     def _order(self, epoch: int) -> tuple[np.ndarray, np.ndarray | None]:
         """This epoch's batches as row indices: (steps, size) full batches and the (1, r) remainder or None.
@@ -526,7 +517,7 @@ class Trainer:
         idx, rest = self._order(epoch)
         if self.strategy == "scan":
             return self._run_chunks(state, epoch, x, y, idx, rest)
-        acc, i = self._prepare()
+        acc, i = self._zero(), np.zeros((), np.int32)
         idx, rest = jax.device_put((idx, rest))          # once per epoch, not with every step
         key = jnp.asarray(epoch, jnp.int32)
         steps = self.batching.updates
@@ -545,14 +536,13 @@ class Trainer:
         them. The first call of a trainer is one step (its result is the first feedback: compilation
         plus one step, not a whole epoch), then chunks double until a step's time is known."""
         steps, hooks = self.batching.steps, [cb for cb in self.callbacks if hasattr(cb, "on_step_end")]
-        acc, lo = self._acc, 0
+        acc, lo = self._zero(), 0
         size = steps if not hooks else 1 if self._step_seconds is None else max(1, round(CHUNK_S / self._step_seconds))
         while True:
             hi = min(steps, lo + size)
             t0 = time.perf_counter()
             state, acc = self._epoch_fn(state, acc, epoch, x, y, idx, lo, hi, rest)
             if hi == steps:
-                self._acc = acc
                 return state, acc
             jax.block_until_ready(acc["count"])
             if self._warm:            # the first call of all holds the compilation: no step time from it
@@ -564,7 +554,7 @@ class Trainer:
             size = size * 2 if self._step_seconds is None else max(1, round(CHUNK_S / self._step_seconds))
 
     def _evaluate_on(self, model_state, x, y):
-        acc = self._zero_jit()
+        acc = self._zero()
         if len(x) <= EVAL_BATCH:
             return self._eval(model_state, acc, x, y)
         for start in range(0, len(x), EVAL_BATCH):       # full chunks, then one smaller chunk
@@ -573,8 +563,9 @@ class Trainer:
 
     # ---- accumulators --------------------------------------------------------------------------------
     def _zero(self) -> dict:
-        return {"loss": jnp.zeros((), jnp.float32), "count": jnp.zeros((), jnp.int32),
-                "first_bad": jnp.full((), -1, jnp.int32), "metrics": [m.init() for m in self.metrics]}
+        """Fresh accumulators, made on the host (numpy): no compilation, a few bytes to transfer."""
+        return {"loss": np.zeros((), np.float32), "count": np.zeros((), np.int32),
+                "first_bad": np.full((), -1, np.int32), "metrics": [m.init() for m in self.metrics]}
 
     def _accumulate(self, acc, loss, outputs, y, i) -> dict:
         n = y.shape[0]

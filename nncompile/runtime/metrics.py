@@ -1,7 +1,7 @@
 """Metrics as (init, update, finalize) triples, accumulated on the device.
 
-`init()` returns a pytree of zero arrays, `update(acc, outputs, y)` adds one batch to it inside the
-jitted step or epoch (pure jnp, no host sync), and `finalize(acc)` turns the fetched accumulator into
+`init()` returns a pytree of zero numpy arrays (made on the host: no compilation), `update(acc,
+outputs, y)` adds one batch to it inside the jitted step or epoch (pure jnp, no host sync), and `finalize(acc)` turns the fetched accumulator into
 a float on the host (numpy). Accumulators are sums and counts, so a split evaluated in chunks gives
 the same value as one evaluated whole.
 
@@ -77,11 +77,11 @@ def errors(outputs: jax.Array, y: jax.Array) -> jax.Array:
 
 
 def _zero_hits():
-    return {"sum": jnp.zeros((), jnp.int32), "count": jnp.zeros((), jnp.int32)}
+    return {"sum": np.zeros((), np.int32), "count": np.zeros((), np.int32)}
 
 
 def _zero_error():
-    return {"sum": jnp.zeros((), jnp.float32), "count": jnp.zeros((), jnp.int32)}
+    return {"sum": np.zeros((), np.float32), "count": np.zeros((), np.int32)}
 
 
 def _ratio(acc) -> float:
@@ -113,7 +113,7 @@ def top_k(head: Head, k: int = 5) -> Metric:
 def _confusion(head: Head):
     """Per-class counts: true positives, predicted and actual occurrences of each class."""
     def init():
-        zeros = jnp.zeros((head.classes,), jnp.int32)
+        zeros = np.zeros((head.classes,), np.int32)
         return {"tp": zeros, "predicted": zeros, "actual": zeros}
 
     def update(acc, outputs, y):

@@ -146,7 +146,7 @@ def test_step_strategy_compiles_once_and_matches_scan():
     step = Trainer(program("mlp_digits"), splits, epochs=3, config={"strategy": "step"}, callbacks=[record], **QUIET)
     scan = Trainer(program("mlp_digits"), splits, epochs=3, config={"strategy": "scan"}, **QUIET)
     step.fit(), scan.fit()
-    assert record.compiles == [{"prepare": 1, "train_step": 1}] * 3
+    assert record.compiles == [{"train_step": 1}] * 3
     for a, b in zip(jax.tree.leaves(params_of(step)), jax.tree.leaves(params_of(scan))):
         np.testing.assert_allclose(a, b, atol=2e-5, rtol=1e-4)
 
@@ -243,7 +243,7 @@ def test_batchnorm_uses_running_statistics_and_augmentation_only_in_training():
     record = Record()
     trainer = Trainer(program("cnn_digits"), IMAGES, epochs=2, callbacks=[record], **QUIET)
     history = trainer.fit()
-    assert record.compiles[0] == record.compiles[1] == {"prepare": 1, "train_step": 1, "eval": 1}
+    assert record.compiles[0] == record.compiles[1] == {"train_step": 1, "eval": 1}
     x = IMAGES["test"][0]
     whole = trainer.predict(x)
     np.testing.assert_allclose(whole[:5], trainer.predict(x[:5]), rtol=1e-5, atol=1e-6)
