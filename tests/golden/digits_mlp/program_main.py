@@ -81,7 +81,7 @@ def make_optimizer(steps_per_epoch: int, epochs: int):
 def loss_fn(model, x, y):
     """Mean categorical_crossentropy over the batch (+ penalties); returns (loss, model logits)."""
     outputs = model(x)
-    loss = optax.softmax_cross_entropy_with_integer_labels(outputs, y).mean()  # digits_mlp.nn:29
+    loss = optax.softmax_cross_entropy(outputs, jax.nn.one_hot(y, outputs.shape[-1])).mean()  # digits_mlp.nn:29
     loss = loss + 0.0001 * kernel_penalty(model, 2)  # digits_mlp.nn:34
     return loss, outputs
 

@@ -69,7 +69,7 @@ def make_optimizer(steps_per_epoch: int, epochs: int):
 def loss_fn(model, x, y):
     """Mean categorical_crossentropy over the batch (+ penalties); returns (loss, model logits)."""
     outputs = model(x)
-    loss = optax.softmax_cross_entropy_with_integer_labels(outputs, y).mean()  # gradient_descent.nn:40
+    loss = optax.softmax_cross_entropy(outputs, jax.nn.one_hot(y, outputs.shape[-1])).mean()  # gradient_descent.nn:40
     return loss, outputs
 
 

@@ -114,7 +114,7 @@ def make_optimizer(steps_per_epoch: int, epochs: int):
 def loss_fn(model, x, y):
     """Mean categorical_crossentropy over the batch (+ penalties); returns (loss, model logits)."""
     outputs = model(x)
-    loss = optax.softmax_cross_entropy_with_integer_labels(outputs, y).mean()  # residual_mlp.nn:38
+    loss = optax.softmax_cross_entropy(outputs, jax.nn.one_hot(y, outputs.shape[-1])).mean()  # residual_mlp.nn:38
     loss = loss + 1e-05 * kernel_penalty(model, 1)  # residual_mlp.nn:42
     loss = loss + 0.0001 * kernel_penalty(model, 2)  # residual_mlp.nn:42
     return loss, outputs

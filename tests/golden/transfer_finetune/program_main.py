@@ -137,7 +137,7 @@ def make_optimizer(steps_per_epoch: int, epochs: int, frozen: bool = True):
 def loss_fn(model, x, y):
     """Mean categorical_crossentropy over the batch (+ penalties); returns (loss, model logits)."""
     outputs = model(x)
-    loss = optax.softmax_cross_entropy_with_integer_labels(outputs, y).mean()  # transfer_finetune.nn:37
+    loss = optax.softmax_cross_entropy(outputs, jax.nn.one_hot(y, outputs.shape[-1])).mean()  # transfer_finetune.nn:37
     return loss, outputs
 
 
