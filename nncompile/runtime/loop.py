@@ -50,8 +50,14 @@ INIT_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0, "xla_llvm_disable_
 # one's results are read, so the host's per-epoch work overlaps the device's; stopping after an epoch
 # then discards at most this much speculative work
 AHEAD_BELOW_S = 0.05
-# With step callbacks (progress), strategy "scan" runs an epoch in chunks of about this many seconds
+# With step callbacks (progress), strategy "scan" runs an epoch in chunks of about this many seconds,
 CHUNK_S = 0.5
+# on CPU, when a step has at least this much work (batch size x parameters, a proxy for its
+# multiply-adds: W1 5.4M, W3 25k). Chunks need a loop whose trip count XLA does not know, and such a loop
+# evaluates its condition every iteration: ~2 us per step on XLA:CPU (15-25% of W3's 18 us steps, <1%
+# of W1's 300 us), and on GPUs a read of the condition back to the host at every step. Otherwise an
+# epoch is a scan of known length, one call.
+CHUNK_MIN_WORK = 1_000_000
 
 _logger = logging.getLogger("nncompile.runtime")
 
@@ -243,6 +249,8 @@ class Trainer:
         self.head = self._head()
         self.metrics = M.build(self.config.get("metrics") or [], self.head)
         self._lr_path = _find_lr(nnx.state(self.optimizer))
+        work = self.batching.size * sum(a.size for a in jax.tree.leaves(nnx.state(self._model, nnx.Param)))
+        self.chunked = jax.default_backend() == "cpu" and work >= CHUNK_MIN_WORK   # see CHUNK_MIN_WORK
         self._compile()
         # strategy "scan": the measured seconds per step, for chunking epochs
         self._step_seconds: float | None = None
@@ -462,8 +470,10 @@ class Trainer:
         if self.strategy == "scan":
             def epoch_fn(state, acc, epoch, x, y, idx, lo, hi, rest):
                 """Steps lo..hi-1 of an epoch as one loop (then the remainder batch, if any, when hi is the
-                last step), adding to the accumulators `acc`. One compilation serves any (lo, hi)."""
+                last step), adding to the accumulators `acc` (fresh ones when None). With traced (lo, hi)
+                one compilation serves any range; with Python ints the loop is a scan of known length."""
                 self.traces["train_epoch"] += 1
+                acc = self._zero() if acc is None else acc
                 key = step_key(epoch)
                 order = carry_order(self._treedef)
                 inverse = np.argsort(order)
@@ -475,10 +485,14 @@ class Trainer:
                 carry, acc = jax.lax.fori_loop(lo, hi, body, ([state[k] for k in order], acc))
                 state = [carry[j] for j in inverse]
                 if rest is not None:
-                    state, acc = jax.lax.cond(hi == b.steps, lambda s, a: train_on(s, a, b.steps, rest[0], x, y, key),
-                                              lambda s, a: (s, a), state, acc)
+                    last = lambda s, a: train_on(s, a, b.steps, rest[0], x, y, key)  # noqa: E731
+                    if isinstance(hi, int):
+                        state, acc = last(state, acc) if hi == b.steps else (state, acc)
+                    else:
+                        state, acc = jax.lax.cond(hi == b.steps, last, lambda s, a: (s, a), state, acc)
                 return state, acc
-            self._epoch_fn = jit(epoch_fn)    # not donated: see fit()
+            # not donated: see fit(); (lo, hi) traced for chunked epochs, static (a scan) otherwise
+            self._epoch_fn = jit(epoch_fn) if self.chunked else jit(epoch_fn, static_argnums=(6, 7))
         else:
             def step_fn(state, acc, i, idx, x, y, epoch):
                 # idx is (steps, size) for the full batches, (1, r) for the remainder: row i mod rows
@@ -531,11 +545,14 @@ class Trainer:
         return state, acc
 
     def _run_chunks(self, state, epoch: int, x, y, idx, rest):
-        """An epoch of strategy "scan": one call of the compiled loop, or, when callbacks watch steps
-        (`on_step_end`: progress, timing), chunks of about CHUNK_S seconds with the hooks called between
-        them. The first call of a trainer is one step (its result is the first feedback: compilation
-        plus one step, not a whole epoch), then chunks double until a step's time is known."""
+        """An epoch of strategy "scan": one call of the compiled loop, or, for chunked programs when
+        callbacks watch steps (`on_step_end`: progress, timing), chunks of about CHUNK_S seconds with the
+        hooks called between them. The first call of a trainer is then one step (its result is the first
+        feedback: compilation plus one step, not a whole epoch), then chunks double until a step's time
+        is known."""
         steps, hooks = self.batching.steps, [cb for cb in self.callbacks if hasattr(cb, "on_step_end")]
+        if not self.chunked:
+            return self._epoch_fn(state, None, epoch, x, y, idx, 0, steps, rest)
         acc, lo = self._zero(), 0
         size = steps if not hooks else 1 if self._step_seconds is None else max(1, round(CHUNK_S / self._step_seconds))
         while True:

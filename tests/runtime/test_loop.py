@@ -437,6 +437,7 @@ class Steps:
 @pytest.mark.parametrize("drop_remainder", [False, True])
 def test_chunked_epochs_train_exactly_like_whole_epochs(monkeypatch, drop_remainder):
     from nncompile.runtime import loop
+    monkeypatch.setattr(loop, "CHUNK_MIN_WORK", 0)        # the diabetes regressor is tiny: chunk it anyway
     config = {"early_stopping": None, "drop_remainder": drop_remainder}
     whole = Trainer(program("regression_diabetes"), DIABETES, epochs=3, config=config, **QUIET)
     expected = whole.fit()
@@ -445,6 +446,7 @@ def test_chunked_epochs_train_exactly_like_whole_epochs(monkeypatch, drop_remain
     chunked = Trainer(program("regression_diabetes"), DIABETES, epochs=3, config=config, callbacks=[steps], **QUIET)
     history = chunked.fit()
     b = chunked.batching
+    assert chunked.chunked and whole.chunked
     assert b.remainder == (0 if drop_remainder else len(DIABETES["train"][0]) % 32)
     assert steps.seen[0] == (1, 1, b.updates)            # the first call of a trainer is one step
     assert steps.seen[1] == (1, 3, b.updates)            # then 2 steps, which give the time of a step
@@ -456,10 +458,22 @@ def test_chunked_epochs_train_exactly_like_whole_epochs(monkeypatch, drop_remain
     assert history.series("val_loss") == expected.series("val_loss")
 
 
-def test_fast_epochs_are_not_chunked_after_the_first_steps():
+def test_fast_epochs_are_not_chunked_after_the_first_steps(monkeypatch):
+    from nncompile.runtime import loop
+    monkeypatch.setattr(loop, "CHUNK_MIN_WORK", 600_000)
     steps = Steps()
-    trainer = Trainer(program("regression_diabetes"), DIABETES, epochs=3, config={"early_stopping": None},
+    trainer = Trainer(program("mlp_digits"), {"train": DIGITS["train"]}, epochs=3, config={"early_stopping": None},
                       callbacks=[steps], **QUIET)
+    assert trainer.chunked                                # 64 x 9.6k parameters of work per step
     trainer.fit()
     updates = trainer.batching.updates
     assert steps.seen == [(1, 1, updates), (1, 3, updates)]   # a step takes far less than CHUNK_S
+
+
+def test_tiny_programs_run_whole_epochs_as_scans():
+    steps = Steps()
+    trainer = Trainer(program("regression_diabetes"), DIABETES, epochs=3, config={"early_stopping": None},
+                      callbacks=[steps], **QUIET)
+    assert not trainer.chunked                            # 32 x 769 parameters: a loop of known length
+    trainer.fit()
+    assert steps.seen == [] and trainer.traces["train_epoch"] == 1
