@@ -326,7 +326,7 @@ class Trainer:
                 if run_ahead and epoch < last:
                     # epoch + 1 starts from this epoch's state, which is kept: if training stops here, it is dropped
                     ahead = self._run_epoch(state, epoch + 1, x, y)
-                acc, val_acc, lr = jax.device_get((acc, val_acc, lr))   # the epoch's one host sync
+                acc, val_acc, lr = self._fetch(jax.device_get((acc, val_acc, lr)))   # the epoch's one host sync
                 if not np.isfinite(acc["loss"]):
                     state, nonfinite = snapshot, True
                     history.stopped_early, history.reason = True, self._nonfinite(acc, epoch)
@@ -372,7 +372,7 @@ class Trainer:
         """Loss and metrics of a split in eval mode (dropout off, BatchNorm running statistics)."""
         if split not in self.splits or self.splits[split][1] is None:
             raise ValueError(f"no split {split!r} with targets; have: {', '.join(self.splits)}")
-        acc = jax.device_get(self._evaluate_on(nnx.state(self.model), *self._on_device(split)))
+        acc = self._fetch(jax.device_get(self._evaluate_on(nnx.state(self.model), *self._on_device(split))))
         return self._finalize(acc)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -490,7 +490,7 @@ class Trainer:
                         state, acc = last(state, acc) if hi == b.steps else (state, acc)
                     else:
                         state, acc = jax.lax.cond(hi == b.steps, last, lambda s, a: (s, a), state, acc)
-                return state, acc
+                return state, acc, self._pack(acc)
             # not donated: see fit(); (lo, hi) traced for chunked epochs, static (a scan) otherwise
             self._epoch_fn = jit(epoch_fn) if self.chunked else jit(epoch_fn, static_argnums=(6, 7))
         else:
@@ -505,7 +505,8 @@ class Trainer:
             self.traces["eval"] += 1
             model = nnx.merge(self._eval_gdef, model_state)
             loss, outputs = self.program.eval_step(model, x, y)
-            return self._accumulate(acc, loss, outputs, y, 0)
+            acc = self._accumulate(acc, loss, outputs, y, 0)
+            return acc, self._pack(acc)
 
         def predict_fn(model_state, x):
             self.traces["predict"] += 1
@@ -552,15 +553,16 @@ class Trainer:
         is known."""
         steps, hooks = self.batching.steps, [cb for cb in self.callbacks if hasattr(cb, "on_step_end")]
         if not self.chunked:
-            return self._epoch_fn(state, None, epoch, x, y, idx, 0, steps, rest)
+            state, _, packed = self._epoch_fn(state, None, epoch, x, y, idx, 0, steps, rest)
+            return state, packed
         acc, lo = self._zero(), 0
         size = steps if not hooks else 1 if self._step_seconds is None else max(1, round(CHUNK_S / self._step_seconds))
         while True:
             hi = min(steps, lo + size)
             t0 = time.perf_counter()
-            state, acc = self._epoch_fn(state, acc, epoch, x, y, idx, lo, hi, rest)
+            state, acc, packed = self._epoch_fn(state, acc, epoch, x, y, idx, lo, hi, rest)
             if hi == steps:
-                return state, acc
+                return state, packed
             jax.block_until_ready(acc["count"])
             if self._warm:            # the first call of all holds the compilation: no step time from it
                 self._step_seconds = (time.perf_counter() - t0) / (hi - lo)
@@ -571,12 +573,13 @@ class Trainer:
             size = size * 2 if self._step_seconds is None else max(1, round(CHUNK_S / self._step_seconds))
 
     def _evaluate_on(self, model_state, x, y):
+        """The eval accumulators of a split, packed (`_fetch` unpacks them on the host)."""
         acc = self._zero()
         if len(x) <= EVAL_BATCH:
-            return self._eval(model_state, acc, x, y)
+            return self._eval(model_state, acc, x, y)[1]
         for start in range(0, len(x), EVAL_BATCH):       # full chunks, then one smaller chunk
-            acc = self._eval(model_state, acc, x[start:start + EVAL_BATCH], y[start:start + EVAL_BATCH])
-        return acc
+            acc, packed = self._eval(model_state, acc, x[start:start + EVAL_BATCH], y[start:start + EVAL_BATCH])
+        return packed
 
     # ---- accumulators --------------------------------------------------------------------------------
     def _zero(self) -> dict:
@@ -590,6 +593,16 @@ class Trainer:
         return {"loss": acc["loss"] + loss.astype(jnp.float32) * n, "count": acc["count"] + n,
                 "first_bad": jnp.where(bad, i, acc["first_bad"]),
                 "metrics": [m.update(a, outputs, y) for m, a in zip(self.metrics, acc["metrics"])]}
+
+    def _pack(self, acc):
+        """Inside a jitted function: the accumulators as one array when they pack (see metrics.pack)."""
+        return M.pack(acc) if M.packable(acc) else acc
+
+    def _fetch(self, fetched):
+        """Accumulators fetched to the host (a tuple of them, None allowed), unpacked where packed."""
+        like = self._zero()
+        unpack = lambda a: M.unpack(a, like) if isinstance(a, np.ndarray) and a.ndim == 1 else a  # noqa: E731
+        return tuple(unpack(a) for a in fetched) if isinstance(fetched, tuple) else unpack(fetched)
 
     def _finalize(self, acc) -> dict[str, float]:
         logs = {"loss": float(acc["loss"]) / max(int(acc["count"]), 1)}

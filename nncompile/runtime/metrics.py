@@ -189,3 +189,26 @@ def build(configs: list[dict], head: Head) -> list[Metric]:
 def better(key: str) -> str:
     """'min' for losses and errors, 'max' for everything else (accuracy, f1, ...)."""
     return "min" if key.endswith(("loss", "mae", "mse")) else "max"
+
+
+# ---- one transfer per fetch ---------------------------------------------------------------------------
+def pack(acc) -> jax.Array:
+    """The accumulators as one int32 vector (their 4-byte leaves bitcast and raveled), inside a jitted
+    function: fetching one array costs one host transfer instead of one per leaf (~10 us each, which is
+    a fifth of a tiny program's epoch)."""
+    return jnp.concatenate([(a if a.dtype == jnp.int32 else jax.lax.bitcast_convert_type(a, jnp.int32)).reshape(-1)
+                            for a in jax.tree.leaves(acc)])
+
+
+def unpack(vector: np.ndarray, like):
+    """The accumulators back from `pack`'s vector (fetched to the host), shaped and typed like `like`."""
+    leaves, treedef = jax.tree.flatten(like)
+    out, start = [], 0
+    for a in leaves:
+        out.append(vector[start:start + a.size].view(a.dtype).reshape(a.shape))
+        start += a.size
+    return jax.tree.unflatten(treedef, out)
+
+
+def packable(acc) -> bool:
+    return all(np.dtype(a.dtype).itemsize == 4 for a in jax.tree.leaves(acc))

@@ -108,3 +108,18 @@ def test_build_and_directions():
         ["min", "min", "min", "min", "max", "max"]
     with pytest.raises(ValueError, match="unknown metric 'auc'"):
         M.build([{"name": "auc"}], M.Head("classification", 4))
+
+
+def test_accumulators_pack_into_one_vector_and_back():
+    from nncompile.runtime.metrics import pack, packable, unpack
+    acc = {"loss": np.float32(1.5), "count": np.int32(7), "first_bad": np.int32(-1),
+           "metrics": [{"tp": np.array([1, 2, 3], np.int32)}, {"sum": np.float32(np.nan), "count": np.int32(2)}]}
+    assert packable(acc)
+    vector = np.asarray(jax.jit(pack)(acc))
+    assert vector.dtype == np.int32 and vector.shape == (8,)
+    back = unpack(vector, acc)
+    assert jax.tree.structure(back) == jax.tree.structure(acc)
+    for a, b in zip(jax.tree.leaves(back), jax.tree.leaves(acc)):
+        assert a.dtype == b.dtype and a.shape == np.shape(b)
+        np.testing.assert_array_equal(a, b)              # bit for bit, NaN included
+    assert not packable({"x": np.zeros(2, np.float64)})
