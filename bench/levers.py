@@ -6,7 +6,9 @@ time, and the code from before the optimisations (a git commit), interleaved, fr
 Levers undone (bench/nncompile_workload.py --lever): `no-ahead` (no epoch run ahead), `eager-build`
 (model and optimizer built op by op), `copy-each-epoch` (the per-epoch state copy the runtime used to
 make), `nnx-carry-order` (scan carry in nnx's bias-first order), `fusion-emitters` (W2 compiled with
-XLA:CPU's default fusion emitters instead of the elemental ones its convolutions select), `native-conv` (nnx.Conv's lax convolution instead of im2col; W2 only, with --strategy step
+XLA:CPU's default fusion emitters instead of the elemental ones its convolutions select),
+`integer-label-ce` (optax's integer-label cross-entropy: a gather and a scatter instead of one-hot
+rows), `whole-epoch-calls` (no chunked epoch loop: the first call is a whole epoch, a scan), `native-conv` (nnx.Conv's lax convolution instead of im2col; W2 only, with --strategy step
 since the native convolution is ~15x slower inside lax.scan on CPU); `cache` runs with a warm
 compilation cache. `baseline` is the given commit's nncompile (a temporary git worktree).
 """
@@ -33,6 +35,8 @@ CONFIGS = {  # name: (workload filter, extra args, env)
     "copy-each-epoch": ({"W1", "W3"}, ["--lever", "copy-each-epoch"], {"NNCOMPILE_CACHE": "0"}),
     "nnx-carry-order": (None, ["--lever", "nnx-carry-order"], {"NNCOMPILE_CACHE": "0"}),
     "fusion-emitters": ({"W2"}, ["--lever", "fusion-emitters"], {"NNCOMPILE_CACHE": "0"}),
+    "integer-label-ce": ({"W1", "W2"}, ["--lever", "integer-label-ce"], {"NNCOMPILE_CACHE": "0"}),
+    "whole-epoch-calls": ({"W1", "W2"}, ["--lever", "whole-epoch-calls"], {"NNCOMPILE_CACHE": "0"}),
     "im2col, step": ({"W2"}, ["--strategy", "step"], {"NNCOMPILE_CACHE": "0"}),
     "native-conv, step": ({"W2"}, ["--strategy", "step", "--lever", "native-conv"], {"NNCOMPILE_CACHE": "0"}),
     "baseline": (None, [], {"NNCOMPILE_CACHE": "0"}),
@@ -59,11 +63,12 @@ def main() -> None:
     ap.add_argument("--baseline", default=None, help="commit of the code before the optimisations")
     ap.add_argument("--out", default=str(HERE / "results" / "levers.jsonl"))
     ap.add_argument("--table", default=None)
+    ap.add_argument("--only", default=None, help="comma-separated configs to run (default: all)")
     a = ap.parse_args()
     if a.table:
         records = [json.loads(line) for line in open(a.table)]
     else:
-        configs = [c for c in CONFIGS if c != "baseline" or a.baseline]
+        configs = [c for c in CONFIGS if (c != "baseline" or a.baseline) and (not a.only or c in a.only.split(","))]
         tmp = Path(tempfile.mkdtemp(prefix="nncompile-levers-"))
         baseline = None
         if a.baseline:
@@ -72,7 +77,8 @@ def main() -> None:
         records = []
         try:
             for wl in a.workloads.split(","):                       # warm the cache of "final+cache"
-                run("final+cache", wl, baseline, tmp / "cache")
+                if "final+cache" in configs:
+                    run("final+cache", wl, baseline, tmp / "cache")
             with open(a.out, "w") as f:
                 for rep in range(a.reps):
                     for wl in a.workloads.split(","):

@@ -34,7 +34,7 @@ REFS = Path(os.environ.get("NNCOMPILE_BENCH_REFS", HERE.parents[1] / "shared" / 
 sys.path.insert(0, str(REFS))
 import benchcommon as bc  # noqa: E402
 
-SPECS = {"W1": "w1_mlp.nn", "W2": "w2_cnn.nn", "W3": "w3_regression.nn"}
+SPECS = {"W1": "w1_mlp.nn", "W2": "w2_cnn.nn", "W3": "w3_regression.nn", "W4": "w4_cnn28.nn"}
 
 
 class Clock:
@@ -114,14 +114,45 @@ def _fusion_emitters():
     layers.cpu_compiler_options = lambda *models: {}
 
 
-LEVERS = {"fusion-emitters": _fusion_emitters, "no-ahead": _no_ahead, "eager-build": _eager_build, "copy-each-epoch": _copy_each_epoch,
+def _integer_label_ce():
+    """optax's integer-label cross-entropy (a gather, whose gradient is a scatter) instead of one-hot rows."""
+    from nncompile.codegen import training
+    from nncompile.codegen.expr import t
+    plain = training.loss_expr
+
+    def loss_expr(train):
+        if train.props.loss.name == "categorical_crossentropy" and not train.data.props.one_hot:
+            return t("optax.softmax_cross_entropy_with_integer_labels({o}, {y}).mean()", o=training.OUT,
+                     y=training.Y), set()
+        return plain(train)
+    training.loss_expr = loss_expr
+
+
+def _whole_epoch_calls():
+    """Every epoch one call of a scan of known length (no chunked loop, no first single step)."""
+    from nncompile.runtime import loop
+    loop.CHUNK_MIN_WORK = float("inf")
+
+
+LEVERS = {"fusion-emitters": _fusion_emitters, "integer-label-ce": _integer_label_ce,
+          "whole-epoch-calls": _whole_epoch_calls, "no-ahead": _no_ahead, "eager-build": _eager_build, "copy-each-epoch": _copy_each_epoch,
           "native-conv": _native_conv, "nnx-carry-order": _nnx_carry_order}
+
+
+def own_workload(program) -> dict:
+    """A workload without reference programs (W4): the spec's own data, split and batching."""
+    splits = program.load_data().splits
+    (x_train, y_train), (x_test, y_test) = splits["train"], splits["test"]
+    batch = int(program.module.CONFIG["batch_size"])
+    return {"task": "cls", "batch": batch, "epochs": int(program.module.CONFIG["epochs"]),
+            "steps_per_epoch": len(x_train) // batch, "x_train": x_train, "y_train": y_train, "x_test": x_test,
+            "y_test": y_test, "y_mean": 0.0, "y_std": 1.0}
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--workload", default="W1", choices=sorted(SPECS))
-    ap.add_argument("--variant", default="api", choices=["api", "cli"])
+    ap.add_argument("--variant", default="api", choices=["api", "api-step", "cli"])
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--strategy", choices=["scan", "step"], default=None, help="override CONFIG['strategy']")
     ap.add_argument("--lever", action="append", default=[], choices=sorted(LEVERS),
@@ -154,10 +185,12 @@ def main():
                 raise SystemExit(f"nncompile train exited {rc}")
             import json
             summary = json.loads((Path(out) / "summary.json").read_text())
-        w = bc.load_workload(args.workload)   # for the FLOP count / batch; quality from the run's own test split
+        # for the batch and task; quality comes from the run's own test split
+        w = bc.load_workload(args.workload) if args.workload in bc.WORKLOADS else {"task": "cls", "batch": None}
         times = clock.epoch_times()
         w["steps_per_epoch"] = summary["steps_per_epoch"]
         w["examples_per_epoch"] = summary["examples_per_epoch"]
+        w["batch"] = w["batch"] or summary["examples_per_epoch"] // max(summary["steps_per_epoch"], 1)
         test = summary.get("test", {})
         res_extra = {"cli_test": test, "strategy": summary.get("strategy")}
         # emit() wants predictions; report the run's own test metrics instead
@@ -166,7 +199,9 @@ def main():
     else:
         import nncompile.api as api
         program = api.compile(spec)
-        w = bc.load_workload(args.workload)
+        if args.variant == "api-step":
+            args.strategy = "step"
+        w = bc.load_workload(args.workload) if args.workload in bc.WORKLOADS else own_workload(program)
         data = {"train": (w["x_train"], w["y_train"]), "test": (w["x_test"], w["y_test"])}
         if args.strategy:                                   # a measurement knob, not the default path
             program.module.CONFIG["strategy"] = args.strategy
@@ -189,7 +224,7 @@ def main():
         res = {"impl": "nncompile", "variant": args.variant, "workload": args.workload, "epochs": epochs,
                "batch": w["batch"], "steps_per_epoch": w["steps_per_epoch"], "time_to_first_step_s": ttfs,
                "process_start_to_first_step_s": clock.wall_first - T_PROC0, "final_train_loss": final_loss,
-               "flops_per_example": bc.flops_per_example(args.workload)}
+               "flops_per_example": bc.flops_per_example(args.workload) if args.workload in bc.WORKLOADS else None}
         res.update(bc.summarize(w, times))
         test = extra.pop("cli_test")
         if w["task"] == "reg" and "loss" in test:          # mse loss on the spec's own standardised split
@@ -201,6 +236,16 @@ def main():
         res["threads"] = bc.thread_info()
         res["versions"] = bc.versions()
         res.update(extra)
+        print(json.dumps(res), flush=True)
+        return
+    if args.workload not in bc.WORKLOADS:          # no reference FLOP count: benchcommon's emit() needs one
+        import json
+        res = {"impl": "nncompile", "variant": args.variant, "workload": args.workload, "epochs": epochs,
+               "batch": w["batch"], "steps_per_epoch": w["steps_per_epoch"], "time_to_first_step_s": ttfs,
+               "process_start_to_first_step_s": clock.wall_first - T_PROC0, "final_train_loss": final_loss,
+               **bc.summarize(w, times), **bc.metrics(w, pred), "peak_rss_mib": bc.peak_rss_mib(),
+               "total_wall_s": time.time() - T_PROC0, "epoch_times_s": [round(t, 6) for t in times],
+               "threads": bc.thread_info(), "versions": bc.versions(), **extra}
         print(json.dumps(res), flush=True)
         return
     bc.emit("nncompile", args.variant, args.workload, w, epochs, T_PROC0, ttfs, clock.wall_first, times, pred,

@@ -17,6 +17,11 @@ nncompile's rows:
   nncompile:api       Program.fit on benchcommon's arrays, compilation cache OFF (cold: TTFS includes compiling)
   nncompile:api+cache the same with a warm compilation cache
   nncompile:cli+cache `nncompile train spec` with a warm cache: process start to first step as a user sees it
+  nncompile:api-step  (W2, W4) the same program with strategy "step" (one compiled call per batch)
+
+W4 (bench/specs/w4_cnn28.nn, a larger CNN on 28x28 inputs, its own synthetic data) has no reference
+programs: its table compares nncompile's own choices on the machine at hand (run it on a GPU with
+`--workloads W2,W4`).
 Reference rows with "+cache" run with JAX's persistent cache warm (JAX_COMPILATION_CACHE_DIR).
 
 Columns: steady-state examples/s (epochs 2..N) median and min-max; ratios of medians to the hand-written
@@ -44,6 +49,7 @@ BENCH_PYTHON = os.environ.get("NNCOMPILE_BENCH_PYTHON", str(HERE.parent / ".venv
 
 # (name, script, variant, where, needs): where "nnc" = bench/, "ref" = the references' folder
 NNC = [("nncompile:api", "nncompile_workload.py", "api", "nnc", "cold"),
+       ("nncompile:api-step", "nncompile_workload.py", "api-step", "nnc", "cold"),
        ("nncompile:api+cache", "nncompile_workload.py", "api", "nnc", "warm"),
        ("nncompile:cli+cache", "nncompile_workload.py", "cli", "nnc", "warm")]
 REF = [("a_flax_nnx:jit", "a_flax_nnx.py", "jit", "ref", "cold"),
@@ -56,9 +62,18 @@ REF = [("a_flax_nnx:jit", "a_flax_nnx.py", "jit", "ref", "cold"),
        ("e_torch:eager", "e_torch.py", "eager", "ref", "cold")]
 ALL = NNC + REF
 QUICK = {"nncompile:api", "nncompile:cli+cache", "a_flax_nnx:jit", "c_jax_scan:scan", "c_jax_scan:step"}
-QUICK_EPOCHS = {"W1": 5, "W2": 3, "W3": 40}
+QUICK_EPOCHS = {"W1": 5, "W2": 3, "W3": 40, "W4": 2}
 PER_WORKLOAD = {"probe:im2col_scan": {"W2"}, "c_jax_scan:step": {"W2"},   # others: every workload
-                "a_flax_nnx:scan": {"W1", "W3"}}       # (its W2 epoch is ~1k examples/s: 30 s a run)
+                "a_flax_nnx:scan": {"W1", "W3"},       # (its W2 epoch is ~1k examples/s: 30 s a run)
+                "nncompile:api-step": {"W2", "W4"}}
+OWN_ONLY = {"W4"}      # workloads without reference programs: nncompile's rows only
+
+
+def runs_on(contender, wl: str) -> bool:
+    name, where = contender[0], contender[3]
+    if wl in OWN_ONLY and where != "nnc":
+        return False
+    return name not in PER_WORKLOAD or wl in PER_WORKLOAD[name]
 BASE = "a_flax_nnx:jit"
 
 
@@ -227,7 +242,7 @@ def targets(records) -> list[str]:
     for wl in sorted({r["workload"] for r in records}):
         g = groups_of(records, wl)
         ours = ok(g.get("nncompile:api", []))
-        if not ours:
+        if not ours or wl in OWN_ONLY:
             continue
         thr = med(ours, "throughput_ex_s")
         base = ok(g.get(BASE, []))
@@ -296,13 +311,13 @@ def main() -> None:
         for wl in workloads:          # fill the warm caches (not measured)
             epochs = a.epochs or (QUICK_EPOCHS[wl] if a.quick else None)
             for c in chosen:
-                if c[4] == "warm" and (c[0] not in PER_WORKLOAD or wl in PER_WORKLOAD[c[0]]):
+                if c[4] == "warm" and runs_on(c, wl):
                     run_one(c, wl, epochs, cache, a.timeout)
         with open(a.out, "w") as f:
             for rep in range(reps):
                 for wl in workloads:
                     epochs = a.epochs or (QUICK_EPOCHS[wl] if a.quick else None)
-                    todo = [c for c in chosen if c[0] not in PER_WORKLOAD or wl in PER_WORKLOAD[c[0]]]
+                    todo = [c for c in chosen if runs_on(c, wl)]
                     k = rep % len(todo)
                     for c in todo[k:] + todo[:k]:
                         if a.wait_quiet:

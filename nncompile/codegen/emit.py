@@ -113,6 +113,7 @@ def emit_program(program: ir.Program, train_name: str | None = None) -> str:
     line = lambda key: f"{spec_name}:{train.property_spans[key].line}" if key in train.property_spans else None  # noqa: E731
 
     config = TR.config(train, spec_name, output_activation, strategy)
+    config["activation_floats"] = L.activation_floats(train.model)
     cpu_options = L.cpu_compiler_options(train.model)
     if cpu_options:
         config["cpu_compiler_options"] = cpu_options

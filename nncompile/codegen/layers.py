@@ -6,6 +6,8 @@ expression computing the layer's output from its input expressions.
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Callable
 
@@ -289,3 +291,19 @@ def cpu_compiler_options(*models: ir.Model) -> dict:
     used = set().union(*(kinds(m) for m in models))
     return {"xla_cpu_use_fusion_emitters": False} if used & ELEMENTAL_EMITTER_KINDS and not used & FUSION_EMITTER_KINDS else {}
 
+
+
+def activation_floats(model: ir.Model) -> int:
+    """Floats a forward pass holds per example: the inputs, every layer's output and, for convolutions,
+    the im2col patches (taps x input channels per output position). Sizes the evaluation batches."""
+    total = sum(math.prod(t.shape) for t in model.inputs)
+    for n in model.nodes:
+        if n.submodel is not None:
+            total += activation_floats(n.submodel)
+            continue
+        total += math.prod(n.shape)
+        if n.kind in ("conv1d", "conv2d", "primary_caps"):
+            taps = math.prod(_tuple(n.params.kernel, len(n.in_shapes[0]) - 1))
+            positions = n.shape[0] // n.params.capsules if n.kind == "primary_caps" else math.prod(n.shape[:-1])
+            total += positions * taps * n.in_shapes[0][-1]
+    return total

@@ -28,6 +28,7 @@ import collections
 import functools
 import logging
 import math
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -42,7 +43,11 @@ from flax import nnx
 from . import jaxcache
 from . import metrics as M
 
-EVAL_BATCH = 8192          # validation/test/predict batches: the whole split up to this size
+EVAL_BATCH = 8192          # validation/test/predict batch of programs that do not state CONFIG["activation_floats"]
+# Otherwise: the whole split up to the batch whose activations (x 2 for XLA's temporaries) take this share
+# of the free device memory (host memory on CPU), and at least MIN_EVAL_BATCH examples
+EVAL_MEMORY_SHARE = 0.25
+MIN_EVAL_BATCH = 256
 DATA_STREAM = 0x6E6E       # folded into the seed's key so data keys never equal parameter-init keys
 # Building the model runs once: compile it for speed of compilation (XLA:CPU at -O0: 0.3 s instead of 0.7 s)
 INIT_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
@@ -251,6 +256,7 @@ class Trainer:
         self._lr_path = _find_lr(nnx.state(self.optimizer))
         work = self.batching.size * sum(a.size for a in jax.tree.leaves(nnx.state(self._model, nnx.Param)))
         self.chunked = jax.default_backend() == "cpu" and work >= CHUNK_MIN_WORK   # see CHUNK_MIN_WORK
+        self.eval_batch = eval_batch(self.config.get("activation_floats"), free_memory())
         self._compile()
         # strategy "scan": the measured seconds per step, for chunking epochs
         self._step_seconds: float | None = None
@@ -379,7 +385,7 @@ class Trainer:
         """Outputs of `program.predict` (output activation applied) in eval mode, in batches."""
         x = np.asarray(x)
         n = len(x)
-        size = min(EVAL_BATCH, 1 << max(n - 1, 0).bit_length())   # power-of-two buckets: few compilations
+        size = min(self.eval_batch, 1 << max(n - 1, 0).bit_length())   # power-of-two buckets: few compilations
         model_state = nnx.state(self.model)
         out = []
         for start in range(0, max(n, 1), size):                     # an empty x still gives (0, ...) outputs
@@ -574,11 +580,11 @@ class Trainer:
 
     def _evaluate_on(self, model_state, x, y):
         """The eval accumulators of a split, packed (`_fetch` unpacks them on the host)."""
-        acc = self._zero()
-        if len(x) <= EVAL_BATCH:
+        acc, size = self._zero(), self.eval_batch
+        if len(x) <= size:
             return self._eval(model_state, acc, x, y)[1]
-        for start in range(0, len(x), EVAL_BATCH):       # full chunks, then one smaller chunk
-            acc, packed = self._eval(model_state, acc, x[start:start + EVAL_BATCH], y[start:start + EVAL_BATCH])
+        for start in range(0, len(x), size):             # full chunks, then one smaller chunk
+            acc, packed = self._eval(model_state, acc, x[start:start + size], y[start:start + size])
         return packed
 
     # ---- accumulators --------------------------------------------------------------------------------
@@ -668,6 +674,27 @@ class Trainer:
         return (f"the training loss became non-finite ({'nan' if np.isnan(acc['loss']) else 'inf'}) in {where}; "
                 f"stopped and kept the parameters from {kept}. Try a lower learning rate, gradient "
                 f"clipping (clip_norm), or check that the data is normalised")
+
+
+def free_memory() -> int | None:
+    """Bytes free on the default device (its allocator's limit minus use), or the host's free memory on
+    CPU; None when neither is known."""
+    stats = jax.local_devices()[0].memory_stats()
+    if stats and "bytes_limit" in stats:
+        return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def eval_batch(activation_floats: int | None, free: int | None) -> int:
+    """Examples per evaluation/prediction batch: as many as fit in EVAL_MEMORY_SHARE of the free memory
+    (float32 activations, doubled for XLA's temporaries), at least MIN_EVAL_BATCH; EVAL_BATCH when the
+    program or the memory is unknown."""
+    if not activation_floats or not free:
+        return EVAL_BATCH
+    return max(MIN_EVAL_BATCH, int(free * EVAL_MEMORY_SHARE) // (activation_floats * 4 * 2))
 
 
 def carry_over(fresh: dict, old: dict) -> dict:

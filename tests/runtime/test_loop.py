@@ -478,3 +478,24 @@ def test_tiny_programs_run_whole_epochs_as_scans():
     assert not trainer.chunked                            # 32 x 769 parameters: a loop of known length
     trainer.fit()
     assert steps.seen == [] and trainer.traces["train_epoch"] == 1
+
+
+# ---- evaluation batches sized to memory ---------------------------------------------------------------
+def test_eval_batch_follows_free_memory():
+    from nncompile.runtime.loop import EVAL_BATCH, MIN_EVAL_BATCH, eval_batch
+    assert eval_batch(None, 10**10) == EVAL_BATCH == eval_batch(1000, None)    # unknown: the fixed default
+    assert eval_batch(1000, 8 * 10**9) == 250_000        # a quarter of 8 GB over 1000 floats x 4 bytes x 2
+    assert eval_batch(10**9, 10**9) == MIN_EVAL_BATCH
+
+
+def test_evaluation_in_chunks_matches_one_batch():
+    whole = Trainer(program("mlp_digits"), DIGITS, epochs=2, **QUIET)
+    whole.fit()
+    assert whole.eval_batch == 8192                      # the fixture states no activation size
+    chunked = Trainer(program("mlp_digits"), DIGITS, epochs=2, **QUIET)
+    chunked.eval_batch = 64                              # 270 test examples: 4 full chunks and one of 14
+    chunked.fit()
+    assert same(params_of(whole), params_of(chunked))
+    a, b = whole.evaluate("test"), chunked.evaluate("test")
+    assert a.keys() == b.keys() and all(a[k] == pytest.approx(b[k], rel=1e-5) for k in a)
+    np.testing.assert_allclose(chunked.predict(DIGITS["test"][0]), whole.predict(DIGITS["test"][0]), rtol=1e-5)

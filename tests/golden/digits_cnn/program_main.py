@@ -40,6 +40,7 @@ CONFIG = {
         'classes': None,
         'subset': 1.0,
     },
+    'activation_floats': 27530,
     'cpu_compiler_options': {'xla_cpu_use_fusion_emitters': False},
 }
 

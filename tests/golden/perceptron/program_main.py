@@ -40,6 +40,7 @@ CONFIG = {
         'classes': None,
         'subset': 1.0,
     },
+    'activation_floats': 31,
 }
 
 

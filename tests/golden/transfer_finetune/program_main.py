@@ -43,6 +43,7 @@ CONFIG = {
     'init': {'run': 'runs/transfer_pretrain-main', 'layers': ['Features']},
     'freeze': ['Features'],
     'unfreeze_after': 10,
+    'activation_floats': 28357,
     'cpu_compiler_options': {'xla_cpu_use_fusion_emitters': False},
 }
 

@@ -40,6 +40,7 @@ CONFIG = {
         'classes': [5, 6, 7, 8, 9],
         'subset': 0.1,
     },
+    'activation_floats': 28357,
     'cpu_compiler_options': {'xla_cpu_use_fusion_emitters': False},
 }
 

@@ -40,6 +40,7 @@ CONFIG = {
         'classes': [0, 1, 2, 3, 4],
         'subset': 1.0,
     },
+    'activation_floats': 27461,
     'cpu_compiler_options': {'xla_cpu_use_fusion_emitters': False},
 }
 

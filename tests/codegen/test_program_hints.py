@@ -1,4 +1,5 @@
-"""XLA:CPU options chosen per program from its layers (codegen.layers.cpu_compiler_options).
+"""What the compiler tells the runtime about a program in CONFIG: XLA:CPU options chosen from its
+layers (codegen.layers.cpu_compiler_options) and the activation size that sizes evaluation batches.
 
 Convolutional programs compile with XLA:CPU's elemental emitters (0.57-0.60 of the compile time,
 epochs 0.95-1.01x); dense programs and capsule networks keep the default fusion emitters, which run
@@ -41,3 +42,9 @@ def test_other_backends_take_no_cpu_options(monkeypatch):
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
     trainer = program.trainer_for(dict(program.load_data().splits), epochs=1, log=lambda line: None)
     assert trainer.compiler_options is None
+
+
+def test_activation_floats_count_outputs_and_im2col_patches():
+    config = api.compile(Path(__file__).resolve().parents[2] / "bench" / "specs" / "w2_cnn.nn").module.CONFIG
+    # input 64; conv 8x8x32 + patches 64 x 9 x 1; conv 8x8x64 + patches 64 x 9 x 32; flatten 4096; dense 128, 10
+    assert config["activation_floats"] == 64 + 2048 + 576 + 4096 + 18432 + 4096 + 128 + 10
