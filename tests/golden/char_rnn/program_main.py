@@ -21,7 +21,7 @@ CONFIG = {
     'task': 'sequence',
     'num_classes': 33,
     'metrics': [{'name': 'accuracy'}],
-    'early_stopping': None,
+    'early_stopping': {'monitor': 'val_loss', 'patience': 2, 'min_delta': 0.0, 'restore_best': True},
     'checkpoint': None,
     'strategy': 'scan',
     'output_activation': 'softmax',
