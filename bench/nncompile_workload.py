@@ -111,7 +111,7 @@ def _nnx_carry_order():
 def _fusion_emitters():
     """XLA:CPU's default (MLIR fusion) emitters for convolutional programs too."""
     from nncompile.codegen import layers
-    layers.cpu_compiler_options = lambda *models: {}
+    layers.cpu_compiler_options = lambda model: {}
 
 
 def _integer_label_ce():

@@ -7,7 +7,6 @@ expression computing the layer's output from its input expressions.
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 from typing import Callable
 
@@ -286,11 +285,10 @@ def uses_convolution(model: ir.Model) -> bool:
     return bool(kinds(model) & CONV_KINDS)
 
 
-def cpu_compiler_options(*models: ir.Model) -> dict:
+def cpu_compiler_options(model: ir.Model) -> dict:
     """XLA:CPU options for the program's compiled functions (the runtime ignores them elsewhere)."""
-    used = set().union(*(kinds(m) for m in models))
+    used = kinds(model)
     return {"xla_cpu_use_fusion_emitters": False} if used & ELEMENTAL_EMITTER_KINDS and not used & FUSION_EMITTER_KINDS else {}
-
 
 
 def activation_floats(model: ir.Model) -> int:

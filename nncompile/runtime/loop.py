@@ -13,8 +13,8 @@ Shape of a fit, chosen for small models on any backend:
   with the program's XLA:CPU options on CPU. "scan" does not donate the state: the epoch's input stays
   valid and is the rollback point for a non-finite loss and for `restore_best`, without a copy. "step"
   donates it at every step and copies it once per epoch;
-* the loss and the metric accumulators stay on the device and are fetched once per epoch,
-  together with the validation results (the whole split in one batch when it has <= 8192 examples);
+* the loss and the metric accumulators stay on the device and are fetched once per epoch, packed into
+  one vector, together with the validation results (evaluated in batches sized to the free memory);
 * evaluation and prediction run over an eval view of the model (dropout off, BatchNorm running
   statistics), compiled separately from training.
 
@@ -55,13 +55,13 @@ INIT_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0, "xla_llvm_disable_
 # one's results are read, so the host's per-epoch work overlaps the device's; stopping after an epoch
 # then discards at most this much speculative work
 AHEAD_BELOW_S = 0.05
-# With step callbacks (progress), strategy "scan" runs an epoch in chunks of about this many seconds,
-CHUNK_S = 0.5
-# on CPU, when a step has at least this much work (batch size x parameters, a proxy for its
+# With step callbacks (progress), strategy "scan" runs an epoch in chunks of about CHUNK_S seconds, on
+# CPU, when a step has at least CHUNK_MIN_WORK of work (batch size x parameters, a proxy for its
 # multiply-adds: W1 5.4M, W3 25k). Chunks need a loop whose trip count XLA does not know, and such a loop
 # evaluates its condition every iteration: ~2 us per step on XLA:CPU (15-25% of W3's 18 us steps, <1%
 # of W1's 300 us), and on GPUs a read of the condition back to the host at every step. Otherwise an
 # epoch is a scan of known length, one call.
+CHUNK_S = 0.5
 CHUNK_MIN_WORK = 1_000_000
 
 _logger = logging.getLogger("nncompile.runtime")
@@ -332,14 +332,15 @@ class Trainer:
                 if run_ahead and epoch < last:
                     # epoch + 1 starts from this epoch's state, which is kept: if training stops here, it is dropped
                     ahead = self._run_epoch(state, epoch + 1, x, y)
-                acc, val_acc, lr = self._fetch(jax.device_get((acc, val_acc, lr)))   # the epoch's one host sync
+                acc, val_acc, lr = jax.device_get((acc, val_acc, lr))   # the epoch's one host sync
+                acc = self._unpack(acc)
                 if not np.isfinite(acc["loss"]):
                     state, nonfinite = snapshot, True
                     history.stopped_early, history.reason = True, self._nonfinite(acc, epoch)
                     break
                 logs = {"epoch": epoch, **self._finalize(acc)}
                 if val_acc is not None:
-                    logs.update({f"val_{k}": v for k, v in self._finalize(val_acc).items()})
+                    logs.update({f"val_{k}": v for k, v in self._finalize(self._unpack(val_acc)).items()})
                 if lr is not None:
                     logs["lr"] = float(lr)
                 logs["seconds"] = time.perf_counter() - t0
@@ -378,8 +379,8 @@ class Trainer:
         """Loss and metrics of a split in eval mode (dropout off, BatchNorm running statistics)."""
         if split not in self.splits or self.splits[split][1] is None:
             raise ValueError(f"no split {split!r} with targets; have: {', '.join(self.splits)}")
-        acc = self._fetch(jax.device_get(self._evaluate_on(nnx.state(self.model), *self._on_device(split))))
-        return self._finalize(acc)
+        packed = jax.device_get(self._evaluate_on(nnx.state(self.model), *self._on_device(split)))
+        return self._finalize(self._unpack(packed))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Outputs of `program.predict` (output activation applied) in eval mode, in batches."""
@@ -579,7 +580,7 @@ class Trainer:
             size = size * 2 if self._step_seconds is None else max(1, round(CHUNK_S / self._step_seconds))
 
     def _evaluate_on(self, model_state, x, y):
-        """The eval accumulators of a split, packed (`_fetch` unpacks them on the host)."""
+        """The eval accumulators of a split, packed (`_unpack` them once fetched)."""
         acc, size = self._zero(), self.eval_batch
         if len(x) <= size:
             return self._eval(model_state, acc, x, y)[1]
@@ -600,15 +601,13 @@ class Trainer:
                 "first_bad": jnp.where(bad, i, acc["first_bad"]),
                 "metrics": [m.update(a, outputs, y) for m, a in zip(self.metrics, acc["metrics"])]}
 
-    def _pack(self, acc):
-        """Inside a jitted function: the accumulators as one array when they pack (see metrics.pack)."""
-        return M.pack(acc) if M.packable(acc) else acc
+    def _pack(self, acc) -> jax.Array:
+        """Inside a jitted function: the accumulators as one int32 vector (see metrics.pack)."""
+        return M.pack(acc)
 
-    def _fetch(self, fetched):
-        """Accumulators fetched to the host (a tuple of them, None allowed), unpacked where packed."""
-        like = self._zero()
-        unpack = lambda a: M.unpack(a, like) if isinstance(a, np.ndarray) and a.ndim == 1 else a  # noqa: E731
-        return tuple(unpack(a) for a in fetched) if isinstance(fetched, tuple) else unpack(fetched)
+    def _unpack(self, fetched):
+        """Accumulators on the host from a fetched `_pack` vector (strategy "step" fetches the dict itself)."""
+        return fetched if isinstance(fetched, dict) else M.unpack(fetched, self._zero())
 
     def _finalize(self, acc) -> dict[str, float]:
         logs = {"loss": float(acc["loss"]) / max(int(acc["count"]), 1)}

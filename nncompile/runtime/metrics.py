@@ -1,8 +1,9 @@
 """Metrics as (init, update, finalize) triples, accumulated on the device.
 
-`init()` returns a pytree of zero numpy arrays (made on the host: no compilation), `update(acc,
-outputs, y)` adds one batch to it inside the jitted step or epoch (pure jnp, no host sync), and `finalize(acc)` turns the fetched accumulator into
-a float on the host (numpy). Accumulators are sums and counts, so a split evaluated in chunks gives
+`init()` returns a pytree of zero int32/float32 numpy arrays (made on the host: no compilation; `pack`
+relies on the dtypes), `update(acc, outputs, y)` adds one batch to it inside the jitted step or epoch
+(pure jnp, no host sync), and `finalize(acc)` turns the fetched accumulator into a float on the host
+(numpy). Accumulators are sums and counts, so a split evaluated in chunks gives
 the same value as one evaluated whole.
 
 How outputs are read is fixed once per program by `Head` (from CONFIG and the output shape):
@@ -193,8 +194,8 @@ def better(key: str) -> str:
 
 # ---- one transfer per fetch ---------------------------------------------------------------------------
 def pack(acc) -> jax.Array:
-    """The accumulators as one int32 vector (their 4-byte leaves bitcast and raveled), inside a jitted
-    function: fetching one array costs one host transfer instead of one per leaf (~10 us each, which is
+    """The accumulators as one int32 vector (their leaves, all int32 or float32, bitcast and raveled),
+    inside a jitted function: fetching one array costs one host transfer instead of one per leaf (~10 us each, which is
     a fifth of a tiny program's epoch)."""
     return jnp.concatenate([(a if a.dtype == jnp.int32 else jax.lax.bitcast_convert_type(a, jnp.int32)).reshape(-1)
                             for a in jax.tree.leaves(acc)])
@@ -208,7 +209,3 @@ def unpack(vector: np.ndarray, like):
         out.append(vector[start:start + a.size].view(a.dtype).reshape(a.shape))
         start += a.size
     return jax.tree.unflatten(treedef, out)
-
-
-def packable(acc) -> bool:
-    return all(np.dtype(a.dtype).itemsize == 4 for a in jax.tree.leaves(acc))
