@@ -29,22 +29,23 @@ import json, os, sys, time
 import jax, numpy as np
 from flax import nnx
 import nncompile.api as api
+from nncompile.runtime.batches import epoch_order
 program = api.compile(sys.argv[1])
 trainer = program.trainer_for(dict(program.load_data().splits), log=lambda line: None)
 x, y = trainer._on_device("train")
 state = jax.tree.leaves(nnx.state((trainer.model, trainer.optimizer)))
 steps = trainer.batching.steps
-idx, rest = trainer._order(1)
+idx, rest = epoch_order(trainer.batching, trainer.seed, 1)
 t0 = time.perf_counter()
-lowered = trainer._epoch_fn.trace(state, trainer._zero(), 1, x, y, idx, 0, steps, rest).lower()
+lowered = trainer._fns.epoch.trace(state, trainer._acc.zero(), 1, x, y, idx, 0, steps, rest).lower()
 t1 = time.perf_counter()
 compiled = lowered.compile(json.loads(sys.argv[2]))
 t2 = time.perf_counter()
-out = compiled(state, trainer._zero(), 1, x, y, idx, 0, steps, rest)
+out = compiled(state, trainer._acc.zero(), 1, x, y, idx, 0, steps, rest)
 jax.block_until_ready(out)
 times = []
 for epoch in range(2, 8):
-    idx, rest = trainer._order(epoch)
+    idx, rest = epoch_order(trainer.batching, trainer.seed, epoch)
     a = time.perf_counter()
     out = compiled(out[0], out[1], epoch, x, y, idx, 0, steps, rest)
     jax.block_until_ready(out)

@@ -77,11 +77,10 @@ def _eager_build():
     from flax import nnx
     from nncompile.runtime import loop
 
-    def build(self):
-        model = self.program.make_model(self.seed)
-        return model, nnx.Optimizer(model, self.program.make_optimizer(self.batching.updates, self.epochs),
-                                    wrt=nnx.Param)
-    loop.Trainer._build = build
+    def build(program, seed, updates, epochs):
+        model = program.make_model(seed)
+        return model, nnx.Optimizer(model, program.make_optimizer(updates, epochs), wrt=nnx.Param)
+    loop.build = build
 
 
 def _copy_each_epoch():
@@ -90,7 +89,7 @@ def _copy_each_epoch():
     plain = loop.Trainer._run_epoch
 
     def run_epoch(self, state, epoch, x, y):
-        self._snapshots = self._copy(state)
+        self._snapshots = self._fns.copy(state)
         return plain(self, state, epoch, x, y)
     loop.Trainer._run_epoch = run_epoch
 
@@ -104,8 +103,8 @@ def im2col_conv(x, kernel, *args, **kwargs):
 
 
 def _nnx_carry_order():
-    from nncompile.runtime import loop
-    loop.carry_order = lambda treedef: list(range(treedef.num_leaves))
+    from nncompile.runtime import compiled
+    compiled.carry_order = lambda treedef: list(range(treedef.num_leaves))
 
 
 def _fusion_emitters():
@@ -117,7 +116,7 @@ def _fusion_emitters():
 def _integer_label_ce():
     """optax's integer-label cross-entropy (a gather, whose gradient is a scatter) instead of one-hot rows."""
     from nncompile.codegen import training
-    from nncompile.codegen.expr import t
+    from nncompile.expr import t
     plain = training.loss_expr
 
     def loss_expr(train):

@@ -5,9 +5,8 @@ so that ``check`` stays fast.
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .diagnostics import CompileError, Diagnostic  # noqa: E402
+from .diagnostics import CompileError, Diagnostic
+from .version import __version__
 
 
 def parse(text: str, path: str | None = None):

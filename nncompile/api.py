@@ -1,26 +1,41 @@
-"""The Python API for pipelines: compile a spec, fit it, evaluate, predict, save a run."""
+"""The Python API for pipelines: compile a spec, fit it, evaluate, predict, save a run; sweeps."""
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .codegen.emit import emit_program, select_train
+from .codegen.emit import emit_program
 from .codegen.load import load_module
 from .compiler import analyse, read
 from .diagnostics import CompileError
-from .errors import DataError
-from .registry.layers import fmt
+from .errors import DataError, NncompileError
+from .runconfig import RunConfig
 from .semantics import ir
+from .semantics.ir import select_train
+from .shapes import fmt
 from .source import Source
+
+if TYPE_CHECKING:
+    from .runtime.data import Dataset
+    from .runtime.history import History
+    from .runtime.sweep import Trial
 
 Splits = Mapping[str, tuple[np.ndarray, np.ndarray | None]]
 
 
-def compile(spec: str | Path | None = None, *, text: str | None = None, train: str | None = None,
-            sets: Mapping[str, Any] | None = None) -> "Program":
+def compile(
+    spec: str | Path | None = None,
+    *,
+    text: str | None = None,
+    train: str | None = None,
+    sets: Mapping[str, Any] | None = None,
+) -> Program:
     """Compile a spec file (or spec ``text``) into a trainable Program.
 
     Args:
@@ -33,24 +48,14 @@ def compile(spec: str | Path | None = None, *, text: str | None = None, train: s
     """
     if (spec is None) == (text is None):
         raise TypeError("compile() takes a spec path or text=, not both")
-    source = read(spec) if text is None else Source(text, "<string>")
-    program, diagnostics = analyse(source, {k: str(v).lower() if isinstance(v, bool) else str(v)
-                                            for k, v in (sets or {}).items()})
+    source = Source(text, "<string>") if text is not None else read(spec)  # type: ignore[arg-type]
+    program, diagnostics = analyse(
+        source,
+        {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (sets or {}).items()},
+    )
     if program is None:
         raise CompileError(diagnostics, source)
     return Program(program, train)
-
-
-def data_spec(config: dict, base_dir: str | None):
-    """The runtime's DataSpec for an emitted program's CONFIG (relative paths against ``base_dir``)."""
-    from .runtime.data import DataSpec
-    d = config["data"]
-    return DataSpec(name=d["name"], source=d["source"], args=d["args"], split=d["split"],
-                    normalize=d["normalize"], normalize_target=d["normalize_target"],
-                    reshape=tuple(d["reshape"]) if d["reshape"] else None, one_hot=d["one_hot"],
-                    shuffle=d["shuffle"], windows=d["windows"],
-                    classes=tuple(d["classes"]) if d["classes"] else None, subset=d["subset"],
-                    seed=config["seed"], base_dir=base_dir)
 
 
 class Program:
@@ -60,11 +65,18 @@ class Program:
         self.spec = spec
         self.train_block = select_train(spec, train)
         self.source = emit_program(spec, self.train_block.name)
-        self.module = load_module(self.source, f"{Path(spec.source.path).name}:{self.train_block.name}")
-        self.config = self.module.CONFIG
-        self.dataset = None
-        self.trainer = None
-        self.history = None
+        self.module = load_module(
+            self.source, f"{Path(spec.source.path).name}:{self.train_block.name}"
+        )
+        self.config: dict = self.module.CONFIG  # the emitted CONFIG (a RunConfig's dump)
+        self.dataset: Dataset | None = None
+        self.trainer: Any = None
+        self.history: History | None = None
+
+    @property
+    def run_config(self) -> RunConfig:
+        """The program's CONFIG, typed (validated afresh: `config` is the module's dict)."""
+        return RunConfig.load(self.config)
 
     @property
     def name(self) -> str:
@@ -73,20 +85,27 @@ class Program:
 
     @property
     def is_gan(self) -> bool:
-        return self.config.get("kind") == "gan"
+        return self.run_config.kind == "gan"
 
-    # ---- data ---------------------------------------------------------------------------------------
+    # ---- data ------------------------------------------------------------------------------------
     def data_spec(self):
-        base = self.train_block.data.base_dir
-        return data_spec(self.config, str(base) if base else None)
+        """The runtime's DataSpec of the data block (relative paths: against the spec's folder)."""
+        from .runtime.data import DataSpec
+
+        cfg, base = self.run_config, self.train_block.data.base_dir
+        assert cfg.data is not None
+        return DataSpec.from_config(cfg.data, cfg.seed, str(base) if base else None)
 
     def load_data(self):
         """Load the spec's data source (split, normalised, reshaped) and check it fits the model."""
         from .runtime.data import load_dataset
+
         self.dataset = load_dataset(self.data_spec())
         return self.dataset
 
-    def _splits(self, data: Splits | tuple | None) -> dict:
+    def splits(self, data: Splits | tuple | None = None) -> dict:
+        """The splits to train on: ``data`` ({"train": (x, y), ...} or (x, y)), or the spec's data
+        block's; checked against the model's input."""
         if data is None:
             dataset = self.dataset or self.load_data()
             splits = dict(dataset.splits)
@@ -99,91 +118,149 @@ class Program:
         return splits
 
     def _check_shapes(self, splits: dict, where: str) -> None:
-        if self.is_gan:
-            want = tuple(self.config["example_shape"])
+        cfg = self.run_config
+        if cfg.gan is not None:
+            want = tuple(cfg.gan.example_shape)
         else:
+            assert self.train_block.model is not None
             want = self.train_block.model.inputs[0].shape
         for name, (x, y) in splits.items():
             x = np.asarray(x)
             if x.shape[1:] != want:
-                raise DataError(f"{where}: the {name} split has examples of shape {fmt(x.shape[1:])}, but "
-                                f"the model takes {fmt(want)}", "reshape the data (`reshape:` in the data block) "
-                                "or change the model's input")
+                raise DataError(
+                    f"{where}: the {name} split has examples of shape {fmt(x.shape[1:])}, but "
+                    f"the model takes {fmt(want)}",
+                    "reshape the data (`reshape:` in the data block) or change the model's input",
+                )
             if not np.issubdtype(x.dtype, np.integer) and not np.all(np.isfinite(x)):
                 bad = int(np.size(x) - np.isfinite(x).sum())
-                raise DataError(f"{where}: the {name} split has {bad} NaN or infinite input values",
-                                "clean or impute the data before training")
+                raise DataError(
+                    f"{where}: the {name} split has {bad} NaN or infinite input values",
+                    "clean or impute the data before training",
+                )
             if y is not None and len(y) != len(x):
-                raise DataError(f"{where}: the {name} split has {len(x)} inputs but {len(y)} targets")
+                raise DataError(
+                    f"{where}: the {name} split has {len(x)} inputs but {len(y)} targets"
+                )
 
-    # ---- training -----------------------------------------------------------------------------------
-    def trainer_for(self, splits: dict, *, epochs: int | None = None, callbacks: Iterable[Any] = (), log=None):
+    # ---- training --------------------------------------------------------------------------------
+    def trainer_for(
+        self, splits: dict, *, epochs: int | None = None, callbacks: Iterable[Any] = (), log=None
+    ):
         if self.is_gan:
             from .runtime.gan import GanTrainer
+
             return GanTrainer(self.module, splits, epochs=epochs, callbacks=callbacks, log=log)
         from .runtime.loop import Trainer
+
         return Trainer(self.module, splits, epochs=epochs, callbacks=callbacks, log=log)
 
-    def fit(self, data: Splits | tuple | None = None, *, epochs: int | None = None,
-            callbacks: Iterable[Any] = (), log=None, run_dir: str | Path | None = None, resume: bool = False):
-        """Train; ``data`` ({"train": (x, y), "val": ..., "test": ...} or (x, y)) overrides the spec's source.
+    def fit(
+        self,
+        data: Splits | tuple | None = None,
+        *,
+        epochs: int | None = None,
+        callbacks: Iterable[Any] = (),
+        log=None,
+        run_dir: str | Path | None = None,
+        resume: bool = False,
+    ):
+        """Train; ``data`` ({"train": (x, y), "val": ..., "test": ...} or (x, y)) overrides the
+        spec's source.
 
-        ``run_dir``: write checkpoints to ``<run_dir>/checkpoints/`` (every ``checkpoint: {every}`` epochs,
-        and when interrupted). ``resume``: continue from the newest checkpoint there instead of starting
-        over (exactly: same final parameters as an uninterrupted run). A train block with
-        ``init: checkpoint(...)`` loads those layers first (not when resuming).
-        Returns the History (one dict of metrics per epoch, why training stopped).
+        ``run_dir``: write checkpoints to ``<run_dir>/checkpoints/`` (every ``checkpoint: {every}``
+        epochs, and when interrupted). ``resume``: continue from the newest checkpoint there instead
+        of starting over (exactly: same final parameters as an uninterrupted run). A train block
+        with ``init: checkpoint(...)`` loads those layers first (not when resuming). Returns the
+        History (one dict of metrics per epoch, why training stopped).
         """
-        splits = self._splits(data)
+        cfg = self.run_config
+        splits = self.splits(data)
         callbacks = list(callbacks)
         checkpointer = None
         if run_dir is not None and not self.is_gan:
             import logging
 
             from .runtime.checkpoint import Checkpointer
-            checkpointer = Checkpointer.for_config(run_dir, self.config,
-                                                   log or logging.getLogger("nncompile.runtime").info)
+
+            checkpointer = Checkpointer.for_config(
+                run_dir, cfg.checkpoint, log or logging.getLogger("nncompile.runtime").info
+            )
             callbacks.append(checkpointer)
         elif resume:
-            from .runtime.checkpoint import CheckpointError
-            raise CheckpointError("resuming needs the run folder (run_dir=...) of a supervised program")
-        transfer = bool(self.config.get("init")) and not self.is_gan and not resume
+            from .runtime.checkpoint_files import CheckpointError
+
+            raise CheckpointError(
+                "resuming needs the run folder (run_dir=...) of a supervised program"
+            )
+        transfer = cfg.init is not None and not self.is_gan and not resume
         if transfer:
-            self._check_init_run()          # before building anything: a missing pretrain run is common
+            self._check_init_run()  # before building anything: a missing pretrain run is common
         self.trainer = self.trainer_for(splits, epochs=epochs, callbacks=callbacks, log=log)
-        if resume:
+        if checkpointer is not None and resume:
             checkpointer.restore(self.trainer)
         elif transfer:
             self.load_init()
         self.history = self.trainer.fit()
         return self.history
 
-    # ---- transfer learning ------------------------------------------------------------------------------
+    def load(self, run_dir: str | Path) -> Program:
+        """Restore a trained run folder's parameters (``params/``) for evaluate/predict/export."""
+        from .runtime.outputs import load_params
+
+        run = Path(run_dir)
+        if not (run / "params").is_dir():
+            raise NncompileError(f"{run} is not a run folder (no params/ inside)")
+        self.trainer = self.trainer_for(self.splits(), epochs=1)
+        try:
+            load_params(run, self.trainer)
+        except (ValueError, OSError, KeyError) as e:
+            raise NncompileError(f"cannot restore the parameters in {run}: {e}") from None
+        return self
+
+    # ---- transfer learning -----------------------------------------------------------------------
     def init_run(self) -> Path | None:
-        """The run folder of ``init: checkpoint("...")``: relative to the working directory, like the
-        ``runs/<spec>-<train>`` folders that ``train`` writes by default."""
-        init = self.config.get("init")
-        return None if not init else Path(init["run"])
+        """The run folder of ``init: checkpoint("...")``: relative to the working directory, like
+        the ``runs/<spec>-<train>`` folders that ``train`` writes by default."""
+        init = self.run_config.init
+        return None if init is None else Path(init.run)
 
     def load_init(self) -> list[str]:
-        """Load ``init: checkpoint(run, layers=[...])`` into the trainer; problems are E505 diagnostics."""
-        from .runtime.checkpoint import TransferError, load_layers
+        """Load ``init: checkpoint(run, layers=[...])`` into the trainer (problems: E505 errors)."""
+        from .runtime.transfer import TransferError, load_layers
+
         self._need_trainer()
-        self._check_init_run()
-        run, layers = self.init_run(), self.config["init"].get("layers")
+        run = self._check_init_run()
+        cfg = self.run_config
+        assert cfg.init is not None
+        layers = list(cfg.init.layers) if cfg.init.layers is not None else None
         try:
-            loaded = load_layers(self.trainer, run, layers)
+            found = load_layers(self.trainer.model, run, layers, here=f"model {cfg.model}")
         except TransferError as e:
             raise self._transfer_error(e.problems) from None
-        self.trainer.log(f"init: loaded {', '.join(loaded) or 'nothing'} from {run}")
-        return loaded
+        self.trainer.load_state({"model": found.state})
+        if found.skipped:
+            self.trainer.log(
+                f"init: not loaded from {run} (no layer of that name and shape there): "
+                f"{', '.join(found.skipped)}"
+            )
+        self.trainer.log(f"init: loaded {', '.join(found.loaded) or 'nothing'} from {run}")
+        return found.loaded
 
-    def _check_init_run(self) -> None:
+    def _check_init_run(self) -> Path:
         run = self.init_run()
+        assert run is not None
         if not (run / "params").is_dir():
-            raise self._transfer_error([(
-                f"init: no trained run at {run} ({run.absolute()}; the path is relative to the working directory)",
-                self._pretrain_hint(run))])
+            raise self._transfer_error(
+                [
+                    (
+                        f"init: no trained run at {run} ({run.absolute()}; the path is relative "
+                        "to the working directory)",
+                        self._pretrain_hint(run),
+                    )
+                ]
+            )
+        return run
 
     def _pretrain_hint(self, run: Path) -> str:
         stem, _, train = run.name.rpartition("-")
@@ -197,21 +274,22 @@ class Program:
 
     def _transfer_error(self, problems) -> CompileError:
         from .diagnostics import TRANSFER, Diagnostic
-        t = self.train_block
-        span = t.property_spans.get("init") if hasattr(t, "property_spans") else None
-        source = self.spec.source
-        kw = {"span": span} if span is not None else {}
-        return CompileError([Diagnostic(TRANSFER, message, hint=hint, path=source.path, **kw)
-                             for message, hint in problems], source)
+        from .source import NOWHERE
 
+        span = self.train_block.property_spans.get("init", NOWHERE)
+        source = self.spec.source
+        found = [Diagnostic(TRANSFER, m, span, hint, source.path) for m, hint in problems]
+        return CompileError(found, source)
+
+    # ---- using a trained program -----------------------------------------------------------------
     def evaluate(self, split: str = "test") -> dict[str, float]:
         """Loss and metrics of a split, in evaluation mode."""
         self._need_trainer()
         return self.trainer.evaluate(split)
 
     def predict(self, x: np.ndarray, *, raw: bool = True) -> np.ndarray:
-        """Model outputs (probabilities for classifiers). ``raw``: x is in the data's original units and
-        gets the training normalisation and reshape first (when the data came from the spec)."""
+        """Model outputs (probabilities for classifiers). ``raw``: x is in the data's original units
+        and gets the training normalisation and reshape first (when the data came from the spec)."""
         self._need_trainer()
         x = np.asarray(x)
         if raw and self.dataset is not None:
@@ -221,30 +299,110 @@ class Program:
             out = self.dataset.inverse_targets(out)
         return out
 
+    def export(self, output: str | Path, platforms=("cpu", "cuda")) -> dict:
+        """The trained inference function as serialized StableHLO (see runtime.export)."""
+        from .runtime.export import export_stablehlo
+
+        self._need_trainer()
+        return export_stablehlo(self.trainer, self.dataset, output, platforms)
+
     def _need_trainer(self) -> None:
         if self.trainer is None:
             raise RuntimeError("call fit() (or load()) first")
 
-    # ---- run folders ----------------------------------------------------------------------------------
+    # ---- run folders -----------------------------------------------------------------------------
     def save(self, run_dir: str | Path | None = None, test_metrics: dict | None = None) -> Path:
         """Write the run folder: program, resolved spec, metrics, curves, parameters, summary."""
         from .runtime.outputs import write_run
+
         self._need_trainer()
         run = Path(run_dir or Path("runs") / self.name)
         if test_metrics is None:
             test_metrics = self.evaluate("test") if "test" in self.trainer.splits else {}
-        path = write_run(run, program_source=self.source, resolved_spec=self.resolved(), history=self.history,
-                         test_metrics=test_metrics, trainer=self.trainer)
+        assert self.history is not None
+        path = write_run(
+            run,
+            program_source=self.source,
+            resolved_spec=self.resolved(),
+            history=self.history,
+            test_metrics=test_metrics,
+            trainer=self.trainer,
+        )
         if self.is_gan:
             from .runtime.gan import write_samples
-            write_samples(path, self.trainer, tuple(self.config["example_shape"]))
+
+            write_samples(path, self.trainer)
         if self.dataset is not None:
-            (path / "data.json").write_text(json.dumps({"stats": self.dataset.stats,
-                                                        "task": self.dataset.task}, indent=2))
+            (path / "data.json").write_text(
+                json.dumps({"stats": self.dataset.stats, "task": self.dataset.task}, indent=2)
+            )
         return path
 
     def resolved(self) -> dict:
         """The resolved spec: every property with its default filled in (JSON)."""
         t = self.train_block
-        return {"spec": self.spec.source.path, "train": t.name, "config": self.config,
-                "train_block": json.loads(t.props.model_dump_json(exclude={"objective"}, fallback=str))}
+        return {
+            "spec": self.spec.source.path,
+            "train": t.name,
+            "config": self.config,
+            "train_block": json.loads(t.props.model_dump_json(exclude={"objective"}, fallback=str)),
+        }
+
+
+# ---- sweeps --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SweepResult:
+    name: str
+    out: Path  # trials.csv, best.json, trial_<k>/
+    trials: list[Trial]
+    best: Trial | None
+    metric: str
+    direction: str  # "minimize" or "maximize"
+
+
+def sweep(
+    spec: ir.Program,
+    name: str | None = None,
+    *,
+    sets: Mapping[str, str] | None = None,
+    out: str | Path | None = None,
+    epochs: int | None = None,
+    report: Callable[[str], None] = print,
+) -> SweepResult:
+    """Run a sweep block's trials (default: the first sweep): each recompiles the spec with the
+    trial's `let` values (over `sets`) and trains; results in `out` (default runs/<spec>-<sweep>).
+    """
+    from .runtime.sweep import as_text, best_trial, points, run_sweep
+
+    path = spec.source.path
+    if not spec.sweeps:
+        raise NncompileError(f"{path} has no sweep block")
+    name = name or next(iter(spec.sweeps))
+    if name not in spec.sweeps:
+        raise NncompileError(
+            f"no sweep '{name}' in {path}; the sweeps are {', '.join(spec.sweeps)}"
+        )
+    p = spec.sweeps[name].props
+    direction, metric = (
+        (p.objective.name, str(p.objective.params.model_dump()["metric"]))
+        if p.objective is not None
+        else ("minimize", "val_loss")
+    )
+    folder = Path(out or Path("runs") / f"{Path(path).stem}-{name}")
+
+    def train(values: dict[str, Any]) -> Program:
+        program = compile(
+            path, train=p.train, sets={**(sets or {}), **{n: as_text(v) for n, v in values.items()}}
+        )
+        program.fit(epochs=epochs)
+        return program
+
+    trials = run_sweep(
+        points(p.grid, p.random, p.trials, p.seed),
+        train,
+        folder,
+        metric=metric,
+        direction=direction,
+        report=report,
+    )
+    return SweepResult(name, folder, trials, best_trial(trials, direction), metric, direction)

@@ -1,20 +1,26 @@
 """The `nncompile` command: argument parsing and exit codes only; the work is in the library.
 
-Exit codes: 0 success, 1 errors in a spec (or training failed), 2 usage, 130 interrupted.
+Exit codes: 0 success, 1 errors in a spec (or training failed), 2 usage, 130 interrupted, 3 a bug.
+Every command raises its errors; `main` is the one place that reports them.
 """
+
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
+import os
 import sys
 from pathlib import Path
 
-from . import __version__
-from .diagnostics import CompileError, render, to_json
+from .diagnostics import CompileError, Diagnostic, render, to_json
+from .errors import DataError, NncompileError
+from .version import __version__
 
 
 def _sources(paths: list[str]):
     from .compiler import read
+
     for path in paths:
         try:
             yield path, read(path), None
@@ -23,9 +29,14 @@ def _sources(paths: list[str]):
 
 
 def cmd_check(args) -> int:
+    """check specs for errors (fast; no JAX)
+
+    Parse, validate and shape-check specs. Exit 0 when clean, 1 on errors."""
     from .compiler import analyse
-    found, texts = [], []
-    for path, source, read_errors in _sources(args.files):
+
+    found: list[Diagnostic] = []
+    texts = []
+    for _, source, read_errors in _sources(args.files):
         diagnostics = read_errors if source is None else analyse(source)[1]
         found.extend(diagnostics)
         if diagnostics and args.format == "text":
@@ -38,7 +49,10 @@ def cmd_check(args) -> int:
             print("\n\n".join(texts), file=sys.stderr)
         files = len(args.files)
         status = "ok" if not errors else f"{errors} error{'s' if errors != 1 else ''}"
-        print(f"checked {files} file{'s' if files != 1 else ''}: {status}", file=sys.stderr if errors else sys.stdout)
+        print(
+            f"checked {files} file{'s' if files != 1 else ''}: {status}",
+            file=sys.stderr if errors else sys.stdout,
+        )
     return 1 if errors else 0
 
 
@@ -52,53 +66,63 @@ def _sets(items: list[str] | None) -> dict[str, str]:
     return out
 
 
-def _program(path: str, sets: dict[str, str] | None = None):
-    from .compiler import analyse
-    (_, source, read_errors), = _sources([path])
-    if source is None:
-        print(render(read_errors), file=sys.stderr)
-        return None
-    program, diagnostics = analyse(source, sets)
-    if diagnostics:  # errors, or warnings worth seeing before a long run
+def _program(args):
+    """The analysed spec of `args.file` (with `--set` values); prints warnings, raises errors."""
+    from .compiler import analyse, read
+
+    source = read(args.file)
+    program, diagnostics = analyse(source, _sets(getattr(args, "set", None)))
+    if program is None:
+        raise CompileError(diagnostics, source)
+    if diagnostics:  # warnings worth seeing before a long run
         print(render(diagnostics, source), file=sys.stderr)
     return program
 
 
+def _compiled(args):
+    """The spec compiled for train/eval/predict/export (`--train`)."""
+    from .api import Program
+
+    return Program(_program(args), args.train)
+
+
+def _fmt_metrics(metrics: dict) -> str:
+    return "  ".join(
+        f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()
+    )
+
+
 def cmd_summary(args) -> int:
+    """per-model layers, output shapes and parameter counts"""
     from .summary import summary, summary_json
-    program = _program(args.file)
-    if program is None:
-        return 1
-    print(json.dumps(summary_json(program), indent=2) if args.format == "json" else summary(program), end="")
+
+    program = _program(args)
+    print(
+        json.dumps(summary_json(program), indent=2) if args.format == "json" else summary(program),
+        end="",
+    )
     return 0
 
 
 def cmd_parse(args) -> int:
-    from .compiler import parse
+    """print the syntax tree"""
+    from .compiler import parse, read
     from .syntax.ast import dump
-    (_, source, read_errors), = _sources([args.file])
-    if source is None:
-        print(render(read_errors), file=sys.stderr)
-        return 1
+
+    source = read(args.file)
     try:
-        print(dump(parse(source.text, source.path)))
-    except CompileError as e:
-        print(render(e.diagnostics, source), file=sys.stderr)
-        return 1
+        tree = parse(source.text, source.path)
+    except CompileError as e:  # shown with the source lines
+        raise CompileError(e.diagnostics, source) from None
+    print(dump(tree))
     return 0
 
 
 def cmd_emit(args) -> int:
+    """print the generated Flax NNX + Optax training program"""
     from .codegen.emit import emit_program
-    from .errors import NncompileError
-    program = _program(args.file, _sets(args.set))
-    if program is None:
-        return 1
-    try:
-        source = emit_program(program, args.train)
-    except NncompileError as e:
-        print(f"nncompile: {e}", file=sys.stderr)
-        return 1
+
+    source = emit_program(_program(args), args.train)
     if args.output:
         Path(args.output).write_text(source)
         print(f"wrote {args.output}", file=sys.stderr)
@@ -107,39 +131,46 @@ def cmd_emit(args) -> int:
     return 0
 
 
-def _compiled(args):
-    """Compile the spec for train/eval/predict; None (after printing why) on errors."""
-    from .api import Program
-    from .errors import NncompileError
-    program = _program(args.file, _sets(getattr(args, "set", None)))
-    if program is None:
-        return None
-    try:
-        return Program(program, args.train)
-    except NncompileError as e:
-        print(f"nncompile: {e}", file=sys.stderr)
-        return None
+def cmd_plan(args) -> int:
+    """print the decisions made for a train block, and why"""
+    from .plan import describe
+
+    print(describe(_program(args), args.train), end="")
+    return 0
 
 
-def _fmt_metrics(metrics: dict) -> str:
-    return "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
+def cmd_eject(args) -> int:
+    """write a training folder that needs only jax, flax, optax and numpy"""
+    from .codegen.eject import eject
+
+    written = eject(_program(args), args.train, Path(args.output))
+    train = Path(args.output) / "train.py"
+    print(
+        f"wrote {len(written)} files to {args.output}; train with: python {train}", file=sys.stderr
+    )
+    return 0
 
 
 def cmd_train(args) -> int:
-    from .errors import NncompileError
+    """compile and train a spec; writes a run folder"""
+    from .runtime.history import StopReason
     from .runtime.progress import Progress
+
     program = _compiled(args)
-    if program is None:
-        return 1
-    log = (lambda line: None) if args.quiet else (lambda line: print(f"note: {line}", file=sys.stderr))
+    log = (
+        (lambda line: None)
+        if args.quiet
+        else (lambda line: print(f"note: {line}", file=sys.stderr))
+    )
     run_dir = Path(args.out) if args.out else Path("runs") / program.name
-    try:
-        history = program.fit(epochs=args.epochs, callbacks=[Progress(quiet=args.quiet or args.format == "json")],
-                              log=log, run_dir=None if program.is_gan else run_dir, resume=args.resume)
-        run = program.save(run_dir)
-    except NncompileError as e:
-        print(f"nncompile: {e}", file=sys.stderr)
-        return 1
+    history = program.fit(
+        epochs=args.epochs,
+        callbacks=[Progress(quiet=args.quiet or args.format == "json")],
+        log=log,
+        run_dir=None if program.is_gan else run_dir,
+        resume=args.resume,
+    )
+    run = program.save(run_dir)
     summary = json.loads((run / "summary.json").read_text())
     if args.format == "json":
         print(json.dumps({"run": str(run), **summary}, indent=2))
@@ -147,79 +178,70 @@ def cmd_train(args) -> int:
         if summary.get("test"):
             print(f"test: {_fmt_metrics(summary['test'])}")
         print(f"run folder: {run}")
-    if history.interrupted:
+    if history.stop is StopReason.INTERRUPTED:
         done = program.trainer.epochs_done
         if done and not program.is_gan:
-            again = " ".join(["nncompile train", args.file, *(["--train", args.train] if args.train else []),
-                              *[f"--set {s}" for s in args.set or []], "--resume", "--out", str(run_dir)])
-            print(f"interrupted: saved a checkpoint of epoch {done} in {run / 'checkpoints'}\n"
-                  f"  resume with: {again}", file=sys.stderr)
+            again = " ".join(
+                [
+                    "nncompile train",
+                    args.file,
+                    *(["--train", args.train] if args.train else []),
+                    *[f"--set {s}" for s in args.set or []],
+                    "--resume",
+                    "--out",
+                    str(run_dir),
+                ]
+            )
+            print(
+                f"interrupted: saved a checkpoint of epoch {done} in {run / 'checkpoints'}\n"
+                f"  resume with: {again}",
+                file=sys.stderr,
+            )
         else:
-            print(f"interrupted: kept the parameters of the last completed epoch in {run}", file=sys.stderr)
+            print(
+                f"interrupted: kept the parameters of the last completed epoch in {run}",
+                file=sys.stderr,
+            )
         return 130
-    if history.reason and "finite" in history.reason:
+    if history.stop is StopReason.NONFINITE:
         print(f"training stopped: {history.reason}", file=sys.stderr)
         return 1
     return 0
 
 
-def _restored(args):
-    """A compiled program whose trainer holds the parameters of ``--run``."""
-    from .errors import NncompileError
-    from .runtime.outputs import load_params
-    program = _compiled(args)
-    if program is None:
-        return None
-    run = Path(args.run)
-    if not (run / "params").is_dir():
-        print(f"nncompile: {run} is not a run folder (no params/ inside)", file=sys.stderr)
-        return None
-    try:
-        program.trainer = program.trainer_for(program._splits(None), epochs=1)
-        load_params(run, program.trainer)
-    except NncompileError as e:
-        print(f"nncompile: {e}", file=sys.stderr)
-        return None
-    except (ValueError, OSError, KeyError) as e:
-        print(f"nncompile: cannot restore the parameters in {run}: {e}", file=sys.stderr)
-        return None
-    return program
-
-
 def cmd_eval(args) -> int:
-    program = _restored(args)
-    if program is None:
-        return 1
+    """metrics of a trained run on a split"""
+    program = _compiled(args).load(args.run)
     metrics = program.evaluate(args.split)
-    print(json.dumps(metrics, indent=2) if args.format == "json" else f"{args.split}: {_fmt_metrics(metrics)}")
+    print(
+        json.dumps(metrics, indent=2)
+        if args.format == "json"
+        else f"{args.split}: {_fmt_metrics(metrics)}"
+    )
     return 0
 
 
 def _read_inputs(path: str):
     import numpy as np
-    from .errors import DataError
+
     p = Path(path)
     try:
         if p.suffix == ".npy":
             return np.load(p, allow_pickle=False)
         return np.loadtxt(p, delimiter=",", dtype=np.float32, ndmin=2)
     except (OSError, ValueError) as e:
-        raise DataError(f"cannot read inputs from {path}: {e}", "give a .npy array or a numeric CSV "
-                        "without header, one example per row") from None
+        raise DataError(
+            f"cannot read inputs from {path}: {e}",
+            "give a .npy array or a numeric CSV without header, one example per row",
+        ) from None
 
 
 def cmd_predict(args) -> int:
+    """predictions of a trained run for new inputs"""
     import numpy as np
-    from .errors import NncompileError
-    program = _restored(args)
-    if program is None:
-        return 1
-    try:
-        x = _read_inputs(args.input)
-        out = program.predict(x)
-    except NncompileError as e:
-        print(f"nncompile: {e}", file=sys.stderr)
-        return 1
+
+    program = _compiled(args).load(args.run)
+    out = program.predict(_read_inputs(args.input))
     if args.output:
         np.save(args.output, out)
         print(f"wrote {args.output} {out.shape}", file=sys.stderr)
@@ -229,133 +251,129 @@ def cmd_predict(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .runtime.sweep import best_trial, objective, run_sweep
-    program = _program(args.file, _sets(args.set))
-    if program is None:
-        return 1
-    if not program.sweeps:
-        print(f"nncompile: {args.file} has no sweep block", file=sys.stderr)
-        return 1
-    name = args.sweep or next(iter(program.sweeps))
-    if name not in program.sweeps:
-        print(f"nncompile: no sweep '{name}' in {args.file}; the sweeps are {', '.join(program.sweeps)}",
-              file=sys.stderr)
-        return 1
-    sweep = program.sweeps[name]
-    out = Path(args.out or Path("runs") / f"{Path(args.file).stem}-{name}")
-    results = run_sweep(args.file, sweep, out, epochs=args.epochs, report=lambda line: print(line, file=sys.stderr))
-    direction, metric = objective(sweep)
-    best = best_trial(results, direction)
-    if best is None:
+    """search `let` values: run a sweep block's trials"""
+    from .api import sweep
+
+    result = sweep(
+        _program(args),
+        args.sweep,
+        sets=_sets(args.set),
+        out=args.out,
+        epochs=args.epochs,
+        report=lambda line: print(line, file=sys.stderr),
+    )
+    best = result.best
+    if best is None or best.objective is None:
         print("no trial finished", file=sys.stderr)
         return 1
     values = ", ".join(f"{k}={v}" for k, v in best.values.items())
-    print(f"best: trial {best.number} ({values}) {metric} {best.objective:.5g}\nresults: {out / 'trials.csv'}")
+    print(
+        f"best: trial {best.number} ({values}) {result.metric} {best.objective:.5g}\n"
+        f"results: {result.out / 'trials.csv'}"
+    )
     return 0
 
 
 def cmd_export(args) -> int:
-    from .runtime.export import export_stablehlo
-    program = _restored(args)
-    if program is None:
-        return 1
+    """a trained run as a StableHLO inference function (jax.export)
+
+    Serialize the trained model (normalisation, model, output activation; parameters baked in; any
+    batch size) with jax.export. Reload it with jax alone."""
+    program = _compiled(args).load(args.run)
     platforms = [p.strip() for p in args.platforms.split(",") if p.strip()]
-    info = export_stablehlo(program, args.output, platforms)
-    print(f"wrote {args.output} ({info['bytes']} bytes; input {info['input']['dtype']}"
-          f"[{', '.join(map(str, info['input']['shape']))}], parameters baked in; platforms {', '.join(platforms)})\n"
-          f"  load with jax alone: jax.export.deserialize(bytearray(open({str(args.output)!r}, 'rb').read())).call(x)",
-          file=sys.stderr)
+    info = program.export(args.output, platforms)
+    shape = ", ".join(map(str, info["input"]["shape"]))
+    load = f"jax.export.deserialize(bytearray(open({str(args.output)!r}, 'rb').read())).call(x)"
+    print(
+        f"wrote {args.output} ({info['bytes']} bytes; input {info['input']['dtype']}[{shape}], "
+        f"parameters baked in; platforms {', '.join(platforms)})\n  load with jax alone: {load}",
+        file=sys.stderr,
+    )
     return 0
 
 
 def cmd_docs(args) -> int:
+    """list every layer, activation, loss, optimizer ... with its arguments"""
     from .reference import TITLES, markdown
+
     if args.kind is not None and args.kind not in TITLES:
         from .diagnostics import did_you_mean
-        print(f"nncompile docs: no such kind '{args.kind}'; " + (did_you_mean(args.kind, TITLES) or
-              "kinds: " + ", ".join(TITLES)), file=sys.stderr)
+
+        print(
+            f"nncompile docs: no such kind '{args.kind}'; "
+            + (did_you_mean(args.kind, TITLES) or "kinds: " + ", ".join(TITLES)),
+            file=sys.stderr,
+        )
         return 2
     print(markdown(args.kind))
     return 0
 
 
-def _cache_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--no-cache", action="store_true", help="don't use JAX's persistent compilation cache "
-                   "(~/.cache/nncompile/jax; same as NNCOMPILE_CACHE=0)")
+FORMAT_HELP = "json: for programs (check: diagnostics: path, line, column, code, message, hint)"
+CACHE_HELP = "no persistent compilation cache (~/.cache/nncompile/jax; or NNCOMPILE_CACHE=0)"
+RESUME_HELP = "continue from the run folder's newest checkpoint, to where a whole run would end"
+
+
+# ---- arguments: every flag declared once; each command names the flags it takes -----------------
+def flag(*names: str, **options) -> tuple[tuple[str, ...], dict]:
+    return names, options
+
+
+FLAGS = {
+    "file": flag("file", metavar="FILE"),
+    "files": flag("files", nargs="+", metavar="FILE"),
+    "train": flag("--train", metavar="NAME", help="which train block (if the spec has several)"),
+    "set": flag("--set", action="append", metavar="NAME=VALUE", help="override a `let` value"),
+    "format": flag("--format", choices=("text", "json"), default="text", help=FORMAT_HELP),
+    "cache": flag("--no-cache", action="store_true", help=CACHE_HELP),
+    "run": flag("--run", required=True, metavar="DIR", help="a run folder written by `train`"),
+    "epochs": flag("--epochs", type=int, metavar="N", help="override the number of epochs"),
+    "out": flag("--out", metavar="DIR", help="the folder (default: runs/<spec>-<train|sweep>)"),
+    "quiet": flag("--quiet", action="store_true", help="no progress display"),
+    "resume": flag("--resume", action="store_true", help=RESUME_HELP),
+    "split": flag("--split", default="test", choices=("train", "val", "test")),
+    "input": flag("--input", required=True, metavar="X", help="X.npy or X.csv (raw features)"),
+    "predictions": flag("--output", metavar="Y.npy", help="default: CSV to stdout"),
+    "source": flag("-o", "--output", metavar="OUT", help="write to this file instead of stdout"),
+    "folder": flag("-o", "--output", required=True, metavar="DIR", help="the folder to write"),
+    "artifact": flag("-o", "--output", required=True, metavar="OUT", help="e.g. model.stablehlo"),
+    "sweep": flag("--sweep", metavar="NAME", help="which sweep block (default: the first)"),
+    "platforms": flag("--platforms", default="cpu,cuda", help="cpu, cuda, rocm, tpu"),
+    "kind": flag("kind", nargs="?", help="only this kind: layer, activation, loss, ..."),
+}
+SPEC = ("file", "train", "set")  # a spec compiled for one train block
+COMMANDS = {  # name: (handler, its flags); the handler's docstring is the command's help
+    "check": (cmd_check, ("files", "format")),
+    "summary": (cmd_summary, ("file", "format")),
+    "parse": (cmd_parse, ("file",)),
+    "emit": (cmd_emit, (*SPEC, "source")),
+    "plan": (cmd_plan, SPEC),
+    "eject": (cmd_eject, (*SPEC, "folder")),
+    "train": (cmd_train, (*SPEC, "epochs", "out", "format", "quiet", "resume", "cache")),
+    "eval": (cmd_eval, (*SPEC, "run", "split", "format", "cache")),
+    "predict": (cmd_predict, (*SPEC, "run", "input", "predictions", "cache")),
+    "sweep": (cmd_sweep, ("file", "sweep", "set", "epochs", "out", "cache")),
+    "export": (cmd_export, (*SPEC, "run", "artifact", "platforms")),
+    "docs": (cmd_docs, ("kind",)),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nncompile", description="Compile .nn model specs into Flax/Optax "
-                                     "training programs, and train them.")
+    parser = argparse.ArgumentParser(
+        prog="nncompile",
+        description="Compile .nn model specs into Flax/Optax training programs, and train them.",
+    )
     parser.add_argument("--version", action="version", version=f"nncompile {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    p = sub.add_parser("check", help="check specs for errors (fast; no JAX)",
-                       description="Parse, validate and shape-check specs. Exit 0 when clean, 1 on errors.")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--format", choices=("text", "json"), default="text",
-                   help="json: a list of diagnostics with path, line, column, end, code, message, hint")
-    p.set_defaults(handler=cmd_check)
-    p = sub.add_parser("summary", help="per-model layers, output shapes and parameter counts")
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("--format", choices=("text", "json"), default="text")
-    p.set_defaults(handler=cmd_summary)
-    p = sub.add_parser("parse", help="print the syntax tree")
-    p.add_argument("file", metavar="FILE")
-    p.set_defaults(handler=cmd_parse)
-    p = sub.add_parser("emit", help="print the generated Flax NNX + Optax training program")
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("--train", metavar="NAME", help="which train block (when the spec has several)")
-    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a `let` value (repeatable)")
-    p.add_argument("-o", "--output", metavar="OUT", help="write to this file instead of stdout")
-    p.set_defaults(handler=cmd_emit)
-    p = sub.add_parser("train", help="compile and train a spec; writes a run folder")
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("--train", metavar="NAME", help="which train block (when the spec has several)")
-    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a `let` value (repeatable)")
-    p.add_argument("--epochs", type=int, metavar="N", help="override the number of epochs")
-    p.add_argument("--out", metavar="DIR", help="run folder (default: runs/<spec>-<train>)")
-    p.add_argument("--format", choices=("text", "json"), default="text", help="json: print the run summary")
-    p.add_argument("--quiet", action="store_true", help="no progress display")
-    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in the run folder "
-                   "(<out>/checkpoints); ends exactly where an uninterrupted run would")
-    _cache_flag(p)
-    p.set_defaults(handler=cmd_train)
-    for name, helptext, run in (("eval", "metrics of a trained run on a split", cmd_eval),
-                                ("predict", "predictions of a trained run for new inputs", cmd_predict)):
-        p = sub.add_parser(name, help=helptext)
-        p.add_argument("file", metavar="FILE")
-        p.add_argument("--run", required=True, metavar="DIR", help="the run folder written by `train`")
-        p.add_argument("--train", metavar="NAME")
-        p.add_argument("--set", action="append", metavar="NAME=VALUE")
-        if name == "eval":
-            p.add_argument("--split", default="test", choices=("train", "val", "test"))
-            p.add_argument("--format", choices=("text", "json"), default="text")
-        else:
-            p.add_argument("--input", required=True, metavar="X", help="inputs: X.npy or X.csv (raw features)")
-            p.add_argument("--output", metavar="Y.npy", help="write predictions here (default: CSV to stdout)")
-        _cache_flag(p)
-        p.set_defaults(handler=run)
-    p = sub.add_parser("sweep", help="search `let` values: run a sweep block's trials")
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("--sweep", metavar="NAME", help="which sweep block (default: the first)")
-    p.add_argument("--set", action="append", metavar="NAME=VALUE", help="fix other `let` values")
-    p.add_argument("--epochs", type=int, metavar="N", help="override the epochs of every trial")
-    p.add_argument("--out", metavar="DIR", help="results folder (default: runs/<spec>-<sweep>)")
-    _cache_flag(p)
-    p.set_defaults(handler=cmd_sweep)
-    p = sub.add_parser("export", help="a trained run as a StableHLO inference function (jax.export)",
-                       description="Serialize the trained model (normalisation, model, output activation; "
-                       "parameters baked in; any batch size) with jax.export. Reload it with jax alone.")
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("--run", required=True, metavar="DIR", help="the run folder written by `train`")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="e.g. model.stablehlo")
-    p.add_argument("--train", metavar="NAME")
-    p.add_argument("--set", action="append", metavar="NAME=VALUE")
-    p.add_argument("--platforms", default="cpu,cuda", help="comma-separated: cpu, cuda, rocm, tpu (default cpu,cuda)")
-    p.set_defaults(handler=cmd_export)
-    p = sub.add_parser("docs", help="list every layer, activation, loss, optimizer ... with its arguments")
-    p.add_argument("kind", nargs="?", help="only this kind: layer, activation, loss, optimizer, ...")
-    p.set_defaults(handler=cmd_docs)
+    for name, (handler, flags) in COMMANDS.items():
+        text = inspect.getdoc(handler) or ""
+        first, _, more = text.partition("\n\n")
+        about = more or first[:1].upper() + first[1:] + "."
+        p = sub.add_parser(name, help=first, description=about)
+        for flag in flags:
+            names, options = FLAGS[flag]
+            p.add_argument(*names, **options)
+        p.set_defaults(handler=handler)
     return parser
 
 
@@ -367,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if getattr(args, "no_cache", False):
         from .runtime.jaxcache import disable
+
         disable()
     try:
         return args.handler(args)
@@ -376,16 +395,17 @@ def main(argv: list[str] | None = None) -> int:
     except CompileError as e:
         print(render(e.diagnostics, e.source), file=sys.stderr)
         return 1
-    except Exception as e:  # a bug in nncompile: say so plainly; NNCOMPILE_DEBUG=1 shows the traceback
-        import os
+    except NncompileError as e:
+        print(f"nncompile: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # a bug: say so plainly; NNCOMPILE_DEBUG=1 shows the traceback
         if os.environ.get("NNCOMPILE_DEBUG"):
             raise
-        from .errors import NncompileError
-        if isinstance(e, NncompileError):
-            print(f"nncompile: {e}", file=sys.stderr)
-            return 1
-        print(f"nncompile: internal error ({type(e).__name__}: {e})\n  hint: this is a bug in nncompile; "
-              "rerun with NNCOMPILE_DEBUG=1 for the traceback and report it", file=sys.stderr)
+        print(
+            f"nncompile: internal error ({type(e).__name__}: {e})\n  hint: this is a bug in "
+            "nncompile; rerun with NNCOMPILE_DEBUG=1 for the traceback and report it",
+            file=sys.stderr,
+        )
         return 3
 
 

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Iterable
 
+from .errors import NncompileError
 from .source import NOWHERE, Source, Span
 
 # Codes are stable (tests and editors match on them); the family is the stage that found it.
@@ -73,8 +74,8 @@ class Diagnostic:
         }
 
 
-class CompileError(Exception):
-    """Raised when a stage found errors; carries them all, sorted by position."""
+class CompileError(NncompileError):
+    """Raised when a stage found errors; carries them all, sorted by position (rendered as its message)."""
 
     def __init__(self, diagnostics: Iterable[Diagnostic], source: Source | None = None):
         self.diagnostics = sorted(set(diagnostics), key=Diagnostic.sort_key)  # a let used twice reports once

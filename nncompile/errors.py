@@ -1,4 +1,5 @@
 """Errors that cross module boundaries. Each carries a message a user can act on."""
+
 from __future__ import annotations
 
 
@@ -15,8 +16,8 @@ class NncompileError(Exception):
 
 
 class DataError(NncompileError):
-    """A data source could not be read or does not fit the spec (missing file, NaN, wrong shape...)."""
+    """A data source cannot be read or does not fit the spec (missing file, NaN, wrong shape...)."""
 
 
-class TrainingError(NncompileError):
-    """Training could not go on (a NaN loss, an interrupted run, ...)."""
+class ConfigError(NncompileError):
+    """A program's CONFIG is not a run configuration this nncompile reads (nncompile.runconfig)."""

@@ -30,7 +30,7 @@ def signature(entry: Entry) -> str:
             else:
                 shown = repr(default)
             parts.append(f"{name}={shown}")
-    if entry.extra.get("merge"):
+    if getattr(entry, "merge", False):
         parts.insert(0, "a, b, ...")
     return f"{entry.name}({', '.join(parts)})" if parts else entry.name
 

@@ -1,7 +1,7 @@
 """Per-model tables (statement line, layer, output shape, parameters), like Keras' summary."""
 from __future__ import annotations
 
-from .registry.layers import fmt
+from .shapes import fmt
 from .semantics import ir
 
 

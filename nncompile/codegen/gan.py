@@ -1,65 +1,54 @@
 """Emission of adversarial training (`objective: gan(...)`): two models, two optimizers, one step."""
 from __future__ import annotations
 
+from pathlib import Path
 
+from ..expr import Sym, render
+from ..plan import Plan
+from ..registry.losses import LOSSES
+from ..registry.training import NOISES
 from ..semantics import ir
+from . import config as CF
 from . import training as TR
-from .emit import Writer, emit_class, header
-from .expr import render
-from .lower import head_activation, lower_model
-
-# (discriminator loss, generator loss) from the discriminator's logits on real and fake examples
-GAN_LOSSES = {
-    "non_saturating": ("jax.nn.softplus(-real) + jax.nn.softplus(fake)", "jax.nn.softplus(-fake)"),
-    "minimax": ("jax.nn.softplus(-real) + jax.nn.softplus(fake)", "-jax.nn.softplus(fake)"),
-    "least_squares": ("0.5 * ((real - 1) ** 2 + fake ** 2)", "0.5 * (fake - 1) ** 2"),
-}
+from .layers import IM2COL
+from .lower import lower_model
+from .text import Writer, backend_section, config_section, header, main_block, model_section
 
 
-def emit_gan(program: ir.Program, train: ir.Train, spec_name: str) -> str:
+def emit_gan(program: ir.Program, train: ir.Train, plan: Plan) -> str:
     props = train.props
     g_model, d_model = train.generator, train.discriminator
+    assert g_model is not None and d_model is not None and plan.discriminator_head is not None
+    spec_name = Path(program.source.path).name
     noise = props.objective.params.noise
     loss = props.loss.name
-    d_head = head_activation(d_model)
-    fold = "sigmoid" if d_head == "sigmoid" and loss != "least_squares" else None
     g_plan = lower_model(g_model, program.source.path, None)
-    d_plan = lower_model(d_model, program.source.path, fold)
-    helpers = g_plan.helpers | d_plan.helpers
-    d_loss, g_loss = GAN_LOSSES[loss]
-    config = {
-        "kind": "gan", "spec": spec_name, "train": train.name, "generator": g_model.name,
-        "discriminator": d_model.name, "batch_size": props.batch_size, "epochs": props.epochs, "seed": props.seed,
-        "drop_remainder": True, "noise": {"kind": noise.name, "shape": list(noise.params.shape)},
-        "samples": props.samples.model_dump(mode="json") if props.samples else {"every": max(1, props.epochs // 5), "count": 64},
-        "example_shape": list(g_model.outputs[0].shape), "strategy": "step" if g_plan.convolutional or d_plan.convolutional else "scan",
-        "data": TR.data_config(train.data),
-    }
+    d_plan = lower_model(d_model, program.source.path, plan.discriminator_head.value)  # type: ignore[arg-type]
+    d_loss, g_loss = (render(e) for e in LOSSES[loss].gan or ())  # on the discriminator's logits
+    config = CF.gan_config(train, spec_name)
     w = Writer()
     header(w, f"Adversarial training program for `train {train.name}` of {spec_name}: {g_model.name} against "
-           f"{d_model.name} on data {train.data.name}.", spec_name, config, helpers)
-    seen = set()
-    for cls in [*g_plan.classes, *d_plan.classes]:
-        if cls.name not in seen:
-            seen.add(cls.name)
-            emit_class(w, cls)
+           f"{d_model.name} on data {train.data.name}.", spec_name)
+    model_section(w, [g_plan, d_plan])
+    w()
+    w()
     w("def make_models(seed: int = 0):")
-    w(f"    return {g_plan.top}(nnx.Rngs(seed)), {d_plan.top}(nnx.Rngs(seed + 1))")
+    w(f"    generator = tune_for_backend({g_plan.top}(rngs=nnx.Rngs(seed)))")
+    w(f"    discriminator = tune_for_backend({d_plan.top}(rngs=nnx.Rngs(seed + 1)))")
+    w("    return generator, discriminator")
     w()
     w()
     w("def make_optimizers(steps_per_epoch: int, epochs: int):")
     w('    """(generator optimizer, discriminator optimizer)."""')
     for which, var in (("generator_optimizer", "g_tx"), ("discriminator_optimizer", "d_tx")):
         for target, expr in TR.optimizer_lines(train, which):
-            w(f"    {target} = {render(expr)}")
+            w.assign(4, target, expr)
         w(f"    {var} = tx")
     w("    return g_tx, d_tx")
     w()
     w()
     w("def sample_noise(key, n):")
-    sampler = "jax.random.normal(key, (n, *{shape}))" if noise.name == "normal" else \
-        "jax.random.uniform(key, (n, *{shape}), minval=-1.0, maxval=1.0)"
-    w(f"    return {sampler.format(shape=tuple(noise.params.shape))}")
+    w(f"    return {render(NOISES[noise.name].lower(noise.params, Sym('key'), Sym('n')))}")
     w()
     w()
     w("def discriminator_loss(discriminator, generator, x, z):")
@@ -89,10 +78,7 @@ def emit_gan(program: ir.Program, train: ir.Train, spec_name: str) -> str:
     w()
     w("def generate(generator, key, n):")
     w("    return generator(sample_noise(key, n))")
-    w()
-    w()
-    w('if __name__ == "__main__":  # train with nncompile\'s runtime: data, loop, sample grids, run folder')
-    w("    from nncompile.runtime.standalone import main")
-    w()
-    w("    main(__file__)")
+    config_section(w, config)
+    backend_section(w, [g_plan, d_plan], IM2COL if plan.im2col else None)
+    main_block(w, "data, loop, sample grids, run folder")
     return w.text()

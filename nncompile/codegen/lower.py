@@ -1,49 +1,108 @@
-"""Shaped IR -> a plan of the emitted module: model classes as data (no text yet)."""
+"""Shaped IR -> the model classes of the emitted module, as data (no text yet).
+
+A model block becomes one ``nnx.Module`` class. A parameterised block (``model Block(width, rate)``)
+becomes one class whose constructor takes the parameters: every number of the block that follows a
+parameter (found by comparing the block with a variant built with that parameter changed, see
+``semantics.models.ModelBuilder.variants``) is written as the parameter. Uses of a block that still
+differ in something no parameter explains get a class each (``Block``, ``Block_2``).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-from ..registry.layers import fmt
+from ..expr import Call, Expr, Snippet, Sym, T, call, render, safe_name
 from ..semantics import ir
 from . import layers as L
-from .expr import Expr, Sym, call, safe_name
 
-HEADS = {"softmax", "sigmoid"}
+RUNNING = ("x", "h", "z", "out", "act")  # names for the running tensor of a plain chain of layers
+
+
+@dataclass(frozen=True)
+class Where:
+    """The spec statement a line comes from, with its input and output shapes."""
+
+    spec: str
+    line: int
+    ins: tuple
+    out: tuple
+
+    def __str__(self) -> str:
+        shapes = ", ".join(_shape(s) for s in self.ins)
+        return f"{self.spec}:{self.line}  {shapes} -> {_shape(self.out)}"
+
+
+def _shape(shape: tuple) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
 @dataclass
 class ClassPlan:
     name: Sym
     doc: str
-    fields: list[tuple[Sym, Expr, str]] = field(default_factory=list)
+    params: list[Sym] = field(default_factory=list)       # constructor parameters (block parameters)
+    stored: list[Sym] = field(default_factory=list)       # parameters __call__ reads (kept as self.<p>)
+    fields: list[tuple[Sym, Expr, Where]] = field(default_factory=list)
     inputs: list[Sym] = field(default_factory=list)
-    body: list[tuple[Sym, Expr, str]] = field(default_factory=list)
+    body: list[tuple[Sym, Expr, Where]] = field(default_factory=list)
     returns: list[Expr] = field(default_factory=list)
+
+    def key(self) -> str:
+        """What makes two classes the same code (names and comments aside)."""
+        return repr((self.params, self.stored, [(a, render(e)) for a, e, _ in self.fields], self.inputs,
+                     [(t, render(e)) for t, e, _ in self.body], [render(r) for r in self.returns]))
 
 
 @dataclass
 class ModelPlan:
-    """The classes to emit (dependencies first), the top class, helpers, and the folded head."""
+    """The classes to emit (dependencies first), the top class, and the snippets they need."""
 
     classes: list[ClassPlan]
     top: Sym
-    helpers: set[str]
-    head: str | None  # activation removed from the model because the loss fuses it
-    convolutional: bool
+    snippets: set[Snippet]
 
 
-def head_activation(model: ir.Model) -> str | None:
-    """The model's final activation when it is one a loss can fuse (softmax, sigmoid)."""
-    last = model.last
-    if last is None:
-        return None
-    if last.kind == "activation":
-        return last.params.name if last.params.name in HEADS else None
-    if last.kind == "model":
-        return None
-    act = getattr(last.params, "activation", None)
-    return act.name if act is not None and act.name in HEADS else None
+class _Mismatch(Exception):
+    """Two lowerings differ in structure, not only in numbers."""
+
+
+def generalize(a: Any, b: Any, value: object, sym: Sym) -> Any:
+    """``a`` with each number that differs in ``b`` and equals ``value`` replaced by ``sym``."""
+    if isinstance(a, Sym) or isinstance(b, Sym):
+        if isinstance(a, Sym) and (a == b or not isinstance(b, Sym)):
+            return a
+        raise _Mismatch
+    if isinstance(a, Call) and isinstance(b, Call):
+        if a.fn != b.fn or len(a.args) != len(b.args) or [k for k, _ in a.kwargs] != [k for k, _ in b.kwargs]:
+            raise _Mismatch
+        return Call(a.fn, tuple(generalize(x, y, value, sym) for x, y in zip(a.args, b.args)),
+                    tuple((k, generalize(x, y, value, sym)) for (k, x), (_, y) in zip(a.kwargs, b.kwargs)))
+    if isinstance(a, T) and isinstance(b, T):
+        if a.template != b.template or [k for k, _ in a.parts] != [k for k, _ in b.parts]:
+            raise _Mismatch
+        return T(a.template, tuple((k, generalize(x, y, value, sym)) for (k, x), (_, y) in zip(a.parts, b.parts)))
+    if isinstance(a, (tuple, list)) and type(a) is type(b):
+        if len(a) != len(b):
+            raise _Mismatch
+        return type(a)(generalize(x, y, value, sym) for x, y in zip(a, b))
+    if type(a) is not type(b):
+        raise _Mismatch
+    if a != b and type(a) is type(value) and a == value:
+        return sym
+    return a
+
+
+def _mentions(expr: Any, sym: Sym) -> bool:
+    if isinstance(expr, Sym):
+        return expr == sym
+    if isinstance(expr, Call):
+        return any(_mentions(x, sym) for x in expr.args) or any(_mentions(v, sym) for _, v in expr.kwargs)
+    if isinstance(expr, T):
+        return any(_mentions(v, sym) for _, v in expr.parts)
+    if isinstance(expr, (tuple, list)):
+        return any(_mentions(x, sym) for x in expr)
+    return False
 
 
 class _Lowerer:
@@ -51,24 +110,42 @@ class _Lowerer:
         self.spec_name = spec_name
         self.precision = precision
         self.classes: list[ClassPlan] = []
-        self.keys: dict[tuple, Sym] = {}
-        self.helpers: set[str] = set()
+        self.snippets: set[Snippet] = set()
 
-    def comment(self, node: ir.Node) -> str:
-        ins = ", ".join(fmt(s) for s in node.in_shapes)
-        return f"{self.spec_name}:{node.span.line}  {ins} -> {fmt(node.shape)}"
+    def where(self, node: ir.Node) -> Where:
+        return Where(self.spec_name, node.span.line, tuple(node.in_shapes), tuple(node.shape))
 
-    def model(self, model: ir.Model, fold: str | None = None) -> Sym:
-        key = (model.name, repr(model.inputs), repr(model.nodes))
-        if key in self.keys and fold is None:
-            return self.keys[key]
+    # ---- one model instance -> a class (shared with equal instances) and how to construct it ---------
+    def instance(self, model: ir.Model, fold: str | None = None) -> Call:
+        plan = self.lower(model, fold)
+        bound = dict(model.bound)
+        for param, _, variant in model.variants:
+            scratch = _Lowerer(self.spec_name, self.precision)
+            try:
+                plan = _generalized(plan, scratch.lower(variant, fold), param, bound[param])
+            except _Mismatch:
+                continue
+        plan.params = [p for p in (safe_name(n) for n, _ in model.bound) if p in plan.params]
+        name = self.register(plan, model.name)
+        args = {str(p): bound[_param_name(model, p)] for p in plan.params}
+        return call(name, **args, rngs=Sym("rngs"))
+
+    def register(self, plan: ClassPlan, block: str) -> Sym:
+        key = plan.key()
+        for c in self.classes:
+            if c.doc == plan.doc and c.key() == key:
+                return c.name
         taken = {str(c.name) for c in self.classes}
-        name = safe_name(model.name)
-        n = 2
+        name, n = safe_name(block), 2
         while name in taken:
-            name, n = safe_name(f"{model.name}_{n}"), n + 1
-        plan = ClassPlan(name, f"model {model.name} ({self.spec_name}:{model.span.line})")
-        variables = _variables(model)
+            name, n = safe_name(f"{block}_{n}"), n + 1
+        plan.name = name
+        self.classes.append(plan)
+        return name
+
+    def lower(self, model: ir.Model, fold: str | None) -> ClassPlan:
+        plan = ClassPlan(Sym("_"), f"model {model.name} ({self.spec_name}:{model.span.line})")
+        names = _variables(model)
         env: dict[str, Expr] = {}
         for tensor in model.inputs:
             sym = safe_name(tensor.name)
@@ -78,48 +155,72 @@ class _Lowerer:
         for node in model.nodes:
             ins = [env[i] for i in node.inputs]
             attr = Sym(f"self.{safe_name(node.name)}")
-            target = variables[node.output]
             if node is last and fold is not None and node.kind == "activation":
                 env[node.output] = ins[0]
                 continue
             if node.kind == "model":
-                sub = self.model(node.submodel)
-                lowered = L.Lowered(call(sub, rngs=Sym("rngs")), lambda a, xs: call(a, *xs))
+                assert node.submodel is not None
+                lowered = L.Lowered(self.instance(node.submodel), lambda a, xs: call(a, *xs))
             elif node.kind == "activation":
-                lowered = L.Lowered(None, lambda a, xs, ref=node.params: L.activation(ref, xs[0]))
+                lowered = L.Lowered(None, lambda a, xs, ref=node.params: L.activation_call(ref, xs[0]))
             else:
-                lowering = L.LAYERS[node.kind]
                 if node is last and fold is not None and getattr(node.params, "activation", None) is not None:
-                    node = _without_activation(node)
-                lowered = lowering(node)
-            self.helpers.update(lowered.helpers)
+                    node = replace(node, params=node.params.model_copy(update={"activation": None}))  # type: ignore[union-attr]
+                lowered = L.lower_layer(node)
+            self.snippets.update(lowered.snippets)
             if lowered.init is not None:
                 init = L.compute_dtype(lowered.init) if self.precision == "bfloat16" else lowered.init
-                plan.fields.append((Sym(safe_name(node.name)), init, self.comment(node)))
-            plan.body.append((target, lowered.apply(attr, ins), self.comment(node)))
+                plan.fields.append((safe_name(node.name), init, self.where(node)))
+            target = names[node.output]
+            plan.body.append((target, lowered.apply(attr, ins), self.where(node)))
             env[node.output] = target
         plan.returns = [env[t.name] for t in model.outputs]
-        self.classes.append(plan)
-        if fold is None:
-            self.keys[key] = name
-        return name
+        return plan
 
 
-def _without_activation(node: ir.Node) -> ir.Node:
-    from dataclasses import replace
-    return replace(node, params=node.params.model_copy(update={"activation": None}))
+def _param_name(model: ir.Model, sym: Sym) -> str:
+    return next(n for n, _ in model.bound if safe_name(n) == sym)
+
+
+def _generalized(plan: ClassPlan, other: ClassPlan, param: str, value: object) -> ClassPlan:
+    """``plan`` with the numbers that follow ``param`` (compared with ``other``) written as it."""
+    sym = safe_name(param)
+    own = Sym(f"self.{sym}")
+    if len(plan.fields) != len(other.fields) or len(plan.body) != len(other.body):
+        raise _Mismatch
+    fields = [(a, generalize(e, o, value, sym), replace(w, **_shapes(w, ow, value, sym)))
+              for (a, e, w), (_, o, ow) in zip(plan.fields, other.fields)]
+    body = [(t, generalize(e, o, value, own), replace(w, **_shapes(w, ow, value, sym)))
+            for (t, e, w), (_, o, ow) in zip(plan.body, other.body)]
+    used_init = any(_mentions(e, sym) for _, e, _ in fields)
+    used_call = any(_mentions(e, own) for _, e, _ in body)
+    out = replace(plan, fields=fields, body=body)
+    if used_init or used_call:
+        out.params = [*plan.params, sym]
+    if used_call:
+        out.stored = [*plan.stored, sym]
+    return out
+
+
+def _shapes(w: Where, other: Where, value: object, sym: Sym) -> dict:
+    try:
+        return {"ins": generalize(w.ins, other.ins, value, sym), "out": generalize(w.out, other.out, value, sym)}
+    except _Mismatch:
+        return {}
 
 
 def _variables(model: ir.Model) -> dict[str, Sym]:
-    """Python variable for each tensor: a running ``x`` for plain sequences, names where reused."""
-    explicit: set[str] = set()
+    """The Python variable of each tensor: the spec's binding name where it gives one (or the tensor is
+    read out of order), otherwise one running name for a plain chain of layers."""
+    explicit: set[str] = {n.output for n in model.nodes if n.named}
     previous = model.inputs[-1].name if model.inputs else None
     for node in model.nodes:
         if node.inputs != (previous,):
             explicit.update(node.inputs)
         previous = node.output
     explicit.update(t.name for t in model.outputs if model.nodes and t.name != model.nodes[-1].output)
-    running = next(n for n in ("x", "h", "z", "out", "act") if n not in explicit)
+    taken = explicit | {t.name for t in model.inputs if t.name in explicit}
+    running = next((n for n in RUNNING if n not in taken), "out_")
     return {node.output: safe_name(node.output) if node.output in explicit else Sym(running)
             for node in model.nodes}
 
@@ -127,5 +228,5 @@ def _variables(model: ir.Model) -> dict[str, Sym]:
 def lower_model(model: ir.Model, spec_path: str, fold: str | None, precision: str = "float32") -> ModelPlan:
     """``precision="bfloat16"``: the layers with weights compute in bfloat16 and keep float32 parameters."""
     lowerer = _Lowerer(Path(spec_path).name, precision)
-    top = lowerer.model(model, fold)
-    return ModelPlan(lowerer.classes, top, lowerer.helpers, fold, L.uses_convolution(model))
+    top = lowerer.instance(model, fold)
+    return ModelPlan(lowerer.classes, Sym(top.fn), lowerer.snippets)

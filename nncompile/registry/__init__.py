@@ -1,13 +1,15 @@
 """Registries: one dict of entries per kind of name a spec can use.
 
 An entry is data plus small pure functions: its argument model (pydantic), the order of its
-positional arguments, its docs, and for some kinds a rule (layers: shape inference). Lowering
-to Flax/Optax lives in ``nncompile.codegen`` so that ``check`` never imports JAX.
+positional arguments, its docs, its rules (layers: shapes and parameter counts) and its lowering
+to Flax/Optax code as ``nncompile.expr`` objects, so that ``check`` never imports JAX. Each kind
+has its own typed entry (``layers.Layer``, ``activations.Activation``, ...); docs/extending.md.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -112,10 +114,21 @@ def entry(name: str, params: type[Params] = NoParams, positional: tuple[str, ...
 
 def registries() -> dict[str, Registry]:
     """Every registry by kind (the kinds RefTo can name)."""
-    from . import activations, data, layers, training
+    from . import (
+        activations,
+        augmentations,
+        layers,
+        losses,
+        metrics,
+        optimizers,
+        schedules,
+        sources,
+        training,
+    )
+
     return {r.kind: r for r in (
         layers.LAYERS, activations.ACTIVATIONS, activations.INITIALIZERS,
-        training.LOSSES, training.OPTIMIZERS, training.SCHEDULES, training.REGULARIZERS,
-        training.METRICS, training.OBJECTIVES, training.NOISES, training.INITS,
-        training.SWEEP_OBJECTIVES, data.SOURCES, data.AUGMENTATIONS,
+        losses.LOSSES, optimizers.OPTIMIZERS, schedules.SCHEDULES, schedules.REGULARIZERS,
+        metrics.METRICS, training.OBJECTIVES, training.NOISES, training.INITS,
+        training.SWEEP_OBJECTIVES, sources.SOURCES, augmentations.AUGMENTATIONS,
     )}

@@ -1,47 +1,74 @@
 """The data layer: load a data block's source, window, split, subset, normalise and reshape it.
 
-`load_dataset(spec)` runs the steps in this order, each a small function:
-load raw (`sources.SOURCES`) -> keep `classes` -> windows -> split -> subset of train ->
-normalise x with train statistics -> normalise regression targets -> reshape -> one-hot.
+`load_dataset(spec)` runs the steps in this order, each a small function: load raw (the source's
+loader, `registry.sources`) -> keep `classes` -> windows -> split -> subset of train -> normalise x
+with train statistics -> normalise regression targets -> reshape -> one-hot.
 
 Shapes: x is float32 (n, *feature_shape), or int32 token ids for text. y is int32 class
 ids of shape (n,) (or (n, T) for windowed sequences), float32 regression targets with a
 trailing feature axis ((n, 1) for a single target, (n, T, 1) for a sequence), float32
 one-hot vectors (n, K) when `one_hot`, or None when unsupervised. Pure numpy, no JAX.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, overload
 
 import numpy as np
 
 from ..errors import DataError
-from .sources import Raw, fail, load_raw
+from ..registry.loading import Raw, fail
+from ..registry.sources import load_raw
+from ..runconfig import Data
 
 SPLITS = ("train", "val", "test")
 NORMALISERS = ("standard", "minmax", "none")
+_DEFAULT = Data.model_fields
 
 
 @dataclass(frozen=True)
 class DataSpec:
-    """What a data block asks for: a source with its arguments, and how to prepare it."""
+    """What a data block asks for: a source with its arguments, and how to prepare it; `seed` draws
+    the splits, relative paths are read against `base_dir`."""
 
     name: str
     source: str
     args: Mapping[str, Any]
-    split: Mapping[str, float] = field(default_factory=lambda: {"train": 0.8, "test": 0.2})
-    normalize: str = "standard"
-    normalize_target: str = "none"
+    # the defaults of a data block (runconfig.Data)
+    split: Mapping[str, float] = field(default_factory=lambda: dict(_DEFAULT["split"].default))
+    normalize: str = _DEFAULT["normalize"].default
+    normalize_target: str = _DEFAULT["normalize_target"].default
     reshape: tuple[int, ...] | None = None
-    one_hot: bool = False
-    shuffle: bool = True
+    one_hot: bool = _DEFAULT["one_hot"].default
+    shuffle: bool = _DEFAULT["shuffle"].default
     windows: Mapping[str, Any] | None = None
     classes: tuple[int, ...] | None = None
-    subset: float = 1.0
+    subset: float = _DEFAULT["subset"].default
     seed: int = 0
     base_dir: str | None = None
+
+    @classmethod
+    def from_config(cls, data: Data, seed: int, base_dir: str | None) -> DataSpec:
+        """The spec of CONFIG["data"] (a RunConfig's `data`)."""
+        return cls(
+            name=data.name,
+            source=data.source,
+            args=dict(data.args),
+            split=dict(data.split),
+            normalize=data.normalize,
+            normalize_target=data.normalize_target,
+            reshape=data.reshape,
+            one_hot=data.one_hot,
+            shuffle=data.shuffle,
+            windows=data.windows.model_dump() if data.windows is not None else None,
+            classes=data.classes,
+            subset=data.subset,
+            seed=seed,
+            base_dir=base_dir,
+        )
 
 
 @dataclass(frozen=True)
@@ -71,16 +98,26 @@ class Dataset:
         if x.shape[1:] == self.feature_shape and x.shape[1:] != raw:
             x = x.reshape(len(x), *raw)
         if x.shape[1:] != raw:
-            raise DataError(f"inputs of shape {list(x.shape[1:])} do not match the data's feature shape {list(raw)}",
-                            "give a batch (n, ...) of examples shaped like the training features")
-        x = x.astype(np.int32) if self.task == "sequence" else apply(x.astype(np.float32), self.stats["x"])
+            raise DataError(
+                f"inputs of shape {list(x.shape[1:])} do not match the data's feature shape "
+                f"{list(raw)}",
+                "give a batch (n, ...) of examples shaped like the training features",
+            )
+        if self.task == "sequence":
+            x = x.astype(np.int32)
+        else:
+            x = apply(x.astype(np.float32), self.stats["x"])
         return x.reshape(len(x), *self.feature_shape)
 
     def inverse_targets(self, y: np.ndarray) -> np.ndarray:
         """Undo the target normalisation (regression predictions back in the data's units)."""
         stat = self.stats["y"]
         y = np.asarray(y, dtype=np.float32)
-        return y if stat is None else (y * np.float32(stat["scale"]) + np.float32(stat["shift"])).astype(np.float32)
+        return (
+            y
+            if stat is None
+            else (y * np.float32(stat["scale"]) + np.float32(stat["shift"])).astype(np.float32)
+        )
 
 
 def load_dataset(spec: DataSpec) -> Dataset:
@@ -94,7 +131,9 @@ def load_dataset(spec: DataSpec) -> Dataset:
     splits = {k: (x[i], None if y is None else y[i]) for k, i in index.items()}
     stats: dict[str, Any] = {"input_shape": list(x.shape[1:]), "labels": raw.labels}
     tokens = np.issubdtype(x.dtype, np.integer)
-    stats["x"] = None if tokens else fit(spec, splits["train"][0], spec.normalize, 2 if spec.windows else 1)
+    stats["x"] = (
+        None if tokens else fit(spec, splits["train"][0], spec.normalize, 2 if spec.windows else 1)
+    )
     targets = spec.normalize_target if raw.task == "regression" else "none"
     stats["y"] = fit(spec, splits["train"][1], targets, -1)
     splits = {k: (apply(a, stats["x"]), apply(b, stats["y"])) for k, (a, b) in splits.items()}
@@ -111,10 +150,17 @@ def check_split(spec: DataSpec) -> dict[str, float]:
     split = dict(spec.split)
     unknown = sorted(set(split) - set(SPLITS))
     if unknown or "train" not in split:
-        fail(spec, f"split has unknown part {unknown[0]!r}" if unknown else "split has no 'train' part",
-             "use the parts train, val and test, e.g. {train: 0.8, test: 0.2}")
+        fail(
+            spec,
+            f"split has unknown part {unknown[0]!r}" if unknown else "split has no 'train' part",
+            "use the parts train, val and test, e.g. {train: 0.8, test: 0.2}",
+        )
     if any(not v > 0 for v in split.values()) or abs(sum(split.values()) - 1) > 1e-6:
-        fail(spec, f"split fractions must be > 0 and add up to 1 (got {split})", "e.g. {train: 0.8, test: 0.2}")
+        fail(
+            spec,
+            f"split fractions must be > 0 and add up to 1 (got {split})",
+            "e.g. {train: 0.8, test: 0.2}",
+        )
     return {k: float(split[k]) for k in SPLITS if k in split}
 
 
@@ -125,11 +171,16 @@ def keep_classes(spec: DataSpec, raw: Raw) -> Raw:
     if raw.task != "classification":
         fail(spec, f"`classes` needs class labels, but this data is {raw.task}", "remove `classes`")
     wanted = [int(c) for c in spec.classes]
+    assert raw.y is not None  # classification data has labels
     present = set(np.unique(raw.y).tolist())
     missing = [c for c in wanted if c not in present]
     if missing or len(set(wanted)) != len(wanted):
         what = f"class {missing[0]} does not exist" if missing else "classes are listed twice"
-        fail(spec, f"{what} (the data has classes {sorted(present)})", "list distinct existing class ids")
+        fail(
+            spec,
+            f"{what} (the data has classes {sorted(present)})",
+            "list distinct existing class ids",
+        )
     relabel = np.full(max(present) + 1, -1, dtype=np.int32)
     relabel[wanted] = np.arange(len(wanted))
     keep = relabel[raw.y] >= 0
@@ -144,25 +195,43 @@ def windowed(spec: DataSpec, raw: Raw) -> tuple[np.ndarray, np.ndarray | None]:
     y[i+H:i+H+T], the window shifted by H. At most `args.max_windows` (default 20000)
     windows are kept, with evenly spaced starts.
     """
-    w = dict(spec.windows)
+    w = dict(spec.windows or {})
     length, horizon = w.get("length"), w.get("horizon", 1)
     targets = w.get("targets") or ("sequence" if raw.task == "sequence" else "last")
-    if not (isinstance(length, int) and isinstance(horizon, int) and length >= 1 and horizon >= 1) \
-            or targets not in ("last", "sequence"):
-        fail(spec, f"bad windows {w}", "use windows: {length: T >= 1, horizon: H >= 1, targets: last | sequence}")
+    if not (
+        isinstance(length, int) and isinstance(horizon, int) and length >= 1 and horizon >= 1
+    ) or targets not in ("last", "sequence"):
+        fail(
+            spec,
+            f"bad windows {w}",
+            "use windows: {length: T >= 1, horizon: H >= 1, targets: last | sequence}",
+        )
     count = len(raw.x) - length - horizon + 1
     if count < 1:
         unit = "tokens" if raw.task == "sequence" else "rows"
         where = f" ({spec.args['path']})" if "path" in spec.args else ""
-        fail(spec, f"the data{where} has {len(raw.x)} {unit}, too few for one window: length {length} with "
-                   f"horizon {horizon} needs {length + horizon}", "use more data or a smaller windows.length")
+        fail(
+            spec,
+            f"the data{where} has {len(raw.x)} {unit}, too few for one window: length {length} "
+            "with "
+            f"horizon {horizon} needs {length + horizon}",
+            "use more data or a smaller windows.length",
+        )
     cap = int(spec.args.get("max_windows") or 20000)
-    starts = np.arange(count) if count <= cap else np.linspace(0, count - 1, cap).round().astype(np.int64)
+    starts = (
+        np.arange(count)
+        if count <= cap
+        else np.linspace(0, count - 1, cap).round().astype(np.int64)
+    )
     steps = np.arange(length)
     x = raw.x[starts[:, None] + steps]
     if raw.y is None:
         return x, None
-    y = raw.y[starts + length - 1 + horizon] if targets == "last" else raw.y[starts[:, None] + steps + horizon]
+    y = (
+        raw.y[starts + length - 1 + horizon]
+        if targets == "last"
+        else raw.y[starts[:, None] + steps + horizon]
+    )
     return x, y
 
 
@@ -177,8 +246,9 @@ def shares(n: int, fractions: list[float]) -> np.ndarray:
     return counts
 
 
-def split_indices(spec: DataSpec, fractions: dict[str, float], n: int,
-                  labels: np.ndarray | None) -> dict[str, np.ndarray]:
+def split_indices(
+    spec: DataSpec, fractions: dict[str, float], n: int, labels: np.ndarray | None
+) -> dict[str, np.ndarray]:
     """Row indices of each split: shuffled and stratified by class, or contiguous.
 
     Windowed data is never shuffled here (train comes first in time, then val, then test).
@@ -186,16 +256,23 @@ def split_indices(spec: DataSpec, fractions: dict[str, float], n: int,
     names, fr = list(fractions), list(fractions.values())
     shuffled = spec.shuffle and spec.windows is None
     perm = np.random.default_rng([spec.seed, 1]).permutation(n) if shuffled else np.arange(n)
-    groups = {None: np.arange(n)} if labels is None else \
-        {int(c): np.flatnonzero(labels[perm] == c) for c in np.unique(labels)}
+    groups = (
+        {None: np.arange(n)}
+        if labels is None
+        else {int(c): np.flatnonzero(labels[perm] == c) for c in np.unique(labels)}
+    )
     parts: dict[str, list[np.ndarray]] = {k: [] for k in names}
     for cls, pos in groups.items():
         counts = shares(len(pos), fr)
         if counts.min() == 0:
             who = "the data has" if cls is None else f"class {cls} has"
-            fail(spec, f"{who} {len(pos)} example(s), too few for the {len(names)} splits {', '.join(names)}",
-                 "use fewer splits, more data, or drop rare classes with `classes: [...]`")
-        for k, chunk in zip(names, np.split(pos, np.cumsum(counts)[:-1])):
+            fail(
+                spec,
+                f"{who} {len(pos)} example(s), too few for the {len(names)} splits "
+                f"{', '.join(names)}",
+                "use fewer splits, more data, or drop rare classes with `classes: [...]`",
+            )
+        for k, chunk in zip(names, np.split(pos, np.cumsum(counts)[:-1]), strict=True):
             parts[k].append(chunk)
     return {k: perm[np.sort(np.concatenate(v))] for k, v in parts.items()}
 
@@ -203,18 +280,26 @@ def split_indices(spec: DataSpec, fractions: dict[str, float], n: int,
 def subset(spec: DataSpec, index: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
     """Keep `spec.subset` of the train rows, per class when classified (at least 1 each)."""
     if not 0 < spec.subset <= 1:
-        fail(spec, f"subset must be in (0, 1] (got {spec.subset})", "e.g. subset: 0.1 keeps a tenth of train")
+        fail(
+            spec,
+            f"subset must be in (0, 1] (got {spec.subset})",
+            "e.g. subset: 0.1 keeps a tenth of train",
+        )
     if spec.subset == 1:
         return index
     rng = np.random.default_rng([spec.seed, 2])
     own = None if labels is None else labels[index]
-    groups = [np.arange(len(index))] if own is None else [np.flatnonzero(own == c) for c in np.unique(own)]
+    groups = (
+        [np.arange(len(index))]
+        if own is None
+        else [np.flatnonzero(own == c) for c in np.unique(own)]
+    )
     keep = [rng.permutation(g)[: max(1, round(len(g) * spec.subset))] for g in groups]
     return index[np.sort(np.concatenate(keep))]
 
 
 def fit(spec: DataSpec, a: np.ndarray | None, method: str, axes: int) -> dict | None:
-    """Per-feature statistics of `a` (reduced over its first `axes` axes, or all but the last if -1).
+    """Per-feature statistics of `a` (over its first `axes` axes, or all but the last if -1).
 
     "standard": mean and standard deviation; "minmax": minimum and range. Zero spreads become 1.
     """
@@ -233,6 +318,10 @@ def fit(spec: DataSpec, a: np.ndarray | None, method: str, axes: int) -> dict | 
     return {"method": method, "shift": shift.tolist(), "scale": scale.tolist()}
 
 
+@overload
+def apply(a: np.ndarray, stat: dict | None) -> np.ndarray: ...
+@overload
+def apply(a: None, stat: dict | None) -> None: ...
 def apply(a: np.ndarray | None, stat: dict | None) -> np.ndarray | None:
     """(a - shift) / scale, broadcast over the trailing feature axes; None stats change nothing."""
     if a is None or stat is None:
@@ -249,8 +338,13 @@ def reshape(spec: DataSpec, splits: dict) -> dict:
     x = splits["train"][0]
     count = math.prod(x.shape[1:])
     if math.prod(shape) != count or min(shape) < 1:
-        fail(spec, f"cannot reshape features of shape {list(x.shape[1:])} ({count} values) to {list(shape)} "
-                   f"({math.prod(shape)} values)", f"choose a reshape whose sizes multiply to {count}")
+        fail(
+            spec,
+            f"cannot reshape features of shape {list(x.shape[1:])} ({count} values) to "
+            f"{list(shape)} "
+            f"({math.prod(shape)} values)",
+            f"choose a reshape whose sizes multiply to {count}",
+        )
     return {k: (a.reshape(len(a), *shape), b) for k, (a, b) in splits.items()}
 
 
@@ -258,5 +352,6 @@ def one_hot(spec: DataSpec, splits: dict, raw: Raw) -> dict:
     """Class ids as float32 one-hot vectors over the last axis."""
     if raw.task not in ("classification", "sequence"):
         fail(spec, f"one_hot needs class labels, but this data is {raw.task}", "remove `one_hot`")
+    assert raw.num_classes is not None  # set by the loaders of class labels
     eye = np.eye(raw.num_classes, dtype=np.float32)
     return {k: (a, eye[b]) for k, (a, b) in splits.items()}

@@ -3,8 +3,8 @@
 The artifact is one file holding `jax.export.Exported.serialize()`: the whole of `nncompile
 predict` as one function of a batch of raw inputs,
 
-    raw features (b, *input_shape) --normalise (training statistics)--> reshape --> model (eval mode:
-    dropout off, BatchNorm running statistics) --> output activation --> targets back in data units
+    raw features (b, *input_shape) --normalise (training statistics)--> reshape --> model (eval
+    mode: dropout off, BatchNorm running statistics) --> output activation --> targets in data units
 
 with the batch size `b` symbolic (any size) and the parameters **baked in** as constants: the file
 is self-contained, and reloading it needs only `jax` (no flax, no nncompile, no run folder):
@@ -17,6 +17,7 @@ Baking the parameters in costs the file their size (a 100k-parameter model is ~0
 buys a one-argument function that cannot be called with the wrong weights. To ship weights
 separately, load params/ in plain Flax instead (docs/emitted-program.md).
 """
+
 from __future__ import annotations
 
 import json
@@ -36,22 +37,30 @@ class ExportError(NncompileError):
     """The run cannot be exported."""
 
 
-def inference_function(program):
-    """(fn, input ShapeDtypeStruct with a symbolic batch): raw inputs -> predictions, params as constants."""
+def inference_function(trainer, dataset=None):
+    """(fn, input ShapeDtypeStruct with a symbolic batch): raw inputs -> predictions, the
+    parameters as constants.
+
+    `trainer` holds the trained model; `dataset` (runtime.data.Dataset, None when the data did not
+    come from the spec) gives the normalisation and the input shape."""
     from flax import nnx
 
-    from .loop import _is_key
+    from .state import is_key
 
-    trainer, dataset = program.trainer, program.dataset
-    if program.is_gan:
-        raise ExportError("export supports supervised programs; this is a GAN", "export is for models with `model:`")
-    view = nnx.view(trainer.model, deterministic=True, use_running_average=True, raise_if_not_found=False)
+    if trainer.config.kind == "gan":
+        raise ExportError(
+            "export supports supervised programs; this is a GAN",
+            "export is for models with `model:`",
+        )
+    view = nnx.view(
+        trainer.model, deterministic=True, use_running_average=True, raise_if_not_found=False
+    )
     graphdef, state = nnx.split(view)
     pure = nnx.to_pure_dict(state)
     # typed PRNG keys (dropout streams, unused in eval mode) are kept as raw key data constants
-    impls = jax.tree.map(lambda a: jax.random.key_impl(a) if _is_key(a) else None, pure)
-    raw = jax.tree.map(lambda a: np.asarray(jax.random.key_data(a) if _is_key(a) else a), pure)
-    predict = program.module.predict
+    impls = jax.tree.map(lambda a: jax.random.key_impl(a) if is_key(a) else None, pure)
+    raw = jax.tree.map(lambda a: np.asarray(jax.random.key_data(a) if is_key(a) else a), pure)
+    predict = trainer.program.predict
 
     if dataset is not None:
         stats = dataset.stats
@@ -67,34 +76,45 @@ def inference_function(program):
 
     def infer(x):
         if x_stat is not None and not tokens:
-            x = (x - jnp.asarray(x_stat["shift"], jnp.float32)) / jnp.asarray(x_stat["scale"], jnp.float32)
+            x = (x - jnp.asarray(x_stat["shift"], jnp.float32)) / jnp.asarray(
+                x_stat["scale"], jnp.float32
+            )
         x = x.reshape(x.shape[0], *feature_shape)
-        leaves = jax.tree.map(lambda a, impl: jax.random.wrap_key_data(a, impl=impl) if impl is not None else a,
-                              raw, impls, is_leaf=lambda a: a is None)
+        leaves = jax.tree.map(
+            lambda a, impl: jax.random.wrap_key_data(a, impl=impl) if impl is not None else a,
+            raw,
+            impls,
+            is_leaf=lambda a: a is None,
+        )
         model = nnx.merge(graphdef, _restate(state, leaves))
         out = predict(model, x)
         if y_stat is not None:
             out = out * jnp.float32(y_stat["scale"]) + jnp.float32(y_stat["shift"])
         return out
 
-    b, = jax.export.symbolic_shape("b")
+    (b,) = jax.export.symbolic_shape("b")
     spec = jax.ShapeDtypeStruct((b, *input_shape), jnp.int32 if tokens else jnp.float32)
     return infer, spec
 
 
 def _restate(template, pure):
     from flax import nnx
+
     state = jax.tree.map(lambda v: v, template)
     nnx.replace_by_pure_dict(state, pure)
     return state
 
 
-def export_stablehlo(program, output: str | os.PathLike, platforms=DEFAULT_PLATFORMS) -> dict:
-    """Serialize the program's trained inference function to `output`; returns a description (also
-    written next to it as `<output>.json`)."""
+def export_stablehlo(
+    trainer, dataset, output: str | os.PathLike, platforms=DEFAULT_PLATFORMS
+) -> dict:
+    """Serialize the trained inference function (see `inference_function`) to `output`; returns a
+    description (also written next to it as `<output>.json`)."""
+    config = trainer.config
     try:
         from jax import export
-        infer, spec = inference_function(program)
+
+        infer, spec = inference_function(trainer, dataset)
         exported = export.export(jax.jit(infer), platforms=tuple(platforms))(spec)
         blob = exported.serialize()
     except ExportError:
@@ -102,26 +122,32 @@ def export_stablehlo(program, output: str | os.PathLike, platforms=DEFAULT_PLATF
     except ImportError as e:
         raise ExportError(f"cannot serialize: {e}", "pip install flatbuffers") from None
     except Exception as e:
-        raise ExportError(f"jax.export could not lower this model for {', '.join(platforms)}: "
-                          f"{type(e).__name__}: {str(e).splitlines()[0][:300]}",
-                          "try --platforms cpu") from None
+        raise ExportError(
+            f"jax.export could not lower this model for {', '.join(platforms)}: "
+            f"{type(e).__name__}: {str(e).splitlines()[0][:300]}",
+            "try --platforms cpu",
+        ) from None
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_bytes(blob)
     os.replace(tmp, out)
     info = {
-        "format": "jax.export serialized (StableHLO)", "platforms": list(exported.platforms),
+        "format": "jax.export serialized (StableHLO)",
+        "platforms": list(exported.platforms),
         "input": {"shape": ["b", *spec.shape[1:]], "dtype": str(np.dtype(spec.dtype))},
-        "output": {"shape": ["b", *[int(d) for d in exported.out_avals[0].shape[1:]]],
-                   "dtype": str(exported.out_avals[0].dtype),
-                   "activation": program.config.get("output_activation")},
+        "output": {
+            "shape": ["b", *[int(d) for d in exported.out_avals[0].shape[1:]]],
+            "dtype": str(exported.out_avals[0].dtype),
+            "activation": config.output_activation,
+        },
         "parameters": "baked in as constants",
         "calling_convention_version": exported.calling_convention_version,
-        "spec": program.config.get("spec"), "train": program.config.get("train"),
+        "spec": config.spec,
+        "train": config.train,
         "load": "jax.export.deserialize(bytearray(open(path, 'rb').read())).call(x)",
     }
-    labels = (program.dataset.stats.get("labels") if program.dataset is not None else None)
+    labels = dataset.stats.get("labels") if dataset is not None else None
     if labels:
         info["labels"] = labels
     meta = out.with_name(out.name + ".json")

@@ -5,14 +5,16 @@ compiled function per epoch (lax.scan over batches) over the split state of the 
 the discriminator and their optimizers, donated; one host sync per epoch. Every
 `samples.every` epochs a grid of generated examples (from one fixed noise key) is kept.
 """
+
 from __future__ import annotations
 
 import collections
 import math
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -20,22 +22,39 @@ import numpy as np
 from flax import nnx
 
 from . import jaxcache
-from .loop import DATA_STREAM, History, _call, run_config, batching, from_pure, to_pure
+from .batches import DATA_STREAM, batching
+from .history import History, StopReason, notify
+from .loop import run_config
+from .state import from_pure, to_pure
 
 
 class GanTrainer:
-    def __init__(self, program: ModuleType, splits: dict, *, epochs: int | None = None, seed: int | None = None,
-                 callbacks: Iterable[Any] = (), log: Callable[[str], None] | None = None, config: dict | None = None):
-        jaxcache.enable()         # before the first compilation of the process
+    def __init__(
+        self,
+        program: ModuleType,
+        splits: dict,
+        *,
+        epochs: int | None = None,
+        seed: int | None = None,
+        callbacks: Iterable[Any] = (),
+        log: Callable[[str], None] | None = None,
+        config: dict | None = None,
+    ):
+        jaxcache.enable()  # before the first compilation of the process
         self.program = program
         self.config = run_config(program, config, epochs, seed)
-        self.epochs = int(self.config["epochs"])
-        self.seed = int(self.config.get("seed", 0))
+        if self.config.kind != "gan":
+            raise ValueError(
+                "GanTrainer trains GAN programs (CONFIG kind 'gan'); use runtime.loop.Trainer"
+            )
+        self.epochs = self.config.epochs
+        self.seed = self.config.seed
         self.strategy = "scan"
         self.callbacks = list(callbacks)
         self.log = log or (lambda line: None)
         self.splits = {k: (np.asarray(x, np.float32), None) for k, (x, *_) in splits.items()}
-        self.batching = batching(self.config.get("batch_size", 64), len(self.splits["train"][0]), True)
+        # full batches only
+        self.batching = batching(self.config.batch_size, len(self.splits["train"][0]), True)
         self.generator, self.discriminator = program.make_models(self.seed)
         g_tx, d_tx = program.make_optimizers(self.batching.updates, self.epochs)
         self.g_opt = nnx.Optimizer(self.generator, g_tx, wrt=nnx.Param)
@@ -70,6 +89,7 @@ class GanTrainer:
                 g, d, go, do = nnx.merge(gdef, state)
                 d_loss, g_loss = program.train_step(g, d, go, do, x[rows], k)
                 return nnx.state((g, d, go, do)), (d_loss, g_loss)
+
             state, (d_losses, g_losses) = jax.lax.scan(body, state, (order, keys))
             return state, d_losses.mean(), g_losses.mean()
 
@@ -85,11 +105,12 @@ class GanTrainer:
 
     def fit(self) -> History:
         b = self.batching
-        history = History(steps_per_epoch=b.updates, examples_per_epoch=b.examples, monitor="g_loss")
+        history = History(
+            steps_per_epoch=b.updates, examples_per_epoch=b.examples, monitor="g_loss"
+        )
         x = jnp.asarray(self.splits["train"][0])
-        samples = self.config.get("samples") or {"every": max(1, self.epochs // 5), "count": 64}
-        for cb in self.callbacks:
-            _call(cb, "on_fit_start", self, history)
+        samples = self.config.samples()
+        notify(self.callbacks, "on_fit_start", self, history)
         state = nnx.state(self._objects())
         good = jax.tree.map(jnp.copy, state)
         start = time.perf_counter()
@@ -100,33 +121,39 @@ class GanTrainer:
                 d_loss, g_loss = (float(v) for v in jax.device_get((d_loss, g_loss)))
                 if not (math.isfinite(d_loss) and math.isfinite(g_loss)):
                     state = good
-                    history.stopped_early = True
-                    history.reason = (f"a non-finite loss at epoch {epoch} (d_loss {d_loss}, g_loss {g_loss}); "
-                                      "kept the last good epoch's parameters; try a lower learning rate")
+                    history.stopped(
+                        StopReason.NONFINITE,
+                        f"a non-finite loss at epoch {epoch} (d_loss {d_loss}, "
+                        f"g_loss {g_loss}); kept the last good epoch's parameters; try a lower "
+                        "learning rate",
+                    )
                     break
                 good = jax.tree.map(jnp.copy, state)
                 nnx.update(self._objects(), state)
-                logs = {"epoch": epoch, "loss": g_loss, "d_loss": d_loss, "g_loss": g_loss,
-                        "seconds": time.perf_counter() - t0}
+                logs = {
+                    "epoch": epoch,
+                    "loss": g_loss,
+                    "d_loss": d_loss,
+                    "g_loss": g_loss,
+                    "seconds": time.perf_counter() - t0,
+                }
                 history.epochs.append(logs)
                 self.epochs_done = epoch
-                if epoch % samples["every"] == 0 or epoch == self.epochs:
-                    self.samples.append((epoch, self.generate(samples["count"])))
-                for cb in self.callbacks:
-                    _call(cb, "on_epoch_end", self, epoch, logs)
+                if epoch % samples.every == 0 or epoch == self.epochs:
+                    self.samples.append((epoch, self.generate(samples.count)))
+                notify(self.callbacks, "on_epoch_end", self, epoch, logs)
                 if self.stop_training:
                     break
         except KeyboardInterrupt:
             state = good
-            history.stopped_early, history.interrupted, history.reason = True, True, "interrupted"
+            history.stopped(StopReason.INTERRUPTED, "interrupted")
         nnx.update(self._objects(), state)
         history.seconds = time.perf_counter() - start
-        for cb in self.callbacks:
-            _call(cb, "on_fit_end", self, history)
+        notify(self.callbacks, "on_fit_end", self, history)
         return history
 
     def generate(self, n: int, seed: int = 1234) -> np.ndarray:
-        """`n` generated examples from a fixed noise key (the same key every time: comparable grids)."""
+        """`n` generated examples from a fixed noise key (the same every time: comparable grids)."""
         return np.asarray(self._generate(nnx.state(self.generator), jax.random.key(seed), n))
 
     def evaluate(self, split: str = "test") -> dict[str, float]:
@@ -141,8 +168,10 @@ class GanTrainer:
         return self.generate(len(x))
 
     def state(self) -> dict:
-        return {"model": to_pure(nnx.state((self.generator, self.discriminator))),
-                "optimizer": to_pure(nnx.state((self.g_opt, self.d_opt)))}
+        return {
+            "model": to_pure(nnx.state((self.generator, self.discriminator))),
+            "optimizer": to_pure(nnx.state((self.g_opt, self.d_opt))),
+        }
 
     def load_state(self, state: dict) -> None:
         if "model" in state:
@@ -153,18 +182,20 @@ class GanTrainer:
             nnx.update(opts, from_pure(nnx.state(opts), state["optimizer"]))
 
 
-def write_samples(run: Path, trainer: GanTrainer, example_shape: tuple[int, ...]) -> list[Path]:
+def write_samples(run: Path, trainer: GanTrainer) -> list[Path]:
     """One PNG grid per kept epoch: samples/epoch_<N>.png."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
     out = []
     folder = run / "samples"
     folder.mkdir(exist_ok=True)
     for epoch, images in trainer.samples:
-        images = _as_images(images, example_shape)
+        assert trainer.config.gan is not None
+        images = _as_images(images, trainer.config.gan.example_shape)
         n = len(images)
-        cols = int(math.ceil(math.sqrt(n)))
-        rows = int(math.ceil(n / cols))
+        cols = math.ceil(math.sqrt(n))
+        rows = math.ceil(n / cols)
         fig = Figure(figsize=(cols * 0.6, rows * 0.6))
         FigureCanvasAgg(fig)
         for i, img in enumerate(images):
@@ -181,7 +212,7 @@ def write_samples(run: Path, trainer: GanTrainer, example_shape: tuple[int, ...]
 def _as_images(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     if len(shape) == 3:
         return x[..., 0] if shape[-1] == 1 else np.clip(x, 0, 1)
-    side = int(math.isqrt(int(np.prod(shape))))
+    side = math.isqrt(int(np.prod(shape)))
     if side * side == int(np.prod(shape)):
         return x.reshape(len(x), side, side)
     return x.reshape(len(x), 1, -1)

@@ -1,4 +1,4 @@
-"""JAX's persistent compilation cache for nncompile's runtime: on by default, one switch to turn it off.
+"""JAX's persistent compilation cache for nncompile's runtime: on by default, one switch for off.
 
 A training run compiles its epoch (or step), eval and predict functions, and building the model
 runs a dozen small eager computations that are compiled too. With the cache, a second run of the
@@ -6,18 +6,21 @@ same program (same shapes, same jax/jaxlib) loads all of them from disk instead 
 (measured on W1: time to first step 0.4 s -> 0.1 s). Entries are keyed by the computation and
 the compiler, so a stale entry is never used.
 
-* Where: ``$NNCOMPILE_CACHE_DIR``, else ``$XDG_CACHE_HOME/nncompile/jax`` (``~/.cache/nncompile/jax``).
+* Where: ``$NNCOMPILE_CACHE_DIR``, else ``$XDG_CACHE_HOME/nncompile/jax``
+  (``~/.cache/nncompile/jax``).
 * Off: ``NNCOMPILE_CACHE=0`` (or ``false``/``no``/``off``), or ``nncompile train --no-cache``.
 * A cache the user configured for JAX themselves (``JAX_COMPILATION_CACHE_DIR`` or
   ``jax.config.update("jax_compilation_cache_dir", ...)``) is left as it is.
 """
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
 OFF = {"0", "false", "no", "off"}
-_done: Path | None | bool = False      # False: not configured yet; None: off; Path: in use
+_configured = False  # enable() or disable() has run
+_folder: Path | None = None  # the cache folder in use (None: off)
 
 
 def enabled() -> bool:
@@ -38,37 +41,43 @@ def enable() -> Path | None:
     Returns the folder in use, or None when the cache is off. Call it before the first JAX
     compilation of the process: JAX decides whether to use the cache when it first compiles.
     """
-    global _done
-    if _done is not False:
-        return _done or None
-    import jax
+    global _configured, _folder
+    if _configured:
+        return _folder
+    _configured = True
     if not enabled():
-        _done = None
         return None
-    configured = jax.config.jax_compilation_cache_dir
-    if configured:                          # the user's own JAX cache: keep it
-        _done = Path(configured)
-        return _done
+    import jax
+
+    configured = _jax_cache_dir()
+    if configured:  # the user's own JAX cache: keep it
+        _folder = Path(configured)
+        return _folder
     folder = default_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-    except OSError:                         # read-only home, etc.: run without a cache
-        _done = None
+    except OSError:  # read-only home, etc.: run without a cache
         return None
     jax.config.update("jax_compilation_cache_dir", str(folder))
     # nncompile's programs are small: cache every compilation, however quick or small
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    _done = folder
+    _folder = folder
     return folder
 
 
 def disable() -> None:
-    """Switch the cache off for the rest of the process (what ``--no-cache`` does before training)."""
-    global _done
+    """Switch the cache off for the rest of the process (``--no-cache`` does before training)."""
+    global _configured, _folder
     os.environ["NNCOMPILE_CACHE"] = "0"
-    if _done:
+    if _folder is not None and _jax_cache_dir() == str(_folder):
         import jax
-        if jax.config.jax_compilation_cache_dir == str(_done):
-            jax.config.update("jax_compilation_cache_dir", None)
-    _done = None
+
+        jax.config.update("jax_compilation_cache_dir", None)
+    _configured, _folder = True, None
+
+
+def _jax_cache_dir() -> str | None:
+    import jax
+
+    return jax.config.values["jax_compilation_cache_dir"]

@@ -4,12 +4,14 @@
     spec.json      the resolved spec (with any --set overrides applied)
     metrics.csv    one row per epoch; metrics.jsonl: one JSON object per epoch
     curves.png     loss and each metric, train vs validation, best epoch marked
-    params/        final model state (Orbax StandardCheckpointer of a plain dict, PRNG keys as raw key data)
+    params/        final model state (Orbax StandardCheckpointer of a plain dict, PRNG keys as key
+                   data)
     summary.json   test metrics, best epoch, epochs run, stop reason, seconds, examples/s
 
 Every file is written to a temporary name and renamed into place; Orbax does the same for params/.
 Nothing is pickled. JSON is strict: non-finite numbers are written as null.
 """
+
 from __future__ import annotations
 
 import csv
@@ -18,25 +20,55 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jax
 import numpy as np
 
-from .loop import History, Trainer
-
-FILES = ("program.py", "spec.json", "metrics.csv", "metrics.jsonl", "curves.png", "params", "summary.json")
+from .history import History
 
 
-def write_run(run_dir: str | os.PathLike, *, program_source: str, resolved_spec: dict, history: History,
-              test_metrics: dict, trainer: Trainer) -> Path:
+class Trainer(Protocol):
+    """What a run folder reads of a trainer (runtime.loop.Trainer, runtime.gan.GanTrainer)."""
+
+    @property
+    def strategy(self) -> str: ...
+    @property
+    def model(self) -> Any: ...
+    def state(self) -> dict: ...
+    def load_state(self, state: dict) -> None: ...
+
+
+FILES = (
+    "program.py",
+    "spec.json",
+    "metrics.csv",
+    "metrics.jsonl",
+    "curves.png",
+    "params",
+    "summary.json",
+)
+
+
+def write_run(
+    run_dir: str | os.PathLike,
+    *,
+    program_source: str,
+    resolved_spec: dict,
+    history: History,
+    test_metrics: dict,
+    trainer: Trainer,
+) -> Path:
     """Write every file of a run folder (created if needed) and return its absolute path."""
     run = Path(run_dir).absolute()
     run.mkdir(parents=True, exist_ok=True)
     _write(run / "program.py", program_source)
     _write(run / "spec.json", _json(resolved_spec))
     _write(run / "metrics.csv", metrics_csv(history))
-    _write(run / "metrics.jsonl", "".join(json.dumps(_clean(e), allow_nan=False) + "\n" for e in history.epochs))
+    _write(
+        run / "metrics.jsonl",
+        "".join(json.dumps(_clean(e), allow_nan=False) + "\n" for e in history.epochs),
+    )
     save_params(run / "params", trainer)
     _write(run / "summary.json", _json(summary(history, test_metrics, trainer)))
     plot_curves(run / "curves.png", history)
@@ -51,6 +83,7 @@ def summary(history: History, test_metrics: dict, trainer: Trainer) -> dict:
         "monitor": history.monitor,
         "epochs_run": len(history.epochs),
         "stopped_early": history.stopped_early,
+        "stop": history.stop.value if history.stop is not None else None,
         "stop_reason": history.reason,
         "interrupted": history.interrupted,
         "seconds": history.seconds,
@@ -74,9 +107,9 @@ def metrics_csv(history: History) -> str:
     return out.getvalue()
 
 
-# ---- parameters -------------------------------------------------------------------------------------
+# ---- parameters ----------------------------------------------------------------------------------
 def save_params(path: Path, trainer: Trainer) -> None:
-    """The model's state (parameters, BatchNorm statistics, RNG state) with Orbax; replaces `path`."""
+    """The model's state (parameters, BatchNorm statistics, RNG state) with Orbax, at `path`."""
     import orbax.checkpoint as ocp
 
     checkpointer = ocp.StandardCheckpointer()
@@ -102,32 +135,41 @@ def load_params(run_dir: str | os.PathLike, trainer: Trainer) -> None:
 
 def _param_state(trainer: Trainer):
     from flax import nnx
+
     return nnx.state(trainer.model, nnx.Param)
 
 
-# ---- curves -------------------------------------------------------------------------------------------
+# ---- curves --------------------------------------------------------------------------------------
 def plot_curves(path: Path, history: History) -> None:
     """Loss and every metric, train vs validation, the best epoch marked. Agg canvas, no pyplot."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    keys = [k for k in (history.epochs[0] if history.epochs else {"loss": None})
-            if k not in ("epoch", "seconds", "lr") and not k.startswith("val_")]
+    keys = [
+        k
+        for k in (history.epochs[0] if history.epochs else {"loss": None})
+        if k not in ("epoch", "seconds", "lr") and not k.startswith("val_")
+    ]
     columns = min(3, len(keys))
     rows = -(-len(keys) // columns)
     fig = Figure(figsize=(4.5 * columns, 3.4 * rows), layout="constrained")
     FigureCanvasAgg(fig)
     epochs = history.series("epoch")
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
-    for ax in axes[len(keys):]:
+    for ax in axes[len(keys) :]:
         ax.set_visible(False)
-    for ax, key in zip(axes, keys):
+    for ax, key in zip(axes, keys, strict=False):
         ax.plot(epochs, history.series(key), marker=".", label="train")
         if any(f"val_{key}" in e for e in history.epochs):
             ax.plot(epochs, history.series(f"val_{key}"), marker=".", label="validation")
         if history.best_epoch is not None:
-            ax.axvline(history.best_epoch, color="gray", linestyle="--", linewidth=1,
-                       label=f"best (epoch {history.best_epoch})")
+            ax.axvline(
+                history.best_epoch,
+                color="gray",
+                linestyle="--",
+                linewidth=1,
+                label=f"best (epoch {history.best_epoch})",
+            )
         ax.set_title(key)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
@@ -137,7 +179,7 @@ def plot_curves(path: Path, history: History) -> None:
     os.replace(tmp, path)
 
 
-# ---- writing ------------------------------------------------------------------------------------------
+# ---- writing -------------------------------------------------------------------------------------
 def _clean(value: Any) -> Any:
     """JSON-safe: numpy scalars to Python, non-finite floats to None."""
     if isinstance(value, dict):

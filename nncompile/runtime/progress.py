@@ -4,17 +4,18 @@ On a terminal one line is redrawn with `\\r` while an epoch runs (epoch i/N, ste
 "step", ETA) and left behind at the end of each epoch with its loss and metrics. Elsewhere (a log
 file, CI) it prints one plain line per epoch. `quiet=True` prints nothing.
 """
+
 from __future__ import annotations
 
 import sys
 import time
 from typing import TextIO
 
-SHOWN = ("seconds", "epoch")   # logs keys not repeated in the metric list
+SHOWN = ("seconds", "epoch")  # logs keys not repeated in the metric list
 
 
 def duration(seconds: float) -> str:
-    seconds = int(round(max(seconds, 0)))
+    seconds = round(max(seconds, 0))
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
@@ -22,15 +23,23 @@ def duration(seconds: float) -> str:
 
 def number(value) -> str:
     if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) >= 1e4 or (value and abs(value) < 1e-3) else f"{value:.4f}"
+        return (
+            f"{value:.4g}" if abs(value) >= 1e4 or (value and abs(value) < 1e-3) else f"{value:.4f}"
+        )
     return str(value)
 
 
 class Progress:
     """A Trainer callback. `stream` defaults to stderr; `tty` overrides terminal detection."""
 
-    def __init__(self, stream: TextIO | None = None, *, quiet: bool = False, tty: bool | None = None,
-                 redraw_every: float = 0.1):
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        quiet: bool = False,
+        tty: bool | None = None,
+        redraw_every: float = 0.1,
+    ):
         self.stream = stream if stream is not None else sys.stderr
         self.quiet = quiet
         self.tty = tty if tty is not None else bool(getattr(self.stream, "isatty", lambda: False)())
@@ -38,7 +47,7 @@ class Progress:
         self._width = 0
         self._drawn = 0.0
 
-    # ---- callback hooks ----------------------------------------------------------------------------
+    # ---- callback hooks --------------------------------------------------------------------------
     def on_fit_start(self, trainer, history) -> None:
         self.first = trainer.epochs_done + 1
         self.last = trainer.epochs_done + trainer.epochs
@@ -55,14 +64,19 @@ class Progress:
         eta = ""
         if self.epoch_seconds:
             per_epoch = self._per_epoch()
-            eta = f"  ETA {duration(per_epoch * (1 - step / steps) + per_epoch * (self.last - epoch))}"
+            left = per_epoch * (1 - step / steps) + per_epoch * (self.last - epoch)
+            eta = f"  ETA {duration(left)}"
         self._draw(f"epoch {epoch}/{self.last}  step {step}/{steps}{eta}")
 
     def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
         self.epoch_seconds.append(logs.get("seconds", time.perf_counter() - self.epoch_start))
         self.epoch_start = time.perf_counter()
         shown = "  ".join(f"{k} {number(v)}" for k, v in logs.items() if k not in SHOWN)
-        eta = f"  ETA {duration(self._per_epoch() * (self.last - epoch))}" if epoch < self.last else ""
+        eta = (
+            f"  ETA {duration(self._per_epoch() * (self.last - epoch))}"
+            if epoch < self.last
+            else ""
+        )
         self._line(f"epoch {epoch}/{self.last}  {shown}  {logs.get('seconds', 0):.2f}s{eta}")
         if epoch < self.last:
             self._draw(f"epoch {epoch + 1}/{self.last}{eta}")
@@ -72,9 +86,9 @@ class Progress:
         if history.reason:
             self._line(f"stopped: {history.reason}")
 
-    # ---- drawing -----------------------------------------------------------------------------------
+    # ---- drawing ---------------------------------------------------------------------------------
     def _per_epoch(self) -> float:
-        """Mean epoch time, leaving out the first epoch (it holds compilation) when there are others."""
+        """Mean epoch time, without the first epoch (it holds compilation) when there are others."""
         timed = self.epoch_seconds[1:] or self.epoch_seconds
         return sum(timed) / len(timed)
 

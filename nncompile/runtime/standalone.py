@@ -1,4 +1,5 @@
-"""`python program.py`: train an emitted program file with nncompile's runtime (data, loop, outputs)."""
+"""`python program.py`: train an emitted program with nncompile's runtime (data, loop, outputs)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -7,24 +8,43 @@ from pathlib import Path
 
 
 def main(path: str) -> None:
-    from ..api import data_spec
     from ..errors import NncompileError
-    from .data import load_dataset
-    from .loop import Trainer
+    from .data import DataSpec, load_dataset
+    from .gan import GanTrainer, write_samples
+    from .loop import Trainer, run_config
     from .outputs import write_run
     from .progress import Progress
 
     file = Path(path).resolve()
     spec = importlib.util.spec_from_file_location("nncompile_program", file)
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     try:
-        dataset = load_dataset(data_spec(module.CONFIG, str(Path.cwd())))
-        trainer = Trainer(module, dataset.splits, callbacks=[Progress()])
+        config = run_config(module, None, None, None)
+        if config.data is None:
+            raise NncompileError(
+                f"{file.name} has no CONFIG['data']: give the runtime its splits instead",
+                "use nncompile.runtime.loop.Trainer(program, splits)",
+            )
+        dataset = load_dataset(DataSpec.from_config(config.data, config.seed, str(Path.cwd())))
+        trainer: Trainer | GanTrainer
+        if config.kind == "gan":
+            trainer = GanTrainer(module, dataset.splits, callbacks=[Progress()])
+        else:
+            trainer = Trainer(module, dataset.splits, callbacks=[Progress()])
         history = trainer.fit()
-        test = trainer.evaluate("test") if "test" in dataset.splits else {}
-        run = write_run(Path("runs") / file.stem, program_source=file.read_text(), resolved_spec=module.CONFIG,
-                        history=history, test_metrics=test, trainer=trainer)
+        test = trainer.evaluate("test") if "test" in trainer.splits else {}
+        run = write_run(
+            Path("runs") / file.stem,
+            program_source=file.read_text(),
+            resolved_spec=module.CONFIG,
+            history=history,
+            test_metrics=test,
+            trainer=trainer,
+        )
+        if isinstance(trainer, GanTrainer):
+            write_samples(run, trainer)
     except NncompileError as e:
         print(f"{file.name}: {e}", file=sys.stderr)
         sys.exit(1)

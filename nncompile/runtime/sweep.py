@@ -1,20 +1,25 @@
-"""Hyperparameter search over `let` values: a `sweep` block's grid or random trials, run one by one.
+"""Hyperparameter search over `let` values: a sweep's grid or random trials, run one by one.
 
-Each trial recompiles the spec with its values (the same path as `--set`), trains, and records the
-objective; results go to `<out>/trials.csv` and `<out>/best.json`, each trial's run to `<out>/trial_<k>/`.
+Plain data in, files out: `points` lists the trials' values, `run_sweep` trains each through a
+function it is given (nncompile.api.sweep recompiles the spec with the trial's values, the same path
+as `--set`), records the objective and writes `<out>/trials.csv` and `<out>/best.json`, each trial's
+run folder as `<out>/trial_<k>/`.
 """
+
 from __future__ import annotations
 
 import csv
 import itertools
 import json
 import math
-import random
+import random as rnd
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Protocol
 
-from ..semantics import ir
+from ..errors import NncompileError
+from .history import History
 
 
 @dataclass
@@ -24,6 +29,14 @@ class Trial:
     objective: float | None = None
     run: str | None = None
     reason: str | None = None
+
+
+class Trained(Protocol):
+    """A trained trial (nncompile.api.Program): its history; it writes its run folder on request."""
+
+    @property
+    def history(self) -> History | None: ...
+    def save(self, run_dir: Path) -> Path: ...
 
 
 def as_text(value: Any) -> str:
@@ -37,55 +50,68 @@ def as_text(value: Any) -> str:
     return repr(value)
 
 
-def trials(sweep: ir.Sweep) -> list[dict[str, Any]]:
-    p = sweep.props
-    if p.grid is not None:
-        names = list(p.grid)
-        return [dict(zip(names, combo)) for combo in itertools.product(*(p.grid[n] for n in names))]
-    rng = random.Random(p.seed)
-    return [{name: rng.choice(options) for name, options in p.random.items()} for _ in range(p.trials)]
+def points(
+    grid: dict[str, list] | None, random: dict[str, list] | None, trials: int, seed: int
+) -> list[dict[str, Any]]:
+    """The values of every trial: each point of `grid`, or `trials` random draws from `random`."""
+    if grid is not None:
+        names = list(grid)
+        return [
+            dict(zip(names, combo, strict=True))
+            for combo in itertools.product(*(grid[n] for n in names))
+        ]
+    rng = rnd.Random(seed)
+    return [
+        {name: rng.choice(options) for name, options in (random or {}).items()}
+        for _ in range(trials)
+    ]
 
 
-def objective(sweep: ir.Sweep) -> tuple[str, str]:
-    ref = sweep.props.objective
-    return (ref.name, ref.params.metric) if ref is not None else ("minimize", "val_loss")
-
-
-def run_sweep(spec_path: str, sweep: ir.Sweep, out: Path, *, epochs: int | None = None,
-              report: Callable[[str], None] = print) -> list[Trial]:
-    from ..api import compile as compile_spec
-    from ..errors import NncompileError
-    direction, metric = objective(sweep)
+def run_sweep(
+    values: list[dict[str, Any]],
+    train: Callable[[dict[str, Any]], Trained],
+    out: Path,
+    *,
+    metric: str,
+    direction: str,
+    report: Callable[[str], None] = print,
+) -> list[Trial]:
+    """Train every trial (`train(values)`; an NncompileError fails that trial only) and record the
+    best `metric` of its history (`direction` "minimize" or "maximize")."""
     out.mkdir(parents=True, exist_ok=True)
     results: list[Trial] = []
-    for k, values in enumerate(trials(sweep), start=1):
-        trial = Trial(k, values)
-        label = ", ".join(f"{n}={as_text(v)}" for n, v in values.items())
+    for k, point in enumerate(values, start=1):
+        trial = Trial(k, point)
+        label = ", ".join(f"{n}={as_text(v)}" for n, v in point.items())
         try:
-            program = compile_spec(spec_path, train=sweep.props.train, sets={n: as_text(v) for n, v in values.items()})
-            history = program.fit(epochs=epochs)
-            series = [e.get(metric) for e in history.epochs if e.get(metric) is not None]
+            trained = train(point)
+            history = trained.history
+            assert history is not None
+            series = [float(e[metric]) for e in history.epochs if e.get(metric) is not None]
             if not series:
-                raise NncompileError(f"the sweep objective '{metric}' was not recorded",
-                                     "use loss/val_loss or a metric listed in the train block")
+                raise NncompileError(
+                    f"the sweep objective '{metric}' was not recorded",
+                    "use loss/val_loss or a metric listed in the train block",
+                )
             best = min(series) if direction == "minimize" else max(series)
             trial.objective = best if math.isfinite(best) else None
-            trial.run = str(program.save(out / f"trial_{k}"))
+            trial.run = str(trained.save(out / f"trial_{k}"))
             trial.reason = history.reason
         except NncompileError as e:
             trial.reason = str(e).splitlines()[0]
         results.append(trial)
-        shown = f"{trial.objective:.5g}" if trial.objective is not None else f"failed: {trial.reason}"
-        report(f"trial {k}/{len(trials(sweep))}: {label}  {metric} {shown}")
+        shown = (
+            f"{trial.objective:.5g}" if trial.objective is not None else f"failed: {trial.reason}"
+        )
+        report(f"trial {k}/{len(values)}: {label}  {metric} {shown}")
     _write(out, results, metric, direction)
     return results
 
 
 def best_trial(results: list[Trial], direction: str) -> Trial | None:
-    done = [t for t in results if t.objective is not None]
-    if not done:
-        return None
-    return (min if direction == "minimize" else max)(done, key=lambda t: t.objective)
+    sign = 1 if direction == "minimize" else -1  # the first of equal ones, as min() and max() do
+    done = [(sign * t.objective, i) for i, t in enumerate(results) if t.objective is not None]
+    return results[min(done)[1]] if done else None
 
 
 def _write(out: Path, results: list[Trial], metric: str, direction: str) -> None:
@@ -94,8 +120,23 @@ def _write(out: Path, results: list[Trial], metric: str, direction: str) -> None
         w = csv.writer(f)
         w.writerow(["trial", *names, metric, "run", "note"])
         for t in results:
-            w.writerow([t.number, *(t.values[n] for n in names), t.objective, t.run, t.reason or ""])
+            w.writerow(
+                [t.number, *(t.values[n] for n in names), t.objective, t.run, t.reason or ""]
+            )
     best = best_trial(results, direction)
-    (out / "best.json").write_text(json.dumps(
-        {"objective": f"{direction}({metric})", "best": None if best is None else
-         {"trial": best.number, "values": best.values, metric: best.objective, "run": best.run}}, indent=2))
+    (out / "best.json").write_text(
+        json.dumps(
+            {
+                "objective": f"{direction}({metric})",
+                "best": None
+                if best is None
+                else {
+                    "trial": best.number,
+                    "values": best.values,
+                    metric: best.objective,
+                    "run": best.run,
+                },
+            },
+            indent=2,
+        )
+    )

@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 from .. import diagnostics as D
 from ..registry.activations import ACTIVATIONS
-from ..registry.layers import LAYERS, ShapeError, fmt
+from ..registry.layers import LAYERS
+from ..shapes import ShapeError, fmt
 from ..source import Span
+from ..diagnostics import Collector
 from ..syntax import ast
 from . import ir
 from .resolve import Invalid, Resolver, Scope
-
-
-TOKEN_LAYERS = {"embedding", "reshape", "flatten", "repeat", "model"}  # layers that may read token ids
 
 
 class ModelBuilder:
@@ -24,6 +24,36 @@ class ModelBuilder:
         self.blocks = blocks
         self.lets = lets
         self.stack: list[str] = []
+        self.probing = False  # building a variant: errors are not the user's, variants are not nested
+
+    def plain_value(self, value: ast.Value, scope: Scope) -> object | None:
+        """A parameter's value when it is a number, string or bool (after following names)."""
+        value, _ = self.resolver.deref(value, scope)
+        return value.value if isinstance(value, (ast.Number, ast.String, ast.Bool)) else None
+
+    def variants(self, block: ast.ModelBlock, scope: Scope, given: tuple[ir.Tensor, ...],
+                 model: ir.Model) -> tuple[tuple[str, object, ir.Model], ...]:
+        """The model rebuilt once per numeric parameter, that parameter changed (and the inputs it
+        declares with it): the numbers that change with it are the ones code can write as the parameter.
+        A change that makes the model invalid just gives no variant."""
+        out = []
+        for name, value in model.bound:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            probe = value + 1 if isinstance(value, int) else (value / 2 if value else 0.5)
+            number = ast.Number(probe, scope.params[name][0].span)
+            params = {**scope.params, name: (number, Scope(self.lets))}
+            quiet = Resolver(Collector(self.out.path))
+            builder = ModelBuilder(quiet, self.blocks, self.lets)
+            builder.probing = True
+            declared = any(isinstance(s, ast.Input) for s in block.body)
+            try:
+                variant = builder.build(block, Scope(self.lets, params), None if declared else given)
+            except Exception:  # a probe never fails a check: the class is then written per instance
+                variant = None
+            if variant is not None and not quiet.out.errors:
+                out.append((name, probe, variant))
+        return tuple(out)
 
     def build(self, block: ast.ModelBlock, scope: Scope | None = None,
               given: tuple[ir.Tensor, ...] | None = None, use_span: Span | None = None) -> ir.Model | None:
@@ -118,7 +148,8 @@ class _ModelWalk:
                 self.out.error(D.GRAPH, f"model '{self.block.name}' has no layers", self.block.name_span)
                 return None
             outputs = [self.tensors[self.current]]
-        bound = tuple((k, v[0]) for k, v in self.scope.params.items())
+        bound = tuple((k, v) for k, v in ((k, self.b.plain_value(*pair)) for k, pair in self.scope.params.items())
+                      if v is not None)
         return ir.Model(self.block.name, tuple(self.inputs), tuple(self.nodes), tuple(outputs), self.block.span,
                         bound)
 
@@ -210,7 +241,7 @@ class _ModelWalk:
                            D.did_you_mean(name, candidates) or "see `nncompile docs layers`")
             self.fail(stmt)
             return
-        merge = entry is not None and entry.extra["merge"]
+        merge = entry is not None and entry.merge
         inputs, args = self.wiring(stmt, merge)
         if inputs is None:
             self.fail(stmt)
@@ -221,17 +252,17 @@ class _ModelWalk:
             return
         in_shapes = tuple(self.tensors[i].shape for i in inputs)
         tokens = self.tensors[inputs[0]].dtype == "int32"
-        if tokens and kind not in TOKEN_LAYERS:
+        if tokens and kind != "model" and not (entry is not None and entry.reads_tokens):
             self.out.error(D.SHAPE, f"{name} receives integer token ids", stmt.span,
                            "put embedding(vocab, dim) first to turn token ids into vectors")
             self.fail(stmt)
             return
-        if kind == "embedding" and not tokens:
+        if entry is not None and entry.needs_tokens and not tokens:
             source = self.tensors[inputs[0]]
-            self.out.error(D.SHAPE, f"embedding takes integer token ids, but receives float values "
+            self.out.error(D.SHAPE, f"{name} takes integer token ids, but receives float values "
                            f"{source.name}: {fmt(source.shape)}", stmt.span,
                            f"declare the input as token ids: `input {source.name}: int{fmt(source.shape)}`"
-                           if source in self.inputs else "embedding must read the model's integer input")
+                           if source in self.inputs else f"{name} must read the model's integer input")
             self.fail(stmt)
             return
         out_name = stmt.target or self.auto_name(name)
@@ -246,12 +277,15 @@ class _ModelWalk:
             elif kind == "activation":
                 ref = self.b.resolver.ref(ast.Call(name, call.name_span, args, call.span) if not stmt.bare
                                           else ast.Name(name, call.name_span), "activation", self.scope)
-                node = ir.Node(out_name, "activation", ref, inputs, out_name, in_shapes, in_shapes[0], stmt.span)
+                node = ir.Node(out_name, "activation", ref, inputs, out_name, in_shapes, in_shapes[0], stmt.span,
+                               named=stmt.target is not None)
             else:
+                assert entry is not None  # a layer statement
                 params = self.b.resolver.call_args(name, entry.params, entry.positional, args, self.scope, call.span)
-                shape = entry.extra["infer"](params, list(in_shapes))
-                count = entry.extra["count"](params, list(in_shapes), shape)
-                node = ir.Node(out_name, kind, params, inputs, out_name, in_shapes, shape, stmt.span, count)
+                shape = entry.shape(params, list(in_shapes))
+                count = entry.count(params, list(in_shapes), shape)
+                node = ir.Node(out_name, kind, params, inputs, out_name, in_shapes, shape, stmt.span, count,
+                               named=stmt.target is not None)
         except Invalid:
             self.fail(stmt)
             return
@@ -262,7 +296,7 @@ class _ModelWalk:
         if node is None:
             self.fail(stmt)
             return
-        dtype = "int32" if tokens and kind != "embedding" else "float32"
+        dtype = "int32" if tokens and not (entry is not None and entry.needs_tokens) else "float32"
         self.tensors[out_name] = ir.Tensor(out_name, node.shape, dtype)
         self.nodes.append(node)
         self.current = out_name
@@ -343,5 +377,7 @@ class _ModelWalk:
             self.out.error(D.GRAPH, f"model {block.name} has {len(model.outputs)} outputs; a layer needs one",
                            stmt.span)
             return None
+        if not self.b.probing:
+            model = replace(model, variants=self.b.variants(block, scope, given, model))
         return ir.Node(out_name, "model", None, inputs, out_name, in_shapes, model.outputs[0].shape, stmt.span,
-                       model.param_count, model)
+                       model.param_count, model, named=stmt.target is not None)

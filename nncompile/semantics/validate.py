@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .. import diagnostics as D
 from ..diagnostics import Collector
-from ..registry.data import SourceInfo
+from ..registry.loading import SourceInfo
 from ..source import Source, Span
 from ..syntax import ast
 from . import checks, ir
@@ -126,8 +126,8 @@ class _Validator:
             return None
         props, spans = result
         entry = self.resolver.registries["source"][props.source.name]
-        info: SourceInfo = entry.extra["info"](props.source.params, self.base_dir)
-        for key in entry.extra["files"]:
+        info: SourceInfo = entry.info(props.source.params, self.base_dir)
+        for key in entry.files:
             path = Path(getattr(props.source.params, key))
             full = path if path.is_absolute() or self.base_dir is None else self.base_dir / path
             if self.base_dir is not None and not full.is_file():

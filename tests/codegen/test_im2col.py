@@ -1,7 +1,8 @@
 """The emitted `im2col_conv` helper: the same numbers as nnx.Conv's native convolution.
 
-The helper is fixed text (codegen/snippets.py) that emitted programs pass to nnx.Conv as its
-`conv_general_dilated`; the parameters stay nnx.Conv's (kernel HWIO + bias), so only the way the
+The helper is fixed text (IM2COL, next to the convolutions in nncompile/registry/layers/conv.py)
+that an emitted program's backend tuning sets as the `conv_general_dilated` of its nnx.Conv modules
+after construction; the parameters stay nnx.Conv's (kernel HWIO + bias), so only the way the
 convolution is computed differs: im2col + one matmul on CPU, lax.conv_general_dilated elsewhere.
 """
 import jax
@@ -12,14 +13,23 @@ from flax import nnx
 
 from nncompile.codegen.emit import emit_model
 from nncompile.codegen.load import load_module
-from nncompile.codegen.snippets import SNIPPETS
 from nncompile.compiler import analyse
+from nncompile.registry.layers import IM2COL
 from nncompile.source import Source
+
+
+@pytest.fixture(autouse=True)
+def im2col_anywhere(monkeypatch):
+    """Every test runs the im2col path (the helper picks it when traced on CPU) in full float32
+    (GPUs multiply float32 in TF32 by default), so the comparisons hold on any backend."""
+    monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
+    with jax.default_matmul_precision("highest"):
+        yield
 
 
 def helper():
     namespace = {"jax": jax, "jnp": jnp}
-    exec(SNIPPETS["im2col_conv"], namespace)  # noqa: S102 - our own fixed snippet
+    exec(IM2COL.code, namespace)  # noqa: S102 - our own fixed snippet
     return namespace["im2col_conv"]
 
 
@@ -74,7 +84,7 @@ def test_other_backends_use_the_native_convolution(monkeypatch):
     monkeypatch.setattr(jax.lax, "conv_general_dilated", lambda *a, **k: seen.append(1) or native(*a, **k))
     conv = helper()
     x, k, nhwc = jnp.ones((1, 5, 5, 2)), jnp.ones((3, 3, 2, 4)), ("NHWC", "HWIO", "NHWC")
-    ours = conv(x, k, (1, 1), "SAME", dimension_numbers=nhwc)
+    ours = conv(x, k, (1, 1), "SAME", dimension_numbers=nhwc)    # CPU (im2col_anywhere)
     assert not seen                                            # CPU: im2col
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
     theirs = conv(x, k, (1, 1), "SAME", dimension_numbers=nhwc)
@@ -84,14 +94,24 @@ def test_other_backends_use_the_native_convolution(monkeypatch):
 
 def test_emitted_convolutions_keep_the_nnx_conv_parameter_layout():
     text = """
-model M { input x: [8, 8, 1]  conv2d(4, 3, activation=relu)  conv2d(6, 3, strides=2, padding=valid)  flatten()  dense(3) }
+model M { input x: [8, 8, 1]  conv2d(4, 3, activation=relu)  conv2d(6, 3, strides=2, padding=valid)
+          flatten()  dense(3) }
 """
     program, diagnostics = analyse(Source(text, "m.nn"))
     assert program is not None, diagnostics
     source = emit_model(program.models["M"], "m.nn")
-    assert source.count("conv_general_dilated=im2col_conv") == 2 and "def im2col_conv(" in source
+    assert "conv_general_dilated=" not in source  # the model's code is plain Flax; tuning comes after
     model = load_module(source, "m.nn").Model(nnx.Rngs(0))
     shapes = {"/".join(map(str, p)): v.shape for p, v in nnx.to_flat_state(nnx.state(model, nnx.Param))}
     assert shapes["conv2d_1/kernel"] == (3, 3, 1, 4) and shapes["conv2d_1/bias"] == (4,)
     assert shapes["conv2d_2/kernel"] == (3, 3, 4, 6)
     assert model(jnp.ones((2, 8, 8, 1))).shape == (2, 3)
+
+
+def test_setting_the_helper_after_construction_keeps_the_numbers():
+    """What backend tuning does to a built model: same parameters, same outputs."""
+    conv = nnx.Conv(3, 5, kernel_size=(3, 3), strides=(2, 2), rngs=nnx.Rngs(2))
+    x = jnp.asarray(np.random.default_rng(2).normal(size=(2, 9, 9, 3)), jnp.float32)
+    native = conv(x)
+    conv.conv_general_dilated = helper()
+    np.testing.assert_allclose(conv(x), native, rtol=1e-5, atol=1e-5)

@@ -1,90 +1,128 @@
-"""One table-driven test over every layer entry: the front end's shape rule and parameter count
-agree with the Flax module the code generator builds, and the emitted code parses and runs."""
-import ast
-
+"""Table tests over every layer entry (a new entry is picked up automatically, with its example):
+its arguments validate, its shape rule and parameter count agree with the Flax module its lowering
+builds, the lowering renders to code that compiles once, and it is documented."""
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
+from layer_cases import analysed, load, module_source
 
-from nncompile.compiler import analyse
-from nncompile.source import Source
 from nncompile.codegen.emit import emit_model
 from nncompile.codegen.load import load_module
-from nncompile.registry.layers import LAYERS
+from nncompile.expr import render
+from nncompile.registry.layers import LAYERS, Example, Layer
 
-# layer name -> (model body after the input statement(s), input statements)
-EXAMPLES = {
-    "dense": ("dense(16, activation=relu, use_bias=false)", "input x: [8]"),
-    "dropout": ("dropout(0.5)", "input x: [8]"),
-    "batch_norm": ("batch_norm()", "input x: [6, 6, 4]"),
-    "layer_norm": ("layer_norm()", "input x: [5, 8]"),
-    "conv1d": ("conv1d(8, 3, strides=2, padding=valid)", "input x: [20, 3]"),
-    "conv2d": ("conv2d(8, [3, 2], strides=2, activation=relu)", "input x: [9, 9, 3]"),
-    "max_pool": ("max_pool(2)", "input x: [8, 8, 3]"),
-    "avg_pool": ("avg_pool(3, strides=2, padding=same)", "input x: [9, 9, 3]"),
-    "global_avg_pool": ("global_avg_pool()", "input x: [5, 5, 3]"),
-    "global_max_pool": ("global_max_pool()", "input x: [7, 3]"),
-    "flatten": ("flatten()", "input x: [4, 4, 2]"),
-    "reshape": ("reshape([4, -1])", "input x: [16]"),
-    "embedding": ("embedding(50, 6)", "input x: int[10]"),
-    "simple_rnn": ("simple_rnn(6, return_sequences=true)", "input x: [10, 4]"),
-    "lstm": ("lstm(6)", "input x: [10, 4]"),
-    "gru": ("gru(6, return_sequences=true)", "input x: [10, 4]"),
-    "bidirectional": ("bidirectional(lstm(6))", "input x: [10, 4]"),
-    "repeat": ("repeat(5)", "input x: [7]"),
-    "add": ("add(a, b)", "input a: [8]  input b: [8]"),
-    "multiply": ("multiply(a, b)", "input a: [3, 8]  input b: [3, 8]"),
-    "concat": ("concat(a, b, axis=0)", "input a: [2, 8]  input b: [3, 8]"),
-    "primary_caps": ("primary_caps(capsules=4, dim=8, kernel=3, strides=2)", "input x: [9, 9, 8]"),
-    "capsules": ("capsules(count=10, dim=16, routing=2)", "input x: [12, 8]"),
-    "capsule_length": ("capsule_length()", "input x: [10, 16]"),
-}
+# cases beyond the entries' own examples: argument values whose lowering takes another path
+MORE = [
+    ("bidirectional", Example("bidirectional(gru(5), merge=sum)", ("[6, 3]",))),
+    ("bidirectional", Example("bidirectional(simple_rnn(5, return_sequences=true), merge=sum)",
+                              ("[6, 3]",))),
+    ("bidirectional", Example("bidirectional(lstm(4, return_sequences=true))", ("[6, 3]",))),
+    ("conv2d", Example("conv2d(4, 1, use_bias=false, init=he_normal)", ("[5, 5, 2]",))),
+    ("conv1d", Example("conv1d(4, 3)", ("[9, 2]",))),
+    ("max_pool", Example("max_pool(3, strides=1, padding=same)", ("[10, 2]",))),
+    ("batch_norm", Example("batch_norm(0.9, epsilon=1e-5)", ("[4]",))),
+    ("primary_caps", Example("primary_caps(2, 4, kernel=[3, 2], padding=same)", ("[6, 6, 3]",))),
+    ("concat", Example("concat(a, b, c)", ("[2, 3]", "[2, 1]", "[2, 4]"))),
+    ("add", Example("add(a, b, c)", ("[4]", "[4]", "[4]"))),
+    ("reshape", Example("reshape([2, 3, 2])", ("[12]",))),
+]
+CASES = [(e.name, e.example) for e in LAYERS.entries()] + MORE
+IDS = [f"{name}:{example.statement}" for name, example in CASES]
 
 
-def test_every_layer_has_an_example():
-    assert set(EXAMPLES) == set(LAYERS)
+def test_every_entry_is_a_documented_layer_with_an_example():
+    for entry in LAYERS.entries():
+        assert isinstance(entry, Layer)
+        assert entry.doc, f"{entry.name} has no doc"
+        assert entry.example.statement.startswith(entry.name), f"{entry.name}: another layer"
+        assert set(entry.positional) <= set(entry.params.model_fields), entry.name
 
 
-def _module(name):
-    body, inputs = EXAMPLES[name]
-    program, diags = analyse(Source(f"model M {{ {inputs}  {body} }}", "layer.nn"))
-    assert program is not None, diags
-    model = program.models["M"]
-    source = emit_model(model, "layer.nn")
-    ast.parse(source)
-    return model, load_module(source, "layer.nn")
-
-
-@pytest.mark.parametrize("name", sorted(EXAMPLES))
-def test_layer_shape_and_parameters_match_flax(name):
-    model, module = _module(name)
-    built = module.Model(nnx.Rngs(0))
+@pytest.mark.parametrize("name, example", CASES, ids=IDS)
+def test_lowering_matches_the_shape_rule_and_parameter_count(name, example):
+    model = analysed(example)                       # the arguments validate, the shape rule runs
     node = model.nodes[-1]
-    args = [jnp.zeros((2, *t.shape), jnp.int32 if t.dtype == "int32" else jnp.float32) for t in model.inputs]
+    assert node.kind == name
+    lowered = LAYERS[name].lower(node.params, node.in_shapes, node.shape)
+    built = load(module_source(lowered, len(model.inputs))).M(nnx.Rngs(0))
+    args = [jax.ShapeDtypeStruct((2, *t.shape), jnp.int32 if t.dtype == "int32" else jnp.float32)
+            for t in model.inputs]
     graphdef, state = nnx.split(built)
     out = jax.eval_shape(lambda s, *a: nnx.merge(graphdef, s)(*a), state, *args)
-    assert out.shape == (2, *node.shape), f"{name}: flax gives {out.shape}, shape rule {node.shape}"
-    counted = sum(int(np.prod(v.shape)) for v in jax.tree.leaves(nnx.state(built, nnx.Param)))
+    assert out.shape == (2, *node.shape), f"{name}: flax {out.shape}, shape rule {node.shape}"
+    params = sum(int(np.prod(v.shape)) for v in jax.tree.leaves(nnx.state(built, nnx.Param)))
     stats = sum(int(np.prod(v.shape)) for v in jax.tree.leaves(nnx.state(built, nnx.BatchStat)))
-    assert counted + stats == model.param_count, f"{name}: flax has {counted}+{stats}, summary says {model.param_count}"
+    assert params + stats == node.param_count, f"{name}: flax {params}+{stats}, {node.param_count}"
 
 
-@pytest.mark.parametrize("name", ["dense", "conv2d", "lstm", "capsules"])
-def test_layer_step_compiles_once(name):
-    model, module = _module(name)
-    built = module.Model(nnx.Rngs(0))
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_lowering_compiles_once_and_runs(name):
+    example = LAYERS[name].example
+    model = analysed(example)
+    node = model.nodes[-1]
+    built = load(module_source(LAYERS[name].lower(node.params, node.in_shapes, node.shape),
+                               len(model.inputs))).M(nnx.Rngs(0))
+    built.eval()
+    graphdef, state = nnx.split(built)
     traces = []
 
     @jax.jit
-    def step(state, x):
+    def forward(state, *xs):
         traces.append(1)
-        m = nnx.merge(graphdef, state)
-        return jnp.sum(m(x) ** 2)
+        return nnx.merge(graphdef, state)(*xs)
 
-    graphdef, state = nnx.split(built)
-    x = jnp.ones((2, *model.inputs[0].shape))
-    step(state, x)
-    step(state, x + 1)
+    rng = np.random.default_rng(0)
+    args = [jnp.asarray(rng.integers(0, 5, (2, *t.shape)), jnp.int32) if t.dtype == "int32"
+            else jnp.asarray(rng.normal(size=(2, *t.shape)), jnp.float32) for t in model.inputs]
+    y = forward(state, *args)
+    forward(state, *[a + 1 for a in args])
     assert len(traces) == 1
+    assert y.shape == (2, *node.shape) and bool(jnp.all(jnp.isfinite(y)))
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_every_example_emits_as_a_model(name):
+    """The same examples through the whole code generator (classes, snippets, backend tuning)."""
+    model = analysed(LAYERS[name].example)
+    module = load_module(emit_model(model, "example.nn"), "example.nn")
+    built = module.Model(nnx.Rngs(0))
+    args = [jax.ShapeDtypeStruct((2, *t.shape), jnp.int32 if t.dtype == "int32" else jnp.float32)
+            for t in model.inputs]
+    graphdef, state = nnx.split(built)
+    out = jax.eval_shape(lambda s, *a: nnx.merge(graphdef, s)(*a), state, *args)
+    assert out.shape == (2, *model.nodes[-1].shape)
+
+
+@pytest.mark.parametrize("statement, inputs, text", [
+    ("conv2d(8)", ("[9, 9, 3]",),
+     "nnx.Conv(3, 8, kernel_size=(3, 3), kernel_init=KERNEL_INIT, rngs=rngs)"),
+    ("conv2d(8, 3, strides=2, padding=valid, use_bias=false)", ("[9, 9, 3]",),
+     "nnx.Conv(3, 8, kernel_size=(3, 3), strides=(2, 2), padding='VALID', use_bias=False, "
+     "kernel_init=KERNEL_INIT, rngs=rngs)"),
+    ("dense(4)", ("[8]",), "nnx.Linear(8, 4, kernel_init=KERNEL_INIT, rngs=rngs)"),
+    ("batch_norm()", ("[8]",), "nnx.BatchNorm(8, epsilon=0.001, rngs=rngs)"),
+    ("layer_norm()", ("[8]",), "nnx.LayerNorm(8, rngs=rngs)"),
+    ("lstm(4, activation=tanh)", ("[5, 2]",), "nnx.RNN(nnx.LSTMCell(2, 4, rngs=rngs))"),
+    ("gru(4, activation=relu)", ("[5, 2]",),
+     "nnx.RNN(nnx.GRUCell(2, 4, activation_fn=jax.nn.relu, rngs=rngs))"),
+    ("lstm(4, activation=leaky_relu(0.2))", ("[5, 2]",),
+     "nnx.RNN(nnx.LSTMCell(2, 4, activation_fn=lambda v: jax.nn.leaky_relu(v, negative_slope=0.2), "
+     "rngs=rngs))"),
+    ("primary_caps(2, 4)", ("[6, 6, 3]",), "PrimaryCapsules(3, 2, 4, (3, 3), rngs=rngs)"),
+])
+def test_lowerings_leave_library_defaults_out(statement, inputs, text):
+    node = analysed(Example(statement, inputs)).nodes[-1]
+    low = LAYERS[node.kind].lower(node.params, node.in_shapes, node.shape)
+    assert render(low.init) == text
+
+
+def test_no_lowering_passes_a_convolution_implementation():
+    """Backend tuning (im2col on CPU) is set after construction, never in the model's code."""
+    for name, example in CASES:
+        node = analysed(example).nodes[-1]
+        low = LAYERS[name].lower(node.params, node.in_shapes, node.shape)
+        code = "".join([render(low.init) if low.init is not None else "",
+                        *(s.code for s in low.snippets)])
+        assert "conv_general_dilated" not in code and "im2col" not in code, name

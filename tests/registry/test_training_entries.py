@@ -5,8 +5,10 @@ import pytest
 
 import nncompile
 from nncompile.registry.activations import ACTIVATIONS, INITIALIZERS
-from nncompile.registry.data import AUGMENTATIONS
-from nncompile.registry.training import LOSSES, OPTIMIZERS, REGULARIZERS, SCHEDULES
+from nncompile.registry.augmentations import AUGMENTATIONS
+from nncompile.registry.losses import LOSSES
+from nncompile.registry.optimizers import OPTIMIZERS
+from nncompile.registry.schedules import REGULARIZERS, SCHEDULES
 
 IRIS = """
 data d {{ source: sklearn("iris")  split: {{train: 0.8, test: 0.2}} }}
@@ -55,8 +57,8 @@ def test_optimizer_trains(name):
 
 @pytest.mark.parametrize("name", list(SCHEDULES))
 def test_schedule_trains(name):
-    args = {"step": "(every=1, factor=0.5)", "cosine": "(warmup=5)", "warmup": "(steps=5)",
-            "reduce_on_plateau": "(patience=1)"}.get(name, "")
+    example = SCHEDULES[name].example       # e.g. step(every=1): the rate changes within 5 epochs
+    args = f"({', '.join(f'{k}={v}' for k, v in example.items())})" if example else ""
     trains(iris(schedule=f"{name}{args}", epochs=5))
 
 
@@ -75,7 +77,7 @@ def test_initializer_trains(name):
     trains(iris(init=name))
 
 
-@pytest.mark.parametrize("name", [n for n in LOSSES if LOSSES[n].extra["task"] == "regression"])
+@pytest.mark.parametrize("name", [n for n in LOSSES if LOSSES[n].task == "regression"])
 def test_regression_loss_trains(name):
     trains(REGRESSION.format(loss=name))
 

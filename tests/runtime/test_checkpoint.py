@@ -15,7 +15,10 @@ import pytest
 
 import nncompile
 from nncompile.diagnostics import CompileError
-from nncompile.runtime.checkpoint import CheckpointError, read_meta, read_params, restore, sha256, steps
+from nncompile.runtime.checkpoint import restore
+from nncompile.runtime.checkpoint_files import CheckpointError, read_meta, steps
+from nncompile.runtime.digest import sha256
+from nncompile.runtime.transfer import read_params
 
 NNCOMPILE = [sys.executable, "-m", "nncompile"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -191,7 +194,7 @@ def test_loading_never_unpickles(trained, monkeypatch):
     program.fit(run_dir=run, resume=True)          # restores the checkpoint, then has nothing left to run
     program.save(run)
     assert read_params(run)                        # and a run folder's params/, without knowing its program
-    trainer = nncompile.compile(path).trainer_for(program._splits(None))
+    trainer = nncompile.compile(path).trainer_for(program.splits())
     assert restore(trainer, run / "checkpoints")["epoch"] == 3
 
 
@@ -228,7 +231,7 @@ def test_kill_at_random_moments_then_resume_ends_bitwise_equal(tmp_path):
     reference.fit(run_dir=tmp_path / "reference")
     want = model_sha(reference)
     checker = nncompile.compile(path)
-    checker_trainer = checker.trainer_for(checker._splits(None))
+    checker_trainer = checker.trainer_for(checker.splits())
 
     run = tmp_path / "run"
     folder = run / "checkpoints"

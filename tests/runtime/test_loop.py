@@ -17,9 +17,11 @@ from flax import nnx
 from sklearn.datasets import load_diabetes, load_digits
 from sklearn.model_selection import train_test_split
 
-from nncompile.runtime.loop import Stopping, Trainer, batching
+from nncompile.runtime.batches import batching
+from nncompile.runtime.loop import Trainer
 from nncompile.runtime.outputs import FILES, load_params, write_run
 from nncompile.runtime.progress import Progress
+from nncompile.runtime.stopping import Stopping
 
 FIXTURES = Path(__file__).parent / "fixtures"
 QUIET = {"log": lambda message: None}
@@ -482,7 +484,7 @@ def test_tiny_programs_run_whole_epochs_as_scans():
 
 # ---- evaluation batches sized to memory ---------------------------------------------------------------
 def test_eval_batch_follows_free_memory():
-    from nncompile.runtime.loop import EVAL_BATCH, MIN_EVAL_BATCH, eval_batch
+    from nncompile.runtime.compiled import EVAL_BATCH, MIN_EVAL_BATCH, eval_batch
     assert eval_batch(None, 10**10) == EVAL_BATCH == eval_batch(1000, None)    # unknown: the fixed default
     assert eval_batch(1000, 8 * 10**9) == 250_000        # a quarter of 8 GB over 1000 floats x 4 bytes x 2
     assert eval_batch(10**9, 10**9) == MIN_EVAL_BATCH

@@ -1,0 +1,330 @@
+"""train.py and README.md of an ejected folder: a plain Flax NNX loop doing what the runtime does.
+
+The loop follows runtime/loop.py where numbers depend on it: the batch size and drop_remainder, the
+per-epoch permutation (numpy Philox keyed by (seed, DATA_STREAM, epoch)), the steps' random keys
+(fold_in(fold_in(fold_in(fold_in(key(seed), DATA_STREAM), epoch), 1), step)), early stopping with
+min_delta and patience, and restore_best. The metrics are numpy versions of runtime/metrics.py.
+"""
+
+from __future__ import annotations
+
+from ..errors import NncompileError
+from ..expr import Snippet, in_order, render
+from ..runconfig import RunConfig
+from ..version import __version__
+
+# ---- metrics (numpy, on the host; runtime/metrics.py computes the same on the device) -----------
+CLASS_IDS = Snippet(
+    "class_ids",
+    '''
+def class_ids(outputs, y):
+    """Predicted and true class ids: one output unit is binary (> THRESHOLD), several are argmax."""
+    if outputs.shape[-1] == 1:
+        predicted = outputs[..., 0] > THRESHOLD
+        y = y.reshape(outputs.shape[:-1])
+        true = y > 0.5 if np.issubdtype(y.dtype, np.floating) else y != 0
+    else:
+        predicted = outputs.argmax(-1)
+        true = y.argmax(-1) if y.shape == outputs.shape else y.reshape(outputs.shape[:-1])
+    return predicted.reshape(-1).astype(np.int64), true.reshape(-1).astype(np.int64)
+''',
+)
+
+ACCURACY = Snippet(
+    "accuracy",
+    """
+def accuracy(outputs, y):
+    predicted, true = class_ids(outputs, y)
+    return float(np.mean(predicted == true))
+""",
+    (CLASS_IDS,),
+)
+
+TOP_K = Snippet(
+    "top_k",
+    '''
+def top_k(outputs, y, k):
+    """The share of examples whose class is among the k highest outputs."""
+    predicted, true = class_ids(outputs, y)
+    if outputs.shape[-1] == 1:
+        return 1.0 if k >= 2 else float(np.mean(predicted == true))
+    best = np.argsort(-outputs.reshape(len(true), -1), axis=-1, kind="stable")[:, :k]
+    return float(np.mean(np.any(best == true[:, None], axis=-1)))
+''',
+    (CLASS_IDS,),
+)
+
+PER_CLASS = Snippet(
+    "per_class",
+    '''
+def per_class(outputs, y, score):
+    """A per-class score from counts: the positive class's for two classes, else the macro mean over
+    the classes that occur (like scikit-learn's average="binary" / "macro")."""
+    predicted, true = class_ids(outputs, y)
+    classes = max(outputs.shape[-1], 2)
+    tp = np.bincount(true[predicted == true], minlength=classes).astype(np.float64)
+    p = np.bincount(predicted, minlength=classes).astype(np.float64)
+    a = np.bincount(true, minlength=classes).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = np.nan_to_num(score(tp, p, a), nan=0.0)
+    if classes <= 2:
+        return float(values[1])
+    present = (p + a) > 0
+    return float(values[present].mean()) if present.any() else 0.0
+''',
+    (CLASS_IDS,),
+)
+
+CLASS_SCORES = {
+    "precision": "lambda tp, p, a: tp / p",
+    "recall": "lambda tp, p, a: tp / a",
+    "f1": "lambda tp, p, a: 2 * tp / (p + a)",
+}
+ERRORS = Snippet(
+    "errors",
+    """
+def errors(outputs, y):
+    return (outputs - y.reshape(outputs.shape)).reshape(-1).astype(np.float64)
+""",
+)
+ERROR_METRICS = {
+    "mae": "np.mean(np.abs(errors(o, y)))",
+    "mse": "np.mean(errors(o, y) ** 2)",
+    "rmse": "np.sqrt(np.mean(errors(o, y) ** 2))",
+}
+
+
+def metric_entries(config: RunConfig) -> tuple[list[str], list[Snippet]]:
+    """The METRICS dict's lines (`"key": function of (outputs, y)`) and the snippets they call."""
+    lines: list[str] = []
+    snippets: list[Snippet] = []
+    for m in config.metrics:
+        name = m.name
+        if name == "accuracy":
+            lines.append('"accuracy": accuracy,')
+            snippets.append(ACCURACY)
+        elif name == "top_k":
+            k = int(m.arguments.get("k", 5))
+            lines.append(f'"top_{k}": lambda o, y: top_k(o, y, {render(k)}),')
+            snippets.append(TOP_K)
+        elif name in CLASS_SCORES:
+            lines.append(f'"{name}": lambda o, y: per_class(o, y, {CLASS_SCORES[name]}),')
+            snippets.append(PER_CLASS)
+        elif name in ERROR_METRICS:
+            lines.append(f'"{name}": lambda o, y: float({ERROR_METRICS[name]}),')
+            snippets.append(ERRORS)
+        else:
+            raise NncompileError(f"cannot eject: metric {name!r} has no standalone version yet")
+    return lines, snippets
+
+
+def better(key: str) -> str:
+    """runtime/metrics.better: 'min' for losses and errors, 'max' for the rest."""
+    return "min" if key.endswith(("loss", "mae", "mse")) else "max"
+
+
+TRAIN_LOOP = '''
+def epoch_batches(n, size, epoch):
+    """Row indices of an epoch's batches: the permutation nncompile draws from (SEED, epoch)."""
+    key = (SEED % 2**64) << 64 | DATA_STREAM << 32 | epoch % 2**32
+    perm = np.random.Generator(np.random.Philox(key=key)).permutation(n).astype(np.int32)
+    steps = n // size
+    batches = list(perm[: steps * size].reshape(steps, size))
+    if not DROP_REMAINDER and n % size:
+        batches.append(perm[steps * size:])
+    return batches
+
+
+def epoch_key(epoch):
+    """The random key of an epoch's steps (augmentation, ...): step i uses fold_in(key, i)."""
+    root = jax.random.fold_in(jax.random.key(SEED), DATA_STREAM)
+    return jax.random.fold_in(jax.random.fold_in(root, epoch), 1)
+
+
+@nnx.jit
+def train_batch(model, optimizer, x, y, key, i):
+    return train_step(model, optimizer, x, y, jax.random.fold_in(key, i))
+
+
+@nnx.jit
+def eval_batch(model, x, y):
+    return eval_step(model, x, y)
+
+
+def scores(losses, sizes, outputs, y):
+    """The mean loss (weighted by batch size) and the metrics of a split's outputs."""
+    loss = float(np.dot(np.asarray(losses, np.float64), sizes) / np.sum(sizes))
+    return {"loss": loss, **{name: metric(outputs, y) for name, metric in METRICS.items()}}
+
+
+def evaluate(model, x, y, size=4096):
+    """Loss and metrics of a split in evaluation mode (dropout off)."""
+    model.eval()
+    results = [eval_batch(model, x[i:i + size], y[i:i + size]) for i in range(0, len(x), size)]
+    model.train()
+    losses, outputs = jax.device_get(list(zip(*results)))
+    sizes = [len(o) for o in outputs]
+    return scores(losses, sizes, np.concatenate(outputs), y)
+
+
+def line(logs):
+    return "  ".join(f"{k} {v:.4f}" for k, v in logs.items())
+'''
+
+MAIN_LOOP = """
+def main():
+    parser = argparse.ArgumentParser(description="Train model.py's model on data.py's data.")
+    parser.add_argument("--epochs", type=int, default=EPOCHS, help=f"default {EPOCHS}")
+    epochs = parser.parse_args().epochs
+
+    splits = load()
+    x, y = splits["train"]
+    size = len(x) if BATCH_SIZE == "full" else max(1, min(BATCH_SIZE, len(x)))
+    steps = len(x) // size + (0 if DROP_REMAINDER or len(x) % size == 0 else 1)
+    model = make_model(SEED)
+    optimizer = nnx.Optimizer(model, make_optimizer(steps, epochs), wrt=nnx.Param)
+@stopping_init@
+    for epoch in range(1, epochs + 1):
+        start, before, key = time.perf_counter(), nnx.clone(model), epoch_key(epoch)
+        results, rows = [], epoch_batches(len(x), size, epoch)
+        for i, batch in enumerate(rows):
+            results.append(train_batch(model, optimizer, x[batch], y[batch], key, i))
+        losses, outputs = jax.device_get(list(zip(*results)))
+        order = np.concatenate(rows)
+        logs = scores(losses, [len(b) for b in rows], np.concatenate(outputs), y[order])
+        if not np.isfinite(logs["loss"]):
+            model@forget@ = before@forget_value@
+            print(f"stopped: the training loss became non-finite in epoch {epoch}")
+            break
+@val@        print(f"epoch {epoch}/{epochs}  {line(logs)}  {time.perf_counter() - start:.2f}s")
+@stopping@
+@test@
+
+if __name__ == "__main__":
+    main()
+"""
+
+STOPPING_INIT = """    best, best_epoch, best_model, wait = None, None, None, 0
+"""
+STOPPING = """        value = logs[MONITOR]
+        if best is None or @improved@:
+            best, best_epoch, best_model, wait = value, epoch, nnx.clone(model), 0
+        else:
+            wait += 1
+        if wait > 0 and wait >= PATIENCE:
+            print(f"stopped: early stopping: {MONITOR} did not improve by more than {MIN_DELTA:g} "
+                  f"for {wait} epochs (best {best:.6g} at epoch {best_epoch})")
+            break
+"""
+RESTORE = """    if best_model is not None and best_epoch != epoch:
+        model = best_model
+        print(f"restored the state of epoch {best_epoch} (best {MONITOR})")
+"""
+
+
+def train_py(title: str, spec: str, config: RunConfig, requires: tuple[str, ...]) -> str:
+    """The text of train.py: the run configuration's values as literals, then the loop."""
+    assert config.data is not None
+    entries, snippets = metric_entries(config)
+    has_val, has_test = "val" in config.data.split, "test" in config.data.split
+    es = config.early_stopping
+    logits = config.output_activation is not None
+    batch = config.batch_size
+    settings = [
+        f"SEED = {render(int(config.seed))}",
+        f"EPOCHS = {render(int(config.epochs))}",
+        f"BATCH_SIZE = {render(batch if batch == 'full' else int(batch))}",
+        f"DROP_REMAINDER = {render(bool(config.drop_remainder))}"
+        + ("  # each epoch runs only full batches" if config.drop_remainder else ""),
+        "DATA_STREAM = 0x6E6E  # the seed's stream for the data order and the steps' keys",
+    ]
+    if CLASS_IDS in in_order(snippets):
+        what = "logits" if logits else "probabilities"
+        settings.append(f"THRESHOLD = {render(0.0 if logits else 0.5)}  # one output unit ({what})")
+    stopping_init = stopping = restore = ""
+    if es is not None:
+        monitor = str(es.monitor)
+        if monitor.startswith("val_") and not has_val:
+            monitor = monitor[4:]
+        settings += [
+            f"MONITOR = {render(monitor)}  # early stopping",
+            f"PATIENCE = {render(int(es.patience))}",
+            f"MIN_DELTA = {render(float(es.min_delta))}",
+        ]
+        better_ = (
+            "value < best - MIN_DELTA" if better(monitor) == "min" else "value > best + MIN_DELTA"
+        )
+        stopping_init = STOPPING_INIT
+        stopping = STOPPING.replace("@improved@", better_)
+        if es.restore_best:
+            restore = RESTORE
+    val = (
+        '        logs.update({f"val_{k}": v for k, v in evaluate(model, *splits["val"]).items()})\n'
+        if has_val
+        else ""
+    )
+    needs = ", ".join(["jax", "flax", "optax", "numpy", *requires])
+    lines = [
+        f'"""Train {title}.',
+        "",
+        f"Ejected by nncompile {__version__} (`nncompile eject`); needs only {needs}.",
+        "model.py holds the model, optimizer, loss and steps, data.py the data. The batches, their",
+        "order and the steps' random keys are those of `nncompile train`: the test metrics match.",
+        "",
+        "    python train.py [--epochs N]",
+        '"""',
+        "import argparse",
+        "import time",
+        "",
+        "import jax",
+        "import numpy as np",
+        "from flax import nnx",
+        "",
+        "from data import load",
+        "from model import eval_step, make_model, make_optimizer, train_step",
+        "",
+        *settings,
+        "",
+        "",
+    ]
+    lines += [s.code.strip("\n") + "\n\n" for s in in_order(snippets)]
+    lines += ["METRICS = {", *[f"    {e}" for e in entries], "}", ""]
+    lines += [TRAIN_LOOP.rstrip("\n"), "", ""]
+    forget = (", best_model", ", None") if restore else ("", "")
+    test = (
+        '    test = evaluate(model, *splits["test"])\n    print(f"test: {line(test)}")\n'
+        if has_test
+        else ""
+    )
+    main = MAIN_LOOP
+    for key, text in (
+        ("test", test),
+        ("stopping_init", stopping_init),
+        ("val", val),
+        ("forget", forget[0]),
+        ("forget_value", forget[1]),
+        ("stopping", stopping.rstrip("\n") + "\n" + restore),
+    ):
+        main = main.replace(f"@{key}@", text)
+    lines.append(main.strip("\n"))
+    return "\n".join(lines) + "\n"
+
+
+def readme(title: str, spec: str, config: RunConfig, requires: tuple[str, ...]) -> str:
+    packages = " ".join(["jax", "flax", "optax", "numpy", *requires])
+    return f"""# {title}
+
+Ejected by nncompile {__version__} from `{spec}` with `nncompile eject`. It needs no nncompile:
+
+```
+pip install {packages}
+python train.py              # {int(config.epochs)} epochs, as the spec says
+python train.py --epochs 5   # fewer
+```
+
+- `model.py`: the model, the optimizer (`make_optimizer`), the loss and the train/eval steps, as
+  `nncompile emit` writes them.
+- `data.py`: the data pipeline (source, split, normalisation) for the spec's data block.
+- `train.py`: a plain training loop. Batches, their order and the steps' random keys are those of
+  `nncompile train`, so it prints the same test metrics (`test: loss ...`).
+"""

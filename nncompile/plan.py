@@ -1,0 +1,235 @@
+"""The plan: every decision about how one train block becomes a program, made before any text is
+written, typed, and printable (`nncompile plan FILE`).
+
+Code generation only writes what the plan says; the runtime reads the decisions it needs from the
+program's CONFIG. Each decision carries the reason it was taken, so the printed plan explains itself.
+"""
+from __future__ import annotations
+
+import math
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from .registry.layers import LAYERS, Layer
+from .registry.losses import LOSSES
+from .registry.schedules import SCHEDULES
+from .semantics import ir
+from .semantics.ir import select_train
+
+FUSABLE_HEADS = ("softmax", "sigmoid")  # output activations a loss can take as logits
+
+
+@dataclass(frozen=True)
+class Decision:
+    value: object
+    why: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How `train <name>` of a spec is compiled and run."""
+
+    spec: str
+    train: str
+    kind: Literal["supervised", "gan"]
+    model: str                      # the model trained (supervised) or the generator (gan)
+    head: Decision                  # output activation folded into the loss: the model returns logits
+    freeze: Decision                # layers without updates, and for how many epochs
+    strategy: Decision              # how the runtime runs an epoch: "scan" (one compiled loop) or "step"
+    precision: Decision             # "float32" or "bfloat16" (bf16 compute, float32 parameters)
+    conv_lowering: Decision         # "im2col on CPU" (a backend tuning of nnx.Conv) or "none"
+    compiler_options: Decision      # XLA:CPU options of the compiled functions
+    activation_floats: Decision     # floats one example holds in a forward pass: sizes evaluation batches
+    plateau: Decision               # reduce_on_plateau: the optimizer reads the loss at every update
+    discriminator_head: Decision | None = None   # gan only: the discriminator's folded sigmoid
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def fold(self) -> str | None:
+        return self.head.value  # type: ignore[return-value]
+
+    @property
+    def frozen(self) -> tuple[str, ...]:
+        return self.freeze.value[0]  # type: ignore[index]
+
+    @property
+    def unfreeze_after(self) -> int | None:
+        return self.freeze.value[1]  # type: ignore[index]
+
+    @property
+    def im2col(self) -> bool:
+        return self.conv_lowering.value == "im2col on CPU"
+
+    def decisions(self) -> list[tuple[str, Decision]]:
+        named = [("head", self.head), ("freeze", self.freeze), ("strategy", self.strategy),
+                 ("precision", self.precision), ("conv lowering", self.conv_lowering),
+                 ("compiler options", self.compiler_options), ("activation floats", self.activation_floats),
+                 ("plateau", self.plateau)]
+        if self.discriminator_head is not None:
+            named.append(("discriminator head", self.discriminator_head))
+        return named
+
+
+# ---- facts about a model ------------------------------------------------------------------------
+def layer_nodes(model: ir.Model) -> list[ir.Node]:
+    """The layer nodes of a model and of the models it uses as blocks."""
+    out: list[ir.Node] = []
+    for n in model.nodes:
+        if n.submodel is not None:
+            out += layer_nodes(n.submodel)
+        else:
+            out.append(n)
+    return out
+
+
+def _layers(model: ir.Model) -> list[Layer]:
+    """The layer entries of a model's layer nodes (bare activations are not layers)."""
+    return [LAYERS[n.kind] for n in layer_nodes(model) if n.kind in LAYERS]
+
+
+def last_activation(model: ir.Model) -> str | None:
+    """The activation the model's output goes through last (looking into a final block)."""
+    last = model.last
+    if last is None:
+        return None
+    if last.kind == "activation":
+        return last.params.name  # type: ignore[union-attr]
+    if last.kind == "model" and last.submodel is not None:
+        return last_activation(last.submodel)
+    act = getattr(last.params, "activation", None)
+    return act.name if act is not None else None
+
+
+def head_activation(model: ir.Model) -> str | None:
+    """The model's final activation when a loss can fuse it (not inside a block: it is emitted there)."""
+    last = model.last
+    if last is None or last.kind == "model":
+        return None
+    name = last_activation(model)
+    return name if name in FUSABLE_HEADS else None
+
+
+def _convolutional(model: ir.Model) -> list[str]:
+    return sorted({e.name for e in _layers(model) if e.convolution})
+
+
+def compiler_options(model: ir.Model) -> Decision:
+    """XLA:CPU compiles every fused kernel with its MLIR fusion emitters and then LLVM (~10 ms of CPU
+    per kernel), and an im2col convolution adds 2 * (taps - 1) small copy kernels. With the older
+    elemental emitters the convolutional programs compile in 0.57-0.60 of the time (W2: 0.62 -> 0.36 s)
+    and run their epochs at 0.95-1.01 of the time; dense programs (W1 epochs 1.13x) and capsule routing
+    (1.23x) run slower with them (bench/emitters.py, bench/results/emitters.md)."""
+    conv = [e.name for e in _layers(model) if e.convolution]
+    fusion = [e.name for e in _layers(model) if e.fusion_emitters]
+    if conv and not fusion:
+        return Decision({"xla_cpu_use_fusion_emitters": False},
+                        f"elemental emitters: convolutions ({', '.join(sorted(set(conv)))}) compile in ~0.6 of "
+                        "the time with them")
+    if fusion:
+        return Decision({}, f"XLA's defaults: {', '.join(sorted(set(fusion)))} run faster with fusion emitters")
+    return Decision({}, "XLA's defaults: dense programs run fastest with them")
+
+
+def activation_floats(model: ir.Model) -> int:
+    """Floats a forward pass holds per example: the inputs, every layer's output and what a layer adds
+    on top (im2col patches: taps x input channels per output position)."""
+    total = sum(math.prod(t.shape) for t in model.inputs)
+    for n in model.nodes:
+        if n.submodel is not None:
+            total += activation_floats(n.submodel)
+            continue
+        total += math.prod(n.shape)
+        extra = LAYERS[n.kind].extra_activation_floats if n.kind in LAYERS else None
+        if extra is not None:
+            total += extra(n.params, list(n.in_shapes), n.shape)
+    return total
+
+
+# ---- the plan -------------------------------------------------------------------------------------
+def _head(train: ir.Train) -> Decision:
+    loss = train.props.loss
+    entry = LOSSES[loss.name]
+    fuses = entry.head
+    head = head_activation(train.model)  # type: ignore[arg-type]
+    if head is not None and head == fuses:
+        return Decision(head, f"{loss.name} takes logits: the model's final {head} moves into the loss "
+                              f"(one numerically stable step); predict applies it")
+    if head is not None:
+        return Decision(None, f"the model ends with {head}, which {loss.name} does not fuse")
+    return Decision(None, "the model's output goes to the loss as it is")
+
+
+def _freeze(train: ir.Train) -> Decision:
+    p = train.props
+    frozen = tuple(p.freeze or ())
+    if not frozen:
+        return Decision(((), None), "every layer trains")
+    until = f" for the first {p.unfreeze_after} epochs" if p.unfreeze_after else ""
+    return Decision((frozen, p.unfreeze_after), f"no updates and no optimizer state for {', '.join(frozen)}{until}")
+
+
+def _strategy(gan: bool) -> Decision:
+    if gan:
+        return Decision("scan", "an epoch is one compiled lax.scan over the batches, a discriminator and a "
+                                "generator update per batch")
+    return Decision("scan", "per-step dispatch dominates small models: the steps of an epoch run as one "
+                            "compiled loop over device-resident batches (bench/README.md)")
+
+
+def conv_lowering(models: list[ir.Model]) -> Decision:
+    conv = sorted({k for m in models for k in _convolutional(m)})
+    if not conv:
+        return Decision("none", "no convolutions")
+    return Decision("im2col on CPU", f"{', '.join(conv)}: on XLA:CPU a convolution written as im2col (shifted "
+                    "views and one matmul) is faster and stays fast inside lax.scan; GPU/TPU keep the native one")
+
+
+def plan_for(program: ir.Program, train_name: str | None = None) -> Plan:
+    train = select_train(program, train_name)
+    spec = Path(program.source.path).name
+    p = train.props
+    precision = Decision(p.precision, "bf16 compute, float32 parameters and loss" if p.precision == "bfloat16"
+                         else "float32 throughout")
+    plateau_on = p.schedule is not None and SCHEDULES[p.schedule.name].reads_loss
+    plateau = Decision(plateau_on, f"{p.schedule.name} scales the rate from the loss" if plateau_on  # type: ignore[union-attr]
+                       else "the schedule does not read the loss")
+    if train.model is None:  # adversarial
+        g, d = train.generator, train.discriminator
+        assert g is not None and d is not None
+        d_head = head_activation(d)
+        fold = d_head if d_head is not None and d_head == LOSSES[p.loss.name].head else None
+        why = ("the GAN loss takes the discriminator's logits (softplus form)" if fold else
+               "the discriminator's output goes to the loss as it is")
+        return Plan(spec, train.name, "gan", g.name, Decision(None, "a generator has no loss head"),
+                    Decision(((), None), "every layer trains"), _strategy(True), precision,
+                    conv_lowering([g, d]), compiler_options(g), Decision(activation_floats(g), "generator forward pass"),
+                    plateau, Decision(fold, why))
+    model = train.model
+    return Plan(spec, train.name, "supervised", model.name, _head(train), _freeze(train), _strategy(False),
+                precision, conv_lowering([model]), compiler_options(model),
+                Decision(activation_floats(model), "sizes evaluation and prediction batches to the free memory"),
+                plateau)
+
+
+def describe(program: ir.Program, train_name: str | None = None) -> str:
+    """The plan as text, one decision a line with its reason."""
+    plan = plan_for(program, train_name)
+    lines = [f"plan for `train {plan.train}` of {plan.spec} ({plan.kind}, model {plan.model})"]
+    for name, d in plan.decisions():
+        value = d.value
+        if name == "freeze":
+            frozen, after = d.value  # type: ignore[misc]
+            value = ", ".join(frozen) + (f" (until epoch {after})" if after else "") if frozen else "none"
+        lines.append(f"  {name + ':':19} {_show(value)}")
+        lines += textwrap.wrap(d.why, 100, initial_indent=" " * 22, subsequent_indent=" " * 22)
+    return "\n".join(lines) + "\n"
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or "defaults"
+    return str(value).lower() if isinstance(value, bool) else str(value)

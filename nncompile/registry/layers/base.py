@@ -1,0 +1,93 @@
+"""The layer entry type and what the layer definitions share.
+
+Shapes exclude the batch axis: a digits image is (8, 8, 1). A shape rule receives the validated
+arguments and the shapes of its inputs and returns the output shape, or raises ShapeError with a
+message and a hint the diagnostic shows at the layer's statement.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from ...shapes import Shape, ShapeError, fmt
+from .. import Entry, Ref, RefTo
+from ..activations import initializer_expr
+from ..lowering import Code, Lowered
+
+ActivationRef = Annotated[Ref | None, RefTo("activation")]
+InitRef = Annotated[Ref | None, RefTo("initializer")]
+Positive = Annotated[int, Field(ge=1)]
+KernelSize = Positive | list[Positive]
+Padding = Literal["same", "valid"]
+
+
+@dataclass(frozen=True)
+class Example:
+    """A minimal valid use of a layer, for the table tests: its statement in a model block,
+    reading the inputs ``a, b, ...`` of the given types (``"[8, 8, 1]"``, ``"int[10]"``: token
+    ids)."""
+
+    statement: str
+    inputs: tuple[str, ...] = ("[8]",)
+
+
+def no_params(p: Any, x: list[Shape], out: Shape) -> int:
+    return 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Layer(Entry):
+    """Everything the pipeline knows about one layer name.
+
+    - ``shape(p, in_shapes) -> Shape``: the output shape, or ShapeError;
+    - ``count(p, in_shapes, shape) -> int``: its parameters and batch statistics, as Flax has them;
+    - ``lower(p, in_shapes, shape) -> Lowered``: the Flax NNX constructor and call;
+    - ``example``: a minimal valid use (the table tests in tests/registry/ build and run it);
+    - ``merge``: it reads several tensors, named as positional arguments (``add(h, r)``);
+    - ``reads_tokens``: it accepts integer token ids (and passes them on unless ``needs_tokens``);
+    - ``needs_tokens``: it accepts only token ids and turns them into floats (embedding);
+    - ``convolution``: it builds an nnx.Conv (an im2col candidate on CPU; elemental emitters);
+    - ``fusion_emitters``: XLA:CPU's fusion emitters run it faster (capsule routing);
+    - ``extra_activation_floats(p, in_shapes, shape)``: floats per example it holds besides its
+      output (im2col patches), to size evaluation batches.
+    """
+
+    shape: Callable[[Any, list[Shape]], Shape]
+    count: Callable[[Any, list[Shape], Shape], int] = no_params
+    lower: Callable[[Any, tuple[Shape, ...], Shape], Lowered]
+    example: Example
+    merge: bool = False
+    reads_tokens: bool = False
+    needs_tokens: bool = False
+    convolution: bool = False
+    fusion_emitters: bool = False
+    extra_activation_floats: Callable[[Any, tuple[Shape, ...], Shape], int] | None = None
+
+
+def rank(name: str, x: Shape, *ranks: int, hint: str | None = None) -> None:
+    if len(x) not in ranks:
+        want = " or ".join(str(r) for r in ranks)
+        raise ShapeError(f"{name} expects an input of rank {want} (without the batch axis), "
+                         f"but receives {fmt(x)} of rank {len(x)}", hint)
+
+
+def spread(v: int | list[int], n: int) -> tuple[int, ...]:
+    """A size given once (``3``) or per axis (``[3, 2]``) as a tuple with one size per axis."""
+    return tuple(v) if isinstance(v, list) else (v,) * n
+
+
+def same(p: Any, x: list[Shape]) -> Shape:
+    return x[0]
+
+
+def weights(p: Any) -> dict[str, Code | bool]:
+    """The keyword arguments of a layer's kernel (and bias): ``use_bias`` only when false."""
+    kw: dict[str, Code | bool] = {"use_bias": False} if not p.use_bias else {}
+    kw["kernel_init"] = initializer_expr(p.init)
+    if getattr(p, "bias_init", None) is not None:
+        kw["bias_init"] = initializer_expr(p.bias_init)
+    return kw
+

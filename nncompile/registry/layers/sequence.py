@@ -1,0 +1,156 @@
+"""Sequences: embeddings, recurrent layers and repetition."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import field_validator
+
+from ...expr import call, t
+from ...shapes import Shape
+from .. import Params, Ref, RefTo
+from ..activations import activation_fn
+from ..lowering import RNGS, Code, Lowered
+from .base import ActivationRef, Example, Layer, Positive, rank
+
+
+class Embedding(Params):
+    vocab: Positive
+    dim: Positive
+
+
+def embedding_shape(p: Embedding, x: list[Shape]) -> Shape:
+    rank("embedding", x[0], 1, hint="embedding takes token ids: `input tokens: int[T]`")
+    return (*x[0], p.dim)
+
+
+def lower_embedding(p: Embedding, x: tuple[Shape, ...], out: Shape) -> Lowered:
+    return Lowered(call("nnx.Embed", p.vocab, p.dim, rngs=RNGS), lambda a, xs: call(a, xs[0]))
+
+
+class Recurrent(Params):
+    units: Positive
+    return_sequences: bool = False
+    activation: ActivationRef = None
+
+
+def rnn_shape(name: str):
+    def infer(p: Recurrent, x: list[Shape]) -> Shape:
+        (s,) = x
+        hint = None
+        if len(s) == 1:
+            hint = ("a recurrent layer reads [steps, features]: "
+                    "use reshape([steps, 1]) or embedding()")
+        elif len(s) > 2:
+            hint = "reshape to [steps, features] first"
+        rank(name, s, 2, hint=hint)
+        return (s[0], p.units) if p.return_sequences else (p.units,)
+    return infer
+
+
+# the Flax cell of each recurrent layer, and its gates: flax's cells have input kernels without bias
+# and hidden kernels with bias, one pair per gate
+CELLS = {"simple_rnn": ("nnx.SimpleCell", 1), "lstm": ("nnx.LSTMCell", 4),
+         "gru": ("nnx.GRUCell", 3)}
+
+
+def rnn_count(name: str):
+    gates = CELLS[name][1]
+
+    def count(p: Recurrent, x: list[Shape], out: Shape) -> int:
+        f, u = x[0][-1], p.units
+        return gates * (f * u + u * u + u)
+    return count
+
+
+def cell(kind: str, features: int, p: Recurrent) -> Code:
+    """The Flax cell; ``activation_fn`` only where it is not Flax's default, tanh."""
+    kw = {}
+    if p.activation is not None and p.activation.name != "tanh":
+        kw["activation_fn"] = activation_fn(p.activation)
+    return call(CELLS[kind][0], features, p.units, **kw, rngs=RNGS)
+
+
+def lower_rnn(kind: str):
+    def lower(p: Recurrent, x: tuple[Shape, ...], out: Shape) -> Lowered:
+        init = call("nnx.RNN", cell(kind, x[0][-1], p))
+        if p.return_sequences:
+            return Lowered(init, lambda a, xs: call(a, xs[0]))
+        return Lowered(init, lambda a, xs: t("{h}[:, -1]", h=call(a, xs[0])))
+    return lower
+
+
+class Bidirectional(Params):
+    layer: Annotated[Ref, RefTo("layer")]
+    merge: Literal["concat", "sum"] = "concat"
+
+    @field_validator("layer")
+    @classmethod
+    def _recurrent(cls, v: Ref) -> Ref:
+        if v.name not in CELLS:
+            raise ValueError("bidirectional wraps a recurrent layer (simple_rnn, lstm, gru), "
+                             f"not {v.name}")
+        return v
+
+
+def bidirectional_shape(p: Bidirectional, x: list[Shape]) -> Shape:
+    inner = rnn_shape("bidirectional")(p.layer.params, x)
+    return (*inner[:-1], inner[-1] * 2) if p.merge == "concat" else inner
+
+
+def bidirectional_count(p: Bidirectional, x: list[Shape], out: Shape) -> int:
+    return 2 * rnn_count(p.layer.name)(p.layer.params, x, out)
+
+
+def lower_bidirectional(p: Bidirectional, x: tuple[Shape, ...], out: Shape) -> Lowered:
+    inner, f = p.layer.params, x[0][-1]
+    assert isinstance(inner, Recurrent)  # the validator admits recurrent layers only
+    summed = p.merge == "sum" and inner.return_sequences
+    add = {"merge_fn": t("lambda a, b: a + b")} if summed else {}
+    init = call("nnx.Bidirectional", call("nnx.RNN", cell(p.layer.name, f, inner)),
+                call("nnx.RNN", cell(p.layer.name, f, inner)), **add, rngs=RNGS)
+    if inner.return_sequences:
+        return Lowered(init, lambda a, xs: call(a, xs[0]))
+    # last step of the forward pass, and the backward pass's last step (which sits at time 0)
+    if p.merge == "sum":
+        last = "(lambda h: h[:, -1, :{u}] + h[:, 0, {u}:])({h})"
+    else:
+        last = "(lambda h: jnp.concatenate([h[:, -1, :{u}], h[:, 0, {u}:]], axis=-1))({h})"
+    return Lowered(init, lambda a, xs: t(last, u=inner.units, h=call(a, xs[0])))
+
+
+class Repeat(Params):
+    times: Positive
+
+
+def repeat_shape(p: Repeat, x: list[Shape]) -> Shape:
+    rank("repeat", x[0], 1, hint="repeat turns one vector into a sequence: flatten first")
+    return (p.times, *x[0])
+
+
+def lower_repeat(p: Repeat, x: tuple[Shape, ...], out: Shape) -> Lowered:
+    return Lowered(None, lambda a, xs: t("jnp.repeat({x}[:, None], {n}, axis=1)", x=xs[0],
+                                         n=p.times))
+
+
+def _rnn(name: str, doc: str, example: Example) -> Layer:
+    return Layer(name, Recurrent, ("units",), doc, shape=rnn_shape(name), count=rnn_count(name),
+                 lower=lower_rnn(name), example=example)
+
+
+ENTRIES = [
+    Layer("embedding", Embedding, ("vocab", "dim"), "token ids [T] -> vectors [T, dim]",
+          shape=embedding_shape, count=lambda p, x, out: p.vocab * p.dim, lower=lower_embedding,
+          example=Example("embedding(50, 6)", ("int[10]",)), reads_tokens=True, needs_tokens=True),
+    _rnn("simple_rnn", "Elman recurrent layer: [T, F] -> [units] or [T, units]",
+         Example("simple_rnn(6, return_sequences=true, activation=relu)", ("[10, 4]",))),
+    _rnn("lstm", "long short-term memory: [T, F] -> [units] or [T, units]",
+         Example("lstm(6)", ("[10, 4]",))),
+    _rnn("gru", "gated recurrent unit: [T, F] -> [units] or [T, units]",
+         Example("gru(6, return_sequences=true)", ("[10, 4]",))),
+    Layer("bidirectional", Bidirectional, ("layer",),
+          "runs a recurrent layer both ways and concatenates",
+          shape=bidirectional_shape, count=bidirectional_count, lower=lower_bidirectional,
+          example=Example("bidirectional(lstm(6))", ("[10, 4]",))),
+    Layer("repeat", Repeat, ("times",), "one-to-many: [F] -> [times, F]", shape=repeat_shape,
+          lower=lower_repeat,          example=Example("repeat(5)", ("[7]",)), reads_tokens=True),
+]

@@ -1,0 +1,232 @@
+"""The run configuration: what an emitted program's `CONFIG` holds and the runtime reads.
+
+One typed, versioned, frozen model shared by the compiler (`codegen.config` builds it and writes its
+JSON dump as `CONFIG = {...}`), the runtime (`RunConfig.load(CONFIG)` validates it, then every part
+of the runtime reads typed fields) and run folders (spec.json and checkpoints record it).
+
+Defaults live here and only here; they are the language's defaults (`semantics.schema`, checked
+equal by tests/test_runconfig.py), used when a hand-written program leaves a key out. Every key is
+read by the runtime. `kind` tells supervised programs from GANs; the fields of the other kind are
+left out of the dump and refused when given.
+
+Versions: `version` is `VERSION`; a CONFIG without it, or with another number, was written by
+another nncompile and is refused with a ConfigError that says to regenerate it. Bump `VERSION`
+whenever a key changes meaning or is renamed. Pydantic only, no JAX.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ConfigError
+
+VERSION = 1
+
+Positive = Annotated[int, Field(ge=1)]
+Shape = tuple[Positive, ...]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Windows(_Frozen):
+    """Sliding windows over a series (`windows:` of a data block)."""
+
+    length: Positive
+    horizon: Positive = 1
+    targets: Literal["last", "sequence"] = "last"
+
+
+class Data(_Frozen):
+    """A data block: its source and how the runtime prepares it (runtime.data.DataSpec)."""
+
+    name: str
+    source: str
+    args: dict[str, Any] = {}
+    split: dict[str, float] = {"train": 0.8, "test": 0.2}
+    normalize: Literal["standard", "minmax", "none"] = "standard"
+    normalize_target: Literal["standard", "minmax", "none"] = "none"
+    reshape: Shape | None = None
+    one_hot: bool = False
+    shuffle: bool = True
+    windows: Windows | None = None
+    classes: tuple[Annotated[int, Field(ge=0)], ...] | None = None
+    subset: Annotated[float, Field(gt=0, le=1)] = 1.0
+
+
+class Metric(BaseModel):
+    """One metric: its name and its arguments (e.g. {"name": "top_k", "k": 3})."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    name: str
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class EarlyStopping(_Frozen):
+    """Stop when `monitor` has not improved by more than `min_delta` for `patience` epochs."""
+
+    monitor: str = "val_loss"
+    patience: Annotated[int, Field(ge=0)] = 5
+    min_delta: Annotated[float, Field(ge=0)] = 0.0
+    restore_best: bool = True
+
+
+class Checkpoint(_Frozen):
+    """A checkpoint every `every` epochs (None: only when interrupted); the newest `keep` kept."""
+
+    every: Positive | None = 1
+    keep: Positive = 3
+
+
+class Init(_Frozen):
+    """`init: checkpoint(run, layers=[...])`: these layers (None: all that match) from a run."""
+
+    run: str
+    layers: tuple[str, ...] | None = None
+
+
+class Transfer(_Frozen):
+    """Transfer learning: layers loaded from another run, layers frozen `unfreeze_after` epochs."""
+
+    init: Init | None = None
+    freeze: tuple[str, ...] = ()
+    unfreeze_after: Positive | None = None
+
+
+class Samples(_Frozen):
+    """GAN sample grids: `count` generated examples every `every` epochs (and after the last)."""
+
+    every: Positive = 10
+    count: Annotated[int, Field(ge=1, le=1024)] = 64
+
+
+class Gan(_Frozen):
+    """The GAN-specific part: the shape of one generated example, and the sample grids."""
+
+    example_shape: Shape
+    samples: Samples | None = None  # None: RunConfig.samples() -- about five grids per run
+
+
+# the fields only supervised programs have (a GAN's CONFIG leaves them out)
+SUPERVISED_ONLY = frozenset(
+    {
+        "model",
+        "drop_remainder",
+        "strategy",
+        "task",
+        "metrics",
+        "output_activation",
+        "early_stopping",
+        "checkpoint",
+        "transfer",
+        "activation_floats",
+        "cpu_compiler_options",
+        "precision",
+    }
+)
+
+
+class RunConfig(_Frozen):
+    """An emitted program's CONFIG, typed. See the module docstring."""
+
+    version: int
+    kind: Literal["supervised", "gan"] = "supervised"
+    spec: str | None = None  # the spec file's name, the train block, the model: for messages
+    train: str | None = None
+    model: str | None = None
+    batch_size: Positive | Literal["full"] = 32
+    epochs: Positive = 10
+    seed: Annotated[int, Field(ge=0)] = 0
+    drop_remainder: bool = True
+    strategy: Literal["scan", "step"] = "scan"
+    task: Literal["classification", "regression", "sequence"] = "classification"
+    metrics: tuple[Metric, ...] = ()
+    # the output activation fused into the loss (the model returns logits); predict applies it
+    output_activation: Literal["softmax", "sigmoid"] | None = None
+    early_stopping: EarlyStopping | None = None
+    checkpoint: Checkpoint | None = None
+    transfer: Transfer | None = None
+    data: Data | None = None  # None: the caller passes the splits
+    # the floats a forward pass holds per example: sizes evaluation batches
+    activation_floats: Positive | None = None
+    cpu_compiler_options: dict[str, bool | int | float | str] | None = None  # XLA options, CPU only
+    precision: Literal["float32", "bfloat16"] = "float32"
+    gan: Gan | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_version(cls, data: Any) -> Any:
+        # raised as is (not a ValueError): RunConfig.model_validate itself says what to do
+        if isinstance(data, dict) and data.get("version") != VERSION:
+            if "version" not in data:
+                raise ConfigError(
+                    "this program's CONFIG has no 'version': it was written by an older nncompile",
+                    'regenerate the program with `nncompile emit` (or add "version": '
+                    f"{VERSION} to a hand-written CONFIG)",
+                )
+            raise ConfigError(
+                f"this program's CONFIG has version {data['version']!r}; this nncompile reads "
+                f"version {VERSION}",
+                "regenerate the program with this nncompile's `nncompile emit`",
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _kind(self) -> RunConfig:
+        if self.kind == "gan":
+            if self.gan is None:
+                raise ValueError("a GAN's CONFIG needs 'gan': {'example_shape': [...]}")
+            wrong = sorted(SUPERVISED_ONLY & self.model_fields_set)
+            if wrong:
+                raise ValueError(f"{', '.join(wrong)}: not read for GANs")
+        elif self.gan is not None:
+            raise ValueError("'gan' is only for kind 'gan'")
+        return self
+
+    # ---- reading and writing ---------------------------------------------------------------------
+    @classmethod
+    def load(cls, config: dict, **overrides: Any) -> RunConfig:
+        """Validate a CONFIG dict (with `overrides` over its keys); ConfigError if it is not one."""
+        data = {**config, **overrides}
+        try:
+            return cls.model_validate(data)
+        except ValidationError as e:
+            problems = "; ".join(
+                f"{'.'.join(map(str, err['loc'])) or 'CONFIG'}: {err['msg']}"
+                for err in e.errors()[:3]
+            )
+            raise ConfigError(
+                f"CONFIG is not a valid run configuration: {problems}",
+                "regenerate the program with `nncompile emit`",
+            ) from None
+
+    def dump(self) -> dict:
+        """The JSON-able dict an emitted program holds as CONFIG: no fields of the other kind."""
+        exclude = set(SUPERVISED_ONLY) if self.kind == "gan" else {"gan"}
+        return self.model_dump(mode="json", exclude=exclude)
+
+    # ---- derived values --------------------------------------------------------------------------
+    def samples(self) -> Samples:
+        """The GAN's sample grids: as configured, else about five per run (every epochs // 5)."""
+        if self.gan is not None and self.gan.samples is not None:
+            return self.gan.samples
+        return Samples(every=max(1, self.epochs // 5))
+
+    @property
+    def freeze(self) -> tuple[str, ...]:
+        return self.transfer.freeze if self.transfer is not None else ()
+
+    @property
+    def unfreeze_after(self) -> int | None:
+        return self.transfer.unfreeze_after if self.transfer is not None else None
+
+    @property
+    def init(self) -> Init | None:
+        return self.transfer.init if self.transfer is not None else None

@@ -1,0 +1,195 @@
+"""The files of a checkpoints folder: which steps are complete, their metadata and file manifest,
+reading arrays without pickle, and holding Ctrl-C back while a checkpoint is written.
+
+    <dir>/<epoch>/state/       arrays (Orbax StandardSave of plain dicts)
+    <dir>/<epoch>/best/        the best epoch's arrays, when `restore_best` needs them
+    <dir>/<epoch>/meta/        JSON metadata (`read_meta`)
+    <dir>/<epoch>/files.json   SHA-256 of every array file (`write_manifest`, `verify_manifest`)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import signal
+import threading
+from pathlib import Path
+
+import jax
+
+from ..errors import NncompileError
+
+FORMAT = "nncompile-checkpoint"
+VERSION = 1
+DELETED = ".deleted"
+MANIFEST = "files.json"
+
+_absl_quiet = logging.getLogger("absl")
+
+
+class CheckpointError(NncompileError):
+    """A checkpoint cannot be written, found or read back."""
+
+
+def steps(directory: str | os.PathLike) -> list[int]:
+    """Epochs with a complete checkpoint in `directory` (renamed into place), oldest first."""
+    d = Path(directory)
+    if not d.is_dir():
+        return []
+    return sorted(int(p.name) for p in d.iterdir() if p.name.isdigit() and p.is_dir())
+
+
+def read_meta(step_dir: Path) -> dict:
+    """The JSON metadata of one checkpoint (CheckpointError when it is missing or not ours)."""
+    path = step_dir / "meta" / "metadata"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise CheckpointError(
+            f"{step_dir} is not a readable checkpoint: its metadata cannot be read ({e})",
+            older_hint(step_dir),
+        ) from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{step_dir} is not an nncompile training checkpoint", older_hint(step_dir)
+        )
+    if meta.get("version") != VERSION:
+        raise CheckpointError(
+            f"{step_dir} has checkpoint format version {meta.get('version')}; this nncompile "
+            f"reads version {VERSION}"
+        )
+    return meta
+
+
+def older_hint(step_dir: Path) -> str | None:
+    """What to do when the checkpoint in `step_dir` cannot be used: an older one, or start over."""
+    older = (
+        [
+            s
+            for s in steps(step_dir.parent)
+            if str(s) != step_dir.name and s < int(step_dir.name or 0)
+        ]
+        if step_dir.name.isdigit()
+        else []
+    )
+    if older:
+        return (
+            f"move {step_dir} out of the way to resume from the checkpoint of epoch {older[-1]}, "
+            "or train from the start without --resume"
+        )
+    return "train from the start without --resume"
+
+
+@contextlib.contextmanager
+def sigint_deferred():
+    """Hold Ctrl-C back while the block runs (a checkpoint write); deliver it when it ends."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    except ValueError:  # not the main interpreter
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            if callable(previous):
+                previous(signal.SIGINT, None)
+            elif previous == signal.SIG_DFL:
+                raise KeyboardInterrupt
+
+
+def retire(directory: Path) -> None:
+    """Remove a checkpoints folder: renamed away first (one atomic step), then deleted."""
+    gone = directory.with_name(f".{directory.name}-replaced-{os.getpid()}")
+    os.replace(directory, gone)
+    shutil.rmtree(gone, ignore_errors=True)
+
+
+def _file_digests(step_dir: Path) -> dict[str, str]:
+    return {
+        str(f.relative_to(step_dir)): hashlib.sha256(f.read_bytes()).hexdigest()
+        for part in ("state", "best")
+        if (step_dir / part).is_dir()
+        for f in sorted((step_dir / part).rglob("*"))
+        if f.is_file()
+    }
+
+
+def write_manifest(step_dir: Path) -> None:
+    """SHA-256 of every array file, written (atomically) after Orbax committed the step: damage is
+    then found before any array is read, instead of inside Orbax's concurrent reads."""
+    tmp = step_dir / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(_file_digests(step_dir), indent=1))
+    os.replace(tmp, step_dir / MANIFEST)
+
+
+def verify_manifest(step_dir: Path) -> None:
+    """Raise CheckpointError when a file of the step is missing, changed or added since it was
+    written. (A step without a manifest, killed between commit and manifest, is checked by the
+    checksums of its arrays.)"""
+    path = step_dir / MANIFEST
+    if not path.is_file():
+        return
+    try:
+        want = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise CheckpointError(
+            f"{step_dir} is corrupt: its file manifest is unreadable", older_hint(step_dir)
+        ) from None
+    have = _file_digests(step_dir)
+    bad = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
+    if bad:
+        raise CheckpointError(
+            f"{step_dir} is corrupt or truncated: {bad[0]}"
+            + (f" and {len(bad) - 1} more file(s)" if len(bad) > 1 else "")
+            + " changed since the checkpoint was written",
+            older_hint(step_dir),
+        )
+
+
+def read_arrays(path: Path, target: dict) -> dict:
+    """Orbax restore into the shapes and dtypes of `target` (no pickle); errors: CheckpointError."""
+    import orbax.checkpoint as ocp
+
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
+    checkpointer = ocp.StandardCheckpointer()
+    try:
+        with quiet():
+            return jax.device_get(checkpointer.restore(path, abstract))
+    except Exception as e:  # tensorstore/orbax raise many types for truncated or garbled files
+        detail = (str(e).splitlines() or [""])[0].split(" See full TensorStore details")[0][:200]
+        raise CheckpointError(
+            f"{path.parent} is corrupt or truncated ({type(e).__name__}: {detail})",
+            older_hint(path.parent),
+        ) from None
+    finally:
+        checkpointer.close()
+
+
+@contextlib.contextmanager
+def quiet():
+    """Orbax's logging off; and when a damaged file fails one of its concurrent reads, the reads
+    still in flight fail too and their coroutines report "Exception ignored ..." with a traceback as
+    they are collected: collect them here, with the unraisable-exception hook silenced."""
+    import gc
+    import sys
+
+    level = _absl_quiet.level
+    _absl_quiet.setLevel(logging.ERROR)
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None
+    try:
+        yield
+    finally:
+        gc.collect()
+        sys.unraisablehook = hook
+        _absl_quiet.setLevel(level)

@@ -1,0 +1,257 @@
+"""The compiled functions of a Trainer (epoch or step, eval, predict), the accumulators they fill,
+and the size of evaluation batches. See runtime/loop.py for how a fit uses them."""
+
+from __future__ import annotations
+
+import collections
+import functools
+import os
+from dataclasses import dataclass
+from types import ModuleType
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from . import metrics as M
+from .batches import DATA_STREAM, Batching
+from .state import carry_order
+
+# Building the model runs once: compile it for speed of compilation (XLA:CPU at -O0: 0.3 s, not 0.7)
+INIT_COMPILER_OPTIONS = {
+    "xla_backend_optimization_level": 0,
+    "xla_llvm_disable_expensive_passes": True,
+}
+# Evaluation/prediction batch of programs that do not state CONFIG["activation_floats"]
+EVAL_BATCH = 8192
+# Otherwise: the whole split up to the batch whose activations (x 2 for XLA's temporaries) take this
+# share of the free device memory (host memory on CPU), and at least MIN_EVAL_BATCH examples
+EVAL_MEMORY_SHARE = 0.25
+MIN_EVAL_BATCH = 256
+
+
+@dataclass
+class Layout:
+    """The split state of (model, optimizer): graph definitions and the structure of the flat list
+    of arrays the compiled functions carry. Unfreezing (a new optimizer) changes gdef, treedef."""
+
+    gdef: nnx.GraphDef
+    treedef: jax.tree_util.PyTreeDef
+    eval_gdef: nnx.GraphDef  # the model's eval view: dropout off, BatchNorm running statistics
+
+    def unflatten(self, leaves: list) -> nnx.State:
+        """The (model, optimizer) state from the flat list of arrays."""
+        return jax.tree.unflatten(self.treedef, leaves)
+
+
+class Accumulators:
+    """The loss, example count, first non-finite step and metric accumulators of an epoch or
+    evaluation: made on the host, added to on the device, fetched once packed into one int32 vector.
+    """
+
+    def __init__(self, metrics: list[M.Metric]):
+        self.metrics = metrics
+
+    def zero(self) -> dict:
+        """Fresh accumulators, made on the host (numpy): no compilation, a few bytes to transfer."""
+        return {
+            "loss": np.zeros((), np.float32),
+            "count": np.zeros((), np.int32),
+            "first_bad": np.full((), -1, np.int32),
+            "metrics": [m.init() for m in self.metrics],
+        }
+
+    def add(self, acc, loss, outputs, y, i) -> dict:
+        n = y.shape[0]
+        bad = (acc["first_bad"] < 0) & ~jnp.isfinite(loss)
+        return {
+            "loss": acc["loss"] + loss.astype(jnp.float32) * n,
+            "count": acc["count"] + n,
+            "first_bad": jnp.where(bad, i, acc["first_bad"]),
+            "metrics": [
+                m.update(a, outputs, y) for m, a in zip(self.metrics, acc["metrics"], strict=True)
+            ],
+        }
+
+    @staticmethod
+    def pack(acc) -> jax.Array:
+        """Inside a jitted function: the accumulators as one int32 vector (see metrics.pack)."""
+        return M.pack(acc)
+
+    def unpack(self, fetched):
+        """Accumulators on the host from a fetched `pack` vector (or the dict, strategy "step")."""
+        return fetched if isinstance(fetched, dict) else M.unpack(fetched, self.zero())
+
+    def finalize(self, acc) -> dict[str, float]:
+        logs = {"loss": float(acc["loss"]) / max(int(acc["count"]), 1)}
+        for m, a in zip(self.metrics, acc["metrics"], strict=True):
+            logs[m.key] = m.finalize(a)
+        return logs
+
+
+class Compiled:
+    """The jitted functions of a trainer, each compiled once (`traces` counts the Python traces).
+
+    strategy "scan": `epoch(state, acc, epoch, x, y, idx, lo, hi, rest)` runs steps lo..hi-1 of an
+    epoch as one loop (then the remainder batch when hi is the last step); not donated: the epoch's
+    input stays valid as the rollback point. With `chunked`, (lo, hi) are traced (one compilation
+    for any range); otherwise they are static and the loop is a scan of known length. strategy
+    "step": `step(state, acc, i, idx, x, y, epoch)`, one batch, the state donated. `eval` and
+    `predict` run the eval view of the model.
+    """
+
+    def __init__(
+        self,
+        program: ModuleType,
+        layout: Layout,
+        batching: Batching,
+        acc: Accumulators,
+        *,
+        seed: int,
+        strategy: str,
+        chunked: bool,
+        compiler_options: dict | None,
+        traces: collections.Counter,
+    ):
+        self.acc, self.batching = acc, batching
+        self.seed, self.strategy, self.chunked = seed, strategy, chunked
+        b = batching
+        jit = functools.partial(jax.jit, compiler_options=compiler_options)
+        self.copy = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))
+
+        def step_key(epoch):
+            """The key of this epoch's random steps (augmentation, dropout via train_step's key)."""
+            root = jax.random.fold_in(jax.random.key(seed), DATA_STREAM)
+            return jax.random.fold_in(jax.random.fold_in(root, epoch), 1)
+
+        def train_on(leaves, accs, i, rows, x, y, key):
+            traces["train_step"] += 1
+            model, optimizer = nnx.merge(layout.gdef, layout.unflatten(leaves))
+            xb, yb = x[rows], y[rows]
+            loss, outputs = program.train_step(model, optimizer, xb, yb, jax.random.fold_in(key, i))
+            leaves, treedef = jax.tree.flatten(nnx.state((model, optimizer)))
+            assert treedef == layout.treedef, (
+                "train_step changed the structure of the model or optimizer state"
+            )
+            return leaves, acc.add(accs, loss, outputs, yb, i)
+
+        if strategy == "scan":
+
+            def epoch_fn(state, accs, epoch, x, y, idx, lo, hi, rest):
+                traces["train_epoch"] += 1
+                accs = acc.zero() if accs is None else accs
+                key = step_key(epoch)
+                order = carry_order(layout.treedef)
+                inverse = np.argsort(order)
+
+                def body(i, carry):
+                    rows = jax.lax.dynamic_index_in_dim(idx, i, keepdims=False)
+                    leaves, accs = train_on(
+                        [carry[0][j] for j in inverse], carry[1], i, rows, x, y, key
+                    )
+                    return [leaves[k] for k in order], accs
+
+                carry, accs = jax.lax.fori_loop(lo, hi, body, ([state[k] for k in order], accs))
+                state = [carry[j] for j in inverse]
+                if rest is not None:
+                    last = lambda s, a: train_on(s, a, b.steps, rest[0], x, y, key)
+                    if isinstance(hi, int):
+                        state, accs = last(state, accs) if hi == b.steps else (state, accs)
+                    else:
+                        state, accs = jax.lax.cond(
+                            hi == b.steps, last, lambda s, a: (s, a), state, accs
+                        )
+                return state, accs, acc.pack(accs)
+
+            self.epoch = jit(epoch_fn) if chunked else jit(epoch_fn, static_argnums=(6, 7))
+        else:
+
+            def step_fn(state, accs, i, idx, x, y, epoch):
+                # idx: (steps, size) for the full batches, (1, r) for the remainder; row i mod rows
+                rows = jax.lax.dynamic_index_in_dim(idx, i % idx.shape[0], keepdims=False)
+                state, accs = train_on(state, accs, i, rows, x, y, step_key(epoch))
+                return state, accs, i + 1
+
+            self.step = jit(step_fn, donate_argnums=(0, 1))
+
+        def eval_fn(model_state, accs, x, y):
+            traces["eval"] += 1
+            model = nnx.merge(layout.eval_gdef, model_state)
+            loss, outputs = program.eval_step(model, x, y)
+            accs = acc.add(accs, loss, outputs, y, 0)
+            return accs, acc.pack(accs)
+
+        def predict_fn(model_state, x):
+            traces["predict"] += 1
+            return program.predict(nnx.merge(layout.eval_gdef, model_state), x)
+
+        self.eval = jit(eval_fn, donate_argnums=1)
+        self.predict = jit(predict_fn)
+
+    def evaluate(self, model_state, x, y, size: int):
+        """The eval accumulators of a split in batches of `size`, packed (unpack once fetched)."""
+        acc = self.acc.zero()
+        if len(x) <= size:
+            return self.eval(model_state, acc, x, y)[1]
+        for start in range(0, len(x), size):  # full chunks, then one smaller chunk
+            acc, packed = self.eval(
+                model_state, acc, x[start : start + size], y[start : start + size]
+            )
+        return packed
+
+    def predict_all(self, model_state, x: np.ndarray, size: int) -> np.ndarray:
+        """`predict` over `x` in batches of at most `size` (powers of two: few compilations)."""
+        n = len(x)
+        size = min(size, 1 << max(n - 1, 0).bit_length())
+        out = []
+        for start in range(0, max(n, 1), size):  # an empty x still gives (0, ...) outputs
+            chunk = x[start : start + size]
+            pad = size - len(chunk)
+            if pad:
+                chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
+            # a host copy put on the device: no compiled copy
+            out.append(self.predict(model_state, jax.device_put(np.array(chunk))))
+        return np.concatenate([np.asarray(o) for o in jax.device_get(out)])[:n]
+
+
+def build(
+    program: ModuleType, seed: int, updates: int, epochs: int
+) -> tuple[nnx.Module, nnx.Optimizer]:
+    """`program.make_model(seed)` and its optimizer, built by one jitted function.
+
+    Built eagerly, every initializer op is compiled on its own (a dozen small XLA compilations,
+    ~1 s for an MLP); inside one jit it is one compilation, at a low optimisation level because
+    it runs once (~0.3 s). The values are those of eager construction (same keys, same ops).
+    """
+    tx = program.make_optimizer(updates, epochs)
+
+    def make():
+        model = program.make_model(seed)
+        return model, nnx.Optimizer(model, tx, wrt=nnx.Param)
+
+    graphdef = nnx.graphdef(nnx.eval_shape(make))
+    options = INIT_COMPILER_OPTIONS if jax.default_backend() == "cpu" else None
+    state = jax.jit(lambda: nnx.state(make()), compiler_options=options)()
+    return nnx.merge(graphdef, state)
+
+
+def free_memory() -> int | None:
+    """Bytes free on the default device (its allocator's limit minus use), or the host's free memory
+    on CPU; None when neither is known."""
+    stats = jax.local_devices()[0].memory_stats()
+    if stats and "bytes_limit" in stats:
+        return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def eval_batch(activation_floats: int | None, free: int | None) -> int:
+    """Examples per evaluation/prediction batch: as many as fit in EVAL_MEMORY_SHARE of the free
+    memory (float32 activations, doubled for XLA's temporaries), at least MIN_EVAL_BATCH; EVAL_BATCH
+    when the program or the memory is unknown."""
+    if not activation_floats or not free:
+        return EVAL_BATCH
+    return max(MIN_EVAL_BATCH, int(free * EVAL_MEMORY_SHARE) // (activation_floats * 4 * 2))
