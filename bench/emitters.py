@@ -8,6 +8,7 @@ Behind `codegen.layers.cpu_compiler_options`: convolutional programs without cap
 elemental emitters. Per run: trace + lower, XLA compile, and the median of 6 steady-state epochs
 (whole-epoch calls of the runtime's compiled epoch loop), compilation cache off.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,11 +21,20 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-PROGRAMS = ["bench/specs/w1_mlp.nn", "bench/specs/w2_cnn.nn", "specs/digits_cnn.nn", "specs/transfer_pretrain.nn",
-            "specs/capsnet.nn", "specs/residual_mlp.nn"]
-MODES = {"fusion": {"xla_cpu_use_fusion_emitters": True}, "elemental": {"xla_cpu_use_fusion_emitters": False}}
+PROGRAMS = [
+    "bench/specs/w1_mlp.nn",
+    "bench/specs/w2_cnn.nn",
+    "specs/digits_cnn.nn",
+    "specs/transfer_pretrain.nn",
+    "specs/capsnet.nn",
+    "specs/residual_mlp.nn",
+]
+MODES = {
+    "fusion": {"xla_cpu_use_fusion_emitters": True},
+    "elemental": {"xla_cpu_use_fusion_emitters": False},
+}
 
-ONE = r'''
+ONE = r"""
 import json, os, sys, time
 import jax, numpy as np
 from flax import nnx
@@ -51,13 +61,19 @@ for epoch in range(2, 8):
     jax.block_until_ready(out)
     times.append(time.perf_counter() - a)
 print(json.dumps({"trace_lower_s": t1 - t0, "compile_s": t2 - t1, "epoch_s": float(np.median(times))}))
-'''
+"""
 
 
 def measure(spec: str, options: dict) -> dict:
     env = {**os.environ, "NNCOMPILE_CACHE": "0"}
-    p = subprocess.run([sys.executable, "-c", ONE, spec, json.dumps(options)], capture_output=True, text=True,
-                       env=env, cwd=ROOT, timeout=600)
+    p = subprocess.run(
+        [sys.executable, "-c", ONE, spec, json.dumps(options)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+    )
     lines = [line for line in p.stdout.splitlines() if line.startswith("{")]
     if not lines:
         raise SystemExit(f"{spec}: {p.stderr[-800:]}")
@@ -65,24 +81,36 @@ def measure(spec: str, options: dict) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--out", default=None, help="also write the markdown table here")
     a = ap.parse_args()
     runs: dict[tuple[str, str], list[dict]] = {}
     for rep in range(a.reps):
         for spec in PROGRAMS:
-            for mode in (list(MODES) if rep % 2 == 0 else list(MODES)[::-1]):
+            for mode in list(MODES) if rep % 2 == 0 else list(MODES)[::-1]:
                 runs.setdefault((spec, mode), []).append(measure(spec, MODES[mode]))
                 print(f"rep {rep + 1} {spec} {mode}: {runs[spec, mode][-1]}", file=sys.stderr)
-    med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
-    lines = [f"XLA:CPU emitters, {a.reps} interleaved repetitions, medians (bench/emitters.py)", "",
-             "| program | compile s fusion | compile s elemental | ratio | epoch ms fusion | epoch ms elemental | ratio |",
-             "|---|---|---|---|---|---|---|"]
+    med = lambda rs, k: statistics.median(r[k] for r in rs)
+    lines = [
+        f"XLA:CPU emitters, {a.reps} interleaved repetitions, medians (bench/emitters.py)",
+        "",
+        "| program | compile s fusion | compile s elemental | ratio | epoch ms fusion | epoch ms elemental | ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for spec in PROGRAMS:
         f, e = runs[spec, "fusion"], runs[spec, "elemental"]
-        cf, ce, ef, ee = med(f, "compile_s"), med(e, "compile_s"), med(f, "epoch_s") * 1e3, med(e, "epoch_s") * 1e3
-        lines.append(f"| {spec} | {cf:.3f} | {ce:.3f} | {ce / cf:.2f} | {ef:.2f} | {ee:.2f} | {ee / ef:.2f} |")
+        cf, ce, ef, ee = (
+            med(f, "compile_s"),
+            med(e, "compile_s"),
+            med(f, "epoch_s") * 1e3,
+            med(e, "epoch_s") * 1e3,
+        )
+        lines.append(
+            f"| {spec} | {cf:.3f} | {ce:.3f} | {ce / cf:.2f} | {ef:.2f} | {ee:.2f} | {ee / ef:.2f} |"
+        )
     text = "\n".join(lines) + "\n"
     print(text)
     if a.out:

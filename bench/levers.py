@@ -12,6 +12,7 @@ rows), `whole-epoch-calls` (no chunked epoch loop: the first call is a whole epo
 since the native convolution is ~15x slower inside lax.scan on CPU); `cache` runs with a warm
 compilation cache. `baseline` is the given commit's nncompile (a temporary git worktree).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -38,7 +38,11 @@ CONFIGS = {  # name: (workload filter, extra args, env)
     "integer-label-ce": ({"W1", "W2"}, ["--lever", "integer-label-ce"], {"NNCOMPILE_CACHE": "0"}),
     "whole-epoch-calls": ({"W1", "W2"}, ["--lever", "whole-epoch-calls"], {"NNCOMPILE_CACHE": "0"}),
     "im2col, step": ({"W2"}, ["--strategy", "step"], {"NNCOMPILE_CACHE": "0"}),
-    "native-conv, step": ({"W2"}, ["--strategy", "step", "--lever", "native-conv"], {"NNCOMPILE_CACHE": "0"}),
+    "native-conv, step": (
+        {"W2"},
+        ["--strategy", "step", "--lever", "native-conv"],
+        {"NNCOMPILE_CACHE": "0"},
+    ),
     "baseline": (None, [], {"NNCOMPILE_CACHE": "0"}),
 }
 
@@ -47,7 +51,7 @@ def run(cfg: str, wl: str, baseline: Path | None, cache: Path) -> dict:
     _, extra, env_extra = CONFIGS[cfg]
     env = {**os.environ, **env_extra, "NNCOMPILE_CACHE_DIR": str(cache)}
     if cfg == "baseline":
-        env["PYTHONPATH"] = str(baseline)        # the old nncompile package shadows the editable install
+        env["PYTHONPATH"] = str(baseline)  # the old nncompile package shadows the editable install
     cmd = [sys.executable, str(HERE / "nncompile_workload.py"), "--workload", wl, *extra]
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=HERE, timeout=900)
     lines = [line for line in p.stdout.splitlines() if line.startswith("{")]
@@ -57,7 +61,9 @@ def run(cfg: str, wl: str, baseline: Path | None, cache: Path) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--workloads", default="W1,W2,W3")
     ap.add_argument("--baseline", default=None, help="commit of the code before the optimisations")
@@ -68,15 +74,23 @@ def main() -> None:
     if a.table:
         records = [json.loads(line) for line in open(a.table)]
     else:
-        configs = [c for c in CONFIGS if (c != "baseline" or a.baseline) and (not a.only or c in a.only.split(","))]
+        configs = [
+            c
+            for c in CONFIGS
+            if (c != "baseline" or a.baseline) and (not a.only or c in a.only.split(","))
+        ]
         tmp = Path(tempfile.mkdtemp(prefix="nncompile-levers-"))
         baseline = None
         if a.baseline:
             baseline = tmp / "baseline"
-            subprocess.run(["git", "worktree", "add", "--detach", "-q", str(baseline), a.baseline], cwd=ROOT, check=True)
+            subprocess.run(
+                ["git", "worktree", "add", "--detach", "-q", str(baseline), a.baseline],
+                cwd=ROOT,
+                check=True,
+            )
         records = []
         try:
-            for wl in a.workloads.split(","):                       # warm the cache of "final+cache"
+            for wl in a.workloads.split(","):  # warm the cache of "final+cache"
                 if "final+cache" in configs:
                     run("final+cache", wl, baseline, tmp / "cache")
             with open(a.out, "w") as f:
@@ -89,14 +103,23 @@ def main() -> None:
                             records.append(r)
                             f.write(json.dumps(r) + "\n")
                             f.flush()
-                            print(f"[{rep} {wl}] {cfg}: " + (r["error"][-200:] if "error" in r else
-                                  f"{r['throughput_ex_s']:,.0f} ex/s TTFS {r['time_to_first_step_s']:.3f}"),
-                                  file=sys.stderr, flush=True)
+                            print(
+                                f"[{rep} {wl}] {cfg}: "
+                                + (
+                                    r["error"][-200:]
+                                    if "error" in r
+                                    else f"{r['throughput_ex_s']:,.0f} ex/s TTFS {r['time_to_first_step_s']:.3f}"
+                                ),
+                                file=sys.stderr,
+                                flush=True,
+                            )
         finally:
             if baseline is not None:
                 subprocess.run(["git", "worktree", "remove", "--force", str(baseline)], cwd=ROOT)
-    print(f"{'workload':8s} {'config':20s} {'n':>2s} {'ex/s med':>11s} {'vs final':>8s} {'TTFS s':>7s} "
-          f"{'proc->1st s':>11s} {'RSS MiB':>7s} quality")
+    print(
+        f"{'workload':8s} {'config':20s} {'n':>2s} {'ex/s med':>11s} {'vs final':>8s} {'TTFS s':>7s} "
+        f"{'proc->1st s':>11s} {'RSS MiB':>7s} quality"
+    )
     for wl in sorted({r["workload"] for r in records}):
         rows = [r for r in records if r["workload"] == wl and "error" not in r]
         final = statistics.median(r["throughput_ex_s"] for r in rows if r["config"] == "final")
@@ -104,11 +127,13 @@ def main() -> None:
             rs = [r for r in rows if r["config"] == cfg]
             if not rs:
                 continue
-            m = lambda k: statistics.median(r[k] for r in rs)  # noqa: E731
+            m = lambda k: statistics.median(r[k] for r in rs)
             q = f"acc {m('test_acc'):.4f}" if "test_acc" in rs[0] else f"MSE {m('test_mse'):,.0f}"
-            print(f"{wl:8s} {cfg:20s} {len(rs):2d} {m('throughput_ex_s'):11,.0f} {m('throughput_ex_s') / final:8.2f} "
-                  f"{m('time_to_first_step_s'):7.3f} {m('process_start_to_first_step_s'):11.2f} "
-                  f"{m('peak_rss_mib'):7.0f} {q}")
+            print(
+                f"{wl:8s} {cfg:20s} {len(rs):2d} {m('throughput_ex_s'):11,.0f} {m('throughput_ex_s') / final:8.2f} "
+                f"{m('time_to_first_step_s'):7.3f} {m('process_start_to_first_step_s'):11.2f} "
+                f"{m('peak_rss_mib'):7.0f} {q}"
+            )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ chunks, and the first chunk of a trainer is one step); `time_to_first_epoch_s` i
 process start to first step = from the top of this script to the same moment. The JAX compilation cache follows
 NNCOMPILE_CACHE / NNCOMPILE_CACHE_DIR (bench/run.py sets them per run).
 """
+
 import time
 
 T_PROC0 = time.time()
@@ -46,7 +47,7 @@ class Clock:
     def __init__(self):
         self.start = None
         self.ends = []
-        self.first = None          # perf_counter at the end of the first training call (step or epoch)
+        self.first = None  # perf_counter at the end of the first training call (step or epoch)
         self.wall_first = None
 
     def on_fit_start(self, trainer, history):
@@ -70,32 +71,38 @@ class Clock:
 
 def _no_ahead():
     from nncompile.runtime import loop
+
     loop.AHEAD_BELOW_S = 0.0
 
 
 def _eager_build():
     from flax import nnx
+
     from nncompile.runtime import loop
 
     def build(program, seed, updates, epochs):
         model = program.make_model(seed)
         return model, nnx.Optimizer(model, program.make_optimizer(updates, epochs), wrt=nnx.Param)
+
     loop.build = build
 
 
 def _copy_each_epoch():
     """What the runtime did before: copy the state every epoch (the rollback point of a donated epoch)."""
     from nncompile.runtime import loop
+
     plain = loop.Trainer._run_epoch
 
     def run_epoch(self, state, epoch, x, y):
         self._snapshots = self._fns.copy(state)
         return plain(self, state, epoch, x, y)
+
     loop.Trainer._run_epoch = run_epoch
 
 
 def _native_conv():
     from nncompile.codegen import snippets
+
     snippets.SNIPPETS["im2col_conv"] = """
 def im2col_conv(x, kernel, *args, **kwargs):
     return jax.lax.conv_general_dilated(x, kernel, *args, **kwargs)
@@ -104,12 +111,14 @@ def im2col_conv(x, kernel, *args, **kwargs):
 
 def _nnx_carry_order():
     from nncompile.runtime import compiled
+
     compiled.carry_order = lambda treedef: list(range(treedef.num_leaves))
 
 
 def _fusion_emitters():
     """XLA:CPU's default (MLIR fusion) emitters for convolutional programs too."""
     from nncompile.codegen import layers
+
     layers.cpu_compiler_options = lambda model: {}
 
 
@@ -117,25 +126,38 @@ def _integer_label_ce():
     """optax's integer-label cross-entropy (a gather, whose gradient is a scatter) instead of one-hot rows."""
     from nncompile.codegen import training
     from nncompile.expr import t
+
     plain = training.loss_expr
 
     def loss_expr(train):
         if train.props.loss.name == "categorical_crossentropy" and not train.data.props.one_hot:
-            return t("optax.softmax_cross_entropy_with_integer_labels({o}, {y}).mean()", o=training.OUT,
-                     y=training.Y), set()
+            return t(
+                "optax.softmax_cross_entropy_with_integer_labels({o}, {y}).mean()",
+                o=training.OUT,
+                y=training.Y,
+            ), set()
         return plain(train)
+
     training.loss_expr = loss_expr
 
 
 def _whole_epoch_calls():
     """Every epoch one call of a scan of known length (no chunked loop, no first single step)."""
     from nncompile.runtime import loop
+
     loop.CHUNK_MIN_WORK = float("inf")
 
 
-LEVERS = {"fusion-emitters": _fusion_emitters, "integer-label-ce": _integer_label_ce,
-          "whole-epoch-calls": _whole_epoch_calls, "no-ahead": _no_ahead, "eager-build": _eager_build, "copy-each-epoch": _copy_each_epoch,
-          "native-conv": _native_conv, "nnx-carry-order": _nnx_carry_order}
+LEVERS = {
+    "fusion-emitters": _fusion_emitters,
+    "integer-label-ce": _integer_label_ce,
+    "whole-epoch-calls": _whole_epoch_calls,
+    "no-ahead": _no_ahead,
+    "eager-build": _eager_build,
+    "copy-each-epoch": _copy_each_epoch,
+    "native-conv": _native_conv,
+    "nnx-carry-order": _nnx_carry_order,
+}
 
 
 def own_workload(program) -> dict:
@@ -143,9 +165,18 @@ def own_workload(program) -> dict:
     splits = program.load_data().splits
     (x_train, y_train), (x_test, y_test) = splits["train"], splits["test"]
     batch = int(program.module.CONFIG["batch_size"])
-    return {"task": "cls", "batch": batch, "epochs": int(program.module.CONFIG["epochs"]),
-            "steps_per_epoch": len(x_train) // batch, "x_train": x_train, "y_train": y_train, "x_test": x_test,
-            "y_test": y_test, "y_mean": 0.0, "y_std": 1.0}
+    return {
+        "task": "cls",
+        "batch": batch,
+        "epochs": int(program.module.CONFIG["epochs"]),
+        "steps_per_epoch": len(x_train) // batch,
+        "x_train": x_train,
+        "y_train": y_train,
+        "x_test": x_test,
+        "y_test": y_test,
+        "y_mean": 0.0,
+        "y_std": 1.0,
+    }
 
 
 def main():
@@ -153,9 +184,16 @@ def main():
     ap.add_argument("--workload", default="W1", choices=sorted(SPECS))
     ap.add_argument("--variant", default="api", choices=["api", "api-step", "cli"])
     ap.add_argument("--epochs", type=int, default=None)
-    ap.add_argument("--strategy", choices=["scan", "step"], default=None, help="override CONFIG['strategy']")
-    ap.add_argument("--lever", action="append", default=[], choices=sorted(LEVERS),
-                    help="undo one optimisation, to measure what it buys (bench/levers.py)")
+    ap.add_argument(
+        "--strategy", choices=["scan", "step"], default=None, help="override CONFIG['strategy']"
+    )
+    ap.add_argument(
+        "--lever",
+        action="append",
+        default=[],
+        choices=sorted(LEVERS),
+        help="undo one optimisation, to measure what it buys (bench/levers.py)",
+    )
     args = ap.parse_args()
     for name in args.lever:
         LEVERS[name]()
@@ -164,13 +202,17 @@ def main():
 
     if args.variant == "cli":
         from nncompile import api, cli
+
         plain = api.Program.trainer_for
 
-        def trainer_for(self, splits, *, epochs=None, callbacks=(), log=None):  # observe, change nothing
+        def trainer_for(
+            self, splits, *, epochs=None, callbacks=(), log=None
+        ):  # observe, change nothing
             trainer = plain(self, splits, epochs=epochs, callbacks=[*callbacks, clock], log=log)
             if args.strategy:
                 trainer.strategy = args.strategy
             return trainer
+
         api.Program.trainer_for = trainer_for
         with tempfile.TemporaryDirectory() as out:
             argv = ["train", str(spec), "--quiet", "--out", out]
@@ -178,18 +220,26 @@ def main():
                 argv += ["--epochs", str(args.epochs)]
             import contextlib
             import io
+
             with contextlib.redirect_stdout(io.StringIO()):
                 rc = cli.main(argv)
             if rc != 0:
                 raise SystemExit(f"nncompile train exited {rc}")
             import json
+
             summary = json.loads((Path(out) / "summary.json").read_text())
         # for the batch and task; quality comes from the run's own test split
-        w = bc.load_workload(args.workload) if args.workload in bc.WORKLOADS else {"task": "cls", "batch": None}
+        w = (
+            bc.load_workload(args.workload)
+            if args.workload in bc.WORKLOADS
+            else {"task": "cls", "batch": None}
+        )
         times = clock.epoch_times()
         w["steps_per_epoch"] = summary["steps_per_epoch"]
         w["examples_per_epoch"] = summary["examples_per_epoch"]
-        w["batch"] = w["batch"] or summary["examples_per_epoch"] // max(summary["steps_per_epoch"], 1)
+        w["batch"] = w["batch"] or summary["examples_per_epoch"] // max(
+            summary["steps_per_epoch"], 1
+        )
         test = summary.get("test", {})
         res_extra = {"cli_test": test, "strategy": summary.get("strategy")}
         # emit() wants predictions; report the run's own test metrics instead
@@ -197,36 +247,61 @@ def main():
         final_loss = float("nan")
     else:
         import nncompile.api as api
+
         program = api.compile(spec)
         if args.variant == "api-step":
             args.strategy = "step"
-        w = bc.load_workload(args.workload) if args.workload in bc.WORKLOADS else own_workload(program)
+        w = (
+            bc.load_workload(args.workload)
+            if args.workload in bc.WORKLOADS
+            else own_workload(program)
+        )
         data = {"train": (w["x_train"], w["y_train"]), "test": (w["x_test"], w["y_test"])}
-        if args.strategy:                                   # a measurement knob, not the default path
+        if args.strategy:  # a measurement knob, not the default path
             program.module.CONFIG["strategy"] = args.strategy
-        history = program.fit(data, epochs=args.epochs or w["epochs"], callbacks=[clock], log=lambda line: None)
+        history = program.fit(
+            data, epochs=args.epochs or w["epochs"], callbacks=[clock], log=lambda line: None
+        )
         trainer = program.trainer
         times = clock.epoch_times()
         w["examples_per_epoch"] = history.examples_per_epoch
         w["steps_per_epoch_actual"] = history.steps_per_epoch
         pred = trainer.predict(w["x_test"])
         final_loss = history.epochs[-1]["loss"]
-        res_extra = {"strategy": trainer.strategy, "compile_count": trainer.compile_count,
-                     "traces": dict(trainer.traces)}
+        res_extra = {
+            "strategy": trainer.strategy,
+            "compile_count": trainer.compile_count,
+            "traces": dict(trainer.traces),
+        }
 
     epochs = len(times)
     ttfs = clock.first - clock.start
     res_extra["time_to_first_epoch_s"] = times[0]
-    extra = {"cache": os.environ.get("NNCOMPILE_CACHE", "1"), "levers_undone": args.lever, **res_extra}
+    extra = {
+        "cache": os.environ.get("NNCOMPILE_CACHE", "1"),
+        "levers_undone": args.lever,
+        **res_extra,
+    }
     if pred is None:
         import json
-        res = {"impl": "nncompile", "variant": args.variant, "workload": args.workload, "epochs": epochs,
-               "batch": w["batch"], "steps_per_epoch": w["steps_per_epoch"], "time_to_first_step_s": ttfs,
-               "process_start_to_first_step_s": clock.wall_first - T_PROC0, "final_train_loss": final_loss,
-               "flops_per_example": bc.flops_per_example(args.workload) if args.workload in bc.WORKLOADS else None}
+
+        res = {
+            "impl": "nncompile",
+            "variant": args.variant,
+            "workload": args.workload,
+            "epochs": epochs,
+            "batch": w["batch"],
+            "steps_per_epoch": w["steps_per_epoch"],
+            "time_to_first_step_s": ttfs,
+            "process_start_to_first_step_s": clock.wall_first - T_PROC0,
+            "final_train_loss": final_loss,
+            "flops_per_example": bc.flops_per_example(args.workload)
+            if args.workload in bc.WORKLOADS
+            else None,
+        }
         res.update(bc.summarize(w, times))
         test = extra.pop("cli_test")
-        if w["task"] == "reg" and "loss" in test:          # mse loss on the spec's own standardised split
+        if w["task"] == "reg" and "loss" in test:  # mse loss on the spec's own standardised split
             res["test_mse_std"] = test["loss"]
             res["test_mse"] = test["loss"] * w["y_std"] ** 2
         res["peak_rss_mib"] = bc.peak_rss_mib()
@@ -237,18 +312,44 @@ def main():
         res.update(extra)
         print(json.dumps(res), flush=True)
         return
-    if args.workload not in bc.WORKLOADS:          # no reference FLOP count: benchcommon's emit() needs one
+    if args.workload not in bc.WORKLOADS:  # no reference FLOP count: benchcommon's emit() needs one
         import json
-        res = {"impl": "nncompile", "variant": args.variant, "workload": args.workload, "epochs": epochs,
-               "batch": w["batch"], "steps_per_epoch": w["steps_per_epoch"], "time_to_first_step_s": ttfs,
-               "process_start_to_first_step_s": clock.wall_first - T_PROC0, "final_train_loss": final_loss,
-               **bc.summarize(w, times), **bc.metrics(w, pred), "peak_rss_mib": bc.peak_rss_mib(),
-               "total_wall_s": time.time() - T_PROC0, "epoch_times_s": [round(t, 6) for t in times],
-               "threads": bc.thread_info(), "versions": bc.versions(), **extra}
+
+        res = {
+            "impl": "nncompile",
+            "variant": args.variant,
+            "workload": args.workload,
+            "epochs": epochs,
+            "batch": w["batch"],
+            "steps_per_epoch": w["steps_per_epoch"],
+            "time_to_first_step_s": ttfs,
+            "process_start_to_first_step_s": clock.wall_first - T_PROC0,
+            "final_train_loss": final_loss,
+            **bc.summarize(w, times),
+            **bc.metrics(w, pred),
+            "peak_rss_mib": bc.peak_rss_mib(),
+            "total_wall_s": time.time() - T_PROC0,
+            "epoch_times_s": [round(t, 6) for t in times],
+            "threads": bc.thread_info(),
+            "versions": bc.versions(),
+            **extra,
+        }
         print(json.dumps(res), flush=True)
         return
-    bc.emit("nncompile", args.variant, args.workload, w, epochs, T_PROC0, ttfs, clock.wall_first, times, pred,
-            final_loss, extra)
+    bc.emit(
+        "nncompile",
+        args.variant,
+        args.workload,
+        w,
+        epochs,
+        T_PROC0,
+        ttfs,
+        clock.wall_first,
+        times,
+        pred,
+        final_loss,
+        extra,
+    )
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ whichever it is in this run), Keras `fit` and PyTorch eager; time to first step 
 start to first step, each with its ratio to the NNX program; peak RSS and its ratio; test accuracy or
 MSE; foreign load. Then the issue's targets, each marked met or not.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,28 +46,43 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REFS = Path(os.environ.get("NNCOMPILE_BENCH_REFS", HERE.parents[1] / "shared" / "bench"))
-BENCH_PYTHON = os.environ.get("NNCOMPILE_BENCH_PYTHON", str(HERE.parent / ".venv-bench" / "bin" / "python"))
+BENCH_PYTHON = os.environ.get(
+    "NNCOMPILE_BENCH_PYTHON", str(HERE.parent / ".venv-bench" / "bin" / "python")
+)
 
 # (name, script, variant, where, needs): where "nnc" = bench/, "ref" = the references' folder
-NNC = [("nncompile:api", "nncompile_workload.py", "api", "nnc", "cold"),
-       ("nncompile:api-step", "nncompile_workload.py", "api-step", "nnc", "cold"),
-       ("nncompile:api+cache", "nncompile_workload.py", "api", "nnc", "warm"),
-       ("nncompile:cli+cache", "nncompile_workload.py", "cli", "nnc", "warm")]
-REF = [("a_flax_nnx:jit", "a_flax_nnx.py", "jit", "ref", "cold"),
-       ("a_flax_nnx:jit+cache", "a_flax_nnx.py", "jit", "ref", "warm"),
-       ("a_flax_nnx:scan", "a_flax_nnx.py", "scan", "ref", "cold"),
-       ("c_jax_scan:scan", "c_jax_scan.py", "scan", "ref", "cold"),
-       ("c_jax_scan:step", "c_jax_scan.py", "step", "ref", "cold"),
-       ("probe:im2col_scan", "probes/conv_lowering_probe.py", "shift9/scan", "ref", "cold"),
-       ("d_keras_jax:fit_default", "d_keras_jax.py", "fit_default", "ref", "cold"),
-       ("e_torch:eager", "e_torch.py", "eager", "ref", "cold")]
+NNC = [
+    ("nncompile:api", "nncompile_workload.py", "api", "nnc", "cold"),
+    ("nncompile:api-step", "nncompile_workload.py", "api-step", "nnc", "cold"),
+    ("nncompile:api+cache", "nncompile_workload.py", "api", "nnc", "warm"),
+    ("nncompile:cli+cache", "nncompile_workload.py", "cli", "nnc", "warm"),
+]
+REF = [
+    ("a_flax_nnx:jit", "a_flax_nnx.py", "jit", "ref", "cold"),
+    ("a_flax_nnx:jit+cache", "a_flax_nnx.py", "jit", "ref", "warm"),
+    ("a_flax_nnx:scan", "a_flax_nnx.py", "scan", "ref", "cold"),
+    ("c_jax_scan:scan", "c_jax_scan.py", "scan", "ref", "cold"),
+    ("c_jax_scan:step", "c_jax_scan.py", "step", "ref", "cold"),
+    ("probe:im2col_scan", "probes/conv_lowering_probe.py", "shift9/scan", "ref", "cold"),
+    ("d_keras_jax:fit_default", "d_keras_jax.py", "fit_default", "ref", "cold"),
+    ("e_torch:eager", "e_torch.py", "eager", "ref", "cold"),
+]
 ALL = NNC + REF
-QUICK = {"nncompile:api", "nncompile:cli+cache", "a_flax_nnx:jit", "c_jax_scan:scan", "c_jax_scan:step"}
+QUICK = {
+    "nncompile:api",
+    "nncompile:cli+cache",
+    "a_flax_nnx:jit",
+    "c_jax_scan:scan",
+    "c_jax_scan:step",
+}
 QUICK_EPOCHS = {"W1": 5, "W2": 3, "W3": 40, "W4": 2}
-PER_WORKLOAD = {"probe:im2col_scan": {"W2"}, "c_jax_scan:step": {"W2"},   # others: every workload
-                "a_flax_nnx:scan": {"W1", "W3"},       # (its W2 epoch is ~1k examples/s: 30 s a run)
-                "nncompile:api-step": {"W2", "W4"}}
-OWN_ONLY = {"W4"}      # workloads without reference programs: nncompile's rows only
+PER_WORKLOAD = {
+    "probe:im2col_scan": {"W2"},
+    "c_jax_scan:step": {"W2"},  # others: every workload
+    "a_flax_nnx:scan": {"W1", "W3"},  # (its W2 epoch is ~1k examples/s: 30 s a run)
+    "nncompile:api-step": {"W2", "W4"},
+}
+OWN_ONLY = {"W4"}  # workloads without reference programs: nncompile's rows only
 
 
 def runs_on(contender, wl: str) -> bool:
@@ -74,6 +90,8 @@ def runs_on(contender, wl: str) -> bool:
     if wl in OWN_ONLY and where != "nnc":
         return False
     return name not in PER_WORKLOAD or wl in PER_WORKLOAD[name]
+
+
 BASE = "a_flax_nnx:jit"
 
 
@@ -96,15 +114,23 @@ def wait_quiet(limit_s: float, below: float = 0.25) -> float:
 
 
 def environment(needs: str, cache: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_COMPILATION_CACHE", "JAX_PERSISTENT"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("JAX_COMPILATION_CACHE", "JAX_PERSISTENT"))
+    }
     env["NNCOMPILE_BENCH_REFS"] = str(REFS)
     env["KERAS_BACKEND"] = "jax"
     if needs == "cold":
         env["NNCOMPILE_CACHE"] = "0"
     else:
-        env.update(NNCOMPILE_CACHE="1", NNCOMPILE_CACHE_DIR=str(cache / "nncompile"),
-                   JAX_COMPILATION_CACHE_DIR=str(cache / "jax"), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
-                   JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+        env.update(
+            NNCOMPILE_CACHE="1",
+            NNCOMPILE_CACHE_DIR=str(cache / "nncompile"),
+            JAX_COMPILATION_CACHE_DIR=str(cache / "jax"),
+            JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+            JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
+        )
     return env
 
 
@@ -116,8 +142,14 @@ def run_one(contender, workload: str, epochs: int | None, cache: Path, timeout: 
         cmd += ["--epochs", str(epochs)]
     busy0, t0 = cpu_busy_seconds(), time.perf_counter()
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, cwd=folder, env=environment(needs, cache),
-                           timeout=timeout)
+        p = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            cwd=folder,
+            env=environment(needs, cache),
+            timeout=timeout,
+        )
         out, err, rc = p.stdout, p.stderr, p.returncode
     except subprocess.TimeoutExpired:
         out, err, rc = "", "TIMEOUT", -9
@@ -135,6 +167,7 @@ def run_one(contender, workload: str, epochs: int | None, cache: Path, timeout: 
 
 def child_cpu() -> float:
     import resource
+
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
 
@@ -146,8 +179,11 @@ def available(contender) -> bool:
     if not Path(BENCH_PYTHON).exists() or not (REFS / script).exists():
         return False
     module = {"d_keras_jax.py": "keras", "e_torch.py": "torch"}.get(script, "flax")
-    probe = subprocess.run([BENCH_PYTHON, "-c", f"import {module}"], capture_output=True,
-                           env={**os.environ, "KERAS_BACKEND": "jax"})
+    probe = subprocess.run(
+        [BENCH_PYTHON, "-c", f"import {module}"],
+        capture_output=True,
+        env={**os.environ, "KERAS_BACKEND": "jax"},
+    )
     return probe.returncode == 0
 
 
@@ -175,8 +211,17 @@ def groups_of(records, wl):
 
 def best_jax(g, wl):
     """The reference the throughput target names: pure-JAX scan (W1/W3); fastest hand-written JAX (W2)."""
-    names = ["c_jax_scan:scan"] if wl != "W2" else ["c_jax_scan:scan", "c_jax_scan:step", "probe:im2col_scan",
-                                                      "a_flax_nnx:jit", "a_flax_nnx:scan"]
+    names = (
+        ["c_jax_scan:scan"]
+        if wl != "W2"
+        else [
+            "c_jax_scan:scan",
+            "c_jax_scan:step",
+            "probe:im2col_scan",
+            "a_flax_nnx:jit",
+            "a_flax_nnx:scan",
+        ]
+    )
     cands = [(med(ok(g.get(n, [])), "throughput_ex_s"), n) for n in names if ok(g.get(n, []))]
     return max(cands) if cands else (None, None)
 
@@ -191,38 +236,91 @@ def table(records, md=False) -> str:
     for wl in sorted({r["workload"] for r in records}):
         g = groups_of(records, wl)
         base = ok(g.get(BASE, []))
-        b_thr, b_ttfs, b_proc, b_rss = (med(base, k) for k in ("throughput_ex_s", "time_to_first_step_s",
-                                                                "process_start_to_first_step_s", "peak_rss_mib"))
+        b_thr, b_ttfs, b_proc, b_rss = (
+            med(base, k)
+            for k in (
+                "throughput_ex_s",
+                "time_to_first_step_s",
+                "process_start_to_first_step_s",
+                "peak_rss_mib",
+            )
+        )
         j_thr, j_name = best_jax(g, wl)
         k_thr = med(ok(g.get("d_keras_jax:fit_default", [])), "throughput_ex_s")
         t_thr = med(ok(g.get("e_torch:eager", [])), "throughput_ex_s")
         foreign = [r.get("foreign_load_cores", 0) for r in records if r["workload"] == wl]
-        lines.append(f"{'### ' if md else '== '}{wl}   (÷jax = {j_name}; foreign load max {max(foreign):.2f} cores)")
-        hdr = ["contender", "n", "ex/s med", "min-max", "÷nnx.jit", "÷jax", "÷keras", "÷torch", "TTFS s", "÷nnx",
-               "proc→1st s", "÷nnx", "RSS MiB", "÷nnx", "quality", "foreign"]
+        lines.append(
+            f"{'### ' if md else '== '}{wl}   (÷jax = {j_name}; foreign load max {max(foreign):.2f} cores)"
+        )
+        hdr = [
+            "contender",
+            "n",
+            "ex/s med",
+            "min-max",
+            "÷nnx.jit",
+            "÷jax",
+            "÷keras",
+            "÷torch",
+            "TTFS s",
+            "÷nnx",
+            "proc→1st s",
+            "÷nnx",
+            "RSS MiB",
+            "÷nnx",
+            "quality",
+            "foreign",
+        ]
         rows = []
         for name in sorted(g, key=lambda n: order.get(n, 99)):
             rs = ok(g[name])
             if not rs:
-                rows.append([name, "0", "FAILED", g[name][0].get("error", "")[-60:].replace("\n", " ")] + [""] * 12)
+                rows.append(
+                    [name, "0", "FAILED", g[name][0].get("error", "")[-60:].replace("\n", " ")]
+                    + [""] * 12
+                )
                 continue
             thr = [r["throughput_ex_s"] for r in rs]
             m = statistics.median(thr)
-            ttfs, proc, rss = (med(rs, k) for k in ("time_to_first_step_s", "process_start_to_first_step_s",
-                                                    "peak_rss_mib"))
-            q = (f"acc {med(rs, 'test_acc'):.4f}" if med(rs, "test_acc") is not None else
-                 f"MSE {med(rs, 'test_mse'):,.1f}" if med(rs, "test_mse") is not None else "-")
-            rows.append([name, str(len(rs)), fmt(m), f"{fmt(min(thr))}-{fmt(max(thr))}", ratio(m, b_thr),
-                         ratio(m, j_thr), ratio(m, k_thr), ratio(m, t_thr), fmt(ttfs, 3), ratio(ttfs, b_ttfs),
-                         fmt(proc, 2), ratio(proc, b_proc), fmt(rss), ratio(rss, b_rss), q,
-                         fmt(med(rs, "foreign_load_cores"), 2)])
+            ttfs, proc, rss = (
+                med(rs, k)
+                for k in ("time_to_first_step_s", "process_start_to_first_step_s", "peak_rss_mib")
+            )
+            q = (
+                f"acc {med(rs, 'test_acc'):.4f}"
+                if med(rs, "test_acc") is not None
+                else f"MSE {med(rs, 'test_mse'):,.1f}"
+                if med(rs, "test_mse") is not None
+                else "-"
+            )
+            rows.append(
+                [
+                    name,
+                    str(len(rs)),
+                    fmt(m),
+                    f"{fmt(min(thr))}-{fmt(max(thr))}",
+                    ratio(m, b_thr),
+                    ratio(m, j_thr),
+                    ratio(m, k_thr),
+                    ratio(m, t_thr),
+                    fmt(ttfs, 3),
+                    ratio(ttfs, b_ttfs),
+                    fmt(proc, 2),
+                    ratio(proc, b_proc),
+                    fmt(rss),
+                    ratio(rss, b_rss),
+                    q,
+                    fmt(med(rs, "foreign_load_cores"), 2),
+                ]
+            )
         if md:
             lines.append("| " + " | ".join(hdr) + " |")
             lines.append("|" + "---|" * len(hdr))
             lines += ["| " + " | ".join(r) + " |" for r in rows]
         else:
             widths = [max(len(str(x)) for x in col) for col in zip(hdr, *rows)]
-            lines += ["  ".join(str(x).ljust(w) for x, w in zip(row, widths)) for row in [hdr] + rows]
+            lines += [
+                "  ".join(str(x).ljust(w) for x, w in zip(row, widths)) for row in [hdr] + rows
+            ]
         lines.append("")
     lines += targets(records)
     return "\n".join(lines)
@@ -237,7 +335,9 @@ def targets(records) -> list[str]:
             out.append(f"  [ n/a ] {text}")
             return
         good = value >= limit if higher else value <= limit
-        out.append(f"  [{' met ' if good else 'MISSED'}] {text}: {value:,.3g} {'>=' if higher else '<='} {limit:,.3g}")
+        out.append(
+            f"  [{' met ' if good else 'MISSED'}] {text}: {value:,.3g} {'>=' if higher else '<='} {limit:,.3g}"
+        )
 
     for wl in sorted({r["workload"] for r in records}):
         g = groups_of(records, wl)
@@ -249,35 +349,67 @@ def targets(records) -> list[str]:
         j_thr, j_name = best_jax(g, wl)
         if wl in ("W1", "W3"):
             check(f"{wl} throughput / pure-JAX scan >= 0.9", thr / j_thr if j_thr else None, 0.9)
-            check(f"{wl} throughput / nnx.jit >= 2", thr / med(base, "throughput_ex_s") if base else None, 2.0)
+            check(
+                f"{wl} throughput / nnx.jit >= 2",
+                thr / med(base, "throughput_ex_s") if base else None,
+                2.0,
+            )
             keras = ok(g.get("d_keras_jax:fit_default", []))
-            check(f"{wl} throughput / Keras fit >= {1.4 if wl == 'W1' else 10}",
-                  thr / med(keras, "throughput_ex_s") if keras else None, 1.4 if wl == "W1" else 10.0)
+            check(
+                f"{wl} throughput / Keras fit >= {1.4 if wl == 'W1' else 10}",
+                thr / med(keras, "throughput_ex_s") if keras else None,
+                1.4 if wl == "W1" else 10.0,
+            )
         else:
-            check(f"W2 throughput / fastest hand-written JAX ({j_name}) >= 1.0", thr / j_thr if j_thr else None, 1.0)
+            check(
+                f"W2 throughput / fastest hand-written JAX ({j_name}) >= 1.0",
+                thr / j_thr if j_thr else None,
+                1.0,
+            )
             torch = ok(g.get("e_torch:eager", []))
-            check("W2 throughput / PyTorch eager (stretch) >= 1.0",
-                  thr / med(torch, "throughput_ex_s") if torch else None, 1.0)
+            check(
+                "W2 throughput / PyTorch eager (stretch) >= 1.0",
+                thr / med(torch, "throughput_ex_s") if torch else None,
+                1.0,
+            )
         if base:
-            check(f"{wl} TTFS / nnx.jit <= 1.2 (both without a cache)",
-                  med(ours, "time_to_first_step_s") / med(base, "time_to_first_step_s"), 1.2, higher=False)
-            check(f"{wl} peak RSS / nnx.jit <= 1.2", med(ours, "peak_rss_mib") / med(base, "peak_rss_mib"), 1.2,
-                  higher=False)
+            check(
+                f"{wl} TTFS / nnx.jit <= 1.2 (both without a cache)",
+                med(ours, "time_to_first_step_s") / med(base, "time_to_first_step_s"),
+                1.2,
+                higher=False,
+            )
+            check(
+                f"{wl} peak RSS / nnx.jit <= 1.2",
+                med(ours, "peak_rss_mib") / med(base, "peak_rss_mib"),
+                1.2,
+                higher=False,
+            )
             cli = ok(g.get("nncompile:cli+cache", []))
             if cli:
-                check(f"{wl} `nncompile train` proc->1st (warm cache) / nnx.jit proc->1st <= 1.5",
-                      med(cli, "process_start_to_first_step_s") / med(base, "process_start_to_first_step_s"), 1.5,
-                      higher=False)
+                check(
+                    f"{wl} `nncompile train` proc->1st (warm cache) / nnx.jit proc->1st <= 1.5",
+                    med(cli, "process_start_to_first_step_s")
+                    / med(base, "process_start_to_first_step_s"),
+                    1.5,
+                    higher=False,
+                )
         for key, name in (("test_acc", "accuracy"), ("test_mse", "test MSE")):
             if med(ours, key) is not None and j_name:
-                out.append(f"  [ info ] {wl} {name}: nncompile {med(ours, key):,.4g}, {j_name} "
-                           f"{fmt(med(ok(g[j_name]), key), 4)}, nnx.jit {fmt(med(base, key), 4)}")
+                out.append(
+                    f"  [ info ] {wl} {name}: nncompile {med(ours, key):,.4g}, {j_name} "
+                    f"{fmt(med(ok(g[j_name]), key), 4)}, nnx.jit {fmt(med(base, key), 4)}"
+                )
     return out
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="smoke run: 1 repetition, few epochs, few contenders")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--quick", action="store_true", help="smoke run: 1 repetition, few epochs, few contenders"
+    )
     ap.add_argument("--reps", type=int, default=None, help="repetitions (default 3; --quick: 1)")
     ap.add_argument("--workloads", default="W1,W2,W3")
     ap.add_argument("--only", default="", help="comma list of contender names (see --list)")
@@ -285,8 +417,13 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=None, help="override every workload's epochs")
     ap.add_argument("--out", default=str(HERE / "results" / "latest.jsonl"))
     ap.add_argument("--timeout", type=int, default=900)
-    ap.add_argument("--wait-quiet", type=float, default=0, metavar="S",
-                    help="before each run, wait up to S seconds for the machine to be idle (shared machines)")
+    ap.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0,
+        metavar="S",
+        help="before each run, wait up to S seconds for the machine to be idle (shared machines)",
+    )
     ap.add_argument("--table", metavar="JSONL", help="print the table of an earlier run and exit")
     ap.add_argument("--md", action="store_true", help="markdown table")
     a = ap.parse_args()
@@ -297,18 +434,24 @@ def main() -> None:
         print(table([json.loads(line) for line in open(a.table) if line.strip()], md=a.md))
         return
     reps = a.reps or (1 if a.quick else 3)
-    chosen = [c for c in ALL if (not a.only or c[0] in a.only.split(",")) and (not a.quick or a.only or c[0] in QUICK)]
+    chosen = [
+        c
+        for c in ALL
+        if (not a.only or c[0] in a.only.split(",")) and (not a.quick or a.only or c[0] in QUICK)
+    ]
     missing = [c[0] for c in chosen if not available(c)]
     if missing:
-        print(f"skipped (not installed for {BENCH_PYTHON} or no reference folder {REFS}): {', '.join(missing)}",
-              file=sys.stderr)
+        print(
+            f"skipped (not installed for {BENCH_PYTHON} or no reference folder {REFS}): {', '.join(missing)}",
+            file=sys.stderr,
+        )
     chosen = [c for c in chosen if c[0] not in missing]
     workloads = a.workloads.split(",")
     cache = Path(tempfile.mkdtemp(prefix="nncompile-bench-cache-"))
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     records = []
     try:
-        for wl in workloads:          # fill the warm caches (not measured)
+        for wl in workloads:  # fill the warm caches (not measured)
             epochs = a.epochs or (QUICK_EPOCHS[wl] if a.quick else None)
             for c in chosen:
                 if c[4] == "warm" and runs_on(c, wl):
@@ -326,16 +469,24 @@ def main() -> None:
                         r = run_one(c, wl, epochs, cache, a.timeout)
                         own = child_cpu() - cpu0
                         r["own_cpu_s"] = own
-                        r["foreign_load_cores"] = max(0.0, (r.pop("_busy_s") - own) / r["run_wall_s"])
+                        r["foreign_load_cores"] = max(
+                            0.0, (r.pop("_busy_s") - own) / r["run_wall_s"]
+                        )
                         r["rep"] = rep
                         records.append(r)
                         f.write(json.dumps(r) + "\n")
                         f.flush()
-                        status = ("ERROR " + r["error"][-300:]) if "error" in r else \
-                            f"{r['throughput_ex_s']:,.0f} ex/s  TTFS {r['time_to_first_step_s']:.3f} s  " \
+                        status = (
+                            ("ERROR " + r["error"][-300:])
+                            if "error" in r
+                            else f"{r['throughput_ex_s']:,.0f} ex/s  TTFS {r['time_to_first_step_s']:.3f} s  "
                             f"proc->1st {r['process_start_to_first_step_s']:.2f} s"
-                        print(f"[rep {rep} {wl}] {c[0]}: {status}  (foreign {r['foreign_load_cores']:.2f})",
-                              file=sys.stderr, flush=True)
+                        )
+                        print(
+                            f"[rep {rep} {wl}] {c[0]}: {status}  (foreign {r['foreign_load_cores']:.2f})",
+                            file=sys.stderr,
+                            flush=True,
+                        )
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     print(table(records, md=a.md))

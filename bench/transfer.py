@@ -9,6 +9,7 @@ batch order (the same for the two fine-tune variants of one seed).
 
     python bench/transfer.py [--seeds 0 1 2] [--json out.json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,15 +27,21 @@ SPECS = ROOT / "specs"
 
 def run(spec: Path, train: str, seed: int, save: Path | None = None) -> dict:
     import nncompile
+
     program = nncompile.compile(spec, train=train)
-    program.config["seed"] = seed          # the CONFIG the data split and the Trainer read
+    program.config["seed"] = seed  # the CONFIG the data split and the Trainer read
     start = time.perf_counter()
     history = program.fit(log=lambda line: None)
     if save is not None:
         program.save(save)
     test = program.evaluate("test")
-    return {"accuracy": test["accuracy"], "loss": test["loss"], "epochs": len(history.epochs),
-            "train_examples": len(program.trainer.splits["train"][0]), "seconds": time.perf_counter() - start}
+    return {
+        "accuracy": test["accuracy"],
+        "loss": test["loss"],
+        "epochs": len(history.epochs),
+        "train_examples": len(program.trainer.splits["train"][0]),
+        "seconds": time.perf_counter() - start,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,21 +52,38 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         cwd = os.getcwd()
-        os.chdir(tmp)          # `init: checkpoint("runs/transfer_pretrain-main")` is relative to the working directory
+        os.chdir(
+            tmp
+        )  # `init: checkpoint("runs/transfer_pretrain-main")` is relative to the working directory
         try:
             for seed in args.seeds:
-                pre = run(SPECS / "transfer_pretrain.nn", "main", seed, save=Path("runs/transfer_pretrain-main"))
+                pre = run(
+                    SPECS / "transfer_pretrain.nn",
+                    "main",
+                    seed,
+                    save=Path("runs/transfer_pretrain-main"),
+                )
                 fine = run(SPECS / "transfer_finetune.nn", "main", seed)
                 scratch = run(SPECS / "transfer_finetune.nn", "scratch", seed)
-                results.append({"seed": seed, "pretrain": pre, "transfer": fine, "scratch": scratch})
-                print(f"seed {seed}: pretrain (digits 0-4) {pre['accuracy']:.4f}   digits 5-9 from "
-                      f"{fine['train_examples']} examples: transfer {fine['accuracy']:.4f}  scratch "
-                      f"{scratch['accuracy']:.4f}", flush=True)
+                results.append(
+                    {"seed": seed, "pretrain": pre, "transfer": fine, "scratch": scratch}
+                )
+                print(
+                    f"seed {seed}: pretrain (digits 0-4) {pre['accuracy']:.4f}   digits 5-9 from "
+                    f"{fine['train_examples']} examples: transfer {fine['accuracy']:.4f}  scratch "
+                    f"{scratch['accuracy']:.4f}",
+                    flush=True,
+                )
         finally:
             os.chdir(cwd)
-    mean = {k: statistics.mean(r[k]["accuracy"] for r in results) for k in ("pretrain", "transfer", "scratch")}
-    print(f"mean test accuracy over seeds {args.seeds}: transfer {mean['transfer']:.4f}  "
-          f"scratch {mean['scratch']:.4f}  (pretrain on 0-4: {mean['pretrain']:.4f})")
+    mean = {
+        k: statistics.mean(r[k]["accuracy"] for r in results)
+        for k in ("pretrain", "transfer", "scratch")
+    }
+    print(
+        f"mean test accuracy over seeds {args.seeds}: transfer {mean['transfer']:.4f}  "
+        f"scratch {mean['scratch']:.4f}  (pretrain on 0-4: {mean['pretrain']:.4f})"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps({"runs": results, "mean": mean}, indent=2) + "\n")
     return 0 if mean["transfer"] > mean["scratch"] else 1

@@ -3,6 +3,7 @@
 A spec written as a string, data built in Python (here: scikit-learn's wine data, with our own
 split and scaling), trained and evaluated, then used to predict. Run: python examples/pipeline.py
 """
+
 import numpy as np
 from sklearn.datasets import load_wine
 from sklearn.model_selection import train_test_split
@@ -32,14 +33,23 @@ train {
 
 def main() -> None:
     x, y = load_wine(return_X_y=True)
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, stratify=y, random_state=0)
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=0.25, stratify=y, random_state=0
+    )
     scaler = StandardScaler().fit(x_train)
-    x_train, x_test = scaler.transform(x_train).astype(np.float32), scaler.transform(x_test).astype(np.float32)
+    x_train, x_test = (
+        scaler.transform(x_train).astype(np.float32),
+        scaler.transform(x_test).astype(np.float32),
+    )
 
-    program = nncompile.compile(text=SPEC, sets={"hidden": 64})   # a hyperparameter override
-    print(program.source.splitlines()[0])                          # the emitted module is plain text
-    history = program.fit(data={"train": (x_train, y_train.astype(np.int32)),
-                                "test": (x_test, y_test.astype(np.int32))})
+    program = nncompile.compile(text=SPEC, sets={"hidden": 64})  # a hyperparameter override
+    print(program.source.splitlines()[0])  # the emitted module is plain text
+    history = program.fit(
+        data={
+            "train": (x_train, y_train.astype(np.int32)),
+            "test": (x_test, y_test.astype(np.int32)),
+        }
+    )
     print(f"trained {len(history.epochs)} epochs, final loss {history.epochs[-1]['loss']:.4f}")
     print("test:", program.evaluate("test"))
     probabilities = program.predict(x_test[:5])

@@ -3,6 +3,7 @@
 The public API; heavy modules (JAX, Flax) load only when a function that needs them is called,
 so that ``check`` stays fast.
 """
+
 from __future__ import annotations
 
 from .diagnostics import CompileError, Diagnostic
@@ -12,6 +13,7 @@ from .version import __version__
 def parse(text: str, path: str | None = None):
     """Parse spec text into its syntax tree (``nncompile.syntax.ast.Spec``); raises CompileError."""
     from .compiler import parse as _parse
+
     return _parse(text, path)
 
 
@@ -19,6 +21,7 @@ def check(text: str | None = None, *, path: str | None = None) -> list[Diagnosti
     """Every diagnostic for a spec given as text, or read from ``path``; [] when clean."""
     from .compiler import analyse, read
     from .source import Source
+
     if text is None:
         if path is None:
             raise TypeError("check() needs spec text or path=")
@@ -34,6 +37,7 @@ def check(text: str | None = None, *, path: str | None = None) -> list[Diagnosti
 def load_spec(path: str):
     """Read, validate and shape a spec file: the ``ir.Program`` code generation reads."""
     from .compiler import load_spec as _load
+
     return _load(path)
 
 
@@ -41,7 +45,8 @@ def compile(spec=None, *, text=None, train=None, sets=None):
     """Compile a spec (path, or ``text=``) into a Program: ``.source``, ``.fit()``, ``.evaluate()``,
     ``.predict()``, ``.save()``. See ``nncompile.api.compile``."""
     from .api import compile as _compile
+
     return _compile(spec, text=text, train=train, sets=sets)
 
 
-__all__ = ["compile", "CompileError", "Diagnostic", "parse", "check", "load_spec", "__version__"]
+__all__ = ["CompileError", "Diagnostic", "__version__", "check", "compile", "load_spec", "parse"]

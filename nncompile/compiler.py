@@ -1,16 +1,18 @@
 """Chains the stages; nothing else. Every stage can also be called on its own."""
+
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
 
 from . import diagnostics as D
-from .diagnostics import CompileError, Collector, Diagnostic
+from .diagnostics import Collector, CompileError, Diagnostic
 from .semantics import ir
 from .semantics.validate import validate
 from .source import Source
 from .syntax import ast
-from .syntax.parser import decode, parse as parse_source
+from .syntax.parser import decode
+from .syntax.parser import parse as parse_source
 
 
 def read(path: str | Path) -> Source:
@@ -19,11 +21,17 @@ def read(path: str | Path) -> Source:
     try:
         data = p.read_bytes()
     except IsADirectoryError:
-        raise CompileError([Diagnostic(D.DATA_FILE, f"'{path}' is a directory, not a spec file", path=str(path))]) from None
+        raise CompileError(
+            [Diagnostic(D.DATA_FILE, f"'{path}' is a directory, not a spec file", path=str(path))]
+        ) from None
     except FileNotFoundError:
-        raise CompileError([Diagnostic(D.DATA_FILE, f"no such file: '{path}'", path=str(path))]) from None
+        raise CompileError(
+            [Diagnostic(D.DATA_FILE, f"no such file: '{path}'", path=str(path))]
+        ) from None
     except OSError as e:
-        raise CompileError([Diagnostic(D.DATA_FILE, f"cannot read '{path}': {e.strerror}", path=str(path))]) from None
+        raise CompileError(
+            [Diagnostic(D.DATA_FILE, f"cannot read '{path}': {e.strerror}", path=str(path))]
+        ) from None
     return decode(data, str(path))
 
 
@@ -38,10 +46,17 @@ def override(spec: ast.Spec, sets: dict[str, str]) -> ast.Spec:
     problems = []
     for name, text in sets.items():
         if name not in lets:
-            hint = D.did_you_mean(name, lets) or (f"the let values are {D.one_of(lets)}" if lets else
-                                                 "this spec has no `let` values")
-            problems.append(Diagnostic(D.UNKNOWN_REFERENCE, f"--set {name}: no `let {name}` in the spec",
-                                       hint=hint, path="--set"))
+            hint = D.did_you_mean(name, lets) or (
+                f"the let values are {D.one_of(lets)}" if lets else "this spec has no `let` values"
+            )
+            problems.append(
+                Diagnostic(
+                    D.UNKNOWN_REFERENCE,
+                    f"--set {name}: no `let {name}` in the spec",
+                    hint=hint,
+                    path="--set",
+                )
+            )
             continue
         try:
             parsed = parse_source(Source(f"let {name} = {text}", f"--set {name}"))
@@ -50,17 +65,25 @@ def override(spec: ast.Spec, sets: dict[str, str]) -> ast.Spec:
             continue
         value = parsed.items[0].value
         original = next(i for i in spec.items if isinstance(i, ast.Let) and i.name == name)
-        if isinstance(value, (ast.Number, ast.String, ast.Bool, ast.Name)):  # point errors at the let
+        if isinstance(
+            value, (ast.Number, ast.String, ast.Bool, ast.Name)
+        ):  # point errors at the let
             value = dataclasses.replace(value, span=original.value.span)
         values[name] = value
     if problems:
         raise CompileError(problems)
-    items = tuple(ast.Let(i.name, i.name_span, values[i.name], i.span) if isinstance(i, ast.Let) and i.name in values
-                  else i for i in spec.items)
+    items = tuple(
+        ast.Let(i.name, i.name_span, values[i.name], i.span)
+        if isinstance(i, ast.Let) and i.name in values
+        else i
+        for i in spec.items
+    )
     return ast.Spec(items, spec.path)
 
 
-def analyse(source: Source, sets: dict[str, str] | None = None) -> tuple[ir.Program | None, list[Diagnostic]]:
+def analyse(
+    source: Source, sets: dict[str, str] | None = None
+) -> tuple[ir.Program | None, list[Diagnostic]]:
     """Parse and validate (after ``--set`` overrides); returns the program (None on errors) and every
     diagnostic."""
     out = Collector(source.path)
@@ -72,7 +95,9 @@ def analyse(source: Source, sets: dict[str, str] | None = None) -> tuple[ir.Prog
     except CompileError as e:
         return None, e.diagnostics
     except RecursionError:
-        return None, [Diagnostic(D.SYNTAX, "the spec is nested too deeply to analyse", path=source.path)]
+        return None, [
+            Diagnostic(D.SYNTAX, "the spec is nested too deeply to analyse", path=source.path)
+        ]
     return program, sorted(set(out.items), key=Diagnostic.sort_key)
 
 

@@ -1,39 +1,40 @@
 """Diagnostics: one format for every error the compiler reports, and did-you-mean."""
+
 from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from .errors import NncompileError
 from .source import NOWHERE, Source, Span
 
 # Codes are stable (tests and editors match on them); the family is the stage that found it.
-SYNTAX = "E100"            # unexpected token
-BAD_CHARACTER = "E101"     # a character that starts no token
-UNCLOSED = "E102"          # end of file inside a block, list, dict or call
-BAD_ENCODING = "E103"      # not UTF-8 text, or too large
-UNKNOWN_NAME = "E200"      # a layer, activation, loss, optimizer ... that does not exist
-UNKNOWN_REFERENCE = "E201" # a model, data block, tensor or train block that does not exist
-DUPLICATE = "E202"         # a name defined twice
+SYNTAX = "E100"  # unexpected token
+BAD_CHARACTER = "E101"  # a character that starts no token
+UNCLOSED = "E102"  # end of file inside a block, list, dict or call
+BAD_ENCODING = "E103"  # not UTF-8 text, or too large
+UNKNOWN_NAME = "E200"  # a layer, activation, loss, optimizer ... that does not exist
+UNKNOWN_REFERENCE = "E201"  # a model, data block, tensor or train block that does not exist
+DUPLICATE = "E202"  # a name defined twice
 UNKNOWN_PROPERTY = "E203"  # a block property that does not exist
 MISSING_PROPERTY = "E204"  # a required block property is absent
-BAD_VALUE = "E300"         # wrong type or out of range
+BAD_VALUE = "E300"  # wrong type or out of range
 MISSING_ARGUMENT = "E301"
 UNKNOWN_ARGUMENT = "E302"
 TOO_MANY_ARGUMENTS = "E303"
 REPEATED_ARGUMENT = "E304"
-SHAPE = "E400"             # a layer cannot take the shape it receives
-MERGE_SHAPES = "E401"      # add/multiply/concat of incompatible shapes
-NO_INPUT = "E402"          # a model without input
-GRAPH = "E403"             # unused inputs, bad outputs, cycles
-DATA_MODEL = "E500"        # data features vs model input
-LOSS_OUTPUT = "E501"       # loss vs model output / data targets
+SHAPE = "E400"  # a layer cannot take the shape it receives
+MERGE_SHAPES = "E401"  # add/multiply/concat of incompatible shapes
+NO_INPUT = "E402"  # a model without input
+GRAPH = "E403"  # unused inputs, bad outputs, cycles
+DATA_MODEL = "E500"  # data features vs model input
+LOSS_OUTPUT = "E501"  # loss vs model output / data targets
 NEEDS_VALIDATION = "E502"  # monitoring val_* without a validation split
 GAN_SHAPES = "E503"
-DATA_FILE = "E504"         # a data file that cannot be read at check time
-TRANSFER = "E505"          # init/freeze references
+DATA_FILE = "E504"  # a data file that cannot be read at check time
+TRANSFER = "E505"  # init/freeze references
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,14 @@ class Diagnostic:
     def to_json(self) -> dict:
         s = self.span
         return {
-            "path": self.path, "line": s.line, "column": s.column,
+            "path": self.path,
+            "line": s.line,
+            "column": s.column,
             "end": {"line": s.end_line, "column": s.end_column},
-            "severity": self.severity, "code": self.code, "message": self.message, "hint": self.hint,
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+            "hint": self.hint,
         }
 
 
@@ -78,7 +84,9 @@ class CompileError(NncompileError):
     """Raised when a stage found errors; carries them all, sorted by position (rendered as its message)."""
 
     def __init__(self, diagnostics: Iterable[Diagnostic], source: Source | None = None):
-        self.diagnostics = sorted(set(diagnostics), key=Diagnostic.sort_key)  # a let used twice reports once
+        self.diagnostics = sorted(
+            set(diagnostics), key=Diagnostic.sort_key
+        )  # a let used twice reports once
         self.source = source
         super().__init__(render(self.diagnostics, source))
 
@@ -115,7 +123,13 @@ def _edits(a: str, b: str) -> int:
         row = [i] + [0] * len(b)
         for j in range(1, len(b) + 1):
             row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
-            if prev2 is not None and i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+            if (
+                prev2 is not None
+                and i > 1
+                and j > 1
+                and a[i - 1] == b[j - 2]
+                and a[i - 2] == b[j - 1]
+            ):
                 row[j] = min(row[j], prev2[j - 2] + 1)
         prev2, prev = prev, row
     return prev[-1]

@@ -4,6 +4,7 @@ Only three things become text: identifiers checked against Python's identifier r
 templates written in this package, and literals rendered with ``repr``. User text (a spec's
 strings and names) can therefore never inject code.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -14,14 +15,32 @@ from dataclasses import dataclass
 from typing import Any
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
-RESERVED = {"jax", "jnp", "nnx", "optax", "np", "self", "rngs", "model", "optimizer", "loss", "key",
-            "CONFIG", "KERNEL_INIT", "COMPUTE_DTYPE", "squash", "outputs", "grads", "y"}
+RESERVED = {
+    "jax",
+    "jnp",
+    "nnx",
+    "optax",
+    "np",
+    "self",
+    "rngs",
+    "model",
+    "optimizer",
+    "loss",
+    "key",
+    "CONFIG",
+    "KERNEL_INIT",
+    "COMPUTE_DTYPE",
+    "squash",
+    "outputs",
+    "grads",
+    "y",
+}
 
 
 class Sym(str):
     """An identifier or dotted name, rendered as is."""
 
-    def __new__(cls, text: str) -> "Sym":
+    def __new__(cls, text: str) -> Sym:
         if not _IDENT.match(text):
             raise ValueError(f"not an identifier: {text!r}")
         return super().__new__(cls, text)
@@ -29,7 +48,12 @@ class Sym(str):
 
 def safe_name(name: str) -> Sym:
     """A spec name as a Python identifier that shadows nothing the emitted code uses."""
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in RESERVED or hasattr(builtins, name):
+    if (
+        keyword.iskeyword(name)
+        or keyword.issoftkeyword(name)
+        or name in RESERVED
+        or hasattr(builtins, name)
+    ):
         name = f"{name}_"
     return Sym(name)
 
@@ -116,11 +140,11 @@ class Snippet:
 
     name: str
     code: str
-    needs: tuple["Snippet", ...] = ()
+    needs: tuple[Snippet, ...] = ()
     backend: bool = False  # backend tuning (how to run fast), written apart from the model code
 
 
-def in_order(snippets: "set[Snippet] | list[Snippet]") -> list[Snippet]:
+def in_order(snippets: set[Snippet] | list[Snippet]) -> list[Snippet]:
     """The snippets and everything they need, dependencies first, otherwise sorted by name."""
     out: list[Snippet] = []
 
@@ -159,8 +183,9 @@ def layout(v: Any, indent: int = 0, width: int = 100, start: int | None = None) 
     if not isinstance(v, Call) or not (v.args or v.kwargs):
         return flat
     inner = indent + 4
-    parts = [layout(a, inner, width) for a in v.args] + \
-            [f"{Sym(k)}={layout(x, inner, width, inner + len(k) + 1)}" for k, x in v.kwargs]
+    parts = [layout(a, inner, width) for a in v.args] + [
+        f"{Sym(k)}={layout(x, inner, width, inner + len(k) + 1)}" for k, x in v.kwargs
+    ]
     pad = " " * inner
     one_line = ", ".join(parts)
     if "\n" not in one_line and inner + len(one_line) <= width:

@@ -4,6 +4,7 @@ written, typed, and printable (`nncompile plan FILE`).
 Code generation only writes what the plan says; the runtime reads the decisions it needs from the
 program's CONFIG. Each decision carries the reason it was taken, so the printed plan explains itself.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,16 +35,18 @@ class Plan:
     spec: str
     train: str
     kind: Literal["supervised", "gan"]
-    model: str                      # the model trained (supervised) or the generator (gan)
-    head: Decision                  # output activation folded into the loss: the model returns logits
-    freeze: Decision                # layers without updates, and for how many epochs
-    strategy: Decision              # how the runtime runs an epoch: "scan" (one compiled loop) or "step"
-    precision: Decision             # "float32" or "bfloat16" (bf16 compute, float32 parameters)
-    conv_lowering: Decision         # "im2col on CPU" (a backend tuning of nnx.Conv) or "none"
-    compiler_options: Decision      # XLA:CPU options of the compiled functions
-    activation_floats: Decision     # floats one example holds in a forward pass: sizes evaluation batches
-    plateau: Decision               # reduce_on_plateau: the optimizer reads the loss at every update
-    discriminator_head: Decision | None = None   # gan only: the discriminator's folded sigmoid
+    model: str  # the model trained (supervised) or the generator (gan)
+    head: Decision  # output activation folded into the loss: the model returns logits
+    freeze: Decision  # layers without updates, and for how many epochs
+    strategy: Decision  # how the runtime runs an epoch: "scan" (one compiled loop) or "step"
+    precision: Decision  # "float32" or "bfloat16" (bf16 compute, float32 parameters)
+    conv_lowering: Decision  # "im2col on CPU" (a backend tuning of nnx.Conv) or "none"
+    compiler_options: Decision  # XLA:CPU options of the compiled functions
+    activation_floats: (
+        Decision  # floats one example holds in a forward pass: sizes evaluation batches
+    )
+    plateau: Decision  # reduce_on_plateau: the optimizer reads the loss at every update
+    discriminator_head: Decision | None = None  # gan only: the discriminator's folded sigmoid
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -63,10 +66,16 @@ class Plan:
         return self.conv_lowering.value == "im2col on CPU"
 
     def decisions(self) -> list[tuple[str, Decision]]:
-        named = [("head", self.head), ("freeze", self.freeze), ("strategy", self.strategy),
-                 ("precision", self.precision), ("conv lowering", self.conv_lowering),
-                 ("compiler options", self.compiler_options), ("activation floats", self.activation_floats),
-                 ("plateau", self.plateau)]
+        named = [
+            ("head", self.head),
+            ("freeze", self.freeze),
+            ("strategy", self.strategy),
+            ("precision", self.precision),
+            ("conv lowering", self.conv_lowering),
+            ("compiler options", self.compiler_options),
+            ("activation floats", self.activation_floats),
+            ("plateau", self.plateau),
+        ]
         if self.discriminator_head is not None:
             named.append(("discriminator head", self.discriminator_head))
         return named
@@ -124,11 +133,15 @@ def compiler_options(model: ir.Model) -> Decision:
     conv = [e.name for e in _layers(model) if e.convolution]
     fusion = [e.name for e in _layers(model) if e.fusion_emitters]
     if conv and not fusion:
-        return Decision({"xla_cpu_use_fusion_emitters": False},
-                        f"elemental emitters: convolutions ({', '.join(sorted(set(conv)))}) compile in ~0.6 of "
-                        "the time with them")
+        return Decision(
+            {"xla_cpu_use_fusion_emitters": False},
+            f"elemental emitters: convolutions ({', '.join(sorted(set(conv)))}) compile in ~0.6 of "
+            "the time with them",
+        )
     if fusion:
-        return Decision({}, f"XLA's defaults: {', '.join(sorted(set(fusion)))} run faster with fusion emitters")
+        return Decision(
+            {}, f"XLA's defaults: {', '.join(sorted(set(fusion)))} run faster with fusion emitters"
+        )
     return Decision({}, "XLA's defaults: dense programs run fastest with them")
 
 
@@ -154,8 +167,11 @@ def _head(train: ir.Train) -> Decision:
     fuses = entry.head
     head = head_activation(train.model)  # type: ignore[arg-type]
     if head is not None and head == fuses:
-        return Decision(head, f"{loss.name} takes logits: the model's final {head} moves into the loss "
-                              f"(one numerically stable step); predict applies it")
+        return Decision(
+            head,
+            f"{loss.name} takes logits: the model's final {head} moves into the loss "
+            f"(one numerically stable step); predict applies it",
+        )
     if head is not None:
         return Decision(None, f"the model ends with {head}, which {loss.name} does not fuse")
     return Decision(None, "the model's output goes to the loss as it is")
@@ -167,50 +183,96 @@ def _freeze(train: ir.Train) -> Decision:
     if not frozen:
         return Decision(((), None), "every layer trains")
     until = f" for the first {p.unfreeze_after} epochs" if p.unfreeze_after else ""
-    return Decision((frozen, p.unfreeze_after), f"no updates and no optimizer state for {', '.join(frozen)}{until}")
+    return Decision(
+        (frozen, p.unfreeze_after),
+        f"no updates and no optimizer state for {', '.join(frozen)}{until}",
+    )
 
 
 def _strategy(gan: bool) -> Decision:
     if gan:
-        return Decision("scan", "an epoch is one compiled lax.scan over the batches, a discriminator and a "
-                                "generator update per batch")
-    return Decision("scan", "per-step dispatch dominates small models: the steps of an epoch run as one "
-                            "compiled loop over device-resident batches (bench/README.md)")
+        return Decision(
+            "scan",
+            "an epoch is one compiled lax.scan over the batches, a discriminator and a "
+            "generator update per batch",
+        )
+    return Decision(
+        "scan",
+        "per-step dispatch dominates small models: the steps of an epoch run as one "
+        "compiled loop over device-resident batches (bench/README.md)",
+    )
 
 
 def conv_lowering(models: list[ir.Model]) -> Decision:
     conv = sorted({k for m in models for k in _convolutional(m)})
     if not conv:
         return Decision("none", "no convolutions")
-    return Decision("im2col on CPU", f"{', '.join(conv)}: on XLA:CPU a convolution written as im2col (shifted "
-                    "views and one matmul) is faster and stays fast inside lax.scan; GPU/TPU keep the native one")
+    return Decision(
+        "im2col on CPU",
+        f"{', '.join(conv)}: on XLA:CPU a convolution written as im2col (shifted "
+        "views and one matmul) is faster and stays fast inside lax.scan; GPU/TPU keep the native one",
+    )
 
 
 def plan_for(program: ir.Program, train_name: str | None = None) -> Plan:
     train = select_train(program, train_name)
     spec = Path(program.source.path).name
     p = train.props
-    precision = Decision(p.precision, "bf16 compute, float32 parameters and loss" if p.precision == "bfloat16"
-                         else "float32 throughout")
+    precision = Decision(
+        p.precision,
+        "bf16 compute, float32 parameters and loss"
+        if p.precision == "bfloat16"
+        else "float32 throughout",
+    )
     plateau_on = p.schedule is not None and SCHEDULES[p.schedule.name].reads_loss
-    plateau = Decision(plateau_on, f"{p.schedule.name} scales the rate from the loss" if plateau_on  # type: ignore[union-attr]
-                       else "the schedule does not read the loss")
+    plateau = Decision(
+        plateau_on,
+        f"{p.schedule.name} scales the rate from the loss"
+        if plateau_on  # type: ignore[union-attr]
+        else "the schedule does not read the loss",
+    )
     if train.model is None:  # adversarial
         g, d = train.generator, train.discriminator
         assert g is not None and d is not None
         d_head = head_activation(d)
         fold = d_head if d_head is not None and d_head == LOSSES[p.loss.name].head else None
-        why = ("the GAN loss takes the discriminator's logits (softplus form)" if fold else
-               "the discriminator's output goes to the loss as it is")
-        return Plan(spec, train.name, "gan", g.name, Decision(None, "a generator has no loss head"),
-                    Decision(((), None), "every layer trains"), _strategy(True), precision,
-                    conv_lowering([g, d]), compiler_options(g), Decision(activation_floats(g), "generator forward pass"),
-                    plateau, Decision(fold, why))
+        why = (
+            "the GAN loss takes the discriminator's logits (softplus form)"
+            if fold
+            else "the discriminator's output goes to the loss as it is"
+        )
+        return Plan(
+            spec,
+            train.name,
+            "gan",
+            g.name,
+            Decision(None, "a generator has no loss head"),
+            Decision(((), None), "every layer trains"),
+            _strategy(True),
+            precision,
+            conv_lowering([g, d]),
+            compiler_options(g),
+            Decision(activation_floats(g), "generator forward pass"),
+            plateau,
+            Decision(fold, why),
+        )
     model = train.model
-    return Plan(spec, train.name, "supervised", model.name, _head(train), _freeze(train), _strategy(False),
-                precision, conv_lowering([model]), compiler_options(model),
-                Decision(activation_floats(model), "sizes evaluation and prediction batches to the free memory"),
-                plateau)
+    return Plan(
+        spec,
+        train.name,
+        "supervised",
+        model.name,
+        _head(train),
+        _freeze(train),
+        _strategy(False),
+        precision,
+        conv_lowering([model]),
+        compiler_options(model),
+        Decision(
+            activation_floats(model), "sizes evaluation and prediction batches to the free memory"
+        ),
+        plateau,
+    )
 
 
 def describe(program: ir.Program, train_name: str | None = None) -> str:
@@ -221,7 +283,11 @@ def describe(program: ir.Program, train_name: str | None = None) -> str:
         value = d.value
         if name == "freeze":
             frozen, after = d.value  # type: ignore[misc]
-            value = ", ".join(frozen) + (f" (until epoch {after})" if after else "") if frozen else "none"
+            value = (
+                ", ".join(frozen) + (f" (until epoch {after})" if after else "")
+                if frozen
+                else "none"
+            )
         lines.append(f"  {name + ':':19} {_show(value)}")
         lines += textwrap.wrap(d.why, 100, initial_indent=" " * 22, subsequent_indent=" " * 22)
     return "\n".join(lines) + "\n"

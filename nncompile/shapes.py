@@ -1,4 +1,5 @@
 """Tensor shapes (without the batch axis), how diagnostics print them, and ShapeError."""
+
 from __future__ import annotations
 
 Shape = tuple[int, ...]

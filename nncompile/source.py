@@ -1,4 +1,5 @@
 """Source text and spans: where every node, value and diagnostic came from."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,10 +17,10 @@ class Span:
     def __str__(self) -> str:
         return f"{self.line}:{self.column}-{self.end_line}:{self.end_column}"
 
-    def __lt__(self, other: "Span") -> bool:
+    def __lt__(self, other: Span) -> bool:
         return (self.line, self.column) < (other.line, other.column)
 
-    def cover(self, other: "Span") -> "Span":
+    def cover(self, other: Span) -> Span:
         """The smallest span holding both."""
         start = min(self, other)
         end = max((self.end_line, self.end_column), (other.end_line, other.end_column))

@@ -1,17 +1,35 @@
 """Per-model tables (statement line, layer, output shape, parameters), like Keras' summary."""
+
 from __future__ import annotations
 
-from .shapes import fmt
 from .semantics import ir
+from .shapes import fmt
 
 
 def _rows(model: ir.Model, prefix: str = "") -> list[tuple[str, str, str, str, int]]:
-    rows = [("", f"{prefix}{t.name}", "input" + (" (int)" if t.dtype == "int32" else ""),
-             fmt(t.shape), 0) for t in model.inputs] if not prefix else []
+    rows = (
+        [
+            (
+                "",
+                f"{prefix}{t.name}",
+                "input" + (" (int)" if t.dtype == "int32" else ""),
+                fmt(t.shape),
+                0,
+            )
+            for t in model.inputs
+        ]
+        if not prefix
+        else []
+    )
     for node in model.nodes:
-        kind = node.kind if node.kind not in ("activation", "model") else (
-            str(node.params) if node.kind == "activation" else f"model {node.submodel.name}")
-        rows.append((str(node.span.line), f"{prefix}{node.name}", kind, fmt(node.shape), node.param_count))
+        kind = (
+            node.kind
+            if node.kind not in ("activation", "model")
+            else (str(node.params) if node.kind == "activation" else f"model {node.submodel.name}")
+        )
+        rows.append(
+            (str(node.span.line), f"{prefix}{node.name}", kind, fmt(node.shape), node.param_count)
+        )
         if node.submodel is not None:
             rows.extend(_rows(node.submodel, prefix=f"{prefix}{node.name}."))
     return rows
@@ -19,17 +37,30 @@ def _rows(model: ir.Model, prefix: str = "") -> list[tuple[str, str, str, str, i
 
 def model_table(model: ir.Model) -> str:
     header = ("line", "layer", "kind", "output shape", "params")
-    rows = [(line, name, kind, shape, "" if kind.startswith("input") else f"{count:,}")
-            for line, name, kind, shape, count in _rows(model)]
+    rows = [
+        (line, name, kind, shape, "" if kind.startswith("input") else f"{count:,}")
+        for line, name, kind, shape, count in _rows(model)
+    ]
     top_rows = [r for r in _rows(model) if "." not in r[1]]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(5)]
-    line = lambda r: "  ".join(str(c).rjust(w) if i in (0, 4) else str(c).ljust(w)  # noqa: E731
-                               for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+    line = lambda r: "  ".join(
+        str(c).rjust(w) if i in (0, 4) else str(c).ljust(w)
+        for i, (c, w) in enumerate(zip(r, widths))
+    ).rstrip()
     rule = "-" * len(line(header))
     total = sum(r[4] for r in top_rows)
-    out = [f"model {model.name}", rule, line(header), rule, *(line(r) for r in rows), rule,
-           f"total parameters: {total:,}"]
-    if len(model.outputs) > 1 or (model.outputs and model.nodes and model.outputs[0].name != model.nodes[-1].output):
+    out = [
+        f"model {model.name}",
+        rule,
+        line(header),
+        rule,
+        *(line(r) for r in rows),
+        rule,
+        f"total parameters: {total:,}",
+    ]
+    if len(model.outputs) > 1 or (
+        model.outputs and model.nodes and model.outputs[0].name != model.nodes[-1].output
+    ):
         out.append("outputs: " + ", ".join(f"{t.name} {fmt(t.shape)}" for t in model.outputs))
     return "\n".join(out)
 
@@ -38,10 +69,17 @@ def train_lines(train: ir.Train) -> str:
     p, d = train.props, train.data
     shape = fmt(d.info.feature_shape) if d.info.feature_shape else "(known when loaded)"
     classes = f", {d.info.num_classes} classes" if d.info.num_classes else ""
-    what = f"model {p.model}" if p.model else f"gan {p.objective.params.generator} vs {p.objective.params.discriminator}"
-    lines = [f"train {train.name}: {what} on data {d.name} (examples {shape}{classes})",
-             f"  loss {p.loss}, optimizer {p.optimizer or 'adam'}" + (f", schedule {p.schedule}" if p.schedule else ""),
-             f"  batch_size {p.batch_size}, epochs {p.epochs}, seed {p.seed}"]
+    what = (
+        f"model {p.model}"
+        if p.model
+        else f"gan {p.objective.params.generator} vs {p.objective.params.discriminator}"
+    )
+    lines = [
+        f"train {train.name}: {what} on data {d.name} (examples {shape}{classes})",
+        f"  loss {p.loss}, optimizer {p.optimizer or 'adam'}"
+        + (f", schedule {p.schedule}" if p.schedule else ""),
+        f"  batch_size {p.batch_size}, epochs {p.epochs}, seed {p.seed}",
+    ]
     if p.regularize:
         lines.append("  regularize " + ", ".join(map(str, p.regularize)))
     if p.metrics:
@@ -60,10 +98,27 @@ def summary(program: ir.Program) -> str:
 
 def summary_json(program: ir.Program) -> dict:
     return {
-        "models": {name: {"inputs": [{"name": t.name, "shape": list(t.shape), "dtype": t.dtype} for t in m.inputs],
-                          "layers": [{"line": int(r[0]) if r[0] else None, "name": r[1], "kind": r[2],
-                                      "shape": r[3], "params": r[4]} for r in _rows(m)],
-                          "params": m.param_count}
-                   for name, m in program.models.items()},
-        "trains": {name: {"model": t.props.model, "data": t.data.name} for name, t in program.trains.items()},
+        "models": {
+            name: {
+                "inputs": [
+                    {"name": t.name, "shape": list(t.shape), "dtype": t.dtype} for t in m.inputs
+                ],
+                "layers": [
+                    {
+                        "line": int(r[0]) if r[0] else None,
+                        "name": r[1],
+                        "kind": r[2],
+                        "shape": r[3],
+                        "params": r[4],
+                    }
+                    for r in _rows(m)
+                ],
+                "params": m.param_count,
+            }
+            for name, m in program.models.items()
+        },
+        "trains": {
+            name: {"model": t.props.model, "data": t.data.name}
+            for name, t in program.trains.items()
+        },
     }

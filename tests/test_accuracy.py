@@ -1,4 +1,5 @@
 """Stated quality on real data with the specs' own defaults (slow-marked; CI runs them)."""
+
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,9 @@ def test_simple_ann_regression_matches_linear_regression():
     program = api.compile(SPECS / "simple_ann_regression.nn")
     data = program.load_data()
     (x_train, y_train), (x_test, y_test) = data.splits["train"], data.splits["test"]
-    baseline = float(np.mean((LinearRegression().fit(x_train, y_train).predict(x_test) - y_test) ** 2))
+    baseline = float(
+        np.mean((LinearRegression().fit(x_train, y_train).predict(x_test) - y_test) ** 2)
+    )
     program.fit()
     assert program.evaluate()["loss"] <= 1.10 * baseline
 

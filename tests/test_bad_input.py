@@ -1,4 +1,5 @@
 """Bad input of any kind gives a clear error that says where and what to do: never a traceback."""
+
 import numpy as np
 import pytest
 
@@ -32,7 +33,14 @@ def run(capsys, *args):
 
 
 def test_clean_csv_trains(tmp_path, capsys):
-    code, text = run(capsys, "train", str(write(tmp_path, good_rows())), "--out", str(tmp_path / "run"), "--quiet")
+    code, text = run(
+        capsys,
+        "train",
+        str(write(tmp_path, good_rows())),
+        "--out",
+        str(tmp_path / "run"),
+        "--quiet",
+    )
     assert code == 0 and "test: loss" in text
 
 
@@ -58,7 +66,9 @@ def test_non_numeric_value(tmp_path, capsys):
 
 
 def test_missing_target_column(tmp_path, capsys):
-    code, text = run(capsys, "train", str(write(tmp_path, good_rows(), header="a,b,c,lable")), "--quiet")
+    code, text = run(
+        capsys, "train", str(write(tmp_path, good_rows(), header="a,b,c,lable")), "--quiet"
+    )
     assert code == 1 and "label" in text and "lable" in text
 
 
@@ -69,13 +79,21 @@ def test_feature_count_mismatch_names_the_data(tmp_path, capsys):
 
 
 def test_diverging_loss_stops_and_says_why(tmp_path, capsys):
-    code, text = run(capsys, "train", str(write(tmp_path, good_rows(), opt="sgd(lr=1e30)")), "--quiet",
-                     "--out", str(tmp_path / "run"))
+    code, text = run(
+        capsys,
+        "train",
+        str(write(tmp_path, good_rows(), opt="sgd(lr=1e30)")),
+        "--quiet",
+        "--out",
+        str(tmp_path / "run"),
+    )
     assert code == 1 and "epoch" in text and "learning rate" in text
     assert (tmp_path / "run" / "params").is_dir(), "the last good parameters were not kept"
 
 
-@pytest.mark.parametrize("args", [["train", "nope.nn"], ["eval", "nope.nn", "--run", "x"], ["emit", "nope.nn"]])
+@pytest.mark.parametrize(
+    "args", [["train", "nope.nn"], ["eval", "nope.nn", "--run", "x"], ["emit", "nope.nn"]]
+)
 def test_missing_spec(args, capsys):
     code, text = run(capsys, *args)
     assert code == 1 and "nope.nn" in text

@@ -1,4 +1,5 @@
 """The `nncompile` command: exit codes, JSON diagnostics, summaries, and no heavy imports for check."""
+
 from __future__ import annotations
 
 import json
@@ -64,13 +65,15 @@ def run(argv: list[str], capsys) -> tuple[int, str, str]:
 def strict_json(text: str):
     def no_constants(name):
         raise ValueError(f"not JSON: {name}")
+
     return json.loads(text, parse_constant=no_constants)
 
 
 def python(code: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 # ---- exit codes ------------------------------------------------------------------------------------
@@ -97,8 +100,16 @@ def test_check_several_files_counts_all(tmp_path, capsys):
     assert err.rstrip().endswith("checked 2 files: 2 errors")
 
 
-@pytest.mark.parametrize("argv", [[], ["check"], ["check", "--bogus", "x.nn"], ["frobnicate"],
-                                  ["check", "--format", "yaml", "x.nn"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["check"],
+        ["check", "--bogus", "x.nn"],
+        ["frobnicate"],
+        ["check", "--format", "yaml", "x.nn"],
+    ],
+)
 def test_usage_errors_exit_2(argv, capsys):
     code, out, err = run(argv, capsys)
     assert code == 2
@@ -107,8 +118,14 @@ def test_usage_errors_exit_2(argv, capsys):
 
 
 def test_no_arguments_exit_2_from_the_real_command():
-    result = subprocess.run([sys.executable, "-m", "nncompile"], cwd=ROOT, capture_output=True, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "nncompile"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
     assert result.returncode == 2
     assert "usage:" in result.stdout + result.stderr
 
@@ -140,7 +157,9 @@ def test_check_json(tmp_path, capsys):
 def test_check_json_clean_and_syntax_error(tmp_path, capsys):
     code, out, _ = run(["check", "--format", "json", nn(tmp_path, MLP)], capsys)
     assert (code, strict_json(out)) == (0, [])
-    code, out, _ = run(["check", "--format", "json", nn(tmp_path, "model M { input x: [4]", "bad.nn")], capsys)
+    code, out, _ = run(
+        ["check", "--format", "json", nn(tmp_path, "model M { input x: [4]", "bad.nn")], capsys
+    )
     assert code == 1
     (d,) = strict_json(out)
     assert d["code"] == "E102"
@@ -148,7 +167,9 @@ def test_check_json_clean_and_syntax_error(tmp_path, capsys):
 
 def test_check_json_unreadable_file(tmp_path, capsys):
     (tmp_path / "bytes.nn").write_bytes(b"model \xff\xfe {}")
-    code, out, _ = run(["check", "--format", "json", str(tmp_path / "bytes.nn"), str(tmp_path / "gone.nn")], capsys)
+    code, out, _ = run(
+        ["check", "--format", "json", str(tmp_path / "bytes.nn"), str(tmp_path / "gone.nn")], capsys
+    )
     assert code == 1
     assert [d["code"] for d in strict_json(out)] == ["E103", "E504"]
 
@@ -162,10 +183,19 @@ def test_summary_lists_layers_and_parameters(tmp_path, capsys):
         name = part.removeprefix("model ").split("\n", 1)[0].strip()
         rows = [line.split() for line in part.splitlines()]
         tables[name] = {r[1]: (r[-2], r[-1]) for r in rows if len(r) >= 5 and r[0].isdigit()}
-        tables[name]["input"] = next(((r[-1]) for r in rows if len(r) >= 3 and r[1] == "input"), None)
-        tables[name]["total"] = next((r[-1] for r in rows if r[:2] == ["total", "parameters:"]), None)
-    assert tables["IrisMLP"] == {"dense_1": ("[8]", "40"), "dropout_1": ("[8]", "0"), "dense_2": ("[3]", "27"),
-                                 "input": "[4]", "total": "67"}
+        tables[name]["input"] = next(
+            ((r[-1]) for r in rows if len(r) >= 3 and r[1] == "input"), None
+        )
+        tables[name]["total"] = next(
+            (r[-1] for r in rows if r[:2] == ["total", "parameters:"]), None
+        )
+    assert tables["IrisMLP"] == {
+        "dense_1": ("[8]", "40"),
+        "dropout_1": ("[8]", "0"),
+        "dense_2": ("[3]", "27"),
+        "input": "[4]",
+        "total": "67",
+    }
     assert tables["NoBias"]["dense_1"] == ("[16]", "64")
     assert tables["NoBias"]["batch_norm_1"] == ("[16]", "64")
     assert tables["NoBias"]["dense_2"] == ("[3]", "51")
@@ -193,8 +223,10 @@ HEAVY = "print(sorted(m for m in sys.modules if m.split('.')[0] in {'jax', 'flax
 @pytest.mark.parametrize("command", ["check", "summary"])
 def test_check_and_summary_import_no_jax(tmp_path, command):
     path = nn(tmp_path, MLP)
-    result = python(f"import sys; from nncompile.cli import main; code = main([{command!r}, {path!r}]); "
-                    f"{HEAVY}; print(code)")
+    result = python(
+        f"import sys; from nncompile.cli import main; code = main([{command!r}, {path!r}]); "
+        f"{HEAVY}; print(code)"
+    )
     assert result.returncode == 0, result.stderr
     *_, modules, code = result.stdout.strip().splitlines()
     assert (modules, code) == ("[]", "0")
@@ -202,7 +234,9 @@ def test_check_and_summary_import_no_jax(tmp_path, command):
 
 def test_check_of_errors_imports_no_jax(tmp_path):
     path = nn(tmp_path, BROKEN)
-    result = python(f"import sys; from nncompile.cli import main; code = main(['check', {path!r}]); {HEAVY}")
+    result = python(
+        f"import sys; from nncompile.cli import main; code = main(['check', {path!r}]); {HEAVY}"
+    )
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stderr
 
 
@@ -210,7 +244,9 @@ def test_check_of_errors_imports_no_jax(tmp_path):
 @pytest.mark.parametrize("what", ["directory", "missing"])
 def test_check_of_a_directory_or_missing_file(tmp_path, what):
     target = tmp_path if what == "directory" else tmp_path / "nope.nn"
-    result = python(f"import sys; from nncompile.cli import main; sys.exit(main(['check', {str(target)!r}]))")
+    result = python(
+        f"import sys; from nncompile.cli import main; sys.exit(main(['check', {str(target)!r}]))"
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert f"{target}:1:1: error[E504]: " in result.stderr

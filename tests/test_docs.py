@@ -1,4 +1,5 @@
 """The generated reference in docs/ matches the registries."""
+
 from pathlib import Path
 
 from nncompile.reference import markdown
@@ -7,5 +8,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_reference_is_current():
-    assert (ROOT / "docs" / "reference.md").read_text() == markdown() + "\n", \
+    assert (ROOT / "docs" / "reference.md").read_text() == markdown() + "\n", (
         "regenerate with: nncompile docs > docs/reference.md"
+    )

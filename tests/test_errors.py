@@ -5,6 +5,7 @@ what ``nncompile check tests/errors/NAME.nn`` prints to stderr when run from the
 without its last line (``checked 1 file: N errors``). Regenerate with ``pytest --update-golden``,
 then read every changed file as a user would: right span, clear message, helpful hint.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,7 +19,9 @@ from nncompile.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "errors"
 SPECS = sorted(p.stem for p in CORPUS.glob("*.nn"))
-HEADLINE = re.compile(r"^(?P<path>\S+):(?P<line>\d+):(?P<col>\d+): error\[(?P<code>E\d{3})\]: ", re.M)
+HEADLINE = re.compile(
+    r"^(?P<path>\S+):(?P<line>\d+):(?P<col>\d+): error\[(?P<code>E\d{3})\]: ", re.M
+)
 
 
 def run_check(name: str, capsys, monkeypatch) -> tuple[int, str, str]:
@@ -75,7 +78,9 @@ def test_files_with_several_mistakes_report_them_all():
         assert said, f"{name}.nn: say how many mistakes, '# mistakes (N): ...'"
         found = HEADLINE.findall((CORPUS / f"{name}.expected").read_text())
         assert len(found) == int(said[1]) >= 3, name
-        assert len({line for _, line, _, _ in found}) == len(found), f"{name}: one diagnostic per mistake"
+        assert len({line for _, line, _, _ in found}) == len(found), (
+            f"{name}: one diagnostic per mistake"
+        )
 
 
 def test_no_stale_expected_files():

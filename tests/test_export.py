@@ -1,4 +1,5 @@
 """`nncompile export`: a StableHLO artifact that reloads with jax alone and predicts like `nncompile predict`."""
+
 from __future__ import annotations
 
 import json
@@ -43,31 +44,59 @@ assert not bad, bad
 
 
 def run(*args, **kw):
-    r = subprocess.run([*NNCOMPILE, *map(str, args)], capture_output=True, text=True,
-                       env={**os.environ, "PYTHONPATH": str(ROOT)}, **kw)
+    r = subprocess.run(
+        [*NNCOMPILE, *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        **kw,
+    )
     assert r.returncode == 0, r.stderr
     return r
 
 
 def test_exported_stablehlo_reloads_without_flax_and_predicts_like_nncompile(tmp_path):
     from sklearn.datasets import load_digits
+
     spec = tmp_path / "cnn.nn"
     spec.write_text(SPEC)
     run("train", spec, "--out", tmp_path / "run", "--quiet")
-    x = load_digits().data[:37].astype(np.float32)             # raw pixels, as `predict --input` takes them
+    x = load_digits().data[:37].astype(np.float32)  # raw pixels, as `predict --input` takes them
     np.save(tmp_path / "x.npy", x)
-    run("predict", spec, "--run", tmp_path / "run", "--input", tmp_path / "x.npy", "--output", tmp_path / "want.npy")
+    run(
+        "predict",
+        spec,
+        "--run",
+        tmp_path / "run",
+        "--input",
+        tmp_path / "x.npy",
+        "--output",
+        tmp_path / "want.npy",
+    )
     out = tmp_path / "model.stablehlo"
     r = run("export", spec, "--run", tmp_path / "run", "-o", out)
     assert "parameters baked in" in r.stderr
     info = json.loads(out.with_name("model.stablehlo.json").read_text())
-    assert info["input"] == {"shape": ["b", 64], "dtype": "float32"} and info["output"]["shape"] == ["b", 10]
+    assert info["input"] == {"shape": ["b", 64], "dtype": "float32"} and info["output"][
+        "shape"
+    ] == ["b", 10]
     assert set(info["platforms"]) == {"cpu", "cuda"}
     loader = tmp_path / "load.py"
     loader.write_text(LOADER)
-    r = subprocess.run([sys.executable, loader, out, tmp_path / "x.npy", tmp_path / "got.npy", tmp_path / "got3.npy"],
-                       capture_output=True, text=True, cwd=tmp_path, env={k: v for k, v in os.environ.items()
-                                                                           if k != "PYTHONPATH"})
+    r = subprocess.run(
+        [
+            sys.executable,
+            loader,
+            out,
+            tmp_path / "x.npy",
+            tmp_path / "got.npy",
+            tmp_path / "got3.npy",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
     assert r.returncode == 0, r.stderr
     want, got = np.load(tmp_path / "want.npy"), np.load(tmp_path / "got.npy")
     assert got.shape == want.shape == (37, 10)

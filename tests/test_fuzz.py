@@ -5,13 +5,15 @@ file, and mutations (delete / duplicate / swap / rename tokens, change numbers, 
 example specs in ``specs/*.nn`` and of a few valid specs written here. Every diagnostic must point
 inside the text. Derandomized, so CI runs the same 5,000 cases every time.
 """
+
 from __future__ import annotations
 
 import json
 import re
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import nncompile
 from nncompile.diagnostics import Diagnostic, to_json
@@ -85,16 +87,47 @@ def seeds() -> list[str]:
 
 
 SEEDS = seeds()
-TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*|[A-Za-z_]\w*|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\s+|.', re.S)
+TOKEN = re.compile(
+    r'"(?:[^"\\\n]|\\.)*"|#[^\n]*|[A-Za-z_]\w*|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\s+|.', re.S
+)
 NAMES = sorted({t for s in SEEDS for t in TOKEN.findall(s) if re.fullmatch(r"[A-Za-z_]\w*", t)})
-PUNCTUATION = list("{}[]()=:,;.'\"#-+@\\\t\n") + ["\u00e9", "\u200b", "\ufeff", "\x00", "1e", "1.2.3", "-"]
-NUMBERS = ["0", "-1", "0.0", "1.5", "-0", "1e400", "1e-400", "99999999999999999999999", "3", "65", "1024"]
-VOCABULARY = sorted(set(NAMES[:400]) | set(PUNCTUATION) | {" ", "\n", "64", "0.5", "1e-3", '"digits"',
-                                                            "true", "false", "int"})
+PUNCTUATION = list("{}[]()=:,;.'\"#-+@\\\t\n") + [
+    "\u00e9",
+    "\u200b",
+    "\ufeff",
+    "\x00",
+    "1e",
+    "1.2.3",
+    "-",
+]
+NUMBERS = [
+    "0",
+    "-1",
+    "0.0",
+    "1.5",
+    "-0",
+    "1e400",
+    "1e-400",
+    "99999999999999999999999",
+    "3",
+    "65",
+    "1024",
+]
+VOCABULARY = sorted(
+    set(NAMES[:400])
+    | set(PUNCTUATION)
+    | {" ", "\n", "64", "0.5", "1e-3", '"digits"', "true", "false", "int"}
+)
+
 
 def cases(n: int) -> settings:
-    return settings(max_examples=n, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    return settings(
+        max_examples=n,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
 
 
 def assert_well_formed(diagnostics, text: str) -> None:
@@ -127,10 +160,18 @@ def test_token_soup(text):
 
 # ---- arbitrary bytes, through a file ------------------------------------------------------------
 @cases(500)
-@given(st.one_of(st.binary(max_size=300),
-                 st.sampled_from(SEEDS).map(lambda s: s.encode("utf-8")).flatmap(
-                     lambda b: st.tuples(st.integers(0, len(b)), st.binary(min_size=1, max_size=4)).map(
-                         lambda ix: b[:ix[0]] + ix[1] + b[ix[0]:]))))
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.sampled_from(SEEDS)
+        .map(lambda s: s.encode("utf-8"))
+        .flatmap(
+            lambda b: st.tuples(st.integers(0, len(b)), st.binary(min_size=1, max_size=4)).map(
+                lambda ix: b[: ix[0]] + ix[1] + b[ix[0] :]
+            )
+        ),
+    )
+)
 def test_any_bytes_from_a_file(tmp_path_factory, data):
     path = tmp_path_factory.getbasetemp() / "fuzz_bytes.nn"
     path.write_bytes(data)
@@ -152,7 +193,11 @@ def mutated(draw) -> str:
         if not tokens:
             break
         i = draw(st.integers(0, len(tokens) - 1))
-        op = draw(st.sampled_from(["delete", "duplicate", "swap", "punctuate", "rename", "renumber", "truncate"]))
+        op = draw(
+            st.sampled_from(
+                ["delete", "duplicate", "swap", "punctuate", "rename", "renumber", "truncate"]
+            )
+        )
         if op == "delete":
             del tokens[i]
         elif op == "duplicate":

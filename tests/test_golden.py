@@ -93,8 +93,11 @@ def test_emitted_programs(spec, update_golden):
         again = emit_program(nncompile.load_spec(spec), name)
         assert again == source, "emission is not deterministic"
         compare(GOLDEN / spec.stem / f"program_{name}.py", source, update_golden)
-        long = [f"line {i}: {len(line)} characters" for i, line in enumerate(source.splitlines(), 1)
-                if len(line) > 100]
+        long = [
+            f"line {i}: {len(line)} characters"
+            for i, line in enumerate(source.splitlines(), 1)
+            if len(line) > 100
+        ]
         assert not long, f"{spec.stem} train {name}: emitted lines over 100 characters: {long}"
 
 

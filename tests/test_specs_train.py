@@ -1,4 +1,5 @@
 """Every spec in specs/ compiles, and every one of its train blocks trains: the loss goes down."""
+
 from pathlib import Path
 
 import numpy as np
@@ -8,8 +9,10 @@ import nncompile.api as api
 
 ROOT = Path(__file__).resolve().parents[1]
 
+
 def _cases():
     from nncompile.compiler import load_spec
+
     out = []
     for spec in sorted((ROOT / "specs").glob("*.nn")):
         for name in load_spec(spec).trains:

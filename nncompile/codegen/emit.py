@@ -3,15 +3,16 @@
 Every decision is the plan's (nncompile.plan); this module only writes text, in the order a Flax
 user reads a training script: model, optimizer, loss, step, prediction, then the run configuration
 and the backend tuning that are not part of the model."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..version import __version__
 from ..expr import render
 from ..plan import Plan, conv_lowering, plan_for
 from ..semantics import ir
 from ..semantics.ir import select_train
+from ..version import __version__
 from . import config as CF
 from . import training as TR
 from .layers import IM2COL
@@ -25,6 +26,7 @@ def emit_program(program: ir.Program, train_name: str | None = None) -> str:
     plan = plan_for(program, train_name)
     if plan.kind == "gan":
         from .gan import emit_gan
+
         return emit_gan(program, train, plan)
     return emit_supervised(program, train, plan)
 
@@ -38,14 +40,22 @@ def emit_supervised(program: ir.Program, train: ir.Train, plan: Plan) -> str:
     loss, loss_snippets = TR.loss_expr(train)
     penalties = TR.penalty_terms(train)
     augments = TR.augment_calls(train)
-    line = lambda key: f"{spec_name}:{train.property_spans[key].line}" if key in train.property_spans else None  # noqa: E731
+    line = lambda key: (
+        f"{spec_name}:{train.property_spans[key].line}" if key in train.property_spans else None
+    )
 
     w = Writer()
-    header(w, f"Training program for `train {train.name}` of {spec_name}: model {train.model.name} on data "
-           f"{train.data.name}.", spec_name)
+    header(
+        w,
+        f"Training program for `train {train.name}` of {spec_name}: model {train.model.name} on data "
+        f"{train.data.name}.",
+        spec_name,
+    )
     if bf16:
         w("COMPUTE_DTYPE = jnp.bfloat16  # precision: bfloat16 (parameters stay float32)")
-    models.snippets |= set(loss_snippets) | set(TR.penalty_snippets(train)) | set(TR.augment_snippets(train))
+    models.snippets |= (
+        set(loss_snippets) | set(TR.penalty_snippets(train)) | set(TR.augment_snippets(train))
+    )
     model_section(w, [models])
     w()
     w()
@@ -66,21 +76,31 @@ def emit_supervised(program: ir.Program, train: ir.Train, plan: Plan) -> str:
         w("    )")
     w()
     w()
-    w(f"def make_optimizer(steps_per_epoch: int, epochs: int{', frozen: bool = True' if plan.frozen else ''}):")
+    w(
+        f"def make_optimizer(steps_per_epoch: int, epochs: int{', frozen: bool = True' if plan.frozen else ''}):"
+    )
     for target, expr in TR.optimizer_lines(train):
         key = "schedule" if target == "learning_rate" else "optimizer"
         w.assign(4, target, expr, line(key) if key in train.property_spans else None)
     if plan.frozen:
-        w("    # frozen=False (the runtime's call after unfreeze_after) trains every layer, with a fresh state")
-        w('    stay = optax.set_to_zero() if frozen else tx')
+        w(
+            "    # frozen=False (the runtime's call after unfreeze_after) trains every layer, with a fresh state"
+        )
+        w("    stay = optax.set_to_zero() if frozen else tx")
         w('    tx = optax.multi_transform({"train": tx, "frozen": stay}, freeze_labels)')
     w("    return tx")
     w()
     w()
     w("def loss_fn(model, x, y):")
     what = "logits" if fold else "outputs"
-    w(f'    """Mean {train.props.loss.name} over the batch (+ penalties); returns (loss, model {what})."""')
-    w("    outputs = model(x).astype(jnp.float32)  # loss and metrics in float32" if bf16 else "    outputs = model(x)")
+    w(
+        f'    """Mean {train.props.loss.name} over the batch (+ penalties); returns (loss, model {what})."""'
+    )
+    w(
+        "    outputs = model(x).astype(jnp.float32)  # loss and metrics in float32"
+        if bf16
+        else "    outputs = model(x)"
+    )
     w.assign(4, "loss", loss, line("loss"))
     for term in penalties:
         w.assign(4, "loss", term, line("regularize"), op="+=")
@@ -113,10 +133,15 @@ def emit_supervised(program: ir.Program, train: ir.Train, plan: Plan) -> str:
     out = "model(x).astype(jnp.float32)" if bf16 else "model(x)"
     final = {"softmax": f"jax.nn.softmax({out}, axis=-1)", "sigmoid": f"jax.nn.sigmoid({out})"}
     w(f"    return {final.get(fold, out) if fold else out}")
-    config = CF.config(train, spec_name, fold, plan.strategy.value,  # type: ignore[arg-type]
-                       activation_floats=plan.activation_floats.value,  # type: ignore[arg-type]
-                       cpu_compiler_options=plan.compiler_options.value,  # type: ignore[arg-type]
-                       precision=plan.precision.value)  # type: ignore[arg-type]
+    config = CF.config(
+        train,
+        spec_name,
+        fold,
+        plan.strategy.value,  # type: ignore[arg-type]
+        activation_floats=plan.activation_floats.value,  # type: ignore[arg-type]
+        cpu_compiler_options=plan.compiler_options.value,  # type: ignore[arg-type]
+        precision=plan.precision.value,
+    )  # type: ignore[arg-type]
     config_section(w, config)
     backend_section(w, [models], IM2COL if plan.im2col else None)
     main_block(w, "data, loop, metrics, run folder")

@@ -1,4 +1,5 @@
 """Emission of adversarial training (`objective: gan(...)`): two models, two optimizers, one step."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,8 +28,12 @@ def emit_gan(program: ir.Program, train: ir.Train, plan: Plan) -> str:
     d_loss, g_loss = (render(e) for e in LOSSES[loss].gan or ())  # on the discriminator's logits
     config = CF.gan_config(train, spec_name)
     w = Writer()
-    header(w, f"Adversarial training program for `train {train.name}` of {spec_name}: {g_model.name} against "
-           f"{d_model.name} on data {train.data.name}.", spec_name)
+    header(
+        w,
+        f"Adversarial training program for `train {train.name}` of {spec_name}: {g_model.name} against "
+        f"{d_model.name} on data {train.data.name}.",
+        spec_name,
+    )
     model_section(w, [g_plan, d_plan])
     w()
     w()
@@ -68,7 +73,9 @@ def emit_gan(program: ir.Program, train: ir.Train, plan: Plan) -> str:
     w('    """One discriminator step, then one generator step; returns (d_loss, g_loss)."""')
     w("    kd, kg = jax.random.split(key)")
     w("    z = sample_noise(kd, x.shape[0])")
-    w("    d_loss, d_grads = nnx.value_and_grad(discriminator_loss)(discriminator, generator, x, z)")
+    w(
+        "    d_loss, d_grads = nnx.value_and_grad(discriminator_loss)(discriminator, generator, x, z)"
+    )
     w("    d_optimizer.update(discriminator, d_grads)")
     w("    z = sample_noise(kg, x.shape[0])")
     w("    g_loss, g_grads = nnx.value_and_grad(generator_loss)(generator, discriminator, z)")

@@ -3,6 +3,7 @@
 The lowerings themselves live with the entries (nncompile/registry/layers/, activations.py); the
 facts the plan reads from them (convolutions, emitters, activation sizes) are in nncompile.plan.
 """
+
 from __future__ import annotations
 
 from ..expr import Call, Sym
@@ -20,8 +21,14 @@ def lower_layer(node: ir.Node) -> Lowered:
 
 
 # layers whose matmuls/convolutions run in the compute dtype with `precision: bfloat16`
-COMPUTE_DTYPE_LAYERS = {"nnx.Linear", "nnx.Conv", "nnx.Embed", "nnx.SimpleCell", "nnx.LSTMCell",
-                        "nnx.GRUCell"}
+COMPUTE_DTYPE_LAYERS = {
+    "nnx.Linear",
+    "nnx.Conv",
+    "nnx.Embed",
+    "nnx.SimpleCell",
+    "nnx.LSTMCell",
+    "nnx.GRUCell",
+}
 
 
 def compute_dtype(init: Code) -> Code:
@@ -33,6 +40,10 @@ def compute_dtype(init: Code) -> Code:
     args = tuple(compute_dtype(a) for a in init.args)
     kwargs = tuple((k, compute_dtype(v)) for k, v in init.kwargs)
     if init.fn in COMPUTE_DTYPE_LAYERS:
-        kwargs = (*[kv for kv in kwargs if kv[0] != "rngs"], ("dtype", Sym("COMPUTE_DTYPE")),
-                  ("param_dtype", Sym("jnp.float32")), *[kv for kv in kwargs if kv[0] == "rngs"])
+        kwargs = (
+            *[kv for kv in kwargs if kv[0] != "rngs"],
+            ("dtype", Sym("COMPUTE_DTYPE")),
+            ("param_dtype", Sym("jnp.float32")),
+            *[kv for kv in kwargs if kv[0] == "rngs"],
+        )
     return Call(init.fn, args, kwargs)

@@ -1,4 +1,5 @@
 """Python source -> a live module, registered so tracebacks show the generated lines."""
+
 from __future__ import annotations
 
 import itertools
@@ -14,5 +15,5 @@ def load_module(source: str, origin: str) -> types.ModuleType:
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     module = types.ModuleType("nncompile_program")
     module.__file__ = filename
-    exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102 - source is our own emitted code
+    exec(compile(source, filename, "exec"), module.__dict__)
     return module

@@ -6,6 +6,7 @@ parameter (found by comparing the block with a variant built with that parameter
 ``semantics.models.ModelBuilder.variants``) is written as the parameter. Uses of a block that still
 differ in something no parameter explains get a class each (``Block``, ``Block_2``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -41,8 +42,8 @@ def _shape(shape: tuple) -> str:
 class ClassPlan:
     name: Sym
     doc: str
-    params: list[Sym] = field(default_factory=list)       # constructor parameters (block parameters)
-    stored: list[Sym] = field(default_factory=list)       # parameters __call__ reads (kept as self.<p>)
+    params: list[Sym] = field(default_factory=list)  # constructor parameters (block parameters)
+    stored: list[Sym] = field(default_factory=list)  # parameters __call__ reads (kept as self.<p>)
     fields: list[tuple[Sym, Expr, Where]] = field(default_factory=list)
     inputs: list[Sym] = field(default_factory=list)
     body: list[tuple[Sym, Expr, Where]] = field(default_factory=list)
@@ -50,8 +51,16 @@ class ClassPlan:
 
     def key(self) -> str:
         """What makes two classes the same code (names and comments aside)."""
-        return repr((self.params, self.stored, [(a, render(e)) for a, e, _ in self.fields], self.inputs,
-                     [(t, render(e)) for t, e, _ in self.body], [render(r) for r in self.returns]))
+        return repr(
+            (
+                self.params,
+                self.stored,
+                [(a, render(e)) for a, e, _ in self.fields],
+                self.inputs,
+                [(t, render(e)) for t, e, _ in self.body],
+                [render(r) for r in self.returns],
+            )
+        )
 
 
 @dataclass
@@ -74,14 +83,24 @@ def generalize(a: Any, b: Any, value: object, sym: Sym) -> Any:
             return a
         raise _Mismatch
     if isinstance(a, Call) and isinstance(b, Call):
-        if a.fn != b.fn or len(a.args) != len(b.args) or [k for k, _ in a.kwargs] != [k for k, _ in b.kwargs]:
+        if (
+            a.fn != b.fn
+            or len(a.args) != len(b.args)
+            or [k for k, _ in a.kwargs] != [k for k, _ in b.kwargs]
+        ):
             raise _Mismatch
-        return Call(a.fn, tuple(generalize(x, y, value, sym) for x, y in zip(a.args, b.args)),
-                    tuple((k, generalize(x, y, value, sym)) for (k, x), (_, y) in zip(a.kwargs, b.kwargs)))
+        return Call(
+            a.fn,
+            tuple(generalize(x, y, value, sym) for x, y in zip(a.args, b.args)),
+            tuple((k, generalize(x, y, value, sym)) for (k, x), (_, y) in zip(a.kwargs, b.kwargs)),
+        )
     if isinstance(a, T) and isinstance(b, T):
         if a.template != b.template or [k for k, _ in a.parts] != [k for k, _ in b.parts]:
             raise _Mismatch
-        return T(a.template, tuple((k, generalize(x, y, value, sym)) for (k, x), (_, y) in zip(a.parts, b.parts)))
+        return T(
+            a.template,
+            tuple((k, generalize(x, y, value, sym)) for (k, x), (_, y) in zip(a.parts, b.parts)),
+        )
     if isinstance(a, (tuple, list)) and type(a) is type(b):
         if len(a) != len(b):
             raise _Mismatch
@@ -97,7 +116,9 @@ def _mentions(expr: Any, sym: Sym) -> bool:
     if isinstance(expr, Sym):
         return expr == sym
     if isinstance(expr, Call):
-        return any(_mentions(x, sym) for x in expr.args) or any(_mentions(v, sym) for _, v in expr.kwargs)
+        return any(_mentions(x, sym) for x in expr.args) or any(
+            _mentions(v, sym) for _, v in expr.kwargs
+        )
     if isinstance(expr, T):
         return any(_mentions(v, sym) for _, v in expr.parts)
     if isinstance(expr, (tuple, list)):
@@ -162,14 +183,22 @@ class _Lowerer:
                 assert node.submodel is not None
                 lowered = L.Lowered(self.instance(node.submodel), lambda a, xs: call(a, *xs))
             elif node.kind == "activation":
-                lowered = L.Lowered(None, lambda a, xs, ref=node.params: L.activation_call(ref, xs[0]))
+                lowered = L.Lowered(
+                    None, lambda a, xs, ref=node.params: L.activation_call(ref, xs[0])
+                )
             else:
-                if node is last and fold is not None and getattr(node.params, "activation", None) is not None:
+                if (
+                    node is last
+                    and fold is not None
+                    and getattr(node.params, "activation", None) is not None
+                ):
                     node = replace(node, params=node.params.model_copy(update={"activation": None}))  # type: ignore[union-attr]
                 lowered = L.lower_layer(node)
             self.snippets.update(lowered.snippets)
             if lowered.init is not None:
-                init = L.compute_dtype(lowered.init) if self.precision == "bfloat16" else lowered.init
+                init = (
+                    L.compute_dtype(lowered.init) if self.precision == "bfloat16" else lowered.init
+                )
                 plan.fields.append((safe_name(node.name), init, self.where(node)))
             target = names[node.output]
             plan.body.append((target, lowered.apply(attr, ins), self.where(node)))
@@ -188,10 +217,14 @@ def _generalized(plan: ClassPlan, other: ClassPlan, param: str, value: object) -
     own = Sym(f"self.{sym}")
     if len(plan.fields) != len(other.fields) or len(plan.body) != len(other.body):
         raise _Mismatch
-    fields = [(a, generalize(e, o, value, sym), replace(w, **_shapes(w, ow, value, sym)))
-              for (a, e, w), (_, o, ow) in zip(plan.fields, other.fields)]
-    body = [(t, generalize(e, o, value, own), replace(w, **_shapes(w, ow, value, sym)))
-            for (t, e, w), (_, o, ow) in zip(plan.body, other.body)]
+    fields = [
+        (a, generalize(e, o, value, sym), replace(w, **_shapes(w, ow, value, sym)))
+        for (a, e, w), (_, o, ow) in zip(plan.fields, other.fields)
+    ]
+    body = [
+        (t, generalize(e, o, value, own), replace(w, **_shapes(w, ow, value, sym)))
+        for (t, e, w), (_, o, ow) in zip(plan.body, other.body)
+    ]
     used_init = any(_mentions(e, sym) for _, e, _ in fields)
     used_call = any(_mentions(e, own) for _, e, _ in body)
     out = replace(plan, fields=fields, body=body)
@@ -204,7 +237,10 @@ def _generalized(plan: ClassPlan, other: ClassPlan, param: str, value: object) -
 
 def _shapes(w: Where, other: Where, value: object, sym: Sym) -> dict:
     try:
-        return {"ins": generalize(w.ins, other.ins, value, sym), "out": generalize(w.out, other.out, value, sym)}
+        return {
+            "ins": generalize(w.ins, other.ins, value, sym),
+            "out": generalize(w.out, other.out, value, sym),
+        }
     except _Mismatch:
         return {}
 
@@ -218,14 +254,20 @@ def _variables(model: ir.Model) -> dict[str, Sym]:
         if node.inputs != (previous,):
             explicit.update(node.inputs)
         previous = node.output
-    explicit.update(t.name for t in model.outputs if model.nodes and t.name != model.nodes[-1].output)
+    explicit.update(
+        t.name for t in model.outputs if model.nodes and t.name != model.nodes[-1].output
+    )
     taken = explicit | {t.name for t in model.inputs if t.name in explicit}
     running = next((n for n in RUNNING if n not in taken), "out_")
-    return {node.output: safe_name(node.output) if node.output in explicit else Sym(running)
-            for node in model.nodes}
+    return {
+        node.output: safe_name(node.output) if node.output in explicit else Sym(running)
+        for node in model.nodes
+    }
 
 
-def lower_model(model: ir.Model, spec_path: str, fold: str | None, precision: str = "float32") -> ModelPlan:
+def lower_model(
+    model: ir.Model, spec_path: str, fold: str | None, precision: str = "float32"
+) -> ModelPlan:
     """``precision="bfloat16"``: the layers with weights compute in bfloat16 and keep float32 parameters."""
     lowerer = _Lowerer(Path(spec_path).name, precision)
     top = lowerer.instance(model, fold)

@@ -5,6 +5,7 @@ positional arguments, its docs, its rules (layers: shapes and parameter counts) 
 to Flax/Optax code as ``nncompile.expr`` objects, so that ``check`` never imports JAX. Each kind
 has its own typed entry (``layers.Layer``, ``activations.Activation``, ...); docs/extending.md.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
@@ -107,8 +108,13 @@ class Registry(Generic[E]):
         return self._entries.get(name)
 
 
-def entry(name: str, params: type[Params] = NoParams, positional: tuple[str, ...] = (), doc: str = "",
-          **extra: Callable | Any) -> Entry:
+def entry(
+    name: str,
+    params: type[Params] = NoParams,
+    positional: tuple[str, ...] = (),
+    doc: str = "",
+    **extra: Callable | Any,
+) -> Entry:
     return Entry(name, params, positional, doc, extra)
 
 
@@ -126,9 +132,22 @@ def registries() -> dict[str, Registry]:
         training,
     )
 
-    return {r.kind: r for r in (
-        layers.LAYERS, activations.ACTIVATIONS, activations.INITIALIZERS,
-        losses.LOSSES, optimizers.OPTIMIZERS, schedules.SCHEDULES, schedules.REGULARIZERS,
-        metrics.METRICS, training.OBJECTIVES, training.NOISES, training.INITS,
-        training.SWEEP_OBJECTIVES, sources.SOURCES, augmentations.AUGMENTATIONS,
-    )}
+    return {
+        r.kind: r
+        for r in (
+            layers.LAYERS,
+            activations.ACTIVATIONS,
+            activations.INITIALIZERS,
+            losses.LOSSES,
+            optimizers.OPTIMIZERS,
+            schedules.SCHEDULES,
+            schedules.REGULARIZERS,
+            metrics.METRICS,
+            training.OBJECTIVES,
+            training.NOISES,
+            training.INITS,
+            training.SWEEP_OBJECTIVES,
+            sources.SOURCES,
+            augmentations.AUGMENTATIONS,
+        )
+    }

@@ -1,4 +1,5 @@
 """Activations and weight initializers: one typed entry each, with arguments, docs and lowering."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -64,28 +65,56 @@ def _softmax(p: Softmax, x: Code) -> Code:
     return call("jax.nn.softmax", x, **changed(axis=(p.axis, -1)))
 
 
-ACTIVATIONS = Registry("activation", [
-    Activation("linear", doc="identity: f(x) = x (a layer without activation)",
-               lower=lambda p, x: x),
-    Activation("relu", doc="max(0, x); cheap, but units can 'die' (stay at 0)",
-               lower=_fn("jax.nn.relu")),
-    Activation("leaky_relu", LeakyRelu, ("alpha",),
-               "x for x > 0, alpha*x otherwise; avoids dying ReLU",
-               lower=_leaky_relu, example="leaky_relu(0.2)"),
-    Activation("elu", Elu, ("alpha",), "x for x > 0, alpha*(exp(x)-1) otherwise",
-               lower=_elu, example="elu(0.5)"),
-    Activation("selu", doc="scaled ELU (self-normalising networks)", lower=_fn("jax.nn.selu")),
-    Activation("gelu", doc="x * Phi(x), smooth ReLU used in transformers",
-               lower=lambda p, x: call("jax.nn.gelu", x, approximate=False)),
-    Activation("sigmoid",
-               doc="1/(1+exp(-x)) in (0, 1): binary outputs; saturates (vanishing gradient)",
-               lower=_fn("jax.nn.sigmoid")),
-    Activation("tanh", doc="in (-1, 1), zero-centred; saturates", lower=_fn("jnp.tanh")),
-    Activation("softmax", Softmax, ("axis",),
-               "exp(x)/sum(exp(x)): class probabilities over the last axis", lower=_softmax),
-    Activation("softplus", doc="log(1+exp(x)), smooth ReLU", lower=_fn("jax.nn.softplus")),
-    Activation("swish", doc="x * sigmoid(x) (also called silu)", lower=_fn("jax.nn.swish")),
-])
+ACTIVATIONS = Registry(
+    "activation",
+    [
+        Activation(
+            "linear", doc="identity: f(x) = x (a layer without activation)", lower=lambda p, x: x
+        ),
+        Activation(
+            "relu",
+            doc="max(0, x); cheap, but units can 'die' (stay at 0)",
+            lower=_fn("jax.nn.relu"),
+        ),
+        Activation(
+            "leaky_relu",
+            LeakyRelu,
+            ("alpha",),
+            "x for x > 0, alpha*x otherwise; avoids dying ReLU",
+            lower=_leaky_relu,
+            example="leaky_relu(0.2)",
+        ),
+        Activation(
+            "elu",
+            Elu,
+            ("alpha",),
+            "x for x > 0, alpha*(exp(x)-1) otherwise",
+            lower=_elu,
+            example="elu(0.5)",
+        ),
+        Activation("selu", doc="scaled ELU (self-normalising networks)", lower=_fn("jax.nn.selu")),
+        Activation(
+            "gelu",
+            doc="x * Phi(x), smooth ReLU used in transformers",
+            lower=lambda p, x: call("jax.nn.gelu", x, approximate=False),
+        ),
+        Activation(
+            "sigmoid",
+            doc="1/(1+exp(-x)) in (0, 1): binary outputs; saturates (vanishing gradient)",
+            lower=_fn("jax.nn.sigmoid"),
+        ),
+        Activation("tanh", doc="in (-1, 1), zero-centred; saturates", lower=_fn("jnp.tanh")),
+        Activation(
+            "softmax",
+            Softmax,
+            ("axis",),
+            "exp(x)/sum(exp(x)): class probabilities over the last axis",
+            lower=_softmax,
+        ),
+        Activation("softplus", doc="log(1+exp(x)), smooth ReLU", lower=_fn("jax.nn.softplus")),
+        Activation("swish", doc="x * sigmoid(x) (also called silu)", lower=_fn("jax.nn.swish")),
+    ],
+)
 
 
 def activation_call(ref: Ref | None, x: Code) -> Code:
@@ -118,13 +147,16 @@ class Constant(Params):
     value: float = 0.0
 
 
-SYMMETRIC_UNIFORM = Snippet("symmetric_uniform", '''
+SYMMETRIC_UNIFORM = Snippet(
+    "symmetric_uniform",
+    '''
 def symmetric_uniform(scale):
     """Initializer: uniform in [-scale, scale]."""
     def init(key, shape, dtype=jnp.float32):
         return jax.random.uniform(key, shape, dtype, -scale, scale)
     return init
-''')
+''',
+)
 
 
 def _matrix(name: str, doc: str) -> Initializer:
@@ -133,26 +165,49 @@ def _matrix(name: str, doc: str) -> Initializer:
     return Initializer(name, doc=doc, lower=lower, matrices_only=True)
 
 
-INITIALIZERS = Registry("initializer", [
-    _matrix("glorot_uniform", "Glorot/Xavier uniform (the default for kernels)"),
-    _matrix("glorot_normal", "Glorot/Xavier normal"),
-    _matrix("he_uniform", "He/Kaiming uniform, for ReLU layers"),
-    _matrix("he_normal", "He/Kaiming normal, for ReLU layers"),
-    _matrix("lecun_uniform", "LeCun uniform"),
-    _matrix("lecun_normal", "LeCun normal (for selu)"),
-    _matrix("orthogonal", "orthogonal matrix (recurrent kernels)"),
-    Initializer("normal", Normal, ("stddev",), "normal with the given standard deviation",
-                lower=lambda p: call("nnx.initializers.normal", p.stddev), example="normal(0.1)"),
-    Initializer("uniform", Uniform, ("scale",), "uniform in [-scale, scale]",
-                lower=lambda p: call("symmetric_uniform", p.scale), snippets=(SYMMETRIC_UNIFORM,),
-                example="uniform(0.1)"),
-    Initializer("constant", Constant, ("value",), "every weight the same value",
-                lower=lambda p: call("nnx.initializers.constant", p.value),
-                example="constant(0.5)"),
-    Initializer("zeros", doc="all zeros (the default for biases)",
-                lower=lambda p: Sym("nnx.initializers.zeros")),
-    Initializer("ones", doc="all ones", lower=lambda p: Sym("nnx.initializers.ones")),
-])
+INITIALIZERS = Registry(
+    "initializer",
+    [
+        _matrix("glorot_uniform", "Glorot/Xavier uniform (the default for kernels)"),
+        _matrix("glorot_normal", "Glorot/Xavier normal"),
+        _matrix("he_uniform", "He/Kaiming uniform, for ReLU layers"),
+        _matrix("he_normal", "He/Kaiming normal, for ReLU layers"),
+        _matrix("lecun_uniform", "LeCun uniform"),
+        _matrix("lecun_normal", "LeCun normal (for selu)"),
+        _matrix("orthogonal", "orthogonal matrix (recurrent kernels)"),
+        Initializer(
+            "normal",
+            Normal,
+            ("stddev",),
+            "normal with the given standard deviation",
+            lower=lambda p: call("nnx.initializers.normal", p.stddev),
+            example="normal(0.1)",
+        ),
+        Initializer(
+            "uniform",
+            Uniform,
+            ("scale",),
+            "uniform in [-scale, scale]",
+            lower=lambda p: call("symmetric_uniform", p.scale),
+            snippets=(SYMMETRIC_UNIFORM,),
+            example="uniform(0.1)",
+        ),
+        Initializer(
+            "constant",
+            Constant,
+            ("value",),
+            "every weight the same value",
+            lower=lambda p: call("nnx.initializers.constant", p.value),
+            example="constant(0.5)",
+        ),
+        Initializer(
+            "zeros",
+            doc="all zeros (the default for biases)",
+            lower=lambda p: Sym("nnx.initializers.zeros"),
+        ),
+        Initializer("ones", doc="all ones", lower=lambda p: Sym("nnx.initializers.ones")),
+    ],
+)
 
 
 def initializer_expr(ref: Ref | None) -> Code:

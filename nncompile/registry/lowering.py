@@ -1,5 +1,6 @@
 """What the lowerings of registry entries share: the result of a layer's lowering, and the rule that
 emitted calls leave out the arguments a library already defaults to."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence

@@ -1,4 +1,5 @@
 """The validated, shaped program description that code generation reads."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -36,8 +37,10 @@ class Node:
     shape: Shape
     span: Span
     param_count: int = 0
-    submodel: "Model | None" = None
-    named: bool = False  # the spec binds the output to a name (`r = dense(8)`): emitted code keeps it
+    submodel: Model | None = None
+    named: bool = (
+        False  # the spec binds the output to a name (`r = dense(8)`): emitted code keeps it
+    )
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ class Model:
     bound: tuple[tuple[str, object], ...] = ()  # parameter values of a parameterised model
     # (parameter, value, the model built with that one parameter changed to value): how each number of
     # the model depends on its parameters, so that code generation can write one parameterised class
-    variants: tuple[tuple[str, object, "Model"], ...] = field(default=(), compare=False, repr=False)
+    variants: tuple[tuple[str, object, Model], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def param_count(self) -> int:
@@ -109,15 +112,23 @@ def select_train(program: Program, name: str | None) -> Train:
     """The train block ``name``, or the only one, or the one called ``main``."""
     from ..diagnostics import did_you_mean
     from ..errors import NncompileError
+
     if not program.trains:
-        raise NncompileError(f"{program.source.path} has no train block", "add `train { model: ...  data: ... }`")
+        raise NncompileError(
+            f"{program.source.path} has no train block", "add `train { model: ...  data: ... }`"
+        )
     if name is None:
         if len(program.trains) == 1 or "main" in program.trains:
             return program.trains.get("main") or next(iter(program.trains.values()))
         names = ", ".join(program.trains)
-        raise NncompileError(f"{program.source.path} has several train blocks ({names})",
-                             "choose one with --train NAME")
+        raise NncompileError(
+            f"{program.source.path} has several train blocks ({names})",
+            "choose one with --train NAME",
+        )
     if name not in program.trains:
-        raise NncompileError(f"no train block '{name}' in {program.source.path}",
-                             did_you_mean(name, program.trains) or f"the train blocks are {', '.join(program.trains)}")
+        raise NncompileError(
+            f"no train block '{name}' in {program.source.path}",
+            did_you_mean(name, program.trains)
+            or f"the train blocks are {', '.join(program.trains)}",
+        )
     return program.trains[name]

@@ -1,15 +1,16 @@
 """Model blocks -> shaped layer graphs: statement resolution, tensor wiring and shape inference."""
+
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
 
 from .. import diagnostics as D
+from ..diagnostics import Collector
 from ..registry.activations import ACTIVATIONS
 from ..registry.layers import LAYERS
 from ..shapes import ShapeError, fmt
 from ..source import Span
-from ..diagnostics import Collector
 from ..syntax import ast
 from . import ir
 from .resolve import Invalid, Resolver, Scope
@@ -18,21 +19,26 @@ from .resolve import Invalid, Resolver, Scope
 class ModelBuilder:
     """Builds ``ir.Model`` for model blocks; parameterised models once per set of arguments."""
 
-    def __init__(self, resolver: Resolver, blocks: dict[str, ast.ModelBlock], lets: dict[str, ast.Value]):
+    def __init__(
+        self, resolver: Resolver, blocks: dict[str, ast.ModelBlock], lets: dict[str, ast.Value]
+    ):
         self.resolver = resolver
         self.out = resolver.out
         self.blocks = blocks
         self.lets = lets
         self.stack: list[str] = []
-        self.probing = False  # building a variant: errors are not the user's, variants are not nested
+        self.probing = (
+            False  # building a variant: errors are not the user's, variants are not nested
+        )
 
     def plain_value(self, value: ast.Value, scope: Scope) -> object | None:
         """A parameter's value when it is a number, string or bool (after following names)."""
         value, _ = self.resolver.deref(value, scope)
         return value.value if isinstance(value, (ast.Number, ast.String, ast.Bool)) else None
 
-    def variants(self, block: ast.ModelBlock, scope: Scope, given: tuple[ir.Tensor, ...],
-                 model: ir.Model) -> tuple[tuple[str, object, ir.Model], ...]:
+    def variants(
+        self, block: ast.ModelBlock, scope: Scope, given: tuple[ir.Tensor, ...], model: ir.Model
+    ) -> tuple[tuple[str, object, ir.Model], ...]:
         """The model rebuilt once per numeric parameter, that parameter changed (and the inputs it
         declares with it): the numbers that change with it are the ones code can write as the parameter.
         A change that makes the model invalid just gives no variant."""
@@ -48,19 +54,30 @@ class ModelBuilder:
             builder.probing = True
             declared = any(isinstance(s, ast.Input) for s in block.body)
             try:
-                variant = builder.build(block, Scope(self.lets, params), None if declared else given)
+                variant = builder.build(
+                    block, Scope(self.lets, params), None if declared else given
+                )
             except Exception:  # a probe never fails a check: the class is then written per instance
                 variant = None
             if variant is not None and not quiet.out.errors:
                 out.append((name, probe, variant))
         return tuple(out)
 
-    def build(self, block: ast.ModelBlock, scope: Scope | None = None,
-              given: tuple[ir.Tensor, ...] | None = None, use_span: Span | None = None) -> ir.Model | None:
+    def build(
+        self,
+        block: ast.ModelBlock,
+        scope: Scope | None = None,
+        given: tuple[ir.Tensor, ...] | None = None,
+        use_span: Span | None = None,
+    ) -> ir.Model | None:
         """A model from its block; ``given`` are the incoming tensors when used as a layer."""
         if block.name in self.stack:
-            self.out.error(D.GRAPH, f"model '{block.name}' uses itself", use_span or block.name_span,
-                           " -> ".join([*self.stack, block.name]))
+            self.out.error(
+                D.GRAPH,
+                f"model '{block.name}' uses itself",
+                use_span or block.name_span,
+                " -> ".join([*self.stack, block.name]),
+            )
             return None
         self.stack.append(block.name)
         try:
@@ -76,23 +93,43 @@ class ModelBuilder:
         for i, arg in enumerate(call.args):
             key = arg.key if arg.key is not None else (names[i] if i < len(names) else None)
             if key is None:
-                self.out.error(D.TOO_MANY_ARGUMENTS, f"model {block.name} takes {len(names)} parameter(s)", arg.span)
+                self.out.error(
+                    D.TOO_MANY_ARGUMENTS,
+                    f"model {block.name} takes {len(names)} parameter(s)",
+                    arg.span,
+                )
                 ok = False
             elif key not in names:
-                self.out.error(D.UNKNOWN_ARGUMENT, f"model {block.name} has no parameter '{key}'",
-                               arg.key_span or arg.span, D.did_you_mean(key, names) or
-                               (f"its parameters are {D.one_of(names)}" if names else "it takes no parameters"))
+                self.out.error(
+                    D.UNKNOWN_ARGUMENT,
+                    f"model {block.name} has no parameter '{key}'",
+                    arg.key_span or arg.span,
+                    D.did_you_mean(key, names)
+                    or (
+                        f"its parameters are {D.one_of(names)}"
+                        if names
+                        else "it takes no parameters"
+                    ),
+                )
                 ok = False
             elif key in bound:
-                self.out.error(D.REPEATED_ARGUMENT, f"parameter '{key}' of {block.name} is given twice", arg.span)
+                self.out.error(
+                    D.REPEATED_ARGUMENT,
+                    f"parameter '{key}' of {block.name} is given twice",
+                    arg.span,
+                )
                 ok = False
             else:
                 bound[key] = (arg.value, caller)
         for p in block.params:
             if p.name not in bound:
                 if p.default is None and ok:  # after a misspelt parameter, its absence is no news
-                    self.out.error(D.MISSING_ARGUMENT, f"model {block.name} needs its parameter '{p.name}'",
-                                   call.span, f"write {block.name}({p.name}=...)")
+                    self.out.error(
+                        D.MISSING_ARGUMENT,
+                        f"model {block.name} needs its parameter '{p.name}'",
+                        call.span,
+                        f"write {block.name}({p.name}=...)",
+                    )
                     ok = False
                 else:
                     bound[p.name] = (p.default, Scope(self.lets))
@@ -102,9 +139,21 @@ class ModelBuilder:
 class _ModelWalk:
     """One pass over a model's statements, threading the 'current' tensor."""
 
-    def __init__(self, builder: ModelBuilder, block: ast.ModelBlock, scope: Scope,
-                 given: tuple[ir.Tensor, ...] | None, use_span: Span | None):
-        self.b, self.block, self.scope, self.given, self.use_span = builder, block, scope, given, use_span
+    def __init__(
+        self,
+        builder: ModelBuilder,
+        block: ast.ModelBlock,
+        scope: Scope,
+        given: tuple[ir.Tensor, ...] | None,
+        use_span: Span | None,
+    ):
+        self.b, self.block, self.scope, self.given, self.use_span = (
+            builder,
+            block,
+            scope,
+            given,
+            use_span,
+        )
         self.out = builder.out
         self.tensors: dict[str, ir.Tensor] = {}
         self.inputs: list[ir.Tensor] = []
@@ -113,13 +162,19 @@ class _ModelWalk:
         self.current: str | None = None
         self.outputs: list[ir.Tensor] | None = None
         self.broken = False
-        self.failed: set[str] = set()  # outputs of statements with errors: what reads them is not checked
+        self.failed: set[str] = (
+            set()
+        )  # outputs of statements with errors: what reads them is not checked
 
     def run(self) -> ir.Model | None:
         declared = [s for s in self.block.body if isinstance(s, ast.Input)]
         if not self.block.body and self.given is None:
-            self.out.error(D.NO_INPUT, f"model '{self.block.name}' is empty", self.block.name_span,
-                           "declare its input and layers, e.g. `input x: [64]` then `dense(10)`")
+            self.out.error(
+                D.NO_INPUT,
+                f"model '{self.block.name}' is empty",
+                self.block.name_span,
+                "declare its input and layers, e.g. `input x: [64]` then `dense(10)`",
+            )
             return None
         for stmt in declared:
             self.input(stmt)
@@ -128,8 +183,12 @@ class _ModelWalk:
         if self.given is not None:
             self.bind_given(declared)
         elif not declared:
-            self.out.error(D.NO_INPUT, f"model '{self.block.name}' has no input", self.block.name_span,
-                           "declare one as its first statement, e.g. `input x: [64]`")
+            self.out.error(
+                D.NO_INPUT,
+                f"model '{self.block.name}' has no input",
+                self.block.name_span,
+                "declare one as its first statement, e.g. `input x: [64]`",
+            )
             return None
         for stmt in self.block.body:
             if isinstance(stmt, ast.LayerStmt):
@@ -140,18 +199,33 @@ class _ModelWalk:
             return None
         outputs = self.outputs
         if not self.nodes and self.given is None:
-            self.out.error(D.GRAPH, f"model '{self.block.name}' has no layers", self.block.name_span,
-                           "add layers after its input, e.g. `dense(10, activation=softmax)`")
+            self.out.error(
+                D.GRAPH,
+                f"model '{self.block.name}' has no layers",
+                self.block.name_span,
+                "add layers after its input, e.g. `dense(10, activation=softmax)`",
+            )
             return None
         if outputs is None:
             if self.current is None:
-                self.out.error(D.GRAPH, f"model '{self.block.name}' has no layers", self.block.name_span)
+                self.out.error(
+                    D.GRAPH, f"model '{self.block.name}' has no layers", self.block.name_span
+                )
                 return None
             outputs = [self.tensors[self.current]]
-        bound = tuple((k, v) for k, v in ((k, self.b.plain_value(*pair)) for k, pair in self.scope.params.items())
-                      if v is not None)
-        return ir.Model(self.block.name, tuple(self.inputs), tuple(self.nodes), tuple(outputs), self.block.span,
-                        bound)
+        bound = tuple(
+            (k, v)
+            for k, v in ((k, self.b.plain_value(*pair)) for k, pair in self.scope.params.items())
+            if v is not None
+        )
+        return ir.Model(
+            self.block.name,
+            tuple(self.inputs),
+            tuple(self.nodes),
+            tuple(outputs),
+            self.block.span,
+            bound,
+        )
 
     # ---- statements -------------------------------------------------------------------------
     def input(self, stmt: ast.Input) -> None:
@@ -162,7 +236,9 @@ class _ModelWalk:
                 self.broken = True
                 return
             if value < 1:
-                self.out.error(D.BAD_VALUE, f"input dimensions must be at least 1, got {value}", d.span)
+                self.out.error(
+                    D.BAD_VALUE, f"input dimensions must be at least 1, got {value}", d.span
+                )
                 self.broken = True
                 return
             dims.append(value)
@@ -171,7 +247,11 @@ class _ModelWalk:
             self.broken = True
             return
         if stmt.name in self.tensors:
-            self.out.error(D.DUPLICATE, f"'{stmt.name}' is already defined in model {self.block.name}", stmt.name_span)
+            self.out.error(
+                D.DUPLICATE,
+                f"'{stmt.name}' is already defined in model {self.block.name}",
+                stmt.name_span,
+            )
             return
         tensor = ir.Tensor(stmt.name, tuple(dims), stmt.dtype)
         self.tensors[stmt.name] = tensor
@@ -183,8 +263,12 @@ class _ModelWalk:
         if isinstance(value, ast.Number) and isinstance(value.value, int):
             return value.value
         if isinstance(value, ast.Name):
-            self.out.error(D.UNKNOWN_REFERENCE, f"unknown name '{name.id}'", name.span,
-                           D.did_you_mean(name.id, self.scope.names()) or "define it with `let`")
+            self.out.error(
+                D.UNKNOWN_REFERENCE,
+                f"unknown name '{name.id}'",
+                name.span,
+                D.did_you_mean(name.id, self.scope.names()) or "define it with `let`",
+            )
         else:
             self.out.error(D.BAD_VALUE, f"'{name.id}' is not a whole number", name.span)
         return None
@@ -199,13 +283,21 @@ class _ModelWalk:
             return
         for stmt, tensor, have in zip(declared, self.inputs, self.given):
             if tensor.shape != have.shape:
-                self.out.error(D.SHAPE, f"model {self.block.name} expects {stmt.name}: {fmt(tensor.shape)}, "
-                               f"but receives {fmt(have.shape)}", self.use_span or stmt.span,
-                               f"see its input at line {stmt.span.line}")
+                self.out.error(
+                    D.SHAPE,
+                    f"model {self.block.name} expects {stmt.name}: {fmt(tensor.shape)}, "
+                    f"but receives {fmt(have.shape)}",
+                    self.use_span or stmt.span,
+                    f"see its input at line {stmt.span.line}",
+                )
                 self.broken = True
         if len(declared) != len(self.given):
-            self.out.error(D.SHAPE, f"model {self.block.name} takes {len(declared)} input(s), "
-                           f"receives {len(self.given)}", self.use_span or self.block.name_span)
+            self.out.error(
+                D.SHAPE,
+                f"model {self.block.name} takes {len(declared)} input(s), "
+                f"receives {len(self.given)}",
+                self.use_span or self.block.name_span,
+            )
             self.broken = True
         self.current = self.inputs[-1].name if self.inputs else None
 
@@ -221,8 +313,12 @@ class _ModelWalk:
         self.outputs = outs
 
     def unknown_tensor(self, n: ast.Name) -> None:
-        self.out.error(D.UNKNOWN_REFERENCE, f"unknown tensor '{n.id}' in model {self.block.name}", n.span,
-                       D.did_you_mean(n.id, self.tensors) or "bind it first: `h = dense(64)`")
+        self.out.error(
+            D.UNKNOWN_REFERENCE,
+            f"unknown tensor '{n.id}' in model {self.block.name}",
+            n.span,
+            D.did_you_mean(n.id, self.tensors) or "bind it first: `h = dense(64)`",
+        )
         self.broken = True
 
     def layer(self, stmt: ast.LayerStmt) -> None:
@@ -237,8 +333,12 @@ class _ModelWalk:
             entry, kind = None, "model"
         else:
             candidates = [*LAYERS, *ACTIVATIONS, *self.b.blocks]
-            self.out.error(D.UNKNOWN_NAME, f"unknown layer '{name}'", call.name_span,
-                           D.did_you_mean(name, candidates) or "see `nncompile docs layers`")
+            self.out.error(
+                D.UNKNOWN_NAME,
+                f"unknown layer '{name}'",
+                call.name_span,
+                D.did_you_mean(name, candidates) or "see `nncompile docs layers`",
+            )
             self.fail(stmt)
             return
         merge = entry is not None and entry.merge
@@ -246,46 +346,87 @@ class _ModelWalk:
         if inputs is None:
             self.fail(stmt)
             return
-        if any(i in self.failed for i in inputs):  # an earlier statement failed: the input shape is unknown,
+        if any(
+            i in self.failed for i in inputs
+        ):  # an earlier statement failed: the input shape is unknown,
             self.check_arguments(stmt, kind, entry, args)  # so only the arguments are checked
             self.fail(stmt)
             return
         in_shapes = tuple(self.tensors[i].shape for i in inputs)
         tokens = self.tensors[inputs[0]].dtype == "int32"
         if tokens and kind != "model" and not (entry is not None and entry.reads_tokens):
-            self.out.error(D.SHAPE, f"{name} receives integer token ids", stmt.span,
-                           "put embedding(vocab, dim) first to turn token ids into vectors")
+            self.out.error(
+                D.SHAPE,
+                f"{name} receives integer token ids",
+                stmt.span,
+                "put embedding(vocab, dim) first to turn token ids into vectors",
+            )
             self.fail(stmt)
             return
         if entry is not None and entry.needs_tokens and not tokens:
             source = self.tensors[inputs[0]]
-            self.out.error(D.SHAPE, f"{name} takes integer token ids, but receives float values "
-                           f"{source.name}: {fmt(source.shape)}", stmt.span,
-                           f"declare the input as token ids: `input {source.name}: int{fmt(source.shape)}`"
-                           if source in self.inputs else f"{name} must read the model's integer input")
+            self.out.error(
+                D.SHAPE,
+                f"{name} takes integer token ids, but receives float values "
+                f"{source.name}: {fmt(source.shape)}",
+                stmt.span,
+                f"declare the input as token ids: `input {source.name}: int{fmt(source.shape)}`"
+                if source in self.inputs
+                else f"{name} must read the model's integer input",
+            )
             self.fail(stmt)
             return
         out_name = stmt.target or self.auto_name(name)
         if stmt.target and stmt.target in self.tensors:
-            self.out.error(D.DUPLICATE, f"'{stmt.target}' is already defined in model {self.block.name}",
-                           stmt.target_span, "choose another name")
+            self.out.error(
+                D.DUPLICATE,
+                f"'{stmt.target}' is already defined in model {self.block.name}",
+                stmt.target_span,
+                "choose another name",
+            )
             self.broken = True
             return
         try:
             if kind == "model":
                 node = self.submodel(stmt, inputs, in_shapes, out_name)
             elif kind == "activation":
-                ref = self.b.resolver.ref(ast.Call(name, call.name_span, args, call.span) if not stmt.bare
-                                          else ast.Name(name, call.name_span), "activation", self.scope)
-                node = ir.Node(out_name, "activation", ref, inputs, out_name, in_shapes, in_shapes[0], stmt.span,
-                               named=stmt.target is not None)
+                ref = self.b.resolver.ref(
+                    ast.Call(name, call.name_span, args, call.span)
+                    if not stmt.bare
+                    else ast.Name(name, call.name_span),
+                    "activation",
+                    self.scope,
+                )
+                node = ir.Node(
+                    out_name,
+                    "activation",
+                    ref,
+                    inputs,
+                    out_name,
+                    in_shapes,
+                    in_shapes[0],
+                    stmt.span,
+                    named=stmt.target is not None,
+                )
             else:
                 assert entry is not None  # a layer statement
-                params = self.b.resolver.call_args(name, entry.params, entry.positional, args, self.scope, call.span)
+                params = self.b.resolver.call_args(
+                    name, entry.params, entry.positional, args, self.scope, call.span
+                )
                 shape = entry.shape(params, list(in_shapes))
                 count = entry.count(params, list(in_shapes), shape)
-                node = ir.Node(out_name, kind, params, inputs, out_name, in_shapes, shape, stmt.span, count,
-                               named=stmt.target is not None)
+                node = ir.Node(
+                    out_name,
+                    kind,
+                    params,
+                    inputs,
+                    out_name,
+                    in_shapes,
+                    shape,
+                    stmt.span,
+                    count,
+                    named=stmt.target is not None,
+                )
         except Invalid:
             self.fail(stmt)
             return
@@ -308,9 +449,15 @@ class _ModelWalk:
                 self.b.scope_for(self.b.blocks[call.name], call, self.scope)
             elif kind == "activation":
                 if not stmt.bare:
-                    self.b.resolver.ref(ast.Call(call.name, call.name_span, args, call.span), "activation", self.scope)
+                    self.b.resolver.ref(
+                        ast.Call(call.name, call.name_span, args, call.span),
+                        "activation",
+                        self.scope,
+                    )
             else:
-                self.b.resolver.call_args(call.name, entry.params, entry.positional, args, self.scope, call.span)
+                self.b.resolver.call_args(
+                    call.name, entry.params, entry.positional, args, self.scope, call.span
+                )
         except Invalid:
             pass
 
@@ -321,7 +468,9 @@ class _ModelWalk:
         self.failed.add(name)
         self.current = name
 
-    def wiring(self, stmt: ast.LayerStmt, merge: bool) -> tuple[tuple[str, ...] | None, tuple[ast.Arg, ...]]:
+    def wiring(
+        self, stmt: ast.LayerStmt, merge: bool
+    ) -> tuple[tuple[str, ...] | None, tuple[ast.Arg, ...]]:
         """Which tensors a statement reads, and the arguments left for its parameters."""
         args = stmt.call.args
         if merge:
@@ -330,8 +479,11 @@ class _ModelWalk:
             refs = []
             for a in names:
                 if not isinstance(a.value, ast.Name):
-                    self.out.error(D.BAD_VALUE, f"{stmt.call.name} takes tensor names, e.g. {stmt.call.name}(h, r)",
-                                   a.span)
+                    self.out.error(
+                        D.BAD_VALUE,
+                        f"{stmt.call.name} takes tensor names, e.g. {stmt.call.name}(h, r)",
+                        a.span,
+                    )
                     return None, args
                 refs.append(a.value)
             if stmt.inputs is not None:
@@ -339,13 +491,21 @@ class _ModelWalk:
         elif stmt.inputs is not None:
             refs = list(stmt.inputs)
             if len(refs) != 1:
-                self.out.error(D.GRAPH, f"{stmt.call.name} takes one input, got {len(refs)}", stmt.span,
-                               "merge tensors first with add(...) or concat(...)")
+                self.out.error(
+                    D.GRAPH,
+                    f"{stmt.call.name} takes one input, got {len(refs)}",
+                    stmt.span,
+                    "merge tensors first with add(...) or concat(...)",
+                )
                 return None, args
         else:
             if self.current is None:
-                self.out.error(D.NO_INPUT, f"'{stmt.call.name}' has no input", stmt.span,
-                               "declare the model's input first: `input x: [64]`")
+                self.out.error(
+                    D.NO_INPUT,
+                    f"'{stmt.call.name}' has no input",
+                    stmt.span,
+                    "declare the model's input first: `input x: [64]`",
+                )
                 return None, args
             return (self.current,), args
         for r in refs:
@@ -374,10 +534,24 @@ class _ModelWalk:
         if model is None:
             return None
         if len(model.outputs) != 1:
-            self.out.error(D.GRAPH, f"model {block.name} has {len(model.outputs)} outputs; a layer needs one",
-                           stmt.span)
+            self.out.error(
+                D.GRAPH,
+                f"model {block.name} has {len(model.outputs)} outputs; a layer needs one",
+                stmt.span,
+            )
             return None
         if not self.b.probing:
             model = replace(model, variants=self.b.variants(block, scope, given, model))
-        return ir.Node(out_name, "model", None, inputs, out_name, in_shapes, model.outputs[0].shape, stmt.span,
-                       model.param_count, model, named=stmt.target is not None)
+        return ir.Node(
+            out_name,
+            "model",
+            None,
+            inputs,
+            out_name,
+            in_shapes,
+            model.outputs[0].shape,
+            stmt.span,
+            model.param_count,
+            model,
+            named=stmt.target is not None,
+        )

@@ -1,4 +1,5 @@
 """The properties each block accepts: pydantic models, the language's block reference."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
@@ -35,7 +36,9 @@ class DataProps(Params):
     def _split(cls, v: dict[str, float]) -> dict[str, float]:
         unknown = sorted(set(v) - set(SPLITS))
         if unknown:
-            raise ValueError(f"unknown split {unknown[0]!r}: the splits are 'train', 'val' and 'test'")
+            raise ValueError(
+                f"unknown split {unknown[0]!r}: the splits are 'train', 'val' and 'test'"
+            )
         if "train" not in v:
             raise ValueError("a split needs a 'train' part")
         if abs(sum(v.values()) - 1) > 1e-6:
@@ -89,9 +92,11 @@ class TrainProps(Params):
     samples: Samples | None = None
 
     @model_validator(mode="after")
-    def _model_or_objective(self) -> "TrainProps":
+    def _model_or_objective(self) -> TrainProps:
         if self.model is None and self.objective is None:
-            raise ValueError("a train block needs `model:` (or `objective: gan(...)` for adversarial training)")
+            raise ValueError(
+                "a train block needs `model:` (or `objective: gan(...)` for adversarial training)"
+            )
         if self.model is not None and self.objective is not None:
             raise ValueError("give either `model:` or `objective:`, not both")
         if self.unfreeze_after is not None and not self.freeze:
@@ -108,7 +113,7 @@ class SweepProps(Params):
     seed: Annotated[int, Field(ge=0)] = 0
 
     @model_validator(mode="after")
-    def _space(self) -> "SweepProps":
+    def _space(self) -> SweepProps:
         if (self.grid is None) == (self.random is None):
             raise ValueError("a sweep needs exactly one of `grid: {...}` or `random: {...}`")
         return self

@@ -1,4 +1,5 @@
 """Syntax tree -> validated, shaped program (``ir.Program``), or every diagnostic found."""
+
 from __future__ import annotations
 
 import math
@@ -7,7 +8,7 @@ from pathlib import Path
 from .. import diagnostics as D
 from ..diagnostics import Collector
 from ..registry.loading import SourceInfo
-from ..source import Source, Span
+from ..source import Source
 from ..syntax import ast
 from . import checks, ir
 from .models import ModelBuilder
@@ -38,7 +39,12 @@ class _Validator:
         self.scope = Scope(lets)
         blocks = {i.name: i for i in items if isinstance(i, ast.ModelBlock)}
         self.models = ModelBuilder(self.resolver, blocks, lets)
-        data = {i.name: d for i in items if isinstance(i, ast.DataBlock) if (d := self.data(i)) is not None}
+        data = {
+            i.name: d
+            for i in items
+            if isinstance(i, ast.DataBlock)
+            if (d := self.data(i)) is not None
+        }
         models = {}
         for block in blocks.values():
             if block.params and any(p.default is None for p in block.params):
@@ -69,18 +75,30 @@ class _Validator:
 
     def unique_items(self) -> list[ast.Item]:
         seen: dict[tuple[str, str], ast.Item] = {}
-        kinds = {ast.Let: "let", ast.DataBlock: "data", ast.ModelBlock: "model", ast.TrainBlock: "train",
-                 ast.SweepBlock: "sweep"}
+        kinds = {
+            ast.Let: "let",
+            ast.DataBlock: "data",
+            ast.ModelBlock: "model",
+            ast.TrainBlock: "train",
+            ast.SweepBlock: "sweep",
+        }
         items = []
         for item in self.spec.items:
             kind = kinds[type(item)]
-            space = "block" if kind in ("data", "model") else kind  # data and model names share one space
+            space = (
+                "block" if kind in ("data", "model") else kind
+            )  # data and model names share one space
             key = (space, item.name)
             if key in seen:
                 first = seen[key]
-                self.out.error(D.DUPLICATE, f"{kind} '{item.name}' is already defined at line {first.span.line}",
-                               item.name_span, "rename one of them" if kind != "train" else
-                               "name train blocks: `train fast { ... }`")
+                self.out.error(
+                    D.DUPLICATE,
+                    f"{kind} '{item.name}' is already defined at line {first.span.line}",
+                    item.name_span,
+                    "rename one of them"
+                    if kind != "train"
+                    else "name train blocks: `train fast { ... }`",
+                )
                 continue
             seen[key] = item
             items.append(item)
@@ -95,27 +113,39 @@ class _Validator:
         first: dict[str, ast.Property] = {}
         for prop in block.properties:
             if prop.key in first:
-                self.out.error(D.DUPLICATE, f"property '{prop.key}' is given twice", prop.key_span,
-                               f"it is already given at line {first[prop.key].key_span.line}: remove one")
+                self.out.error(
+                    D.DUPLICATE,
+                    f"property '{prop.key}' is given twice",
+                    prop.key_span,
+                    f"it is already given at line {first[prop.key].key_span.line}: remove one",
+                )
                 continue
             first[prop.key] = prop
             info = model.model_fields.get(prop.key)
             if info is None:
-                self.out.error(D.UNKNOWN_PROPERTY, f"unknown property '{prop.key}' in a {kind} block", prop.key_span,
-                               D.did_you_mean(prop.key, model.model_fields) or
-                               f"{kind} blocks take {D.one_of(model.model_fields)}")
+                self.out.error(
+                    D.UNKNOWN_PROPERTY,
+                    f"unknown property '{prop.key}' in a {kind} block",
+                    prop.key_span,
+                    D.did_you_mean(prop.key, model.model_fields)
+                    or f"{kind} blocks take {D.one_of(model.model_fields)}",
+                )
                 failed = True
                 continue
             spans[(prop.key,)] = prop.value.span
             try:
-                raw[prop.key] = self.resolver.field_value(prop.value, info, self.scope, spans, (prop.key,), symbols)
+                raw[prop.key] = self.resolver.field_value(
+                    prop.value, info, self.scope, spans, (prop.key,), symbols
+                )
             except Invalid:
                 failed = True
         if failed:
             return None
         name = f"{kind} block '{block.name}'"
         try:
-            props = self.resolver.validate(model, raw, spans, symbols, self.scope, name, block.name_span, "property")
+            props = self.resolver.validate(
+                model, raw, spans, symbols, self.scope, name, block.name_span, "property"
+            )
         except Invalid:
             return None
         return props, {".".join(map(str, k)): v for k, v in spans.items()}
@@ -131,8 +161,12 @@ class _Validator:
             path = Path(getattr(props.source.params, key))
             full = path if path.is_absolute() or self.base_dir is None else self.base_dir / path
             if self.base_dir is not None and not full.is_file():
-                self.out.warning(D.DATA_FILE, f"data file '{path}' not found", props.source.span,
-                                 f"looked for {full}; paths are relative to the spec's folder")
+                self.out.warning(
+                    D.DATA_FILE,
+                    f"data file '{path}' not found",
+                    props.source.span,
+                    f"looked for {full}; paths are relative to the spec's folder",
+                )
         info = self.shaped_info(block, props, info, spans)
         return ir.Data(block.name, props, info, block.span, self.base_dir)
 
@@ -141,8 +175,12 @@ class _Validator:
         shape, classes, task = info.feature_shape, info.num_classes, info.task
         if props.classes is not None:
             if classes is not None and max(props.classes) >= classes:
-                self.out.error(D.BAD_VALUE, f"class {max(props.classes)} does not exist: data has {classes} classes "
-                               f"(0..{classes - 1})", spans.get("classes", block.name_span))
+                self.out.error(
+                    D.BAD_VALUE,
+                    f"class {max(props.classes)} does not exist: data has {classes} classes "
+                    f"(0..{classes - 1})",
+                    spans.get("classes", block.name_span),
+                )
             classes = len(props.classes)
         if props.windows is not None:
             w = props.windows
@@ -151,13 +189,21 @@ class _Validator:
             elif shape is not None:
                 shape = (w.length, *shape)
         elif task == "sequence":
-            self.out.error(D.MISSING_PROPERTY, "a text source needs `windows: {length: T}`", props.source.span,
-                           "add e.g. `windows: {length: 32, targets: sequence}` to the data block")
+            self.out.error(
+                D.MISSING_PROPERTY,
+                "a text source needs `windows: {length: T}`",
+                props.source.span,
+                "add e.g. `windows: {length: 32, targets: sequence}` to the data block",
+            )
         if props.reshape is not None and shape is not None:
             if math.prod(props.reshape) != math.prod(shape):
-                self.out.error(D.DATA_MODEL, f"cannot reshape data '{block.name}' features [{', '.join(map(str, shape))}] "
-                               f"({math.prod(shape)} values) to [{', '.join(map(str, props.reshape))}]",
-                               spans.get("reshape", block.name_span), "the number of values must stay the same")
+                self.out.error(
+                    D.DATA_MODEL,
+                    f"cannot reshape data '{block.name}' features [{', '.join(map(str, shape))}] "
+                    f"({math.prod(shape)} values) to [{', '.join(map(str, props.reshape))}]",
+                    spans.get("reshape", block.name_span),
+                    "the number of values must stay the same",
+                )
             shape = tuple(props.reshape)
         elif props.reshape is not None:
             shape = tuple(props.reshape)
@@ -175,12 +221,26 @@ class _Validator:
                 missing = True
                 if kind == "model" and ref in blocks:
                     continue  # the model itself had errors, already reported
-                if kind == "data" and any(isinstance(i, ast.DataBlock) and i.name == ref for i in self.spec.items):
+                if kind == "data" and any(
+                    isinstance(i, ast.DataBlock) and i.name == ref for i in self.spec.items
+                ):
                     continue
-                pool = [i.name for i in self.spec.items if isinstance(i, (ast.DataBlock if kind == "data" else ast.ModelBlock))]
-                self.out.error(D.UNKNOWN_REFERENCE, f"unknown {kind} '{ref}'", spans[key],
-                               D.did_you_mean(ref, pool) or (f"the {kind} blocks are {D.one_of(pool)}" if pool
-                                                             else f"define it: `{kind} {ref} {{ ... }}`"))
+                pool = [
+                    i.name
+                    for i in self.spec.items
+                    if isinstance(i, (ast.DataBlock if kind == "data" else ast.ModelBlock))
+                ]
+                self.out.error(
+                    D.UNKNOWN_REFERENCE,
+                    f"unknown {kind} '{ref}'",
+                    spans[key],
+                    D.did_you_mean(ref, pool)
+                    or (
+                        f"the {kind} blocks are {D.one_of(pool)}"
+                        if pool
+                        else f"define it: `{kind} {ref} {{ ... }}`"
+                    ),
+                )
         gan = None
         if props.objective is not None:
             gan = self.gan_models(props, spans, models, blocks)
@@ -189,8 +249,15 @@ class _Validator:
         if missing:
             return None
         model = models[props.model] if props.model else None
-        train = ir.Train(block.name, props, data[props.data], model, block.span,
-                         *(gan or (None, None)), property_spans=spans)
+        train = ir.Train(
+            block.name,
+            props,
+            data[props.data],
+            model,
+            block.span,
+            *(gan or (None, None)),
+            property_spans=spans,
+        )
         checks.cross_check(train, self.out, block)
         return train
 
@@ -201,8 +268,12 @@ class _Validator:
             name = getattr(p, role)
             if name not in models:
                 if name not in blocks:
-                    self.out.error(D.UNKNOWN_REFERENCE, f"unknown {role} model '{name}'", props.objective.span,
-                                   D.did_you_mean(name, blocks) or "define it with `model ... { ... }`")
+                    self.out.error(
+                        D.UNKNOWN_REFERENCE,
+                        f"unknown {role} model '{name}'",
+                        props.objective.span,
+                        D.did_you_mean(name, blocks) or "define it with `model ... { ... }`",
+                    )
                 return None
             found.append(models[name])
         return tuple(found)
@@ -213,30 +284,45 @@ class _Validator:
             return None
         props, spans = result
         if props.train not in trains:
-            self.out.error(D.UNKNOWN_REFERENCE, f"unknown train block '{props.train}'", spans.get("train", block.span),
-                           D.did_you_mean(props.train, trains) or (f"the train blocks are {D.one_of(trains)}"
-                                                                   if trains else "add a train block"))
+            self.out.error(
+                D.UNKNOWN_REFERENCE,
+                f"unknown train block '{props.train}'",
+                spans.get("train", block.span),
+                D.did_you_mean(props.train, trains)
+                or (f"the train blocks are {D.one_of(trains)}" if trains else "add a train block"),
+            )
         trains_by_name = {i.name: i for i in self.spec.items if isinstance(i, ast.TrainBlock)}
         if props.objective is not None and props.train in trains_by_name:
             metric = props.objective.params.metric
             names = {p.key: p.value for p in trains_by_name[props.train].properties}
             listed = names.get("metrics")
-            recorded = ["loss"] + ([v.id if isinstance(v, ast.Name) else getattr(v, "name", "")
-                                    for v in (listed.items if isinstance(listed, ast.List) else [listed])]
-                                   if listed is not None else [])
+            recorded = ["loss"] + (
+                [
+                    v.id if isinstance(v, ast.Name) else getattr(v, "name", "")
+                    for v in (listed.items if isinstance(listed, ast.List) else [listed])
+                ]
+                if listed is not None
+                else []
+            )
             known = recorded + [f"val_{m}" for m in recorded]
             if metric not in known:
-                self.out.error(D.UNKNOWN_REFERENCE, f"the sweep objective '{metric}' is not recorded by train "
-                               f"'{props.train}'", props.objective.span,
-                               D.did_you_mean(metric, known) or f"use one of {D.one_of(known)}")
+                self.out.error(
+                    D.UNKNOWN_REFERENCE,
+                    f"the sweep objective '{metric}' is not recorded by train '{props.train}'",
+                    props.objective.span,
+                    D.did_you_mean(metric, known) or f"use one of {D.one_of(known)}",
+                )
         space = props.grid if props.grid is not None else props.random
         key = "grid" if props.grid is not None else "random"
         for name in space:
             if name not in lets:
-                self.out.error(D.UNKNOWN_REFERENCE, f"sweep over '{name}', which is not a `let` value",
-                               spans.get(f"{key}.{name}.{KEY}", spans.get(key, block.span)),
-                               D.did_you_mean(name, lets) or
-                               f"declare it: `let {name} = ...` and use it in the model or train block")
+                self.out.error(
+                    D.UNKNOWN_REFERENCE,
+                    f"sweep over '{name}', which is not a `let` value",
+                    spans.get(f"{key}.{name}.{KEY}", spans.get(key, block.span)),
+                    D.did_you_mean(name, lets)
+                    or f"declare it: `let {name} = ...` and use it in the model or train block",
+                )
         return ir.Sweep(block.name, props, block.span)
 
 

@@ -2,6 +2,7 @@
 
 ``dump(node)`` prints a tree in a stable text form (used by golden files and ``nncompile parse``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -37,7 +38,7 @@ class Name:
 
 @dataclass(frozen=True)
 class List:
-    items: tuple["Value", ...]
+    items: tuple[Value, ...]
     span: Span
 
 
@@ -45,7 +46,7 @@ class List:
 class Pair:
     key: str
     key_span: Span
-    value: "Value"
+    value: Value
     span: Span
 
 
@@ -61,7 +62,7 @@ class Arg:
 
     key: str | None
     key_span: Span | None
-    value: "Value"
+    value: Value
     span: Span
 
 
@@ -175,18 +176,19 @@ def dump(node, indent: int = 0) -> str:
     pad = "  " * indent
     if isinstance(node, tuple):
         return "\n".join(dump(n, indent) for n in node)
-    simple = {f.name: getattr(node, f.name) for f in fields(node)
-              if getattr(node, f.name) is not None
-              and not isinstance(getattr(node, f.name), (tuple, Span)) and not _is_node(getattr(node, f.name))}
+    simple = {
+        f.name: getattr(node, f.name)
+        for f in fields(node)
+        if getattr(node, f.name) is not None
+        and not isinstance(getattr(node, f.name), (tuple, Span))
+        and not _is_node(getattr(node, f.name))
+    }
     head = " ".join(f"{k}={v!r}" for k, v in simple.items())
     span = getattr(node, "span", None)
     lines = [f"{pad}{type(node).__name__} {head}".rstrip() + (f" @{span}" if span else "")]
     for f in fields(node):
         value = getattr(node, f.name)
-        if _is_node(value):
-            lines.append(f"{pad}  {f.name}:")
-            lines.append(dump(value, indent + 2))
-        elif isinstance(value, tuple) and value:
+        if _is_node(value) or (isinstance(value, tuple) and value):
             lines.append(f"{pad}  {f.name}:")
             lines.append(dump(value, indent + 2))
     return "\n".join(lines)

@@ -1,4 +1,5 @@
 """Text -> syntax tree. The only module that touches Lark; its errors become diagnostics here."""
+
 from __future__ import annotations
 
 import functools
@@ -28,25 +29,44 @@ def grammar_text() -> str:
 
 @functools.cache
 def _parser() -> Lark:
-    return Lark(grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
-                maybe_placeholders=True, cache=True)
+    return Lark(
+        grammar_text(),
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        cache=True,
+    )
 
 
 def decode(data: bytes, path: str) -> Source:
     """Bytes from a file -> Source; non-UTF-8 or oversized input is a diagnostic, not a crash."""
     if len(data) > MAX_BYTES:
-        raise CompileError([Diagnostic(D.BAD_ENCODING, f"file is too large ({len(data)} bytes; "
-                                       f"the limit is {MAX_BYTES})", path=path)])
+        raise CompileError(
+            [
+                Diagnostic(
+                    D.BAD_ENCODING,
+                    f"file is too large ({len(data)} bytes; the limit is {MAX_BYTES})",
+                    path=path,
+                )
+            ]
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise CompileError([Diagnostic(D.BAD_ENCODING, f"not UTF-8 text: the byte 0x{data[e.start]:02x} here cannot "
-                                       "be decoded",
-                                       Span(line, column, line, column + 1),
-                                       "save the file as UTF-8 (or check that it is a spec, not a binary file)",
-                                       path)]) from None
+        raise CompileError(
+            [
+                Diagnostic(
+                    D.BAD_ENCODING,
+                    f"not UTF-8 text: the byte 0x{data[e.start]:02x} here cannot be decoded",
+                    Span(line, column, line, column + 1),
+                    "save the file as UTF-8 (or check that it is a spec, not a binary file)",
+                    path,
+                )
+            ]
+        ) from None
     return Source(text.lstrip("\ufeff"), path)
 
 
@@ -98,9 +118,18 @@ def _check_nesting(source: Source) -> None:
     for ch, line, column in _scan_brackets(source.text):
         depth = depth + 1 if ch in _OPENERS else max(0, depth - 1)
         if depth > MAX_NESTING:
-            raise CompileError([Diagnostic(
-                D.SYNTAX, f"brackets nested more than {MAX_NESTING} deep",
-                Span(line, column, line, column + 1), "flatten the nesting", source.path)], source)
+            raise CompileError(
+                [
+                    Diagnostic(
+                        D.SYNTAX,
+                        f"brackets nested more than {MAX_NESTING} deep",
+                        Span(line, column, line, column + 1),
+                        "flatten the nesting",
+                        source.path,
+                    )
+                ],
+                source,
+            )
 
 
 def _unclosed(source: Source) -> tuple[str, int, int] | None:
@@ -114,11 +143,30 @@ def _unclosed(source: Source) -> tuple[str, int, int] | None:
 
 
 _TOKEN_TEXT = {
-    "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'", "LBRACE": "'{'", "RBRACE": "'}'",
-    "COMMA": "','", "COLON": "':'", "EQUAL": "'='", "NAME": "a name", "NUMBER": "a number",
-    "INT": "a whole number", "STRING": "a string", "TRUE": "'true'", "FALSE": "'false'",
-    "DATA": "'data'", "MODEL": "'model'", "TRAIN": "'train'", "SWEEP": "'sweep'", "LET": "'let'",
-    "INPUT": "'input'", "OUTPUT": "'output'", "INT_TYPE": "'int'", "$END": "end of file",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "COMMA": "','",
+    "COLON": "':'",
+    "EQUAL": "'='",
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "INT": "a whole number",
+    "STRING": "a string",
+    "TRUE": "'true'",
+    "FALSE": "'false'",
+    "DATA": "'data'",
+    "MODEL": "'model'",
+    "TRAIN": "'train'",
+    "SWEEP": "'sweep'",
+    "LET": "'let'",
+    "INPUT": "'input'",
+    "OUTPUT": "'output'",
+    "INT_TYPE": "'int'",
+    "$END": "end of file",
 }
 
 
@@ -126,8 +174,11 @@ def _describe(token: Token) -> str:
     if token.type == "$END":
         return "end of file"
     if token.type in ("NAME", "NUMBER", "INT", "STRING"):
-        return f"{_TOKEN_TEXT[token.type].split(' ', 1)[1]} {token.value}" if token.type != "STRING" \
+        return (
+            f"{_TOKEN_TEXT[token.type].split(' ', 1)[1]} {token.value}"
+            if token.type != "STRING"
             else f"string {token.value}"
+        )
     return f"'{token.value}'"
 
 
@@ -144,38 +195,71 @@ def _diagnose(e: UnexpectedInput, source: Source) -> Diagnostic:
         opener = _unclosed(source)
         if opener:
             ch, line, column = opener
-            return Diagnostic(D.UNCLOSED, f"unexpected end of file: the {_WHAT[ch]} '{ch}' opened here "
-                              "is never closed", Span(line, column, line, column + 1),
-                              f"add the closing '{_OPENERS[ch]}'", path)
+            return Diagnostic(
+                D.UNCLOSED,
+                f"unexpected end of file: the {_WHAT[ch]} '{ch}' opened here is never closed",
+                Span(line, column, line, column + 1),
+                f"add the closing '{_OPENERS[ch]}'",
+                path,
+            )
         expected = _expected(e.accepts or e.expected)
-        return Diagnostic(D.UNCLOSED, "unexpected end of file", source.end(),
-                          f"expected {expected}" if expected else None, path)
+        return Diagnostic(
+            D.UNCLOSED,
+            "unexpected end of file",
+            source.end(),
+            f"expected {expected}" if expected else None,
+            path,
+        )
     if isinstance(e, UnexpectedCharacters):
         ch = source.text[e.pos_in_stream] if e.pos_in_stream < len(source.text) else "?"
         span = Span(e.line, e.column, e.line, e.column + 1)
-        hints = {"'": "strings are written in double quotes: \"digits\"",
-                 ";": "statements need no separators: remove the ';'",
-                 "}": "this '}' closes nothing: remove it or open a block before it",
-                 ")": "this ')' closes nothing", "]": "this ']' closes nothing"}
+        hints = {
+            "'": 'strings are written in double quotes: "digits"',
+            ";": "statements need no separators: remove the ';'",
+            "}": "this '}' closes nothing: remove it or open a block before it",
+            ")": "this ')' closes nothing",
+            "]": "this ']' closes nothing",
+        }
         shown = repr(ch) if ch.isprintable() else f"U+{ord(ch):04X}"
-        return Diagnostic(D.BAD_CHARACTER, f"unexpected character {shown}", span, hints.get(ch), path)
+        return Diagnostic(
+            D.BAD_CHARACTER, f"unexpected character {shown}", span, hints.get(ch), path
+        )
     assert isinstance(e, UnexpectedToken)
     token = e.token
     special = _malformed_number(source, token) or _misplaced_keyword(source, token)
     if special:
         return special
-    span = Span(token.line, token.column, token.end_line or token.line,
-                token.end_column or token.column + len(str(token.value)))
+    span = Span(
+        token.line,
+        token.column,
+        token.end_line or token.line,
+        token.end_column or token.column + len(str(token.value)),
+    )
     accepts = e.accepts or e.expected
     expected = _expected(accepts)
     hint = f"expected {expected}" if expected else None
     opener = _innermost_open(source, token)
-    if (token.type not in _CLOSERS_BY_TYPE and opener is not None and opener[0] in "([" and opener[1] < token.line
-            and _CLOSER_TYPES[opener[0]] in accepts):
+    if (
+        token.type not in _CLOSERS_BY_TYPE
+        and opener is not None
+        and opener[0] in "(["
+        and opener[1] < token.line
+        and _CLOSER_TYPES[opener[0]] in accepts
+    ):
         ch, line, _ = opener
-        more = f" (or a ',' if the {'arguments go' if ch == '(' else 'list goes'} on)" if "COMMA" in accepts else ""
-        return Diagnostic(D.SYNTAX, f"unexpected {_describe(token)}: the {_WHAT[ch]} '{ch}' opened at line {line} "
-                          "is not closed", span, f"add the closing '{_OPENERS[ch]}' before it{more}", path)
+        more = (
+            f" (or a ',' if the {'arguments go' if ch == '(' else 'list goes'} on)"
+            if "COMMA" in accepts
+            else ""
+        )
+        return Diagnostic(
+            D.SYNTAX,
+            f"unexpected {_describe(token)}: the {_WHAT[ch]} '{ch}' opened at line {line} "
+            "is not closed",
+            span,
+            f"add the closing '{_OPENERS[ch]}' before it{more}",
+            path,
+        )
     if token.type in _CLOSERS_BY_TYPE and not _closes_something(source, token):
         hint = f"this '{token.value}' closes nothing: remove it"
     elif token.type == "EQUAL" and "COLON" in (e.accepts or e.expected):
@@ -218,8 +302,11 @@ def _malformed_number(source: Source, token: Token) -> Diagnostic | None:
         return None
     column = token.column - (token.start_pos - start)
     span = Span(token.line, column, token.line, column + len(word[0]))
-    hint = ("an exponent needs digits, e.g. 1e-3" if word[0][-1] in "eE"
-            else "a number looks like 64, 0.5, -2 or 1e-3")
+    hint = (
+        "an exponent needs digits, e.g. 1e-3"
+        if word[0][-1] in "eE"
+        else "a number looks like 64, 0.5, -2 or 1e-3"
+    )
     return Diagnostic(D.SYNTAX, f"malformed number '{word[0]}'", span, hint, source.path)
 
 
@@ -254,16 +341,30 @@ def _misplaced_keyword(source: Source, token: Token) -> Diagnostic | None:
     if kw in ("input", "output"):
         if kind == "model":
             return None
-        return Diagnostic(D.SYNTAX, f"'{kw}' statements belong in model blocks, not in a {kind} block", span,
-                          "move it into the model block", source.path)
+        return Diagnostic(
+            D.SYNTAX,
+            f"'{kw}' statements belong in model blocks, not in a {kind} block",
+            span,
+            "move it into the model block",
+            source.path,
+        )
     if column == 1 and kw != "let":
         ch, line, col = opener
-        return Diagnostic(D.UNCLOSED, f"unexpected '{kw}' at line {token.line}: the block '{{' opened here is "
-                          "never closed", Span(line, col, line, col + 1),
-                          f"add the closing '}}' before line {token.line}", source.path)
-    return Diagnostic(D.SYNTAX, f"'{kw}' cannot appear inside a {kind} block", span,
-                      f"{'`let` values are' if kw == 'let' else 'blocks are'} defined at the top level of the file: "
-                      f"move it out of the {kind} block", source.path)
+        return Diagnostic(
+            D.UNCLOSED,
+            f"unexpected '{kw}' at line {token.line}: the block '{{' opened here is never closed",
+            Span(line, col, line, col + 1),
+            f"add the closing '}}' before line {token.line}",
+            source.path,
+        )
+    return Diagnostic(
+        D.SYNTAX,
+        f"'{kw}' cannot appear inside a {kind} block",
+        span,
+        f"{'`let` values are' if kw == 'let' else 'blocks are'} defined at the top level of the file: "
+        f"move it out of the {kind} block",
+        source.path,
+    )
 
 
 def _closes_something(source: Source, token: Token) -> bool:
@@ -302,7 +403,9 @@ class _Builder:
         return ast.Let(str(name), _span(name), self.value(value), _span(t))
 
     def _properties(self, children) -> tuple[ast.Property, ...]:
-        return tuple(self.property(c) for c in children if isinstance(c, Tree) and c.data == "property")
+        return tuple(
+            self.property(c) for c in children if isinstance(c, Tree) and c.data == "property"
+        )
 
     def data_block(self, t: Tree) -> ast.DataBlock:
         name = t.children[0]
@@ -318,7 +421,12 @@ class _Builder:
         name = t.children[0]
         if name is None:  # unnamed: the span of the keyword itself
             m = t.meta
-            return cls("main", Span(m.line, m.column, m.line, m.column + 5), self._properties(t.children[1:]), _span(t))
+            return cls(
+                "main",
+                Span(m.line, m.column, m.line, m.column + 5),
+                self._properties(t.children[1:]),
+                _span(t),
+            )
         return cls(str(name), _span(name), self._properties(t.children[1:]), _span(t))
 
     def property(self, t: Tree) -> ast.Property:
@@ -328,20 +436,33 @@ class _Builder:
 
     def model_block(self, t: Tree) -> ast.ModelBlock:
         name, params, *body = t.children
-        plist = tuple(self.model_param(p) for p in params.children if p is not None) if params else ()
-        return ast.ModelBlock(str(name), _span(name), plist, tuple(getattr(self, s.data)(s) for s in body), _span(t))
+        plist = (
+            tuple(self.model_param(p) for p in params.children if p is not None) if params else ()
+        )
+        return ast.ModelBlock(
+            str(name), _span(name), plist, tuple(getattr(self, s.data)(s) for s in body), _span(t)
+        )
 
     def model_param(self, t: Tree) -> ast.ModelParam:
         name, default = t.children
-        return ast.ModelParam(str(name), self.value(default) if default is not None else None, _span(t))
+        return ast.ModelParam(
+            str(name), self.value(default) if default is not None else None, _span(t)
+        )
 
     # model statements
     def input_stmt(self, t: Tree) -> ast.Input:
         _, name, shape = t.children
         int_type, *dims = shape.children
-        nodes = tuple(ast.Number(int(d.children[0]), _span(d.children[0])) if d.data == "dim_int"
-                      else ast.Name(str(d.children[0]), _span(d.children[0])) for d in dims if d is not None)
-        return ast.Input(str(name), _span(name), nodes, "int32" if int_type else "float32", _span(t))
+        nodes = tuple(
+            ast.Number(int(d.children[0]), _span(d.children[0]))
+            if d.data == "dim_int"
+            else ast.Name(str(d.children[0]), _span(d.children[0]))
+            for d in dims
+            if d is not None
+        )
+        return ast.Input(
+            str(name), _span(name), nodes, "int32" if int_type else "float32", _span(t)
+        )
 
     def output_stmt(self, t: Tree) -> ast.Output:
         return ast.Output(tuple(ast.Name(str(n), _span(n)) for n in t.children[1:]), _span(t))
@@ -354,9 +475,14 @@ class _Builder:
         ins = None
         if inputs is not None:
             ins = tuple(ast.Name(str(n), _span(n)) for n in inputs.children if n is not None)
-        return ast.LayerStmt(str(target) if target is not None else None,
-                             _span(target) if target is not None else None,
-                             call, arguments is None, ins, _span(t))
+        return ast.LayerStmt(
+            str(target) if target is not None else None,
+            _span(target) if target is not None else None,
+            call,
+            arguments is None,
+            ins,
+            _span(t),
+        )
 
     def arguments(self, t: Tree) -> tuple[ast.Arg, ...]:
         out = []

@@ -4,6 +4,7 @@ For the digits MLP and CNN, the emitted model, initialised with the reference's 
 give the same outputs and, for each optimizer, the same loss after 10 optimizer steps (float32
 tolerance). The references below are written by hand, independently of the code generator.
 """
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -69,7 +70,10 @@ class ReferenceCNN(nnx.Module):
 
 def _copy(reference, emitted):
     """Give the emitted model the reference's parameters, layer by layer in order."""
-    ref = [v for _, v in sorted(nnx.to_flat_state(nnx.state(reference, nnx.Param)), key=lambda kv: kv[0])]
+    ref = [
+        v
+        for _, v in sorted(nnx.to_flat_state(nnx.state(reference, nnx.Param)), key=lambda kv: kv[0])
+    ]
     ours = nnx.state(emitted, nnx.Param)
     flat = sorted(nnx.to_flat_state(ours), key=lambda kv: kv[0])
     assert [v.shape for v in ref] == [v.shape for _, v in flat]
@@ -98,7 +102,9 @@ def test_emitted_program_matches_reference(kind, opt, digits):
     x, y = digits
     if kind == "cnn":
         x = x.reshape(-1, 8, 8, 1)
-    np.testing.assert_allclose(module.predict(emitted, x[:64]), jax.nn.softmax(reference(x[:64])), atol=1e-6)
+    np.testing.assert_allclose(
+        module.predict(emitted, x[:64]), jax.nn.softmax(reference(x[:64])), atol=1e-6
+    )
 
     ref_opt = nnx.Optimizer(reference, OPTIMIZERS[opt], wrt=nnx.Param)
     our_opt = nnx.Optimizer(emitted, module.make_optimizer(10, 1), wrt=nnx.Param)
@@ -107,6 +113,7 @@ def test_emitted_program_matches_reference(kind, opt, digits):
     def reference_step(model, optimizer, xb, yb):
         def loss_fn(m):
             return optax.softmax_cross_entropy_with_integer_labels(m(xb), yb).mean()
+
         loss, grads = nnx.value_and_grad(loss_fn)(model)
         optimizer.update(model, grads)
         return loss
@@ -114,8 +121,10 @@ def test_emitted_program_matches_reference(kind, opt, digits):
     our_step = nnx.jit(module.train_step)
     key = jax.random.key(0)
     for i in range(10):
-        xb, yb = x[i * 32:(i + 1) * 32], y[i * 32:(i + 1) * 32]
+        xb, yb = x[i * 32 : (i + 1) * 32], y[i * 32 : (i + 1) * 32]
         ref_loss = reference_step(reference, ref_opt, xb, yb)
         our_loss, _ = our_step(emitted, our_opt, xb, yb, key)
         np.testing.assert_allclose(our_loss, ref_loss, rtol=2e-5, atol=1e-6)
-    np.testing.assert_allclose(module.predict(emitted, x[:64]), jax.nn.softmax(reference(x[:64])), atol=2e-5)
+    np.testing.assert_allclose(
+        module.predict(emitted, x[:64]), jax.nn.softmax(reference(x[:64])), atol=2e-5
+    )

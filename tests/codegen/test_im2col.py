@@ -5,6 +5,7 @@ that an emitted program's backend tuning sets as the `conv_general_dilated` of i
 after construction; the parameters stay nnx.Conv's (kernel HWIO + bias), so only the way the
 convolution is computed differs: im2col + one matmul on CPU, lax.conv_general_dilated elsewhere.
 """
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -29,7 +30,7 @@ def im2col_anywhere(monkeypatch):
 
 def helper():
     namespace = {"jax": jax, "jnp": jnp}
-    exec(IM2COL.code, namespace)  # noqa: S102 - our own fixed snippet
+    exec(IM2COL.code, namespace)
     return namespace["im2col_conv"]
 
 
@@ -51,16 +52,31 @@ CASES = [  # kernel, strides, padding, kernel dilation, input spatial shape
 @pytest.mark.parametrize("kernel, strides, padding, dilation, spatial", CASES)
 def test_im2col_equals_nnx_conv(kernel, strides, padding, dilation, spatial):
     x = jnp.asarray(np.random.default_rng(0).normal(size=(3, *spatial, 4)), jnp.float32)
-    make = lambda **kw: nnx.Conv(4, 6, kernel_size=kernel, strides=strides, padding=padding,  # noqa: E731
-                                 kernel_dilation=dilation, rngs=nnx.Rngs(0), **kw)
+    make = lambda **kw: nnx.Conv(
+        4,
+        6,
+        kernel_size=kernel,
+        strides=strides,
+        padding=padding,
+        kernel_dilation=dilation,
+        rngs=nnx.Rngs(0),
+        **kw,
+    )
     native, ours = make(), make(conv_general_dilated=helper())
     assert jax.tree.map(jnp.shape, nnx.state(native)) == jax.tree.map(jnp.shape, nnx.state(ours))
-    assert all(jax.tree.leaves(jax.tree.map(jnp.array_equal, nnx.state(native), nnx.state(ours))))  # same init
+    assert all(
+        jax.tree.leaves(jax.tree.map(jnp.array_equal, nnx.state(native), nnx.state(ours)))
+    )  # same init
     np.testing.assert_allclose(ours(x), native(x), rtol=1e-5, atol=1e-5)
 
     def grads(model):
-        return nnx.grad(lambda m, x: jnp.sum(jnp.tanh(m(x)) * jnp.arange(m(x).size).reshape(m(x).shape) / 100.0),
-                        argnums=(0, 1))(model, x)
+        return nnx.grad(
+            lambda m, x: jnp.sum(
+                jnp.tanh(m(x)) * jnp.arange(m(x).size).reshape(m(x).shape) / 100.0
+            ),
+            argnums=(0, 1),
+        )(model, x)
+
     (g_native, dx_native), (g_ours, dx_ours) = grads(native), grads(ours)
     for a, b in zip(jax.tree.leaves(nnx.state(g_ours)), jax.tree.leaves(nnx.state(g_native))):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
@@ -75,20 +91,23 @@ def test_im2col_inside_jit_and_scan():
     @jax.jit
     def run(state, xs):
         return jax.lax.scan(lambda s, x: (s, nnx.merge(graphdef, s)(x)), state, xs)[1]
+
     np.testing.assert_allclose(run(state, xs), jax.vmap(conv)(xs), rtol=1e-5, atol=1e-5)
 
 
 def test_other_backends_use_the_native_convolution(monkeypatch):
     seen = []
     native = jax.lax.conv_general_dilated
-    monkeypatch.setattr(jax.lax, "conv_general_dilated", lambda *a, **k: seen.append(1) or native(*a, **k))
+    monkeypatch.setattr(
+        jax.lax, "conv_general_dilated", lambda *a, **k: seen.append(1) or native(*a, **k)
+    )
     conv = helper()
     x, k, nhwc = jnp.ones((1, 5, 5, 2)), jnp.ones((3, 3, 2, 4)), ("NHWC", "HWIO", "NHWC")
-    ours = conv(x, k, (1, 1), "SAME", dimension_numbers=nhwc)    # CPU (im2col_anywhere)
-    assert not seen                                            # CPU: im2col
+    ours = conv(x, k, (1, 1), "SAME", dimension_numbers=nhwc)  # CPU (im2col_anywhere)
+    assert not seen  # CPU: im2col
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
     theirs = conv(x, k, (1, 1), "SAME", dimension_numbers=nhwc)
-    assert seen                                                # elsewhere: the native convolution
+    assert seen  # elsewhere: the native convolution
     np.testing.assert_allclose(ours, theirs, rtol=1e-6)
 
 
@@ -100,9 +119,13 @@ model M { input x: [8, 8, 1]  conv2d(4, 3, activation=relu)  conv2d(6, 3, stride
     program, diagnostics = analyse(Source(text, "m.nn"))
     assert program is not None, diagnostics
     source = emit_model(program.models["M"], "m.nn")
-    assert "conv_general_dilated=" not in source  # the model's code is plain Flax; tuning comes after
+    assert (
+        "conv_general_dilated=" not in source
+    )  # the model's code is plain Flax; tuning comes after
     model = load_module(source, "m.nn").Model(nnx.Rngs(0))
-    shapes = {"/".join(map(str, p)): v.shape for p, v in nnx.to_flat_state(nnx.state(model, nnx.Param))}
+    shapes = {
+        "/".join(map(str, p)): v.shape for p, v in nnx.to_flat_state(nnx.state(model, nnx.Param))
+    }
     assert shapes["conv2d_1/kernel"] == (3, 3, 1, 4) and shapes["conv2d_1/bias"] == (4,)
     assert shapes["conv2d_2/kernel"] == (3, 3, 4, 6)
     assert model(jnp.ones((2, 8, 8, 1))).shape == (2, 3)

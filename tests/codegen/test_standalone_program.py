@@ -1,5 +1,6 @@
 """Emitted programs stand alone: every one parses, and one of each family imports, builds and takes a
 training step in a subprocess that never imports nncompile (the code can be taken away and run with jax/flax/optax)."""
+
 import ast
 import json
 import subprocess
@@ -11,7 +12,7 @@ from nncompile.compiler import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 
-RUNNER = r'''
+RUNNER = r"""
 import importlib.util, json, sys
 import jax, jax.numpy as jnp
 from flax import nnx
@@ -34,13 +35,19 @@ for path, x_shape, x_dtype, y_shape, y_dtype in json.loads(sys.argv[1]):
     results[path] = float(loss)
 assert not [k for k in sys.modules if k.split(".")[0] == "nncompile"], "nncompile was imported"
 print(json.dumps(results))
-'''
+"""
 
 
 # every emitted program is parsed; one program of each family also runs in the subprocess
 # (building a model runs its initializers eagerly, ~1-3 s a program on 2 cores)
-STEPPED = {("digits_mlp", "main"), ("digits_cnn", "main"), ("char_rnn", "main"), ("sine_generator", "main"),
-           ("perceptron", "main"), ("residual_mlp", "main")}
+STEPPED = {
+    ("digits_mlp", "main"),
+    ("digits_cnn", "main"),
+    ("char_rnn", "main"),
+    ("sine_generator", "main"),
+    ("perceptron", "main"),
+    ("residual_mlp", "main"),
+}
 
 
 def _targets(train):
@@ -65,12 +72,19 @@ def test_emitted_programs_run_without_nncompile(tmp_path):
             path = tmp_path / f"{spec.stem}_{name}.py"
             path.write_text(source)
             if train.model is None:
-                jobs.append((str(path), list(train.generator.outputs[0].shape), "float32", [], "float32"))
+                jobs.append(
+                    (str(path), list(train.generator.outputs[0].shape), "float32", [], "float32")
+                )
             elif (spec.stem, name) in STEPPED:
                 x = train.model.inputs[0]
                 jobs.append((str(path), list(x.shape), x.dtype, *_targets(train)))
-    done = subprocess.run([sys.executable, "-c", RUNNER, json.dumps(jobs)], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", RUNNER, json.dumps(jobs)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     losses = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(losses) == len(jobs)

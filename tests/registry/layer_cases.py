@@ -1,5 +1,6 @@
 """Shared by the table tests of layers, activations and initializers: analyse a one-layer model and
 turn one entry's lowering into a loaded module, without the rest of code generation."""
+
 import ast
 
 from nncompile.codegen.load import load_module
@@ -26,14 +27,26 @@ def module_source(lowered: Lowered, inputs: int) -> str:
     """A module with the snippets the lowering needs and a class `M` holding the layer in
     `self.layer`."""
     names = [Sym(n) for n in NAMES[:inputs]]
-    lines = ["import jax", "import jax.numpy as jnp", "from flax import nnx", "",
-             "KERNEL_INIT = nnx.initializers.glorot_uniform()", ""]
+    lines = [
+        "import jax",
+        "import jax.numpy as jnp",
+        "from flax import nnx",
+        "",
+        "KERNEL_INIT = nnx.initializers.glorot_uniform()",
+        "",
+    ]
     for snippet in in_order(set(lowered.snippets)):
         lines += [snippet.code, ""]
     init = "pass" if lowered.init is None else f"self.layer = {render(lowered.init)}"
-    lines += ["class M(nnx.Module):", "    def __init__(self, rngs):", f"        {init}",
-              "", f"    def __call__(self, {', '.join(names)}):",
-              f"        return {render(lowered.apply(Sym('self.layer'), names))}", ""]
+    lines += [
+        "class M(nnx.Module):",
+        "    def __init__(self, rngs):",
+        f"        {init}",
+        "",
+        f"    def __call__(self, {', '.join(names)}):",
+        f"        return {render(lowered.apply(Sym('self.layer'), names))}",
+        "",
+    ]
     source = "\n".join(lines)
     ast.parse(source)
     return source

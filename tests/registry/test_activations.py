@@ -1,5 +1,6 @@
 """Table tests over every activation and initializer entry (new ones are picked up automatically):
 the example validates where a spec uses the name, the lowering renders and runs; it has a doc."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -38,8 +39,18 @@ def test_activation(entry):
     ref = refs[0]
     snippets = [s.code for s in in_order(set(entry.snippets))]
     body = render(activation_call(ref, Sym("x")))
-    text = "\n".join(["import jax", "import jax.numpy as jnp", *snippets, "def f(x):",
-                      f"    return {body}", "", f"g = {render(activation_fn(ref))}", ""])
+    text = "\n".join(
+        [
+            "import jax",
+            "import jax.numpy as jnp",
+            *snippets,
+            "def f(x):",
+            f"    return {body}",
+            "",
+            f"g = {render(activation_fn(ref))}",
+            "",
+        ]
+    )
     module = load(text)
     y = jax.jit(module.f)(X)
     assert y.shape == X.shape and bool(jnp.all(jnp.isfinite(y)))
@@ -68,8 +79,9 @@ def test_initializer(entry):
     assert np.asarray(built.layer.bias[...]).shape == (6,)
 
 
-@pytest.mark.parametrize("entry", [e for e in INITIALIZERS.entries() if e.matrices_only],
-                         ids=lambda e: e.name)
+@pytest.mark.parametrize(
+    "entry", [e for e in INITIALIZERS.entries() if e.matrices_only], ids=lambda e: e.name
+)
 def test_matrix_initializers_are_no_bias_initializers(entry):
     """Flax cannot compute a fan-in for a bias vector: `check` says so (not `train`, mid-build)."""
     text = f"model M {{ input a: [8]  dense(6, bias_init={entry.name}) }}"

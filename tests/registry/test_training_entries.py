@@ -1,5 +1,6 @@
 """One test per entry of the training registries: each optimizer, schedule, loss, regularizer,
 augmentation and activation compiles into a program that trains (the loss goes down, stays finite)."""
+
 import numpy as np
 import pytest
 
@@ -44,8 +45,14 @@ def trains(text: str) -> list[float]:
 
 
 def iris(**kw) -> str:
-    values = dict(act="relu", init="glorot_uniform", opt="adam(lr=1e-2)", schedule="constant", epochs=4,
-                  reg="[]")
+    values = dict(
+        act="relu",
+        init="glorot_uniform",
+        opt="adam(lr=1e-2)",
+        schedule="constant",
+        epochs=4,
+        reg="[]",
+    )
     values.update(kw)
     return IRIS.format(**values)
 
@@ -57,7 +64,7 @@ def test_optimizer_trains(name):
 
 @pytest.mark.parametrize("name", list(SCHEDULES))
 def test_schedule_trains(name):
-    example = SCHEDULES[name].example       # e.g. step(every=1): the rate changes within 5 epochs
+    example = SCHEDULES[name].example  # e.g. step(every=1): the rate changes within 5 epochs
     args = f"({', '.join(f'{k}={v}' for k, v in example.items())})" if example else ""
     trains(iris(schedule=f"{name}{args}", epochs=5))
 
@@ -87,7 +94,11 @@ def test_binary_crossentropy_trains():
 
 
 def test_label_smoothing_trains():
-    trains(iris(opt="adam(lr=1e-2)").replace("categorical_crossentropy", "categorical_crossentropy(label_smoothing=0.1)"))
+    trains(
+        iris(opt="adam(lr=1e-2)").replace(
+            "categorical_crossentropy", "categorical_crossentropy(label_smoothing=0.1)"
+        )
+    )
 
 
 @pytest.mark.parametrize("name", list(AUGMENTATIONS))

@@ -1,4 +1,5 @@
 """Checkpoints, exact resume, the kill test, Ctrl-C, corrupt/foreign checkpoints, no pickle."""
+
 from __future__ import annotations
 
 import hashlib
@@ -14,7 +15,6 @@ from pathlib import Path
 import pytest
 
 import nncompile
-from nncompile.diagnostics import CompileError
 from nncompile.runtime.checkpoint import restore
 from nncompile.runtime.checkpoint_files import CheckpointError, read_meta, steps
 from nncompile.runtime.digest import sha256
@@ -46,10 +46,21 @@ train {
 """
 
 
-def spec(tmp_path: Path, name: str = "tiny", *, epochs: int = 8, lr: str = "1e-3", patience: int = 3,
-         checkpoint: str = "checkpoint: {every: 1, keep: 2}") -> Path:
-    text = (SPEC.replace("EPOCHS", str(epochs)).replace("LR", lr).replace("PATIENCE", str(patience))
-            .replace("CHECKPOINT", checkpoint))
+def spec(
+    tmp_path: Path,
+    name: str = "tiny",
+    *,
+    epochs: int = 8,
+    lr: str = "1e-3",
+    patience: int = 3,
+    checkpoint: str = "checkpoint: {every: 1, keep: 2}",
+) -> Path:
+    text = (
+        SPEC.replace("EPOCHS", str(epochs))
+        .replace("LR", lr)
+        .replace("PATIENCE", str(patience))
+        .replace("CHECKPOINT", checkpoint)
+    )
     path = tmp_path / f"{name}.nn"
     path.write_text(text)
     return path
@@ -85,13 +96,18 @@ def env() -> dict:
 
 # ---- resume in process --------------------------------------------------------------------------------
 def test_resume_at_any_epoch_is_bitwise_exact_with_early_stopping_and_restore_best(tmp_path):
-    path = spec(tmp_path, epochs=40, lr="3e-2", patience=2)    # stops early; restore_best goes back
+    path = spec(tmp_path, epochs=40, lr="3e-2", patience=2)  # stops early; restore_best goes back
     reference = nncompile.compile(path)
     history = reference.fit(run_dir=tmp_path / "ref")
     assert history.stopped_early and history.best_epoch < len(history.epochs), history.reason
     want = model_sha(reference)
     last = len(history.epochs)
-    for k in (1, history.best_epoch, history.best_epoch + 1, last):   # incl. after the best, and the last epoch
+    for k in (
+        1,
+        history.best_epoch,
+        history.best_epoch + 1,
+        last,
+    ):  # incl. after the best, and the last epoch
         run = tmp_path / f"run{k}"
         first = nncompile.compile(path)
         assert first.fit(run_dir=run, callbacks=[StopAt(k)]).interrupted
@@ -109,7 +125,9 @@ def test_checkpoint_contents_and_retention(tmp_path):
     program.fit(run_dir=tmp_path / "run")
     folder = tmp_path / "run" / "checkpoints"
     assert steps(folder) == [6, 8]
-    assert not [p for p in folder.iterdir() if not p.name.isdigit()], "leftovers next to the checkpoints"
+    assert not [p for p in folder.iterdir() if not p.name.isdigit()], (
+        "leftovers next to the checkpoints"
+    )
     meta = read_meta(folder / "8")
     assert meta["epoch"] == 8 and meta["seed"] == 3 and len(meta["history"]) == 8
     assert meta["stopping"]["key"] == "val_loss" and meta["fingerprint"] and meta["sha256"]["state"]
@@ -131,8 +149,10 @@ def trained(tmp_path):
 
 
 def _data_files(step: Path) -> list[Path]:
-    return sorted((p for p in (step / "state").rglob("*") if p.is_file() and "/d/" in str(p)),
-                  key=lambda p: -p.stat().st_size)
+    return sorted(
+        (p for p in (step / "state").rglob("*") if p.is_file() and "/d/" in str(p)),
+        key=lambda p: -p.stat().st_size,
+    )
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "meta", "empty_meta"])
@@ -149,7 +169,9 @@ def test_corrupt_or_truncated_checkpoint_is_a_clear_error_and_changes_nothing(tr
                 raw[i] ^= 0xFF
             data.write_bytes(bytes(raw))
     else:
-        (step / "meta" / "metadata").write_text("" if damage == "empty_meta" else '{"format": "nncompile-checkpoint", ')
+        (step / "meta" / "metadata").write_text(
+            "" if damage == "empty_meta" else '{"format": "nncompile-checkpoint", '
+        )
     before = tree_digest(run)
     with pytest.raises(CheckpointError) as e:
         nncompile.compile(path).fit(run_dir=run, resume=True)
@@ -157,8 +179,12 @@ def test_corrupt_or_truncated_checkpoint_is_a_clear_error_and_changes_nothing(tr
     assert tree_digest(run) == before, "a failed resume changed the run folder"
     # the CLI says the same, without a traceback, exit 1
     before = tree_digest(run)
-    r = subprocess.run([*NNCOMPILE, "train", str(path), "--resume", "--out", str(run), "--quiet"],
-                       capture_output=True, text=True, env=env())
+    r = subprocess.run(
+        [*NNCOMPILE, "train", str(path), "--resume", "--out", str(run), "--quiet"],
+        capture_output=True,
+        text=True,
+        env=env(),
+    )
     assert r.returncode == 1 and "Traceback" not in r.stderr and str(step) in r.stderr, r.stderr
     assert tree_digest(run) == before
 
@@ -187,25 +213,30 @@ def test_loading_never_unpickles(trained, monkeypatch):
 
     def refuse(*args, **kwargs):
         raise AssertionError("pickle was used to load a checkpoint")
+
     for name in ("load", "loads"):
         monkeypatch.setattr(pickle, name, refuse)
     monkeypatch.setattr(pickle, "Unpickler", refuse)
     program = nncompile.compile(path)
-    program.fit(run_dir=run, resume=True)          # restores the checkpoint, then has nothing left to run
+    program.fit(run_dir=run, resume=True)  # restores the checkpoint, then has nothing left to run
     program.save(run)
-    assert read_params(run)                        # and a run folder's params/, without knowing its program
+    assert read_params(run)  # and a run folder's params/, without knowing its program
     trainer = nncompile.compile(path).trainer_for(program.splits())
     assert restore(trainer, run / "checkpoints")["epoch"] == 3
 
 
 # ---- processes: Ctrl-C and SIGKILL -----------------------------------------------------------------------
 def test_ctrl_c_writes_a_checkpoint_and_exits_130_saying_how_to_resume(tmp_path):
-    path = spec(tmp_path, epochs=20000, patience=20000, checkpoint="")   # no periodic checkpoints
+    path = spec(tmp_path, epochs=20000, patience=20000, checkpoint="")  # no periodic checkpoints
     run = tmp_path / "run"
-    p = subprocess.Popen([*NNCOMPILE, "train", str(path), "--out", str(run)], stderr=subprocess.PIPE, text=True,
-                         env=env())
+    p = subprocess.Popen(
+        [*NNCOMPILE, "train", str(path), "--out", str(run)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(),
+    )
     lines = []
-    for line in p.stderr:                # one plain progress line per epoch (not a terminal)
+    for line in p.stderr:  # one plain progress line per epoch (not a terminal)
         lines.append(line)
         if line.startswith("epoch 3/"):
             break
@@ -216,8 +247,22 @@ def test_ctrl_c_writes_a_checkpoint_and_exits_130_saying_how_to_resume(tmp_path)
     assert len(done) == 1 and done[0] >= 3
     assert "--resume" in rest and f"epoch {done[0]}" in rest and str(run) in rest
     assert read_meta(run / "checkpoints" / str(done[0]))["epoch"] == done[0]
-    r = subprocess.run([*NNCOMPILE, "train", str(path), "--out", str(run), "--resume", "--epochs", str(done[0] + 2),
-                        "--quiet"], capture_output=True, text=True, env=env())
+    r = subprocess.run(
+        [
+            *NNCOMPILE,
+            "train",
+            str(path),
+            "--out",
+            str(run),
+            "--resume",
+            "--epochs",
+            str(done[0] + 2),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env=env(),
+    )
     assert r.returncode == 0, r.stderr
     assert len((run / "metrics.jsonl").read_text().splitlines()) == done[0] + 2
 
@@ -241,12 +286,22 @@ def test_kill_at_random_moments_then_resume_ends_bitwise_equal(tmp_path):
     start = time.perf_counter()
     for how in plan:
         resume = bool(steps(folder))
-        cmd = [*NNCOMPILE, "train", str(path), "--out", str(run), "--quiet", *(["--resume"] if resume else [])]
+        cmd = [
+            *NNCOMPILE,
+            "train",
+            str(path),
+            "--out",
+            str(run),
+            "--quiet",
+            *(["--resume"] if resume else []),
+        ]
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env())
         seen = set(steps(folder)) if resume else set()
         deadline = time.perf_counter() + 60
         killed_in_write = False
-        while p.poll() is None and time.perf_counter() < deadline:   # wait for a new checkpoint to begin
+        while (
+            p.poll() is None and time.perf_counter() < deadline
+        ):  # wait for a new checkpoint to begin
             names = os.listdir(folder) if folder.is_dir() else []
             writing = any("tmp" in n for n in names)
             new = set(steps(folder)) - seen
@@ -263,12 +318,18 @@ def test_kill_at_random_moments_then_resume_ends_bitwise_equal(tmp_path):
         assert p.returncode != 0, f"training finished before it could be killed: {p.stderr.read()}"
         p.stderr.close()
         in_write += killed_in_write
-        for s in steps(folder):              # every complete checkpoint is readable and intact
+        for s in steps(folder):  # every complete checkpoint is readable and intact
             restore(checker_trainer, folder, step=s)
     assert in_write >= 2, "no kill landed during a checkpoint write"
-    r = subprocess.run([*NNCOMPILE, "train", str(path), "--out", str(run), "--quiet", "--resume"],
-                       capture_output=True, text=True, env=env())
+    r = subprocess.run(
+        [*NNCOMPILE, "train", str(path), "--out", str(run), "--quiet", "--resume"],
+        capture_output=True,
+        text=True,
+        env=env(),
+    )
     assert r.returncode == 0, r.stderr
     assert sha256(read_params(run)) == want, "resumed parameters differ from the uninterrupted run"
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 30
-    print(f"kill test: {len(plan)} kills ({in_write} during a checkpoint write), {time.perf_counter() - start:.1f} s")
+    print(
+        f"kill test: {len(plan)} kills ({in_write} during a checkpoint write), {time.perf_counter() - start:.1f} s"
+    )

@@ -1,4 +1,5 @@
 """The data layer on real data: shapes, splits, normalisation, windows, and every bad input."""
+
 import os
 from collections import Counter
 
@@ -10,11 +11,19 @@ from nncompile.runtime.data import DataSpec, load_dataset
 
 THREE = {"train": 0.7, "val": 0.15, "test": 0.15}
 TEXT = "the quick brown fox jumps over the lazy dog. " * 40
-SKLEARN = {"digits": (64, 10), "iris": (4, 3), "wine": (13, 3), "breast_cancer": (30, 2), "diabetes": (10, None)}
+SKLEARN = {
+    "digits": (64, 10),
+    "iris": (4, 3),
+    "wine": (13, 3),
+    "breast_cancer": (30, 2),
+    "diabetes": (10, None),
+}
 
 
 def spec(source="sklearn", args=None, **kw) -> DataSpec:
-    return DataSpec(kw.pop("name", "d"), source, args if args is not None else {"name": "digits"}, **kw)
+    return DataSpec(
+        kw.pop("name", "d"), source, args if args is not None else {"name": "digits"}, **kw
+    )
 
 
 def error(s: DataSpec) -> DataError:
@@ -33,6 +42,7 @@ def write(tmp_path, name, content) -> str:
 
 # --- sklearn, splits, normalisation ------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", SKLEARN)
 def test_sklearn_shapes_and_dtypes(name):
     features, classes = SKLEARN[name]
@@ -47,8 +57,10 @@ def test_sklearn_shapes_and_dtypes(name):
             assert y.dtype == np.float32 and y.shape == (len(x), 1)
     assert d.task == ("classification" if classes else "regression")
     assert d.target_shape == (() if classes else (1,))
-    assert sum(len(x) for x, _ in d.splits.values()) == {"digits": 1797, "iris": 150, "wine": 178,
-                                                        "breast_cancer": 569, "diabetes": 442}[name]
+    assert (
+        sum(len(x) for x, _ in d.splits.values())
+        == {"digits": 1797, "iris": 150, "wine": 178, "breast_cancer": 569, "diabetes": 442}[name]
+    )
 
 
 def test_stratified_split_keeps_class_proportions():
@@ -94,7 +106,9 @@ def test_minmax_is_in_unit_range_on_train():
     d = load_dataset(spec(args={"name": "wine"}, normalize="minmax"))
     train = d.splits["train"][0]
     assert train.min() == 0 and train.max() == pytest.approx(1)
-    np.testing.assert_allclose(train.min(0), 0) and np.testing.assert_allclose(train.max(0), 1, atol=1e-6)
+    np.testing.assert_allclose(train.min(0), 0) and np.testing.assert_allclose(
+        train.max(0), 1, atol=1e-6
+    )
 
 
 def test_regression_targets_normalised_and_inverted():
@@ -102,7 +116,9 @@ def test_regression_targets_normalised_and_inverted():
     d = load_dataset(spec(args={"name": "diabetes"}, normalize_target="standard"))
     y = d.splits["train"][1]
     assert y.shape[1] == 1 and abs(y.mean()) < 1e-4 and abs(y.std() - 1) < 1e-3
-    np.testing.assert_allclose(d.inverse_targets(d.splits["test"][1]), raw.splits["test"][1], rtol=1e-5)
+    np.testing.assert_allclose(
+        d.inverse_targets(d.splits["test"][1]), raw.splits["test"][1], rtol=1e-5
+    )
 
 
 def test_reshape_digits_to_images():
@@ -150,11 +166,19 @@ def test_too_few_examples_per_class_for_the_splits(tmp_path):
 
 # --- csv -------------------------------------------------------------------------------------
 
+
 def test_csv_happy_path(tmp_path):
     rows = "a;b;kind\n" + "".join(f"{i};{i * 2.5};{'cat' if i % 2 else 'dog'}\n" for i in range(40))
     path = write(tmp_path, "pets.csv", rows)
-    d = load_dataset(DataSpec("pets", "csv", {"path": "pets.csv", "target": "kind", "delimiter": ";"},
-                              base_dir=str(tmp_path), split={"train": 1}))
+    d = load_dataset(
+        DataSpec(
+            "pets",
+            "csv",
+            {"path": "pets.csv", "target": "kind", "delimiter": ";"},
+            base_dir=str(tmp_path),
+            split={"train": 1},
+        )
+    )
     x, y = d.splits["train"]
     assert x.shape == (40, 2) and d.task == "classification" and d.num_classes == 2
     assert d.stats["labels"] == ["cat", "dog"] and Counter(y.tolist()) == {0: 20, 1: 20}
@@ -171,17 +195,20 @@ def test_csv_numeric_targets_classification_or_regression(tmp_path):
     assert d.task == "regression"
 
 
-@pytest.mark.parametrize("content, expect", [
-    ("", "is empty"),
-    ("a,b,t\n", "no data rows"),
-    ("a,b,t\n1,2,0\n1,oops,1\n", "line 3, column 'b': 'oops' is not a number"),
-    ("a,b,t\n1,2,0\n1,,1\n", "line 3, column 'b': '' is not a number"),
-    ("a,b,t\n1,2,0\n1,2\n", "line 3 has 2 fields"),
-    ("a,b,t\n1,2,0\n1,nan,1\n3,inf,0\n", "2 NaN or infinite value(s) in the features of"),
-    ("a,b,t\n1,2,0.5\n1,3,nan\n", "target column 't'"),
-    (b"a,b,t\n\xff\xfe\x00garbage", "not UTF-8"),
-    (b"a,b,t\n1,2\x00,3\n", "binary"),
-])
+@pytest.mark.parametrize(
+    "content, expect",
+    [
+        ("", "is empty"),
+        ("a,b,t\n", "no data rows"),
+        ("a,b,t\n1,2,0\n1,oops,1\n", "line 3, column 'b': 'oops' is not a number"),
+        ("a,b,t\n1,2,0\n1,,1\n", "line 3, column 'b': '' is not a number"),
+        ("a,b,t\n1,2,0\n1,2\n", "line 3 has 2 fields"),
+        ("a,b,t\n1,2,0\n1,nan,1\n3,inf,0\n", "2 NaN or infinite value(s) in the features of"),
+        ("a,b,t\n1,2,0.5\n1,3,nan\n", "target column 't'"),
+        (b"a,b,t\n\xff\xfe\x00garbage", "not UTF-8"),
+        (b"a,b,t\n1,2\x00,3\n", "binary"),
+    ],
+)
 def test_csv_bad_content(tmp_path, content, expect):
     path = write(tmp_path, "bad.csv", content)
     e = error(spec("csv", {"path": path, "target": "t"}, name="table"))
@@ -202,7 +229,9 @@ def test_csv_missing_target_column_lists_columns(tmp_path):
 def test_missing_file_and_folder(tmp_path):
     e = error(spec("csv", {"path": "nope.csv", "target": "t"}, base_dir=str(tmp_path)))
     assert "nope.csv does not exist" in e.message
-    assert "is a folder" in error(spec("text", {"path": str(tmp_path)}, windows={"length": 3})).message
+    assert (
+        "is a folder" in error(spec("text", {"path": str(tmp_path)}, windows={"length": 3})).message
+    )
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads any file")
@@ -220,12 +249,14 @@ def test_permission_error_is_a_data_error(tmp_path, monkeypatch):
 
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
+
     monkeypatch.setattr("pathlib.Path.read_text", refuse)
     e = error(spec("text", {"path": path}, windows={"length": 3}))
     assert "cannot read" in e.message and "t.txt: permission denied" in e.message
 
 
 # --- npz -------------------------------------------------------------------------------------
+
 
 def test_npz_classification_and_unsupervised(tmp_path):
     rng = np.random.default_rng(0)
@@ -245,14 +276,25 @@ def test_npz_refuses_pickled_object_arrays(tmp_path):
     assert "unpickle" in e.message and "'x'" in e.message
 
 
-@pytest.mark.parametrize("arrays, args, expect", [
-    ({"x": np.zeros((4, 2))}, {"y": "labels"}, "no array 'labels'; it holds x"),
-    ({"inputs": np.zeros((4, 2)), "y": np.zeros(4)}, {}, "no array 'x'"),
-    ({"x": np.zeros((4, 2)), "y": np.zeros(5, dtype=int)}, {}, "x has 4 examples but y has 5"),
-    ({"x": np.array([[0.0, np.nan], [np.inf, 1]]), "y": np.zeros(2)}, {}, "2 NaN or infinite value(s) in the features"),
-    ({"x": np.zeros((2, 2)), "y": np.array([0.0, np.nan])}, {}, "NaN or infinite value(s) in the targets"),
-    ({"x": np.array([["a", "b"]])}, {}, "not numbers"),
-])
+@pytest.mark.parametrize(
+    "arrays, args, expect",
+    [
+        ({"x": np.zeros((4, 2))}, {"y": "labels"}, "no array 'labels'; it holds x"),
+        ({"inputs": np.zeros((4, 2)), "y": np.zeros(4)}, {}, "no array 'x'"),
+        ({"x": np.zeros((4, 2)), "y": np.zeros(5, dtype=int)}, {}, "x has 4 examples but y has 5"),
+        (
+            {"x": np.array([[0.0, np.nan], [np.inf, 1]]), "y": np.zeros(2)},
+            {},
+            "2 NaN or infinite value(s) in the features",
+        ),
+        (
+            {"x": np.zeros((2, 2)), "y": np.array([0.0, np.nan])},
+            {},
+            "NaN or infinite value(s) in the targets",
+        ),
+        ({"x": np.array([["a", "b"]])}, {}, "not numbers"),
+    ],
+)
 def test_npz_bad_arrays(tmp_path, arrays, args, expect):
     path = tmp_path / "a.npz"
     np.savez(path, **arrays)
@@ -260,16 +302,22 @@ def test_npz_bad_arrays(tmp_path, arrays, args, expect):
 
 
 def test_npz_not_an_archive(tmp_path):
-    assert "not a readable .npz" in error(spec("npz", {"path": write(tmp_path, "g.npz", os.urandom(64))})).message
+    assert (
+        "not a readable .npz"
+        in error(spec("npz", {"path": write(tmp_path, "g.npz", os.urandom(64))})).message
+    )
     np.save(tmp_path / "one.npy", np.zeros(3))
     assert "single array" in error(spec("npz", {"path": str(tmp_path / "one.npy")})).message
 
 
 # --- text ------------------------------------------------------------------------------------
 
+
 def test_text_char_windows_and_next_token_alignment(tmp_path):
     path = write(tmp_path, "t.txt", TEXT)
-    d = load_dataset(spec("text", {"path": path}, windows={"length": 16}, split={"train": 0.9, "val": 0.1}))
+    d = load_dataset(
+        spec("text", {"path": path}, windows={"length": 16}, split={"train": 0.9, "val": 0.1})
+    )
     x, y = d.splits["train"]
     assert d.task == "sequence" and x.dtype == np.int32 and y.dtype == np.int32
     assert x.shape[1:] == (16,) and y.shape == x.shape and d.feature_shape == (16,)
@@ -281,8 +329,14 @@ def test_text_char_windows_and_next_token_alignment(tmp_path):
 
 def test_text_last_targets_words_and_window_cap(tmp_path):
     path = write(tmp_path, "t.txt", TEXT)
-    d = load_dataset(spec("text", {"path": path, "level": "word", "max_windows": 50},
-                          windows={"length": 4, "targets": "last"}, one_hot=True))
+    d = load_dataset(
+        spec(
+            "text",
+            {"path": path, "level": "word", "max_windows": 50},
+            windows={"length": 4, "targets": "last"},
+            one_hot=True,
+        )
+    )
     x, y = d.splits["train"]
     assert len(d.vocab) == 8 and x.shape == (40, 4) and y.shape == (40, 8)
     words = TEXT.split()
@@ -294,15 +348,22 @@ def test_text_errors(tmp_path):
     e = error(spec("text", {"path": short}, windows={"length": 3}))
     assert "3 tokens, too few for one window" in e.message and "s.txt" in e.message
     assert "needs `windows" in error(spec("text", {"path": short})).message
-    assert "not UTF-8" in error(spec("text", {"path": write(tmp_path, "b.txt", b"\xc3\x28" * 9)},
-                                     windows={"length": 2})).message
+    assert (
+        "not UTF-8"
+        in error(
+            spec("text", {"path": write(tmp_path, "b.txt", b"\xc3\x28" * 9)}, windows={"length": 2})
+        ).message
+    )
 
 
 # --- synthetic -------------------------------------------------------------------------------
 
+
 def test_sine_windows_last_is_the_value_after_the_window():
     w = {"length": 12, "horizon": 3, "targets": "last"}
-    d = load_dataset(spec("synthetic", {"kind": "sine", "n": 300, "noise": 0.0}, windows=w, normalize="none"))
+    d = load_dataset(
+        spec("synthetic", {"kind": "sine", "n": 300, "noise": 0.0}, windows=w, normalize="none")
+    )
     x, y = d.splits["train"]
     assert x.shape == (240, 12, 1) and y.shape == (240, 1) and d.task == "regression"
     np.testing.assert_array_equal(y[:-3, 0], x[3:, -1, 0])  # windows are contiguous, stride 1
@@ -314,7 +375,9 @@ def test_sine_windows_sequence_is_shifted_by_horizon():
     d = load_dataset(spec("synthetic", {"kind": "sine", "n": 100}, windows=w, seed=5))
     x, y = d.splits["test"]
     assert x.shape == (20, 10, 1) and y.shape == (20, 10, 1) and d.target_shape == (10, 1)
-    raw = load_dataset(spec("synthetic", {"kind": "sine", "n": 100}, windows=w, seed=5, normalize="none"))
+    raw = load_dataset(
+        spec("synthetic", {"kind": "sine", "n": 100}, windows=w, seed=5, normalize="none")
+    )
     x_raw, y_raw = raw.splits["test"]
     np.testing.assert_array_equal(y_raw[:, :-2], x_raw[:, 2:])
     np.testing.assert_array_equal(y, y_raw)  # targets are not normalised unless asked
@@ -322,7 +385,13 @@ def test_sine_windows_sequence_is_shifted_by_horizon():
 
 
 def test_sine_params_xor_blobs():
-    d = load_dataset(spec("synthetic", {"kind": "sine_params", "n": 200, "length": 15, "noise": 0}, normalize="none"))
+    d = load_dataset(
+        spec(
+            "synthetic",
+            {"kind": "sine_params", "n": 200, "length": 15, "noise": 0},
+            normalize="none",
+        )
+    )
     x, y = d.splits["train"]
     assert x.shape == (160, 2) and y.shape == (160, 15, 1) and d.target_shape == (15, 1)
     np.testing.assert_allclose(y[:, :, 0], np.sin(x[:, :1] * np.arange(15) + x[:, 1:]), atol=1e-5)
@@ -341,11 +410,14 @@ def test_unknown_names():
 
 # --- predict ---------------------------------------------------------------------------------
 
+
 def test_transform_inputs_matches_stored_test_features():
     raw = load_dataset(spec(normalize="none", seed=7))
     d = load_dataset(spec(seed=7, reshape=(8, 8, 1)))
     x_raw = raw.splits["test"][0]
     np.testing.assert_allclose(d.transform_inputs(x_raw), d.splits["test"][0], atol=1e-6)
-    np.testing.assert_allclose(d.transform_inputs(x_raw.reshape(-1, 8, 8, 1)), d.splits["test"][0], atol=1e-6)
+    np.testing.assert_allclose(
+        d.transform_inputs(x_raw.reshape(-1, 8, 8, 1)), d.splits["test"][0], atol=1e-6
+    )
     with pytest.raises(DataError, match="do not match"):
         d.transform_inputs(np.zeros((2, 63)))

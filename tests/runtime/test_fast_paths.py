@@ -2,6 +2,7 @@
 
 No timings here (bench/run.py measures); these check that each fast path keeps the results.
 """
+
 import json
 import os
 import subprocess
@@ -14,8 +15,7 @@ import pytest
 from flax import nnx
 
 import nncompile.api as api
-from nncompile.runtime import jaxcache
-from nncompile.runtime import loop
+from nncompile.runtime import jaxcache, loop
 from nncompile.runtime.loop import Trainer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +38,7 @@ train { model: CNN  data: images  loss: categorical_crossentropy  optimizer: ada
 
 def digits_images(n=512):
     from sklearn.datasets import load_digits
+
     d = load_digits()
     x = (d.data[:n] / 16.0).astype(np.float32).reshape(-1, 8, 8, 1)
     return x, d.target[:n].astype(np.int32)
@@ -54,11 +55,17 @@ class Traces:
 def test_cnn_program_runs_scan_fused_compiles_once_and_trains():
     program = api.compile(text=CNN)
     assert program.config["strategy"] == "scan"
-    assert "module.conv_general_dilated = im2col_conv" in program.source      # backend tuning on CPU
+    assert "module.conv_general_dilated = im2col_conv" in program.source  # backend tuning on CPU
     x, y = digits_images()
     traces = Traces()
-    history = program.fit({"train": (x[:384], y[:384]), "test": (x[384:], y[384:])}, callbacks=[traces], log=QUIET["log"])
-    assert traces.seen == [{"train_epoch": 1, "train_step": 1}] * 5        # one trace, one compilation, 5 epochs
+    history = program.fit(
+        {"train": (x[:384], y[:384]), "test": (x[384:], y[384:])},
+        callbacks=[traces],
+        log=QUIET["log"],
+    )
+    assert (
+        traces.seen == [{"train_epoch": 1, "train_step": 1}] * 5
+    )  # one trace, one compilation, 5 epochs
     losses = history.series("loss")
     assert losses[-1] < losses[0] * 0.7
     assert program.evaluate("test")["accuracy"] > 0.5
@@ -91,9 +98,11 @@ def test_epochs_run_ahead_give_the_same_results(monkeypatch, early_stopping):
         trainer = Trainer(module, regression_splits(), config=config, **QUIET)
         history = trainer.fit()
         return history, jax.tree.map(np.asarray, nnx.to_pure_dict(nnx.state(trainer.model)))
+
     (h_ahead, p_ahead), (h_plain, p_plain) = train(1e9), train(0.0)
-    assert [{k: v for k, v in e.items() if k != "seconds"} for e in h_ahead.epochs] == \
-           [{k: v for k, v in e.items() if k != "seconds"} for e in h_plain.epochs]
+    assert [{k: v for k, v in e.items() if k != "seconds"} for e in h_ahead.epochs] == [
+        {k: v for k, v in e.items() if k != "seconds"} for e in h_plain.epochs
+    ]
     assert h_ahead.stopped_early == h_plain.stopped_early == early_stopping
     assert h_ahead.best_epoch == h_plain.best_epoch
     assert all(jax.tree.leaves(jax.tree.map(np.array_equal, p_ahead, p_plain)))
@@ -125,8 +134,14 @@ print(jax.config.jax_compilation_cache_dir)
 def run(args, cache_dir, **env):
     environment = {**os.environ, "NNCOMPILE_CACHE_DIR": str(cache_dir), **env}
     environment.pop("JAX_COMPILATION_CACHE_DIR", None)
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=environment, cwd=ROOT,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=ROOT,
+        timeout=300,
+    )
 
 
 def entries(folder: Path) -> int:
@@ -145,8 +160,23 @@ def test_compilation_cache_is_on_by_default_and_can_be_switched_off(tmp_path):
 def test_cli_no_cache_flag(tmp_path):
     spec = tmp_path / "r.nn"
     spec.write_text(REG)
-    out = run(["-m", "nncompile", "train", str(spec), "--epochs", "1", "--quiet", "--no-cache", "--format", "json",
-               "--out", str(tmp_path / "run")], tmp_path / "cache")
+    out = run(
+        [
+            "-m",
+            "nncompile",
+            "train",
+            str(spec),
+            "--epochs",
+            "1",
+            "--quiet",
+            "--no-cache",
+            "--format",
+            "json",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        tmp_path / "cache",
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["epochs_run"] == 1
     assert entries(tmp_path / "cache") == 0

@@ -1,4 +1,5 @@
 """`nncompile sweep`: every grid point is a trial, the best one is reported and written down."""
+
 import csv
 import json
 
@@ -20,7 +21,12 @@ def test_grid_sweep(tmp_path, capsys):
     spec.write_text(SPEC)
     assert main(["sweep", str(spec), "--out", str(tmp_path / "sw")]) == 0
     rows = list(csv.DictReader(open(tmp_path / "sw" / "trials.csv")))
-    assert [(r["hidden"], r["lr"]) for r in rows] == [("4", "0.001"), ("4", "0.03"), ("16", "0.001"), ("16", "0.03")]
+    assert [(r["hidden"], r["lr"]) for r in rows] == [
+        ("4", "0.001"),
+        ("4", "0.03"),
+        ("16", "0.001"),
+        ("16", "0.03"),
+    ]
     best = json.loads((tmp_path / "sw" / "best.json").read_text())["best"]
     assert best["val_accuracy"] == max(float(r["val_accuracy"]) for r in rows)
     assert "best: trial" in capsys.readouterr().out

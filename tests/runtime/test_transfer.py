@@ -1,4 +1,5 @@
 """Transfer learning: init from another run's params by layer name, freeze, unfreeze_after, diagnostics."""
+
 from __future__ import annotations
 
 import os
@@ -101,7 +102,9 @@ def test_init_loads_by_name_freezes_then_unfreezes(pretrained, monkeypatch):
     class Watch:
         def on_epoch_end(self, trainer, epoch, logs):
             shapes = [np.shape(a) for a in jax.tree.leaves(nnx.state(trainer.optimizer))]
-            seen.append((epoch, np.array_equal(features_kernel(trainer), source), shapes.count((64, 32))))
+            seen.append(
+                (epoch, np.array_equal(features_kernel(trainer), source), shapes.count((64, 32)))
+            )
 
     notes = []
     program = nncompile.compile(text=finetune())
@@ -112,7 +115,10 @@ def test_init_loads_by_name_freezes_then_unfreezes(pretrained, monkeypatch):
     assert [(changed, n) for _, changed, n in seen[3:]] == [(False, 2)] * 3
     assert any("unfroze Features" in n for n in notes)
     # the new head was not loaded: dense_1 here is 32 -> 16, not the pretrain head
-    assert np.shape(nnx.state(program.trainer.model, nnx.Param)["dense_1"]["kernel"][...]) == (32, 16)
+    assert np.shape(nnx.state(program.trainer.model, nnx.Param)["dense_1"]["kernel"][...]) == (
+        32,
+        16,
+    )
 
 
 def test_frozen_layers_get_no_optimizer_state_in_the_emitted_program(pretrained):
@@ -123,7 +129,7 @@ def test_frozen_layers_get_no_optimizer_state_in_the_emitted_program(pretrained)
     assert "'init': {'run': 'runs/pre-main', 'layers': ['Features']}" in source
 
 
-@pytest.mark.parametrize("stop", [2, 4])        # before and after unfreeze_after: 3
+@pytest.mark.parametrize("stop", [2, 4])  # before and after unfreeze_after: 3
 def test_resume_across_unfreeze_is_exact(pretrained, monkeypatch, stop):
     monkeypatch.chdir(pretrained)
 
@@ -131,6 +137,7 @@ def test_resume_across_unfreeze_is_exact(pretrained, monkeypatch, stop):
         def on_epoch_end(self, trainer, epoch, logs):
             if epoch == stop:
                 raise KeyboardInterrupt
+
     reference = nncompile.compile(text=finetune())
     reference.fit(run_dir=f"ref{stop}", log=lambda line: None)
     first = nncompile.compile(text=finetune())
@@ -147,7 +154,12 @@ def test_shape_mismatch_names_both_layers_and_shapes(pretrained, monkeypatch):
         program.fit()
     (d,) = e.value.diagnostics
     assert d.code == "E505" and d.span.line > 0
-    assert "dense_1" in d.message and "[32, 16]" in d.message and "[32, 5]" in d.message and "runs/pre-main" in d.message
+    assert (
+        "dense_1" in d.message
+        and "[32, 16]" in d.message
+        and "[32, 5]" in d.message
+        and "runs/pre-main" in d.message
+    )
     assert "model F" in d.message and "model P of <string>" in d.message
     assert "leave 'dense_1' out of `layers`" in d.hint and "another name" in d.hint
 
@@ -162,8 +174,13 @@ def test_layer_missing_from_the_run(pretrained, monkeypatch):
 
 
 def test_finetune_spec_without_its_pretrain_run_says_to_train_it_first(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "nncompile", "train", str(ROOT / "specs" / "transfer_finetune.nn")],
-                       cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    r = subprocess.run(
+        [sys.executable, "-m", "nncompile", "train", str(ROOT / "specs" / "transfer_finetune.nn")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
     assert "error[E505]" in r.stderr and "no trained run at runs/transfer_pretrain-main" in r.stderr
     assert "relative to the working directory" in r.stderr

@@ -4,6 +4,7 @@ parameter count, lowering to Flax NNX and the facts the plan reads (merge, token
 The entries live by family in the modules of this package; adding a layer is adding one ``Layer``
 to the ``ENTRIES`` of one of them (docs/extending.md).
 """
+
 from __future__ import annotations
 
 from .. import Registry
@@ -11,9 +12,16 @@ from . import capsules, conv, dense, merge, sequence, shaping
 from .base import Example, Layer
 from .conv import IM2COL
 
-LAYERS: Registry[Layer] = Registry("layer", [
-    *dense.ENTRIES, *conv.ENTRIES, *shaping.ENTRIES, *sequence.ENTRIES, *merge.ENTRIES,
-    *capsules.ENTRIES,
-])
+LAYERS: Registry[Layer] = Registry(
+    "layer",
+    [
+        *dense.ENTRIES,
+        *conv.ENTRIES,
+        *shaping.ENTRIES,
+        *sequence.ENTRIES,
+        *merge.ENTRIES,
+        *capsules.ENTRIES,
+    ],
+)
 
 __all__ = ["IM2COL", "LAYERS", "Example", "Layer"]

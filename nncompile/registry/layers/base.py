@@ -4,6 +4,7 @@ Shapes exclude the batch axis: a digits image is (8, 8, 1). A shape rule receive
 arguments and the shapes of its inputs and returns the output shape, or raises ShapeError with a
 message and a hint the diagnostic shows at the layer's statement.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -70,8 +71,11 @@ class Layer(Entry):
 def rank(name: str, x: Shape, *ranks: int, hint: str | None = None) -> None:
     if len(x) not in ranks:
         want = " or ".join(str(r) for r in ranks)
-        raise ShapeError(f"{name} expects an input of rank {want} (without the batch axis), "
-                         f"but receives {fmt(x)} of rank {len(x)}", hint)
+        raise ShapeError(
+            f"{name} expects an input of rank {want} (without the batch axis), "
+            f"but receives {fmt(x)} of rank {len(x)}",
+            hint,
+        )
 
 
 def spread(v: int | list[int], n: int) -> tuple[int, ...]:
@@ -90,4 +94,3 @@ def weights(p: Any) -> dict[str, Code | bool]:
     if getattr(p, "bias_init", None) is not None:
         kw["bias_init"] = initializer_expr(p.bias_init)
     return kw
-

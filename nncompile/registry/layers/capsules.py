@@ -1,4 +1,5 @@
 """Capsule networks (Sabour et al., 2017): primary capsules, routing by agreement, lengths."""
+
 from __future__ import annotations
 
 import math
@@ -13,14 +14,19 @@ from ..lowering import RNGS, Lowered, changed
 from .base import Example, KernelSize, Layer, Padding, Positive, rank, spread
 from .conv import Conv, conv_count, conv_shape
 
-SQUASH = Snippet("squash", '''
+SQUASH = Snippet(
+    "squash",
+    '''
 def squash(v, axis=-1):
     """Capsule non-linearity: keeps the direction, maps the length into [0, 1)."""
     norm2 = jnp.sum(v ** 2, axis=axis, keepdims=True)
     return norm2 / (1.0 + norm2) * v / jnp.sqrt(norm2 + 1e-9)
-''')
+''',
+)
 
-PRIMARY_CAPSULES = Snippet("PrimaryCapsules", '''
+PRIMARY_CAPSULES = Snippet(
+    "PrimaryCapsules",
+    '''
 class PrimaryCapsules(nnx.Module):
     """A convolution whose channels are regrouped into `capsules` vectors of length `dim`."""
 
@@ -33,9 +39,13 @@ class PrimaryCapsules(nnx.Module):
     def __call__(self, x):
         u = self.conv(x)
         return squash(u.reshape(u.shape[0], -1, self.dim))
-''', needs=(SQUASH,))
+''',
+    needs=(SQUASH,),
+)
 
-CAPSULE_LAYER = Snippet("CapsuleLayer", '''
+CAPSULE_LAYER = Snippet(
+    "CapsuleLayer",
+    '''
 class CapsuleLayer(nnx.Module):
     """Capsules with dynamic routing by agreement (Sabour et al., 2017)."""
 
@@ -53,7 +63,9 @@ class CapsuleLayer(nnx.Module):
             if i + 1 < self.routing:
                 logits = logits + jnp.einsum("bijd,bjd->bij", jax.lax.stop_gradient(u_hat), v)
         return v
-''', needs=(SQUASH,))
+''',
+    needs=(SQUASH,),
+)
 
 
 class PrimaryCaps(Params):
@@ -108,8 +120,12 @@ def lower_capsules(p: Capsules, x: tuple[Shape, ...], out: Shape) -> Lowered:
 
 
 def capsule_length_shape(p: NoParams, x: list[Shape]) -> Shape:
-    rank("capsule_length", x[0], 2,
-         hint="capsule_length reads [capsules, dim]: put capsules(...) before")
+    rank(
+        "capsule_length",
+        x[0],
+        2,
+        hint="capsule_length reads [capsules, dim]: put capsules(...) before",
+    )
     return (x[0][0],)
 
 
@@ -118,17 +134,35 @@ def lower_capsule_length(p: NoParams, x: tuple[Shape, ...], out: Shape) -> Lower
 
 
 ENTRIES = [
-    Layer("primary_caps", PrimaryCaps, ("capsules", "dim", "kernel"),
-          "convolution regrouped into capsule vectors, squashed: [H, W, C] -> [N, dim]",
-          shape=primary_caps_shape, count=lambda p, x, out: conv_count(_conv(p), x, out),
-          lower=lower_primary_caps,
-          example=Example("primary_caps(capsules=4, dim=8, kernel=3, strides=2)", ("[9, 9, 8]",)),
-          convolution=True, fusion_emitters=True, extra_activation_floats=primary_caps_patches),
-    Layer("capsules", Capsules, ("count", "dim"), "capsule layer with dynamic routing by agreement",
-          shape=capsules_shape, count=capsules_count, lower=lower_capsules,
-          example=Example("capsules(count=10, dim=16, routing=2)", ("[12, 8]",)),
-          fusion_emitters=True),
-    Layer("capsule_length", doc="length of each capsule vector: [N, dim] -> [N]",
-          shape=capsule_length_shape, lower=lower_capsule_length,
-          example=Example("capsule_length()", ("[10, 16]",))),
+    Layer(
+        "primary_caps",
+        PrimaryCaps,
+        ("capsules", "dim", "kernel"),
+        "convolution regrouped into capsule vectors, squashed: [H, W, C] -> [N, dim]",
+        shape=primary_caps_shape,
+        count=lambda p, x, out: conv_count(_conv(p), x, out),
+        lower=lower_primary_caps,
+        example=Example("primary_caps(capsules=4, dim=8, kernel=3, strides=2)", ("[9, 9, 8]",)),
+        convolution=True,
+        fusion_emitters=True,
+        extra_activation_floats=primary_caps_patches,
+    ),
+    Layer(
+        "capsules",
+        Capsules,
+        ("count", "dim"),
+        "capsule layer with dynamic routing by agreement",
+        shape=capsules_shape,
+        count=capsules_count,
+        lower=lower_capsules,
+        example=Example("capsules(count=10, dim=16, routing=2)", ("[12, 8]",)),
+        fusion_emitters=True,
+    ),
+    Layer(
+        "capsule_length",
+        doc="length of each capsule vector: [N, dim] -> [N]",
+        shape=capsule_length_shape,
+        lower=lower_capsule_length,
+        example=Example("capsule_length()", ("[10, 16]",)),
+    ),
 ]

@@ -1,4 +1,5 @@
 """Convolutions and pooling; IM2COL, the CPU lowering of nnx.Conv's convolution."""
+
 from __future__ import annotations
 
 import math
@@ -50,13 +51,18 @@ def conv_shape(dims: int):
         rank(name, s, dims + 1, hint=hint)
         k, st = spread(p.kernel, dims), spread(p.strides, dims)
         if len(k) != dims or len(st) != dims:
-            raise ShapeError(f"{name} takes {dims} kernel sizes and strides, got kernel={list(k)}, "
-                             f"strides={list(st)}")
+            raise ShapeError(
+                f"{name} takes {dims} kernel sizes and strides, got kernel={list(k)}, "
+                f"strides={list(st)}"
+            )
         spatial = tuple(window(*w, p.padding) for w in zip(s[:dims], k, st, strict=True))
         if min(spatial) < 1:
-            raise ShapeError(f"{name} with kernel {list(k)} and padding 'valid' does not fit the "
-                             f"input {fmt(s)}", "use padding=same or a smaller kernel")
+            raise ShapeError(
+                f"{name} with kernel {list(k)} and padding 'valid' does not fit the input {fmt(s)}",
+                "use padding=same or a smaller kernel",
+            )
         return (*spatial, p.filters)
+
     return infer
 
 
@@ -67,16 +73,20 @@ def conv_count(p: Conv, x: list[Shape], out: Shape) -> int:
 
 def conv_kwargs(p, dims: int) -> dict:
     """nnx.Conv's kernel_size, and strides and padding where they differ from its defaults."""
-    defaults = changed(strides=(spread(p.strides, dims), (1,) * dims),
-                       padding=(p.padding.upper(), "SAME"))
+    defaults = changed(
+        strides=(spread(p.strides, dims), (1,) * dims), padding=(p.padding.upper(), "SAME")
+    )
     return {"kernel_size": spread(p.kernel, dims), **defaults}
 
 
 def lower_conv(p: Conv, x: tuple[Shape, ...], out: Shape) -> Lowered:
     dims = len(x[0]) - 1
     init = call("nnx.Conv", x[0][-1], p.filters, **conv_kwargs(p, dims), **weights(p), rngs=RNGS)
-    return Lowered(init, lambda a, xs: activation_call(p.activation, call(a, xs[0])),
-                   initializer_snippets(p.init))
+    return Lowered(
+        init,
+        lambda a, xs: activation_call(p.activation, call(a, xs[0])),
+        initializer_snippets(p.init),
+    )
 
 
 def patches(p: Conv, x: tuple[Shape, ...], out: Shape) -> int:
@@ -98,13 +108,18 @@ def pool_shape(name: str):
         k = spread(p.size, dims)
         st = spread(p.strides, dims) if p.strides is not None else k
         if len(k) != dims or len(st) != dims:
-            raise ShapeError(f"{name} over {dims} axes takes {dims} sizes and strides, got "
-                             f"size={list(k)}, strides={list(st)}")
+            raise ShapeError(
+                f"{name} over {dims} axes takes {dims} sizes and strides, got "
+                f"size={list(k)}, strides={list(st)}"
+            )
         spatial = tuple(window(*w, p.padding) for w in zip(s[:dims], k, st, strict=True))
         if min(spatial) < 1:
-            raise ShapeError(f"{name} of size {list(k)} does not fit the input {fmt(s)}",
-                             "use a smaller size or padding=same")
+            raise ShapeError(
+                f"{name} of size {list(k)} does not fit the input {fmt(s)}",
+                "use a smaller size or padding=same",
+            )
         return (*spatial, s[-1])
+
     return infer
 
 
@@ -113,8 +128,17 @@ def lower_pool(fn: str):
         dims = len(x[0]) - 1
         size = spread(p.size, dims)
         strides = spread(p.strides, dims) if p.strides is not None else size
-        return Lowered(None, lambda a, xs: call(fn, xs[0], window_shape=size, strides=strides,
-                                                **changed(padding=(p.padding.upper(), "VALID"))))
+        return Lowered(
+            None,
+            lambda a, xs: call(
+                fn,
+                xs[0],
+                window_shape=size,
+                strides=strides,
+                **changed(padding=(p.padding.upper(), "VALID")),
+            ),
+        )
+
     return lower
 
 
@@ -128,33 +152,74 @@ def lower_global_pool(method: str):
     def lower(p: NoParams, x: tuple[Shape, ...], out: Shape) -> Lowered:
         axes = tuple(range(1, len(x[0])))
         return Lowered(None, lambda a, xs: t("{x}." + method + "(axis={axes})", x=xs[0], axes=axes))
+
     return lower
 
 
 def _conv(dims: int, doc: str, example: Example) -> Layer:
-    return Layer(f"conv{dims}d", Conv, ("filters", "kernel"), doc, shape=conv_shape(dims),
-                 count=conv_count, lower=lower_conv, example=example, convolution=True,
-                 extra_activation_floats=patches)
+    return Layer(
+        f"conv{dims}d",
+        Conv,
+        ("filters", "kernel"),
+        doc,
+        shape=conv_shape(dims),
+        count=conv_count,
+        lower=lower_conv,
+        example=example,
+        convolution=True,
+        extra_activation_floats=patches,
+    )
 
 
 ENTRIES = [
-    _conv(1, "1-D convolution over [steps, channels]",
-          Example("conv1d(8, 3, strides=2, padding=valid)", ("[20, 3]",))),
-    _conv(2, "2-D convolution over [height, width, channels]",
-          Example("conv2d(8, [3, 2], strides=2, activation=relu)", ("[9, 9, 3]",))),
-    Layer("max_pool", Pool, ("size",), "maximum over windows", shape=pool_shape("max_pool"),
-          lower=lower_pool("nnx.max_pool"), example=Example("max_pool(2)", ("[8, 8, 3]",))),
-    Layer("avg_pool", Pool, ("size",), "mean over windows", shape=pool_shape("avg_pool"),
-          lower=lower_pool("nnx.avg_pool"),
-          example=Example("avg_pool(3, strides=2, padding=same)", ("[9, 9, 3]",))),
-    Layer("global_avg_pool", doc="mean over all positions: [..., C] -> [C]", shape=global_pool,
-          lower=lower_global_pool("mean"), example=Example("global_avg_pool()", ("[5, 5, 3]",))),
-    Layer("global_max_pool", doc="maximum over all positions: [..., C] -> [C]", shape=global_pool,
-          lower=lower_global_pool("max"), example=Example("global_max_pool()", ("[7, 3]",))),
+    _conv(
+        1,
+        "1-D convolution over [steps, channels]",
+        Example("conv1d(8, 3, strides=2, padding=valid)", ("[20, 3]",)),
+    ),
+    _conv(
+        2,
+        "2-D convolution over [height, width, channels]",
+        Example("conv2d(8, [3, 2], strides=2, activation=relu)", ("[9, 9, 3]",)),
+    ),
+    Layer(
+        "max_pool",
+        Pool,
+        ("size",),
+        "maximum over windows",
+        shape=pool_shape("max_pool"),
+        lower=lower_pool("nnx.max_pool"),
+        example=Example("max_pool(2)", ("[8, 8, 3]",)),
+    ),
+    Layer(
+        "avg_pool",
+        Pool,
+        ("size",),
+        "mean over windows",
+        shape=pool_shape("avg_pool"),
+        lower=lower_pool("nnx.avg_pool"),
+        example=Example("avg_pool(3, strides=2, padding=same)", ("[9, 9, 3]",)),
+    ),
+    Layer(
+        "global_avg_pool",
+        doc="mean over all positions: [..., C] -> [C]",
+        shape=global_pool,
+        lower=lower_global_pool("mean"),
+        example=Example("global_avg_pool()", ("[5, 5, 3]",)),
+    ),
+    Layer(
+        "global_max_pool",
+        doc="maximum over all positions: [..., C] -> [C]",
+        shape=global_pool,
+        lower=lower_global_pool("max"),
+        example=Example("global_max_pool()", ("[7, 3]",)),
+    ),
 ]
 
 
-IM2COL = Snippet("im2col_conv", '''
+IM2COL = Snippet(
+    "im2col_conv",
+    '''
 def im2col_conv(x, kernel, window_strides, padding, *, lhs_dilation=None, rhs_dilation=None,
                 dimension_numbers=None, feature_group_count=1, precision=None, **kwargs):
     """The convolution of nnx.Conv (channels last, kernel HWIO), chosen by backend when traced.
@@ -191,4 +256,6 @@ def im2col_conv(x, kernel, window_strides, padding, *, lhs_dilation=None, rhs_di
     y = jnp.matmul(patches.reshape(-1, patches.shape[-1]), kernel.reshape(-1, kernel.shape[-1]),
                    precision=precision, preferred_element_type=kwargs.get("preferred_element_type"))
     return y.reshape(*patches.shape[:-1], kernel.shape[-1])
-''', backend=True)
+''',
+    backend=True,
+)

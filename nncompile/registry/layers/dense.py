@@ -1,4 +1,5 @@
 """Fully connected layers, dropout and normalisation."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -27,8 +28,10 @@ class Dense(Params):
     def _vector_init(cls, v: Ref | None) -> Ref | None:
         if v is not None and INITIALIZERS[v.name].matrices_only:
             usable = ", ".join(e.name for e in INITIALIZERS.entries() if not e.matrices_only)
-            raise ValueError(f"{v.name} scales by the fan-in and fan-out of a weight matrix and "
-                             f"cannot initialize a bias vector; use one of {usable}")
+            raise ValueError(
+                f"{v.name} scales by the fan-in and fan-out of a weight matrix and "
+                f"cannot initialize a bias vector; use one of {usable}"
+            )
         return v
 
 
@@ -45,8 +48,11 @@ def dense_count(p: Dense, x: list[Shape], out: Shape) -> int:
 
 def lower_dense(p: Dense, x: tuple[Shape, ...], out: Shape) -> Lowered:
     init = call("nnx.Linear", x[0][-1], p.units, **weights(p), rngs=RNGS)
-    return Lowered(init, lambda a, xs: activation_call(p.activation, call(a, xs[0])),
-                   initializer_snippets(p.init, p.bias_init))
+    return Lowered(
+        init,
+        lambda a, xs: activation_call(p.activation, call(a, xs[0])),
+        initializer_snippets(p.init, p.bias_init),
+    )
 
 
 class Dropout(Params):
@@ -77,16 +83,43 @@ def lower_layer_norm(p: LayerNorm, x: tuple[Shape, ...], out: Shape) -> Lowered:
 
 
 ENTRIES = [
-    Layer("dense", Dense, ("units",), "fully connected: y = activation(x @ W + b) on the last axis",
-          shape=dense_shape, count=dense_count, lower=lower_dense,
-          example=Example("dense(16, activation=relu, use_bias=false)")),
-    Layer("dropout", Dropout, ("rate",),
-          "sets a random fraction `rate` of activations to 0 while training",
-          shape=same, lower=lower_dropout, example=Example("dropout(0.5)")),
-    Layer("batch_norm", BatchNorm, ("momentum",), "normalises each channel with batch statistics "
-          "(running averages in evaluation)", shape=same, count=lambda p, x, out: 4 * x[0][-1],
-          lower=lower_batch_norm, example=Example("batch_norm()", ("[6, 6, 4]",))),
-    Layer("layer_norm", LayerNorm, ("epsilon",), "normalises each example over its last axis",
-          shape=same, count=lambda p, x, out: 2 * x[0][-1], lower=lower_layer_norm,
-          example=Example("layer_norm()", ("[5, 8]",))),
+    Layer(
+        "dense",
+        Dense,
+        ("units",),
+        "fully connected: y = activation(x @ W + b) on the last axis",
+        shape=dense_shape,
+        count=dense_count,
+        lower=lower_dense,
+        example=Example("dense(16, activation=relu, use_bias=false)"),
+    ),
+    Layer(
+        "dropout",
+        Dropout,
+        ("rate",),
+        "sets a random fraction `rate` of activations to 0 while training",
+        shape=same,
+        lower=lower_dropout,
+        example=Example("dropout(0.5)"),
+    ),
+    Layer(
+        "batch_norm",
+        BatchNorm,
+        ("momentum",),
+        "normalises each channel with batch statistics (running averages in evaluation)",
+        shape=same,
+        count=lambda p, x, out: 4 * x[0][-1],
+        lower=lower_batch_norm,
+        example=Example("batch_norm()", ("[6, 6, 4]",)),
+    ),
+    Layer(
+        "layer_norm",
+        LayerNorm,
+        ("epsilon",),
+        "normalises each example over its last axis",
+        shape=same,
+        count=lambda p, x, out: 2 * x[0][-1],
+        lower=lower_layer_norm,
+        example=Example("layer_norm()", ("[5, 8]",)),
+    ),
 ]

@@ -1,4 +1,5 @@
 """Sequences: embeddings, recurrent layers and repetition."""
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -38,19 +39,24 @@ def rnn_shape(name: str):
         (s,) = x
         hint = None
         if len(s) == 1:
-            hint = ("a recurrent layer reads [steps, features]: "
-                    "use reshape([steps, 1]) or embedding()")
+            hint = (
+                "a recurrent layer reads [steps, features]: use reshape([steps, 1]) or embedding()"
+            )
         elif len(s) > 2:
             hint = "reshape to [steps, features] first"
         rank(name, s, 2, hint=hint)
         return (s[0], p.units) if p.return_sequences else (p.units,)
+
     return infer
 
 
 # the Flax cell of each recurrent layer, and its gates: flax's cells have input kernels without bias
 # and hidden kernels with bias, one pair per gate
-CELLS = {"simple_rnn": ("nnx.SimpleCell", 1), "lstm": ("nnx.LSTMCell", 4),
-         "gru": ("nnx.GRUCell", 3)}
+CELLS = {
+    "simple_rnn": ("nnx.SimpleCell", 1),
+    "lstm": ("nnx.LSTMCell", 4),
+    "gru": ("nnx.GRUCell", 3),
+}
 
 
 def rnn_count(name: str):
@@ -59,6 +65,7 @@ def rnn_count(name: str):
     def count(p: Recurrent, x: list[Shape], out: Shape) -> int:
         f, u = x[0][-1], p.units
         return gates * (f * u + u * u + u)
+
     return count
 
 
@@ -76,6 +83,7 @@ def lower_rnn(kind: str):
         if p.return_sequences:
             return Lowered(init, lambda a, xs: call(a, xs[0]))
         return Lowered(init, lambda a, xs: t("{h}[:, -1]", h=call(a, xs[0])))
+
     return lower
 
 
@@ -87,8 +95,9 @@ class Bidirectional(Params):
     @classmethod
     def _recurrent(cls, v: Ref) -> Ref:
         if v.name not in CELLS:
-            raise ValueError("bidirectional wraps a recurrent layer (simple_rnn, lstm, gru), "
-                             f"not {v.name}")
+            raise ValueError(
+                f"bidirectional wraps a recurrent layer (simple_rnn, lstm, gru), not {v.name}"
+            )
         return v
 
 
@@ -106,8 +115,13 @@ def lower_bidirectional(p: Bidirectional, x: tuple[Shape, ...], out: Shape) -> L
     assert isinstance(inner, Recurrent)  # the validator admits recurrent layers only
     summed = p.merge == "sum" and inner.return_sequences
     add = {"merge_fn": t("lambda a, b: a + b")} if summed else {}
-    init = call("nnx.Bidirectional", call("nnx.RNN", cell(p.layer.name, f, inner)),
-                call("nnx.RNN", cell(p.layer.name, f, inner)), **add, rngs=RNGS)
+    init = call(
+        "nnx.Bidirectional",
+        call("nnx.RNN", cell(p.layer.name, f, inner)),
+        call("nnx.RNN", cell(p.layer.name, f, inner)),
+        **add,
+        rngs=RNGS,
+    )
     if inner.return_sequences:
         return Lowered(init, lambda a, xs: call(a, xs[0]))
     # last step of the forward pass, and the backward pass's last step (which sits at time 0)
@@ -128,29 +142,70 @@ def repeat_shape(p: Repeat, x: list[Shape]) -> Shape:
 
 
 def lower_repeat(p: Repeat, x: tuple[Shape, ...], out: Shape) -> Lowered:
-    return Lowered(None, lambda a, xs: t("jnp.repeat({x}[:, None], {n}, axis=1)", x=xs[0],
-                                         n=p.times))
+    return Lowered(
+        None, lambda a, xs: t("jnp.repeat({x}[:, None], {n}, axis=1)", x=xs[0], n=p.times)
+    )
 
 
 def _rnn(name: str, doc: str, example: Example) -> Layer:
-    return Layer(name, Recurrent, ("units",), doc, shape=rnn_shape(name), count=rnn_count(name),
-                 lower=lower_rnn(name), example=example)
+    return Layer(
+        name,
+        Recurrent,
+        ("units",),
+        doc,
+        shape=rnn_shape(name),
+        count=rnn_count(name),
+        lower=lower_rnn(name),
+        example=example,
+    )
 
 
 ENTRIES = [
-    Layer("embedding", Embedding, ("vocab", "dim"), "token ids [T] -> vectors [T, dim]",
-          shape=embedding_shape, count=lambda p, x, out: p.vocab * p.dim, lower=lower_embedding,
-          example=Example("embedding(50, 6)", ("int[10]",)), reads_tokens=True, needs_tokens=True),
-    _rnn("simple_rnn", "Elman recurrent layer: [T, F] -> [units] or [T, units]",
-         Example("simple_rnn(6, return_sequences=true, activation=relu)", ("[10, 4]",))),
-    _rnn("lstm", "long short-term memory: [T, F] -> [units] or [T, units]",
-         Example("lstm(6)", ("[10, 4]",))),
-    _rnn("gru", "gated recurrent unit: [T, F] -> [units] or [T, units]",
-         Example("gru(6, return_sequences=true)", ("[10, 4]",))),
-    Layer("bidirectional", Bidirectional, ("layer",),
-          "runs a recurrent layer both ways and concatenates",
-          shape=bidirectional_shape, count=bidirectional_count, lower=lower_bidirectional,
-          example=Example("bidirectional(lstm(6))", ("[10, 4]",))),
-    Layer("repeat", Repeat, ("times",), "one-to-many: [F] -> [times, F]", shape=repeat_shape,
-          lower=lower_repeat,          example=Example("repeat(5)", ("[7]",)), reads_tokens=True),
+    Layer(
+        "embedding",
+        Embedding,
+        ("vocab", "dim"),
+        "token ids [T] -> vectors [T, dim]",
+        shape=embedding_shape,
+        count=lambda p, x, out: p.vocab * p.dim,
+        lower=lower_embedding,
+        example=Example("embedding(50, 6)", ("int[10]",)),
+        reads_tokens=True,
+        needs_tokens=True,
+    ),
+    _rnn(
+        "simple_rnn",
+        "Elman recurrent layer: [T, F] -> [units] or [T, units]",
+        Example("simple_rnn(6, return_sequences=true, activation=relu)", ("[10, 4]",)),
+    ),
+    _rnn(
+        "lstm",
+        "long short-term memory: [T, F] -> [units] or [T, units]",
+        Example("lstm(6)", ("[10, 4]",)),
+    ),
+    _rnn(
+        "gru",
+        "gated recurrent unit: [T, F] -> [units] or [T, units]",
+        Example("gru(6, return_sequences=true)", ("[10, 4]",)),
+    ),
+    Layer(
+        "bidirectional",
+        Bidirectional,
+        ("layer",),
+        "runs a recurrent layer both ways and concatenates",
+        shape=bidirectional_shape,
+        count=bidirectional_count,
+        lower=lower_bidirectional,
+        example=Example("bidirectional(lstm(6))", ("[10, 4]",)),
+    ),
+    Layer(
+        "repeat",
+        Repeat,
+        ("times",),
+        "one-to-many: [F] -> [times, F]",
+        shape=repeat_shape,
+        lower=lower_repeat,
+        example=Example("repeat(5)", ("[7]",)),
+        reads_tokens=True,
+    ),
 ]

@@ -1,4 +1,5 @@
 """Layers that only rearrange their input: flatten and reshape."""
+
 from __future__ import annotations
 
 import math
@@ -40,21 +41,36 @@ def reshape_shape(p: Reshape, x: list[Shape]) -> Shape:
             raise ShapeError(f"cannot reshape {fmt(x[0])} ({total} values) to {want}")
         return tuple(total // known if d == -1 else d for d in p.shape)
     if known != total:
-        raise ShapeError(f"cannot reshape {fmt(x[0])} ({total} values) to {want} ({known} values)",
-                         "the number of values must stay the same; "
-                         "use -1 for one inferred dimension")
+        raise ShapeError(
+            f"cannot reshape {fmt(x[0])} ({total} values) to {want} ({known} values)",
+            "the number of values must stay the same; use -1 for one inferred dimension",
+        )
     return tuple(p.shape)
 
 
 def lower_reshape(p: Reshape, x: tuple[Shape, ...], out: Shape) -> Lowered:
-    return Lowered(None, lambda a, xs: t("{x}.reshape({x}.shape[0], *{shape})", x=xs[0],
-                                         shape=tuple(out)))
+    return Lowered(
+        None, lambda a, xs: t("{x}.reshape({x}.shape[0], *{shape})", x=xs[0], shape=tuple(out))
+    )
 
 
 ENTRIES = [
-    Layer("flatten", doc="[d1, d2, ...] -> [d1*d2*...]", shape=flatten_shape, lower=lower_flatten,
-          example=Example("flatten()", ("[4, 4, 2]",)), reads_tokens=True),
-    Layer("reshape", Reshape, ("shape",), "changes the shape, keeping the values",
-          shape=reshape_shape, lower=lower_reshape, example=Example("reshape([4, -1])", ("[16]",)),
-          reads_tokens=True),
+    Layer(
+        "flatten",
+        doc="[d1, d2, ...] -> [d1*d2*...]",
+        shape=flatten_shape,
+        lower=lower_flatten,
+        example=Example("flatten()", ("[4, 4, 2]",)),
+        reads_tokens=True,
+    ),
+    Layer(
+        "reshape",
+        Reshape,
+        ("shape",),
+        "changes the shape, keeping the values",
+        shape=reshape_shape,
+        lower=lower_reshape,
+        example=Example("reshape([4, -1])", ("[16]",)),
+        reads_tokens=True,
+    ),
 ]
