@@ -1,4 +1,5 @@
-"""Front-end speed: parse + validate + shapes of a 200-statement spec, and `nncompile check` cold start.
+"""Front-end speed: parse + validate + shapes of a 200-statement spec, and `nncompile check` cold
+start.
 
 Targets (issue 2): < 50 ms for the 200-statement spec; cold start < 0.3 s wall. Cold start is
 reported next to `python -c pass` measured in the same run, since absolute times vary by machine.

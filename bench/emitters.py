@@ -1,12 +1,12 @@
-"""Which XLA:CPU emitters suit which programs: compile time and epoch time of spec programs compiled
-with XLA:CPU's default MLIR fusion emitters and with its elemental emitters
+"""Which XLA:CPU emitters suit which programs: compile time and epoch time of spec programs
+compiled with XLA:CPU's default MLIR fusion emitters and with its elemental emitters
 (`xla_cpu_use_fusion_emitters=False`), interleaved, fresh process per measurement.
 
     .venv/bin/python bench/emitters.py [--reps 3] [--out bench/results/emitters.md]
 
-Behind `codegen.layers.cpu_compiler_options`: convolutional programs without capsules take the
-elemental emitters. Per run: trace + lower, XLA compile, and the median of 6 steady-state epochs
-(whole-epoch calls of the runtime's compiled epoch loop), compilation cache off.
+Behind the plan's `compiler_options` decision (nncompile/plan.py): convolutional programs without
+capsules take the elemental emitters. Per run: trace + lower, XLA compile, and the median of 6
+steady-state epochs (whole-epoch calls of the runtime's compiled epoch loop), compilation cache off.
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ for epoch in range(2, 8):
     out = compiled(out[0], out[1], epoch, x, y, idx, 0, steps, rest)
     jax.block_until_ready(out)
     times.append(time.perf_counter() - a)
-print(json.dumps({"trace_lower_s": t1 - t0, "compile_s": t2 - t1, "epoch_s": float(np.median(times))}))
+epoch_s = float(np.median(times))
+print(json.dumps({"trace_lower_s": t1 - t0, "compile_s": t2 - t1, "epoch_s": epoch_s}))
 """
 
 
@@ -97,7 +98,8 @@ def main() -> None:
     lines = [
         f"XLA:CPU emitters, {a.reps} interleaved repetitions, medians (bench/emitters.py)",
         "",
-        "| program | compile s fusion | compile s elemental | ratio | epoch ms fusion | epoch ms elemental | ratio |",
+        "| program | compile s fusion | compile s elemental | ratio "
+        "| epoch ms fusion | epoch ms elemental | ratio |",
         "|---|---|---|---|---|---|---|",
     ]
     for spec in PROGRAMS:
@@ -109,7 +111,8 @@ def main() -> None:
             med(e, "epoch_s") * 1e3,
         )
         lines.append(
-            f"| {spec} | {cf:.3f} | {ce:.3f} | {ce / cf:.2f} | {ef:.2f} | {ee:.2f} | {ee / ef:.2f} |"
+            f"| {spec} | {cf:.3f} | {ce:.3f} | {ce / cf:.2f} "
+            f"| {ef:.2f} | {ee:.2f} | {ee / ef:.2f} |"
         )
     text = "\n".join(lines) + "\n"
     print(text)

@@ -1,14 +1,16 @@
-"""What each optimisation of the runtime and code generator buys: nncompile with one lever undone at a
-time, and the code from before the optimisations (a git commit), interleaved, fresh process per run.
+"""What each optimisation of the runtime and code generator buys: nncompile with one lever undone
+at a time, and the code from before the optimisations (a git commit), interleaved, fresh process
+per run.
 
     .venv/bin/python bench/levers.py [--reps 3] [--baseline COMMIT] [--workloads W1,W2,W3]
 
-Levers undone (bench/nncompile_workload.py --lever): `no-ahead` (no epoch run ahead), `eager-build`
-(model and optimizer built op by op), `copy-each-epoch` (the per-epoch state copy the runtime used to
-make), `nnx-carry-order` (scan carry in nnx's bias-first order), `fusion-emitters` (W2 compiled with
-XLA:CPU's default fusion emitters instead of the elemental ones its convolutions select),
-`integer-label-ce` (optax's integer-label cross-entropy: a gather and a scatter instead of one-hot
-rows), `whole-epoch-calls` (no chunked epoch loop: the first call is a whole epoch, a scan), `native-conv` (nnx.Conv's lax convolution instead of im2col; W2 only, with --strategy step
+Levers undone (bench/nncompile_workload.py --lever): `no-ahead` (no epoch run ahead),
+`eager-build` (model and optimizer built op by op), `copy-each-epoch` (the per-epoch state copy the
+runtime used to make), `nnx-carry-order` (scan carry in nnx's bias-first order), `fusion-emitters`
+(W2 compiled with XLA:CPU's default fusion emitters instead of the elemental ones its convolutions
+select), `integer-label-ce` (optax's integer-label cross-entropy: a gather and a scatter instead of
+one-hot rows), `whole-epoch-calls` (no chunked epoch loop: the first call is a whole epoch, a
+scan), `native-conv` (nnx.Conv's lax convolution instead of im2col; W2 only, with --strategy step
 since the native convolution is ~15x slower inside lax.scan on CPU); `cache` runs with a warm
 compilation cache. `baseline` is the given commit's nncompile (a temporary git worktree).
 """
@@ -72,7 +74,8 @@ def main() -> None:
     ap.add_argument("--only", default=None, help="comma-separated configs to run (default: all)")
     a = ap.parse_args()
     if a.table:
-        records = [json.loads(line) for line in open(a.table)]
+        with open(a.table) as f:
+            records = [json.loads(line) for line in f]
     else:
         configs = [
             c
@@ -108,7 +111,8 @@ def main() -> None:
                                 + (
                                     r["error"][-200:]
                                     if "error" in r
-                                    else f"{r['throughput_ex_s']:,.0f} ex/s TTFS {r['time_to_first_step_s']:.3f}"
+                                    else f"{r['throughput_ex_s']:,.0f} ex/s "
+                                    f"TTFS {r['time_to_first_step_s']:.3f}"
                                 ),
                                 file=sys.stderr,
                                 flush=True,
@@ -117,7 +121,8 @@ def main() -> None:
             if baseline is not None:
                 subprocess.run(["git", "worktree", "remove", "--force", str(baseline)], cwd=ROOT)
     print(
-        f"{'workload':8s} {'config':20s} {'n':>2s} {'ex/s med':>11s} {'vs final':>8s} {'TTFS s':>7s} "
+        f"{'workload':8s} {'config':20s} {'n':>2s} {'ex/s med':>11s} {'vs final':>8s} "
+        f"{'TTFS s':>7s} "
         f"{'proc->1st s':>11s} {'RSS MiB':>7s} quality"
     )
     for wl in sorted({r["workload"] for r in records}):
@@ -127,10 +132,11 @@ def main() -> None:
             rs = [r for r in rows if r["config"] == cfg]
             if not rs:
                 continue
-            m = lambda k: statistics.median(r[k] for r in rs)
+            m = lambda k, rs=rs: statistics.median(r[k] for r in rs)
             q = f"acc {m('test_acc'):.4f}" if "test_acc" in rs[0] else f"MSE {m('test_mse'):,.0f}"
             print(
-                f"{wl:8s} {cfg:20s} {len(rs):2d} {m('throughput_ex_s'):11,.0f} {m('throughput_ex_s') / final:8.2f} "
+                f"{wl:8s} {cfg:20s} {len(rs):2d} {m('throughput_ex_s'):11,.0f} "
+                f"{m('throughput_ex_s') / final:8.2f} "
                 f"{m('time_to_first_step_s'):7.3f} {m('process_start_to_first_step_s'):11.2f} "
                 f"{m('peak_rss_mib'):7.0f} {q}"
             )

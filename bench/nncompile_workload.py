@@ -1,4 +1,5 @@
-"""One benchmark run of nncompile on a reference workload; prints ONE JSON line like the references.
+"""One benchmark run of nncompile on a reference workload; prints ONE JSON line like the
+references.
 
     python bench/nncompile_workload.py --workload W1 [--variant api|cli] [--epochs N]
 
@@ -13,11 +14,12 @@ Variants:
 
 Timing follows benchcommon: steady-state throughput over epochs 2..N, where an epoch's time is the
 interval between consecutive `on_epoch_end` callbacks (so everything the runtime does between two
-epochs counts); time to first step (TTFS) = from the start of `fit` to the end of the runtime's first training
-call, which is one step when a step callback is attached (as here: the runtime then runs epochs in
-chunks, and the first chunk of a trainer is one step); `time_to_first_epoch_s` is also reported;
-process start to first step = from the top of this script to the same moment. The JAX compilation cache follows
-NNCOMPILE_CACHE / NNCOMPILE_CACHE_DIR (bench/run.py sets them per run).
+epochs counts); time to first step (TTFS) = from the start of `fit` to the end of the runtime's
+first training call, which is one step when a step callback is attached (as here: the runtime then
+runs epochs in chunks, and the first chunk of a trainer is one step); `time_to_first_epoch_s` is
+also reported; process start to first step = from the top of this script to the same moment. The
+JAX compilation cache follows NNCOMPILE_CACHE / NNCOMPILE_CACHE_DIR (bench/run.py sets them per
+run).
 """
 
 import time
@@ -25,6 +27,7 @@ import time
 T_PROC0 = time.time()
 
 import argparse  # noqa: E402
+import itertools  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -39,10 +42,12 @@ SPECS = {"W1": "w1_mlp.nn", "W2": "w2_cnn.nn", "W3": "w3_regression.nn", "W4": "
 
 
 class Clock:
-    """Callback: wall-clock marks at fit start, at the end of the first training call, and at every epoch end.
+    """Callback: wall-clock marks at fit start, at the end of the first training call, and at
+    every epoch end.
 
-    With a step callback like this one (or the CLI's progress bar) the runtime's first training call is
-    one step, as in the per-step reference programs, so `first` marks compilation plus one step."""
+    With a step callback like this one (or the CLI's progress bar) the runtime's first training
+    call is one step, as in the per-step reference programs, so `first` marks compilation plus one
+    step."""
 
     def __init__(self):
         self.start = None
@@ -65,8 +70,7 @@ class Clock:
         self._mark_first()
 
     def epoch_times(self):
-        marks = [self.start] + self.ends
-        return [b - a for a, b in zip(marks, marks[1:])]
+        return [b - a for a, b in itertools.pairwise([self.start, *self.ends])]
 
 
 def _no_ahead():
@@ -88,7 +92,8 @@ def _eager_build():
 
 
 def _copy_each_epoch():
-    """What the runtime did before: copy the state every epoch (the rollback point of a donated epoch)."""
+    """What the runtime did before: copy the state every epoch (the rollback point of a donated
+    epoch)."""
     from nncompile.runtime import loop
 
     plain = loop.Trainer._run_epoch
@@ -101,12 +106,10 @@ def _copy_each_epoch():
 
 
 def _native_conv():
-    from nncompile.codegen import snippets
+    """nnx.Conv's own lax convolution on CPU too: the plan decides no im2col lowering."""
+    from nncompile import plan
 
-    snippets.SNIPPETS["im2col_conv"] = """
-def im2col_conv(x, kernel, *args, **kwargs):
-    return jax.lax.conv_general_dilated(x, kernel, *args, **kwargs)
-"""
+    plan.conv_lowering = lambda models: plan.Decision("none", "bench lever native-conv")
 
 
 def _nnx_carry_order():
@@ -117,28 +120,30 @@ def _nnx_carry_order():
 
 def _fusion_emitters():
     """XLA:CPU's default (MLIR fusion) emitters for convolutional programs too."""
-    from nncompile.codegen import layers
+    from nncompile import plan
 
-    layers.cpu_compiler_options = lambda model: {}
+    plan.compiler_options = lambda model: plan.Decision({}, "bench lever fusion-emitters")
 
 
 def _integer_label_ce():
-    """optax's integer-label cross-entropy (a gather, whose gradient is a scatter) instead of one-hot rows."""
-    from nncompile.codegen import training
-    from nncompile.expr import t
+    """optax's integer-label cross-entropy (a gather, whose gradient is a scatter) instead of
+    one-hot rows (without label smoothing, which the workloads do not use)."""
+    import dataclasses
 
-    plain = training.loss_expr
+    from nncompile.expr import call, t
+    from nncompile.registry.losses import LOSSES
 
-    def loss_expr(train):
-        if train.props.loss.name == "categorical_crossentropy" and not train.data.props.one_hot:
-            return t(
-                "optax.softmax_cross_entropy_with_integer_labels({o}, {y}).mean()",
-                o=training.OUT,
-                y=training.Y,
-            ), set()
-        return plain(train)
+    entry = LOSSES["categorical_crossentropy"]
+    plain = entry.lower
+    assert plain is not None
 
-    training.loss_expr = loss_expr
+    def lower(p, c):
+        if c.one_hot:
+            return plain(p, c)
+        loss = call("optax.softmax_cross_entropy_with_integer_labels", c.outputs, c.y)
+        return t("{loss}.mean()", loss=loss)
+
+    LOSSES._entries[entry.name] = dataclasses.replace(entry, lower=lower)
 
 
 def _whole_epoch_calls():
@@ -205,13 +210,11 @@ def main():
 
         plain = api.Program.trainer_for
 
-        def trainer_for(
-            self, splits, *, epochs=None, callbacks=(), log=None
-        ):  # observe, change nothing
-            trainer = plain(self, splits, epochs=epochs, callbacks=[*callbacks, clock], log=log)
+        def trainer_for(self, splits, *, epochs=None, callbacks=(), log=None):
+            # observe (and with --strategy, set the strategy the trainer is built with)
             if args.strategy:
-                trainer.strategy = args.strategy
-            return trainer
+                self.module.CONFIG["strategy"] = args.strategy
+            return plain(self, splits, epochs=epochs, callbacks=[*callbacks, clock], log=log)
 
         api.Program.trainer_for = trainer_for
         with tempfile.TemporaryDirectory() as out:

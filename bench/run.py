@@ -1,22 +1,25 @@
 """nncompile against the hand-written reference programs, side by side, in one run.
 
-    .venv/bin/python bench/run.py                 # W1, W2, W3; 3 repetitions; ~10 minutes on 2 cores
-    .venv/bin/python bench/run.py --quick         # smoke run: 1 repetition, few epochs, few contenders
+    .venv/bin/python bench/run.py          # W1, W2, W3; 3 repetitions; ~10 minutes on 2 cores
+    .venv/bin/python bench/run.py --quick  # smoke run: 1 repetition, few epochs, few contenders
     .venv/bin/python bench/run.py --reps 5 --workloads W1,W3 --out bench/results/w1w3.jsonl
-    .venv/bin/python bench/run.py --table bench/results/latest.jsonl [--md]   # print the table again
+    .venv/bin/python bench/run.py --table bench/results/latest.jsonl [--md]  # the table again
 
 Every run is a fresh process (so start-up and compilation count), contenders are interleaved and
 their order rotated every repetition, and each run records the CPU time other processes used while
-it ran ("foreign load", in cores). The references are the programs in ../shared/bench (run from their
-own folder, never copied): Flax NNX, pure JAX, Keras 3 and PyTorch, plus the hand-written im2col CNN
-of the conv-lowering probe for W2. They run with the bench virtualenv's Python (.venv-bench, which has
-keras and torch; NNCOMPILE_BENCH_PYTHON overrides); contenders whose packages are missing are skipped
-and listed. nncompile runs with this Python, from bench/nncompile_workload.py.
+it ran ("foreign load", in cores). The references are the programs in ../shared/bench (run from
+their own folder, never copied): Flax NNX, pure JAX, Keras 3 and PyTorch, plus the hand-written
+im2col CNN of the conv-lowering probe for W2. They run with the bench virtualenv's Python
+(.venv-bench, which has keras and torch; NNCOMPILE_BENCH_PYTHON overrides); contenders whose
+packages are missing are skipped and listed. nncompile runs with this Python, from
+bench/nncompile_workload.py.
 
 nncompile's rows:
-  nncompile:api       Program.fit on benchcommon's arrays, compilation cache OFF (cold: TTFS includes compiling)
+  nncompile:api       Program.fit on benchcommon's arrays, compilation cache OFF
+                      (cold: TTFS includes compiling)
   nncompile:api+cache the same with a warm compilation cache
-  nncompile:cli+cache `nncompile train spec` with a warm cache: process start to first step as a user sees it
+  nncompile:cli+cache `nncompile train spec` with a warm cache: process start to first step as a
+                      user sees it
   nncompile:api-step  (W2, W4) the same program with strategy "step" (one compiled call per batch)
 
 W4 (bench/specs/w4_cnn28.nn, a larger CNN on 28x28 inputs, its own synthetic data) has no reference
@@ -24,11 +27,11 @@ programs: its table compares nncompile's own choices on the machine at hand (run
 `--workloads W2,W4`).
 Reference rows with "+cache" run with JAX's persistent cache warm (JAX_COMPILATION_CACHE_DIR).
 
-Columns: steady-state examples/s (epochs 2..N) median and min-max; ratios of medians to the hand-written
-NNX `@nnx.jit` program, the scan-fused pure-JAX program (W1/W3; for W2 the fastest hand-written JAX,
-whichever it is in this run), Keras `fit` and PyTorch eager; time to first step (TTFS) and process
-start to first step, each with its ratio to the NNX program; peak RSS and its ratio; test accuracy or
-MSE; foreign load. Then the issue's targets, each marked met or not.
+Columns: steady-state examples/s (epochs 2..N) median and min-max; ratios of medians to the
+hand-written NNX `@nnx.jit` program, the scan-fused pure-JAX program (W1/W3; for W2 the fastest
+hand-written JAX, whichever it is in this run), Keras `fit` and PyTorch eager; time to first step
+(TTFS) and process start to first step, each with its ratio to the NNX program; peak RSS and its
+ratio; test accuracy or MSE; foreign load. Then the issue's targets, each marked met or not.
 """
 
 from __future__ import annotations
@@ -102,7 +105,10 @@ def cpu_busy_seconds() -> float:
 
 
 def wait_quiet(limit_s: float, below: float = 0.25) -> float:
-    """Wait (at most `limit_s`) until other processes use less than `below` cores over 2 s; the load seen."""
+    """Wait (at most `limit_s`) until other processes use less than `below` cores over 2 s.
+
+    Returns the load last seen.
+    """
     deadline = time.monotonic() + limit_s
     while True:
         b0 = cpu_busy_seconds()
@@ -173,7 +179,7 @@ def child_cpu() -> float:
 
 
 def available(contender) -> bool:
-    name, script, variant, where, needs = contender
+    script, where = contender[1], contender[3]
     if where == "nnc":
         return True
     if not Path(BENCH_PYTHON).exists() or not (REFS / script).exists():
@@ -187,7 +193,7 @@ def available(contender) -> bool:
     return probe.returncode == 0
 
 
-# ---- the table -----------------------------------------------------------------------------------------
+# ---- the table -----------------------------------------------------------------------------------
 def med(rs, key):
     vals = [r[key] for r in rs if r.get(key) is not None]
     return statistics.median(vals) if vals else None
@@ -210,7 +216,10 @@ def groups_of(records, wl):
 
 
 def best_jax(g, wl):
-    """The reference the throughput target names: pure-JAX scan (W1/W3); fastest hand-written JAX (W2)."""
+    """The reference the throughput target names.
+
+    Pure-JAX scan for W1/W3; the fastest hand-written JAX for W2.
+    """
     names = (
         ["c_jax_scan:scan"]
         if wl != "W2"
@@ -250,7 +259,8 @@ def table(records, md=False) -> str:
         t_thr = med(ok(g.get("e_torch:eager", [])), "throughput_ex_s")
         foreign = [r.get("foreign_load_cores", 0) for r in records if r["workload"] == wl]
         lines.append(
-            f"{'### ' if md else '== '}{wl}   (÷jax = {j_name}; foreign load max {max(foreign):.2f} cores)"
+            f"{'### ' if md else '== '}{wl}   "
+            f"(÷jax = {j_name}; foreign load max {max(foreign):.2f} cores)"
         )
         hdr = [
             "contender",
@@ -317,9 +327,10 @@ def table(records, md=False) -> str:
             lines.append("|" + "---|" * len(hdr))
             lines += ["| " + " | ".join(r) + " |" for r in rows]
         else:
-            widths = [max(len(str(x)) for x in col) for col in zip(hdr, *rows)]
+            widths = [max(len(str(x)) for x in col) for col in zip(hdr, *rows, strict=True)]
             lines += [
-                "  ".join(str(x).ljust(w) for x, w in zip(row, widths)) for row in [hdr] + rows
+                "  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True))
+                for row in [hdr, *rows]
             ]
         lines.append("")
     lines += targets(records)
@@ -335,9 +346,8 @@ def targets(records) -> list[str]:
             out.append(f"  [ n/a ] {text}")
             return
         good = value >= limit if higher else value <= limit
-        out.append(
-            f"  [{' met ' if good else 'MISSED'}] {text}: {value:,.3g} {'>=' if higher else '<='} {limit:,.3g}"
-        )
+        mark, sign = " met " if good else "MISSED", ">=" if higher else "<="
+        out.append(f"  [{mark}] {text}: {value:,.3g} {sign} {limit:,.3g}")
 
     for wl in sorted({r["workload"] for r in records}):
         g = groups_of(records, wl)
@@ -431,7 +441,8 @@ def main() -> None:
         print("\n".join(c[0] for c in ALL))
         return
     if a.table:
-        print(table([json.loads(line) for line in open(a.table) if line.strip()], md=a.md))
+        with open(a.table) as f:
+            print(table([json.loads(line) for line in f if line.strip()], md=a.md))
         return
     reps = a.reps or (1 if a.quick else 3)
     chosen = [
@@ -442,7 +453,8 @@ def main() -> None:
     missing = [c[0] for c in chosen if not available(c)]
     if missing:
         print(
-            f"skipped (not installed for {BENCH_PYTHON} or no reference folder {REFS}): {', '.join(missing)}",
+            f"skipped (not installed for {BENCH_PYTHON} or no reference folder {REFS}): "
+            f"{', '.join(missing)}",
             file=sys.stderr,
         )
     chosen = [c for c in chosen if c[0] not in missing]
@@ -479,11 +491,13 @@ def main() -> None:
                         status = (
                             ("ERROR " + r["error"][-300:])
                             if "error" in r
-                            else f"{r['throughput_ex_s']:,.0f} ex/s  TTFS {r['time_to_first_step_s']:.3f} s  "
+                            else f"{r['throughput_ex_s']:,.0f} ex/s  "
+                            f"TTFS {r['time_to_first_step_s']:.3f} s  "
                             f"proc->1st {r['process_start_to_first_step_s']:.2f} s"
                         )
                         print(
-                            f"[rep {rep} {wl}] {c[0]}: {status}  (foreign {r['foreign_load_cores']:.2f})",
+                            f"[rep {rep} {wl}] {c[0]}: {status}  "
+                            f"(foreign {r['foreign_load_cores']:.2f})",
                             file=sys.stderr,
                             flush=True,
                         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +15,14 @@ from .codegen.emit import emit_program
 from .codegen.load import load_module
 from .compiler import analyse, read
 from .diagnostics import CompileError
-from .errors import DataError, NncompileError
+from .errors import NncompileError, out_of_memory
+from .memory import check_fits, out_of_memory_error, with_data
+from .registry.bounds import MAX_EPOCHS
+from .registry.losses import LOSSES
 from .runconfig import RunConfig
+from .runtime.fit_checks import Fit, check_inputs, check_shapes, check_targets
 from .semantics import ir
 from .semantics.ir import select_train
-from .shapes import fmt
 from .source import Source
 
 if TYPE_CHECKING:
@@ -72,6 +76,7 @@ class Program:
         self.dataset: Dataset | None = None
         self.trainer: Any = None
         self.history: History | None = None
+        self._run: Any = None  # the run folder fit() opened (runtime.runfolder.RunFolder)
 
     @property
     def run_config(self) -> RunConfig:
@@ -106,6 +111,7 @@ class Program:
     def splits(self, data: Splits | tuple | None = None) -> dict:
         """The splits to train on: ``data`` ({"train": (x, y), ...} or (x, y)), or the spec's data
         block's; checked against the model's input."""
+        dataset = None
         if data is None:
             dataset = self.dataset or self.load_data()
             splits = dict(dataset.splits)
@@ -114,34 +120,31 @@ class Program:
             splits, where = {"train": data}, "the arrays given to fit()"
         else:
             splits, where = dict(data), "the arrays given to fit()"
-        self._check_shapes(splits, where)
-        return splits
-
-    def _check_shapes(self, splits: dict, where: str) -> None:
         cfg = self.run_config
         if cfg.gan is not None:
             want = tuple(cfg.gan.example_shape)
         else:
             assert self.train_block.model is not None
             want = self.train_block.model.inputs[0].shape
-        for name, (x, y) in splits.items():
-            x = np.asarray(x)
-            if x.shape[1:] != want:
-                raise DataError(
-                    f"{where}: the {name} split has examples of shape {fmt(x.shape[1:])}, but "
-                    f"the model takes {fmt(want)}",
-                    "reshape the data (`reshape:` in the data block) or change the model's input",
-                )
-            if not np.issubdtype(x.dtype, np.integer) and not np.all(np.isfinite(x)):
-                bad = int(np.size(x) - np.isfinite(x).sum())
-                raise DataError(
-                    f"{where}: the {name} split has {bad} NaN or infinite input values",
-                    "clean or impute the data before training",
-                )
-            if y is not None and len(y) != len(x):
-                raise DataError(
-                    f"{where}: the {name} split has {len(x)} inputs but {len(y)} targets"
-                )
+        check_shapes(splits, want, where)
+        self._check_targets(splits, where, dataset)
+        return splits
+
+    def _check_targets(self, splits: dict, where: str, dataset: Dataset | None) -> None:
+        """The targets against the loss and the model's output (runtime.fit_checks)."""
+        model = self.train_block.model
+        if self.is_gan or model is None:
+            return
+        t = self.train_block
+        loss, one_hot = LOSSES[t.props.loss.name], t.data.props.one_hot
+        fit = Fit(loss, model.name, model.outputs[0].shape, one_hot)
+        if dataset is None:
+            check_targets(splits, fit, f"{where} (y)")
+        else:
+            origin = f" ({dataset.origin})" if dataset.origin else ""
+            where = f"data '{t.data.name}'{origin}"
+            labels = dataset.stats.get("labels")
+            check_targets(splits, fit, where, task=dataset.task, labels=labels)
 
     # ---- training --------------------------------------------------------------------------------
     def trainer_for(
@@ -174,18 +177,30 @@ class Program:
         with ``init: checkpoint(...)`` loads those layers first (not when resuming). Returns the
         History (one dict of metrics per epoch, why training stopped).
         """
+        from .runtime.compiled import free_memory
+
+        if epochs is not None and int(epochs) < 1:
+            raise NncompileError(f"epochs must be at least 1, got {epochs}")
+        if epochs is not None and not 1 <= epochs <= MAX_EPOCHS:
+            raise NncompileError(f"epochs={epochs}: train takes 1 to {MAX_EPOCHS} epochs")
         cfg = self.run_config
+        memory, where = self.memory(), f"training {self.name}"
+        check_fits(memory, free_memory(), where)  # before the data or the model is allocated
         splits = self.splits(data)
+        memory = with_data(memory, splits, cfg.batch_size == "full")
+        check_fits(memory, free_memory(), where)
         callbacks = list(callbacks)
         checkpointer = None
-        if run_dir is not None and not self.is_gan:
-            import logging
+        note = log or logging.getLogger("nncompile.runtime").info
+        if run_dir is not None:  # checked, locked and prepared before anything is trained
+            from .runtime.runfolder import open_run
 
+            self._release_run()
+            self._run = open_run(run_dir, resume=resume and not self.is_gan, log=note)
+        if run_dir is not None and not self.is_gan:
             from .runtime.checkpoint import Checkpointer
 
-            checkpointer = Checkpointer.for_config(
-                run_dir, cfg.checkpoint, log or logging.getLogger("nncompile.runtime").info
-            )
+            checkpointer = Checkpointer.for_config(self._run.work, cfg.checkpoint, note)
             callbacks.append(checkpointer)
         elif resume:
             from .runtime.checkpoint_files import CheckpointError
@@ -196,21 +211,43 @@ class Program:
         transfer = cfg.init is not None and not self.is_gan and not resume
         if transfer:
             self._check_init_run()  # before building anything: a missing pretrain run is common
-        self.trainer = self.trainer_for(splits, epochs=epochs, callbacks=callbacks, log=log)
-        if checkpointer is not None and resume:
-            checkpointer.restore(self.trainer)
-        elif transfer:
-            self.load_init()
-        self.history = self.trainer.fit()
+        try:
+            self.trainer = self.trainer_for(splits, epochs=epochs, callbacks=callbacks, log=log)
+            if checkpointer is not None and resume:
+                checkpointer.restore(self.trainer, directory=self._run.resume_from)
+            elif transfer:
+                self.load_init()
+            self.history = self.trainer.fit()
+        except Exception as e:
+            if self._run is not None:
+                self._run.abandon()
+                self._run = None
+            if out_of_memory(e):  # XLA's RESOURCE_EXHAUSTED: a resource error, not a bug
+                raise out_of_memory_error(e, memory, where) from None
+            raise
         return self.history
+
+    def _release_run(self) -> None:
+        if self._run is not None:
+            self._run.release()
+            self._run = None
+
+    def memory(self):
+        """The plan's estimate of the memory training needs (nncompile.memory.Memory)."""
+        from .plan import plan_for
+
+        return plan_for(self.spec, self.train_block.name).memory.value
 
     def load(self, run_dir: str | Path) -> Program:
         """Restore a trained run folder's parameters (``params/``) for evaluate/predict/export."""
+        from .runtime.identity import program_identity
         from .runtime.outputs import load_params
+        from .runtime.runfolder import check_program
 
         run = Path(run_dir)
         if not (run / "params").is_dir():
             raise NncompileError(f"{run} is not a run folder (no params/ inside)")
+        check_program(run, program_identity(self.source))
         self.trainer = self.trainer_for(self.splits(), epochs=1)
         try:
             load_params(run, self.trainer)
@@ -248,29 +285,13 @@ class Program:
         return found.loaded
 
     def _check_init_run(self) -> Path:
+        from .runtime.transfer import missing_init_run
+
         run = self.init_run()
         assert run is not None
-        if not (run / "params").is_dir():
-            raise self._transfer_error(
-                [
-                    (
-                        f"init: no trained run at {run} ({run.absolute()}; the path is relative "
-                        "to the working directory)",
-                        self._pretrain_hint(run),
-                    )
-                ]
-            )
+        if problems := missing_init_run(run, self.spec.source.path):
+            raise self._transfer_error(problems)
         return run
-
-    def _pretrain_hint(self, run: Path) -> str:
-        stem, _, train = run.name.rpartition("-")
-        spec_dir = Path(self.spec.source.path).parent
-        candidate = spec_dir / f"{stem}.nn"
-        if stem and candidate.is_file():
-            out = "" if run == Path("runs") / run.name else f" --out {run}"
-            which = "" if train in ("", "main") else f" --train {train}"
-            return f"train the pretrain spec first: `nncompile train {candidate}{which}{out}`"
-        return "train the run it names first (`nncompile train SPEC --out RUN`), or fix the path"
 
     def _transfer_error(self, problems) -> CompileError:
         from .diagnostics import TRANSFER, Diagnostic
@@ -292,6 +313,7 @@ class Program:
         and gets the training normalisation and reshape first (when the data came from the spec)."""
         self._need_trainer()
         x = np.asarray(x)
+        check_inputs(x, "the inputs given to predict()")
         if raw and self.dataset is not None:
             x = self.dataset.transform_inputs(x)
         out = self.trainer.predict(x)
@@ -312,13 +334,28 @@ class Program:
 
     # ---- run folders -----------------------------------------------------------------------------
     def save(self, run_dir: str | Path | None = None, test_metrics: dict | None = None) -> Path:
-        """Write the run folder: program, resolved spec, metrics, curves, parameters, summary."""
-        from .runtime.outputs import write_run
+        """Write the run folder: program, resolved spec, metrics, curves, parameters, summary.
+        An earlier run there is replaced atomically (runtime.runfolder); a folder that is not a run
+        is refused."""
+        from .runtime.identity import program_identity
+        from .runtime.runfolder import open_run, same_folder, save_run
 
         self._need_trainer()
         run = Path(run_dir or Path("runs") / self.name)
         if test_metrics is None:
             test_metrics = self.evaluate("test") if "test" in self.trainer.splits else {}
+        folder, self._run = self._run, None
+        if folder is None or not same_folder(folder, run):
+            if folder is not None:
+                folder.release()
+            folder = open_run(run)
+        metrics = test_metrics
+        return save_run(folder, lambda to: self._write(to, metrics), program_identity(self.source))
+
+    def _write(self, run: Path, test_metrics: dict) -> Path:
+        from .runtime.outputs import write_run
+        from .runtime.safefiles import atomic_write
+
         assert self.history is not None
         path = write_run(
             run,
@@ -333,8 +370,9 @@ class Program:
 
             write_samples(path, self.trainer)
         if self.dataset is not None:
-            (path / "data.json").write_text(
-                json.dumps({"stats": self.dataset.stats, "task": self.dataset.task}, indent=2)
+            atomic_write(
+                path / "data.json",
+                json.dumps({"stats": self.dataset.stats, "task": self.dataset.task}, indent=2),
             )
         return path
 

@@ -1,6 +1,7 @@
 """The `nncompile` command: argument parsing and exit codes only; the work is in the library.
 
-Exit codes: 0 success, 1 errors in a spec (or training failed), 2 usage, 130 interrupted, 3 a bug.
+Exit codes: 0 success, 1 errors in a spec (or training failed), 2 usage, 130 interrupted (Ctrl-C),
+143 terminated (SIGTERM; training checkpoints like on Ctrl-C), 3 a bug.
 Every command raises its errors; `main` is the one place that reports them.
 """
 
@@ -14,7 +15,8 @@ import sys
 from pathlib import Path
 
 from .diagnostics import CompileError, Diagnostic, render, to_json
-from .errors import DataError, NncompileError
+from .errors import NncompileError, out_of_memory
+from .registry.bounds import MAX_EPOCHS
 from .version import __version__
 
 
@@ -153,21 +155,37 @@ def cmd_eject(args) -> int:
 
 def cmd_train(args) -> int:
     """compile and train a spec; writes a run folder"""
+    from .runtime.checkpoint_files import sigterm_as_interrupt, terminated
+
+    with sigterm_as_interrupt():  # SIGTERM stops training like Ctrl-C, at a safe point
+        try:
+            code = _train(args)
+        except KeyboardInterrupt:
+            if not terminated():
+                raise
+            print("terminated", file=sys.stderr)
+            return 143
+    return 143 if code == 130 and terminated() else code
+
+
+def _train(args) -> int:
     from .runtime.history import StopReason
     from .runtime.progress import Progress
 
     program = _compiled(args)
-    log = (
-        (lambda line: None)
-        if args.quiet
-        else (lambda line: print(f"note: {line}", file=sys.stderr))
-    )
+
+    def log(line: str) -> None:  # notes (not with --quiet) and warnings (always)
+        if line.startswith("warning: "):
+            print(line, file=sys.stderr)
+        elif not args.quiet:
+            print(f"note: {line}", file=sys.stderr)
+
     run_dir = Path(args.out) if args.out else Path("runs") / program.name
     history = program.fit(
         epochs=args.epochs,
         callbacks=[Progress(quiet=args.quiet or args.format == "json")],
         log=log,
-        run_dir=None if program.is_gan else run_dir,
+        run_dir=run_dir,
         resume=args.resume,
     )
     run = program.save(run_dir)
@@ -221,27 +239,14 @@ def cmd_eval(args) -> int:
     return 0
 
 
-def _read_inputs(path: str):
-    import numpy as np
-
-    p = Path(path)
-    try:
-        if p.suffix == ".npy":
-            return np.load(p, allow_pickle=False)
-        return np.loadtxt(p, delimiter=",", dtype=np.float32, ndmin=2)
-    except (OSError, ValueError) as e:
-        raise DataError(
-            f"cannot read inputs from {path}: {e}",
-            "give a .npy array or a numeric CSV without header, one example per row",
-        ) from None
-
-
 def cmd_predict(args) -> int:
     """predictions of a trained run for new inputs"""
     import numpy as np
 
+    from .runtime.fit_checks import read_inputs
+
     program = _compiled(args).load(args.run)
-    out = program.predict(_read_inputs(args.input))
+    out = program.predict(read_inputs(args.input))
     if args.output:
         np.save(args.output, out)
         print(f"wrote {args.output} {out.shape}", file=sys.stderr)
@@ -279,9 +284,12 @@ def cmd_export(args) -> int:
 
     Serialize the trained model (normalisation, model, output activation; parameters baked in; any
     batch size) with jax.export. Reload it with jax alone."""
+    from .runtime.export import check_output, check_platforms
+
+    platforms = check_platforms(args.platforms.split(","))  # before loading anything
+    check_output(args.output)
     program = _compiled(args).load(args.run)
-    platforms = [p.strip() for p in args.platforms.split(",") if p.strip()]
-    info = program.export(args.output, platforms)
+    info = program.export(args.output, list(platforms))
     shape = ", ".join(map(str, info["input"]["shape"]))
     load = f"jax.export.deserialize(bytearray(open({str(args.output)!r}, 'rb').read())).call(x)"
     print(
@@ -315,6 +323,19 @@ RESUME_HELP = "continue from the run folder's newest checkpoint, to where a whol
 
 
 # ---- arguments: every flag declared once; each command names the flags it takes -----------------
+def epochs(text: str) -> int:
+    """--epochs N: a whole number >= 1 (0 or less would overwrite a run with untrained state)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a whole number >= 1, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"takes a whole number >= 1, got {n}")
+    if n > MAX_EPOCHS:
+        raise argparse.ArgumentTypeError(f"takes at most {MAX_EPOCHS} epochs, got {n}")
+    return n
+
+
 def flag(*names: str, **options) -> tuple[tuple[str, ...], dict]:
     return names, options
 
@@ -327,7 +348,7 @@ FLAGS = {
     "format": flag("--format", choices=("text", "json"), default="text", help=FORMAT_HELP),
     "cache": flag("--no-cache", action="store_true", help=CACHE_HELP),
     "run": flag("--run", required=True, metavar="DIR", help="a run folder written by `train`"),
-    "epochs": flag("--epochs", type=int, metavar="N", help="override the number of epochs"),
+    "epochs": flag("--epochs", type=epochs, metavar="N", help="override the number of epochs"),
     "out": flag("--out", metavar="DIR", help="the folder (default: runs/<spec>-<train|sweep>)"),
     "quiet": flag("--quiet", action="store_true", help="no progress display"),
     "resume": flag("--resume", action="store_true", help=RESUME_HELP),
@@ -401,6 +422,14 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a bug: say so plainly; NNCOMPILE_DEBUG=1 shows the traceback
         if os.environ.get("NNCOMPILE_DEBUG"):
             raise
+        if out_of_memory(e):  # XLA's RESOURCE_EXHAUSTED or a host MemoryError: not a bug
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+            print(
+                f"nncompile: out of memory ({first})\n  hint: use a smaller model, batch_size "
+                "or data; `nncompile plan FILE` prints the estimate",
+                file=sys.stderr,
+            )
+            return 1
         print(
             f"nncompile: internal error ({type(e).__name__}: {e})\n  hint: this is a bug in "
             "nncompile; rerun with NNCOMPILE_DEBUG=1 for the traceback and report it",

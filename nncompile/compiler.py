@@ -9,17 +9,20 @@ from . import diagnostics as D
 from .diagnostics import Collector, CompileError, Diagnostic
 from .semantics import ir
 from .semantics.validate import validate
-from .source import Source
+from .source import NotRegular, Source, read_regular
 from .syntax import ast
-from .syntax.parser import decode
+from .syntax.parser import MAX_BYTES, decode
 from .syntax.parser import parse as parse_source
 
 
 def read(path: str | Path) -> Source:
     """A spec file as Source; unreadable files become diagnostics."""
-    p = Path(path)
     try:
-        data = p.read_bytes()
+        data = read_regular(path, MAX_BYTES)
+    except NotRegular as e:
+        raise CompileError(
+            [Diagnostic(D.DATA_FILE, f"'{path}' is {e}, not a spec file", path=str(path))]
+        ) from None
     except IsADirectoryError:
         raise CompileError(
             [Diagnostic(D.DATA_FILE, f"'{path}' is a directory, not a spec file", path=str(path))]
@@ -63,7 +66,20 @@ def override(spec: ast.Spec, sets: dict[str, str]) -> ast.Spec:
         except CompileError as e:
             problems.extend(e.diagnostics)
             continue
-        value = parsed.items[0].value
+        if len(parsed.items) != 1:  # `--set "h=4 let h = 8"`: never drop the rest silently
+            problems.append(
+                Diagnostic(
+                    D.BAD_VALUE,
+                    f"--set {name}: the value {text!r} is more than one value",
+                    hint="give one value (a number, string, name, list or dict); quote a "
+                    "string: --set name='\"text\"'",
+                    path="--set",
+                )
+            )
+            continue
+        let = parsed.items[0]
+        assert isinstance(let, ast.Let)  # the text parsed is `let NAME = VALUE`
+        value = let.value
         original = next(i for i in spec.items if isinstance(i, ast.Let) and i.name == name)
         if isinstance(
             value, (ast.Number, ast.String, ast.Bool, ast.Name)
@@ -84,8 +100,8 @@ def override(spec: ast.Spec, sets: dict[str, str]) -> ast.Spec:
 def analyse(
     source: Source, sets: dict[str, str] | None = None
 ) -> tuple[ir.Program | None, list[Diagnostic]]:
-    """Parse and validate (after ``--set`` overrides); returns the program (None on errors) and every
-    diagnostic."""
+    """Parse and validate (after ``--set`` overrides); returns the program (None on errors) and
+    every diagnostic."""
     out = Collector(source.path)
     try:
         spec = parse_source(source)
@@ -99,10 +115,6 @@ def analyse(
             Diagnostic(D.SYNTAX, "the spec is nested too deeply to analyse", path=source.path)
         ]
     return program, sorted(set(out.items), key=Diagnostic.sort_key)
-
-
-def check_source(source: Source) -> list[Diagnostic]:
-    return analyse(source)[1]
 
 
 def load_spec(path: str | Path, sets: dict[str, str] | None = None) -> ir.Program:

@@ -20,6 +20,7 @@ UNKNOWN_REFERENCE = "E201"  # a model, data block, tensor or train block that do
 DUPLICATE = "E202"  # a name defined twice
 UNKNOWN_PROPERTY = "E203"  # a block property that does not exist
 MISSING_PROPERTY = "E204"  # a required block property is absent
+BAD_NAME = "E205"  # a name the emitted code cannot use (a keyword, a leading _, ...)
 BAD_VALUE = "E300"  # wrong type or out of range
 MISSING_ARGUMENT = "E301"
 UNKNOWN_ARGUMENT = "E302"
@@ -54,16 +55,19 @@ class Diagnostic:
     def render(self, source: Source | None = None) -> str:
         """``path:line:col: error[CODE]: message``, the source line, a caret, and the hint."""
         s = self.span
-        out = [f"{self.path}:{s.line}:{s.column}: {self.severity}[{self.code}]: {self.message}"]
+        where, message = printable(self.path), printable(self.message)
+        out = [f"{where}:{s.line}:{s.column}: {self.severity}[{self.code}]: {message}"]
         text = source.line(s.line) if source is not None and source.path == self.path else ""
         if text.strip():
             text = text.expandtabs(1)
             width = s.end_column - s.column if s.end_line == s.line else len(text) - s.column + 1
+            before = printable(text[: s.column - 1])  # the caret counts escaped characters
+            marked = printable(text[s.column - 1 : s.column - 1 + max(1, width)])
             gutter = " " * len(str(s.line))
-            out.append(f" {s.line} | {text}")
-            out.append(f" {gutter} | {' ' * (s.column - 1)}{'^' * max(1, width)}")
+            out.append(f" {s.line} | {printable(text)}")
+            out.append(f" {gutter} | {' ' * len(before)}{'^' * max(1, len(marked))}")
         if self.hint:
-            out.append(f"  hint: {self.hint}")
+            out.append(f"  hint: {printable(self.hint)}")
         return "\n".join(out)
 
     def to_json(self) -> dict:
@@ -81,7 +85,8 @@ class Diagnostic:
 
 
 class CompileError(NncompileError):
-    """Raised when a stage found errors; carries them all, sorted by position (rendered as its message)."""
+    """Raised when a stage found errors; carries them all, sorted by position (rendered as its
+    message)."""
 
     def __init__(self, diagnostics: Iterable[Diagnostic], source: Source | None = None):
         self.diagnostics = sorted(
@@ -89,6 +94,17 @@ class CompileError(NncompileError):
         )  # a let used twice reports once
         self.source = source
         super().__init__(render(self.diagnostics, source))
+
+
+def printable(text: str) -> str:
+    """Text from a spec or a file name as it may reach a terminal: control, format (bidi
+    overrides, zero-width) and line/paragraph separator characters written as escapes."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii")
+        for c in text
+    )
 
 
 def render(diagnostics: Iterable[Diagnostic], source: Source | None = None) -> str:

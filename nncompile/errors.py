@@ -21,3 +21,15 @@ class DataError(NncompileError):
 
 class ConfigError(NncompileError):
     """A program's CONFIG is not a run configuration this nncompile reads (nncompile.runconfig)."""
+
+
+class ResourceError(NncompileError):
+    """A run needs more memory than the device (or host) has free: raised with the estimate, before
+    anything is allocated when the estimate shows it, or when XLA runs out of memory
+    (RESOURCE_EXHAUSTED)."""
+
+
+def out_of_memory(e: BaseException) -> bool:
+    """Whether an exception is an allocator's out-of-memory (XLA's RESOURCE_EXHAUSTED,
+    MemoryError)."""
+    return isinstance(e, MemoryError) or "RESOURCE_EXHAUSTED" in str(e)[:2000]

@@ -34,7 +34,17 @@ RESERVED = {
     "outputs",
     "grads",
     "y",
+    # the emitted module's own top-level names (training programs, GAN programs, ejected files);
+    # tests/hostile/test_injection.py checks that every top-level name of an emitted file is here
+    # or a Snippet's name
+    *("make_model", "make_models", "make_optimizer", "make_optimizers", "freeze_labels"),
+    *("FROZEN", "loss_fn", "augment", "train_step", "eval_step", "predict", "tune_for_backend"),
+    *("sample_noise", "discriminator_loss", "generator_loss", "generate", "Model", "main"),
+    *("evaluate", "line", "METRICS", "SEED", "EPOCHS", "BATCH_SIZE", "DROP_REMAINDER"),
+    *("THRESHOLD", "MONITOR", "PATIENCE", "MIN_DELTA", "RESTORE", "SPLIT", "OUT", "Path"),
+    *("argparse", "csv", "io", "json", "math", "time", "os", "sys", "datasets"),
 }
+SNIPPET_NAMES: set[str] = set()  # the name of every Snippet defined (filled as they are created)
 
 
 class Sym(str):
@@ -46,12 +56,18 @@ class Sym(str):
         return super().__new__(cls, text)
 
 
-def safe_name(name: str) -> Sym:
-    """A spec name as a Python identifier that shadows nothing the emitted code uses."""
-    if (
+def safe_name(name: str, avoid: set[str] | frozenset[str] = frozenset()) -> Sym:
+    """A spec name as a Python identifier that shadows nothing the emitted code uses (a keyword, a
+    builtin, a name the emitted module defines or imports, a snippet, a name in ``avoid``); a name
+    starting with ``__`` (mangled inside a class) gets an ``n`` in front."""
+    if name.startswith("__"):  # mangled inside a class body
+        name = f"n{name}"
+    while (
         keyword.iskeyword(name)
         or keyword.issoftkeyword(name)
         or name in RESERVED
+        or name in SNIPPET_NAMES
+        or name in avoid
         or hasattr(builtins, name)
     ):
         name = f"{name}_"
@@ -135,13 +151,17 @@ def pretty(v: Any, indent: int = 0, width: int = 100, start: int | None = None) 
 
 @dataclass(frozen=True)
 class Snippet:
-    """Fixed helper code (a function or class written in this package, no user text) that an emitted
-    program includes when one of its entries needs it. ``needs``: snippets it calls, emitted before it."""
+    """Fixed helper code (a function or class written in this package, no user text) that an
+    emitted program includes when one of its entries needs it. ``needs``: snippets it calls,
+    emitted before it."""
 
     name: str
     code: str
     needs: tuple[Snippet, ...] = ()
     backend: bool = False  # backend tuning (how to run fast), written apart from the model code
+
+    def __post_init__(self) -> None:
+        SNIPPET_NAMES.add(self.name)
 
 
 def in_order(snippets: set[Snippet] | list[Snippet]) -> list[Snippet]:

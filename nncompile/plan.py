@@ -2,7 +2,8 @@
 written, typed, and printable (`nncompile plan FILE`).
 
 Code generation only writes what the plan says; the runtime reads the decisions it needs from the
-program's CONFIG. Each decision carries the reason it was taken, so the printed plan explains itself.
+program's CONFIG. Each decision carries the reason it was taken, so the printed plan explains
+itself.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import math
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Generic, Literal, TypeVar
 
+from .memory import Memory, estimate, size
 from .registry.layers import LAYERS, Layer
 from .registry.losses import LOSSES
 from .registry.schedules import SCHEDULES
@@ -20,12 +22,18 @@ from .semantics import ir
 from .semantics.ir import select_train
 
 FUSABLE_HEADS = ("softmax", "sigmoid")  # output activations a loss can take as logits
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class Decision:
-    value: object
+class Decision(Generic[T]):
+    """One decision: its value and the reason it was taken."""
+
+    value: T
     why: str
+
+
+Frozen = tuple[tuple[str, ...], int | None]  # layers without updates, and until which epoch
 
 
 @dataclass(frozen=True)
@@ -36,37 +44,41 @@ class Plan:
     train: str
     kind: Literal["supervised", "gan"]
     model: str  # the model trained (supervised) or the generator (gan)
-    head: Decision  # output activation folded into the loss: the model returns logits
-    freeze: Decision  # layers without updates, and for how many epochs
-    strategy: Decision  # how the runtime runs an epoch: "scan" (one compiled loop) or "step"
-    precision: Decision  # "float32" or "bfloat16" (bf16 compute, float32 parameters)
-    conv_lowering: Decision  # "im2col on CPU" (a backend tuning of nnx.Conv) or "none"
-    compiler_options: Decision  # XLA:CPU options of the compiled functions
-    activation_floats: (
-        Decision  # floats one example holds in a forward pass: sizes evaluation batches
-    )
-    plateau: Decision  # reduce_on_plateau: the optimizer reads the loss at every update
-    discriminator_head: Decision | None = None  # gan only: the discriminator's folded sigmoid
+    # output activation folded into the loss: the model returns logits
+    head: Decision[str | None]
+    freeze: Decision[Frozen]  # layers without updates, and for how many epochs
+    # how the runtime runs an epoch: "scan" (one compiled loop) or "step"
+    strategy: Decision[str]
+    precision: Decision[str]  # "float32" or "bfloat16" (bf16 compute, float32 parameters)
+    conv_lowering: Decision[str]  # "im2col on CPU" (a backend tuning of nnx.Conv) or "none"
+    compiler_options: Decision[dict[str, bool]]  # XLA:CPU options of the compiled functions
+    # floats one example holds in a forward pass: sizes evaluation batches
+    activation_floats: Decision[int]
+    plateau: Decision[bool]  # reduce_on_plateau: the optimizer reads the loss at every update
+    # bytes a training run needs, checked against the free memory
+    memory: Decision[Memory]
+    # gan only: the discriminator's folded sigmoid
+    discriminator_head: Decision[str | None] | None = None
     notes: tuple[str, ...] = field(default=())
 
     @property
     def fold(self) -> str | None:
-        return self.head.value  # type: ignore[return-value]
+        return self.head.value
 
     @property
     def frozen(self) -> tuple[str, ...]:
-        return self.freeze.value[0]  # type: ignore[index]
+        return self.freeze.value[0]
 
     @property
     def unfreeze_after(self) -> int | None:
-        return self.freeze.value[1]  # type: ignore[index]
+        return self.freeze.value[1]
 
     @property
     def im2col(self) -> bool:
         return self.conv_lowering.value == "im2col on CPU"
 
-    def decisions(self) -> list[tuple[str, Decision]]:
-        named = [
+    def decisions(self) -> list[tuple[str, Decision[Any]]]:
+        named: list[tuple[str, Decision[Any]]] = [
             ("head", self.head),
             ("freeze", self.freeze),
             ("strategy", self.strategy),
@@ -75,6 +87,7 @@ class Plan:
             ("compiler options", self.compiler_options),
             ("activation floats", self.activation_floats),
             ("plateau", self.plateau),
+            ("memory", self.memory),
         ]
         if self.discriminator_head is not None:
             named.append(("discriminator head", self.discriminator_head))
@@ -112,7 +125,8 @@ def last_activation(model: ir.Model) -> str | None:
 
 
 def head_activation(model: ir.Model) -> str | None:
-    """The model's final activation when a loss can fuse it (not inside a block: it is emitted there)."""
+    """The model's final activation when a loss can fuse it (not inside a block: it is emitted
+    there)."""
     last = model.last
     if last is None or last.kind == "model":
         return None
@@ -124,12 +138,13 @@ def _convolutional(model: ir.Model) -> list[str]:
     return sorted({e.name for e in _layers(model) if e.convolution})
 
 
-def compiler_options(model: ir.Model) -> Decision:
-    """XLA:CPU compiles every fused kernel with its MLIR fusion emitters and then LLVM (~10 ms of CPU
-    per kernel), and an im2col convolution adds 2 * (taps - 1) small copy kernels. With the older
-    elemental emitters the convolutional programs compile in 0.57-0.60 of the time (W2: 0.62 -> 0.36 s)
-    and run their epochs at 0.95-1.01 of the time; dense programs (W1 epochs 1.13x) and capsule routing
-    (1.23x) run slower with them (bench/emitters.py, bench/results/emitters.md)."""
+def compiler_options(model: ir.Model) -> Decision[dict[str, bool]]:
+    """XLA:CPU compiles every fused kernel with its MLIR fusion emitters and then LLVM (~10 ms of
+    CPU per kernel), and an im2col convolution adds 2 * (taps - 1) small copy kernels. With the
+    older elemental emitters the convolutional programs compile in 0.57-0.60 of the time (W2:
+    0.62 -> 0.36 s) and run their epochs at 0.95-1.01 of the time; dense programs (W1 epochs
+    1.13x) and capsule routing (1.23x) run slower with them (bench/emitters.py,
+    bench/results/emitters.md)."""
     conv = [e.name for e in _layers(model) if e.convolution]
     fusion = [e.name for e in _layers(model) if e.fusion_emitters]
     if conv and not fusion:
@@ -146,8 +161,8 @@ def compiler_options(model: ir.Model) -> Decision:
 
 
 def activation_floats(model: ir.Model) -> int:
-    """Floats a forward pass holds per example: the inputs, every layer's output and what a layer adds
-    on top (im2col patches: taps x input channels per output position)."""
+    """Floats a forward pass holds per example: the inputs, every layer's output and what a layer
+    adds on top (im2col patches: taps x input channels per output position)."""
     total = sum(math.prod(t.shape) for t in model.inputs)
     for n in model.nodes:
         if n.submodel is not None:
@@ -156,12 +171,20 @@ def activation_floats(model: ir.Model) -> int:
         total += math.prod(n.shape)
         extra = LAYERS[n.kind].extra_activation_floats if n.kind in LAYERS else None
         if extra is not None:
-            total += extra(n.params, list(n.in_shapes), n.shape)
+            total += extra(n.params, n.in_shapes, n.shape)
     return total
 
 
-# ---- the plan -------------------------------------------------------------------------------------
-def _head(train: ir.Train) -> Decision:
+def memory(train: ir.Train, models: list[ir.Model]) -> Decision[Memory]:
+    """The run's memory (nncompile.memory): training refuses a run that cannot fit, up front."""
+    mem = estimate(train, models, sum(activation_floats(m) for m in models))
+    return Decision(
+        mem, f"float32 {mem.parts()}; training checks the total against the free memory first"
+    )
+
+
+# ---- the plan ------------------------------------------------------------------------------------
+def _head(train: ir.Train) -> Decision[str | None]:
     loss = train.props.loss
     entry = LOSSES[loss.name]
     fuses = entry.head
@@ -177,7 +200,7 @@ def _head(train: ir.Train) -> Decision:
     return Decision(None, "the model's output goes to the loss as it is")
 
 
-def _freeze(train: ir.Train) -> Decision:
+def _freeze(train: ir.Train) -> Decision[Frozen]:
     p = train.props
     frozen = tuple(p.freeze or ())
     if not frozen:
@@ -189,7 +212,7 @@ def _freeze(train: ir.Train) -> Decision:
     )
 
 
-def _strategy(gan: bool) -> Decision:
+def _strategy(gan: bool) -> Decision[str]:
     if gan:
         return Decision(
             "scan",
@@ -203,14 +226,15 @@ def _strategy(gan: bool) -> Decision:
     )
 
 
-def conv_lowering(models: list[ir.Model]) -> Decision:
+def conv_lowering(models: list[ir.Model]) -> Decision[str]:
     conv = sorted({k for m in models for k in _convolutional(m)})
     if not conv:
         return Decision("none", "no convolutions")
     return Decision(
         "im2col on CPU",
         f"{', '.join(conv)}: on XLA:CPU a convolution written as im2col (shifted "
-        "views and one matmul) is faster and stays fast inside lax.scan; GPU/TPU keep the native one",
+        "views and one matmul) is faster and stays fast inside lax.scan; "
+        "GPU/TPU keep the native one",
     )
 
 
@@ -218,17 +242,18 @@ def plan_for(program: ir.Program, train_name: str | None = None) -> Plan:
     train = select_train(program, train_name)
     spec = Path(program.source.path).name
     p = train.props
-    precision = Decision(
+    precision: Decision[str] = Decision(
         p.precision,
         "bf16 compute, float32 parameters and loss"
         if p.precision == "bfloat16"
         else "float32 throughout",
     )
-    plateau_on = p.schedule is not None and SCHEDULES[p.schedule.name].reads_loss
+    schedule = p.schedule.name if p.schedule is not None else None
+    plateau_on = schedule is not None and SCHEDULES[schedule].reads_loss
     plateau = Decision(
         plateau_on,
-        f"{p.schedule.name} scales the rate from the loss"
-        if plateau_on  # type: ignore[union-attr]
+        f"{schedule} scales the rate from the loss"
+        if plateau_on
         else "the schedule does not read the loss",
     )
     if train.model is None:  # adversarial
@@ -254,6 +279,7 @@ def plan_for(program: ir.Program, train_name: str | None = None) -> Plan:
             compiler_options(g),
             Decision(activation_floats(g), "generator forward pass"),
             plateau,
+            memory(train, [g, d]),
             Decision(fold, why),
         )
     model = train.model
@@ -272,6 +298,7 @@ def plan_for(program: ir.Program, train_name: str | None = None) -> Plan:
             activation_floats(model), "sizes evaluation and prediction batches to the free memory"
         ),
         plateau,
+        memory(train, [model]),
     )
 
 
@@ -282,7 +309,7 @@ def describe(program: ir.Program, train_name: str | None = None) -> str:
     for name, d in plan.decisions():
         value = d.value
         if name == "freeze":
-            frozen, after = d.value  # type: ignore[misc]
+            frozen, after = d.value
             value = (
                 ", ".join(frozen) + (f" (until epoch {after})" if after else "")
                 if frozen
@@ -296,6 +323,8 @@ def describe(program: ir.Program, train_name: str | None = None) -> str:
 def _show(value: object) -> str:
     if value is None:
         return "none"
+    if isinstance(value, Memory):
+        return f"about {size(value.total)}"
     if isinstance(value, dict):
         return ", ".join(f"{k}={v}" for k, v in value.items()) or "defaults"
     return str(value).lower() if isinstance(value, bool) else str(value)

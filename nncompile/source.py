@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +54,22 @@ class Source:
         last = len(self.lines)
         column = len(self.lines[-1]) + 1
         return Span(last, column, last, column + 1)
+
+
+class NotRegular(OSError):
+    """A path that names no regular file: what it is instead."""
+
+
+def read_regular(path: str | Path, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of a regular file (so that the caller sees it is too large).
+    A FIFO, a device (/dev/zero), a socket raise NotRegular instead of blocking or never ending:
+    opened without blocking, and checked on the open file (no swap between a check and the open)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(mode):
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
+            raise NotRegular(kind)
+        return f.read(limit + 1)

@@ -22,11 +22,11 @@ def _rows(model: ir.Model, prefix: str = "") -> list[tuple[str, str, str, str, i
         else []
     )
     for node in model.nodes:
-        kind = (
-            node.kind
-            if node.kind not in ("activation", "model")
-            else (str(node.params) if node.kind == "activation" else f"model {node.submodel.name}")
-        )
+        kind = node.kind
+        if node.kind == "activation":
+            kind = str(node.params)
+        elif node.submodel is not None:
+            kind = f"model {node.submodel.name}"
         rows.append(
             (str(node.span.line), f"{prefix}{node.name}", kind, fmt(node.shape), node.param_count)
         )
@@ -45,7 +45,7 @@ def model_table(model: ir.Model) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(5)]
     line = lambda r: "  ".join(
         str(c).rjust(w) if i in (0, 4) else str(c).ljust(w)
-        for i, (c, w) in enumerate(zip(r, widths))
+        for i, (c, w) in enumerate(zip(r, widths, strict=True))
     ).rstrip()
     rule = "-" * len(line(header))
     total = sum(r[4] for r in top_rows)
@@ -69,11 +69,8 @@ def train_lines(train: ir.Train) -> str:
     p, d = train.props, train.data
     shape = fmt(d.info.feature_shape) if d.info.feature_shape else "(known when loaded)"
     classes = f", {d.info.num_classes} classes" if d.info.num_classes else ""
-    what = (
-        f"model {p.model}"
-        if p.model
-        else f"gan {p.objective.params.generator} vs {p.objective.params.discriminator}"
-    )
+    g, dis = train.generator, train.discriminator
+    what = f"model {p.model}" if p.model or not (g and dis) else f"gan {g.name} vs {dis.name}"
     lines = [
         f"train {train.name}: {what} on data {d.name} (examples {shape}{classes})",
         f"  loss {p.loss}, optimizer {p.optimizer or 'adam'}"

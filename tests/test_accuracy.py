@@ -47,8 +47,8 @@ def test_capsnet_reaches_93_percent():
 
 @pytest.mark.slow
 def test_char_rnn_beats_a_bigram_table():
-    """Next-character accuracy on the held-out text: the GRU beats predicting, for each character, the
-    character that most often follows it in the training text, by at least 10 points."""
+    """Next-character accuracy on the held-out text: the GRU beats predicting, for each character,
+    the character that most often follows it in the training text, by at least 10 points."""
     program = api.compile(SPECS / "char_rnn.nn")
     data = program.load_data()
     (x, y), (x_val, y_val) = data.splits["train"], data.splits["val"]

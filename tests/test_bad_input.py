@@ -8,7 +8,8 @@ from nncompile.cli import main
 SPEC = """
 data rows {{ source: csv("{csv}", target="label")  split: {{train: 0.6, val: 0.2, test: 0.2}} }}
 model M {{ input x: [3]  dense(8, activation=relu)  dense(2, activation=softmax) }}
-train {{ model: M  data: rows  loss: categorical_crossentropy  optimizer: {opt}  epochs: 3  batch_size: 8 }}
+train {{ model: M  data: rows  loss: categorical_crossentropy  optimizer: {opt}  epochs: 3
+         batch_size: 8 }}
 """
 
 

@@ -1,4 +1,5 @@
-"""The `nncompile` command: exit codes, JSON diagnostics, summaries, and no heavy imports for check."""
+"""The `nncompile` command: exit codes, JSON diagnostics, summaries, and no heavy imports for
+check."""
 
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ def python(code: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     )
 
 
-# ---- exit codes ------------------------------------------------------------------------------------
+# ---- exit codes ----------------------------------------------------------------------------------
 def test_check_clean_spec_exits_0(tmp_path, capsys):
     code, out, err = run(["check", nn(tmp_path, MLP)], capsys)
     assert code == 0, err
@@ -86,7 +87,7 @@ def test_check_clean_spec_exits_0(tmp_path, capsys):
 
 def test_check_errors_exit_1_with_every_error(tmp_path, capsys):
     path = nn(tmp_path, BROKEN)
-    code, out, err = run(["check", path], capsys)
+    code, _, err = run(["check", path], capsys)
     assert code == 1
     assert f"{path}:4:12: error[E302]: dense() has no argument 'activaton'" in err
     assert f"{path}:5:23: error[E200]: unknown activation 'softmx'" in err
@@ -95,7 +96,7 @@ def test_check_errors_exit_1_with_every_error(tmp_path, capsys):
 
 
 def test_check_several_files_counts_all(tmp_path, capsys):
-    code, out, err = run(["check", nn(tmp_path, MLP, "a.nn"), nn(tmp_path, BROKEN, "b.nn")], capsys)
+    code, _, err = run(["check", nn(tmp_path, MLP, "a.nn"), nn(tmp_path, BROKEN, "b.nn")], capsys)
     assert code == 1
     assert err.rstrip().endswith("checked 2 files: 2 errors")
 
@@ -131,15 +132,15 @@ def test_no_arguments_exit_2_from_the_real_command():
 
 
 def test_check_help(capsys):
-    code, out, err = run(["check", "--help"], capsys)
+    code, out, _ = run(["check", "--help"], capsys)
     assert code == 0
     assert "usage:" in out and "--format" in out and "FILE" in out
 
 
-# ---- JSON ------------------------------------------------------------------------------------------
+# ---- JSON ----------------------------------------------------------------------------------------
 def test_check_json(tmp_path, capsys):
     path = nn(tmp_path, BROKEN)
-    code, out, err = run(["check", "--format", "json", path], capsys)
+    code, out, _ = run(["check", "--format", "json", path], capsys)
     assert code == 1
     found = strict_json(out)
     assert isinstance(found, list) and len(found) == 2
@@ -174,7 +175,7 @@ def test_check_json_unreadable_file(tmp_path, capsys):
     assert [d["code"] for d in strict_json(out)] == ["E103", "E504"]
 
 
-# ---- summary ---------------------------------------------------------------------------------------
+# ---- summary -------------------------------------------------------------------------------------
 def test_summary_lists_layers_and_parameters(tmp_path, capsys):
     code, out, err = run(["summary", nn(tmp_path, MLP)], capsys)
     assert code == 0, err
@@ -216,8 +217,11 @@ def test_summary_of_a_broken_spec_exits_1(tmp_path, capsys):
     assert "error[E302]" in err and out == ""
 
 
-# ---- no heavy imports ------------------------------------------------------------------------------
-HEAVY = "print(sorted(m for m in sys.modules if m.split('.')[0] in {'jax', 'flax', 'optax', 'sklearn'}))"
+# ---- no heavy imports ----------------------------------------------------------------------------
+HEAVY = (
+    "print(sorted(m for m in sys.modules "
+    "if m.split('.')[0] in {'jax', 'flax', 'optax', 'sklearn'}))"
+)
 
 
 @pytest.mark.parametrize("command", ["check", "summary"])
@@ -240,7 +244,7 @@ def test_check_of_errors_imports_no_jax(tmp_path):
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stderr
 
 
-# ---- files that are not specs ------------------------------------------------------------------------
+# ---- files that are not specs --------------------------------------------------------------------
 @pytest.mark.parametrize("what", ["directory", "missing"])
 def test_check_of_a_directory_or_missing_file(tmp_path, what):
     target = tmp_path if what == "directory" else tmp_path / "nope.nn"
@@ -255,6 +259,6 @@ def test_check_of_a_directory_or_missing_file(tmp_path, what):
 
 
 def test_summary_of_a_missing_file(tmp_path, capsys):
-    code, out, err = run(["summary", str(tmp_path / "nope.nn")], capsys)
+    code, _, err = run(["summary", str(tmp_path / "nope.nn")], capsys)
     assert code == 1
     assert "error[E504]" in err and "no such file" in err

@@ -99,20 +99,21 @@ train {{ model: M  data: d  loss: categorical_crossentropy  metrics: [accuracy, 
 
 
 def test_every_source_has_a_standalone_loader_that_loads_the_same(tmp_path):
-    """Each source entry's example, loaded by the runtime and by the ejected loader's code."""
+    """Each source entry's example, loaded by the runtime and by its standalone form's code."""
     from types import SimpleNamespace
 
-    from nncompile.codegen.eject_sources import STANDALONE
     from nncompile.expr import in_order, render
     from nncompile.registry.sources import SOURCES
+    from nncompile.registry.standalone import EjectRequest
 
     for entry in SOURCES.entries():
-        assert entry.name in STANDALONE, (
-            f"source {entry.name} has no standalone loader (eject_data.STANDALONE)"
+        assert entry.standalone is not None, (
+            f"source {entry.name} has no standalone form (Source.standalone): it cannot be ejected"
         )
         if entry.example_files is not None:
             entry.example_files(tmp_path)
-        args = entry.params.model_validate(entry.example).model_dump(mode="json")
+        p = entry.params.model_validate(entry.example)
+        args = p.model_dump(mode="json")
         windows = (
             {"length": 4, "horizon": 1, "targets": "sequence"} if entry.name == "text" else None
         )
@@ -120,10 +121,9 @@ def test_every_source_has_a_standalone_loader_that_loads_the_same(tmp_path):
             name="d", source=entry.name, args=args, windows=windows, seed=5, base_dir=str(tmp_path)
         )
         raw = entry.load(request)
-        task = entry.info(entry.params.model_validate(entry.example), tmp_path).task
-        loader = STANDALONE[entry.name](args, windows, 5, tmp_path, task)
+        loader = entry.standalone(p, EjectRequest(windows, tmp_path))
         namespace = {"np": np, "SEED": 5, "DATA": tmp_path}
-        exec("import csv, io\nfrom pathlib import Path", namespace)
+        exec("\n".join(["import csv, io", "from pathlib import Path", *loader.imports]), namespace)
         for snippet in in_order(list(loader.snippets)):
             exec(snippet.code, namespace)
         x, y, got_task = eval(render(loader.call), namespace)
@@ -131,6 +131,58 @@ def test_every_source_has_a_standalone_loader_that_loads_the_same(tmp_path):
         np.testing.assert_array_equal(x, raw.x)
         np.testing.assert_array_equal(y, raw.y)
         assert x.dtype == raw.x.dtype and y.dtype == raw.y.dtype, entry.name
+
+
+def test_every_metric_has_a_standalone_form_that_computes_the_same():
+    """Each metric entry's standalone form (numpy, for train.py), with its default and example
+    arguments, on the data its `reference` takes: the same value."""
+    from nncompile.expr import in_order, render
+    from nncompile.registry.metrics import METRICS
+
+    rng = np.random.default_rng(0)
+    for entry in METRICS.entries():
+        assert entry.standalone is not None, (
+            f"metric {entry.name} has no standalone form (Metric.standalone): it cannot be ejected"
+        )
+        if entry.task == "classification":
+            outputs, y = rng.normal(size=(97, 5)), rng.integers(0, 5, 97)
+        else:
+            outputs, y = rng.normal(size=(97, 1)), rng.normal(size=(97, 1))
+        for arguments in ({}, dict(entry.example)):
+            p = entry.params.model_validate(arguments)
+            code = entry.standalone(p)
+            namespace = {"np": np, "THRESHOLD": 0.0}
+            for snippet in in_order(list(code.snippets)):
+                exec(snippet.code, namespace)
+            got = eval(render(code.fn), namespace)(outputs, y)
+            assert isinstance(got, float), entry.name
+            assert got == pytest.approx(entry.reference(p, outputs, y), rel=1e-9), (
+                entry.name,
+                arguments,
+            )
+
+
+def test_a_metric_without_a_standalone_form_is_refused(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from nncompile.registry.metrics import METRICS
+
+    monkeypatch.setitem(METRICS._entries, "mae", replace(METRICS["mae"], standalone=None))
+    spec = tmp_path / "m.nn"
+    spec.write_text("""data d {
+  source: synthetic("sine", n=100)
+  split: {train: 0.8, test: 0.2}
+}
+model M {
+  input x: [1]
+  dense(1)
+}
+train { model: M  data: d  loss: mse  metrics: [mae] }
+""")
+    with pytest.raises(NncompileError, match="metric 'mae' has no standalone form") as e:
+        ejected(spec, tmp_path / "out")
+    assert e.value.hint == "remove it from `metrics` to eject, or train with `nncompile train`"
+    assert not (tmp_path / "out").exists()
 
 
 STEPS = {  # data blocks using the other sources and pipeline steps, with the model they need
@@ -195,7 +247,11 @@ def test_ejected_files(name, tmp_path):
     for file in ("data.py", "train.py", "README.md"):
         long = [line for line in (folder / file).read_text().splitlines() if len(line) > 100]
         assert not long, f"{file}: {long}"
-    assert "__main__" not in (folder / "model.py").read_text()
+    model = (folder / "model.py").read_text()
+    assert "__main__" not in model
+    doc = ast.get_docstring(ast.parse(model))
+    assert "`nncompile eject` wrote this copy" in doc and "train.py" in doc, doc
+    assert "runtime" not in doc and "Run as a script" not in doc, doc
     assert ("scikit-learn" in (folder / "README.md").read_text()) == name.startswith("digits")
 
 

@@ -1,4 +1,5 @@
-"""`nncompile export`: a StableHLO artifact that reloads with jax alone and predicts like `nncompile predict`."""
+"""`nncompile export`: a StableHLO artifact that reloads with jax alone and predicts like
+`nncompile predict`."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ model C {
   dropout(0.2)
   dense(10, activation=softmax)
 }
-train { model: C  data: d  loss: categorical_crossentropy  optimizer: adam(lr=1e-2)  batch_size: 64  epochs: 2 }
+train { model: C  data: d  loss: categorical_crossentropy  optimizer: adam(lr=1e-2)  batch_size: 64
+        epochs: 2 }
 """
 
 LOADER = """

@@ -1,9 +1,10 @@
-"""Property tests: whatever text or bytes ``check`` is given, it returns diagnostics and never raises.
+"""Property tests: whatever text or bytes ``check`` is given, it returns diagnostics and never
+raises.
 
 Inputs: arbitrary Unicode text, soups of the language's own tokens, arbitrary bytes read through a
-file, and mutations (delete / duplicate / swap / rename tokens, change numbers, insert punctuation, truncate) of the
-example specs in ``specs/*.nn`` and of a few valid specs written here. Every diagnostic must point
-inside the text. Derandomized, so CI runs the same 5,000 cases every time.
+file, and mutations (delete / duplicate / swap / rename tokens, change numbers, insert punctuation,
+truncate) of the example specs in ``specs/*.nn`` and of a few valid specs written here. Every
+diagnostic must point inside the text. Derandomized, so CI runs the same 5,000 cases every time.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ model Discriminator { input x: [64]  dense(32, activation=leaky_relu(0.2))  dens
 data pixels { source: sklearn("digits")  normalize: minmax }
 train gan {
   objective: gan(generator=Generator, discriminator=Discriminator, noise=normal([16]))
-  data: pixels  loss: non_saturating  optimizer: adam(lr=2e-4, b1=0.5)  samples: {every: 5, count: 16}
+  data: pixels  loss: non_saturating  optimizer: adam(lr=2e-4, b1=0.5)
+  samples: {every: 5, count: 16}
 }
 """,
     """\
@@ -91,7 +93,8 @@ TOKEN = re.compile(
     r'"(?:[^"\\\n]|\\.)*"|#[^\n]*|[A-Za-z_]\w*|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\s+|.', re.S
 )
 NAMES = sorted({t for s in SEEDS for t in TOKEN.findall(s) if re.fullmatch(r"[A-Za-z_]\w*", t)})
-PUNCTUATION = list("{}[]()=:,;.'\"#-+@\\\t\n") + [
+PUNCTUATION = [
+    *"{}[]()=:,;.'\"#-+@\\\t\n",
     "\u00e9",
     "\u200b",
     "\ufeff",

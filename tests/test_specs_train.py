@@ -24,7 +24,8 @@ def _cases():
 def test_spec_trains(spec, train, tmp_path, monkeypatch):
     program = api.compile(spec, train=train)
     if program.init_run() is not None:
-        # `init: checkpoint("runs/<spec>-<train>")` is relative to the working directory: make that run there
+        # `init: checkpoint("runs/<spec>-<train>")` is relative to the working directory: make that
+        # run there
         monkeypatch.chdir(tmp_path)
         stem, _, name = program.init_run().name.rpartition("-")
         pretrain = api.compile(spec.parent / f"{stem}.nn", train=name)

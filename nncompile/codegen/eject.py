@@ -3,8 +3,10 @@ data loading -- that trains with jax, flax, optax and numpy only (and the data's
 scikit-learn), nncompile uninstalled, and prints the test metrics as `nncompile train` does.
 
     model.py   the emitted program (model, optimizer, loss, steps, CONFIG), no `__main__` block
-    data.py    nncompile's data pipeline for the train block's data (`eject_data`)
-    train.py   the training loop: nncompile's batches, their order and random keys, early stopping
+    data.py    nncompile's data pipeline for the train block's data (`eject_data`), loading it with
+               the source entry's standalone form (`Source.standalone`)
+    train.py   the training loop: nncompile's batches, their order and random keys, early stopping;
+               the metrics are the metric entries' standalone forms (`Metric.standalone`)
     README.md  how to run it and what it needs
 
 The settings come from the emitted program's CONFIG (a `RunConfig`, read at eject time and written
@@ -20,15 +22,14 @@ import shutil
 from pathlib import Path
 
 from ..errors import NncompileError
+from ..registry.sources import SOURCES
+from ..registry.standalone import EjectRequest
 from ..runconfig import RunConfig
 from ..semantics import ir
 from ..semantics.ir import select_train
 from .eject_data import data_py
-from .eject_sources import STANDALONE
 from .eject_train import readme, train_py
 from .emit import emit_program
-
-MAIN = re.compile(r"^if __name__ == ['\"]__main__['\"]:.*", re.MULTILINE | re.DOTALL)
 
 
 def eject(program: ir.Program, train_name: str | None, out_dir: Path) -> list[Path]:
@@ -43,7 +44,7 @@ def eject(program: ir.Program, train_name: str | None, out_dir: Path) -> list[Pa
             f"cannot eject `train {train.name}`: adversarial (GAN) programs are not supported yet",
             "train it with `nncompile train`",
         )
-    source = emit_program(program, train.name)
+    source = emit_program(program, train.name, standalone=True)
     config = RunConfig.load(read_config(source))
     transfer = config.transfer
     for what, used in (
@@ -58,11 +59,29 @@ def eject(program: ir.Program, train_name: str | None, out_dir: Path) -> list[Pa
     data = config.data
     if data is None:
         raise NncompileError(f"cannot eject `train {train.name}`: it names no data block")
+    entry = SOURCES.get(data.source)
+    if entry is None or entry.standalone is None:
+        raise NncompileError(
+            f"cannot eject `train {train.name}`: source {data.source!r} has no standalone form yet",
+            "train it with `nncompile train`",
+        )
     base = train.data.base_dir
     windows = data.windows.model_dump() if data.windows is not None else None
-    loader = STANDALONE[data.source](
-        dict(data.args), windows, config.seed, Path(base) if base else None, train.data.info.task
-    )
+    request = EjectRequest(windows, Path(base) if base else None)
+    loader = entry.standalone(entry.params.model_validate(data.args), request)
+    title = f"model {train.model.name} on data {train.data.name} (`train {train.name}` of {spec})"
+    files = {
+        "model.py": source,
+        "data.py": data_py(
+            f"Data {train.data.name} of {spec}, prepared as nncompile prepares it.",
+            data,
+            config.seed,
+            loader,
+            tokens=train.data.info.task == "sequence",
+        ),
+        "train.py": train_py(title, spec, config, loader.requires),
+        "README.md": readme(title, spec, config, loader.requires),
+    }
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -73,18 +92,6 @@ def eject(program: ir.Program, train_name: str | None, out_dir: Path) -> list[Pa
             )
         (out / "data").mkdir(exist_ok=True)
         written.append(Path(shutil.copyfile(path, out / "data" / name)))
-    title = f"model {train.model.name} on data {train.data.name} (`train {train.name}` of {spec})"
-    files = {
-        "model.py": strip_main(source),
-        "data.py": data_py(
-            f"Data {train.data.name} of {spec}, prepared as nncompile prepares it.",
-            data,
-            config.seed,
-            loader,
-        ),
-        "train.py": train_py(title, spec, config, loader.requires),
-        "README.md": readme(title, spec, config, loader.requires),
-    }
     for name, text in files.items():
         (out / name).write_text(text)
         written.append(out / name)
@@ -104,19 +111,3 @@ def read_config(source: str) -> dict:
         ):
             return ast.literal_eval(node.value)
     raise NncompileError("internal error: the emitted program has no CONFIG literal")
-
-
-def strip_main(source: str) -> str:
-    """The emitted program without its `if __name__ == "__main__":` block (it imports nncompile)."""
-    text = MAIN.sub("", source).rstrip() + "\n"
-    for node in ast.walk(ast.parse(text)):
-        names = (
-            [a.name for a in node.names]
-            if isinstance(node, ast.Import)
-            else [node.module or ""]
-            if isinstance(node, ast.ImportFrom)
-            else []
-        )
-        if any(n.split(".")[0] == "nncompile" for n in names):
-            raise NncompileError("internal error: the ejected model.py still imports nncompile")
-    return text

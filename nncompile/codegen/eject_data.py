@@ -4,15 +4,15 @@ It reproduces `runtime/data.py` step by step for the block's settings -- load th
 `classes`, cut windows, the seeded (stratified) split, the train subset, normalisation with train
 statistics, reshape, one-hot -- so an ejected program trains on exactly the arrays `nncompile train`
 uses. Only the steps a block uses are written: fixed code (`Snippet`s written here) called with the
-block's values rendered as literals, so no spec text becomes code. The source's own loader comes
-from `eject_sources`.
+block's values rendered as literals, so no spec text becomes code. The source's own loader is the
+source entry's standalone form (`Source.standalone`, registry/sources.py).
 """
 
 from __future__ import annotations
 
 from ..expr import Snippet, in_order, pretty, render
+from ..registry.standalone import StandaloneLoader
 from ..runconfig import Data
-from .eject_sources import Loader
 
 # ---- the pipeline's steps -----------------------------------------------------------------------
 KEEP_CLASSES = Snippet(
@@ -117,9 +117,10 @@ def normalise(a, stats):
 )
 
 
-def data_py(title: str, d: Data, seed: int, loader: Loader) -> str:
-    """data.py for a RunConfig's data block and its source's loader (`title`: safe text)."""
-    windowed, tokens = d.windows is not None, d.source == "text"
+def data_py(title: str, d: Data, seed: int, loader: StandaloneLoader, tokens: bool) -> str:
+    """data.py for a RunConfig's data block and its source's loader (`title`: safe text; `tokens`:
+    the source gives token ids, task "sequence": not normalised, windows' targets sequences)."""
+    windowed = d.windows is not None
     steps: list[Snippet] = []
     body = [f"    x, y, task = {render(loader.call)}"]
     if d.classes:

@@ -3,124 +3,45 @@
 The loop follows runtime/loop.py where numbers depend on it: the batch size and drop_remainder, the
 per-epoch permutation (numpy Philox keyed by (seed, DATA_STREAM, epoch)), the steps' random keys
 (fold_in(fold_in(fold_in(fold_in(key(seed), DATA_STREAM), epoch), 1), step)), early stopping with
-min_delta and patience, and restore_best. The metrics are numpy versions of runtime/metrics.py.
+min_delta and patience, and restore_best. The metrics are the metric entries' standalone forms,
+numpy versions of their accumulators.
 """
 
 from __future__ import annotations
 
 from ..errors import NncompileError
 from ..expr import Snippet, in_order, render
+from ..registry.metrics import METRICS, NP_CLASS_IDS
 from ..runconfig import RunConfig
 from ..version import __version__
 
-# ---- metrics (numpy, on the host; runtime/metrics.py computes the same on the device) -----------
-CLASS_IDS = Snippet(
-    "class_ids",
-    '''
-def class_ids(outputs, y):
-    """Predicted and true class ids: one output unit is binary (> THRESHOLD), several are argmax."""
-    if outputs.shape[-1] == 1:
-        predicted = outputs[..., 0] > THRESHOLD
-        y = y.reshape(outputs.shape[:-1])
-        true = y > 0.5 if np.issubdtype(y.dtype, np.floating) else y != 0
-    else:
-        predicted = outputs.argmax(-1)
-        true = y.argmax(-1) if y.shape == outputs.shape else y.reshape(outputs.shape[:-1])
-    return predicted.reshape(-1).astype(np.int64), true.reshape(-1).astype(np.int64)
-''',
-)
-
-ACCURACY = Snippet(
-    "accuracy",
-    """
-def accuracy(outputs, y):
-    predicted, true = class_ids(outputs, y)
-    return float(np.mean(predicted == true))
-""",
-    (CLASS_IDS,),
-)
-
-TOP_K = Snippet(
-    "top_k",
-    '''
-def top_k(outputs, y, k):
-    """The share of examples whose class is among the k highest outputs."""
-    predicted, true = class_ids(outputs, y)
-    if outputs.shape[-1] == 1:
-        return 1.0 if k >= 2 else float(np.mean(predicted == true))
-    best = np.argsort(-outputs.reshape(len(true), -1), axis=-1, kind="stable")[:, :k]
-    return float(np.mean(np.any(best == true[:, None], axis=-1)))
-''',
-    (CLASS_IDS,),
-)
-
-PER_CLASS = Snippet(
-    "per_class",
-    '''
-def per_class(outputs, y, score):
-    """A per-class score from counts: the positive class's for two classes, else the macro mean over
-    the classes that occur (like scikit-learn's average="binary" / "macro")."""
-    predicted, true = class_ids(outputs, y)
-    classes = max(outputs.shape[-1], 2)
-    tp = np.bincount(true[predicted == true], minlength=classes).astype(np.float64)
-    p = np.bincount(predicted, minlength=classes).astype(np.float64)
-    a = np.bincount(true, minlength=classes).astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        values = np.nan_to_num(score(tp, p, a), nan=0.0)
-    if classes <= 2:
-        return float(values[1])
-    present = (p + a) > 0
-    return float(values[present].mean()) if present.any() else 0.0
-''',
-    (CLASS_IDS,),
-)
-
-CLASS_SCORES = {
-    "precision": "lambda tp, p, a: tp / p",
-    "recall": "lambda tp, p, a: tp / a",
-    "f1": "lambda tp, p, a: 2 * tp / (p + a)",
-}
-ERRORS = Snippet(
-    "errors",
-    """
-def errors(outputs, y):
-    return (outputs - y.reshape(outputs.shape)).reshape(-1).astype(np.float64)
-""",
-)
-ERROR_METRICS = {
-    "mae": "np.mean(np.abs(errors(o, y)))",
-    "mse": "np.mean(errors(o, y) ** 2)",
-    "rmse": "np.sqrt(np.mean(errors(o, y) ** 2))",
-}
-
 
 def metric_entries(config: RunConfig) -> tuple[list[str], list[Snippet]]:
-    """The METRICS dict's lines (`"key": function of (outputs, y)`) and the snippets they call."""
+    """The METRICS dict's lines (`"key": function of (outputs, y)`) and the snippets they call: each
+    metric entry's standalone form (registry/metrics.py)."""
     lines: list[str] = []
     snippets: list[Snippet] = []
     for m in config.metrics:
-        name = m.name
-        if name == "accuracy":
-            lines.append('"accuracy": accuracy,')
-            snippets.append(ACCURACY)
-        elif name == "top_k":
-            k = int(m.arguments.get("k", 5))
-            lines.append(f'"top_{k}": lambda o, y: top_k(o, y, {render(k)}),')
-            snippets.append(TOP_K)
-        elif name in CLASS_SCORES:
-            lines.append(f'"{name}": lambda o, y: per_class(o, y, {CLASS_SCORES[name]}),')
-            snippets.append(PER_CLASS)
-        elif name in ERROR_METRICS:
-            lines.append(f'"{name}": lambda o, y: float({ERROR_METRICS[name]}),')
-            snippets.append(ERRORS)
-        else:
-            raise NncompileError(f"cannot eject: metric {name!r} has no standalone version yet")
+        entry = METRICS.get(m.name)
+        if entry is None or entry.standalone is None:
+            raise NncompileError(
+                f"cannot eject: metric {m.name!r} has no standalone form yet",
+                "remove it from `metrics` to eject, or train with `nncompile train`",
+            )
+        p = entry.params.model_validate(m.arguments)
+        code = entry.standalone(p)
+        lines.append(f"{render(entry.history_key(p))}: {render(code.fn)},")
+        snippets += code.snippets
     return lines, snippets
 
 
 def better(key: str) -> str:
-    """runtime/metrics.better: 'min' for losses and errors, 'max' for the rest."""
-    return "min" if key.endswith(("loss", "mae", "mse")) else "max"
+    """The direction a history key improves in (as runtime/metrics.better): 'min' for losses, else
+    the metric entry's `better`."""
+    base = key.removeprefix("val_")
+    if base.endswith("loss"):
+        return "min"
+    return next((e.better for e in METRICS.entries() if e.names(base)), "max")
 
 
 TRAIN_LOOP = '''
@@ -238,7 +159,7 @@ def train_py(title: str, spec: str, config: RunConfig, requires: tuple[str, ...]
         + ("  # each epoch runs only full batches" if config.drop_remainder else ""),
         "DATA_STREAM = 0x6E6E  # the seed's stream for the data order and the steps' keys",
     ]
-    if CLASS_IDS in in_order(snippets):
+    if NP_CLASS_IDS in in_order(snippets):
         what = "logits" if logits else "probabilities"
         settings.append(f"THRESHOLD = {render(0.0 if logits else 0.5)}  # one output unit ({what})")
     stopping_init = stopping = restore = ""

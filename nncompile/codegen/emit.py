@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import NncompileError
 from ..expr import render
 from ..plan import Plan, conv_lowering, plan_for
 from ..semantics import ir
@@ -20,23 +21,35 @@ from .lower import lower_model
 from .text import Writer, backend_section, config_section, header, main_block, model_section
 
 
-def emit_program(program: ir.Program, train_name: str | None = None) -> str:
-    """The training program of one train block as Python source."""
+def emit_program(
+    program: ir.Program, train_name: str | None = None, *, standalone: bool = False
+) -> str:
+    """The training program of one train block as Python source. `standalone`: the model.py of an
+    ejected folder (`nncompile eject`): the header says train.py trains it, and there is no
+    `if __name__ == "__main__"` block (it would import nncompile's runtime)."""
     train = select_train(program, train_name)
     plan = plan_for(program, train_name)
     if plan.kind == "gan":
+        if standalone:
+            raise NncompileError(
+                f"cannot eject `train {train.name}`: adversarial (GAN) programs are not supported"
+                " yet",
+                "train it with `nncompile train`",
+            )
         from .gan import emit_gan
 
         return emit_gan(program, train, plan)
-    return emit_supervised(program, train, plan)
+    return emit_supervised(program, train, plan, standalone)
 
 
-def emit_supervised(program: ir.Program, train: ir.Train, plan: Plan) -> str:
+def emit_supervised(
+    program: ir.Program, train: ir.Train, plan: Plan, standalone: bool = False
+) -> str:
     assert train.model is not None
     spec_name = Path(program.source.path).name
     fold = plan.fold
     bf16 = plan.precision.value == "bfloat16"
-    models = lower_model(train.model, program.source.path, fold, plan.precision.value)  # type: ignore[arg-type]
+    models = lower_model(train.model, program.source.path, fold, plan.precision.value)
     loss, loss_snippets = TR.loss_expr(train)
     penalties = TR.penalty_terms(train)
     augments = TR.augment_calls(train)
@@ -47,9 +60,10 @@ def emit_supervised(program: ir.Program, train: ir.Train, plan: Plan) -> str:
     w = Writer()
     header(
         w,
-        f"Training program for `train {train.name}` of {spec_name}: model {train.model.name} on data "
-        f"{train.data.name}.",
+        f"Training program for `train {train.name}` of {spec_name}: model {train.model.name} "
+        f"on data {train.data.name}.",
         spec_name,
+        standalone,
     )
     if bf16:
         w("COMPUTE_DTYPE = jnp.bfloat16  # precision: bfloat16 (parameters stay float32)")
@@ -76,15 +90,15 @@ def emit_supervised(program: ir.Program, train: ir.Train, plan: Plan) -> str:
         w("    )")
     w()
     w()
-    w(
-        f"def make_optimizer(steps_per_epoch: int, epochs: int{', frozen: bool = True' if plan.frozen else ''}):"
-    )
+    frozen_arg = ", frozen: bool = True" if plan.frozen else ""
+    w(f"def make_optimizer(steps_per_epoch: int, epochs: int{frozen_arg}):")
     for target, expr in TR.optimizer_lines(train):
         key = "schedule" if target == "learning_rate" else "optimizer"
         w.assign(4, target, expr, line(key) if key in train.property_spans else None)
     if plan.frozen:
         w(
-            "    # frozen=False (the runtime's call after unfreeze_after) trains every layer, with a fresh state"
+            "    # frozen=False (the runtime's call after unfreeze_after) trains every layer, "
+            "with a fresh state"
         )
         w("    stay = optax.set_to_zero() if frozen else tx")
         w('    tx = optax.multi_transform({"train": tx, "frozen": stay}, freeze_labels)')
@@ -94,7 +108,8 @@ def emit_supervised(program: ir.Program, train: ir.Train, plan: Plan) -> str:
     w("def loss_fn(model, x, y):")
     what = "logits" if fold else "outputs"
     w(
-        f'    """Mean {train.props.loss.name} over the batch (+ penalties); returns (loss, model {what})."""'
+        f'    """Mean {train.props.loss.name} over the batch (+ penalties); '
+        f'returns (loss, model {what})."""'
     )
     w(
         "    outputs = model(x).astype(jnp.float32)  # loss and metrics in float32"
@@ -111,7 +126,7 @@ def emit_supervised(program: ir.Program, train: ir.Train, plan: Plan) -> str:
     w('    """Random transformations of a training batch (never applied in evaluation)."""')
     if augments:
         w(f"    keys = jax.random.split(key, {len(augments)})")
-        for (_, expr), ref in zip(augments, train.data.props.augment):
+        for (_, expr), ref in zip(augments, train.data.props.augment, strict=True):
             w.assign(4, "x", expr, f"{spec_name}:{ref.span.line}")
     w("    return x")
     w()
@@ -137,14 +152,15 @@ def emit_supervised(program: ir.Program, train: ir.Train, plan: Plan) -> str:
         train,
         spec_name,
         fold,
-        plan.strategy.value,  # type: ignore[arg-type]
-        activation_floats=plan.activation_floats.value,  # type: ignore[arg-type]
-        cpu_compiler_options=plan.compiler_options.value,  # type: ignore[arg-type]
+        plan.strategy.value,
+        activation_floats=plan.activation_floats.value,
+        cpu_compiler_options=plan.compiler_options.value,
         precision=plan.precision.value,
-    )  # type: ignore[arg-type]
+    )
     config_section(w, config)
     backend_section(w, [models], IM2COL if plan.im2col else None)
-    main_block(w, "data, loop, metrics, run folder")
+    if not standalone:
+        main_block(w, "data, loop, metrics, run folder")
     return w.text()
 
 

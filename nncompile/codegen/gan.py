@@ -1,4 +1,5 @@
-"""Emission of adversarial training (`objective: gan(...)`): two models, two optimizers, one step."""
+"""Emission of adversarial training (`objective: gan(...)`): two models, two optimizers, one
+step."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 from ..expr import Sym, render
 from ..plan import Plan
 from ..registry.losses import LOSSES
-from ..registry.training import NOISES
+from ..registry.training import NOISES, Gan
 from ..semantics import ir
 from . import config as CF
 from . import training as TR
@@ -21,17 +22,18 @@ def emit_gan(program: ir.Program, train: ir.Train, plan: Plan) -> str:
     g_model, d_model = train.generator, train.discriminator
     assert g_model is not None and d_model is not None and plan.discriminator_head is not None
     spec_name = Path(program.source.path).name
+    assert props.objective is not None and isinstance(props.objective.params, Gan)
     noise = props.objective.params.noise
     loss = props.loss.name
     g_plan = lower_model(g_model, program.source.path, None)
-    d_plan = lower_model(d_model, program.source.path, plan.discriminator_head.value)  # type: ignore[arg-type]
+    d_plan = lower_model(d_model, program.source.path, plan.discriminator_head.value)
     d_loss, g_loss = (render(e) for e in LOSSES[loss].gan or ())  # on the discriminator's logits
     config = CF.gan_config(train, spec_name)
     w = Writer()
     header(
         w,
-        f"Adversarial training program for `train {train.name}` of {spec_name}: {g_model.name} against "
-        f"{d_model.name} on data {train.data.name}.",
+        f"Adversarial training program for `train {train.name}` of {spec_name}: "
+        f"{g_model.name} against {d_model.name} on data {train.data.name}.",
         spec_name,
     )
     model_section(w, [g_plan, d_plan])
@@ -74,7 +76,8 @@ def emit_gan(program: ir.Program, train: ir.Train, plan: Plan) -> str:
     w("    kd, kg = jax.random.split(key)")
     w("    z = sample_noise(kd, x.shape[0])")
     w(
-        "    d_loss, d_grads = nnx.value_and_grad(discriminator_loss)(discriminator, generator, x, z)"
+        "    d_loss, d_grads = "
+        "nnx.value_and_grad(discriminator_loss)(discriminator, generator, x, z)"
     )
     w("    d_optimizer.update(discriminator, d_grads)")
     w("    z = sample_noise(kg, x.shape[0])")

@@ -9,11 +9,14 @@ differ in something no parameter explains get a class each (``Block``, ``Block_2
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..expr import Call, Expr, Snippet, Sym, T, call, render, safe_name
+from ..expr import Call, Snippet, Sym, T, call, render, safe_name
+from ..registry import Params
+from ..registry.lowering import Code
 from ..semantics import ir
 from . import layers as L
 
@@ -44,10 +47,10 @@ class ClassPlan:
     doc: str
     params: list[Sym] = field(default_factory=list)  # constructor parameters (block parameters)
     stored: list[Sym] = field(default_factory=list)  # parameters __call__ reads (kept as self.<p>)
-    fields: list[tuple[Sym, Expr, Where]] = field(default_factory=list)
+    fields: list[tuple[Sym, Code, Where]] = field(default_factory=list)
     inputs: list[Sym] = field(default_factory=list)
-    body: list[tuple[Sym, Expr, Where]] = field(default_factory=list)
-    returns: list[Expr] = field(default_factory=list)
+    body: list[tuple[Sym, Code, Where]] = field(default_factory=list)
+    returns: list[Code] = field(default_factory=list)
 
     def key(self) -> str:
         """What makes two classes the same code (names and comments aside)."""
@@ -91,20 +94,26 @@ def generalize(a: Any, b: Any, value: object, sym: Sym) -> Any:
             raise _Mismatch
         return Call(
             a.fn,
-            tuple(generalize(x, y, value, sym) for x, y in zip(a.args, b.args)),
-            tuple((k, generalize(x, y, value, sym)) for (k, x), (_, y) in zip(a.kwargs, b.kwargs)),
+            tuple(generalize(x, y, value, sym) for x, y in zip(a.args, b.args, strict=True)),
+            tuple(
+                (k, generalize(x, y, value, sym))
+                for (k, x), (_, y) in zip(a.kwargs, b.kwargs, strict=True)
+            ),
         )
     if isinstance(a, T) and isinstance(b, T):
         if a.template != b.template or [k for k, _ in a.parts] != [k for k, _ in b.parts]:
             raise _Mismatch
         return T(
             a.template,
-            tuple((k, generalize(x, y, value, sym)) for (k, x), (_, y) in zip(a.parts, b.parts)),
+            tuple(
+                (k, generalize(x, y, value, sym))
+                for (k, x), (_, y) in zip(a.parts, b.parts, strict=True)
+            ),
         )
     if isinstance(a, (tuple, list)) and type(a) is type(b):
         if len(a) != len(b):
             raise _Mismatch
-        return type(a)(generalize(x, y, value, sym) for x, y in zip(a, b))
+        return type(a)(generalize(x, y, value, sym) for x, y in zip(a, b, strict=True))
     if type(a) is not type(b):
         raise _Mismatch
     if a != b and type(a) is type(value) and a == value:
@@ -126,29 +135,68 @@ def _mentions(expr: Any, sym: Sym) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class Names:
+    """The spec names of a model tree, to keep the emitted names apart: a block parameter (a
+    constructor argument that may be stored as ``self.<p>``) must shadow no class it constructs and
+    no layer attribute; a class name must equal no parameter."""
+
+    models: frozenset[str]
+    layers: frozenset[str]
+    params: frozenset[str]
+
+    @staticmethod
+    def of(model: ir.Model) -> Names:
+        models: set[str] = set()
+        layers: set[str] = set()
+        params: set[str] = set()
+
+        def visit(m: ir.Model) -> None:
+            models.add(m.name)
+            params.update(n for n, _ in m.bound)
+            for node in m.nodes:
+                layers.add(node.name)
+                if node.submodel is not None:
+                    visit(node.submodel)
+            for _, _, variant in m.variants:
+                visit(variant)
+
+        visit(model)
+        return Names(frozenset(models), frozenset(layers), frozenset(params))
+
+    def param(self, name: str) -> Sym:
+        return safe_name(name, self.models | self.layers)
+
+    def taken_by_params(self) -> set[str]:
+        return set(self.params) | {self.param(n) for n in self.params}
+
+
 class _Lowerer:
-    def __init__(self, spec_name: str, precision: str = "float32"):
+    def __init__(self, spec_name: str, precision: str = "float32", names: Names | None = None):
         self.spec_name = spec_name
         self.precision = precision
+        self.names = names or Names(frozenset(), frozenset(), frozenset())
         self.classes: list[ClassPlan] = []
         self.snippets: set[Snippet] = set()
 
     def where(self, node: ir.Node) -> Where:
         return Where(self.spec_name, node.span.line, tuple(node.in_shapes), tuple(node.shape))
 
-    # ---- one model instance -> a class (shared with equal instances) and how to construct it ---------
+    # ---- one model instance -> a class (shared with equal instances) and how to construct it
     def instance(self, model: ir.Model, fold: str | None = None) -> Call:
         plan = self.lower(model, fold)
         bound = dict(model.bound)
         for param, _, variant in model.variants:
-            scratch = _Lowerer(self.spec_name, self.precision)
+            scratch = _Lowerer(self.spec_name, self.precision, self.names)
             try:
-                plan = _generalized(plan, scratch.lower(variant, fold), param, bound[param])
+                sym = self.names.param(param)
+                plan = _generalized(plan, scratch.lower(variant, fold), sym, bound[param])
             except _Mismatch:
                 continue
-        plan.params = [p for p in (safe_name(n) for n, _ in model.bound) if p in plan.params]
+        syms = {self.names.param(n): n for n, _ in model.bound}
+        plan.params = [p for p in syms if p in plan.params]
         name = self.register(plan, model.name)
-        args = {str(p): bound[_param_name(model, p)] for p in plan.params}
+        args = {str(p): bound[syms[p]] for p in plan.params}
         return call(name, **args, rngs=Sym("rngs"))
 
     def register(self, plan: ClassPlan, block: str) -> Sym:
@@ -156,7 +204,7 @@ class _Lowerer:
         for c in self.classes:
             if c.doc == plan.doc and c.key() == key:
                 return c.name
-        taken = {str(c.name) for c in self.classes}
+        taken = {str(c.name) for c in self.classes} | self.names.taken_by_params()
         name, n = safe_name(block), 2
         while name in taken:
             name, n = safe_name(f"{block}_{n}"), n + 1
@@ -167,7 +215,7 @@ class _Lowerer:
     def lower(self, model: ir.Model, fold: str | None) -> ClassPlan:
         plan = ClassPlan(Sym("_"), f"model {model.name} ({self.spec_name}:{model.span.line})")
         names = _variables(model)
-        env: dict[str, Expr] = {}
+        env: dict[str, Code] = {}
         for tensor in model.inputs:
             sym = safe_name(tensor.name)
             plan.inputs.append(sym)
@@ -175,7 +223,7 @@ class _Lowerer:
         last = model.nodes[-1] if model.nodes else None
         for node in model.nodes:
             ins = [env[i] for i in node.inputs]
-            attr = Sym(f"self.{safe_name(node.name)}")
+            attr = Sym(f"self.{node.name}")  # verbatim: FROZEN and transfer name the parameters
             if node is last and fold is not None and node.kind == "activation":
                 env[node.output] = ins[0]
                 continue
@@ -183,23 +231,23 @@ class _Lowerer:
                 assert node.submodel is not None
                 lowered = L.Lowered(self.instance(node.submodel), lambda a, xs: call(a, *xs))
             elif node.kind == "activation":
-                lowered = L.Lowered(
-                    None, lambda a, xs, ref=node.params: L.activation_call(ref, xs[0])
-                )
+                lowered = L.Lowered(None, _activation(node.params))
             else:
                 if (
                     node is last
                     and fold is not None
                     and getattr(node.params, "activation", None) is not None
                 ):
-                    node = replace(node, params=node.params.model_copy(update={"activation": None}))  # type: ignore[union-attr]
+                    assert isinstance(node.params, Params)
+                    params = node.params.model_copy(update={"activation": None})
+                    node = replace(node, params=params)
                 lowered = L.lower_layer(node)
             self.snippets.update(lowered.snippets)
             if lowered.init is not None:
                 init = (
                     L.compute_dtype(lowered.init) if self.precision == "bfloat16" else lowered.init
                 )
-                plan.fields.append((safe_name(node.name), init, self.where(node)))
+                plan.fields.append((Sym(node.name), init, self.where(node)))
             target = names[node.output]
             plan.body.append((target, lowered.apply(attr, ins), self.where(node)))
             env[node.output] = target
@@ -207,23 +255,24 @@ class _Lowerer:
         return plan
 
 
-def _param_name(model: ir.Model, sym: Sym) -> str:
-    return next(n for n, _ in model.bound if safe_name(n) == sym)
+def _activation(ref: Any) -> Callable[[Sym, Sequence[Code]], Code]:
+    """A bare activation node's apply: the activation of its one input."""
+    return lambda attr, xs: L.activation_call(ref, xs[0])
 
 
-def _generalized(plan: ClassPlan, other: ClassPlan, param: str, value: object) -> ClassPlan:
-    """``plan`` with the numbers that follow ``param`` (compared with ``other``) written as it."""
-    sym = safe_name(param)
+def _generalized(plan: ClassPlan, other: ClassPlan, sym: Sym, value: object) -> ClassPlan:
+    """``plan`` with the numbers that follow a parameter (compared with ``other``) written as its
+    symbol ``sym``."""
     own = Sym(f"self.{sym}")
     if len(plan.fields) != len(other.fields) or len(plan.body) != len(other.body):
         raise _Mismatch
     fields = [
         (a, generalize(e, o, value, sym), replace(w, **_shapes(w, ow, value, sym)))
-        for (a, e, w), (_, o, ow) in zip(plan.fields, other.fields)
+        for (a, e, w), (_, o, ow) in zip(plan.fields, other.fields, strict=True)
     ]
     body = [
         (t, generalize(e, o, value, own), replace(w, **_shapes(w, ow, value, sym)))
-        for (t, e, w), (_, o, ow) in zip(plan.body, other.body)
+        for (t, e, w), (_, o, ow) in zip(plan.body, other.body, strict=True)
     ]
     used_init = any(_mentions(e, sym) for _, e, _ in fields)
     used_call = any(_mentions(e, own) for _, e, _ in body)
@@ -246,8 +295,8 @@ def _shapes(w: Where, other: Where, value: object, sym: Sym) -> dict:
 
 
 def _variables(model: ir.Model) -> dict[str, Sym]:
-    """The Python variable of each tensor: the spec's binding name where it gives one (or the tensor is
-    read out of order), otherwise one running name for a plain chain of layers."""
+    """The Python variable of each tensor: the spec's binding name where it gives one (or the
+    tensor is read out of order), otherwise one running name for a plain chain of layers."""
     explicit: set[str] = {n.output for n in model.nodes if n.named}
     previous = model.inputs[-1].name if model.inputs else None
     for node in model.nodes:
@@ -268,7 +317,8 @@ def _variables(model: ir.Model) -> dict[str, Sym]:
 def lower_model(
     model: ir.Model, spec_path: str, fold: str | None, precision: str = "float32"
 ) -> ModelPlan:
-    """``precision="bfloat16"``: the layers with weights compute in bfloat16 and keep float32 parameters."""
-    lowerer = _Lowerer(Path(spec_path).name, precision)
+    """``precision="bfloat16"``: the layers with weights compute in bfloat16 and keep float32
+    parameters."""
+    lowerer = _Lowerer(Path(spec_path).name, precision, Names.of(model))
     top = lowerer.instance(model, fold)
     return ModelPlan(lowerer.classes, Sym(top.fn), lowerer.snippets)

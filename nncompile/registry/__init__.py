@@ -8,8 +8,8 @@ has its own typed entry (``layers.Layer``, ``activations.Activation``, ...); doc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -50,9 +50,6 @@ class Ref:
     params: Params
     span: Span
 
-    def args(self) -> dict[str, Any]:
-        return self.params.model_dump()
-
     def __str__(self) -> str:
         given = self.params.model_dump(exclude_defaults=True)
         if not given:
@@ -76,7 +73,6 @@ class Entry:
     params: type[Params] = NoParams
     positional: tuple[str, ...] = ()
     doc: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 E = TypeVar("E", bound=Entry)
@@ -106,16 +102,6 @@ class Registry(Generic[E]):
 
     def get(self, name: str) -> E | None:
         return self._entries.get(name)
-
-
-def entry(
-    name: str,
-    params: type[Params] = NoParams,
-    positional: tuple[str, ...] = (),
-    doc: str = "",
-    **extra: Callable | Any,
-) -> Entry:
-    return Entry(name, params, positional, doc, extra)
 
 
 def registries() -> dict[str, Registry]:

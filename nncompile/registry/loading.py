@@ -59,6 +59,7 @@ class Raw:
     x: float32 (N, *features), or int32 token ids (N,) for text.
     y: int32 class ids (N,), float32 targets (N, k, ...), or None (unsupervised).
     labels: the original class labels (position = class id) where they are not 0..K-1.
+    origin: where the targets come from, for messages (a file and its column or array).
     """
 
     x: np.ndarray
@@ -67,6 +68,7 @@ class Raw:
     num_classes: int | None = None
     vocab: tuple[str, ...] | None = None
     labels: list | None = None
+    origin: str | None = None
 
 
 def fail(spec: LoadRequest, message: str, hint: str | None = None) -> NoReturn:
@@ -87,8 +89,14 @@ def resolve(spec: LoadRequest, path: Any) -> Path:
             f"source {spec.source} needs a `path` (got {path!r})",
             'add e.g. path: "data/train.csv"',
         )
+    return data_path(path, None if spec.base_dir is None else Path(spec.base_dir))
+
+
+def data_path(path: str, base: Path | None) -> Path:
+    """A data file's path as `check`, training and eject all read it: `~` expanded, relative paths
+    from the spec's folder `base`."""
     p = Path(path).expanduser()
-    return p if p.is_absolute() or spec.base_dir is None else Path(spec.base_dir) / p
+    return p if p.is_absolute() or base is None else base / p
 
 
 @contextmanager
@@ -177,6 +185,7 @@ def read_rows(
             row = [cell.strip() for cell in row]
             if header is None:
                 header = row
+                unique_columns(spec, path, header)
             elif len(row) != len(header):
                 fail(
                     spec,
@@ -200,6 +209,18 @@ def read_rows(
             "a csv source needs a header row and at least one data row",
         )
     return header, rows, lines
+
+
+def unique_columns(spec: LoadRequest, path: Path, header: list[str]) -> None:
+    """Refuse a header that names two columns alike (one would silently shadow the other)."""
+    for i, name in enumerate(header):
+        if name in header[:i]:
+            first = header.index(name)
+            fail(
+                spec,
+                f"{path} has two columns named {name!r} (columns {first + 1} and {i + 1})",
+                "give every column its own name in the header row",
+            )
 
 
 def numeric(
@@ -332,10 +353,12 @@ def npz_raw(spec: LoadRequest, path: Path, x: np.ndarray, y: np.ndarray | None) 
                 f"{path}: integer targets must be class ids of shape (n,), not {y.shape}",
                 "store regression targets as floats",
             )
-        if y.min() < 0:
+        if y.min() < 0 or y.max() > np.iinfo(np.int32).max:
+            big = y[(y < 0) | (y > np.iinfo(np.int32).max)]
             fail(
                 spec,
-                f"{path}: class ids must be >= 0 (found {int(y.min())})",
+                f"{path}: array {spec.args.get('y') or 'y'!r} holds class ids outside 0..2**31-1 "
+                f"({', '.join(str(v) for v in np.unique(big)[:5])})",
                 "number classes 0..K-1",
             )
         return supervised(x, y, "classification")

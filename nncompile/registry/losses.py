@@ -54,6 +54,8 @@ Problem = tuple[str, str]
 class Loss(Entry):
     task: str  # classification | regression | adversarial
     head: str | None = None  # the output activation it fuses
+    # the classes an output of `units` units tells apart: class ids 0..classes(units)-1
+    classes: Callable[[int], int] = lambda units: units
     lower: Callable[[Any, LossContext], Expr] | None = None  # the mean loss over a batch
     snippets: tuple[Snippet, ...] = ()
     check_output: Callable[[Any, Output], Problem | None] = lambda p, o: None
@@ -213,6 +215,7 @@ LOSSES = Registry(
             "two classes: one sigmoid unit (labels 0/1)",
             task="classification",
             head="sigmoid",
+            classes=lambda units: 2,  # one unit: the probability of class 1
             lower=binary,
             check_output=binary_output,
             example={"label_smoothing": 0.1},

@@ -16,6 +16,9 @@ outputs without their last axis, or one-hot vectors shaped like the outputs. Seq
 (B, T, C) are scored per position. precision, recall and f1 are binary (the positive class 1) for
 two classes and macro means over the classes present in the labels or predictions otherwise, like
 scikit-learn's `average="binary"` and `average="macro"`.
+
+`standalone(p)` is the metric in numpy for an ejected train.py (`nncompile eject`): a function of
+(outputs, y) on the host, computing from a whole split what the accumulator computes in chunks.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from typing import Annotated, Any, NamedTuple
 import numpy as np
 from pydantic import Field
 
+from ..expr import Snippet
 from . import Entry, Params, Registry
+from .standalone import StandaloneMetric, numpy_metric
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,8 @@ class Metric(Entry):
     key: str = ""
     # (message, hint) when the metric is meaningless with this many classes
     check_classes: Callable[[Any, int], tuple[str, str] | None] = lambda p, classes: None
+    # the metric in numpy for an ejected train.py (`numpy_metric`); None: it cannot be ejected
+    standalone: Callable[[Any], StandaloneMetric] | None = None
     example: Mapping[str, Any] = field(default_factory=dict)
 
     def history_key(self, p: Params) -> str:
@@ -249,6 +256,77 @@ class TopK(Params):
     k: Annotated[int, Field(ge=1)] = 5
 
 
+# ---- standalone forms: numpy on the host, for an ejected train.py -------------------------------
+NP_CLASS_IDS = Snippet(
+    "class_ids",
+    '''
+def class_ids(outputs, y):
+    """Predicted and true class ids: one output unit is binary (> THRESHOLD), several are argmax."""
+    if outputs.shape[-1] == 1:
+        predicted = outputs[..., 0] > THRESHOLD
+        y = y.reshape(outputs.shape[:-1])
+        true = y > 0.5 if np.issubdtype(y.dtype, np.floating) else y != 0
+    else:
+        predicted = outputs.argmax(-1)
+        true = y.argmax(-1) if y.shape == outputs.shape else y.reshape(outputs.shape[:-1])
+    return predicted.reshape(-1).astype(np.int64), true.reshape(-1).astype(np.int64)
+''',
+)
+
+NP_ACCURACY = Snippet(
+    "accuracy",
+    """
+def accuracy(outputs, y):
+    predicted, true = class_ids(outputs, y)
+    return float(np.mean(predicted == true))
+""",
+    (NP_CLASS_IDS,),
+)
+
+NP_TOP_K = Snippet(
+    "top_k",
+    '''
+def top_k(outputs, y, k):
+    """The share of examples whose class is among the k highest outputs."""
+    predicted, true = class_ids(outputs, y)
+    if outputs.shape[-1] == 1:
+        return 1.0 if k >= 2 else float(np.mean(predicted == true))
+    best = np.argsort(-outputs.reshape(len(true), -1), axis=-1, kind="stable")[:, :k]
+    return float(np.mean(np.any(best == true[:, None], axis=-1)))
+''',
+    (NP_CLASS_IDS,),
+)
+
+NP_PER_CLASS = Snippet(
+    "per_class",
+    '''
+def per_class(outputs, y, score):
+    """A per-class score from counts: the positive class's for two classes, else the macro mean over
+    the classes that occur (like scikit-learn's average="binary" / "macro")."""
+    predicted, true = class_ids(outputs, y)
+    classes = max(outputs.shape[-1], 2)
+    tp = np.bincount(true[predicted == true], minlength=classes).astype(np.float64)
+    p = np.bincount(predicted, minlength=classes).astype(np.float64)
+    a = np.bincount(true, minlength=classes).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = np.nan_to_num(score(tp, p, a), nan=0.0)
+    if classes <= 2:
+        return float(values[1])
+    present = (p + a) > 0
+    return float(values[present].mean()) if present.any() else 0.0
+''',
+    (NP_CLASS_IDS,),
+)
+
+NP_ERRORS = Snippet(
+    "errors",
+    """
+def errors(outputs, y):
+    return (outputs - y.reshape(outputs.shape)).reshape(-1).astype(np.float64)
+""",
+)
+
+
 def k_below_classes(p: TopK, classes: int) -> tuple[str, str] | None:
     if p.k >= classes:
         return (
@@ -267,6 +345,7 @@ METRICS = Registry(
             task="classification",
             better="max",
             accumulator=accuracy,
+            standalone=numpy_metric("accuracy", NP_ACCURACY),
             reference=lambda p, o, y: float(np.mean(o.argmax(-1) == y)),
         ),
         Metric(
@@ -277,6 +356,7 @@ METRICS = Registry(
             task="classification",
             better="max",
             accumulator=top_k,
+            standalone=numpy_metric("lambda o, y: top_k(o, y, {k})", NP_TOP_K),
             reference=in_top,
             key="top_{k}",
             check_classes=k_below_classes,
@@ -288,6 +368,9 @@ METRICS = Registry(
             task="classification",
             better="max",
             accumulator=per_class(lambda tp, predicted, actual: tp / predicted),
+            standalone=numpy_metric(
+                "lambda o, y: per_class(o, y, lambda tp, p, a: tp / p)", NP_PER_CLASS
+            ),
             reference=macro(lambda tp, predicted, actual: share(tp, predicted)),
         ),
         Metric(
@@ -296,6 +379,9 @@ METRICS = Registry(
             task="classification",
             better="max",
             accumulator=per_class(lambda tp, predicted, actual: tp / actual),
+            standalone=numpy_metric(
+                "lambda o, y: per_class(o, y, lambda tp, p, a: tp / a)", NP_PER_CLASS
+            ),
             reference=macro(lambda tp, predicted, actual: share(tp, actual)),
         ),
         Metric(
@@ -304,6 +390,9 @@ METRICS = Registry(
             task="classification",
             better="max",
             accumulator=per_class(lambda tp, predicted, actual: 2 * tp / (predicted + actual)),
+            standalone=numpy_metric(
+                "lambda o, y: per_class(o, y, lambda tp, p, a: 2 * tp / (p + a))", NP_PER_CLASS
+            ),
             reference=macro(lambda tp, predicted, actual: share(2 * tp, predicted + actual)),
         ),
         Metric(
@@ -312,6 +401,7 @@ METRICS = Registry(
             task="regression",
             better="min",
             accumulator=error_sum(1),
+            standalone=numpy_metric("lambda o, y: float(np.mean(np.abs(errors(o, y))))", NP_ERRORS),
             reference=lambda p, o, y: float(np.mean(np.abs(o - y))),
         ),
         Metric(
@@ -320,6 +410,7 @@ METRICS = Registry(
             task="regression",
             better="min",
             accumulator=error_sum(2),
+            standalone=numpy_metric("lambda o, y: float(np.mean(errors(o, y) ** 2))", NP_ERRORS),
             reference=lambda p, o, y: float(np.mean((o - y) ** 2)),
         ),
         Metric(
@@ -328,6 +419,9 @@ METRICS = Registry(
             task="regression",
             better="min",
             accumulator=error_sum(2, root=True),
+            standalone=numpy_metric(
+                "lambda o, y: float(np.sqrt(np.mean(errors(o, y) ** 2)))", NP_ERRORS
+            ),
             reference=lambda p, o, y: float(np.sqrt(np.mean((o - y) ** 2))),
         ),
     ],

@@ -30,6 +30,8 @@ class Optimizer(Entry):
     keywords: Callable[[Any], dict[str, Any]] = lambda p: {}
     library_defaults: Mapping[str, Any] = field(default_factory=dict)
     example: Mapping[str, Any] = field(default_factory=dict)
+    # floats of optimizer state per parameter (Adam: two moments), for the plan's memory estimate
+    slots: Callable[[Any], int] = lambda p: 2
 
     def rate(self, p: Any) -> float:
         """The base learning rate (a schedule starts from it)."""
@@ -104,6 +106,7 @@ OPTIMIZERS = Registry(
             keywords=lambda p: {"momentum": p.momentum or None, "nesterov": p.nesterov},
             library_defaults={"momentum": None, "nesterov": False},
             example={"momentum": 0.9, "nesterov": True},
+            slots=lambda p: 1 if p.momentum else 0,
         ),
         Optimizer(
             "momentum",
@@ -113,6 +116,7 @@ OPTIMIZERS = Registry(
             fn="optax.sgd",
             keywords=lambda p: {"momentum": p.beta},
             library_defaults={"momentum": None},
+            slots=lambda p: 1,
         ),
         Optimizer(
             "adagrad",
@@ -123,6 +127,7 @@ OPTIMIZERS = Registry(
             keywords=lambda p: {"initial_accumulator_value": p.initial, "eps": p.eps},
             library_defaults={"initial_accumulator_value": 0.1, "eps": 1e-7},
             example={"initial": 0.2},
+            slots=lambda p: 1,
         ),
         Optimizer(
             "adadelta",
@@ -143,6 +148,7 @@ OPTIMIZERS = Registry(
             keywords=lambda p: {"decay": p.decay, "eps": p.eps, "momentum": p.momentum or None},
             library_defaults={"decay": 0.9, "eps": 1e-8, "momentum": None},
             example={"momentum": 0.5},
+            slots=lambda p: 2 if p.momentum else 1,
         ),
         Optimizer(
             "adam",

@@ -1,6 +1,7 @@
 """Data sources: what `check` can know about each before loading (`info`, the files it reads, the
-shape of its regression targets) and its loader (`load`, run by the runtime; numpy only,
-scikit-learn is imported inside the sklearn loader)."""
+shape of its regression targets), its loader (`load`, run by the runtime; numpy only, scikit-learn
+is imported inside the sklearn loader) and its standalone form (`standalone`, the loader's code for
+an ejected folder)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,17 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field
 
+from ..expr import Snippet, call
+from ..source import read_regular
 from . import Entry, Params, Registry
+from .bounds import MAX_EXAMPLES
 from .loading import (
     LoadRequest,
     Raw,
     SourceInfo,
     check_finite,
     csv_target,
+    data_path,
     did_you_mean,
     fail,
     npz_array,
@@ -30,7 +35,15 @@ from .loading import (
     resolve,
     supervised,
 )
-from .synthetic import Synthetic, load_synthetic, synthetic_info, synthetic_targets
+from .lowering import changed
+from .standalone import SUPERVISED, EjectRequest, StandaloneLoader, data_file
+from .synthetic import (
+    Synthetic,
+    load_synthetic,
+    synthetic_info,
+    synthetic_standalone,
+    synthetic_targets,
+)
 
 Positive = Annotated[int, Field(ge=1)]
 
@@ -47,6 +60,8 @@ class Source(Entry):
     - ``files``: the arguments that name files (check warns when they are missing);
     - ``target_shape(p, windows)``: the per-example regression target shape, when known;
     - ``load(spec) -> Raw``: the loader (the runtime calls it);
+    - ``standalone(p, request) -> StandaloneLoader``: the loader as code for `nncompile eject`
+      (fixed snippets and a call on the arguments as literals; None: the source cannot be ejected);
     - ``example`` (+ ``example_files(folder)``, writing the files it names): a tiny use, for the
       table tests.
     """
@@ -55,6 +70,7 @@ class Source(Entry):
     files: tuple[str, ...] = ()
     target_shape: Callable[[Any, Any], tuple[int, ...] | None] = lambda p, windows: None
     load: Callable[[LoadRequest], Raw]
+    standalone: Callable[[Any, EjectRequest], StandaloneLoader] | None = None
     example: Mapping[str, Any]
     example_files: Callable[[Path], object] | None = None
 
@@ -96,6 +112,27 @@ def load_sklearn(spec: LoadRequest) -> Raw:
     return supervised(x, y, "classification" if SKLEARN[name][1] else "regression")
 
 
+LOAD_SKLEARN = Snippet(
+    "load_sklearn",
+    '''
+def load_sklearn(name, task):
+    """A dataset bundled with scikit-learn (nothing is downloaded)."""
+    from sklearn import datasets
+
+    x, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    return supervised(x, y, task)
+''',
+    (SUPERVISED,),
+)
+
+
+def sklearn_standalone(p: Sklearn, request: EjectRequest) -> StandaloneLoader:
+    task = sklearn_info(p, None).task
+    return StandaloneLoader(
+        call("load_sklearn", p.name, task), (LOAD_SKLEARN,), requires=("scikit-learn",)
+    )
+
+
 # --- csv -------------------------------------------------------------------------------------
 class Csv(Params):
     path: Annotated[str, Field(min_length=1)]
@@ -128,7 +165,56 @@ def load_csv(spec: LoadRequest) -> Raw:
         spec, x, f"features of {path}", lambda at: f"line {lines[at[0]]}, column '{names[at[1]]}'"
     )
     y, task, labels = csv_target(spec, path, target, columns[header.index(target)], lines)
-    return supervised(x, y, task, labels)
+    raw = supervised(x, y, task, labels)
+    raw.origin = f"{path}, column {target!r}"
+    return raw
+
+
+CSV_TARGET = Snippet(
+    "csv_target",
+    '''
+def csv_target(x, values, task=None):
+    """Features with the target column's text values: non-numeric targets, and integer ones with at
+    most 20 distinct values, are class labels (class ids in sorted label order); other targets are
+    regression targets. `task` forces either."""
+    try:
+        nums = np.array(values, dtype=np.float64)
+    except ValueError:
+        nums = None
+    if nums is not None and task != "classification":
+        integral = np.all(nums == np.round(nums))
+        if task == "regression" or not integral or len(np.unique(nums)) > 20:
+            return supervised(x, nums, "regression")
+    _, ids = np.unique(np.array(values) if nums is None else nums, return_inverse=True)
+    return supervised(x, ids, "classification")
+''',
+    (SUPERVISED,),
+)
+
+LOAD_CSV = Snippet(
+    "load_csv",
+    '''
+def load_csv(path, target, delimiter=",", task=None):
+    """A csv file with a header row: numeric feature columns and the `target` column."""
+    text = Path(path).read_text(encoding="utf-8-sig")
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    rows = [[cell.strip() for cell in row] for row in reader if any(cell.strip() for cell in row)]
+    header, columns = rows[0], list(zip(*rows[1:]))
+    names = [h for h in header if h != target]
+    x = np.stack([np.array(columns[header.index(h)], dtype=np.float64) for h in names], axis=1)
+    return csv_target(x, columns[header.index(target)], task)
+''',
+    (CSV_TARGET,),
+)
+
+
+def csv_standalone(p: Csv, request: EjectRequest) -> StandaloneLoader:
+    path, files = data_file(p.path, request.base)
+    extra = changed(delimiter=(p.delimiter, ","), task=(p.task, None))
+    imports = ("import csv", "import io", "from pathlib import Path")
+    return StandaloneLoader(
+        call("load_csv", path, p.target, **extra), (LOAD_CSV,), imports, files=files
+    )
 
 
 # --- npz -------------------------------------------------------------------------------------
@@ -159,7 +245,29 @@ def load_npz(spec: LoadRequest) -> Raw:
                 )
         x = npz_array(spec, path, archive, xkey)
         y = None if ykey is None else npz_array(spec, path, archive, ykey)
-    return npz_raw(spec, path, x, y)
+    raw = npz_raw(spec, path, x, y)
+    raw.origin = f"{path}, array {ykey!r}" if ykey is not None else str(path)
+    return raw
+
+
+LOAD_NPZ = Snippet(
+    "load_npz",
+    '''
+def load_npz(path, x="x", y="y"):
+    """Arrays of a .npz archive, loaded without pickle: integer targets are class ids."""
+    with np.load(path, allow_pickle=False) as archive:
+        features, targets = archive[x], archive[y]
+    task = "classification" if targets.dtype.kind in "biu" else "regression"
+    return supervised(features, targets, task)
+''',
+    (SUPERVISED,),
+)
+
+
+def npz_standalone(p: Npz, request: EjectRequest) -> StandaloneLoader:
+    path, files = data_file(p.path, request.base)
+    extra = changed(x=(p.x, "x"), y=(p.y, "y"))
+    return StandaloneLoader(call("load_npz", path, **extra), (LOAD_NPZ,), files=files)
 
 
 def npz_example(folder: Path) -> None:
@@ -171,14 +279,20 @@ def npz_example(folder: Path) -> None:
 class Text(Params):
     path: Annotated[str, Field(min_length=1)]
     level: Literal["char", "word"] = "char"
-    max_windows: Positive = 20000
+    max_windows: Annotated[int, Field(ge=1, le=MAX_EXAMPLES)] = 20000
+
+
+CHECK_BYTES = 64 * 2**20  # `check` reads a text source to count its vocabulary up to this size
 
 
 def text_info(p: Text, base: Path | None) -> SourceInfo:
     """The vocabulary size, read from the file when it is there (cheap, no imports)."""
-    path = Path(p.path) if base is None else base / p.path
-    try:
-        text = path.read_text(encoding="utf-8")
+    path = data_path(p.path, base)
+    try:  # a FIFO or a device (/dev/zero) is not read; nor more than CHECK_BYTES
+        data = read_regular(path, CHECK_BYTES)
+        if len(data) > CHECK_BYTES:
+            return SourceInfo(None, None, "sequence")  # known when it is loaded
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return SourceInfo(None, None, "sequence")
     tokens = set(text) if p.level == "char" else set(text.split())
@@ -204,7 +318,28 @@ def load_text(spec: LoadRequest) -> Raw:
     tokens = list(text) if level == "char" else text.split()
     vocab, inverse = np.unique(np.array(tokens, dtype=str), return_inverse=True)
     ids = inverse.astype(np.int32).reshape(-1)
-    return Raw(ids, ids, "sequence", len(vocab), tuple(str(v) for v in vocab))
+    return Raw(ids, ids, "sequence", len(vocab), tuple(str(v) for v in vocab), origin=str(path))
+
+
+LOAD_TEXT = Snippet(
+    "load_text",
+    '''
+def load_text(path, level="char"):
+    """A UTF-8 text file as a stream of character (or word) ids, the vocabulary sorted."""
+    text = Path(path).read_text(encoding="utf-8-sig")
+    tokens = list(text) if level == "char" else text.split()
+    _, ids = np.unique(np.array(tokens, dtype=str), return_inverse=True)
+    ids = ids.astype(np.int32).reshape(-1)
+    return ids, ids, "sequence"
+''',
+)
+
+
+def text_standalone(p: Text, request: EjectRequest) -> StandaloneLoader:
+    path, files = data_file(p.path, request.base)
+    extra = changed(level=(p.level, "char"))
+    imports = ("from pathlib import Path",)
+    return StandaloneLoader(call("load_text", path, **extra), (LOAD_TEXT,), imports, files=files)
 
 
 SOURCES = Registry(
@@ -218,6 +353,7 @@ SOURCES = Registry(
             info=sklearn_info,
             target_shape=lambda p, windows: (1,),
             load=load_sklearn,
+            standalone=sklearn_standalone,
             example={"name": "iris"},
         ),
         Source(
@@ -228,6 +364,7 @@ SOURCES = Registry(
             info=lambda p, base: SourceInfo(None, None, p.task),
             files=("path",),
             load=load_csv,
+            standalone=csv_standalone,
             example={"path": "example.csv", "target": "y"},
             example_files=lambda folder: (folder / "example.csv").write_text(
                 "a,b,y\n" + "".join(f"{i},{i % 3 * 0.5},{i % 2}\n" for i in range(12)),
@@ -241,6 +378,7 @@ SOURCES = Registry(
             "a NumPy .npz archive (loaded without pickle)",
             files=("path",),
             load=load_npz,
+            standalone=npz_standalone,
             example={"path": "example.npz"},
             example_files=npz_example,
         ),
@@ -252,6 +390,7 @@ SOURCES = Registry(
             info=text_info,
             files=("path",),
             load=load_text,
+            standalone=text_standalone,
             example={"path": "example.txt"},
             example_files=lambda folder: (folder / "example.txt").write_text(
                 "abracadabra " * 4, encoding="utf-8"
@@ -265,6 +404,7 @@ SOURCES = Registry(
             info=synthetic_info,
             target_shape=synthetic_targets,
             load=load_synthetic,
+            standalone=synthetic_standalone,
             example={"kind": "blobs", "n": 30},
         ),
     ],

@@ -1,4 +1,5 @@
-"""The `synthetic` source's generators: seeded sine series, sine_params, xor and blobs."""
+"""The `synthetic` source's generators: seeded sine series, sine_params, xor and blobs, and their
+standalone forms (the same generators as code, for `nncompile eject`)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,22 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field
 
+from ..expr import Snippet, Sym, call
 from . import Params
+from .bounds import MAX_EXAMPLES, MAX_WIDTH, Size
 from .loading import LoadRequest, Raw, SourceInfo, did_you_mean, fail, supervised
+from .standalone import SUPERVISED, EjectRequest, StandaloneLoader
 
-Positive = Annotated[int, Field(ge=1)]
+Positive = Size
 SINE_PERIOD = 50  # steps per period of the synthetic sine series
 
 
 class Synthetic(Params):
     kind: Literal["sine", "sine_params", "xor", "blobs"]
-    n: Annotated[int, Field(ge=10)] = 1000
+    n: Annotated[int, Field(ge=10, le=MAX_EXAMPLES)] = 1000
     noise: Annotated[float, Field(ge=0)] = 0.05
     length: Positive = 20
-    classes: Annotated[int, Field(ge=2)] = 3
+    classes: Annotated[int, Field(ge=2, le=MAX_WIDTH)] = 3
     features: Positive = 2
 
 
@@ -100,3 +104,79 @@ def load_synthetic(spec: LoadRequest) -> Raw:
         fail(spec, f"synthetic n must be at least 1 (got {n})", "set n: 1000")
     rng = np.random.default_rng([spec.seed, 0])
     return SYNTHETIC[kind](spec, n, float(spec.args.get("noise", 0.05)), rng)
+
+
+# ---- standalone forms: the same generators as code of an ejected data.py ----------------------
+SINE = Snippet(
+    "sine",
+    '''
+def sine(n, noise, seed, window=None):
+    """A noisy sine series (period 50 steps, random phase): the series itself when it is cut into
+    windows (`window` = (length, horizon)), otherwise (value, next value) pairs."""
+    rng = np.random.default_rng([seed, 0])
+    steps = n + window[0] + window[1] - 1 if window else n + 1
+    t = np.arange(steps)
+    phase = rng.uniform(0, 2 * np.pi)
+    series = np.sin(2 * np.pi * t / 50 + phase) + noise * rng.standard_normal(steps)
+    series = series[:, None]
+    if window:
+        return supervised(series, series, "regression")
+    return supervised(series[:-1], series[1:], "regression")
+''',
+    (SUPERVISED,),
+)
+
+SINE_PARAMS = Snippet(
+    "sine_params",
+    '''
+def sine_params(n, noise, seed, length):
+    """x = (frequency, phase), y = sin(frequency * t + phase) + noise for t < length."""
+    rng = np.random.default_rng([seed, 0])
+    params = np.stack([rng.uniform(0.1, 1.0, n), rng.uniform(0, 2 * np.pi, n)], axis=1)
+    y = np.sin(params[:, :1] * np.arange(length) + params[:, 1:])
+    y = y + noise * rng.standard_normal((n, length))
+    return supervised(params, y[:, :, None], "regression")
+''',
+    (SUPERVISED,),
+)
+
+XOR = Snippet(
+    "xor",
+    '''
+def xor(n, noise, seed):
+    """Two noisy bits; the class is their exclusive or."""
+    rng = np.random.default_rng([seed, 0])
+    bits = rng.integers(0, 2, (n, 2))
+    x = bits + noise * rng.standard_normal((n, 2))
+    return supervised(x, bits[:, 0] ^ bits[:, 1], "classification")
+''',
+    (SUPERVISED,),
+)
+
+BLOBS = Snippet(
+    "blobs",
+    '''
+def blobs(n, noise, seed, classes, features):
+    """Gaussian blobs (unit spread) around random centres, classes balanced."""
+    rng = np.random.default_rng([seed, 0])
+    centres = rng.normal(0, 5, (classes, features))
+    y = rng.permutation(np.arange(n) % classes)
+    return supervised(centres[y] + rng.standard_normal((n, features)), y, "classification")
+''',
+    (SUPERVISED,),
+)
+
+
+def synthetic_standalone(p: Synthetic, request: EjectRequest) -> StandaloneLoader:
+    """A call of the kind's generator; the seed is data.py's SEED (the train block's)."""
+    common = {"n": p.n, "noise": p.noise, "seed": Sym("SEED")}
+    if p.kind == "sine":
+        w = request.windows
+        window = (int(w.get("length", 1)), int(w.get("horizon", 1))) if w else None
+        return StandaloneLoader(call("sine", **common, window=window), (SINE,))
+    if p.kind == "sine_params":
+        return StandaloneLoader(call("sine_params", **common, length=p.length), (SINE_PARAMS,))
+    if p.kind == "xor":
+        return StandaloneLoader(call("xor", **common), (XOR,))
+    shape = {"classes": p.classes, "features": p.features}
+    return StandaloneLoader(call("blobs", **common, **shape), (BLOBS,))

@@ -12,8 +12,9 @@ from pydantic import Field
 
 from ..expr import Expr, t
 from . import BlockRef, Entry, Params, Ref, RefTo, Registry
+from .bounds import Size
 
-Positive = Annotated[int, Field(ge=1)]
+Positive = Size
 
 
 # ---- GAN objective and its noise -----------------------------------------------------------------

@@ -33,6 +33,16 @@ def batching(batch_size: int | str, n: int, drop_remainder: bool) -> Batching:
     return Batching(size, steps, 0 if drop_remainder else rest, rest if drop_remainder else 0)
 
 
+def oversized(batch_size: int | str, n: int) -> str | None:
+    """The warning when `batch_size` is larger than the train split (it becomes full-batch)."""
+    if batch_size == "full" or int(batch_size) <= n:
+        return None
+    return (
+        f"warning: batch_size {batch_size} is larger than the train split ({n} examples): "
+        f"every step uses the whole split (full-batch, batch size {n})"
+    )
+
+
 def epoch_order(b: Batching, seed: int, epoch: int) -> tuple[np.ndarray, np.ndarray | None]:
     """An epoch's batches as row indices: (steps, size) full batches, the (1, r) remainder or None.
 

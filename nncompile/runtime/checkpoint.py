@@ -9,7 +9,9 @@ CheckpointManager (the files: runtime/checkpoint_files.py):
     <epoch>/best/   the best epoch's state, when `restore_best` needs it
     <epoch>/meta/   JSON: the epoch, the history so far, the early-stopping state, the seed and
                     batch layout (the data order is a function of (seed, epoch)), the freeze phase,
-                    a fingerprint of the state's structure and the SHA-256 of its bytes
+                    a fingerprint of the state's structure, the program's identity (`identity`:
+                    its code and CONFIG; resuming with another program is refused) and the
+                    SHA-256 of its bytes
 
 Why resuming is exact: the data order of epoch e is drawn from (seed, e), the dropout and
 augmentation keys from (seed, e) and the model's RNG state, the learning-rate schedule's step
@@ -54,6 +56,7 @@ from .checkpoint_files import (
 )
 from .digest import differences, fingerprint, sha256
 from .history import Resume
+from .identity import changes, module_identity
 
 
 def _supported(trainer) -> bool:
@@ -87,6 +90,7 @@ def _meta(trainer, history, state: dict, best: dict | None) -> dict:
         "best_epoch": history.best_epoch if history is not None else None,
         "stopping": None if stopping is None else stopping.state(),
         "fingerprint": fingerprint(state),
+        "program": module_identity(trainer.program),
         "sha256": {"state": sha256(state), **({"best": sha256(best)} if best is not None else {})},
         "versions": {
             "nncompile": __version__,
@@ -206,9 +210,11 @@ class Checkpointer:
             self._manager = None
 
     # ---- resuming --------------------------------------------------------------------------------
-    def restore(self, trainer, epochs: int | None = None) -> dict:
-        """Continue `trainer` from the newest complete checkpoint (`restore`); later saves go on."""
-        meta = restore(trainer, self.directory, epochs=epochs, log=self.log)
+    def restore(self, trainer, epochs: int | None = None, directory=None) -> dict:
+        """Continue `trainer` from the newest complete checkpoint (`restore`) of `directory`
+        (default: this one, which must hold the same checkpoints); later saves go on here."""
+        source = self.directory if directory is None else directory
+        meta = restore(trainer, source, epochs=epochs, log=self.log)
         self.resumed = self.saved = meta["epoch"]
         return meta
 
@@ -247,6 +253,7 @@ def read(trainer, directory: str | os.PathLike, *, step: int | None = None) -> R
             "resume with the spec (and --set values) that wrote it, or train from the start "
             "without --resume",
         )
+    _check_program(trainer, meta, step_dir)
     verify_manifest(step_dir)
     state = read_arrays(step_dir / "state", target)
     if sha256(state) != meta.get("sha256", {}).get("state"):
@@ -337,3 +344,22 @@ def _check_compatible(trainer, meta: dict, step_dir: Path) -> None:
                 "resume with the spec and data that wrote it, or train from the start without "
                 "--resume",
             )
+
+
+def _check_program(trainer, meta: dict, step_dir: Path) -> None:
+    """Same shapes are not the same program: another activation, learning rate or normalisation
+    would continue a different computation (checkpoints written before this check have none)."""
+    written, here = meta.get("program"), module_identity(trainer.program)
+    if not written or here is None:
+        return
+    from ..version import __version__
+
+    same_version = (meta.get("versions") or {}).get("nncompile") == __version__
+    changed = changes(written, here, code=same_version)
+    if changed:
+        raise CheckpointError(
+            f"{step_dir} was written by a different program (same parameter shapes): "
+            + "; ".join(changed),
+            "resume with the spec (and --set values) that wrote it, or train from the start "
+            "without --resume",
+        )

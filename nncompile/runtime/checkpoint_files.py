@@ -1,5 +1,6 @@
 """The files of a checkpoints folder: which steps are complete, their metadata and file manifest,
-reading arrays without pickle, and holding Ctrl-C back while a checkpoint is written.
+reading arrays without pickle, and holding Ctrl-C (and SIGTERM) back while a checkpoint is
+written; SIGTERM handled like Ctrl-C (`sigterm_as_interrupt`).
 
     <dir>/<epoch>/state/       arrays (Orbax StandardSave of plain dicts)
     <dir>/<epoch>/best/        the best epoch's arrays, when `restore_best` needs them
@@ -18,10 +19,12 @@ import shutil
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 import jax
 
 from ..errors import NncompileError
+from .safefiles import atomic_write
 
 FORMAT = "nncompile-checkpoint"
 VERSION = 1
@@ -84,27 +87,70 @@ def older_hint(step_dir: Path) -> str | None:
     return "train from the start without --resume"
 
 
+DEFERRED = (signal.SIGINT, signal.SIGTERM)
+_terminated: list[int] = []  # SIGTERM received while `sigterm_as_interrupt` was on
+
+
 @contextlib.contextmanager
 def sigint_deferred():
-    """Hold Ctrl-C back while the block runs (a checkpoint write); deliver it when it ends."""
+    """Hold Ctrl-C and SIGTERM back while the block runs (a checkpoint or run-folder write); deliver
+    them when it ends."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     caught: list[int] = []
+    previous: dict[int, Any] = {}
     try:
-        previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+        for signum in DEFERRED:
+            previous[signum] = signal.signal(signum, lambda signum, frame: caught.append(signum))
     except ValueError:  # not the main interpreter
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-        if caught:
-            if callable(previous):
-                previous(signal.SIGINT, None)
-            elif previous == signal.SIG_DFL:
-                raise KeyboardInterrupt
+        for number, before in previous.items():
+            signal.signal(number, before)
+        for number in dict.fromkeys(caught):
+            handler = previous[number]
+            if callable(handler):
+                handler(number, None)
+            elif handler == signal.SIG_DFL:
+                if number == signal.SIGINT:
+                    raise KeyboardInterrupt
+                signal.raise_signal(number)
+
+
+signals_deferred = sigint_deferred
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """SIGTERM (timeout, container runtimes, Slurm, systemd) handled like Ctrl-C: it raises
+    KeyboardInterrupt, so training stops at a safe point and checkpoints; `terminated()` then says
+    the exit status is 143."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        _terminated.append(signum)
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def terminated() -> bool:
+    """Whether a SIGTERM stopped the work (exit status 143 instead of Ctrl-C's 130)."""
+    return bool(_terminated)
 
 
 def retire(directory: Path) -> None:
@@ -127,9 +173,7 @@ def _file_digests(step_dir: Path) -> dict[str, str]:
 def write_manifest(step_dir: Path) -> None:
     """SHA-256 of every array file, written (atomically) after Orbax committed the step: damage is
     then found before any array is read, instead of inside Orbax's concurrent reads."""
-    tmp = step_dir / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(_file_digests(step_dir), indent=1))
-    os.replace(tmp, step_dir / MANIFEST)
+    atomic_write(step_dir / MANIFEST, json.dumps(_file_digests(step_dir), indent=1))
 
 
 def verify_manifest(step_dir: Path) -> None:

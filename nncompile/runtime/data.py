@@ -13,13 +13,14 @@ one-hot vectors (n, K) when `one_hot`, or None when unsupervised. Pure numpy, no
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, overload
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, ResourceError
 from ..registry.loading import Raw, fail
 from ..registry.sources import load_raw
 from ..runconfig import Data
@@ -87,6 +88,7 @@ class Dataset:
     task: str
     vocab: tuple[str, ...] | None
     stats: dict
+    origin: str | None = None  # where the targets come from (file and column), for messages
 
     def transform_inputs(self, x: np.ndarray) -> np.ndarray:
         """Apply the stored normalisation and reshape to a batch of raw features.
@@ -142,7 +144,8 @@ def load_dataset(spec: DataSpec) -> Dataset:
     xt, yt = splits["train"]
     classes = raw.num_classes if raw.task in ("classification", "sequence") else None
     target_shape = () if yt is None else tuple(yt.shape[1:])
-    return Dataset(splits, tuple(xt.shape[1:]), target_shape, classes, raw.task, raw.vocab, stats)
+    shape = tuple(xt.shape[1:])
+    return Dataset(splits, shape, target_shape, classes, raw.task, raw.vocab, stats, raw.origin)
 
 
 def check_split(spec: DataSpec) -> dict[str, float]:
@@ -185,7 +188,8 @@ def keep_classes(spec: DataSpec, raw: Raw) -> Raw:
     relabel[wanted] = np.arange(len(wanted))
     keep = relabel[raw.y] >= 0
     labels = None if raw.labels is None else [raw.labels[c] for c in wanted]
-    return Raw(raw.x[keep], relabel[raw.y[keep]], raw.task, len(wanted), raw.vocab, labels)
+    y = relabel[raw.y[keep]]
+    return Raw(raw.x[keep], y, raw.task, len(wanted), raw.vocab, labels, raw.origin)
 
 
 def windowed(spec: DataSpec, raw: Raw) -> tuple[np.ndarray, np.ndarray | None]:
@@ -224,6 +228,10 @@ def windowed(spec: DataSpec, raw: Raw) -> tuple[np.ndarray, np.ndarray | None]:
         else np.linspace(0, count - 1, cap).round().astype(np.int64)
     )
     steps = np.arange(length)
+    window = length * math.prod(raw.x.shape[1:]) * raw.x.itemsize  # bytes of one window and
+    if raw.y is not None:  # its targets
+        window += math.prod(raw.y.shape[1:]) * raw.y.itemsize * (1 if targets == "last" else length)
+    fits(spec, f"{len(starts)} windows of length {length}", len(starts) * window)
     x = raw.x[starts[:, None] + steps]
     if raw.y is None:
         return x, None
@@ -353,5 +361,22 @@ def one_hot(spec: DataSpec, splits: dict, raw: Raw) -> dict:
     if raw.task not in ("classification", "sequence"):
         fail(spec, f"one_hot needs class labels, but this data is {raw.task}", "remove `one_hot`")
     assert raw.num_classes is not None  # set by the loaders of class labels
+    ids = sum(int(np.size(b)) for _, b in splits.values() if b is not None)
+    k = raw.num_classes
+    fits(spec, f"one_hot of {ids} class ids over {k} classes", ids * k * 4)
     eye = np.eye(raw.num_classes, dtype=np.float32)
     return {k: (a, eye[b]) for k, (a, b) in splits.items()}
+
+
+def fits(spec: DataSpec, what: str, nbytes: int) -> None:
+    """Raise a ResourceError, before allocating, when `nbytes` exceed the host's free memory."""
+    try:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return
+    if nbytes > free:
+        raise ResourceError(
+            f"data '{spec.name}': {what} need {nbytes / 2**30:.1f} GiB; the host has "
+            f"{free / 2**30:.1f} GiB free",
+            "use shorter windows, fewer of them (`max_windows`), fewer classes or less data",
+        )

@@ -29,8 +29,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import NncompileError
+from .safefiles import atomic_write
 
 DEFAULT_PLATFORMS = ("cpu", "cuda")
+PLATFORMS = ("cpu", "cuda", "rocm", "tpu")  # what jax.export lowers for (and loads on)
 
 
 class ExportError(NncompileError):
@@ -111,6 +113,8 @@ def export_stablehlo(
     """Serialize the trained inference function (see `inference_function`) to `output`; returns a
     description (also written next to it as `<output>.json`)."""
     config = trainer.config
+    platforms = check_platforms(platforms)
+    out = check_output(output)
     try:
         from jax import export
 
@@ -127,11 +131,8 @@ def export_stablehlo(
             f"{type(e).__name__}: {str(e).splitlines()[0][:300]}",
             "try --platforms cpu",
         ) from None
-    out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_bytes(blob)
-    os.replace(tmp, out)
+    atomic_write(out, bytes(blob))  # no temporary file is left behind, whatever happens
     info = {
         "format": "jax.export serialized (StableHLO)",
         "platforms": list(exported.platforms),
@@ -151,6 +152,29 @@ def export_stablehlo(
     if labels:
         info["labels"] = labels
     meta = out.with_name(out.name + ".json")
-    meta.write_text(json.dumps(info, indent=2) + "\n")
+    atomic_write(meta, json.dumps(info, indent=2) + "\n")
     info["bytes"] = len(blob)
     return info
+
+
+def check_platforms(platforms) -> tuple[str, ...]:
+    """The platforms to lower for, each one jax.export knows (an unknown one never loads)."""
+    names = tuple(dict.fromkeys(str(p).strip().lower() for p in platforms if str(p).strip()))
+    unknown = [p for p in names if p not in PLATFORMS]
+    if unknown or not names:
+        raise ExportError(
+            f"unknown platform {unknown[0]!r}" if unknown else "no platform given",
+            f"the platforms are {', '.join(PLATFORMS)} (comma-separated: --platforms cpu,cuda)",
+        )
+    return names
+
+
+def check_output(output: str | os.PathLike) -> Path:
+    """The artifact's path: a file name, not an existing folder."""
+    out = Path(output)
+    if out.is_dir():
+        raise ExportError(
+            f"{out} is a folder; the export writes one file",
+            f"name the file, e.g. -o {out / 'model.stablehlo'}",
+        )
+    return out

@@ -22,7 +22,7 @@ import numpy as np
 from flax import nnx
 
 from . import jaxcache
-from .batches import DATA_STREAM, batching
+from .batches import DATA_STREAM, batching, oversized
 from .history import History, StopReason, notify
 from .loop import run_config
 from .state import from_pure, to_pure
@@ -55,6 +55,8 @@ class GanTrainer:
         self.splits = {k: (np.asarray(x, np.float32), None) for k, (x, *_) in splits.items()}
         # full batches only
         self.batching = batching(self.config.batch_size, len(self.splits["train"][0]), True)
+        if warning := oversized(self.config.batch_size, len(self.splits["train"][0])):
+            self.log(warning)
         self.generator, self.discriminator = program.make_models(self.seed)
         g_tx, d_tx = program.make_optimizers(self.batching.updates, self.epochs)
         self.g_opt = nnx.Optimizer(self.generator, g_tx, wrt=nnx.Param)

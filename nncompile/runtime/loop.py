@@ -43,7 +43,7 @@ from flax import nnx
 from ..runconfig import RunConfig
 from . import jaxcache
 from . import metrics as M
-from .batches import batching
+from .batches import batching, oversized
 from .compiled import Accumulators, Compiled, Layout, build, eval_batch, free_memory
 from .epochs import Epochs
 from .freeze import Freeze, relayout, unfrozen_optimizer
@@ -107,6 +107,8 @@ class Trainer:
                 "the train split has no targets; this runtime trains supervised programs"
             )
         self.batching = batching(cfg.batch_size, len(self.splits["train"][0]), cfg.drop_remainder)
+        if warning := oversized(cfg.batch_size, len(self.splits["train"][0])):
+            self.log(warning)
         self.stop_training = False
         # Python traces of each jitted function
         self.traces: collections.Counter = collections.Counter()

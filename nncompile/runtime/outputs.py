@@ -8,7 +8,9 @@
                    data)
     summary.json   test metrics, best epoch, epochs run, stop reason, seconds, examples/s
 
-Every file is written to a temporary name and renamed into place; Orbax does the same for params/.
+Every file is written to a new temporary name (O_EXCL: never through a planted symlink) and
+renamed into place; Orbax does the same for params/. Where a run folder goes, and how a re-run
+replaces an old run atomically: runtime.runfolder.
 Nothing is pickled. JSON is strict: non-finite numbers are written as null.
 """
 
@@ -26,6 +28,7 @@ import jax
 import numpy as np
 
 from .history import History
+from .safefiles import atomic_write
 
 
 class Trainer(Protocol):
@@ -174,9 +177,9 @@ def plot_curves(path: Path, history: History) -> None:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
-    tmp = path.with_name(path.name + ".tmp")
-    fig.savefig(tmp, format="png", dpi=100)
-    os.replace(tmp, path)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100)
+    atomic_write(path, png.getvalue())
 
 
 # ---- writing -------------------------------------------------------------------------------------
@@ -198,9 +201,4 @@ def _json(value: Any) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, text)

@@ -11,9 +11,11 @@ def main(path: str) -> None:
     from ..errors import NncompileError
     from .data import DataSpec, load_dataset
     from .gan import GanTrainer, write_samples
+    from .identity import program_identity
     from .loop import Trainer, run_config
     from .outputs import write_run
     from .progress import Progress
+    from .runfolder import open_run, save_run
 
     file = Path(path).resolve()
     spec = importlib.util.spec_from_file_location("nncompile_program", file)
@@ -28,6 +30,7 @@ def main(path: str) -> None:
                 "use nncompile.runtime.loop.Trainer(program, splits)",
             )
         dataset = load_dataset(DataSpec.from_config(config.data, config.seed, str(Path.cwd())))
+        folder = open_run(Path("runs") / file.stem)  # checked and locked before training
         trainer: Trainer | GanTrainer
         if config.kind == "gan":
             trainer = GanTrainer(module, dataset.splits, callbacks=[Progress()])
@@ -35,16 +38,21 @@ def main(path: str) -> None:
             trainer = Trainer(module, dataset.splits, callbacks=[Progress()])
         history = trainer.fit()
         test = trainer.evaluate("test") if "test" in trainer.splits else {}
-        run = write_run(
-            Path("runs") / file.stem,
-            program_source=file.read_text(),
-            resolved_spec=module.CONFIG,
-            history=history,
-            test_metrics=test,
-            trainer=trainer,
-        )
-        if isinstance(trainer, GanTrainer):
-            write_samples(run, trainer)
+        source = file.read_text()
+
+        def write(to: Path) -> None:
+            write_run(
+                to,
+                program_source=source,
+                resolved_spec=module.CONFIG,
+                history=history,
+                test_metrics=test,
+                trainer=trainer,
+            )
+            if isinstance(trainer, GanTrainer):
+                write_samples(to, trainer)
+
+        run = save_run(folder, write, program_identity(source))
     except NncompileError as e:
         print(f"{file.name}: {e}", file=sys.stderr)
         sys.exit(1)

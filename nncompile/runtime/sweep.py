@@ -9,6 +9,7 @@ run folder as `<out>/trial_<k>/`.
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import json
 import math
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 
 from ..errors import NncompileError
 from .history import History
+from .safefiles import atomic_write
 
 
 @dataclass
@@ -39,12 +41,15 @@ class Trained(Protocol):
     def save(self, run_dir: Path) -> Path: ...
 
 
+SPEC_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t"}
+
+
 def as_text(value: Any) -> str:
     """A Python value as spec text for a `let` override."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)
+    if isinstance(value, str):  # the spec's own escapes (not JSON's: "\u00e9" is not one)
+        return '"' + "".join(SPEC_ESCAPES.get(ch, ch) for ch in value) + '"'
     if isinstance(value, list):
         return "[" + ", ".join(as_text(v) for v in value) + "]"
     return repr(value)
@@ -76,8 +81,9 @@ def run_sweep(
     direction: str,
     report: Callable[[str], None] = print,
 ) -> list[Trial]:
-    """Train every trial (`train(values)`; an NncompileError fails that trial only) and record the
-    best `metric` of its history (`direction` "minimize" or "maximize")."""
+    """Train every trial (`train(values)`) and record the best `metric` of its history (`direction`
+    "minimize" or "maximize"). A trial that fails (any error) is recorded as failed, and the sweep
+    goes on; trials.csv and best.json are rewritten after each trial (a killed sweep keeps them)."""
     out.mkdir(parents=True, exist_ok=True)
     results: list[Trial] = []
     for k, point in enumerate(values, start=1):
@@ -99,12 +105,17 @@ def run_sweep(
             trial.reason = history.reason
         except NncompileError as e:
             trial.reason = str(e).splitlines()[0]
+        except Exception as e:  # a trial's failure is the trial's; the sweep goes on
+            first = (str(e).strip().splitlines() or [""])[0][:300]
+            trial.reason = f"{type(e).__name__}: {first}" if first else type(e).__name__
         results.append(trial)
+        _write(out, results, metric, direction)
         shown = (
             f"{trial.objective:.5g}" if trial.objective is not None else f"failed: {trial.reason}"
         )
         report(f"trial {k}/{len(values)}: {label}  {metric} {shown}")
-    _write(out, results, metric, direction)
+    if not results:
+        _write(out, results, metric, direction)
     return results
 
 
@@ -115,16 +126,17 @@ def best_trial(results: list[Trial], direction: str) -> Trial | None:
 
 
 def _write(out: Path, results: list[Trial], metric: str, direction: str) -> None:
+    """trials.csv and best.json of the trials so far, each replaced atomically."""
     names = list(results[0].values) if results else []
-    with open(out / "trials.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["trial", *names, metric, "run", "note"])
-        for t in results:
-            w.writerow(
-                [t.number, *(t.values[n] for n in names), t.objective, t.run, t.reason or ""]
-            )
+    table = io.StringIO(newline="")
+    w = csv.writer(table)
+    w.writerow(["trial", *names, metric, "run", "note"])
+    for t in results:
+        w.writerow([t.number, *(t.values[n] for n in names), t.objective, t.run, t.reason or ""])
+    atomic_write(out / "trials.csv", table.getvalue())
     best = best_trial(results, direction)
-    (out / "best.json").write_text(
+    atomic_write(
+        out / "best.json",
         json.dumps(
             {
                 "objective": f"{direction}({metric})",
@@ -138,5 +150,6 @@ def _write(out: Path, results: list[Trial], metric: str, direction: str) -> None
                 },
             },
             indent=2,
-        )
+            ensure_ascii=False,
+        ),
     )

@@ -51,8 +51,9 @@ class Model:
     outputs: tuple[Tensor, ...]
     span: Span
     bound: tuple[tuple[str, object], ...] = ()  # parameter values of a parameterised model
-    # (parameter, value, the model built with that one parameter changed to value): how each number of
-    # the model depends on its parameters, so that code generation can write one parameterised class
+    # (parameter, value, the model built with that one parameter changed to value): how each number
+    # of the model depends on its parameters, so that code generation can write one parameterised
+    # class
     variants: tuple[tuple[str, object, Model], ...] = field(default=(), compare=False, repr=False)
 
     @property

@@ -6,7 +6,6 @@ symbols (``relu``, ``same``, ``val_loss``) whose validity the field's type decid
 
 from __future__ import annotations
 
-import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,13 +17,11 @@ from ..diagnostics import Collector, did_you_mean, one_of
 from ..registry import BlockRef, Params, Ref, RefTo, registries
 from ..source import Span
 from ..syntax import ast
+from .pydantic_errors import KEY, is_list, kind_label, kinds_label, nested_model, report
 
 
 class Invalid(Exception):
     """A value could not be resolved; its diagnostic is already recorded."""
-
-
-KEY = "@key"  # spans[(*loc, KEY)] is the span of a dict key (spans[loc] is its value's)
 
 
 @dataclass
@@ -43,16 +40,6 @@ class Scope:
 
     def names(self) -> list[str]:
         return [*self.params, *self.lets]
-
-
-def kind_label(kind: str) -> str:
-    return kind.replace("_", " ")
-
-
-def kinds_label(kind: str) -> str:
-    """The plural: 'losses', 'layers'."""
-    label = kind_label(kind)
-    return label + ("es" if label.endswith("s") else "s")
 
 
 class Resolver:
@@ -104,7 +91,7 @@ class Resolver:
                 spans,
                 loc,
                 symbols,
-                lambda v, s, l: self.plain(v, s, spans, l, symbols),
+                lambda v, s, at: self.plain(v, s, spans, at, symbols),
             )
         self.out.error(
             D.BAD_VALUE,
@@ -149,7 +136,7 @@ class Resolver:
         if isinstance(meta, RefTo):
             value, scope = self.deref(value, scope)
             spans[loc] = value.span
-            if _is_list(info.annotation):
+            if is_list(info.annotation):
                 items = value.items if isinstance(value, ast.List) else (value,)
                 return [self.ref(v, meta.kind, scope) for v in items]
             return self.ref(value, meta.kind, scope)
@@ -160,7 +147,7 @@ class Resolver:
                 return value.id if isinstance(value, ast.Name) else value.value
             self.out.error(D.BAD_VALUE, f"expected the name of a {meta.kind} block", value.span)
             raise Invalid
-        nested = _nested_model(info.annotation)
+        nested = nested_model(info.annotation)
         if nested is not None:
             value, scope = self.deref(value, scope)
             if isinstance(value, ast.Dict):
@@ -171,7 +158,7 @@ class Resolver:
                     spans,
                     loc,
                     symbols,
-                    lambda v, s, l: self.typed(v, nested, l[-1], s, spans, l, symbols),
+                    lambda v, s, at: self.typed(v, nested, at[-1], s, spans, at, symbols),
                 )
         return self.plain(value, scope, spans, loc, symbols)
 
@@ -203,6 +190,7 @@ class Resolver:
         """``relu`` or ``leaky_relu(0.2)`` -> Ref, its arguments validated."""
         value, scope = self.deref(value, scope)
         registry = self.registries[kind]
+        args: tuple[ast.Arg, ...]
         if isinstance(value, ast.Name):
             name, args, name_span = value.id, (), value.span
         elif isinstance(value, ast.Call):
@@ -246,7 +234,8 @@ class Resolver:
         for i, arg in enumerate(args):
             if arg.key is None:
                 if i >= len(positional):
-                    takes = f"takes {len(positional)} positional argument{'s' if len(positional) != 1 else ''}"
+                    s = "s" if len(positional) != 1 else ""
+                    takes = f"takes {len(positional)} positional argument{s}"
                     named = [f for f in model.model_fields if f not in positional]
                     hint = (
                         f"name the others: {owner}(..., {named[0]}=...)"
@@ -275,17 +264,16 @@ class Resolver:
                     failed = True
                     continue
             if key in raw or key in arg_spans:
-                hint = None
+                twice: str | None = None
                 if key in given_by_position:
-                    hint = (
-                        f"the {_ORDINALS.get(given_by_position[key], 'same')} positional argument of {owner}() "
-                        f"is {key}: remove one of the two"
-                    )
+                    nth = _ORDINALS.get(given_by_position[key], "same")
+                    twice = f"the {nth} positional argument of {owner}() is {key}: "
+                    twice += "remove one of the two"
                 self.out.error(
                     D.REPEATED_ARGUMENT,
                     f"argument '{key}' of {owner}() is given twice",
                     key_span,
-                    hint,
+                    twice,
                 )
                 failed = True
                 continue
@@ -314,230 +302,19 @@ class Resolver:
         try:
             return model.model_validate(raw, strict=True)  # strict: "64" is not a number
         except ValidationError as e:
-            self.report(e, model, spans, symbols, scope, owner, whole, missing_what)
-            raise Invalid from None
-
-    def report(
-        self, e: ValidationError, model, spans, symbols, scope, owner, whole, missing_what
-    ) -> None:
-        reported: set[tuple] = set()
-        errors = []
-        for err in e.errors(include_url=False):
-            loc = tuple(
-                p
-                for p in err["loc"]
-                if not (isinstance(p, str) and p.startswith(("function-", "literal[")))
+            report(
+                self.out,
+                e,
+                model,
+                spans,
+                symbols,
+                scope.names,
+                owner,
+                whole,
+                missing_what,
+                self.registries,
             )
-            errors.append((_strip_union_tags(loc), err))
-        # of a union's alternatives, the one that got deepest into the value is the one meant:
-        # strides=[0, 1] is a list with a bad item, not a bad whole number
-        errors.sort(key=lambda le: -len(le[0]))
-        options_at: dict[tuple, list[str]] = {}
-        for loc, err in errors:
-            if err["type"] == "literal_error":
-                options_at.setdefault(loc, []).extend(_literal_options(err))
-        for loc, err in errors:
-            if err["type"] == "missing":
-                where = "" if len(loc) <= 1 else f" in '{'.'.join(map(str, loc[:-1]))}'"
-                key = (loc, "missing")
-                if key not in reported:
-                    reported.add(key)
-                    self.out.error(
-                        D.MISSING_ARGUMENT if missing_what == "argument" else D.MISSING_PROPERTY,
-                        f"{owner} is missing required {missing_what} '{loc[-1]}'{where}",
-                        _lookup(spans, loc[:-1], whole),
-                        _missing_hint(model, loc, owner, missing_what, self.registries),
-                    )
-                continue
-            span = _lookup(spans, loc, whole)
-            field_name = ".".join(str(p) for p in loc) or owner
-            if any(
-                k == "value" and (r == loc[: len(r)] or loc == r[: len(loc)]) for r, k in reported
-            ):
-                continue  # one error per value: not its union alternatives, not its parts too
-            reported.add((loc, "value"))
-            symbol = symbols.get(loc)
-            if err["type"] == "extra_forbidden":
-                parent = loc[:-1]
-                sub = _sub_model(model, parent)
-                fields = list(sub.model_fields) if sub else []
-                hint = did_you_mean(str(loc[-1]), fields) or (
-                    f"the keys are {one_of(fields)}" if fields else None
-                )
-                self.out.error(
-                    D.UNKNOWN_PROPERTY,
-                    f"unknown key '{loc[-1]}' in {'.'.join(map(str, parent))}",
-                    spans.get((*loc, KEY), span),
-                    hint,
-                )
-            elif symbol is not None and loc in options_at:
-                options = options_at[loc]
-                self.out.error(
-                    D.UNKNOWN_NAME,
-                    f"unknown value '{symbol.id}' for {field_name} of {owner}",
-                    symbol.span,
-                    did_you_mean(symbol.id, options) or f"expected {one_of(options)}",
-                )
-            elif loc in options_at and isinstance(err.get("input"), str):
-                options = options_at[loc]
-                self.out.error(
-                    D.UNKNOWN_NAME,
-                    f'unknown value "{err["input"]}" for {field_name} of {owner}',
-                    span,
-                    did_you_mean(err["input"], options) or f"expected {one_of(options)}",
-                )
-            elif symbol is not None:
-                self.out.error(
-                    D.UNKNOWN_REFERENCE,
-                    f"unknown name '{symbol.id}'",
-                    symbol.span,
-                    did_you_mean(symbol.id, scope.names())
-                    or "define it with `let` or use a literal value",
-                )
-            else:
-                msg = err["msg"]
-                if msg.startswith("Value error, "):
-                    msg = msg[len("Value error, ") :]
-                msg = msg[0].lower() + msg[1:]
-                subject = f"{field_name} of {owner}" if loc else owner
-                hint = None
-                if err["type"] == "too_short" and "min_length" in err.get("ctx", {}):
-                    n = err["ctx"]["min_length"]
-                    msg = f"expected at least {n} item{'s' if n != 1 else ''}, got {err['ctx'].get('actual_length', 0)}"
-                if err["type"] in _COMPARISONS and "input" in err:
-                    msg = f"{msg}, got {_describe(err['input'])}"
-                if err["type"] in _EXPECTED:
-                    msg = f"expected {_EXPECTED[err['type']]}, got {_describe(err.get('input'))}"
-                    if isinstance(err.get("input"), str) and _is_number(err["input"]):
-                        hint = f"remove the quotes: {err['input']}"
-                if err["type"] == "literal_error" and isinstance(err.get("input"), str):
-                    hint = did_you_mean(err["input"], _literal_options(err))
-                self.out.error(D.BAD_VALUE, f"invalid {subject}: {msg}", span, hint)
-
-
-def _strip_union_tags(loc: tuple) -> tuple:
-    """pydantic puts the union member ('int', 'list[int]', 'constrained-int') into locs."""
-    return tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in _TYPE_TAGS)))
-
-
-_TYPE_TAGS = {
-    "int",
-    "float",
-    "str",
-    "bool",
-    "constrained-int",
-    "constrained-float",
-    "is-instance[Ref]",
-    "none",
-}
-
-
-def _lookup(spans: dict, loc: tuple, default: Span) -> Span:
-    for n in range(len(loc), -1, -1):
-        if loc[:n] in spans:
-            return spans[loc[:n]]
-    return default
-
-
-def _literal_options(err: dict) -> list[str]:
-    expected = err.get("ctx", {}).get("expected", "")
-    return [
-        part.strip(" '") for part in expected.replace(" or ", ",").split(",") if part.strip(" '")
-    ]
+            raise Invalid from None
 
 
 _ORDINALS = {0: "first", 1: "second", 2: "third", 3: "fourth"}
-
-_COMPARISONS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
-
-# pydantic type errors -> what the field wanted, in the language's words
-_EXPECTED = {
-    "int_type": "a whole number",
-    "int_from_float": "a whole number",
-    "int_parsing": "a whole number",
-    "float_type": "a number",
-    "float_parsing": "a number",
-    "bool_type": "true or false",
-    "bool_parsing": "true or false",
-    "string_type": "a string",
-    "list_type": "a list [...]",
-    "dict_type": "a dict {key: value}",
-    "model_type": "a dict {key: value}",
-}
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'the string "{value}"'
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a dict"
-    if isinstance(value, Ref):
-        return f"{value.name}(...)"
-    return repr(value)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _missing_hint(model, loc: tuple, owner: str, what: str, known: dict) -> str | None:
-    name = loc[-1]
-    if what == "argument":
-        return f"give it: {owner}({name}=...)"
-    sub = _sub_model(model, loc[:-1]) if len(loc) > 1 else model
-    info = sub.model_fields.get(name) if sub is not None else None
-    where = f" to {'.'.join(map(str, loc[:-1]))}" if len(loc) > 1 else ""
-    ref = (
-        next((m for m in info.metadata if isinstance(m, RefTo)), None) if info is not None else None
-    )
-    if ref is not None and ref.kind in known:
-        return (
-            f"add `{name}: ...`{where}; the {kinds_label(ref.kind)} are {one_of(known[ref.kind])}"
-        )
-    return f"add `{name}: ...`{where}"
-
-
-def _sub_model(model, loc: tuple):
-    for key in loc:
-        info = model.model_fields.get(key) if isinstance(key, str) else None
-        if info is None:
-            return None
-        model = _nested_model(info.annotation)
-        if model is None:
-            return None
-    return model
-
-
-def _is_list(annotation) -> bool:
-    for t in _flatten(annotation):
-        if typing.get_origin(t) is list:
-            return True
-    return False
-
-
-def _nested_model(annotation):
-    for t in _flatten(annotation):
-        if isinstance(t, type) and issubclass(t, Params):
-            return t
-    return None
-
-
-def _flatten(annotation):
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        yield from _flatten(typing.get_args(annotation)[0])
-    elif origin in (typing.Union, __import__("types").UnionType):
-        for a in typing.get_args(annotation):
-            yield from _flatten(a)
-    else:
-        yield annotation

@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from ..registry import BlockRef, Params, Ref, RefTo
+from ..registry.bounds import MAX_BATCH, MAX_EPOCHS, MAX_TRIALS, Size
 
-Positive = Annotated[int, Field(ge=1)]
+Positive = Size  # at most bounds.MAX_WIDTH
 SPLITS = ("train", "val", "test")
 
 
@@ -73,9 +74,9 @@ class TrainProps(Params):
     optimizer: Optimizer = None  # adam(lr=1e-3)
     schedule: Annotated[Ref | None, RefTo("schedule")] = None
     clip_norm: Annotated[float, Field(gt=0)] | None = None
-    batch_size: Positive | Literal["full"] = 32
+    batch_size: Annotated[int, Field(ge=1, le=MAX_BATCH)] | Literal["full"] = 32
     drop_remainder: bool = True
-    epochs: Positive = 10
+    epochs: Annotated[int, Field(ge=1, le=MAX_EPOCHS)] = 10
     regularize: Annotated[list[Ref], RefTo("regularizer")] = []
     early_stopping: EarlyStopping | None = None
     metrics: Annotated[list[Ref], RefTo("metric")] = []
@@ -108,7 +109,7 @@ class SweepProps(Params):
     train: Annotated[str, BlockRef("train")] = "main"
     grid: dict[str, Annotated[list[Any], Field(min_length=1)]] | None = None
     random: dict[str, Annotated[list[Any], Field(min_length=1)]] | None = None
-    trials: Positive = 10
+    trials: Annotated[int, Field(ge=1, le=MAX_TRIALS)] = 10
     objective: Annotated[Ref | None, RefTo("sweep_objective")] = None  # minimize(val_loss)
     seed: Annotated[int, Field(ge=0)] = 0
 
@@ -119,4 +120,4 @@ class SweepProps(Params):
         return self
 
 
-BLOCKS = {"data": DataProps, "train": TrainProps, "sweep": SweepProps}
+BLOCKS: dict[str, type[Params]] = {"data": DataProps, "train": TrainProps, "sweep": SweepProps}

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
+from typing import Any
 
 from .. import diagnostics as D
 from ..diagnostics import Collector
-from ..registry.loading import SourceInfo
-from ..source import Source
+from ..registry.loading import SourceInfo, data_path
+from ..source import Source, Span
 from ..syntax import ast
 from . import checks, ir
 from .models import ModelBuilder
+from .names import check_model_names
 from .resolve import KEY, Invalid, Resolver, Scope
 from .schema import BLOCKS
 
@@ -38,6 +41,8 @@ class _Validator:
         lets = {i.name: i.value for i in items if isinstance(i, ast.Let)}
         self.scope = Scope(lets)
         blocks = {i.name: i for i in items if isinstance(i, ast.ModelBlock)}
+        for block in blocks.values():
+            check_model_names(block, self.out)
         self.models = ModelBuilder(self.resolver, blocks, lets)
         data = {
             i.name: d
@@ -54,23 +59,21 @@ class _Validator:
                 models[block.name] = model
         trains = {}
         train_blocks = [i for i in items if isinstance(i, ast.TrainBlock)]
-        for block in train_blocks:
-            t = self.train(block, data, models, blocks)
+        for train_block in train_blocks:
+            t = self.train(train_block, data, models, blocks)
             if t is not None:
-                trains[block.name] = t
+                trains[train_block.name] = t
         sweeps = {}
-        for block in (i for i in items if isinstance(i, ast.SweepBlock)):
-            s = self.sweep(block, {b.name for b in train_blocks}, lets)
+        for sweep_block in (i for i in items if isinstance(i, ast.SweepBlock)):
+            s = self.sweep(sweep_block, {b.name for b in train_blocks}, lets)
             if s is not None:
-                sweeps[block.name] = s
+                sweeps[sweep_block.name] = s
         plain_lets = {}
         for name, value in lets.items():
             if _has_call(value):  # `let act = leaky_relu(0.2)`: checked where it is used
                 continue
-            try:
+            with contextlib.suppress(Invalid):  # reported where it is used
                 plain_lets[name] = self.resolver.plain(value, self.scope, {}, (name,), {})
-            except Invalid:
-                pass
         return ir.Program(self.source, plain_lets, data, models, trains, sweeps)
 
     def unique_items(self) -> list[ast.Item]:
@@ -108,7 +111,9 @@ class _Validator:
     def properties(self, block, kind: str):
         """Validates a block's properties with its schema; returns (props, spans) or None."""
         model = BLOCKS[kind]
-        raw, spans, symbols = {}, {}, {}
+        raw: dict[str, Any] = {}
+        spans: dict[tuple, Span] = {}
+        symbols: dict = {}
         failed = False
         first: dict[str, ast.Property] = {}
         for prop in block.properties:
@@ -158,8 +163,8 @@ class _Validator:
         entry = self.resolver.registries["source"][props.source.name]
         info: SourceInfo = entry.info(props.source.params, self.base_dir)
         for key in entry.files:
-            path = Path(getattr(props.source.params, key))
-            full = path if path.is_absolute() or self.base_dir is None else self.base_dir / path
+            path = getattr(props.source.params, key)
+            full = data_path(path, self.base_dir)
             if self.base_dir is not None and not full.is_file():
                 self.out.warning(
                     D.DATA_FILE,
@@ -249,13 +254,15 @@ class _Validator:
         if missing:
             return None
         model = models[props.model] if props.model else None
+        generator, discriminator = gan or (None, None)
         train = ir.Train(
             block.name,
             props,
             data[props.data],
             model,
             block.span,
-            *(gan or (None, None)),
+            generator,
+            discriminator,
             property_spans=spans,
         )
         checks.cross_check(train, self.out, block)

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Union
 
 from ..source import Span
 
@@ -74,7 +73,7 @@ class Call:
     span: Span
 
 
-Value = Union[Number, String, Bool, Name, List, Dict, Call]
+Value = Number | String | Bool | Name | List | Dict | Call
 
 
 # ---- statements and blocks ---------------------------------------------------------------
@@ -161,7 +160,7 @@ class ModelBlock:
     span: Span
 
 
-Item = Union[Let, DataBlock, ModelBlock, TrainBlock, SweepBlock]
+Item = Let | DataBlock | ModelBlock | TrainBlock | SweepBlock
 
 
 @dataclass(frozen=True)

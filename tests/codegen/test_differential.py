@@ -20,8 +20,10 @@ from nncompile.source import Source
 
 MLP = """
 data digits {{ source: sklearn("digits")  split: {{train: 0.8, test: 0.2}} }}
-model MLP {{ input x: [64]  dense(32, activation=relu)  dense(16, activation=tanh)  dense(10, activation=softmax) }}
-train {{ model: MLP  data: digits  loss: categorical_crossentropy  optimizer: {opt}  batch_size: 32 }}
+model MLP {{ input x: [64]  dense(32, activation=relu)  dense(16, activation=tanh)
+            dense(10, activation=softmax) }}
+train {{ model: MLP  data: digits  loss: categorical_crossentropy  optimizer: {opt}
+        batch_size: 32 }}
 """
 CNN = """
 data images {{ source: sklearn("digits")  reshape: [8, 8, 1] }}
@@ -33,7 +35,8 @@ model CNN {{
   flatten()
   dense(10, activation=softmax)
 }}
-train {{ model: CNN  data: images  loss: categorical_crossentropy  optimizer: {opt}  batch_size: 32 }}
+train {{ model: CNN  data: images  loss: categorical_crossentropy  optimizer: {opt}
+        batch_size: 32 }}
 """
 
 OPTIMIZERS = {
@@ -77,7 +80,7 @@ def _copy(reference, emitted):
     ours = nnx.state(emitted, nnx.Param)
     flat = sorted(nnx.to_flat_state(ours), key=lambda kv: kv[0])
     assert [v.shape for v in ref] == [v.shape for _, v in flat]
-    for (path, var), value in zip(flat, ref):
+    for (_, var), value in zip(flat, ref, strict=True):
         var[...] = value[...]
     nnx.update(emitted, ours)
 

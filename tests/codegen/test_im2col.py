@@ -78,7 +78,8 @@ def test_im2col_equals_nnx_conv(kernel, strides, padding, dilation, spatial):
         )(model, x)
 
     (g_native, dx_native), (g_ours, dx_ours) = grads(native), grads(ours)
-    for a, b in zip(jax.tree.leaves(nnx.state(g_ours)), jax.tree.leaves(nnx.state(g_native))):
+    ours_leaves = jax.tree.leaves(nnx.state(g_ours))
+    for a, b in zip(ours_leaves, jax.tree.leaves(nnx.state(g_native)), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(dx_ours, dx_native, rtol=1e-4, atol=1e-4)
 

@@ -1,4 +1,5 @@
-"""`precision: bfloat16`: layers compute in bfloat16, parameters/gradients/optimizer stay float32, loss in float32."""
+"""`precision: bfloat16`: layers compute in bfloat16, parameters/gradients/optimizer stay float32,
+loss in float32."""
 
 import re
 
@@ -10,7 +11,8 @@ from flax import nnx
 import nncompile.api as api
 
 SPEC = """
-data images {{ source: sklearn("digits")  split: {{train: 0.8, test: 0.2}}  normalize: minmax  reshape: [8, 8, 1] }}
+data images {{ source: sklearn("digits")  split: {{train: 0.8, test: 0.2}}  normalize: minmax
+               reshape: [8, 8, 1] }}
 model M {{
   input x: [8, 8, 1]
   conv2d(4, 3, activation=relu)

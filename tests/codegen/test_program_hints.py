@@ -3,7 +3,8 @@ layers (codegen.layers.cpu_compiler_options) and the activation size that sizes 
 
 Convolutional programs compile with XLA:CPU's elemental emitters (0.57-0.60 of the compile time,
 epochs 0.95-1.01x); dense programs and capsule networks keep the default fusion emitters, which run
-them faster (bench/results/emitters.md). The choice travels in CONFIG; the runtime applies it on CPU only.
+them faster (bench/results/emitters.md). The choice travels in CONFIG; the runtime applies it on
+CPU only.
 """
 
 from pathlib import Path
@@ -55,5 +56,6 @@ def test_activation_floats_count_outputs_and_im2col_patches():
     config = api.compile(
         Path(__file__).resolve().parents[2] / "bench" / "specs" / "w2_cnn.nn"
     ).module.CONFIG
-    # input 64; conv 8x8x32 + patches 64 x 9 x 1; conv 8x8x64 + patches 64 x 9 x 32; flatten 4096; dense 128, 10
+    # input 64; conv 8x8x32 + patches 64 x 9 x 1; conv 8x8x64 + patches 64 x 9 x 32;
+    # flatten 4096; dense 128, 10
     assert config["activation_floats"] == 64 + 2048 + 576 + 4096 + 18432 + 4096 + 128 + 10

@@ -1,5 +1,6 @@
-"""Emitted programs stand alone: every one parses, and one of each family imports, builds and takes a
-training step in a subprocess that never imports nncompile (the code can be taken away and run with jax/flax/optax)."""
+"""Emitted programs stand alone: every one parses, and one of each family imports, builds and
+takes a training step in a subprocess that never imports nncompile (the code can be taken away and
+run with jax/flax/optax)."""
 
 import ast
 import json

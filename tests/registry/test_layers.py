@@ -135,8 +135,8 @@ def test_every_example_emits_as_a_model(name):
         (
             "lstm(4, activation=leaky_relu(0.2))",
             ("[5, 2]",),
-            "nnx.RNN(nnx.LSTMCell(2, 4, activation_fn=lambda v: jax.nn.leaky_relu(v, negative_slope=0.2), "
-            "rngs=rngs))",
+            "nnx.RNN(nnx.LSTMCell(2, 4, "
+            "activation_fn=lambda v: jax.nn.leaky_relu(v, negative_slope=0.2), rngs=rngs))",
         ),
         ("primary_caps(2, 4)", ("[6, 6, 3]",), "PrimaryCapsules(3, 2, 4, (3, 3), rngs=rngs)"),
     ],

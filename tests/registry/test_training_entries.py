@@ -1,5 +1,6 @@
 """One test per entry of the training registries: each optimizer, schedule, loss, regularizer,
-augmentation and activation compiles into a program that trains (the loss goes down, stays finite)."""
+augmentation and activation compiles into a program that trains (the loss goes down, stays
+finite)."""
 
 import numpy as np
 import pytest
@@ -29,8 +30,10 @@ train {{ model: M  data: d  loss: {loss}  optimizer: adam(lr=1e-2)  batch_size: 
 """
 IMAGES = """
 data d {{ source: sklearn("digits")  reshape: [8, 8, 1]  normalize: minmax  augment: [{aug}] }}
-model M {{ input x: [8, 8, 1]  conv2d(4, 3, activation=relu)  flatten()  dense(10, activation=softmax) }}
-train {{ model: M  data: d  loss: categorical_crossentropy  optimizer: adam(lr=3e-3)  batch_size: 64  epochs: 3 }}
+model M {{ input x: [8, 8, 1]  conv2d(4, 3, activation=relu)  flatten()
+           dense(10, activation=softmax) }}
+train {{ model: M  data: d  loss: categorical_crossentropy  optimizer: adam(lr=3e-3)  batch_size: 64
+        epochs: 3 }}
 """
 LR = {"sgd": 0.1, "momentum": 0.05, "adagrad": 0.1, "adadelta": 1.0, "rmsprop": 0.01}
 

@@ -94,7 +94,7 @@ def env() -> dict:
     return {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
-# ---- resume in process --------------------------------------------------------------------------------
+# ---- resume in process ---------------------------------------------------------------------------
 def test_resume_at_any_epoch_is_bitwise_exact_with_early_stopping_and_restore_best(tmp_path):
     path = spec(tmp_path, epochs=40, lr="3e-2", patience=2)  # stops early; restore_best goes back
     reference = nncompile.compile(path)
@@ -140,7 +140,7 @@ def test_resume_without_checkpoints_is_a_clear_error(tmp_path):
         program.fit(run_dir=tmp_path / "nothing", resume=True)
 
 
-# ---- safety -----------------------------------------------------------------------------------------------
+# ---- safety --------------------------------------------------------------------------------------
 @pytest.fixture
 def trained(tmp_path):
     path = spec(tmp_path, epochs=3)
@@ -225,7 +225,7 @@ def test_loading_never_unpickles(trained, monkeypatch):
     assert restore(trainer, run / "checkpoints")["epoch"] == 3
 
 
-# ---- processes: Ctrl-C and SIGKILL -----------------------------------------------------------------------
+# ---- processes: Ctrl-C and SIGKILL ---------------------------------------------------------------
 def test_ctrl_c_writes_a_checkpoint_and_exits_130_saying_how_to_resume(tmp_path):
     path = spec(tmp_path, epochs=20000, patience=20000, checkpoint="")  # no periodic checkpoints
     run = tmp_path / "run"
@@ -269,8 +269,9 @@ def test_ctrl_c_writes_a_checkpoint_and_exits_130_saying_how_to_resume(tmp_path)
 
 @pytest.mark.slow
 def test_kill_at_random_moments_then_resume_ends_bitwise_equal(tmp_path):
-    """SIGKILL `nncompile train` at random moments (and during checkpoint writes), resume each time:
-    every complete checkpoint stays readable, and the final parameters are the uninterrupted run's."""
+    """SIGKILL `nncompile train` at random moments (and during checkpoint writes), resume each
+    time: every complete checkpoint stays readable, and the final parameters are the uninterrupted
+    run's."""
     path = spec(tmp_path, epochs=30, patience=30)
     reference = nncompile.compile(path)
     reference.fit(run_dir=tmp_path / "reference")
@@ -331,5 +332,6 @@ def test_kill_at_random_moments_then_resume_ends_bitwise_equal(tmp_path):
     assert sha256(read_params(run)) == want, "resumed parameters differ from the uninterrupted run"
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 30
     print(
-        f"kill test: {len(plan)} kills ({in_write} during a checkpoint write), {time.perf_counter() - start:.1f} s"
+        f"kill test: {len(plan)} kills ({in_write} during a checkpoint write), "
+        f"{time.perf_counter() - start:.1f} s"
     )

@@ -76,7 +76,7 @@ def test_same_seed_same_arrays_other_seed_other_order():
     a, b = load_dataset(spec(seed=3)), load_dataset(spec(seed=3))
     c = load_dataset(spec(seed=4))
     for part in a.splits:
-        for u, v in zip(a.splits[part], b.splits[part]):
+        for u, v in zip(a.splits[part], b.splits[part], strict=True):
             np.testing.assert_array_equal(u, v)
     assert not np.array_equal(a.splits["train"][1], c.splits["train"][1])
 

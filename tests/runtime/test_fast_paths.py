@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 QUIET = {"log": lambda message: None}
 
 CNN = """
-data images { source: sklearn("digits")  split: {train: 0.8, test: 0.2}  normalize: minmax  reshape: [8, 8, 1] }
+data images { source: sklearn("digits")  split: {train: 0.8, test: 0.2}  normalize: minmax
+              reshape: [8, 8, 1] }
 model CNN {
   input x: [8, 8, 1]
   conv2d(8, 3, activation=relu)
@@ -31,8 +32,8 @@ model CNN {
   flatten()
   dense(10, activation=softmax)
 }
-train { model: CNN  data: images  loss: categorical_crossentropy  optimizer: adam(lr=1e-2)  batch_size: 64
-        epochs: 5  metrics: [accuracy] }
+train { model: CNN  data: images  loss: categorical_crossentropy  optimizer: adam(lr=1e-2)
+        batch_size: 64  epochs: 5  metrics: [accuracy] }
 """
 
 
@@ -79,17 +80,19 @@ def regression_splits():
 
 
 REG = """
-data d { source: sklearn("diabetes")  split: {train: 0.7, val: 0.15, test: 0.15}  normalize: standard
-         normalize_target: standard }
+data d { source: sklearn("diabetes")  split: {train: 0.7, val: 0.15, test: 0.15}
+         normalize: standard  normalize_target: standard }
 model R { input x: [10]  dense(16, activation=relu)  dense(1) }
-train { model: R  data: d  loss: mse  optimizer: sgd(lr=0.02, momentum=0.9)  batch_size: 16  epochs: 30
+train { model: R  data: d  loss: mse  optimizer: sgd(lr=0.02, momentum=0.9)  batch_size: 16
+        epochs: 30
         early_stopping: {monitor: val_loss, patience: 3, min_delta: 0.01, restore_best: true} }
 """
 
 
 @pytest.mark.parametrize("early_stopping", [True, False])
 def test_epochs_run_ahead_give_the_same_results(monkeypatch, early_stopping):
-    """Short epochs are dispatched one ahead; stopping discards that epoch, so results are unchanged."""
+    """Short epochs are dispatched one ahead; stopping discards that epoch, so results are
+    unchanged."""
     module = api.compile(text=REG).module
     config = None if early_stopping else {"early_stopping": None}
 

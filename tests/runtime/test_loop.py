@@ -29,7 +29,8 @@ QUIET = {"log": lambda message: None}
 
 
 def program(name: str, **replace) -> types.ModuleType:
-    """Load a fixture program; `replace` swaps module attributes (e.g. make_optimizer) in a fresh copy."""
+    """Load a fixture program; `replace` swaps module attributes (e.g. make_optimizer) in a fresh
+    copy."""
     spec = importlib.util.spec_from_file_location(f"fixture_{name}", FIXTURES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -112,9 +113,9 @@ def mlp():
     return trainer, trainer.fit(), record
 
 
-# ---- training works -------------------------------------------------------------------------------
+# ---- training works ------------------------------------------------------------------------------
 def test_loss_decreases_and_history_is_complete(mlp):
-    trainer, history, _ = mlp
+    _, history, _ = mlp
     losses = history.series("loss")
     assert losses[2] < losses[0] and losses[-1] < losses[2]
     assert history.series("val_loss")[-1] < history.series("val_loss")[0]
@@ -176,12 +177,15 @@ def test_step_strategy_compiles_once_and_matches_scan():
     scan = Trainer(program("mlp_digits"), splits, epochs=3, config={"strategy": "scan"}, **QUIET)
     step.fit(), scan.fit()
     assert record.compiles == [{"train_step": 1}] * 3
-    for a, b in zip(jax.tree.leaves(params_of(step)), jax.tree.leaves(params_of(scan))):
+    for a, b in zip(
+        jax.tree.leaves(params_of(step)), jax.tree.leaves(params_of(scan)), strict=True
+    ):
         np.testing.assert_allclose(a, b, atol=2e-5, rtol=1e-4)
 
 
 def test_remainder_batch_runs_as_a_second_compiled_step():
-    """drop_remainder False: the last smaller batch is a second compiled step, in both strategies."""
+    """drop_remainder False: the last smaller batch is a second compiled step, in both
+    strategies."""
     results = {}
     for strategy in ("scan", "step"):
         record = Record()
@@ -199,7 +203,9 @@ def test_remainder_batch_runs_as_a_second_compiled_step():
         assert record.compiles[0]["train_step"] == 2 and record.compiles[-1] == record.compiles[0]
         assert set(history.epochs[0]) >= {"loss", "mae", "rmse", "val_loss", "val_mae", "val_rmse"}
         results[strategy] = params_of(trainer)
-    for a, b in zip(jax.tree.leaves(results["scan"]), jax.tree.leaves(results["step"])):
+    for a, b in zip(
+        jax.tree.leaves(results["scan"]), jax.tree.leaves(results["step"]), strict=True
+    ):
         np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-4)
 
 
@@ -235,7 +241,7 @@ def test_batching_plan():
     assert batching("full", 100, True).size == 100 and batching(500, 100, True).size == 100
 
 
-# ---- determinism and modes -------------------------------------------------------------------------
+# ---- determinism and modes -----------------------------------------------------------------------
 DETERMINISM_SCRIPT = """
 import sys; sys.path.insert(0, {tests!r})
 import test_loop as t
@@ -297,7 +303,8 @@ def test_eval_mode_turns_dropout_off():
 
 
 def test_batchnorm_uses_running_statistics_and_augmentation_only_in_training():
-    """The CNN fixture (BatchNorm, random_shift, strategy step): eval outputs do not depend on the batch."""
+    """The CNN fixture (BatchNorm, random_shift, strategy step): eval outputs do not depend on the
+    batch."""
     record = Record()
     trainer = Trainer(program("cnn_digits"), IMAGES, epochs=2, callbacks=[record], **QUIET)
     history = trainer.fit()
@@ -309,7 +316,7 @@ def test_batchnorm_uses_running_statistics_and_augmentation_only_in_training():
     assert history.epochs[-1]["val_accuracy"] > 0.5
 
 
-# ---- stopping --------------------------------------------------------------------------------------
+# ---- stopping ------------------------------------------------------------------------------------
 def test_early_stopping_stops_and_restores_best():
     config = {
         "early_stopping": {
@@ -484,7 +491,7 @@ def test_callback_can_stop_training():
     assert len(history.epochs) == 2 and history.reason == "stopped by a callback"
 
 
-# ---- state, learning rate, outputs, progress -------------------------------------------------------
+# ---- state, learning rate, outputs, progress -----------------------------------------------------
 def test_state_round_trip_and_learning_rate_in_history():
     adam = lambda steps, epochs: optax.inject_hyperparams(optax.adam)(learning_rate=2e-3)
     trainer = Trainer(
@@ -562,7 +569,7 @@ def test_progress_tty_plain_and_quiet():
     assert streams["quiet"].getvalue() == ""
 
 
-# ---- epochs in chunks (strategy "scan" with step callbacks) -----------------------------------------
+# ---- epochs in chunks (strategy "scan" with step callbacks) --------------------------------------
 class Steps:
     def __init__(self):
         self.seen = []
@@ -644,7 +651,7 @@ def test_tiny_programs_run_whole_epochs_as_scans():
     assert steps.seen == [] and trainer.traces["train_epoch"] == 1
 
 
-# ---- evaluation batches sized to memory ---------------------------------------------------------------
+# ---- evaluation batches sized to memory ----------------------------------------------------------
 def test_eval_batch_follows_free_memory():
     from nncompile.runtime.compiled import EVAL_BATCH, MIN_EVAL_BATCH, eval_batch
 

@@ -10,7 +10,8 @@ let hidden = 8
 let lr = 1e-2
 data iris { source: sklearn("iris")  split: {train: 0.6, val: 0.2, test: 0.2} }
 model M { input x: [4]  dense(hidden, activation=relu)  dense(3, activation=softmax) }
-train { model: M  data: iris  loss: categorical_crossentropy  optimizer: adam(lr=lr)  epochs: 3  batch_size: 16
+train { model: M  data: iris  loss: categorical_crossentropy  optimizer: adam(lr=lr)  epochs: 3
+        batch_size: 16
         metrics: [accuracy] }
 sweep { train: main  grid: {hidden: [4, 16], lr: [1e-3, 3e-2]}  objective: maximize(val_accuracy) }
 """
@@ -20,7 +21,8 @@ def test_grid_sweep(tmp_path, capsys):
     spec = tmp_path / "s.nn"
     spec.write_text(SPEC)
     assert main(["sweep", str(spec), "--out", str(tmp_path / "sw")]) == 0
-    rows = list(csv.DictReader(open(tmp_path / "sw" / "trials.csv")))
+    with open(tmp_path / "sw" / "trials.csv") as f:
+        rows = list(csv.DictReader(f))
     assert [(r["hidden"], r["lr"]) for r in rows] == [
         ("4", "0.001"),
         ("4", "0.03"),

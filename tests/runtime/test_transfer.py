@@ -1,4 +1,5 @@
-"""Transfer learning: init from another run's params by layer name, freeze, unfreeze_after, diagnostics."""
+"""Transfer learning: init from another run's params by layer name, freeze, unfreeze_after,
+diagnostics."""
 
 from __future__ import annotations
 

@@ -11,16 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
-
 from ...shapes import Shape, ShapeError, fmt
 from .. import Entry, Ref, RefTo
 from ..activations import initializer_expr
+from ..bounds import Size
 from ..lowering import Code, Lowered
 
 ActivationRef = Annotated[Ref | None, RefTo("activation")]
 InitRef = Annotated[Ref | None, RefTo("initializer")]
-Positive = Annotated[int, Field(ge=1)]
+Positive = Size  # at most bounds.MAX_WIDTH
 KernelSize = Positive | list[Positive]
 Padding = Literal["same", "valid"]
 
