@@ -192,17 +192,7 @@ class Program:
         callbacks = list(callbacks)
         checkpointer = None
         note = log or logging.getLogger("nncompile.runtime").info
-        if run_dir is not None:  # checked, locked and prepared before anything is trained
-            from .runtime.runfolder import open_run
-
-            self._release_run()
-            self._run = open_run(run_dir, resume=resume and not self.is_gan, log=note)
-        if run_dir is not None and not self.is_gan:
-            from .runtime.checkpoint import Checkpointer
-
-            checkpointer = Checkpointer.for_config(self._run.work, cfg.checkpoint, note)
-            callbacks.append(checkpointer)
-        elif resume:
+        if resume and (run_dir is None or self.is_gan):
             from .runtime.checkpoint_files import CheckpointError
 
             raise CheckpointError(
@@ -211,6 +201,16 @@ class Program:
         transfer = cfg.init is not None and not self.is_gan and not resume
         if transfer:
             self._check_init_run()  # before building anything: a missing pretrain run is common
+        if run_dir is not None:  # checked, locked and prepared before anything is trained
+            from .runtime.runfolder import open_run
+
+            self._release_run()
+            self._run = open_run(run_dir, resume=resume, log=note)
+        if run_dir is not None and not self.is_gan:
+            from .runtime.checkpoint import Checkpointer
+
+            checkpointer = Checkpointer.for_config(self._run.work, cfg.checkpoint, note)
+            callbacks.append(checkpointer)
         try:
             self.trainer = self.trainer_for(splits, epochs=epochs, callbacks=callbacks, log=log)
             if checkpointer is not None and resume:

@@ -93,6 +93,7 @@ class RunFolder:
         self.work = sibling(path, "next") if staged else path
         self.resume_from = self.work / "checkpoints"  # the checkpoints `--resume` continues
         self.fresh = False  # `work` was made by this open (nothing of an earlier re-run in it)
+        self.created: list[Path] = []  # the folders open_run made (the run folder, its parents)
         self._finalizer = weakref.finalize(self, lock.release)
 
     def commit(self, identity: dict | None = None) -> Path:
@@ -110,7 +111,12 @@ class RunFolder:
         """Training failed: remove a staging folder this open made, release the folder."""
         if self.staged and self.fresh:
             discard(self.work)
+        if self.path in self.created and os.listdir(self.path) == [MARKER]:
+            (self.path / MARKER).unlink()
         self.release()
+        for folder in self.created:  # deepest first; only empty ones go
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def open_run(run_dir: str | os.PathLike, *, resume: bool = False, log=None) -> RunFolder:
@@ -124,6 +130,7 @@ def open_run(run_dir: str | os.PathLike, *, resume: bool = False, log=None) -> R
             "give --out a new folder, an empty one or an earlier run folder",
         )
     parent = path.parent
+    created = [p for p in (path, *path.parents) if not p.exists()]
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -133,10 +140,12 @@ def open_run(run_dir: str | os.PathLike, *, resume: bool = False, log=None) -> R
     lock.acquire(path)
     try:
         repair(path)
-        return _prepare(path, lock, resume, log)
+        folder = _prepare(path, lock, resume, log)
     except BaseException:
         lock.release()
         raise
+    folder.created = created
+    return folder
 
 
 def _prepare(path: Path, lock: LockFile, resume: bool, log) -> RunFolder:
@@ -157,6 +166,11 @@ def _prepare(path: Path, lock: LockFile, resume: bool, log) -> RunFolder:
         path.mkdir(exist_ok=True)
         if not ours:
             atomic_write(path / MARKER, _marker(False))
+        elif not resume and _steps(path / "checkpoints"):  # an unfinished run, started over
+            log(f"discarding the checkpoints of an unfinished run in {path / 'checkpoints'}")
+            gone = path / f".checkpoints-replaced-{os.getpid()}"
+            os.replace(path / "checkpoints", gone)
+            shutil.rmtree(gone, ignore_errors=True)
         discard(nxt)
         return RunFolder(path, lock, staged=False)
     # a complete one there was killed in its swap (old or new run): not a re-run to continue
@@ -173,7 +187,7 @@ def _prepare(path: Path, lock: LockFile, resume: bool, log) -> RunFolder:
     folder = RunFolder(path, lock, staged=True)
     folder.fresh = True
     if resume and (path / "checkpoints").is_dir():  # continue the run's own checkpoints
-        shutil.copytree(path / "checkpoints", nxt / "checkpoints", copy_function=_link_or_copy)
+        shutil.copytree(path / "checkpoints", nxt / "checkpoints")
         folder.resume_from = path / "checkpoints"
     return folder
 
@@ -223,7 +237,7 @@ def discard(folder: Path, keep_into: Path | None = None) -> None:
         return  # not provably ours
     for name in os.listdir(folder):
         entry = folder / name
-        if name in OWN or name.endswith(".tmp") or ".orbax-checkpoint-tmp" in name:
+        if _ours(name):
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
             else:
@@ -287,11 +301,14 @@ def _steps(folder: Path) -> list[int]:
     return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit() and p.is_dir())
 
 
-def _link_or_copy(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
+def _ours(name: str) -> bool:
+    """A name nncompile writes in a run folder (files, temporary files, retired checkpoints)."""
+    return (
+        name in OWN
+        or name.endswith(".tmp")
+        or ".orbax-checkpoint-tmp" in name
+        or name.startswith((".checkpoints-replaced-", ".nncompile-probe-"))
+    )
 
 
 # ---- the final save, and checking a run against a program ---------------------------------------
@@ -311,9 +328,9 @@ def save_run(folder: RunFolder, write: Callable[[Path], object], identity: dict)
 def _rescue(folder: RunFolder, write, identity: dict, error: Exception) -> RunFolderError:
     why = f"{type(error).__name__}: " + (str(error).splitlines() or [""])[0][:200]
     failed = f"could not write the run folder {folder.path} ({why})"
-    name = f"{folder.path.name}-{os.getpid()}"
-    for base in (Path.home() / ".cache" / "nncompile" / "rescued", Path(tempfile.gettempdir())):
-        place = base / f"nncompile-rescued-{name}"
+    name = f"nncompile-rescued-{folder.path.name}-{os.getpid()}"
+    for base in ("~/.cache/nncompile/rescued", tempfile.gettempdir()):
+        place = Path(os.path.expanduser(base)) / name
         try:
             place.mkdir(parents=True, exist_ok=False)
             write(place)

@@ -22,6 +22,7 @@ from nncompile.compiler import analyse
 from nncompile.errors import NncompileError, ResourceError
 from nncompile.memory import Memory
 from nncompile.plan import describe, plan_for
+from nncompile.registry.optimizers import OPTIMIZERS
 from nncompile.source import Source
 
 MODEL = "model M {{ input x: {width}  {layers} }}"
@@ -82,7 +83,8 @@ def test_epochs_past_any_integer_range_are_an_error_at_check():
     assert errors(spec(train="epochs: 1000000000000000000000"))
 
 
-def test_sizes_at_the_bounds_still_check():
+def test_one_past_the_bound_is_an_error_and_the_bound_itself_is_not():
+    assert errors(spec(source="synthetic(kind=blobs, n=10000001)"))
     assert not errors(spec(source="synthetic(kind=blobs, n=10000000)", train="epochs: 1000000"))
 
 
@@ -212,10 +214,32 @@ def test_cli_maps_any_out_of_memory_to_a_resource_error(tmp_path, monkeypatch, c
 
 # ---- epochs: bounded on the command line and in the API ------------------------------------------
 def test_absurd_epochs_are_refused(tmp_path, capsys):
-    path = tmp_path / "m.nn"
-    path.write_text(spec())
+    path = tmp_path / "m.nn"  # its data file is missing: refused before the data is read
+    path.write_text(spec(source='csv("missing.csv", target="y")'))
     with pytest.raises(SystemExit) as e:
         main(["train", str(path), "--epochs", str(10**21)])
     assert e.value.code == 2 and "at most 1000000 epochs" in capsys.readouterr().err
     with pytest.raises(NncompileError, match="1 to 1000000 epochs"):
         nncompile.compile(path).fit(epochs=10**21)
+
+
+# ---- every optimizer's state size is what optax keeps (the estimate's optimizer part) ------------
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+@pytest.mark.parametrize("example", [False, True], ids=["defaults", "example"])
+def test_optimizer_slots_match_optax(name, example):
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    entry = OPTIMIZERS[name]
+    args = {"lr": 0.01, **(dict(entry.example) if example else {})}
+    p = entry.params(**args)
+    keywords = {
+        k: v
+        for k, v in entry.keywords(p).items()
+        if k not in entry.library_defaults or entry.library_defaults[k] != v
+    }
+    fn = getattr(optax, entry.fn.removeprefix("optax."))
+    state = fn(0.01, **keywords).init(jnp.zeros(1000))
+    floats = sum(x.size for x in jax.tree.leaves(state) if x.size >= 1000)
+    assert floats == entry.slots(p) * 1000, (name, args, floats)

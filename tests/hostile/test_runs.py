@@ -99,12 +99,11 @@ def trained(path: Path, run: Path, **fit):
 
 def complete_run(run: Path) -> int:
     """The epochs of the complete run in `run` (assertion errors when it is not complete)."""
-    marker = json.loads((run / ".nncompile-run").read_text())
-    assert marker["complete"], marker
     assert all((run / name).exists() for name in (*FILES, "data.json")), sorted(os.listdir(run))
     summary = json.loads((run / "summary.json").read_text())
     epochs = summary["epochs_run"]
     assert len((run / "metrics.jsonl").read_text().splitlines()) == epochs
+    assert json.loads((run / ".nncompile-run").read_text())["complete"]
     return epochs
 
 
@@ -223,9 +222,11 @@ def test_planted_symlinks_are_never_followed(tmp_path):
     for name in ("summary.json", "metrics.csv", "curves.png", "data.json", "spec.json"):
         (run / f"{name}.tmp").symlink_to(victim)
     program.save(run)  # a re-run into the same folder
+    assert victim.read_text() == "precious"
     unfinished = tmp_path / "unfinished"  # and a run folder written in place
     again = nncompile.compile(path)
     again.fit(run_dir=unfinished)
+    unfinished.mkdir(exist_ok=True)
     (unfinished / "summary.json.tmp").symlink_to(victim)
     again.save(unfinished)
     assert victim.read_text() == "precious"
