@@ -8,6 +8,7 @@ and report every bad input as a `DataError` that names the data block and the fi
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import difflib
 import io
@@ -95,7 +96,10 @@ def resolve(spec: LoadRequest, path: Any) -> Path:
 def data_path(path: str, base: Path | None) -> Path:
     """A data file's path as `check`, training and eject all read it: `~` expanded, relative paths
     from the spec's folder `base`."""
-    p = Path(path).expanduser()
+    p = Path(path)
+    # with no home directory to expand to (HOME unset, unknown user) `~` stays a name
+    with contextlib.suppress(RuntimeError):
+        p = p.expanduser()
     return p if p.is_absolute() or base is None else base / p
 
 

@@ -243,3 +243,14 @@ def test_optimizer_slots_match_optax(name, example):
     state = fn(0.01, **keywords).init(jnp.zeros(1000))
     floats = sum(x.size for x in jax.tree.leaves(state) if x.size >= 1000)
     assert floats == entry.slots(p) * 1000, (name, args, floats)
+
+
+def test_a_tilde_path_without_a_home_directory_stays_a_name(monkeypatch, tmp_path):
+    """Found by the injection strategy: `csv("~")` with no home directory to expand to raised
+    RuntimeError ("internal error") instead of reading `~` as a file name."""
+    import os
+
+    from nncompile.registry.loading import data_path
+
+    monkeypatch.setattr(os.path, "expanduser", lambda p: p)  # what pathlib sees without a home
+    assert data_path("~/rows.csv", tmp_path) == tmp_path / "~" / "rows.csv"
