@@ -40,7 +40,12 @@ def worktree(rev: str, into: Path) -> Path:
 
 def run(tree: Path, workload: str, variant: str) -> dict:
     refs = os.environ.get("NNCOMPILE_BENCH_REFS", str(ROOT.parent / "shared" / "bench"))
-    env = {**os.environ, "PYTHONPATH": str(tree), "NNCOMPILE_CACHE": "0", "NNCOMPILE_BENCH_REFS": refs}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tree),
+        "NNCOMPILE_CACHE": "0",
+        "NNCOMPILE_BENCH_REFS": refs,
+    }
     out = subprocess.run(
         [
             sys.executable,
