@@ -42,17 +42,6 @@ class Trainer(Protocol):
     def load_state(self, state: dict) -> None: ...
 
 
-FILES = (
-    "program.py",
-    "spec.json",
-    "metrics.csv",
-    "metrics.jsonl",
-    "curves.png",
-    "params",
-    "summary.json",
-)
-
-
 def write_run(
     run_dir: str | os.PathLike,
     *,

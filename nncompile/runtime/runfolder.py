@@ -40,22 +40,18 @@ from .safefiles import LockFile, atomic_write
 
 MARKER = ".nncompile-run"
 FORMAT = "nncompile-run"
-# the names nncompile writes in a run folder (runtime.outputs.FILES and what api/gan add)
-OWN = frozenset(
-    {
-        "program.py",
-        "spec.json",
-        "metrics.csv",
-        "metrics.jsonl",
-        "curves.png",
-        "params",
-        "summary.json",
-        "data.json",
-        "samples.png",
-        "checkpoints",
-        MARKER,
-    }
+# what `runtime.outputs.write_run` writes in a run folder
+FILES = (
+    "program.py",
+    "spec.json",
+    "metrics.csv",
+    "metrics.jsonl",
+    "curves.png",
+    "params",
+    "summary.json",
 )
+# every name nncompile writes in a run folder: FILES and what api/gan and checkpoints add
+OWN = frozenset({*FILES, "data.json", "samples.png", "checkpoints", MARKER})
 
 
 class RunFolderError(NncompileError):

@@ -31,7 +31,7 @@ from nncompile.errors import NncompileError
 from nncompile.runtime import outputs
 from nncompile.runtime.checkpoint_files import CheckpointError, steps
 from nncompile.runtime.digest import sha256
-from nncompile.runtime.outputs import FILES
+from nncompile.runtime.runfolder import FILES
 from nncompile.runtime.transfer import read_params
 
 NNCOMPILE = [sys.executable, "-m", "nncompile"]

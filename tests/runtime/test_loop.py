@@ -20,8 +20,9 @@ from sklearn.model_selection import train_test_split
 
 from nncompile.runtime.batches import batching
 from nncompile.runtime.loop import Trainer
-from nncompile.runtime.outputs import FILES, load_params, write_run
+from nncompile.runtime.outputs import load_params, write_run
 from nncompile.runtime.progress import Progress
+from nncompile.runtime.runfolder import FILES
 from nncompile.runtime.stopping import Stopping
 
 FIXTURES = Path(__file__).parent / "fixtures"
