@@ -49,7 +49,8 @@ class ClassPlan:
     stored: list[Sym] = field(default_factory=list)  # parameters __call__ reads (kept as self.<p>)
     fields: list[tuple[Sym, Code, Where]] = field(default_factory=list)
     inputs: list[Sym] = field(default_factory=list)
-    body: list[tuple[Sym, Code, Where]] = field(default_factory=list)
+    # (assignment target: a variable, or a pattern such as `(c, h), seq`; value; origin)
+    body: list[tuple[Code, Code, Where]] = field(default_factory=list)
     returns: list[Code] = field(default_factory=list)
 
     def key(self) -> str:
@@ -60,7 +61,7 @@ class ClassPlan:
                 self.stored,
                 [(a, render(e)) for a, e, _ in self.fields],
                 self.inputs,
-                [(t, render(e)) for t, e, _ in self.body],
+                [(render(t), render(e)) for t, e, _ in self.body],
                 [render(r) for r in self.returns],
             )
         )
@@ -249,7 +250,13 @@ class _Lowerer:
                 )
                 plan.fields.append((Sym(node.name), init, self.where(node)))
             target = names[node.output]
-            plan.body.append((target, lowered.apply(attr, ins), self.where(node)))
+            if node.extra and lowered.apply_all is not None and lowered.unpack is not None:
+                variables = [target, *(safe_name(e.name) for e in node.extra)]
+                env.update((e.name, v) for e, v in zip(node.extra, variables[1:], strict=True))
+                pattern = lowered.unpack(variables)
+                plan.body.append((pattern, lowered.apply_all(attr, ins), self.where(node)))
+            else:
+                plan.body.append((target, lowered.apply(attr, ins), self.where(node)))
             env[node.output] = target
         plan.returns = [env[t.name] for t in model.outputs]
         return plan
@@ -298,6 +305,7 @@ def _variables(model: ir.Model) -> dict[str, Sym]:
     """The Python variable of each tensor: the spec's binding name where it gives one (or the
     tensor is read out of order), otherwise one running name for a plain chain of layers."""
     explicit: set[str] = {n.output for n in model.nodes if n.named}
+    explicit.update(e.name for n in model.nodes for e in n.extra)
     previous = model.inputs[-1].name if model.inputs else None
     for node in model.nodes:
         if node.inputs != (previous,):

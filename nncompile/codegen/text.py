@@ -7,7 +7,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from ..expr import Expr, Snippet, in_order, inert, layout, pretty
+from ..expr import Expr, Snippet, in_order, inert, layout, pretty, render
 from ..version import __version__
 from .lower import ClassPlan, ModelPlan
 
@@ -124,7 +124,7 @@ def emit_class(w: Writer, plan: ClassPlan) -> None:
     w()
     w(f"    def __call__(self, {', '.join(plan.inputs)}):")
     for target, expr, where in plan.body:
-        w.assign(8, target, expr, where)
+        w.assign(8, render(target), expr, where)
     w(f"        return {', '.join(layout(r) for r in plan.returns)}")
 
 

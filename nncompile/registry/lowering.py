@@ -18,11 +18,17 @@ RNGS = Sym("rngs")  # the nnx.Rngs every emitted module constructor receives
 class Lowered:
     """A layer as code: ``init`` builds the submodule held in ``self.<name>`` (None for layers
     without parameters), ``apply(attr, inputs)`` computes the output from the input expressions,
-    and ``snippets`` is the helper code both need."""
+    and ``snippets`` is the helper code both need.
+
+    A layer that yields several tensors (``Layer.outputs``) also has ``apply_all(attr, inputs)``,
+    the expression giving all of them, and ``unpack(variables)``, the assignment target that
+    binds them to ``variables`` (in the order of ``Layer.outputs``): ``(c, h), seq``."""
 
     init: Code | None
     apply: Callable[[Sym, Sequence[Code]], Code]
     snippets: tuple[Snippet, ...] = ()
+    apply_all: Callable[[Sym, Sequence[Code]], Code] | None = None
+    unpack: Callable[[Sequence[Sym]], Code] | None = None
 
 
 def changed(**pairs: tuple[Any, Any]) -> dict[str, Any]:

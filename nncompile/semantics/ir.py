@@ -41,6 +41,8 @@ class Node:
     named: bool = (
         False  # the spec binds the output to a name (`r = dense(8)`): emitted code keeps it
     )
+    # the tensors it yields besides ``output`` (``seq, h, c = lstm(..., return_state=true)``)
+    extra: tuple[Tensor, ...] = ()
 
 
 @dataclass(frozen=True)

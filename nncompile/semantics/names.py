@@ -49,3 +49,11 @@ def check_model_names(block: ast.ModelBlock, out: Collector) -> None:
                 stmt.target_span,
                 "choose another name",
             )
+        for extra in stmt.more_targets:
+            if why := problem(extra.id):
+                out.error(
+                    D.BAD_NAME,
+                    f"tensor name '{extra.id}' in model {block.name}: {why}",
+                    extra.span,
+                    "choose another name",
+                )

@@ -14,6 +14,7 @@ from ..source import Span
 from ..syntax import ast
 from . import ir
 from .resolve import Invalid, Resolver, Scope
+from .several import extra_outputs, tensor_arguments
 
 
 class Builder(Protocol):
@@ -246,6 +247,9 @@ class ModelWalk:
             return
         merge = entry is not None and entry.merge
         inputs, args = self.wiring(stmt, merge)
+        if inputs is not None and entry is not None and entry.tensor_args:
+            more, args = tensor_arguments(self, stmt, entry.tensor_args, args)
+            inputs = None if more is None else (*inputs, *more)
         if inputs is None:
             self.fail(stmt)
             return
@@ -319,6 +323,12 @@ class ModelWalk:
                 )
                 shape = entry.shape(params, list(in_shapes))
                 count = entry.count(params, list(in_shapes), shape)
+                several = entry.outputs(params, list(in_shapes)) if entry.outputs else None
+                fields = frozenset(entry.params.model_fields)
+                extra = extra_outputs(self, stmt, self.block.name, several, fields)
+                if extra is None:
+                    self.fail(stmt)
+                    return
                 node = ir.Node(
                     out_name,
                     kind,
@@ -330,6 +340,7 @@ class ModelWalk:
                     stmt.span,
                     count,
                     named=stmt.target is not None,
+                    extra=extra,
                 )
         except Invalid:
             self.fail(stmt)
@@ -338,9 +349,13 @@ class ModelWalk:
             self.out.error(D.SHAPE if not merge else D.MERGE_SHAPES, e.message, stmt.span, e.hint)
             self.fail(stmt)
             return
-        if node is None:
+        if node is None or (node.kind in ("model", "activation") and stmt.more_targets):
+            if node is not None:
+                extra_outputs(self, stmt, self.block.name, None)
             self.fail(stmt)
             return
+        for tensor in node.extra:
+            self.tensors[tensor.name] = tensor
         dtype = "int32" if tokens and not (entry is not None and entry.needs_tokens) else "float32"
         self.tensors[out_name] = ir.Tensor(out_name, node.shape, dtype)
         self.nodes.append(node)
@@ -366,11 +381,12 @@ class ModelWalk:
             pass
 
     def fail(self, stmt: ast.LayerStmt) -> None:
-        """A statement had an error: its output counts as defined, but nothing that reads it is
+        """A statement had an error: its outputs count as defined, but nothing that reads them is
         checked."""
         self.broken = True
         name = stmt.target or f"<line {stmt.span.line}>"
         self.failed.add(name)
+        self.failed.update(n.id for n in stmt.more_targets)
         self.current = name
 
     def wiring(

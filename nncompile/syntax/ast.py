@@ -128,7 +128,9 @@ class Input:
 
 @dataclass(frozen=True)
 class LayerStmt:
-    """``[target =] call [(inputs)]``; a bare name is a call with ``bare=True`` and no args."""
+    """``[target =] call [(inputs)]``; a bare name is a call with ``bare=True`` and no args.
+    ``seq, h, c = lstm(...)`` (a layer with several outputs): ``target`` is the first name,
+    ``more_targets`` the others."""
 
     target: str | None
     target_span: Span | None
@@ -136,6 +138,7 @@ class LayerStmt:
     bare: bool
     inputs: tuple[Name, ...] | None
     span: Span
+    more_targets: tuple[Name, ...] = ()
 
 
 @dataclass(frozen=True)

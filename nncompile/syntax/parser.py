@@ -191,7 +191,9 @@ class _Builder:
         return ast.Output(tuple(ast.Name(str(n), _span(n)) for n in t.children[1:]), _span(t))
 
     def layer_stmt(self, t: Tree) -> ast.LayerStmt:
-        target, name, arguments, inputs = t.children
+        targets, name, arguments, inputs = t.children
+        names = [n for n in targets.children if n is not None] if targets is not None else []
+        target = names[0] if names else None
         args = self.arguments(arguments) if arguments is not None else ()
         call_span = _span(name) if arguments is None else _span(name).cover(_span(arguments))
         call = ast.Call(str(name), _span(name), args, call_span)
@@ -205,6 +207,7 @@ class _Builder:
             arguments is None,
             ins,
             _span(t),
+            tuple(ast.Name(str(n), _span(n)) for n in names[1:]),
         )
 
     def arguments(self, t: Tree) -> tuple[ast.Arg, ...]:

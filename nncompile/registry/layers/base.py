@@ -52,7 +52,13 @@ class Layer(Entry):
     - ``convolution``: it builds an nnx.Conv (an im2col candidate on CPU; elemental emitters);
     - ``fusion_emitters``: XLA:CPU's fusion emitters run it faster (capsule routing);
     - ``extra_activation_floats(p, in_shapes, shape)``: floats per example it holds besides its
-      output (im2col patches), to size evaluation batches.
+      output (im2col patches), to size evaluation batches;
+    - ``outputs(p, in_shapes)``: the tensors it yields, by label, when the arguments make it yield
+      several (``seq, h, c = lstm(64, return_sequences=true, return_state=true)``), its first
+      entry ``shape``'s; None: one tensor. Its lowering then sets ``apply_all`` and ``unpack``;
+    - ``tensor_args``: keyword arguments that name tensors (``initial_state=[h, c]``): the walk
+      reads them as further inputs, after the one the layer transforms, and validates the
+      arguments with the tensor names as strings.
     """
 
     shape: Callable[[Any, list[Shape]], Shape]
@@ -65,6 +71,8 @@ class Layer(Entry):
     convolution: bool = False
     fusion_emitters: bool = False
     extra_activation_floats: Callable[[Any, tuple[Shape, ...], Shape], int] | None = None
+    outputs: Callable[[Any, list[Shape]], dict[str, Shape] | None] | None = None
+    tensor_args: tuple[str, ...] = ()
 
 
 def rank(name: str, x: Shape, *ranks: int, hint: str | None = None) -> None:

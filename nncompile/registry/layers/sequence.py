@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
 
 from pydantic import field_validator
 
-from ...expr import call, t
-from ...shapes import Shape
+from ...expr import Sym, call, t
+from ...shapes import Shape, ShapeError, fmt
 from .. import Params, Ref, RefTo
 from ..activations import activation_fn
 from ..lowering import RNGS, Code, Lowered
@@ -32,11 +33,47 @@ class Recurrent(Params):
     units: Positive
     return_sequences: bool = False
     activation: ActivationRef = None
+    return_state: bool = False
+    initial_state: list[str] | None = None  # tensor names (Layer.tensor_args)
+
+
+# the states of each recurrent layer, in the spec's (Keras') order; Flax's LSTM carry is (c, h)
+STATES = {"simple_rnn": ("h",), "lstm": ("h", "c"), "gru": ("h",)}
+
+
+def check_states(name: str, p: Recurrent, states: list[Shape]) -> None:
+    """``initial_state=[...]``: one tensor per state of the layer, each of shape [units]."""
+    want = STATES[name]
+    spelled = ", ".join(want)
+    if len(states) != len(want):
+        raise ShapeError(
+            f"{name} starts from {len(want)} state(s) [{spelled}], but initial_state names "
+            f"{len(states)}",
+            f"pass initial_state=[{spelled}]: the final states of another {name} "
+            f"(`seq, {spelled} = {name}(..., return_sequences=true, return_state=true)`)",
+        )
+    for label, tensor, shape in zip(want, p.initial_state or (), states, strict=False):
+        if shape != (p.units,):
+            raise ShapeError(
+                f"{name}({p.units}) starts from states of shape [{p.units}], but its initial "
+                f"{label}, {tensor}, is {fmt(shape)}",
+                f"give the layer that produced {tensor} {p.units} units too",
+            )
+
+
+def rnn_outputs(name: str):
+    def outputs(p: Recurrent, x: list[Shape]) -> dict[str, Shape] | None:
+        if not p.return_state:
+            return None
+        states = {label: (p.units,) for label in STATES[name]}
+        return {"seq": (x[0][0], p.units), **states} if p.return_sequences else states
+
+    return outputs
 
 
 def rnn_shape(name: str):
     def infer(p: Recurrent, x: list[Shape]) -> Shape:
-        (s,) = x
+        s = x[0]
         hint = None
         if len(s) == 1:
             hint = (
@@ -45,6 +82,8 @@ def rnn_shape(name: str):
         elif len(s) > 2:
             hint = "reshape to [steps, features] first"
         rank(name, s, 2, hint=hint)
+        if len(x) > 1 or p.initial_state is not None:
+            check_states(name, p, x[1:])
         return (s[0], p.units) if p.return_sequences else (p.units,)
 
     return infer
@@ -77,12 +116,48 @@ def cell(kind: str, features: int, p: Recurrent) -> Code:
     return call(CELLS[kind][0], features, p.units, **kw, rngs=RNGS)
 
 
+def initial_carry(kind: str, states: Sequence[Code]) -> dict[str, Any]:
+    """``initial_carry=`` from the states in the spec's order: Flax's LSTM carry is (c, h)."""
+    if not states:
+        return {}
+    if kind == "lstm":
+        h, c = states
+        return {"initial_carry": (c, h)}
+    return {"initial_carry": states[0]}
+
+
+def unpack_states(kind: str, sequences: bool):
+    """The assignment target of ``nnx.RNN(..., return_carry=True)``'s ``(carry, outputs)``."""
+
+    def unpack(v: Sequence[Sym]) -> Code:
+        seq, states = (v[0], v[1:]) if sequences else (Sym("_"), v)
+        if kind == "lstm":
+            h, c = states
+            return t("({c}, {h}), {seq}", c=c, h=h, seq=seq)
+        return t("{h}, {seq}", h=states[0], seq=seq)
+
+    return unpack
+
+
 def lower_rnn(kind: str):
     def lower(p: Recurrent, x: tuple[Shape, ...], out: Shape) -> Lowered:
         init = call("nnx.RNN", cell(kind, x[0][-1], p))
         if p.return_sequences:
-            return Lowered(init, lambda a, xs: call(a, xs[0]))
-        return Lowered(init, lambda a, xs: t("{h}[:, -1]", h=call(a, xs[0])))
+            apply = lambda a, xs: call(a, xs[0], **initial_carry(kind, xs[1:]))
+        else:
+            apply = lambda a, xs: t(
+                "{h}[:, -1]", h=call(a, xs[0], **initial_carry(kind, xs[1:]))
+            )
+        if not p.return_state:
+            return Lowered(init, apply)
+        return Lowered(
+            init,
+            apply,
+            apply_all=lambda a, xs: call(
+                a, xs[0], **initial_carry(kind, xs[1:]), return_carry=True
+            ),
+            unpack=unpack_states(kind, p.return_sequences),
+        )
 
     return lower
 
@@ -97,6 +172,12 @@ class Bidirectional(Params):
         if v.name not in CELLS:
             raise ValueError(
                 f"bidirectional wraps a recurrent layer (simple_rnn, lstm, gru), not {v.name}"
+            )
+        inner = v.params
+        if isinstance(inner, Recurrent) and (inner.return_state or inner.initial_state):
+            raise ValueError(
+                "bidirectional does not pass states: use return_state and initial_state on "
+                f"a plain {v.name}"
             )
         return v
 
@@ -157,6 +238,8 @@ def _rnn(name: str, doc: str, example: Example) -> Layer:
         count=rnn_count(name),
         lower=lower_rnn(name),
         example=example,
+        outputs=rnn_outputs(name),
+        tensor_args=("initial_state",),
     )
 
 
