@@ -117,4 +117,3 @@ def extra_outputs(
     assert outputs is not None or len(names) < 2
     shapes = list((outputs or {}).values())
     return tuple(ir.Tensor(n.id, s) for n, s in zip(names[1:], shapes[1:], strict=True))
-

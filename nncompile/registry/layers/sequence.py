@@ -145,9 +145,7 @@ def lower_rnn(kind: str):
         if p.return_sequences:
             apply = lambda a, xs: call(a, xs[0], **initial_carry(kind, xs[1:]))
         else:
-            apply = lambda a, xs: t(
-                "{h}[:, -1]", h=call(a, xs[0], **initial_carry(kind, xs[1:]))
-            )
+            apply = lambda a, xs: t("{h}[:, -1]", h=call(a, xs[0], **initial_carry(kind, xs[1:])))
         if not p.return_state:
             return Lowered(init, apply)
         return Lowered(
@@ -258,17 +256,17 @@ ENTRIES = [
     ),
     _rnn(
         "simple_rnn",
-        "Elman recurrent layer: [T, F] -> [units] or [T, units]",
+        "Elman recurrent layer: [T, F] -> [units] or [T, units]; states [h]",
         Example("simple_rnn(6, return_sequences=true, activation=relu)", ("[10, 4]",)),
     ),
     _rnn(
         "lstm",
-        "long short-term memory: [T, F] -> [units] or [T, units]",
+        "long short-term memory: [T, F] -> [units] or [T, units]; states [h, c]",
         Example("lstm(6)", ("[10, 4]",)),
     ),
     _rnn(
         "gru",
-        "gated recurrent unit: [T, F] -> [units] or [T, units]",
+        "gated recurrent unit: [T, F] -> [units] or [T, units]; states [h]",
         Example("gru(6, return_sequences=true)", ("[10, 4]",)),
     ),
     Layer(
