@@ -111,6 +111,10 @@ class Dataset:
             x = apply(x.astype(np.float32), self.stats["x"])
         return x.reshape(len(x), *self.feature_shape)
 
+    def predictions(self, out: np.ndarray) -> np.ndarray:
+        """The model's predictions in the data's units (regression targets denormalised)."""
+        return self.inverse_targets(out) if self.task == "regression" else out
+
     def inverse_targets(self, y: np.ndarray) -> np.ndarray:
         """Undo the target normalisation (regression predictions back in the data's units)."""
         stat = self.stats["y"]
