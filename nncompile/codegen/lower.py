@@ -317,8 +317,8 @@ def lower_model(
     model: ir.Model, spec_path: str, fold: Fold, precision: str = "float32"
 ) -> ModelPlan:
     """``fold``: the activation folded into the loss (a dict per output name for a model with
-    several outputs). ``precision="bfloat16"``: the layers with weights compute in bfloat16 and keep float32
-    parameters."""
+    several outputs). ``precision="bfloat16"``: the layers with weights compute in bfloat16 and
+    keep float32 parameters."""
     lowerer = _Lowerer(Path(spec_path).name, precision, Names.of(model))
     top = lowerer.instance(model, fold)
     return ModelPlan(lowerer.classes, Sym(top.fn), lowerer.snippets)

@@ -211,7 +211,8 @@ class Compiled:
             pad = size - rows(chunk)
             if pad:
                 chunk = each(
-                    lambda c: np.concatenate([c, np.zeros((pad, *c.shape[1:]), c.dtype)]), chunk
+                    lambda c, p=pad: np.concatenate([c, np.zeros((p, *c.shape[1:]), c.dtype)]),
+                    chunk,
                 )
             # a host copy put on the device: no compiled copy
             out.append(self.predict(model_state, jax.device_put(each(np.array, chunk))))

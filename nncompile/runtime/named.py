@@ -65,11 +65,11 @@ def check_several(
                 "every input and target array needs one row per example",
             )
     for name, shape in inputs.items():
-        pick = (lambda x: np.asarray(x[name])) if several_in else np.asarray
+        pick = (lambda x, n=name: np.asarray(x[n])) if several_in else np.asarray
         view = {k: (pick(x), None if y is None else first(y)) for k, (x, y) in splits.items()}
         check_shapes(view, shape, f"{where} (input {name})" if several_in else where)
     for name, fit in outputs.items():
-        pick = (lambda y: np.asarray(y[name])) if several_out else np.asarray
+        pick = (lambda y, n=name: np.asarray(y[n])) if several_out else np.asarray
         view = {k: (first(x), None if y is None else pick(y)) for k, (x, y) in splits.items()}
         task = (tasks or {}).get(name)
         own = (labels or {}).get(name)
