@@ -113,8 +113,7 @@ def emit_supervised(
     w("def loss_fn(model, x, y):")
     what = "logits" if fold else "outputs"
     if several:
-        names = ", ".join(sorted({r.name for r in train.output_losses().values()}))
-        w(f'    """Mean {names} over the batch (+ penalties); returns (loss, model outputs)."""')
+        w('    """The outputs\' weighted losses (+ penalties); returns (loss, model outputs)."""')
         MIO.write_loss_fn(w, train, bf16, line)
     else:
         w(

@@ -31,8 +31,8 @@ def outputs_expr(model: ir.Model) -> Expr:
     return call("dict", call("zip", names, model_call(model)))
 
 
-def _at(var: str, name: str, several: bool) -> Sym:
-    return Sym(render(t(var + "[{k}]", k=name))) if several else Sym(var)
+def _at(var: str, name: str, several: bool) -> Sym | Expr:
+    return t(var + "[{k}]", k=name) if several else Sym(var)
 
 
 def loss_terms(train: ir.Train) -> tuple[list[Expr], set[Snippet]]:

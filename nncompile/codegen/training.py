@@ -20,7 +20,7 @@ DEFAULT_OPTIMIZER = "adam"  # when a train block names none
 
 
 def loss_expr(
-    train: ir.Train, loss: Ref | None = None, outputs: Sym = OUT, y: Sym = Y
+    train: ir.Train, loss: Ref | None = None, outputs: Sym | Expr = OUT, y: Sym | Expr = Y
 ) -> tuple[Expr, tuple[Snippet, ...]]:
     """The mean loss over a batch, from ``outputs`` (logits when the head is fused) and ``y``, and
     the snippets it calls (`loss`: one output's, of a model with several)."""
