@@ -21,6 +21,8 @@ from .registry.bounds import MAX_EPOCHS
 from .registry.losses import LOSSES
 from .runconfig import RunConfig
 from .runtime.fit_checks import Fit, check_inputs, check_shapes, check_targets
+from .runtime.named import check_several, io_found, io_of
+from .runtime.trees import as_arrays, each
 from .semantics import ir
 from .semantics.ir import select_train
 from .source import Source
@@ -121,6 +123,9 @@ class Program:
         else:
             splits, where = dict(data), "the arrays given to fit()"
         cfg = self.run_config
+        if cfg.gan is None and self.train_block.several:
+            check_several(splits, *io_of(self.train_block), where, **io_found(dataset))
+            return splits
         if cfg.gan is not None:
             want = tuple(cfg.gan.example_shape)
         else:
@@ -136,7 +141,7 @@ class Program:
         if self.is_gan or model is None:
             return
         t = self.train_block
-        loss, one_hot = LOSSES[t.props.loss.name], t.data.props.one_hot
+        loss, one_hot = LOSSES[t.loss.name], t.data.props.one_hot
         fit = Fit(loss, model.name, model.outputs[0].shape, one_hot)
         if dataset is None:
             check_targets(splits, fit, f"{where} (y)")
@@ -312,14 +317,12 @@ class Program:
         """Model outputs (probabilities for classifiers). ``raw``: x is in the data's original units
         and gets the training normalisation and reshape first (when the data came from the spec)."""
         self._need_trainer()
-        x = np.asarray(x)
-        check_inputs(x, "the inputs given to predict()")
+        x = as_arrays(x)  # a dict of arrays for several inputs
+        each(lambda a: check_inputs(a, "the inputs given to predict()"), x)
         if raw and self.dataset is not None:
             x = self.dataset.transform_inputs(x)
         out = self.trainer.predict(x)
-        if self.dataset is not None and self.dataset.task == "regression":
-            out = self.dataset.inverse_targets(out)
-        return out
+        return out if self.dataset is None else self.dataset.predictions(out)
 
     def export(self, output: str | Path, platforms=("cpu", "cuda")) -> dict:
         """The trained inference function as serialized StableHLO (see runtime.export)."""

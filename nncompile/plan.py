@@ -59,6 +59,8 @@ class Plan:
     memory: Decision[Memory]
     # gan only: the discriminator's folded sigmoid
     discriminator_head: Decision[str | None] | None = None
+    # a model with several outputs: the activation folded into each output's loss (or None)
+    heads: Decision[dict[str, str | None]] | None = None
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -91,6 +93,8 @@ class Plan:
         ]
         if self.discriminator_head is not None:
             named.append(("discriminator head", self.discriminator_head))
+        if self.heads is not None:
+            named.insert(1, ("heads", self.heads))
         return named
 
 
@@ -185,7 +189,9 @@ def memory(train: ir.Train, models: list[ir.Model]) -> Decision[Memory]:
 
 # ---- the plan ------------------------------------------------------------------------------------
 def _head(train: ir.Train) -> Decision[str | None]:
-    loss = train.props.loss
+    if train.model is not None and len(train.model.outputs) > 1:
+        return Decision(None, "several outputs: each has its own head (below)")
+    loss = train.loss
     entry = LOSSES[loss.name]
     fuses = entry.head
     head = head_activation(train.model)  # type: ignore[arg-type]
@@ -198,6 +204,32 @@ def _head(train: ir.Train) -> Decision[str | None]:
     if head is not None:
         return Decision(None, f"the model ends with {head}, which {loss.name} does not fuse")
     return Decision(None, "the model's output goes to the loss as it is")
+
+
+def output_heads(train: ir.Train) -> Decision[dict[str, str | None]]:
+    """Per output of a model with several: its final softmax/sigmoid moves into its loss when that
+    loss takes logits and no other layer reads the output."""
+    model = train.model
+    assert model is not None
+    read = {i for n in model.nodes for i in n.inputs}
+    heads: dict[str, str | None] = {}
+    why: list[str] = []
+    for out, loss in train.output_losses().items():
+        node = next((n for n in model.nodes if n.output == out), None)
+        act = None
+        if node is not None and node.kind != "model":
+            if node.kind == "activation":
+                act = node.params.name  # type: ignore[union-attr]
+            elif getattr(node.params, "activation", None) is not None:
+                act = node.params.activation.name  # type: ignore[union-attr]
+        fused = act in FUSABLE_HEADS and act == LOSSES[loss.name].head and out not in read
+        heads[out] = act if fused else None
+        why.append(
+            f"{out}: {loss.name} takes logits, its {act} moves into the loss"
+            if fused
+            else f"{out}: goes to {loss.name} as it is"
+        )
+    return Decision(heads, "; ".join(why) + "; predict applies each folded activation")
 
 
 def _freeze(train: ir.Train) -> Decision[Frozen]:
@@ -260,7 +292,7 @@ def plan_for(program: ir.Program, train_name: str | None = None) -> Plan:
         g, d = train.generator, train.discriminator
         assert g is not None and d is not None
         d_head = head_activation(d)
-        fold = d_head if d_head is not None and d_head == LOSSES[p.loss.name].head else None
+        fold = d_head if d_head is not None and d_head == LOSSES[train.loss.name].head else None
         why = (
             "the GAN loss takes the discriminator's logits (softplus form)"
             if fold
@@ -299,6 +331,7 @@ def plan_for(program: ir.Program, train_name: str | None = None) -> Plan:
         ),
         plateau,
         memory(train, [model]),
+        heads=output_heads(train) if len(model.outputs) > 1 else None,
     )
 
 

@@ -114,6 +114,15 @@ class Gan(_Frozen):
     samples: Samples | None = None  # None: RunConfig.samples() -- about five grids per run
 
 
+class Output(_Frozen):
+    """One output of a model with several: its name (the key of y and of predict's dict), its task
+    and the activation fused into its loss (predict applies it)."""
+
+    name: str
+    task: Literal["classification", "regression", "sequence"] = "classification"
+    activation: Literal["softmax", "sigmoid"] | None = None
+
+
 # the fields only supervised programs have (a GAN's CONFIG leaves them out)
 SUPERVISED_ONLY = frozenset(
     {
@@ -129,8 +138,12 @@ SUPERVISED_ONLY = frozenset(
         "activation_floats",
         "cpu_compiler_options",
         "precision",
+        "inputs",
+        "outputs",
     }
 )
+# left out of the dump when None (programs with one input and one output do not mention them)
+SEVERAL = ("inputs", "outputs")
 
 
 class RunConfig(_Frozen):
@@ -158,6 +171,10 @@ class RunConfig(_Frozen):
     activation_floats: Positive | None = None
     cpu_compiler_options: dict[str, bool | int | float | str] | None = None  # XLA options, CPU only
     precision: Literal["float32", "bfloat16"] = "float32"
+    # several inputs: x is a dict keyed by these names (None: one input, x is an array)
+    inputs: tuple[str, ...] | None = None
+    # several outputs: y, outputs and predictions are dicts keyed by their names
+    outputs: tuple[Output, ...] | None = None
     gan: Gan | None = None
 
     @model_validator(mode="before")
@@ -210,6 +227,7 @@ class RunConfig(_Frozen):
     def dump(self) -> dict:
         """The JSON-able dict an emitted program holds as CONFIG: no fields of the other kind."""
         exclude = set(SUPERVISED_ONLY) if self.kind == "gan" else {"gan"}
+        exclude |= {k for k in SEVERAL if getattr(self, k) is None}
         return self.model_dump(mode="json", exclude=exclude)
 
     # ---- derived values --------------------------------------------------------------------------

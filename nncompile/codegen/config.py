@@ -6,6 +6,7 @@ precision) come in as arguments; everything else is read from the train block an
 
 from __future__ import annotations
 
+from ..registry.losses import LOSSES
 from ..runconfig import (
     VERSION,
     Checkpoint,
@@ -14,6 +15,7 @@ from ..runconfig import (
     Gan,
     Init,
     Metric,
+    Output,
     RunConfig,
     Samples,
     Transfer,
@@ -31,6 +33,7 @@ def config(
     activation_floats: int | None,
     cpu_compiler_options: dict | None,
     precision: str,
+    heads: dict | None = None,
 ) -> dict:
     """CONFIG of a supervised train block; the keyword arguments are the plan's decisions."""
     p = train.props
@@ -55,7 +58,29 @@ def config(
         activation_floats=activation_floats or None,
         cpu_compiler_options=cpu_compiler_options or None,
         precision=precision,
+        inputs=several_inputs(train),
+        outputs=several_outputs(train, heads),
     ).dump()
+
+
+def several_inputs(train: ir.Train) -> tuple[str, ...] | None:
+    m = train.model
+    return tuple(t.name for t in m.inputs) if m is not None and len(m.inputs) > 1 else None
+
+
+def several_outputs(train: ir.Train, heads: dict | None) -> tuple[Output, ...] | None:
+    """Each output's task (its loss's: a classification loss reads class ids) and fused head."""
+    m = train.model
+    if m is None or len(m.outputs) < 2:
+        return None
+    base = train.data.info.task or "regression"
+    out = []
+    for name, loss in train.output_losses().items():
+        want = LOSSES[loss.name].task
+        task = base if want == "classification" and base == "sequence" else want
+        task = task if task in ("classification", "regression") else base
+        out.append(Output(name=name, task=task, activation=(heads or {}).get(name)))
+    return tuple(out)
 
 
 def gan_config(train: ir.Train, spec_name: str) -> dict:

@@ -44,6 +44,12 @@ def eject(program: ir.Program, train_name: str | None, out_dir: Path) -> list[Pa
             f"cannot eject `train {train.name}`: adversarial (GAN) programs are not supported yet",
             "train it with `nncompile train`",
         )
+    if train.several:
+        raise NncompileError(
+            f"cannot eject `train {train.name}`: models with several inputs or outputs are not "
+            "supported yet",
+            "train it with `nncompile train`",
+        )
     source = emit_program(program, train.name, standalone=True)
     config = RunConfig.load(read_config(source))
     transfer = config.transfer

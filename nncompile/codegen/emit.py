@@ -15,6 +15,7 @@ from ..semantics import ir
 from ..semantics.ir import select_train
 from ..version import __version__
 from . import config as CF
+from . import multi as MIO
 from . import training as TR
 from .layers import IM2COL
 from .lower import lower_model
@@ -47,10 +48,14 @@ def emit_supervised(
 ) -> str:
     assert train.model is not None
     spec_name = Path(program.source.path).name
-    fold = plan.fold
     bf16 = plan.precision.value == "bfloat16"
+    several = train.several
+    heads = plan.heads.value if plan.heads is not None else None
+    fold = heads if heads is not None else plan.fold
     models = lower_model(train.model, program.source.path, fold, plan.precision.value)
     loss, loss_snippets = TR.loss_expr(train)
+    if several:
+        loss_snippets = tuple(MIO.loss_terms(train)[1])
     penalties = TR.penalty_terms(train)
     augments = TR.augment_calls(train)
     line = lambda key: (
@@ -107,16 +112,20 @@ def emit_supervised(
     w()
     w("def loss_fn(model, x, y):")
     what = "logits" if fold else "outputs"
-    w(
-        f'    """Mean {train.props.loss.name} over the batch (+ penalties); '
-        f'returns (loss, model {what})."""'
-    )
-    w(
-        "    outputs = model(x).astype(jnp.float32)  # loss and metrics in float32"
-        if bf16
-        else "    outputs = model(x)"
-    )
-    w.assign(4, "loss", loss, line("loss"))
+    if several:
+        w('    """The outputs\' weighted losses (+ penalties); returns (loss, model outputs)."""')
+        MIO.write_loss_fn(w, train, bf16, line)
+    else:
+        w(
+            f'    """Mean {train.loss.name} over the batch (+ penalties); '
+            f'returns (loss, model {what})."""'
+        )
+        w(
+            "    outputs = model(x).astype(jnp.float32)  # loss and metrics in float32"
+            if bf16
+            else "    outputs = model(x)"
+        )
+        w.assign(4, "loss", loss, line("loss"))
     for term in penalties:
         w.assign(4, "loss", term, line("regularize"), op="+=")
     w("    return loss, outputs")
@@ -145,17 +154,21 @@ def emit_supervised(
     w()
     w()
     w("def predict(model, x):")
-    out = "model(x).astype(jnp.float32)" if bf16 else "model(x)"
-    final = {"softmax": f"jax.nn.softmax({out}, axis=-1)", "sigmoid": f"jax.nn.sigmoid({out})"}
-    w(f"    return {final.get(fold, out) if fold else out}")
+    if several:
+        MIO.write_predict(w, train.model, fold, bf16)
+    else:
+        out = "model(x).astype(jnp.float32)" if bf16 else "model(x)"
+        final = {"softmax": f"jax.nn.softmax({out}, axis=-1)", "sigmoid": f"jax.nn.sigmoid({out})"}
+        w(f"    return {final.get(fold, out) if fold else out}")
     config = CF.config(
         train,
         spec_name,
-        fold,
+        plan.fold,
         plan.strategy.value,
         activation_floats=plan.activation_floats.value,
         cpu_compiler_options=plan.compiler_options.value,
         precision=plan.precision.value,
+        heads=heads,
     )
     config_section(w, config)
     backend_section(w, [models], IM2COL if plan.im2col else None)

@@ -24,7 +24,7 @@ def emit_gan(program: ir.Program, train: ir.Train, plan: Plan) -> str:
     spec_name = Path(program.source.path).name
     assert props.objective is not None and isinstance(props.objective.params, Gan)
     noise = props.objective.params.noise
-    loss = props.loss.name
+    loss = train.loss.name
     g_plan = lower_model(g_model, program.source.path, None)
     d_plan = lower_model(d_model, program.source.path, plan.discriminator_head.value)
     d_loss, g_loss = (render(e) for e in LOSSES[loss].gan or ())  # on the discriminator's logits

@@ -20,6 +20,8 @@ from ..registry.lowering import Code
 from ..semantics import ir
 from . import layers as L
 
+# the output activation folded into the loss: of the last layer, or per output name
+Fold = str | dict[str, str | None] | None
 RUNNING = ("x", "h", "z", "out", "act")  # names for the running tensor of a plain chain of layers
 
 
@@ -184,7 +186,7 @@ class _Lowerer:
         return Where(self.spec_name, node.span.line, tuple(node.in_shapes), tuple(node.shape))
 
     # ---- one model instance -> a class (shared with equal instances) and how to construct it
-    def instance(self, model: ir.Model, fold: str | None = None) -> Call:
+    def instance(self, model: ir.Model, fold: Fold = None) -> Call:
         plan = self.lower(model, fold)
         bound = dict(model.bound)
         for param, _, variant in model.variants:
@@ -213,7 +215,7 @@ class _Lowerer:
         self.classes.append(plan)
         return name
 
-    def lower(self, model: ir.Model, fold: str | None) -> ClassPlan:
+    def lower(self, model: ir.Model, fold: Fold) -> ClassPlan:
         plan = ClassPlan(Sym("_"), f"model {model.name} ({self.spec_name}:{model.span.line})")
         names = _variables(model)
         env: dict[str, Code] = {}
@@ -225,7 +227,8 @@ class _Lowerer:
         for node in model.nodes:
             ins = [env[i] for i in node.inputs]
             attr = Sym(f"self.{node.name}")  # verbatim: FROZEN and transfer name the parameters
-            if node is last and fold is not None and node.kind == "activation":
+            folded = fold.get(node.output) if isinstance(fold, dict) else node is last and fold
+            if folded and node.kind == "activation":
                 env[node.output] = ins[0]
                 continue
             if node.kind == "model":
@@ -234,11 +237,7 @@ class _Lowerer:
             elif node.kind == "activation":
                 lowered = L.Lowered(None, _activation(node.params))
             else:
-                if (
-                    node is last
-                    and fold is not None
-                    and getattr(node.params, "activation", None) is not None
-                ):
+                if folded and getattr(node.params, "activation", None) is not None:
                     assert isinstance(node.params, Params)
                     params = node.params.model_copy(update={"activation": None})
                     node = replace(node, params=params)
@@ -323,10 +322,11 @@ def _variables(model: ir.Model) -> dict[str, Sym]:
 
 
 def lower_model(
-    model: ir.Model, spec_path: str, fold: str | None, precision: str = "float32"
+    model: ir.Model, spec_path: str, fold: Fold, precision: str = "float32"
 ) -> ModelPlan:
-    """``precision="bfloat16"``: the layers with weights compute in bfloat16 and keep float32
-    parameters."""
+    """``fold``: the activation folded into the loss (a dict per output name for a model with
+    several outputs). ``precision="bfloat16"``: the layers with weights compute in bfloat16 and
+    keep float32 parameters."""
     lowerer = _Lowerer(Path(spec_path).name, precision, Names.of(model))
     top = lowerer.instance(model, fold)
     return ModelPlan(lowerer.classes, Sym(top.fn), lowerer.snippets)

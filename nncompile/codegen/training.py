@@ -7,6 +7,7 @@ Each name's lowering is its registry entry's (nncompile.registry.losses, .optimi
 from __future__ import annotations
 
 from ..expr import Expr, Snippet, Sym, call, t
+from ..registry import Ref
 from ..registry.augmentations import AUGMENTATIONS
 from ..registry.losses import LOSSES, LossContext
 from ..registry.optimizers import OPTIMIZERS
@@ -18,13 +19,16 @@ OUT = Sym("outputs")
 DEFAULT_OPTIMIZER = "adam"  # when a train block names none
 
 
-def loss_expr(train: ir.Train) -> tuple[Expr, tuple[Snippet, ...]]:
+def loss_expr(
+    train: ir.Train, loss: Ref | None = None, outputs: Sym | Expr = OUT, y: Sym | Expr = Y
+) -> tuple[Expr, tuple[Snippet, ...]]:
     """The mean loss over a batch, from ``outputs`` (logits when the head is fused) and ``y``, and
-    the snippets it calls."""
-    loss = train.props.loss
+    the snippets it calls (`loss`: one output's, of a model with several)."""
+    loss = loss or train.loss
     entry = LOSSES[loss.name]
     assert entry.lower is not None, f"{loss.name} is not a supervised loss"
-    return entry.lower(loss.params, LossContext(OUT, Y, train.data.props.one_hot)), entry.snippets
+    ctx = LossContext(outputs, y, train.data.props.one_hot)
+    return entry.lower(loss.params, ctx), entry.snippets
 
 
 def penalty_terms(train: ir.Train) -> list[Expr]:

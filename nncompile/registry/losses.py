@@ -26,10 +26,10 @@ OUTPUTS, TARGETS = Sym("outputs"), Sym("y")
 @dataclass(frozen=True)
 class LossContext:
     """The names a loss is written on: the model's outputs (logits when the head is fused) and the
-    targets."""
+    targets (``outputs["name"]``, ``y["name"]``: one output of a model with several)."""
 
-    outputs: Sym = OUTPUTS
-    y: Sym = TARGETS
+    outputs: Sym | Expr = OUTPUTS
+    y: Sym | Expr = TARGETS
     one_hot: bool = False  # the data's labels are one-hot rows already
 
 

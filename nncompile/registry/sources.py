@@ -36,6 +36,7 @@ from .loading import (
     supervised,
 )
 from .lowering import changed
+from .several import SEVERAL, load_npz_named, names
 from .standalone import SUPERVISED, EjectRequest, StandaloneLoader, data_file
 from .synthetic import (
     Synthetic,
@@ -220,8 +221,9 @@ def csv_standalone(p: Csv, request: EjectRequest) -> StandaloneLoader:
 # --- npz -------------------------------------------------------------------------------------
 class Npz(Params):
     path: Annotated[str, Field(min_length=1)]
-    x: str = "x"
-    y: str | None = "y"
+    # an array name, or a list of names: one array per model input / output, named like them
+    x: str | Annotated[list[str], Field(min_length=1)] = "x"
+    y: str | Annotated[list[str], Field(min_length=1)] | None = "y"
 
 
 def load_npz(spec: LoadRequest) -> Raw:
@@ -232,6 +234,8 @@ def load_npz(spec: LoadRequest) -> Raw:
     """
     path = resolve(spec, spec.args.get("path"))
     xkey, ykey = spec.args.get("x") or "x", spec.args.get("y", "y")
+    if names(xkey) or names(ykey):  # several named inputs or targets
+        return load_npz_named(spec, path, xkey, ykey)
     with open_npz(spec, path) as archive:
         keys = list(archive.keys())
         if ykey == "y" and "y" not in keys:
@@ -421,6 +425,11 @@ def load_raw(spec: LoadRequest) -> Raw:
             did_you_mean(spec.source, list(SOURCES)) + f"choose one of {', '.join(SOURCES)}",
         )
     raw = entry.load(spec)
+    if raw.task == SEVERAL:  # named arrays: each checked (and counted) by load_npz_named
+        for what, v in (("features", raw.x), ("targets", raw.y)):
+            for k, a in (v if isinstance(v, dict) else {"": v} if v is not None else {}).items():
+                check_finite(spec, a, f"{what} {k!r}", lambda at: f"example {at[0]}")
+        return raw
     check_finite(spec, raw.x, "features", lambda at: f"example {at[0]}, feature {list(at[1:])}")
     if raw.y is not None:
         check_finite(spec, raw.y, "targets", lambda at: f"example {at[0]}")

@@ -17,6 +17,7 @@ from flax import nnx
 from . import metrics as M
 from .batches import DATA_STREAM, Batching
 from .state import carry_order
+from .trees import concat, each, rows, take
 
 # Building the model runs once: compile it for speed of compilation (XLA:CPU at -O0: 0.3 s, not 0.7)
 INIT_COMPILER_OPTIONS = {
@@ -63,7 +64,7 @@ class Accumulators:
         }
 
     def add(self, acc, loss, outputs, y, i) -> dict:
-        n = y.shape[0]
+        n = jax.tree.leaves(y)[0].shape[0]
         bad = (acc["first_bad"] < 0) & ~jnp.isfinite(loss)
         return {
             "loss": acc["loss"] + loss.astype(jnp.float32) * n,
@@ -128,7 +129,7 @@ class Compiled:
         def train_on(leaves, accs, i, rows, x, y, key):
             traces["train_step"] += 1
             model, optimizer = nnx.merge(layout.gdef, layout.unflatten(leaves))
-            xb, yb = x[rows], y[rows]
+            xb, yb = take(x, rows), take(y, rows)
             loss, outputs = program.train_step(model, optimizer, xb, yb, jax.random.fold_in(key, i))
             leaves, treedef = jax.tree.flatten(nnx.state((model, optimizer)))
             assert treedef == layout.treedef, (
@@ -192,27 +193,30 @@ class Compiled:
     def evaluate(self, model_state, x, y, size: int):
         """The eval accumulators of a split in batches of `size`, packed (unpack once fetched)."""
         acc = self.acc.zero()
-        if len(x) <= size:
+        if rows(x) <= size:
             return self.eval(model_state, acc, x, y)[1]
-        for start in range(0, len(x), size):  # full chunks, then one smaller chunk
-            acc, packed = self.eval(
-                model_state, acc, x[start : start + size], y[start : start + size]
-            )
+        for start in range(0, rows(x), size):  # full chunks, then one smaller chunk
+            part = slice(start, start + size)
+            acc, packed = self.eval(model_state, acc, take(x, part), take(y, part))
         return packed
 
-    def predict_all(self, model_state, x: np.ndarray, size: int) -> np.ndarray:
-        """`predict` over `x` in batches of at most `size` (powers of two: few compilations)."""
-        n = len(x)
+    def predict_all(self, model_state, x, size: int):
+        """`predict` over `x` in batches of at most `size` (powers of two: few compilations); x
+        and the result are arrays, or dicts of them for several inputs or outputs."""
+        n = rows(x)
         size = min(size, 1 << max(n - 1, 0).bit_length())
         out = []
         for start in range(0, max(n, 1), size):  # an empty x still gives (0, ...) outputs
-            chunk = x[start : start + size]
-            pad = size - len(chunk)
+            chunk = take(x, slice(start, start + size))
+            pad = size - rows(chunk)
             if pad:
-                chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
+                chunk = each(
+                    lambda c, p=pad: np.concatenate([c, np.zeros((p, *c.shape[1:]), c.dtype)]),
+                    chunk,
+                )
             # a host copy put on the device: no compiled copy
-            out.append(self.predict(model_state, jax.device_put(np.array(chunk))))
-        return np.concatenate([np.asarray(o) for o in jax.device_get(out)])[:n]
+            out.append(self.predict(model_state, jax.device_put(each(np.array, chunk))))
+        return take(concat(jax.device_get(out)), slice(0, n))
 
 
 def build(

@@ -111,6 +111,10 @@ class Dataset:
             x = apply(x.astype(np.float32), self.stats["x"])
         return x.reshape(len(x), *self.feature_shape)
 
+    def predictions(self, out: np.ndarray) -> np.ndarray:
+        """The model's predictions in the data's units (regression targets denormalised)."""
+        return self.inverse_targets(out) if self.task == "regression" else out
+
     def inverse_targets(self, y: np.ndarray) -> np.ndarray:
         """Undo the target normalisation (regression predictions back in the data's units)."""
         stat = self.stats["y"]
@@ -125,7 +129,12 @@ class Dataset:
 def load_dataset(spec: DataSpec) -> Dataset:
     """Load and prepare a data block: see the module docstring for the steps."""
     fractions = check_split(spec)
-    raw = keep_classes(spec, load_raw(spec))
+    raw = load_raw(spec)
+    if raw.task == "several":  # named inputs or targets (registry.several)
+        from .several import load_several
+
+        return load_several(spec, raw, fractions)
+    raw = keep_classes(spec, raw)
     x, y = windowed(spec, raw) if spec.windows is not None else (raw.x, raw.y)
     labels = y if raw.task == "classification" and spec.windows is None else None
     index = split_indices(spec, fractions, len(x), labels)

@@ -50,6 +50,7 @@ from .freeze import Freeze, relayout, unfrozen_optimizer
 from .history import History, Resume, StopReason, nonfinite_reason, notify, step_hooks
 from .state import find_lr, from_pure, leaf, to_pure
 from .stopping import BestState, Stopping, resolve_monitor
+from .trees import as_arrays, each, rows
 
 # Epochs shorter than this run one ahead (strategy "scan"): the next epoch is dispatched before this
 # one's results are read, so the host's per-epoch work overlaps the device's; stopping after an
@@ -98,7 +99,7 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.log = log or _logger.info
         self.splits = {
-            k: (np.asarray(x), None if y is None else np.asarray(y)) for k, (x, y) in splits.items()
+            k: (as_arrays(x), None if y is None else as_arrays(y)) for k, (x, y) in splits.items()
         }
         if "train" not in self.splits:
             raise ValueError("splits needs a 'train' split")
@@ -106,8 +107,8 @@ class Trainer:
             raise ValueError(
                 "the train split has no targets; this runtime trains supervised programs"
             )
-        self.batching = batching(cfg.batch_size, len(self.splits["train"][0]), cfg.drop_remainder)
-        if warning := oversized(cfg.batch_size, len(self.splits["train"][0])):
+        self.batching = batching(cfg.batch_size, rows(self.splits["train"][0]), cfg.drop_remainder)
+        if warning := oversized(cfg.batch_size, rows(self.splits["train"][0])):
             self.log(warning)
         self.stop_training = False
         # Python traces of each jitted function
@@ -130,7 +131,7 @@ class Trainer:
         self._layout = Layout(gdef, jax.tree.structure(state), nnx.graphdef(view))
         self._device: dict[str, tuple[jax.Array, jax.Array | None]] = {}
         self.head = self._head()
-        self.metrics = M.build([m.model_dump() for m in cfg.metrics], self.head)
+        self.metrics = M.build_for(cfg, self.head)
         self._acc = Accumulators(self.metrics)
         self._lr_path = find_lr(nnx.state(self.optimizer))
         params = jax.tree.leaves(nnx.state(self._model, nnx.Param))
@@ -265,7 +266,7 @@ class Trainer:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Outputs of `program.predict` (output activation applied) in eval mode, in batches."""
-        return self._fns.predict_all(nnx.state(self.model), np.asarray(x), self.eval_batch)
+        return self._fns.predict_all(nnx.state(self.model), as_arrays(x), self.eval_batch)
 
     def state(self) -> dict:
         """{"model": ..., "optimizer": ...}: plain nested dicts of arrays, PRNG keys as key data."""
@@ -392,17 +393,30 @@ class Trainer:
             # a private host copy, then device_put (which may alias it on CPU): no compiled copy
             # like jnp.asarray's
             put = lambda a: jax.device_put(np.array(a))
-            self._device[split] = (put(x), None if y is None else put(y))
+            self._device[split] = (each(put, x), None if y is None else each(put, y))
         return self._device[split]
 
-    def _head(self) -> M.Head:
+    def _head(self) -> M.Head | dict[str, M.Head]:
+        """How the metrics read the outputs (a Head per output name for a model with several)."""
         x, _ = self.splits["train"]
-        example = jax.ShapeDtypeStruct((1, *x.shape[1:]), jax.dtypes.canonicalize_dtype(x.dtype))
-        apply = lambda s, x: nnx.merge(self._layout.eval_gdef, s)(x)
+        struct = lambda a: jax.ShapeDtypeStruct(
+            (1, *a.shape[1:]), jax.dtypes.canonicalize_dtype(a.dtype)
+        )
+        example = each(struct, x)
+        cfg = self.config
+        if isinstance(x, Mapping):  # several inputs, called in the model's order
+            names = cfg.inputs or tuple(x)
+            apply = lambda s, x: nnx.merge(self._layout.eval_gdef, s)(*(x[k] for k in names))
+        else:
+            apply = lambda s, x: nnx.merge(self._layout.eval_gdef, s)(x)
         spec = jax.eval_shape(apply, nnx.state(self.model), example)
-        units = spec.shape[-1] if spec.shape else 1
-        logits = self.config.output_activation is not None
-        return M.Head(self.config.task, int(units), logits=logits)
+        units = lambda o: int(o.shape[-1]) if o.shape else 1
+        if cfg.outputs is not None:
+            return {
+                o.name: M.Head(o.task, units(s), logits=o.activation is not None)
+                for o, s in zip(cfg.outputs, spec, strict=True)
+            }
+        return M.Head(cfg.task, units(spec), logits=cfg.output_activation is not None)
 
     def _monitor(self, monitor: str) -> str:
         has_val = "val" in self.splits and self.splits["val"][1] is not None

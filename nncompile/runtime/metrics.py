@@ -47,12 +47,39 @@ def build(configs: list[dict], head: Head) -> list[Metric]:
     return [metric(c["name"], head, **{k: v for k, v in c.items() if k != "name"}) for c in configs]
 
 
+def build_for(config, head: Head | dict[str, Head]) -> list[Metric]:
+    """A run's metrics (a RunConfig's): for a model with several outputs, each metric on every
+    output whose task it fits, keyed `<output>_<metric>` and reading that output and its targets."""
+    configs = [m.model_dump() for m in config.metrics]
+    if not isinstance(head, dict):
+        return build(configs, head)
+    out = []
+    for name, h in head.items():
+        task = "classification" if h.task == "sequence" else h.task
+        fits = [c for c in configs if METRICS[c["name"]].task == task]
+        for m in build(fits, h):
+            out.append(_on_output(m, name))
+    return out
+
+
+def _on_output(m: Metric, name: str) -> Metric:
+    return Metric(
+        f"{name}_{m.key}",
+        m.init,
+        lambda acc, outputs, y: m.update(acc, outputs[name], y[name]),
+        m.finalize,
+    )
+
+
 def better(key: str) -> str:
     """Which direction is better for a history key: 'min' for losses and errors, else 'max'."""
     base = key.removeprefix("val_")
     if base.endswith("loss"):
         return "min"
-    return next((e.better for e in METRICS.entries() if e.names(base)), "max")
+    found = next((e.better for e in METRICS.entries() if e.names(base)), None)
+    if found is None and "_" in base:  # `<output>_<metric>` of a model with several outputs
+        return better(base.split("_", 1)[1])
+    return found or "max"
 
 
 # ---- one transfer per fetch ----------------------------------------------------------------------

@@ -15,6 +15,7 @@ from ..registry.training import NOISES, Gan
 from ..shapes import fmt
 from ..syntax import ast
 from . import ir
+from .several import check_several, recorded, several_losses
 
 
 def cross_check(train: ir.Train, out: Collector, block: ast.TrainBlock) -> None:
@@ -24,10 +25,12 @@ def cross_check(train: ir.Train, out: Collector, block: ast.TrainBlock) -> None:
         _input_vs_data(train, train.model, out, where("model"))
         _loss_vs_output(train, train.model, out, where("loss"))
         _names_in_model(train, train.model, out, where)
+        check_several(train, out, where)
     else:
         _gan(train, out, where)
-    _augmentations(train, out)
-    _metrics(train, out, where("metrics"))
+    if not train.several:
+        _augmentations(train, out)
+        _metrics(train, out, where("metrics"))
     _monitor(train, out, spans.get("early_stopping.monitor", where("early_stopping")))
 
 
@@ -62,8 +65,8 @@ def _input_vs_data(train: ir.Train, model: ir.Model, out: Collector, span) -> No
         )
 
 
-def _last_activation(model: ir.Model) -> str | None:
-    last = model.last
+def _last_activation(model: ir.Model, last: ir.Node | None = None) -> str | None:
+    last = last or model.last
     if last is None:
         return None
     if isinstance(last.params, Ref):  # a bare activation statement
@@ -75,7 +78,24 @@ def _last_activation(model: ir.Model) -> str | None:
 
 
 def _loss_vs_output(train: ir.Train, model: ir.Model, out: Collector, span) -> None:
-    loss = train.props.loss
+    if len(model.outputs) > 1 or isinstance(train.props.loss, dict):
+        for name, loss, node in several_losses(train, model, out, span):
+            tensor = next(t for t in model.outputs if t.name == name)
+            loss_vs_one(train, model, loss, tensor, node, out, loss.span)
+        return
+    loss_vs_one(train, model, train.loss, model.outputs[0], model.last, out, span)
+
+
+def loss_vs_one(
+    train: ir.Train,
+    model: ir.Model,
+    loss: Ref,
+    tensor: ir.Tensor,
+    last: ir.Node | None,
+    out: Collector,
+    span,
+) -> None:
+    """One output's loss against the output (its shape, activation) and the data."""
     entry = LOSSES[loss.name]
     info = train.data.info
     if entry.task == "adversarial":
@@ -107,15 +127,15 @@ def _loss_vs_output(train: ir.Train, model: ir.Model, out: Collector, span) -> N
             "use mse, mae or huber for regression",
         )
         return
-    last = model.last
+    several = len(model.outputs) > 1
     output = Output(
         model.name,
         train.data.name,
-        model.outputs[0].shape,
-        info.num_classes,
+        tensor.shape,
+        None if several else info.num_classes,
         last.kind if last else None,
-        _last_activation(model),
-        _regression_target(train),
+        _last_activation(model, last),
+        None if several else _regression_target(train),
     )
     problem = entry.check_output(loss.params, output)
     if problem is not None:
@@ -184,7 +204,7 @@ def _monitor(train: ir.Train, out: Collector, span) -> None:
     stop = train.props.early_stopping
     if stop is None:
         return
-    known = ["loss", *(m.name for m in train.props.metrics)]
+    known = recorded(train) or ["loss", *(m.name for m in train.props.metrics)]
     name = stop.monitor
     base = name[4:] if name.startswith("val_") else name
     if base not in known:
@@ -271,7 +291,7 @@ def _gan(train: ir.Train, out: Collector, where) -> None:
             d.last.span if d.last else span,
             "end it with dense(1)",
         )
-    loss = train.props.loss
+    loss = train.loss
     if LOSSES[loss.name].task != "adversarial":
         out.error(
             D.LOSS_OUTPUT,

@@ -91,6 +91,30 @@ class Train:
     discriminator: Model | None = None
     property_spans: dict[str, Span] = field(default_factory=dict, compare=False)
 
+    @property
+    def loss(self) -> Ref:
+        """The loss (of the first output when `loss:` gives one per output)."""
+        loss = self.props.loss
+        return loss if isinstance(loss, Ref) else next(iter(loss.values()))
+
+    def output_losses(self) -> dict[str, Ref]:
+        """Each output's loss (`loss: {out: ...}`; one loss given: the same for every output)."""
+        assert self.model is not None
+        loss = self.props.loss
+        names = [t.name for t in self.model.outputs]
+        if isinstance(loss, Ref):
+            return dict.fromkeys(names, loss)
+        return {n: loss[n] for n in names if n in loss}
+
+    def loss_weight(self, output: str) -> float:
+        return (self.props.loss_weights or {}).get(output, 1.0)
+
+    @property
+    def several(self) -> bool:
+        """The model has several inputs or several outputs: x and y are dicts keyed by name."""
+        m = self.model
+        return m is not None and (len(m.inputs) > 1 or len(m.outputs) > 1)
+
 
 @dataclass(frozen=True)
 class Sweep:

@@ -239,6 +239,10 @@ def is_list(annotation) -> bool:
     return any(typing.get_origin(t) is list for t in flatten(annotation))
 
 
+def is_dict(annotation) -> bool:
+    return any(typing.get_origin(t) is dict for t in flatten(annotation))
+
+
 def nested_model(annotation):
     for t in flatten(annotation):
         if isinstance(t, type) and issubclass(t, Params):

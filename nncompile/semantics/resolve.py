@@ -17,7 +17,7 @@ from ..diagnostics import Collector, did_you_mean, one_of
 from ..registry import BlockRef, Params, Ref, RefTo, registries
 from ..source import Span
 from ..syntax import ast
-from .pydantic_errors import KEY, is_list, kind_label, kinds_label, nested_model, report
+from .pydantic_errors import KEY, is_dict, is_list, kind_label, kinds_label, nested_model, report
 
 
 class Invalid(Exception):
@@ -139,6 +139,11 @@ class Resolver:
             if is_list(info.annotation):
                 items = value.items if isinstance(value, ast.List) else (value,)
                 return [self.ref(v, meta.kind, scope) for v in items]
+            if isinstance(value, ast.Dict) and is_dict(info.annotation):  # one per output
+                kind = meta.kind
+                return self.pairs(
+                    value, scope, spans, loc, symbols, lambda v, s, at: self.ref(v, kind, s)
+                )
             return self.ref(value, meta.kind, scope)
         if isinstance(meta, BlockRef):
             value, scope = self.deref(value, scope)

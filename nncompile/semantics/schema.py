@@ -70,7 +70,9 @@ Optimizer = Annotated[Ref | None, RefTo("optimizer")]
 class TrainProps(Params):
     model: Annotated[str | None, BlockRef("model")] = None
     data: Annotated[str, BlockRef("data")]
-    loss: Annotated[Ref, RefTo("loss")]
+    # one loss for every output, or one per output of a model with several: {digit: ..., big: ...}
+    loss: Annotated[Ref | dict[str, Ref], RefTo("loss")]
+    loss_weights: dict[str, Annotated[float, Field(ge=0)]] | None = None  # per output; default 1
     optimizer: Optimizer = None  # adam(lr=1e-3)
     schedule: Annotated[Ref | None, RefTo("schedule")] = None
     clip_norm: Annotated[float, Field(gt=0)] | None = None

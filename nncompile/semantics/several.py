@@ -1,119 +1,123 @@
-"""Layer statements with more than one tensor on a side: tensor-valued arguments
-(``lstm(64, initial_state=[h, c])``) and several bound names (``seq, h, c = lstm(...)``)."""
+"""Cross checks of a model with several inputs or outputs (issue 11): per-output `loss: {...}` and
+`loss_weights: {...}` name the model's outputs, a source's named arrays (`npz(x=[...], y=[...])`)
+are the model's inputs and outputs, metrics fit some output, and the history keys of per-output
+metrics (`<output>_<metric>`) can be monitored."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Protocol
+from collections.abc import Iterator
 
 from .. import diagnostics as D
 from ..diagnostics import Collector
-from ..shapes import Shape
-from ..syntax import ast
+from ..registry import Ref
+from ..registry.losses import LOSSES
+from ..registry.metrics import METRICS
 from . import ir
 
 
-class Walk(Protocol):
-    """What these helpers read of walk.ModelWalk."""
-
-    out: Collector
-    tensors: dict[str, ir.Tensor]
-    failed: set[str]
-
-    def unknown_tensor(self, n: ast.Name) -> None: ...
-
-
-def tensor_arguments(
-    walk: Walk, stmt: ast.LayerStmt, keys: tuple[str, ...], args: tuple[ast.Arg, ...]
-) -> tuple[tuple[str, ...] | None, tuple[ast.Arg, ...]]:
-    """The tensors named by the keyword arguments ``keys`` (further inputs of the layer, in order),
-    and the arguments with those names as strings (what the layer's parameters validate)."""
-    names: list[str] = []
-    kept: list[ast.Arg] = []
-    for a in args:
-        if a.key not in keys:
-            kept.append(a)
+def several_losses(
+    train: ir.Train, model: ir.Model, out: Collector, span
+) -> Iterator[tuple[str, Ref, ir.Node | None]]:
+    """Each output with its loss and the node that makes it, after checking the names of
+    `loss: {...}` and `loss_weights: {...}` against the model's outputs."""
+    names = [t.name for t in model.outputs]
+    spans = train.property_spans
+    for key in ("loss", "loss_weights"):
+        given = train.props.loss if key == "loss" else train.props.loss_weights
+        if not isinstance(given, dict):
             continue
-        items = a.value.items if isinstance(a.value, ast.List) else (a.value,)
-        refs: list[ast.Name] = []
-        for v in items:
-            if not isinstance(v, ast.Name):
-                walk.out.error(
-                    D.BAD_VALUE,
-                    f"{a.key} takes the names of tensors, e.g. {a.key}=[h, c]",
-                    v.span,
-                    "bind them earlier in the model: "
-                    "`seq, h, c = lstm(64, return_sequences=true, return_state=true)`",
+        for k in given:
+            if k not in names:
+                out.error(
+                    D.UNKNOWN_REFERENCE,
+                    f"{key} names '{k}', which is not an output of model {model.name}",
+                    spans.get(f"{key}.{k}", spans.get(key, span)),
+                    D.did_you_mean(k, names) or f"its outputs are {D.one_of(names)}",
                 )
-                return None, args
-            if v.id not in walk.tensors and v.id not in walk.failed:
-                walk.unknown_tensor(v)
-                return None, args
-            refs.append(v)
-        names.extend(r.id for r in refs)
-        strings = tuple(ast.String(r.id, r.span) for r in refs)
-        kept.append(replace(a, value=ast.List(strings, a.value.span)))
-    return tuple(names), tuple(kept)
-
-
-def bound_names(stmt: ast.LayerStmt) -> list[ast.Name]:
-    if stmt.target is None or stmt.target_span is None:
-        return []
-    return [ast.Name(stmt.target, stmt.target_span), *stmt.more_targets]
-
-
-def extra_outputs(
-    walk: Walk,
-    stmt: ast.LayerStmt,
-    model: str,
-    outputs: dict[str, Shape] | None,
-    fields: frozenset[str] = frozenset(),
-) -> tuple[ir.Tensor, ...] | None:
-    """The tensors a statement binds besides its first (``h, c`` of ``seq, h, c = lstm(...)``),
-    from the layer's ``outputs`` (``fields``: its parameters, for the hint); None after a
-    diagnostic."""
-    names = bound_names(stmt)
-    labels = list(outputs or ())
-    call = stmt.call.name
-    if len(names) > 1 and len(labels) != len(names):
-        if len(labels) <= 1:
-            what = "one tensor"
-            hint = (
-                f"{call} yields its final states too with return_state=true"
-                if "return_state" in fields
-                else f"bind one name: `{names[0].id} = {call}(...)`"
+    losses = train.output_losses()
+    for name in names:
+        if name not in losses:
+            out.error(
+                D.LOSS_OUTPUT,
+                f"output {name} of model {model.name} has no loss",
+                spans.get("loss", span),
+                f"add `{name}: ...` to `loss: {{...}}` (or give one loss for every output)",
             )
-        else:
-            what = f"{len(labels)} tensors here ({', '.join(labels)})"
-            hint = f"bind {len(labels)} names: `{', '.join(labels)} = {call}(...)`"
-            if "seq" not in labels:
-                hint += "; without return_sequences=true its output is the final state h"
-        walk.out.error(
-            D.GRAPH,
-            f"{call} yields {what}, but the statement binds {len(names)} names",
-            stmt.span,
-            hint,
-        )
+            continue
+        yield name, losses[name], next((n for n in model.nodes if n.output == name), None)
+
+
+def output_tasks(train: ir.Train) -> dict[str, str]:
+    """Each output's task: its loss's."""
+    if train.model is None:
+        return {}
+    return {n: LOSSES[r.name].task for n, r in train.output_losses().items()}
+
+
+def recorded(train: ir.Train) -> list[str] | None:
+    """The history keys (without `val_`) of a model with several outputs, None for one output."""
+    if train.model is None or len(train.model.outputs) < 2:
         return None
-    if len(labels) > 1 and len(names) < 2:
-        walk.out.warning(
-            D.GRAPH,
-            f"{call} yields {len(labels)} tensors ({', '.join(labels)}); only the first is used",
-            stmt.span,
-            f"bind them all: `{', '.join(labels)} = {call}(...)`",
-        )
-        return ()
-    seen = {names[0].id} if names else set()
-    for n in names[1:]:
-        if n.id in walk.tensors or n.id in seen:
-            walk.out.error(
-                D.DUPLICATE,
-                f"'{n.id}' is already defined in model {model}",
-                n.span,
-                "choose another name",
+    tasks = output_tasks(train)
+    keys = ["loss"]
+    for name, task in tasks.items():
+        keys += [f"{name}_{m.name}" for m in train.props.metrics if METRICS[m.name].task == task]
+    return keys
+
+
+def check_several(train: ir.Train, out: Collector, where) -> None:
+    """Named arrays of the source against the model; metrics and augmentations."""
+    model = train.model
+    if model is None or not train.several:
+        return
+    params = train.data.props.source.params
+    for what, arg, tensors in (("input", "x", model.inputs), ("output", "y", model.outputs)):
+        given = getattr(params, arg, None)
+        want = [t.name for t in tensors]
+        if given is None or (isinstance(given, str) and len(want) == 1):
+            continue
+        if isinstance(given, str):
+            out.error(
+                D.DATA_MODEL,
+                f"model {model.name} has {len(want)} {what}s ({', '.join(want)}), but data "
+                f"{train.data.name} gives one array ({arg}={given!r})",
+                train.data.props.source.span,
+                f"list one array per {what}, named like them: {arg}={want}".replace("'", '"'),
             )
-            return None
-        seen.add(n.id)
-    assert outputs is not None or len(names) < 2
-    shapes = list((outputs or {}).values())
-    return tuple(ir.Tensor(n.id, s) for n, s in zip(names[1:], shapes[1:], strict=True))
+        elif list(given) != want:
+            missing = [n for n in want if n not in given]
+            extra = [n for n in given if n not in want]
+            why = (
+                f"has no array for {what} '{missing[0]}'"
+                if missing
+                else f"names '{extra[0]}', which is not an {what} of model {model.name}"
+                if extra
+                else f"lists the {what}s in another order than model {model.name}"
+            )
+            out.error(
+                D.DATA_MODEL,
+                f"data {train.data.name} {why} (its {arg}: {', '.join(given)})",
+                train.data.props.source.span,
+                f"name the arrays after the model's {what}s, in order: {arg}={want}".replace(
+                    "'", '"'
+                ),
+            )
+    if len(model.outputs) > 1:
+        tasks = set(output_tasks(train).values())
+        for metric in train.props.metrics:
+            if METRICS[metric.name].task not in tasks:
+                out.error(
+                    D.LOSS_OUTPUT,
+                    f"metric {metric.name} is for {METRICS[metric.name].task}, but no output of "
+                    f"model {model.name} is",
+                    metric.span,
+                    "a metric is computed on every output whose loss has its task",
+                )
+    if len(model.inputs) > 1:
+        for ref in train.data.props.augment:
+            out.error(
+                D.DATA_MODEL,
+                f"augmentations of a model with several inputs are not supported yet ({ref.name})",
+                ref.span,
+                "remove `augment`",
+            )

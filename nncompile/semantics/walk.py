@@ -14,7 +14,7 @@ from ..source import Span
 from ..syntax import ast
 from . import ir
 from .resolve import Invalid, Resolver, Scope
-from .several import extra_outputs, tensor_arguments
+from .bindings import extra_outputs, tensor_arguments
 
 
 class Builder(Protocol):

@@ -1,0 +1,99 @@
+"""Checks of the data of a model with several inputs or outputs: x (and y) are dicts of arrays
+keyed by the model's input (output) names. Each named array is checked by name first, then by the
+per-array checks of `fit_checks`, as the only input (target) of a one-input (one-output) model is.
+Numpy only."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataError
+from ..registry.losses import LOSSES
+from .fit_checks import Fit, Splits, check_shapes, check_targets
+from .trees import first, rows
+
+
+def names_of(value, what: str, want: list[str], where: str) -> None:
+    """`value` is a dict with exactly the names `want` (the model's inputs or outputs)."""
+    if not isinstance(value, Mapping):
+        raise DataError(
+            f"{where}: the model has several {what}s ({', '.join(want)}), but the data gives one "
+            "array",
+            f"give a dict of arrays keyed by {what} name: "
+            f"{{{', '.join(f'{n!r}: ...' for n in want)}}}",
+        )
+    missing = [n for n in want if n not in value]
+    extra = [n for n in value if n not in want]
+    if missing or extra:
+        wrong = f"no {what} {missing[0]!r}" if missing else f"an unknown {what} {extra[0]!r}"
+        raise DataError(
+            f"{where}: the data has {wrong}; the model's {what}s are {', '.join(want)}",
+            f"name the arrays after the model's {what}s (it has {', '.join(map(repr, want))})",
+        )
+
+
+def check_several(
+    splits: Splits,
+    inputs: Mapping[str, tuple[int, ...]],
+    outputs: Mapping[str, Fit],
+    where: str,
+    *,
+    tasks: Mapping[str, str] | None = None,
+    labels: Mapping[str, list | None] | None = None,
+    origin: str = "",
+) -> None:
+    """Check every split's named inputs against `inputs` (name -> per-example shape) and its
+    targets against `outputs` (name -> what that output's targets must fit); `tasks`/`labels`: per
+    target, what the source found (None: arrays given by the caller)."""
+    several_in, several_out = len(inputs) > 1, len(outputs) > 1
+    where += origin
+    for split, (x, y) in splits.items():
+        at = f"{where}, {split} split"
+        if several_in:
+            names_of(x, "input", list(inputs), at)
+        if several_out and y is not None:
+            names_of(y, "output", list(outputs), f"{at} (y)")
+        counts = {rows(a) for a in (x.values() if isinstance(x, Mapping) else [x])}
+        if y is not None:
+            counts |= {rows(a) for a in (y.values() if isinstance(y, Mapping) else [y])}
+        if len(counts) > 1:
+            raise DataError(
+                f"{at}: the named arrays have different numbers of examples ({sorted(counts)})",
+                "every input and target array needs one row per example",
+            )
+    for name, shape in inputs.items():
+        pick = (lambda x, n=name: np.asarray(x[n])) if several_in else np.asarray
+        view = {k: (pick(x), None if y is None else first(y)) for k, (x, y) in splits.items()}
+        check_shapes(view, shape, f"{where} (input {name})" if several_in else where)
+    for name, fit in outputs.items():
+        pick = (lambda y, n=name: np.asarray(y[n])) if several_out else np.asarray
+        view = {k: (first(x), None if y is None else pick(y)) for k, (x, y) in splits.items()}
+        task = (tasks or {}).get(name)
+        own = (labels or {}).get(name)
+        at = f"{where} (output {name})" if several_out else where
+        check_targets(view, fit, at, task=task, labels=own)
+
+
+def io_of(train: Any) -> tuple[dict, dict]:
+    """A train block's (semantics.ir.Train) model input shapes and what each output's targets must
+    fit, by name."""
+    model = train.model
+    shapes = {o.name: o.shape for o in model.outputs}
+    one_hot = train.data.props.one_hot
+    fits = {
+        n: Fit(LOSSES[r.name], model.name, shapes[n], one_hot)
+        for n, r in train.output_losses().items()
+    }
+    return {i.name: i.shape for i in model.inputs}, fits
+
+
+def io_found(dataset: Any) -> dict:
+    """What a loaded dataset (runtime.data.Dataset) found per target: its task and labels."""
+    if dataset is None:
+        return {}
+    origin = f" ({dataset.origin})" if dataset.origin else ""
+    tasks = dataset.stats.get("tasks") or {}
+    return {"tasks": tasks, "labels": dataset.stats.get("target_labels") or {}, "origin": origin}
