@@ -51,15 +51,18 @@ def load_npz_named(spec: LoadRequest, path: Path, xkeys, ykeys) -> Raw:
     targets = {}
     for k, a in y.items():
         if a.dtype.kind in "biu":
-            if a.size != len(a):
+            if a.ndim > 2:
                 fail(
                     spec,
-                    f"{path}: integer targets {k!r} must be class ids of shape (n,), not {a.shape}",
+                    f"{path}: integer targets {k!r} must be class ids of shape (n,) or one per "
+                    f"step (n, steps), not {a.shape}",
                     "store regression targets as floats",
                 )
             if a.min() < 0:
                 fail(spec, f"{path}: array {k!r} holds negative class ids", "number classes 0..K-1")
-            targets[k] = a.astype(np.int32).reshape(len(a))
+            # (n,) or (n, 1): a class id per example; (n, steps): one per step (a sequence)
+            ids = a.astype(np.int32)
+            targets[k] = ids.reshape(len(a)) if ids.shape[1:] in ((), (1,)) else ids
         else:
             a = a.astype(np.float32)
             targets[k] = a[:, None] if a.ndim == 1 else a

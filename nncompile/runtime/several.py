@@ -37,7 +37,10 @@ def load_several(spec: DataSpec, raw: Raw, fractions: dict[str, float]) -> Datas
     xs, ys = _named(raw.x), _named(raw.y) if raw.y is not None else {}
     n = len(first(raw.x))
     tasks = {k: "classification" if a.dtype.kind in "iu" else "regression" for k, a in ys.items()}
-    labels = next((ys[k] for k, t in tasks.items() if t == "classification"), None)
+    # stratified by the first target with a class id per example (not one per step)
+    labels = next(
+        (ys[k] for k, t in tasks.items() if t == "classification" and ys[k].ndim == 1), None
+    )
     index = split_indices(spec, fractions, n, labels)
     index["train"] = subset(spec, index["train"], labels)
     x_stats = {
