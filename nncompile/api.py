@@ -20,6 +20,7 @@ from .memory import check_fits, out_of_memory_error, with_data
 from .registry.bounds import MAX_EPOCHS
 from .registry.losses import LOSSES
 from .runconfig import RunConfig
+from .runtime.decoding import Decoding
 from .runtime.fit_checks import Fit, check_inputs, check_shapes, check_targets
 from .runtime.named import check_several, io_found, io_of
 from .runtime.trees import as_arrays, each
@@ -64,7 +65,7 @@ def compile(
     return Program(program, train)
 
 
-class Program:
+class Program(Decoding):
     """A compiled spec: the emitted ``source``, its live ``module``, and training on data."""
 
     def __init__(self, spec: ir.Program, train: str | None = None):

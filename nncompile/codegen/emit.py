@@ -17,6 +17,7 @@ from ..version import __version__
 from . import config as CF
 from . import multi as MIO
 from . import training as TR
+from .decoding import write_decode
 from .layers import IM2COL
 from .lower import lower_model
 from .text import Writer, backend_section, config_section, header, main_block, model_section
@@ -160,6 +161,8 @@ def emit_supervised(
         out = "model(x).astype(jnp.float32)" if bf16 else "model(x)"
         final = {"softmax": f"jax.nn.softmax({out}, axis=-1)", "sigmoid": f"jax.nn.sigmoid({out})"}
         w(f"    return {final.get(fold, out) if fold else out}")
+    if train.props.decode is not None:
+        write_decode(w, train, line("decode"))
     config = CF.config(
         train,
         spec_name,

@@ -15,6 +15,7 @@ from ..registry.training import NOISES, Gan
 from ..shapes import fmt
 from ..syntax import ast
 from . import ir
+from .decoding import check_decode
 from .several import check_several, recorded, several_losses
 
 
@@ -26,6 +27,7 @@ def cross_check(train: ir.Train, out: Collector, block: ast.TrainBlock) -> None:
         _loss_vs_output(train, train.model, out, where("loss"))
         _names_in_model(train, train.model, out, where)
         check_several(train, out, where)
+        check_decode(train, out, where)
     else:
         _gan(train, out, where)
     if not train.several:

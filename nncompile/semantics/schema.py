@@ -64,6 +64,14 @@ class Samples(Params):
     count: Annotated[int, Field(ge=1, le=1024)] = 64
 
 
+class Decode(Params):
+    """Greedy decoding of a sequence model (`decode` in the program, Program.decode)."""
+
+    input: str  # the model's token input the decoder reads, fed back step by step
+    start: Annotated[int, Field(ge=0)] = 0  # the token id it starts from
+    output: str | None = None  # the output predicting the next token (default: the only one)
+
+
 Optimizer = Annotated[Ref | None, RefTo("optimizer")]
 
 
@@ -93,6 +101,7 @@ class TrainProps(Params):
     generator_optimizer: Optimizer = None
     discriminator_optimizer: Optimizer = None
     samples: Samples | None = None
+    decode: Decode | None = None
 
     @model_validator(mode="after")
     def _model_or_objective(self) -> TrainProps:
