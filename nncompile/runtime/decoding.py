@@ -55,8 +55,8 @@ def greedy(program: Any, model: Any, x: Any, batch: int) -> np.ndarray:
     graphdef, state = nnx.split(copy)
     run = jax.jit(lambda s, xs: program.decode(nnx.merge(graphdef, s), xs))
     n = rows(x)
-    parts = [
-        np.asarray(run(state, each(lambda a, i=i: a[i : i + batch], x)))
-        for i in range(0, max(n, 1), batch)
-    ]
+    parts = []
+    for start in range(0, max(n, 1), batch):
+        chunk = each(lambda a, s=start: a[s : s + batch], x)  # type: ignore[misc]
+        parts.append(np.asarray(run(state, chunk)))
     return np.concatenate(parts)[:n]

@@ -13,8 +13,8 @@ from ..shapes import ShapeError, fmt
 from ..source import Span
 from ..syntax import ast
 from . import ir
-from .resolve import Invalid, Resolver, Scope
 from .bindings import extra_outputs, tensor_arguments
+from .resolve import Invalid, Resolver, Scope
 
 
 class Builder(Protocol):

@@ -65,7 +65,7 @@ def rnn_outputs(name: str):
     def outputs(p: Recurrent, x: list[Shape]) -> dict[str, Shape] | None:
         if not p.return_state:
             return None
-        states = {label: (p.units,) for label in STATES[name]}
+        states: dict[str, Shape] = {label: (p.units,) for label in STATES[name]}
         return {"seq": (x[0][0], p.units), **states} if p.return_sequences else states
 
     return outputs
@@ -142,10 +142,11 @@ def unpack_states(kind: str, sequences: bool):
 def lower_rnn(kind: str):
     def lower(p: Recurrent, x: tuple[Shape, ...], out: Shape) -> Lowered:
         init = call("nnx.RNN", cell(kind, x[0][-1], p))
-        if p.return_sequences:
-            apply = lambda a, xs: call(a, xs[0], **initial_carry(kind, xs[1:]))
-        else:
-            apply = lambda a, xs: t("{h}[:, -1]", h=call(a, xs[0], **initial_carry(kind, xs[1:])))
+
+        def apply(a: Sym, xs: Sequence[Code]) -> Code:
+            out = call(a, xs[0], **initial_carry(kind, xs[1:]))
+            return out if p.return_sequences else t("{h}[:, -1]", h=out)
+
         if not p.return_state:
             return Lowered(init, apply)
         return Lowered(
