@@ -64,7 +64,8 @@ def test_emitted_model_returns_both_outputs_and_fuses_each_head():
             "big: binary_crossentropy}",
             "bigg: binary_crossentropy}",
             [
-                "loss names 'bigg', which is not an output of model TwoHalves | did you mean 'big'?",
+                "loss names 'bigg', which is not an output of model TwoHalves | did you mean "
+                "'big'?",
                 "output big of model TwoHalves has no loss | add `big: ...` to `loss: {...}` (or "
                 "give one loss for every output)",
             ],
@@ -83,7 +84,8 @@ def test_emitted_model_returns_both_outputs_and_fuses_each_head():
             'x=["left", "right"]',
             'x="left"',
             [
-                "model TwoHalves has 2 inputs (left, right), but data halves gives one array (x='left')"
+                "model TwoHalves has 2 inputs (left, right), but data halves gives one array "
+                "(x='left')"
             ],
         ),
         (
