@@ -106,9 +106,9 @@ class Program(Decoding):
 
     def load_data(self):
         """Load the spec's data source (split, normalised, reshaped) and check it fits the model."""
-        from .runtime.data import load_dataset
+        from .runtime.several import load_any
 
-        self.dataset = load_dataset(self.data_spec())
+        self.dataset = load_any(self.data_spec())
         return self.dataset
 
     def splits(self, data: Splits | tuple | None = None) -> dict:

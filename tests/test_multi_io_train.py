@@ -18,7 +18,7 @@ model Two {
   c = concat(ha, hb)
   dense(2, activation=softmax)
 }
-data none { source: npz("unused.npz") }
+data none { source: npz("unused.npz", x=["a", "b"]) }
 train { model: Two data: none loss: categorical_crossentropy epochs: 30 batch_size: 32
         optimizer: adam(lr=1e-2) metrics: [accuracy] }
 """

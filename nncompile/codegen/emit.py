@@ -160,7 +160,7 @@ def emit_supervised(
     else:
         out = "model(x).astype(jnp.float32)" if bf16 else "model(x)"
         final = {"softmax": f"jax.nn.softmax({out}, axis=-1)", "sigmoid": f"jax.nn.sigmoid({out})"}
-        w(f"    return {final.get(fold, out) if fold else out}")
+        w(f"    return {final.get(plan.fold, out) if plan.fold else out}")
     if train.props.decode is not None:
         write_decode(w, train, line("decode"))
     config = CF.config(

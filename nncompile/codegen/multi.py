@@ -8,7 +8,7 @@ output's folded activation applied. A model with one input and one output never 
 
 from __future__ import annotations
 
-from ..expr import Expr, Snippet, Sym, call, render, t
+from ..expr import Expr, Snippet, Sym, call, layout, render, t
 from ..semantics import ir
 from . import training as TR
 
@@ -52,22 +52,17 @@ def loss_terms(train: ir.Train) -> tuple[list[Expr], set[Snippet]]:
     return terms, snippets
 
 
-def predict_expr(model: ir.Model, fold) -> Expr:
+def predict_expr(model: ir.Model, fold) -> Expr | dict:
     """What `predict` returns: each output with its folded activation applied."""
     if len(model.outputs) == 1:
         template = {"softmax": SOFTMAX, "sigmoid": SIGMOID}.get(fold or "")
         out = model_call(model)
         return t(template, o=out) if template else out
     heads = fold if isinstance(fold, dict) else {}
-    parts = []
-    for o in model.outputs:
-        template = {"softmax": SOFTMAX, "sigmoid": SIGMOID}.get(heads.get(o.name) or "")
-        value = _at("outputs", o.name, True)
-        parts.append(t("{k}: {v}", k=o.name, v=t(template, o=value) if template else value))
-    return t(
-        "{{" + ", ".join(f"{{p{i}}}" for i in range(len(parts))) + "}}",
-        **{f"p{i}": p for i, p in enumerate(parts)},
-    )
+    return {
+        o.name: predict_expr_on(_at("outputs", o.name, True), heads.get(o.name))
+        for o in model.outputs
+    }
 
 
 def write_loss_fn(w, train: ir.Train, bf16: bool, line) -> None:
@@ -91,9 +86,9 @@ def write_predict(w, model: ir.Model, fold, bf16: bool) -> None:
         w.assign(4, "outputs", t("{m}.astype(jnp.float32)", m=model_call(model)))
         w(f"    return {render(predict_expr_on(Sym('outputs'), fold))}")
         return
-    w(f"    return {render(predict_expr(model, fold))}")
+    w("    return " + layout(predict_expr(model, fold), 4, 100, len("    return ")))
 
 
-def predict_expr_on(value: Sym, fold) -> Expr | Sym:
+def predict_expr_on(value: Sym | Expr, fold) -> Expr | Sym:
     template = {"softmax": SOFTMAX, "sigmoid": SIGMOID}.get(fold or "")
     return t(template, o=value) if template else value

@@ -426,7 +426,8 @@ def load_raw(spec: LoadRequest) -> Raw:
         )
     raw = entry.load(spec)
     if raw.task == SEVERAL:  # named arrays: each checked (and counted) by load_npz_named
-        for what, v in (("features", raw.x), ("targets", raw.y)):
+        named: list[tuple[str, Any]] = [("features", raw.x), ("targets", raw.y)]
+        for what, v in named:
             for k, a in (v if isinstance(v, dict) else {"": v} if v is not None else {}).items():
                 check_finite(spec, a, f"{what} {k!r}", lambda at: f"example {at[0]}")
         return raw

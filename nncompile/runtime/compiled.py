@@ -210,13 +210,15 @@ class Compiled:
             chunk = take(x, slice(start, start + size))
             pad = size - rows(chunk)
             if pad:
-                chunk = each(
-                    lambda c, p=pad: np.concatenate([c, np.zeros((p, *c.shape[1:]), c.dtype)]),
-                    chunk,
-                )
+                chunk = each(functools.partial(_padded, pad=pad), chunk)
             # a host copy put on the device: no compiled copy
             out.append(self.predict(model_state, jax.device_put(each(np.array, chunk))))
         return take(concat(jax.device_get(out)), slice(0, n))
+
+
+def _padded(a: np.ndarray, pad: int) -> np.ndarray:
+    """`a` with `pad` rows of zeros after its rows."""
+    return np.concatenate([a, np.zeros((pad, *a.shape[1:]), a.dtype)])
 
 
 def build(

@@ -126,15 +126,11 @@ class Dataset:
         )
 
 
-def load_dataset(spec: DataSpec) -> Dataset:
-    """Load and prepare a data block: see the module docstring for the steps."""
+def load_dataset(spec: DataSpec, raw: Raw | None = None) -> Dataset:
+    """Load and prepare a data block: see the module docstring for the steps (`raw`: the source's
+    arrays when they are loaded already)."""
     fractions = check_split(spec)
-    raw = load_raw(spec)
-    if raw.task == "several":  # named inputs or targets (registry.several)
-        from .several import load_several
-
-        return load_several(spec, raw, fractions)
-    raw = keep_classes(spec, raw)
+    raw = keep_classes(spec, raw if raw is not None else load_raw(spec))
     x, y = windowed(spec, raw) if spec.windows is not None else (raw.x, raw.y)
     labels = y if raw.task == "classification" and spec.windows is None else None
     index = split_indices(spec, fractions, len(x), labels)

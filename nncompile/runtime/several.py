@@ -11,8 +11,11 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import DataError
 from ..registry.loading import Raw, fail
-from .data import Dataset, DataSpec, apply, fit, split_indices, subset
+from ..registry.several import SEVERAL
+from ..registry.sources import load_raw
+from .data import Dataset, DataSpec, apply, check_split, fit, load_dataset, split_indices, subset
 from .trees import each, first
 
 UNSUPPORTED = ("classes", "windows", "reshape")
@@ -24,6 +27,14 @@ def _named(v: Any) -> dict:
 
 def _back(named: dict, like: Any) -> Any:
     return named if isinstance(like, dict) else named[""]
+
+
+def load_any(spec: DataSpec) -> Dataset:
+    """A data block's dataset: `load_dataset`'s, or, for named arrays, `load_several`'s."""
+    raw = load_raw(spec)
+    if raw.task != SEVERAL:
+        return load_dataset(spec, raw)
+    return load_several(spec, raw, check_split(spec))
 
 
 def load_several(spec: DataSpec, raw: Raw, fractions: dict[str, float]) -> Dataset:
@@ -98,8 +109,6 @@ class SeveralDataset(Dataset):
             a = np.asarray(a)
             info = self.stats["inputs"][k]
             if list(a.shape[1:]) != info["shape"]:
-                from ..errors import DataError
-
                 raise DataError(
                     f"input {k or 'x'} of shape {list(a.shape[1:])} does not match the data's "
                     f"{info['shape']}",
