@@ -27,9 +27,10 @@ def _rows(model: ir.Model, prefix: str = "") -> list[tuple[str, str, str, str, i
             kind = str(node.params)
         elif node.submodel is not None:
             kind = f"model {node.submodel.name}"
-        rows.append(
-            (str(node.span.line), f"{prefix}{node.name}", kind, fmt(node.shape), node.param_count)
-        )
+        line = str(node.span.line)
+        rows.append((line, f"{prefix}{node.name}", kind, fmt(node.shape), node.param_count))
+        # the layer's states (`seq, h, c = lstm(..., return_state=true)`): a row each, no params
+        rows.extend((line, f"{prefix}{t.name}", "state", fmt(t.shape), 0) for t in node.extra)
         if node.submodel is not None:
             rows.extend(_rows(node.submodel, prefix=f"{prefix}{node.name}."))
     return rows
@@ -38,7 +39,7 @@ def _rows(model: ir.Model, prefix: str = "") -> list[tuple[str, str, str, str, i
 def model_table(model: ir.Model) -> str:
     header = ("line", "layer", "kind", "output shape", "params")
     rows = [
-        (line, name, kind, shape, "" if kind.startswith("input") else f"{count:,}")
+        (line, name, kind, shape, "" if kind.startswith(("input", "state")) else f"{count:,}")
         for line, name, kind, shape, count in _rows(model)
     ]
     top_rows = [r for r in _rows(model) if "." not in r[1]]

@@ -178,3 +178,15 @@ def test_unbound_states_are_a_warning_and_the_output_is_kept():
     (warning,) = [d for d in diagnostics if d.severity == "warning"]
     assert warning.message == "lstm yields 2 tensors (h, c); only the first is used"
     assert model.nodes[-1].in_shapes == ((4,),)
+
+
+def test_summary_and_comments_show_the_states():
+    from nncompile.summary import model_table
+
+    model, _ = model_of(CONTINUED)
+    table = model_table(model)
+    rows = [line.split() for line in table.splitlines()]
+    assert ["4", "h", "state", "[4]"] in rows and ["4", "c", "state", "[4]"] in rows
+    assert "total parameters: 256" in table
+    source, _ = built(CONTINUED)
+    assert "# states.nn:4  [6, 3] -> [6, 4], [4], [4]" in source

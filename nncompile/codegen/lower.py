@@ -33,10 +33,12 @@ class Where:
     line: int
     ins: tuple
     out: tuple
+    more: tuple = ()  # the shapes of a layer's further outputs (its states)
 
     def __str__(self) -> str:
         shapes = ", ".join(_shape(s) for s in self.ins)
-        return f"{self.spec}:{self.line}  {shapes} -> {_shape(self.out)}"
+        outs = ", ".join(_shape(s) for s in (self.out, *self.more))
+        return f"{self.spec}:{self.line}  {shapes} -> {outs}"
 
 
 def _shape(shape: tuple) -> str:
@@ -253,7 +255,8 @@ class _Lowerer:
                 variables = [target, *(safe_name(e.name) for e in node.extra)]
                 env.update((e.name, v) for e, v in zip(node.extra, variables[1:], strict=True))
                 pattern = lowered.unpack(variables)
-                plan.body.append((pattern, lowered.apply_all(attr, ins), self.where(node)))
+                where = replace(self.where(node), more=tuple(e.shape for e in node.extra))
+                plan.body.append((pattern, lowered.apply_all(attr, ins), where))
             else:
                 plan.body.append((target, lowered.apply(attr, ins), self.where(node)))
             env[node.output] = target

@@ -28,7 +28,8 @@ class Reverser(nnx.Module):
 
     def __call__(self, source, shifted):
         s = self.s(source)  # encoder_decoder.nn:18  [6] -> [6, 16]
-        (c, h), enc = self.enc(s, return_carry=True)  # encoder_decoder.nn:19  [6, 16] -> [6, 64]
+        # encoder_decoder.nn:19  [6, 16] -> [6, 64], [64], [64]
+        (c, h), enc = self.enc(s, return_carry=True)
         t = self.t(shifted)  # encoder_decoder.nn:20  [6] -> [6, 16]
         # encoder_decoder.nn:21  [6, 16], [64], [64] -> [6, 64]
         dec = self.dec(t, initial_carry=(c, h))
