@@ -120,13 +120,14 @@ class Program:
             splits, where = {"train": data}, "the arrays given to fit()"
         else:
             splits, where = dict(data), "the arrays given to fit()"
-        cfg = self.run_config
+        cfg, tokens = self.run_config, False
         if cfg.gan is not None:
             want = tuple(cfg.gan.example_shape)
         else:
             assert self.train_block.model is not None
             want = self.train_block.model.inputs[0].shape
-        check_shapes(splits, want, where)
+            tokens = self.train_block.model.inputs[0].dtype == "int32"
+        check_shapes(splits, want, where, tokens=tokens)
         self._check_targets(splits, where, dataset)
         return splits
 
@@ -137,7 +138,7 @@ class Program:
             return
         t = self.train_block
         loss, one_hot = LOSSES[t.props.loss.name], t.data.props.one_hot
-        fit = Fit(loss, model.name, model.outputs[0].shape, one_hot)
+        fit = Fit(loss, model.name, model.outputs[0].shape, one_hot, t.data.props.pad)
         if dataset is None:
             check_targets(splits, fit, f"{where} (y)")
         else:

@@ -19,6 +19,7 @@ from ..runconfig import (
     Transfer,
     Windows,
 )
+from ..registry.losses import LOSSES
 from ..semantics import ir
 
 
@@ -45,7 +46,7 @@ def config(
         seed=p.seed,
         drop_remainder=p.drop_remainder,
         strategy=strategy,
-        task=train.data.info.task or "regression",
+        task=task_of(train),
         metrics=tuple(Metric(name=m.name, **m.params.model_dump(mode="json")) for m in p.metrics),
         output_activation=output_activation,
         early_stopping=EarlyStopping(**p.early_stopping.model_dump()) if p.early_stopping else None,
@@ -56,6 +57,15 @@ def config(
         cpu_compiler_options=cpu_compiler_options or None,
         precision=precision,
     ).dump()
+
+
+def task_of(train: ir.Train) -> str:
+    """The task of data whose source does not tell it before loading: the loss's, as `check`
+    assumed; "regression" for a reconstruction (`target: input`) of float inputs."""
+    info = train.data.info
+    if info.task is not None:
+        return info.task  # (`target: input` is already in it)
+    return "classification" if LOSSES[train.props.loss.name].task == "classification" else "regression"
 
 
 def gan_config(train: ir.Train, spec_name: str) -> dict:
@@ -93,6 +103,8 @@ def data(block: ir.Data) -> Data:
         windows=Windows(**p.windows.model_dump()) if p.windows else None,
         classes=tuple(p.classes) if p.classes else None,
         subset=p.subset,
+        target=p.target,
+        pad=p.pad,
     )
 
 

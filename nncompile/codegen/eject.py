@@ -77,7 +77,7 @@ def eject(program: ir.Program, train_name: str | None, out_dir: Path) -> list[Pa
             data,
             config.seed,
             loader,
-            tokens=train.data.info.task == "sequence",
+            tokens=train.data.info.token_ids,
         ),
         "train.py": train_py(title, spec, config, loader.requires),
         "README.md": readme(title, spec, config, loader.requires),

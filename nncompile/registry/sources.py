@@ -5,6 +5,8 @@ an ejected folder)."""
 
 from __future__ import annotations
 
+import math
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,6 +226,39 @@ class Npz(Params):
     y: str | None = "y"
 
 
+def npz_header(path: Path, key: str) -> tuple[tuple[int, ...], np.dtype] | None:
+    """An archived array's shape and dtype, read from its header (the data is not read)."""
+    with zipfile.ZipFile(path) as archive, archive.open(f"{key}.npy") as f:
+        major, _ = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(f)
+    return tuple(shape), dtype
+
+
+def npz_info(p: Npz, base: Path | None) -> SourceInfo:
+    """Shapes and kinds from the arrays' headers, when the archive is there: integer features are
+    token ids; integer targets class ids (per step when they have more than one axis)."""
+    path = data_path(p.path, base)
+    try:
+        if not path.is_file():
+            return SourceInfo(None, None, None)
+        x = npz_header(path, p.x)
+        with zipfile.ZipFile(path) as archive:
+            has_y = p.y is not None and f"{p.y}.npy" in archive.namelist()
+        y = npz_header(path, p.y) if has_y and p.y is not None else None
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError):
+        return SourceInfo(None, None, None)  # load reports what is wrong
+    if x is None or not x[0] or x[1].kind not in "biuf":
+        return SourceInfo(None, None, None)
+    shape = x[0][1:] or (1,)
+    task = None
+    if y is not None and y[0] and y[1].kind in "biuf":
+        ids = y[1].kind in "biu"
+        per_step = ids and math.prod(y[0][1:]) != 1
+        task = ("sequence" if per_step else "classification") if ids else "regression"
+    return SourceInfo(tuple(shape), None, task, tokens=x[1].kind in "iu")
+
+
 def load_npz(spec: LoadRequest) -> Raw:
     """Arrays from a .npz archive, loaded with allow_pickle=False (object arrays refused).
 
@@ -254,11 +289,19 @@ LOAD_NPZ = Snippet(
     "load_npz",
     '''
 def load_npz(path, x="x", y="y"):
-    """Arrays of a .npz archive, loaded without pickle: integer targets are class ids."""
+    """Arrays of a .npz archive, loaded without pickle: integer features are token ids, integer
+    targets class ids (one per example, or one per step: task "sequence")."""
     with np.load(path, allow_pickle=False) as archive:
         features, targets = archive[x], archive[y]
-    task = "classification" if targets.dtype.kind in "biu" else "regression"
-    return supervised(features, targets, task)
+    if targets.dtype.kind in "biu" and targets.size != len(targets):
+        x, _, _ = supervised(features, targets[:, 0], "classification")
+        y, task = targets.astype(np.int32), "sequence"
+    else:
+        task = "classification" if targets.dtype.kind in "biu" else "regression"
+        x, y, task = supervised(features, targets, task)
+    if features.dtype.kind in "iu":
+        x = features.astype(np.int32).reshape(x.shape)
+    return x, y, task
 ''',
     (SUPERVISED,),
 )
@@ -375,7 +418,8 @@ SOURCES = Registry(
             "npz",
             Npz,
             ("path",),
-            "a NumPy .npz archive (loaded without pickle)",
+            "a NumPy .npz archive (loaded without pickle): integer arrays are ids, float arrays values",
+            info=npz_info,
             files=("path",),
             load=load_npz,
             standalone=npz_standalone,

@@ -48,7 +48,7 @@ def _input_vs_data(train: ir.Train, model: ir.Model, out: Collector, span) -> No
             span,
             hint,
         )
-    tokens = data.info.task == "sequence"
+    tokens = data.info.token_ids
     if tokens != (x.dtype == "int32"):
         what = "token ids" if tokens else "float features"
         out.error(
@@ -104,7 +104,13 @@ def _loss_vs_output(train: ir.Train, model: ir.Model, out: Collector, span) -> N
             D.LOSS_OUTPUT,
             f"{loss.name} needs class labels, but data {train.data.name} has real-valued targets",
             span,
-            "use mse, mae or huber for regression",
+            "use mse, mae or huber for regression"
+            + (
+                "; for one-hot rows stored as floats, store their class ids instead "
+                "(np.savez(..., y=y.argmax(-1)))"
+                if train.data.props.source.name == "npz"
+                else ""
+            ),
         )
         return
     last = model.last
@@ -128,6 +134,8 @@ def _regression_target(train: ir.Train) -> tuple[int, ...] | None:
     props, info = train.data.props, train.data.info
     if info.feature_shape is None:
         return None
+    if props.target == "input":
+        return info.feature_shape
     if props.one_hot and info.num_classes:
         return (info.num_classes,)
     return SOURCES[props.source.name].target_shape(props.source.params, props.windows)
