@@ -65,6 +65,12 @@ def eject(program: ir.Program, train_name: str | None, out_dir: Path) -> list[Pa
             f"cannot eject `train {train.name}`: source {data.source!r} has no standalone form yet",
             "train it with `nncompile train`",
         )
+    if data.pad is not None:
+        raise NncompileError(
+            f"cannot eject `train {train.name}`: its data masks padding (`pad: {data.pad}`), which "
+            "the standalone metrics do not yet",
+            "train it with `nncompile train`",
+        )
     base = train.data.base_dir
     windows = data.windows.model_dump() if data.windows is not None else None
     request = EjectRequest(windows, Path(base) if base else None)

@@ -24,7 +24,9 @@ def loss_expr(train: ir.Train) -> tuple[Expr, tuple[Snippet, ...]]:
     loss = train.props.loss
     entry = LOSSES[loss.name]
     assert entry.lower is not None, f"{loss.name} is not a supervised loss"
-    return entry.lower(loss.params, LossContext(OUT, Y, train.data.props.one_hot)), entry.snippets
+    props = train.data.props
+    context = LossContext(OUT, Y, props.one_hot, props.pad)
+    return entry.lower(loss.params, context), entry.snippets
 
 
 def penalty_terms(train: ir.Train) -> list[Expr]:

@@ -43,6 +43,7 @@ class Head:
     task: str  # "classification" | "regression" | "sequence"
     units: int  # size of the outputs' last axis
     logits: bool = True  # classification outputs before their activation (the usual case)
+    pad: int | None = None  # the target id of padding (`pad:`): left out by the metrics that mask
 
     @property
     def binary(self) -> bool:
@@ -80,6 +81,7 @@ class Metric(Entry):
     # the metric in numpy for an ejected train.py (`numpy_metric`); None: it cannot be ejected
     standalone: Callable[[Any], StandaloneMetric] | None = None
     example: Mapping[str, Any] = field(default_factory=dict)
+    masks: bool = False  # it leaves padding out (`Head.pad`); `check` refuses `pad:` else
 
     def history_key(self, p: Params) -> str:
         return self.key.format(**p.model_dump()) if self.key else self.name
@@ -93,6 +95,12 @@ class Metric(Entry):
 # ---- reading outputs and labels ------------------------------------------------------------------
 def class_ids(head: Head, outputs, y):
     """Predicted and true class ids, flattened over the batch (and time) axes."""
+    predicted, true = class_grid(head, outputs, y)
+    return predicted.reshape(-1), true.reshape(-1)
+
+
+def class_grid(head: Head, outputs, y):
+    """Predicted and true class ids shaped like the outputs without their last axis."""
     import jax.numpy as jnp
 
     if head.units == 1:
@@ -107,7 +115,7 @@ def class_ids(head: Head, outputs, y):
         predicted = jnp.argmax(outputs, axis=-1).astype(jnp.int32)
         true = jnp.argmax(y, axis=-1) if y.shape == outputs.shape else y.reshape(outputs.shape[:-1])
         true = true.astype(jnp.int32)
-    return predicted.reshape(-1), true.reshape(-1)
+    return predicted, true
 
 
 def errors(outputs, y):
@@ -133,9 +141,34 @@ def accuracy(head: Head, p: Params) -> Accumulator:
         import jax.numpy as jnp
 
         predicted, true = class_ids(head, outputs, y)
+        if head.pad is None:
+            return {
+                "sum": acc["sum"] + jnp.sum(predicted == true, dtype=jnp.int32),
+                "count": acc["count"] + true.size,
+            }
+        keep = true != head.pad
         return {
-            "sum": acc["sum"] + jnp.sum(predicted == true, dtype=jnp.int32),
-            "count": acc["count"] + true.size,
+            "sum": acc["sum"] + jnp.sum((predicted == true) & keep, dtype=jnp.int32),
+            "count": acc["count"] + jnp.sum(keep, dtype=jnp.int32),
+        }
+
+    return Accumulator(zero_hits, update, ratio)
+
+
+def exact_match(head: Head, p: Params) -> Accumulator:
+    """Examples whose every step is right (padding steps count as right)."""
+
+    def update(acc, outputs, y):
+        import jax.numpy as jnp
+
+        predicted, true = class_grid(head, outputs, y)
+        right = predicted == true
+        if head.pad is not None:
+            right = right | (true == head.pad)
+        whole = jnp.all(right.reshape(len(right), -1), axis=-1)
+        return {
+            "sum": acc["sum"] + jnp.sum(whole, dtype=jnp.int32),
+            "count": acc["count"] + whole.size,
         }
 
     return Accumulator(zero_hits, update, ratio)
@@ -283,6 +316,17 @@ def accuracy(outputs, y):
     (NP_CLASS_IDS,),
 )
 
+NP_EXACT_MATCH = Snippet(
+    "exact_match",
+    """
+def exact_match(outputs, y):
+    predicted, true = class_ids(outputs, y)
+    right = (predicted == true).reshape(len(outputs), -1)
+    return float(np.mean(np.all(right, axis=-1)))
+""",
+    (NP_CLASS_IDS,),
+)
+
 NP_TOP_K = Snippet(
     "top_k",
     '''
@@ -347,6 +391,19 @@ METRICS = Registry(
             accumulator=accuracy,
             standalone=numpy_metric("accuracy", NP_ACCURACY),
             reference=lambda p, o, y: float(np.mean(o.argmax(-1) == y)),
+            masks=True,
+        ),
+        Metric(
+            "exact_match",
+            doc="fraction of examples whose every step is right (a whole answer, a whole sequence)",
+            task="classification",
+            better="max",
+            accumulator=exact_match,
+            standalone=numpy_metric("exact_match", NP_EXACT_MATCH),
+            reference=lambda p, o, y: float(
+                np.mean(np.all((o.argmax(-1) == y).reshape(len(y), -1), axis=-1))
+            ),
+            masks=True,
         ),
         Metric(
             "top_k",

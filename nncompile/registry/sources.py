@@ -444,7 +444,8 @@ SOURCES = Registry(
             "synthetic",
             Synthetic,
             ("kind",),
-            "generated data: sine series, sine_params, xor, blobs",
+            "generated data: sine series, sine_params, xor, blobs, addition (`features` digits "
+            "per operand)",
             info=synthetic_info,
             target_shape=synthetic_targets,
             load=load_synthetic,

@@ -402,7 +402,8 @@ class Trainer:
         spec = jax.eval_shape(apply, nnx.state(self.model), example)
         units = spec.shape[-1] if spec.shape else 1
         logits = self.config.output_activation is not None
-        return M.Head(self.config.task, int(units), logits=logits)
+        pad = self.config.data.pad if self.config.data is not None else None
+        return M.Head(self.config.task, int(units), logits=logits, pad=pad)
 
     def _monitor(self, monitor: str) -> str:
         has_val = "val" in self.splits and self.splits["val"][1] is not None

@@ -28,6 +28,8 @@ def cross_check(train: ir.Train, out: Collector, block: ast.TrainBlock) -> None:
         _gan(train, out, where)
     _augmentations(train, out)
     _metrics(train, out, where("metrics"))
+    if train.data.props.pad is not None and train.model is not None:
+        _padding(train, out, where("loss"))
     _monitor(train, out, spans.get("early_stopping.monitor", where("early_stopping")))
 
 
@@ -186,6 +188,36 @@ def _metrics(train: ir.Train, out: Collector, span) -> None:
         problem = entry.check_classes(metric.params, classes) if classes else None
         if problem is not None:
             out.error(D.BAD_VALUE, problem[0], metric.span, problem[1])
+
+
+def _padding(train: ir.Train, out: Collector, span) -> None:
+    """`pad:` masks class ids: the loss and every metric must leave padding out."""
+    data, loss = train.data, train.props.loss
+    pad = data.props.pad
+    if data.props.one_hot:
+        out.error(
+            D.BAD_VALUE,
+            f"data {data.name} has `pad: {pad}` and `one_hot: true`; padding is a class id",
+            data.span,
+            "remove `one_hot` (the losses read class ids) or remove `pad`",
+        )
+    masking = lambda entries: D.one_of(e.name for e in entries if e.masks)
+    if not LOSSES[loss.name].masks:
+        out.error(
+            D.LOSS_OUTPUT,
+            f"{loss.name} cannot leave out the padding of data {data.name} (`pad: {pad}`)",
+            span,
+            f"padding masks class ids: use {masking(LOSSES.entries())}",
+        )
+    for metric in train.props.metrics:
+        if not METRICS[metric.name].masks:
+            out.error(
+                D.LOSS_OUTPUT,
+                f"metric {metric.name} does not leave out the padding of data {data.name} "
+                f"(`pad: {pad}`)",
+                metric.span,
+                f"use {masking(METRICS.entries())}",
+            )
 
 
 def _monitor(train: ir.Train, out: Collector, span) -> None:
