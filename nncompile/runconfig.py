@@ -61,8 +61,8 @@ class Data(_Frozen):
 
 
 # keys added after VERSION 1, left out of a dump at their default (older CONFIGs stay as they were)
-OPTIONAL_DATA = {"target": "source", "pad": None}
-OPTIONAL_WINDOWS = {"stride": 1}
+OPTIONAL_DATA: dict[str, Any] = {"target": "source", "pad": None}
+OPTIONAL_WINDOWS: dict[str, Any] = {"stride": 1}
 
 
 class Metric(BaseModel):

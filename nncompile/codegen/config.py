@@ -6,6 +6,7 @@ precision) come in as arguments; everything else is read from the train block an
 
 from __future__ import annotations
 
+from ..registry.losses import LOSSES
 from ..runconfig import (
     VERSION,
     Checkpoint,
@@ -19,7 +20,6 @@ from ..runconfig import (
     Transfer,
     Windows,
 )
-from ..registry.losses import LOSSES
 from ..semantics import ir
 
 
@@ -65,7 +65,8 @@ def task_of(train: ir.Train) -> str:
     info = train.data.info
     if info.task is not None:
         return info.task  # (`target: input` is already in it)
-    return "classification" if LOSSES[train.props.loss.name].task == "classification" else "regression"
+    classes = LOSSES[train.props.loss.name].task == "classification"
+    return "classification" if classes else "regression"
 
 
 def gan_config(train: ir.Train, spec_name: str) -> dict:

@@ -176,7 +176,8 @@ def data_py(title: str, d: Data, seed: int, loader: StandaloneLoader, tokens: bo
         body.append("    eye = np.eye(classes, dtype=np.float32)")
         body.append("    splits = {k: (a, eye[b]) for k, (a, b) in splits.items()}")
     if d.target == "input":
-        body.append("    splits = {k: (a, a.copy()) for k, (a, _) in splits.items()}  # target: input")
+        body.append("    # target: input")
+        body.append("    splits = {k: (a, a.copy()) for k, (a, _) in splits.items()}")
     body.append("    return splits")
 
     imports = sorted(

@@ -104,7 +104,7 @@ def binary(p: CrossEntropy, c: LossContext) -> Expr:
     target = t("{y}.reshape({o}.shape).astype({o}.dtype)", y=c.y, o=c.outputs)
     if p.label_smoothing > 0:
         target = t("{y} * (1 - {a}) + 0.5 * {a}", y=target, a=p.label_smoothing)
-    loss = call("optax.sigmoid_binary_cross_entropy", c.outputs, target)
+    loss: Expr = call("optax.sigmoid_binary_cross_entropy", c.outputs, target)
     if c.pad is not None:  # one unit: the loss per target, shaped like the ids
         loss = t("{loss}.reshape({y}.shape)", loss=loss, y=c.y)
     return mean(loss, c)

@@ -230,7 +230,8 @@ def npz_header(path: Path, key: str) -> tuple[tuple[int, ...], np.dtype] | None:
     """An archived array's shape and dtype, read from its header (the data is not read)."""
     with zipfile.ZipFile(path) as archive, archive.open(f"{key}.npy") as f:
         major, _ = np.lib.format.read_magic(f)
-        read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        fmt = np.lib.format
+        read = fmt.read_array_header_1_0 if major == 1 else fmt.read_array_header_2_0
         shape, _, dtype = read(f)
     return tuple(shape), dtype
 
@@ -418,7 +419,8 @@ SOURCES = Registry(
             "npz",
             Npz,
             ("path",),
-            "a NumPy .npz archive (loaded without pickle): integer arrays are ids, float arrays values",
+            "a NumPy .npz archive (loaded without pickle): integer arrays are ids, float arrays "
+            "values",
             info=npz_info,
             files=("path",),
             load=load_npz,

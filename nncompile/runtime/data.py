@@ -5,9 +5,9 @@ loader, `registry.sources`) -> keep `classes` -> windows -> split -> subset of t
 with train statistics -> normalise regression targets -> reshape -> one-hot -> targets = inputs
 (`target: input`, a reconstruction).
 
-Shapes: x is float32 (n, *feature_shape), or int32 token ids (text, integer npz arrays). y is int32
-class ids of shape (n,) (or (n, T): one per step, task "sequence"), float32 regression targets with a
-trailing feature axis ((n, 1) for a single target, (n, T, 1) for a sequence), float32
+Shapes: x is float32 (n, *feature_shape), or int32 token ids (text, integer npz arrays). y is
+int32 class ids of shape (n,) (or (n, T): one per step, task "sequence"), float32 regression
+targets with a trailing feature axis ((n, 1) for a single target, (n, T, 1) for a sequence), float32
 one-hot vectors (n, K) when `one_hot`, or None when unsupervised. Pure numpy, no JAX.
 """
 
@@ -17,7 +17,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import Any, cast, overload
 
 import numpy as np
 
@@ -110,11 +110,17 @@ class Dataset:
                 f"{list(raw)}",
                 "give a batch (n, ...) of examples shaped like the training features",
             )
-        if self.stats.get("tokens", self.task == "sequence"):
+        if self.tokens:
             x = x.astype(np.int32)
         else:
             x = apply(x.astype(np.float32), self.stats["x"])
         return x.reshape(len(x), *self.feature_shape)
+
+    @property
+    def tokens(self) -> bool:
+        """Whether the inputs are integer token ids (runs written before `stats["tokens"]`
+        existed: text data)."""
+        return bool(self.stats.get("tokens", self.task == "sequence"))
 
     def inverse_targets(self, y: np.ndarray) -> np.ndarray:
         """Undo the target normalisation (regression predictions back in the data's units)."""
@@ -138,8 +144,7 @@ def load_dataset(spec: DataSpec) -> Dataset:
     splits = {k: (x[i], None if y is None else y[i]) for k, i in index.items()}
     tokens = bool(np.issubdtype(x.dtype, np.integer))
     stats: dict[str, Any] = {"input_shape": list(x.shape[1:]), "labels": raw.labels}
-    if tokens and raw.task != "sequence":
-        stats["tokens"] = True  # integer ids from a source other than text
+    stats["tokens"] = tokens  # integer ids (text, integer npz arrays) are never normalised
     stats["x"] = (
         None if tokens else fit(spec, splits["train"][0], spec.normalize, 2 if spec.windows else 1)
     )
@@ -148,7 +153,8 @@ def load_dataset(spec: DataSpec) -> Dataset:
     splits = {k: (apply(a, stats["x"]), apply(b, stats["y"])) for k, (a, b) in splits.items()}
     splits = reshape(spec, splits)
     splits = one_hot(spec, splits, raw) if spec.one_hot else splits
-    task, classes = raw.task, raw.num_classes if raw.task in ("classification", "sequence") else None
+    task = raw.task
+    classes = raw.num_classes if task in ("classification", "sequence") else None
     if spec.target == "input":
         splits, task, classes = reconstruction(spec, splits, tokens, raw)
         stats["y"] = None
@@ -222,9 +228,8 @@ def windowed(spec: DataSpec, raw: Raw) -> tuple[np.ndarray, np.ndarray | None]:
     windows are kept, with evenly spaced starts.
     """
     w = dict(spec.windows or {})
-    length, horizon, stride = w.get("length"), w.get("horizon", 1), w.get("stride", 1)
+    sizes = (w.get("length"), w.get("horizon", 1), w.get("stride", 1))
     targets = w.get("targets") or ("sequence" if raw.task == "sequence" else "last")
-    sizes = (length, horizon, stride)
     if not all(isinstance(v, int) and v >= 1 for v in sizes) or targets not in ("last", "sequence"):
         fail(
             spec,
@@ -232,6 +237,7 @@ def windowed(spec: DataSpec, raw: Raw) -> tuple[np.ndarray, np.ndarray | None]:
             "use windows: {length: T >= 1, horizon: H >= 1, stride: S >= 1, "
             "targets: last | sequence}",
         )
+    length, horizon, stride = (cast(int, v) for v in sizes)
     count = len(raw.x) - length - horizon + 1
     if count < 1:
         unit = "tokens" if raw.task == "sequence" else "rows"

@@ -82,7 +82,9 @@ def check_inputs(x: np.ndarray, where: str) -> None:
         )
 
 
-def check_shapes(splits: Splits, want: tuple[int, ...], where: str, *, tokens: bool = False) -> None:
+def check_shapes(
+    splits: Splits, want: tuple[int, ...], where: str, *, tokens: bool = False
+) -> None:
     """Every split's examples have the model's input shape (integer ids when the model reads
     `tokens`), finite values and one target each."""
     for name, (x, y) in splits.items():

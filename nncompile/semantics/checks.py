@@ -30,6 +30,14 @@ def cross_check(train: ir.Train, out: Collector, block: ast.TrainBlock) -> None:
     _metrics(train, out, where("metrics"))
     if train.data.props.pad is not None and train.model is not None:
         _padding(train, out, where("loss"))
+    if train.data.props.target == "input" and train.data.props.one_hot:
+        out.error(
+            D.BAD_VALUE,
+            f"data {train.data.name} has `target: input` and `one_hot: true`; `one_hot` turns "
+            "class labels into rows, and a reconstruction has no labels",
+            train.data.span,
+            "remove `one_hot` (token ids are reconstructed as class ids per step)",
+        )
     _monitor(train, out, spans.get("early_stopping.monitor", where("early_stopping")))
 
 

@@ -214,7 +214,8 @@ class _Validator:
             shape = tuple(props.reshape)
         tokens = info.token_ids
         if props.target == "input":  # a reconstruction: the inputs are the targets
-            return SourceInfo(shape, None, "sequence" if tokens else "regression", info.vocab, tokens)
+            task = "sequence" if tokens else "regression"
+            return SourceInfo(shape, None, task, info.vocab, tokens)
         return SourceInfo(shape, classes, task, info.vocab, tokens)
 
     def train(self, block: ast.TrainBlock, data, models, blocks) -> ir.Train | None:
