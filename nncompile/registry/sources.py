@@ -5,8 +5,6 @@ an ejected folder)."""
 
 from __future__ import annotations
 
-import math
-import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,16 +26,14 @@ from .loading import (
     data_path,
     did_you_mean,
     fail,
-    npz_array,
-    npz_raw,
     numeric,
-    open_npz,
     read_rows,
     read_text,
     resolve,
     supervised,
 )
 from .lowering import changed
+from .npz import Npz, load_npz, npz_example, npz_info, npz_standalone
 from .standalone import SUPERVISED, EjectRequest, StandaloneLoader, data_file
 from .synthetic import (
     Synthetic,
@@ -217,106 +213,6 @@ def csv_standalone(p: Csv, request: EjectRequest) -> StandaloneLoader:
     return StandaloneLoader(
         call("load_csv", path, p.target, **extra), (LOAD_CSV,), imports, files=files
     )
-
-
-# --- npz -------------------------------------------------------------------------------------
-class Npz(Params):
-    path: Annotated[str, Field(min_length=1)]
-    x: str = "x"
-    y: str | None = "y"
-
-
-def npz_header(path: Path, key: str) -> tuple[tuple[int, ...], np.dtype] | None:
-    """An archived array's shape and dtype, read from its header (the data is not read)."""
-    with zipfile.ZipFile(path) as archive, archive.open(f"{key}.npy") as f:
-        major, _ = np.lib.format.read_magic(f)
-        fmt = np.lib.format
-        read = fmt.read_array_header_1_0 if major == 1 else fmt.read_array_header_2_0
-        shape, _, dtype = read(f)
-    return tuple(shape), dtype
-
-
-def npz_info(p: Npz, base: Path | None) -> SourceInfo:
-    """Shapes and kinds from the arrays' headers, when the archive is there: integer features are
-    token ids; integer targets class ids (per step when they have more than one axis)."""
-    path = data_path(p.path, base)
-    try:
-        if not path.is_file():
-            return SourceInfo(None, None, None)
-        x = npz_header(path, p.x)
-        with zipfile.ZipFile(path) as archive:
-            has_y = p.y is not None and f"{p.y}.npy" in archive.namelist()
-        y = npz_header(path, p.y) if has_y and p.y is not None else None
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError):
-        return SourceInfo(None, None, None)  # load reports what is wrong
-    if x is None or not x[0] or x[1].kind not in "biuf":
-        return SourceInfo(None, None, None)
-    shape = x[0][1:] or (1,)
-    task = None
-    if y is not None and y[0] and y[1].kind in "biuf":
-        ids = y[1].kind in "biu"
-        per_step = ids and math.prod(y[0][1:]) != 1
-        task = ("sequence" if per_step else "classification") if ids else "regression"
-    return SourceInfo(tuple(shape), None, task, tokens=x[1].kind in "iu")
-
-
-def load_npz(spec: LoadRequest) -> Raw:
-    """Arrays from a .npz archive, loaded with allow_pickle=False (object arrays refused).
-
-    `y` names the target array; when it is None, or the default name "y" is absent, the
-    data is unsupervised. Integer (or boolean) targets are class ids, float ones regression.
-    """
-    path = resolve(spec, spec.args.get("path"))
-    xkey, ykey = spec.args.get("x") or "x", spec.args.get("y", "y")
-    with open_npz(spec, path) as archive:
-        keys = list(archive.keys())
-        if ykey == "y" and "y" not in keys:
-            ykey = None
-        for key in (xkey, ykey):
-            if key is not None and key not in keys:
-                fail(
-                    spec,
-                    f"{path} has no array {key!r}; it holds {', '.join(keys) or 'nothing'}",
-                    did_you_mean(key, keys) + "name one of its arrays",
-                )
-        x = npz_array(spec, path, archive, xkey)
-        y = None if ykey is None else npz_array(spec, path, archive, ykey)
-    raw = npz_raw(spec, path, x, y)
-    raw.origin = f"{path}, array {ykey!r}" if ykey is not None else str(path)
-    return raw
-
-
-LOAD_NPZ = Snippet(
-    "load_npz",
-    '''
-def load_npz(path, x="x", y="y"):
-    """Arrays of a .npz archive, loaded without pickle: integer features are token ids, integer
-    targets class ids (one per example, or one per step: task "sequence")."""
-    with np.load(path, allow_pickle=False) as archive:
-        features, targets = archive[x], archive[y]
-    if targets.dtype.kind in "biu" and targets.size != len(targets):
-        x, _, _ = supervised(features, targets[:, 0], "classification")
-        y, task = targets.astype(np.int32), "sequence"
-    else:
-        task = "classification" if targets.dtype.kind in "biu" else "regression"
-        x, y, task = supervised(features, targets, task)
-    if features.dtype.kind in "iu":
-        x = features.astype(np.int32).reshape(x.shape)
-    return x, y, task
-''',
-    (SUPERVISED,),
-)
-
-
-def npz_standalone(p: Npz, request: EjectRequest) -> StandaloneLoader:
-    path, files = data_file(p.path, request.base)
-    extra = changed(x=(p.x, "x"), y=(p.y, "y"))
-    return StandaloneLoader(call("load_npz", path, **extra), (LOAD_NPZ,), files=files)
-
-
-def npz_example(folder: Path) -> None:
-    rng = np.random.default_rng(0)
-    np.savez(folder / "example.npz", x=rng.normal(size=(12, 3)), y=np.arange(12) % 2)
 
 
 # --- text ------------------------------------------------------------------------------------
