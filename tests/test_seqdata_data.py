@@ -170,3 +170,18 @@ def test_addition_source_writes_questions_and_answers():
         question = "".join(ADDITION_CHARS[i] for i in q).strip()
         left, right = question.split("+")
         assert int("".join(ADDITION_CHARS[i] for i in a)) == int(left) + int(right)
+
+
+def test_denoising_autoencoder_noises_training_inputs_only(tmp_path):
+    text = (
+        'data d { source: sklearn("iris") normalize: minmax target: input '
+        "augment: [gaussian_noise(0.2)] }\n"
+        "model A { input x: [4]\n dense(8, activation=relu)\n dense(2)\n dense(4) }\n"
+        "train { model: A data: d loss: mse epochs: 3 batch_size: 16 }\n"
+    )
+    program = compile_in(tmp_path, text)
+    assert "    x = augment(key, x)\n" in program.source  # y, the clean inputs, is left alone
+    program.fit()
+    x, y = program.dataset.splits["train"]
+    assert np.array_equal(x, y)
+    assert np.isfinite(program.evaluate()["loss"])
