@@ -123,7 +123,7 @@ class Program(Decoding):
             splits, where = {"train": data}, "the arrays given to fit()"
         else:
             splits, where = dict(data), "the arrays given to fit()"
-        cfg = self.run_config
+        cfg, tokens = self.run_config, False
         if cfg.gan is None and self.train_block.several:
             check_several(splits, *io_of(self.train_block), where, **io_found(dataset))
             return splits
@@ -132,7 +132,8 @@ class Program(Decoding):
         else:
             assert self.train_block.model is not None
             want = self.train_block.model.inputs[0].shape
-        check_shapes(splits, want, where)
+            tokens = self.train_block.model.inputs[0].dtype == "int32"
+        check_shapes(splits, want, where, tokens=tokens)
         self._check_targets(splits, where, dataset)
         return splits
 
@@ -143,7 +144,7 @@ class Program(Decoding):
             return
         t = self.train_block
         loss, one_hot = LOSSES[t.loss.name], t.data.props.one_hot
-        fit = Fit(loss, model.name, model.outputs[0].shape, one_hot)
+        fit = Fit(loss, model.name, model.outputs[0].shape, one_hot, t.data.props.pad)
         if dataset is None:
             check_targets(splits, fit, f"{where} (y)")
         else:

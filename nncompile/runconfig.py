@@ -38,6 +38,7 @@ class Windows(_Frozen):
     length: Positive
     horizon: Positive = 1
     targets: Literal["last", "sequence"] = "last"
+    stride: Positive = 1
 
 
 class Data(_Frozen):
@@ -55,6 +56,13 @@ class Data(_Frozen):
     windows: Windows | None = None
     classes: tuple[Annotated[int, Field(ge=0)], ...] | None = None
     subset: Annotated[float, Field(gt=0, le=1)] = 1.0
+    target: Literal["source", "input"] = "source"  # "input": the targets are the inputs
+    pad: Annotated[int, Field(ge=0)] | None = None  # the target id that marks padding
+
+
+# keys added after VERSION 1, left out of a dump at their default (older CONFIGs stay as they were)
+OPTIONAL_DATA: dict[str, Any] = {"target": "source", "pad": None}
+OPTIONAL_WINDOWS: dict[str, Any] = {"stride": 1}
 
 
 class Metric(BaseModel):
@@ -228,7 +236,16 @@ class RunConfig(_Frozen):
         """The JSON-able dict an emitted program holds as CONFIG: no fields of the other kind."""
         exclude = set(SUPERVISED_ONLY) if self.kind == "gan" else {"gan"}
         exclude |= {k for k in SEVERAL if getattr(self, k) is None}
-        return self.model_dump(mode="json", exclude=exclude)
+        out = self.model_dump(mode="json", exclude=exclude)
+        data = out.get("data")
+        if data is not None:
+            for key, default in OPTIONAL_DATA.items():
+                if data[key] == default:
+                    del data[key]
+            for key, default in OPTIONAL_WINDOWS.items():
+                if data["windows"] is not None and data["windows"][key] == default:
+                    del data["windows"][key]
+        return out
 
     # ---- derived values --------------------------------------------------------------------------
     def samples(self) -> Samples:

@@ -48,7 +48,7 @@ def config(
         seed=p.seed,
         drop_remainder=p.drop_remainder,
         strategy=strategy,
-        task=train.data.info.task or "regression",
+        task=task_of(train),
         metrics=tuple(Metric(name=m.name, **m.params.model_dump(mode="json")) for m in p.metrics),
         output_activation=output_activation,
         early_stopping=EarlyStopping(**p.early_stopping.model_dump()) if p.early_stopping else None,
@@ -81,6 +81,16 @@ def several_outputs(train: ir.Train, heads: dict | None) -> tuple[Output, ...] |
         task = task if task in ("classification", "regression") else base
         out.append(Output(name=name, task=task, activation=(heads or {}).get(name)))
     return tuple(out)
+
+
+def task_of(train: ir.Train) -> str:
+    """The task of data whose source does not tell it before loading: the loss's, as `check`
+    assumed; "regression" for a reconstruction (`target: input`) of float inputs."""
+    info = train.data.info
+    if info.task is not None:
+        return info.task  # (`target: input` is already in it)
+    classes = LOSSES[train.loss.name].task == "classification"
+    return "classification" if classes else "regression"
 
 
 def gan_config(train: ir.Train, spec_name: str) -> dict:
@@ -118,6 +128,8 @@ def data(block: ir.Data) -> Data:
         windows=Windows(**p.windows.model_dump()) if p.windows else None,
         classes=tuple(p.classes) if p.classes else None,
         subset=p.subset,
+        target=p.target,
+        pad=p.pad,
     )
 
 

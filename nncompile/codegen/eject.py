@@ -71,6 +71,12 @@ def eject(program: ir.Program, train_name: str | None, out_dir: Path) -> list[Pa
             f"cannot eject `train {train.name}`: source {data.source!r} has no standalone form yet",
             "train it with `nncompile train`",
         )
+    if data.pad is not None:
+        raise NncompileError(
+            f"cannot eject `train {train.name}`: its data masks padding (`pad: {data.pad}`), which "
+            "the standalone metrics do not yet",
+            "train it with `nncompile train`",
+        )
     base = train.data.base_dir
     windows = data.windows.model_dump() if data.windows is not None else None
     request = EjectRequest(windows, Path(base) if base else None)
@@ -83,7 +89,7 @@ def eject(program: ir.Program, train_name: str | None, out_dir: Path) -> list[Pa
             data,
             config.seed,
             loader,
-            tokens=train.data.info.task == "sequence",
+            tokens=train.data.info.token_ids,
         ),
         "train.py": train_py(title, spec, config, loader.requires),
         "README.md": readme(title, spec, config, loader.requires),

@@ -30,13 +30,14 @@ def keep_classes(x, y, wanted):
 WINDOWS = Snippet(
     "windows",
     '''
-def windows(x, y, length, horizon, targets, cap):
-    """Sliding windows (stride 1) x[i:i+length]; targets "last": y[i+length-1+horizon], "sequence":
-    y[i+horizon:i+horizon+length]. At most `cap` windows, with evenly spaced starts."""
+def windows(x, y, length, horizon, targets, cap, stride=1):
+    """Sliding windows x[i:i+length], one every `stride` rows; targets "last":
+    y[i+length-1+horizon], "sequence": y[i+horizon:i+horizon+length]. At most `cap` windows, with
+    evenly spaced starts."""
     count = len(x) - length - horizon + 1
-    starts = np.arange(count)
-    if count > cap:
-        starts = np.linspace(0, count - 1, cap).round().astype(np.int64)
+    starts = np.arange(0, count, stride)
+    if len(starts) > cap:
+        starts = starts[np.linspace(0, len(starts) - 1, cap).round().astype(np.int64)]
     steps = np.arange(length)
     if targets == "last":
         return x[starts[:, None] + steps], y[starts + length - 1 + horizon]
@@ -135,7 +136,8 @@ def data_py(title: str, d: Data, seed: int, loader: StandaloneLoader, tokens: bo
         steps.append(WINDOWS)
         body.append(
             f"    x, y = windows(x, y, {render(int(w.length))}, {render(int(w.horizon))}, "
-            f"{render(str(targets))}, {render(cap)})"
+            f"{render(str(targets))}, {render(cap)}"
+            + (f", stride={render(int(w.stride))})" if w.stride != 1 else ")")
         )
         body.append("    labels = None  # windows are split in time order, not by class")
     else:
@@ -173,6 +175,9 @@ def data_py(title: str, d: Data, seed: int, loader: StandaloneLoader, tokens: bo
     if d.one_hot:
         body.append("    eye = np.eye(classes, dtype=np.float32)")
         body.append("    splits = {k: (a, eye[b]) for k, (a, b) in splits.items()}")
+    if d.target == "input":
+        body.append("    # target: input")
+        body.append("    splits = {k: (a, a.copy()) for k, (a, _) in splits.items()}")
     body.append("    return splits")
 
     imports = sorted(

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from ..errors import NncompileError
 from ..expr import Snippet, in_order, render
-from ..registry.metrics import METRICS, NP_CLASS_IDS
+from ..registry.metric_snippets import NP_CLASS_IDS
+from ..registry.metrics import METRICS
 from ..runconfig import RunConfig
 from ..version import __version__
 

@@ -27,8 +27,9 @@ def loss_expr(
     loss = loss or train.loss
     entry = LOSSES[loss.name]
     assert entry.lower is not None, f"{loss.name} is not a supervised loss"
-    ctx = LossContext(outputs, y, train.data.props.one_hot)
-    return entry.lower(loss.params, ctx), entry.snippets
+    props = train.data.props
+    context = LossContext(outputs, y, props.one_hot, props.pad)
+    return entry.lower(loss.params, context), entry.snippets
 
 
 def penalty_terms(train: ir.Train) -> list[Expr]:

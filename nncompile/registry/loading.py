@@ -34,6 +34,12 @@ class SourceInfo:
     num_classes: int | None
     task: str | None  # classification | regression | sequence | None
     vocab: int | None = None
+    tokens: bool | None = None  # the features are integer ids (None: when the task is sequence)
+
+    @property
+    def token_ids(self) -> bool:
+        """Whether the source gives integer token ids as features."""
+        return self.task == "sequence" if self.tokens is None else self.tokens
 
 
 class LoadRequest(Protocol):
@@ -341,7 +347,33 @@ def npz_array(spec: LoadRequest, path: Path, archive, key: str) -> np.ndarray:
 
 
 def npz_raw(spec: LoadRequest, path: Path, x: np.ndarray, y: np.ndarray | None) -> Raw:
-    """Check the arrays' lengths and class ids, and infer the task from y's dtype."""
+    """Check the arrays' lengths and ids, and infer the task from the dtypes.
+
+    Integer arrays hold ids: integer x are token ids (int32, never normalised), integer y class ids,
+    one per example (n,) ("classification") or one per step (n, T, ...) ("sequence"). Float arrays
+    hold values: features, and regression targets."""
+    tokens = x.dtype.kind in "iu"
+    if tokens:
+        ids(spec, path, x, spec.args.get("x") or "x", "token ids", "number tokens 0..V-1")
+    raw = npz_targets(spec, path, x, y)
+    if tokens:
+        raw.x = np.asarray(x, dtype=np.int32).reshape(raw.x.shape)
+    return raw
+
+
+def ids(spec: LoadRequest, path: Path, a: np.ndarray, key: str, what: str, hint: str) -> None:
+    """Integer ids must be 0..2**31-1 (negative ids have no row of an embedding or a one-hot)."""
+    if a.min() < 0 or a.max() > np.iinfo(np.int32).max:
+        big = a[(a < 0) | (a > np.iinfo(np.int32).max)]
+        fail(
+            spec,
+            f"{path}: array {key!r} holds {what} outside 0..2**31-1 "
+            f"({', '.join(str(v) for v in np.unique(big)[:5])})",
+            hint,
+        )
+
+
+def npz_targets(spec: LoadRequest, path: Path, x: np.ndarray, y: np.ndarray | None) -> Raw:
     if y is None:
         return supervised(x, None, "unsupervised")
     if len(x) != len(y):
@@ -351,19 +383,9 @@ def npz_raw(spec: LoadRequest, path: Path, x: np.ndarray, y: np.ndarray | None) 
             "x and y need one row per example each",
         )
     if y.dtype.kind in "biu":
-        if y.size != len(y):
-            fail(
-                spec,
-                f"{path}: integer targets must be class ids of shape (n,), not {y.shape}",
-                "store regression targets as floats",
-            )
-        if y.min() < 0 or y.max() > np.iinfo(np.int32).max:
-            big = y[(y < 0) | (y > np.iinfo(np.int32).max)]
-            fail(
-                spec,
-                f"{path}: array {spec.args.get('y') or 'y'!r} holds class ids outside 0..2**31-1 "
-                f"({', '.join(str(v) for v in np.unique(big)[:5])})",
-                "number classes 0..K-1",
-            )
-        return supervised(x, y, "classification")
+        ids(spec, path, y, spec.args.get("y") or "y", "class ids", "number classes 0..K-1")
+        if y.size == len(y):
+            return supervised(x, y, "classification")
+        steps = np.asarray(y, dtype=np.int32)  # a class id per step
+        return Raw(supervised(x, None, "unsupervised").x, steps, "sequence", int(steps.max()) + 1)
     return supervised(x, y, "regression")

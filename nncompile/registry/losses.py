@@ -31,6 +31,7 @@ class LossContext:
     outputs: Sym | Expr = OUTPUTS
     y: Sym | Expr = TARGETS
     one_hot: bool = False  # the data's labels are one-hot rows already
+    pad: int | None = None  # targets equal to this id are padding: left out of the mean
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Loss(Entry):
     check_output: Callable[[Any, Output], Problem | None] = lambda p, o: None
     gan: tuple[Expr, Expr] | None = None  # (discriminator, generator) losses
     example: Mapping[str, Any] = field(default_factory=dict)  # arguments for the table tests
+    masks: bool = False  # the lowering leaves padding out (`ctx.pad`); `check` refuses `pad:` else
 
 
 class CrossEntropy(Params):
@@ -78,6 +80,16 @@ class Margin(Params):
 
 
 # ---- lowerings -----------------------------------------------------------------------------------
+def mean(per_target: Expr, c: LossContext) -> Expr:
+    """The mean of a loss per target (per example, or per step), padding left out when `c.pad`."""
+    if c.pad is None:
+        return t("{loss}.mean()", loss=per_target)
+    keep = t("({y} != {pad})", y=c.y, pad=c.pad)
+    return t(
+        "jnp.sum({loss} * {keep}) / jnp.maximum(jnp.sum({keep}), 1)", loss=per_target, keep=keep
+    )
+
+
 def categorical(p: CrossEntropy, c: LossContext) -> Expr:
     # integer labels as one-hot rows (of the output width: the class count of a CSV is only known at
     # run time): a multiply-and-sum that fuses, where optax's integer-label form is a gather whose
@@ -85,14 +97,17 @@ def categorical(p: CrossEntropy, c: LossContext) -> Expr:
     target: Any = c.y if c.one_hot else t("jax.nn.one_hot({y}, {o}.shape[-1])", y=c.y, o=c.outputs)
     if p.label_smoothing > 0:
         target = t("optax.smooth_labels({y}, {a})", y=target, a=p.label_smoothing)
-    return t("{loss}.mean()", loss=call("optax.softmax_cross_entropy", c.outputs, target))
+    return mean(call("optax.softmax_cross_entropy", c.outputs, target), c)
 
 
 def binary(p: CrossEntropy, c: LossContext) -> Expr:
     target = t("{y}.reshape({o}.shape).astype({o}.dtype)", y=c.y, o=c.outputs)
     if p.label_smoothing > 0:
         target = t("{y} * (1 - {a}) + 0.5 * {a}", y=target, a=p.label_smoothing)
-    return t("{loss}.mean()", loss=call("optax.sigmoid_binary_cross_entropy", c.outputs, target))
+    loss: Expr = call("optax.sigmoid_binary_cross_entropy", c.outputs, target)
+    if c.pad is not None:  # one unit: the loss per target, shaped like the ids
+        loss = t("{loss}.reshape({y}.shape)", loss=loss, y=c.y)
+    return mean(loss, c)
 
 
 def huber(p: Huber, c: LossContext) -> Expr:
@@ -217,6 +232,7 @@ LOSSES = Registry(
             head="sigmoid",
             classes=lambda units: 2,  # one unit: the probability of class 1
             lower=binary,
+            masks=True,
             check_output=binary_output,
             example={"label_smoothing": 0.1},
         ),
@@ -228,6 +244,7 @@ LOSSES = Registry(
             task="classification",
             head="softmax",
             lower=categorical,
+            masks=True,
             check_output=categorical_output,
             example={"label_smoothing": 0.1},
         ),

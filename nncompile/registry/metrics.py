@@ -31,8 +31,14 @@ from typing import Annotated, Any, NamedTuple
 import numpy as np
 from pydantic import Field
 
-from ..expr import Snippet
 from . import Entry, Params, Registry
+from .metric_snippets import (
+    NP_ACCURACY,
+    NP_ERRORS,
+    NP_EXACT_MATCH,
+    NP_PER_CLASS,
+    NP_TOP_K,
+)
 from .standalone import StandaloneMetric, numpy_metric
 
 
@@ -43,6 +49,7 @@ class Head:
     task: str  # "classification" | "regression" | "sequence"
     units: int  # size of the outputs' last axis
     logits: bool = True  # classification outputs before their activation (the usual case)
+    pad: int | None = None  # the target id of padding (`pad:`): left out by the metrics that mask
 
     @property
     def binary(self) -> bool:
@@ -80,6 +87,7 @@ class Metric(Entry):
     # the metric in numpy for an ejected train.py (`numpy_metric`); None: it cannot be ejected
     standalone: Callable[[Any], StandaloneMetric] | None = None
     example: Mapping[str, Any] = field(default_factory=dict)
+    masks: bool = False  # it leaves padding out (`Head.pad`); `check` refuses `pad:` else
 
     def history_key(self, p: Params) -> str:
         return self.key.format(**p.model_dump()) if self.key else self.name
@@ -93,6 +101,12 @@ class Metric(Entry):
 # ---- reading outputs and labels ------------------------------------------------------------------
 def class_ids(head: Head, outputs, y):
     """Predicted and true class ids, flattened over the batch (and time) axes."""
+    predicted, true = class_grid(head, outputs, y)
+    return predicted.reshape(-1), true.reshape(-1)
+
+
+def class_grid(head: Head, outputs, y):
+    """Predicted and true class ids shaped like the outputs without their last axis."""
     import jax.numpy as jnp
 
     if head.units == 1:
@@ -107,7 +121,7 @@ def class_ids(head: Head, outputs, y):
         predicted = jnp.argmax(outputs, axis=-1).astype(jnp.int32)
         true = jnp.argmax(y, axis=-1) if y.shape == outputs.shape else y.reshape(outputs.shape[:-1])
         true = true.astype(jnp.int32)
-    return predicted.reshape(-1), true.reshape(-1)
+    return predicted, true
 
 
 def errors(outputs, y):
@@ -133,9 +147,34 @@ def accuracy(head: Head, p: Params) -> Accumulator:
         import jax.numpy as jnp
 
         predicted, true = class_ids(head, outputs, y)
+        if head.pad is None:
+            return {
+                "sum": acc["sum"] + jnp.sum(predicted == true, dtype=jnp.int32),
+                "count": acc["count"] + true.size,
+            }
+        keep = true != head.pad
         return {
-            "sum": acc["sum"] + jnp.sum(predicted == true, dtype=jnp.int32),
-            "count": acc["count"] + true.size,
+            "sum": acc["sum"] + jnp.sum((predicted == true) & keep, dtype=jnp.int32),
+            "count": acc["count"] + jnp.sum(keep, dtype=jnp.int32),
+        }
+
+    return Accumulator(zero_hits, update, ratio)
+
+
+def exact_match(head: Head, p: Params) -> Accumulator:
+    """Examples whose every step is right (padding steps count as right)."""
+
+    def update(acc, outputs, y):
+        import jax.numpy as jnp
+
+        predicted, true = class_grid(head, outputs, y)
+        right = predicted == true
+        if head.pad is not None:
+            right = right | (true == head.pad)
+        whole = jnp.all(right.reshape(len(right), -1), axis=-1)
+        return {
+            "sum": acc["sum"] + jnp.sum(whole, dtype=jnp.int32),
+            "count": acc["count"] + whole.size,
         }
 
     return Accumulator(zero_hits, update, ratio)
@@ -256,77 +295,6 @@ class TopK(Params):
     k: Annotated[int, Field(ge=1)] = 5
 
 
-# ---- standalone forms: numpy on the host, for an ejected train.py -------------------------------
-NP_CLASS_IDS = Snippet(
-    "class_ids",
-    '''
-def class_ids(outputs, y):
-    """Predicted and true class ids: one output unit is binary (> THRESHOLD), several are argmax."""
-    if outputs.shape[-1] == 1:
-        predicted = outputs[..., 0] > THRESHOLD
-        y = y.reshape(outputs.shape[:-1])
-        true = y > 0.5 if np.issubdtype(y.dtype, np.floating) else y != 0
-    else:
-        predicted = outputs.argmax(-1)
-        true = y.argmax(-1) if y.shape == outputs.shape else y.reshape(outputs.shape[:-1])
-    return predicted.reshape(-1).astype(np.int64), true.reshape(-1).astype(np.int64)
-''',
-)
-
-NP_ACCURACY = Snippet(
-    "accuracy",
-    """
-def accuracy(outputs, y):
-    predicted, true = class_ids(outputs, y)
-    return float(np.mean(predicted == true))
-""",
-    (NP_CLASS_IDS,),
-)
-
-NP_TOP_K = Snippet(
-    "top_k",
-    '''
-def top_k(outputs, y, k):
-    """The share of examples whose class is among the k highest outputs."""
-    predicted, true = class_ids(outputs, y)
-    if outputs.shape[-1] == 1:
-        return 1.0 if k >= 2 else float(np.mean(predicted == true))
-    best = np.argsort(-outputs.reshape(len(true), -1), axis=-1, kind="stable")[:, :k]
-    return float(np.mean(np.any(best == true[:, None], axis=-1)))
-''',
-    (NP_CLASS_IDS,),
-)
-
-NP_PER_CLASS = Snippet(
-    "per_class",
-    '''
-def per_class(outputs, y, score):
-    """A per-class score from counts: the positive class's for two classes, else the macro mean over
-    the classes that occur (like scikit-learn's average="binary" / "macro")."""
-    predicted, true = class_ids(outputs, y)
-    classes = max(outputs.shape[-1], 2)
-    tp = np.bincount(true[predicted == true], minlength=classes).astype(np.float64)
-    p = np.bincount(predicted, minlength=classes).astype(np.float64)
-    a = np.bincount(true, minlength=classes).astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        values = np.nan_to_num(score(tp, p, a), nan=0.0)
-    if classes <= 2:
-        return float(values[1])
-    present = (p + a) > 0
-    return float(values[present].mean()) if present.any() else 0.0
-''',
-    (NP_CLASS_IDS,),
-)
-
-NP_ERRORS = Snippet(
-    "errors",
-    """
-def errors(outputs, y):
-    return (outputs - y.reshape(outputs.shape)).reshape(-1).astype(np.float64)
-""",
-)
-
-
 def k_below_classes(p: TopK, classes: int) -> tuple[str, str] | None:
     if p.k >= classes:
         return (
@@ -347,6 +315,19 @@ METRICS = Registry(
             accumulator=accuracy,
             standalone=numpy_metric("accuracy", NP_ACCURACY),
             reference=lambda p, o, y: float(np.mean(o.argmax(-1) == y)),
+            masks=True,
+        ),
+        Metric(
+            "exact_match",
+            doc="fraction of examples whose every step is right (a whole answer, a whole sequence)",
+            task="classification",
+            better="max",
+            accumulator=exact_match,
+            standalone=numpy_metric("exact_match", NP_EXACT_MATCH),
+            reference=lambda p, o, y: float(
+                np.mean(np.all((o.argmax(-1) == y).reshape(len(y), -1), axis=-1))
+            ),
+            masks=True,
         ),
         Metric(
             "top_k",

@@ -26,17 +26,15 @@ from .loading import (
     data_path,
     did_you_mean,
     fail,
-    npz_array,
-    npz_raw,
     numeric,
-    open_npz,
     read_rows,
     read_text,
     resolve,
     supervised,
 )
 from .lowering import changed
-from .several import SEVERAL, load_npz_named, names
+from .several import SEVERAL
+from .npz import Npz, load_npz, npz_example, npz_info, npz_standalone
 from .standalone import SUPERVISED, EjectRequest, StandaloneLoader, data_file
 from .synthetic import (
     Synthetic,
@@ -218,67 +216,6 @@ def csv_standalone(p: Csv, request: EjectRequest) -> StandaloneLoader:
     )
 
 
-# --- npz -------------------------------------------------------------------------------------
-class Npz(Params):
-    path: Annotated[str, Field(min_length=1)]
-    # an array name, or a list of names: one array per model input / output, named like them
-    x: str | Annotated[list[str], Field(min_length=1)] = "x"
-    y: str | Annotated[list[str], Field(min_length=1)] | None = "y"
-
-
-def load_npz(spec: LoadRequest) -> Raw:
-    """Arrays from a .npz archive, loaded with allow_pickle=False (object arrays refused).
-
-    `y` names the target array; when it is None, or the default name "y" is absent, the
-    data is unsupervised. Integer (or boolean) targets are class ids, float ones regression.
-    """
-    path = resolve(spec, spec.args.get("path"))
-    xkey, ykey = spec.args.get("x") or "x", spec.args.get("y", "y")
-    if names(xkey) or names(ykey):  # several named inputs or targets
-        return load_npz_named(spec, path, xkey, ykey)
-    with open_npz(spec, path) as archive:
-        keys = list(archive.keys())
-        if ykey == "y" and "y" not in keys:
-            ykey = None
-        for key in (xkey, ykey):
-            if key is not None and key not in keys:
-                fail(
-                    spec,
-                    f"{path} has no array {key!r}; it holds {', '.join(keys) or 'nothing'}",
-                    did_you_mean(key, keys) + "name one of its arrays",
-                )
-        x = npz_array(spec, path, archive, xkey)
-        y = None if ykey is None else npz_array(spec, path, archive, ykey)
-    raw = npz_raw(spec, path, x, y)
-    raw.origin = f"{path}, array {ykey!r}" if ykey is not None else str(path)
-    return raw
-
-
-LOAD_NPZ = Snippet(
-    "load_npz",
-    '''
-def load_npz(path, x="x", y="y"):
-    """Arrays of a .npz archive, loaded without pickle: integer targets are class ids."""
-    with np.load(path, allow_pickle=False) as archive:
-        features, targets = archive[x], archive[y]
-    task = "classification" if targets.dtype.kind in "biu" else "regression"
-    return supervised(features, targets, task)
-''',
-    (SUPERVISED,),
-)
-
-
-def npz_standalone(p: Npz, request: EjectRequest) -> StandaloneLoader:
-    path, files = data_file(p.path, request.base)
-    extra = changed(x=(p.x, "x"), y=(p.y, "y"))
-    return StandaloneLoader(call("load_npz", path, **extra), (LOAD_NPZ,), files=files)
-
-
-def npz_example(folder: Path) -> None:
-    rng = np.random.default_rng(0)
-    np.savez(folder / "example.npz", x=rng.normal(size=(12, 3)), y=np.arange(12) % 2)
-
-
 # --- text ------------------------------------------------------------------------------------
 class Text(Params):
     path: Annotated[str, Field(min_length=1)]
@@ -379,7 +316,9 @@ SOURCES = Registry(
             "npz",
             Npz,
             ("path",),
-            "a NumPy .npz archive (loaded without pickle)",
+            "a NumPy .npz archive (loaded without pickle): integer arrays are ids, float arrays "
+            "values",
+            info=npz_info,
             files=("path",),
             load=load_npz,
             standalone=npz_standalone,
@@ -404,7 +343,8 @@ SOURCES = Registry(
             "synthetic",
             Synthetic,
             ("kind",),
-            "generated data: sine series, sine_params, xor, blobs",
+            "generated data: sine series, sine_params, xor, blobs, addition (`features` digits "
+            "per operand)",
             info=synthetic_info,
             target_shape=synthetic_targets,
             load=load_synthetic,

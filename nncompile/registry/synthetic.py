@@ -1,5 +1,5 @@
-"""The `synthetic` source's generators: seeded sine series, sine_params, xor and blobs, and their
-standalone forms (the same generators as code, for `nncompile eject`)."""
+"""The `synthetic` source's generators: seeded sine series, sine_params, xor, blobs and addition,
+and their standalone forms (the same generators as code, for `nncompile eject`)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ SINE_PERIOD = 50  # steps per period of the synthetic sine series
 
 
 class Synthetic(Params):
-    kind: Literal["sine", "sine_params", "xor", "blobs"]
+    kind: Literal["sine", "sine_params", "xor", "blobs", "addition"]
     n: Annotated[int, Field(ge=10, le=MAX_EXAMPLES)] = 1000
     noise: Annotated[float, Field(ge=0)] = 0.05
     length: Positive = 20
@@ -34,6 +34,7 @@ def synthetic_info(p: Synthetic, base: Path | None) -> SourceInfo:
         "sine_params": SourceInfo((2,), None, "regression"),
         "xor": SourceInfo((2,), 2, "classification"),
         "blobs": SourceInfo((p.features,), p.classes, "classification"),
+        "addition": SourceInfo((2 * p.features + 1,), VOCAB, "sequence", VOCAB, tokens=True),
     }[p.kind]
 
 
@@ -87,7 +88,43 @@ def blobs(spec: LoadRequest, n: int, noise: float, rng) -> Raw:
     return supervised(centres[y] + rng.standard_normal((n, f)), y, "classification")
 
 
-SYNTHETIC = {"sine": sine, "sine_params": sine_params, "xor": xor, "blobs": blobs}
+ADDITION_CHARS = "0123456789+ "  # token id = position: digits are their own ids, then "+", " "
+VOCAB = len(ADDITION_CHARS)
+MAX_DIGITS = 6
+
+
+def addition(spec: LoadRequest, n: int, noise: float, rng) -> Raw:
+    """Keras' addition problem as token ids: x = "a+b" and y = "a+b"'s sum, each padded with spaces
+    on the right, `features` digits per operand (distinct pairs, drawn without replacement)."""
+    digits = int(spec.args.get("features") or 2)
+    if not 1 <= digits <= MAX_DIGITS or n > 10 ** (2 * digits):
+        fail(
+            spec,
+            f"addition of {digits}-digit numbers: {n} distinct questions"
+            if digits <= MAX_DIGITS
+            else f"addition with features={digits} digits",
+            f"use features: 1..{MAX_DIGITS} digits per operand and n <= 10**(2 * features)",
+        )
+    x, y = addition_ids(n, digits, rng)
+    return Raw(x, y, "sequence", VOCAB, tuple(ADDITION_CHARS))
+
+
+def addition_ids(n: int, digits: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    pairs = rng.choice(10 ** (2 * digits), n, replace=False)
+    a, b = pairs // 10**digits, pairs % 10**digits
+    pad = lambda s, width: [ADDITION_CHARS.index(c) for c in s.ljust(width)]
+    x = np.array([pad(f"{i}+{j}", 2 * digits + 1) for i, j in zip(a, b, strict=True)], np.int32)
+    y = np.array([pad(str(i + j), digits + 1) for i, j in zip(a, b, strict=True)], np.int32)
+    return x, y
+
+
+SYNTHETIC = {
+    "sine": sine,
+    "sine_params": sine_params,
+    "xor": xor,
+    "blobs": blobs,
+    "addition": addition,
+}
 
 
 def load_synthetic(spec: LoadRequest) -> Raw:
@@ -167,6 +204,24 @@ def blobs(n, noise, seed, classes, features):
 )
 
 
+ADDITION = Snippet(
+    "addition",
+    '''
+def addition(n, seed, digits):
+    """Keras' addition problem as token ids over "0123456789+ ": x = "a+b", y = the sum, padded
+    with spaces on the right; distinct pairs of `digits`-digit numbers."""
+    rng = np.random.default_rng([seed, 0])
+    chars = "0123456789+ "
+    pairs = rng.choice(10 ** (2 * digits), n, replace=False)
+    a, b = pairs // 10**digits, pairs % 10**digits
+    pad = lambda s, width: [chars.index(c) for c in s.ljust(width)]
+    x = np.array([pad(f"{i}+{j}", 2 * digits + 1) for i, j in zip(a, b)], np.int32)
+    y = np.array([pad(str(i + j), digits + 1) for i, j in zip(a, b)], np.int32)
+    return x, y, "sequence"
+''',
+)
+
+
 def synthetic_standalone(p: Synthetic, request: EjectRequest) -> StandaloneLoader:
     """A call of the kind's generator; the seed is data.py's SEED (the train block's)."""
     common = {"n": p.n, "noise": p.noise, "seed": Sym("SEED")}
@@ -178,5 +233,7 @@ def synthetic_standalone(p: Synthetic, request: EjectRequest) -> StandaloneLoade
         return StandaloneLoader(call("sine_params", **common, length=p.length), (SINE_PARAMS,))
     if p.kind == "xor":
         return StandaloneLoader(call("xor", **common), (XOR,))
+    if p.kind == "addition":
+        return StandaloneLoader(call("addition", p.n, Sym("SEED"), p.features), (ADDITION,))
     shape = {"classes": p.classes, "features": p.features}
     return StandaloneLoader(call("blobs", **common, **shape), (BLOBS,))

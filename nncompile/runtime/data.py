@@ -2,11 +2,12 @@
 
 `load_dataset(spec)` runs the steps in this order, each a small function: load raw (the source's
 loader, `registry.sources`) -> keep `classes` -> windows -> split -> subset of train -> normalise x
-with train statistics -> normalise regression targets -> reshape -> one-hot.
+with train statistics -> normalise regression targets -> reshape -> one-hot -> targets = inputs
+(`target: input`, a reconstruction).
 
-Shapes: x is float32 (n, *feature_shape), or int32 token ids for text. y is int32 class
-ids of shape (n,) (or (n, T) for windowed sequences), float32 regression targets with a
-trailing feature axis ((n, 1) for a single target, (n, T, 1) for a sequence), float32
+Shapes: x is float32 (n, *feature_shape), or int32 token ids (text, integer npz arrays). y is
+int32 class ids of shape (n,) (or (n, T): one per step, task "sequence"), float32 regression
+targets with a trailing feature axis ((n, 1) for a single target, (n, T, 1) for a sequence), float32
 one-hot vectors (n, K) when `one_hot`, or None when unsupervised. Pure numpy, no JAX.
 """
 
@@ -16,7 +17,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import Any, cast, overload
 
 import numpy as np
 
@@ -48,6 +49,8 @@ class DataSpec:
     windows: Mapping[str, Any] | None = None
     classes: tuple[int, ...] | None = None
     subset: float = _DEFAULT["subset"].default
+    target: str = _DEFAULT["target"].default
+    pad: int | None = None
     seed: int = 0
     base_dir: str | None = None
 
@@ -67,6 +70,8 @@ class DataSpec:
             windows=data.windows.model_dump() if data.windows is not None else None,
             classes=data.classes,
             subset=data.subset,
+            target=data.target,
+            pad=data.pad,
             seed=seed,
             base_dir=base_dir,
         )
@@ -105,7 +110,7 @@ class Dataset:
                 f"{list(raw)}",
                 "give a batch (n, ...) of examples shaped like the training features",
             )
-        if self.task == "sequence":
+        if self.tokens:
             x = x.astype(np.int32)
         else:
             x = apply(x.astype(np.float32), self.stats["x"])
@@ -114,6 +119,12 @@ class Dataset:
     def predictions(self, out: np.ndarray) -> np.ndarray:
         """The model's predictions in the data's units (regression targets denormalised)."""
         return self.inverse_targets(out) if self.task == "regression" else out
+
+    @property
+    def tokens(self) -> bool:
+        """Whether the inputs are integer token ids (runs written before `stats["tokens"]`
+        existed: text data)."""
+        return bool(self.stats.get("tokens", self.task == "sequence"))
 
     def inverse_targets(self, y: np.ndarray) -> np.ndarray:
         """Undo the target normalisation (regression predictions back in the data's units)."""
@@ -136,8 +147,9 @@ def load_dataset(spec: DataSpec, raw: Raw | None = None) -> Dataset:
     index = split_indices(spec, fractions, len(x), labels)
     index["train"] = subset(spec, index["train"], labels)
     splits = {k: (x[i], None if y is None else y[i]) for k, i in index.items()}
+    tokens = bool(np.issubdtype(x.dtype, np.integer))
     stats: dict[str, Any] = {"input_shape": list(x.shape[1:]), "labels": raw.labels}
-    tokens = np.issubdtype(x.dtype, np.integer)
+    stats["tokens"] = tokens  # integer ids (text, integer npz arrays) are never normalised
     stats["x"] = (
         None if tokens else fit(spec, splits["train"][0], spec.normalize, 2 if spec.windows else 1)
     )
@@ -146,11 +158,27 @@ def load_dataset(spec: DataSpec, raw: Raw | None = None) -> Dataset:
     splits = {k: (apply(a, stats["x"]), apply(b, stats["y"])) for k, (a, b) in splits.items()}
     splits = reshape(spec, splits)
     splits = one_hot(spec, splits, raw) if spec.one_hot else splits
+    task = raw.task
+    classes = raw.num_classes if task in ("classification", "sequence") else None
+    if spec.target == "input":
+        splits, task, classes = reconstruction(spec, splits, tokens, raw)
+        stats["y"] = None
     xt, yt = splits["train"]
-    classes = raw.num_classes if raw.task in ("classification", "sequence") else None
     target_shape = () if yt is None else tuple(yt.shape[1:])
     shape = tuple(xt.shape[1:])
-    return Dataset(splits, shape, target_shape, classes, raw.task, raw.vocab, stats, raw.origin)
+    return Dataset(splits, shape, target_shape, classes, task, raw.vocab, stats, raw.origin)
+
+
+def reconstruction(spec: DataSpec, splits: dict, tokens: bool, raw: Raw):
+    """`target: input`: every split's targets are its (prepared) inputs; token ids stay class ids
+    per step (task "sequence"), features are regression targets. Returns (splits, task, classes)."""
+    if spec.one_hot:
+        fail(spec, "`one_hot` and `target: input` do not go together", "remove `one_hot`")
+    splits = {k: (a, a.copy()) for k, (a, _) in splits.items()}
+    if not tokens:
+        return splits, "regression", None
+    top = max(int(a.max()) for a, _ in splits.values() if a.size)
+    return splits, "sequence", max(top + 1, raw.num_classes or 0)
 
 
 def check_split(spec: DataSpec) -> dict[str, float]:
@@ -198,23 +226,23 @@ def keep_classes(spec: DataSpec, raw: Raw) -> Raw:
 
 
 def windowed(spec: DataSpec, raw: Raw) -> tuple[np.ndarray, np.ndarray | None]:
-    """Sliding windows (stride 1) over the rows: x[i:i+T], with targets from y.
+    """Sliding windows over the rows, one every `stride` rows: x[i:i+T], with targets from y.
 
     targets "last": y[i+T-1+H], the value H steps after the window; "sequence":
     y[i+H:i+H+T], the window shifted by H. At most `args.max_windows` (default 20000)
     windows are kept, with evenly spaced starts.
     """
     w = dict(spec.windows or {})
-    length, horizon = w.get("length"), w.get("horizon", 1)
+    sizes = (w.get("length"), w.get("horizon", 1), w.get("stride", 1))
     targets = w.get("targets") or ("sequence" if raw.task == "sequence" else "last")
-    if not (
-        isinstance(length, int) and isinstance(horizon, int) and length >= 1 and horizon >= 1
-    ) or targets not in ("last", "sequence"):
+    if not all(isinstance(v, int) and v >= 1 for v in sizes) or targets not in ("last", "sequence"):
         fail(
             spec,
             f"bad windows {w}",
-            "use windows: {length: T >= 1, horizon: H >= 1, targets: last | sequence}",
+            "use windows: {length: T >= 1, horizon: H >= 1, stride: S >= 1, "
+            "targets: last | sequence}",
         )
+    length, horizon, stride = (cast(int, v) for v in sizes)
     count = len(raw.x) - length - horizon + 1
     if count < 1:
         unit = "tokens" if raw.task == "sequence" else "rows"
@@ -227,11 +255,9 @@ def windowed(spec: DataSpec, raw: Raw) -> tuple[np.ndarray, np.ndarray | None]:
             "use more data or a smaller windows.length",
         )
     cap = int(spec.args.get("max_windows") or 20000)
-    starts = (
-        np.arange(count)
-        if count <= cap
-        else np.linspace(0, count - 1, cap).round().astype(np.int64)
-    )
+    starts = np.arange(0, count, stride)
+    if len(starts) > cap:
+        starts = starts[np.linspace(0, len(starts) - 1, cap).round().astype(np.int64)]
     steps = np.arange(length)
     window = length * math.prod(raw.x.shape[1:]) * raw.x.itemsize  # bytes of one window and
     if raw.y is not None:  # its targets

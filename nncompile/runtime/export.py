@@ -68,7 +68,7 @@ def inference_function(trainer, dataset=None):
         stats = dataset.stats
         input_shape = tuple(stats["input_shape"])
         feature_shape = tuple(dataset.feature_shape)
-        tokens = dataset.task == "sequence"
+        tokens = dataset.tokens
         x_stat, y_stat = stats.get("x"), stats.get("y") if dataset.task == "regression" else None
     else:
         x_train = trainer.splits["train"][0]

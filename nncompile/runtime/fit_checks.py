@@ -33,6 +33,7 @@ class Fit:
     model: str
     output: tuple[int, ...]
     one_hot: bool = False
+    pad: int | None = None  # the target id that marks padding (`pad:`): not a class
 
     @property
     def units(self) -> int:
@@ -81,10 +82,20 @@ def check_inputs(x: np.ndarray, where: str) -> None:
         )
 
 
-def check_shapes(splits: Splits, want: tuple[int, ...], where: str) -> None:
-    """Every split's examples have the model's input shape, finite values and one target each."""
+def check_shapes(
+    splits: Splits, want: tuple[int, ...], where: str, *, tokens: bool = False
+) -> None:
+    """Every split's examples have the model's input shape (integer ids when the model reads
+    `tokens`), finite values and one target each."""
     for name, (x, y) in splits.items():
         x = np.asarray(x)
+        if tokens and x.dtype.kind not in "iu":
+            raise DataError(
+                f"{where}: the {name} split has inputs of dtype {x.dtype}, but the model reads "
+                "integer token ids",
+                "give integer ids (x.astype(np.int32)); a float source needs a float input "
+                "`input x: [...]`",
+            )
         if x.shape[1:] != want:
             raise DataError(
                 f"{where}: the {name} split has examples of shape {fmt(x.shape[1:])}, but "
@@ -179,8 +190,11 @@ def classification(
                 )
             ids = y.argmax(-1)
         else:
+            one_hot_rows(y, name, fit, where)
             ids = class_ids(y, name, fit, where)
             out = (ids < 0) | (ids >= count)
+            if fit.pad is not None:
+                out &= ids != fit.pad
             if out.any():
                 top = int(ids.max())
                 hint = (
@@ -206,6 +220,20 @@ def classification(
             "a classifier needs examples of at least two classes",
             "check the target column (or `classes:`), or use more data",
         )
+
+
+def one_hot_rows(y: np.ndarray, split: str, fit: Fit, where: str) -> None:
+    """Float targets shaped like the output (several units) are one-hot rows, not class ids: the
+    loss would one-hot them again."""
+    if y.dtype.kind != "f" or fit.units < 2 or tuple(y.shape[1:]) != fit.output:
+        return
+    raise DataError(
+        f"{where}: the {split} split's targets are rows of {fit.units} values per "
+        f"{'step' if len(fit.output) > 1 else 'example'} (shape {fmt(y.shape[1:])}, one-hot "
+        f"rows?), but {fit.loss.name} reads class ids "
+        f"(shape {fmt(fit.output[:-1])})",
+        "give the class ids instead: y.argmax(-1) as integers",
+    )
 
 
 def class_ids(y: np.ndarray, split: str, fit: Fit, where: str) -> np.ndarray:

@@ -33,6 +33,16 @@ def cross_check(train: ir.Train, out: Collector, block: ast.TrainBlock) -> None:
     if not train.several:
         _augmentations(train, out)
         _metrics(train, out, where("metrics"))
+    if train.data.props.pad is not None and train.model is not None:
+        _padding(train, out, where("loss"))
+    if train.data.props.target == "input" and train.data.props.one_hot:
+        out.error(
+            D.BAD_VALUE,
+            f"data {train.data.name} has `target: input` and `one_hot: true`; `one_hot` turns "
+            "class labels into rows, and a reconstruction has no labels",
+            train.data.span,
+            "remove `one_hot` (token ids are reconstructed as class ids per step)",
+        )
     _monitor(train, out, spans.get("early_stopping.monitor", where("early_stopping")))
 
 
@@ -53,7 +63,7 @@ def _input_vs_data(train: ir.Train, model: ir.Model, out: Collector, span) -> No
             span,
             hint,
         )
-    tokens = data.info.task == "sequence"
+    tokens = data.info.token_ids
     if tokens != (x.dtype == "int32"):
         what = "token ids" if tokens else "float features"
         out.error(
@@ -110,7 +120,7 @@ def loss_vs_one(
         return
     if (
         entry.task == "regression"
-        and info.task == "classification"
+        and info.task in ("classification", "sequence")
         and not train.data.props.one_hot
     ):
         out.error(
@@ -126,7 +136,13 @@ def loss_vs_one(
             D.LOSS_OUTPUT,
             f"{loss.name} needs class labels, but data {train.data.name} has real-valued targets",
             span,
-            "use mse, mae or huber for regression",
+            "use mse, mae or huber for regression"
+            + (
+                "; for one-hot rows stored as floats, store their class ids instead "
+                "(np.savez(..., y=y.argmax(-1)))"
+                if train.data.props.source.name == "npz"
+                else ""
+            ),
         )
         return
     several = len(model.outputs) > 1
@@ -150,6 +166,8 @@ def _regression_target(train: ir.Train) -> tuple[int, ...] | None:
     props, info = train.data.props, train.data.info
     if info.feature_shape is None:
         return None
+    if props.target == "input":
+        return info.feature_shape
     if props.one_hot and info.num_classes:
         return (info.num_classes,)
     return SOURCES[props.source.name].target_shape(props.source.params, props.windows)
@@ -200,6 +218,41 @@ def _metrics(train: ir.Train, out: Collector, span) -> None:
         problem = entry.check_classes(metric.params, classes) if classes else None
         if problem is not None:
             out.error(D.BAD_VALUE, problem[0], metric.span, problem[1])
+
+
+def _padding(train: ir.Train, out: Collector, span) -> None:
+    """`pad:` masks class ids: the loss and every metric must leave padding out."""
+    data = train.data
+    pad = data.props.pad
+    if data.props.one_hot:
+        out.error(
+            D.BAD_VALUE,
+            f"data {data.name} has `pad: {pad}` and `one_hot: true`; padding is a class id",
+            data.span,
+            "remove `one_hot` (the losses read class ids) or remove `pad`",
+        )
+    masking = lambda entries: D.one_of(e.name for e in entries if e.masks)
+    labelled = data.info.task in ("classification", "sequence")
+    for loss in {r.name: r for r in train.output_losses().values()}.values():
+        if not LOSSES[loss.name].masks and not (
+            LOSSES[loss.name].task == "regression" and labelled
+        ):
+            # (a regression loss on class ids is reported as such)
+            out.error(
+                D.LOSS_OUTPUT,
+                f"{loss.name} cannot leave out the padding of data {data.name} (`pad: {pad}`)",
+                span,
+                f"padding masks class ids: use {masking(LOSSES.entries())}",
+            )
+    for metric in train.props.metrics:
+        if not METRICS[metric.name].masks:
+            out.error(
+                D.LOSS_OUTPUT,
+                f"metric {metric.name} does not leave out the padding of data {data.name} "
+                f"(`pad: {pad}`)",
+                metric.span,
+                f"use {masking(METRICS.entries())}",
+            )
 
 
 def _monitor(train: ir.Train, out: Collector, span) -> None:

@@ -17,6 +17,7 @@ class Windows(Params):
     length: Positive
     horizon: Positive = 1
     targets: Literal["last", "sequence"] = "last"
+    stride: Positive = 1
 
 
 class DataProps(Params):
@@ -31,6 +32,8 @@ class DataProps(Params):
     augment: Annotated[list[Ref], RefTo("augmentation")] = []
     classes: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=2)] | None = None
     subset: Annotated[float, Field(gt=0, le=1)] = 1.0
+    target: Literal["source", "input"] = "source"
+    pad: Annotated[int, Field(ge=0)] | None = None
 
     @field_validator("split")
     @classmethod

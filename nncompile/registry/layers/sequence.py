@@ -29,6 +29,19 @@ def lower_embedding(p: Embedding, x: tuple[Shape, ...], out: Shape) -> Lowered:
     return Lowered(call("nnx.Embed", p.vocab, p.dim, rngs=RNGS), lambda a, xs: call(a, xs[0]))
 
 
+class OneHot(Params):
+    classes: Positive
+
+
+def one_hot_shape(p: OneHot, x: list[Shape]) -> Shape:
+    return (*x[0], p.classes)
+
+
+def lower_one_hot(p: OneHot, x: tuple[Shape, ...], out: Shape) -> Lowered:
+    # ids outside 0..classes-1 give all-zero rows (jax.nn.one_hot's rule)
+    return Lowered(None, lambda a, xs: call("jax.nn.one_hot", xs[0], p.classes))
+
+
 class Recurrent(Params):
     units: Positive
     return_sequences: bool = False
@@ -252,6 +265,17 @@ ENTRIES = [
         count=lambda p, x, out: p.vocab * p.dim,
         lower=lower_embedding,
         example=Example("embedding(50, 6)", ("int[10]",)),
+        reads_tokens=True,
+        needs_tokens=True,
+    ),
+    Layer(
+        "one_hot",
+        OneHot,
+        ("classes",),
+        "token ids [...] -> one-hot float vectors [..., classes] (no parameters)",
+        shape=one_hot_shape,
+        lower=lower_one_hot,
+        example=Example("one_hot(12)", ("int[10]",)),
         reads_tokens=True,
         needs_tokens=True,
     ),
