@@ -33,8 +33,8 @@ from .loading import (
     supervised,
 )
 from .lowering import changed
-from .several import SEVERAL
 from .npz import Npz, load_npz, npz_example, npz_info, npz_standalone
+from .several import SEVERAL
 from .standalone import SUPERVISED, EjectRequest, StandaloneLoader, data_file
 from .synthetic import (
     Synthetic,
