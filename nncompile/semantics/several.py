@@ -65,24 +65,56 @@ def recorded(train: ir.Train) -> list[str] | None:
     return keys
 
 
+def source_names(params) -> tuple[tuple[str, object], tuple[str, object]]:
+    """What a source's arguments say about its inputs and targets: (argument, a name or a list of
+    names or None) each. npz: `x`, `y`; csv: `inputs` (column groups), `target`."""
+    if hasattr(params, "target"):
+        groups = getattr(params, "inputs", None)
+        return ("inputs", list(groups) if groups else "the feature columns"), (
+            "target",
+            params.target,
+        )
+    return ("x", getattr(params, "x", None)), ("y", getattr(params, "y", None))
+
+
+def _listed(arg: str, names: list[str]) -> str:
+    """How a source lists these names: `x=["a", "b"]`, or csv's `inputs={a: [...], b: [...]}`."""
+    if arg == "inputs":
+        return "inputs={" + ", ".join(f"{n}: [columns]" for n in names) + "}"
+    return f"{arg}=[" + ", ".join(f'"{n}"' for n in names) + "]"
+
+
 def check_several(train: ir.Train, out: Collector, where) -> None:
     """Named arrays of the source against the model; metrics and augmentations."""
     model = train.model
-    if model is None or not train.several:
+    if model is None:
         return
     params = train.data.props.source.params
-    for what, arg, tensors in (("input", "x", model.inputs), ("output", "y", model.outputs)):
-        given = getattr(params, arg, None)
+    (xarg, xs), (yarg, ys) = source_names(params)
+    for what, arg, given, tensors in (
+        ("input", xarg, xs, model.inputs),
+        ("output", yarg, ys, model.outputs),
+    ):
         want = [t.name for t in tensors]
         if given is None or (isinstance(given, str) and len(want) == 1):
             continue
-        if isinstance(given, str):
+        if isinstance(given, list) and len(want) == 1:
+            out.error(
+                D.DATA_MODEL,
+                f"data {train.data.name} lists named arrays ({arg}: {', '.join(given)}), but "
+                f"model {model.name} has one {what}",
+                train.data.props.source.span,
+                f'name one array: {arg}="{given[0]}"'
+                if len(given) == 1
+                else f"give the model one {what} per array",
+            )
+        elif isinstance(given, str):
             out.error(
                 D.DATA_MODEL,
                 f"model {model.name} has {len(want)} {what}s ({', '.join(want)}), but data "
-                f"{train.data.name} gives one array ({arg}={given!r})",
+                f"{train.data.name} gives one array ({arg}: {given})",
                 train.data.props.source.span,
-                f"list one array per {what}, named like them: {arg}={want}".replace("'", '"'),
+                f"list one array per {what}, named like them: {_listed(arg, want)}",
             )
         elif list(given) != want:
             missing = [n for n in want if n not in given]
@@ -98,10 +130,10 @@ def check_several(train: ir.Train, out: Collector, where) -> None:
                 D.DATA_MODEL,
                 f"data {train.data.name} {why} (its {arg}: {', '.join(given)})",
                 train.data.props.source.span,
-                f"name the arrays after the model's {what}s, in order: {arg}={want}".replace(
-                    "'", '"'
-                ),
+                f"name the arrays after the model's {what}s, in order: {_listed(arg, want)}",
             )
+    if not train.several:
+        return
     if len(model.outputs) > 1:
         tasks = set(output_tasks(train).values())
         for metric in train.props.metrics:
