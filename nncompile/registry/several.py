@@ -89,8 +89,8 @@ def load_csv_named(spec: LoadRequest) -> Raw:
     target per column, named like it). Each target column is read as csv's one target is."""
     path = resolve(spec, spec.args.get("path"))
     header, rows, lines = read_rows(spec, path, spec.args.get("delimiter") or ",")
-    target = spec.args.get("target")
-    targets = names(target) or [target]
+    target = str(spec.args.get("target"))
+    targets = names(spec.args.get("target")) or [target]
     groups = spec.args.get("inputs") or {"": [h for h in header if h not in targets]}
     for column in [*targets, *(c for cols in groups.values() for c in cols)]:
         if column not in header:
@@ -113,6 +113,7 @@ def load_csv_named(spec: LoadRequest) -> Raw:
             if task == "classification"
             else values.astype(np.float32)[:, None]
         )
-    raw = Raw(x if spec.args.get("inputs") else x[""], y if names(target) else y[target], SEVERAL)  # type: ignore[arg-type]
+    several_y = names(spec.args.get("target")) is not None
+    raw = Raw(x if spec.args.get("inputs") else x[""], y if several_y else y[target], SEVERAL)  # type: ignore[arg-type]
     raw.origin = str(path)
     return raw

@@ -124,7 +124,7 @@ def write_predictions(out, output: str | None, stream) -> list[str]:
     (several outputs: a `# <output>` line before each one's rows). Returns what was written."""
     named = out if isinstance(out, Mapping) else {"": out}
     if output and Path(output).suffix == ".npz":
-        arrays = {k or "y": np.asarray(a) for k, a in named.items()}
+        arrays: dict[str, Any] = {k or "y": np.asarray(a) for k, a in named.items()}
         np.savez(output, **arrays)
         return [f"wrote {output} ({', '.join(f'{k}: {a.shape}' for k, a in arrays.items())})"]
     written = []

@@ -6,6 +6,7 @@ metrics (`<output>_<metric>`) can be monitored."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from .. import diagnostics as D
 from ..diagnostics import Collector
@@ -65,7 +66,7 @@ def recorded(train: ir.Train) -> list[str] | None:
     return keys
 
 
-def source_names(params) -> tuple[tuple[str, object], tuple[str, object]]:
+def source_names(params) -> tuple[tuple[str, Any], tuple[str, Any]]:
     """What a source's arguments say about its inputs and targets: (argument, a name or a list of
     names or None) each. npz: `x`, `y`; csv: `inputs` (column groups), `target`."""
     if hasattr(params, "target"):
