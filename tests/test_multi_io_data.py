@@ -143,3 +143,74 @@ def test_export_of_several_outputs_is_refused(tmp_path, monkeypatch):
     with pytest.raises(nncompile.errors.NncompileError) as e:
         program.export(tmp_path / "m.stablehlo")
     assert "export of a model with several inputs or outputs is not supported yet" in str(e.value)
+
+
+NPZ_MODEL = """
+data d { source: npz("d.npz", x=["a", "b"], y=["label", "value"]) }
+model G {
+  input a: [3]
+  input b: int[4]
+  ha = dense(8, activation=relu)(a)
+  hb = embedding(10, 4)(b)
+  f = flatten()(hb)
+  c = concat(ha, f)
+  label = dense(2, activation=softmax)(c)
+  value = dense(1)(c)
+  output label, value
+}
+train { model: G data: d loss: {label: categorical_crossentropy, value: mse} }
+"""
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({}, None),
+        (
+            {"a": np.zeros((20, 5), "f4")},
+            "model G takes a: [3], but array 'a' of data d has examples of shape [5] | declare "
+            "`input a: [5]`",
+        ),
+        (
+            {"b": np.zeros((20, 4), "f4")},
+            "array 'b' of data d holds floats, but model G takes int input b",
+        ),
+        (
+            {"label": np.zeros(20, "f4")},
+            "categorical_crossentropy needs class ids, but array 'label' of data d holds floats",
+        ),
+    ],
+)
+def test_npz_arrays_are_checked_by_shape_at_compile_time(tmp_path, arrays, message):
+    good = {
+        "a": np.zeros((20, 3), "f4"),
+        "b": np.zeros((20, 4), "i4"),
+        "label": np.arange(20) % 2,
+        "value": np.zeros(20, "f4"),
+    }
+    np.savez(tmp_path / "d.npz", **{**good, **arrays})
+    (tmp_path / "d.nn").write_text(NPZ_MODEL)
+    if message is None:
+        nncompile.compile(tmp_path / "d.nn")
+        return
+    with pytest.raises(CompileError) as e:
+        nncompile.compile(tmp_path / "d.nn")
+    found = [f"{d.message} | {d.hint}" for d in e.value.diagnostics]
+    assert any(message in m for m in found), found
+
+
+def test_integer_token_input_and_npz_train(tmp_path):
+    r = np.random.default_rng(0)
+    b = r.integers(0, 10, size=(200, 4)).astype("i4")
+    a = r.normal(size=(200, 3)).astype("f4")
+    label = ((b[:, 0] >= 5) ^ (a[:, 0] > 0)).astype("i4")
+    value = (a[:, 1] + b[:, 1] / 10).astype("f4")
+    np.savez(tmp_path / "d.npz", a=a, b=b, label=label, value=value)
+    (tmp_path / "d.nn").write_text(NPZ_MODEL)
+    program = nncompile.compile(tmp_path / "d.nn")
+    history = program.fit(epochs=4)
+    assert history.epochs[-1]["loss"] < history.epochs[0]["loss"]
+    x_test, _ = program.trainer.splits["test"]
+    assert x_test["b"].dtype == np.int32  # token ids are neither cast nor normalised
+    out = program.predict({"a": a[:3], "b": b[:3]})
+    assert out["label"].shape == (3, 2) and out["value"].shape == (3, 1)

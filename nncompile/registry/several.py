@@ -6,6 +6,7 @@ arrays keyed by name, and Raw.task is "several"; runtime.several splits and prep
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -117,3 +118,26 @@ def load_csv_named(spec: LoadRequest) -> Raw:
     raw = Raw(x if spec.args.get("inputs") else x[""], y if several_y else y[target], SEVERAL)  # type: ignore[arg-type]
     raw.origin = str(path)
     return raw
+
+
+def npz_headers(path: Path, limit: int = 64) -> dict[str, tuple[tuple[int, ...], str]] | None:
+    """Each array's shape and dtype kind ("f", "i", ...) of a .npz archive, from the .npy headers
+    of its members only (fast, for `check`); None when the file cannot be read so."""
+    out: dict[str, tuple[tuple[int, ...], str]] = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist()[:limit]:
+                if not info.filename.endswith(".npy"):
+                    continue
+                with archive.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    read = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
+                    shape, _, dtype = read(f)
+                out[info.filename[: -len(".npy")]] = (tuple(shape), dtype.kind)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+        return None
+    return out

@@ -11,8 +11,11 @@ from typing import Any
 from .. import diagnostics as D
 from ..diagnostics import Collector
 from ..registry import Ref
+from ..registry.loading import data_path
 from ..registry.losses import LOSSES
 from ..registry.metrics import METRICS
+from ..registry.several import npz_headers
+from ..shapes import fmt
 from . import ir
 
 
@@ -135,6 +138,7 @@ def check_several(train: ir.Train, out: Collector, where) -> None:
             )
     if not train.several:
         return
+    _npz_shapes(train, model, out)
     if len(model.outputs) > 1:
         tasks = set(output_tasks(train).values())
         for metric in train.props.metrics:
@@ -154,3 +158,50 @@ def check_several(train: ir.Train, out: Collector, where) -> None:
                 ref.span,
                 "remove `augment`",
             )
+
+
+def _npz_shapes(train: ir.Train, model: ir.Model, out: Collector) -> None:
+    """An npz source's named arrays (their headers, read when the file is there) against the
+    model's inputs (per-example shape, integer or float) and the outputs' losses (class ids)."""
+    source = train.data.props.source
+    if source.name != "npz" or not isinstance(source.params.x, list):
+        return
+    headers = npz_headers(data_path(source.params.path, train.data.base_dir))
+    if headers is None:
+        return
+    for t in model.inputs:
+        if t.name not in headers:
+            continue
+        shape, kind = headers[t.name]
+        tokens = t.dtype == "int32"
+        if tuple(shape[1:]) != t.shape:
+            out.error(
+                D.DATA_MODEL,
+                f"model {model.name} takes {t.name}: {fmt(t.shape)}, but array {t.name!r} of "
+                f"data {train.data.name} has examples of shape {fmt(tuple(shape[1:]))}",
+                source.span,
+                f"declare `input {t.name}: {fmt(tuple(shape[1:]))}`",
+            )
+        elif tokens != (kind in "biu"):
+            out.error(
+                D.DATA_MODEL,
+                f"array {t.name!r} of data {train.data.name} holds "
+                f"{'floats' if tokens else 'integers (token ids)'}, but model {model.name} takes "
+                f"{'int' if tokens else 'float'} input {t.name}",
+                source.span,
+                f"declare `input {t.name}: {'int' if not tokens else ''}{fmt(t.shape)}`"
+                if not tokens
+                else "store token ids as integers",
+            )
+    if model.outputs and isinstance(source.params.y, list):
+        for name, loss in train.output_losses().items():
+            if name in headers and LOSSES[loss.name].task == "classification":
+                shape, kind = headers[name]
+                if kind not in "biu":
+                    out.error(
+                        D.LOSS_OUTPUT,
+                        f"{loss.name} needs class ids, but array {name!r} of data "
+                        f"{train.data.name} holds floats",
+                        loss.span,
+                        f"store class ids as integers, or use mse for output {name}",
+                    )
