@@ -164,9 +164,10 @@ def _npz_shapes(train: ir.Train, model: ir.Model, out: Collector) -> None:
     """An npz source's named arrays (their headers, read when the file is there) against the
     model's inputs (per-example shape, integer or float) and the outputs' losses (class ids)."""
     source = train.data.props.source
-    if source.name != "npz" or not isinstance(source.params.x, list):
+    p: Any = source.params
+    if source.name != "npz" or not isinstance(p.x, list):
         return
-    headers = npz_headers(data_path(source.params.path, train.data.base_dir))
+    headers = npz_headers(data_path(p.path, train.data.base_dir))
     if headers is None:
         return
     for t in model.inputs:
@@ -193,7 +194,7 @@ def _npz_shapes(train: ir.Train, model: ir.Model, out: Collector) -> None:
                 if not tokens
                 else "store token ids as integers",
             )
-    if model.outputs and isinstance(source.params.y, list):
+    if isinstance(p.y, list):
         for name, loss in train.output_losses().items():
             if name in headers and LOSSES[loss.name].task == "classification":
                 shape, kind = headers[name]
