@@ -190,7 +190,7 @@ def _npz_shapes(train: ir.Train, model: ir.Model, out: Collector) -> None:
                 f"{'floats' if tokens else 'integers (token ids)'}, but model {model.name} takes "
                 f"{'int' if tokens else 'float'} input {t.name}",
                 source.span,
-                f"declare `input {t.name}: {'int' if not tokens else ''}{fmt(t.shape)}`"
+                f"declare `input {t.name}: int{fmt(t.shape)}`"
                 if not tokens
                 else "store token ids as integers",
             )
