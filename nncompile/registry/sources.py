@@ -34,7 +34,8 @@ from .loading import (
 )
 from .lowering import changed
 from .npz import Npz, load_npz, npz_example, npz_info, npz_standalone
-from .several import SEVERAL
+from .several import SEVERAL, load_csv_named
+from .several import names as named_arrays
 from .standalone import SUPERVISED, EjectRequest, StandaloneLoader, data_file
 from .synthetic import (
     Synthetic,
@@ -135,13 +136,16 @@ def sklearn_standalone(p: Sklearn, request: EjectRequest) -> StandaloneLoader:
 # --- csv -------------------------------------------------------------------------------------
 class Csv(Params):
     path: Annotated[str, Field(min_length=1)]
-    target: Annotated[str, Field(min_length=1)]
+    target: Annotated[str, Field(min_length=1)] | Annotated[list[str], Field(min_length=1)]
+    inputs: dict[str, Annotated[list[str], Field(min_length=1)]] | None = None  # column groups
     delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
     task: Literal["classification", "regression"] | None = None
 
 
 def load_csv(spec: LoadRequest) -> Raw:
     """A csv file with a header row: numeric feature columns and one target column."""
+    if spec.args.get("inputs") or named_arrays(spec.args.get("target")):  # column groups
+        return load_csv_named(spec)
     path = resolve(spec, spec.args.get("path"))
     header, rows, lines = read_rows(spec, path, spec.args.get("delimiter") or ",")
     target = spec.args.get("target")
