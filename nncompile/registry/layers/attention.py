@@ -236,6 +236,8 @@ ENTRIES = [
         shape=transformer_shape,
         count=transformer_count,
         lower=lower_transformer,
-        example=Example("transformer_block(2, hidden=16, activation=relu, causal=true)", ("[6, 8]",)),
+        example=Example(
+            "transformer_block(2, hidden=16, activation=relu, causal=true)", ("[6, 8]",)
+        ),
     ),
 ]
