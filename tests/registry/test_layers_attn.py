@@ -17,7 +17,9 @@ from nncompile.source import Source
 CASES = [
     Example("multi_head_attention(heads=4)", ("[6, 8]",)),  # self-attention on the previous output
     Example("multi_head_attention(heads=2, dim=4)(a)", ("[6, 8]",)),
-    Example("multi_head_attention(a, b, heads=2, use_bias=false, dropout=0.1)", ("[5, 8]", "[7, 6]")),
+    Example(
+        "multi_head_attention(a, b, heads=2, use_bias=false, dropout=0.1)", ("[5, 8]", "[7, 6]")
+    ),
     Example("multi_head_attention(heads=2, init=he_normal)(a, b)", ("[5, 8]", "[5, 8]")),
     Example("positional_embedding()", ("[7, 3]",)),
     Example("transformer_block(4, dim=3, dropout=0.1)", ("[5, 8]",)),
@@ -27,9 +29,7 @@ CASES = [
     Example("simple_rnn(4, init=lecun_normal)", ("[6, 3]",)),
     Example("bidirectional(lstm(3, unit_forget_bias=false), merge=sum)", ("[6, 3]",)),
 ]
-CASES = [
-    Example(e.statement, e.inputs if e.inputs != ("[8]",) else ("[6, 3]",)) for e in CASES
-]
+CASES = [Example(e.statement, e.inputs if e.inputs != ("[8]",) else ("[6, 3]",)) for e in CASES]
 
 
 def built(example: Example):

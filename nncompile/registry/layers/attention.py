@@ -207,8 +207,9 @@ ENTRIES = [
         "multi_head_attention",
         MultiHeadAttention,
         (),
-        "scaled dot-product attention over `heads` heads of size `dim`: self-attention "
-        "(one input) or cross-attention (query, key/value); `causal=true` masks later steps",
+        "scaled dot-product attention over `heads` heads of size `dim` (default: features / "
+        "heads): self-attention (one input) or cross-attention (query, key/value); "
+        "`causal=true` masks later steps",
         shape=mha_shape,
         count=mha_count,
         lower=lower_mha,
@@ -231,8 +232,8 @@ ENTRIES = [
         "transformer_block",
         TransformerBlock,
         ("heads",),
-        "pre-norm transformer block: x + attention(layer_norm(x)), then x + mlp(layer_norm(x)); "
-        "[T, F] -> [T, F]",
+        "pre-norm transformer block: x + attention(layer_norm(x)), then x + mlp(layer_norm(x)) "
+        "with `hidden` units (default 4F) and `activation` (default gelu); [T, F] -> [T, F]",
         shape=transformer_shape,
         count=transformer_count,
         lower=lower_transformer,

@@ -214,7 +214,8 @@ ENTRIES = [
     ),
     _rnn(
         "lstm",
-        "long short-term memory: [T, F] -> [units] or [T, units]",
+        "long short-term memory: [T, F] -> [units] or [T, units]; forget-gate bias 1 unless "
+        "unit_forget_bias=false",
         Example("lstm(6, recurrent_init=glorot_uniform)", ("[10, 4]",)),
     ),
     _rnn(
