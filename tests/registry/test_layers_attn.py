@@ -163,3 +163,12 @@ def test_diagnostics(body, message, hint):
 def test_unit_forget_bias_belongs_to_lstm_only():
     (found,) = errors("model M { input x: [6, 3]  gru(4, unit_forget_bias=false) }")
     assert "unit_forget_bias" in found[0]
+
+
+def test_attention_weights_count_in_the_activation_estimate():
+    from nncompile.plan import activation_floats
+
+    model = analysed(Example("multi_head_attention(heads=4)", ("[50, 8]",)))
+    assert activation_floats(model) >= 4 * 50 * 50  # one 50 x 50 weight matrix per head
+    block = analysed(Example("transformer_block(2, hidden=64)", ("[40, 8]",)))
+    assert activation_floats(block) >= 2 * 40 * 40 + 40 * 64

@@ -70,6 +70,17 @@ def mha_count(p: MultiHeadAttention, x: list[Shape], out: Shape) -> int:
     return attention_count(f, x[-1][-1], qkv, p.use_bias)
 
 
+def attention_floats(heads: int, steps: int, kv_steps: int, qkv: int) -> int:
+    """What attention holds per example besides its output: the projected queries, keys and
+    values, the attention weights (one steps x kv_steps matrix per head) and the attended values."""
+    return 2 * steps * qkv + 2 * kv_steps * qkv + heads * steps * kv_steps
+
+
+def mha_floats(p: MultiHeadAttention, x: tuple[Shape, ...], out: Shape) -> int:
+    qkv = p.heads * head_size("multi_head_attention", p.heads, p.dim, x[0][-1])
+    return attention_floats(p.heads, x[0][0], x[-1][0], qkv)
+
+
 def causal_mask(x: Code) -> Code:
     """Each step attends to itself and the steps before it."""
     return call("nnx.make_causal_mask", t("{x}[..., 0]", x=x))
@@ -191,6 +202,13 @@ def transformer_count(p: TransformerBlock, x: list[Shape], out: Shape) -> int:
     return 4 * f + attention_count(f, f, qkv) + f * hidden + hidden + hidden * f + f
 
 
+def transformer_floats(p: TransformerBlock, x: tuple[Shape, ...], out: Shape) -> int:
+    """Attention's, two normalised copies and the residual sum of the input, the MLP's hidden
+    units."""
+    (steps, f), (qkv, hidden) = x[0], transformer_sizes(p, x)
+    return attention_floats(p.heads, steps, steps, qkv) + 3 * steps * f + steps * hidden
+
+
 def lower_transformer(p: TransformerBlock, x: tuple[Shape, ...], out: Shape) -> Lowered:
     f = x[0][-1]
     qkv, hidden = transformer_sizes(p, x)
@@ -213,6 +231,7 @@ ENTRIES = [
         shape=mha_shape,
         count=mha_count,
         lower=lower_mha,
+        extra_activation_floats=mha_floats,
         example=Example(
             "multi_head_attention(a, b, heads=2, dim=3, causal=true)", ("[5, 8]", "[5, 6]")
         ),
@@ -237,6 +256,7 @@ ENTRIES = [
         shape=transformer_shape,
         count=transformer_count,
         lower=lower_transformer,
+        extra_activation_floats=transformer_floats,
         example=Example(
             "transformer_block(2, hidden=16, activation=relu, causal=true)", ("[6, 8]",)
         ),

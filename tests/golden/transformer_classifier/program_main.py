@@ -138,7 +138,7 @@ CONFIG = {
         'classes': None,
         'subset': 1.0,
     },
-    'activation_floats': 1232,
+    'activation_floats': 3986,
     'cpu_compiler_options': None,
     'precision': 'float32',
 }
