@@ -28,6 +28,7 @@ COMPUTE_DTYPE_LAYERS = {
     "nnx.SimpleCell",
     "nnx.LSTMCell",
     "nnx.GRUCell",
+    "nnx.MultiHeadAttention",
 }
 
 

@@ -409,6 +409,8 @@ class ModelWalk:
                 refs.append(a.value)
             if stmt.inputs is not None:
                 refs.extend(stmt.inputs)
+            if not refs:  # `multi_head_attention(heads=4)`: the previous statement's output
+                return self.previous(stmt), args
         elif stmt.inputs is not None:
             refs = list(stmt.inputs)
             if len(refs) != 1:
@@ -420,20 +422,24 @@ class ModelWalk:
                 )
                 return None, args
         else:
-            if self.current is None:
-                self.out.error(
-                    D.NO_INPUT,
-                    f"'{stmt.call.name}' has no input",
-                    stmt.span,
-                    "declare the model's input first: `input x: [64]`",
-                )
-                return None, args
-            return (self.current,), args
+            return self.previous(stmt), args
         for r in refs:
             if r.id not in self.tensors and r.id not in self.failed:
                 self.unknown_tensor(r)
                 return None, args
         return tuple(r.id for r in refs), args
+
+    def previous(self, stmt: ast.LayerStmt) -> tuple[str, ...] | None:
+        """The input of a statement that names none: the previous statement's output."""
+        if self.current is None:
+            self.out.error(
+                D.NO_INPUT,
+                f"'{stmt.call.name}' has no input",
+                stmt.span,
+                "declare the model's input first: `input x: [64]`",
+            )
+            return None
+        return (self.current,)
 
     def auto_name(self, kind: str) -> str:
         """Keras-style names: dense_1, dense_2, ...; a model used once keeps its own name."""

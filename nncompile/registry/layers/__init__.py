@@ -8,7 +8,7 @@ to the ``ENTRIES`` of one of them (docs/extending.md).
 from __future__ import annotations
 
 from .. import Registry
-from . import capsules, conv, dense, merge, sequence, shaping
+from . import attention, capsules, conv, dense, merge, sequence, shaping
 from .base import Example, Layer
 from .conv import IM2COL
 
@@ -21,6 +21,7 @@ LAYERS: Registry[Layer] = Registry(
         *sequence.ENTRIES,
         *merge.ENTRIES,
         *capsules.ENTRIES,
+        *attention.ENTRIES,
     ],
 )
 

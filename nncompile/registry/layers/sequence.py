@@ -7,12 +7,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import field_validator
 
-from ...expr import Sym, call, t
+from ...expr import Snippet, Sym, call, t
 from ...shapes import Shape, ShapeError, fmt
 from .. import Params, Ref, RefTo
-from ..activations import activation_fn
+from ..activations import activation_fn, initializer_expr, initializer_snippets
 from ..lowering import RNGS, Code, Lowered
-from .base import ActivationRef, Example, Layer, Positive, rank
+from .base import ActivationRef, Example, InitRef, Layer, Positive, rank
 
 
 class Embedding(Params):
@@ -48,6 +48,8 @@ class Recurrent(Params):
     activation: ActivationRef = None
     return_state: bool = False
     initial_state: list[str] | None = None  # tensor names (Layer.tensor_args)
+    init: InitRef = None  # the input kernels (default: glorot_uniform, as for dense)
+    recurrent_init: InitRef = None  # the recurrent kernels (default: orthogonal)
 
 
 # the states of each recurrent layer, in the spec's (Keras') order; Flax's LSTM carry is (c, h)
@@ -82,6 +84,22 @@ def rnn_outputs(name: str):
         return {"seq": (x[0][0], p.units), **states} if p.return_sequences else states
 
     return outputs
+
+
+class Lstm(Recurrent):
+    unit_forget_bias: bool = True  # the forget gate's bias starts at 1 (Keras' default)
+
+
+UNIT_FORGET_BIAS = Snippet(
+    "unit_forget_bias",
+    '''
+def unit_forget_bias(cell):
+    """An LSTM cell whose forget gate starts open: its bias is 1, so early on the cell keeps its
+    state and gradients flow through many steps (Jozefowicz et al., 2015; Keras' default)."""
+    cell.hf.bias[...] = jnp.ones_like(cell.hf.bias[...])
+    return cell
+''',
+)
 
 
 def rnn_shape(name: str):
@@ -122,11 +140,25 @@ def rnn_count(name: str):
 
 
 def cell(kind: str, features: int, p: Recurrent) -> Code:
-    """The Flax cell; ``activation_fn`` only where it is not Flax's default, tanh."""
-    kw = {}
+    """The Flax cell: glorot_uniform input kernels (the language's default), orthogonal recurrent
+    kernels (Flax's default, left out), for an LSTM a forget-gate bias of 1; ``activation_fn``
+    only where it is not Flax's default, tanh."""
+    kw: dict[str, Code] = {"kernel_init": initializer_expr(p.init)}
+    if p.recurrent_init is not None and p.recurrent_init.name != "orthogonal":
+        kw["recurrent_kernel_init"] = initializer_expr(p.recurrent_init)
     if p.activation is not None and p.activation.name != "tanh":
         kw["activation_fn"] = activation_fn(p.activation)
-    return call(CELLS[kind][0], features, p.units, **kw, rngs=RNGS)
+    built = call(CELLS[kind][0], features, p.units, **kw, rngs=RNGS)
+    return call("unit_forget_bias", built) if forget_bias(p) else built
+
+
+def forget_bias(p: Recurrent) -> bool:
+    return isinstance(p, Lstm) and p.unit_forget_bias
+
+
+def cell_snippets(p: Recurrent) -> tuple[Snippet, ...]:
+    more = (UNIT_FORGET_BIAS,) if forget_bias(p) else ()
+    return initializer_snippets(p.init, p.recurrent_init) + more
 
 
 def initial_carry(kind: str, states: Sequence[Code]) -> dict[str, Any]:
@@ -161,7 +193,7 @@ def lower_rnn(kind: str):
             return out if p.return_sequences else t("{h}[:, -1]", h=out)
 
         if not p.return_state:
-            return Lowered(init, apply)
+            return Lowered(init, apply, cell_snippets(p))
         return Lowered(
             init,
             apply,
@@ -169,6 +201,7 @@ def lower_rnn(kind: str):
                 a, xs[0], **initial_carry(kind, xs[1:]), return_carry=True
             ),
             unpack=unpack_states(kind, p.return_sequences),
+            snippets=cell_snippets(p),
         )
 
     return lower
@@ -216,13 +249,15 @@ def lower_bidirectional(p: Bidirectional, x: tuple[Shape, ...], out: Shape) -> L
         rngs=RNGS,
     )
     if inner.return_sequences:
-        return Lowered(init, lambda a, xs: call(a, xs[0]))
+        return Lowered(init, lambda a, xs: call(a, xs[0]), cell_snippets(inner))
     # last step of the forward pass, and the backward pass's last step (which sits at time 0)
     if p.merge == "sum":
         last = "(lambda h: h[:, -1, :{u}] + h[:, 0, {u}:])({h})"
     else:
         last = "(lambda h: jnp.concatenate([h[:, -1, :{u}], h[:, 0, {u}:]], axis=-1))({h})"
-    return Lowered(init, lambda a, xs: t(last, u=inner.units, h=call(a, xs[0])))
+    return Lowered(
+        init, lambda a, xs: t(last, u=inner.units, h=call(a, xs[0])), cell_snippets(inner)
+    )
 
 
 class Repeat(Params):
@@ -243,7 +278,7 @@ def lower_repeat(p: Repeat, x: tuple[Shape, ...], out: Shape) -> Lowered:
 def _rnn(name: str, doc: str, example: Example) -> Layer:
     return Layer(
         name,
-        Recurrent,
+        Lstm if name == "lstm" else Recurrent,
         ("units",),
         doc,
         shape=rnn_shape(name),
@@ -286,8 +321,9 @@ ENTRIES = [
     ),
     _rnn(
         "lstm",
-        "long short-term memory: [T, F] -> [units] or [T, units]; states [h, c]",
-        Example("lstm(6)", ("[10, 4]",)),
+        "long short-term memory: [T, F] -> [units] or [T, units]; states [h, c]; forget-gate bias "
+        "1 unless unit_forget_bias=false",
+        Example("lstm(6, recurrent_init=glorot_uniform)", ("[10, 4]",)),
     ),
     _rnn(
         "gru",

@@ -18,7 +18,8 @@ class CharRNN(nnx.Module):
 
     def __init__(self, rngs: nnx.Rngs):
         self.embedding_1 = nnx.Embed(33, 16, rngs=rngs)  # char_rnn.nn:20  [32] -> [32, 16]
-        self.gru_1 = nnx.RNN(nnx.GRUCell(16, 96, rngs=rngs))  # char_rnn.nn:21  [32, 16] -> [32, 96]
+        # char_rnn.nn:21  [32, 16] -> [32, 96]
+        self.gru_1 = nnx.RNN(nnx.GRUCell(16, 96, kernel_init=KERNEL_INIT, rngs=rngs))
         # char_rnn.nn:22  [32, 96] -> [32, 33]
         self.dense_1 = nnx.Linear(96, 33, kernel_init=KERNEL_INIT, rngs=rngs)
 
