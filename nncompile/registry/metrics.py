@@ -43,6 +43,9 @@ class Head:
     task: str  # "classification" | "regression" | "sequence"
     units: int  # size of the outputs' last axis
     logits: bool = True  # classification outputs before their activation (the usual case)
+    # the activation the loss fused ("softmax" | "sigmoid"; None: the outputs are the predictions).
+    # Metrics that read values, not ranks (mse, mae, ...), score `probabilities(outputs)`
+    activation: str | None = None
 
     @property
     def binary(self) -> bool:
@@ -55,6 +58,16 @@ class Head:
     @property
     def threshold(self) -> float:
         return 0.0 if self.logits else 0.5
+
+    def probabilities(self, outputs):
+        """What `predict` returns for these outputs: the fused activation applied to logits."""
+        import jax
+
+        if not self.logits or self.activation is None:
+            return outputs
+        if self.activation == "sigmoid":
+            return jax.nn.sigmoid(outputs)
+        return jax.nn.softmax(outputs, axis=-1)
 
 
 class Accumulator(NamedTuple):
@@ -210,7 +223,7 @@ def error_sum(power: int, root: bool = False):
         def update(acc, outputs, y):
             import jax.numpy as jnp
 
-            e = errors(outputs, y)
+            e = errors(head.probabilities(outputs), y)
             return {
                 "sum": acc["sum"] + jnp.sum(jnp.abs(e) ** power),
                 "count": acc["count"] + e.size,
@@ -322,7 +335,14 @@ NP_ERRORS = Snippet(
     "errors",
     """
 def errors(outputs, y):
-    return (outputs - y.reshape(outputs.shape)).reshape(-1).astype(np.float64)
+    # prediction minus target, on what predict returns (OUTPUT_ACTIVATION applied to logits)
+    outputs = np.asarray(outputs, np.float64)
+    if OUTPUT_ACTIVATION == "sigmoid":
+        outputs = 1 / (1 + np.exp(-outputs))
+    elif OUTPUT_ACTIVATION == "softmax":
+        e = np.exp(outputs - outputs.max(-1, keepdims=True))
+        outputs = e / e.sum(-1, keepdims=True)
+    return (outputs - y.reshape(outputs.shape)).reshape(-1)
 """,
 )
 

@@ -67,12 +67,27 @@ class Samples(Params):
 Optimizer = Annotated[Ref | None, RefTo("optimizer")]
 
 
+class Unfreeze(Params):
+    """`unfreeze_after: {epochs: 10, lr: 1e-5}`: the `freeze:` layers train from epoch 11 on, and
+    from then every layer trains at `lr` (a constant rate replacing the schedule), the fine-tuning
+    phase of Keras' transfer-learning guide. Without `lr` the schedule simply continues."""
+
+    epochs: Positive
+    lr: Annotated[float, Field(gt=0)] | None = None
+
+
+def unfreeze_epochs(value: int | Unfreeze | None) -> int | None:
+    """The epochs the `freeze:` layers stay frozen (`unfreeze_after: 10` or `{epochs: 10, ...}`)."""
+    return value.epochs if isinstance(value, Unfreeze) else value
+
+
 class TrainProps(Params):
     model: Annotated[str | None, BlockRef("model")] = None
     data: Annotated[str, BlockRef("data")]
     loss: Annotated[Ref, RefTo("loss")]
     optimizer: Optimizer = None  # adam(lr=1e-3)
-    schedule: Annotated[Ref | None, RefTo("schedule")] = None
+    # one schedule, or consecutive phases: [warmup(500), cosine()]
+    schedule: Annotated[list[Ref], RefTo("schedule")] = []
     clip_norm: Annotated[float, Field(gt=0)] | None = None
     batch_size: Annotated[int, Field(ge=1, le=MAX_BATCH)] | Literal["full"] = 32
     drop_remainder: bool = True
@@ -84,7 +99,7 @@ class TrainProps(Params):
     checkpoint: Checkpoint | None = None
     init: Annotated[Ref | None, RefTo("init")] = None
     freeze: list[str] = []
-    unfreeze_after: Positive | None = None
+    unfreeze_after: Positive | Unfreeze | None = None
     devices: Literal["auto", "cpu", "gpu", "tpu"] | Positive = "auto"
     precision: Literal["float32", "bfloat16"] = "float32"
     objective: Annotated[Ref | None, RefTo("objective")] = None
