@@ -306,3 +306,14 @@ def test_unfreeze_after_with_its_own_rate_trains_every_layer_at_it():
     flat = jax.tree_util.tree_flatten_with_path(state)[0]
     rates = [float(a) for p, a in flat if "'hyperparams']['learning_rate'" in jax.tree_util.keystr(p)]
     assert rates == pytest.approx([1e-5, 1e-5])
+
+
+def test_eject_refuses_reduce_on_plateau_with_a_diagnostic(tmp_path, capsys):
+    from nncompile.cli import main
+
+    spec = tmp_path / "p.nn"
+    spec.write_text(DIGITS + MLP + PLATEAU.replace("EPOCHS", "2").replace("CHECKPOINT", ""))
+    assert main(["eject", str(spec), "-o", str(tmp_path / "out")]) != 0
+    err = capsys.readouterr().err
+    assert "cannot eject `train main`: reduce_on_plateau needs nncompile's runtime" in err
+    assert "remove `reduce_on_plateau` to eject" in err

@@ -99,13 +99,22 @@ class TrainProps(Params):
     checkpoint: Checkpoint | None = None
     init: Annotated[Ref | None, RefTo("init")] = None
     freeze: list[str] = []
-    unfreeze_after: Positive | Unfreeze | None = None
+    unfreeze_after: Unfreeze | None = None  # `unfreeze_after: 10` is {epochs: 10}
     devices: Literal["auto", "cpu", "gpu", "tpu"] | Positive = "auto"
     precision: Literal["float32", "bfloat16"] = "float32"
     objective: Annotated[Ref | None, RefTo("objective")] = None
     generator_optimizer: Optimizer = None
     discriminator_optimizer: Optimizer = None
     samples: Samples | None = None
+
+    @field_validator("unfreeze_after", mode="before")
+    @classmethod
+    def _unfreeze_after(cls, v: Any) -> Any:
+        if isinstance(v, int) and not isinstance(v, bool):
+            return {"epochs": v}
+        if v is not None and not isinstance(v, (dict, Unfreeze)):
+            raise ValueError("expected a number of epochs, or {epochs: N, lr: R}")
+        return v
 
     @model_validator(mode="after")
     def _model_or_objective(self) -> TrainProps:
