@@ -100,7 +100,9 @@ class Args(Expr):
 
     def render(self) -> str:
         c = self.of
-        return ", ".join([render(a) for a in c.args] + [f"{Sym(k)}={render(v)}" for k, v in c.kwargs])
+        return ", ".join(
+            [render(a) for a in c.args] + [f"{Sym(k)}={render(v)}" for k, v in c.kwargs]
+        )
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ def quiet_fit(program, **kw):
     return program.fit(log=lambda line: None, **kw)
 
 
-# ---- metrics on probabilities ---------------------------------------------------------------------
+# ---- metrics on probabilities --------------------------------------------------------------------
 def test_error_metric_of_a_fused_sigmoid_head_reads_probabilities():
     logits = jnp.array([[4.0], [-3.0], [0.5], [12.0]])
     y = jnp.array([1, 0, 0, 1])
@@ -77,7 +77,7 @@ def test_mse_with_sigmoid_and_binary_crossentropy_is_computed_on_probabilities(t
     got = trainer.evaluate("test")
     x_test, y_test = trainer.splits["test"]
     p = np.asarray(trainer.predict(x_test))[:, 0]  # probabilities (predict applies sigmoid)
-    assert 0 <= p.min() and p.max() <= 1
+    assert p.min() >= 0 and p.max() <= 1
     assert got["mse"] == pytest.approx(float(np.mean((p - y_test) ** 2)), rel=1e-4, abs=1e-6)
     assert got["mae"] == pytest.approx(float(np.mean(np.abs(p - y_test))), rel=1e-4, abs=1e-6)
     assert got["mse"] < 0.1  # on the logits it was > 1
@@ -86,7 +86,7 @@ def test_mse_with_sigmoid_and_binary_crossentropy_is_computed_on_probabilities(t
     assert val_mse[-1] < val_mse[0]
 
 
-# ---- the lr column --------------------------------------------------------------------------------
+# ---- the lr column -------------------------------------------------------------------------------
 MLP = """
 model M {
   input x: [64]
@@ -121,7 +121,7 @@ train {
     assert (tmp_path / "run" / "curves.png").stat().st_size > 5000
 
 
-# ---- reduce_on_plateau ----------------------------------------------------------------------------
+# ---- reduce_on_plateau ---------------------------------------------------------------------------
 def test_plateau_rule_patience_factor_min_lr_and_cooldown():
     rule = Plateau("val_loss", patience=2, factor=0.5, min_lr=0.3, cooldown=1)
     lr, drops = 1.0, []
@@ -199,7 +199,7 @@ def test_reduce_on_plateau_resumes_bitwise(tmp_path):
     assert sha256(again.trainer.state()["model"]) == sha256(reference.trainer.state()["model"])
 
 
-# ---- composed schedules ---------------------------------------------------------------------------
+# ---- composed schedules --------------------------------------------------------------------------
 def rates(program, steps_per_epoch: int, epochs: int, steps: int) -> list[float]:
     """The rate of each of the first `steps` updates of the emitted make_optimizer."""
     tx = program.module.make_optimizer(steps_per_epoch, epochs)
@@ -232,7 +232,7 @@ train {
     assert "optax.join_schedules(" in program.source
 
 
-# ---- unfreeze_after: the rate continues, or the fine-tuning rate ----------------------------------
+# ---- unfreeze_after: the rate continues, or the fine-tuning rate ---------------------------------
 BLOCKS = """
 model Features {
   input x: [64]
@@ -281,9 +281,7 @@ def test_after_unfreezing_the_schedule_continues_for_every_layer():
     history = quiet_fit(program)
     steps = history.steps_per_epoch
     state = nnx.state(program.trainer.optimizer)
-    flat = {
-        jax.tree_util.keystr(p): a for p, a in jax.tree_util.tree_flatten_with_path(state)[0]
-    }
+    flat = {jax.tree_util.keystr(p): a for p, a in jax.tree_util.tree_flatten_with_path(state)[0]}
     counts = {
         k: int(v)
         for k, v in flat.items()
@@ -304,7 +302,9 @@ def test_unfreeze_after_with_its_own_rate_trains_every_layer_at_it():
     assert lr[0] > 1e-3 and lr[1:] == pytest.approx([1e-5, 1e-5])
     state = nnx.state(program.trainer.optimizer)
     flat = jax.tree_util.tree_flatten_with_path(state)[0]
-    rates = [float(a) for p, a in flat if "'hyperparams']['learning_rate'" in jax.tree_util.keystr(p)]
+    rates = [
+        float(a) for p, a in flat if "'hyperparams']['learning_rate'" in jax.tree_util.keystr(p)
+    ]
     assert rates == pytest.approx([1e-5, 1e-5])
 
 

@@ -6,6 +6,7 @@ precision) come in as arguments; everything else is read from the train block an
 
 from __future__ import annotations
 
+from ..registry.schedules import SCHEDULES
 from ..runconfig import (
     VERSION,
     Checkpoint,
@@ -20,7 +21,6 @@ from ..runconfig import (
     Transfer,
     Windows,
 )
-from ..registry.schedules import SCHEDULES
 from ..semantics import ir
 from ..semantics.schema import unfreeze_epochs
 

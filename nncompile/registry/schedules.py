@@ -18,6 +18,7 @@ NonNegative = Annotated[float, Field(ge=0)]
 
 
 STEPS_PER_EPOCH = Sym("steps_per_epoch")  # known to the emitted make_optimizer, with `epochs`
+Span = Expr | int  # the steps a schedule's phase covers: a number, or an expression of those
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,7 +30,7 @@ class Schedule(Entry):
     be the last phase. `adapts`: the runtime changes the rate at epoch ends from a monitored value
     (reduce_on_plateau: CONFIG["plateau"] is `plateau(p)`); it cannot be composed."""
 
-    lower: Callable[[Any, float, Expr], Expr | float] = lambda p, lr, span: lr
+    lower: Callable[[Any, float, Span], Expr | float] = lambda p, lr, span: lr
     length: Callable[[Any], int | None] = lambda p: None
     adapts: bool = False
     plateau: Callable[[Any], dict] | None = None
@@ -70,7 +71,7 @@ class Plateau(Params):
 TOTAL_STEPS = t("steps_per_epoch * epochs")  # the span of a schedule that is not composed
 
 
-def step(p: Step, lr: float, span: Expr) -> Expr:
+def step(p: Step, lr: float, span: Span) -> Expr:
     return call(
         "optax.exponential_decay",
         lr,
@@ -80,11 +81,11 @@ def step(p: Step, lr: float, span: Expr) -> Expr:
     )
 
 
-def exponential(p: Exponential, lr: float, span: Expr) -> Expr:
+def exponential(p: Exponential, lr: float, span: Span) -> Expr:
     return call("optax.exponential_decay", lr, transition_steps=STEPS_PER_EPOCH, decay_rate=p.decay)
 
 
-def cosine(p: Cosine, lr: float, span: Expr) -> Expr:
+def cosine(p: Cosine, lr: float, span: Span) -> Expr:
     if p.warmup:
         return call(
             "optax.warmup_cosine_decay_schedule",
@@ -113,8 +114,12 @@ def composed(phases: list[tuple[Schedule, Any]], lr: float) -> Expr | float:
     for i, (entry, p) in enumerate(phases):
         last = i == len(phases) - 1
         length = entry.length(p)
-        assert last or length is not None, f"{entry.name} has no length"
-        span = t("max(steps_per_epoch * epochs - {at}, 1)", at=at) if last else length
+        span: Span
+        if last:
+            span = t("max(steps_per_epoch * epochs - {at}, 1)", at=at)
+        else:
+            assert length is not None, f"{entry.name} has no length (checks.py refuses it)"
+            span = length
         rate = entry.lower(p, lr, span)
         pieces.append(call("optax.constant_schedule", rate) if isinstance(rate, float) else rate)
         if not last:

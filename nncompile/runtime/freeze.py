@@ -70,7 +70,9 @@ def relayout(
     """A (model, optimizer) state of the frozen layout (flat leaves) in `optimizer`'s layout."""
     state = jax.tree.unflatten(old_treedef, leaves)
     old = to_pure(state[1])
-    opt = from_pure(copy(nnx.state(optimizer)), continue_rate(carry_over(fresh, old), old, fresh, phase))
+    opt = from_pure(
+        copy(nnx.state(optimizer)), continue_rate(carry_over(fresh, old), old, fresh, phase)
+    )
     return jax.tree.leaves(nnx.State({0: state[0], 1: opt}))
 
 

@@ -5,8 +5,9 @@ optax.inject_hyperparams): after each epoch, `Plateau.update` reads the monitore
 (val_loss by default, like Keras' ReduceLROnPlateau) and, when it has not improved by more than
 `min_delta` for `patience` epochs, returns the new rate, `factor` times the old one and never below
 `min_lr`; the trainer writes it into the state (`with_rate`). The `cooldown` epochs after a drop
-are not counted as epochs without improvement (a better value still becomes the best). Its counters are part of a checkpoint, so a
-resumed run lowers the rate at the same epochs as an uninterrupted one.
+are not counted as epochs without improvement (a better value still becomes the best). Its
+counters are part of a checkpoint, so a resumed run lowers the rate at the same epochs as an
+uninterrupted one.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def rate_leaves(treedef) -> list[int]:
 
 
 def with_rate(leaves: list, indices: list[int], lr: float) -> list:
-    """The flat state with every rate at `indices` set to `lr` (same device, dtype and weak type)."""
+    """The flat state with every rate at `indices` set to `lr` (same device, dtype, weak type)."""
     out = list(leaves)
     for i in indices:
         out[i] = jax.lax.full_like(out[i], lr)  # (a new placement or weak type would recompile)

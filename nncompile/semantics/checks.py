@@ -189,7 +189,7 @@ def _monitor(train: ir.Train, out: Collector, span) -> None:
 
 
 def _monitored(train: ir.Train, out: Collector, span, what: str, name: str) -> None:
-    """`what` monitors history key `name`: it must be recorded (with a validation split for val_)."""
+    """`what` monitors history key `name`: recorded, with a validation split for val_ keys."""
     known = ["loss", *(m.name for m in train.props.metrics)]
     base = name[4:] if name.startswith("val_") else name
     if base not in known:
@@ -238,7 +238,7 @@ def _schedule(train: ir.Train, out: Collector, span) -> None:
                 )
             elif "monitor" in ref.params.model_fields_set or "val" in train.data.props.split:
                 # (the default val_loss falls back to loss without a validation split)
-                _monitored(train, out, ref.span, ref.name, ref.params.monitor)
+                _monitored(train, out, ref.span, ref.name, getattr(ref.params, "monitor", ""))
         elif i < len(phases) - 1 and entry.length(ref.params) is None:
             lasting = [e.name for e in SCHEDULES.entries() if "steps" in e.params.model_fields]
             out.error(

@@ -220,9 +220,7 @@ def test_optimizer_lowers_and_steps(entry, clip):
 @pytest.mark.parametrize("example", [False, True], ids=["defaults", "example"])
 def test_schedule_lowers_and_steps(entry, example):
     lines = TR.optimizer_lines(train_of(schedule=ref("schedule", entry, example)))
-    one_step(
-        step_program([MSE], lines, ()), 1, jnp.ones((8, 1)), steps=2
-    )
+    one_step(step_program([MSE], lines, ()), 1, jnp.ones((8, 1)), steps=2)
 
 
 @pytest.mark.parametrize("entry", REGULARIZERS.entries(), ids=lambda e: e.name)
