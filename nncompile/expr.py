@@ -158,10 +158,17 @@ def pretty(v: Any, indent: int = 0, width: int = 100, start: int | None = None) 
         items = []
         for k, x in v.items():
             key = f"{pad}{render(k)}: "
-            items.append(f"{key}{layout(x, indent + 4, width, len(key))},")
+            items.append(f"{key}{_item(x, indent + 4, width, len(key))},")
         return "{\n" + "\n".join(items) + "\n" + " " * indent + "}"
-    items = [f"{pad}{layout(x, indent + 4, width)}," for x in v]
+    items = [f"{pad}{_item(x, indent + 4, width)}," for x in v]
     return "[\n" + "\n".join(items) + "\n" + " " * indent + "]"
+
+
+def _item(v: Any, indent: int, width: int, start: int | None = None) -> str:
+    """An item of a broken list or dict: nested lists and dicts by `pretty`, calls by `layout`."""
+    if isinstance(v, (dict, list)):
+        return pretty(v, indent, width, start)
+    return layout(v, indent, width, start)
 
 
 @dataclass(frozen=True)
