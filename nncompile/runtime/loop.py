@@ -347,12 +347,7 @@ class Trainer:
         es = self.config.early_stopping
         self.stopping = stopping = Stopping.for_config(es, self._monitor)
         history.monitor = stopping.key
-        self.plateau = Plateau.for_config(self.config.plateau, self._monitor)
-        if self.plateau is not None and not self._lr_path:
-            raise ValueError(
-                "reduce_on_plateau needs the learning rate in the optimizer state: wrap the "
-                "optimizer in optax.inject_hyperparams (emitted programs do)"
-            )
+        self.plateau = Plateau.for_config(self.config.plateau, self._monitor, self._lr_path)
         self.best = BestState(enabled=es is not None and es.restore_best)
         self.stop_training = False
         r, self._resume = self._resume, None

@@ -36,10 +36,17 @@ class Plateau:
 
     @classmethod
     def for_config(
-        cls, config: PlateauConfig | None, resolve: Callable[[str], str]
+        cls, config: PlateauConfig | None, resolve: Callable[[str], str], rate_path
     ) -> Plateau | None:
+        """The rule of a fit (None without reduce_on_plateau); `resolve` maps the monitor to a
+        history key, `rate_path` is where the optimizer state holds the rate (None: nowhere)."""
         if config is None:
             return None
+        if not rate_path:
+            raise ValueError(
+                "reduce_on_plateau needs the learning rate in the optimizer state: wrap the "
+                "optimizer in optax.inject_hyperparams (emitted programs do)"
+            )
         return cls(
             resolve(config.monitor),
             config.patience,
