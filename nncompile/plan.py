@@ -213,7 +213,8 @@ def _freeze(train: ir.Train) -> Decision[Frozen]:
         until += f", then every layer at lr {rate:g}"
     return Decision(
         (frozen, after),
-        f"no updates and no optimizer state for {', '.join(frozen)}{until}",
+        f"no updates, no optimizer state and BatchNorm in inference mode for "
+        f"{', '.join(frozen)}{until}",
     )
 
 
@@ -259,7 +260,7 @@ def plan_for(program: ir.Program, train_name: str | None = None) -> Plan:
         f"{adapting[0].name}: the runtime lowers the rate held in the optimizer state when "
         f"{getattr(adapting[0].params, 'monitor', 'the monitor')} stops improving (epoch ends)"
         if adapting
-        else "the schedule does not read the loss",
+        else "no reduce_on_plateau: the rate follows the schedule's steps",
     )
     if train.model is None:  # adversarial
         g, d = train.generator, train.discriminator

@@ -317,3 +317,41 @@ def test_eject_refuses_reduce_on_plateau_with_a_diagnostic(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "cannot eject `train main`: reduce_on_plateau needs nncompile's runtime" in err
     assert "remove `reduce_on_plateau` to eject" in err
+
+
+# ---- every optimizer holds its rate as state ----------------------------------------------------
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adagrad", "adadelta", "rmsprop", "adamw"])
+def test_every_optimizer_with_its_example_steps_with_the_rate_in_its_state(name):
+    from types import SimpleNamespace
+
+    from nncompile.codegen import training as TR
+    from nncompile.expr import render
+    from nncompile.registry import Ref
+    from nncompile.registry.optimizers import OPTIMIZERS
+
+    entry = OPTIMIZERS[name]
+    params = entry.params.model_validate(dict(entry.example))
+    ref = Ref("optimizer", name, params, None)
+    props = SimpleNamespace(optimizer=ref, schedule=[], clip_norm=None)
+    lines = TR.optimizer_lines(SimpleNamespace(props=props), inject=True)
+    code = "\n".join(
+        ["def make_optimizer(steps_per_epoch, epochs):"]
+        + [f"    {target} = {render(expr)}" for target, expr in lines]
+        + ["    return tx"]
+    )
+    namespace: dict = {"optax": __import__("optax")}
+    exec(code, namespace)
+    model = nnx.Linear(4, 1, rngs=nnx.Rngs(0))
+    optimizer = nnx.Optimizer(model, namespace["make_optimizer"](3, 2), wrt=nnx.Param)
+
+    @nnx.jit
+    def step(model, optimizer, x):
+        grads = nnx.grad(lambda m: jnp.mean(m(x) ** 2))(model)
+        optimizer.update(model, grads)
+
+    before = np.array(model.kernel[...])
+    step(model, optimizer, jnp.ones((8, 4)))
+    step(model, optimizer, jnp.ones((8, 4)))
+    assert not np.array_equal(before, np.array(model.kernel[...]))
+    held = optimizer.opt_state.hyperparams["learning_rate"][...]
+    assert float(held) == pytest.approx(entry.rate(params))

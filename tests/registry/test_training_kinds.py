@@ -148,7 +148,7 @@ def step_program(
     return namespace
 
 
-def one_step(namespace: dict, units: int, y, reads_loss: bool = False, steps: int = 1) -> float:
+def one_step(namespace: dict, units: int, y, steps: int = 1) -> float:
     """The loss of `steps` jitted steps (the parameters must change: a warm-up starts at rate 0)."""
     model = nnx.Linear(4, units, rngs=nnx.Rngs(0))
     optimizer = nnx.Optimizer(model, namespace["make_optimizer"](3, 2), wrt=nnx.Param)
@@ -158,7 +158,7 @@ def one_step(namespace: dict, units: int, y, reads_loss: bool = False, steps: in
     @nnx.jit
     def step(model, optimizer, x, y):
         loss, grads = nnx.value_and_grad(namespace["loss_fn"])(model, x, y)
-        optimizer.update(model, grads, **({"value": loss} if reads_loss else {}))
+        optimizer.update(model, grads)
         return loss
 
     for _ in range(steps):
