@@ -38,6 +38,7 @@ RESERVED = {
     # tests/hostile/test_injection.py checks that every top-level name of an emitted file is here
     # or a Snippet's name
     *("make_model", "make_models", "make_optimizer", "make_optimizers", "freeze_labels"),
+    "freeze_batch_norm",
     *("FROZEN", "loss_fn", "augment", "train_step", "eval_step", "predict", "tune_for_backend"),
     *("sample_noise", "discriminator_loss", "generator_loss", "generate", "Model", "main"),
     *("evaluate", "line", "METRICS", "SEED", "EPOCHS", "BATCH_SIZE", "DROP_REMAINDER"),
@@ -88,6 +89,20 @@ class Call(Expr):
     def render(self) -> str:
         parts = [render(a) for a in self.args] + [f"{Sym(k)}={render(v)}" for k, v in self.kwargs]
         return f"{Sym(self.fn)}({', '.join(parts)})"
+
+
+@dataclass(frozen=True)
+class Args(Expr):
+    """The arguments of a call without its function, for templates such as
+    ``t("optax.inject_hyperparams({fn})({args})", fn=..., args=Args(c))``."""
+
+    of: Call
+
+    def render(self) -> str:
+        c = self.of
+        return ", ".join(
+            [render(a) for a in c.args] + [f"{Sym(k)}={render(v)}" for k, v in c.kwargs]
+        )
 
 
 @dataclass(frozen=True)
@@ -143,10 +158,17 @@ def pretty(v: Any, indent: int = 0, width: int = 100, start: int | None = None) 
         items = []
         for k, x in v.items():
             key = f"{pad}{render(k)}: "
-            items.append(f"{key}{pretty(x, indent + 4, width, len(key))},")
+            items.append(f"{key}{_item(x, indent + 4, width, len(key))},")
         return "{\n" + "\n".join(items) + "\n" + " " * indent + "}"
-    items = [f"{pad}{pretty(x, indent + 4, width)}," for x in v]
+    items = [f"{pad}{_item(x, indent + 4, width)}," for x in v]
     return "[\n" + "\n".join(items) + "\n" + " " * indent + "]"
+
+
+def _item(v: Any, indent: int, width: int, start: int | None = None) -> str:
+    """An item of a broken list or dict: nested lists and dicts by `pretty`, calls by `layout`."""
+    if isinstance(v, (dict, list)):
+        return pretty(v, indent, width, start)
+    return layout(v, indent, width, start)
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,10 @@ from typing import Any, Generic, Literal, TypeVar
 from .memory import Memory, estimate, size
 from .registry.layers import LAYERS, Layer
 from .registry.losses import LOSSES
-from .registry.schedules import SCHEDULES
+from .registry.schedules import SCHEDULES, schedule_refs
 from .semantics import ir
 from .semantics.ir import select_train
+from .semantics.schema import unfreeze_epochs
 
 FUSABLE_HEADS = ("softmax", "sigmoid")  # output activations a loss can take as logits
 T = TypeVar("T")
@@ -54,7 +55,7 @@ class Plan:
     compiler_options: Decision[dict[str, bool]]  # XLA:CPU options of the compiled functions
     # floats one example holds in a forward pass: sizes evaluation batches
     activation_floats: Decision[int]
-    plateau: Decision[bool]  # reduce_on_plateau: the optimizer reads the loss at every update
+    plateau: Decision[bool]  # reduce_on_plateau: the runtime lowers the rate at epoch ends
     # bytes a training run needs, checked against the free memory
     memory: Decision[Memory]
     # gan only: the discriminator's folded sigmoid
@@ -237,10 +238,15 @@ def _freeze(train: ir.Train) -> Decision[Frozen]:
     frozen = tuple(p.freeze or ())
     if not frozen:
         return Decision(((), None), "every layer trains")
-    until = f" for the first {p.unfreeze_after} epochs" if p.unfreeze_after else ""
+    after = unfreeze_epochs(p.unfreeze_after)
+    until = f" for the first {after} epochs" if after else ""
+    rate = getattr(p.unfreeze_after, "lr", None)
+    if rate is not None:
+        until += f", then every layer at lr {rate:g}"
     return Decision(
-        (frozen, p.unfreeze_after),
-        f"no updates and no optimizer state for {', '.join(frozen)}{until}",
+        (frozen, after),
+        f"no updates, no optimizer state and BatchNorm in inference mode for "
+        f"{', '.join(frozen)}{until}",
     )
 
 
@@ -280,13 +286,13 @@ def plan_for(program: ir.Program, train_name: str | None = None) -> Plan:
         if p.precision == "bfloat16"
         else "float32 throughout",
     )
-    schedule = p.schedule.name if p.schedule is not None else None
-    plateau_on = schedule is not None and SCHEDULES[schedule].reads_loss
+    adapting = [r for r in schedule_refs(p) if SCHEDULES[r.name].adapts]
     plateau = Decision(
-        plateau_on,
-        f"{schedule} scales the rate from the loss"
-        if plateau_on
-        else "the schedule does not read the loss",
+        bool(adapting),
+        f"{adapting[0].name}: the runtime lowers the rate held in the optimizer state when "
+        f"{getattr(adapting[0].params, 'monitor', 'the monitor')} stops improving (epoch ends)"
+        if adapting
+        else "no reduce_on_plateau: the rate follows the schedule's steps",
     )
     if train.model is None:  # adversarial
         g, d = train.generator, train.discriminator

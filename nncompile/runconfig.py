@@ -100,12 +100,28 @@ class Init(_Frozen):
     layers: tuple[str, ...] | None = None
 
 
+class Plateau(_Frozen):
+    """reduce_on_plateau: at an epoch's end, when `monitor` has not improved (by more than
+    `min_delta`) for `patience` epochs, the rate held in the optimizer state is multiplied by
+    `factor` (not below `min_lr`); then `cooldown` epochs pass before epochs are counted again."""
+
+    monitor: str = "val_loss"
+    patience: Positive = 5
+    factor: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    min_lr: Annotated[float, Field(ge=0)] = 0.0
+    cooldown: Annotated[int, Field(ge=0)] = 0
+    min_delta: Annotated[float, Field(ge=0)] = 0.0
+
+
 class Transfer(_Frozen):
     """Transfer learning: layers loaded from another run, layers frozen `unfreeze_after` epochs."""
 
     init: Init | None = None
     freeze: tuple[str, ...] = ()
     unfreeze_after: Positive | None = None
+    # the rate every layer trains at once unfrozen (make_optimizer(frozen=False) holds it); None:
+    # the schedule continues at the run's step for every layer
+    unfreeze_lr: Annotated[float, Field(gt=0)] | None = None
 
 
 class Samples(_Frozen):
@@ -142,6 +158,7 @@ SUPERVISED_ONLY = frozenset(
         "output_activation",
         "early_stopping",
         "checkpoint",
+        "plateau",
         "transfer",
         "activation_floats",
         "cpu_compiler_options",
@@ -173,6 +190,7 @@ class RunConfig(_Frozen):
     output_activation: Literal["softmax", "sigmoid"] | None = None
     early_stopping: EarlyStopping | None = None
     checkpoint: Checkpoint | None = None
+    plateau: Plateau | None = None  # reduce_on_plateau (left out of CONFIG when None)
     transfer: Transfer | None = None
     data: Data | None = None  # None: the caller passes the splits
     # the floats a forward pass holds per example: sizes evaluation batches
@@ -236,6 +254,8 @@ class RunConfig(_Frozen):
         """The JSON-able dict an emitted program holds as CONFIG: no fields of the other kind."""
         exclude = set(SUPERVISED_ONLY) if self.kind == "gan" else {"gan"}
         exclude |= {k for k in SEVERAL if getattr(self, k) is None}
+        if self.plateau is None:
+            exclude.add("plateau")
         out = self.model_dump(mode="json", exclude=exclude)
         data = out.get("data")
         if data is not None:
@@ -261,6 +281,10 @@ class RunConfig(_Frozen):
     @property
     def unfreeze_after(self) -> int | None:
         return self.transfer.unfreeze_after if self.transfer is not None else None
+
+    @property
+    def unfreeze_lr(self) -> float | None:
+        return self.transfer.unfreeze_lr if self.transfer is not None else None
 
     @property
     def init(self) -> Init | None:

@@ -75,7 +75,7 @@ def train_lines(train: ir.Train) -> str:
     lines = [
         f"train {train.name}: {what} on data {d.name} (examples {shape}{classes})",
         f"  loss {p.loss}, optimizer {p.optimizer or 'adam'}"
-        + (f", schedule {p.schedule}" if p.schedule else ""),
+        + (f", schedule {', '.join(map(str, p.schedule))}" if p.schedule else ""),
         f"  batch_size {p.batch_size}, epochs {p.epochs}, seed {p.seed}",
     ]
     if p.regularize:

@@ -7,6 +7,7 @@ precision) come in as arguments; everything else is read from the train block an
 from __future__ import annotations
 
 from ..registry.losses import LOSSES
+from ..registry.schedules import SCHEDULES
 from ..runconfig import (
     VERSION,
     Checkpoint,
@@ -16,12 +17,14 @@ from ..runconfig import (
     Init,
     Metric,
     Output,
+    Plateau,
     RunConfig,
     Samples,
     Transfer,
     Windows,
 )
 from ..semantics import ir
+from ..semantics.schema import unfreeze_epochs
 
 
 def config(
@@ -53,6 +56,7 @@ def config(
         output_activation=output_activation,
         early_stopping=EarlyStopping(**p.early_stopping.model_dump()) if p.early_stopping else None,
         checkpoint=Checkpoint(**p.checkpoint.model_dump()) if p.checkpoint else None,
+        plateau=plateau(p),
         transfer=transfer(p),
         data=data(train.data),
         activation_floats=activation_floats or None,
@@ -138,4 +142,18 @@ def transfer(p) -> Transfer | None:
     if p.init is None and not p.freeze:
         return None
     init = Init(run=p.init.params.run, layers=p.init.params.layers) if p.init is not None else None
-    return Transfer(init=init, freeze=tuple(p.freeze), unfreeze_after=p.unfreeze_after)
+    return Transfer(
+        init=init,
+        freeze=tuple(p.freeze),
+        unfreeze_after=unfreeze_epochs(p.unfreeze_after),
+        unfreeze_lr=getattr(p.unfreeze_after, "lr", None),
+    )
+
+
+def plateau(p) -> Plateau | None:
+    """reduce_on_plateau's rule, which the runtime applies at epoch ends; None without it."""
+    for ref in p.schedule:
+        entry = SCHEDULES[ref.name]
+        if entry.plateau is not None:
+            return Plateau(**entry.plateau(ref.params))
+    return None

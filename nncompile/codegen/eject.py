@@ -35,8 +35,8 @@ from .emit import emit_program
 def eject(program: ir.Program, train_name: str | None, out_dir: Path) -> list[Path]:
     """Write the ejected folder of one train block into `out_dir` (created; its files replaced).
 
-    Returns the paths written. GANs, `init: checkpoint(...)` and `unfreeze_after` are refused
-    (their runtime parts are not written out)."""
+    Returns the paths written. GANs, `init: checkpoint(...)`, `unfreeze_after` and
+    reduce_on_plateau are refused (their runtime parts are not written out)."""
     train = select_train(program, train_name)
     spec = doc_text(Path(program.source.path).name)
     if train.model is None:
@@ -56,6 +56,7 @@ def eject(program: ir.Program, train_name: str | None, out_dir: Path) -> list[Pa
     for what, used in (
         ("init: checkpoint(...)", transfer and transfer.init),
         ("unfreeze_after", transfer and transfer.unfreeze_after),
+        ("reduce_on_plateau", config.plateau),
     ):
         if used:
             raise NncompileError(

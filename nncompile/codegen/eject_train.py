@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..errors import NncompileError
 from ..expr import Snippet, in_order, render
-from ..registry.metric_snippets import NP_CLASS_IDS
+from ..registry.metric_snippets import NP_CLASS_IDS, NP_ERRORS
 from ..registry.metrics import METRICS
 from ..runconfig import RunConfig
 from ..version import __version__
@@ -163,6 +163,12 @@ def train_py(title: str, spec: str, config: RunConfig, requires: tuple[str, ...]
     if NP_CLASS_IDS in in_order(snippets):
         what = "logits" if logits else "probabilities"
         settings.append(f"THRESHOLD = {render(0.0 if logits else 0.5)}  # one output unit ({what})")
+    if NP_ERRORS in in_order(snippets):
+        fused = config.output_activation
+        settings.append(
+            f"OUTPUT_ACTIVATION = {render(fused)}"
+            + ("  # error metrics score probabilities, not logits" if fused else "")
+        )
     stopping_init = stopping = restore = ""
     if es is not None:
         monitor = str(es.monitor)

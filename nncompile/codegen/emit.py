@@ -44,6 +44,16 @@ def emit_program(
     return emit_supervised(program, train, plan, standalone)
 
 
+FREEZE_BATCH_NORM = '''def freeze_batch_norm(model, frozen: bool = True):
+    """The BatchNorm layers inside the FROZEN layers run in inference mode while frozen: they
+    normalise with their running statistics and leave them unchanged (Keras' transfer learning).
+    The runtime calls it with frozen=False when it unfreezes them (`unfreeze_after`)."""
+    for name in FROZEN:
+        for _, module in nnx.iter_graph(getattr(model, name)):
+            if isinstance(module, nnx.BatchNorm):
+                module.use_running_average = frozen'''
+
+
 def emit_supervised(
     program: ir.Program, train: ir.Train, plan: Plan, standalone: bool = False
 ) -> str:
@@ -80,8 +90,10 @@ def emit_supervised(
     w()
     w()
     w("def make_model(seed: int = 0):")
-    w(f"    return tune_for_backend({models.top}(rngs=nnx.Rngs(seed)))")
     if plan.frozen:
+        w(f"    model = tune_for_backend({models.top}(rngs=nnx.Rngs(seed)))")
+        w("    freeze_batch_norm(model)")
+        w("    return model")
         w()
         w()
         until = f" for the first {plan.unfreeze_after} epochs" if plan.unfreeze_after else ""
@@ -94,13 +106,22 @@ def emit_supervised(
         w("    return jax.tree_util.tree_map_with_path(")
         w('        lambda path, _: "frozen" if path[0].key in FROZEN else "train", params')
         w("    )")
+        w()
+        w()
+        w.block(FREEZE_BATCH_NORM)
+    else:
+        w(f"    return tune_for_backend({models.top}(rngs=nnx.Rngs(seed)))")
     w()
     w()
     frozen_arg = ", frozen: bool = True" if plan.frozen else ""
     w(f"def make_optimizer(steps_per_epoch: int, epochs: int{frozen_arg}):")
-    for target, expr in TR.optimizer_lines(train):
+    phase_rate = TR.phase_rate(train) if plan.frozen else None
+    for target, expr in TR.optimizer_lines(train, inject=True):
         key = "schedule" if target == "learning_rate" else "optimizer"
         w.assign(4, target, expr, line(key) if key in train.property_spans else None)
+        if target == "learning_rate" and phase_rate is not None:
+            w("    if not frozen:  # unfreeze_after's fine-tuning rate, for every layer")
+            w.assign(8, "learning_rate", phase_rate, line("unfreeze_after"))
     if plan.frozen:
         w(
             "    # frozen=False (the runtime's call after unfreeze_after) trains every layer, "
@@ -141,12 +162,11 @@ def emit_supervised(
     w("    return x")
     w()
     w()
-    update_extra = ", value=loss" if plan.plateau.value else ""
     w("def train_step(model, optimizer, x, y, key):")
     w('    """One gradient step on a batch; returns the loss and the model outputs."""')
     w("    x = augment(key, x)")
     w("    (loss, outputs), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model, x, y)")
-    w(f"    optimizer.update(model, grads{update_extra})")
+    w("    optimizer.update(model, grads)")
     w("    return loss, outputs")
     w()
     w()

@@ -6,12 +6,12 @@ Each name's lowering is its registry entry's (nncompile.registry.losses, .optimi
 
 from __future__ import annotations
 
-from ..expr import Expr, Snippet, Sym, call, t
+from ..expr import Args, Call, Expr, Snippet, Sym, call, t
 from ..registry import Ref
 from ..registry.augmentations import AUGMENTATIONS
 from ..registry.losses import LOSSES, LossContext
 from ..registry.optimizers import OPTIMIZERS
-from ..registry.schedules import REGULARIZERS, SCHEDULES
+from ..registry.schedules import REGULARIZERS, SCHEDULES, composed, schedule_refs
 from ..semantics import ir
 
 Y = Sym("y")
@@ -41,20 +41,25 @@ def penalty_snippets(train: ir.Train) -> tuple[Snippet, ...]:
     return tuple(s for r in train.props.regularize for s in REGULARIZERS[r.name].snippets)
 
 
-def optimizer_lines(train: ir.Train, which: str = "optimizer") -> list[tuple[str, Expr | float]]:
-    """Assignments building ``tx`` in make_optimizer, in optax.chain order."""
+def optimizer_lines(
+    train: ir.Train, which: str = "optimizer", *, inject: bool = False
+) -> list[tuple[str, Expr | float]]:
+    """Assignments building ``tx`` in make_optimizer, in optax.chain order. `inject`: the optimizer
+    holds its hyperparameters, the learning rate among them, in its state
+    (optax.inject_hyperparams), where the runtime reads the rate for the `lr` column and
+    reduce_on_plateau lowers it."""
     props = train.props
     ref = getattr(props, which) or props.optimizer
     entry = OPTIMIZERS[ref.name if ref is not None else DEFAULT_OPTIMIZER]
     p = ref.params if ref is not None else entry.params()
-    sref = props.schedule
-    schedule = SCHEDULES[sref.name] if sref is not None else None
+    phases = [(SCHEDULES[r.name], r.params) for r in schedule_refs(props)]
     rate = entry.rate(p)
-    lr = schedule.lower(sref.params, rate) if schedule is not None and sref is not None else rate
-    lines: list[tuple[str, Expr | float]] = [
-        ("learning_rate", lr),
-        ("tx", entry.lower(p, Sym("learning_rate"))),
-    ]
+    lr = composed(phases, rate) if phases else rate
+    tx = entry.lower(p, Sym("learning_rate"))
+    if inject:
+        assert isinstance(tx, Call)
+        tx = t("optax.inject_hyperparams({fn})({args})", fn=Sym(tx.fn), args=Args(tx))
+    lines: list[tuple[str, Expr | float]] = [("learning_rate", lr), ("tx", tx)]
     if props.clip_norm is not None:
         lines.append(
             (
@@ -62,9 +67,12 @@ def optimizer_lines(train: ir.Train, which: str = "optimizer") -> list[tuple[str
                 call("optax.chain", call("optax.clip_by_global_norm", props.clip_norm), Sym("tx")),
             )
         )
-    if schedule is not None and schedule.chain is not None and sref is not None:
-        lines.append(("tx", call("optax.chain", Sym("tx"), schedule.chain(sref.params))))
     return lines
+
+
+def phase_rate(train: ir.Train) -> float | None:
+    """`unfreeze_after: {epochs: N, lr: R}`: the rate every layer trains at once unfrozen."""
+    return getattr(train.props.unfreeze_after, "lr", None)
 
 
 def augment_calls(train: ir.Train) -> list[tuple[str, Expr]]:

@@ -81,6 +81,13 @@ NP_ERRORS = Snippet(
     "errors",
     """
 def errors(outputs, y):
-    return (outputs - y.reshape(outputs.shape)).reshape(-1).astype(np.float64)
+    # prediction minus target, on what predict returns (OUTPUT_ACTIVATION applied to logits)
+    outputs = np.asarray(outputs, np.float64)
+    if OUTPUT_ACTIVATION == "sigmoid":
+        outputs = 1 / (1 + np.exp(-outputs))
+    elif OUTPUT_ACTIVATION == "softmax":
+        e = np.exp(outputs - outputs.max(-1, keepdims=True))
+        outputs = e / e.sum(-1, keepdims=True)
+    return (outputs - y.reshape(outputs.shape)).reshape(-1)
 """,
 )

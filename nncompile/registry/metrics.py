@@ -50,6 +50,9 @@ class Head:
     units: int  # size of the outputs' last axis
     logits: bool = True  # classification outputs before their activation (the usual case)
     pad: int | None = None  # the target id of padding (`pad:`): left out by the metrics that mask
+    # the activation the loss fused ("softmax" | "sigmoid"; None: the outputs are the predictions).
+    # Metrics that read values, not ranks (mse, mae, ...), score `probabilities(outputs)`
+    activation: str | None = None
 
     @property
     def binary(self) -> bool:
@@ -62,6 +65,16 @@ class Head:
     @property
     def threshold(self) -> float:
         return 0.0 if self.logits else 0.5
+
+    def probabilities(self, outputs):
+        """What `predict` returns for these outputs: the fused activation applied to logits."""
+        import jax
+
+        if not self.logits or self.activation is None:
+            return outputs
+        if self.activation == "sigmoid":
+            return jax.nn.sigmoid(outputs)
+        return jax.nn.softmax(outputs, axis=-1)
 
 
 class Accumulator(NamedTuple):
@@ -249,7 +262,7 @@ def error_sum(power: int, root: bool = False):
         def update(acc, outputs, y):
             import jax.numpy as jnp
 
-            e = errors(outputs, y)
+            e = errors(head.probabilities(outputs), y)
             return {
                 "sum": acc["sum"] + jnp.sum(jnp.abs(e) ** power),
                 "count": acc["count"] + e.size,

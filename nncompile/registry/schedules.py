@@ -18,18 +18,27 @@ NonNegative = Annotated[float, Field(ge=0)]
 
 
 STEPS_PER_EPOCH = Sym("steps_per_epoch")  # known to the emitted make_optimizer, with `epochs`
+Span = Expr | int  # the steps a schedule's phase covers: a number, or an expression of those
 
 
 @dataclass(frozen=True, kw_only=True)
 class Schedule(Entry):
-    """`lower(p, lr)`: the learning rate over steps (a float for a constant rate). `chain(p)`: a
-    gradient transformation chained after the optimizer instead; `reads_loss`: its update takes
-    `value=loss`."""
+    """`lower(p, lr, span)`: the learning rate over steps (a float for a constant rate), starting
+    from the optimizer's rate `lr`, for a phase of `span` steps (an expression: the whole run, or
+    what a composition leaves the last phase). `length(p)`: the steps the schedule lasts as a phase
+    of a composition (`schedule: [warmup(500), cosine()]`); None: it runs to the end, so it can only
+    be the last phase. `adapts`: the runtime changes the rate at epoch ends from a monitored value
+    (reduce_on_plateau: CONFIG["plateau"] is `plateau(p)`); it cannot be composed."""
 
-    lower: Callable[[Any, float], Expr | float] = lambda p, lr: lr
-    chain: Callable[[Any], Expr] | None = None
-    reads_loss: bool = False
+    lower: Callable[[Any, float, Span], Expr | float] = lambda p, lr, span: lr
+    length: Callable[[Any], int | None] = lambda p: None
+    adapts: bool = False
+    plateau: Callable[[Any], dict] | None = None
     example: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Constant(Params):
+    steps: Positive | None = None  # as a phase of a composition: how long it lasts
 
 
 class Step(Params):
@@ -51,12 +60,18 @@ class Warmup(Params):
 
 
 class Plateau(Params):
-    patience: Positive = 5
+    monitor: str = "val_loss"  # a history key: loss, val_loss, a metric or val_<metric>
+    patience: Positive = 5  # epochs without improvement before the rate drops
     factor: Annotated[float, Field(gt=0, lt=1)] = 0.5
-    cooldown: Annotated[int, Field(ge=0)] = 0
+    min_lr: NonNegative = 0.0  # the rate never drops below it
+    cooldown: Annotated[int, Field(ge=0)] = 0  # epochs after a drop before counting again
+    min_delta: NonNegative = 0.0  # an improvement is a change by more than this
 
 
-def step(p: Step, lr: float) -> Expr:
+TOTAL_STEPS = t("steps_per_epoch * epochs")  # the span of a schedule that is not composed
+
+
+def step(p: Step, lr: float, span: Span) -> Expr:
     return call(
         "optax.exponential_decay",
         lr,
@@ -66,37 +81,76 @@ def step(p: Step, lr: float) -> Expr:
     )
 
 
-def exponential(p: Exponential, lr: float) -> Expr:
+def exponential(p: Exponential, lr: float, span: Span) -> Expr:
     return call("optax.exponential_decay", lr, transition_steps=STEPS_PER_EPOCH, decay_rate=p.decay)
 
 
-def cosine(p: Cosine, lr: float) -> Expr:
+def cosine(p: Cosine, lr: float, span: Span) -> Expr:
     if p.warmup:
         return call(
             "optax.warmup_cosine_decay_schedule",
             0.0,
             lr,
             warmup_steps=p.warmup,
-            decay_steps=t("max(steps_per_epoch * epochs, {w} + 1)", w=p.warmup),
+            decay_steps=t("max({span}, {w} + 1)", span=span, w=p.warmup),
             **changed(end_value=(p.min_lr, 0.0)),
         )
     return call(
         "optax.cosine_decay_schedule",
         lr,
-        decay_steps=t("steps_per_epoch * epochs"),
+        decay_steps=span,
         **changed(alpha=(p.min_lr / lr, 0.0)),
     )
 
 
-def plateau(p: Plateau) -> Expr:
-    given = changed(factor=(p.factor, 0.1), patience=(p.patience, 10), cooldown=(p.cooldown, 0))
-    return call("optax.contrib.reduce_on_plateau", **given, accumulation_size=STEPS_PER_EPOCH)
+def composed(phases: list[tuple[Schedule, Any]], lr: float) -> Expr | float:
+    """The rate of consecutive phases: each but the last lasts its `length` in steps and each
+    starts from the optimizer's rate at its own step 0 (optax.join_schedules); the last one covers
+    the rest of the run."""
+    if len(phases) == 1:
+        entry, p = phases[0]
+        return entry.lower(p, lr, TOTAL_STEPS)
+    pieces, boundaries, at = [], [], 0
+    for i, (entry, p) in enumerate(phases):
+        last = i == len(phases) - 1
+        length = entry.length(p)
+        span: Span
+        if last:
+            span = t("max(steps_per_epoch * epochs - {at}, 1)", at=at)
+        else:
+            assert length is not None, f"{entry.name} has no length (checks.py refuses it)"
+            span = length
+        rate = entry.lower(p, lr, span)
+        pieces.append(call("optax.constant_schedule", rate) if isinstance(rate, float) else rate)
+        if not last:
+            at += length or 0
+            boundaries.append(at)
+    return call("optax.join_schedules", pieces, boundaries)
+
+
+def schedule_refs(props: Any) -> list:
+    """A train block's `schedule:` phases as a list (one schedule, or none, too)."""
+    refs = props.schedule
+    if refs is None:
+        return []
+    return list(refs) if isinstance(refs, (list, tuple)) else [refs]
+
+
+def plateau_config(p: Plateau) -> dict:
+    return p.model_dump()
 
 
 SCHEDULES = Registry(
     "schedule",
     [
-        Schedule("constant", doc="the optimizer's rate throughout"),
+        Schedule(
+            "constant",
+            Constant,
+            ("steps",),
+            "the optimizer's rate (for `steps` steps as a phase of a composition)",
+            length=lambda p: p.steps,
+            example={"steps": 5},
+        ),
         Schedule(
             "step",
             Step,
@@ -116,7 +170,8 @@ SCHEDULES = Registry(
             "cosine",
             Cosine,
             ("warmup",),
-            "linear warm-up over `warmup` steps, then cosine decay to min_lr",
+            "linear warm-up over `warmup` steps, then cosine decay to min_lr by the end of the run"
+            " (of its phase)",
             lower=cosine,
             example={"warmup": 5, "min_lr": 1e-5},
         ),
@@ -124,19 +179,22 @@ SCHEDULES = Registry(
             "warmup",
             Warmup,
             ("steps",),
-            "linear warm-up from 0 over `steps` steps, then constant",
-            lower=lambda p, lr: call("optax.linear_schedule", 0.0, lr, transition_steps=p.steps),
+            "linear warm-up from 0 over `steps` steps, then constant (a phase of `steps` steps)",
+            lower=lambda p, lr, span: call(
+                "optax.linear_schedule", 0.0, lr, transition_steps=p.steps
+            ),
+            length=lambda p: p.steps,
             example={"steps": 5},
         ),
         Schedule(
             "reduce_on_plateau",
             Plateau,
             ("patience", "factor"),
-            "scale the rate by `factor` when the training loss stops improving for `patience` "
-            "epochs",
-            chain=plateau,
-            reads_loss=True,
-            example={"patience": 1, "cooldown": 1},
+            "multiply the rate by `factor` (not below `min_lr`) when `monitor` (default val_loss)"
+            " has not improved for `patience` epochs, then wait `cooldown` epochs",
+            adapts=True,
+            plateau=plateau_config,
+            example={"patience": 1, "cooldown": 1, "min_lr": 1e-5, "monitor": "loss"},
         ),
     ],
 )

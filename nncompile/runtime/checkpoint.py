@@ -90,6 +90,7 @@ def _meta(trainer, history, state: dict, best: dict | None) -> dict:
         "history": history.epochs if history is not None else [],
         "best_epoch": history.best_epoch if history is not None else None,
         "stopping": None if stopping is None else stopping.state(),
+        "plateau": None if trainer.plateau is None else trainer.plateau.state(),
         "fingerprint": fingerprint(state),
         "program": module_identity(trainer.program),
         "sha256": {"state": sha256(state), **({"best": sha256(best)} if best is not None else {})},
@@ -278,6 +279,7 @@ def read(trainer, directory: str | os.PathLike, *, step: int | None = None) -> R
         best_epoch=meta.get("best_epoch"),
         stopping=meta.get("stopping"),
         best_state=best,
+        plateau=meta.get("plateau"),
         meta=meta,
     )
 
@@ -325,6 +327,7 @@ def _target(trainer, frozen: bool | None) -> dict:
             trainer.optimizer,
             trainer.batching.updates,
             trainer.config.epochs,
+            trainer.config.unfreeze_lr,
         )
         return {"model": trainer.state()["model"], "optimizer": to_pure(nnx.state(optimizer))}
     return trainer.state()

@@ -65,6 +65,7 @@ class Resume:
     best_epoch: int | None
     stopping: dict | None  # Stopping.state()
     best_state: dict | None = None  # restore_best: the best epoch's state (not the latest one)
+    plateau: dict | None = None  # Plateau.state() (reduce_on_plateau)
     meta: dict = field(default_factory=dict)  # the checkpoint's metadata
 
 

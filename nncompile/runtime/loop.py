@@ -46,8 +46,9 @@ from . import metrics as M
 from .batches import batching, oversized
 from .compiled import Accumulators, Compiled, Layout, build, eval_batch, free_memory
 from .epochs import Epochs
-from .freeze import Freeze, relayout, unfrozen_optimizer
+from .freeze import Freeze, relayout, set_batch_norm, unfrozen_optimizer
 from .history import History, Resume, StopReason, nonfinite_reason, notify, step_hooks
+from .plateau import Plateau, rate_leaves, with_rate
 from .state import find_lr, from_pure, leaf, to_pure
 from .stopping import BestState, Stopping, resolve_monitor
 from .trees import as_arrays, each, rows
@@ -117,6 +118,7 @@ class Trainer:
         # the current fit's early-stopping and restore-best states (read by checkpoints)
         self.stopping: Stopping | None = None
         self.best = BestState(False)
+        self.plateau: Plateau | None = None  # the fit's reduce_on_plateau rule (CONFIG["plateau"])
         self.freeze = Freeze(cfg)  # `freeze:` layers not yet unfrozen (`unfreeze_after`)
         self._resume: Resume | None = None  # set by resume_from: where the next fit continues
         if cfg.precision == "bfloat16" and jax.default_backend() == "cpu":
@@ -226,7 +228,11 @@ class Trainer:
                     history.stopped(StopReason.NONFINITE, reason)
                     break
                 logs = self._logs(epoch, acc, val_acc, lr, t0)
-                run_ahead = not donates and logs["seconds"] < AHEAD_BELOW_S
+                # a rate lowered at this epoch's end must reach the next epoch: no run-ahead
+                run_ahead = not donates and logs["seconds"] < AHEAD_BELOW_S and not self.plateau
+                if self.plateau is not None and (new := self.plateau.update(logs, logs["lr"])):
+                    state = with_rate(state, rate_leaves(self._layout.treedef), new)
+                    self.log(f"epoch {epoch}: {self.plateau.reason(logs['lr'], new)}")
                 good = state
                 history.epochs.append(logs)
                 self.epochs_done = epoch
@@ -310,14 +316,23 @@ class Trainer:
         if not self.frozen:
             return
         old = self._layout.treedef
+        phase = self.config.unfreeze_lr
+        set_batch_norm(self.program, self._model, frozen=False)
         self._optimizer, fresh = unfrozen_optimizer(
-            self.program, self._model, self.optimizer, self.batching.updates, self.config.epochs
+            self.program,
+            self._model,
+            self.optimizer,
+            self.batching.updates,
+            self.config.epochs,
+            phase,
         )
         self._layout.gdef, state = nnx.split((self._model, self._optimizer))
         self._layout.treedef = jax.tree.structure(state)
         self._lr_path = find_lr(nnx.state(self._optimizer))
         self.freeze.frozen = False
-        self.best.relayout(lambda s: relayout(s, old, self._optimizer, fresh, self._fns.copy))
+        self.best.relayout(
+            lambda s: relayout(s, old, self._optimizer, fresh, self._fns.copy, phase is not None)
+        )
         self.log(f"epoch {self.epochs_done + 1}: unfroze {', '.join(self.freeze.layers)}")
 
     # ---- a fit's parts ---------------------------------------------------------------------------
@@ -333,6 +348,7 @@ class Trainer:
         es = self.config.early_stopping
         self.stopping = stopping = Stopping.for_config(es, self._monitor)
         history.monitor = stopping.key
+        self.plateau = Plateau.for_config(self.config.plateau, self._monitor, self._lr_path)
         self.best = BestState(enabled=es is not None and es.restore_best)
         self.stop_training = False
         r, self._resume = self._resume, None
@@ -340,6 +356,8 @@ class Trainer:
             return history
         history.epochs, history.best_epoch = [dict(e) for e in r.epochs], r.best_epoch
         stopping.resume(r.stopping)
+        if self.plateau is not None:
+            self.plateau.resume(r.plateau)
         leaves = None
         if r.best_state is not None:
             both = self._fns.copy(nnx.state((self.model, self.optimizer)))
@@ -414,10 +432,17 @@ class Trainer:
         pad = cfg.data.pad if cfg.data is not None else None
         if cfg.outputs is not None:
             return {
-                o.name: M.Head(o.task, units(s), logits=o.activation is not None, pad=pad)
+                o.name: M.Head(
+                    o.task,
+                    units(s),
+                    logits=o.activation is not None,
+                    pad=pad,
+                    activation=o.activation,
+                )
                 for o, s in zip(cfg.outputs, spec, strict=True)
             }
-        return M.Head(cfg.task, units(spec), logits=cfg.output_activation is not None, pad=pad)
+        fused = cfg.output_activation
+        return M.Head(cfg.task, units(spec), logits=fused is not None, pad=pad, activation=fused)
 
     def _monitor(self, monitor: str) -> str:
         has_val = "val" in self.splits and self.splits["val"][1] is not None

@@ -133,14 +133,15 @@ def _param_state(trainer: Trainer):
 
 # ---- curves --------------------------------------------------------------------------------------
 def plot_curves(path: Path, history: History) -> None:
-    """Loss and every metric, train vs validation, the best epoch marked. Agg canvas, no pyplot."""
+    """Loss and every metric, train vs validation, the best epoch marked, and the learning rate
+    (log scale) when the history has it. Agg canvas, no pyplot."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     keys = [
         k
         for k in (history.epochs[0] if history.epochs else {"loss": None})
-        if k not in ("epoch", "seconds", "lr") and not k.startswith("val_")
+        if k not in ("epoch", "seconds") and not k.startswith("val_")
     ]
     columns = min(3, len(keys))
     rows = -(-len(keys) // columns)
@@ -151,7 +152,9 @@ def plot_curves(path: Path, history: History) -> None:
     for ax in axes[len(keys) :]:
         ax.set_visible(False)
     for ax, key in zip(axes, keys, strict=False):
-        ax.plot(epochs, history.series(key), marker=".", label="train")
+        ax.plot(epochs, history.series(key), marker=".", label="train" if key != "lr" else "lr")
+        if key == "lr" and min(history.series(key)) > 0:
+            ax.set_yscale("log")
         if any(f"val_{key}" in e for e in history.epochs):
             ax.plot(epochs, history.series(f"val_{key}"), marker=".", label="validation")
         if history.best_epoch is not None:

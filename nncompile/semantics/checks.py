@@ -10,6 +10,7 @@ from ..registry import Ref
 from ..registry.augmentations import AUGMENTATIONS
 from ..registry.losses import LOSSES, Output
 from ..registry.metrics import METRICS
+from ..registry.schedules import SCHEDULES
 from ..registry.sources import SOURCES
 from ..registry.training import NOISES, Gan
 from ..shapes import fmt
@@ -44,6 +45,7 @@ def cross_check(train: ir.Train, out: Collector, block: ast.TrainBlock) -> None:
             "remove `one_hot` (token ids are reconstructed as class ids per step)",
         )
     _monitor(train, out, spans.get("early_stopping.monitor", where("early_stopping")))
+    _schedule(train, out, where("schedule"))
 
 
 def _input_vs_data(train: ir.Train, model: ir.Model, out: Collector, span) -> None:
@@ -257,10 +259,13 @@ def _padding(train: ir.Train, out: Collector, span) -> None:
 
 def _monitor(train: ir.Train, out: Collector, span) -> None:
     stop = train.props.early_stopping
-    if stop is None:
-        return
+    if stop is not None:
+        _monitored(train, out, span, "early_stopping", stop.monitor)
+
+
+def _monitored(train: ir.Train, out: Collector, span, what: str, name: str) -> None:
+    """`what` monitors history key `name`: recorded, with a validation split for val_ keys."""
     known = recorded(train) or ["loss", *(m.name for m in train.props.metrics)]
-    name = stop.monitor
     base = name[4:] if name.startswith("val_") else name
     if base not in known:
         choices = f"monitor one of {D.one_of([*known, *(f'val_{k}' for k in known)])}"
@@ -271,17 +276,54 @@ def _monitor(train: ir.Train, out: Collector, span) -> None:
         )
         out.error(
             D.UNKNOWN_REFERENCE,
-            f"early_stopping monitors '{name}', which is not recorded",
+            f"{what} monitors '{name}', which is not recorded",
             span,
             hint,
         )
     elif name.startswith("val_") and "val" not in train.data.props.split:
         out.error(
             D.NEEDS_VALIDATION,
-            f"early_stopping monitors {name}, but data {train.data.name} has no validation split",
+            f"{what} monitors {name}, but data {train.data.name} has no validation split",
             span,
             "add one: `split: {train: 0.7, val: 0.15, test: 0.15}`",
         )
+
+
+def _schedule(train: ir.Train, out: Collector, span) -> None:
+    """Composed schedules: only the last phase may run to the end; reduce_on_plateau is not
+    composed, watches a recorded value, and needs a supervised run."""
+    phases = train.props.schedule
+    for i, ref in enumerate(phases):
+        entry = SCHEDULES[ref.name]
+        if entry.adapts:
+            if len(phases) > 1:
+                out.error(
+                    D.BAD_VALUE,
+                    f"{ref.name} cannot be a phase of a composed schedule: it changes the rate "
+                    "from a monitored value, not from the step",
+                    ref.span,
+                    f"use `schedule: {ref.name}(...)` alone",
+                )
+            elif train.model is None:
+                out.error(
+                    D.BAD_VALUE,
+                    f"{ref.name} is for supervised training, not `objective: gan(...)`",
+                    ref.span,
+                    "use a schedule of steps, e.g. `schedule: cosine()`",
+                )
+            elif "monitor" in ref.params.model_fields_set or "val" in train.data.props.split:
+                # (the default val_loss falls back to loss without a validation split)
+                _monitored(train, out, ref.span, ref.name, getattr(ref.params, "monitor", ""))
+        elif i < len(phases) - 1 and entry.length(ref.params) is None:
+            lasting = [e.name for e in SCHEDULES.entries() if "steps" in e.params.model_fields]
+            out.error(
+                D.BAD_VALUE,
+                f"{ref.name} runs to the end of training, so it can only be the last phase of "
+                "a composed schedule",
+                ref.span,
+                f"move it to the end, or give the phase a length: "
+                f"{' or '.join(f'{n}(steps=N)' for n in lasting)}",
+            )
 
 
 def _layer_names(model: ir.Model) -> list[str]:

@@ -78,6 +78,20 @@ class Decode(Params):
 Optimizer = Annotated[Ref | None, RefTo("optimizer")]
 
 
+class Unfreeze(Params):
+    """`unfreeze_after: {epochs: 10, lr: 1e-5}`: the `freeze:` layers train from epoch 11 on, and
+    from then every layer trains at `lr` (a constant rate replacing the schedule), the fine-tuning
+    phase of Keras' transfer-learning guide. Without `lr` the schedule simply continues."""
+
+    epochs: Positive
+    lr: Annotated[float, Field(gt=0)] | None = None
+
+
+def unfreeze_epochs(value: int | Unfreeze | None) -> int | None:
+    """The epochs the `freeze:` layers stay frozen (`unfreeze_after: 10` or `{epochs: 10, ...}`)."""
+    return value.epochs if isinstance(value, Unfreeze) else value
+
+
 class TrainProps(Params):
     model: Annotated[str | None, BlockRef("model")] = None
     data: Annotated[str, BlockRef("data")]
@@ -85,7 +99,8 @@ class TrainProps(Params):
     loss: Annotated[Ref | dict[str, Ref], RefTo("loss")]
     loss_weights: dict[str, Annotated[float, Field(ge=0)]] | None = None  # per output; default 1
     optimizer: Optimizer = None  # adam(lr=1e-3)
-    schedule: Annotated[Ref | None, RefTo("schedule")] = None
+    # one schedule, or consecutive phases: [warmup(500), cosine()]
+    schedule: Annotated[list[Ref], RefTo("schedule")] = []
     clip_norm: Annotated[float, Field(gt=0)] | None = None
     batch_size: Annotated[int, Field(ge=1, le=MAX_BATCH)] | Literal["full"] = 32
     drop_remainder: bool = True
@@ -97,7 +112,7 @@ class TrainProps(Params):
     checkpoint: Checkpoint | None = None
     init: Annotated[Ref | None, RefTo("init")] = None
     freeze: list[str] = []
-    unfreeze_after: Positive | None = None
+    unfreeze_after: Unfreeze | None = None  # `unfreeze_after: 10` is {epochs: 10}
     devices: Literal["auto", "cpu", "gpu", "tpu"] | Positive = "auto"
     precision: Literal["float32", "bfloat16"] = "float32"
     objective: Annotated[Ref | None, RefTo("objective")] = None
@@ -105,6 +120,15 @@ class TrainProps(Params):
     discriminator_optimizer: Optimizer = None
     samples: Samples | None = None
     decode: Decode | None = None
+
+    @field_validator("unfreeze_after", mode="before")
+    @classmethod
+    def _unfreeze_after(cls, v: Any) -> Any:
+        if isinstance(v, int) and not isinstance(v, bool):
+            return {"epochs": v}
+        if v is not None and not isinstance(v, (dict, Unfreeze)):
+            raise ValueError("expected a number of epochs, or {epochs: N, lr: R}")
+        return v
 
     @model_validator(mode="after")
     def _model_or_objective(self) -> TrainProps:

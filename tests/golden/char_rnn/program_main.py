@@ -36,7 +36,7 @@ def make_model(seed: int = 0):
 
 def make_optimizer(steps_per_epoch: int, epochs: int):
     learning_rate = 0.003
-    tx = optax.adam(learning_rate)  # char_rnn.nn:29
+    tx = optax.inject_hyperparams(optax.adam)(learning_rate)  # char_rnn.nn:29
     tx = optax.chain(optax.clip_by_global_norm(1.0), tx)  # char_rnn.nn:29
     return tx
 

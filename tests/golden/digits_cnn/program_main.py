@@ -54,7 +54,7 @@ def make_model(seed: int = 0):
 
 def make_optimizer(steps_per_epoch: int, epochs: int):
     learning_rate = 0.001
-    tx = optax.adam(learning_rate)  # digits_cnn.nn:32
+    tx = optax.inject_hyperparams(optax.adam)(learning_rate)  # digits_cnn.nn:32
     return tx
 
 

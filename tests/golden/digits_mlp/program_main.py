@@ -50,7 +50,7 @@ def make_optimizer(steps_per_epoch: int, epochs: int):
     learning_rate = optax.warmup_cosine_decay_schedule(
         0.0, 0.001, warmup_steps=100, decay_steps=max(steps_per_epoch * epochs, 100 + 1)
     )
-    tx = optax.adam(learning_rate)  # digits_mlp.nn:30
+    tx = optax.inject_hyperparams(optax.adam)(learning_rate)  # digits_mlp.nn:30
     return tx
 
 

@@ -34,7 +34,7 @@ def make_model(seed: int = 0):
 
 def make_optimizer(steps_per_epoch: int, epochs: int):
     learning_rate = 1.0
-    tx = optax.adadelta(learning_rate, rho=0.95)  # gradient_descent.nn:66
+    tx = optax.inject_hyperparams(optax.adadelta)(learning_rate, rho=0.95)  # gradient_descent.nn:66
     return tx
 
 

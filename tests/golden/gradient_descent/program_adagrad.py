@@ -34,7 +34,7 @@ def make_model(seed: int = 0):
 
 def make_optimizer(steps_per_epoch: int, epochs: int):
     learning_rate = 0.1
-    tx = optax.adagrad(learning_rate)  # gradient_descent.nn:58
+    tx = optax.inject_hyperparams(optax.adagrad)(learning_rate)  # gradient_descent.nn:58
     return tx
 
 

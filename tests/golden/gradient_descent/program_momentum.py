@@ -34,7 +34,7 @@ def make_model(seed: int = 0):
 
 def make_optimizer(steps_per_epoch: int, epochs: int):
     learning_rate = 0.05
-    tx = optax.sgd(learning_rate, momentum=0.9)  # gradient_descent.nn:50
+    tx = optax.inject_hyperparams(optax.sgd)(learning_rate, momentum=0.9)  # gradient_descent.nn:50
     return tx
 
 

@@ -34,7 +34,7 @@ def make_model(seed: int = 0):
 
 def make_optimizer(steps_per_epoch: int, epochs: int):
     learning_rate = 0.01
-    tx = optax.rmsprop(learning_rate, eps=1e-07)  # gradient_descent.nn:74
+    tx = optax.inject_hyperparams(optax.rmsprop)(learning_rate, eps=1e-07)  # gradient_descent.nn:74
     return tx
 
 

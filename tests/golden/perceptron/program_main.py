@@ -31,7 +31,7 @@ def make_model(seed: int = 0):
 
 def make_optimizer(steps_per_epoch: int, epochs: int):
     learning_rate = 0.05
-    tx = optax.sgd(learning_rate)  # perceptron.nn:27
+    tx = optax.inject_hyperparams(optax.sgd)(learning_rate)  # perceptron.nn:27
     return tx
 
 

@@ -34,7 +34,8 @@ def make_model(seed: int = 0):
 
 def make_optimizer(steps_per_epoch: int, epochs: int):
     learning_rate = 0.01
-    tx = optax.sgd(learning_rate, momentum=0.9)  # simple_ann_regression.nn:27
+    # simple_ann_regression.nn:27
+    tx = optax.inject_hyperparams(optax.sgd)(learning_rate, momentum=0.9)
     return tx
 
 

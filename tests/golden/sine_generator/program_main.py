@@ -47,7 +47,7 @@ def make_model(seed: int = 0):
 
 def make_optimizer(steps_per_epoch: int, epochs: int):
     learning_rate = 0.003
-    tx = optax.adam(learning_rate)  # sine_generator.nn:28
+    tx = optax.inject_hyperparams(optax.adam)(learning_rate)  # sine_generator.nn:28
     tx = optax.chain(optax.clip_by_global_norm(1.0), tx)  # sine_generator.nn:28
     return tx
 

@@ -36,7 +36,7 @@ def make_model(seed: int = 0):
 
 def make_optimizer(steps_per_epoch: int, epochs: int):
     learning_rate = 0.01
-    tx = optax.adam(learning_rate)  # sweep_mlp.nn:28
+    tx = optax.inject_hyperparams(optax.adam)(learning_rate)  # sweep_mlp.nn:28
     return tx
 
 

@@ -48,7 +48,9 @@ class Finetune(nnx.Module):
 
 
 def make_model(seed: int = 0):
-    return tune_for_backend(Finetune(rngs=nnx.Rngs(seed)))
+    model = tune_for_backend(Finetune(rngs=nnx.Rngs(seed)))
+    freeze_batch_norm(model)
+    return model
 
 
 # the layers of `freeze:`: no updates and no optimizer state for the first 10 epochs
@@ -62,9 +64,19 @@ def freeze_labels(params):
     )
 
 
+def freeze_batch_norm(model, frozen: bool = True):
+    """The BatchNorm layers inside the FROZEN layers run in inference mode while frozen: they
+    normalise with their running statistics and leave them unchanged (Keras' transfer learning).
+    The runtime calls it with frozen=False when it unfreezes them (`unfreeze_after`)."""
+    for name in FROZEN:
+        for _, module in nnx.iter_graph(getattr(model, name)):
+            if isinstance(module, nnx.BatchNorm):
+                module.use_running_average = frozen
+
+
 def make_optimizer(steps_per_epoch: int, epochs: int, frozen: bool = True):
     learning_rate = 0.001
-    tx = optax.adam(learning_rate)  # transfer_finetune.nn:41
+    tx = optax.inject_hyperparams(optax.adam)(learning_rate)  # transfer_finetune.nn:41
     # frozen=False (the runtime's call after unfreeze_after) trains every layer, with a fresh state
     stay = optax.set_to_zero() if frozen else tx
     tx = optax.multi_transform({"train": tx, "frozen": stay}, freeze_labels)
@@ -121,6 +133,7 @@ CONFIG = {
         'init': {'run': 'runs/transfer_pretrain-main', 'layers': ['Features']},
         'freeze': ['Features'],
         'unfreeze_after': 10,
+        'unfreeze_lr': None,
     },
     'data': {
         'name': 'digits_5_9',
