@@ -192,12 +192,10 @@ class Program:
         callbacks = list(callbacks)
         checkpointer = None
         note = log or logging.getLogger("nncompile.runtime").info
-        if resume and (run_dir is None or self.is_gan):
+        if resume and run_dir is None:
             from .runtime.checkpoint_files import CheckpointError
 
-            raise CheckpointError(
-                "resuming needs the run folder (run_dir=...) of a supervised program"
-            )
+            raise CheckpointError("resuming needs the run folder (run_dir=...)")
         transfer = cfg.init is not None and not self.is_gan and not resume
         if transfer:
             self._check_init_run()  # before building anything: a missing pretrain run is common
@@ -206,7 +204,7 @@ class Program:
 
             self._release_run()
             self._run = open_run(run_dir, resume=resume, log=note)
-        if run_dir is not None and not self.is_gan:
+        if run_dir is not None:
             from .runtime.checkpoint import Checkpointer
 
             checkpointer = Checkpointer.for_config(self._run.work, cfg.checkpoint, note)

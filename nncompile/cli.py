@@ -198,7 +198,7 @@ def _train(args) -> int:
         print(f"run folder: {run}")
     if history.stop is StopReason.INTERRUPTED:
         done = program.trainer.epochs_done
-        if done and not program.is_gan:
+        if done:
             again = " ".join(
                 [
                     "nncompile train",

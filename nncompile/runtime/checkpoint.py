@@ -60,9 +60,10 @@ from .identity import changes, module_identity
 
 
 def _supported(trainer) -> bool:
+    from .gan import GanTrainer
     from .loop import Trainer
 
-    return isinstance(trainer, Trainer)
+    return isinstance(trainer, (Trainer, GanTrainer))
 
 
 def _meta(trainer, history, state: dict, best: dict | None) -> dict:
@@ -73,12 +74,14 @@ def _meta(trainer, history, state: dict, best: dict | None) -> dict:
 
     cfg, b = trainer.config, trainer.batching
     stopping = trainer.stopping
+    extra = trainer.checkpoint_meta() if hasattr(trainer, "checkpoint_meta") else {}
     return {
+        **extra,
         "format": FORMAT,
         "version": VERSION,
         "spec": cfg.spec,
         "train": cfg.train,
-        "model": cfg.model,
+        "model": cfg.model,  # None for a GAN
         "epoch": trainer.epochs_done,
         "epochs": cfg.epochs,
         "seed": trainer.seed,
@@ -140,9 +143,7 @@ class Checkpointer:
         if not _supported(trainer):
             self._enabled = False
             if self.every:
-                self.log(
-                    "checkpoints are written for supervised programs only; this run writes none"
-                )
+                self.log("checkpoints are written for nncompile's trainers only; this run writes none")
 
     def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
         if self._enabled and self.every and epoch % self.every == 0:
@@ -226,7 +227,7 @@ def read(trainer, directory: str | os.PathLike, *, step: int | None = None) -> R
     CheckpointError, leaving the directory untouched."""
     directory = Path(directory).absolute()
     if not _supported(trainer):
-        raise CheckpointError("resuming is supported for supervised programs only, not GANs")
+        raise CheckpointError("resuming is supported for nncompile's trainers only")
     found = steps(directory)
     if not found:
         raise CheckpointError(
