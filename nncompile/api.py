@@ -319,6 +319,12 @@ class Program:
             out = self.dataset.inverse_targets(out)
         return out
 
+    def sample(self, n: int | None = None, **options):
+        """Samples of a trained program: GAN examples, text, sequences (runtime.sampling)."""
+        from .runtime.sampling import sample
+
+        return sample(self.trainer, self.dataset, n, **options)
+
     def export(self, output: str | Path, platforms=("cpu", "cuda")) -> dict:
         """The trained inference function as serialized StableHLO (see runtime.export)."""
         from .runtime.export import export_stablehlo

@@ -117,10 +117,7 @@ def emit_gan(program: ir.Program, train: ir.Train, plan: Plan) -> str:
     w(f"    d_loss, d_grads = nnx.value_and_grad(discriminator_loss)({args})")
     w("    d_optimizer.update(discriminator, d_grads)")
     w("    z = sample_noise(kg, x.shape[0])")
-    w(
-        "    g_loss, g_grads = "
-        f"nnx.value_and_grad(generator_loss)(generator, discriminator, z{ys})"
-    )
+    w(f"    g_loss, g_grads = nnx.value_and_grad(generator_loss)(generator, discriminator, z{ys})")
     w("    g_optimizer.update(generator, g_grads)")
     w("    return d_loss, g_loss")
     w()

@@ -143,7 +143,9 @@ class Checkpointer:
         if not _supported(trainer):
             self._enabled = False
             if self.every:
-                self.log("checkpoints are written for nncompile's trainers only; this run writes none")
+                self.log(
+                    "checkpoints are written for nncompile's trainers only; this run writes none"
+                )
 
     def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
         if self._enabled and self.every and epoch % self.every == 0:

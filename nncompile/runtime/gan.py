@@ -214,7 +214,7 @@ class GanTrainer:
 
     def grid_labels(self, n: int) -> np.ndarray:
         """Class ids for n samples of a conditional GAN, in order: one row of the grid per class."""
-        return (np.arange(n) * self.classes) // n
+        return np.minimum(np.arange(n) // math.ceil(n / self.classes), self.classes - 1)
 
     def evaluate(self, split: str = "test") -> dict[str, float]:
         x, y = self.splits.get(split, self.splits["train"])
@@ -226,7 +226,10 @@ class GanTrainer:
             y = jnp.asarray(y)
             real = d(jnp.asarray(x), p.d_condition(y))
             fake = d(g(z, p.g_condition(y)), p.d_condition(y))
-        return {"d_real": float(jax.nn.sigmoid(real).mean()), "d_fake": float(jax.nn.sigmoid(fake).mean())}
+        return {
+            "d_real": float(jax.nn.sigmoid(real).mean()),
+            "d_fake": float(jax.nn.sigmoid(fake).mean()),
+        }
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.generate(len(x))
@@ -259,36 +262,18 @@ def _split(x, y, conditional: bool) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def write_samples(run: Path, trainer: GanTrainer) -> list[Path]:
-    """One PNG grid per kept epoch: samples/epoch_<N>.png."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    """One PNG grid per kept epoch: samples/epoch_<N>.png (a conditional GAN: a row per class)."""
+    from .sampling import as_images, image_grid
 
-    out = []
+    assert trainer.config.gan is not None
     folder = run / "samples"
     folder.mkdir(exist_ok=True)
+    out = []
     for epoch, images in trainer.samples:
-        assert trainer.config.gan is not None
-        images = _as_images(images, trainer.config.gan.example_shape)
         n = len(images)
-        cols = math.ceil(math.sqrt(n))
-        rows = math.ceil(n / cols)
-        fig = Figure(figsize=(cols * 0.6, rows * 0.6))
-        FigureCanvasAgg(fig)
-        for i, img in enumerate(images):
-            ax = fig.add_subplot(rows, cols, i + 1)
-            ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
-            ax.axis("off")
-        fig.suptitle(f"epoch {epoch}", fontsize=8)
+        columns = math.ceil(n / trainer.classes) if trainer.classes else None
         path = folder / f"epoch_{epoch:04d}.png"
-        fig.savefig(path, dpi=80)
+        grid = as_images(images, trainer.config.gan.example_shape)
+        image_grid(path, grid, columns=columns, title=f"epoch {epoch}")
         out.append(path)
     return out
-
-
-def _as_images(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    if len(shape) == 3:
-        return x[..., 0] if shape[-1] == 1 else np.clip(x, 0, 1)
-    side = math.isqrt(int(np.prod(shape)))
-    if side * side == int(np.prod(shape)):
-        return x.reshape(len(x), side, side)
-    return x.reshape(len(x), 1, -1)
