@@ -12,7 +12,7 @@ from ..registry.training import NOISES, Gan
 from ..semantics import ir
 from . import config as CF
 from . import training as TR
-from .layers import IM2COL
+from .layers import conv_tuning
 from .lower import lower_model
 from .text import Writer, backend_section, config_section, header, main_block, model_section
 
@@ -130,6 +130,6 @@ def emit_gan(program: ir.Program, train: ir.Train, plan: Plan) -> str:
         w("def generate(generator, key, n):")
         w("    return generator(sample_noise(key, n))")
     config_section(w, config)
-    backend_section(w, [g_plan, d_plan], IM2COL if plan.im2col else None)
+    backend_section(w, [g_plan, d_plan], conv_tuning(plan.conv_lowering.value))
     main_block(w, "data, loop, sample grids, run folder")
     return w.text()
