@@ -15,56 +15,64 @@ KERNEL_INIT = nnx.initializers.glorot_uniform()  # the language's default kernel
 
 
 class ConvGenerator(nnx.Module):
-    """model ConvGenerator (digits_dcgan.nn:17)"""
+    """model ConvGenerator (digits_dcgan.nn:18)"""
 
     def __init__(self, rngs: nnx.Rngs):
-        # digits_dcgan.nn:19  [32] -> [512]
+        # digits_dcgan.nn:20  [32] -> [512]
         self.dense_1 = nnx.Linear(32, 512, kernel_init=KERNEL_INIT, rngs=rngs)
-        # digits_dcgan.nn:20  [512] -> [512]
+        # digits_dcgan.nn:21  [512] -> [512]
         self.batch_norm_1 = nnx.BatchNorm(512, epsilon=0.001, rngs=rngs)
-        # digits_dcgan.nn:23  [8, 8, 8] -> [8, 8, 32]
-        self.conv2d_1 = nnx.Conv(8, 32, kernel_size=(3, 3), kernel_init=KERNEL_INIT, rngs=rngs)
-        # digits_dcgan.nn:24  [8, 8, 32] -> [8, 8, 32]
+        # digits_dcgan.nn:24  [4, 4, 32] -> [8, 8, 32]
+        self.conv2d_transpose_1 = nnx.Conv(
+            32,
+            32,
+            kernel_size=(3, 3),
+            padding=((2, 1), (2, 1)),
+            input_dilation=(2, 2),
+            kernel_init=KERNEL_INIT,
+            rngs=rngs,
+        )
+        # digits_dcgan.nn:25  [8, 8, 32] -> [8, 8, 32]
         self.batch_norm_2 = nnx.BatchNorm(32, epsilon=0.001, rngs=rngs)
-        # digits_dcgan.nn:26  [8, 8, 32] -> [8, 8, 1]
-        self.conv2d_2 = nnx.Conv(32, 1, kernel_size=(3, 3), kernel_init=KERNEL_INIT, rngs=rngs)
+        # digits_dcgan.nn:27  [8, 8, 32] -> [8, 8, 1]
+        self.conv2d_1 = nnx.Conv(32, 1, kernel_size=(3, 3), kernel_init=KERNEL_INIT, rngs=rngs)
 
     def __call__(self, z):
-        x = self.dense_1(z)  # digits_dcgan.nn:19  [32] -> [512]
-        x = self.batch_norm_1(x)  # digits_dcgan.nn:20  [512] -> [512]
-        x = jax.nn.relu(x)  # digits_dcgan.nn:21  [512] -> [512]
-        x = x.reshape(x.shape[0], *(8, 8, 8))  # digits_dcgan.nn:22  [512] -> [8, 8, 8]
-        x = self.conv2d_1(x)  # digits_dcgan.nn:23  [8, 8, 8] -> [8, 8, 32]
-        x = self.batch_norm_2(x)  # digits_dcgan.nn:24  [8, 8, 32] -> [8, 8, 32]
-        x = jax.nn.relu(x)  # digits_dcgan.nn:25  [8, 8, 32] -> [8, 8, 32]
-        x = jax.nn.sigmoid(self.conv2d_2(x))  # digits_dcgan.nn:26  [8, 8, 32] -> [8, 8, 1]
+        x = self.dense_1(z)  # digits_dcgan.nn:20  [32] -> [512]
+        x = self.batch_norm_1(x)  # digits_dcgan.nn:21  [512] -> [512]
+        x = jax.nn.relu(x)  # digits_dcgan.nn:22  [512] -> [512]
+        x = x.reshape(x.shape[0], *(4, 4, 32))  # digits_dcgan.nn:23  [512] -> [4, 4, 32]
+        x = self.conv2d_transpose_1(x)  # digits_dcgan.nn:24  [4, 4, 32] -> [8, 8, 32]
+        x = self.batch_norm_2(x)  # digits_dcgan.nn:25  [8, 8, 32] -> [8, 8, 32]
+        x = jax.nn.relu(x)  # digits_dcgan.nn:26  [8, 8, 32] -> [8, 8, 32]
+        x = jax.nn.sigmoid(self.conv2d_1(x))  # digits_dcgan.nn:27  [8, 8, 32] -> [8, 8, 1]
         return x
 
 
 class ConvDiscriminator(nnx.Module):
-    """model ConvDiscriminator (digits_dcgan.nn:29)"""
+    """model ConvDiscriminator (digits_dcgan.nn:30)"""
 
     def __init__(self, rngs: nnx.Rngs):
-        # digits_dcgan.nn:31  [8, 8, 1] -> [4, 4, 16]
+        # digits_dcgan.nn:32  [8, 8, 1] -> [4, 4, 16]
         self.conv2d_1 = nnx.Conv(
             1, 16, kernel_size=(3, 3), strides=(2, 2), kernel_init=KERNEL_INIT, rngs=rngs
         )
-        # digits_dcgan.nn:32  [4, 4, 16] -> [2, 2, 32]
+        # digits_dcgan.nn:33  [4, 4, 16] -> [2, 2, 32]
         self.conv2d_2 = nnx.Conv(
             16, 32, kernel_size=(3, 3), strides=(2, 2), kernel_init=KERNEL_INIT, rngs=rngs
         )
-        self.dropout_1 = nnx.Dropout(0.3, rngs=rngs)  # digits_dcgan.nn:34  [128] -> [128]
-        # digits_dcgan.nn:35  [128] -> [1]
+        self.dropout_1 = nnx.Dropout(0.3, rngs=rngs)  # digits_dcgan.nn:35  [128] -> [128]
+        # digits_dcgan.nn:36  [128] -> [1]
         self.dense_1 = nnx.Linear(128, 1, kernel_init=KERNEL_INIT, rngs=rngs)
 
     def __call__(self, x):
-        # digits_dcgan.nn:31  [8, 8, 1] -> [4, 4, 16]
+        # digits_dcgan.nn:32  [8, 8, 1] -> [4, 4, 16]
         x = jax.nn.leaky_relu(self.conv2d_1(x), negative_slope=0.2)
-        # digits_dcgan.nn:32  [4, 4, 16] -> [2, 2, 32]
+        # digits_dcgan.nn:33  [4, 4, 16] -> [2, 2, 32]
         x = jax.nn.leaky_relu(self.conv2d_2(x), negative_slope=0.2)
-        x = x.reshape(x.shape[0], -1)  # digits_dcgan.nn:33  [2, 2, 32] -> [128]
-        x = self.dropout_1(x)  # digits_dcgan.nn:34  [128] -> [128]
-        x = self.dense_1(x)  # digits_dcgan.nn:35  [128] -> [1]
+        x = x.reshape(x.shape[0], -1)  # digits_dcgan.nn:34  [2, 2, 32] -> [128]
+        x = self.dropout_1(x)  # digits_dcgan.nn:35  [128] -> [128]
+        x = self.dense_1(x)  # digits_dcgan.nn:36  [128] -> [1]
         return x
 
 
@@ -189,12 +197,52 @@ def im2col_conv(x, kernel, window_strides, padding, *, lhs_dilation=None, rhs_di
     return y.reshape(*patches.shape[:-1], kernel.shape[-1])
 
 
+def col2im_conv(x, kernel, window_strides, padding, *, lhs_dilation=None, rhs_dilation=None,
+                **kwargs):
+    """The convolution of nnx.Conv, also over an input dilated by lhs_dilation (a transposed
+    convolution), chosen by backend when traced.
+
+    On CPU an input-dilated convolution is written as col2im: one matmul of the input with the
+    kernel reshaped to (in, taps * out), then each tap's products placed on the dilated output grid
+    (lax.pad with interior padding) and summed. XLA:CPU runs that epochs several times faster than
+    its native input-dilated convolution inside lax.scan (bench/conv_transpose.py). Other
+    convolutions: im2col_conv.
+    """
+    dims = kernel.ndim - 2
+    lhs_dilation = tuple(lhs_dilation or (1,) * dims)
+    rhs_dilation = tuple(rhs_dilation or (1,) * dims)
+    if (jax.default_backend() != "cpu" or set(lhs_dilation) == {1} or isinstance(padding, str)
+            or set(window_strides) != {1} or kwargs.get("feature_group_count", 1) != 1):
+        return im2col_conv(x, kernel, window_strides, padding, lhs_dilation=lhs_dilation,
+                           rhs_dilation=rhs_dilation, **kwargs)
+    taps, (cin, cout), steps = kernel.shape[:dims], kernel.shape[dims:], x.shape[1:-1]
+    rows = jnp.moveaxis(kernel.reshape(-1, cin, cout), 1, 0).reshape(cin, -1)
+    z = jnp.matmul(x.reshape(-1, cin), rows, precision=kwargs.get("precision"),
+                   preferred_element_type=kwargs.get("preferred_element_type"))
+    z = z.reshape(x.shape[0], *steps, -1, cout)
+    size = [(n - 1) * s + 1 + lo + hi - (k - 1) * d
+            for n, s, (lo, hi), k, d in zip(steps, lhs_dilation, padding, taps, rhs_dilation)]
+    offsets = [()]
+    for k in taps:
+        offsets = [o + (i,) for o in offsets for i in range(k)]
+    y = None
+    for j, offset in enumerate(offsets):  # the same order as the kernel's taps
+        config = [(0, 0, 0)]
+        for i, n, s, (lo, _), d, m in zip(offset, steps, lhs_dilation, padding, rhs_dilation, size):
+            start = lo - i * d  # where input position 0 lands for this tap (< 0: cropped)
+            config.append((start, m - 1 - start - (n - 1) * s, s - 1))
+        config.append((0, 0, 0))
+        v = jax.lax.pad(z[..., j, :], jnp.zeros((), z.dtype), config)
+        y = v if y is None else y + v
+    return y
+
+
 def tune_for_backend(model):
-    """On CPU every nnx.Conv computes through im2col_conv (see there); elsewhere unchanged."""
+    """On CPU every nnx.Conv computes through col2im_conv (see there); elsewhere unchanged."""
     if jax.default_backend() == "cpu":
         for _, module in nnx.iter_graph(model):
             if isinstance(module, nnx.Conv):
-                module.conv_general_dilated = im2col_conv
+                module.conv_general_dilated = col2im_conv
     return model
 
 
