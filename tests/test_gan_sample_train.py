@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import nncompile
+from nncompile.cli import main
 from nncompile.runtime.checkpoint_files import read_meta, steps
 from nncompile.runtime.digest import sha256
 
@@ -80,7 +81,7 @@ def test_conditional_gan_program_feeds_the_label_to_both_models(spec):
     assert "def generate(generator, key, n, y):" in source
 
 
-def test_gan_resume_is_bitwise_exact_and_keeps_history_and_samples(spec, tmp_path):
+def test_gan_resume_is_bitwise_exact_and_keeps_history_and_samples(spec, tmp_path, capsys):
     reference = nncompile.compile(spec)
     history = reference.fit(run_dir=tmp_path / "ref")
     want = state_sha(reference)
@@ -106,6 +107,16 @@ def test_gan_resume_is_bitwise_exact_and_keeps_history_and_samples(spec, tmp_pat
         "epoch_0002.png",
         "epoch_0004.png",
     ]
+    # the run samples from the command line: a grid (a row per class), or one class as CSV
+    assert (
+        main(["sample", str(spec), "--run", str(saved), "-n", "20", "-o", str(tmp_path / "g.png")])
+        == 0
+    )
+    assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
+    capsys.readouterr()
+    assert main(["sample", str(spec), "--run", str(saved), "-n", "3", "--label", "7"]) == 0
+    rows = [r.split(",") for r in capsys.readouterr().out.splitlines()]
+    assert [r[0] for r in rows] == ["7", "7", "7"] and {len(r) for r in rows} == {65}
 
 
 def test_conditional_generate_draws_requested_classes_and_checks_them(spec):

@@ -63,6 +63,8 @@ def sample(
     if n is not None and not 1 <= n <= (MAX_TOKENS if _is_text(trainer, dataset) else MAX_SAMPLES):
         raise SampleError(f"-n {n}: sample between 1 and {MAX_SAMPLES} examples or 100000 tokens")
     if trainer.config.kind == "gan":
+        if prompt is not None:
+            raise SampleError("a prompt is for text models; a GAN draws from noise (--seed)")
         return _gan(trainer, n or 64, seed, labels)
     if labels is not None:
         raise SampleError("labels are for conditional GANs (condition=label)")
@@ -119,8 +121,7 @@ def _text(trainer, dataset, n: int, temperature: float, prompt: str | None, seed
             raise SampleError(
                 f"the prompt has {what} that are not in the vocabulary: "
                 + ", ".join(repr(t) for t in unknown[:5]),
-                f"use {what} of the training text"
-                + ("" if word else f": {''.join(vocab)!r}"),
+                f"use {what} of the training text" + ("" if word else f": {''.join(vocab)!r}"),
             )
         prompt_ids = [index[t] for t in tokens]
     ids = list(prompt_ids)
