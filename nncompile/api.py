@@ -199,12 +199,10 @@ class Program(Decoding):
         callbacks = list(callbacks)
         checkpointer = None
         note = log or logging.getLogger("nncompile.runtime").info
-        if resume and (run_dir is None or self.is_gan):
+        if resume and run_dir is None:
             from .runtime.checkpoint_files import CheckpointError
 
-            raise CheckpointError(
-                "resuming needs the run folder (run_dir=...) of a supervised program"
-            )
+            raise CheckpointError("resuming needs the run folder (run_dir=...)")
         transfer = cfg.init is not None and not self.is_gan and not resume
         if transfer:
             self._check_init_run()  # before building anything: a missing pretrain run is common
@@ -213,7 +211,7 @@ class Program(Decoding):
 
             self._release_run()
             self._run = open_run(run_dir, resume=resume, log=note)
-        if run_dir is not None and not self.is_gan:
+        if run_dir is not None:
             from .runtime.checkpoint import Checkpointer
 
             checkpointer = Checkpointer.for_config(self._run.work, cfg.checkpoint, note)
@@ -325,6 +323,12 @@ class Program(Decoding):
             x = self.dataset.transform_inputs(x)
         out = self.trainer.predict(x)
         return out if self.dataset is None else self.dataset.predictions(out)
+
+    def sample(self, n: int | None = None, **options):
+        """Samples of a trained program: GAN examples, text, sequences (runtime.sampling)."""
+        from .runtime.sampling import sample
+
+        return sample(self.trainer, self.dataset, n, **options)
 
     def export(self, output: str | Path, platforms=("cpu", "cuda")) -> dict:
         """The trained inference function as serialized StableHLO (see runtime.export)."""

@@ -14,9 +14,9 @@ import os
 import sys
 from pathlib import Path
 
+from .cli_flags import CACHE_HELP, FORMAT_HELP, RESUME_HELP, SAMPLE_FLAGS, epochs, flag
 from .diagnostics import CompileError, Diagnostic, render, to_json
 from .errors import NncompileError, out_of_memory
-from .registry.bounds import MAX_EPOCHS
 from .version import __version__
 
 
@@ -198,7 +198,7 @@ def _train(args) -> int:
         print(f"run folder: {run}")
     if history.stop is StopReason.INTERRUPTED:
         done = program.trainer.epochs_done
-        if done and not program.is_gan:
+        if done:
             again = " ".join(
                 [
                     "nncompile train",
@@ -295,6 +295,22 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_sample(args) -> int:
+    """samples of a trained run: a GAN's images, text, generated sequences"""
+    from .runtime.sampling import as_csv, check_output, write
+
+    check_output(args.output)  # before anything is loaded
+    program = _compiled(args).load(args.run)
+    labels = None if args.label is None else [args.label]
+    options = dict(temperature=args.temperature, prompt=args.prompt, seed=args.seed)
+    result = program.sample(args.n, labels=labels, **options)
+    if args.output:
+        print(f"wrote {write(result, args.output)}", file=sys.stderr)
+    else:
+        print(as_csv(result), end="")
+    return 0
+
+
 def cmd_docs(args) -> int:
     """list every layer, activation, loss, optimizer ... with its arguments"""
     from .reference import TITLES, markdown
@@ -312,29 +328,7 @@ def cmd_docs(args) -> int:
     return 0
 
 
-FORMAT_HELP = "json: for programs (check: diagnostics: path, line, column, code, message, hint)"
-CACHE_HELP = "no persistent compilation cache (~/.cache/nncompile/jax; or NNCOMPILE_CACHE=0)"
-RESUME_HELP = "continue from the run folder's newest checkpoint, to where a whole run would end"
-
-
 # ---- arguments: every flag declared once; each command names the flags it takes -----------------
-def epochs(text: str) -> int:
-    """--epochs N: a whole number >= 1 (0 or less would overwrite a run with untrained state)."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"takes a whole number >= 1, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"takes a whole number >= 1, got {n}")
-    if n > MAX_EPOCHS:
-        raise argparse.ArgumentTypeError(f"takes at most {MAX_EPOCHS} epochs, got {n}")
-    return n
-
-
-def flag(*names: str, **options) -> tuple[tuple[str, ...], dict]:
-    return names, options
-
-
 FLAGS = {
     "file": flag("file", metavar="FILE"),
     "files": flag("files", nargs="+", metavar="FILE"),
@@ -356,6 +350,7 @@ FLAGS = {
     "sweep": flag("--sweep", metavar="NAME", help="which sweep block (default: the first)"),
     "platforms": flag("--platforms", default="cpu,cuda", help="cpu, cuda, rocm, tpu"),
     "kind": flag("kind", nargs="?", help="only this kind: layer, activation, loss, ..."),
+    **SAMPLE_FLAGS,
 }
 SPEC = ("file", "train", "set")  # a spec compiled for one train block
 COMMANDS = {  # name: (handler, its flags); the handler's docstring is the command's help
@@ -370,6 +365,7 @@ COMMANDS = {  # name: (handler, its flags); the handler's docstring is the comma
     "predict": (cmd_predict, (*SPEC, "run", "input", "predictions", "cache")),
     "sweep": (cmd_sweep, ("file", "sweep", "set", "epochs", "out", "cache")),
     "export": (cmd_export, (*SPEC, "run", "artifact", "platforms")),
+    "sample": (cmd_sample, (*SPEC, "run", *SAMPLE_FLAGS, "source", "cache")),
     "docs": (cmd_docs, ("kind",)),
 }
 
@@ -386,8 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
         first, _, more = text.partition("\n\n")
         about = more or first[:1].upper() + first[1:] + "."
         p = sub.add_parser(name, help=first, description=about)
-        for flag in flags:
-            names, options = FLAGS[flag]
+        for key in flags:
+            names, options = FLAGS[key]
             p.add_argument(*names, **options)
         p.set_defaults(handler=handler)
     return parser

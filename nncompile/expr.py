@@ -41,6 +41,7 @@ RESERVED = {
     "freeze_batch_norm",
     *("FROZEN", "loss_fn", "augment", "train_step", "eval_step", "predict", "tune_for_backend"),
     *("sample_noise", "discriminator_loss", "generator_loss", "generate", "Model", "main"),
+    *("g_condition", "d_condition"),
     *("evaluate", "line", "METRICS", "SEED", "EPOCHS", "BATCH_SIZE", "DROP_REMAINDER"),
     *("THRESHOLD", "MONITOR", "PATIENCE", "MIN_DELTA", "RESTORE", "SPLIT", "OUT", "Path"),
     *("argparse", "csv", "io", "json", "math", "time", "os", "sys", "datasets"),

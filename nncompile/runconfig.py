@@ -131,11 +131,19 @@ class Samples(_Frozen):
     count: Annotated[int, Field(ge=1, le=1024)] = 64
 
 
+class Condition(_Frozen):
+    """A conditional GAN: both models take the class label; `classes` the class count (None: the
+    largest label in the training data + 1, found at run time)."""
+
+    classes: Positive | None = None
+
+
 class Gan(_Frozen):
     """The GAN-specific part: the shape of one generated example, and the sample grids."""
 
     example_shape: Shape
     samples: Samples | None = None  # None: RunConfig.samples() -- about five grids per run
+    condition: Condition | None = None  # a conditional GAN (`condition=label`)
 
 
 class Output(_Frozen):
@@ -157,7 +165,6 @@ SUPERVISED_ONLY = frozenset(
         "metrics",
         "output_activation",
         "early_stopping",
-        "checkpoint",
         "plateau",
         "transfer",
         "activation_floats",
@@ -252,10 +259,14 @@ class RunConfig(_Frozen):
 
     def dump(self) -> dict:
         """The JSON-able dict an emitted program holds as CONFIG: no fields of the other kind."""
-        exclude = set(SUPERVISED_ONLY) if self.kind == "gan" else {"gan"}
+        exclude: Any = set(SUPERVISED_ONLY) if self.kind == "gan" else {"gan"}
         exclude |= {k for k in SEVERAL if getattr(self, k) is None}
         if self.plateau is None:
             exclude.add("plateau")
+        if self.kind == "gan" and self.checkpoint is None:  # GANs without checkpoints: as before
+            exclude.add("checkpoint")
+        if self.gan is not None and self.gan.condition is None:  # unconditional: as before
+            exclude = {**dict.fromkeys(exclude, True), "gan": {"condition"}}
         out = self.model_dump(mode="json", exclude=exclude)
         data = out.get("data")
         if data is not None:

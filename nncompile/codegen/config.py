@@ -11,6 +11,7 @@ from ..registry.schedules import SCHEDULES
 from ..runconfig import (
     VERSION,
     Checkpoint,
+    Condition,
     Data,
     EarlyStopping,
     Gan,
@@ -110,11 +111,26 @@ def gan_config(train: ir.Train, spec_name: str) -> dict:
         epochs=p.epochs,
         seed=p.seed,
         data=data(train.data),
+        checkpoint=Checkpoint(**p.checkpoint.model_dump()) if p.checkpoint else None,
         gan=Gan(
             example_shape=tuple(train.generator.outputs[0].shape),
             samples=Samples(**p.samples.model_dump()) if p.samples else None,
+            condition=gan_condition(train),
         ),
     ).dump()
+
+
+def gan_condition(train: ir.Train) -> Condition | None:
+    """A conditional GAN's class count: the data's, else a one-hot label input's width."""
+    objective = train.props.objective
+    if objective is None or getattr(objective.params, "condition", None) is None:
+        return None
+    one_hot = [
+        m.inputs[1].shape[0]
+        for m in (train.generator, train.discriminator)
+        if m is not None and len(m.inputs) > 1 and m.inputs[1].dtype == "float32"
+    ]
+    return Condition(classes=train.data.info.num_classes or next(iter(one_hot), None))
 
 
 def data(block: ir.Data) -> Data:

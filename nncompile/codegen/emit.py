@@ -18,7 +18,7 @@ from . import config as CF
 from . import multi as MIO
 from . import training as TR
 from .decoding import write_decode
-from .layers import IM2COL
+from .layers import conv_tuning
 from .lower import lower_model
 from .text import Writer, backend_section, config_section, header, main_block, model_section
 
@@ -194,7 +194,7 @@ def emit_supervised(
         heads=heads,
     )
     config_section(w, config)
-    backend_section(w, [models], IM2COL if plan.im2col else None)
+    backend_section(w, [models], conv_tuning(plan.conv_lowering.value))
     if not standalone:
         main_block(w, "data, loop, metrics, run folder")
     return w.text()
@@ -211,7 +211,7 @@ def emit_model(model: ir.Model, spec_path: str) -> str:
     w()
     w("KERNEL_INIT = nnx.initializers.glorot_uniform()")
     model_section(w, [plan])
-    backend_section(w, [plan], IM2COL if conv_lowering([model]).value != "none" else None)
+    backend_section(w, [plan], conv_tuning(conv_lowering([model]).value))
     w()
     w()
     w("def Model(rngs):  # noqa: N802 - the model class, tuned for the backend")

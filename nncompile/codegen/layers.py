@@ -6,18 +6,23 @@ facts the plan reads from them (convolutions, emitters, activation sizes) are in
 
 from __future__ import annotations
 
-from ..expr import Call, Sym
+from ..expr import Call, Snippet, Sym
 from ..registry.activations import activation_call
-from ..registry.layers import IM2COL, LAYERS
+from ..registry.layers import COL2IM, IM2COL, LAYERS
 from ..registry.lowering import Code, Lowered
 from ..semantics import ir
 
-__all__ = ["IM2COL", "Lowered", "activation_call", "compute_dtype", "lower_layer"]
+__all__ = ["Lowered", "activation_call", "compute_dtype", "conv_tuning", "lower_layer"]
 
 
 def lower_layer(node: ir.Node) -> Lowered:
     """A layer node as code, by its entry's lowering."""
     return LAYERS[node.kind].lower(node.params, node.in_shapes, node.shape)
+
+
+def conv_tuning(lowering: str) -> Snippet | None:
+    """The function every nnx.Conv computes through on CPU, by the plan's conv lowering."""
+    return {"none": None, "im2col on CPU": IM2COL}.get(lowering, COL2IM)
 
 
 # layers whose matmuls/convolutions run in the compute dtype with `precision: bfloat16`

@@ -166,13 +166,13 @@ def backend_section(w: Writer, plans: list[ModelPlan], im2col: Snippet | None) -
         w("    return model")
         return
     w(
-        '    """On CPU every nnx.Conv computes through im2col_conv (see there); '
+        f'    """On CPU every nnx.Conv computes through {im2col.name} (see there); '
         'elsewhere unchanged."""'
     )
     w('    if jax.default_backend() == "cpu":')
     w("        for _, module in nnx.iter_graph(model):")
     w("            if isinstance(module, nnx.Conv):")
-    w("                module.conv_general_dilated = im2col_conv")
+    w(f"                module.conv_general_dilated = {im2col.name}")
     w("    return model")
 
 

@@ -61,6 +61,8 @@ class Loss(Entry):
     snippets: tuple[Snippet, ...] = ()
     check_output: Callable[[Any, Output], Problem | None] = lambda p, o: None
     gan: tuple[Expr, Expr] | None = None  # (discriminator, generator) losses
+    # the discriminator's loss with target `real_target` (< 1: label smoothing) for real examples
+    gan_smoothed: Callable[[float], Expr] | None = None
     example: Mapping[str, Any] = field(default_factory=dict)  # arguments for the table tests
     masks: bool = False  # the lowering leaves padding out (`ctx.pad`); `check` refuses `pad:` else
 
@@ -77,6 +79,10 @@ class Margin(Params):
     m_plus: Annotated[float, Field(gt=0, le=1)] = 0.9
     m_minus: Annotated[float, Field(ge=0, lt=1)] = 0.1
     down_weight: Annotated[float, Field(gt=0)] = 0.5
+
+
+# binary cross-entropy of the real logits against target a (= 1 - b), plus the fake ones against 0
+SMOOTHED_BCE = "{a} * jax.nn.softplus(-real) + {b} * jax.nn.softplus(real) + jax.nn.softplus(fake)"
 
 
 # ---- lowerings -----------------------------------------------------------------------------------
@@ -265,6 +271,7 @@ LOSSES = Registry(
             task="adversarial",
             head="sigmoid",
             gan=(t("jax.nn.softplus(-real) + jax.nn.softplus(fake)"), t("jax.nn.softplus(-fake)")),
+            gan_smoothed=lambda target: t(SMOOTHED_BCE, a=target, b=round(1 - target, 12)),
         ),
         Loss(
             "minimax",
@@ -272,12 +279,14 @@ LOSSES = Registry(
             task="adversarial",
             head="sigmoid",
             gan=(t("jax.nn.softplus(-real) + jax.nn.softplus(fake)"), t("-jax.nn.softplus(fake)")),
+            gan_smoothed=lambda target: t(SMOOTHED_BCE, a=target, b=round(1 - target, 12)),
         ),
         Loss(
             "least_squares",
             doc="GAN: least-squares (LSGAN) objective",
             task="adversarial",
             gan=(t("0.5 * ((real - 1) ** 2 + fake ** 2)"), t("0.5 * (fake - 1) ** 2")),
+            gan_smoothed=lambda target: t("0.5 * ((real - {a}) ** 2 + fake ** 2)", a=target),
         ),
     ],
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -63,9 +63,18 @@ NOISES = Registry(
 
 
 class Gan(Params):
+    """`condition=label`: a conditional GAN; both models take the example's class label as their
+    second input (`int[1]`: the class id, for an embedding; `[K]`: one-hot over K classes).
+    `label_smoothing=s`: the discriminator's target for real examples is 1 - s (one-sided).
+    `instance_noise=sigma`: Gaussian noise of that deviation added to every example (real and
+    generated) the discriminator sees while training."""
+
     generator: Annotated[str, BlockRef("model")]
     discriminator: Annotated[str, BlockRef("model")]
     noise: Annotated[Ref, RefTo("noise")]
+    condition: Literal["label"] | None = None
+    label_smoothing: Annotated[float, Field(ge=0, lt=0.5)] = 0.0
+    instance_noise: Annotated[float, Field(ge=0, le=10)] = 0.0
 
 
 OBJECTIVES = Registry(
@@ -75,7 +84,8 @@ OBJECTIVES = Registry(
             "gan",
             Gan,
             ("generator", "discriminator", "noise"),
-            "adversarial training: a generator against a discriminator",
+            "adversarial training: a generator against a discriminator (conditional with "
+            "condition=label; label_smoothing, instance_noise)",
         ),
     ],
 )

@@ -61,9 +61,10 @@ from .trees import rows
 
 
 def _supported(trainer) -> bool:
+    from .gan import GanTrainer
     from .loop import Trainer
 
-    return isinstance(trainer, Trainer)
+    return isinstance(trainer, (Trainer, GanTrainer))
 
 
 def _meta(trainer, history, state: dict, best: dict | None) -> dict:
@@ -74,12 +75,14 @@ def _meta(trainer, history, state: dict, best: dict | None) -> dict:
 
     cfg, b = trainer.config, trainer.batching
     stopping = trainer.stopping
+    extra = trainer.checkpoint_meta() if hasattr(trainer, "checkpoint_meta") else {}
     return {
+        **extra,
         "format": FORMAT,
         "version": VERSION,
         "spec": cfg.spec,
         "train": cfg.train,
-        "model": cfg.model,
+        "model": cfg.model,  # None for a GAN
         "epoch": trainer.epochs_done,
         "epochs": cfg.epochs,
         "seed": trainer.seed,
@@ -143,7 +146,7 @@ class Checkpointer:
             self._enabled = False
             if self.every:
                 self.log(
-                    "checkpoints are written for supervised programs only; this run writes none"
+                    "checkpoints are written for nncompile's trainers only; this run writes none"
                 )
 
     def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
@@ -228,7 +231,7 @@ def read(trainer, directory: str | os.PathLike, *, step: int | None = None) -> R
     CheckpointError, leaving the directory untouched."""
     directory = Path(directory).absolute()
     if not _supported(trainer):
-        raise CheckpointError("resuming is supported for supervised programs only, not GANs")
+        raise CheckpointError("resuming is supported for nncompile's trainers only")
     found = steps(directory)
     if not found:
         raise CheckpointError(

@@ -4,6 +4,14 @@ The same shape as the supervised Trainer: data on the device once, on-device shu
 compiled function per epoch (lax.scan over batches) over the split state of the generator,
 the discriminator and their optimizers, donated; one host sync per epoch. Every
 `samples.every` epochs a grid of generated examples (from one fixed noise key) is kept.
+
+A conditional GAN (CONFIG gan.condition) trains on (example, class id) pairs: the emitted
+`train_step` takes the batch's labels, `generate` the classes to draw.
+
+Checkpoints and resuming work as for the supervised Trainer (`runtime.checkpoint`): the data order
+and noise of epoch e are drawn from (seed, e), the dropout keys live in the models' state, so
+restoring (models, optimizers) and the epoch count at an epoch boundary continues the same
+computation, bitwise on CPU; the sample grids kept so far travel in the checkpoint's metadata.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from flax import nnx
 
 from . import jaxcache
 from .batches import DATA_STREAM, batching, oversized
-from .history import History, StopReason, notify
+from .history import History, Resume, StopReason, notify
 from .loop import run_config
 from .state import from_pure, to_pure
 
@@ -52,7 +60,14 @@ class GanTrainer:
         self.strategy = "scan"
         self.callbacks = list(callbacks)
         self.log = log or (lambda line: None)
-        self.splits = {k: (np.asarray(x, np.float32), None) for k, (x, *_) in splits.items()}
+        assert self.config.gan is not None
+        self.condition = self.config.gan.condition
+        self.splits = {k: _split(x, y, self.condition is not None) for k, (x, y) in splits.items()}
+        self.classes = 0
+        if self.condition is not None:
+            labels = self.splits["train"][1]
+            assert labels is not None
+            self.classes = self.condition.classes or int(labels.max()) + 1
         # full batches only
         self.batching = batching(self.config.batch_size, len(self.splits["train"][0]), True)
         if warning := oversized(self.config.batch_size, len(self.splits["train"][0])):
@@ -65,6 +80,9 @@ class GanTrainer:
         self.samples: list[tuple[int, np.ndarray]] = []
         self.stop_training = False
         self.epochs_done = 0
+        self.stopping = None  # what checkpoints read of a trainer: no early stopping, no freezing
+        self.frozen = None
+        self._resume: Resume | None = None
         self._root = jax.random.fold_in(jax.random.key(self.seed), DATA_STREAM)
         self._gdef = nnx.graphdef(self._objects())
         self._compile()
@@ -80,8 +98,9 @@ class GanTrainer:
         size, steps = self.batching.size, self.batching.steps
         program, gdef = self.program, self._gdef
 
-        def epoch_fn(state, epoch, x):
+        def epoch_fn(state, epoch, data):
             self.traces["epoch"] += 1
+            x = data[0]
             key = jax.random.fold_in(self._root, epoch)
             order = jax.random.permutation(key, x.shape[0])[: steps * size].reshape(steps, size)
             keys = jax.random.split(jax.random.fold_in(key, 1), steps)
@@ -89,7 +108,8 @@ class GanTrainer:
             def body(state, inputs):
                 rows, k = inputs
                 g, d, go, do = nnx.merge(gdef, state)
-                d_loss, g_loss = program.train_step(g, d, go, do, x[rows], k)
+                batch = [a[rows] for a in data]  # (x,) or, conditional, (x, y)
+                d_loss, g_loss = program.train_step(g, d, go, do, *batch, k)
                 return nnx.state((g, d, go, do)), (d_loss, g_loss)
 
             state, (d_losses, g_losses) = jax.lax.scan(body, state, (order, keys))
@@ -97,29 +117,55 @@ class GanTrainer:
 
         self._epoch = jax.jit(epoch_fn, donate_argnums=0)
 
-        def generate_fn(g_state, key, n):
+        def generate_fn(g_state, key, n, labels):
             self.traces["generate"] += 1
             g = nnx.merge(nnx.graphdef(self.generator), g_state)
             g.eval()
-            return program.generate(g, key, n)
+            if labels is None:
+                return program.generate(g, key, n)
+            return program.generate(g, key, n, labels)
 
         self._generate = jax.jit(generate_fn, static_argnums=2)
+
+    def resume_from(self, resume: Resume, epochs: int | None = None) -> None:
+        """Continue from a checkpoint (runtime.checkpoint.read): its state, epochs and history, and
+        the sample grids kept so far; the next fit trains the rest of `epochs` in all."""
+        self.load_state(resume.state)
+        self.epochs_done = resume.epoch
+        total = self.config.epochs if epochs is None else int(epochs)
+        self.epochs = max(total - self.epochs_done, 0)
+        self.samples = [
+            (int(e), np.asarray(a, np.float32)) for e, a in resume.meta.get("samples") or []
+        ]
+        self._resume = resume
+
+    def best_state(self) -> None:
+        return None  # no restore_best for GANs: a checkpoint holds the current state only
+
+    def checkpoint_meta(self) -> dict:
+        """What a checkpoint keeps besides the state: the sample grids so far."""
+        return {"samples": [[e, a.tolist()] for e, a in self.samples]}
 
     def fit(self) -> History:
         b = self.batching
         history = History(
             steps_per_epoch=b.updates, examples_per_epoch=b.examples, monitor="g_loss"
         )
-        x = jnp.asarray(self.splits["train"][0])
+        x, y = self.splits["train"]
+        data = (jnp.asarray(x),) if y is None else (jnp.asarray(x), jnp.asarray(y))
         samples = self.config.samples()
+        if self._resume is not None:
+            r, self._resume = self._resume, None
+            history.epochs = [dict(e) for e in r.epochs]
         notify(self.callbacks, "on_fit_start", self, history)
         state = nnx.state(self._objects())
         good = jax.tree.map(jnp.copy, state)
         start = time.perf_counter()
+        last = self.epochs_done + self.epochs
         try:
-            for epoch in range(self.epochs_done + 1, self.epochs_done + self.epochs + 1):
+            for epoch in range(self.epochs_done + 1, last + 1):
                 t0 = time.perf_counter()
-                state, d_loss, g_loss = self._epoch(state, epoch, x)
+                state, d_loss, g_loss = self._epoch(state, epoch, data)
                 d_loss, g_loss = (float(v) for v in jax.device_get((d_loss, g_loss)))
                 if not (math.isfinite(d_loss) and math.isfinite(g_loss)):
                     state = good
@@ -141,7 +187,7 @@ class GanTrainer:
                 }
                 history.epochs.append(logs)
                 self.epochs_done = epoch
-                if epoch % samples.every == 0 or epoch == self.epochs:
+                if epoch % samples.every == 0 or epoch == last:
                     self.samples.append((epoch, self.generate(samples.count)))
                 notify(self.callbacks, "on_epoch_end", self, epoch, logs)
                 if self.stop_training:
@@ -154,17 +200,36 @@ class GanTrainer:
         notify(self.callbacks, "on_fit_end", self, history)
         return history
 
-    def generate(self, n: int, seed: int = 1234) -> np.ndarray:
-        """`n` generated examples from a fixed noise key (the same every time: comparable grids)."""
-        return np.asarray(self._generate(nnx.state(self.generator), jax.random.key(seed), n))
+    def generate(self, n: int, seed: int = 1234, labels=None) -> np.ndarray:
+        """`n` generated examples from a fixed noise key (the same every time: comparable grids).
+        A conditional GAN draws the classes `labels` (default: `grid_labels(n)`)."""
+        if self.condition is not None:
+            labels = jnp.asarray(self.grid_labels(n) if labels is None else labels, jnp.int32)
+            if labels.shape != (n,) or not bool(((labels >= 0) & (labels < self.classes)).all()):
+                raise ValueError(f"labels must be {n} class ids in 0..{self.classes - 1}")
+        else:
+            labels = None
+        key = jax.random.key(seed)
+        return np.asarray(self._generate(nnx.state(self.generator), key, n, labels))
+
+    def grid_labels(self, n: int) -> np.ndarray:
+        """Class ids for n samples of a conditional GAN, in order: one row of the grid per class."""
+        return np.minimum(np.arange(n) // math.ceil(n / self.classes), self.classes - 1)
 
     def evaluate(self, split: str = "test") -> dict[str, float]:
-        x = jnp.asarray(self.splits.get(split, self.splits["train"])[0])
-        g, d = self.generator, self.discriminator
-        z = self.program.sample_noise(jax.random.key(7), x.shape[0])
-        real = jax.nn.sigmoid(d(x)).mean()
-        fake = jax.nn.sigmoid(d(g(z))).mean()
-        return {"d_real": float(real), "d_fake": float(fake)}
+        x, y = self.splits.get(split, self.splits["train"])
+        g, d, p = self.generator, self.discriminator, self.program
+        z = p.sample_noise(jax.random.key(7), len(x))
+        if y is None:
+            real, fake = d(jnp.asarray(x)), d(g(z))
+        else:
+            y = jnp.asarray(y)
+            real = d(jnp.asarray(x), p.d_condition(y))
+            fake = d(g(z, p.g_condition(y)), p.d_condition(y))
+        return {
+            "d_real": float(jax.nn.sigmoid(real).mean()),
+            "d_fake": float(jax.nn.sigmoid(fake).mean()),
+        }
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.generate(len(x))
@@ -184,37 +249,31 @@ class GanTrainer:
             nnx.update(opts, from_pure(nnx.state(opts), state["optimizer"]))
 
 
-def write_samples(run: Path, trainer: GanTrainer) -> list[Path]:
-    """One PNG grid per kept epoch: samples/epoch_<N>.png."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+def _split(x, y, conditional: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """A split as the trainer keeps it: float examples, and class ids for a conditional GAN."""
+    if not conditional:
+        return np.asarray(x, np.float32), None
+    if y is None:
+        raise ValueError("a conditional GAN (condition=label) needs class labels with the examples")
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:  # one-hot rows
+        y = y.argmax(1)
+    return np.asarray(x, np.float32), y.reshape(len(y)).astype(np.int32)
 
-    out = []
+
+def write_samples(run: Path, trainer: GanTrainer) -> list[Path]:
+    """One PNG grid per kept epoch: samples/epoch_<N>.png (a conditional GAN: a row per class)."""
+    from .sampling import as_images, image_grid
+
+    assert trainer.config.gan is not None
     folder = run / "samples"
     folder.mkdir(exist_ok=True)
+    out = []
     for epoch, images in trainer.samples:
-        assert trainer.config.gan is not None
-        images = _as_images(images, trainer.config.gan.example_shape)
         n = len(images)
-        cols = math.ceil(math.sqrt(n))
-        rows = math.ceil(n / cols)
-        fig = Figure(figsize=(cols * 0.6, rows * 0.6))
-        FigureCanvasAgg(fig)
-        for i, img in enumerate(images):
-            ax = fig.add_subplot(rows, cols, i + 1)
-            ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
-            ax.axis("off")
-        fig.suptitle(f"epoch {epoch}", fontsize=8)
+        columns = math.ceil(n / trainer.classes) if trainer.classes else None
         path = folder / f"epoch_{epoch:04d}.png"
-        fig.savefig(path, dpi=80)
+        grid = as_images(images, trainer.config.gan.example_shape)
+        image_grid(path, grid, columns=columns, title=f"epoch {epoch}")
         out.append(path)
     return out
-
-
-def _as_images(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    if len(shape) == 3:
-        return x[..., 0] if shape[-1] == 1 else np.clip(x, 0, 1)
-    side = math.isqrt(int(np.prod(shape)))
-    if side * side == int(np.prod(shape)):
-        return x.reshape(len(x), side, side)
-    return x.reshape(len(x), 1, -1)

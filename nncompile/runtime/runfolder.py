@@ -51,7 +51,7 @@ FILES = (
     "summary.json",
 )
 # every name nncompile writes in a run folder: FILES and what api/gan and checkpoints add
-OWN = frozenset({*FILES, "data.json", "samples.png", "checkpoints", MARKER})
+OWN = frozenset({*FILES, "data.json", "samples", "samples.png", "checkpoints", MARKER})
 
 
 class RunFolderError(NncompileError):

@@ -356,7 +356,24 @@ def _gan(train: ir.Train, out: Collector, where) -> None:
     noise_ref = objective.params.noise
     noise = NOISES[noise_ref.name].shape(noise_ref.params)
     span = where("objective")
-    if len(g.inputs) != 1 or g.inputs[0].shape != noise:
+    conditional = objective.params.condition is not None
+    if conditional and not _condition(train, out, span):
+        return
+    inputs = 2 if conditional else 1
+    for model in (g, d):
+        if len(model.inputs) != inputs:
+            names = ", ".join(i.name for i in model.inputs)
+            out.error(
+                D.GAN_SHAPES,
+                f"{model.name} takes {len(model.inputs)} input{'s' * (len(model.inputs) != 1)} "
+                f"({names}), but a{' conditional' * conditional} GAN gives it {inputs}",
+                model.span,
+                "a conditional GAN's models take (noise or example, label): `input label: int[1]`"
+                if conditional
+                else "give it one input, or add `condition=label` to gan(...)",
+            )
+            return
+    if g.inputs[0].shape != noise:
         out.error(
             D.GAN_SHAPES,
             f"generator {g.name} takes {fmt(g.inputs[0].shape)}, but the noise is {fmt(noise)}",
@@ -396,3 +413,39 @@ def _gan(train: ir.Train, out: Collector, where) -> None:
             where("loss"),
             f"use {D.one_of(e.name for e in LOSSES.entries() if e.task == 'adversarial')}",
         )
+
+
+def _condition(train: ir.Train, out: Collector, span) -> bool:
+    """`condition=label`: class labels in the data, and each model's label input `int[1]` (the
+    class id) or `[K]` (one-hot over the K classes)."""
+    info, ok = train.data.info, True
+    if info.task not in (None, "classification"):
+        out.error(
+            D.GAN_SHAPES,
+            f"condition=label needs class labels, but data {train.data.name} is {info.task} data",
+            span,
+            "use a data source with class labels, or remove condition=label",
+        )
+        return False
+    for model in (train.generator, train.discriminator):
+        assert model is not None
+        if len(model.inputs) != 2:
+            continue  # reported by the caller
+        label = model.inputs[1]
+        one_hot = label.dtype == "float32" and len(label.shape) == 1
+        classes = info.num_classes
+        if label.dtype != "float32" and label.shape == (1,):
+            continue
+        if one_hot and classes in (None, label.shape[0]):
+            continue
+        want = f"int[1] or [{classes}]" if classes else "int[1] or [classes]"
+        out.error(
+            D.GAN_SHAPES,
+            f"{model.name}'s label input {label.name} is "
+            f"{'int' * (label.dtype != 'float32')}{fmt(label.shape)}; a class label is {want}",
+            model.span,
+            f"declare `input {label.name}: int[1]` (then embed it) or `input {label.name}: "
+            f"[{classes or 'K'}]` (one-hot)",
+        )
+        ok = False
+    return ok

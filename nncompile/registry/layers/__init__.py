@@ -10,7 +10,7 @@ from __future__ import annotations
 from .. import Registry
 from . import attention, capsules, conv, dense, merge, sequence, shaping
 from .base import Example, Layer
-from .conv import IM2COL
+from .conv import COL2IM, IM2COL
 
 LAYERS: Registry[Layer] = Registry(
     "layer",
@@ -25,4 +25,4 @@ LAYERS: Registry[Layer] = Registry(
     ],
 )
 
-__all__ = ["IM2COL", "LAYERS", "Example", "Layer"]
+__all__ = ["COL2IM", "IM2COL", "LAYERS", "Example", "Layer"]

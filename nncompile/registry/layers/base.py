@@ -50,6 +50,7 @@ class Layer(Entry):
     - ``reads_tokens``: it accepts integer token ids (and passes them on unless ``needs_tokens``);
     - ``needs_tokens``: it accepts only token ids and turns them into floats (embedding);
     - ``convolution``: it builds an nnx.Conv (an im2col candidate on CPU; elemental emitters);
+    - ``col2im``: its nnx.Conv dilates its input (a transposed convolution; COL2IM on CPU);
     - ``fusion_emitters``: XLA:CPU's fusion emitters run it faster (capsule routing);
     - ``extra_activation_floats(p, in_shapes, shape)``: floats per example it holds besides its
       output (im2col patches), to size evaluation batches;
@@ -69,6 +70,7 @@ class Layer(Entry):
     reads_tokens: bool = False
     needs_tokens: bool = False
     convolution: bool = False
+    col2im: bool = False
     fusion_emitters: bool = False
     extra_activation_floats: Callable[[Any, tuple[Shape, ...], Shape], int] | None = None
     outputs: Callable[[Any, list[Shape]], dict[str, Shape] | None] | None = None

@@ -1,4 +1,5 @@
-"""Convolutions and pooling; IM2COL, the CPU lowering of nnx.Conv's convolution."""
+"""Convolutions, transposed convolutions and pooling; IM2COL and COL2IM, the CPU lowerings of
+nx.Conv's convolution."""
 
 from __future__ import annotations
 
@@ -94,6 +95,56 @@ def patches(p: Conv, x: tuple[Shape, ...], out: Shape) -> int:
     return math.prod(out[:-1]) * math.prod(spread(p.kernel, len(x[0]) - 1)) * x[0][-1]
 
 
+def transpose_pads(k: int, s: int, padding: str) -> tuple[int, int]:
+    """The padding of the input-dilated convolution that is a transposed convolution (Keras' output
+    sizes: `same` n * s, `valid` (n - 1) * s + k; `same` places the taps as lax.conv_transpose)."""
+    if padding == "valid":
+        return (k - 1, k - 1)
+    low = k - 1 if s > k - 1 else math.ceil((k + s - 2) / 2)
+    return (low, k + s - 2 - low)
+
+
+def conv_transpose_shape(dims: int):
+    name = f"conv{dims}d_transpose"
+
+    def infer(p: Conv, x: list[Shape]) -> Shape:
+        (shape,) = x
+        hint = "reshape the data first, e.g. `reshape([4, 4, 8])`" if len(shape) == 1 else None
+        rank(name, shape, dims + 1, hint=hint)
+        k, st = spread(p.kernel, dims), spread(p.strides, dims)
+        if len(k) != dims or len(st) != dims:
+            raise ShapeError(
+                f"{name} takes {dims} kernel sizes and strides, got kernel={list(k)}, "
+                f"strides={list(st)}"
+            )
+        axes = zip(shape[:dims], k, st, strict=True)
+        if p.padding == "same":
+            return (*(n * b for n, _, b in axes), p.filters)
+        return (*((n - 1) * b + a for n, a, b in axes), p.filters)
+
+    return infer
+
+
+def lower_conv_transpose(p: Conv, x: tuple[Shape, ...], out: Shape) -> Lowered:
+    """nnx.Conv over the input dilated by the strides: a transposed convolution with the kernel
+    (taps..., in, out) of nnx.ConvTranspose, computing what it computes (COL2IM on CPU)."""
+    dims = len(x[0]) - 1
+    k, st = spread(p.kernel, dims), spread(p.strides, dims)
+    pads = tuple(transpose_pads(a, b, p.padding) for a, b in zip(k, st, strict=True))
+    kw = {"kernel_size": k, "padding": pads, **changed(input_dilation=(st, (1,) * dims))}
+    init = call("nnx.Conv", x[0][-1], p.filters, **kw, **weights(p), rngs=RNGS)
+    return Lowered(
+        init,
+        lambda a, xs: activation_call(p.activation, call(a, xs[0])),
+        initializer_snippets(p.init),
+    )
+
+
+def taps_out(p: Conv, x: tuple[Shape, ...], out: Shape) -> int:
+    """The col2im products: taps x output channels per input position."""
+    return math.prod(x[0][:-1]) * math.prod(spread(p.kernel, len(x[0]) - 1)) * p.filters
+
+
 class Pool(Params):
     size: KernelSize = 2
     strides: KernelSize | None = None
@@ -171,6 +222,22 @@ def _conv(dims: int, doc: str, example: Example) -> Layer:
     )
 
 
+def _conv_transpose(dims: int, doc: str, example: Example) -> Layer:
+    return Layer(
+        f"conv{dims}d_transpose",
+        Conv,
+        ("filters", "kernel"),
+        doc,
+        shape=conv_transpose_shape(dims),
+        count=conv_count,
+        lower=lower_conv_transpose,
+        example=example,
+        convolution=True,
+        col2im=True,
+        extra_activation_floats=taps_out,
+    )
+
+
 ENTRIES = [
     _conv(
         1,
@@ -181,6 +248,16 @@ ENTRIES = [
         2,
         "2-D convolution over [height, width, channels]",
         Example("conv2d(8, [3, 2], strides=2, activation=relu)", ("[9, 9, 3]",)),
+    ),
+    _conv_transpose(
+        1,
+        "transposed 1-D convolution (upsamples by `strides`) over [steps, channels]",
+        Example("conv1d_transpose(4, 3, strides=2, padding=valid)", ("[6, 3]",)),
+    ),
+    _conv_transpose(
+        2,
+        "transposed 2-D convolution (upsamples by `strides`) over [height, width, channels]",
+        Example("conv2d_transpose(8, [3, 2], strides=2, activation=relu)", ("[4, 4, 3]",)),
     ),
     Layer(
         "max_pool",
@@ -257,5 +334,52 @@ def im2col_conv(x, kernel, window_strides, padding, *, lhs_dilation=None, rhs_di
                    precision=precision, preferred_element_type=kwargs.get("preferred_element_type"))
     return y.reshape(*patches.shape[:-1], kernel.shape[-1])
 ''',
+    backend=True,
+)
+
+
+COL2IM = Snippet(
+    "col2im_conv",
+    '''
+def col2im_conv(x, kernel, window_strides, padding, *, lhs_dilation=None, rhs_dilation=None,
+                **kwargs):
+    """The convolution of nnx.Conv, also over an input dilated by lhs_dilation (a transposed
+    convolution), chosen by backend when traced.
+
+    On CPU an input-dilated convolution is written as col2im: one matmul of the input with the
+    kernel reshaped to (in, taps * out), then each tap's products placed on the dilated output grid
+    (lax.pad with interior padding) and summed. XLA:CPU runs that epochs several times faster than
+    its native input-dilated convolution inside lax.scan (bench/conv_transpose.py). Other
+    convolutions: im2col_conv.
+    """
+    dims = kernel.ndim - 2
+    lhs_dilation = tuple(lhs_dilation or (1,) * dims)
+    rhs_dilation = tuple(rhs_dilation or (1,) * dims)
+    if (jax.default_backend() != "cpu" or set(lhs_dilation) == {1} or isinstance(padding, str)
+            or set(window_strides) != {1} or kwargs.get("feature_group_count", 1) != 1):
+        return im2col_conv(x, kernel, window_strides, padding, lhs_dilation=lhs_dilation,
+                           rhs_dilation=rhs_dilation, **kwargs)
+    taps, (cin, cout), steps = kernel.shape[:dims], kernel.shape[dims:], x.shape[1:-1]
+    rows = jnp.moveaxis(kernel.reshape(-1, cin, cout), 1, 0).reshape(cin, -1)
+    z = jnp.matmul(x.reshape(-1, cin), rows, precision=kwargs.get("precision"),
+                   preferred_element_type=kwargs.get("preferred_element_type"))
+    z = z.reshape(x.shape[0], *steps, -1, cout)
+    size = [(n - 1) * s + 1 + lo + hi - (k - 1) * d
+            for n, s, (lo, hi), k, d in zip(steps, lhs_dilation, padding, taps, rhs_dilation)]
+    offsets = [()]
+    for k in taps:
+        offsets = [o + (i,) for o in offsets for i in range(k)]
+    y = None
+    for j, offset in enumerate(offsets):  # the same order as the kernel's taps
+        config = [(0, 0, 0)]
+        for i, n, s, (lo, _), d, m in zip(offset, steps, lhs_dilation, padding, rhs_dilation, size):
+            start = lo - i * d  # where input position 0 lands for this tap (< 0: cropped)
+            config.append((start, m - 1 - start - (n - 1) * s, s - 1))
+        config.append((0, 0, 0))
+        v = jax.lax.pad(z[..., j, :], jnp.zeros((), z.dtype), config)
+        y = v if y is None else y + v
+    return y
+''',
+    needs=(IM2COL,),
     backend=True,
 )
