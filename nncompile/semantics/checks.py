@@ -26,6 +26,7 @@ def cross_check(train: ir.Train, out: Collector, block: ast.TrainBlock) -> None:
         _names_in_model(train, train.model, out, where)
     else:
         _gan(train, out, where)
+        _layer_penalties_in_gan(train, out)
     _augmentations(train, out)
     _metrics(train, out, where("metrics"))
     _monitor(train, out, spans.get("early_stopping.monitor", where("early_stopping")))
@@ -279,3 +280,24 @@ def _gan(train: ir.Train, out: Collector, where) -> None:
             where("loss"),
             f"use {D.one_of(e.name for e in LOSSES.entries() if e.task == 'adversarial')}",
         )
+
+
+def _layer_penalties_in_gan(train: ir.Train, out: Collector) -> None:
+    """A layer's own `regularize=` is a term of a supervised loss; GAN training has none."""
+
+    def visit(model: ir.Model) -> None:
+        for node in model.nodes:
+            if node.submodel is not None:
+                visit(node.submodel)
+            if getattr(node.params, "regularize", None) is not None:
+                out.error(
+                    D.BAD_VALUE,
+                    f"{node.kind} in model {model.name}: `regularize=` is not applied in "
+                    "adversarial (GAN) training",
+                    node.span,
+                    "remove `regularize=` from this layer",
+                )
+
+    for model in (train.generator, train.discriminator):
+        if model is not None:
+            visit(model)
