@@ -1,5 +1,5 @@
 """Convolutions, transposed convolutions and pooling; IM2COL and COL2IM, the CPU lowerings of
-nx.Conv's convolution."""
+nnx.Conv's convolution."""
 
 from __future__ import annotations
 
