@@ -17,7 +17,7 @@ SPEC = Path(__file__).resolve().parents[1] / "specs" / "conv_autoencoder.nn"
 def test_conv_autoencoder_beats_pca_with_the_same_code_size():
     program = api.compile(SPEC)
     data = program.load_data()
-    (x_train, y_train), (x_test, y_test) = data.splits["train"], data.splits["test"]
+    (x_train, y_train), (x_test, _) = data.splits["train"], data.splits["test"]
     np.testing.assert_array_equal(x_train, y_train)  # the image is its own target
     flat_train, flat_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
     pca = PCA(16).fit(flat_train)
