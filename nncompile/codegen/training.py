@@ -38,7 +38,34 @@ def penalty_terms(train: ir.Train) -> list[Expr]:
 
 
 def penalty_snippets(train: ir.Train) -> tuple[Snippet, ...]:
-    return tuple(s for r in train.props.regularize for s in REGULARIZERS[r.name].snippets)
+    refs = [*train.props.regularize, *(ref for _, ref, _ in layer_regularizers(train.model))]
+    return tuple(s for r in refs for s in REGULARIZERS[r.name].snippets)
+
+
+def layer_regularizers(model: ir.Model | None) -> list[tuple[Sym, Ref, int]]:
+    """The layers with their own `regularize=` (dense, convolutions), in blocks too: the layer's
+    attribute path from ``model``, its regularizer and its spec line."""
+    found: list[tuple[Sym, Ref, int]] = []
+
+    def visit(m: ir.Model, path: str) -> None:
+        for node in m.nodes:
+            if node.submodel is not None:
+                visit(node.submodel, f"{path}.{node.name}")
+            ref = getattr(node.params, "regularize", None)
+            if isinstance(ref, Ref):
+                found.append((Sym(f"{path}.{node.name}"), ref, node.span.line))
+
+    if model is not None:
+        visit(model, "model")
+    return found
+
+
+def layer_penalty_terms(train: ir.Train) -> list[tuple[Expr, int]]:
+    """Each layer's own penalty, on that layer's kernel only, with its spec line."""
+    return [
+        (REGULARIZERS[ref.name].lower(ref.params, attr), line)
+        for attr, ref, line in layer_regularizers(train.model)
+    ]
 
 
 def optimizer_lines(

@@ -212,11 +212,15 @@ def kernel_penalty(model, power):
 )
 
 
+MODEL = Sym("model")  # what a train block's `regularize:` penalises; a layer's own: its attribute
+
+
 @dataclass(frozen=True, kw_only=True)
 class Regularizer(Entry):
-    """`lower(p)`: a term added to the loss, written on `model`."""
+    """`lower(p, module=MODEL)`: a term added to the loss, written on `module` (the whole model,
+    or one layer for `dense(64, regularize=l2(1e-4))`)."""
 
-    lower: Callable[[Any], Expr]
+    lower: Callable[..., Expr]
     snippets: tuple[Snippet, ...] = ()
     example: Mapping[str, Any] = field(default_factory=dict)
 
@@ -233,7 +237,7 @@ REGULARIZERS = Registry(
             Penalty,
             ("strength",),
             "adds strength * sum(|w|) over kernels to the loss (sparse weights)",
-            lower=lambda p: t("{c} * kernel_penalty(model, 1)", c=p.strength),
+            lower=lambda p, m=MODEL: t("{c} * kernel_penalty({m}, 1)", c=p.strength, m=m),
             snippets=(KERNEL_PENALTY,),
             example={"strength": 1e-3},
         ),
@@ -242,7 +246,7 @@ REGULARIZERS = Registry(
             Penalty,
             ("strength",),
             "adds strength * sum(w^2) over kernels to the loss (small weights)",
-            lower=lambda p: t("{c} * kernel_penalty(model, 2)", c=p.strength),
+            lower=lambda p, m=MODEL: t("{c} * kernel_penalty({m}, 2)", c=p.strength, m=m),
             snippets=(KERNEL_PENALTY,),
             example={"strength": 1e-3},
         ),

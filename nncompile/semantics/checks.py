@@ -31,6 +31,7 @@ def cross_check(train: ir.Train, out: Collector, block: ast.TrainBlock) -> None:
         check_decode(train, out, where)
     else:
         _gan(train, out, where)
+        _layer_penalties_in_gan(train, out)
     if not train.several:
         _augmentations(train, out)
         _metrics(train, out, where("metrics"))
@@ -449,3 +450,24 @@ def _condition(train: ir.Train, out: Collector, span) -> bool:
         )
         ok = False
     return ok
+
+
+def _layer_penalties_in_gan(train: ir.Train, out: Collector) -> None:
+    """A layer's own `regularize=` is a term of a supervised loss; GAN training has none."""
+
+    def visit(model: ir.Model) -> None:
+        for node in model.nodes:
+            if node.submodel is not None:
+                visit(node.submodel)
+            if getattr(node.params, "regularize", None) is not None:
+                out.error(
+                    D.BAD_VALUE,
+                    f"{node.kind} in model {model.name}: `regularize=` is not applied in "
+                    "adversarial (GAN) training",
+                    node.span,
+                    "remove `regularize=` from this layer",
+                )
+
+    for model in (train.generator, train.discriminator):
+        if model is not None:
+            visit(model)

@@ -8,7 +8,7 @@ to the ``ENTRIES`` of one of them (docs/extending.md).
 from __future__ import annotations
 
 from .. import Registry
-from . import attention, capsules, conv, dense, merge, sequence, shaping
+from . import attention, capsules, conv, dense, merge, resample, sequence, shaping
 from .base import Example, Layer
 from .conv import COL2IM, IM2COL
 
@@ -18,6 +18,7 @@ LAYERS: Registry[Layer] = Registry(
         *dense.ENTRIES,
         *conv.ENTRIES,
         *shaping.ENTRIES,
+        *resample.ENTRIES,
         *sequence.ENTRIES,
         *merge.ENTRIES,
         *capsules.ENTRIES,

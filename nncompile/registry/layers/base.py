@@ -19,6 +19,7 @@ from ..lowering import Code, Lowered
 
 ActivationRef = Annotated[Ref | None, RefTo("activation")]
 InitRef = Annotated[Ref | None, RefTo("initializer")]
+RegularizerRef = Annotated[Ref | None, RefTo("regularizer")]  # a penalty on this layer's kernel
 Positive = Size  # at most bounds.MAX_WIDTH
 KernelSize = Positive | list[Positive]
 Padding = Literal["same", "valid"]

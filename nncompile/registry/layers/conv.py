@@ -1,5 +1,5 @@
 """Convolutions, transposed convolutions and pooling; IM2COL and COL2IM, the CPU lowerings of
-nx.Conv's convolution."""
+nnx.Conv's convolution."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from .base import (
     Layer,
     Padding,
     Positive,
+    RegularizerRef,
     rank,
     spread,
     weights,
@@ -32,6 +33,7 @@ class Conv(Params):
     activation: ActivationRef = None
     use_bias: bool = True
     init: InitRef = None
+    regularize: RegularizerRef = None
 
 
 def window(length: int, k: int, s: int, padding: str) -> int:

@@ -11,7 +11,17 @@ from ...shapes import Shape
 from .. import Params, Ref
 from ..activations import INITIALIZERS, activation_call, initializer_snippets
 from ..lowering import RNGS, Lowered, changed
-from .base import ActivationRef, Example, InitRef, Layer, Positive, rank, same, weights
+from .base import (
+    ActivationRef,
+    Example,
+    InitRef,
+    Layer,
+    Positive,
+    RegularizerRef,
+    rank,
+    same,
+    weights,
+)
 
 Rate = Annotated[float, Field(ge=0, lt=1)]
 
@@ -22,6 +32,7 @@ class Dense(Params):
     use_bias: bool = True
     init: InitRef = None
     bias_init: InitRef = None
+    regularize: RegularizerRef = None
 
     @field_validator("bias_init")
     @classmethod
@@ -63,6 +74,18 @@ def lower_dropout(p: Dropout, x: tuple[Shape, ...], out: Shape) -> Lowered:
     return Lowered(call("nnx.Dropout", p.rate, rngs=RNGS), lambda a, xs: call(a, xs[0]))
 
 
+def spatial_dropout_shape(p: Dropout, x: list[Shape]) -> Shape:
+    rank("spatial_dropout", x[0], 2, 3, hint="it drops channels of [steps, C] or [H, W, C]")
+    return x[0]
+
+
+def lower_spatial_dropout(p: Dropout, x: tuple[Shape, ...], out: Shape) -> Lowered:
+    """nnx.Dropout whose mask is shared along the spatial axes: whole channels are dropped."""
+    axes = tuple(range(1, len(x[0])))
+    init = call("nnx.Dropout", p.rate, broadcast_dims=axes, rngs=RNGS)
+    return Lowered(init, lambda a, xs: call(a, xs[0]))
+
+
 class BatchNorm(Params):
     momentum: Annotated[float, Field(gt=0, lt=1)] = 0.99
     epsilon: Annotated[float, Field(gt=0)] = 1e-3
@@ -101,6 +124,15 @@ ENTRIES = [
         shape=same,
         lower=lower_dropout,
         example=Example("dropout(0.5)"),
+    ),
+    Layer(
+        "spatial_dropout",
+        Dropout,
+        ("rate",),
+        "sets a random fraction `rate` of whole channels to 0 while training ([H, W, C], [T, C])",
+        shape=spatial_dropout_shape,
+        lower=lower_spatial_dropout,
+        example=Example("spatial_dropout(0.5)", ("[6, 6, 4]",)),
     ),
     Layer(
         "batch_norm",
