@@ -20,7 +20,7 @@ def recall(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     symbols = rng.integers(0, SYMBOLS, (n, SYMBOLS))
     pointer = rng.integers(0, SYMBOLS, n)
     steps = np.concatenate([symbols, pointer[:, None]], axis=1)  # (n, 9)
-    x = np.eye(SYMBOLS, dtype=np.uint8)[steps]  # one-hot (n, 9, 8)
+    x = np.eye(SYMBOLS, dtype=np.float32)[steps]  # one-hot (n, 9, 8): floats (integers are ids)
     y = symbols[np.arange(n), pointer].astype(np.uint8)
     return x, y
 
