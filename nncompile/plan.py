@@ -287,8 +287,8 @@ def conv_lowering(models: list[ir.Model]) -> Decision[str]:
     return Decision(
         COL2IM_ON_CPU,
         f"{why}; {', '.join(transposed)} as col2im (one matmul, the taps' products summed on the "
-        "output grid): epochs ~4x faster than the native input-dilated convolution "
-        "(bench/conv_transpose.py)",
+        "output grid): a scan-fused epoch takes 1/1.2 to 1/6.5 of the CPU time of the native "
+        "input-dilated convolution (bench/conv_transpose.py)",
     )
 
 
