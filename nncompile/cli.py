@@ -241,17 +241,12 @@ def cmd_eval(args) -> int:
 
 def cmd_predict(args) -> int:
     """predictions of a trained run for new inputs"""
-    import numpy as np
-
-    from .runtime.fit_checks import read_inputs
+    from .runtime.named import read_named_inputs, write_predictions
 
     program = _compiled(args).load(args.run)
-    out = program.predict(read_inputs(args.input))
-    if args.output:
-        np.save(args.output, out)
-        print(f"wrote {args.output} {out.shape}", file=sys.stderr)
-    else:
-        np.savetxt(sys.stdout, out.reshape(len(out), -1), fmt="%.6g", delimiter=",")
+    out = program.predict(read_named_inputs(args.input))
+    for line in write_predictions(out, args.output, sys.stdout):
+        print(line, file=sys.stderr)
     return 0
 
 

@@ -150,9 +150,11 @@ def check_fits(memory: Memory, free: int | None, where: str) -> None:
 
 def with_data(memory: Memory, splits: dict, full_batch: bool) -> Memory:
     """The estimate with the loaded splits' real size ({"train": (x, y), ...} of arrays)."""
-    arrays = [a for pair in splits.values() for a in pair if a is not None]
+    # x and y may be dicts of named arrays (a model with several inputs or outputs)
+    named = lambda v: list(v.values()) if isinstance(v, dict) else [v]
+    arrays = [a for pair in splits.values() for v in pair if v is not None for a in named(v)]
     train = splits.get("train")
-    examples = len(train[0]) if train is not None else 0
+    examples = len(named(train[0])[0]) if train is not None else 0
     return memory.loaded(examples, sum(int(getattr(a, "nbytes", 0)) for a in arrays), full_batch)
 
 

@@ -85,7 +85,7 @@ def test_emitted_model_returns_both_outputs_and_fuses_each_head():
             'x="left"',
             [
                 "model TwoHalves has 2 inputs (left, right), but data halves gives one array "
-                "(x='left')"
+                "(x: left)"
             ],
         ),
         (

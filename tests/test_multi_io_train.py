@@ -76,3 +76,84 @@ def test_inputs_are_checked_by_name_and_shape(x, message):
     with pytest.raises(DataError) as e:
         p.fit(data={"train": (x(a, b), label)}, epochs=1)
     assert message in str(e.value)
+
+
+TWO_OUT = """
+model Two {
+  input a: [5]
+  input b: [3]
+  ha = dense(16, activation=relu)(a)
+  hb = dense(16, activation=relu)(b)
+  c = concat(ha, hb)
+  label = dense(2, activation=softmax)(c)
+  value = dense(1)(c)
+  output label, value
+}
+data none { source: npz("unused.npz", x=["a", "b"], y=["label", "value"]) }
+train { model: Two data: none loss: {label: categorical_crossentropy, value: mse}
+        loss_weights: {value: 0.5} epochs: 30 optimizer: adam(lr=1e-2) metrics: [accuracy, mae] }
+"""
+
+
+def test_two_outputs_train_with_per_output_losses_and_metrics():
+    a, b, label, value = arrays()
+    p = nncompile.compile(text=TWO_OUT)
+    assert "loss += 0.5 * (jnp.mean((outputs['value'] - y['value']) ** 2))" in p.source
+    assert "return label, value" in p.source
+    x = lambda s: {"a": a[s], "b": b[s]}
+    y = lambda s: {"label": label[s], "value": value[s]}
+    tr, va = slice(0, 300), slice(300, None)
+    history = p.fit(data={"train": (x(tr), y(tr)), "val": (x(va), y(va))})
+    last = history.epochs[-1]
+    assert set(last) >= {"label_accuracy", "value_mae", "val_label_accuracy", "val_value_mae"}
+    assert "label_mae" not in last and "value_accuracy" not in last  # each on its own task
+    assert last["val_label_accuracy"] >= 0.85, last
+    assert last["val_value_mae"] < 0.6 * np.abs(value[va]).mean(), last
+    out = p.predict(x(va))
+    assert set(out) == {"label", "value"}
+    np.testing.assert_allclose(out["label"].sum(-1), 1, rtol=1e-5)  # softmax applied
+    assert out["value"].shape == (100, 1)
+
+
+@pytest.mark.parametrize(
+    ("y", "message"),
+    [
+        (lambda c, v: {"label": c}, "(y): the data has no output 'value'"),
+        (lambda c, v: c, "the model has several outputs (label, value), but the data gives one"),
+        (
+            lambda c, v: {"label": c * 3, "value": v},
+            "(output label): 188 target(s) of the train split are outside the class ids 0..1",
+        ),
+        (
+            lambda c, v: {"label": v, "value": v},
+            "(output label): the train split has 400 target(s) that are not class ids",
+        ),
+    ],
+)
+def test_targets_are_checked_per_output(y, message):
+    a, b, label, value = arrays()
+    p = nncompile.compile(text=TWO_OUT)
+    with pytest.raises(DataError) as e:
+        p.fit(data={"train": ({"a": a, "b": b}, y(label, value))}, epochs=1)
+    assert message in str(e.value)
+
+
+def test_prediction_files_one_per_output(tmp_path):
+    import io
+
+    from nncompile.runtime.named import write_predictions
+
+    out = {"digit": np.eye(3, dtype="f4"), "big": np.array([[0.1], [0.9], [0.5]], "f4")}
+    written = write_predictions(out, str(tmp_path / "y.npy"), None)
+    assert len(written) == 2
+    np.testing.assert_array_equal(np.load(tmp_path / "y_digit.npy"), out["digit"])
+    np.testing.assert_array_equal(np.load(tmp_path / "y_big.npy"), out["big"])
+    write_predictions(out, str(tmp_path / "y.npz"), None)
+    with np.load(tmp_path / "y.npz") as archive:
+        assert sorted(archive.files) == ["big", "digit"]
+    text = io.StringIO()
+    write_predictions(out, None, text)
+    assert text.getvalue().splitlines()[0] == "# digit"
+    single = io.StringIO()
+    write_predictions(np.ones((2, 2)), None, single)
+    assert single.getvalue() == "1,1\n1,1\n"

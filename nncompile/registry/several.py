@@ -1,15 +1,30 @@
 """Sources that deliver several named inputs or targets (a model with several inputs or outputs):
 `npz("f.npz", x=["left", "right"], y=["digit", "big"])` reads one array per name, and the names
-are the model's input and output names (checked by `check`). Raw.x and Raw.y are then dicts of
+are the model's input and output names (checked by `check`); `csv(path, target=["a", "b"],
+inputs={left: [...columns], right: [...]})` reads column groups. Raw.x and Raw.y are then dicts of
 arrays keyed by name, and Raw.task is "several"; runtime.several splits and prepares them."""
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .loading import LoadRequest, Raw, did_you_mean, fail, npz_array, open_npz
+from .loading import (
+    LoadRequest,
+    Raw,
+    check_finite,
+    csv_target,
+    did_you_mean,
+    fail,
+    npz_array,
+    numeric,
+    open_npz,
+    read_rows,
+    resolve,
+)
 
 SEVERAL = "several"  # Raw.task of data with named arrays
 
@@ -72,3 +87,73 @@ def load_npz_named(spec: LoadRequest, path: Path, xkeys, ykeys) -> Raw:
     raw = Raw(xs_out, ys_out, SEVERAL)  # type: ignore[arg-type]
     raw.origin = str(path)
     return raw
+
+
+def load_csv_named(spec: LoadRequest) -> Raw:
+    """A csv file with column groups: `inputs: {name: [columns]}` (one input per name; without it,
+    every column that is not a target is the one input), `target`: one column or a list (one
+    target per column, named like it). Each target column is read as csv's one target is."""
+    path = resolve(spec, spec.args.get("path"))
+    header, rows, lines = read_rows(spec, path, spec.args.get("delimiter") or ",")
+    target = str(spec.args.get("target"))
+    targets = names(spec.args.get("target")) or [target]
+    groups = spec.args.get("inputs") or {"": [h for h in header if h not in targets]}
+    for column in [*targets, *(c for cols in groups.values() for c in cols)]:
+        if column not in header:
+            fail(
+                spec,
+                f"{path} has no column {column!r}; its columns are {', '.join(header)}",
+                did_you_mean(str(column), header) + "name one of its columns",
+            )
+    columns = list(zip(*rows, strict=True))
+    read = lambda h: numeric(spec, path, h, columns[header.index(h)], lines)
+    x = {
+        k: np.stack([read(h) for h in cols], axis=1).astype(np.float32)
+        for k, cols in groups.items()
+    }
+    y = {}
+    for t in targets:
+        values, task, _ = csv_target(spec, path, t, columns[header.index(t)], lines)
+        y[t] = (
+            values.astype(np.int32)
+            if task == "classification"
+            else values.astype(np.float32)[:, None]
+        )
+    several_y = names(spec.args.get("target")) is not None
+    raw = Raw(x if spec.args.get("inputs") else x[""], y if several_y else y[target], SEVERAL)  # type: ignore[arg-type]
+    raw.origin = str(path)
+    return raw
+
+
+def finite_named(spec: LoadRequest, raw: Raw) -> Raw:
+    """Refuse NaN or infinite values in any named array (their counts are checked on loading)."""
+    named: list[tuple[str, Any]] = [("features", raw.x), ("targets", raw.y)]
+    for what, v in named:
+        arrays: dict = v if isinstance(v, dict) else {"": v} if v is not None else {}
+        for k, a in arrays.items():
+            where = f"{what} {k!r}" if k else what
+            check_finite(spec, a, where, lambda at: f"example {at[0]}")
+    return raw
+
+
+def npz_headers(path: Path, limit: int = 64) -> dict[str, tuple[tuple[int, ...], str]] | None:
+    """Each array's shape and dtype kind ("f", "i", ...) of a .npz archive, from the .npy headers
+    of its members only (fast, for `check`); None when the file cannot be read so."""
+    out: dict[str, tuple[tuple[int, ...], str]] = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist()[:limit]:
+                if not info.filename.endswith(".npy"):
+                    continue
+                with archive.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    read = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
+                    shape, _, dtype = read(f)
+                out[info.filename[: -len(".npy")]] = (tuple(shape), dtype.kind)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+        return None
+    return out

@@ -36,7 +36,8 @@ from .loading import (
     supervised,
 )
 from .lowering import changed
-from .several import SEVERAL, load_npz_named, names
+from .several import SEVERAL, finite_named, load_csv_named, load_npz_named
+from .several import names as named_arrays
 from .standalone import SUPERVISED, EjectRequest, StandaloneLoader, data_file
 from .synthetic import (
     Synthetic,
@@ -137,13 +138,16 @@ def sklearn_standalone(p: Sklearn, request: EjectRequest) -> StandaloneLoader:
 # --- csv -------------------------------------------------------------------------------------
 class Csv(Params):
     path: Annotated[str, Field(min_length=1)]
-    target: Annotated[str, Field(min_length=1)]
+    target: Annotated[str, Field(min_length=1)] | Annotated[list[str], Field(min_length=1)]
+    inputs: dict[str, Annotated[list[str], Field(min_length=1)]] | None = None  # column groups
     delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
     task: Literal["classification", "regression"] | None = None
 
 
 def load_csv(spec: LoadRequest) -> Raw:
     """A csv file with a header row: numeric feature columns and one target column."""
+    if spec.args.get("inputs") or named_arrays(spec.args.get("target")):  # column groups
+        return load_csv_named(spec)
     path = resolve(spec, spec.args.get("path"))
     header, rows, lines = read_rows(spec, path, spec.args.get("delimiter") or ",")
     target = spec.args.get("target")
@@ -234,7 +238,7 @@ def load_npz(spec: LoadRequest) -> Raw:
     """
     path = resolve(spec, spec.args.get("path"))
     xkey, ykey = spec.args.get("x") or "x", spec.args.get("y", "y")
-    if names(xkey) or names(ykey):  # several named inputs or targets
+    if named_arrays(xkey) or named_arrays(ykey):  # several named inputs or targets
         return load_npz_named(spec, path, xkey, ykey)
     with open_npz(spec, path) as archive:
         keys = list(archive.keys())
@@ -364,7 +368,8 @@ SOURCES = Registry(
             "csv",
             Csv,
             ("path",),
-            "a CSV file with a header row; `target` names the label column",
+            "a CSV file with a header row; `target` names the label column (a list: one target "
+            "per output), `inputs={a: [columns], ...}` groups columns into named inputs",
             info=lambda p, base: SourceInfo(None, None, p.task),
             files=("path",),
             load=load_csv,
@@ -379,7 +384,8 @@ SOURCES = Registry(
             "npz",
             Npz,
             ("path",),
-            "a NumPy .npz archive (loaded without pickle)",
+            "a NumPy .npz archive (loaded without pickle); `x`/`y` name its arrays (lists: one "
+            "per model input / output, named like them)",
             files=("path",),
             load=load_npz,
             standalone=npz_standalone,
@@ -425,12 +431,8 @@ def load_raw(spec: LoadRequest) -> Raw:
             did_you_mean(spec.source, list(SOURCES)) + f"choose one of {', '.join(SOURCES)}",
         )
     raw = entry.load(spec)
-    if raw.task == SEVERAL:  # named arrays: each checked (and counted) by load_npz_named
-        named: list[tuple[str, Any]] = [("features", raw.x), ("targets", raw.y)]
-        for what, v in named:
-            for k, a in (v if isinstance(v, dict) else {"": v} if v is not None else {}).items():
-                check_finite(spec, a, f"{what} {k!r}", lambda at: f"example {at[0]}")
-        return raw
+    if raw.task == SEVERAL:  # named arrays (registry.several)
+        return finite_named(spec, raw)
     check_finite(spec, raw.x, "features", lambda at: f"example {at[0]}, feature {list(at[1:])}")
     if raw.y is not None:
         check_finite(spec, raw.y, "targets", lambda at: f"example {at[0]}")

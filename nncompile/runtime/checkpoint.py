@@ -57,6 +57,7 @@ from .checkpoint_files import (
 from .digest import differences, fingerprint, sha256
 from .history import Resume
 from .identity import changes, module_identity
+from .trees import rows
 
 
 def _supported(trainer) -> bool:
@@ -82,7 +83,7 @@ def _meta(trainer, history, state: dict, best: dict | None) -> dict:
         "epoch": trainer.epochs_done,
         "epochs": cfg.epochs,
         "seed": trainer.seed,
-        "train_examples": len(trainer.splits["train"][0]),
+        "train_examples": rows(trainer.splits["train"][0]),
         "batch_size": b.size,
         "steps_per_epoch": b.updates,
         "frozen": trainer.frozen,
@@ -333,7 +334,7 @@ def _check_compatible(trainer, meta: dict, step_dir: Path) -> None:
     """The data order and batches depend on the seed and the train split: they must be the same."""
     here = {
         "seed": trainer.seed,
-        "train_examples": len(trainer.splits["train"][0]),
+        "train_examples": rows(trainer.splits["train"][0]),
         "batch_size": trainer.batching.size,
     }
     for key, value in here.items():

@@ -113,6 +113,11 @@ def export_stablehlo(
     """Serialize the trained inference function (see `inference_function`) to `output`; returns a
     description (also written next to it as `<output>.json`)."""
     config = trainer.config
+    if config.inputs is not None or config.outputs is not None:
+        raise NncompileError(
+            "export of a model with several inputs or outputs is not supported yet",
+            "use Program.predict, or `nncompile predict` (one file per output)",
+        )
     platforms = check_platforms(platforms)
     out = check_output(output)
     try:

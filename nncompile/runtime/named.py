@@ -6,13 +6,14 @@ Numpy only."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import DataError
 from ..registry.losses import LOSSES
-from .fit_checks import Fit, Splits, check_shapes, check_targets
+from .fit_checks import Fit, Splits, check_inputs, check_shapes, check_targets, read_inputs
 from .trees import first, rows
 
 
@@ -97,3 +98,45 @@ def io_found(dataset: Any) -> dict:
     origin = f" ({dataset.origin})" if dataset.origin else ""
     tasks = dataset.stats.get("tasks") or {}
     return {"tasks": tasks, "labels": dataset.stats.get("target_labels") or {}, "origin": origin}
+
+
+def read_named_inputs(path: str):
+    """Inputs for `predict`: a .npz archive gives one array per input name (a model with several
+    inputs), anything else `fit_checks.read_inputs`'s one array."""
+    if Path(path).suffix != ".npz":
+        return read_inputs(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            x = {k: archive[k] for k in archive.files}
+    except (OSError, ValueError) as e:
+        raise DataError(
+            f"cannot read inputs from {path}: {e}",
+            "give a .npz archive with one array per model input, named like the inputs",
+        ) from None
+    for k, a in x.items():
+        check_inputs(a, f"{path}, array {k!r}")
+    return x
+
+
+def write_predictions(out, output: str | None, stream) -> list[str]:
+    """Write predictions: to `output` (.npy; for several outputs one file per output,
+    `<stem>_<output>.npy`, or one .npz archive keyed by output name), else as CSV to `stream`
+    (several outputs: a `# <output>` line before each one's rows). Returns what was written."""
+    named = out if isinstance(out, Mapping) else {"": out}
+    if output and Path(output).suffix == ".npz":
+        arrays: dict[str, Any] = {k or "y": np.asarray(a) for k, a in named.items()}
+        np.savez(output, **arrays)
+        return [f"wrote {output} ({', '.join(f'{k}: {a.shape}' for k, a in arrays.items())})"]
+    written = []
+    for k, a in named.items():
+        a = np.asarray(a)
+        if output:
+            p = Path(output)
+            target = p if not k else p.with_name(f"{p.stem}_{k}{p.suffix or '.npy'}")
+            np.save(target, a)
+            written.append(f"wrote {target} {a.shape}")
+        else:
+            if k:
+                stream.write(f"# {k}\n")
+            np.savetxt(stream, a.reshape(len(a), -1), fmt="%.6g", delimiter=",")
+    return written

@@ -6,12 +6,16 @@ metrics (`<output>_<metric>`) can be monitored."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from .. import diagnostics as D
 from ..diagnostics import Collector
 from ..registry import Ref
+from ..registry.loading import data_path
 from ..registry.losses import LOSSES
 from ..registry.metrics import METRICS
+from ..registry.several import npz_headers
+from ..shapes import fmt
 from . import ir
 
 
@@ -65,24 +69,56 @@ def recorded(train: ir.Train) -> list[str] | None:
     return keys
 
 
+def source_names(params) -> tuple[tuple[str, Any], tuple[str, Any]]:
+    """What a source's arguments say about its inputs and targets: (argument, a name or a list of
+    names or None) each. npz: `x`, `y`; csv: `inputs` (column groups), `target`."""
+    if hasattr(params, "target"):
+        groups = getattr(params, "inputs", None)
+        return ("inputs", list(groups) if groups else "the feature columns"), (
+            "target",
+            params.target,
+        )
+    return ("x", getattr(params, "x", None)), ("y", getattr(params, "y", None))
+
+
+def _listed(arg: str, names: list[str]) -> str:
+    """How a source lists these names: `x=["a", "b"]`, or csv's `inputs={a: [...], b: [...]}`."""
+    if arg == "inputs":
+        return "inputs={" + ", ".join(f"{n}: [columns]" for n in names) + "}"
+    return f"{arg}=[" + ", ".join(f'"{n}"' for n in names) + "]"
+
+
 def check_several(train: ir.Train, out: Collector, where) -> None:
     """Named arrays of the source against the model; metrics and augmentations."""
     model = train.model
-    if model is None or not train.several:
+    if model is None:
         return
     params = train.data.props.source.params
-    for what, arg, tensors in (("input", "x", model.inputs), ("output", "y", model.outputs)):
-        given = getattr(params, arg, None)
+    (xarg, xs), (yarg, ys) = source_names(params)
+    for what, arg, given, tensors in (
+        ("input", xarg, xs, model.inputs),
+        ("output", yarg, ys, model.outputs),
+    ):
         want = [t.name for t in tensors]
         if given is None or (isinstance(given, str) and len(want) == 1):
             continue
-        if isinstance(given, str):
+        if isinstance(given, list) and len(want) == 1:
+            out.error(
+                D.DATA_MODEL,
+                f"data {train.data.name} lists named arrays ({arg}: {', '.join(given)}), but "
+                f"model {model.name} has one {what}",
+                train.data.props.source.span,
+                f'name one array: {arg}="{given[0]}"'
+                if len(given) == 1
+                else f"give the model one {what} per array",
+            )
+        elif isinstance(given, str):
             out.error(
                 D.DATA_MODEL,
                 f"model {model.name} has {len(want)} {what}s ({', '.join(want)}), but data "
-                f"{train.data.name} gives one array ({arg}={given!r})",
+                f"{train.data.name} gives one array ({arg}: {given})",
                 train.data.props.source.span,
-                f"list one array per {what}, named like them: {arg}={want}".replace("'", '"'),
+                f"list one array per {what}, named like them: {_listed(arg, want)}",
             )
         elif list(given) != want:
             missing = [n for n in want if n not in given]
@@ -98,10 +134,11 @@ def check_several(train: ir.Train, out: Collector, where) -> None:
                 D.DATA_MODEL,
                 f"data {train.data.name} {why} (its {arg}: {', '.join(given)})",
                 train.data.props.source.span,
-                f"name the arrays after the model's {what}s, in order: {arg}={want}".replace(
-                    "'", '"'
-                ),
+                f"name the arrays after the model's {what}s, in order: {_listed(arg, want)}",
             )
+    if not train.several:
+        return
+    _npz_shapes(train, model, out)
     if len(model.outputs) > 1:
         tasks = set(output_tasks(train).values())
         for metric in train.props.metrics:
@@ -121,3 +158,51 @@ def check_several(train: ir.Train, out: Collector, where) -> None:
                 ref.span,
                 "remove `augment`",
             )
+
+
+def _npz_shapes(train: ir.Train, model: ir.Model, out: Collector) -> None:
+    """An npz source's named arrays (their headers, read when the file is there) against the
+    model's inputs (per-example shape, integer or float) and the outputs' losses (class ids)."""
+    source = train.data.props.source
+    p: Any = source.params
+    if source.name != "npz" or not isinstance(p.x, list):
+        return
+    headers = npz_headers(data_path(p.path, train.data.base_dir))
+    if headers is None:
+        return
+    for t in model.inputs:
+        if t.name not in headers:
+            continue
+        shape, kind = headers[t.name]
+        tokens = t.dtype == "int32"
+        if tuple(shape[1:]) != t.shape:
+            out.error(
+                D.DATA_MODEL,
+                f"model {model.name} takes {t.name}: {fmt(t.shape)}, but array {t.name!r} of "
+                f"data {train.data.name} has examples of shape {fmt(tuple(shape[1:]))}",
+                source.span,
+                f"declare `input {t.name}: {fmt(tuple(shape[1:]))}`",
+            )
+        elif tokens != (kind in "biu"):
+            out.error(
+                D.DATA_MODEL,
+                f"array {t.name!r} of data {train.data.name} holds "
+                f"{'floats' if tokens else 'integers (token ids)'}, but model {model.name} takes "
+                f"{'int' if tokens else 'float'} input {t.name}",
+                source.span,
+                f"declare `input {t.name}: int{fmt(t.shape)}`"
+                if not tokens
+                else "store token ids as integers",
+            )
+    if isinstance(p.y, list):
+        for name, loss in train.output_losses().items():
+            if name in headers and LOSSES[loss.name].task == "classification":
+                shape, kind = headers[name]
+                if kind not in "biu":
+                    out.error(
+                        D.LOSS_OUTPUT,
+                        f"{loss.name} needs class ids, but array {name!r} of data "
+                        f"{train.data.name} holds floats",
+                        loss.span,
+                        f"store class ids as integers, or use mse for output {name}",
+                    )
