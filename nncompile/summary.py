@@ -73,7 +73,7 @@ def train_lines(train: ir.Train) -> str:
     what = f"model {p.model}" if p.model or not (g and dis) else f"gan {g.name} vs {dis.name}"
     lines = [
         f"train {train.name}: {what} on data {d.name} (examples {shape}{classes})",
-        f"  loss {p.loss}, optimizer {p.optimizer or 'adam'}"
+        f"  loss {_loss(p)}, optimizer {p.optimizer or 'adam'}"
         + (f", schedule {p.schedule}" if p.schedule else ""),
         f"  batch_size {p.batch_size}, epochs {p.epochs}, seed {p.seed}",
     ]
@@ -119,3 +119,15 @@ def summary_json(program: ir.Program) -> dict:
             for name, t in program.trains.items()
         },
     }
+
+
+def _loss(p) -> str:
+    """`mse`, or per output `{digit: categorical_crossentropy, big: 0.2 x binary_crossentropy}`."""
+    if not isinstance(p.loss, dict):
+        return str(p.loss)
+    weights = p.loss_weights or {}
+    parts = [
+        f"{k}: {'' if weights.get(k, 1.0) == 1.0 else f'{weights[k]:g} x '}{v}"
+        for k, v in p.loss.items()
+    ]
+    return "{" + ", ".join(parts) + "}"

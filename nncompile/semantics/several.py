@@ -100,6 +100,17 @@ def check_several(train: ir.Train, out: Collector, where) -> None:
         ("output", yarg, ys, model.outputs),
     ):
         want = [t.name for t in tensors]
+        if given is None and len(want) > 1:
+            source = train.data.props.source
+            out.error(
+                D.DATA_MODEL,
+                f"model {model.name} has {len(want)} {what}s ({', '.join(want)}), but data "
+                f"{train.data.name} ({source.name}) gives one {what} array",
+                source.span,
+                "use a source with named arrays: npz(path, x=[...], y=[...]) or "
+                "csv(path, target=[...], inputs={...})",
+            )
+            continue
         if given is None or (isinstance(given, str) and len(want) == 1):
             continue
         if isinstance(given, list) and len(want) == 1:
