@@ -53,7 +53,7 @@ def test_emitted_model_returns_both_outputs_and_fuses_each_head():
     assert "def __call__(self, left, right):" in source
     assert "return digit, big" in source
     assert "outputs = dict(zip(('digit', 'big'), model(x['left'], x['right'])))" in source
-    assert "loss += 0.2 * (" in source  # big's weight
+    assert "loss = losses['digit'] + 0.2 * losses['big']" in source  # big's weight
     assert "optax.sigmoid_binary_cross_entropy" in source  # big's sigmoid moved into its loss
 
 

@@ -98,7 +98,8 @@ train { model: Two data: none loss: {label: categorical_crossentropy, value: mse
 def test_two_outputs_train_with_per_output_losses_and_metrics():
     a, b, label, value = arrays()
     p = nncompile.compile(text=TWO_OUT)
-    assert "loss += 0.5 * (jnp.mean((outputs['value'] - y['value']) ** 2))" in p.source
+    assert "losses['value'] = jnp.mean((outputs['value'] - y['value']) ** 2)" in p.source
+    assert "loss = losses['label'] + 0.5 * losses['value']" in p.source
     assert "return label, value" in p.source
     x = lambda s: {"a": a[s], "b": b[s]}
     y = lambda s: {"label": label[s], "value": value[s]}
@@ -106,6 +107,11 @@ def test_two_outputs_train_with_per_output_losses_and_metrics():
     history = p.fit(data={"train": (x(tr), y(tr)), "val": (x(va), y(va))})
     last = history.epochs[-1]
     assert set(last) >= {"label_accuracy", "value_mae", "val_label_accuracy", "val_value_mae"}
+    # the logged loss is the weighted sum of the outputs' own losses, each recorded
+    assert last["loss"] == pytest.approx(last["label_loss"] + 0.5 * last["value_loss"], rel=1e-4)
+    assert last["val_loss"] == pytest.approx(
+        last["val_label_loss"] + 0.5 * last["val_value_loss"], rel=1e-4
+    )
     assert "label_mae" not in last and "value_accuracy" not in last  # each on its own task
     assert last["val_label_accuracy"] >= 0.85, last
     assert last["val_value_mae"] < 0.6 * np.abs(value[va]).mean(), last

@@ -63,7 +63,7 @@ def recorded(train: ir.Train) -> list[str] | None:
     if train.model is None or len(train.model.outputs) < 2:
         return None
     tasks = output_tasks(train)
-    keys = ["loss"]
+    keys = ["loss", *(f"{name}_loss" for name in tasks)]
     for name, task in tasks.items():
         keys += [f"{name}_{m.name}" for m in train.props.metrics if METRICS[m.name].task == task]
     return keys
