@@ -80,7 +80,9 @@ def train_lines(train: ir.Train) -> str:
     if p.regularize:
         lines.append("  regularize " + ", ".join(map(str, p.regularize)))
     if p.metrics:
-        lines.append("  metrics " + ", ".join(map(str, p.metrics)))
+        lines.append(
+            "  metrics " + ", ".join(f"{o}: {m}" if o else str(m) for o, m in train.metric_refs())
+        )
     if p.early_stopping:
         e = p.early_stopping
         lines.append(f"  early stopping on {e.monitor}, patience {e.patience}")

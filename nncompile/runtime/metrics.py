@@ -56,7 +56,11 @@ def build_for(config, head: Head | dict[str, Head]) -> list[Metric]:
     out = []
     for name, h in head.items():
         task = "classification" if h.task == "sequence" else h.task
-        fits = [c for c in configs if METRICS[c["name"]].task == task]
+        fits = [
+            {k: v for k, v in c.items() if k != "output"}
+            for c in configs
+            if c.get("output") == name or ("output" not in c and METRICS[c["name"]].task == task)
+        ]
         for m in build(fits, h):
             out.append(_on_output(m, name))
     return out

@@ -65,7 +65,10 @@ def recorded(train: ir.Train) -> list[str] | None:
     tasks = output_tasks(train)
     keys = ["loss", *(f"{name}_loss" for name in tasks)]
     for name, task in tasks.items():
-        keys += [f"{name}_{m.name}" for m in train.props.metrics if METRICS[m.name].task == task]
+        for out, m in train.metric_refs():
+            entry = METRICS[m.name]
+            if out == name or (out is None and entry.task == task):
+                keys.append(f"{name}_{entry.history_key(m.params)}")
     return keys
 
 
@@ -93,6 +96,13 @@ def check_several(train: ir.Train, out: Collector, where) -> None:
     model = train.model
     if model is None:
         return
+    if isinstance(train.props.metrics, dict) and len(model.outputs) < 2:
+        out.error(
+            D.BAD_VALUE,
+            f"`metrics: {{...}}` names outputs, but model {model.name} has one output",
+            train.property_spans.get("metrics", where("metrics")),
+            "give a list: `metrics: [accuracy]`",
+        )
     params = train.data.props.source.params
     (xarg, xs), (yarg, ys) = source_names(params)
     for what, arg, given, tensors in (
@@ -151,9 +161,26 @@ def check_several(train: ir.Train, out: Collector, where) -> None:
         return
     _npz_shapes(train, model, out)
     if len(model.outputs) > 1:
-        tasks = set(output_tasks(train).values())
-        for metric in train.props.metrics:
-            if METRICS[metric.name].task not in tasks:
+        named = output_tasks(train)
+        tasks = set(named.values())
+        for output, metric in train.metric_refs():
+            kind = METRICS[metric.name].task
+            if output is not None and output not in named:
+                out.error(
+                    D.UNKNOWN_REFERENCE,
+                    f"metrics names '{output}', which is not an output of model {model.name}",
+                    train.property_spans.get(f"metrics.{output}", metric.span),
+                    D.did_you_mean(output, list(named)) or f"its outputs are {D.one_of(named)}",
+                )
+            elif output is not None and kind != named[output]:
+                out.error(
+                    D.LOSS_OUTPUT,
+                    f"metric {metric.name} is for {kind}, but output {output} is "
+                    f"{named[output]} (its loss is {train.output_losses()[output].name})",
+                    metric.span,
+                    f"give output {output} metrics for {named[output]}",
+                )
+            elif output is None and kind not in tasks:
                 out.error(
                     D.LOSS_OUTPUT,
                     f"metric {metric.name} is for {METRICS[metric.name].task}, but no output of "
@@ -162,7 +189,7 @@ def check_several(train: ir.Train, out: Collector, where) -> None:
                     "a metric is computed on every output whose loss has its task",
                 )
     if len(model.inputs) > 1:
-        for ref in train.data.props.augment:
+        for ref in train.data.props.augment:  # (x is a dict of named arrays)
             out.error(
                 D.DATA_MODEL,
                 f"augmentations of a model with several inputs are not supported yet ({ref.name})",
