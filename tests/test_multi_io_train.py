@@ -163,3 +163,28 @@ def test_prediction_files_one_per_output(tmp_path):
     single = io.StringIO()
     write_predictions(np.ones((2, 2)), None, single)
     assert single.getvalue() == "1,1\n1,1\n"
+
+
+def test_one_input_two_outputs(tmp_path):
+    a, _, label, value = arrays()
+    np.savez(tmp_path / "d.npz", a=a, label=label, value=value)
+    text = """
+data d { source: npz("d.npz", x="a", y=["label", "value"]) split: {train: 0.8, val: 0.2} }
+model One {
+  input a: [5]
+  h = dense(16, activation=relu)
+  label = dense(1, activation=sigmoid)(h)
+  value = dense(1)(h)
+  output label, value
+}
+train { model: One data: d loss: {label: binary_crossentropy, value: mse} epochs: 15
+        optimizer: adam(lr=1e-2) metrics: [accuracy] }
+"""
+    (tmp_path / "one.nn").write_text(text)
+    p = nncompile.compile(tmp_path / "one.nn")
+    assert "model(x)" in p.source and "def __call__(self, a):" in p.source
+    history = p.fit()
+    assert history.epochs[-1]["val_label_accuracy"] >= 0.6
+    out = p.predict(a[:4])
+    assert set(out) == {"label", "value"} and out["label"].shape == (4, 1)
+    assert ((out["label"] > 0) & (out["label"] < 1)).all()
