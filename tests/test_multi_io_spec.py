@@ -162,3 +162,37 @@ train { model: M data: d loss: categorical_crossentropy metrics: {out: [accuracy
         "`metrics: {...}` names outputs, but model M has one output | give a list: "
         "`metrics: [accuracy]`"
     ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "metrics:      [accuracy]",
+            "metrics:      [accuracy, top_k(k=3)]",
+            "top_k with k=3 is always 1 with 2 classes (output big) | a listed metric applies to "
+            "every classification output: give metrics per output, `metrics: {digit: [...], "
+            "big: [...]}`",
+        ),
+        (
+            "metrics:      [accuracy]",
+            "metrics:      {digit: [top_k(k=12)], big: [accuracy]}",
+            "top_k with k=12 is always 1 with 10 classes (output digit)",
+        ),
+    ],
+)
+def test_metric_arguments_are_checked_per_output(old, new, expected):
+    found = messages(spec_with(old, new))
+    assert any(expected in m for m in found), found
+
+
+def test_loss_weights_need_several_outputs():
+    text = """
+data d { source: sklearn("digits") }
+model M { input x: [64]  dense(10, activation=softmax) }
+train { model: M data: d loss: categorical_crossentropy loss_weights: {x: 2.0} }
+"""
+    assert messages(text) == [
+        "`loss_weights` weights the losses of several outputs, but model M has one | remove "
+        "`loss_weights`"
+    ]

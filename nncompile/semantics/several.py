@@ -103,6 +103,13 @@ def check_several(train: ir.Train, out: Collector, where) -> None:
             train.property_spans.get("metrics", where("metrics")),
             "give a list: `metrics: [accuracy]`",
         )
+    if train.props.loss_weights and len(model.outputs) < 2:
+        out.error(
+            D.BAD_VALUE,
+            f"`loss_weights` weights the losses of several outputs, but model {model.name} has one",
+            train.property_spans.get("loss_weights", where("loss_weights")),
+            "remove `loss_weights`",
+        )
     params = train.data.props.source.params
     (xarg, xs), (yarg, ys) = source_names(params)
     for what, arg, given, tensors in (
@@ -180,7 +187,21 @@ def check_several(train: ir.Train, out: Collector, where) -> None:
                     metric.span,
                     f"give output {output} metrics for {named[output]}",
                 )
-            elif output is None and kind not in tasks:
+            for name in [output] if output is not None else [n for n in named if named[n] == kind]:
+                tensor = next((t for t in model.outputs if t.name == name), None)
+                units = tensor.shape[-1] if tensor is not None and tensor.shape else 1
+                problem = METRICS[metric.name].check_classes(metric.params, max(units, 2))
+                if problem is not None:
+                    hint = (
+                        problem[1]
+                        if output is not None
+                        else (
+                            f"a listed metric applies to every {kind} output: give metrics "
+                            f"per output, `metrics: {{{', '.join(f'{n}: [...]' for n in named)}}}`"
+                        )
+                    )
+                    out.error(D.BAD_VALUE, f"{problem[0]} (output {name})", metric.span, hint)
+            if output is None and kind not in tasks:
                 out.error(
                     D.LOSS_OUTPUT,
                     f"metric {metric.name} is for {METRICS[metric.name].task}, but no output of "
