@@ -182,7 +182,7 @@ def _augmentations(train: ir.Train, out: Collector) -> None:
 
 def _metrics(train: ir.Train, out: Collector, span) -> None:
     task, classes = train.data.info.task, train.data.info.num_classes
-    for metric in train.props.metrics:
+    for _, metric in train.metric_refs():
         entry = METRICS[metric.name]
         have = "classification" if task == "sequence" else task
         if (
@@ -206,7 +206,7 @@ def _monitor(train: ir.Train, out: Collector, span) -> None:
     stop = train.props.early_stopping
     if stop is None:
         return
-    known = recorded(train) or ["loss", *(m.name for m in train.props.metrics)]
+    known = recorded(train) or ["loss", *(m.name for _, m in train.metric_refs())]
     name = stop.monitor
     base = name[4:] if name.startswith("val_") else name
     if base not in known:
