@@ -178,7 +178,7 @@ def activation_floats(model: ir.Model) -> int:
         if n.submodel is not None:
             total += activation_floats(n.submodel)
             continue
-        total += math.prod(n.shape)
+        total += math.prod(n.shape) + sum(math.prod(t.shape) for t in n.extra)  # + states
         extra = LAYERS[n.kind].extra_activation_floats if n.kind in LAYERS else None
         if extra is not None:
             total += extra(n.params, n.in_shapes, n.shape)

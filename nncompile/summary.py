@@ -74,14 +74,16 @@ def train_lines(train: ir.Train) -> str:
     what = f"model {p.model}" if p.model or not (g and dis) else f"gan {g.name} vs {dis.name}"
     lines = [
         f"train {train.name}: {what} on data {d.name} (examples {shape}{classes})",
-        f"  loss {p.loss}, optimizer {p.optimizer or 'adam'}"
+        f"  loss {_loss(p)}, optimizer {p.optimizer or 'adam'}"
         + (f", schedule {', '.join(map(str, p.schedule))}" if p.schedule else ""),
         f"  batch_size {p.batch_size}, epochs {p.epochs}, seed {p.seed}",
     ]
     if p.regularize:
         lines.append("  regularize " + ", ".join(map(str, p.regularize)))
     if p.metrics:
-        lines.append("  metrics " + ", ".join(map(str, p.metrics)))
+        lines.append(
+            "  metrics " + ", ".join(f"{o}: {m}" if o else str(m) for o, m in train.metric_refs())
+        )
     if p.early_stopping:
         e = p.early_stopping
         lines.append(f"  early stopping on {e.monitor}, patience {e.patience}")
@@ -120,3 +122,15 @@ def summary_json(program: ir.Program) -> dict:
             for name, t in program.trains.items()
         },
     }
+
+
+def _loss(p) -> str:
+    """`mse`, or per output `{digit: categorical_crossentropy, big: 0.2 x binary_crossentropy}`."""
+    if not isinstance(p.loss, dict):
+        return str(p.loss)
+    weights = p.loss_weights or {}
+    parts = [
+        f"{k}: {'' if weights.get(k, 1.0) == 1.0 else f'{weights[k]:g} x '}{v}"
+        for k, v in p.loss.items()
+    ]
+    return "{" + ", ".join(parts) + "}"

@@ -214,3 +214,20 @@ def test_integer_token_input_and_npz_train(tmp_path):
     assert x_test["b"].dtype == np.int32  # token ids are neither cast nor normalised
     out = program.predict({"a": a[:3], "b": b[:3]})
     assert out["label"].shape == (3, 2) and out["value"].shape == (3, 1)
+
+
+def test_a_source_without_named_arrays_is_refused_for_two_inputs():
+    text = """
+data d { source: sklearn("digits") }
+model M {
+  input a: [64]
+  input b: [64]
+  c = concat(a, b)
+  dense(10, activation=softmax)
+}
+train { model: M data: d loss: categorical_crossentropy }
+"""
+    with pytest.raises(CompileError) as e:
+        nncompile.compile(text=text)
+    (d,) = e.value.diagnostics
+    assert d.message == "model M has 2 inputs (a, b), but data d (sklearn) gives one input array"

@@ -53,7 +53,7 @@ def test_emitted_model_returns_both_outputs_and_fuses_each_head():
     assert "def __call__(self, left, right):" in source
     assert "return digit, big" in source
     assert "outputs = dict(zip(('digit', 'big'), model(x['left'], x['right'])))" in source
-    assert "loss += 0.2 * (" in source  # big's weight
+    assert "loss = losses['digit'] + 0.2 * losses['big']" in source  # big's weight
     assert "optax.sigmoid_binary_cross_entropy" in source  # big's sigmoid moved into its loss
 
 
@@ -103,6 +103,24 @@ def test_emitted_model_returns_both_outputs_and_fuses_each_head():
             "big: mse}",
             [],  # allowed: regressing the 0/1 target
         ),
+        (
+            "metrics:      [accuracy]",
+            "metrics: {digit: [accuracy, top_k(k=3)], big: [accuracy]}",
+            [],
+        ),
+        (
+            "metrics:      [accuracy]",
+            "metrics: {digit: [accuracy], big: [mae]}",
+            [
+                "metric mae is for regression, but output big is classification (its loss is "
+                "binary_crossentropy)"
+            ],
+        ),
+        (
+            "metrics:      [accuracy]",
+            "metrics: {digt: [accuracy]}",
+            ["metrics names 'digt', which is not an output of model TwoHalves | did you mean"],
+        ),
     ],
 )
 def test_several_outputs_are_checked_by_name(old, new, expected):
@@ -121,3 +139,60 @@ def test_per_output_loss_checks_its_own_output():
     )
     found = messages(text)
     assert any("softmax" in m for m in found), found
+
+
+def test_metrics_per_output_name_their_history_keys():
+    text = spec_with("metrics:      [accuracy]", "metrics: {digit: [top_k(k=3)], big: [accuracy]}")
+    text = text.replace("monitor: val_digit_accuracy", "monitor: val_digit_top_3")
+    program = nncompile.compile(text=text)
+    program.fit(epochs=1)
+    keys = set(program.history.epochs[-1])
+    assert {"digit_top_3", "big_accuracy", "val_digit_top_3", "digit_loss"} <= keys
+    assert "digit_accuracy" not in keys
+
+
+def test_metrics_dict_for_one_output_is_refused():
+    text = """
+data d { source: sklearn("digits") }
+model M { input x: [64]  dense(10, activation=softmax) }
+train { model: M data: d loss: categorical_crossentropy metrics: {out: [accuracy]} }
+"""
+    found = messages(text)
+    assert found == [
+        "`metrics: {...}` names outputs, but model M has one output | give a list: "
+        "`metrics: [accuracy]`"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "metrics:      [accuracy]",
+            "metrics:      [accuracy, top_k(k=3)]",
+            "top_k with k=3 is always 1 with 2 classes (output big) | a listed metric applies to "
+            "every classification output: give metrics per output, `metrics: {digit: [...], "
+            "big: [...]}`",
+        ),
+        (
+            "metrics:      [accuracy]",
+            "metrics:      {digit: [top_k(k=12)], big: [accuracy]}",
+            "top_k with k=12 is always 1 with 10 classes (output digit)",
+        ),
+    ],
+)
+def test_metric_arguments_are_checked_per_output(old, new, expected):
+    found = messages(spec_with(old, new))
+    assert any(expected in m for m in found), found
+
+
+def test_loss_weights_need_several_outputs():
+    text = """
+data d { source: sklearn("digits") }
+model M { input x: [64]  dense(10, activation=softmax) }
+train { model: M data: d loss: categorical_crossentropy loss_weights: {x: 2.0} }
+"""
+    assert messages(text) == [
+        "`loss_weights` weights the losses of several outputs, but model M has one | remove "
+        "`loss_weights`"
+    ]

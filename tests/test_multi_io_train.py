@@ -98,7 +98,8 @@ train { model: Two data: none loss: {label: categorical_crossentropy, value: mse
 def test_two_outputs_train_with_per_output_losses_and_metrics():
     a, b, label, value = arrays()
     p = nncompile.compile(text=TWO_OUT)
-    assert "loss += 0.5 * (jnp.mean((outputs['value'] - y['value']) ** 2))" in p.source
+    assert "losses['value'] = jnp.mean((outputs['value'] - y['value']) ** 2)" in p.source
+    assert "loss = losses['label'] + 0.5 * losses['value']" in p.source
     assert "return label, value" in p.source
     x = lambda s: {"a": a[s], "b": b[s]}
     y = lambda s: {"label": label[s], "value": value[s]}
@@ -106,6 +107,11 @@ def test_two_outputs_train_with_per_output_losses_and_metrics():
     history = p.fit(data={"train": (x(tr), y(tr)), "val": (x(va), y(va))})
     last = history.epochs[-1]
     assert set(last) >= {"label_accuracy", "value_mae", "val_label_accuracy", "val_value_mae"}
+    # the logged loss is the weighted sum of the outputs' own losses, each recorded
+    assert last["loss"] == pytest.approx(last["label_loss"] + 0.5 * last["value_loss"], rel=1e-4)
+    assert last["val_loss"] == pytest.approx(
+        last["val_label_loss"] + 0.5 * last["val_value_loss"], rel=1e-4
+    )
     assert "label_mae" not in last and "value_accuracy" not in last  # each on its own task
     assert last["val_label_accuracy"] >= 0.85, last
     assert last["val_value_mae"] < 0.6 * np.abs(value[va]).mean(), last
@@ -157,3 +163,28 @@ def test_prediction_files_one_per_output(tmp_path):
     single = io.StringIO()
     write_predictions(np.ones((2, 2)), None, single)
     assert single.getvalue() == "1,1\n1,1\n"
+
+
+def test_one_input_two_outputs(tmp_path):
+    a, _, label, value = arrays()
+    np.savez(tmp_path / "d.npz", a=a, label=label, value=value)
+    text = """
+data d { source: npz("d.npz", x="a", y=["label", "value"]) split: {train: 0.8, val: 0.2} }
+model One {
+  input a: [5]
+  h = dense(16, activation=relu)
+  label = dense(1, activation=sigmoid)(h)
+  value = dense(1)(h)
+  output label, value
+}
+train { model: One data: d loss: {label: binary_crossentropy, value: mse} epochs: 15
+        optimizer: adam(lr=1e-2) metrics: [accuracy] }
+"""
+    (tmp_path / "one.nn").write_text(text)
+    p = nncompile.compile(tmp_path / "one.nn")
+    assert "model(x)" in p.source and "def __call__(self, a):" in p.source
+    history = p.fit()
+    assert history.epochs[-1]["val_label_accuracy"] >= 0.6
+    out = p.predict(a[:4])
+    assert set(out) == {"label", "value"} and out["label"].shape == (4, 1)
+    assert ((out["label"] > 0) & (out["label"] < 1)).all()

@@ -190,3 +190,27 @@ def test_summary_and_comments_show_the_states():
     assert "total parameters: 256" in table
     source, _ = built(CONTINUED)
     assert "# states.nn:4  [6, 3] -> [6, 4], [4], [4]" in source
+
+
+def test_a_parameterised_block_with_states_is_one_class():
+    spec = """
+model Block(w) {
+  input x: [5, 3]
+  s, h, c = lstm(w, return_sequences=true, return_state=true)
+  out = lstm(w, initial_state=[h, c])(x)
+}
+model Top {
+  input x: [5, 3]
+  a = Block(w=4)(x)
+  b = Block(w=6)(x)
+  m = concat(a, b)
+}
+"""
+    program, _ = analyse(Source(spec, "par.nn"))
+    source = emit_model(program.models["Top"], "par.nn")
+    assert source.count("class Block") == 1
+    assert "(c, h), s = self.s(x, return_carry=True)  # par.nn:4  [5, 3] -> [5, w], [w], [w]" in (
+        source
+    )
+    model = load_module(source, "par.nn").Model(nnx.Rngs(0))
+    assert model(jnp.ones((2, 5, 3))).shape == (2, 10)

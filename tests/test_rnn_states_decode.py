@@ -146,7 +146,7 @@ def test_a_float_decoder_input_is_refused():
 
 
 @pytest.mark.slow
-def test_the_encoder_decoder_decodes_held_out_sequences():
+def test_the_encoder_decoder_decodes_held_out_sequences(tmp_path):
     """Stated result of specs/encoder_decoder.nn: greedy decoding (no teacher forcing) writes >= 95%
     of held-out sequences back exactly (measured 99.6%; ~10 s of training on 2 cores)."""
     program = nncompile.compile(SPEC)
@@ -161,3 +161,7 @@ def test_the_encoder_decoder_decodes_held_out_sequences():
     assert ids.shape == answer.shape and ids.dtype == np.int32
     exact = float(np.mean(np.all(ids == answer, axis=1)))
     assert exact >= 0.95, exact
+    # a saved run decodes the same (eval mode both times)
+    program.save(tmp_path / "run")
+    loaded = nncompile.compile(SPEC).load(tmp_path / "run")
+    np.testing.assert_array_equal(loaded.decode({"source": source[:50]}), ids[:50])

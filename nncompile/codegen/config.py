@@ -53,7 +53,10 @@ def config(
         drop_remainder=p.drop_remainder,
         strategy=strategy,
         task=task_of(train),
-        metrics=tuple(Metric(name=m.name, **m.params.model_dump(mode="json")) for m in p.metrics),
+        metrics=tuple(
+            Metric(name=m.name, **m.params.model_dump(mode="json"), **({"output": o} if o else {}))
+            for o, m in train.metric_refs()
+        ),
         output_activation=output_activation,
         early_stopping=EarlyStopping(**p.early_stopping.model_dump()) if p.early_stopping else None,
         checkpoint=Checkpoint(**p.checkpoint.model_dump()) if p.checkpoint else None,

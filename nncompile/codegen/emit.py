@@ -132,6 +132,8 @@ def emit_supervised(
     w("    return tx")
     w()
     w()
+    if several:
+        MIO.write_output_losses(w, train, line)
     w("def loss_fn(model, x, y):")
     what = "logits" if fold else "outputs"
     if several:

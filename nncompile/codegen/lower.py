@@ -298,6 +298,7 @@ def _shapes(w: Where, other: Where, value: object, sym: Sym) -> dict:
         return {
             "ins": generalize(w.ins, other.ins, value, sym),
             "out": generalize(w.out, other.out, value, sym),
+            "more": generalize(w.more, other.more, value, sym),
         }
     except _Mismatch:
         return {}

@@ -72,9 +72,42 @@ def write_loss_fn(w, train: ir.Train, bf16: bool, line) -> None:
     w.assign(4, "outputs", outputs_expr(model))
     if bf16:
         w("    outputs = jax.tree.map(lambda o: o.astype(jnp.float32), outputs)  # float32 loss")
+    if len(model.outputs) > 1:
+        w("    losses = output_losses(outputs, y)")
+        weighted = [
+            t("{w} * {l}", w=train.loss_weight(n), l=_at("losses", n, True))
+            if train.loss_weight(n) != 1.0
+            else _at("losses", n, True)
+            for n in train.output_losses()
+        ]
+        total = t(
+            " + ".join(f"{{p{i}}}" for i in range(len(weighted))),
+            **{f"p{i}": p for i, p in enumerate(weighted)},
+        )
+        w.assign(4, "loss", total, line("loss_weights") or line("loss"))
+        return
     terms, _ = loss_terms(train)
     for i, term in enumerate(terms):
         w.assign(4, "loss", term, line("loss"), op="+=" if i else "=")
+
+
+def write_output_losses(w, train: ir.Train, line) -> None:
+    """`output_losses(outputs, y)`: each output's mean loss before `loss_weights` (the runtime
+    records them as `<output>_loss`)."""
+    model = train.model
+    assert model is not None
+    if len(model.outputs) < 2:
+        return
+    w("def output_losses(outputs, y):")
+    w('    """Each output\'s mean loss over the batch, before `loss_weights`."""')
+    w("    losses = {}")
+    for name, loss in train.output_losses().items():
+        at = lambda var: _at(var, name, True)  # noqa: B023 - used at once
+        expr = TR.loss_expr(train, loss, at("outputs"), at("y"))[0]
+        w.assign(4, render(at("losses")), expr, line("loss"))
+    w("    return losses")
+    w()
+    w()
 
 
 def write_predict(w, model: ir.Model, fold, bf16: bool) -> None:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .loading import (
     LoadRequest,
     Raw,
+    check_finite,
     csv_target,
     did_you_mean,
     fail,
@@ -120,6 +122,17 @@ def load_csv_named(spec: LoadRequest) -> Raw:
     several_y = names(spec.args.get("target")) is not None
     raw = Raw(x if spec.args.get("inputs") else x[""], y if several_y else y[target], SEVERAL)  # type: ignore[arg-type]
     raw.origin = str(path)
+    return raw
+
+
+def finite_named(spec: LoadRequest, raw: Raw) -> Raw:
+    """Refuse NaN or infinite values in any named array (their counts are checked on loading)."""
+    named: list[tuple[str, Any]] = [("features", raw.x), ("targets", raw.y)]
+    for what, v in named:
+        arrays: dict = v if isinstance(v, dict) else {"": v} if v is not None else {}
+        for k, a in arrays.items():
+            where = f"{what} {k!r}" if k else what
+            check_finite(spec, a, where, lambda at: f"example {at[0]}")
     return raw
 
 

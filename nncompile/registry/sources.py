@@ -34,7 +34,7 @@ from .loading import (
 )
 from .lowering import changed
 from .npz import Npz, load_npz, npz_example, npz_info, npz_standalone
-from .several import SEVERAL, load_csv_named
+from .several import SEVERAL, finite_named, load_csv_named
 from .several import names as named_arrays
 from .standalone import SUPERVISED, EjectRequest, StandaloneLoader, data_file
 from .synthetic import (
@@ -305,7 +305,8 @@ SOURCES = Registry(
             "csv",
             Csv,
             ("path",),
-            "a CSV file with a header row; `target` names the label column",
+            "a CSV file with a header row; `target` names the label column (a list: one target "
+            "per output), `inputs={a: [columns], ...}` groups columns into named inputs",
             info=lambda p, base: SourceInfo(None, None, p.task),
             files=("path",),
             load=load_csv,
@@ -321,7 +322,8 @@ SOURCES = Registry(
             Npz,
             ("path",),
             "a NumPy .npz archive (loaded without pickle): integer arrays are ids, float arrays "
-            "values",
+            "values; `x`/`y` name its arrays (lists: one per model input / output, named like "
+            "them)",
             info=npz_info,
             files=("path",),
             load=load_npz,
@@ -369,12 +371,8 @@ def load_raw(spec: LoadRequest) -> Raw:
             did_you_mean(spec.source, list(SOURCES)) + f"choose one of {', '.join(SOURCES)}",
         )
     raw = entry.load(spec)
-    if raw.task == SEVERAL:  # named arrays: each checked (and counted) by load_npz_named
-        named: list[tuple[str, Any]] = [("features", raw.x), ("targets", raw.y)]
-        for what, v in named:
-            for k, a in (v if isinstance(v, dict) else {"": v} if v is not None else {}).items():
-                check_finite(spec, a, f"{what} {k!r}", lambda at: f"example {at[0]}")
-        return raw
+    if raw.task == SEVERAL:  # named arrays (registry.several)
+        return finite_named(spec, raw)
     check_finite(spec, raw.x, "features", lambda at: f"example {at[0]}, feature {list(at[1:])}")
     if raw.y is not None:
         check_finite(spec, raw.y, "targets", lambda at: f"example {at[0]}")

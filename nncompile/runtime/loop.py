@@ -133,7 +133,7 @@ class Trainer:
         self._layout = Layout(gdef, jax.tree.structure(state), nnx.graphdef(view))
         self._device: dict[str, tuple[jax.Array, jax.Array | None]] = {}
         self.head = self._head()
-        self.metrics = M.build_for(cfg, self.head)
+        self.metrics = M.output_losses(program, cfg) + M.build_for(cfg, self.head)
         self._acc = Accumulators(self.metrics)
         self._lr_path = find_lr(nnx.state(self.optimizer))
         params = jax.tree.leaves(nnx.state(self._model, nnx.Param))

@@ -56,10 +56,37 @@ def build_for(config, head: Head | dict[str, Head]) -> list[Metric]:
     out = []
     for name, h in head.items():
         task = "classification" if h.task == "sequence" else h.task
-        fits = [c for c in configs if METRICS[c["name"]].task == task]
+        fits = [
+            {k: v for k, v in c.items() if k != "output"}
+            for c in configs
+            if c.get("output") == name or ("output" not in c and METRICS[c["name"]].task == task)
+        ]
         for m in build(fits, h):
             out.append(_on_output(m, name))
     return out
+
+
+def output_losses(program, config) -> list[Metric]:
+    """`<output>_loss` for a program with several outputs: each output's mean loss before
+    `loss_weights`, from the program's `output_losses(outputs, y)`."""
+    fn = getattr(program, "output_losses", None)
+    if config.outputs is None or fn is None:
+        return []
+
+    def init():
+        return {"sum": np.zeros((), np.float32), "count": np.zeros((), np.int32)}
+
+    def one(name: str) -> Metric:
+        def update(acc, outputs, y):
+            n = jax.tree.leaves(y)[0].shape[0]
+            loss = fn(outputs, y)[name].astype(jnp.float32)
+            return {"sum": acc["sum"] + loss * n, "count": acc["count"] + n}
+
+        return Metric(
+            f"{name}_loss", init, update, lambda a: float(a["sum"]) / max(int(a["count"]), 1)
+        )
+
+    return [one(o.name) for o in config.outputs]
 
 
 def _on_output(m: Metric, name: str) -> Metric:

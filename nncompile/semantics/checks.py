@@ -203,7 +203,7 @@ def _augmentations(train: ir.Train, out: Collector) -> None:
 
 def _metrics(train: ir.Train, out: Collector, span) -> None:
     task, classes = train.data.info.task, train.data.info.num_classes
-    for metric in train.props.metrics:
+    for _, metric in train.metric_refs():
         entry = METRICS[metric.name]
         have = "classification" if task == "sequence" else task
         if (
@@ -266,7 +266,7 @@ def _monitor(train: ir.Train, out: Collector, span) -> None:
 
 def _monitored(train: ir.Train, out: Collector, span, what: str, name: str) -> None:
     """`what` monitors history key `name`: recorded, with a validation split for val_ keys."""
-    known = recorded(train) or ["loss", *(m.name for m in train.props.metrics)]
+    known = recorded(train) or ["loss", *(m.name for _, m in train.metric_refs())]
     base = name[4:] if name.startswith("val_") else name
     if base not in known:
         choices = f"monitor one of {D.one_of([*known, *(f'val_{k}' for k in known)])}"

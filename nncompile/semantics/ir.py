@@ -106,6 +106,13 @@ class Train:
             return dict.fromkeys(names, loss)
         return {n: loss[n] for n in names if n in loss}
 
+    def metric_refs(self) -> list[tuple[str | None, Ref]]:
+        """(output, metric): None for a metric of `metrics: [...]` (every output of its task)."""
+        m = self.props.metrics
+        if isinstance(m, dict):
+            return [(out, ref) for out, refs in m.items() for ref in refs]
+        return [(None, ref) for ref in m]
+
     def loss_weight(self, output: str) -> float:
         return (self.props.loss_weights or {}).get(output, 1.0)
 

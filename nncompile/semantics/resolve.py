@@ -136,14 +136,22 @@ class Resolver:
         if isinstance(meta, RefTo):
             value, scope = self.deref(value, scope)
             spans[loc] = value.span
-            if is_list(info.annotation):
-                items = value.items if isinstance(value, ast.List) else (value,)
-                return [self.ref(v, meta.kind, scope) for v in items]
+            kind = meta.kind
+            refs = lambda v, s: [
+                self.ref(i, kind, s) for i in (v.items if isinstance(v, ast.List) else (v,))
+            ]
             if isinstance(value, ast.Dict) and is_dict(info.annotation):  # one per output
-                kind = meta.kind
+                listed = is_list(info.annotation)
                 return self.pairs(
-                    value, scope, spans, loc, symbols, lambda v, s, at: self.ref(v, kind, s)
+                    value,
+                    scope,
+                    spans,
+                    loc,
+                    symbols,
+                    lambda v, s, at: refs(*self.deref(v, s)) if listed else self.ref(v, kind, s),
                 )
+            if is_list(info.annotation):
+                return refs(value, scope)
             return self.ref(value, meta.kind, scope)
         if isinstance(meta, BlockRef):
             value, scope = self.deref(value, scope)

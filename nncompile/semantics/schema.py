@@ -107,7 +107,8 @@ class TrainProps(Params):
     epochs: Annotated[int, Field(ge=1, le=MAX_EPOCHS)] = 10
     regularize: Annotated[list[Ref], RefTo("regularizer")] = []
     early_stopping: EarlyStopping | None = None
-    metrics: Annotated[list[Ref], RefTo("metric")] = []
+    # several outputs: a list applies each metric to every output of its task; or {output: [...]}
+    metrics: Annotated[list[Ref] | dict[str, list[Ref]], RefTo("metric")] = []
     seed: Annotated[int, Field(ge=0)] = 0
     checkpoint: Checkpoint | None = None
     init: Annotated[Ref | None, RefTo("init")] = None

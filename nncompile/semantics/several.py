@@ -63,9 +63,12 @@ def recorded(train: ir.Train) -> list[str] | None:
     if train.model is None or len(train.model.outputs) < 2:
         return None
     tasks = output_tasks(train)
-    keys = ["loss"]
+    keys = ["loss", *(f"{name}_loss" for name in tasks)]
     for name, task in tasks.items():
-        keys += [f"{name}_{m.name}" for m in train.props.metrics if METRICS[m.name].task == task]
+        for out, m in train.metric_refs():
+            entry = METRICS[m.name]
+            if out == name or (out is None and entry.task == task):
+                keys.append(f"{name}_{entry.history_key(m.params)}")
     return keys
 
 
@@ -93,6 +96,20 @@ def check_several(train: ir.Train, out: Collector, where) -> None:
     model = train.model
     if model is None:
         return
+    if isinstance(train.props.metrics, dict) and len(model.outputs) < 2:
+        out.error(
+            D.BAD_VALUE,
+            f"`metrics: {{...}}` names outputs, but model {model.name} has one output",
+            train.property_spans.get("metrics", where("metrics")),
+            "give a list: `metrics: [accuracy]`",
+        )
+    if train.props.loss_weights and len(model.outputs) < 2:
+        out.error(
+            D.BAD_VALUE,
+            f"`loss_weights` weights the losses of several outputs, but model {model.name} has one",
+            train.property_spans.get("loss_weights", where("loss_weights")),
+            "remove `loss_weights`",
+        )
     params = train.data.props.source.params
     (xarg, xs), (yarg, ys) = source_names(params)
     for what, arg, given, tensors in (
@@ -100,6 +117,17 @@ def check_several(train: ir.Train, out: Collector, where) -> None:
         ("output", yarg, ys, model.outputs),
     ):
         want = [t.name for t in tensors]
+        if given is None and len(want) > 1:
+            source = train.data.props.source
+            out.error(
+                D.DATA_MODEL,
+                f"model {model.name} has {len(want)} {what}s ({', '.join(want)}), but data "
+                f"{train.data.name} ({source.name}) gives one {what} array",
+                source.span,
+                "use a source with named arrays: npz(path, x=[...], y=[...]) or "
+                "csv(path, target=[...], inputs={...})",
+            )
+            continue
         if given is None or (isinstance(given, str) and len(want) == 1):
             continue
         if isinstance(given, list) and len(want) == 1:
@@ -140,9 +168,40 @@ def check_several(train: ir.Train, out: Collector, where) -> None:
         return
     _npz_shapes(train, model, out)
     if len(model.outputs) > 1:
-        tasks = set(output_tasks(train).values())
-        for metric in train.props.metrics:
-            if METRICS[metric.name].task not in tasks:
+        named = output_tasks(train)
+        tasks = set(named.values())
+        for output, metric in train.metric_refs():
+            kind = METRICS[metric.name].task
+            if output is not None and output not in named:
+                out.error(
+                    D.UNKNOWN_REFERENCE,
+                    f"metrics names '{output}', which is not an output of model {model.name}",
+                    train.property_spans.get(f"metrics.{output}", metric.span),
+                    D.did_you_mean(output, list(named)) or f"its outputs are {D.one_of(named)}",
+                )
+            elif output is not None and kind != named[output]:
+                out.error(
+                    D.LOSS_OUTPUT,
+                    f"metric {metric.name} is for {kind}, but output {output} is "
+                    f"{named[output]} (its loss is {train.output_losses()[output].name})",
+                    metric.span,
+                    f"give output {output} metrics for {named[output]}",
+                )
+            for name in [output] if output is not None else [n for n in named if named[n] == kind]:
+                tensor = next((t for t in model.outputs if t.name == name), None)
+                units = tensor.shape[-1] if tensor is not None and tensor.shape else 1
+                problem = METRICS[metric.name].check_classes(metric.params, max(units, 2))
+                if problem is not None:
+                    hint = (
+                        problem[1]
+                        if output is not None
+                        else (
+                            f"a listed metric applies to every {kind} output: give metrics "
+                            f"per output, `metrics: {{{', '.join(f'{n}: [...]' for n in named)}}}`"
+                        )
+                    )
+                    out.error(D.BAD_VALUE, f"{problem[0]} (output {name})", metric.span, hint)
+            if output is None and kind not in tasks:
                 out.error(
                     D.LOSS_OUTPUT,
                     f"metric {metric.name} is for {METRICS[metric.name].task}, but no output of "
@@ -151,7 +210,7 @@ def check_several(train: ir.Train, out: Collector, where) -> None:
                     "a metric is computed on every output whose loss has its task",
                 )
     if len(model.inputs) > 1:
-        for ref in train.data.props.augment:
+        for ref in train.data.props.augment:  # (x is a dict of named arrays)
             out.error(
                 D.DATA_MODEL,
                 f"augmentations of a model with several inputs are not supported yet ({ref.name})",

@@ -127,7 +127,7 @@ CONFIG = {
         'classes': None,
         'subset': 1.0,
     },
-    'activation_floats': 1032,
+    'activation_floats': 1160,
     'cpu_compiler_options': None,
     'precision': 'float32',
     'inputs': ['source', 'shifted'],

@@ -50,17 +50,25 @@ def make_optimizer(steps_per_epoch: int, epochs: int):
     return tx
 
 
-def loss_fn(model, x, y):
-    """The outputs' weighted losses (+ penalties); returns (loss, model outputs)."""
-    outputs = dict(zip(('digit', 'big'), model(x['left'], x['right'])))
+def output_losses(outputs, y):
+    """Each output's mean loss over the batch, before `loss_weights`."""
+    losses = {}
     # multi_io.nn:31
-    loss = optax.softmax_cross_entropy(
+    losses['digit'] = optax.softmax_cross_entropy(
         outputs['digit'], jax.nn.one_hot(y['digit'], outputs['digit'].shape[-1])
     ).mean()
     # multi_io.nn:31
-    loss += 0.2 * (optax.sigmoid_binary_cross_entropy(
+    losses['big'] = optax.sigmoid_binary_cross_entropy(
         outputs['big'], y['big'].reshape(outputs['big'].shape).astype(outputs['big'].dtype)
-    ).mean())
+    ).mean()
+    return losses
+
+
+def loss_fn(model, x, y):
+    """The outputs' weighted losses (+ penalties); returns (loss, model outputs)."""
+    outputs = dict(zip(('digit', 'big'), model(x['left'], x['right'])))
+    losses = output_losses(outputs, y)
+    loss = losses['digit'] + 0.2 * losses['big']  # multi_io.nn:32
     return loss, outputs
 
 
