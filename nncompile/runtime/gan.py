@@ -223,9 +223,9 @@ class GanTrainer:
         if y is None:
             real, fake = d(jnp.asarray(x)), d(g(z))
         else:
-            y = jnp.asarray(y)
-            real = d(jnp.asarray(x), p.d_condition(y))
-            fake = d(g(z, p.g_condition(y)), p.d_condition(y))
+            labels = jnp.asarray(y)
+            real = d(jnp.asarray(x), p.d_condition(labels))
+            fake = d(g(z, p.g_condition(labels)), p.d_condition(labels))
         return {
             "d_real": float(jax.nn.sigmoid(real).mean()),
             "d_fake": float(jax.nn.sigmoid(fake).mean()),

@@ -26,7 +26,10 @@ for path, x_shape, x_dtype, y_shape, y_dtype in json.loads(sys.argv[1]):
         g, d = m.make_models(0)
         gt, dt = m.make_optimizers(4, 2)
         go, do = nnx.Optimizer(g, gt, wrt=nnx.Param), nnx.Optimizer(d, dt, wrt=nnx.Param)
-        loss, _ = nnx.jit(m.train_step)(g, d, go, do, jnp.zeros((4, *x_shape)), jax.random.key(0))
+        batch = [jnp.zeros((4, *x_shape))]
+        if m.CONFIG["gan"].get("condition"):  # a conditional GAN: the batch's class ids too
+            batch.append(jnp.zeros((4,), jnp.int32))
+        loss, _ = nnx.jit(m.train_step)(g, d, go, do, *batch, jax.random.key(0))
     else:
         model = m.make_model(0)
         opt = nnx.Optimizer(model, m.make_optimizer(4, 2), wrt=nnx.Param)
