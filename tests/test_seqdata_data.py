@@ -185,3 +185,16 @@ def test_denoising_autoencoder_noises_training_inputs_only(tmp_path):
     x, y = program.dataset.splits["train"]
     assert np.array_equal(x, y)
     assert np.isfinite(program.evaluate()["loss"])
+
+
+def test_per_step_ids_must_match_the_output_steps(tmp_path):
+    x, y = seq_arrays()
+    write_npz(tmp_path, x=x, y=y[:, :3])
+    program = compile_in(tmp_path, spec_text())  # the model outputs [4, 12]
+    with pytest.raises(DataError) as e:
+        program.fit()
+    assert e.value.message == (
+        "data 'd' (" + str(tmp_path / "seq.npz") + ", array 'y'): the train split has class ids "
+        "of shape [3] per example, but model M outputs [4, 12]: one id per output step, shape [4]"
+    )
+    assert e.value.hint.startswith("give the model as many output steps as the targets")
