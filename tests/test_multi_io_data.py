@@ -42,7 +42,7 @@ def write_csv(folder, n: int = 120) -> None:
 
 
 CSV = (
-    'data g { source: csv("g.csv", target=["label", "value"], '
+    'data g { source: csv("g.csv", target={label: "label", value: "value"}, '
     'inputs={a: ["a1", "a2", "a3"], b: ["b1", "b2"]})\n'
     "  split: {train: 0.75, val: 0.25}  normalize_target: standard }"
 )
@@ -52,7 +52,7 @@ def test_csv_column_groups_load_split_and_normalise(tmp_path):
     write_csv(tmp_path)
     args = {
         "path": "g.csv",
-        "target": ["label", "value"],
+        "target": {"label": "label", "value": "value"},
         "inputs": {"a": ["a1", "a2", "a3"], "b": ["b1", "b2"]},
     }
     spec = DataSpec("g", "csv", args, split={"train": 0.75, "val": 0.25}, base_dir=str(tmp_path))
@@ -94,11 +94,13 @@ def test_csv_column_groups_train(tmp_path, monkeypatch):
             "model G has 2 inputs (a, b), but data g gives one array (inputs: the feature columns)",
         ),
         (
-            CSV.replace('target=["label", "value"]', 'target=["value", "label"]'),
+            CSV.replace(
+                'target={label: "label", value: "value"}', 'target={value: "value", label: "label"}'
+            ),
             "data g lists the outputs in another order than model G (its target: value, label)",
         ),
         (
-            CSV.replace('target=["label", "value"]', 'target="label"'),
+            CSV.replace('target={label: "label", value: "value"}', 'target="label"'),
             "model G has 2 outputs (label, value), but data g gives one array (target: label)",
         ),
     ],

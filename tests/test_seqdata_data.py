@@ -185,3 +185,56 @@ def test_denoising_autoencoder_noises_training_inputs_only(tmp_path):
     x, y = program.dataset.splits["train"]
     assert np.array_equal(x, y)
     assert np.isfinite(program.evaluate()["loss"])
+
+
+def test_per_step_ids_must_match_the_output_steps(tmp_path):
+    x, y = seq_arrays()
+    write_npz(tmp_path, x=x, y=y[:, :3])
+    program = compile_in(tmp_path, spec_text())  # the model outputs [4, 12]
+    with pytest.raises(DataError) as e:
+        program.fit()
+    assert e.value.message == (
+        "data 'd' (" + str(tmp_path / "seq.npz") + ", array 'y'): the train split has class ids "
+        "of shape [3] per example, but model M outputs [4, 12]: one id per output step, shape [4]"
+    )
+    assert e.value.hint.startswith("give the model as many output steps as the targets")
+
+
+def write_csv(folder: Path, answers: str = "digits") -> Path:
+    """Token ids in columns t0..t3, and per-step targets a0, a1 (ids, or characters)."""
+    rows = ["t0,t1,t2,t3,a0,a1"]
+    for i in range(40):
+        t = [(i * k) % 7 for k in (1, 2, 3, 5)]
+        a = [t[0] + t[1], t[2]] if answers == "digits" else ["xyz"[t[0] % 3], "pq"[t[2] % 2]]
+        rows.append(",".join(map(str, t + a)))
+    path = folder / "seq.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_csv_token_columns_and_per_step_targets(tmp_path):
+    write_csv(tmp_path)
+    args = {"path": "seq.csv", "target": ["a0", "a1"], "tokens": True}
+    with_ids = DataSpec(name="d", source="csv", args=args, base_dir=str(tmp_path))
+    data = load_dataset(with_ids)
+    x, y = data.splits["train"]
+    assert x.dtype == np.int32 and x.shape[1:] == (4,) and x.max() <= 6  # ids, not normalised
+    assert y.dtype == np.int32 and y.shape[1:] == (2,) and data.task == "sequence"
+    assert np.all(y[:, 0] == x[:, 0] + x[:, 1])  # integer targets are the ids themselves
+
+
+def test_csv_text_targets_per_step_share_one_vocabulary(tmp_path):
+    write_csv(tmp_path, answers="chars")
+    args = {"path": "seq.csv", "target": ["a0", "a1"], "tokens": True}
+    data = load_dataset(DataSpec(name="d", source="csv", args=args, base_dir=str(tmp_path)))
+    assert data.stats["labels"] == ["p", "q", "x", "y", "z"] and data.num_classes == 5
+
+
+def test_csv_tokens_refuse_fractions(tmp_path):
+    (tmp_path / "f.csv").write_text("a,b,y\n1,2.5,0\n3,4,1\n")
+    args = {"path": "f.csv", "target": "y", "tokens": True}
+    with pytest.raises(DataError) as e:
+        load_dataset(DataSpec(name="d", source="csv", args=args, base_dir=str(tmp_path)))
+    assert e.value.message == (
+        f"data 'd': {tmp_path / 'f.csv'}: column 'b' of data row 1 holds 2.5, not a token id"
+    )

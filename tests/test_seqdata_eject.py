@@ -1,5 +1,5 @@
 """Ejected data.py of the seqdata features gives the runtime's splits: integer npz ids, per-step
-class ids (synthetic addition), `target: input`, windows with a stride; `pad` is refused by eject."""
+class ids (synthetic addition, csv), `target: input`, windows with a stride; eject refuses `pad`."""
 
 import importlib.util
 from pathlib import Path
@@ -65,3 +65,16 @@ train { model: M  data: d  loss: categorical_crossentropy }
 """)
     with pytest.raises(NncompileError, match=r"its data masks padding \(`pad: 0`\)"):
         ejected_splits(spec, tmp_path / "out")
+
+
+def test_ejected_csv_tokens_and_per_step_targets(tmp_path):
+    rows = ["t0,t1,t2,a0,a1"] + [
+        f"{i % 5},{i % 3},{i % 4},{i % 2},{(i + 1) % 3}" for i in range(30)
+    ]
+    (tmp_path / "seq.csv").write_text("\n".join(rows) + "\n")
+    spec = tmp_path / "s.nn"
+    spec.write_text("""data d { source: csv("seq.csv", target=["a0", "a1"], tokens=true) }
+model M { input x: int[3]  embedding(5, 4)  lstm(4)  repeat(2)  dense(3, activation=softmax) }
+train { model: M  data: d  loss: categorical_crossentropy }
+""")
+    assert_same(spec, tmp_path / "out")

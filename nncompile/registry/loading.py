@@ -35,6 +35,7 @@ class SourceInfo:
     task: str | None  # classification | regression | sequence | None
     vocab: int | None = None
     tokens: bool | None = None  # the features are integer ids (None: when the task is sequence)
+    stream: bool = False  # one stream of tokens (text): examples exist only as `windows`
 
     @property
     def token_ids(self) -> bool:
@@ -293,6 +294,48 @@ def csv_target(
     if nums is None:
         return ids, "classification", [str(v) for v in distinct]
     return ids, "classification", [int(v) if v == round(v) else float(v) for v in distinct]
+
+
+def csv_steps(spec: LoadRequest, path: Path, names: list, values: list, lines: list[int]) -> Raw:
+    """Target columns, one per step: integer values are class ids as they are, text values class
+    ids in sorted label order (over all the columns); other numbers regression targets (n, k)."""
+    cells = np.array(values).T  # (n, k) strings
+    try:
+        nums = cells.astype(np.float64)
+    except ValueError:
+        nums = None
+    forced = spec.args.get("task")
+    if nums is not None:
+        check_finite(spec, nums, f"target columns of {path}", lambda at: f"line {lines[at[0]]}")
+        if forced == "regression" or not np.all(nums == np.round(nums)):
+            return Raw(np.zeros((len(nums), 0)), nums.astype(np.float32), "regression")
+        if nums.min() < 0 or nums.max() > np.iinfo(np.int32).max:
+            fail(
+                spec,
+                f"{path}: target columns {names} hold class ids outside 0..2**31-1",
+                "number the classes 0..K-1",
+            )
+        ids = nums.astype(np.int32)
+        return Raw(np.zeros((len(ids), 0)), ids, "sequence", int(ids.max()) + 1)
+    if forced == "regression":
+        numeric(spec, path, names[0], tuple(cells.ravel()), lines * len(names))
+    labels, inverse = np.unique(cells, return_inverse=True)
+    ids = inverse.reshape(cells.shape).astype(np.int32)
+    return Raw(np.zeros((len(ids), 0)), ids, "sequence", len(labels), labels=labels.tolist())
+
+
+def csv_tokens(spec: LoadRequest, path: Path, x: np.ndarray, names: list[str]) -> np.ndarray:
+    """Feature columns of integer token ids (`tokens: true`) as int32."""
+    bad = (x != np.round(x)) | (x < 0) | (x > np.iinfo(np.int32).max)
+    if bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        fail(
+            spec,
+            f"{path}: column '{names[col]}' of data row {row + 1} holds {x[row, col]:g}, not a "
+            "token id",
+            "token ids are integers 0..V-1; remove `tokens: true` for numeric features",
+        )
+    return x.astype(np.int32)
 
 
 # --- npz -------------------------------------------------------------------------------------

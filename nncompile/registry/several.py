@@ -1,6 +1,6 @@
 """Sources that deliver several named inputs or targets (a model with several inputs or outputs):
 `npz("f.npz", x=["left", "right"], y=["digit", "big"])` reads one array per name, and the names
-are the model's input and output names (checked by `check`); `csv(path, target=["a", "b"],
+are the model's input and output names (checked by `check`); `csv(path, target={a: "col", b: "col"},
 inputs={left: [...columns], right: [...]})` reads column groups. Raw.x and Raw.y are then dicts of
 arrays keyed by name, and Raw.task is "several"; runtime.several splits and prepares them."""
 
@@ -95,8 +95,15 @@ def load_csv_named(spec: LoadRequest) -> Raw:
     target per column, named like it). Each target column is read as csv's one target is."""
     path = resolve(spec, spec.args.get("path"))
     header, rows, lines = read_rows(spec, path, spec.args.get("delimiter") or ",")
-    target = str(spec.args.get("target"))
-    targets = names(spec.args.get("target")) or [target]
+    given = spec.args.get("target")
+    if isinstance(given, list):
+        fail(
+            spec,
+            "a target per step (`target: [columns]`) cannot be read with column groups (`inputs`)",
+            "store one target column, or use npz with named arrays",
+        )
+    named = dict(given) if isinstance(given, dict) else {str(given): str(given)}
+    targets = list(named.values())
     groups = spec.args.get("inputs") or {"": [h for h in header if h not in targets]}
     for column in [*targets, *(c for cols in groups.values() for c in cols)]:
         if column not in header:
@@ -112,15 +119,16 @@ def load_csv_named(spec: LoadRequest) -> Raw:
         for k, cols in groups.items()
     }
     y = {}
-    for t in targets:
+    for name, t in named.items():
         values, task, _ = csv_target(spec, path, t, columns[header.index(t)], lines)
-        y[t] = (
+        y[name] = (
             values.astype(np.int32)
             if task == "classification"
             else values.astype(np.float32)[:, None]
         )
-    several_y = names(spec.args.get("target")) is not None
-    raw = Raw(x if spec.args.get("inputs") else x[""], y if several_y else y[target], SEVERAL)  # type: ignore[arg-type]
+    several_y = isinstance(given, dict)
+    single = next(iter(y.values()))
+    raw = Raw(x if spec.args.get("inputs") else x[""], y if several_y else single, SEVERAL)  # type: ignore[arg-type]
     raw.origin = str(path)
     return raw
 

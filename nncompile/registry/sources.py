@@ -22,7 +22,9 @@ from .loading import (
     Raw,
     SourceInfo,
     check_finite,
+    csv_steps,
     csv_target,
+    csv_tokens,
     data_path,
     did_you_mean,
     fail,
@@ -136,27 +138,45 @@ def sklearn_standalone(p: Sklearn, request: EjectRequest) -> StandaloneLoader:
 # --- csv -------------------------------------------------------------------------------------
 class Csv(Params):
     path: Annotated[str, Field(min_length=1)]
-    target: Annotated[str, Field(min_length=1)] | Annotated[list[str], Field(min_length=1)]
+    # one column; a list: one per step (targets per time step); a dict: one target per model
+    # output, {output: column}
+    target: (
+        Annotated[str, Field(min_length=1)]
+        | Annotated[list[str], Field(min_length=1)]
+        | Annotated[dict[str, str], Field(min_length=1)]
+    )
     inputs: dict[str, Annotated[list[str], Field(min_length=1)]] | None = None  # column groups
     delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
     task: Literal["classification", "regression"] | None = None
+    tokens: bool = False  # the feature columns are integer token ids
+
+
+def csv_info(p: Csv, base: Path | None) -> SourceInfo:
+    if isinstance(p.target, dict) or p.inputs:  # named arrays: checked by name (semantics.several)
+        return SourceInfo(None, None, p.task)
+    per_step = isinstance(p.target, list) and p.task != "regression"
+    return SourceInfo(None, None, "sequence" if per_step else p.task, tokens=p.tokens)
 
 
 def load_csv(spec: LoadRequest) -> Raw:
-    """A csv file with a header row: numeric feature columns and one target column."""
-    if spec.args.get("inputs") or named_arrays(spec.args.get("target")):  # column groups
+    """A csv file with a header row: numeric feature columns (or token ids, `tokens`) and one target
+    column, or several (`target: [a, b, c]`: one per step); column groups (`inputs`) and one target
+    per output (`target: {out: column}`) are read by registry.several."""
+    if spec.args.get("inputs") or isinstance(spec.args.get("target"), dict):
         return load_csv_named(spec)
     path = resolve(spec, spec.args.get("path"))
     header, rows, lines = read_rows(spec, path, spec.args.get("delimiter") or ",")
     target = spec.args.get("target")
-    if target not in header:
-        fail(
-            spec,
-            f"{path} has no target column {target!r}; its columns are {', '.join(header)}",
-            did_you_mean(str(target), header) + "set `target` to one of the columns",
-        )
+    targets = target if isinstance(target, list) else [target]
+    for name in targets:
+        if name not in header:
+            fail(
+                spec,
+                f"{path} has no target column {name!r}; its columns are {', '.join(header)}",
+                did_you_mean(str(name), header) + "set `target` to columns of the file",
+            )
     columns = list(zip(*rows, strict=True))
-    names = [h for h in header if h != target]
+    names = [h for h in header if h not in targets]
     if not names:
         fail(
             spec,
@@ -167,9 +187,18 @@ def load_csv(spec: LoadRequest) -> Raw:
     check_finite(
         spec, x, f"features of {path}", lambda at: f"line {lines[at[0]]}, column '{names[at[1]]}'"
     )
-    y, task, labels = csv_target(spec, path, target, columns[header.index(target)], lines)
-    raw = supervised(x, y, task, labels)
-    raw.origin = f"{path}, column {target!r}"
+    if isinstance(target, list):
+        values = [columns[header.index(name)] for name in target]
+        raw = csv_steps(spec, path, target, values, lines)
+    else:
+        column = str(target)
+        y, task, labels = csv_target(spec, path, column, columns[header.index(column)], lines)
+        raw = supervised(x, y, task, labels)
+    if spec.args.get("tokens"):
+        raw.x = csv_tokens(spec, path, x, names)
+    elif isinstance(target, list):
+        raw.x = supervised(x, None, "unsupervised").x
+    raw.origin = f"{path}, column{'s' if isinstance(target, list) else ''} {target!r}"
     return raw
 
 
@@ -197,15 +226,30 @@ def csv_target(x, values, task=None):
 LOAD_CSV = Snippet(
     "load_csv",
     '''
-def load_csv(path, target, delimiter=",", task=None):
-    """A csv file with a header row: numeric feature columns and the `target` column."""
+def load_csv(path, target, delimiter=",", task=None, tokens=False):
+    """A csv file with a header row: numeric feature columns (token ids with `tokens`) and the
+    `target` column, or a list of target columns (class ids per step)."""
     text = Path(path).read_text(encoding="utf-8-sig")
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     rows = [[cell.strip() for cell in row] for row in reader if any(cell.strip() for cell in row)]
     header, columns = rows[0], list(zip(*rows[1:]))
-    names = [h for h in header if h != target]
+    targets = target if isinstance(target, list) else [target]
+    names = [h for h in header if h not in targets]
     x = np.stack([np.array(columns[header.index(h)], dtype=np.float64) for h in names], axis=1)
-    return csv_target(x, columns[header.index(target)], task)
+    if not isinstance(target, list):
+        x, y, task = csv_target(x, columns[header.index(target)], task)
+    else:
+        cells = np.array([columns[header.index(h)] for h in target]).T
+        try:
+            y = cells.astype(np.float64)
+        except ValueError:
+            y = np.unique(cells, return_inverse=True)[1].reshape(cells.shape)
+        if task == "regression" or not np.all(y == np.round(y)):
+            y, task = y.astype(np.float32), "regression"
+        else:
+            y, task = y.astype(np.int32), "sequence"
+        x = x.astype(np.float32)
+    return (x.astype(np.int32) if tokens else x), y, task
 ''',
     (CSV_TARGET,),
 )
@@ -213,7 +257,7 @@ def load_csv(path, target, delimiter=",", task=None):
 
 def csv_standalone(p: Csv, request: EjectRequest) -> StandaloneLoader:
     path, files = data_file(p.path, request.base)
-    extra = changed(delimiter=(p.delimiter, ","), task=(p.task, None))
+    extra = changed(delimiter=(p.delimiter, ","), task=(p.task, None), tokens=(p.tokens, False))
     imports = ("import csv", "import io", "from pathlib import Path")
     return StandaloneLoader(
         call("load_csv", path, p.target, **extra), (LOAD_CSV,), imports, files=files
@@ -236,12 +280,12 @@ def text_info(p: Text, base: Path | None) -> SourceInfo:
     try:  # a FIFO or a device (/dev/zero) is not read; nor more than CHECK_BYTES
         data = read_regular(path, CHECK_BYTES)
         if len(data) > CHECK_BYTES:
-            return SourceInfo(None, None, "sequence")  # known when it is loaded
+            return SourceInfo(None, None, "sequence", stream=True)  # known when it is loaded
         text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError):
-        return SourceInfo(None, None, "sequence")
+        return SourceInfo(None, None, "sequence", stream=True)
     tokens = set(text) if p.level == "char" else set(text.split())
-    return SourceInfo(None, len(tokens), "sequence", len(tokens))
+    return SourceInfo(None, len(tokens), "sequence", len(tokens), stream=True)
 
 
 def load_text(spec: LoadRequest) -> Raw:
@@ -305,9 +349,10 @@ SOURCES = Registry(
             "csv",
             Csv,
             ("path",),
-            "a CSV file with a header row; `target` names the label column (a list: one target "
-            "per output), `inputs={a: [columns], ...}` groups columns into named inputs",
-            info=lambda p, base: SourceInfo(None, None, p.task),
+            "a CSV file with a header row; `target` names the label column (a list: one per step; "
+            "`{out: column}`: one per output), `inputs={a: [columns], ...}` groups columns into "
+            "named inputs",
+            info=csv_info,
             files=("path",),
             load=load_csv,
             standalone=csv_standalone,

@@ -10,6 +10,7 @@ arrays given to `fit` alike, before anything is cast or moved to the device. Num
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,6 +192,7 @@ def classification(
             ids = y.argmax(-1)
         else:
             one_hot_rows(y, name, fit, where)
+            steps(y, name, fit, where)
             ids = class_ids(y, name, fit, where)
             out = (ids < 0) | (ids >= count)
             if fit.pad is not None:
@@ -220,6 +222,19 @@ def classification(
             "a classifier needs examples of at least two classes",
             "check the target column (or `classes:`), or use more data",
         )
+
+
+def steps(y: np.ndarray, split: str, fit: Fit, where: str) -> None:
+    """Class ids per step must match the model's output steps (its shape without the classes)."""
+    want = fit.output[:-1] if fit.units > 1 else fit.output
+    if math.prod(y.shape[1:]) == math.prod(want):
+        return
+    raise DataError(
+        f"{where}: the {split} split has class ids of shape {fmt(y.shape[1:])} per example, but "
+        f"model {fit.model} outputs {fmt(fit.output)}: one id per output step, shape {fmt(want)}",
+        "give the model as many output steps as the targets (e.g. `repeat(T)` before the "
+        "decoder), or fix the targets",
+    )
 
 
 def one_hot_rows(y: np.ndarray, split: str, fit: Fit, where: str) -> None:

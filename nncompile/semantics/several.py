@@ -74,13 +74,18 @@ def recorded(train: ir.Train) -> list[str] | None:
 
 def source_names(params) -> tuple[tuple[str, Any], tuple[str, Any]]:
     """What a source's arguments say about its inputs and targets: (argument, a name or a list of
-    names or None) each. npz: `x`, `y`; csv: `inputs` (column groups), `target`."""
+    names or None) each. npz: `x`, `y`; csv: `inputs` (column groups), `target` (a dict names the
+    outputs: `target={out: column}`; a list is one output's columns, one per step)."""
     if hasattr(params, "target"):
         groups = getattr(params, "inputs", None)
-        return ("inputs", list(groups) if groups else "the feature columns"), (
-            "target",
-            params.target,
+        target = params.target
+        named = list(target) if isinstance(target, dict) else target
+        named = (
+            "the target columns"
+            if isinstance(named, list) and not isinstance(target, dict)
+            else named
         )
+        return ("inputs", list(groups) if groups else "the feature columns"), ("target", named)
     return ("x", getattr(params, "x", None)), ("y", getattr(params, "y", None))
 
 
@@ -88,6 +93,8 @@ def _listed(arg: str, names: list[str]) -> str:
     """How a source lists these names: `x=["a", "b"]`, or csv's `inputs={a: [...], b: [...]}`."""
     if arg == "inputs":
         return "inputs={" + ", ".join(f"{n}: [columns]" for n in names) + "}"
+    if arg == "target":
+        return "target={" + ", ".join(f'{n}: "column"' for n in names) + "}"
     return f"{arg}=[" + ", ".join(f'"{n}"' for n in names) + "]"
 
 
@@ -125,7 +132,7 @@ def check_several(train: ir.Train, out: Collector, where) -> None:
                 f"{train.data.name} ({source.name}) gives one {what} array",
                 source.span,
                 "use a source with named arrays: npz(path, x=[...], y=[...]) or "
-                "csv(path, target=[...], inputs={...})",
+                "csv(path, target={output: column, ...}, inputs={...})",
             )
             continue
         if given is None or (isinstance(given, str) and len(want) == 1):

@@ -189,11 +189,11 @@ class _Validator:
             classes = len(props.classes)
         if props.windows is not None:
             w = props.windows
-            if info.token_ids and shape is None:
+            if info.stream:
                 shape = (w.length,)
             elif shape is not None:
                 shape = (w.length, *shape)
-        elif task == "sequence" and shape is None:  # a token stream (text)
+        elif info.stream:
             self.out.error(
                 D.MISSING_PROPERTY,
                 "a text source needs `windows: {length: T}`",
@@ -215,8 +215,8 @@ class _Validator:
         tokens = info.token_ids
         if props.target == "input":  # a reconstruction: the inputs are the targets
             task = "sequence" if tokens else "regression"
-            return SourceInfo(shape, None, task, info.vocab, tokens)
-        return SourceInfo(shape, classes, task, info.vocab, tokens)
+            return SourceInfo(shape, None, task, info.vocab, tokens, info.stream)
+        return SourceInfo(shape, classes, task, info.vocab, tokens, info.stream)
 
     def train(self, block: ast.TrainBlock, data, models, blocks) -> ir.Train | None:
         result = self.properties(block, "train")

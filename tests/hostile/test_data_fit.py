@@ -225,7 +225,7 @@ def test_check_targets_refuses(loss, units, y, found):
     [
         ("binary_crossentropy", 1, np.array([True, False, True])),
         ("categorical_crossentropy", 3, np.array([0.0, 2.0, 1.0], np.float32)),
-        ("categorical_crossentropy", 3, np.array([[0, 2], [1, 1]], np.int64)),  # sequences
+        ("categorical_crossentropy", (2, 3), np.array([[0, 2], [1, 1]], np.int64)),  # sequences
         ("mse", 1, np.array([[0.5], [2.5]], np.float32)),
     ],
 )
@@ -233,4 +233,5 @@ def test_check_targets_accepts(loss, units, y):
     from nncompile.registry.losses import LOSSES
     from nncompile.runtime.fit_checks import Fit, check_targets
 
-    check_targets({"train": (np.zeros((len(y), 2)), y)}, Fit(LOSSES[loss], "M", (units,)), "here")
+    output = units if isinstance(units, tuple) else (units,)  # (steps, classes) for sequences
+    check_targets({"train": (np.zeros((len(y), 2)), y)}, Fit(LOSSES[loss], "M", output), "here")
