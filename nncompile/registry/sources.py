@@ -37,7 +37,6 @@ from .loading import (
 from .lowering import changed
 from .npz import Npz, load_npz, npz_example, npz_info, npz_standalone
 from .several import SEVERAL, finite_named, load_csv_named
-from .several import names as named_arrays
 from .standalone import SUPERVISED, EjectRequest, StandaloneLoader, data_file
 from .synthetic import (
     Synthetic,
