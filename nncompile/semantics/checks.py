@@ -203,13 +203,21 @@ def _augmentations(train: ir.Train, out: Collector) -> None:
 
 def _metrics(train: ir.Train, out: Collector, span) -> None:
     task, classes = train.data.info.task, train.data.info.num_classes
+    model = train.model
+    # error metrics on one-hot rows, or on a single sigmoid unit's probability (the Brier score)
+    errors_fit = train.data.props.one_hot or (
+        task == "classification"
+        and model is not None
+        and len(model.outputs) == 1
+        and model.outputs[0].shape[-1:] == (1,)
+    )
     for _, metric in train.metric_refs():
         entry = METRICS[metric.name]
         have = "classification" if task == "sequence" else task
         if (
             have is not None
             and entry.task != have
-            and not (entry.task == "regression" and train.data.props.one_hot)
+            and not (entry.task == "regression" and errors_fit)
         ):
             named = lambda want: "/".join(e.name for e in METRICS.entries() if e.task == want)
             out.error(
