@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +30,6 @@ from .source import Source
 if TYPE_CHECKING:
     from .runtime.data import Dataset
     from .runtime.history import History
-    from .runtime.sweep import Trial
 
 Splits = Mapping[str, tuple[np.ndarray, np.ndarray | None]]
 
@@ -394,62 +392,3 @@ class Program(Decoding):
             "config": self.config,
             "train_block": json.loads(t.props.model_dump_json(exclude={"objective"}, fallback=str)),
         }
-
-
-# ---- sweeps --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SweepResult:
-    name: str
-    out: Path  # trials.csv, best.json, trial_<k>/
-    trials: list[Trial]
-    best: Trial | None
-    metric: str
-    direction: str  # "minimize" or "maximize"
-
-
-def sweep(
-    spec: ir.Program,
-    name: str | None = None,
-    *,
-    sets: Mapping[str, str] | None = None,
-    out: str | Path | None = None,
-    epochs: int | None = None,
-    report: Callable[[str], None] = print,
-) -> SweepResult:
-    """Run a sweep block's trials (default: the first sweep): each recompiles the spec with the
-    trial's `let` values (over `sets`) and trains; results in `out` (default runs/<spec>-<sweep>).
-    """
-    from .runtime.sweep import as_text, best_trial, points, run_sweep
-
-    path = spec.source.path
-    if not spec.sweeps:
-        raise NncompileError(f"{path} has no sweep block")
-    name = name or next(iter(spec.sweeps))
-    if name not in spec.sweeps:
-        raise NncompileError(
-            f"no sweep '{name}' in {path}; the sweeps are {', '.join(spec.sweeps)}"
-        )
-    p = spec.sweeps[name].props
-    direction, metric = (
-        (p.objective.name, str(p.objective.params.model_dump()["metric"]))
-        if p.objective is not None
-        else ("minimize", "val_loss")
-    )
-    folder = Path(out or Path("runs") / f"{Path(path).stem}-{name}")
-
-    def train(values: dict[str, Any]) -> Program:
-        program = compile(
-            path, train=p.train, sets={**(sets or {}), **{n: as_text(v) for n, v in values.items()}}
-        )
-        program.fit(epochs=epochs)
-        return program
-
-    trials = run_sweep(
-        points(p.grid, p.random, p.trials, p.seed),
-        train,
-        folder,
-        metric=metric,
-        direction=direction,
-        report=report,
-    )
-    return SweepResult(name, folder, trials, best_trial(trials, direction), metric, direction)

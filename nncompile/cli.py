@@ -252,7 +252,7 @@ def cmd_predict(args) -> int:
 
 def cmd_sweep(args) -> int:
     """search `let` values: run a sweep block's trials"""
-    from .api import sweep
+    from .search import sweep
 
     result = sweep(
         _program(args),

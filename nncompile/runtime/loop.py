@@ -427,22 +427,7 @@ class Trainer:
             apply = lambda s, x: nnx.merge(self._layout.eval_gdef, s)(*(x[k] for k in names))
         else:
             apply = lambda s, x: nnx.merge(self._layout.eval_gdef, s)(x)
-        spec = jax.eval_shape(apply, nnx.state(self.model), example)
-        units = lambda o: int(o.shape[-1]) if o.shape else 1
-        pad = cfg.data.pad if cfg.data is not None else None
-        if cfg.outputs is not None:
-            return {
-                o.name: M.Head(
-                    o.task,
-                    units(s),
-                    logits=o.activation is not None,
-                    pad=pad,
-                    activation=o.activation,
-                )
-                for o, s in zip(cfg.outputs, spec, strict=True)
-            }
-        fused = cfg.output_activation
-        return M.Head(cfg.task, units(spec), logits=fused is not None, pad=pad, activation=fused)
+        return M.heads(cfg, jax.eval_shape(apply, nnx.state(self.model), example))
 
     def _monitor(self, monitor: str) -> str:
         has_val = "val" in self.splits and self.splits["val"][1] is not None

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..registry.metrics import METRICS, Head
 
-__all__ = ["METRICS", "Head", "Metric", "better", "build", "metric", "pack", "unpack"]
+__all__ = ["METRICS", "Head", "Metric", "better", "build", "heads", "metric", "pack", "unpack"]
 
 
 @dataclass(frozen=True)
@@ -131,3 +131,19 @@ def unpack(vector: np.ndarray, like):
         out.append(vector[start : start + a.size].view(a.dtype).reshape(a.shape))
         start += a.size
     return jax.tree.unflatten(treedef, out)
+
+
+def heads(cfg, spec) -> Head | dict[str, Head]:
+    """How the metrics read a model's outputs, from the run config and the outputs' shapes
+    (``jax.eval_shape`` of the model): a Head per output name for a model with several."""
+    units = lambda o: int(o.shape[-1]) if o.shape else 1
+    pad = cfg.data.pad if cfg.data is not None else None
+    if cfg.outputs is not None:
+        return {
+            o.name: Head(
+                o.task, units(s), logits=o.activation is not None, pad=pad, activation=o.activation
+            )
+            for o, s in zip(cfg.outputs, spec, strict=True)
+        }
+    fused = cfg.output_activation
+    return Head(cfg.task, units(spec), logits=fused is not None, pad=pad, activation=fused)

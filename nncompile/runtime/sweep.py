@@ -1,9 +1,9 @@
 """Hyperparameter search over `let` values: a sweep's grid or random trials, run one by one.
 
 Plain data in, files out: `points` lists the trials' values, `run_sweep` trains each through a
-function it is given (nncompile.api.sweep recompiles the spec with the trial's values, the same path
-as `--set`), records the objective and writes `<out>/trials.csv` and `<out>/best.json`, each trial's
-run folder as `<out>/trial_<k>/`.
+function it is given (nncompile.search.sweep recompiles the spec with the trial's values, the same
+path as `--set`), records the objective and writes `<out>/trials.csv` and `<out>/best.json`, each
+trial's run folder as `<out>/trial_<k>/`.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from typing import Protocol
 
@@ -117,3 +118,13 @@ def extra_outputs(
     assert outputs is not None or len(names) < 2
     shapes = list((outputs or {}).values())
     return tuple(ir.Tensor(n.id, s) for n, s in zip(names[1:], shapes[1:], strict=True))
+
+
+def auto_name(kind: str, counts: Counter[str], block: bool, taken) -> str:
+    """Keras-style names: dense_1, dense_2, ...; a model block used once keeps its own name."""
+    counts[kind] += 1
+    name = kind if block and counts[kind] == 1 else f"{kind}_{counts[kind]}"
+    while name in taken:
+        counts[kind] += 1
+        name = f"{kind}_{counts[kind]}"
+    return name

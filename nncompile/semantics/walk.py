@@ -13,7 +13,7 @@ from ..shapes import ShapeError, fmt
 from ..source import Span
 from ..syntax import ast
 from . import ir
-from .bindings import extra_outputs, tensor_arguments
+from .bindings import auto_name, extra_outputs, tensor_arguments
 from .resolve import Invalid, Resolver, Scope
 
 
@@ -443,10 +443,4 @@ class ModelWalk:
 
     def auto_name(self, kind: str) -> str:
         """Keras-style names: dense_1, dense_2, ...; a model used once keeps its own name."""
-        self.counts[kind] += 1
-        first_model_use = kind in self.b.blocks and self.counts[kind] == 1
-        name = kind if first_model_use else f"{kind}_{self.counts[kind]}"
-        while name in self.tensors:
-            self.counts[kind] += 1
-            name = f"{kind}_{self.counts[kind]}"
-        return name
+        return auto_name(kind, self.counts, kind in self.b.blocks, self.tensors)

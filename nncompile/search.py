@@ -1,0 +1,72 @@
+"""Hyperparameter search from the API: a spec's sweep block, each trial a compiled and trained
+Program (the trials' bookkeeping is runtime.sweep's)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .api import Program, compile
+from .errors import NncompileError
+from .runtime.sweep import Trial
+from .semantics import ir
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    name: str
+    out: Path  # trials.csv, best.json, trial_<k>/
+    trials: list[Trial]
+    best: Trial | None
+    metric: str
+    direction: str  # "minimize" or "maximize"
+
+
+def sweep(
+    spec: ir.Program,
+    name: str | None = None,
+    *,
+    sets: Mapping[str, str] | None = None,
+    out: str | Path | None = None,
+    epochs: int | None = None,
+    report: Callable[[str], None] = print,
+) -> SweepResult:
+    """Run a sweep block's trials (default: the first sweep): each recompiles the spec with the
+    trial's `let` values (over `sets`) and trains; results in `out` (default runs/<spec>-<sweep>).
+    """
+    from .runtime.sweep import as_text, best_trial, points, run_sweep
+
+    path = spec.source.path
+    if not spec.sweeps:
+        raise NncompileError(f"{path} has no sweep block")
+    name = name or next(iter(spec.sweeps))
+    if name not in spec.sweeps:
+        raise NncompileError(
+            f"no sweep '{name}' in {path}; the sweeps are {', '.join(spec.sweeps)}"
+        )
+    p = spec.sweeps[name].props
+    direction, metric = (
+        (p.objective.name, str(p.objective.params.model_dump()["metric"]))
+        if p.objective is not None
+        else ("minimize", "val_loss")
+    )
+    folder = Path(out or Path("runs") / f"{Path(path).stem}-{name}")
+
+    def train(values: dict[str, Any]) -> Program:
+        program = compile(
+            path, train=p.train, sets={**(sets or {}), **{n: as_text(v) for n, v in values.items()}}
+        )
+        program.fit(epochs=epochs)
+        return program
+
+    trials = run_sweep(
+        points(p.grid, p.random, p.trials, p.seed),
+        train,
+        folder,
+        metric=metric,
+        direction=direction,
+        report=report,
+    )
+    return SweepResult(name, folder, trials, best_trial(trials, direction), metric, direction)
