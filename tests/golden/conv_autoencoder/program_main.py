@@ -59,7 +59,7 @@ def make_model(seed: int = 0):
 
 def make_optimizer(steps_per_epoch: int, epochs: int):
     learning_rate = 0.003
-    tx = optax.adam(learning_rate)  # conv_autoencoder.nn:33
+    tx = optax.inject_hyperparams(optax.adam)(learning_rate)  # conv_autoencoder.nn:33
     return tx
 
 

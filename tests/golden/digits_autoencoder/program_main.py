@@ -41,7 +41,7 @@ def make_model(seed: int = 0):
 
 def make_optimizer(steps_per_epoch: int, epochs: int):
     learning_rate = 0.002
-    tx = optax.adam(learning_rate)  # digits_autoencoder.nn:27
+    tx = optax.inject_hyperparams(optax.adam)(learning_rate)  # digits_autoencoder.nn:27
     return tx
 
 

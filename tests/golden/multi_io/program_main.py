@@ -46,7 +46,7 @@ def make_model(seed: int = 0):
 
 def make_optimizer(steps_per_epoch: int, epochs: int):
     learning_rate = 0.002
-    tx = optax.adam(learning_rate)  # multi_io.nn:33
+    tx = optax.inject_hyperparams(optax.adam)(learning_rate)  # multi_io.nn:33
     return tx
 
 
@@ -109,7 +109,7 @@ CONFIG = {
     'seed': 0,
     'drop_remainder': True,
     'strategy': 'scan',
-    'task': 'regression',
+    'task': 'classification',
     'metrics': [{'name': 'accuracy'}],
     'output_activation': None,
     'early_stopping': {

@@ -73,7 +73,7 @@ def make_model(seed: int = 0):
 
 def make_optimizer(steps_per_epoch: int, epochs: int):
     learning_rate = 0.002
-    tx = optax.adam(learning_rate)  # transformer_classifier.nn:35
+    tx = optax.inject_hyperparams(optax.adam)(learning_rate)  # transformer_classifier.nn:35
     return tx
 
 
@@ -118,7 +118,7 @@ CONFIG = {
     'seed': 0,
     'drop_remainder': True,
     'strategy': 'scan',
-    'task': 'regression',
+    'task': 'classification',
     'metrics': [{'name': 'accuracy'}],
     'output_activation': 'softmax',
     'early_stopping': None,
