@@ -82,6 +82,7 @@ class GanTrainer:
         self.epochs_done = 0
         self.stopping = None  # what checkpoints read of a trainer: no early stopping, no freezing
         self.frozen = None
+        self.plateau = None  # (reduce_on_plateau is refused for GANs)
         self._resume: Resume | None = None
         self._root = jax.random.fold_in(jax.random.key(self.seed), DATA_STREAM)
         self._gdef = nnx.graphdef(self._objects())
