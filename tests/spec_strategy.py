@@ -267,6 +267,8 @@ def number_text(draw, value: int) -> str:
         return f"({value * 2}) // 2"
     if form == 2:
         return f"{value} * 1"
+    if form == 3 and value % 2 == 0:
+        return f"two * {value // 2}"  # a `let` (BLOCK)
     return str(value)
 
 
@@ -321,7 +323,7 @@ def layer_call(draw, entry) -> str:
 
 
 # ---- growing a model ----------------------------------------------------------------------------
-BLOCK = "model Block(w) {\n  dense(w * 2, activation=relu)\n  dense(w)\n}\n"
+BLOCK = "let two = 2\nmodel Block(w) {\n  dense(w * two, activation=relu)\n  dense(w)\n}\n"
 
 
 def _check(text: str) -> tuple[Any, list]:
@@ -444,6 +446,10 @@ def specs(draw) -> str:
         candidates.append("early_stopping: {monitor: val_loss, patience: 1, restore_best: true}")
     if draw(st.integers(0, 3)) == 0:
         candidates.append(f"seed: {draw(st.integers(0, 3))}")
+    if draw(st.integers(0, 5)) == 0:
+        candidates.append("precision: bfloat16")
+    if "t1 = " in model and draw(st.integers(0, 4)) == 0:
+        candidates.append("freeze: [t1]")  # kept when t1 has weights
     extras: list[str] = []
     for extra in candidates:  # each kept when check accepts it with the others kept so far
         text = f"{setup.block}\n{BLOCK}{model}{_train(loss, optimizer, [*extras, extra])}"

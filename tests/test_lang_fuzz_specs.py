@@ -90,3 +90,21 @@ def test_internal_errors_are_reported_with_the_spec(monkeypatch):
     monkeypatch.setattr(api, "emit_program", lambda *a, **k: real(*a, **k) + "\nundefined_name\n")
     with pytest.raises(spec_strategy.InternalError, match=r"NameError(.|\n)*--- spec ---"):
         spec_strategy.run_spec(text, "trace")
+
+
+# ---- the bugs the generated specs found -------------------------------------------------------
+def test_check_refuses_a_regression_loss_on_text_tokens(tmp_path):
+    """`check` passed, and loading the data then refused: token ids are class labels."""
+    import nncompile
+
+    (tmp_path / "t.txt").write_text("abracadabra " * 3, encoding="utf-8")
+    spec = tmp_path / "t.nn"
+    spec.write_text(
+        'data d { source: text("t.txt")  windows: {length: 6} }\n'
+        "model M { input x: int[6]  embedding(6, 4)  flatten()  dense(6) }\n"
+        "train { model: M  data: d  loss: mse }\n",
+        encoding="utf-8",
+    )
+    assert [(d.code, d.message) for d in nncompile.check(path=str(spec))] == [
+        ("E501", "mse is a regression loss, but data d has class labels")
+    ]
