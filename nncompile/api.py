@@ -137,7 +137,8 @@ class Program:
             return
         t = self.train_block
         loss, one_hot = LOSSES[t.props.loss.name], t.data.props.one_hot
-        fit = Fit(loss, model.name, model.outputs[0].shape, one_hot)
+        metrics = tuple(m.name for m in t.props.metrics)
+        fit = Fit(loss, model.name, model.outputs[0].shape, one_hot, metrics)
         if dataset is None:
             check_targets(splits, fit, f"{where} (y)")
         else:

@@ -108,3 +108,24 @@ def test_check_refuses_a_regression_loss_on_text_tokens(tmp_path):
     assert [(d.code, d.message) for d in nncompile.check(path=str(spec))] == [
         ("E501", "mse is a regression loss, but data d has class labels")
     ]
+
+
+def test_a_metric_of_the_other_task_on_a_csv_is_a_diagnostic_not_a_crash(tmp_path):
+    """A csv's task is known only when it is loaded: `mae` on its class labels passed `check` and
+    crashed the first epoch (reshaping the class ids to the output's shape)."""
+    import nncompile
+    from nncompile.errors import DataError
+
+    rows = "".join(f"{i},{i % 3},{i % 2}\n" for i in range(12))
+    (tmp_path / "d.csv").write_text("a,b,y\n" + rows, encoding="utf-8")
+    spec = tmp_path / "s.nn"
+    spec.write_text(
+        'data d { source: csv("d.csv", target="y")  split: {train: 1} }\n'
+        "model M { input x: [2]  dense(2, activation=softmax) }\n"
+        "train { model: M  data: d  loss: categorical_crossentropy  batch_size: full\n"
+        "        metrics: [accuracy, mae] }\n",
+        encoding="utf-8",
+    )
+    assert nncompile.check(path=str(spec)) == []
+    with pytest.raises(DataError, match="metric mae is for regression, but the targets are class"):
+        nncompile.compile(str(spec)).splits()
