@@ -24,6 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
+import spec_harness  # noqa: E402
 import spec_strategy  # noqa: E402
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 
@@ -51,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     @given(spec_strategy.specs())
     def run(text: str) -> None:
         try:
-            outcome = spec_strategy.run_spec(text, args.mode)
-        except spec_strategy.InternalError as e:
+            outcome = spec_harness.run_spec(text, args.mode)
+        except spec_harness.InternalError as e:
             counts["internal error"] += 1
             failures.append(str(e))
             print(f"INTERNAL ERROR: {str(e).splitlines()[0]}", flush=True)

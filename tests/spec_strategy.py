@@ -19,216 +19,44 @@ optimizer, schedule, metric or regularizer is drawn without a change here:
 - training: an optimizer entry (its example's arguments), maybe a schedule, metrics, a
   regularizer, a clip norm; each kept only when ``check`` accepts it.
 
-``run_spec`` then compiles the spec and trains it one step: ``mode="train"`` runs the real
-``Program.fit`` for one epoch of one full batch (what `nncompile train` does), ``mode="trace"``
-runs everything up to the first XLA compilation (data loading and its checks, code generation,
-the program's module) and traces one training step, one evaluation step and a prediction
-abstractly (``jax.eval_shape``): the shape and dtype errors of a step without the seconds of XLA
-compilation each, so CI can afford hundreds of specs.
+``spec_harness.run_spec`` then compiles the spec and trains it one step: ``mode="train"``
+runs the real ``Program.fit`` for one epoch of one full batch (what `nncompile train` does),
+``mode="trace"`` runs everything up to the first XLA compilation (data loading and its checks,
+code generation, the program's module) and traces one training step, one evaluation step and a
+prediction abstractly (``jax.eval_shape``): the shape and dtype errors of a step without the
+seconds of XLA compilation each, so CI can afford hundreds of specs.
 """
 
 from __future__ import annotations
 
 import re
-import tempfile
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import Any, Literal, get_args, get_origin
 
 from hypothesis import strategies as st
+from spec_data import (
+    DataSetup,
+    args_text,
+    data_setups,
+    data_variant,
+    entry_text,
+    example_folder,
+    value_text,
+)
 
 from nncompile.compiler import analyse
 from nncompile.registry import RefTo
 from nncompile.registry.activations import ACTIVATIONS, INITIALIZERS
-from nncompile.registry.augmentations import AUGMENTATIONS
 from nncompile.registry.layers import LAYERS
 from nncompile.registry.losses import LOSSES
 from nncompile.registry.metrics import METRICS
 from nncompile.registry.optimizers import OPTIMIZERS
 from nncompile.registry.schedules import REGULARIZERS, SCHEDULES
-from nncompile.registry.sources import SOURCES
 from nncompile.source import Source
 
 GAN_LOSSES = {"non_saturating", "minimax", "least_squares"}  # for `objective: gan(...)` only
 MAX_LAYERS = 5
 TRIES = 4  # draws of a statement before the chain stops growing
-
-
-# ---- data ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DataSetup:
-    """A data block and what its model must take and give."""
-
-    block: str  # `data d { ... }`
-    shape: tuple[int, ...]  # a model input's shape
-    tokens: bool  # int token ids
-    task: str  # classification | binary | regression | sequence
-    classes: int = 0
-    target: tuple[int, ...] = ()  # regression / sequence targets per example
-
-
-_FOLDER: Path | None = None
-
-
-def example_folder() -> Path:
-    """A folder with every source's example files (written once per process)."""
-    global _FOLDER
-    if _FOLDER is None:
-        _FOLDER = Path(tempfile.mkdtemp(prefix="nncompile-fuzz-"))
-        for entry in SOURCES.entries():
-            if entry.example_files is not None:
-                entry.example_files(_FOLDER)
-    return _FOLDER
-
-
-def _args(example: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={_value(v)}" for k, v in example.items())
-
-
-def _value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    return repr(v)
-
-
-def data_setups() -> list[DataSetup]:
-    """Data blocks of each kind; each source entry's example as one more (its shape from `check`,
-    or, for a file source whose shape is known only when loaded, from the loaded arrays)."""
-    split = "split: {train: 1}"
-    out = [
-        DataSetup(
-            f'data d {{ source: synthetic("blobs", n=24, features=8, classes=3)  {split} }}',
-            (8,),
-            False,
-            "classification",
-            3,
-        ),
-        DataSetup(
-            'data d { source: synthetic("blobs", n=24, features=16, classes=4)  reshape: [4, 4, 1]'
-            f"  {split} }}",
-            (4, 4, 1),
-            False,
-            "classification",
-            4,
-        ),
-        DataSetup(
-            'data d { source: synthetic("blobs", n=24, features=12, classes=3)  reshape: [6, 2]'
-            f"  {split} }}",
-            (6, 2),
-            False,
-            "classification",
-            3,
-        ),
-        DataSetup(
-            f'data d {{ source: synthetic("xor", n=20)  {split} }}', (2,), False, "binary", 2
-        ),
-        DataSetup(
-            f'data d {{ source: synthetic("sine", n=20)  {split} }}',
-            (1,),
-            False,
-            "regression",
-            0,
-            (1,),
-        ),
-        DataSetup(
-            f'data d {{ source: synthetic("sine", n=20)  windows: {{length: 6}}  {split} }}',
-            (6, 1),
-            False,
-            "regression",
-            0,
-            (1,),
-        ),
-        DataSetup(
-            'data d { source: synthetic("sine", n=20)  windows: {length: 5, targets: sequence}'
-            f"  {split} }}",
-            (5, 1),
-            False,
-            "sequence",
-            0,
-            (5, 1),
-        ),
-        DataSetup(
-            f'data d {{ source: synthetic("sine_params", n=20, length=4)  {split} }}',
-            (2,),
-            False,
-            "sequence",
-            0,
-            (4, 1),
-        ),
-        DataSetup(
-            'data d { source: sklearn("iris")  split: {train: 0.2, test: 0.8} }',
-            (4,),
-            False,
-            "classification",
-            3,
-        ),
-    ]
-    folder = example_folder()
-    out += [
-        DataSetup(
-            f'data d {{ source: csv("{folder}/example.csv", target="y")  {split} }}',
-            (2,),
-            False,
-            "binary",
-            2,
-        ),
-        DataSetup(
-            f'data d {{ source: npz("{folder}/example.npz")  {split} }}', (3,), False, "binary", 2
-        ),
-        DataSetup(
-            f'data d {{ source: text("{folder}/example.txt")  windows: {{length: 6}}  {split} }}',
-            (6,),
-            True,
-            "classification",
-            _vocab(folder / "example.txt"),
-        ),
-    ]
-    known = {re.search(r"source: (\w+)\(", s.block).group(1) for s in out}  # type: ignore[union-attr]
-    for entry in SOURCES.entries():  # a source added since: its example, shape from check
-        if entry.name in known:
-            continue
-        setup = _from_example(entry)
-        if setup is not None:
-            out.append(setup)
-    return out
-
-
-def _vocab(path: Path) -> int:
-    return len(set(path.read_text(encoding="utf-8")))
-
-
-def _from_example(entry) -> DataSetup | None:
-    block = f"data d {{ source: {entry.name}({_args(dict(entry.example))})  split: {{train: 1}} }}"
-    program, _ = analyse(Source(block, str(example_folder() / "probe.nn")))
-    if program is None:
-        return None
-    info = program.data["d"].info
-    if info.feature_shape is None:
-        return None
-    task = info.task or "regression"
-    classes = info.num_classes or 0
-    if task == "classification" and classes == 2:
-        task = "binary"
-    return DataSetup(block, tuple(info.feature_shape), bool(info.vocab), task, classes, (1,))
-
-
-@st.composite
-def data_variant(draw, setup: DataSetup) -> str:
-    """The setup's data block with other splits (validation and test: evaluation runs too), a
-    normalisation, an augmentation for images; each kept when check accepts it."""
-    block = setup.block
-    if "split: {train: 1}" in block and draw(st.booleans()):
-        block = block.replace("split: {train: 1}", "split: {train: 0.5, val: 0.25, test: 0.25}")
-    if not setup.tokens and draw(st.booleans()):
-        block = block.replace(" }", f"  normalize: {draw(st.sampled_from(['minmax', 'none']))} }}")
-    if len(setup.shape) == 3 and draw(st.booleans()):
-        augmentation = _entry_text(draw(st.sampled_from(AUGMENTATIONS.entries())))
-        block = block.replace(" }", f"  augment: [{augmentation}] }}")
-    return block
 
 
 # ---- layers -------------------------------------------------------------------------------------
@@ -238,7 +66,7 @@ def _parts(statement: str) -> tuple[str, str]:
     return name.strip(), rest.rsplit(")", 1)[0] if rest else ""
 
 
-def _split_args(text: str) -> list[str]:
+def _splitargs_text(text: str) -> list[str]:
     """Top-level comma-separated arguments."""
     out, depth, cur = [], 0, ""
     for ch in text:
@@ -297,7 +125,7 @@ def _field_options(annotation, metadata) -> list[str]:
     if annotation is bool:
         return ["true", "false"]
     if get_origin(annotation) is Literal:
-        return [v if isinstance(v, str) else _value(v) for v in get_args(annotation)]
+        return [v if isinstance(v, str) else value_text(v) for v in get_args(annotation)]
     for arg in get_args(annotation):  # Optional[...] and unions
         if get_origin(arg) is Literal:
             return [v for v in get_args(arg) if isinstance(v, str)]
@@ -309,7 +137,7 @@ def layer_call(draw, entry) -> str:
     """A call of a non-merge layer entry: its example's arguments varied, maybe more keywords."""
     _, args = _parts(entry.example.statement)
     name = entry.name
-    parts = [draw(argument(a)) for a in _split_args(args)]
+    parts = [draw(argument(a)) for a in _splitargs_text(args)]
     given = {p.split("=")[0].strip() for p in parts if "=" in p and "(" not in p.split("=")[0]}
     given |= set(entry.positional[: sum("=" not in p for p in parts)])
     for key, info in entry.params.model_fields.items():
@@ -357,7 +185,7 @@ def model_body(draw, setup: DataSetup) -> tuple[list[str], dict[str, tuple[int, 
                 same = [n for n in names if shapes[n] == shapes[source] and n != source]
                 other = draw(st.sampled_from(same)) if same else source
                 _, args = _parts(entry.example.statement)
-                extra = [a for a in _split_args(args) if "=" in a]
+                extra = [a for a in _splitargs_text(args) if "=" in a]
                 stmt = f"{target} = {entry.name}({', '.join([source, other, *extra])})"
             else:
                 stmt = f"{target} = {draw(layer_call(layers[pick]))}({source})"
@@ -398,11 +226,6 @@ def heads(setup: DataSetup, shape: tuple[int, ...]) -> list[list[str]]:
     ]
 
 
-def _entry_text(entry) -> str:
-    example = dict(getattr(entry, "example", None) or {})
-    return f"{entry.name}({_args(example)})" if example else entry.name
-
-
 @st.composite
 def specs(draw) -> str:
     """A spec `check` accepts: data block, a parameterised block, model M, one train block."""
@@ -419,7 +242,7 @@ def specs(draw) -> str:
         options = [(h, loss) for h in heads(setup, shape) for loss in losses]
         for i in draw(st.permutations(range(len(options)))):
             head, entry = options[i]
-            loss = _entry_text(entry) if draw(st.booleans()) else entry.name
+            loss = entry_text(entry) if draw(st.booleans()) else entry.name
             model = _model_text(setup, [*start, *head])
             if not _check(f"{setup.block}\n{BLOCK}{model}{_train(loss, optimizer, [])}")[1]:
                 chosen = (model, loss)
@@ -430,15 +253,15 @@ def specs(draw) -> str:
     model, loss = chosen
     candidates = []
     if draw(st.booleans()):
-        candidates.append(f"schedule: {_entry_text(draw(st.sampled_from(SCHEDULES.entries())))}")
+        candidates.append(f"schedule: {entry_text(draw(st.sampled_from(SCHEDULES.entries())))}")
     if draw(st.booleans()):
         metrics = draw(
             st.lists(st.sampled_from(METRICS.entries()), max_size=3, unique_by=lambda e: e.name)
         )
         if metrics:
-            candidates.append(f"metrics: [{', '.join(_entry_text(m) for m in metrics)}]")
+            candidates.append(f"metrics: [{', '.join(entry_text(m) for m in metrics)}]")
     if draw(st.integers(0, 3)) == 0:
-        regularizer = _entry_text(draw(st.sampled_from(REGULARIZERS.entries())))
+        regularizer = entry_text(draw(st.sampled_from(REGULARIZERS.entries())))
         candidates.append(f"regularize: [{regularizer}]")
     if draw(st.integers(0, 3)) == 0:
         candidates.append("clip_norm: 1.0")
@@ -462,7 +285,7 @@ def _optimizer(entry, lr: float) -> str:
     example = dict(getattr(entry, "example", None) or {})
     if "lr" in entry.params.model_fields:
         example["lr"] = lr
-    return f"{entry.name}({_args(example)})" if example else entry.name
+    return f"{entry.name}({args_text(example)})" if example else entry.name
 
 
 def _train(loss: str, optimizer: str, extras: list[str]) -> str:
@@ -474,68 +297,3 @@ def _train(loss: str, optimizer: str, extras: list[str]) -> str:
         ]
     )
     return f"train {{\n  {lines}\n}}\n"
-
-
-# ---- one training step --------------------------------------------------------------------------
-@dataclass
-class Outcome:
-    """What one spec did: trained (its loss), or stopped with a diagnostic (its message)."""
-
-    trained: bool
-    detail: str
-
-
-class InternalError(AssertionError):
-    """A spec that passed `check` crashed with an error that is not a diagnostic."""
-
-
-def run_spec(text: str, mode: str = "trace", folder: Path | None = None) -> Outcome:
-    """Check, compile and train ``text`` for one step (``mode``: "train" or "trace", see the
-    module docstring). A diagnostic (a CompileError or another NncompileError, an out-of-memory
-    error) is an outcome; any other exception is raised as InternalError with the spec."""
-    import nncompile
-    from nncompile.errors import NncompileError, out_of_memory
-
-    folder = folder or example_folder()
-    path = folder / "fuzz.nn"
-    path.write_text(text, encoding="utf-8")
-    errors = [d for d in nncompile.check(path=str(path)) if d.severity == "error"]
-    if errors:
-        raise InternalError(f"the strategy built a spec check refuses: {errors[0]}\n{text}")
-    try:
-        program = nncompile.compile(str(path))
-        if mode == "train":
-            history = program.fit(epochs=1, log=lambda *a: None)
-            return Outcome(True, f"loss {history.epochs[-1]['loss']:.4f}")
-        return Outcome(True, trace_step(program))
-    except NncompileError as e:
-        return Outcome(False, str(e).splitlines()[0])
-    except Exception as e:
-        if out_of_memory(e):
-            return Outcome(False, "out of memory")
-        raise InternalError(f"{type(e).__name__}: {e}\n--- spec ---\n{text}") from e
-
-
-def trace_step(program) -> str:
-    """The program's data (loaded and checked as `fit` does), then one training step, one
-    evaluation step and a prediction on its first batch, traced abstractly."""
-    import jax
-    from flax import nnx
-
-    splits = program.splits()
-    cfg = program.run_config
-    x, y = splits["train"]
-    size = len(x) if cfg.batch_size == "full" else min(int(cfg.batch_size), len(x))
-    module = program.module
-
-    def step(xb, yb, key):
-        model = module.make_model(cfg.seed)
-        optimizer = nnx.Optimizer(model, module.make_optimizer(1, 1), wrt=nnx.Param)
-        loss, _ = module.train_step(model, optimizer, xb, yb, key)
-        eval_loss, _ = module.eval_step(model, xb, yb)
-        return loss, eval_loss, module.predict(model, xb)
-
-    loss, eval_loss, predicted = jax.eval_shape(step, x[:size], y[:size], jax.random.key(0))
-    if loss.shape != () or eval_loss.shape != ():
-        raise AssertionError(f"a loss of shape {loss.shape}, not a number")
-    return f"traced: predictions {tuple(predicted.shape)}"

@@ -15,6 +15,8 @@ import re
 from dataclasses import replace
 
 import pytest
+import spec_data
+import spec_harness
 import spec_strategy
 from hypothesis import HealthCheck, given, settings
 
@@ -39,7 +41,7 @@ OUTCOMES: collections.Counter[bool] = collections.Counter()
 @cases(150)
 @given(spec_strategy.specs())
 def test_generated_specs_trace_one_training_step(text):
-    outcome = spec_strategy.run_spec(text, "trace")  # raises InternalError with the spec
+    outcome = spec_harness.run_spec(text, "trace")  # raises InternalError with the spec
     OUTCOMES[outcome.trained] += 1
     SEEN.update(re.findall(r"([a-z_0-9]+)\(", text))
 
@@ -58,13 +60,13 @@ def test_the_generated_specs_are_varied():
 @cases(4)
 @given(spec_strategy.specs())
 def test_generated_specs_train_one_step(text):
-    spec_strategy.run_spec(text, "train")
+    spec_harness.run_spec(text, "train")
 
 
 def test_a_new_layer_entry_is_drawn_without_changing_the_strategy(monkeypatch):
     twin = replace(LAYERS["dense"], name="dense_twin")
     monkeypatch.setitem(LAYERS._entries, "dense_twin", twin)
-    setup = spec_strategy.data_setups()[0]
+    setup = spec_data.data_setups()[0]
     bodies = []
 
     @cases(60)
@@ -83,13 +85,13 @@ def test_internal_errors_are_reported_with_the_spec(monkeypatch):
         "model M { input x: [2]  dense(2, activation=softmax) }\n"
         "train { model: M  data: d  loss: categorical_crossentropy  batch_size: full }\n"
     )
-    assert spec_strategy.run_spec(text, "trace").trained
+    assert spec_harness.run_spec(text, "trace").trained
     from nncompile import api
 
     real = api.emit_program
     monkeypatch.setattr(api, "emit_program", lambda *a, **k: real(*a, **k) + "\nundefined_name\n")
-    with pytest.raises(spec_strategy.InternalError, match=r"NameError(.|\n)*--- spec ---"):
-        spec_strategy.run_spec(text, "trace")
+    with pytest.raises(spec_harness.InternalError, match=r"NameError(.|\n)*--- spec ---"):
+        spec_harness.run_spec(text, "trace")
 
 
 # ---- the bugs the generated specs found -------------------------------------------------------
@@ -129,3 +131,14 @@ def test_a_metric_of_the_other_task_on_a_csv_is_a_diagnostic_not_a_crash(tmp_pat
     assert nncompile.check(path=str(spec)) == []
     with pytest.raises(DataError, match="metric mae is for regression, but the targets are class"):
         nncompile.compile(str(spec)).splits()
+
+
+@pytest.mark.parametrize("layer", ["lstm(6)", "gru(6, return_sequences=true)", "simple_rnn(6)"])
+def test_recurrent_layers_with_bfloat16_trace_a_step(layer):
+    """A cell computing in bfloat16 returned a bfloat16 carry to a float32 scan: TypeError."""
+    text = (
+        'data d { source: synthetic("sine", n=20)  windows: {length: 5}  split: {train: 1} }\n'
+        f"model M {{ input x: [5, 1]  {layer}  flatten()  dense(1) }}\n"
+        "train { model: M  data: d  loss: mse  batch_size: full  precision: bfloat16 }\n"
+    )
+    assert spec_harness.run_spec(text, "trace").trained
