@@ -38,7 +38,7 @@ SEEN: collections.Counter[str] = collections.Counter()
 OUTCOMES: collections.Counter[bool] = collections.Counter()
 
 
-@cases(150)
+@cases(250)
 @given(spec_strategy.specs())
 def test_generated_specs_trace_one_training_step(text):
     outcome = spec_harness.run_spec(text, "trace")  # raises InternalError with the spec
@@ -57,7 +57,7 @@ def test_the_generated_specs_are_varied():
 
 
 @pytest.mark.slow
-@cases(4)
+@cases(8)
 @given(spec_strategy.specs())
 def test_generated_specs_train_one_step(text):
     spec_harness.run_spec(text, "train")
