@@ -142,7 +142,9 @@ class Program(Decoding):
             return
         t = self.train_block
         loss, one_hot = LOSSES[t.loss.name], t.data.props.one_hot
-        fit = Fit(loss, model.name, model.outputs[0].shape, one_hot, t.data.props.pad)
+        metrics = tuple(m.name for _, m in t.metric_refs())
+        shape = model.outputs[0].shape
+        fit = Fit(loss, model.name, shape, one_hot, pad=t.data.props.pad, metrics=metrics)
         if dataset is None:
             check_targets(splits, fit, f"{where} (y)")
         else:

@@ -82,9 +82,9 @@ def override(spec: ast.Spec, sets: dict[str, str]) -> ast.Spec:
         value = let.value
         original = next(i for i in spec.items if isinstance(i, ast.Let) and i.name == name)
         if isinstance(
-            value, (ast.Number, ast.String, ast.Bool, ast.Name)
-        ):  # point errors at the let
-            value = dataclasses.replace(value, span=original.value.span)
+            value, (ast.Number, ast.String, ast.Bool, ast.Name, ast.BinOp, ast.Neg)
+        ):  # point errors at the let (every part of an expression too)
+            value = _respan(value, original.value.span)
         values[name] = value
     if problems:
         raise CompileError(problems)
@@ -95,6 +95,15 @@ def override(spec: ast.Spec, sets: dict[str, str]) -> ast.Spec:
         for i in spec.items
     )
     return ast.Spec(items, spec.path)
+
+
+def _respan(value: ast.Value, span) -> ast.Value:
+    """``value`` (from a --set text) with its spans, and its operands', set to ``span``."""
+    if isinstance(value, ast.BinOp):
+        return ast.BinOp(value.op, _respan(value.left, span), _respan(value.right, span), span)
+    if isinstance(value, ast.Neg):
+        return ast.Neg(_respan(value.operand, span), span)
+    return dataclasses.replace(value, span=span)
 
 
 def analyse(

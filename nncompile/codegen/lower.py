@@ -84,12 +84,22 @@ class _Mismatch(Exception):
     """Two lowerings differ in structure, not only in numbers."""
 
 
-def generalize(a: Any, b: Any, value: object, sym: Sym) -> Any:
-    """``a`` with each number that differs in ``b`` and equals ``value`` replaced by ``sym``."""
+# a number that follows a parameter through an expression of the block: (code of the expression
+# given the parameter's symbol, its value here, its value in the variant)
+Formulas = Sequence[tuple[Callable[[Sym], Code], object, object]]
+
+
+def generalize(a: Any, b: Any, value: object, sym: Sym, formulas: Formulas = ()) -> Any:
+    """``a`` with each number that differs in ``b`` and equals ``value`` replaced by ``sym``, and
+    each that is the value of a formula here and in ``b`` by that expression of ``sym``."""
     if isinstance(a, Sym) or isinstance(b, Sym):
         if isinstance(a, Sym) and (a == b or not isinstance(b, Sym)):
             return a
         raise _Mismatch
+    if isinstance(a, _Formula) and not isinstance(
+        b, T
+    ):  # generalized already, for another parameter
+        return a
     if isinstance(a, Call) and isinstance(b, Call):
         if (
             a.fn != b.fn
@@ -99,9 +109,11 @@ def generalize(a: Any, b: Any, value: object, sym: Sym) -> Any:
             raise _Mismatch
         return Call(
             a.fn,
-            tuple(generalize(x, y, value, sym) for x, y in zip(a.args, b.args, strict=True)),
             tuple(
-                (k, generalize(x, y, value, sym))
+                generalize(x, y, value, sym, formulas) for x, y in zip(a.args, b.args, strict=True)
+            ),
+            tuple(
+                (k, generalize(x, y, value, sym, formulas))
                 for (k, x), (_, y) in zip(a.kwargs, b.kwargs, strict=True)
             ),
         )
@@ -111,19 +123,62 @@ def generalize(a: Any, b: Any, value: object, sym: Sym) -> Any:
         return T(
             a.template,
             tuple(
-                (k, generalize(x, y, value, sym))
+                (k, generalize(x, y, value, sym, formulas))
                 for (k, x), (_, y) in zip(a.parts, b.parts, strict=True)
             ),
         )
     if isinstance(a, (tuple, list)) and type(a) is type(b):
         if len(a) != len(b):
             raise _Mismatch
-        return type(a)(generalize(x, y, value, sym) for x, y in zip(a, b, strict=True))
+        return type(a)(generalize(x, y, value, sym, formulas) for x, y in zip(a, b, strict=True))
     if type(a) is not type(b):
         raise _Mismatch
     if a != b and type(a) is type(value) and a == value:
         return sym
+    if a != b and isinstance(a, (int, float)) and not isinstance(a, bool):
+        for code, here, there in formulas:
+            if type(a) is type(here) and a == here and b == there:
+                return code(sym)
     return a
+
+
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2}
+
+
+@dataclass(frozen=True)
+class _Formula(T):
+    """The code of a formula (renders as its template)."""
+
+
+def _code_of(tree: object) -> Callable[[Sym], Code]:
+    """An expression of a block's parameter (``ir.Formula``'s data) as code, given the symbol the
+    parameter has where the code stands (``width`` in ``__init__``, ``self.width`` in ``__call__``).
+    Operators come from a fixed set and operands are rendered as values: no spec text."""
+
+    def code(sym: Sym) -> Code:
+        return _build(tree, sym)[0]
+
+    return code
+
+
+def _build(tree: object, sym: Sym) -> tuple[Any, int]:
+    """Code for ``tree`` and its precedence (3 for an operand)."""
+    if isinstance(tree, tuple) and tree[0] == "param":
+        return sym, 3
+    if isinstance(tree, tuple) and tree[0] == "neg":
+        operand, level = _build(tree[1], sym)
+        return _Formula("-({x})" if level < 3 else "-{x}", (("x", operand),)), 3
+    if isinstance(tree, tuple):
+        op, left, right = tree
+        level = _PRECEDENCE[op]
+        a, la = _build(left, sym)
+        b, lb = _build(right, sym)
+        template = (
+            ("({a})" if la < level else "{a}") + f" {op} " + ("({b})" if lb <= level else "{b}")
+        )
+        return _Formula(template, (("a", a), ("b", b))), level
+    assert isinstance(tree, (int, float))
+    return tree, 3 if tree >= 0 else 0
 
 
 def _mentions(expr: Any, sym: Sym) -> bool:
@@ -195,7 +250,12 @@ class _Lowerer:
             scratch = _Lowerer(self.spec_name, self.precision, self.names)
             try:
                 sym = self.names.param(param)
-                plan = _generalized(plan, scratch.lower(variant, fold), sym, bound[param])
+                formulas = [
+                    (_code_of(tree), here, there)
+                    for name, tree, here, there in model.formulas
+                    if name == param
+                ]
+                plan = _generalized(plan, scratch.lower(variant, fold), sym, bound[param], formulas)
             except _Mismatch:
                 continue
         syms = {self.names.param(n): n for n, _ in model.bound}
@@ -269,18 +329,20 @@ def _activation(ref: Any) -> Callable[[Sym, Sequence[Code]], Code]:
     return lambda attr, xs: L.activation_call(ref, xs[0])
 
 
-def _generalized(plan: ClassPlan, other: ClassPlan, sym: Sym, value: object) -> ClassPlan:
+def _generalized(
+    plan: ClassPlan, other: ClassPlan, sym: Sym, value: object, formulas: Formulas = ()
+) -> ClassPlan:
     """``plan`` with the numbers that follow a parameter (compared with ``other``) written as its
     symbol ``sym``."""
     own = Sym(f"self.{sym}")
     if len(plan.fields) != len(other.fields) or len(plan.body) != len(other.body):
         raise _Mismatch
     fields = [
-        (a, generalize(e, o, value, sym), replace(w, **_shapes(w, ow, value, sym)))
+        (a, generalize(e, o, value, sym, formulas), replace(w, **_shapes(w, ow, value, sym)))
         for (a, e, w), (_, o, ow) in zip(plan.fields, other.fields, strict=True)
     ]
     body = [
-        (t, generalize(e, o, value, own), replace(w, **_shapes(w, ow, value, sym)))
+        (t, generalize(e, o, value, own, formulas), replace(w, **_shapes(w, ow, value, sym)))
         for (t, e, w), (_, o, ow) in zip(plan.body, other.body, strict=True)
     ]
     used_init = any(_mentions(e, sym) for _, e, _ in fields)

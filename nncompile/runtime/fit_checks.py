@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..registry.losses import Loss
+from ..registry.metrics import METRICS
 from ..shapes import fmt
 
 INT32 = np.iinfo(np.int32)
@@ -35,6 +36,7 @@ class Fit:
     output: tuple[int, ...]
     one_hot: bool = False
     pad: int | None = None  # the target id that marks padding (`pad:`): not a class
+    metrics: tuple[str, ...] = ()  # the train block's metric names
 
     @property
     def units(self) -> int:
@@ -157,6 +159,25 @@ def check_targets(
             f"({show(labels or range(len(np.unique(first_targets(splits)))))})",
             "use categorical_crossentropy (or binary_crossentropy); for a csv source whose "
             "numbers are real targets, set `task: regression` on the source",
+        )
+    check_metrics(fit, where, task)
+
+
+def check_metrics(fit: Fit, where: str, task: str | None) -> None:
+    """Metrics of the other task than the targets' (what `check` refuses when it knows the task
+    before loading: a csv or npz source's task is known here; found by the generated specs of
+    tests/test_lang_fuzz_specs.py, where `mae` on class labels crashed the first epoch)."""
+    have = "classification" if task == "sequence" else task
+    for name in fit.metrics:
+        wants = METRICS[name].task
+        if have is None or wants == have or (wants == "regression" and fit.one_hot):
+            continue
+        what = "class labels" if have == "classification" else "real-valued"
+        named = lambda task: "/".join(e.name for e in METRICS.entries() if e.task == task)
+        raise DataError(
+            f"{where}: metric {name} is for {wants}, but the targets are {what}",
+            f"{named('classification')} need class labels; {named('regression')} need "
+            "real-valued targets",
         )
 
 

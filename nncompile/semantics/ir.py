@@ -45,6 +45,11 @@ class Node:
     extra: tuple[Tensor, ...] = ()
 
 
+# An expression of a block's parameter as data: a number, ("param", name), ("neg", operand) or
+# (op, left, right) with op one of + - * / //.
+Formula = tuple[str, object, object, object]  # (parameter, expression, value, value in the variant)
+
+
 @dataclass(frozen=True)
 class Model:
     name: str
@@ -57,6 +62,9 @@ class Model:
     # of the model depends on its parameters, so that code generation can write one parameterised
     # class
     variants: tuple[tuple[str, object, Model], ...] = field(default=(), compare=False, repr=False)
+    # the block's arithmetic on one parameter (``width * 2``), each with its value in this model and
+    # in that parameter's variant: numbers that follow it are written as the expression
+    formulas: tuple[Formula, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def param_count(self) -> int:

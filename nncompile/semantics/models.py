@@ -10,7 +10,8 @@ from ..diagnostics import Collector
 from ..source import Span
 from ..syntax import ast
 from . import ir
-from .resolve import Resolver, Scope
+from .arith import Failed, evaluate, formula, mentions
+from .resolve import Invalid, Resolver, Scope
 from .walk import ModelWalk
 
 
@@ -31,35 +32,88 @@ class ModelBuilder:
 
     def plain_value(self, value: ast.Value, scope: Scope) -> object | None:
         """A parameter's value when it is a number, string or bool (after following names)."""
-        value, _ = self.resolver.deref(value, scope)
+        try:
+            value, _ = self.resolver.deref(value, scope)
+        except Invalid:
+            return None
         return value.value if isinstance(value, (ast.Number, ast.String, ast.Bool)) else None
 
     def variants(
         self, block: ast.ModelBlock, scope: Scope, given: tuple[ir.Tensor, ...], model: ir.Model
-    ) -> tuple[tuple[str, object, ir.Model], ...]:
+    ) -> tuple[tuple[tuple[str, object, ir.Model], ...], tuple[ir.Formula, ...]]:
         """The model rebuilt once per numeric parameter, that parameter changed (and the inputs it
         declares with it): the numbers that change with it are the ones code can write as the
-        parameter. A change that makes the model invalid just gives no variant."""
+        parameter; and the block's arithmetic on each such parameter, with its value here and in
+        the variant (``ir.Model.formulas``). A change that makes the model invalid just gives no
+        variant; a whole-number parameter is changed further when its first change leaves one of
+        its expressions the same (``width // 2``)."""
         out = []
+        formulas: list[ir.Formula] = []
+        quiet = Resolver(Collector(self.out.path))
         for name, value in model.bound:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
-            probe = value + 1 if isinstance(value, int) else (value / 2 if value else 0.5)
-            number = ast.Number(probe, scope.params[name][0].span)
-            params = {**scope.params, name: (number, Scope(self.lets))}
-            quiet = Resolver(Collector(self.out.path))
-            builder = ModelBuilder(quiet, self.blocks, self.lets)
-            builder.probing = True
-            declared = any(isinstance(s, ast.Input) for s in block.body)
-            try:
-                variant = builder.build(
-                    block, Scope(self.lets, params), None if declared else given
-                )
-            except Exception:  # a probe never fails a check: the class is then written per instance
-                variant = None
-            if variant is not None and not quiet.out.errors:
+            exprs = [e for stmt in block.body for e in mentions(stmt, name)]
+            probes = [value + 1, 2 * value + 1] if isinstance(value, int) else [value / 2 or 0.5]
+            found = None
+            for probe in probes:
+                variant = self.probe(block, scope, given, name, probe)
+                if variant is None:
+                    continue
+                found = (probe, variant, self.formulas(quiet, exprs, scope, name, probe))
+                if all(here != there for _, _, here, there in found[2]):
+                    break
+            if found is not None:
+                probe, variant, changed = found
                 out.append((name, probe, variant))
-        return tuple(out)
+                formulas += [f for f in changed if f[2] != f[3]]
+        return tuple(out), tuple(formulas)
+
+    def probe(
+        self,
+        block: ast.ModelBlock,
+        scope: Scope,
+        given: tuple[ir.Tensor, ...],
+        name: str,
+        probe: int | float,
+    ) -> ir.Model | None:
+        """The block built with parameter ``name`` set to ``probe``; None when that is invalid."""
+        number = ast.Number(probe, scope.params[name][0].span)
+        params = {**scope.params, name: (number, Scope(self.lets))}
+        quiet = Resolver(Collector(self.out.path))
+        builder = ModelBuilder(quiet, self.blocks, self.lets)
+        builder.probing = True
+        declared = any(isinstance(s, ast.Input) for s in block.body)
+        try:
+            variant = builder.build(block, Scope(self.lets, params), None if declared else given)
+        except Exception:  # a probe never fails a check: the class is then written per instance
+            return None
+        return variant if variant is not None and not quiet.out.errors else None
+
+    def formulas(
+        self, quiet: Resolver, exprs: list, scope: Scope, name: str, probe: int | float
+    ) -> list[ir.Formula]:
+        """Each of ``exprs`` (arithmetic on parameter ``name``) as data, with its value here and
+        with the parameter set to ``probe``."""
+        out: list[ir.Formula] = []
+        probed = (
+            Scope(
+                self.lets,
+                {**scope.params, name: (ast.Number(probe, exprs[0].span), Scope(self.lets))},
+            )
+            if exprs
+            else scope
+        )
+        for expr in exprs:
+            tree = formula(quiet, expr, scope, name)
+            try:
+                here = evaluate(quiet, expr, scope).value
+                there = evaluate(quiet, expr, probed).value
+            except Failed:
+                continue
+            if tree is not None:
+                out.append((name, tree, here, there))
+        return out
 
     def build(
         self,
@@ -158,7 +212,8 @@ class ModelBuilder:
             )
             return None
         if not self.probing:
-            model = replace(model, variants=self.variants(block, scope, given, model))
+            variants, formulas = self.variants(block, scope, given, model)
+            model = replace(model, variants=variants, formulas=formulas)
         return ir.Node(
             out_name,
             "model",

@@ -129,6 +129,8 @@ def report(
                 msg = f"expected {_EXPECTED[err['type']]}, got {_describe(err.get('input'))}"
                 if isinstance(err.get("input"), str) and _is_number(err["input"]):
                     hint = f"remove the quotes: {err['input']}"
+                if isinstance(err.get("input"), float) and err["type"].startswith("int_"):
+                    hint = "`/` gives a float even for whole numbers: use `//` (7 // 2 = 3)"
             if err["type"] == "literal_error" and isinstance(err.get("input"), str):
                 hint = did_you_mean(err["input"], _literal_options(err))
             out.error(D.BAD_VALUE, f"invalid {subject}: {msg}", span, hint)
@@ -189,7 +191,7 @@ def _describe(value: Any) -> str:
     if isinstance(value, str):
         return f'the string "{value}"'
     if isinstance(value, float):
-        return f"{value:g}"
+        return repr(value) if value.is_integer() and abs(value) < 1e16 else f"{value:g}"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):

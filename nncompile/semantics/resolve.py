@@ -17,6 +17,7 @@ from ..diagnostics import Collector, did_you_mean, one_of
 from ..registry import BlockRef, Params, Ref, RefTo, registries
 from ..source import Span
 from ..syntax import ast
+from .arith import Failed, evaluate, is_arithmetic
 from .pydantic_errors import KEY, is_dict, is_list, kind_label, kinds_label, nested_model, report
 
 
@@ -66,6 +67,8 @@ class Resolver:
     def plain(self, value: ast.Value, scope: Scope, spans: dict, loc: tuple, symbols: dict) -> Any:
         """A value with no registry meaning; remembers each sub-value's span under its loc."""
         spans[loc] = value.span
+        if is_arithmetic(value):
+            value = self.arithmetic(value, scope)
         if isinstance(value, (ast.Number, ast.String, ast.Bool)):
             return value.value
         if isinstance(value, ast.Name):
@@ -93,6 +96,7 @@ class Resolver:
                 symbols,
                 lambda v, s, at: self.plain(v, s, spans, at, symbols),
             )
+        assert isinstance(value, ast.Call)
         self.out.error(
             D.BAD_VALUE,
             f"a call ({value.name}(...)) is not allowed here",
@@ -181,8 +185,23 @@ class Resolver:
             return self.plain(value, scope, spans, loc, symbols)
         return self.field_value(value, info, scope, spans, loc, symbols)
 
+    def arithmetic(self, value: ast.Value, scope: Scope) -> ast.Number:
+        """An expression's value (``size * 2``); its diagnostics are recorded."""
+        assert isinstance(value, (ast.BinOp, ast.Neg))
+        try:
+            return evaluate(self, value, scope)
+        except Failed:
+            raise Invalid from None
+
     def deref(self, value: ast.Value, scope: Scope) -> tuple[ast.Value, Scope]:
-        """Follow `let` values and model parameters to the value they name."""
+        """Follow `let` values and model parameters to the value they name; an expression is
+        evaluated to the number literal it stands for."""
+        value, scope = self.follow(value, scope)
+        if is_arithmetic(value):
+            return self.arithmetic(value, scope), scope
+        return value, scope
+
+    def follow(self, value: ast.Value, scope: Scope) -> tuple[ast.Value, Scope]:
         seen = set()
         while isinstance(value, ast.Name):
             key = (

@@ -14,6 +14,7 @@ from ..source import Span
 from ..syntax import ast
 from . import ir
 from .bindings import auto_name, extra_outputs, tensor_arguments
+from .dims import input_dim
 from .resolve import Invalid, Resolver, Scope
 
 
@@ -133,19 +134,22 @@ class ModelWalk:
 
     # ---- statements -------------------------------------------------------------------------
     def input(self, stmt: ast.Input) -> None:
-        dims = []
-        for d in stmt.dims:
-            value = int(d.value) if isinstance(d, ast.Number) else self.dim(d)
-            if value is None:
-                self.broken = True
-                return
-            if value < 1:
+        dims: list[int] = []
+        bad = False
+        for d in stmt.dims:  # every dimension is checked, so all their errors are reported
+            value = self.dim(d)
+            if value is not None and value < 1:
                 self.out.error(
                     D.BAD_VALUE, f"input dimensions must be at least 1, got {value}", d.span
                 )
-                self.broken = True
-                return
-            dims.append(value)
+                value = None
+            if value is None:
+                bad = True
+            else:
+                dims.append(value)
+        if bad:
+            self.broken = True
+            return
         if not dims:
             self.out.error(D.BAD_VALUE, f"input '{stmt.name}' needs a shape, e.g. [64]", stmt.span)
             self.broken = True
@@ -162,20 +166,8 @@ class ModelWalk:
         self.inputs.append(tensor)
         self.current = stmt.name
 
-    def dim(self, name: ast.Name) -> int | None:
-        value, _ = self.b.resolver.deref(name, self.scope)
-        if isinstance(value, ast.Number) and isinstance(value.value, int):
-            return value.value
-        if isinstance(value, ast.Name):
-            self.out.error(
-                D.UNKNOWN_REFERENCE,
-                f"unknown name '{name.id}'",
-                name.span,
-                D.did_you_mean(name.id, self.scope.names()) or "define it with `let`",
-            )
-        else:
-            self.out.error(D.BAD_VALUE, f"'{name.id}' is not a whole number", name.span)
-        return None
+    def dim(self, dim: ast.Value) -> int | None:
+        return input_dim(self.b.resolver, dim, self.scope)
 
     def bind_given(self, declared: list[ast.Input], given: tuple[ir.Tensor, ...]) -> None:
         """A model used as a layer: its inputs are the caller's tensors."""

@@ -73,7 +73,25 @@ class Call:
     span: Span
 
 
-Value = Number | String | Bool | Name | List | Dict | Call
+@dataclass(frozen=True)
+class BinOp:
+    """Arithmetic ``left op right`` (op: ``+ - * / //``), evaluated at compile time."""
+
+    op: str
+    left: Value
+    right: Value
+    span: Span
+
+
+@dataclass(frozen=True)
+class Neg:
+    """Unary minus of a value that is not a number literal (``-rate``, ``-(a + 1)``)."""
+
+    operand: Value
+    span: Span
+
+
+Value = Number | String | Bool | Name | List | Dict | Call | BinOp | Neg
 
 
 # ---- statements and blocks ---------------------------------------------------------------
@@ -121,7 +139,7 @@ class SweepBlock:
 class Input:
     name: str
     name_span: Span
-    dims: tuple[Number | Name, ...]
+    dims: tuple[Value, ...]  # each a whole-number expression (checked in semantics)
     dtype: str  # "float32" or "int32"
     span: Span
 

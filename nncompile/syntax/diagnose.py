@@ -107,6 +107,10 @@ _TOKEN_TEXT = {
     "INPUT": "'input'",
     "OUTPUT": "'output'",
     "INT_TYPE": "'int'",
+    "PLUS": "'+'",
+    "MINUS": "'-'",
+    "STAR": "'*'",
+    "SLASH": "'/'",
     "$END": "end of file",
 }
 
@@ -123,8 +127,14 @@ def _describe(token: Token) -> str:
     return f"'{token.value}'"
 
 
+# arithmetic operators may follow any value: listing them would only hide what else is expected
+_OPERATORS = {"PLUS", "MINUS", "STAR", "SLASH"}
+
+
 def _expected(names) -> str:
-    shown = sorted({_TOKEN_TEXT.get(n, n) for n in names if not n.startswith("__")})
+    shown = sorted(
+        {_TOKEN_TEXT.get(n, n) for n in names if not n.startswith("__") and n not in _OPERATORS}
+    )
     if not shown or len(shown) > 6:
         return ""
     return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]

@@ -176,13 +176,7 @@ class _Builder:
     def input_stmt(self, t: Tree) -> ast.Input:
         _, name, shape = t.children
         int_type, *dims = shape.children
-        nodes = tuple(
-            ast.Number(self.number(str(d.children[0]), _span(d.children[0])), _span(d.children[0]))
-            if d.data == "dim_int"
-            else ast.Name(str(d.children[0]), _span(d.children[0]))
-            for d in dims
-            if d is not None
-        )
+        nodes = tuple(self.value(d) for d in dims if d is not None)
         return ast.Input(
             str(name), _span(name), nodes, "int32" if int_type else "float32", _span(t)
         )
@@ -250,7 +244,15 @@ class _Builder:
                 text = _unescape(str(token)) if token.type == "STRING" else str(token)
                 pairs.append(ast.Pair(text, _span(token), self.value(value), _span(p)))
             return ast.Dict(tuple(pairs), span)
+        if kind in _OPERATORS:
+            left, right = t.children
+            return ast.BinOp(_OPERATORS[kind], self.value(left), self.value(right), span)
+        if kind == "neg":
+            return ast.Neg(self.value(t.children[0]), span)
         raise AssertionError(f"unhandled value rule {kind}")
+
+
+_OPERATORS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//"}
 
 
 def _abbreviated(text: str) -> str:

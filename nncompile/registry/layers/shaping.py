@@ -49,8 +49,10 @@ def reshape_shape(p: Reshape, x: list[Shape]) -> Shape:
 
 
 def lower_reshape(p: Reshape, x: tuple[Shape, ...], out: Shape) -> Lowered:
+    # the spec's dimensions, -1 included: the code follows the spec (and a parameterised block
+    # whose other dimensions follow a parameter is one class)
     return Lowered(
-        None, lambda a, xs: t("{x}.reshape({x}.shape[0], *{shape})", x=xs[0], shape=tuple(out))
+        None, lambda a, xs: t("{x}.reshape({x}.shape[0], *{shape})", x=xs[0], shape=tuple(p.shape))
     )
 
 
