@@ -14,15 +14,7 @@ RESUME_HELP = "continue from the run folder's newest checkpoint, to where a whol
 
 def epochs(text: str) -> int:
     """--epochs N: a whole number >= 1 (0 or less would overwrite a run with untrained state)."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"takes a whole number >= 1, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"takes a whole number >= 1, got {n}")
-    if n > MAX_EPOCHS:
-        raise argparse.ArgumentTypeError(f"takes at most {MAX_EPOCHS} epochs, got {n}")
-    return n
+    return count(text, MAX_EPOCHS, " epochs")
 
 
 def flag(*names: str, **options) -> tuple[tuple[str, ...], dict]:
@@ -40,14 +32,16 @@ def temperature(text: str) -> float:
     return value
 
 
-def count(text: str) -> int:
-    """-n N: a whole number >= 1."""
+def count(text: str, most: int | None = None, unit: str = "") -> int:
+    """-n N: a whole number >= 1 (and at most `most`)."""
     try:
         n = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"takes a whole number >= 1, got {text!r}") from None
     if n < 1:
         raise argparse.ArgumentTypeError(f"takes a whole number >= 1, got {n}")
+    if most is not None and n > most:
+        raise argparse.ArgumentTypeError(f"takes at most {most}{unit}, got {n}")
     return n
 
 
