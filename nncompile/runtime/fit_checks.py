@@ -168,9 +168,11 @@ def check_metrics(fit: Fit, where: str, task: str | None) -> None:
     before loading: a csv or npz source's task is known here; found by the generated specs of
     tests/test_lang_fuzz_specs.py, where `mae` on class labels crashed the first epoch)."""
     have = "classification" if task == "sequence" else task
+    # error metrics on one-hot rows, or on a single sigmoid unit's probability (the Brier score)
+    errors_fit = fit.one_hot or (task == "classification" and fit.output[-1:] == (1,))
     for name in fit.metrics:
         wants = METRICS[name].task
-        if have is None or wants == have or (wants == "regression" and fit.one_hot):
+        if have is None or wants == have or (wants == "regression" and errors_fit):
             continue
         what = "class labels" if have == "classification" else "real-valued"
         named = lambda task: "/".join(e.name for e in METRICS.entries() if e.task == task)
