@@ -420,3 +420,22 @@ METRICS = Registry(
         ),
     ],
 )
+
+
+def fits_task(name: str, task: str | None, one_hot: bool, output: tuple[int, ...] | None) -> bool:
+    """Whether metric `name` can score targets of `task` (None: not known yet) for a model whose one
+    output has shape `output` (None: several outputs). Error metrics also read one-hot rows, or a
+    single sigmoid unit's probability of class ids (the Brier score). One rule for `check`
+    (semantics.checks) and for data whose task is known only when loaded (runtime.fit_checks)."""
+    have = "classification" if task == "sequence" else task
+    wants = METRICS[name].task
+    if have is None or wants == have:
+        return True
+    single_unit = task == "classification" and output is not None and output[-1:] == (1,)
+    return wants == "regression" and (one_hot or single_unit)
+
+
+def task_hint(labels: str = "classes", values: str = "real targets") -> str:
+    """Which metrics need which targets (the hint of a metric/task mismatch)."""
+    named = lambda task: "/".join(e.name for e in METRICS.entries() if e.task == task)
+    return f"{named('classification')} need {labels}; {named('regression')} need {values}"

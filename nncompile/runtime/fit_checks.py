@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..registry.losses import Loss
-from ..registry.metrics import METRICS
+from ..registry.metrics import METRICS, fits_task, task_hint
 from ..shapes import fmt
 
 INT32 = np.iinfo(np.int32)
@@ -167,19 +167,14 @@ def check_metrics(fit: Fit, where: str, task: str | None) -> None:
     """Metrics of the other task than the targets' (what `check` refuses when it knows the task
     before loading: a csv or npz source's task is known here; found by the generated specs of
     tests/test_lang_fuzz_specs.py, where `mae` on class labels crashed the first epoch)."""
-    have = "classification" if task == "sequence" else task
-    # error metrics on one-hot rows, or on a single sigmoid unit's probability (the Brier score)
-    errors_fit = fit.one_hot or (task == "classification" and fit.output[-1:] == (1,))
     for name in fit.metrics:
-        wants = METRICS[name].task
-        if have is None or wants == have or (wants == "regression" and errors_fit):
+        if fits_task(name, task, fit.one_hot, fit.output):
             continue
+        have = "classification" if task == "sequence" else task
         what = "class labels" if have == "classification" else "real-valued"
-        named = lambda task: "/".join(e.name for e in METRICS.entries() if e.task == task)
         raise DataError(
-            f"{where}: metric {name} is for {wants}, but the targets are {what}",
-            f"{named('classification')} need class labels; {named('regression')} need "
-            "real-valued targets",
+            f"{where}: metric {name} is for {METRICS[name].task}, but the targets are {what}",
+            task_hint("class labels", "real-valued targets"),
         )
 
 

@@ -9,7 +9,7 @@ from ..diagnostics import Collector
 from ..registry import Ref
 from ..registry.augmentations import AUGMENTATIONS
 from ..registry.losses import LOSSES, Output
-from ..registry.metrics import METRICS
+from ..registry.metrics import METRICS, fits_task, task_hint
 from ..registry.schedules import SCHEDULES
 from ..registry.sources import SOURCES
 from ..shapes import fmt
@@ -204,27 +204,15 @@ def _augmentations(train: ir.Train, out: Collector) -> None:
 def _metrics(train: ir.Train, out: Collector, span) -> None:
     task, classes = train.data.info.task, train.data.info.num_classes
     model = train.model
-    # error metrics on one-hot rows, or on a single sigmoid unit's probability (the Brier score)
-    errors_fit = train.data.props.one_hot or (
-        task == "classification"
-        and model is not None
-        and len(model.outputs) == 1
-        and model.outputs[0].shape[-1:] == (1,)
-    )
+    output = model.outputs[0].shape if model is not None and len(model.outputs) == 1 else None
     for _, metric in train.metric_refs():
         entry = METRICS[metric.name]
-        have = "classification" if task == "sequence" else task
-        if (
-            have is not None
-            and entry.task != have
-            and not (entry.task == "regression" and errors_fit)
-        ):
-            named = lambda want: "/".join(e.name for e in METRICS.entries() if e.task == want)
+        if not fits_task(metric.name, task, train.data.props.one_hot, output):
             out.error(
                 D.LOSS_OUTPUT,
                 f"metric {metric.name} is for {entry.task}, but data {train.data.name} is {task}",
                 metric.span,
-                f"{named('classification')} need classes; {named('regression')} need real targets",
+                task_hint(),
             )
         problem = entry.check_classes(metric.params, classes) if classes else None
         if problem is not None:
