@@ -76,11 +76,3 @@ def find_lr(opt_state: nnx.State) -> tuple | None:
         if len(path) >= 2 and path[-2:] == ("hyperparams", "learning_rate"):
             return tuple(path)
     return None
-
-
-def leaf(state: nnx.State, path: tuple):
-    """The array at `path` of a state."""
-    node = state
-    for key in path:
-        node = node[key]
-    return node[...] if isinstance(node, nnx.Variable) else node
