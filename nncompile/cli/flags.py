@@ -1,11 +1,11 @@
 """The `nncompile` command's argument helpers: flag declarations, their checks and help texts
-(the flags themselves are declared once in cli.FLAGS; `sample`'s here)."""
+(the flags themselves are declared once in cli.common.FLAGS; `sample`'s here)."""
 
 from __future__ import annotations
 
 import argparse
 
-from .registry.bounds import MAX_EPOCHS
+from ..registry.bounds import MAX_EPOCHS
 
 FORMAT_HELP = "json: for programs (check: diagnostics: path, line, column, code, message, hint)"
 CACHE_HELP = "no persistent compilation cache (~/.cache/nncompile/jax; or NNCOMPILE_CACHE=0)"

@@ -1,0 +1,84 @@
+"""The `nncompile` command: argument parsing and exit codes only; the work is in the library.
+
+Exit codes: 0 success, 1 errors in a spec (or training failed), 2 usage, 130 interrupted (Ctrl-C),
+143 terminated (SIGTERM; training checkpoints like on Ctrl-C), 3 a bug.
+Every command raises its errors; `main` is the one place that reports them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import sys
+
+from ..diagnostics import CompileError, render
+from ..errors import NncompileError, out_of_memory
+from ..version import __version__
+from . import spec, training
+from .common import FLAGS
+
+COMMANDS = {**spec.COMMANDS, **training.COMMANDS}  # one line per module of commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nncompile",
+        description="Compile .nn model specs into Flax/Optax training programs, and train them.",
+    )
+    parser.add_argument("--version", action="version", version=f"nncompile {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (handler, flags) in COMMANDS.items():
+        text = inspect.getdoc(handler) or ""
+        first, _, more = text.partition("\n\n")
+        about = more or first[:1].upper() + first[1:] + "."
+        p = sub.add_parser(name, help=first, description=about)
+        for key in flags:
+            names, options = FLAGS[key]
+            p.add_argument(*names, **options)
+        p.set_defaults(handler=handler)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if getattr(args, "no_cache", False):
+        from ..runtime.jaxcache import disable
+
+        disable()
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except CompileError as e:
+        print(render(e.diagnostics, e.source), file=sys.stderr)
+        return 1
+    except NncompileError as e:
+        print(f"nncompile: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # a bug: say so plainly; NNCOMPILE_DEBUG=1 shows the traceback
+        if os.environ.get("NNCOMPILE_DEBUG"):
+            raise
+        if out_of_memory(e):  # XLA's RESOURCE_EXHAUSTED or a host MemoryError: not a bug
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+            print(
+                f"nncompile: out of memory ({first})\n  hint: use a smaller model, batch_size "
+                "or data; `nncompile plan FILE` prints the estimate",
+                file=sys.stderr,
+            )
+            return 1
+        print(
+            f"nncompile: internal error ({type(e).__name__}: {e})\n  hint: this is a bug in "
+            "nncompile; rerun with NNCOMPILE_DEBUG=1 for the traceback and report it",
+            file=sys.stderr,
+        )
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())
