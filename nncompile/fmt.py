@@ -38,7 +38,7 @@ def format_text(text: str, path: str = "<spec>") -> str:
 def skeleton(node) -> object:
     """A syntax tree without its spans and path (``-1`` and ``- 1`` are the same number)."""
     if isinstance(node, ast.Neg) and isinstance(node.operand, ast.Number):
-        return ("Number", -node.operand.value)
+        return skeleton(dataclasses.replace(node.operand, value=-node.operand.value))
     if dataclasses.is_dataclass(node) and not isinstance(node, type):
         return (
             type(node).__name__,

@@ -77,6 +77,8 @@ FLAGS = {
     "sweep": flag("--sweep", metavar="NAME", help="which sweep block (default: the first)"),
     "platforms": flag("--platforms", default="cpu,cuda", help="cpu, cuda, rocm, tpu"),
     "kind": flag("kind", nargs="?", help="only this kind: layer, activation, loss, ..."),
+    "fmt_check": flag("--check", action="store_true", help="change no file; exit 1 if any would"),
+    "diff": flag("--diff", action="store_true", help="print a unified diff instead of writing"),
     **SAMPLE_FLAGS,
 }
 SPEC = ("file", "train", "set")  # a spec compiled for one train block
