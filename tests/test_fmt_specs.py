@@ -94,7 +94,9 @@ train{model:M data:d loss:categorical_crossentropy optimizer:adam(lr=lr)
   epochs:  -(-3)  batch_size: 2*(hidden-(8+8))
 }
 """
-    assert format_text(messy) == """# header comment
+    assert (
+        format_text(messy)
+        == """# header comment
 let hidden = 32  # width
 let lr     = 1e-3
 
@@ -123,6 +125,7 @@ train {
   batch_size: 2 * (hidden - (8 + 8))
 }
 """
+    )
 
 
 def test_long_values_break_one_item_per_line_and_comments_inside_move_above():
@@ -130,7 +133,9 @@ def test_long_values_break_one_item_per_line_and_comments_inside_move_above():
         "train {\n  objective: gan(generator=Generator, discriminator=Discriminator, "
         "noise=normal([noise_dim]), label_smoothing=0.1)\n  grid: {a: [1,  # one\n 2]}\n}\n"
     )
-    assert format_text(text) == """train {
+    assert (
+        format_text(text)
+        == """train {
   objective: gan(
     generator=Generator,
     discriminator=Discriminator,
@@ -141,14 +146,17 @@ def test_long_values_break_one_item_per_line_and_comments_inside_move_above():
   grid: {a: [1, 2]}
 }
 """
+    )
 
 
 def test_trailing_comments_align_and_continuations_stay_under_them():
     text = (
-        "data d {\n  source: sklearn(\"iris\") # a\n  shuffle: true # bb\n"
+        'data d {\n  source: sklearn("iris") # a\n  shuffle: true # bb\n'
         "                # more of bb\n\n  split: {train: 1}   # alone\n}\n"
     )
-    assert format_text(text) == """data d {
+    assert (
+        format_text(text)
+        == """data d {
   source:  sklearn("iris")  # a
   shuffle: true             # bb
                             # more of bb
@@ -156,6 +164,7 @@ def test_trailing_comments_align_and_continuations_stay_under_them():
   split: {train: 1}  # alone
 }
 """
+    )
 
 
 def test_hash_inside_a_string_is_not_a_comment():

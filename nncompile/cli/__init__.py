@@ -18,7 +18,11 @@ from ..version import __version__
 from . import editor, spec, training
 from .common import FLAGS
 
-COMMANDS = {**spec.COMMANDS, **training.COMMANDS, **editor.COMMANDS}  # one line per module of commands
+COMMANDS = {  # one line per module of commands
+    **spec.COMMANDS,
+    **training.COMMANDS,
+    **editor.COMMANDS,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -64,8 +64,7 @@ def cmd_fmt(args) -> int:
 def _inputs(paths: list[str]):
     from ..syntax.parser import decode
 
-    for path, source, read_errors in sources([p for p in paths if p != "-"]):
-        yield path, source, read_errors
+    yield from sources([p for p in paths if p != "-"])
     if "-" in paths:
         try:
             yield "-", decode(sys.stdin.buffer.read(), "<stdin>"), None
