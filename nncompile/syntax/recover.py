@@ -203,7 +203,7 @@ class _Recovery:
         if isinstance(e, UnexpectedToken) and e.token.type == "$END":
             return False
         line, _ = _place(e, end)
-        if not start < line <= end or d.span is None or d.span.line != line:
+        if not start < line <= end or d.span.line != line:
             return False
         if not _balanced(self.lines[line - 1]):
             return False
