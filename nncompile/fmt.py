@@ -11,7 +11,7 @@ import dataclasses
 from .diagnostics import CompileError
 from .source import Source
 from .syntax import ast
-from .syntax.parser import build, parse_tree
+from .syntax.parser import build, parse, parse_tree
 from .syntax.printer import Printer
 
 
@@ -22,7 +22,11 @@ def format_text(text: str, path: str = "<spec>") -> str:
     result parses to the same syntax tree, spans aside (checked before returning).
     """
     source = Source(text.lstrip("\ufeff"), path)
-    tree = parse_tree(source)
+    try:
+        tree = parse_tree(source)
+    except CompileError:
+        parse(source)  # raises with every syntax error, not only the first
+        raise
     out = Printer(source.text).spec(tree)
     try:
         same = skeleton(build(parse_tree(Source(out, path)), source)) == skeleton(

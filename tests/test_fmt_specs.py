@@ -11,6 +11,7 @@ import pydantic
 import pytest
 import spec_strategy
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from nncompile.compiler import analyse
 from nncompile.fmt import format_text
@@ -172,9 +173,35 @@ def test_hash_inside_a_string_is_not_a_comment():
     assert format_text(text) == 'data d {\n  source: csv("a#b.csv")  # the file\n}\n'
 
 
-def test_syntax_errors_raise_compile_error_with_the_place():
+def test_syntax_errors_raise_compile_error_with_every_error():
     from nncompile.diagnostics import CompileError
 
     with pytest.raises(CompileError) as e:
-        format_text("let a = (1\nlet b = 2\n", "x.nn")
-    assert re.search(r"x\.nn:\d+:\d+", e.value.diagnostics[0].render(None))
+        format_text("let a = (1\nlet b = 2\nlet c = = 3\n", "x.nn")
+    assert [d.render(None).split(": ")[0] for d in e.value.diagnostics] == ["x.nn:2:1", "x.nn:3:9"]
+
+
+@st.composite
+def commented(draw):
+    """A spec of specs/ with comments added at the ends of lines and on lines of their own."""
+    path = draw(st.sampled_from(SPECS))
+    lines = path.read_text().split("\n")
+    for k in sorted(draw(st.lists(st.integers(0, len(lines) - 1), max_size=8)), reverse=True):
+        if draw(st.booleans()) and "#" not in lines[k]:
+            lines[k] += f"  # end {k}"
+        else:
+            lines.insert(k, " " * draw(st.integers(0, 6)) + f"# own {k}")
+    return str(path), "\n".join(lines)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+@given(commented())
+def test_comments_anywhere_are_kept(case):
+    path, text = case
+    assert_formats_well(text, path)
