@@ -4,7 +4,6 @@ keeps every comment: over every spec in specs/ and over Hypothesis-generated val
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 
 import pydantic

@@ -16,6 +16,7 @@ follow-on errors, filtered out by the caller).
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -123,11 +124,7 @@ class _Recovery:
         return self.bounds[seg + 1] - 1 if seg + 1 < len(self.bounds) else len(self.lines)
 
     def segment_at(self, line: int) -> int:
-        seg = 0
-        for i, start in enumerate(self.bounds):
-            if start <= line:
-                seg = i
-        return seg
+        return max(0, bisect.bisect_right(self.bounds, line) - 1)
 
     def segment_of(self, e: UnexpectedInput, last: int) -> int:
         """The item the error lies in: the one before when the error is the next item's start."""
