@@ -83,3 +83,30 @@ def test_pre_commit_hooks_run_fmt_and_check_on_nn_files():
     assert hooks["nncompile-fmt-check"]["entry"] == "nncompile fmt --check"
     assert hooks["nncompile-check"]["entry"] == "nncompile check"
     assert all(h["files"] == r"\.nn$" and h["language"] == "python" for h in hooks.values())
+
+
+def test_a_folder_means_every_spec_under_it(tmp_path, capsys):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.nn").write_text(UGLY)
+    (tmp_path / "sub" / "b.nn").write_text(UGLY)
+    (tmp_path / "notes.txt").write_text("let  a=1\n")
+    assert main(["fmt", "--check", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "would reformat" in err and "2 of 2 files would be reformatted" in err
+    assert main(["fmt", str(tmp_path)]) == 0
+    assert (tmp_path / "sub" / "b.nn").read_text() == PRETTY
+    assert (tmp_path / "notes.txt").read_text() == "let  a=1\n"
+
+
+def test_a_file_that_cannot_be_written_is_an_error_not_a_crash(tmp_path, capsys, monkeypatch):
+    ugly = tmp_path / "ugly.nn"
+    ugly.write_text(UGLY)
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "write_text", refuse)
+    assert main(["fmt", str(ugly)]) == 1
+    err = capsys.readouterr().err
+    assert f"nncompile: cannot write {ugly}: Permission denied" in err
+    assert "internal error" not in err

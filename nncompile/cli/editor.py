@@ -13,13 +13,15 @@ from .common import sources
 def cmd_fmt(args) -> int:
     """format specs in the canonical layout
 
-    Rewrite each FILE in one canonical layout (comments kept, meaning unchanged); `-` reads
-    stdin and writes stdout. --check changes nothing and exits 1 when a file would change
-    (for CI and pre-commit); --diff prints the changes as a unified diff instead of writing."""
+    Rewrite each FILE in one canonical layout (comments kept, meaning unchanged); a folder means
+    every .nn file under it; `-` reads stdin and writes stdout. --check changes nothing and exits
+    1 when a file would change (for CI and pre-commit); --diff prints the changes as a unified
+    diff instead of writing. A file with syntax errors is left as it is (exit 1)."""
     from ..fmt import format_text
 
-    changed = errors = 0
+    seen = changed = errors = 0
     for path, source, read_errors in _inputs(args.files):
+        seen += 1
         if source is None:
             print(render(read_errors), file=sys.stderr)
             errors += 1
@@ -48,10 +50,15 @@ def cmd_fmt(args) -> int:
         if args.check:
             print(f"would reformat {path}", file=sys.stderr)
         elif not args.diff:
-            Path(path).write_text(formatted, encoding="utf-8")
+            try:
+                Path(path).write_text(formatted, encoding="utf-8")
+            except OSError as e:
+                print(f"nncompile: cannot write {path}: {e.strerror}", file=sys.stderr)
+                changed, errors = changed - 1, errors + 1
+                continue
             print(f"reformatted {path}", file=sys.stderr)
-    if not (len(args.files) == 1 and args.files[0] == "-"):
-        files = len(args.files) - errors
+    if args.files != ["-"]:
+        files = seen - errors
         verb = "would be reformatted" if args.check or args.diff else "reformatted"
         print(
             f"{changed} of {files} file{'s' if files != 1 else ''} {verb}"
@@ -62,9 +69,16 @@ def cmd_fmt(args) -> int:
 
 
 def _inputs(paths: list[str]):
+    """(path, Source or None, read errors) per file; a folder gives its .nn files."""
     from ..syntax.parser import decode
 
-    yield from sources([p for p in paths if p != "-"])
+    files: list[str] = []
+    for p in paths:
+        if p != "-" and Path(p).is_dir():
+            files += [str(f) for f in sorted(Path(p).rglob("*.nn")) if f.is_file()]
+        elif p != "-":
+            files.append(p)
+    yield from sources(files)
     if "-" in paths:
         try:
             yield "-", decode(sys.stdin.buffer.read(), "<stdin>"), None
