@@ -50,8 +50,11 @@ FILES = (
     "params",
     "summary.json",
 )
-# every name nncompile writes in a run folder: FILES and what api/gan and checkpoints add
-OWN = frozenset({*FILES, "data.json", "samples", "samples.png", "checkpoints", MARKER})
+# every name nncompile writes in a run folder: FILES and what api/gan, checkpoints and the run
+# record (runtime.runrecord) add
+OWN = frozenset(
+    {*FILES, "data.json", "samples", "samples.png", "checkpoints", "run.json", "spec.nn", MARKER}
+)
 
 
 class RunFolderError(NncompileError):
@@ -366,10 +369,9 @@ def check_program(path: Path, identity: dict) -> None:
     changed = changes(written, identity, code=same_version)
     if changed:
         raise RunFolderError(
-            f"{path} was trained by a different program (same parameter shapes): "
-            + "; ".join(changed),
-            "use the spec (and --set values) that trained it; its program is "
-            f"{path / 'program.py'}",
+            f"{path} was trained by a different program: " + "; ".join(changed),
+            "leave out FILE and --set to use the spec the run recorded, or give the spec (and "
+            f"--set values) that trained it; its program is {path / 'program.py'}",
         )
 
 
