@@ -43,7 +43,7 @@ def restore_params(run_dir: str | os.PathLike, trainer, record: dict | None = No
                 tree = checkpointer.metadata(path).item_metadata.tree
             except Exception as e:
                 raise _damaged(run, e) from None
-            check_structure(run, tree, model)
+            check_structure(run, tree, model, recorded=record is not None)
             target = jax.tree.map(ocp.utils.to_shape_dtype_struct, model)
             try:
                 restored = checkpointer.restore(path, target)
@@ -54,7 +54,7 @@ def restore_params(run_dir: str | os.PathLike, trainer, record: dict | None = No
     trainer.load_state({"model": restored})
 
 
-def check_structure(run: Path, tree, model) -> None:
+def check_structure(run: Path, tree, model, recorded: bool = False) -> None:
     """The arrays of a run's params/ (Orbax metadata) against the model's state: RestoreError with
     the first differences."""
     have = {
@@ -77,8 +77,12 @@ def check_structure(run: Path, tree, model) -> None:
         )
         raise RestoreError(
             f"{run} was trained by another model: {shown}",
-            "leave out FILE and --set to use the run's own spec (recorded in the run), or give "
-            "the spec and --set values that trained it",
+            (
+                "leave out FILE and --set to use the spec the run recorded, or give "
+                if recorded
+                else "give "
+            )
+            + "the spec and --set values that trained it",
         )
 
 

@@ -262,6 +262,8 @@ def forget_failed(run: Path) -> None:
     left = numbered(group)
     if left:
         set_latest(group, str(left[-1]))
-    else:
-        with contextlib.suppress(OSError):
-            (group / LATEST).unlink()
+        return
+    with contextlib.suppress(OSError):  # nothing left: the group and an empty runs/ go too
+        (group / LATEST).unlink()
+        group.rmdir()
+        group.parent.rmdir()
