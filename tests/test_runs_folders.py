@@ -1,4 +1,4 @@
-"""Issue 12, runs: self-describing run folders, numbered runs with `latest`, `--run` alone, load()."""
+"""Issue 12, runs: self-describing run folders, numbered runs and `latest`, `--run` alone, load."""
 
 from __future__ import annotations
 
@@ -157,7 +157,7 @@ def test_sweep_trial_folders_are_self_describing_runs(here, capsys):
     assert code == 0 and out.startswith("test: loss "), err
 
 
-# ---- restore failures: one message, never a backend traceback -------------------------------------
+# ---- restore failures: one message, never a backend traceback -----------------------------------
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("trained")
