@@ -26,6 +26,13 @@ def _metrics(values: dict, keys: list[str]) -> str:
     return "  ".join(f"{k} {_num(values[k])}" for k in keys if k in values)
 
 
+def _setting(value) -> str:
+    """A setting's value in the diff; "-" where a run does not have it (no such --set)."""
+    if value is None:
+        return "-"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def _label(row, root: Path | None = None) -> str:
     try:
         name = str(row.path.relative_to(root)) if root else str(row.path)
@@ -104,7 +111,7 @@ def cmd_compare(args) -> int:
         for label in labels:
             table.add_column(label)
         for key, values in diff:
-            table.add_row(key, *(json.dumps(v) if not isinstance(v, str) else v for v in values))
+            table.add_row(key, *(_setting(v) for v in values))
         console = _console()
         if diff:
             console.print(table)
