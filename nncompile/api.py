@@ -212,6 +212,7 @@ class Program(Decoding):
 
             self._release_run()
             self._run = open_run(run_dir, resume=resume, log=note)
+            self.record(self._run.work, splits)  # a killed run still says what it trains
         if run_dir is not None:
             from .runtime.checkpoint import Checkpointer
 
@@ -365,7 +366,6 @@ class Program(Decoding):
 
     def _write(self, run: Path, test_metrics: dict) -> Path:
         from .runtime.outputs import write_run
-        from .runtime.runrecord import data_fingerprint, write_record
         from .runtime.safefiles import atomic_write
 
         assert self.history is not None
@@ -386,17 +386,21 @@ class Program(Decoding):
                 path / "data.json",
                 json.dumps({"stats": self.dataset.stats, "task": self.dataset.task}, indent=2),
             )
-        splits = getattr(self.trainer, "splits", None)
-        source = self.spec.source
-        write_record(  # last: it records the digests of params/
-            path,
-            spec_path=source.path,
-            spec_text=source.text,
+        self.record(path, getattr(self.trainer, "splits", None))  # last: digests of params/
+        return path
+
+    def record(self, folder: Path, splits: dict | None) -> None:
+        """Write run.json and spec.nn (runtime.runrecord): what rebuilds this program."""
+        from .runtime.runrecord import data_fingerprint, write_record
+
+        write_record(
+            folder,
+            spec_path=self.spec.source.path,
+            spec_text=self.spec.source.text,
             train=self.train_block.name,
             overrides=self.sets,
             data=data_fingerprint(splits) if isinstance(splits, dict) else None,
         )
-        return path
 
     def group(self) -> Path:
         """``runs/<spec>-<train>``: the folder of this program's numbered runs."""

@@ -72,7 +72,7 @@ def program_for_run(
                 "leave them out, or give the spec FILE too",
             )
         return load(run_dir, log=log)
-    program = compile(file, train=train, sets=sets).load(run_dir)
+    program = compile(file, train=train, sets=sets).load(Path(run_dir))
     run = resolve_run(run_dir)
     check_data(program, run, read_record(run), log or _quiet)
     return program

@@ -65,7 +65,8 @@ def test_runs_lists_every_run_with_its_settings_and_metrics(two_runs, capsys):
     assert [r["overrides"] for r in rows] == [{"hidden": "4"}, {"hidden": "32"}]
     assert [r["epochs"] for r in rows] == [2, 3]
     for r in rows:
-        history = [json.loads(line) for line in open(Path(r["run"]) / "metrics.jsonl")]
+        lines = (Path(r["run"]) / "metrics.jsonl").read_text().splitlines()
+        history = [json.loads(line) for line in lines]
         assert r["final"]["val_loss"] == history[-1]["val_loss"]
         best = min(history, key=lambda e: e["val_loss"])
         assert r["best_epoch"] == best["epoch"] and r["best"]["val_loss"] == best["val_loss"]

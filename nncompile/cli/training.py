@@ -99,12 +99,12 @@ def train_target(args, log):
     one with --resume, or --out DIR (a run of another spec there is refused without --force);
     `train --resume --out RUN` without FILE continues RUN with its own recorded spec."""
     from ..runs import rebuild
-    from ..runtime.runrecord import new_run_dir, resolve_run, resume_dir
+    from ..runtime.runrecord import new_run_dir, resume_dir, resume_target
 
     if args.file is None:
         if not (args.resume and args.out):
             raise SystemExit("nncompile train: give the spec FILE (or --resume --out RUN)")
-        run_dir = resolve_run(args.out)
+        run_dir = resume_target(Path(args.out))
         if args.set or args.train:
             raise SystemExit("nncompile train: --set and --train need the spec FILE")
         return rebuild(run_dir, log)[0], run_dir
@@ -114,7 +114,7 @@ def train_target(args, log):
         return program, resume_dir(group) if args.resume else new_run_dir(group)
     run_dir = Path(args.out)
     if args.resume:
-        return program, resolve_run(run_dir)
+        return program, resume_target(run_dir)
     if not args.force:
         check_same_spec(run_dir, program)
     return program, run_dir

@@ -57,6 +57,10 @@ OWN = frozenset(
 )
 
 
+# what a run folder holds before its training kept anything: the marker and the run's record
+PRELIMINARY = frozenset({MARKER, "run.json", "spec.nn"})
+
+
 class RunFolderError(NncompileError):
     """A run folder cannot be used: not a folder, not a run, read-only, in use."""
 
@@ -110,8 +114,9 @@ class RunFolder:
         """Training failed: remove a staging folder this open made, release the folder."""
         if self.staged and self.fresh:
             discard(self.work)
-        if self.path in self.created and os.listdir(self.path) == [MARKER]:
-            (self.path / MARKER).unlink()
+        if self.path in self.created and set(os.listdir(self.path)) <= PRELIMINARY:
+            for name in os.listdir(self.path):
+                (self.path / name).unlink()
         self.release()
         for folder in self.created:  # deepest first; only empty ones go
             with contextlib.suppress(OSError):

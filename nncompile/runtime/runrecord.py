@@ -56,7 +56,7 @@ def data_fingerprint(splits: dict) -> dict[str, Any]:
     """SHA-256 of the arrays trained on (every split's inputs and targets: dtype, shape, bytes) and
     each split's rows: the same data gives the same digest, whatever file it came from."""
     h = hashlib.sha256()
-    rows = {}
+    rows: dict[str, int | None] = {}
     for name in sorted(splits):
         x, y = splits[name]
         rows[name] = None
@@ -237,6 +237,12 @@ def resolve_run(path: str | os.PathLike, log=None) -> Path:
     return newest if newest is not None else p
 
 
+def resume_target(path: Path) -> Path:
+    """The run `--resume --out PATH` continues: PATH, or a group folder's latest run."""
+    newest = None if is_run(path) or not path.is_dir() else latest(path)
+    return newest if newest is not None else path
+
+
 def resume_dir(group: Path) -> Path:
     """The run `--resume` continues when no --out is given: the group's latest."""
     newest = latest(group) if group.is_dir() else None
@@ -251,12 +257,13 @@ def resume_dir(group: Path) -> Path:
 def forget_failed(run: Path) -> None:
     """Remove a numbered run folder whose training failed before anything was kept (nothing but
     the marker in it), and point `latest` back at the newest run left."""
-    from .runfolder import MARKER
+    from .runfolder import PRELIMINARY
 
-    if not run.name.isdigit() or not run.is_dir() or set(os.listdir(run)) - {MARKER}:
+    if not run.name.isdigit() or not run.is_dir() or set(os.listdir(run)) - PRELIMINARY:
         return
     with contextlib.suppress(OSError):
-        (run / MARKER).unlink(missing_ok=True)
+        for name in os.listdir(run):
+            (run / name).unlink()
         run.rmdir()
     group = run.parent
     left = numbered(group)
