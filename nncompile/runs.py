@@ -87,7 +87,16 @@ def check_data(program: Program, run: Path, record: dict | None, log: Log) -> No
     now = data_fingerprint(splits)
     if now["sha256"] != written:
         rows = (record or {}).get("data", {}).get("rows")
-        log(
-            f"warning: the data loaded now differs from the data {run} was trained on "
-            f"(rows then {rows}, now {now['rows']}): metrics are not comparable with the run's"
+        how = (
+            "the same rows, other values"
+            if rows == now["rows"]
+            else f"rows then {_rows(rows)}, now {_rows(now['rows'])}"
         )
+        log(
+            f"warning: the data loaded now differs from the data {run} was trained on ({how}): "
+            "its metrics are not comparable with the run's"
+        )
+
+
+def _rows(rows: dict | None) -> str:
+    return ", ".join(f"{k} {v}" for k, v in (rows or {}).items()) or "unknown"

@@ -227,3 +227,55 @@ def test_load_without_a_record_says_what_to_do(trained_run, tmp_path):
     with pytest.raises(NncompileError, match="does not record its spec") as e:
         nncompile.load(run)
     assert "give the spec FILE (and the --set values) that trained it" in str(e.value)
+
+
+CSV_SPEC = """
+data d {
+  source: csv("data/t.csv", target="label")
+  split: {train: 0.7, val: 0.15, test: 0.15}
+}
+model M {
+  input x: [3]
+  dense(2, activation=softmax)
+}
+train {
+  model: M  data: d  loss: categorical_crossentropy
+  optimizer: adam(lr=1e-2)
+  batch_size: 16  epochs: 1
+}
+"""
+
+
+def write_csv(path: Path, bump: float = 0.0) -> None:
+    x = np.random.default_rng(0).normal(size=(60, 3))
+    y = (x.sum(1) > 0).astype(int)
+    x[5, 0] += bump
+    rows = [",".join(f"{v:.4f}" for v in r) + f",{label}" for r, label in zip(x, y, strict=True)]
+    path.write_text("a,b,c,label\n" + "\n".join(rows) + "\n")
+
+
+def test_a_run_finds_its_data_from_anywhere_and_says_when_the_data_changed(tmp_path, capsys):
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    (project / "data").mkdir(parents=True)
+    elsewhere.mkdir()
+    write_csv(project / "data" / "t.csv")
+    (project / "s.nn").write_text(CSV_SPEC)
+    program = nncompile.compile(project / "s.nn")
+    program.fit()
+    run = program.save(project / "run")
+    before = os.getcwd()
+    os.chdir(elsewhere)  # data paths are relative to the spec, recorded with its absolute path
+    try:
+        code, out, err = cli(capsys, "eval", "--run", "../project/run")
+        assert code == 0 and err == "" and out.startswith("test: loss ")
+        write_csv(project / "data" / "t.csv", bump=1.0)
+        code, out2, err = cli(capsys, "eval", "--run", "../project/run")
+    finally:
+        os.chdir(before)
+    assert code == 0 and out2 != out
+    assert err == (
+        f"warning: the data loaded now differs from the data {Path('../project/run')} was "
+        "trained on (the same rows, other values): its metrics are not comparable with the "
+        "run's\n"
+    )
+    assert run == (project / "run").absolute()

@@ -40,9 +40,12 @@ def restore_params(run_dir: str | os.PathLike, trainer, record: dict | None = No
     try:
         with quiet():
             try:
-                tree = checkpointer.metadata(path).item_metadata.tree
+                meta = checkpointer.metadata(path).item_metadata
             except Exception as e:
                 raise _damaged(run, e) from None
+            if meta is None or getattr(meta, "tree", None) is None:
+                raise _damaged(run, "its metadata is unreadable")
+            tree = meta.tree
             check_structure(run, tree, model, recorded=record is not None)
             target = jax.tree.map(ocp.utils.to_shape_dtype_struct, model)
             try:
@@ -86,10 +89,14 @@ def check_structure(run: Path, tree, model, recorded: bool = False) -> None:
         )
 
 
-def _damaged(run: Path, e: Exception) -> RestoreError:
-    detail = (str(e).splitlines() or [""])[0].split(" See full TensorStore details")[0][:200]
+def _damaged(run: Path, e: Exception | str) -> RestoreError:
+    if isinstance(e, str):
+        detail = e
+    else:
+        first = (str(e).splitlines() or [""])[0].split(" See full TensorStore details")[0]
+        detail = f"{type(e).__name__}: {first[:200]}"
     return RestoreError(
         f"cannot read the parameters in {run / 'params'}: they are damaged or incomplete "
-        f"({type(e).__name__}: {detail})",
+        f"({detail})",
         "train the run again (or restore the folder from a copy)",
     )
