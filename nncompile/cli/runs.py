@@ -62,7 +62,7 @@ def cmd_runs(args) -> int:
     from rich.table import Table
 
     table = Table(title=f"runs under {root}", title_justify="left")
-    for name in ("run", "spec", "train", "--set", "epochs", "best", "last (val)", "test", "time"):
+    for name in ("run", "spec", "train", "--set", "epochs", "best", "last epoch", "test", "time"):
         table.add_column(name, justify="right" if name in ("epochs", "time") else "left")
     for r in rows:
         monitor = r.monitor or "val_loss"
