@@ -49,4 +49,22 @@ def compile(spec=None, *, text=None, train=None, sets=None):
     return _compile(spec, text=text, train=train, sets=sets)
 
 
-__all__ = ["CompileError", "Diagnostic", "__version__", "check", "compile", "load_spec", "parse"]
+def load(run_dir, *, log=None):
+    """A trained run folder (``runs/<spec>-<train>`` means its latest run) as a Program with its
+    trained parameters, rebuilt from the spec and ``--set`` values the run recorded: ``.predict()``,
+    ``.evaluate()``, ``.export()``, ``.fit(run_dir=..., resume=True)``. See ``nncompile.runs``."""
+    from .runs import load as _load
+
+    return _load(run_dir, log=log)
+
+
+__all__ = [
+    "CompileError",
+    "Diagnostic",
+    "__version__",
+    "check",
+    "compile",
+    "load",
+    "load_spec",
+    "parse",
+]

@@ -54,20 +54,21 @@ def compile(
     if (spec is None) == (text is None):
         raise TypeError("compile() takes a spec path or text=, not both")
     source = Source(text, "<string>") if text is not None else read(spec)  # type: ignore[arg-type]
-    program, diagnostics = analyse(
-        source,
-        {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (sets or {}).items()},
-    )
+    values = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (sets or {}).items()}
+    program, diagnostics = analyse(source, values)
     if program is None:
         raise CompileError(diagnostics, source)
-    return Program(program, train)
+    return Program(program, train, sets=values)
 
 
 class Program(Decoding):
     """A compiled spec: the emitted ``source``, its live ``module``, and training on data."""
 
-    def __init__(self, spec: ir.Program, train: str | None = None):
+    def __init__(
+        self, spec: ir.Program, train: str | None = None, sets: Mapping[str, str] | None = None
+    ):
         self.spec = spec
+        self.sets = dict(sets or {})  # the `let` overrides it was compiled with (run.json)
         self.train_block = select_train(spec, train)
         self.source = emit_program(spec, self.train_block.name)
         self.module = load_module(
@@ -211,6 +212,7 @@ class Program(Decoding):
 
             self._release_run()
             self._run = open_run(run_dir, resume=resume, log=note)
+            self.record(self._run.work, splits)  # a killed run still says what it trains
         if run_dir is not None:
             from .runtime.checkpoint import Checkpointer
 
@@ -246,18 +248,16 @@ class Program(Decoding):
     def load(self, run_dir: str | Path) -> Program:
         """Restore a trained run folder's parameters (``params/``) for evaluate/predict/export."""
         from .runtime.identity import program_identity
-        from .runtime.outputs import load_params
         from .runtime.runfolder import check_program
+        from .runtime.runparams import restore_params
+        from .runtime.runrecord import resolve_run
 
-        run = Path(run_dir)
+        run = resolve_run(run_dir)
         if not (run / "params").is_dir():
             raise NncompileError(f"{run} is not a run folder (no params/ inside)")
         check_program(run, program_identity(self.source))
         self.trainer = self.trainer_for(self.splits(), epochs=1)
-        try:
-            load_params(run, self.trainer)
-        except (ValueError, OSError, KeyError) as e:
-            raise NncompileError(f"cannot restore the parameters in {run}: {e}") from None
+        restore_params(run, self.trainer)
         return self
 
     # ---- transfer learning -----------------------------------------------------------------------
@@ -348,9 +348,12 @@ class Program(Decoding):
         is refused."""
         from .runtime.identity import program_identity
         from .runtime.runfolder import open_run, same_folder, save_run
+        from .runtime.runrecord import new_run_dir
 
         self._need_trainer()
-        run = Path(run_dir or Path("runs") / self.name)
+        if run_dir is None:  # the run fit() opened, else a new numbered one
+            run_dir = self._run.path if self._run is not None else new_run_dir(self.group())
+        run = Path(run_dir)
         if test_metrics is None:
             test_metrics = self.evaluate("test") if "test" in self.trainer.splits else {}
         folder, self._run = self._run, None
@@ -383,7 +386,25 @@ class Program(Decoding):
                 path / "data.json",
                 json.dumps({"stats": self.dataset.stats, "task": self.dataset.task}, indent=2),
             )
+        self.record(path, getattr(self.trainer, "splits", None))  # last: digests of params/
         return path
+
+    def record(self, folder: Path, splits: dict | None) -> None:
+        """Write run.json and spec.nn (runtime.runrecord): what rebuilds this program."""
+        from .runtime.runrecord import data_fingerprint, write_record
+
+        write_record(
+            folder,
+            spec_path=self.spec.source.path,
+            spec_text=self.spec.source.text,
+            train=self.train_block.name,
+            overrides=self.sets,
+            data=data_fingerprint(splits) if isinstance(splits, dict) else None,
+        )
+
+    def group(self) -> Path:
+        """``runs/<spec>-<train>``: the folder of this program's numbered runs."""
+        return Path("runs") / self.name
 
     def resolved(self) -> dict:
         """The resolved spec: every property with its default filled in (JSON)."""

@@ -15,12 +15,13 @@ import sys
 from ..diagnostics import CompileError, render
 from ..errors import NncompileError, out_of_memory
 from ..version import __version__
-from . import editor, spec, training
+from . import editor, runs, spec, training
 from .common import FLAGS
 
 COMMANDS = {  # one line per module of commands
     **spec.COMMANDS,
     **training.COMMANDS,
+    **runs.COMMANDS,
     **editor.COMMANDS,
 }
 

@@ -8,6 +8,12 @@ import sys
 from ..diagnostics import CompileError, render
 from .flags import CACHE_HELP, FORMAT_HELP, RESUME_HELP, SAMPLE_FLAGS, epochs, flag
 
+RUN_SPEC_HELP = "the spec (default: the one the run recorded, with its --set values)"
+OUT_HELP = (
+    "the run folder (default: a new runs/<spec>-<train>/<n>, `latest` pointing at it; "
+    "sweeps: runs/<spec>-<sweep>)"
+)
+
 
 def sources(paths: list[str]):
     from ..compiler import read
@@ -42,11 +48,22 @@ def spec_program(args):
     return program
 
 
+def run_program(args):
+    """The trained run of `--run` as a Program: rebuilt from the run's record, or from FILE (which
+    must be the program that trained it)."""
+    from ..runs import program_for_run
+
+    def log(line: str) -> None:
+        print(line if line.startswith("warning: ") else f"note: {line}", file=sys.stderr)
+
+    return program_for_run(args.run, args.file, train=args.train, sets=overrides(args.set), log=log)
+
+
 def compiled_program(args):
     """The spec compiled for train/eval/predict/export (`--train`)."""
     from ..api import Program
 
-    return Program(spec_program(args), args.train)
+    return Program(spec_program(args), args.train, sets=overrides(getattr(args, "set", None)))
 
 
 def fmt_metrics(metrics: dict) -> str:
@@ -59,13 +76,20 @@ def fmt_metrics(metrics: dict) -> str:
 FLAGS = {
     "file": flag("file", metavar="FILE"),
     "files": flag("files", nargs="+", metavar="FILE"),
+    "spec?": flag("file", nargs="?", metavar="FILE", help=RUN_SPEC_HELP),
     "train": flag("--train", metavar="NAME", help="which train block (if the spec has several)"),
     "set": flag("--set", action="append", metavar="NAME=VALUE", help="override a `let` value"),
     "format": flag("--format", choices=("text", "json"), default="text", help=FORMAT_HELP),
     "cache": flag("--no-cache", action="store_true", help=CACHE_HELP),
     "run": flag("--run", required=True, metavar="DIR", help="a run folder written by `train`"),
     "epochs": flag("--epochs", type=epochs, metavar="N", help="override the number of epochs"),
-    "out": flag("--out", metavar="DIR", help="the folder (default: runs/<spec>-<train|sweep>)"),
+    "out": flag("--out", metavar="DIR", help=OUT_HELP),
+    "force": flag("--force", action="store_true", help="let --out replace another spec's run"),
+    "runs_dir": flag("dir", nargs="?", default="runs", metavar="DIR", help="default: runs"),
+    "sort": flag("--sort", metavar="KEY", help="a column or metric: val_loss, test_accuracy, ..."),
+    "reverse": flag("--reverse", action="store_true", help="sort descending"),
+    "run_list": flag("runs", nargs="+", metavar="RUN", help="run folders, or folders of runs"),
+    "curves": flag("-o", "--output", metavar="PNG", help="write the learning curves there"),
     "quiet": flag("--quiet", action="store_true", help="no progress display"),
     "resume": flag("--resume", action="store_true", help=RESUME_HELP),
     "split": flag("--split", default="test", choices=("train", "val", "test")),
@@ -82,3 +106,4 @@ FLAGS = {
     **SAMPLE_FLAGS,
 }
 SPEC = ("file", "train", "set")  # a spec compiled for one train block
+RUN_SPEC = ("spec?", "train", "set")  # the same, optional: a run folder records its own

@@ -6,7 +6,14 @@ import json
 import sys
 from pathlib import Path
 
-from .common import SPEC, compiled_program, fmt_metrics, overrides, spec_program
+from .common import (
+    RUN_SPEC,
+    compiled_program,
+    fmt_metrics,
+    overrides,
+    run_program,
+    spec_program,
+)
 from .flags import SAMPLE_FLAGS
 
 
@@ -28,8 +35,7 @@ def cmd_train(args) -> int:
 def train(args) -> int:
     from ..runtime.history import StopReason
     from ..runtime.progress import Progress
-
-    program = compiled_program(args)
+    from ..runtime.runrecord import forget_failed
 
     def log(line: str) -> None:  # notes (not with --quiet) and warnings (always)
         if line.startswith("warning: "):
@@ -37,15 +43,19 @@ def train(args) -> int:
         elif not args.quiet:
             print(f"note: {line}", file=sys.stderr)
 
-    run_dir = Path(args.out) if args.out else Path("runs") / program.name
-    history = program.fit(
-        epochs=args.epochs,
-        callbacks=[Progress(quiet=args.quiet or args.format == "json")],
-        log=log,
-        run_dir=run_dir,
-        resume=args.resume,
-    )
-    run = program.save(run_dir)
+    program, run_dir = train_target(args, log)
+    try:
+        history = program.fit(
+            epochs=args.epochs,
+            callbacks=[Progress(quiet=args.quiet or args.format == "json")],
+            log=log,
+            run_dir=run_dir,
+            resume=args.resume,
+        )
+        run = program.save(run_dir)
+    except BaseException:
+        forget_failed(run_dir)  # a numbered run that kept nothing
+        raise
     summary = json.loads((run / "summary.json").read_text())
     if args.format == "json":
         print(json.dumps({"run": str(run), **summary}, indent=2))
@@ -59,7 +69,7 @@ def train(args) -> int:
             again = " ".join(
                 [
                     "nncompile train",
-                    args.file,
+                    *([args.file] if args.file else []),
                     *(["--train", args.train] if args.train else []),
                     *[f"--set {s}" for s in args.set or []],
                     "--resume",
@@ -84,9 +94,54 @@ def train(args) -> int:
     return 0
 
 
+def train_target(args, log):
+    """The program `train` trains and its run folder: a new numbered run of the spec, the latest
+    one with --resume, or --out DIR (a run of another spec there is refused without --force);
+    `train --resume --out RUN` without FILE continues RUN with its own recorded spec."""
+    from ..runs import rebuild
+    from ..runtime.runrecord import new_run_dir, resume_dir, resume_target
+
+    if args.file is None:
+        if not (args.resume and args.out):
+            raise SystemExit("nncompile train: give the spec FILE (or --resume --out RUN)")
+        run_dir = resume_target(Path(args.out))
+        if args.set or args.train:
+            raise SystemExit("nncompile train: --set and --train need the spec FILE")
+        return rebuild(run_dir, log)[0], run_dir
+    program = compiled_program(args)
+    if args.out is None:
+        group = program.group()
+        return program, resume_dir(group) if args.resume else new_run_dir(group)
+    run_dir = Path(args.out)
+    if args.resume:
+        return program, resume_target(run_dir)
+    if not args.force:
+        check_same_spec(run_dir, program)
+    return program, run_dir
+
+
+def check_same_spec(run_dir: Path, program) -> None:
+    """Refuse to replace a run of another spec or train block (`--force` allows it)."""
+    from ..errors import NncompileError
+    from ..runtime.runrecord import read_record
+
+    record = read_record(run_dir) if run_dir.is_dir() else None
+    if record is None:
+        return
+    theirs = (record["spec"]["name"], record["train"])
+    ours = (Path(program.spec.source.path).stem, program.train_block.name)
+    if theirs != ours:
+        raise NncompileError(
+            f"{run_dir} holds a run of {theirs[0]}.nn (train {theirs[1]}), not of "
+            f"{ours[0]}.nn (train {ours[1]}): it would be replaced",
+            "give --out another folder (or leave --out out: each train gets a new numbered "
+            "run), or add --force to replace it",
+        )
+
+
 def cmd_eval(args) -> int:
     """metrics of a trained run on a split"""
-    program = compiled_program(args).load(args.run)
+    program = run_program(args)
     metrics = program.evaluate(args.split)
     print(
         json.dumps(metrics, indent=2)
@@ -100,7 +155,7 @@ def cmd_predict(args) -> int:
     """predictions of a trained run for new inputs"""
     from ..runtime.named import read_named_inputs, write_predictions
 
-    program = compiled_program(args).load(args.run)
+    program = run_program(args)
     out = program.predict(read_named_inputs(args.input))
     for line in write_predictions(out, args.output, sys.stdout):
         print(line, file=sys.stderr)
@@ -140,7 +195,7 @@ def cmd_export(args) -> int:
 
     platforms = check_platforms(args.platforms.split(","))  # before loading anything
     check_output(args.output)
-    program = compiled_program(args).load(args.run)
+    program = run_program(args)
     info = program.export(args.output, list(platforms))
     shape = ", ".join(map(str, info["input"]["shape"]))
     load = f"jax.export.deserialize(bytearray(open({str(args.output)!r}, 'rb').read())).call(x)"
@@ -157,7 +212,7 @@ def cmd_sample(args) -> int:
     from ..runtime.sampling import as_csv, check_output, write
 
     check_output(args.output)  # before anything is loaded
-    program = compiled_program(args).load(args.run)
+    program = run_program(args)
     labels = None if args.label is None else [args.label]
     options = dict(temperature=args.temperature, prompt=args.prompt, seed=args.seed)
     result = program.sample(args.n, labels=labels, **options)
@@ -169,10 +224,13 @@ def cmd_sample(args) -> int:
 
 
 COMMANDS = {  # name: (handler, its flags); the handler's docstring is the command's help
-    "train": (cmd_train, (*SPEC, "epochs", "out", "format", "quiet", "resume", "cache")),
-    "eval": (cmd_eval, (*SPEC, "run", "split", "format", "cache")),
-    "predict": (cmd_predict, (*SPEC, "run", "input", "predictions", "cache")),
+    "train": (
+        cmd_train,
+        (*RUN_SPEC, "epochs", "out", "force", "format", "quiet", "resume", "cache"),
+    ),
+    "eval": (cmd_eval, (*RUN_SPEC, "run", "split", "format", "cache")),
+    "predict": (cmd_predict, (*RUN_SPEC, "run", "input", "predictions", "cache")),
     "sweep": (cmd_sweep, ("file", "sweep", "set", "epochs", "out", "cache")),
-    "export": (cmd_export, (*SPEC, "run", "artifact", "platforms")),
-    "sample": (cmd_sample, (*SPEC, "run", *SAMPLE_FLAGS, "source", "cache")),
+    "export": (cmd_export, (*RUN_SPEC, "run", "artifact", "platforms")),
+    "sample": (cmd_sample, (*RUN_SPEC, "run", *SAMPLE_FLAGS, "source", "cache")),
 }

@@ -231,9 +231,26 @@ def quiet():
     _absl_quiet.setLevel(logging.ERROR)
     hook = sys.unraisablehook
     sys.unraisablehook = lambda unraisable: None
+    failed = True
     try:
         yield
+        failed = False
     finally:
         gc.collect()
-        sys.unraisablehook = hook
+        sys.unraisablehook = _without_closed_loop(hook) if failed else hook
         _absl_quiet.setLevel(level)
+
+
+def _without_closed_loop(hook):
+    """After a failed restore, reads still in flight finish later, on tensorstore's threads, and
+    their callbacks find the event loop Orbax ran the restore in closed ("RuntimeError: Event loop
+    is closed", reported as unraisable, even at exit): drop those, pass on everything else."""
+
+    def filtered(unraisable) -> None:
+        e = unraisable.exc_value
+        if isinstance(e, RuntimeError) and str(e) == "Event loop is closed":
+            return
+        hook(unraisable)
+
+    filtered.nncompile_filter = True  # type: ignore[attr-defined]
+    return hook if getattr(hook, "nncompile_filter", False) else filtered

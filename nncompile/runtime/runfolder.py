@@ -50,8 +50,15 @@ FILES = (
     "params",
     "summary.json",
 )
-# every name nncompile writes in a run folder: FILES and what api/gan and checkpoints add
-OWN = frozenset({*FILES, "data.json", "samples", "samples.png", "checkpoints", MARKER})
+# every name nncompile writes in a run folder: FILES and what api/gan, checkpoints and the run
+# record (runtime.runrecord) add
+OWN = frozenset(
+    {*FILES, "data.json", "samples", "samples.png", "checkpoints", "run.json", "spec.nn", MARKER}
+)
+
+
+# what a run folder holds before its training kept anything: the marker and the run's record
+PRELIMINARY = frozenset({MARKER, "run.json", "spec.nn"})
 
 
 class RunFolderError(NncompileError):
@@ -107,8 +114,9 @@ class RunFolder:
         """Training failed: remove a staging folder this open made, release the folder."""
         if self.staged and self.fresh:
             discard(self.work)
-        if self.path in self.created and os.listdir(self.path) == [MARKER]:
-            (self.path / MARKER).unlink()
+        if self.path in self.created and set(os.listdir(self.path)) <= PRELIMINARY:
+            for name in os.listdir(self.path):
+                (self.path / name).unlink()
         self.release()
         for folder in self.created:  # deepest first; only empty ones go
             with contextlib.suppress(OSError):
@@ -366,10 +374,9 @@ def check_program(path: Path, identity: dict) -> None:
     changed = changes(written, identity, code=same_version)
     if changed:
         raise RunFolderError(
-            f"{path} was trained by a different program (same parameter shapes): "
-            + "; ".join(changed),
-            "use the spec (and --set values) that trained it; its program is "
-            f"{path / 'program.py'}",
+            f"{path} was trained by a different program: " + "; ".join(changed),
+            "leave out FILE and --set to use the spec the run recorded, or give the spec (and "
+            f"--set values) that trained it; its program is {path / 'program.py'}",
         )
 
 

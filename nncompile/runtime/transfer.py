@@ -13,12 +13,14 @@ import numpy as np
 from ..errors import NncompileError
 from .checkpoint_files import quiet
 from .digest import array_type, flat, path_str
+from .runrecord import resolve_run
 
 
 def missing_init_run(run: Path, spec_path: str) -> list[tuple[str, str | None]]:
     """The problem (message, hint) when `init: checkpoint(run)` names no trained run; [] if it
-    does. The path is relative to the working directory, like `train`'s runs/<spec>-<train>."""
-    if (run / "params").is_dir():
+    does. The path is relative to the working directory, like `train`'s runs/<spec>-<train> (whose
+    latest run it means)."""
+    if (resolve_run(run) / "params").is_dir():
         return []
     where = f"{run} ({run.absolute()}; the path is relative to the working directory)"
     return [(f"init: no trained run at {where}", pretrain_hint(run, spec_path))]
@@ -63,7 +65,7 @@ def read_params(run_dir: str | os.PathLike) -> dict:
     """A run folder's params/ as a nested dict of numpy arrays, read without knowing its program."""
     import orbax.checkpoint as ocp
 
-    path = Path(run_dir).absolute() / "params"
+    path = resolve_run(run_dir).absolute() / "params"
     checkpointer = ocp.StandardCheckpointer()
     try:
         with quiet():

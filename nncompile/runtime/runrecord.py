@@ -1,0 +1,276 @@
+"""What a run folder records to rebuild its program, and where runs go.
+
+    run.json     {"format": "nncompile-run-record", "spec": {"path", "name", "text"}, "train",
+                  "overrides" (the `--set` values), "versions" (nncompile, jax, flax, optax, orbax,
+                  numpy, python), "data" (a fingerprint of the arrays trained on), "params"
+                  (SHA-256 of every file of params/), "created"}
+    spec.nn      the spec text as it was read (the overrides are in run.json)
+
+Numbered runs: `train` without `--out` writes `runs/<spec>-<train>/<n>/` (n = 1, 2, ... never
+reused) and points `runs/<spec>-<train>/latest` at it (a relative symlink; a file holding the name
+where symlinks cannot be made). `resolve_run` turns a group folder into its newest complete run,
+so `--run runs/<spec>-<train>` and `init: checkpoint("runs/<spec>-<train>")` keep working.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import NncompileError
+from .safefiles import atomic_write
+
+RECORD = "run.json"
+SPEC_TEXT = "spec.nn"
+LATEST = "latest"
+FORMAT = "nncompile-run-record"
+
+
+class RunRecordError(NncompileError):
+    """A run folder's record is missing or unreadable, or names no usable run."""
+
+
+# ---- the record ----------------------------------------------------------------------------------
+def versions() -> dict[str, str]:
+    """The versions of what computes a run (missing packages are left out)."""
+    from importlib import metadata
+
+    from ..version import __version__
+
+    out = {"nncompile": __version__, "python": platform.python_version()}
+    for name in ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            out[name] = metadata.version(name)
+    return out
+
+
+def data_fingerprint(splits: dict) -> dict[str, Any]:
+    """SHA-256 of the arrays trained on (every split's inputs and targets: dtype, shape, bytes) and
+    each split's rows: the same data gives the same digest, whatever file it came from."""
+    h = hashlib.sha256()
+    rows: dict[str, int | None] = {}
+    for name in sorted(splits):
+        x, y = splits[name]
+        rows[name] = None
+        for part, value in (("x", x), ("y", y)):
+            for key, array in _arrays(value):
+                a = np.ascontiguousarray(np.asarray(array))
+                if rows[name] is None and a.ndim:
+                    rows[name] = int(a.shape[0])
+                h.update(f"{name}/{part}/{key}:{a.dtype.str}:{a.shape}".encode())
+                h.update(a.tobytes())
+    return {"sha256": h.hexdigest(), "rows": rows}
+
+
+def _arrays(value) -> list[tuple[str, Any]]:
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return sorted((str(k), v) for k, v in value.items())
+    return [("", value)]
+
+
+def file_digests(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under `folder`, by relative path."""
+    return {
+        str(f.relative_to(folder)): hashlib.sha256(f.read_bytes()).hexdigest()
+        for f in sorted(folder.rglob("*"))
+        if f.is_file()
+    }
+
+
+def write_record(
+    run: Path,
+    *,
+    spec_path: str,
+    spec_text: str,
+    train: str,
+    overrides: dict[str, str],
+    data: dict | None,
+) -> dict:
+    """Write spec.nn and run.json into the run folder `run` (after params/ is written)."""
+    record = {
+        "format": FORMAT,
+        "version": 1,
+        "spec": {
+            "path": str(Path(spec_path).absolute()) if not spec_path.startswith("<") else spec_path,
+            "name": Path(spec_path).stem,
+        },
+        "train": train,
+        "overrides": dict(overrides),
+        "versions": versions(),
+        "data": data,
+        "params": file_digests(run / "params") if (run / "params").is_dir() else {},
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    atomic_write(run / SPEC_TEXT, spec_text)
+    atomic_write(run / RECORD, json.dumps(record, indent=1) + "\n")
+    return record
+
+
+def read_record(run: Path) -> dict | None:
+    """A run folder's run.json with its spec text (None for a run written without one)."""
+    try:
+        record = json.loads((run / RECORD).read_text(encoding="utf-8"))
+        text = (run / SPEC_TEXT).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise RunRecordError(
+            f"{run / RECORD} is unreadable ({type(e).__name__})",
+            "give the spec FILE (and its --set values) that trained the run",
+        ) from None
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise RunRecordError(f"{run / RECORD} is not an nncompile run record")
+    record["spec"]["text"] = text
+    return record
+
+
+def verify_params(run: Path, record: dict | None) -> None:
+    """Refuse params/ files that changed since the run was written (before Orbax reads any)."""
+    want = (record or {}).get("params") or {}
+    if not want:
+        return
+    have = file_digests(run / "params")
+    bad = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
+    if bad:
+        what = ", ".join(f"params/{b}" for b in bad[:3]) + (" ..." if len(bad) > 3 else "")
+        raise RunRecordError(
+            f"{run} is damaged: {len(bad)} file(s) of its parameters changed or went missing "
+            f"since it was written ({what})",
+            "train the run again (or restore the folder from a copy)",
+        )
+
+
+# ---- where runs go -------------------------------------------------------------------------------
+def numbered(group: Path) -> list[int]:
+    """The run numbers in a group folder, ascending."""
+    if not group.is_dir():
+        return []
+    return sorted(int(p.name) for p in group.iterdir() if p.name.isdigit() and p.is_dir())
+
+
+def is_run(folder: Path) -> bool:
+    from .runfolder import read_marker
+
+    return (folder / "params").is_dir() or read_marker(folder) is not None
+
+
+def new_run_dir(group: Path) -> Path:
+    """A new numbered run folder in `group` (made here, so two trains never share one), `latest`
+    pointed at it."""
+    if is_run(group):
+        raise RunRecordError(
+            f"{group} holds a run written by an earlier nncompile (one run per folder); new runs "
+            f"go to numbered folders inside {group}",
+            f"move it away (e.g. `mv {group} {group}-old`), or give --out a folder",
+        )
+    group.mkdir(parents=True, exist_ok=True)
+    n = (numbered(group) or [0])[-1] + 1
+    while True:
+        try:
+            (group / str(n)).mkdir()
+            break
+        except FileExistsError:
+            n += 1
+    set_latest(group, str(n))
+    return group / str(n)
+
+
+def set_latest(group: Path, name: str) -> None:
+    """`group/latest` -> name: a relative symlink swapped in by rename, else a file."""
+    link = group / LATEST
+    tmp = group / f".{LATEST}.{os.getpid()}.tmp"
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        os.symlink(name, tmp)
+        os.replace(tmp, link)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        with contextlib.suppress(IsADirectoryError):
+            if link.is_symlink():
+                link.unlink()
+        atomic_write(link, name + "\n")
+
+
+def latest(group: Path) -> Path | None:
+    """The run `group/latest` points at (None when it has none)."""
+    link = group / LATEST
+    if link.is_symlink():
+        return group / os.readlink(link)
+    if link.is_file():
+        name = link.read_text(encoding="utf-8").strip()
+        return group / name if name and "/" not in name else None
+    return None
+
+
+def complete(folder: Path) -> bool:
+    from .runfolder import is_complete_run
+
+    return folder.is_dir() and is_complete_run(folder)
+
+
+def resolve_run(path: str | os.PathLike, log=None) -> Path:
+    """The run folder `path` names: itself, or for a group folder `<spec>-<train>/` its latest run
+    (the newest complete one when the latest is still training or was killed)."""
+    p = Path(path)
+    if is_run(p) or not p.is_dir():
+        return p
+    newest = latest(p)
+    if newest is not None and complete(newest):
+        return newest
+    done = [p / str(n) for n in numbered(p) if complete(p / str(n))]
+    if done:
+        if newest is not None and log is not None:
+            log(f"{newest} is not complete (still training, or stopped): using {done[-1]}")
+        return done[-1]
+    return newest if newest is not None else p
+
+
+def resume_target(path: Path) -> Path:
+    """The run `--resume --out PATH` continues: PATH, or a group folder's latest run."""
+    newest = None if is_run(path) or not path.is_dir() else latest(path)
+    return newest if newest is not None else path
+
+
+def resume_dir(group: Path) -> Path:
+    """The run `--resume` continues when no --out is given: the group's latest."""
+    newest = latest(group) if group.is_dir() else None
+    if newest is None or not newest.is_dir():
+        raise RunRecordError(
+            f"no run to resume in {group}",
+            "train without --resume first, or name the run with --out DIR",
+        )
+    return newest
+
+
+def forget_failed(run: Path) -> None:
+    """Remove a numbered run folder whose training failed before anything was kept (nothing but
+    the marker in it), and point `latest` back at the newest run left."""
+    from .runfolder import PRELIMINARY
+
+    if not run.name.isdigit() or not run.is_dir() or set(os.listdir(run)) - PRELIMINARY:
+        return
+    with contextlib.suppress(OSError):
+        for name in os.listdir(run):
+            (run / name).unlink()
+        run.rmdir()
+    group = run.parent
+    left = numbered(group)
+    if left:
+        set_latest(group, str(left[-1]))
+        return
+    with contextlib.suppress(OSError):  # nothing left: the group and an empty runs/ go too
+        (group / LATEST).unlink()
+        group.rmdir()
+        group.parent.rmdir()
