@@ -111,19 +111,31 @@ def analyse(
 ) -> tuple[ir.Program | None, list[Diagnostic]]:
     """Parse and validate (after ``--set`` overrides); returns the program (None on errors) and
     every diagnostic."""
+    _, program, diagnostics = front_end(source, sets)
+    return program, diagnostics
+
+
+def front_end(
+    source: Source, sets: dict[str, str] | None = None
+) -> tuple[ast.Spec | None, ir.Program | None, list[Diagnostic]]:
+    """`analyse`, also returning the syntax tree (None when the text does not parse): what the
+    language server needs from one pass."""
     out = Collector(source.path)
+    spec = None
     try:
         spec = parse_source(source)
         if sets:
             spec = override(spec, sets)
         program = validate(spec, source, out)
     except CompileError as e:
-        return None, e.diagnostics
+        return spec, None, e.diagnostics
     except RecursionError:
-        return None, [
-            Diagnostic(D.SYNTAX, "the spec is nested too deeply to analyse", path=source.path)
-        ]
-    return program, sorted(set(out.items), key=Diagnostic.sort_key)
+        return (
+            None,
+            None,
+            [Diagnostic(D.SYNTAX, "the spec is nested too deeply to analyse", path=source.path)],
+        )
+    return spec, program, sorted(set(out.items), key=Diagnostic.sort_key)
 
 
 def load_spec(path: str | Path, sets: dict[str, str] | None = None) -> ir.Program:
