@@ -1,4 +1,5 @@
-"""Text -> syntax tree. This module and diagnose.py (its errors as diagnostics) alone touch Lark."""
+"""Text -> syntax tree. This module, diagnose.py (its errors as diagnostics), recover.py (several
+errors in one run) and printer.py (the canonical layout) alone touch Lark."""
 
 from __future__ import annotations
 
@@ -71,13 +72,22 @@ def decode(data: bytes, path: str) -> Source:
     return Source(text.lstrip("\ufeff"), path)
 
 
-def parse(source: Source) -> ast.Spec:
-    """Parse one spec; raises CompileError with the syntax error(s)."""
+def parse_tree(source: Source) -> Tree:
+    """The Lark parse tree of one spec; raises CompileError with the syntax error(s)."""
     check_nesting(source)
     try:
-        tree = _parser().parse(source.text)
+        return _parser().parse(source.text)
     except UnexpectedInput as e:
         raise CompileError([diagnose(e, source)], source) from None
+
+
+def parse(source: Source) -> ast.Spec:
+    """Parse one spec; raises CompileError with the syntax error(s)."""
+    return build(parse_tree(source), source)
+
+
+def build(tree: Tree, source: Source) -> ast.Spec:
+    """Parse tree -> syntax tree."""
     return _Builder(source).spec(tree)
 
 
