@@ -7,6 +7,7 @@ import keyword
 from lsprotocol import types as lsp
 
 from ..diagnostics import CompileError
+from ..fmt import format_text
 from ..syntax import ast
 from .document import Analysis
 from .symbols import Occurrence, name_span
@@ -135,11 +136,9 @@ def outline(doc: Analysis) -> list[lsp.DocumentSymbol]:
 def formatting(doc: Analysis) -> list[lsp.TextEdit] | None:
     """One edit replacing the whole text with `nncompile fmt`'s layout ([] when it already is;
     None when the text has syntax errors: nothing to format safely)."""
-    from .. import fmt  # the formatter (nncompile.fmt.format_text), shared with `nncompile fmt`
-
     try:
-        formatted = fmt.format_text(doc.source.text, doc.source.path)
-    except CompileError:
+        formatted = format_text(doc.source.text, doc.source.path)
+    except (CompileError, RuntimeError):  # syntax errors; fmt refusing to change the meaning
         return None
     if formatted == doc.source.text:
         return []
