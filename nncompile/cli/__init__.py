@@ -18,7 +18,8 @@ from ..version import __version__
 from . import spec, tools, training
 from .common import FLAGS
 
-COMMANDS = {**spec.COMMANDS, **training.COMMANDS, **tools.COMMANDS}  # one line per module of commands
+# one line per module of commands
+COMMANDS = {**spec.COMMANDS, **training.COMMANDS, **tools.COMMANDS}
 
 
 def build_parser() -> argparse.ArgumentParser:

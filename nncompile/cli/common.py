@@ -77,6 +77,8 @@ FLAGS = {
     "sweep": flag("--sweep", metavar="NAME", help="which sweep block (default: the first)"),
     "platforms": flag("--platforms", default="cpu,cuda", help="cpu, cuda, rocm, tpu"),
     "kind": flag("kind", nargs="?", help="only this kind: layer, activation, loss, ..."),
+    "model": flag("--model", metavar="NAME", help="only this model (default: every model)"),
+    "picture": flag("-o", "--output", required=True, metavar="OUT", help="model.svg or model.png"),
     **SAMPLE_FLAGS,
 }
 SPEC = ("file", "train", "set")  # a spec compiled for one train block
