@@ -77,6 +77,7 @@ FLAGS = {
     "sweep": flag("--sweep", metavar="NAME", help="which sweep block (default: the first)"),
     "platforms": flag("--platforms", default="cpu,cuda", help="cpu, cuda, rocm, tpu"),
     "kind": flag("kind", nargs="?", help="only this kind: layer, activation, loss, ..."),
+    "maybe_file": flag("file", nargs="?", metavar="FILE", help="print this spec's program"),
     "model": flag("--model", metavar="NAME", help="only this model (default: every model)"),
     "picture": flag("-o", "--output", required=True, metavar="OUT", help="model.svg or model.png"),
     **SAMPLE_FLAGS,

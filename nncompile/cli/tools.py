@@ -3,6 +3,7 @@ schema (the JSON Schema of a validated program)."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 from ..errors import NncompileError
@@ -41,7 +42,23 @@ def cmd_graph(args) -> int:
     return 0
 
 
+def cmd_schema(args) -> int:
+    """print the JSON Schema of a validated program (or FILE's program as JSON)
+
+    Without FILE: the JSON Schema (draft 2020-12) of a validated program, generated from the
+    block and registry models. With FILE: that spec's validated program as JSON, an instance of
+    the schema (resolved values, shapes and parameter counts)."""
+    from ..programschema import program_json, schema
+
+    if args.file is None:
+        print(json.dumps(schema(), indent=2))
+    else:
+        print(json.dumps(program_json(spec_program(args)), indent=2))
+    return 0
+
+
 COMMANDS = {  # name: (handler, its flags); the handler's docstring is the command's help
     "lsp": (cmd_lsp, ()),
     "graph": (cmd_graph, ("file", "set", "model", "picture")),
+    "schema": (cmd_schema, ("maybe_file", "set")),
 }
