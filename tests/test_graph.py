@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def test_layout_keeps_layers_apart_and_boxes_from_overlapping():
         assert g.vertices[a].y < g.vertices[b].y
     for row in layers:
         xs = sorted((g.vertices[v].x, g.vertices[v].width) for v in row)
-        for (x0, w0), (x1, w1) in zip(xs, xs[1:], strict=False):
+        for (x0, w0), (x1, w1) in itertools.pairwise(xs):
             assert x1 - x0 >= (w0 + w1) / 2 + graph.GAP_X - 1e-6
     # the long edge stem -> both passes through a point on each layer between them
     (route,) = [r for r in routes if r[0] == "stem" and r[-1] == "both"]

@@ -99,9 +99,11 @@ class Client:
 
     def diagnostics(self, uri: str, version: int) -> list[dict]:
         message = self.wait(
-            lambda m: m.get("method") == "textDocument/publishDiagnostics"
-            and m["params"]["uri"] == uri
-            and m["params"].get("version") == version
+            lambda m: (
+                m.get("method") == "textDocument/publishDiagnostics"
+                and m["params"]["uri"] == uri
+                and m["params"].get("version") == version
+            )
         )
         return message["params"]["diagnostics"]
 
@@ -169,7 +171,10 @@ def test_an_editor_session_over_stdio(client, tmp_path):
             "textDocument": {"uri": uri, "version": 2},
             "contentChanges": [
                 {
-                    "range": {"start": start, "end": {**start, "character": start["character"] + 4}},
+                    "range": {
+                        "start": start,
+                        "end": {**start, "character": start["character"] + 4},
+                    },
                     "text": "relu",
                 }
             ],

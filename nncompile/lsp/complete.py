@@ -11,6 +11,7 @@ say what fits: layer names at the start of a model statement, ``activation=`` in
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lsprotocol import types as lsp
@@ -21,8 +22,10 @@ from ..registry import Params, registries
 from .document import Analysis
 from .fields import Expect, block_model, entry, expect
 
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"?|#[^\n]*|[A-Za-z_][A-Za-z0-9_]*|[0-9.][0-9.eE+-]*|//|\S')
 BLOCK_KEYWORDS = ("let", "data", "model", "train", "sweep")
+Known = Callable[[str, str], list[str]]  # (kind, model scope) -> the names defined
 KINDS = {
     "layer": lsp.CompletionItemKind.Class,
     "activation": lsp.CompletionItemKind.Function,
@@ -46,6 +49,7 @@ class Context:
     prev: str  # the token before the word being typed ('' at the start)
     word: str
     tokens: list[str]
+    defined: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     def in_output(self) -> bool:
         """Whether the cursor is in an `output a, b` statement."""
@@ -81,15 +85,20 @@ def scan(text: str) -> Context:
     tokens = [t for t in TOKEN.findall(text[: len(text) - len(typed)]) if not t.startswith("#")]
     frames: list[Frame] = []
     item = ""  # the keyword of the top-level item being read
+    defined: dict[tuple[str, str], list[str]] = {}
     for i, t in enumerate(tokens):
         before = tokens[i - 1] if i else ""
         top = frames[-1] if frames else None
         if not frames and t in BLOCK_KEYWORDS:
             item = t
+        _define(tokens, i, frames, defined)
         if t == "{":
             if top is None:
                 frames.append(Frame("{", block=item, name=_header_name(tokens, i)))
                 frames[-1].params = block_model(item)
+                if item == "model" and frames[-1].name:
+                    scope = ("local", frames[-1].name)
+                    defined.setdefault(scope, []).extend(_parameters(tokens, i))
             else:
                 want = value_want(top)
                 frames.append(Frame("{", want=want, params=want.nested))
@@ -115,7 +124,50 @@ def scan(text: str) -> Context:
                 top.commas += 1
                 if top.bracket == "(":
                     top.key = None
-    return Context(frames, tokens[-1] if tokens else "", typed, tokens)
+    return Context(frames, tokens[-1] if tokens else "", typed, tokens, defined)
+
+
+def _define(tokens: list[str], i: int, frames: list[Frame], out: dict) -> None:
+    """Record the name token ``i`` defines, if any: `let x`, `model M`, `data d`, `train t` at
+    the top; in a model block `input x` and the targets of `a, b = ...`."""
+    t, before = tokens[i], tokens[i - 1] if i else ""
+    if not NAME.fullmatch(t):
+        return
+    if not frames:
+        if before in ("let", "model", "data", "train"):
+            out.setdefault((before, ""), []).append(t)
+        return
+    if len(frames) != 1 or frames[0].block != "model" or frames[0].name is None:
+        return
+    nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+    if before == "input" or nxt == "=" or (nxt == "," and _targets(tokens, i)):
+        out.setdefault(("local", frames[0].name), []).append(t)
+
+
+def _parameters(tokens: list[str], i: int) -> list[str]:
+    """The parameters of a block whose `{` is token ``i``: `model B(width, rate=0.1) {`."""
+    if i == 0 or tokens[i - 1] != ")":
+        return []
+    j, depth = i - 1, 0
+    while j >= 0:
+        depth += {")": 1, "(": -1}.get(tokens[j], 0)
+        if depth == 0:
+            break
+        j -= 1
+    names, depth = [], 0
+    for k in range(j, i):
+        depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(tokens[k], 0)
+        if depth == 1 and tokens[k - 1] in ("(", ",") and NAME.fullmatch(tokens[k]):
+            names.append(tokens[k])
+    return names
+
+
+def _targets(tokens: list[str], i: int) -> bool:
+    """Whether the name at ``i`` followed by ',' is one of several targets (`seq, h = ...`)."""
+    j = i + 1
+    while j + 1 < len(tokens) and tokens[j] == "," and NAME.fullmatch(tokens[j + 1]):
+        j += 2
+    return j < len(tokens) and tokens[j] == "="
 
 
 def _header_name(tokens: list[str], i: int) -> str | None:
@@ -152,7 +204,7 @@ def _entries(kind: str) -> list[lsp.CompletionItem]:
     ]
 
 
-def _names(doc: Analysis, kind: str, scope: str = "", sort: str = "0") -> list[lsp.CompletionItem]:
+def _names(known: Known, kind: str, scope: str = "", sort: str = "0") -> list[lsp.CompletionItem]:
     item_kind = {
         "let": lsp.CompletionItemKind.Constant,
         "model": lsp.CompletionItemKind.Module,
@@ -163,7 +215,7 @@ def _names(doc: Analysis, kind: str, scope: str = "", sort: str = "0") -> list[l
     return [
         lsp.CompletionItem(label=n, kind=item_kind, detail=kind if kind != "local" else "tensor",
                            sort_text=f"{sort}{n}")
-        for n in doc.index.names(kind, scope)
+        for n in known(kind, scope)
     ]  # fmt: skip
 
 
@@ -203,31 +255,37 @@ def _arguments(f: Frame) -> list[lsp.CompletionItem]:
     ]
 
 
-def _values(doc: Analysis, want: Expect, scope: str) -> list[lsp.CompletionItem]:
+def _values(known: Known, want: Expect, scope: str) -> list[lsp.CompletionItem]:
     out: list[lsp.CompletionItem] = []
     if want.registry is not None:
         out += _entries(want.registry)
         if want.registry == "layer":
-            out += _entries("activation") + _names(doc, "model")
+            out += _entries("activation") + _names(known, "model")
     if want.block is not None:
-        out += _names(doc, want.block)
+        out += _names(known, want.block)
     out += [
         lsp.CompletionItem(label=s, kind=lsp.CompletionItemKind.Keyword, sort_text=f"0{s}")
         for s in want.symbols
     ]
     if want.registry is None and want.block is None:
-        out += _names(doc, "let", sort="2")
+        out += _names(known, "let", sort="2")
         if scope:
-            out += _names(doc, "local", scope, sort="1")
+            out += _names(known, "local", scope, sort="1")
     return out
 
 
 def completions(doc: Analysis, text_before: str) -> list[lsp.CompletionItem]:
     """The items that fit at the end of ``text_before`` (the document up to the cursor)."""
     ctx = scan(text_before)
+
+    def known(kind: str, scope: str = "") -> list[str]:
+        """Names from the last tree that parsed, then those written since (while typing)."""
+        names = doc.index.names(kind, scope)
+        return names + [n for n in ctx.defined.get((kind, scope), []) if n not in names]
+
     if not ctx.frames:
         if ctx.prev == "=":
-            return _names(doc, "let")
+            return _names(known, "let")
         return [
             lsp.CompletionItem(label=k, kind=lsp.CompletionItemKind.Keyword) for k in BLOCK_KEYWORDS
         ]
@@ -235,16 +293,16 @@ def completions(doc: Analysis, text_before: str) -> list[lsp.CompletionItem]:
     scope = next((x.name or "" for x in ctx.frames if x.block == "model"), "")
     if f.bracket == "(":
         if ctx.prev in ("(", ","):
-            return _arguments(f) + _values(doc, value_want(f), scope)
-        return _values(doc, value_want(f), scope)
+            return _arguments(f) + _values(known, value_want(f), scope)
+        return _values(known, value_want(f), scope)
     if f.bracket == "[":
-        return _values(doc, f.want, scope)
+        return _values(known, f.want, scope)
     if f.block == "model":
         if ctx.in_output():
-            return _names(doc, "local", scope)
+            return _names(known, "local", scope)
         if ctx.prev == ":":
             return []
-        out = _values(doc, Expect(registry="layer"), scope)
+        out = _values(known, Expect(registry="layer"), scope)
         if ctx.prev != "=":
             out += [
                 lsp.CompletionItem(label=k, kind=lsp.CompletionItemKind.Keyword, sort_text=f"2{k}")
@@ -252,7 +310,7 @@ def completions(doc: Analysis, text_before: str) -> list[lsp.CompletionItem]:
             ]
         return out
     if ctx.prev == ":":
-        return _values(doc, value_want(f), scope)
+        return _values(known, value_want(f), scope)
     return _properties(f.params)
 
 
