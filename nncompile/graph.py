@@ -14,6 +14,7 @@ import itertools
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from .errors import NncompileError
 from .semantics import ir
@@ -339,7 +340,7 @@ def png(drawn: list[tuple[Graph, list[list[str]], float]], path: Path) -> None:
     ax.set_xlim(0, w)
     ax.set_ylim(h, 0)
     ax.axis("off")
-    font = {"fontsize": 8, "family": "sans-serif"}
+    font: dict[str, Any] = {"fontsize": 8, "family": "sans-serif"}
     for g, routes, left in drawn:
         ax.text(left, 18, f"model {g.name} · {g.params:,} parameters", fontsize=10, weight="bold")
         for path_, (x0, y0, x1, y1) in boxes(g).items():

@@ -113,7 +113,7 @@ def test_schema_is_generated_from_blocks_and_registries(program_schema):
     assert dense["activation"]["anyOf"][0] == {"$ref": "#/$defs/ref:activation"}
     assert dense["units"]["minimum"] == 1
     assert "Ref" not in defs and "Span" not in defs
-    assert "#/$defs/Ref\"" not in json.dumps(program_schema)
+    assert '#/$defs/Ref"' not in json.dumps(program_schema)
 
 
 @pytest.mark.parametrize("spec", sorted(SPECS.glob("*.nn")), ids=lambda p: p.stem)
