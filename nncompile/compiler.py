@@ -116,14 +116,16 @@ def analyse(
 
 
 def front_end(
-    source: Source, sets: dict[str, str] | None = None
+    source: Source, sets: dict[str, str] | None = None, parsed: ast.Spec | None = None
 ) -> tuple[ast.Spec | None, ir.Program | None, list[Diagnostic]]:
     """`analyse`, also returning the syntax tree (None when the text does not parse): what the
-    language server needs from one pass."""
+    language server needs from one pass. ``parsed``: the text's tree when the caller has it
+    (the language server parses only the lines an edit touched)."""
     out = Collector(source.path)
-    spec = None
+    spec = parsed
     try:
-        spec = parse_source(source)
+        if spec is None:
+            spec = parse_source(source)
         if sets:
             spec = override(spec, sets)
         program = validate(spec, source, out)

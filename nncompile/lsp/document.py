@@ -14,6 +14,7 @@ from ..diagnostics import Diagnostic
 from ..semantics import ir
 from ..source import Source, Span
 from ..syntax import ast
+from .incremental import reparse
 from .symbols import Index, index
 
 
@@ -90,7 +91,10 @@ def analyse_text(text: str, path: str, previous: Analysis | None = None) -> Anal
     previous syntax tree so that navigation and hover keep working while the user types."""
     started = time.perf_counter()
     source = Source(text, path)
-    spec, program, found = front_end(source)
+    parsed = None
+    if previous is not None and not previous.stale:
+        parsed = reparse(previous.source.text, previous.spec, text, path)
+    spec, program, found = front_end(source, parsed=parsed)
     stale = spec is None and previous is not None
     if spec is None and previous is not None:
         spec = previous.spec
