@@ -104,6 +104,15 @@ def _in_model(old_lines, new_lines, spec, i, first, last, delta, path) -> ast.Sp
     assert isinstance(block, ast.ModelBlock)
     opening = _opening_line(old_lines, block)
     a, b = _cover(list(block.body), first, last)
+    # the statement before the touched ones is parsed again with them: the lexer then reads the
+    # first touched token in the state the whole text's parser is in there (LALR merges states,
+    # so after `dense(4)` it may accept `let` as a keyword where after `{` it reads a name)
+    earlier = [s for s in block.body if s.span.end_line < a]
+    if earlier:
+        a = _cover(list(block.body), earlier[-1].span.line, b)[0]
+    later = [s for s in block.body if s.span.line > b]
+    if later and _starts_with_keyword(later[0]):  # it may read differently after the change
+        return None
     if opening is None or a <= opening or b >= block.span.end_line or first <= opening:
         return None
     part = _fragment(new_lines, a, b, delta, path, "model _ {\n")
@@ -158,6 +167,16 @@ def reparse(old: str, spec: ast.Spec | None, new: str, path: str) -> ast.Spec | 
     if after and _after_let(before + replaced) != _after_let(before + list(part.items)):
         return None
     return ast.Spec((*before, *part.items, *(shift(x, delta) for x in after)), spec.path)
+
+
+KEYWORDS = {"let", "data", "model", "train", "sweep", "input", "output", "true", "false", "int"}
+
+
+def _starts_with_keyword(statement: ast.Input | ast.LayerStmt | ast.Output) -> bool:
+    """A layer statement whose first name is spelled like a keyword (`let = dense(3)`)."""
+    if not isinstance(statement, ast.LayerStmt):
+        return False
+    return (statement.target or statement.call.name) in KEYWORDS
 
 
 def _after_let(items: list) -> bool:
