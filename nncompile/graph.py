@@ -214,6 +214,10 @@ def points(g: Graph, route: list[str]) -> list[tuple[float, float]]:
     return [(first.x, first.y + HEIGHT), *mids, (last.x, last.y)]
 
 
+def title(g: Graph) -> str:
+    return f"model {g.name} · {g.params:,} parameters"
+
+
 def prepared(models: list[ir.Model]) -> list[tuple[Graph, list[list[str]], float]]:
     """Every model laid out, side by side: (graph, routes, its left edge)."""
     out = []
@@ -224,6 +228,7 @@ def prepared(models: list[ir.Model]) -> list[tuple[Graph, list[list[str]], float
         rects = boxes(g)
         x0 = min([v.x - v.width / 2 for v in g.vertices.values()] + [r[0] for r in rects.values()])
         x1 = max([v.x + v.width / 2 for v in g.vertices.values()] + [r[2] for r in rects.values()])
+        x1 = max(x1, x0 + 8.5 * len(title(g)))  # room for the title (14px bold: ~8.5px a letter)
         top = min([0.0] + [r[1] for r in rects.values()])
         for v in g.vertices.values():
             v.x += left - x0
@@ -239,10 +244,7 @@ def svg(models: list[ir.Model]) -> str:
     parts = []
     right = bottom = 0.0
     for g, routes, left in drawn:
-        parts.append(
-            f'<text x="{left:.1f}" y="18" class="title">model {escape(g.name)} · '
-            f"{g.params:,} parameters</text>"
-        )
+        parts.append(f'<text x="{left:.1f}" y="18" class="title">{escape(title(g))}</text>')
         for path, (x0, y0, x1, y1) in boxes(g).items():
             parts.append(
                 f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" '
@@ -268,6 +270,7 @@ def svg(models: list[ir.Model]) -> str:
                     f"{escape(text)}</text>"
                 )
             right, bottom = max(right, x + WIDTH), max(bottom, y + HEIGHT)
+        right = max(right, left + 8.5 * len(title(g)))
     w, h = right + 10, bottom + 10
     style = (
         ".node{fill:#eef4fb;stroke:#4a78a8;stroke-width:1.2}"
@@ -329,11 +332,12 @@ def png(drawn: list[tuple[Graph, list[list[str]], float]], path: Path) -> None:
     from matplotlib.path import Path as Curve
 
     right = bottom = 0.0
-    for g, _, _ in drawn:
+    for g, _, left in drawn:
         for v in g.vertices.values():
             right, bottom = max(right, v.x + WIDTH / 2), max(bottom, v.y + HEIGHT)
         for r in boxes(g).values():
             right, bottom = max(right, r[2]), max(bottom, r[3])
+        right = max(right, left + 8.5 * len(title(g)))
     w, h = right + 10, bottom + 10
     fig = plt.figure(figsize=(w / 72, h / 72), dpi=110)
     ax = fig.add_axes((0, 0, 1, 1))
@@ -342,7 +346,7 @@ def png(drawn: list[tuple[Graph, list[list[str]], float]], path: Path) -> None:
     ax.axis("off")
     font: dict[str, Any] = {"fontsize": 8, "family": "sans-serif"}
     for g, routes, left in drawn:
-        ax.text(left, 18, f"model {g.name} · {g.params:,} parameters", fontsize=10, weight="bold")
+        ax.text(left, 18, title(g), fontsize=10, weight="bold")
         for path_, (x0, y0, x1, y1) in boxes(g).items():
             ax.add_patch(
                 FancyBboxPatch(
