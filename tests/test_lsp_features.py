@@ -110,6 +110,9 @@ def test_hover_shows_shape_and_parameters_per_instance(residual):
     assert "`WineNet.b.h` → output `[32]` · 1,056 parameters" in text
     let = hover(residual, pos(RESIDUAL, "dense(hidden", 7))
     assert let is not None and "= `32`" in let.contents.value
+    block = hover(residual, pos(RESIDUAL, "ResidualBlock(width=hidden)", 3))
+    assert block is not None
+    assert "`WineNet.b`: `[32]` → `[32]` · 2,112 parameters" in block.contents.value
     tensor = hover(residual, pos(RESIDUAL, "concat(stem", 7))
     assert tensor is not None and "output of `dense`: `[32]`" in tensor.contents.value
 

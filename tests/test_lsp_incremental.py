@@ -33,7 +33,7 @@ def edits(text: str, seed: int):
     a character typed anywhere (braces and quotes too), a line joined with the next."""
     lines = text.split("\n")
     rng = random.Random(seed)
-    for k in sorted(rng.sample(range(len(lines)), min(8, len(lines)))):
+    for k in sorted(rng.sample(range(len(lines)), min(6, len(lines)))):
         before, line, after = lines[:k], lines[k], lines[k + 1 :]
         yield "\n".join(before + after)
         yield "\n".join([*before, line, line, *after])
@@ -41,13 +41,15 @@ def edits(text: str, seed: int):
         yield "\n".join([*before, "  # note", line, *after])
         yield "\n".join([*before, line + "  # trailing", *after])
         yield "\n".join([*before, line + " " + (after[0] if after else ""), *after[1:]])
+        yield "\n".join([*before, "let q = 2", line, *after])  # a keyword in a model: an error
+        yield "\n".join([*before, "  }", line, *after])
         digits = [i for i, c in enumerate(line) if c.isdigit()]
         if digits:
             i = rng.choice(digits)
             yield "\n".join([*before, line[:i] + "7" + line[i + 1 :], *after])
-    for _ in range(20):
+    for _ in range(15):
         i = rng.randrange(len(text) + 1)
-        typed = rng.choice(["(", ")", "{", "}", "[", "]", ",", "=", '"', "#", "x", " 3", "\n", ":"])
+        typed = rng.choice(["(", ")", "{", "}", "[", "]", ",", "=", '"', "#", "x", "\n", ":", "let"])
         yield text[:i] + typed + text[i:]
         j = rng.randrange(len(text))
         yield text[:j] + text[j + 1 :]

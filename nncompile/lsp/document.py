@@ -105,12 +105,15 @@ def analyse_text(text: str, path: str, previous: Analysis | None = None) -> Anal
 def to_lsp(d: Diagnostic, doc: Analysis) -> lsp.Diagnostic:
     """A compiler diagnostic as LSP's: the exact range, the code, the hint in the message."""
     message = d.message + (f"\nhint: {d.hint}" if d.hint else "")
+    here = d.path == doc.source.path
+    if not here:  # about another file (a data file, `--set`): said at the top, with its path
+        message = f"{d.path}:{d.span.line}:{d.span.column}: {message}"
     severity = {
         "error": lsp.DiagnosticSeverity.Error,
         "warning": lsp.DiagnosticSeverity.Warning,
     }.get(d.severity, lsp.DiagnosticSeverity.Information)
     return lsp.Diagnostic(
-        range=doc.range(d.span),
+        range=doc.range(d.span) if here else doc.range(Span(1, 1, 1, 1)),
         message=message,
         severity=severity,
         code=d.code,
@@ -119,5 +122,5 @@ def to_lsp(d: Diagnostic, doc: Analysis) -> lsp.Diagnostic:
 
 
 def diagnostics(doc: Analysis) -> list[lsp.Diagnostic]:
-    """The document's diagnostics (those of other files, e.g. a data file's, at its start)."""
+    """The document's diagnostics."""
     return [to_lsp(d, doc) for d in doc.diagnostics]

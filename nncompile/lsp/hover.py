@@ -27,6 +27,16 @@ def nodes_at(model: ir.Model, span: Span, path: str = "") -> Iterator[tuple[str,
             yield from nodes_at(node.submodel, span, f"{where}.{node.name}")
 
 
+def uses(model: ir.Model, block: str, path: str = "") -> Iterator[tuple[str, ir.Node]]:
+    """The nodes that are the block ``block`` used as a layer, with where they sit."""
+    where = path or model.name
+    for node in model.nodes:
+        if node.submodel is not None:
+            if node.submodel.name == block:
+                yield where, node
+            yield from uses(node.submodel, block, f"{where}.{node.name}")
+
+
 def shape_lines(program: ir.Program | None, statement: Span) -> list[str]:
     if program is None:
         return []
@@ -69,6 +79,13 @@ def _name(doc: Analysis, key: Key) -> str:
         shapes = ", ".join(f"{t.name} {fmt(t.shape)}" for t in m.inputs)
         outs = ", ".join(f"{t.name} {fmt(t.shape)}" for t in m.outputs)
         lines.append(f"inputs {shapes} → outputs {outs} · {m.param_count:,} parameters")
+    elif kind == "model" and program is not None:  # a block only used inside other models
+        lines += [
+            f"`{where}.{n.name}`: `{', '.join(fmt(x) for x in n.in_shapes)}` → `{fmt(n.shape)}`"
+            f" · {n.param_count:,} parameters"
+            for m in program.models.values()
+            for where, n in uses(m, name)
+        ]
     elif kind == "local":
         lines[0] = f"**{scope}** `{name}`"
         described = _tensor(program, key)
