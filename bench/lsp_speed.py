@@ -21,12 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from check_speed import big_spec  # noqa: E402
-from lsprotocol import types as lsp  # noqa: E402
+from check_speed import big_spec
+from lsprotocol import types as lsp
 
-from nncompile.lsp.complete import completions  # noqa: E402
-from nncompile.lsp.document import analyse_text, diagnostics  # noqa: E402
-from nncompile.lsp.hover import hover  # noqa: E402
+from nncompile.lsp.complete import completions
+from nncompile.lsp.document import analyse_text, diagnostics
+from nncompile.lsp.hover import hover
 
 
 def timed(fn, repeats: int) -> tuple[float, float]:

@@ -49,7 +49,7 @@ def edits(text: str, seed: int):
             yield "\n".join([*before, line[:i] + "7" + line[i + 1 :], *after])
     for _ in range(15):
         i = rng.randrange(len(text) + 1)
-        typed = rng.choice(["(", ")", "{", "}", "[", "]", ",", "=", '"', "#", "x", "\n", ":", "let"])
+        typed = rng.choice([*'(){}[],=#x\n:"', "let"])
         yield text[:i] + typed + text[i:]
         j = rng.randrange(len(text))
         yield text[:j] + text[j + 1 :]
