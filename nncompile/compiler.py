@@ -11,7 +11,7 @@ from .semantics import ir
 from .semantics.validate import validate
 from .source import NotRegular, Source, read_regular
 from .syntax import ast
-from .syntax.parser import MAX_BYTES, decode
+from .syntax.parser import MAX_BYTES, decode, parse_all
 from .syntax.parser import parse as parse_source
 
 
@@ -125,7 +125,10 @@ def front_end(
     spec = parsed
     try:
         if spec is None:
-            spec = parse_source(source)
+            result = parse_all(source)
+            if result.diagnostics:
+                return None, None, _with_partial_checks(result, source)
+            spec = result.spec
         if sets:
             spec = override(spec, sets)
         program = validate(spec, source, out)
@@ -138,6 +141,22 @@ def front_end(
             [Diagnostic(D.SYNTAX, "the spec is nested too deeply to analyse", path=source.path)],
         )
     return spec, program, sorted(set(out.items), key=Diagnostic.sort_key)
+
+
+def _with_partial_checks(parsed, source: Source) -> list[Diagnostic]:
+    """Syntax errors, plus the semantic checks of the items that parsed, less their complaints
+    about the items that did not (an unknown model that only failed to parse is no news)."""
+    out = Collector(source.path)
+    try:
+        validate(parsed.spec, source, out)
+    except CompileError:
+        pass
+    except RecursionError:
+        out.items.clear()
+    quoted = [f"'{name}'" for name in parsed.broken] + [f"`{name}`" for name in parsed.broken]
+    follow_on = [d for d in out.items if any(q in d.message for q in quoted)]
+    kept = [d for d in out.items if d not in follow_on]
+    return sorted(set(parsed.diagnostics + kept), key=Diagnostic.sort_key)
 
 
 def load_spec(path: str | Path, sets: dict[str, str] | None = None) -> ir.Program:

@@ -11,7 +11,7 @@ import dataclasses
 from .diagnostics import CompileError
 from .source import Source
 from .syntax import ast
-from .syntax.parser import build, parse_tree
+from .syntax.parser import build, parse, parse_tree
 from .syntax.printer import Printer
 
 
@@ -22,7 +22,11 @@ def format_text(text: str, path: str = "<spec>") -> str:
     result parses to the same syntax tree, spans aside (checked before returning).
     """
     source = Source(text.lstrip("\ufeff"), path)
-    tree = parse_tree(source)
+    try:
+        tree = parse_tree(source)
+    except CompileError:
+        parse(source)  # raises with every syntax error, not only the first
+        raise
     out = Printer(source.text).spec(tree)
     try:
         same = skeleton(build(parse_tree(Source(out, path)), source)) == skeleton(
@@ -38,7 +42,7 @@ def format_text(text: str, path: str = "<spec>") -> str:
 def skeleton(node) -> object:
     """A syntax tree without its spans and path (``-1`` and ``- 1`` are the same number)."""
     if isinstance(node, ast.Neg) and isinstance(node.operand, ast.Number):
-        return ("Number", -node.operand.value)
+        return skeleton(dataclasses.replace(node.operand, value=-node.operand.value))
     if dataclasses.is_dataclass(node) and not isinstance(node, type):
         return (
             type(node).__name__,

@@ -15,11 +15,15 @@ import sys
 from ..diagnostics import CompileError, render
 from ..errors import NncompileError, out_of_memory
 from ..version import __version__
-from . import spec, tools, training
+from . import editor, spec, tools, training
 from .common import FLAGS
 
-# one line per module of commands
-COMMANDS = {**spec.COMMANDS, **training.COMMANDS, **tools.COMMANDS}
+COMMANDS = {  # one line per module of commands
+    **spec.COMMANDS,
+    **training.COMMANDS,
+    **editor.COMMANDS,
+    **tools.COMMANDS,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -219,6 +219,8 @@ def diagnose(e: UnexpectedInput, source: Source) -> Diagnostic:
         hint = "properties are written 'key: value'"
     elif token.type == "COLON" and "EQUAL" in (e.accepts or e.expected):
         hint = "arguments are written 'key=value'"
+    elif token.type == "COMMA" and opener is not None and _BLOCK_LINE.match(source.line(opener[1])):
+        hint = "properties and statements need no separators: remove the ','"
     return Diagnostic(D.SYNTAX, f"unexpected {_describe(token)}", span, hint, path)
 
 

@@ -17,6 +17,8 @@ from ..diagnostics import CompileError, Diagnostic
 from ..source import Source, Span
 from . import ast
 from .diagnose import check_nesting, diagnose, where
+from .recover import Result
+from .recover import parse_all as recover_all
 
 MAX_BYTES = 4_000_000
 
@@ -82,8 +84,17 @@ def parse_tree(source: Source) -> Tree:
 
 
 def parse(source: Source) -> ast.Spec:
-    """Parse one spec; raises CompileError with the syntax error(s)."""
-    return build(parse_tree(source), source)
+    """Parse one spec; raises CompileError with every syntax error (see recover.py)."""
+    result = parse_all(source)
+    if result.diagnostics:
+        raise CompileError(sorted(result.diagnostics, key=Diagnostic.sort_key), source)
+    return result.spec
+
+
+def parse_all(source: Source) -> Result:
+    """The items that parse, every syntax error, and the names of the items that did not parse
+    (semantic checks still run on the rest; see recover.py)."""
+    return recover_all(source, _parser(), build)
 
 
 def build(tree: Tree, source: Source) -> ast.Spec:

@@ -75,6 +75,15 @@ def layout(doc, indent: int, prefix: str, suffix: str = "") -> list[str]:
     if isinstance(doc, Seq) and doc.items:
         out = [prefix + doc.open]
         pad = " " * (indent + len(INDENT))
+        if all(isinstance(i, str) for i in doc.items):  # numbers and names: filled lines
+            line = pad
+            for item in doc.items:
+                if line != pad and len(line) + len(item) + 1 > WIDTH:
+                    out.append(line.rstrip())
+                    line = pad
+                line += item + ", "
+            out += [line.rstrip(), " " * indent + doc.close + suffix]
+            return out
         for item in doc.items:
             out += layout(item, indent + len(INDENT), pad, ",")
         out.append(" " * indent + doc.close + suffix)
@@ -281,8 +290,11 @@ class Printer:
         body = [b for b in body if isinstance(b, Tree)]
         close = t.meta.end_line
         elements = [(b, self.statement(b)) for b in body]
-        head_comments = [n for n in self.comments if t.meta.line <= n <= header_end]
-        rows = self.container(elements, header_end + 1, close, indent + len(INDENT))
+        lo = header_end + 1
+        if body and body[0].meta.line <= header_end:  # `train { epochs: 3  # ...`
+            lo = header_end
+        head_comments = [n for n in self.comments if t.meta.line <= n < lo]
+        rows = self.container(elements, lo, close, indent + len(INDENT))
         closing = None
         if (
             close in self.comments
