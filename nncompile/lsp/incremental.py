@@ -16,7 +16,7 @@ them over many edits).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..diagnostics import CompileError
 from ..source import Source, Span
@@ -46,7 +46,7 @@ def shift(node: Any, lines: int) -> Any:
         return Span(node.line + lines, node.column, node.end_line + lines, node.end_column)
     if isinstance(node, tuple):
         return tuple(shift(n, lines) for n in node)
-    if dataclasses.is_dataclass(node):
+    if _is_node(node):
         changes = {
             f.name: shift(getattr(node, f.name), lines)
             for f in dataclasses.fields(node)
@@ -56,7 +56,8 @@ def shift(node: Any, lines: int) -> Any:
     return node
 
 
-def _is_node(value: Any) -> bool:
+def _is_node(value: Any) -> TypeGuard[Any]:
+    """A syntax node (a dataclass instance; Span is handled before)."""
     return dataclasses.is_dataclass(value) and not isinstance(value, type)
 
 
