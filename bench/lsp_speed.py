@@ -53,7 +53,14 @@ def main() -> None:
         state["doc"] = analyse_text(edited, "big.nn", state["doc"])
         diagnostics(state["doc"])
 
-    rows = [("re-check after a keystroke", *timed(keystroke, args.repeats))]
+    def whole(i: int) -> None:  # the same without the previous tree: a whole parse each time
+        edited = text.replace(marker, f"h50 = dense({64 + i % 7}", 1)
+        diagnostics(analyse_text(edited, "big.nn"))
+
+    rows = []
+    for _ in range(2):  # interleaved, twice: the machine's load drifts
+        rows.append(("re-check after a keystroke", *timed(keystroke, args.repeats)))
+        rows.append(("  the same, whole parse", *timed(whole, args.repeats)))
     doc = analyse_text(text, "big.nn")
     before = text[: text.index(marker) + len("h50 = dense(")]
     rows.append(("completion in dense(", *timed(lambda i: completions(doc, before), args.repeats)))

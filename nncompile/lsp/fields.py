@@ -5,6 +5,7 @@ use it; the registries and the block schema stay the one place that says it."""
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from dataclasses import dataclass
@@ -86,6 +87,7 @@ ORDER = (
 )
 
 
+@functools.cache
 def entry(name: str, kind: str | None = None) -> tuple[str, Entry] | None:
     """The registry entry a name refers to: in ``kind`` when known, else the first registry (in
     ORDER) that has it."""

@@ -16,6 +16,7 @@ them over many edits).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, TypeGuard
 
 from ..diagnostics import CompileError
@@ -42,18 +43,27 @@ def changed_lines(old: str, new: str) -> tuple[int, int, int]:
 
 def shift(node: Any, lines: int) -> Any:
     """A copy of a syntax node ``lines`` lines further down."""
+    if lines == 0:  # an edit inside a line: nothing moves
+        return node
     if isinstance(node, Span):
         return Span(node.line + lines, node.column, node.end_line + lines, node.end_column)
     if isinstance(node, tuple):
         return tuple(shift(n, lines) for n in node)
     if _is_node(node):
-        changes = {
-            f.name: shift(getattr(node, f.name), lines)
-            for f in dataclasses.fields(node)
-            if isinstance(getattr(node, f.name), (Span, tuple)) or _is_node(getattr(node, f.name))
-        }
-        return dataclasses.replace(node, **changes)
+        names = _field_names(type(node))
+        return type(node)(**{n: _shift_field(getattr(node, n), lines) for n in names})
     return node
+
+
+def _shift_field(value: Any, lines: int) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return shift(value, lines)
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls) if f.init)
 
 
 def _is_node(value: Any) -> TypeGuard[Any]:
