@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,13 @@ def test_navigation_survives_a_syntax_error_while_typing(residual):
     assert "hidden" in broken.index.names("let")
     assert navigate.definition(broken, "u", pos(RESIDUAL, "dense(hidden", 7)) is None
     assert navigate.formatting(broken) is None
+
+
+def test_without_pygls_the_command_says_which_extra(monkeypatch, capsys):
+    from nncompile.cli import main
+
+    monkeypatch.setitem(sys.modules, "pygls", None)  # `import pygls` raises ImportError
+    assert main(["lsp"]) == 1
+    err = capsys.readouterr().err
+    assert "`nncompile lsp` needs pygls, which is not installed" in err
+    assert "pip install 'nncompile[lsp]'" in err

@@ -76,3 +76,28 @@ def test_changed_lines():
     assert changed_lines("a\nb\nc", "a\nB\nc") == (2, 2, 0)
     assert changed_lines("a\nb\nc", "a\nc") == (2, 3, -1)
     assert changed_lines("a\nb", "a b") == (1, 2, -1)  # lines joined: the second one moved
+
+
+def test_a_keystroke_costs_less_than_a_whole_parse():
+    """The server's re-check after an edit in a 200-statement spec: interleaved with the same
+    check parsing the whole text, CPU time (the machine may be loaded). bench/lsp_speed.py prints
+    the absolute numbers (target: under 50 ms)."""
+    import statistics
+    import time
+
+    from nncompile.lsp.document import analyse_text
+
+    text = big_spec(200)
+    doc = analyse_text(text, "big.nn")
+    fast, slow = [], []
+    for i in range(12):
+        edited = text.replace("h50 = dense(width", f"h50 = dense({60 + i}", 1)
+        start = time.process_time()
+        again = analyse_text(edited, "big.nn", doc)
+        fast.append(time.process_time() - start)
+        start = time.process_time()
+        whole_ = analyse_text(edited, "big.nn")
+        slow.append(time.process_time() - start)
+        assert again.diagnostics == whole_.diagnostics
+        assert again.program == whole_.program
+    assert statistics.median(fast) < 0.6 * statistics.median(slow)

@@ -84,12 +84,15 @@ class Client:
     def notify(self, method: str, params: dict) -> None:
         self.send({"method": method, "params": params})
 
-    def request(self, method: str, params: dict, timeout: float = 30) -> dict:
-        self.next_id += 1
-        self.send({"id": self.next_id, "method": method, "params": params})
-        reply = self.wait(lambda m: m.get("id") == self.next_id and "method" not in m, timeout)
+    def request(self, method: str, params: dict, timeout: float = 30):
+        reply = self.reply(method, params, timeout)
         assert "error" not in reply, reply
         return reply["result"]
+
+    def reply(self, method: str, params: dict, timeout: float = 30) -> dict:
+        self.next_id += 1
+        self.send({"id": self.next_id, "method": method, "params": params})
+        return self.wait(lambda m: m.get("id") == self.next_id and "method" not in m, timeout)
 
     def wait(self, match, timeout: float = 30) -> dict:
         while True:
@@ -246,3 +249,33 @@ def test_an_editor_session_over_stdio(client, tmp_path):
 
     client.close()
     assert client.proc.returncode == 0
+
+
+def test_navigation_rename_outline_over_stdio(client, tmp_path):
+    uri = (tmp_path / "net.nn").as_uri()
+    doc = {"textDocument": {"uri": uri}}
+    client.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}})
+    client.notify("initialized", {})
+    text = SPEC.replace("rleu", "relu")
+    client.notify(
+        "textDocument/didOpen",
+        {"textDocument": {"uri": uri, "languageId": "nn", "version": 1, "text": text}},
+    )
+    assert client.diagnostics(uri, 1) == []
+    use = at(text, "model: Net", 8)
+    refs = client.request(
+        "textDocument/references", {**doc, "position": use, "context": {"includeDeclaration": True}}
+    )
+    assert [r["range"]["start"] for r in refs] == [at(text, "Net {"), at(text, "model: Net", 7)]
+    edit = client.request("textDocument/rename", {**doc, "position": use, "newName": "Classifier"})
+    assert [e["newText"] for e in edit["changes"][uri]] == ["Classifier", "Classifier"]
+    refused = client.reply("textDocument/rename", {**doc, "position": use, "newName": "Seq"})
+    assert "'Seq' is already defined here" in refused["error"]["message"]
+    symbols = client.request("textDocument/documentSymbol", doc)
+    assert [s["name"] for s in symbols] == ["hidden", "digits", "Net", "Seq", "main"]
+    assert [c["name"] for c in symbols[2]["children"]] == ["x"]
+    signature = client.request(
+        "textDocument/signatureHelp", {**doc, "position": at(text, "lstm(16", 5)}
+    )
+    assert signature["signatures"][0]["label"].startswith("lstm(units")
+    client.close()
