@@ -90,7 +90,7 @@ def _add(g: Graph, model: ir.Model, prefix: str, group: tuple[str, ...], produce
         if node.param_count:
             lines.append(f"{node.param_count:,} params")
         g.vertices[vid] = Vertex(vid, tuple(lines), group)
-        g.edges += [(s, vid) for s in sources]
+        g.edges += [(s, vid) for s in dict.fromkeys(sources)]  # h and c of one lstm: one edge
         producers[node.output] = vid
         for t in node.extra:
             producers[t.name] = vid
