@@ -16,7 +16,6 @@ them over many edits).
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Any, TypeGuard
 
 from ..diagnostics import CompileError
@@ -61,9 +60,14 @@ def _shift_field(value: Any, lines: int) -> Any:
     return shift(value, lines)
 
 
-@functools.cache
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls) if f.init)
+    """A node class's fields (cached: shifting is per keystroke)."""
+    if cls not in _FIELDS:
+        _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.init)
+    return _FIELDS[cls]
 
 
 def _is_node(value: Any) -> TypeGuard[Any]:
