@@ -111,22 +111,36 @@ def analyse(
 ) -> tuple[ir.Program | None, list[Diagnostic]]:
     """Parse and validate (after ``--set`` overrides); returns the program (None on errors) and
     every diagnostic."""
+    _, program, diagnostics = front_end(source, sets)
+    return program, diagnostics
+
+
+def front_end(
+    source: Source, sets: dict[str, str] | None = None, parsed: ast.Spec | None = None
+) -> tuple[ast.Spec | None, ir.Program | None, list[Diagnostic]]:
+    """`analyse`, also returning the syntax tree (None when the text does not parse): what the
+    language server needs from one pass. ``parsed``: the text's tree when the caller has it
+    (the language server parses only the lines an edit touched)."""
     out = Collector(source.path)
+    spec = parsed
     try:
-        parsed = parse_all(source)
-        if parsed.diagnostics:
-            return None, _with_partial_checks(parsed, source)
-        spec = parsed.spec
+        if spec is None:
+            result = parse_all(source)
+            if result.diagnostics:
+                return None, None, _with_partial_checks(result, source)
+            spec = result.spec
         if sets:
             spec = override(spec, sets)
         program = validate(spec, source, out)
     except CompileError as e:
-        return None, e.diagnostics
+        return spec, None, e.diagnostics
     except RecursionError:
-        return None, [
-            Diagnostic(D.SYNTAX, "the spec is nested too deeply to analyse", path=source.path)
-        ]
-    return program, sorted(set(out.items), key=Diagnostic.sort_key)
+        return (
+            None,
+            None,
+            [Diagnostic(D.SYNTAX, "the spec is nested too deeply to analyse", path=source.path)],
+        )
+    return spec, program, sorted(set(out.items), key=Diagnostic.sort_key)
 
 
 def _with_partial_checks(parsed, source: Source) -> list[Diagnostic]:

@@ -15,7 +15,7 @@ import sys
 from ..diagnostics import CompileError, render
 from ..errors import NncompileError, out_of_memory
 from ..version import __version__
-from . import editor, runs, spec, training
+from . import editor, runs, spec, tools, training
 from .common import FLAGS
 
 COMMANDS = {  # one line per module of commands
@@ -23,6 +23,7 @@ COMMANDS = {  # one line per module of commands
     **training.COMMANDS,
     **runs.COMMANDS,
     **editor.COMMANDS,
+    **tools.COMMANDS,
 }
 
 

@@ -103,6 +103,9 @@ FLAGS = {
     "kind": flag("kind", nargs="?", help="only this kind: layer, activation, loss, ..."),
     "fmt_check": flag("--check", action="store_true", help="change no file; exit 1 if any would"),
     "diff": flag("--diff", action="store_true", help="print a unified diff instead of writing"),
+    "maybe_file": flag("file", nargs="?", metavar="FILE", help="print this spec's program"),
+    "model": flag("--model", metavar="NAME", help="only this model (default: every model)"),
+    "picture": flag("-o", "--output", required=True, metavar="OUT", help="model.svg or model.png"),
     **SAMPLE_FLAGS,
 }
 SPEC = ("file", "train", "set")  # a spec compiled for one train block
