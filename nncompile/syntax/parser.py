@@ -103,11 +103,14 @@ def build(tree: Tree, source: Source) -> ast.Spec:
 
 
 # ---- parse tree -> syntax tree -------------------------------------------------------------
+def where_end(token: Token) -> tuple[int, int]:
+    assert token.end_line is not None and token.end_column is not None
+    return token.end_line, token.end_column
+
+
 def _span(node) -> Span:
     if isinstance(node, Token):
-        line, column = where(node)
-        assert node.end_line is not None and node.end_column is not None
-        return Span(line, column, node.end_line, node.end_column)
+        return Span(*where(node), *where_end(node))
     m = node.meta
     return Span(m.line, m.column, m.end_line, m.end_column)
 
@@ -139,7 +142,28 @@ class _Builder:
         )
 
     def spec(self, tree: Tree) -> ast.Spec:
+        for item in tree.children:
+            self.spaced(item)
         return ast.Spec(tuple(getattr(self, t.data)(t) for t in tree.children), self.source.path)
+
+    def spaced(self, item: Tree) -> None:
+        """`datadigits {` lexes as `data digits {` where only a keyword can start an item: a
+        keyword glued to the name after it is an error, as it is everywhere else."""
+        keyword = item.data.split("_")[0]
+        name = item.children[0]
+        if isinstance(name, Token) and name.start_pos == item.meta.start_pos + len(keyword):
+            raise CompileError(
+                [
+                    Diagnostic(
+                        D.SYNTAX,
+                        f"`{keyword}{name}` is not a keyword: `{keyword}` needs a space after it",
+                        Span(item.meta.line, item.meta.column, *where_end(name)),
+                        f"write `{keyword} {name}`",
+                        self.source.path,
+                    )
+                ],
+                self.source,
+            )
 
     # blocks
     def let_stmt(self, t: Tree) -> ast.Let:
