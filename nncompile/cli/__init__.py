@@ -15,10 +15,10 @@ import sys
 from ..diagnostics import CompileError, render
 from ..errors import NncompileError, out_of_memory
 from ..version import __version__
-from . import spec, training
+from . import insight, spec, training
 from .common import FLAGS
 
-COMMANDS = {**spec.COMMANDS, **training.COMMANDS}  # one line per module of commands
+COMMANDS = {**spec.COMMANDS, **training.COMMANDS, **insight.COMMANDS}  # one line per module of commands
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -77,6 +77,8 @@ FLAGS = {
     "sweep": flag("--sweep", metavar="NAME", help="which sweep block (default: the first)"),
     "platforms": flag("--platforms", default="cpu,cuda", help="cpu, cuda, rocm, tpu"),
     "kind": flag("kind", nargs="?", help="only this kind: layer, activation, loss, ..."),
+    "data": flag("--data", metavar="NAME", help="which data block (default: the train block's)"),
+    "report": flag("-o", "--output", metavar="PNG", help="also draw the report as a PNG"),
     **SAMPLE_FLAGS,
 }
 SPEC = ("file", "train", "set")  # a spec compiled for one train block

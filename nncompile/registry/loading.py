@@ -9,6 +9,7 @@ and report every bad input as a `DataError` that names the data block and the fi
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import csv
 import difflib
 import io
@@ -24,6 +25,21 @@ import numpy as np
 from ..errors import DataError
 
 MAX_CSV_CLASSES = 20  # integer-valued csv targets with at most this many values are class labels
+# `nncompile data` reads data as training does, but describes missing and non-finite values instead
+# of refusing them: in this mode `check_finite` lets them through and empty csv cells (and NA, NaN,
+# ?) read as NaN
+LENIENT: contextvars.ContextVar[bool] = contextvars.ContextVar("lenient", default=False)
+MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
+
+
+@contextmanager
+def lenient() -> Iterator[None]:
+    """Load data with its missing and non-finite values kept as NaN/inf (for reports only)."""
+    token = LENIENT.set(True)
+    try:
+        yield
+    finally:
+        LENIENT.reset(token)
 
 
 @dataclass(frozen=True)
@@ -156,7 +172,7 @@ def check_finite(
     spec: LoadRequest, a: np.ndarray, what: str, locate: Callable[[tuple], str]
 ) -> None:
     """Refuse NaN or infinite values, giving their count and the first one's location."""
-    if not np.issubdtype(a.dtype, np.floating):
+    if not np.issubdtype(a.dtype, np.floating) or LENIENT.get():
         return
     bad = ~np.isfinite(a)
     if bad.any():
@@ -244,6 +260,8 @@ def numeric(
     "numbers",
 ) -> np.ndarray:
     """A column as float64; a non-numeric value is reported with its line and column."""
+    if LENIENT.get():
+        values = tuple("nan" if v.strip().lower() in MISSING else v for v in values)
     try:
         return np.array(values, dtype=np.float64)
     except ValueError:
