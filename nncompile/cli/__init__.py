@@ -18,7 +18,8 @@ from ..version import __version__
 from . import insight, spec, training
 from .common import FLAGS
 
-COMMANDS = {**spec.COMMANDS, **training.COMMANDS, **insight.COMMANDS}  # one line per module of commands
+# one entry per module of commands
+COMMANDS = {**spec.COMMANDS, **training.COMMANDS, **insight.COMMANDS}
 
 
 def build_parser() -> argparse.ArgumentParser:

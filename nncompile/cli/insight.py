@@ -86,7 +86,8 @@ def render(report) -> str:
         lines.append(f"target range {k} (data units, all rows):")
         lines += _table(table)
     for k, counts in s["classes"].items():
-        lines.append(f"classes {k} (rows per split):")
+        unit = "tokens" if s["targets"][k]["task"] == "sequence" else "rows"
+        lines.append(f"classes {k} ({unit} per split):")
         splits = list(counts)
         labels = list(counts[splits[0]]) if splits else []
         width = max([5, *(len(c) for c in labels)])
@@ -105,8 +106,10 @@ def render(report) -> str:
 
 def _table(rows: list[dict]) -> list[str]:
     width = max([7, *(len(r["feature"]) for r in rows)])
-    head = "  " + "feature".ljust(width) + "".join(
-        f"{h:>11}" for h in ("min", "mean", "max", "std", "missing")
+    head = (
+        "  "
+        + "feature".ljust(width)
+        + "".join(f"{h:>11}" for h in ("min", "mean", "max", "std", "missing"))
     )
     out = [head]
     for r in rows:

@@ -98,7 +98,7 @@ def data_report(spec: DataSpec) -> DataReport:
         "source": spec.source,
         "args": dict(spec.args),
         "task": task,
-        "rows": {k: int(len(i)) for k, i in index.items()},
+        "rows": {k: len(i) for k, i in index.items()},
         "inputs": {k: array_info(a) for k, a in xs.items()},
         "targets": {k: {**array_info(a), "task": tasks[k]} for k, a in ys.items()},
         "features": {},
@@ -116,7 +116,7 @@ def data_report(spec: DataSpec) -> DataReport:
         report.findings += constant(k, a[index["train"]], series, columns)
     for k, a in ys.items():
         if tasks[k] == "classification" or (tasks[k] == "sequence" and a.dtype.kind in "iu"):
-            counts = class_counts(a, index, raw.labels if k == "y" else None)
+            counts = class_counts(a, index, class_names(raw) if k == "y" else None)
             summary["classes"][k] = counts
             if tasks[k] == "classification":
                 report.findings += imbalance(k, counts)
@@ -183,6 +183,15 @@ def class_counts(y: np.ndarray, index: Mapping[str, np.ndarray], labels: list | 
     return out
 
 
+def class_names(raw) -> list | None:
+    """The original class labels, or the vocabulary of text (spaces and newlines made visible)."""
+    if raw.labels is not None:
+        return raw.labels
+    if raw.vocab is None:
+        return None
+    return [{" ": "\u2423", "\n": "\u00b6", "\t": "\u21e5"}.get(v, v) for v in raw.vocab]
+
+
 # ---- findings ------------------------------------------------------------------------------------
 def nonfinite(name: str, a: np.ndarray, table: list[dict], what: str) -> list[Finding]:
     missing = sum(t["missing"] for t in table)
@@ -196,8 +205,8 @@ def nonfinite(name: str, a: np.ndarray, table: list[dict], what: str) -> list[Fi
     return [
         Finding(
             "nonfinite",
-            f"{' and '.join(parts)} value(s) in {_of(name, what, bad)} ({len(rows)} row(s), "
-            f"the first row {int(rows[0])})",
+            f"{' and '.join(parts)} value(s) in {_of(name, what, bad)} ({len(rows)} row(s); the "
+            f"first: row {int(rows[0])}, counting from 0)",
             "training refuses them: fill them in (e.g. with the column's train median) or drop "
             "those rows",
         )
@@ -214,7 +223,9 @@ def constant(name: str, train: np.ndarray, series: bool, names: list[str]) -> li
         return []
     cols = [names[i] if i < len(names) else str(i) for i in np.flatnonzero(same)]
     values = sorted({_fmt(float(v[0, i])) for i in np.flatnonzero(same)})
-    value = f"the value {values[0]}" if len(values) == 1 else f"one value each ({', '.join(values)})"
+    value = (
+        f"the value {values[0]}" if len(values) == 1 else f"one value each ({', '.join(values)})"
+    )
     return [
         Finding(
             "constant",
@@ -239,8 +250,8 @@ def imbalance(name: str, counts: dict) -> list[Finding]:
     return [
         Finding(
             "imbalance",
-            f"imbalanced {_of(name, 'classes', [])}: class {large} has {total[large]} rows, "
-            f"class {small} {total[small]} ({ratio:.1f}x)",
+            f"{_of(name, 'classes', [])} are imbalanced: class {large} has {total[large]} rows, "
+            f"class {small} has {total[small]} ({ratio:.1f}x)",
             "accuracy can look good while the rare class is always missed: add f1 (or precision "
             "and recall) to `metrics`, and collect or resample rows of the rare class",
         )
@@ -266,7 +277,7 @@ def repeated(xs: dict[str, np.ndarray], index: Mapping[str, np.ndarray]) -> list
     for split, i in index.items():
         if split == "train":
             continue
-        shared = int(np.isin(keys[i], list(train)).sum()) if train else 0
+        shared = sum(k in train for k in keys[i])
         if shared:
             found.append(
                 Finding(
@@ -338,6 +349,8 @@ def _of(name: str, what: str, items: list[str]) -> str:
         where = f"column{'s' if len(items) > 1 else ''} {_join([repr(i) for i in items])}"
     if name not in ("x", "y"):
         where += f" of {'input' if what == 'features' else 'target'} {name!r}"
+    if what == "classes":
+        where = where[0].upper() + where[1:]
     return where
 
 
