@@ -69,8 +69,9 @@ def data_report(spec: DataSpec) -> DataReport:
         raw = load_raw(spec)
         if raw.task == SEVERAL:
             index = several_index(spec, raw, check_split(spec))
-            xs = raw.x if isinstance(raw.x, dict) else {"x": raw.x}
-            ys = raw.y if isinstance(raw.y, dict) else {} if raw.y is None else {"y": raw.y}
+            named: Any = raw  # x and y are dicts of named arrays, or plain arrays
+            xs = named.x if isinstance(named.x, dict) else {"x": named.x}
+            ys = {} if named.y is None else named.y if isinstance(named.y, dict) else {"y": named.y}
             tasks = target_tasks(ys)
             task = "several"
         else:
