@@ -373,6 +373,7 @@ class Program(Decoding):
             history=self.history,
             test_metrics=test_metrics,
             trainer=self.trainer,
+            fit=self.fit_report(),
         )
         if self.is_gan:
             from .runtime.gan import write_samples
@@ -384,6 +385,27 @@ class Program(Decoding):
                 json.dumps({"stats": self.dataset.stats, "task": self.dataset.task}, indent=2),
             )
         return path
+
+    def fit_report(self) -> dict | None:
+        """Train vs validation at the best and last epoch, the gap, and a verdict (overfitting,
+        underfitting, still improving, diverged, fine) with the spec change to try
+        (runtime.verdict); None before fit() or for a GAN."""
+        from .runtime.history import StopReason
+        from .runtime.verdict import Facts, baseline_loss, verdict
+        from .semantics.facts import fit_facts
+
+        if self.history is None or self.trainer is None or self.is_gan:
+            return None
+        h, settings = self.history, fit_facts(self.train_block)
+        settings["epochs"] = self.trainer.epochs
+        y = self.trainer.splits["train"][1]
+        facts = Facts(
+            **settings,
+            baseline=baseline_loss(self.train_block.loss.name, y),
+            nonfinite=h.stop is StopReason.NONFINITE,
+            stopped_early=h.stop is not None,
+        )
+        return verdict(h.epochs, facts)
 
     def resolved(self) -> dict:
         """The resolved spec: every property with its default filled in (JSON)."""

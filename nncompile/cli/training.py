@@ -52,6 +52,10 @@ def train(args) -> int:
     else:
         if summary.get("test"):
             print(f"test: {fmt_metrics(summary['test'])}")
+        if summary.get("fit"):
+            from ..runtime.verdict import describe
+
+            print("\n".join(describe(summary["fit"])))
         print(f"run folder: {run}")
     if history.stop is StopReason.INTERRUPTED:
         done = program.trainer.epochs_done
