@@ -78,6 +78,7 @@ class Program(Decoding):
         self.trainer: Any = None
         self.history: History | None = None
         self._run: Any = None  # the run folder fit() opened (runtime.runfolder.RunFolder)
+        self._from_data = False  # the splits are the data block's (normalised by `dataset`)
 
     @property
     def run_config(self) -> RunConfig:
@@ -112,7 +113,7 @@ class Program(Decoding):
     def splits(self, data: Splits | tuple | None = None) -> dict:
         """The splits to train on: ``data`` ({"train": (x, y), ...} or (x, y)), or the spec's data
         block's; checked against the model's input."""
-        dataset = None
+        dataset, self._from_data = None, data is None  # metrics in the data's units
         if data is None:
             dataset = self.dataset or self.load_data()
             splits = dict(dataset.splits)
@@ -162,8 +163,13 @@ class Program(Decoding):
 
             return GanTrainer(self.module, splits, epochs=epochs, callbacks=callbacks, log=log)
         from .runtime.loop import Trainer
+        from .runtime.units import target_scale
 
-        return Trainer(self.module, splits, epochs=epochs, callbacks=callbacks, log=log)
+        scale = target_scale(self.dataset) if self._from_data else None
+        config = {"target_scale": scale} if scale is not None else None
+        return Trainer(
+            self.module, splits, epochs=epochs, callbacks=callbacks, log=log, config=config
+        )
 
     def fit(
         self,
@@ -373,7 +379,7 @@ class Program(Decoding):
             history=self.history,
             test_metrics=test_metrics,
             trainer=self.trainer,
-            fit=self.fit_report(),
+            extra={"fit": self.fit_report(), "units": self.units()},
         )
         if self.is_gan:
             from .runtime.gan import write_samples
@@ -385,6 +391,17 @@ class Program(Decoding):
                 json.dumps({"stats": self.dataset.stats, "task": self.dataset.task}, indent=2),
             )
         return path
+
+    def units(self, keys: Iterable[str] | None = None) -> dict[str, str]:
+        """Which metric keys are in which units when ``normalize_target`` scaled the targets:
+        regression metrics in the targets' units, losses on the scaled targets ({} otherwise)."""
+        from .runtime.units import units
+
+        data = self.run_config.data
+        if keys is None:
+            keys = self.history.epochs[-1] if self.history and self.history.epochs else ["loss"]
+        method = data.normalize_target if data is not None and self._from_data else None
+        return units([k for k in keys if k not in ("epoch", "seconds", "lr")], method)
 
     def fit_report(self) -> dict | None:
         """Train vs validation at the best and last epoch, the gap, and a verdict (overfitting,

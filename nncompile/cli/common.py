@@ -55,6 +55,16 @@ def fmt_metrics(metrics: dict) -> str:
     )
 
 
+def units_line(units: dict[str, str]) -> str:
+    """Which printed numbers are in which units ({key: units} of Program.units)."""
+    groups: dict[str, list[str]] = {}
+    for key, unit in units.items():
+        name = key.removeprefix("val_")
+        if name not in groups.setdefault(unit, []):
+            groups[unit].append(name)
+    return "units: " + "; ".join(f"{', '.join(k)} in {u}" for u, k in groups.items())
+
+
 # every flag declared once; each command names the flags it takes
 FLAGS = {
     "file": flag("file", metavar="FILE"),

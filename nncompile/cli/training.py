@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .common import SPEC, compiled_program, fmt_metrics, overrides, spec_program
+from .common import SPEC, compiled_program, fmt_metrics, overrides, spec_program, units_line
 from .flags import SAMPLE_FLAGS
 
 
@@ -52,6 +52,8 @@ def train(args) -> int:
     else:
         if summary.get("test"):
             print(f"test: {fmt_metrics(summary['test'])}")
+        if summary.get("units"):
+            print(units_line(summary["units"]))
         if summary.get("fit"):
             from ..runtime.verdict import describe
 
@@ -92,11 +94,12 @@ def cmd_eval(args) -> int:
     """metrics of a trained run on a split"""
     program = compiled_program(args).load(args.run)
     metrics = program.evaluate(args.split)
-    print(
-        json.dumps(metrics, indent=2)
-        if args.format == "json"
-        else f"{args.split}: {fmt_metrics(metrics)}"
-    )
+    if args.format == "json":
+        print(json.dumps(metrics, indent=2))
+    else:
+        print(f"{args.split}: {fmt_metrics(metrics)}")
+        if found := program.units(metrics):
+            print(units_line(found))
     return 0
 
 

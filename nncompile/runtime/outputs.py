@@ -7,7 +7,8 @@
     params/        final model state (Orbax StandardCheckpointer of a plain dict, PRNG keys as key
                    data)
     summary.json   test metrics, best epoch, epochs run, stop reason, seconds, examples/s, and
-                   `fit`: train vs validation, the gap, a verdict and its hint (runtime.verdict)
+                   `fit`: train vs validation, the gap, a verdict and its hint (runtime.verdict),
+                   `units`: which numbers are in the targets' units (runtime.units)
 
 Every file is written to a new temporary name (O_EXCL: never through a planted symlink) and
 renamed into place; Orbax does the same for params/. Where a run folder goes, and how a re-run
@@ -51,10 +52,10 @@ def write_run(
     history: History,
     test_metrics: dict,
     trainer: Trainer,
-    fit: dict | None = None,
+    extra: dict | None = None,
 ) -> Path:
-    """Write every file of a run folder (created if needed) and return its absolute path. `fit`:
-    the fit report (runtime.verdict), kept in summary.json."""
+    """Write every file of a run folder (created if needed) and return its absolute path. `extra`:
+    more entries of summary.json (the fit report, the metrics' units)."""
     run = Path(run_dir).absolute()
     run.mkdir(parents=True, exist_ok=True)
     _write(run / "program.py", program_source)
@@ -65,9 +66,7 @@ def write_run(
         "".join(json.dumps(_clean(e), allow_nan=False) + "\n" for e in history.epochs),
     )
     save_params(run / "params", trainer)
-    written = summary(history, test_metrics, trainer)
-    if fit is not None:
-        written["fit"] = fit
+    written = {**summary(history, test_metrics, trainer), **(extra or {})}
     _write(run / "summary.json", _json(written))
     plot_curves(run / "curves.png", history)
     return run
