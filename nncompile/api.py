@@ -395,13 +395,19 @@ class Program(Decoding):
     def units(self, keys: Iterable[str] | None = None) -> dict[str, str]:
         """Which metric keys are in which units when ``normalize_target`` scaled the targets:
         regression metrics in the targets' units, losses on the scaled targets ({} otherwise)."""
-        from .runtime.units import units
+        from .runtime.units import target_scale, units
 
-        data = self.run_config.data
+        cfg = self.run_config
         if keys is None:
             keys = self.history.epochs[-1] if self.history and self.history.epochs else ["loss"]
-        method = data.normalize_target if data is not None and self._from_data else None
-        return units([k for k in keys if k not in ("epoch", "seconds", "lr")], method)
+        if cfg.data is None or not self._from_data or self.is_gan:
+            return {}
+        if cfg.outputs is None and cfg.task != "regression":
+            return {}
+        scale = target_scale(self.dataset)
+        outputs = set(scale) if isinstance(scale, dict) else None if scale else set()
+        names = [k for k in keys if k not in ("epoch", "seconds", "lr")]
+        return units(names, cfg.data.normalize_target, outputs)
 
     def fit_report(self) -> dict | None:
         """Train vs validation at the best and last epoch, the gap, and a verdict (overfitting,

@@ -29,17 +29,21 @@ def target_scale(dataset: Any) -> tuple[float, ...] | dict[str, tuple[float, ...
     return None if stat is None else tuple(float(v) for v in _flat(stat["scale"]))
 
 
-def units(keys: list[str], method: str | None) -> dict[str, str]:
-    """The units of each history/metric key of a regression run whose targets were normalised by
-    `method` ("standard" | "minmax" | None): regression metrics in the targets' units, losses on
-    the scaled targets."""
-    if method in (None, "none"):
+def units(keys: list[str], method: str | None, outputs: set[str] | None = None) -> dict[str, str]:
+    """The units of each history/metric key of a run whose regression targets were normalised by
+    `method` ("standard" | "minmax" | None): regression metrics in the targets' units, their losses
+    on the scaled targets. `outputs`: for a model with several outputs, those with scaled targets
+    (their `<output>_loss` and `<output>_<metric>` keys; the summed `loss` mixes units)."""
+    if method in (None, "none") or outputs == set():
         return {}
     out = {}
     for key in keys:
         base = key.removeprefix("val_")
-        entry = next((e for e in METRICS.entries() if e.names(base.rsplit("_", 1)[-1])), None)
-        if base.endswith("loss"):
+        owner, _, name = base.rpartition("_") if outputs is not None else ("", "", base)
+        if outputs is not None and owner not in outputs:
+            continue
+        entry = next((e for e in METRICS.entries() if e.names(name)), None)
+        if name == "loss":
             out[key] = f"{METHODS.get(method, method)} target units"
         elif entry is not None and entry.task == "regression":
             out[key] = "the targets' units"
