@@ -395,40 +395,24 @@ class Program(Decoding):
     def units(self, keys: Iterable[str] | None = None) -> dict[str, str]:
         """Which metric keys are in which units when ``normalize_target`` scaled the targets:
         regression metrics in the targets' units, losses on the scaled targets ({} otherwise)."""
-        from .runtime.units import target_scale, units
+        from .runtime.units import run_units
 
-        cfg = self.run_config
         if keys is None:
             keys = self.history.epochs[-1] if self.history and self.history.epochs else ["loss"]
-        if cfg.data is None or not self._from_data or self.is_gan:
-            return {}
-        if cfg.outputs is None and cfg.task != "regression":
-            return {}
-        scale = target_scale(self.dataset)
-        outputs = set(scale) if isinstance(scale, dict) else None if scale else set()
-        names = [k for k in keys if k not in ("epoch", "seconds", "lr")]
-        return units(names, cfg.data.normalize_target, outputs)
+        dataset = self.dataset if self._from_data and not self.is_gan else None
+        return run_units(self.run_config, dataset, keys)
 
     def fit_report(self) -> dict | None:
         """Train vs validation at the best and last epoch, the gap, and a verdict (overfitting,
         underfitting, still improving, diverged, fine) with the spec change to try
         (runtime.verdict); None before fit() or for a GAN."""
-        from .runtime.history import StopReason
-        from .runtime.verdict import Facts, baseline_loss, verdict
+        from .runtime.verdict import fit_report
         from .semantics.facts import fit_facts
 
         if self.history is None or self.trainer is None or self.is_gan:
             return None
-        h, settings = self.history, fit_facts(self.train_block)
-        settings["epochs"] = self.trainer.epochs
-        y = self.trainer.splits["train"][1]
-        facts = Facts(
-            **settings,
-            baseline=baseline_loss(self.train_block.loss.name, y),
-            nonfinite=h.stop is StopReason.NONFINITE,
-            stopped_early=h.stop is not None,
-        )
-        return verdict(h.epochs, facts)
+        loss = self.train_block.loss.name
+        return fit_report(self.history, self.trainer, fit_facts(self.train_block), loss)
 
     def resolved(self) -> dict:
         """The resolved spec: every property with its default filled in (JSON)."""

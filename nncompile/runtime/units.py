@@ -6,6 +6,7 @@ says which number is in which units wherever they are printed."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from ..registry.metrics import METRICS
@@ -27,6 +28,16 @@ def target_scale(dataset: Any) -> tuple[float, ...] | dict[str, tuple[float, ...
         return found or None
     stat = dataset.stats.get("y")
     return None if stat is None else tuple(float(v) for v in _flat(stat["scale"]))
+
+
+def run_units(cfg: Any, dataset: Any, keys: Iterable[str]) -> dict[str, str]:
+    """`units` of a run (a RunConfig) trained on `dataset` (None: on arrays given as they are)."""
+    if cfg.data is None or dataset is None or (cfg.outputs is None and cfg.task != "regression"):
+        return {}
+    scale = target_scale(dataset)
+    outputs = set(scale) if isinstance(scale, dict) else None if scale else set()
+    names = [k for k in keys if k not in ("epoch", "seconds", "lr")]
+    return units(names, cfg.data.normalize_target, outputs)
 
 
 def units(keys: list[str], method: str | None, outputs: set[str] | None = None) -> dict[str, str]:

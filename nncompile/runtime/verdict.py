@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -147,6 +148,21 @@ def _judge(train, val, has_val, best, kept, facts: Facts) -> tuple[str, str, str
     if has_val:
         why += f"; gap (validation - training loss) {_g(val[kept] - train[kept])}"
     return "fine", why, "nothing to change"
+
+
+def fit_report(history: Any, trainer: Any, settings: dict, loss: str) -> dict:
+    """The verdict of a finished fit: its History, its trainer (the epochs it was given, the train
+    split's targets for the constant-guess loss), the train block's `settings` (Facts fields) and
+    the name of its loss."""
+    from .history import StopReason
+
+    facts = Facts(
+        **{**settings, "epochs": trainer.epochs},
+        baseline=baseline_loss(loss, trainer.splits["train"][1]),
+        nonfinite=history.stop is StopReason.NONFINITE,
+        stopped_early=history.stop is not None,
+    )
+    return verdict(history.epochs, facts)
 
 
 def _lower_lr(facts: Facts) -> str:
