@@ -9,7 +9,6 @@ and report every bad input as a `DataError` that names the data block and the fi
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import csv
 import difflib
 import io
@@ -23,23 +22,9 @@ from typing import Any, NoReturn, Protocol
 import numpy as np
 
 from ..errors import DataError
+from .lenient import LENIENT, MISSING
 
 MAX_CSV_CLASSES = 20  # integer-valued csv targets with at most this many values are class labels
-# `nncompile data` reads data as training does, but describes missing and non-finite values instead
-# of refusing them: in this mode `check_finite` lets them through and empty csv cells (and NA, NaN,
-# ?) read as NaN
-LENIENT: contextvars.ContextVar[bool] = contextvars.ContextVar("lenient", default=False)
-MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
-
-
-@contextmanager
-def lenient() -> Iterator[None]:
-    """Load data with its missing and non-finite values kept as NaN/inf (for reports only)."""
-    token = LENIENT.set(True)
-    try:
-        yield
-    finally:
-        LENIENT.reset(token)
 
 
 @dataclass(frozen=True)

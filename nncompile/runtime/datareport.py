@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..registry.loading import lenient
+from ..registry.lenient import lenient
 from ..registry.several import SEVERAL
 from ..registry.sources import load_raw
 from .data import DataSpec, check_split, split_raw
