@@ -63,6 +63,9 @@ def data_spec(args):
     return DataSpec.from_config(data(block), seed, str(block.base_dir) if block.base_dir else None)
 
 
+STATS = ("min", "mean", "max", "std")  # the columns of a feature table
+
+
 # ---- the text report -----------------------------------------------------------------------------
 def render(report) -> str:
     from ..runtime.datareport import SHOWN
@@ -113,9 +116,9 @@ def _table(rows: list[dict]) -> list[str]:
     )
     out = [head]
     for r in rows:
-        cells = "".join(
-            f"{'-' if r[k] is None else f'{r[k]:.4g}':>11}" for k in ("min", "mean", "max", "std")
-        )
+        size = max(abs(r["min"] or 0), abs(r["max"] or 0))  # rounding noise of a centred mean: 0
+        shown = {k: 0.0 if r[k] is not None and abs(r[k]) < 1e-7 * size else r[k] for k in STATS}
+        cells = "".join(f"{'-' if shown[k] is None else f'{shown[k]:.4g}':>11}" for k in STATS)
         bad = r["missing"] + r["infinite"]
         out.append("  " + r["feature"].ljust(width) + cells + f"{bad:>11}")
     return out
