@@ -165,3 +165,21 @@ def test_digits_and_diabetes(capsys):
     assert (target["min"], target["max"]) == (25.0, 346.0)
     assert [f["feature"] for f in report["features"]["x"]][:3] == ["age", "sex", "bmi"]
     assert report["findings"] == []
+
+
+SPECS = sorted((Path(__file__).resolve().parents[1] / "specs").glob("*.nn"))
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+def test_every_spec_in_specs(path, capsys):
+    code, out, _ = data([str(path), "--format", "json"], capsys)
+    report = json.loads(out)
+    assert code == 0 and report["rows"]["train"] > 0
+    assert all(f["kind"] in ("constant", "duplicates", "leakage") for f in report["findings"])
+
+
+@pytest.mark.parametrize("name", ["digits_cnn", "sine_forecast", "addition_seq2seq", "multi_io"])
+def test_pictures_of_images_series_text_and_named_arrays(name, tmp_path, capsys):
+    png = tmp_path / f"{name}.png"
+    code, _, _ = data([str(SPECS[0].parent / f"{name}.nn"), "-o", str(png)], capsys)
+    assert code == 0 and png.read_bytes()[:4] == b"\x89PNG"

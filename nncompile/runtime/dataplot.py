@@ -16,7 +16,7 @@ import numpy as np
 from .datareport import DataReport, flat
 from .safefiles import atomic_write
 
-HISTOGRAMS = 12  # features drawn as histograms
+HISTOGRAMS = 12  # features drawn as histograms (shared between several inputs)
 GRID = (4, 8)  # rows x columns of the image sample grid
 SEQUENCES = 4  # windows drawn for series, decoded for text
 COLORS = {"train": "tab:blue", "val": "tab:orange", "test": "tab:green"}
@@ -76,22 +76,22 @@ def _panels(report: DataReport) -> list:
         series = a.ndim > 2 and report.image_shape is None
         names = report.feature_names.get(k, [])
         count = flat(a[:1], series).shape[1]
-        for i in _chosen(a, series, count):
+        for i in _chosen(a, series, count, max(1, HISTOGRAMS // len(report.x))):
             label = names[i] if i < len(names) else f"feature {i}"
             title = label if len(report.x) == 1 else f"{k}: {label}"
             panels.append((1, _histogram(report, a, title, i, series)))
     return panels or [(1, lambda ax: ax.set_title("no arrays to draw"))]
 
 
-def _chosen(a: np.ndarray, series: bool, count: int) -> list[int]:
-    """The features drawn: all when few, else the HISTOGRAMS with the largest spread (a grid of
-    pixels has many near-constant ones)."""
-    if count <= HISTOGRAMS:
+def _chosen(a: np.ndarray, series: bool, count: int, most: int) -> list[int]:
+    """The features drawn: all when at most `most`, else the `most` with the largest spread (a
+    grid of pixels has many near-constant ones)."""
+    if count <= most:
         return list(range(count))
     with np.errstate(all="ignore"):
         v = flat(a, series)
         spread = np.nan_to_num(np.nanstd(np.where(np.isfinite(v), v, np.nan), 0), nan=-1.0)
-    return sorted(np.argsort(-spread, kind="stable")[:HISTOGRAMS].tolist())
+    return sorted(np.argsort(-spread, kind="stable")[:most].tolist())
 
 
 # ---- panels --------------------------------------------------------------------------------------
@@ -107,7 +107,8 @@ def _bars(name: str, counts: dict, report_task: str):
         ax.set_xticks(
             range(len(labels)), labels, fontsize="small", rotation=90 * (len(labels) > 12)
         )
-        ax.set_title("class counts" if name == "y" else f"class counts: {name}")
+        what = "target tokens" if report_task == "sequence" else "class counts"
+        ax.set_title(what if name == "y" else f"{what}: {name}")
         ax.set_ylabel("tokens" if report_task == "sequence" else "rows")
         ax.legend(fontsize="small")
 
@@ -198,15 +199,19 @@ def _sequences(report: DataReport, x: np.ndarray):
 
 def _text(report: DataReport, x: np.ndarray):
     vocab = report.vocab or ()
+    y = report.y.get("y")
     train = report.index["train"]
     pick = train[np.linspace(0, len(train) - 1, min(SEQUENCES, len(train))).astype(int)]
 
     def draw(ax):
         ax.set_axis_off()
+        glue = "" if all(len(t) == 1 for t in vocab) else " "
+        decode = lambda ids: glue.join(vocab[t] if 0 <= t < len(vocab) else "?" for t in ids)
         for n, i in enumerate(pick):
-            tokens = [vocab[t] if 0 <= t < len(vocab) else "?" for t in x[i].tolist()]
-            glue = "" if all(len(t) == 1 for t in vocab) else " "
-            text = glue.join(tokens).replace("\n", "\u00b6")
+            text = decode(x[i].tolist())
+            if y is not None and y.ndim == 2 and np.issubdtype(y.dtype, np.integer):
+                text += " \u2192 " + decode(y[i].tolist())  # the targets, one per step
+            text = text.replace("\n", "\u00b6")
             ax.text(
                 0,
                 1 - (n + 0.5) / SEQUENCES,
@@ -216,7 +221,7 @@ def _text(report: DataReport, x: np.ndarray):
                 va="center",
                 transform=ax.transAxes,
             )
-        ax.set_title("train windows, decoded")
+        ax.set_title("train examples, decoded" + (" (\u2192 targets)" if y is not None else ""))
 
     return draw
 
