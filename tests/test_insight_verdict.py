@@ -68,6 +68,9 @@ def test_restored_best_epoch_is_fine_and_hints_name_only_what_is_missing():
 def test_still_improving_diverged_underfitting():
     r = verdict(history([1.0, 0.8, 0.6, 0.5, 0.4], [1.0, 0.8, 0.6, 0.5, 0.4]), Facts(lr=0.01))
     assert r["verdict"] == "still improving"
+    assert r["reason"] == (
+        "validation loss still fell 33.3% over the last 2 epochs, to its best at epoch 5 of 5"
+    )
     assert (
         r["hint"] == "train longer: `epochs: 20` (or --epochs 20); or a larger learning rate "
         "(adam(lr=0.03))"

@@ -10,6 +10,7 @@ stopping; the loss a constant guess would get). The verdicts, checked in this or
                      (and the run kept that later state), or the validation loss at the kept epoch
                      is >= GAP x the training loss
     still improving  every epoch ran and the loss still fell by >= IMPROVING over the last fifth
+                     (at least 2 epochs) to its best
     underfitting     the training loss is still >= UNDERFIT x the constant guess's loss
     fine             none of these
 
@@ -116,15 +117,15 @@ def _judge(train, val, has_val, best, kept, facts: Facts) -> tuple[str, str, str
                 _regularise(facts),
             )
     series = val if has_val else train
-    recent = max(1, n // 5)
-    if n >= 3 and not facts.stopped_early and best >= n - recent:
+    recent = max(2, n // 5)
+    if n >= 4 and not facts.stopped_early and best >= n - recent:
         before = min(series[: n - recent])
         fall = (before - series[best]) / max(abs(before), 1e-12)
         if fall >= IMPROVING:
             return (
                 "still improving",
                 f"{'validation' if has_val else 'training'} loss still fell {fall:.1%} over the "
-                f"last {recent} epoch{'s' if recent > 1 else ''} (best at the last epochs)",
+                f"last {recent} epochs, to its best at epoch {best + 1} of {n}",
                 f"train longer: `epochs: {2 * facts.epochs}` (or --epochs {2 * facts.epochs})"
                 + (
                     f"; or a larger learning rate ({facts.optimizer}(lr={_g(facts.lr * 3)}))"
