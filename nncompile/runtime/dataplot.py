@@ -74,7 +74,7 @@ def _panels(report: DataReport) -> list:
         if np.issubdtype(a.dtype, np.integer):
             continue
         series = a.ndim > 2 and report.image_shape is None
-        names = report.feature_names.get(k, [])
+        names = report.feature_names.get(k) or _pixels(report.image_shape)
         count = flat(a[:1], series).shape[1]
         for i in _chosen(a, series, count, max(1, HISTOGRAMS // len(report.x))):
             label = names[i] if i < len(names) else f"feature {i}"
@@ -154,18 +154,21 @@ def _images(report: DataReport, x: np.ndarray):
         images = x[pick].reshape(len(pick), *shape).astype(np.float64)
         gray = images.mean(-1) if images.ndim == 4 and shape[-1] not in (3,) else images
         h, w = gray.shape[1:3]
-        canvas = np.full(((h + 1) * rows, (w + 1) * cols, *gray.shape[3:]), np.nan)
+        top = max(2, h // 3)  # a band above each image for its class
+        canvas = np.full(((h + top) * rows, (w + 1) * cols, *gray.shape[3:]), np.nan)
         for n, image in enumerate(gray):
             r, c = divmod(n, cols)
-            canvas[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = image
+            y0 = r * (h + top) + top
+            canvas[y0 : y0 + h, c * (w + 1) : c * (w + 1) + w] = image
             if y is not None and y.ndim == 1:
                 ax.text(
-                    c * (w + 1),
-                    r * (h + 1) + 1,
+                    c * (w + 1) + w / 2 - 0.5,
+                    y0 - top / 2 - 0.5,
                     _label(report, int(y[pick[n]])),
-                    color="red",
-                    fontsize="x-small",
-                    va="top",
+                    color="tab:red",
+                    fontsize="small",
+                    ha="center",
+                    va="center",
                 )
         if canvas.ndim == 3:  # colour images to [0, 1]
             lo, hi = np.nanmin(canvas), np.nanmax(canvas)
@@ -228,6 +231,16 @@ def _text(report: DataReport, x: np.ndarray):
 
 def _wrap(text: str, width: int = 70) -> str:
     return "\n".join(text[i : i + width] for i in range(0, min(len(text), 3 * width), width))
+
+
+def _pixels(shape: tuple[int, ...] | None) -> list[str]:
+    """Feature names of flat images: 'pixel (row, column)' (and channel)."""
+    if shape is None:
+        return []
+    return [
+        f"pixel {tuple(int(i) for i in np.unravel_index(f, shape))}"
+        for f in range(int(np.prod(shape)))
+    ]
 
 
 def _label(report: DataReport, c: int) -> str:
