@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import nncompile
 from nncompile.cli import main
 
 SPEC = """\
@@ -183,3 +184,22 @@ def test_pictures_of_images_series_text_and_named_arrays(name, tmp_path, capsys)
     png = tmp_path / f"{name}.png"
     code, _, _ = data([str(SPECS[0].parent / f"{name}.nn"), "-o", str(png)], capsys)
     assert code == 0 and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_report_reads_the_rows_training_reads():
+    """Same source, classes, split (the train block's seed) and subset as training: the report's
+    test rows, normalised like training does, are the training program's test split."""
+    from nncompile.runtime.data import apply
+    from nncompile.runtime.datareport import data_report
+
+    text = (SPECS[0].parent / "digits_cnn.nn").read_text()
+    text = text.replace("  shuffle:   true", "  shuffle:   true\n  subset:    0.5")
+    assert "subset:    0.5" in text
+    program = nncompile.compile(text=text)
+    dataset = program.load_data()
+    report = data_report(program.data_spec())
+    x = report.x["x"]
+    for split, (xs, ys) in dataset.splits.items():
+        i = report.index[split]
+        assert np.array_equal(apply(x[i], dataset.stats["x"]).reshape(xs.shape), xs)
+        assert np.array_equal(report.y["y"][i], ys)
