@@ -79,3 +79,17 @@ def test_train_and_eval_say_the_units(tmp_path, capsys):
     assert out.splitlines()[1] == line
     mae = float(out.split("mae ")[1].split()[0])
     assert mae == pytest.approx(summary["test"]["mae"], rel=1e-4) and mae > 10
+
+
+def test_predict_says_its_units(tmp_path, capsys):
+    spec = tmp_path / "regression.nn"
+    spec.write_text(SPEC.replace("epochs:     100", "epochs:     1"), encoding="utf-8")
+    run = tmp_path / "run"
+    assert main(["train", str(spec), "--quiet", "--out", str(run)]) == 0
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((3, 10), np.float32) + 0.01)
+    capsys.readouterr()
+    assert main(["predict", str(spec), "--run", str(run), "--input", str(x)]) == 0
+    out, err = capsys.readouterr()
+    assert "units: predictions in the targets' units (de-normalised)" in err
+    assert len(out.split()) == 3 and all(20 < float(v) < 400 for v in out.split()), out

@@ -111,6 +111,8 @@ def cmd_predict(args) -> int:
     out = program.predict(read_named_inputs(args.input))
     for line in write_predictions(out, args.output, sys.stdout):
         print(line, file=sys.stderr)
+    if program.units():  # normalize_target: say that the numbers are not the scaled ones
+        print("units: predictions in the targets' units (de-normalised)", file=sys.stderr)
     return 0
 
 
