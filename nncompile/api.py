@@ -79,6 +79,7 @@ class Program(Decoding):
         self.trainer: Any = None
         self.history: History | None = None
         self._run: Any = None  # the run folder fit() opened (runtime.runfolder.RunFolder)
+        self._from_data = False  # the splits are the data block's (normalised by `dataset`)
 
     @property
     def run_config(self) -> RunConfig:
@@ -113,7 +114,7 @@ class Program(Decoding):
     def splits(self, data: Splits | tuple | None = None) -> dict:
         """The splits to train on: ``data`` ({"train": (x, y), ...} or (x, y)), or the spec's data
         block's; checked against the model's input."""
-        dataset = None
+        dataset, self._from_data = None, data is None  # metrics in the data's units
         if data is None:
             dataset = self.dataset or self.load_data()
             splits = dict(dataset.splits)
@@ -163,8 +164,13 @@ class Program(Decoding):
 
             return GanTrainer(self.module, splits, epochs=epochs, callbacks=callbacks, log=log)
         from .runtime.loop import Trainer
+        from .runtime.units import target_scale
 
-        return Trainer(self.module, splits, epochs=epochs, callbacks=callbacks, log=log)
+        scale = target_scale(self.dataset) if self._from_data else None
+        config = {"target_scale": scale} if scale is not None else None
+        return Trainer(
+            self.module, splits, epochs=epochs, callbacks=callbacks, log=log, config=config
+        )
 
     def fit(
         self,
@@ -376,6 +382,7 @@ class Program(Decoding):
             history=self.history,
             test_metrics=test_metrics,
             trainer=self.trainer,
+            extra={"fit": self.fit_report(), "units": self.units()},
         )
         if self.is_gan:
             from .runtime.gan import write_samples
@@ -405,6 +412,28 @@ class Program(Decoding):
     def group(self) -> Path:
         """``runs/<spec>-<train>``: the folder of this program's numbered runs."""
         return Path("runs") / self.name
+
+    def units(self, keys: Iterable[str] | None = None) -> dict[str, str]:
+        """Which metric keys are in which units when ``normalize_target`` scaled the targets:
+        regression metrics in the targets' units, losses on the scaled targets ({} otherwise)."""
+        from .runtime.units import run_units
+
+        if keys is None:
+            keys = self.history.epochs[-1] if self.history and self.history.epochs else ["loss"]
+        dataset = self.dataset if self._from_data and not self.is_gan else None
+        return run_units(self.run_config, dataset, keys)
+
+    def fit_report(self) -> dict | None:
+        """Train vs validation at the best and last epoch, the gap, and a verdict (overfitting,
+        underfitting, still improving, diverged, fine) with the spec change to try
+        (runtime.verdict); None before fit() or for a GAN."""
+        from .runtime.verdict import fit_report
+        from .semantics.facts import fit_facts
+
+        if self.history is None or self.trainer is None or self.is_gan:
+            return None
+        loss = self.train_block.loss.name
+        return fit_report(self.history, self.trainer, fit_facts(self.train_block), loss)
 
     def resolved(self) -> dict:
         """The resolved spec: every property with its default filled in (JSON)."""

@@ -209,6 +209,9 @@ class RunConfig(_Frozen):
     # several outputs: y, outputs and predictions are dicts keyed by their names
     outputs: tuple[Output, ...] | None = None
     gan: Gan | None = None
+    # regression metrics in the targets' own units: the per-target scale `normalize_target` divided
+    # by (a dict per output for several outputs); set at run time from the data, never emitted
+    target_scale: tuple[float, ...] | dict[str, tuple[float, ...]] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -263,6 +266,8 @@ class RunConfig(_Frozen):
         exclude |= {k for k in SEVERAL if getattr(self, k) is None}
         if self.plateau is None:
             exclude.add("plateau")
+        if self.target_scale is None:
+            exclude.add("target_scale")
         if self.kind == "gan" and self.checkpoint is None:  # GANs without checkpoints: as before
             exclude.add("checkpoint")
         if self.gan is not None and self.gan.condition is None:  # unconditional: as before

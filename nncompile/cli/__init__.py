@@ -15,13 +15,14 @@ import sys
 from ..diagnostics import CompileError, render
 from ..errors import NncompileError, out_of_memory
 from ..version import __version__
-from . import editor, runs, spec, tools, training
+from . import editor, insight, runs, spec, tools, training
 from .common import FLAGS
 
 COMMANDS = {  # one line per module of commands
     **spec.COMMANDS,
     **training.COMMANDS,
     **runs.COMMANDS,
+    **insight.COMMANDS,
     **editor.COMMANDS,
     **tools.COMMANDS,
 }

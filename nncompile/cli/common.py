@@ -72,6 +72,16 @@ def fmt_metrics(metrics: dict) -> str:
     )
 
 
+def units_line(units: dict[str, str]) -> str:
+    """Which printed numbers are in which units ({key: units} of Program.units)."""
+    groups: dict[str, list[str]] = {}
+    for key, unit in units.items():
+        name = key.removeprefix("val_")
+        if name not in groups.setdefault(unit, []):
+            groups[unit].append(name)
+    return "units: " + "; ".join(f"{', '.join(k)} in {u}" for u, k in groups.items())
+
+
 # every flag declared once; each command names the flags it takes
 FLAGS = {
     "file": flag("file", metavar="FILE"),
@@ -106,6 +116,8 @@ FLAGS = {
     "maybe_file": flag("file", nargs="?", metavar="FILE", help="print this spec's program"),
     "model": flag("--model", metavar="NAME", help="only this model (default: every model)"),
     "picture": flag("-o", "--output", required=True, metavar="OUT", help="model.svg or model.png"),
+    "data": flag("--data", metavar="NAME", help="which data block (default: the train block's)"),
+    "report": flag("-o", "--output", metavar="PNG", help="also draw the report as a PNG"),
     **SAMPLE_FLAGS,
 }
 SPEC = ("file", "train", "set")  # a spec compiled for one train block

@@ -13,6 +13,7 @@ from .common import (
     overrides,
     run_program,
     spec_program,
+    units_line,
 )
 from .flags import SAMPLE_FLAGS
 
@@ -62,6 +63,12 @@ def train(args) -> int:
     else:
         if summary.get("test"):
             print(f"test: {fmt_metrics(summary['test'])}")
+        if summary.get("units"):
+            print(units_line(summary["units"]))
+        if summary.get("fit"):
+            from ..runtime.verdict import describe
+
+            print("\n".join(describe(summary["fit"])))
         print(f"run folder: {run}")
     if history.stop is StopReason.INTERRUPTED:
         done = program.trainer.epochs_done
@@ -143,11 +150,12 @@ def cmd_eval(args) -> int:
     """metrics of a trained run on a split"""
     program = run_program(args)
     metrics = program.evaluate(args.split)
-    print(
-        json.dumps(metrics, indent=2)
-        if args.format == "json"
-        else f"{args.split}: {fmt_metrics(metrics)}"
-    )
+    if args.format == "json":
+        print(json.dumps(metrics, indent=2))
+    else:
+        print(f"{args.split}: {fmt_metrics(metrics)}")
+        if found := program.units(metrics):
+            print(units_line(found))
     return 0
 
 
@@ -159,6 +167,8 @@ def cmd_predict(args) -> int:
     out = program.predict(read_named_inputs(args.input))
     for line in write_predictions(out, args.output, sys.stdout):
         print(line, file=sys.stderr)
+    if program.units():  # normalize_target: say that the numbers are not the scaled ones
+        print("units: predictions in the targets' units (de-normalised)", file=sys.stderr)
     return 0
 
 

@@ -22,6 +22,7 @@ from typing import Any, NoReturn, Protocol
 import numpy as np
 
 from ..errors import DataError
+from .lenient import LENIENT, MISSING
 
 MAX_CSV_CLASSES = 20  # integer-valued csv targets with at most this many values are class labels
 
@@ -156,7 +157,7 @@ def check_finite(
     spec: LoadRequest, a: np.ndarray, what: str, locate: Callable[[tuple], str]
 ) -> None:
     """Refuse NaN or infinite values, giving their count and the first one's location."""
-    if not np.issubdtype(a.dtype, np.floating):
+    if not np.issubdtype(a.dtype, np.floating) or LENIENT.get():
         return
     bad = ~np.isfinite(a)
     if bad.any():
@@ -244,6 +245,8 @@ def numeric(
     "numbers",
 ) -> np.ndarray:
     """A column as float64; a non-numeric value is reported with its line and column."""
+    if LENIENT.get():
+        values = tuple("nan" if v.strip().lower() in MISSING else v for v in values)
     try:
         return np.array(values, dtype=np.float64)
     except ValueError:

@@ -53,6 +53,9 @@ class Head:
     # the activation the loss fused ("softmax" | "sigmoid"; None: the outputs are the predictions).
     # Metrics that read values, not ranks (mse, mae, ...), score `probabilities(outputs)`
     activation: str | None = None
+    # regression metrics in the targets' units: errors are multiplied by this per-target scale (the
+    # spread `normalize_target` divided by); None: the units the model is trained in
+    scale: tuple[float, ...] | None = None
 
     @property
     def binary(self) -> bool:
@@ -137,9 +140,15 @@ def class_grid(head: Head, outputs, y):
     return predicted, true
 
 
-def errors(outputs, y):
-    """Prediction minus target, elementwise (targets reshaped to the outputs' shape)."""
-    return (outputs - y.reshape(outputs.shape).astype(outputs.dtype)).reshape(-1)
+def errors(outputs, y, scale: tuple[float, ...] | None = None):
+    """Prediction minus target, elementwise (targets reshaped to the outputs' shape); times the
+    per-target `scale` (over the last axis) when given: errors in the targets' own units."""
+    e = outputs - y.reshape(outputs.shape).astype(outputs.dtype)
+    if scale is not None:
+        import jax.numpy as jnp
+
+        e = e * jnp.asarray(scale, e.dtype)
+    return e.reshape(-1)
 
 
 def zero_hits() -> dict:
@@ -262,7 +271,7 @@ def error_sum(power: int, root: bool = False):
         def update(acc, outputs, y):
             import jax.numpy as jnp
 
-            e = errors(head.probabilities(outputs), y)
+            e = errors(head.probabilities(outputs), y, head.scale)
             return {
                 "sum": acc["sum"] + jnp.sum(jnp.abs(e) ** power),
                 "count": acc["count"] + e.size,

@@ -140,12 +140,7 @@ class Dataset:
 def load_dataset(spec: DataSpec, raw: Raw | None = None) -> Dataset:
     """Load and prepare a data block: see the module docstring for the steps (`raw`: the source's
     arrays when they are loaded already)."""
-    fractions = check_split(spec)
-    raw = keep_classes(spec, raw if raw is not None else load_raw(spec))
-    x, y = windowed(spec, raw) if spec.windows is not None else (raw.x, raw.y)
-    labels = y if raw.task == "classification" and spec.windows is None else None
-    index = split_indices(spec, fractions, len(x), labels)
-    index["train"] = subset(spec, index["train"], labels)
+    raw, x, y, index = split_raw(spec, raw if raw is not None else load_raw(spec))
     splits = {k: (x[i], None if y is None else y[i]) for k, i in index.items()}
     tokens = bool(np.issubdtype(x.dtype, np.integer))
     stats: dict[str, Any] = {"input_shape": list(x.shape[1:]), "labels": raw.labels}
@@ -167,6 +162,18 @@ def load_dataset(spec: DataSpec, raw: Raw | None = None) -> Dataset:
     target_shape = () if yt is None else tuple(yt.shape[1:])
     shape = tuple(xt.shape[1:])
     return Dataset(splits, shape, target_shape, classes, task, raw.vocab, stats, raw.origin)
+
+
+def split_raw(spec: DataSpec, raw: Raw) -> tuple[Raw, np.ndarray, np.ndarray | None, dict]:
+    """The first steps, before any normalisation: keep `classes`, windows, split, subset of train.
+    Returns (raw with only the kept classes, x, y, the row indices of each split into x and y)."""
+    fractions = check_split(spec)
+    raw = keep_classes(spec, raw)
+    x, y = windowed(spec, raw) if spec.windows is not None else (raw.x, raw.y)
+    labels = y if raw.task == "classification" and spec.windows is None else None
+    index = split_indices(spec, fractions, len(x), labels)
+    index["train"] = subset(spec, index["train"], labels)
+    return raw, x, y, index
 
 
 def reconstruction(spec: DataSpec, splits: dict, tokens: bool, raw: Raw):

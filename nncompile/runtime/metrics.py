@@ -138,12 +138,22 @@ def heads(cfg, spec) -> Head | dict[str, Head]:
     (``jax.eval_shape`` of the model): a Head per output name for a model with several."""
     units = lambda o: int(o.shape[-1]) if o.shape else 1
     pad = cfg.data.pad if cfg.data is not None else None
+    scale = cfg.target_scale
     if cfg.outputs is not None:
+        scales = scale if isinstance(scale, dict) else {}
         return {
             o.name: Head(
-                o.task, units(s), logits=o.activation is not None, pad=pad, activation=o.activation
+                o.task,
+                units(s),
+                logits=o.activation is not None,
+                pad=pad,
+                activation=o.activation,
+                scale=scales.get(o.name) if o.task == "regression" else None,
             )
             for o, s in zip(cfg.outputs, spec, strict=True)
         }
     fused = cfg.output_activation
-    return Head(cfg.task, units(spec), logits=fused is not None, pad=pad, activation=fused)
+    scale = scale if cfg.task == "regression" and not isinstance(scale, dict) else None
+    return Head(
+        cfg.task, units(spec), logits=fused is not None, pad=pad, activation=fused, scale=scale
+    )

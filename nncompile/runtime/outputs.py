@@ -6,7 +6,9 @@
     curves.png     loss and each metric, train vs validation, best epoch marked
     params/        final model state (Orbax StandardCheckpointer of a plain dict, PRNG keys as key
                    data)
-    summary.json   test metrics, best epoch, epochs run, stop reason, seconds, examples/s
+    summary.json   test metrics, best epoch, epochs run, stop reason, seconds, examples/s, and
+                   `fit`: train vs validation, the gap, a verdict and its hint (runtime.verdict),
+                   `units`: which numbers are in the targets' units (runtime.units)
 
 Every file is written to a new temporary name (O_EXCL: never through a planted symlink) and
 renamed into place; Orbax does the same for params/. Where a run folder goes, and how a re-run
@@ -50,8 +52,10 @@ def write_run(
     history: History,
     test_metrics: dict,
     trainer: Trainer,
+    extra: dict | None = None,
 ) -> Path:
-    """Write every file of a run folder (created if needed) and return its absolute path."""
+    """Write every file of a run folder (created if needed) and return its absolute path. `extra`:
+    more entries of summary.json (the fit report, the metrics' units)."""
     run = Path(run_dir).absolute()
     run.mkdir(parents=True, exist_ok=True)
     _write(run / "program.py", program_source)
@@ -62,7 +66,8 @@ def write_run(
         "".join(json.dumps(_clean(e), allow_nan=False) + "\n" for e in history.epochs),
     )
     save_params(run / "params", trainer)
-    _write(run / "summary.json", _json(summary(history, test_metrics, trainer)))
+    written = {**summary(history, test_metrics, trainer), **(extra or {})}
+    _write(run / "summary.json", _json(written))
     plot_curves(run / "curves.png", history)
     return run
 

@@ -46,14 +46,8 @@ def load_several(spec: DataSpec, raw: Raw, fractions: dict[str, float]) -> Datas
                 f"remove `{option}`, or prepare the arrays before saving them",
             )
     xs, ys = _named(raw.x), _named(raw.y) if raw.y is not None else {}
-    n = len(first(raw.x))
-    tasks = {k: "classification" if a.dtype.kind in "iu" else "regression" for k, a in ys.items()}
-    # stratified by the first target with a class id per example (not one per step)
-    labels = next(
-        (ys[k] for k, t in tasks.items() if t == "classification" and ys[k].ndim == 1), None
-    )
-    index = split_indices(spec, fractions, n, labels)
-    index["train"] = subset(spec, index["train"], labels)
+    tasks = target_tasks(ys)
+    index = several_index(spec, raw, fractions)
     x_stats = {
         k: None if a.dtype.kind in "iu" else fit(spec, a[index["train"]], spec.normalize, 1)
         for k, a in xs.items()
@@ -99,6 +93,24 @@ def load_several(spec: DataSpec, raw: Raw, fractions: dict[str, float]) -> Datas
         stats,
         raw.origin,
     )
+
+
+def target_tasks(ys: dict) -> dict[str, str]:
+    """Each named target's task: integer arrays are class ids, others regression targets."""
+    return {k: "classification" if a.dtype.kind in "iu" else "regression" for k, a in ys.items()}
+
+
+def several_index(spec: DataSpec, raw: Raw, fractions: dict[str, float]) -> dict[str, np.ndarray]:
+    """The row indices of each split of named arrays, stratified by the first target with a class
+    id per example (not one per step); train subset by `subset`."""
+    ys = _named(raw.y) if raw.y is not None else {}
+    tasks = target_tasks(ys)
+    labels = next(
+        (ys[k] for k, t in tasks.items() if t == "classification" and ys[k].ndim == 1), None
+    )
+    index = split_indices(spec, fractions, len(first(raw.x)), labels)
+    index["train"] = subset(spec, index["train"], labels)
+    return index
 
 
 class SeveralDataset(Dataset):
