@@ -78,6 +78,7 @@ class Program(Decoding):
         self.trainer: Any = None
         self.history: History | None = None
         self._run: Any = None  # the run folder fit() opened (runtime.runfolder.RunFolder)
+        self._trackers: list = []  # the last fit's trackers (registry.tracking)
 
     @property
     def run_config(self) -> RunConfig:
@@ -174,6 +175,7 @@ class Program(Decoding):
         log=None,
         run_dir: str | Path | None = None,
         resume: bool = False,
+        track: Iterable[str] = (),
     ):
         """Train; ``data`` ({"train": (x, y), "val": ..., "test": ...} or (x, y)) overrides the
         spec's source.
@@ -181,9 +183,11 @@ class Program(Decoding):
         ``run_dir``: write checkpoints to ``<run_dir>/checkpoints/`` (every ``checkpoint: {every}``
         epochs, and when interrupted). ``resume``: continue from the newest checkpoint there instead
         of starting over (exactly: same final parameters as an uninterrupted run). A train block
-        with ``init: checkpoint(...)`` loads those layers first (not when resuming). Returns the
+        with ``init: checkpoint(...)`` loads those layers first (not when resuming). ``track``:
+        trackers besides the train block's ``track:`` list (``["mlflow"]``). Returns the
         History (one dict of metrics per epoch, why training stopped).
         """
+        from .registry.tracking import chosen
         from .runtime.compiled import free_memory
 
         if epochs is not None and int(epochs) < 1:
@@ -197,6 +201,7 @@ class Program(Decoding):
         memory = with_data(memory, splits, cfg.batch_size == "full")
         check_fits(memory, free_memory(), where)
         callbacks = list(callbacks)
+        tracked = chosen(self.train_block.props.track, tuple(track))  # their packages checked
         checkpointer = None
         note = log or logging.getLogger("nncompile.runtime").info
         if resume and run_dir is None:
@@ -216,7 +221,10 @@ class Program(Decoding):
 
             checkpointer = Checkpointer.for_config(self._run.work, cfg.checkpoint, note)
             callbacks.append(checkpointer)
+        self._trackers = []
         try:
+            self._trackers = self._start_trackers(tracked, note)
+            callbacks += self._trackers
             self.trainer = self.trainer_for(splits, epochs=epochs, callbacks=callbacks, log=log)
             if checkpointer is not None and resume:
                 checkpointer.restore(self.trainer, directory=self._run.resume_from)
@@ -224,6 +232,8 @@ class Program(Decoding):
                 self.load_init()
             self.history = self.trainer.fit()
         except Exception as e:
+            for tracker in self._trackers:
+                tracker.failed()
             if self._run is not None:
                 self._run.abandon()
                 self._run = None
@@ -231,6 +241,19 @@ class Program(Decoding):
                 raise out_of_memory_error(e, memory, where) from None
             raise
         return self.history
+
+    def _start_trackers(self, refs: list, note) -> list:
+        """The trackers following this fit (registry.tracking), writing next to the run folder."""
+        from .registry.tracking import TrackContext, settings, start
+        from .summary import summary
+
+        if not refs:
+            return []
+        folder = self._run.work if self._run is not None else None
+        params = settings(self.spec.lets, self.train_block.props)
+        stem = Path(self.spec.source.path).stem
+        context = TrackContext(self.name, stem, folder, params, summary(self.spec), note)
+        return start(refs, context)
 
     def _release_run(self) -> None:
         if self._run is not None:
@@ -359,7 +382,10 @@ class Program(Decoding):
                 folder.release()
             folder = open_run(run)
         metrics = test_metrics
-        return save_run(folder, lambda to: self._write(to, metrics), program_identity(self.source))
+        path = save_run(folder, lambda to: self._write(to, metrics), program_identity(self.source))
+        for tracker in self._trackers:  # e.g. MLflow logs the run folder as artifacts
+            tracker.saved(path)
+        return path
 
     def _write(self, run: Path, test_metrics: dict) -> Path:
         from .runtime.outputs import write_run

@@ -44,6 +44,7 @@ def train(args) -> int:
         log=log,
         run_dir=run_dir,
         resume=args.resume,
+        track=args.track or (),
     )
     run = program.save(run_dir)
     summary = json.loads((run / "summary.json").read_text())
@@ -169,7 +170,7 @@ def cmd_sample(args) -> int:
 
 
 COMMANDS = {  # name: (handler, its flags); the handler's docstring is the command's help
-    "train": (cmd_train, (*SPEC, "epochs", "out", "format", "quiet", "resume", "cache")),
+    "train": (cmd_train, (*SPEC, "epochs", "out", "format", "quiet", "resume", "track", "cache")),
     "eval": (cmd_eval, (*SPEC, "run", "split", "format", "cache")),
     "predict": (cmd_predict, (*SPEC, "run", "input", "predictions", "cache")),
     "sweep": (cmd_sweep, ("file", "sweep", "set", "epochs", "out", "cache")),

@@ -51,7 +51,9 @@ FILES = (
     "summary.json",
 )
 # every name nncompile writes in a run folder: FILES and what api/gan and checkpoints add
-OWN = frozenset({*FILES, "data.json", "samples", "samples.png", "checkpoints", MARKER})
+OWN = frozenset(
+    {*FILES, "data.json", "samples", "samples.png", "checkpoints", "tensorboard", MARKER}
+)
 
 
 class RunFolderError(NncompileError):

@@ -121,6 +121,7 @@ class TrainProps(Params):
     discriminator_optimizer: Optimizer = None
     samples: Samples | None = None
     decode: Decode | None = None
+    track: Annotated[list[Ref], RefTo("tracker")] = []  # experiment trackers: [tensorboard]
 
     @field_validator("unfreeze_after", mode="before")
     @classmethod
