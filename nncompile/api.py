@@ -12,7 +12,7 @@ import numpy as np
 
 from .codegen.emit import emit_program
 from .codegen.load import load_module
-from .compiler import analyse, read
+from .compiler import analyse, overrides, spec_source
 from .diagnostics import CompileError
 from .errors import NncompileError, out_of_memory
 from .memory import check_fits, out_of_memory_error, with_data
@@ -25,7 +25,6 @@ from .runtime.named import check_several, io_found, io_of
 from .runtime.trees import as_arrays, each
 from .semantics import ir
 from .semantics.ir import select_train
-from .source import Source
 
 if TYPE_CHECKING:
     from .runtime.data import Dataset
@@ -38,26 +37,22 @@ def compile(
     spec: str | Path | None = None,
     *,
     text: str | None = None,
+    path: str | Path | None = None,
     train: str | None = None,
     sets: Mapping[str, Any] | None = None,
 ) -> Program:
     """Compile a spec file (or spec ``text``) into a trainable Program.
 
     Args:
-      spec: path of a ``.nn`` file.
-      text: the spec itself, instead of a path.
+      spec: path of a ``.nn`` file (``nncompile.check`` takes the same arguments).
+      text: the spec itself, instead of a path (``path``: its name in messages).
       train: which train block, when the spec has several.
       sets: ``let`` overrides, e.g. ``{"hidden": 256}`` (like ``--set hidden=256``).
     Raises:
       CompileError with every diagnostic when the spec has errors.
     """
-    if (spec is None) == (text is None):
-        raise TypeError("compile() takes a spec path or text=, not both")
-    source = Source(text, "<string>") if text is not None else read(spec)  # type: ignore[arg-type]
-    program, diagnostics = analyse(
-        source,
-        {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (sets or {}).items()},
-    )
+    source = spec_source(spec, text, path, "compile")
+    program, diagnostics = analyse(source, overrides(sets))
     if program is None:
         raise CompileError(diagnostics, source)
     return Program(program, train)
