@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,6 +59,17 @@ def compile(
     return Program(program, train)
 
 
+def progress(callbacks: list, verbose: bool | None) -> list:
+    """The callbacks with a progress display added as ``verbose`` says (none when one is there)."""
+    from .runtime.progress import Progress, live
+
+    if verbose is False or any(isinstance(cb, Progress) for cb in callbacks):
+        return callbacks
+    if verbose is None and not live(sys.stderr):
+        return callbacks
+    return [Progress(sys.stderr), *callbacks]
+
+
 class Program(Decoding):
     """A compiled spec: the emitted ``source``, its live ``module``, and training on data."""
 
@@ -95,7 +107,14 @@ class Program(Decoding):
         from .runtime.data import DataSpec
 
         cfg, base = self.run_config, self.train_block.data.base_dir
-        assert cfg.data is not None
+        if cfg.data is None:
+            raise NncompileError(
+                f"train {self.train_block.name} of {self.spec.source.path} names no data block, "
+                "so it trains on arrays given from Python",
+                'call program.fit(data={"train": (x, y), "val": ..., "test": ...}) (or fit((x, '
+                "y))), or add `data: NAME` and a `data NAME { source: ... }` block to train it "
+                "with `nncompile train`",
+            )
         return DataSpec.from_config(cfg.data, cfg.seed, str(base) if base else None)
 
     def load_data(self):
@@ -171,6 +190,7 @@ class Program(Decoding):
         run_dir: str | Path | None = None,
         resume: bool = False,
         track: Iterable[str] = (),
+        verbose: bool | None = None,
     ):
         """Train; ``data`` ({"train": (x, y), "val": ..., "test": ...} or (x, y)) overrides the
         spec's source.
@@ -179,8 +199,10 @@ class Program(Decoding):
         epochs, and when interrupted). ``resume``: continue from the newest checkpoint there instead
         of starting over (exactly: same final parameters as an uninterrupted run). A train block
         with ``init: checkpoint(...)`` loads those layers first (not when resuming). ``track``:
-        trackers besides the train block's ``track:`` list (``["mlflow"]``). Returns the
-        History (one dict of metrics per epoch, why training stopped).
+        trackers besides the train block's ``track:`` list (``["mlflow"]``). ``verbose``: the
+        progress display (runtime.progress) on stderr; None (default): on in a terminal or a
+        notebook, True: always (plain lines elsewhere), False: never. Returns the History (one
+        dict of metrics per epoch with its wall time ``seconds``, why training stopped).
         """
         from .registry.tracking import chosen
         from .runtime.compiled import free_memory
@@ -195,7 +217,7 @@ class Program(Decoding):
         splits = self.splits(data)
         memory = with_data(memory, splits, cfg.batch_size == "full")
         check_fits(memory, free_memory(), where)
-        callbacks = list(callbacks)
+        callbacks = progress(list(callbacks), verbose)
         tracked = chosen(self.train_block.props.track, tuple(track))  # their packages checked
         checkpointer = None
         note = log or logging.getLogger("nncompile.runtime").info

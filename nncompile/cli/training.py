@@ -45,6 +45,7 @@ def train(args) -> int:
         run_dir=run_dir,
         resume=args.resume,
         track=args.track or (),
+        verbose=False,  # (its own Progress, quiet or not)
     )
     run = program.save(run_dir)
     summary = json.loads((run / "summary.json").read_text())

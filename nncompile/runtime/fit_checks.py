@@ -103,7 +103,12 @@ def check_shapes(
             raise DataError(
                 f"{where}: the {name} split has examples of shape {fmt(x.shape[1:])}, but "
                 f"the model takes {fmt(want)}",
-                "reshape the data (`reshape:` in the data block) or change the model's input",
+                (
+                    f"reshape the arrays (x.reshape(-1, {', '.join(map(str, want))}))"
+                    if where.startswith("the arrays")
+                    else "reshape the data (`reshape:` in the data block)"
+                )
+                + " or change the model's input",
             )
         if not np.issubdtype(x.dtype, np.integer) and not np.all(np.isfinite(x)):
             bad = int(np.size(x) - np.isfinite(x).sum())

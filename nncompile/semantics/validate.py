@@ -262,7 +262,7 @@ class _Validator:
         train = ir.Train(
             block.name,
             props,
-            data[props.data],
+            data[props.data] if props.data is not None else ir.given_data(block.span),
             model,
             block.span,
             generator,
