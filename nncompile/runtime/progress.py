@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 SHOWN = ("seconds", "epoch")  # logs keys not repeated in the metric list
 
@@ -76,7 +76,7 @@ class Progress:
         self.quiet = quiet
         self.tty = tty if tty is not None else live(self.stream)
         self.redraw_every = redraw_every
-        self._bar = None  # rich.progress.Progress while a fit runs (live display only)
+        self._bar: Any = None  # rich.progress.Progress while a fit runs (live display only)
         self._drawn = 0.0
 
     # ---- callback hooks --------------------------------------------------------------------------
