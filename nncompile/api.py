@@ -21,7 +21,7 @@ from .registry.bounds import MAX_EPOCHS
 from .registry.losses import LOSSES
 from .runconfig import RunConfig
 from .runtime.decoding import Decoding
-from .runtime.fit_checks import Fit, check_inputs, check_shapes, check_targets
+from .runtime.fit_checks import Fit, check_inputs, check_shapes, check_targets, given_arrays
 from .runtime.named import check_several, io_found, io_of
 from .runtime.trees import as_arrays, each
 from .semantics import ir
@@ -136,6 +136,8 @@ class Program(Decoding):
             splits, where = {"train": data}, "the arrays given to fit()"
         else:
             splits, where = dict(data), "the arrays given to fit()"
+        if dataset is None and "train" not in splits:
+            given_arrays(splits, None, where)  # (says what to give)
         cfg, tokens = self.run_config, False
         if cfg.gan is None and self.train_block.several:
             check_several(splits, *io_of(self.train_block), where, **io_found(dataset))
@@ -147,21 +149,31 @@ class Program(Decoding):
             want = self.train_block.model.inputs[0].shape
             tokens = self.train_block.model.inputs[0].dtype == "int32"
         check_shapes(splits, want, where, tokens=tokens)
+        if dataset is None:
+            splits = given_arrays(splits, self._fit_check(), where)
         self._check_targets(splits, where, dataset)
         return splits
 
-    def _check_targets(self, splits: dict, where: str, dataset: Dataset | None) -> None:
-        """The targets against the loss and the model's output (runtime.fit_checks)."""
+    def _fit_check(self) -> Fit | None:
+        """What the targets must be for the loss and the model's output (None: a GAN)."""
         model = self.train_block.model
         if self.is_gan or model is None:
-            return
+            return None
         t = self.train_block
         loss, one_hot = LOSSES[t.loss.name], t.data.props.one_hot
         metrics = tuple(m.name for _, m in t.metric_refs())
         shape = model.outputs[0].shape
-        fit = Fit(loss, model.name, shape, one_hot, pad=t.data.props.pad, metrics=metrics)
-        if dataset is None:
-            check_targets(splits, fit, f"{where} (y)")
+        return Fit(loss, model.name, shape, one_hot, pad=t.data.props.pad, metrics=metrics)
+
+    def _check_targets(self, splits: dict, where: str, dataset: Dataset | None) -> None:
+        """The targets against the loss and the model's output (runtime.fit_checks)."""
+        fit = self._fit_check()
+        if fit is None:
+            return
+        t = self.train_block
+        if dataset is None:  # arrays: read as the loss says (so metrics of the other task fail)
+            task = fit.loss.task if fit.loss.task in ("classification", "regression") else None
+            check_targets(splits, fit, f"{where} (y)", task=task)
         else:
             origin = f" ({dataset.origin})" if dataset.origin else ""
             where = f"data '{t.data.name}'{origin}"

@@ -155,3 +155,41 @@ def test_epoch_seconds_are_wall_time_between_results(iris):
     assert sum(seconds) == pytest.approx(history.seconds, abs=0.05)
     gaps = np.diff(clock.ends)
     np.testing.assert_allclose(gaps, seconds[1:], atol=0.05)
+
+
+REGRESSION = """
+model R { input x: [4]  dense(8, activation=relu)  dense(1) }
+train { model: R  loss: mse  metrics: [%s]  batch_size: 16  epochs: 2 }
+"""
+
+
+def test_arrays_are_read_as_the_loss_says(iris):
+    (d,) = nncompile.check(text=REGRESSION % "accuracy")  # known before any array is given
+    assert d.code == "E501" and d.message.startswith("metric accuracy is for classification")
+    x, y = iris["train"]
+    program = nncompile.compile(text=REGRESSION % "mae")
+    with pytest.raises(NncompileError) as e:
+        program.fit(data=(x, np.stack([y, y], 1).astype(np.float32)))
+    assert str(e.value) == (
+        "the arrays given to fit(): the train split has targets of shape [2] per example, but "
+        "model R outputs [1]\n  hint: give 1 target value(s) per example, or end the model with "
+        "dense(2)"
+    )
+    history = program.fit(data=(x, y.astype(np.float32)))  # a vector for one unit is fine
+    assert np.isfinite(history.epochs[-1]["mae"])
+
+
+def test_splits_that_the_runtime_would_trip_on_are_diagnostics(iris):
+    x, y = iris["train"]
+    program = nncompile.compile(text=NO_DATA)
+    with pytest.raises(NncompileError) as e:
+        program.fit(data={"val": (x, y)})
+    assert str(e.value) == (
+        "the arrays given to fit(): no 'train' split (given: val)\n"
+        '  hint: give {"train": (x, y), "val": ..., "test": ...} or a pair (x, y)'
+    )
+    with pytest.raises(NncompileError, match="the test split has no examples"):
+        program.fit(data={"train": (x, y), "test": (x[:0], y[:0])})
+    binary = NO_DATA.replace("dense(3, activation=softmax)", "dense(2, activation=softmax)")
+    history = nncompile.compile(text=binary).fit(data=(x, y == 1), epochs=1)  # booleans: ids
+    assert np.isfinite(history.epochs[0]["loss"])

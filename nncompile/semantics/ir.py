@@ -90,11 +90,12 @@ class Data:
     given: bool = False
 
 
-def given_data(span: Span) -> Data:
-    """The data of a train block without `data:`: any split may come, nothing else is known."""
+def given_data(span: Span, task: str | None) -> Data:
+    """The data of a train block without `data:`: any split may come; the targets are what the
+    loss reads (`task`: classification or regression, None when not known)."""
     splits = {"train": 0.6, "val": 0.2, "test": 0.2}  # (which splits fit() may be given)
     props = DataProps(source=Ref("source", "arrays", Params(), span), split=splits)
-    return Data("arrays", props, SourceInfo(None, None, None), span, None, given=True)
+    return Data("arrays", props, SourceInfo(None, None, task), span, None, given=True)
 
 
 @dataclass(frozen=True)
