@@ -85,7 +85,7 @@ class Program(Decoding):
         self.trainer: Any = None
         self.history: History | None = None
         self._run: Any = None  # the run folder fit() opened (runtime.runfolder.RunFolder)
-        self._trackers: list = []  # the last fit's trackers (registry.tracking)
+        self.trackers: list = []  # the last fit's trackers (registry.tracking)
 
     @property
     def run_config(self) -> RunConfig:
@@ -250,10 +250,10 @@ class Program(Decoding):
 
             checkpointer = Checkpointer.for_config(self._run.work, cfg.checkpoint, note)
             callbacks.append(checkpointer)
-        self._trackers = []
+        self.trackers = []
         try:
-            self._trackers = self._start_trackers(tracked, note)
-            callbacks += self._trackers
+            self.trackers = self._start_trackers(tracked, note)
+            callbacks += self.trackers
             self.trainer = self.trainer_for(splits, epochs=epochs, callbacks=callbacks, log=log)
             if checkpointer is not None and resume:
                 checkpointer.restore(self.trainer, directory=self._run.resume_from)
@@ -261,7 +261,7 @@ class Program(Decoding):
                 self.load_init()
             self.history = self.trainer.fit()
         except Exception as e:
-            for tracker in self._trackers:
+            for tracker in self.trackers:
                 tracker.failed()
             if self._run is not None:
                 self._run.abandon()
@@ -412,7 +412,7 @@ class Program(Decoding):
             folder = open_run(run)
         metrics = test_metrics
         path = save_run(folder, lambda to: self._write(to, metrics), program_identity(self.source))
-        for tracker in self._trackers:  # e.g. MLflow logs the run folder as artifacts
+        for tracker in self.trackers:  # e.g. MLflow logs the run folder as artifacts
             tracker.saved(path)
         return path
 
