@@ -252,8 +252,8 @@ class Program(Decoding):
             callbacks.append(checkpointer)
         self.trackers = []
         try:
-            self.trackers = self._start_trackers(tracked, note)
-            callbacks += self.trackers
+            self.trackers = self._start_trackers(tracked, note, resume)
+            callbacks[:0] = self.trackers  # first: they record an epoch before others may stop
             self.trainer = self.trainer_for(splits, epochs=epochs, callbacks=callbacks, log=log)
             if checkpointer is not None and resume:
                 checkpointer.restore(self.trainer, directory=self._run.resume_from)
@@ -271,17 +271,21 @@ class Program(Decoding):
             raise
         return self.history
 
-    def _start_trackers(self, refs: list, note) -> list:
+    def _start_trackers(self, refs: list, note, resume: bool) -> list:
         """The trackers following this fit (registry.tracking), writing next to the run folder."""
-        from .registry.tracking import TrackContext, settings, start
+        from .registry.tracking import TrackContext, carry_over, settings, start
         from .summary import summary
 
         if not refs:
             return []
         folder = self._run.work if self._run is not None else None
+        if folder is not None and resume:
+            carry_over(self._run.path, folder)
         params = settings(self.spec.lets, self.train_block.props)
         stem = Path(self.spec.source.path).stem
-        context = TrackContext(self.name, stem, folder, params, summary(self.spec), note)
+        context = TrackContext(
+            self.name, stem, folder, params, summary(self.spec), note, resume=resume
+        )
         return start(refs, context)
 
     def _release_run(self) -> None:

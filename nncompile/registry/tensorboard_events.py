@@ -34,6 +34,13 @@ class TensorBoardTracker:
 
     # ---- callback hooks --------------------------------------------------------------------------
     def on_fit_start(self, trainer: Any, history: Any) -> None:
+        if trainer.epochs_done:  # resumed: TensorBoard drops what a killed run logged after this
+            from tensorboard.compat.proto.event_pb2 import Event, SessionLog
+
+            start = SessionLog(status=SessionLog.START)
+            self.writer.add_event(
+                Event(wall_time=time.time(), step=trainer.epochs_done + 1, session_log=start)
+            )
         settings = "\n".join(f"    {k} = {v}" for k, v in self.context.params.items())
         step = trainer.epochs_done
         self._text("summary", "    " + self.context.summary.replace("\n", "\n    "), step)

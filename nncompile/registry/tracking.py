@@ -27,7 +27,8 @@ class TrackContext:
     name: ``<spec>-<train>``; spec: the spec file's name without its suffix; folder: where the
     run folder's files are being written (None: a Python ``fit()`` without a run folder); params:
     the resolved ``let`` values and the train block's settings, flattened to strings; summary:
-    the model summary as text; log: notes."""
+    the model summary as text; log: notes; resume: the fit continues a run from its checkpoint
+    (a tracker may continue what it started: mlflow_runs.TRACKING_FILE)."""
 
     name: str
     spec: str
@@ -35,6 +36,7 @@ class TrackContext:
     params: Mapping[str, str]
     summary: str = ""
     log: Callable[[str], None] = lambda line: None
+    resume: bool = False
 
 
 class TrackerUnavailable(NncompileError):
@@ -140,6 +142,27 @@ def chosen(refs: list[Ref], names: list[str] | tuple[str, ...] = ()) -> list[Ref
 def start(refs: list[Ref], context: TrackContext) -> list[Any]:
     """A started tracker (a training callback with ``saved(run_dir)``) per reference."""
     return [TRACKERS[r.name].start(r.params, context) for r in refs]
+
+
+# what trackers keep in a run folder (tensorboard_events, mlflow_runs.TRACKING_FILE)
+FILES = ("tensorboard", "tracking.json")
+
+
+def carry_over(old: Path, new: Path) -> None:
+    """A resumed run is written to a new folder (runtime.runfolder): the trackers' files of the
+    run it continues go there too, so that its event files and MLflow run go on."""
+    import shutil
+
+    if old == new:
+        return
+    for name in FILES:
+        source, target = old / name, new / name
+        if target.exists() or not source.exists():
+            continue
+        if source.is_dir():
+            shutil.copytree(source, target)
+        else:
+            shutil.copy2(source, target)
 
 
 def settings(lets: Mapping[str, object], props: Any) -> dict[str, str]:

@@ -52,7 +52,8 @@ FILES = (
 )
 # every name nncompile writes in a run folder: FILES and what api/gan and checkpoints add
 OWN = frozenset(
-    {*FILES, "data.json", "samples", "samples.png", "checkpoints", "tensorboard", MARKER}
+    {*FILES, "data.json", "samples", "samples.png", "checkpoints", MARKER}
+    | {"tensorboard", "tracking.json"}  # registry.tracking: the trackers' files
 )
 
 
