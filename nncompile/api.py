@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +20,14 @@ from .registry.bounds import MAX_EPOCHS
 from .registry.losses import LOSSES
 from .runconfig import RunConfig
 from .runtime.decoding import Decoding
-from .runtime.fit_checks import Fit, check_inputs, check_shapes, check_targets, given_arrays
+from .runtime.fit_checks import (
+    Fit,
+    check_inputs,
+    check_shapes,
+    check_targets,
+    given_arrays,
+    no_data_block,
+)
 from .runtime.named import check_several, io_found, io_of
 from .runtime.trees import as_arrays, each
 from .semantics import ir
@@ -57,17 +63,6 @@ def compile(
     if program is None:
         raise CompileError(diagnostics, source)
     return Program(program, train)
-
-
-def progress(callbacks: list, verbose: bool | None) -> list:
-    """The callbacks with a progress display added as ``verbose`` says (none when one is there)."""
-    from .runtime.progress import Progress, live
-
-    if verbose is False or any(isinstance(cb, Progress) for cb in callbacks):
-        return callbacks
-    if verbose is None and not live(sys.stderr):
-        return callbacks
-    return [Progress(sys.stderr), *callbacks]
 
 
 class Program(Decoding):
@@ -108,13 +103,7 @@ class Program(Decoding):
 
         cfg, base = self.run_config, self.train_block.data.base_dir
         if cfg.data is None:
-            raise NncompileError(
-                f"train {self.train_block.name} of {self.spec.source.path} names no data block, "
-                "so it trains on arrays given from Python",
-                'call program.fit(data={"train": (x, y), "val": ..., "test": ...}) (or fit((x, '
-                "y))), or add `data: NAME` and a `data NAME { source: ... }` block to train it "
-                "with `nncompile train`",
-            )
+            raise no_data_block(self.train_block.name, self.spec.source.path)
         return DataSpec.from_config(cfg.data, cfg.seed, str(base) if base else None)
 
     def load_data(self):
@@ -218,6 +207,7 @@ class Program(Decoding):
         """
         from .registry.tracking import chosen
         from .runtime.compiled import free_memory
+        from .runtime.progress import with_progress
 
         if epochs is not None and int(epochs) < 1:
             raise NncompileError(f"epochs must be at least 1, got {epochs}")
@@ -229,7 +219,7 @@ class Program(Decoding):
         splits = self.splits(data)
         memory = with_data(memory, splits, cfg.batch_size == "full")
         check_fits(memory, free_memory(), where)
-        callbacks = progress(list(callbacks), verbose)
+        callbacks = with_progress(list(callbacks), verbose)
         tracked = chosen(self.train_block.props.track, tuple(track))  # their packages checked
         checkpointer = None
         note = log or logging.getLogger("nncompile.runtime").info

@@ -324,3 +324,13 @@ def regression_shape(y: np.ndarray, split: str, fit: Fit, where: str) -> None:
         f"give {math.prod(fit.output)} target value(s) per example, or end the model with "
         f"dense({math.prod(y.shape[1:])})",
     )
+
+
+def no_data_block(train: str, spec: str) -> DataError:
+    """What to do with a train block without `data:` when no arrays were given."""
+    return DataError(
+        f"train {train} of {spec} names no data block, so it trains on arrays given from Python",
+        'call program.fit(data={"train": (x, y), "val": ..., "test": ...}) (or fit((x, y))), or '
+        "add `data: NAME` and a `data NAME { source: ... }` block to train it with "
+        "`nncompile train`",
+    )

@@ -158,3 +158,13 @@ def bar(stream: TextIO, tty: bool):
         redirect_stdout=False,
         redirect_stderr=False,
     )
+
+
+def with_progress(callbacks: list, verbose: bool | None) -> list:
+    """`fit(verbose=)`: the callbacks with a Progress on stderr first; None: only where a live
+    display fits (a terminal, a notebook); never a second one."""
+    if verbose is False or any(isinstance(cb, Progress) for cb in callbacks):
+        return callbacks
+    if verbose is None and not live(sys.stderr):
+        return callbacks
+    return [Progress(sys.stderr), *callbacks]
