@@ -73,3 +73,13 @@ def test_track_flag_adds_a_tracker(tmp_path, monkeypatch):
     Path("spec.nn").write_text(SPEC.format(track=""))
     assert main(["train", "spec.nn", "--epochs", "1", "--quiet", "--track", "tensorboard"]) == 0
     assert [s.step for s in events(Path("runs/spec-main/tensorboard")).Scalars("loss")] == [1]
+
+
+def test_fits_without_a_run_folder_each_get_their_own_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    program = nncompile.compile(text=SPEC.format(track="track: [tensorboard]"))
+    for _ in range(2):  # e.g. a sweep's trials, started within one second
+        program.fit(epochs=1)
+    folders = sorted(Path("runs/tensorboard").iterdir())
+    assert len(folders) == 2 and folders[0].name.startswith("<string>-main-")
+    assert all([s.step for s in events(f).Scalars("loss")] == [1] for f in folders)

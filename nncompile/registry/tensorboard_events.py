@@ -95,12 +95,18 @@ class TensorBoardTracker:
 
 def tensorboard_dir(p: Any, context: Any) -> Path:
     """Where the event files go: ``dir=``, else the run folder's ``tensorboard/``, else (a fit
-    without a run folder) ``runs/tensorboard/<spec>-<train>-<time>``, one folder per fit."""
+    without a run folder) ``runs/tensorboard/<spec>-<train>-<time>``, a new folder per fit (a
+    ``-2``, ``-3`` ... after it when several start within one second, as a sweep's trials may)."""
     if p.dir is not None:
         return Path(p.dir)
     if context.folder is not None:
         return context.folder / "tensorboard"
-    return Path("runs") / "tensorboard" / f"{context.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    base = Path("runs") / "tensorboard" / f"{context.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    folder, n = base, 1
+    while folder.exists():
+        n += 1
+        folder = base.with_name(f"{base.name}-{n}")
+    return folder
 
 
 def histogram(array: np.ndarray):
