@@ -1,7 +1,9 @@
 """Embedding nncompile in a Python pipeline.
 
-A spec written as a string, data built in Python (here: scikit-learn's wine data, with our own
-split and scaling), trained and evaluated, then used to predict. Run: python examples/pipeline.py
+A spec written as a string with no data block, data built in Python (here: scikit-learn's wine
+data, with our own split and scaling) and given to fit(): shapes, task and classes are checked
+against the model then. Trained with a progress display (verbose=True; by default it shows in a
+terminal or a notebook), evaluated, then used to predict. Run: python examples/pipeline.py
 """
 
 import numpy as np
@@ -14,8 +16,6 @@ import nncompile
 SPEC = """
 let hidden = 32
 
-data wine { source: sklearn("wine") }          # the spec's own source; fit(data=...) replaces it
-
 model WineNet {
   input x: [13]
   dense(hidden, activation=relu)
@@ -24,7 +24,7 @@ model WineNet {
 }
 
 train {
-  model: WineNet   data: wine   loss: categorical_crossentropy
+  model: WineNet   loss: categorical_crossentropy       # no `data:`: fit(data=...) brings it
   optimizer: adam(lr=3e-3)   batch_size: 16   epochs: 60
   metrics: [accuracy]
 }
@@ -48,9 +48,14 @@ def main() -> None:
         data={
             "train": (x_train, y_train.astype(np.int32)),
             "test": (x_test, y_test.astype(np.int32)),
-        }
+        },
+        verbose=True,  # a line per epoch on stderr (a live bar in a terminal)
     )
-    print(f"trained {len(history.epochs)} epochs, final loss {history.epochs[-1]['loss']:.4f}")
+    seconds = sum(e["seconds"] for e in history.epochs[1:])  # wall time, without compilation
+    print(
+        f"trained {len(history.epochs)} epochs, final loss {history.epochs[-1]['loss']:.4f}, "
+        f"{seconds:.2f} s after the first epoch"
+    )
     print("test:", program.evaluate("test"))
     probabilities = program.predict(x_test[:5])
     print("predicted classes:", probabilities.argmax(axis=-1), "true:", y_test[:5])

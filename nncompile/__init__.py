@@ -6,6 +6,10 @@ so that ``check`` stays fast.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from typing import Any
+
 from .diagnostics import CompileError, Diagnostic
 from .version import __version__
 
@@ -17,21 +21,23 @@ def parse(text: str, path: str | None = None):
     return _parse(text, path)
 
 
-def check(text: str | None = None, *, path: str | None = None) -> list[Diagnostic]:
-    """Every diagnostic for a spec given as text, or read from ``path``; [] when clean."""
-    from .compiler import analyse, read
-    from .source import Source
+def check(
+    spec: str | os.PathLike | None = None,
+    *,
+    text: str | None = None,
+    path: str | os.PathLike | None = None,
+    sets: Mapping[str, Any] | None = None,
+) -> list[Diagnostic]:
+    """Every diagnostic of a spec; [] when clean. Takes its spec like ``compile``: a file path, or
+    the spec itself as ``text=`` (``path=`` then names it in messages); ``sets``: ``let``
+    overrides, e.g. ``{"hidden": 256}``."""
+    from .compiler import analyse, overrides, spec_source
 
-    if text is None:
-        if path is None:
-            raise TypeError("check() needs spec text or path=")
-        try:
-            source = read(path)
-        except CompileError as e:
-            return e.diagnostics
-    else:
-        source = Source(text, path or "<string>")
-    return analyse(source)[1]
+    try:
+        source = spec_source(spec, text, path, "check")
+    except CompileError as e:  # an unreadable file: its diagnostic
+        return e.diagnostics
+    return analyse(source, overrides(sets))[1]
 
 
 def load_spec(path: str):
@@ -41,12 +47,12 @@ def load_spec(path: str):
     return _load(path)
 
 
-def compile(spec=None, *, text=None, train=None, sets=None):
+def compile(spec=None, *, text=None, path=None, train=None, sets=None):
     """Compile a spec (path, or ``text=``) into a Program: ``.source``, ``.fit()``, ``.evaluate()``,
     ``.predict()``, ``.save()``. See ``nncompile.api.compile``."""
     from .api import compile as _compile
 
-    return _compile(spec, text=text, train=train, sets=sets)
+    return _compile(spec, text=text, path=path, train=train, sets=sets)
 
 
 def load(run_dir, *, log=None):

@@ -12,7 +12,7 @@ import numpy as np
 
 from .codegen.emit import emit_program
 from .codegen.load import load_module
-from .compiler import analyse, read
+from .compiler import analyse, overrides, spec_source
 from .diagnostics import CompileError
 from .errors import NncompileError, out_of_memory
 from .memory import check_fits, out_of_memory_error, with_data
@@ -20,12 +20,18 @@ from .registry.bounds import MAX_EPOCHS
 from .registry.losses import LOSSES
 from .runconfig import RunConfig
 from .runtime.decoding import Decoding
-from .runtime.fit_checks import Fit, check_inputs, check_shapes, check_targets
+from .runtime.fit_checks import (
+    Fit,
+    check_inputs,
+    check_shapes,
+    check_targets,
+    given_arrays,
+    no_data_block,
+)
 from .runtime.named import check_several, io_found, io_of
 from .runtime.trees import as_arrays, each
 from .semantics import ir
 from .semantics.ir import select_train
-from .source import Source
 
 if TYPE_CHECKING:
     from .runtime.data import Dataset
@@ -38,23 +44,22 @@ def compile(
     spec: str | Path | None = None,
     *,
     text: str | None = None,
+    path: str | Path | None = None,
     train: str | None = None,
     sets: Mapping[str, Any] | None = None,
 ) -> Program:
     """Compile a spec file (or spec ``text``) into a trainable Program.
 
     Args:
-      spec: path of a ``.nn`` file.
-      text: the spec itself, instead of a path.
+      spec: path of a ``.nn`` file (``nncompile.check`` takes the same arguments).
+      text: the spec itself, instead of a path (``path``: its name in messages).
       train: which train block, when the spec has several.
       sets: ``let`` overrides, e.g. ``{"hidden": 256}`` (like ``--set hidden=256``).
     Raises:
       CompileError with every diagnostic when the spec has errors.
     """
-    if (spec is None) == (text is None):
-        raise TypeError("compile() takes a spec path or text=, not both")
-    source = Source(text, "<string>") if text is not None else read(spec)  # type: ignore[arg-type]
-    values = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (sets or {}).items()}
+    source = spec_source(spec, text, path, "compile")
+    values = overrides(sets)
     program, diagnostics = analyse(source, values)
     if program is None:
         raise CompileError(diagnostics, source)
@@ -80,6 +85,7 @@ class Program(Decoding):
         self.history: History | None = None
         self._run: Any = None  # the run folder fit() opened (runtime.runfolder.RunFolder)
         self._from_data = False  # the splits are the data block's (normalised by `dataset`)
+        self.trackers: list = []  # the last fit's trackers (registry.tracking)
 
     @property
     def run_config(self) -> RunConfig:
@@ -101,7 +107,8 @@ class Program(Decoding):
         from .runtime.data import DataSpec
 
         cfg, base = self.run_config, self.train_block.data.base_dir
-        assert cfg.data is not None
+        if cfg.data is None:
+            raise no_data_block(self.train_block.name, self.spec.source.path)
         return DataSpec.from_config(cfg.data, cfg.seed, str(base) if base else None)
 
     def load_data(self):
@@ -123,6 +130,8 @@ class Program(Decoding):
             splits, where = {"train": data}, "the arrays given to fit()"
         else:
             splits, where = dict(data), "the arrays given to fit()"
+        if dataset is None and "train" not in splits:
+            given_arrays(splits, None, where)  # (says what to give)
         cfg, tokens = self.run_config, False
         if cfg.gan is None and self.train_block.several:
             check_several(splits, *io_of(self.train_block), where, **io_found(dataset))
@@ -134,21 +143,31 @@ class Program(Decoding):
             want = self.train_block.model.inputs[0].shape
             tokens = self.train_block.model.inputs[0].dtype == "int32"
         check_shapes(splits, want, where, tokens=tokens)
+        if dataset is None:
+            splits = given_arrays(splits, self._fit_check(), where)
         self._check_targets(splits, where, dataset)
         return splits
 
-    def _check_targets(self, splits: dict, where: str, dataset: Dataset | None) -> None:
-        """The targets against the loss and the model's output (runtime.fit_checks)."""
+    def _fit_check(self) -> Fit | None:
+        """What the targets must be for the loss and the model's output (None: a GAN)."""
         model = self.train_block.model
         if self.is_gan or model is None:
-            return
+            return None
         t = self.train_block
         loss, one_hot = LOSSES[t.loss.name], t.data.props.one_hot
         metrics = tuple(m.name for _, m in t.metric_refs())
         shape = model.outputs[0].shape
-        fit = Fit(loss, model.name, shape, one_hot, pad=t.data.props.pad, metrics=metrics)
-        if dataset is None:
-            check_targets(splits, fit, f"{where} (y)")
+        return Fit(loss, model.name, shape, one_hot, pad=t.data.props.pad, metrics=metrics)
+
+    def _check_targets(self, splits: dict, where: str, dataset: Dataset | None) -> None:
+        """The targets against the loss and the model's output (runtime.fit_checks)."""
+        fit = self._fit_check()
+        if fit is None:
+            return
+        t = self.train_block
+        if dataset is None:  # arrays: read as the loss says (so metrics of the other task fail)
+            task = fit.loss.task if fit.loss.task in ("classification", "regression") else None
+            check_targets(splits, fit, f"{where} (y)", task=task)
         else:
             origin = f" ({dataset.origin})" if dataset.origin else ""
             where = f"data '{t.data.name}'{origin}"
@@ -181,6 +200,8 @@ class Program(Decoding):
         log=None,
         run_dir: str | Path | None = None,
         resume: bool = False,
+        track: Iterable[str] = (),
+        verbose: bool | None = None,
     ):
         """Train; ``data`` ({"train": (x, y), "val": ..., "test": ...} or (x, y)) overrides the
         spec's source.
@@ -188,10 +209,15 @@ class Program(Decoding):
         ``run_dir``: write checkpoints to ``<run_dir>/checkpoints/`` (every ``checkpoint: {every}``
         epochs, and when interrupted). ``resume``: continue from the newest checkpoint there instead
         of starting over (exactly: same final parameters as an uninterrupted run). A train block
-        with ``init: checkpoint(...)`` loads those layers first (not when resuming). Returns the
-        History (one dict of metrics per epoch, why training stopped).
+        with ``init: checkpoint(...)`` loads those layers first (not when resuming). ``track``:
+        trackers besides the train block's ``track:`` list (``["mlflow"]``). ``verbose``: the
+        progress display (runtime.progress) on stderr; None (default): on in a terminal or a
+        notebook, True: always (plain lines elsewhere), False: never. Returns the History (one
+        dict of metrics per epoch with its wall time ``seconds``, why training stopped).
         """
+        from .registry.tracking import chosen
         from .runtime.compiled import free_memory
+        from .runtime.progress import with_progress
 
         if epochs is not None and int(epochs) < 1:
             raise NncompileError(f"epochs must be at least 1, got {epochs}")
@@ -203,7 +229,8 @@ class Program(Decoding):
         splits = self.splits(data)
         memory = with_data(memory, splits, cfg.batch_size == "full")
         check_fits(memory, free_memory(), where)
-        callbacks = list(callbacks)
+        callbacks = with_progress(list(callbacks), verbose)
+        tracked = chosen(self.train_block.props.track, tuple(track))  # their packages checked
         checkpointer = None
         note = log or logging.getLogger("nncompile.runtime").info
         if resume and run_dir is None:
@@ -224,7 +251,10 @@ class Program(Decoding):
 
             checkpointer = Checkpointer.for_config(self._run.work, cfg.checkpoint, note)
             callbacks.append(checkpointer)
+        self.trackers = []
         try:
+            self.trackers = self._start_trackers(tracked, note, resume)
+            callbacks[:0] = self.trackers  # first: they record an epoch before others may stop
             self.trainer = self.trainer_for(splits, epochs=epochs, callbacks=callbacks, log=log)
             if checkpointer is not None and resume:
                 checkpointer.restore(self.trainer, directory=self._run.resume_from)
@@ -232,6 +262,8 @@ class Program(Decoding):
                 self.load_init()
             self.history = self.trainer.fit()
         except Exception as e:
+            for tracker in self.trackers:
+                tracker.failed()
             if self._run is not None:
                 self._run.abandon()
                 self._run = None
@@ -239,6 +271,23 @@ class Program(Decoding):
                 raise out_of_memory_error(e, memory, where) from None
             raise
         return self.history
+
+    def _start_trackers(self, refs: list, note, resume: bool) -> list:
+        """The trackers following this fit (registry.tracking), writing next to the run folder."""
+        from .registry.tracking import TrackContext, carry_over, settings, start
+        from .summary import summary
+
+        if not refs:
+            return []
+        folder = self._run.work if self._run is not None else None
+        if folder is not None and resume:
+            carry_over(self._run.path, folder)
+        params = settings(self.spec.lets, self.train_block.props)
+        stem = Path(self.spec.source.path).stem
+        context = TrackContext(
+            self.name, stem, folder, params, summary(self.spec), note, resume=resume
+        )
+        return start(refs, context)
 
     def _release_run(self) -> None:
         if self._run is not None:
@@ -368,7 +417,10 @@ class Program(Decoding):
                 folder.release()
             folder = open_run(run)
         metrics = test_metrics
-        return save_run(folder, lambda to: self._write(to, metrics), program_identity(self.source))
+        path = save_run(folder, lambda to: self._write(to, metrics), program_identity(self.source))
+        for tracker in self.trackers:  # e.g. MLflow logs the run folder as artifacts
+            tracker.saved(path)
+        return path
 
     def _write(self, run: Path, test_metrics: dict) -> Path:
         from .runtime.outputs import write_run

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from . import diagnostics as D
@@ -166,3 +168,30 @@ def load_spec(path: str | Path, sets: dict[str, str] | None = None) -> ir.Progra
     if program is None:
         raise CompileError(diagnostics, source)
     return program
+
+
+def spec_source(
+    spec: str | os.PathLike | None, text: str | None, path: str | os.PathLike | None, caller: str
+) -> Source:
+    """The spec that ``nncompile.compile`` and ``nncompile.check`` take, the same way: a file path
+    (positional, or ``path=``), or the text itself (``text=``; ``path=`` then names it)."""
+    if text is not None:
+        if spec is not None:
+            raise TypeError(f"{caller}() takes a spec path or text=, not both")
+        return Source(text, str(path) if path is not None else "<string>")
+    if spec is not None and path is not None:
+        raise TypeError(f"{caller}() takes the spec's path once (positional or path=)")
+    where = spec if spec is not None else path
+    if where is None:
+        raise TypeError(f"{caller}() takes a spec path or text=")
+    if isinstance(where, str) and ("\n" in where or "{" in where):
+        raise TypeError(
+            f"{caller}() reads its first argument as a file path; pass the spec itself as "
+            f"{caller}(text=...)"
+        )
+    return read(Path(where))
+
+
+def overrides(sets: Mapping[str, object] | None) -> dict[str, str]:
+    """``let`` overrides as ``--set`` takes them: ``{"hidden": 256, "bn": True}`` -> strings."""
+    return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (sets or {}).items()}

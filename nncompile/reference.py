@@ -22,6 +22,7 @@ TITLES = {
     "noise": "GAN noise",
     "init": "Initialising from another run",
     "sweep_objective": "Sweep objectives",
+    "tracker": "Experiment trackers",
 }
 
 

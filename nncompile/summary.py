@@ -72,8 +72,9 @@ def train_lines(train: ir.Train) -> str:
     classes = f", {d.info.num_classes} classes" if d.info.num_classes else ""
     g, dis = train.generator, train.discriminator
     what = f"model {p.model}" if p.model or not (g and dis) else f"gan {g.name} vs {dis.name}"
+    on = "the arrays given to fit()" if d.given else f"data {d.name} (examples {shape}{classes})"
     lines = [
-        f"train {train.name}: {what} on data {d.name} (examples {shape}{classes})",
+        f"train {train.name}: {what} on {on}",
         f"  loss {_loss(p)}, optimizer {p.optimizer or 'adam'}"
         + (f", schedule {', '.join(map(str, p.schedule))}" if p.schedule else ""),
         f"  batch_size {p.batch_size}, epochs {p.epochs}, seed {p.seed}",

@@ -152,13 +152,13 @@ def assert_well_formed(diagnostics, text: str) -> None:
 @cases(500)
 @given(st.text(max_size=400))
 def test_any_text(text):
-    assert_well_formed(nncompile.check(text), text)
+    assert_well_formed(nncompile.check(text=text), text)
 
 
 @cases(1000)
 @given(st.lists(st.sampled_from(VOCABULARY), max_size=80).map("".join))
 def test_token_soup(text):
-    assert_well_formed(nncompile.check(text), text)
+    assert_well_formed(nncompile.check(text=text), text)
 
 
 # ---- arbitrary bytes, through a file ------------------------------------------------------------
@@ -223,10 +223,10 @@ def mutated(draw) -> str:
 @cases(3000)
 @given(mutated())
 def test_mutated_specs(text):
-    assert_well_formed(nncompile.check(text), text)
+    assert_well_formed(nncompile.check(text=text), text)
 
 
 def test_seeds_parse():
     """The fuzzing starts from specs that parse (the error corpus aside)."""
     for text in INLINE:
-        assert not [d for d in nncompile.check(text) if d.severity == "error"], text
+        assert not [d for d in nncompile.check(text=text) if d.severity == "error"], text

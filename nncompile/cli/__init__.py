@@ -1,7 +1,8 @@
 """The `nncompile` command: argument parsing and exit codes only; the work is in the library.
 
 Exit codes: 0 success, 1 errors in a spec (or training failed), 2 usage, 130 interrupted (Ctrl-C),
-143 terminated (SIGTERM; training checkpoints like on Ctrl-C), 3 a bug.
+141 stdout closed early (`nncompile docs | head`: nothing is printed), 143 terminated (SIGTERM;
+training checkpoints like on Ctrl-C), 3 a bug.
 Every command raises its errors; `main` is the one place that reports them.
 """
 
@@ -58,7 +59,11 @@ def main(argv: list[str] | None = None) -> int:
 
         disable()
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()  # here, where a closed pipe is handled, not at the interpreter's exit
+        return code
+    except BrokenPipeError:  # `nncompile docs | head`: the reader has what it wanted
+        return broken_pipe()
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -85,6 +90,18 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 3
+
+
+def broken_pipe() -> int:
+    """stdout's reader went away: end quietly, like a command stopped by SIGPIPE (141). stdout
+    then points at /dev/null, so that flushing it at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptor behind stdout (a test's capture)
+        pass
+    return 141
 
 
 if __name__ == "__main__":

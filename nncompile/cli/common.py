@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from ..diagnostics import CompileError, render
-from .flags import CACHE_HELP, FORMAT_HELP, RESUME_HELP, SAMPLE_FLAGS, epochs, flag
+from .flags import CACHE_HELP, FORMAT_HELP, RESUME_HELP, SAMPLE_FLAGS, TRACK_HELP, epochs, flag
 
 RUN_SPEC_HELP = "the spec (default: the one the run recorded, with its --set values)"
 OUT_HELP = (
@@ -102,6 +102,7 @@ FLAGS = {
     "curves": flag("-o", "--output", metavar="PNG", help="write the learning curves there"),
     "quiet": flag("--quiet", action="store_true", help="no progress display"),
     "resume": flag("--resume", action="store_true", help=RESUME_HELP),
+    "track": flag("--track", action="append", metavar="NAME", help=TRACK_HELP),
     "split": flag("--split", default="test", choices=("train", "val", "test")),
     "input": flag("--input", required=True, metavar="X", help="X.npy or X.csv (raw features)"),
     "predictions": flag("--output", metavar="Y.npy", help="default: CSV to stdout"),

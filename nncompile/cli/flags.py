@@ -9,6 +9,7 @@ from ..registry.bounds import MAX_EPOCHS
 
 FORMAT_HELP = "json: for programs (check: diagnostics: path, line, column, code, message, hint)"
 CACHE_HELP = "no persistent compilation cache (~/.cache/nncompile/jax; or NNCOMPILE_CACHE=0)"
+TRACK_HELP = "also track the run with: tensorboard, mlflow (besides the spec's `track:`)"
 RESUME_HELP = "continue from the run folder's newest checkpoint, to where a whole run would end"
 
 

@@ -52,6 +52,8 @@ def train(args) -> int:
             log=log,
             run_dir=run_dir,
             resume=args.resume,
+            track=args.track or (),
+            verbose=False,  # (its own Progress, quiet or not)
         )
         run = program.save(run_dir)
     except BaseException:
@@ -236,7 +238,7 @@ def cmd_sample(args) -> int:
 COMMANDS = {  # name: (handler, its flags); the handler's docstring is the command's help
     "train": (
         cmd_train,
-        (*RUN_SPEC, "epochs", "out", "force", "format", "quiet", "resume", "cache"),
+        (*RUN_SPEC, "epochs", "out", "force", "format", "quiet", "resume", "track", "cache"),
     ),
     "eval": (cmd_eval, (*RUN_SPEC, "run", "split", "format", "cache")),
     "predict": (cmd_predict, (*RUN_SPEC, "run", "input", "predictions", "cache")),

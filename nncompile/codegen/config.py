@@ -62,7 +62,7 @@ def config(
         checkpoint=Checkpoint(**p.checkpoint.model_dump()) if p.checkpoint else None,
         plateau=plateau(p),
         transfer=transfer(p),
-        data=data(train.data),
+        data=None if train.data.given else data(train.data),
         activation_floats=activation_floats or None,
         cpu_compiler_options=cpu_compiler_options or None,
         precision=precision,

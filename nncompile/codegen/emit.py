@@ -77,7 +77,7 @@ def emit_supervised(
     header(
         w,
         f"Training program for `train {train.name}` of {spec_name}: model {train.model.name} "
-        f"on data {train.data.name}.",
+        f"on {'the arrays given to fit()' if train.data.given else f'data {train.data.name}'}.",
         spec_name,
         standalone,
     )

@@ -115,6 +115,7 @@ def registries() -> dict[str, Registry]:
         optimizers,
         schedules,
         sources,
+        tracking,
         training,
     )
 
@@ -135,5 +136,6 @@ def registries() -> dict[str, Registry]:
             training.SWEEP_OBJECTIVES,
             sources.SOURCES,
             augmentations.AUGMENTATIONS,
+            tracking.TRACKERS,
         )
     }

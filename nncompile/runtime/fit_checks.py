@@ -103,7 +103,12 @@ def check_shapes(
             raise DataError(
                 f"{where}: the {name} split has examples of shape {fmt(x.shape[1:])}, but "
                 f"the model takes {fmt(want)}",
-                "reshape the data (`reshape:` in the data block) or change the model's input",
+                (
+                    f"reshape the arrays (x.reshape(-1, {', '.join(map(str, want))}))"
+                    if where.startswith("the arrays")
+                    else "reshape the data (`reshape:` in the data block)"
+                )
+                + " or change the model's input",
             )
         if not np.issubdtype(x.dtype, np.integer) and not np.all(np.isfinite(x)):
             bad = int(np.size(x) - np.isfinite(x).sum())
@@ -282,3 +287,50 @@ def class_ids(y: np.ndarray, split: str, fit: Fit, where: str) -> np.ndarray:
             "use mse, mae or huber for real-valued targets",
         )
     return y.astype(np.int64)
+
+
+def given_arrays(splits: Splits, fit: Fit | None, where: str) -> dict:
+    """Arrays given to `fit()` (one input, one output), checked where the runtime would fail: a
+    'train' split, no empty split, regression targets of the output's shape; boolean class labels
+    become integer ids. `fit` None: no target checks (a GAN's examples)."""
+    if "train" not in splits:
+        raise DataError(
+            f"{where}: no 'train' split (given: {', '.join(map(str, splits)) or 'nothing'})",
+            'give {"train": (x, y), "val": ..., "test": ...} or a pair (x, y)',
+        )
+    out = {}
+    for name, (x, y) in splits.items():
+        if len(x) == 0:
+            raise DataError(
+                f"{where}: the {name} split has no examples", "give examples or leave it out"
+            )
+        if y is not None:
+            y = np.asarray(y)
+            if y.dtype.kind == "b":
+                y = y.astype(np.int32)
+            if fit is not None and fit.loss.task == "regression" and not fit.one_hot:
+                regression_shape(y, name, fit, where)
+        out[name] = (x, y)
+    return out
+
+
+def regression_shape(y: np.ndarray, split: str, fit: Fit, where: str) -> None:
+    """Regression targets hold one value per output unit (a vector for one unit is fine)."""
+    if math.prod(y.shape[1:]) == math.prod(fit.output):
+        return
+    raise DataError(
+        f"{where}: the {split} split has targets of shape {fmt(y.shape[1:])} per example, but "
+        f"model {fit.model} outputs {fmt(fit.output)}",
+        f"give {math.prod(fit.output)} target value(s) per example, or end the model with "
+        f"dense({math.prod(y.shape[1:])})",
+    )
+
+
+def no_data_block(train: str, spec: str) -> DataError:
+    """What to do with a train block without `data:` when no arrays were given."""
+    return DataError(
+        f"train {train} of {spec} names no data block, so it trains on arrays given from Python",
+        'call program.fit(data={"train": (x, y), "val": ..., "test": ...}) (or fit((x, y))), or '
+        "add `data: NAME` and a `data NAME { source: ... }` block to train it with "
+        "`nncompile train`",
+    )

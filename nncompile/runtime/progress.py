@@ -1,15 +1,20 @@
-"""Progress display for `Trainer.fit`: a callback, standard library only.
+"""Progress display for `Trainer.fit`: a callback drawing with `rich` on terminals and notebooks.
 
-On a terminal one line is redrawn with `\\r` while an epoch runs (epoch i/N, step s/S for strategy
-"step", ETA) and left behind at the end of each epoch with its loss and metrics. Elsewhere (a log
-file, CI) it prints one plain line per epoch. `quiet=True` prints nothing.
+Live (a terminal, or a Jupyter notebook, which rich renders as a widget): a bar over the fit's steps
+with "epoch i/N  step s/S", the elapsed time and the ETA, and a permanent line per epoch with its
+loss and metrics. Elsewhere (a log file, CI) one plain line per epoch, no control codes.
+`quiet=True` prints nothing.
+
+The ETA leaves compilation out: until the fit's first result arrives (the first epoch, or the first
+chunk of steps of a chunked epoch) the bar says "compiling..."; the rate is then measured from that
+moment on, so the first estimate comes from work after compilation, never from it.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 SHOWN = ("seconds", "epoch")  # logs keys not repeated in the metric list
 
@@ -29,8 +34,35 @@ def number(value) -> str:
     return str(value)
 
 
+def epoch_line(epoch: int, last: int, logs: dict, compiled: bool) -> str:
+    """The permanent line of an epoch: its loss and metrics and its time."""
+    shown = "  ".join(f"{k} {number(v)}" for k, v in logs.items() if k not in SHOWN)
+    note = " (with compilation)" if compiled else ""
+    return f"epoch {epoch}/{last}  {shown}  {logs.get('seconds', 0):.2f}s{note}"
+
+
+class Eta:
+    """The time left, measured from the fit's first result on (compilation excluded)."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.since: tuple[float, int] | None = None  # (time, steps done) of the first result
+
+    def update(self, done: int) -> str:
+        """'compiling...' before the first result, '' until a rate is known, else 'ETA m:ss'."""
+        now = time.perf_counter()
+        if self.since is None:
+            self.since = (now, done)
+            return ""
+        t0, d0 = self.since
+        if done <= d0 or now <= t0:
+            return ""
+        return f"ETA {duration((now - t0) / (done - d0) * (self.total - done))}"
+
+
 class Progress:
-    """A Trainer callback. `stream` defaults to stderr; `tty` overrides terminal detection."""
+    """A Trainer callback. `stream` defaults to stderr; `tty` overrides terminal detection (True:
+    live display); `redraw_every`: the least time between two redraws of the live bar."""
 
     def __init__(
         self,
@@ -42,76 +74,97 @@ class Progress:
     ):
         self.stream = stream if stream is not None else sys.stderr
         self.quiet = quiet
-        self.tty = tty if tty is not None else bool(getattr(self.stream, "isatty", lambda: False)())
+        self.tty = tty if tty is not None else live(self.stream)
         self.redraw_every = redraw_every
-        self._width = 0
+        self._bar: Any = None  # rich.progress.Progress while a fit runs (live display only)
         self._drawn = 0.0
 
     # ---- callback hooks --------------------------------------------------------------------------
     def on_fit_start(self, trainer, history) -> None:
         self.first = trainer.epochs_done + 1
         self.last = trainer.epochs_done + trainer.epochs
-        self.epoch_seconds: list[float] = []
-        self.epoch_start = time.perf_counter()
-        self._draw(f"epoch {self.first}/{self.last}  compiling...")
+        self.steps = max(int(getattr(history, "steps_per_epoch", 0) or 0), 1)
+        total = (self.last - self.first + 1) * self.steps
+        self.eta = Eta(total)
+        self.epochs_seen = 0
+        if self.quiet or not self.tty or trainer.epochs == 0:
+            return
+        self._bar = bar(self.stream, self.tty)
+        self._task = self._bar.add_task(f"epoch {self.first}/{self.last}", total=total, eta="")
+        self._bar.update(self._task, eta="compiling...")
+        self._bar.start()
 
     def on_step_end(self, trainer, epoch: int, step: int, steps: int) -> None:
-        if not self.tty or self.quiet:
+        if self._bar is None:
             return
         now = time.perf_counter()
+        done = (epoch - self.first) * self.steps + step
+        eta = self.eta.update(done)
         if now - self._drawn < self.redraw_every and step < steps:
             return
-        eta = ""
-        if self.epoch_seconds:
-            per_epoch = self._per_epoch()
-            left = per_epoch * (1 - step / steps) + per_epoch * (self.last - epoch)
-            eta = f"  ETA {duration(left)}"
-        self._draw(f"epoch {epoch}/{self.last}  step {step}/{steps}{eta}")
+        self._drawn = now
+        text = f"epoch {epoch}/{self.last}  step {step}/{steps}"
+        self._bar.update(self._task, completed=done, description=text, eta=eta, refresh=True)
 
     def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
-        self.epoch_seconds.append(logs.get("seconds", time.perf_counter() - self.epoch_start))
-        self.epoch_start = time.perf_counter()
-        shown = "  ".join(f"{k} {number(v)}" for k, v in logs.items() if k not in SHOWN)
-        eta = (
-            f"  ETA {duration(self._per_epoch() * (self.last - epoch))}"
-            if epoch < self.last
-            else ""
-        )
-        self._line(f"epoch {epoch}/{self.last}  {shown}  {logs.get('seconds', 0):.2f}s{eta}")
-        if epoch < self.last:
-            self._draw(f"epoch {epoch + 1}/{self.last}{eta}")
+        self.epochs_seen += 1
+        done = (epoch - self.first + 1) * self.steps
+        eta = self.eta.update(done)
+        line = epoch_line(epoch, self.last, logs, compiled=self.epochs_seen == 1)
+        if self._bar is not None:
+            self._bar.console.print(line, markup=False, highlight=False, soft_wrap=True)
+            following = f"epoch {min(epoch + 1, self.last)}/{self.last}"
+            self._bar.update(
+                self._task, completed=done, description=following, eta=eta, refresh=True
+            )
+        elif not self.quiet:
+            self.stream.write(line + "\n")
+            self.stream.flush()
 
     def on_fit_end(self, trainer, history) -> None:
-        self._clear()
-        if history.reason:
-            self._line(f"stopped: {history.reason}")
-
-    # ---- drawing ---------------------------------------------------------------------------------
-    def _per_epoch(self) -> float:
-        """Mean epoch time, without the first epoch (it holds compilation) when there are others."""
-        timed = self.epoch_seconds[1:] or self.epoch_seconds
-        return sum(timed) / len(timed)
-
-    def _draw(self, text: str) -> None:
-        """Redraw the live line (terminals only)."""
-        if self.quiet or not self.tty:
-            return
-        self.stream.write("\r" + text + " " * max(self._width - len(text), 0))
-        self.stream.flush()
-        self._width = len(text)
-        self._drawn = time.perf_counter()
-
-    def _clear(self) -> None:
-        if self._width and self.tty and not self.quiet:
-            self.stream.write("\r" + " " * self._width + "\r")
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+        if history.reason and not self.quiet:
+            self.stream.write(f"stopped: {history.reason}\n")
             self.stream.flush()
-        self._width = 0
 
-    def _line(self, text: str) -> None:
-        """A permanent line: replaces the live line on a terminal."""
-        if self.quiet:
-            return
-        if self.tty:
-            self._clear()
-        self.stream.write(text + "\n")
-        self.stream.flush()
+
+def live(stream: TextIO) -> bool:
+    """Whether a live display fits: a terminal, or a Jupyter notebook (rich's detection)."""
+    if bool(getattr(stream, "isatty", lambda: False)()):
+        return True
+    if "ipykernel" not in sys.modules:  # not a notebook: no need to ask rich
+        return False
+    from rich.console import Console
+
+    return Console(file=stream).is_jupyter
+
+
+def bar(stream: TextIO, tty: bool):
+    """A transient rich progress bar on `stream` (the epoch lines stay, the bar goes)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(file=stream, force_terminal=tty, highlight=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[eta]}"),
+        console=console,
+        transient=True,
+        refresh_per_second=5,  # (the elapsed time ticks while compiling)
+        redirect_stdout=False,
+        redirect_stderr=False,
+    )
+
+
+def with_progress(callbacks: list, verbose: bool | None) -> list:
+    """`fit(verbose=)`: the callbacks with a Progress on stderr first; None: only where a live
+    display fits (a terminal, a notebook); never a second one."""
+    if verbose is False or any(isinstance(cb, Progress) for cb in callbacks):
+        return callbacks
+    if verbose is None and not live(sys.stderr):
+        return callbacks
+    return [Progress(sys.stderr), *callbacks]

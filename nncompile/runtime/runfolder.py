@@ -54,6 +54,7 @@ FILES = (
 # record (runtime.runrecord) add
 OWN = frozenset(
     {*FILES, "data.json", "samples", "samples.png", "checkpoints", "run.json", "spec.nn", MARKER}
+    | {"tensorboard", "tracking.json"}  # registry.tracking: the trackers' files
 )
 
 

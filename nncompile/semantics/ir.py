@@ -86,6 +86,16 @@ class Data:
     info: SourceInfo  # after windows/reshape: the shape a model's input must have
     span: Span
     base_dir: Path | None
+    # a train block without `data:`: the arrays given to `fit(data=...)`, nothing known before
+    given: bool = False
+
+
+def given_data(span: Span, task: str | None) -> Data:
+    """The data of a train block without `data:`: any split may come; the targets are what the
+    loss reads (`task`: classification or regression, None when not known)."""
+    splits = {"train": 0.6, "val": 0.2, "test": 0.2}  # (which splits fit() may be given)
+    props = DataProps(source=Ref("source", "arrays", Params(), span), split=splits)
+    return Data("arrays", props, SourceInfo(None, None, task), span, None, given=True)
 
 
 @dataclass(frozen=True)

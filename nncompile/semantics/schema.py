@@ -94,7 +94,8 @@ def unfreeze_epochs(value: int | Unfreeze | None) -> int | None:
 
 class TrainProps(Params):
     model: Annotated[str | None, BlockRef("model")] = None
-    data: Annotated[str, BlockRef("data")]
+    # None: no data block; the arrays come from Python (`program.fit(data=...)`)
+    data: Annotated[str | None, BlockRef("data")] = None
     # one loss for every output, or one per output of a model with several: {digit: ..., big: ...}
     loss: Annotated[Ref | dict[str, Ref], RefTo("loss")]
     loss_weights: dict[str, Annotated[float, Field(ge=0)]] | None = None  # per output; default 1
@@ -121,6 +122,7 @@ class TrainProps(Params):
     discriminator_optimizer: Optimizer = None
     samples: Samples | None = None
     decode: Decode | None = None
+    track: Annotated[list[Ref], RefTo("tracker")] = []  # experiment trackers: [tensorboard]
 
     @field_validator("unfreeze_after", mode="before")
     @classmethod
@@ -139,6 +141,8 @@ class TrainProps(Params):
             )
         if self.model is not None and self.objective is not None:
             raise ValueError("give either `model:` or `objective:`, not both")
+        if self.objective is not None and self.data is None:
+            raise ValueError("adversarial training needs `data:` (the real examples)")
         if self.unfreeze_after is not None and not self.freeze:
             raise ValueError("`unfreeze_after` needs `freeze: [...]`")
         return self

@@ -9,7 +9,9 @@ from typing import Any
 
 from .. import diagnostics as D
 from ..diagnostics import Collector
+from ..registry import Ref
 from ..registry.loading import SourceInfo, data_path
+from ..registry.losses import LOSSES
 from ..source import Source, Span
 from ..syntax import ast
 from . import checks, ir
@@ -262,7 +264,7 @@ class _Validator:
         train = ir.Train(
             block.name,
             props,
-            data[props.data],
+            data[props.data] if props.data else ir.given_data(block.span, given_task(props)),
             model,
             block.span,
             generator,
@@ -345,3 +347,12 @@ def _has_call(value: ast.Value) -> bool:
     if isinstance(value, ast.Dict):
         return any(_has_call(p.value) for p in value.pairs)
     return False
+
+
+def given_task(props) -> str | None:
+    """The task of the arrays a train block without `data:` is given: its loss's (one loss)."""
+    loss = props.loss if isinstance(props.loss, Ref) else None
+    entry = LOSSES.get(loss.name) if loss is not None else None
+    if entry is None or entry.task not in ("classification", "regression"):
+        return None
+    return entry.task

@@ -259,7 +259,7 @@ data d {{ source: sklearn("iris")  augment: [{entry.name}] }}
 model M {{ input x: [4]  dense(3, activation=softmax) }}
 train {{ model: M  data: d  loss: categorical_crossentropy }}
 """
-    diagnostics = nncompile.check(spec)
+    diagnostics = nncompile.check(text=spec)
     assert [d.code for d in diagnostics if d.severity == "error"] == (
         ["E500"] if entry.image_only else []
     )
