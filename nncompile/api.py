@@ -78,6 +78,9 @@ class Program(Decoding):
         self.trainer: Any = None
         self.history: History | None = None
         self._run: Any = None  # the run folder fit() opened (runtime.runfolder.RunFolder)
+        # `--devices`: overrides the train block's `devices:` (not part of the program: a run
+        # resumes on another device count)
+        self.devices: str | int | None = None
 
     @property
     def run_config(self) -> RunConfig:
@@ -163,7 +166,10 @@ class Program(Decoding):
             return GanTrainer(self.module, splits, epochs=epochs, callbacks=callbacks, log=log)
         from .runtime.loop import Trainer
 
-        return Trainer(self.module, splits, epochs=epochs, callbacks=callbacks, log=log)
+        config = None if self.devices is None else {"devices": self.devices}
+        return Trainer(
+            self.module, splits, epochs=epochs, callbacks=callbacks, log=log, config=config
+        )
 
     def fit(
         self,
