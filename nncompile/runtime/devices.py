@@ -105,9 +105,7 @@ class Placement:
 
     def constrain_state(self, leaves: list) -> list:
         """Inside a compiled function: the state keeps its layout (the loop carry, the outputs)."""
-        return [
-            jax.lax.with_sharding_constraint(a, self.sharding_of(a)) for a in leaves
-        ]
+        return [jax.lax.with_sharding_constraint(a, self.sharding_of(a)) for a in leaves]
 
     def constrain_batch(self, tree):
         """Inside a compiled function: a batch split over the devices along its first dimension

@@ -40,7 +40,6 @@ import jax
 import numpy as np
 from flax import nnx
 
-from ..runconfig import RunConfig
 from . import jaxcache
 from . import metrics as M
 from .batches import oversized
@@ -128,7 +127,8 @@ class Trainer:
         if cfg.precision == "bfloat16" and jax.default_backend() == "cpu":
             self.log(BF16_ON_CPU)
         updates = self.batching.updates // cfg.accumulate  # optimizer updates per epoch
-        self._model, self._optimizer = build(program, self.seed, updates, self.epochs, cfg.accumulate)
+        built = build(program, self.seed, updates, self.epochs, cfg.accumulate)
+        self._model, self._optimizer = built
         # during a fit: the latest epoch's state leaves, written back into the objects on access
         self._pending: list | None = None
         gdef, state = nnx.split((self._model, self._optimizer))
@@ -442,4 +442,3 @@ class Trainer:
         has_val = "val" in self.splits and self.splits["val"][1] is not None
         keys = ["loss"] + [m.key for m in self.metrics]
         return resolve_monitor(monitor, keys, has_val, self.log)
-

@@ -28,15 +28,14 @@ def check_scale(train: ir.Train, out: Collector, where) -> None:
                     f"remove `{key}`",
                 )
         return
-    if isinstance(p.devices, int) and p.devices > 1 and isinstance(p.batch_size, int):
-        if p.batch_size % p.devices:
-            out.error(
-                D.BAD_VALUE,
-                f"batch_size {p.batch_size} does not divide into {p.devices} equal parts "
-                f"(`devices: {p.devices}`)",
-                where("batch_size"),
-                batch_hint(p.batch_size, p.devices),
-            )
+    n = p.devices
+    if isinstance(n, int) and n > 1 and isinstance(p.batch_size, int) and p.batch_size % n:
+        out.error(
+            D.BAD_VALUE,
+            f"batch_size {p.batch_size} does not divide into {n} equal parts (`devices: {n}`)",
+            where("batch_size"),
+            batch_hint(p.batch_size, n),
+        )
     if p.accumulate > 1:
         if p.batch_size == "full":
             out.error(
