@@ -15,10 +15,11 @@ import sys
 from ..diagnostics import CompileError, render
 from ..errors import NncompileError, out_of_memory
 from ..version import __version__
-from . import spec, training
+from . import devices, spec, training
 from .common import FLAGS
 
-COMMANDS = {**spec.COMMANDS, **training.COMMANDS}  # one line per module of commands
+# one line per module of commands
+COMMANDS = {**spec.COMMANDS, **training.COMMANDS, **devices.COMMANDS}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
         disable()
     try:
+        devices.join(args)  # a multi-host run: before anything uses JAX
         return args.handler(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 from ..diagnostics import CompileError, render
+from .devices import SCALE_FLAGS
 from .flags import CACHE_HELP, FORMAT_HELP, RESUME_HELP, SAMPLE_FLAGS, epochs, flag
 
 
@@ -78,5 +79,6 @@ FLAGS = {
     "platforms": flag("--platforms", default="cpu,cuda", help="cpu, cuda, rocm, tpu"),
     "kind": flag("kind", nargs="?", help="only this kind: layer, activation, loss, ..."),
     **SAMPLE_FLAGS,
+    **SCALE_FLAGS,
 }
 SPEC = ("file", "train", "set")  # a spec compiled for one train block

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .common import SPEC, compiled_program, fmt_metrics, overrides, spec_program
+from .devices import HOST_FLAGS
 from .flags import SAMPLE_FLAGS
 
 
@@ -30,6 +31,7 @@ def train(args) -> int:
     from ..runtime.progress import Progress
 
     program = compiled_program(args)
+    program.devices = args.devices
 
     def log(line: str) -> None:  # notes (not with --quiet) and warnings (always)
         if line.startswith("warning: "):
@@ -86,8 +88,9 @@ def train(args) -> int:
 
 def cmd_eval(args) -> int:
     """metrics of a trained run on a split"""
-    program = compiled_program(args).load(args.run)
-    metrics = program.evaluate(args.split)
+    program = compiled_program(args)
+    program.devices = args.devices
+    metrics = program.load(args.run).evaluate(args.split)
     print(
         json.dumps(metrics, indent=2)
         if args.format == "json"
@@ -169,8 +172,11 @@ def cmd_sample(args) -> int:
 
 
 COMMANDS = {  # name: (handler, its flags); the handler's docstring is the command's help
-    "train": (cmd_train, (*SPEC, "epochs", "out", "format", "quiet", "resume", "cache")),
-    "eval": (cmd_eval, (*SPEC, "run", "split", "format", "cache")),
+    "train": (
+        cmd_train,
+        (*SPEC, "epochs", "out", "format", "quiet", "resume", "cache", "devices", *HOST_FLAGS),
+    ),
+    "eval": (cmd_eval, (*SPEC, "run", "split", "format", "cache", "devices")),
     "predict": (cmd_predict, (*SPEC, "run", "input", "predictions", "cache")),
     "sweep": (cmd_sweep, ("file", "sweep", "set", "epochs", "out", "cache")),
     "export": (cmd_export, (*SPEC, "run", "artifact", "platforms")),

@@ -132,9 +132,8 @@ def check_batch(size: int, devices: int, full: bool) -> None:
     """The global batch must split into equal parts (the spec's check, when the count is known
     only now: `devices: auto` or a platform)."""
     if size % devices:
-        what = "the full split" if full else f"batch_size {size}"
+        what = f"the full split ({size} examples)" if full else f"batch_size {size}"
         raise ConfigError(
-            f"{what} ({size} examples) does not divide into {devices} equal parts "
-            f"({devices} devices)",
+            f"{what} does not divide into {devices} equal parts ({devices} devices)",
             batch_hint(size, devices),
         )
