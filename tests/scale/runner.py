@@ -1,0 +1,49 @@
+"""Run in a subprocess with XLA_FLAGS=--xla_force_host_platform_device_count=N set before JAX is
+imported: trains a spec under several scale settings and writes each run's final parameters.
+
+    python -m tests.scale.runner SPEC OUT.npz EPOCHS NAME=k:v,k:v ...
+
+Each NAME's settings override the program's CONFIG (devices, strategy, shard, batch_size,
+accumulate). Dropout is turned off (the equivalences are about the arithmetic of the update)."""
+
+from __future__ import annotations
+
+import sys
+
+import jax
+import numpy as np
+
+import nncompile
+from nncompile.runtime.loop import Trainer
+
+
+def value(text: str):
+    return int(text) if text.isdigit() else text
+
+
+def main() -> None:
+    spec, out, epochs, *variants = sys.argv[1:]
+    program = nncompile.compile(spec, sets={"rate": 0.0})
+    splits = program.splits()
+    arrays = {}
+    for variant in variants:
+        name, _, settings = variant.partition("=")
+        config = {"epochs": int(epochs), "early_stopping": None}
+        for item in filter(None, settings.split(",")):
+            k, _, v = item.partition(":")
+            config[k] = value(v)
+        trainer = Trainer(program.module, splits, config=config, log=lambda line: None)
+        history = trainer.fit()
+        leaves = jax.tree.leaves(trainer.state()["model"])
+        for i, leaf in enumerate(leaves):
+            arrays[f"{name}/{i}"] = np.asarray(leaf)
+        arrays[f"{name}/loss"] = np.array([e["loss"] for e in history.epochs])
+        arrays[f"{name}/updates"] = np.array(
+            trainer.batching.updates // config.get("accumulate", 1)
+        )
+        print(name, history.epochs[-1]["loss"], flush=True)
+    np.savez(out, **arrays)
+
+
+if __name__ == "__main__":
+    main()
