@@ -1,7 +1,9 @@
 """Run in a subprocess with XLA_FLAGS=--xla_force_host_platform_device_count=N set before JAX is
 imported: trains a spec under several scale settings and writes each run's final parameters.
 
-    python -m tests.scale.runner SPEC OUT.npz EPOCHS NAME=k:v,k:v ...
+    python -m tests.scale.runner SPEC OUT.npz EPOCHS ROWS NAME=k:v,k:v ...
+
+ROWS: train on the first ROWS training examples (0: all).
 
 Each NAME's settings override the program's CONFIG (devices, strategy, shard, batch_size,
 accumulate). Dropout is turned off (the equivalences are about the arithmetic of the update)."""
@@ -22,9 +24,12 @@ def value(text: str):
 
 
 def main() -> None:
-    spec, out, epochs, *variants = sys.argv[1:]
+    spec, out, epochs, rows, *variants = sys.argv[1:]
     program = nncompile.compile(spec, sets={"rate": 0.0})
     splits = program.splits()
+    if int(rows):  # the first `rows` training examples only
+        x, y = splits["train"]
+        splits = {**splits, "train": (x[: int(rows)], y[: int(rows)])}
     arrays = {}
     for variant in variants:
         name, _, settings = variant.partition("=")
