@@ -66,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a bug: say so plainly; NNCOMPILE_DEBUG=1 shows the traceback
         if os.environ.get("NNCOMPILE_DEBUG"):
             raise
+        if lost := devices.lost_peer(e):  # a multi-host run lost a process: stop at once
+            print(lost, file=sys.stderr, flush=True)
+            os._exit(1)  # (not interpreter teardown: JAX's distributed client would wait on it)
         if out_of_memory(e):  # XLA's RESOURCE_EXHAUSTED or a host MemoryError: not a bug
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
             print(

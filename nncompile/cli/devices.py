@@ -87,6 +87,24 @@ def join(args) -> None:
         ) from None
 
 
+def lost_peer(e: BaseException) -> str | None:
+    """The message for a collective that failed because another process of a multi-host run died
+    (JAX's CPU collectives (Gloo) or the distributed runtime report it as a runtime error)."""
+    text = str(e)[:2000]
+    if not any(k in text for k in ("Gloo", "coordination service", "Connection reset")):
+        return None
+    import jax
+
+    if jax.process_count() == 1:
+        return None
+    first = (text.strip().splitlines() or [type(e).__name__])[0][:200]
+    return (
+        f"nncompile: process {jax.process_index()} stops: another process of the multi-host run "
+        f"stopped or is unreachable ({first})\n  hint: see that process's output; rerun every "
+        "process (checkpoints resume on one host with any device count: --resume)"
+    )
+
+
 def cmd_devices(args) -> int:
     """what JAX sees: platform, devices, memory, process index and count"""
     import jax

@@ -27,6 +27,7 @@ def cmd_train(args) -> int:
 
 
 def train(args) -> int:
+    from ..runtime.devices import primary
     from ..runtime.history import StopReason
     from ..runtime.progress import Progress
 
@@ -40,6 +41,8 @@ def train(args) -> int:
             print(f"note: {line}", file=sys.stderr)
 
     run_dir = Path(args.out) if args.out else Path("runs") / program.name
+    if not primary():  # a multi-host run: process 0 writes the run folder
+        return train_along(program, args, log)
     history = program.fit(
         epochs=args.epochs,
         callbacks=[Progress(quiet=args.quiet or args.format == "json")],
@@ -84,6 +87,29 @@ def train(args) -> int:
         print(f"training stopped: {history.reason}", file=sys.stderr)
         return 1
     return 0
+
+
+def train_along(program, args, log) -> int:
+    """Process 1.. of a multi-host run: trains its part of every batch, writes nothing."""
+    import jax
+
+    from ..errors import NncompileError
+    from ..runtime.history import StopReason
+
+    if args.resume:
+        raise NncompileError(
+            "--resume in a multi-host run: not supported yet",
+            "resume on one host (any device count): nncompile train FILE --resume --out DIR",
+        )
+    history = program.fit(epochs=args.epochs, log=log)
+    if "test" in program.trainer.splits:  # process 0's save evaluates it: the same collectives
+        program.evaluate("test")
+    print(
+        f"process {jax.process_index()}: trained {len(history.epochs)} epochs (process 0 writes "
+        "the run folder)",
+        file=sys.stderr,
+    )
+    return 1 if history.stop is StopReason.NONFINITE else 0
 
 
 def cmd_eval(args) -> int:

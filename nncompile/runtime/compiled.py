@@ -200,10 +200,7 @@ class Compiled:
     def place(self, tree):
         """The state's arrays laid out on the mesh (a no-op for arrays already there, and on one
         device): a restored or freshly loaded state may sit on one device."""
-        if self.placement is None:
-            return tree
-        p = self.placement
-        return jax.tree.map(lambda a: jax.device_put(a, p.sharding_of(a)), tree)
+        return tree if self.placement is None else self.placement.place_state(tree)
 
     def evaluate(self, model_state, x, y, size: int):
         """The eval accumulators of a split in batches of `size`, packed (unpack once fetched)."""

@@ -95,13 +95,13 @@ class Placement:
                     return NamedSharding(self.mesh, PartitionSpec(*spec))
         return self.replicated
 
-    def place_state(self, leaves: list) -> list:
-        """The flat (model, optimizer) state laid out on the mesh."""
-        return [jax.device_put(a, self.sharding_of(a)) for a in leaves]
+    def place_state(self, tree):
+        """The (model, optimizer) state laid out on the mesh (a no-op for arrays already there)."""
+        return jax.tree.map(lambda a: put(a, self.sharding_of(a)), tree)
 
     def place_data(self, tree):
         """A split (arrays, or dicts of them) replicated on the mesh."""
-        return jax.tree.map(lambda a: jax.device_put(np.asarray(a), self.replicated), tree)
+        return jax.tree.map(lambda a: put(np.asarray(a), self.replicated), tree)
 
     def constrain_state(self, leaves: list) -> list:
         """Inside a compiled function: the state keeps its layout (the loop carry, the outputs)."""
@@ -117,6 +117,41 @@ class Placement:
             return a
 
         return jax.tree.map(split, tree)
+
+
+def put(a, sharding: NamedSharding):
+    """`a` (a host or device array, or PRNG keys) laid out with `sharding`. Several processes: every
+    process holds the same value (the same data, the same seed) and gives its devices' parts."""
+    if jax.process_count() == 1:
+        return jax.device_put(a, sharding)
+    if getattr(a, "sharding", None) == sharding:
+        return a
+    if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+        data = put(jax.random.key_data(a), sharding)
+        return jax.random.wrap_key_data(data, impl=jax.random.key_impl(a))
+    host = np.asarray(a)
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+
+def primary() -> bool:
+    """Whether this process writes a run's outputs (process 0 of a multi-host run)."""
+    return jax.process_index() == 0
+
+
+def host_state(tree):
+    """A state to write: as it is with one process; with several, fetched to the host (process 0
+    writes alone, so its arrays must be its own)."""
+    return tree if jax.process_count() == 1 else jax.device_get(tree)
+
+
+def writer_options():
+    """Orbax's multi-process options for files only process 0 writes (its own, host-side arrays):
+    no barrier with processes that do not take part."""
+    import orbax.checkpoint as ocp
+
+    if jax.process_count() == 1:
+        return ocp.options.MultiprocessingOptions()
+    return ocp.options.MultiprocessingOptions(primary_host=0, active_processes={0})
 
 
 def placement(setting: str | int, shard: str) -> Placement | None:
