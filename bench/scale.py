@@ -40,7 +40,7 @@ def worker(workload: str, devices: int, epochs: int) -> None:
     program.devices = devices
     clock = Clock()
     history = program.fit(epochs=epochs, callbacks=[clock], log=lambda line: None)
-    steady = [b - a for a, b in zip(clock.marks, clock.marks[1:])]
+    steady = [b - a for a, b in zip(clock.marks, clock.marks[1:], strict=False)]
     examples = history.examples_per_epoch
     print(
         json.dumps(

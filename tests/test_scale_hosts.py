@@ -71,9 +71,9 @@ def test_two_processes_equal_one_with_four_devices(tmp_path):
         assert p.returncode == 0, err[-3000:]
     assert "process 1: trained 2 epochs" in outs[1][1]
     assert (tmp_path / "two" / "params").is_dir()  # written by process 0
+    cmd = [sys.executable, "-m", "nncompile", "train", "spec.nn", "--quiet", "--devices", "4"]
     one = subprocess.run(
-        [sys.executable, "-m", "nncompile", "train", "spec.nn", "--quiet", "--devices", "4"]
-        + ["--out", "one"],
+        [*cmd, "--out", "one"],
         cwd=tmp_path,
         env=env(4),
         capture_output=True,

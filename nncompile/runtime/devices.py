@@ -90,7 +90,7 @@ class Placement:
         if self.shard_params and not jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
             for axis, dim in enumerate(shape):
                 if dim >= self.count and dim % self.count == 0:
-                    spec = [None] * len(shape)
+                    spec: list[str | None] = [None] * len(shape)
                     spec[axis] = AXIS
                     return NamedSharding(self.mesh, PartitionSpec(*spec))
         return self.replicated
