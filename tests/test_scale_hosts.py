@@ -110,3 +110,16 @@ def test_a_dead_process_stops_the_other(tmp_path, killed):
     assert other.returncode != 0
     assert took < 60
     assert "another process" in err or "gloo" in err.lower() or "distributed" in err.lower()
+
+
+@pytest.mark.slow
+def test_checkpoints_in_a_multi_host_run_are_refused_by_every_process(tmp_path):
+    text = spec_text(2).replace("  seed:       0", "  seed:       0\n  checkpoint: {every: 1}")
+    (tmp_path / "spec.nn").write_text(text)
+    port = free_port()
+    procs = [start(tmp_path, port, i, "--out", "run") for i in (0, 1)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 1
+        assert "`checkpoint:` in a multi-host run: not supported yet" in err
+    assert not (tmp_path / "run").exists()

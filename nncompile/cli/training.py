@@ -41,13 +41,14 @@ def train(args) -> int:
             print(f"note: {line}", file=sys.stderr)
 
     run_dir = Path(args.out) if args.out else Path("runs") / program.name
-    if not primary():  # a multi-host run: process 0 writes the run folder
+    several = several_hosts(program, args)  # a multi-host run: process 0 writes the run folder
+    if not primary():
         return train_along(program, args, log)
     history = program.fit(
         epochs=args.epochs,
         callbacks=[Progress(quiet=args.quiet or args.format == "json")],
         log=log,
-        run_dir=run_dir,
+        run_dir=None if several else run_dir,
         resume=args.resume,
     )
     run = program.save(run_dir)
@@ -89,18 +90,35 @@ def train(args) -> int:
     return 0
 
 
-def train_along(program, args, log) -> int:
-    """Process 1.. of a multi-host run: trains its part of every batch, writes nothing."""
+def several_hosts(program, args) -> bool:
+    """Whether this is a multi-host run; what such a run cannot do yet is refused by every process
+    before anything is trained: checkpoints and resuming (process 0 alone cannot write them yet)."""
     import jax
 
     from ..errors import NncompileError
-    from ..runtime.history import StopReason
 
+    if jax.process_count() == 1:
+        return False
     if args.resume:
         raise NncompileError(
             "--resume in a multi-host run: not supported yet",
             "resume on one host (any device count): nncompile train FILE --resume --out DIR",
         )
+    if program.run_config.checkpoint is not None:
+        raise NncompileError(
+            "`checkpoint:` in a multi-host run: not supported yet (the run folder is written at "
+            "the end)",
+            "remove `checkpoint:` for multi-host runs, or train on one host (any device count)",
+        )
+    return True
+
+
+def train_along(program, args, log) -> int:
+    """Process 1.. of a multi-host run: trains its part of every batch, writes nothing."""
+    import jax
+
+    from ..runtime.history import StopReason
+
     history = program.fit(epochs=args.epochs, log=log)
     if "test" in program.trainer.splits:  # process 0's save evaluates it: the same collectives
         program.evaluate("test")
