@@ -100,8 +100,8 @@ def lost_peer(e: BaseException) -> str | None:
     first = (text.strip().splitlines() or [type(e).__name__])[0][:200]
     return (
         f"nncompile: process {jax.process_index()} stops: another process of the multi-host run "
-        f"stopped or is unreachable ({first})\n  hint: see that process's output; rerun every "
-        "process (checkpoints resume on one host with any device count: --resume)"
+        f"stopped or is unreachable ({first})\n  hint: see that process's output, then start "
+        "every process again"
     )
 
 

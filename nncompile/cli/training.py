@@ -147,8 +147,9 @@ def cmd_predict(args) -> int:
     """predictions of a trained run for new inputs"""
     from ..runtime.named import read_named_inputs, write_predictions
 
-    program = compiled_program(args).load(args.run)
-    out = program.predict(read_named_inputs(args.input))
+    program = compiled_program(args)
+    program.devices = args.devices
+    out = program.load(args.run).predict(read_named_inputs(args.input))
     for line in write_predictions(out, args.output, sys.stdout):
         print(line, file=sys.stderr)
     return 0
@@ -221,7 +222,7 @@ COMMANDS = {  # name: (handler, its flags); the handler's docstring is the comma
         (*SPEC, "epochs", "out", "format", "quiet", "resume", "cache", "devices", *HOST_FLAGS),
     ),
     "eval": (cmd_eval, (*SPEC, "run", "split", "format", "cache", "devices")),
-    "predict": (cmd_predict, (*SPEC, "run", "input", "predictions", "cache")),
+    "predict": (cmd_predict, (*SPEC, "run", "input", "predictions", "cache", "devices")),
     "sweep": (cmd_sweep, ("file", "sweep", "set", "epochs", "out", "cache")),
     "export": (cmd_export, (*SPEC, "run", "artifact", "platforms")),
     "sample": (cmd_sample, (*SPEC, "run", *SAMPLE_FLAGS, "source", "cache")),
