@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def spec_text() -> str:
     text = (ROOT / "specs" / "digits_mlp.nn").read_text()
     text = text.replace("epochs:     100", "epochs: 3\n  checkpoint: {every: 1, keep: 5}")
-    text = text.replace("batch_size: 64", "batch_size: 32")
+    text = text.replace("batch_size: 64", "batch_size: 32").replace("hidden = 256", "hidden = 64")
     return "\n".join(line for line in text.splitlines() if "early_stopping" not in line)
 
 
