@@ -80,6 +80,10 @@ def test_four_devices_equal_one(tmp_path, spec):
     assert int(arrays["scan1/updates"]) == 50
     for one, four in [("scan1", "scan4"), ("step1", "step4"), ("scan1", "fsdp4")]:
         assert max_diff(arrays, one, four) < 1e-5, (one, four)
+    # the work was split: the state lives on 4 devices, the epoch holds the gradients' all-reduce
+    assert set(arrays["scan4/devices"]) == {4} and set(arrays["scan1/devices"]) == {1}
+    assert arrays["scan4/all_reduce"] >= 1 and arrays["scan1/all_reduce"] == 0
+    assert not arrays["scan4/split"].any() and arrays["fsdp4/split"].any()  # shard: params
     assert arrays["scan4/loss"][-1] < 2.25  # it learnt (chance: ln 10 = 2.30): the parameters moved
 
 

@@ -14,13 +14,25 @@ import sys
 
 import jax
 import numpy as np
+from flax import nnx
 
 import nncompile
+from nncompile.runtime.batches import epoch_order
 from nncompile.runtime.loop import Trainer
 
 
 def value(text: str):
     return int(text) if text.isdigit() else text
+
+
+def all_reduces(trainer) -> int:
+    """All-reduce ops in the compiled epoch of a trainer (0 on one device)."""
+    fns, b = trainer._fns, trainer.batching
+    state = fns.place(jax.tree.leaves(nnx.state((trainer.model, trainer.optimizer))))
+    x, y = trainer._on_device("train")
+    idx, rest = epoch_order(b, 0, 1)
+    args = (state, None, 1, x, y, idx, 0, b.steps, rest)
+    return fns.epoch.lower(*args).compile().as_text().count("all-reduce(")
 
 
 def main() -> None:
@@ -46,6 +58,13 @@ def main() -> None:
         arrays[f"{name}/updates"] = np.array(
             trainer.batching.updates // config.get("accumulate", 1)
         )
+        model = jax.tree.leaves(nnx.state(trainer.model))
+        arrays[f"{name}/devices"] = np.array([len(a.sharding.device_set) for a in model])
+        arrays[f"{name}/split"] = np.array(
+            ["data" in tuple(getattr(a.sharding, "spec", ())) for a in model]
+        )
+        if config.get("strategy") == "scan":  # the collectives of the compiled epoch
+            arrays[f"{name}/all_reduce"] = np.array(all_reduces(trainer))
         print(name, history.epochs[-1]["loss"], flush=True)
     np.savez(out, **arrays)
 
