@@ -86,6 +86,9 @@ class Program(Decoding):
         self._run: Any = None  # the run folder fit() opened (runtime.runfolder.RunFolder)
         self._from_data = False  # the splits are the data block's (normalised by `dataset`)
         self.trackers: list = []  # the last fit's trackers (registry.tracking)
+        # `--devices`: overrides the train block's `devices:` (not part of the program: a run
+        # resumes on another device count)
+        self.devices: str | int | None = None
 
     @property
     def run_config(self) -> RunConfig:
@@ -185,10 +188,13 @@ class Program(Decoding):
         from .runtime.loop import Trainer
         from .runtime.units import target_scale
 
-        scale = target_scale(self.dataset) if self._from_data else None
-        config = {"target_scale": scale} if scale is not None else None
+        config: dict[str, Any] = {}
+        if self._from_data and (scale := target_scale(self.dataset)) is not None:
+            config["target_scale"] = scale
+        if self.devices is not None:
+            config["devices"] = self.devices
         return Trainer(
-            self.module, splits, epochs=epochs, callbacks=callbacks, log=log, config=config
+            self.module, splits, epochs=epochs, callbacks=callbacks, log=log, config=config or None
         )
 
     def fit(

@@ -172,8 +172,14 @@ SUPERVISED_ONLY = frozenset(
         "precision",
         "inputs",
         "outputs",
+        "devices",
+        "shard",
+        "accumulate",
     }
 )
+# scale-out keys (runtime.devices), left out of the dump at their defaults: programs that do not set
+# them emit the CONFIG they did before
+SCALE_DEFAULTS: dict[str, Any] = {"devices": "auto", "shard": "data", "accumulate": 1}
 # left out of the dump when None (programs with one input and one output do not mention them)
 SEVERAL = ("inputs", "outputs")
 
@@ -212,6 +218,11 @@ class RunConfig(_Frozen):
     # regression metrics in the targets' own units: the per-target scale `normalize_target` divided
     # by (a dict per output for several outputs); set at run time from the data, never emitted
     target_scale: tuple[float, ...] | dict[str, tuple[float, ...]] | None = None
+    # the devices of the data-parallel mesh: "auto" (the default backend's local devices), a
+    # platform, or a count; "params" shards parameters and optimizer state too (FSDP-style)
+    devices: Literal["auto", "cpu", "gpu", "tpu"] | Positive = "auto"
+    shard: Literal["data", "params"] = "data"
+    accumulate: Positive = 1  # batches whose gradients are averaged into one update
 
     @model_validator(mode="before")
     @classmethod
@@ -264,6 +275,7 @@ class RunConfig(_Frozen):
         """The JSON-able dict an emitted program holds as CONFIG: no fields of the other kind."""
         exclude: Any = set(SUPERVISED_ONLY) if self.kind == "gan" else {"gan"}
         exclude |= {k for k in SEVERAL if getattr(self, k) is None}
+        exclude |= {k for k, v in SCALE_DEFAULTS.items() if getattr(self, k) == v}
         if self.plateau is None:
             exclude.add("plateau")
         if self.target_scale is None:
@@ -305,3 +317,10 @@ class RunConfig(_Frozen):
     @property
     def init(self) -> Init | None:
         return self.transfer.init if self.transfer is not None else None
+
+
+def batch_hint(size: int, devices: int) -> str:
+    """The hint for a batch size that `devices` does not divide: the nearest sizes it does."""
+    below = size // devices * devices
+    sizes = " or ".join(f"`batch_size: {s}`" for s in (below, below + devices) if s >= 1)
+    return f"use {sizes} (each of the {devices} devices takes an equal part)"

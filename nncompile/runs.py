@@ -46,10 +46,14 @@ def rebuild(run_dir: str | os.PathLike, log: Log | None = None) -> tuple[Program
     return Program(analysed, record["train"], sets=record.get("overrides")), run, record
 
 
-def load(run_dir: str | os.PathLike, *, log: Log | None = None) -> Program:
+def load(
+    run_dir: str | os.PathLike, *, log: Log | None = None, devices: str | int | None = None
+) -> Program:
     """A trained run folder as a Program with its trained parameters (its spec, `--set` values and
-    train block as recorded in the run); ``runs/<spec>-<train>`` means its latest run."""
+    train block as recorded in the run); ``runs/<spec>-<train>`` means its latest run. ``devices``:
+    where it runs (like `--devices`; default: the train block's `devices:`)."""
     program, run, record = rebuild(run_dir, log)
+    program.devices = devices
     program.load(run)
     check_data(program, run, record, log or _quiet)
     return program
@@ -62,6 +66,7 @@ def program_for_run(
     train: str | None = None,
     sets: Mapping[str, str] | None = None,
     log: Log | None = None,
+    devices: str | int | None = None,
 ) -> Program:
     """What `eval`, `predict`, `export` and `sample` use: the run's own program, or FILE's (which
     must be the one that trained it)."""
@@ -71,8 +76,10 @@ def program_for_run(
                 "--set and --train need the spec FILE; without it the run's own are used",
                 "leave them out, or give the spec FILE too",
             )
-        return load(run_dir, log=log)
-    program = compile(file, train=train, sets=sets).load(Path(run_dir))
+        return load(run_dir, log=log, devices=devices)
+    program = compile(file, train=train, sets=sets)
+    program.devices = devices
+    program.load(Path(run_dir))
     run = resolve_run(run_dir)
     check_data(program, run, read_record(run), log or _quiet)
     return program

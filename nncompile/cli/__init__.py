@@ -16,7 +16,7 @@ import sys
 from ..diagnostics import CompileError, render
 from ..errors import NncompileError, out_of_memory
 from ..version import __version__
-from . import editor, insight, runs, spec, tools, training
+from . import devices, editor, insight, runs, spec, tools, training
 from .common import FLAGS
 
 COMMANDS = {  # one line per module of commands
@@ -26,6 +26,7 @@ COMMANDS = {  # one line per module of commands
     **insight.COMMANDS,
     **editor.COMMANDS,
     **tools.COMMANDS,
+    **devices.COMMANDS,
 }
 
 
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
         disable()
     try:
+        devices.join(args)  # a multi-host run: before anything uses JAX
         code = args.handler(args)
         sys.stdout.flush()  # here, where a closed pipe is handled, not at the interpreter's exit
         return code
@@ -76,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a bug: say so plainly; NNCOMPILE_DEBUG=1 shows the traceback
         if os.environ.get("NNCOMPILE_DEBUG"):
             raise
+        if lost := devices.lost_peer(e):  # a multi-host run lost a process: stop at once
+            print(lost, file=sys.stderr, flush=True)
+            os._exit(1)  # (not interpreter teardown: JAX's distributed client would wait on it)
         if out_of_memory(e):  # XLA's RESOURCE_EXHAUSTED or a host MemoryError: not a bug
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
             print(

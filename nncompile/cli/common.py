@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 from ..diagnostics import CompileError, render
+from .devices import SCALE_FLAGS
 from .flags import CACHE_HELP, FORMAT_HELP, RESUME_HELP, SAMPLE_FLAGS, TRACK_HELP, epochs, flag
 
 RUN_SPEC_HELP = "the spec (default: the one the run recorded, with its --set values)"
@@ -56,7 +57,14 @@ def run_program(args):
     def log(line: str) -> None:
         print(line if line.startswith("warning: ") else f"note: {line}", file=sys.stderr)
 
-    return program_for_run(args.run, args.file, train=args.train, sets=overrides(args.set), log=log)
+    return program_for_run(
+        args.run,
+        args.file,
+        train=args.train,
+        sets=overrides(args.set),
+        log=log,
+        devices=getattr(args, "devices", None),
+    )
 
 
 def compiled_program(args):
@@ -120,6 +128,7 @@ FLAGS = {
     "data": flag("--data", metavar="NAME", help="which data block (default: the train block's)"),
     "report": flag("-o", "--output", metavar="PNG", help="also draw the report as a PNG"),
     **SAMPLE_FLAGS,
+    **SCALE_FLAGS,
 }
 SPEC = ("file", "train", "set")  # a spec compiled for one train block
 RUN_SPEC = ("spec?", "train", "set")  # the same, optional: a run folder records its own

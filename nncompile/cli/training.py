@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..errors import NncompileError
 from .common import (
     RUN_SPEC,
     compiled_program,
@@ -15,6 +16,7 @@ from .common import (
     spec_program,
     units_line,
 )
+from .devices import HOST_FLAGS
 from .flags import SAMPLE_FLAGS
 
 
@@ -34,6 +36,7 @@ def cmd_train(args) -> int:
 
 
 def train(args) -> int:
+    from ..runtime.devices import primary
     from ..runtime.history import StopReason
     from ..runtime.progress import Progress
     from ..runtime.runrecord import forget_failed
@@ -44,13 +47,27 @@ def train(args) -> int:
         elif not args.quiet:
             print(f"note: {line}", file=sys.stderr)
 
+    if jax_processes() > 1 and args.resume:
+        raise NncompileError(
+            "--resume in a multi-host run: not supported yet",
+            "resume on one host (any device count): nncompile train FILE --resume --out DIR",
+        )
+    if not primary():  # process 1.. of a multi-host run: trains its part, writes nothing
+        if args.file is None:
+            raise SystemExit("nncompile train: give the spec FILE")
+        program = compiled_program(args)
+        program.devices = args.devices
+        several_hosts(program)
+        return train_along(program, args, log)
     program, run_dir = train_target(args, log)
+    program.devices = args.devices
+    several = several_hosts(program)  # a multi-host run: process 0 writes the run folder
     try:
         history = program.fit(
             epochs=args.epochs,
             callbacks=[Progress(quiet=args.quiet or args.format == "json")],
             log=log,
-            run_dir=run_dir,
+            run_dir=None if several else run_dir,
             resume=args.resume,
             track=args.track or (),
             verbose=False,  # (its own Progress, quiet or not)
@@ -131,7 +148,6 @@ def train_target(args, log):
 
 def check_same_spec(run_dir: Path, program) -> None:
     """Refuse to replace a run of another spec or train block (`--force` allows it)."""
-    from ..errors import NncompileError
     from ..runtime.runrecord import read_record
 
     record = read_record(run_dir) if run_dir.is_dir() else None
@@ -146,6 +162,44 @@ def check_same_spec(run_dir: Path, program) -> None:
             "give --out another folder (or leave --out out: each train gets a new numbered "
             "run), or add --force to replace it",
         )
+
+
+def jax_processes() -> int:
+    import jax
+
+    return jax.process_count()
+
+
+def several_hosts(program) -> bool:
+    """Whether this is a multi-host run; what such a run cannot do yet is refused by every process
+    before anything is trained: checkpoints (process 0 alone cannot write them yet; resuming is
+    refused in `train`)."""
+    if jax_processes() == 1:
+        return False
+    if program.run_config.checkpoint is not None:
+        raise NncompileError(
+            "`checkpoint:` in a multi-host run: not supported yet (the run folder is written at "
+            "the end)",
+            "remove `checkpoint:` for multi-host runs, or train on one host (any device count)",
+        )
+    return True
+
+
+def train_along(program, args, log) -> int:
+    """Process 1.. of a multi-host run: trains its part of every batch, writes nothing."""
+    import jax
+
+    from ..runtime.history import StopReason
+
+    history = program.fit(epochs=args.epochs, log=log, verbose=False)
+    if "test" in program.trainer.splits:  # process 0's save evaluates it: the same collectives
+        program.evaluate("test")
+    print(
+        f"process {jax.process_index()}: trained {len(history.epochs)} epochs (process 0 writes "
+        "the run folder)",
+        file=sys.stderr,
+    )
+    return 1 if history.stop is StopReason.NONFINITE else 0
 
 
 def cmd_eval(args) -> int:
@@ -238,10 +292,14 @@ def cmd_sample(args) -> int:
 COMMANDS = {  # name: (handler, its flags); the handler's docstring is the command's help
     "train": (
         cmd_train,
-        (*RUN_SPEC, "epochs", "out", "force", "format", "quiet", "resume", "track", "cache"),
+        (
+            *RUN_SPEC,
+            *("epochs", "out", "force", "format", "quiet", "resume", "track", "cache", "devices"),
+            *HOST_FLAGS,
+        ),
     ),
-    "eval": (cmd_eval, (*RUN_SPEC, "run", "split", "format", "cache")),
-    "predict": (cmd_predict, (*RUN_SPEC, "run", "input", "predictions", "cache")),
+    "eval": (cmd_eval, (*RUN_SPEC, "run", "split", "format", "cache", "devices")),
+    "predict": (cmd_predict, (*RUN_SPEC, "run", "input", "predictions", "cache", "devices")),
     "sweep": (cmd_sweep, ("file", "sweep", "set", "epochs", "out", "cache")),
     "export": (cmd_export, (*RUN_SPEC, "run", "artifact", "platforms")),
     "sample": (cmd_sample, (*RUN_SPEC, "run", *SAMPLE_FLAGS, "source", "cache")),

@@ -68,6 +68,9 @@ def config(
         precision=precision,
         inputs=several_inputs(train),
         outputs=several_outputs(train, heads),
+        devices=p.devices,
+        shard=p.shard,
+        accumulate=p.accumulate,
     ).dump()
 
 

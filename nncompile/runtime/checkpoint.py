@@ -54,6 +54,7 @@ from .checkpoint_files import (
     verify_manifest,
     write_manifest,
 )
+from .devices import host_state, writer_options
 from .digest import differences, fingerprint, sha256
 from .history import Resume
 from .identity import changes, module_identity
@@ -174,7 +175,7 @@ class Checkpointer:
             if epoch in manager.all_steps():  # already written (e.g. just before an interrupt)
                 self.saved = epoch
                 return self.directory / str(epoch)
-            state = trainer.state()
+            state = host_state(trainer.state())  # (several processes: process 0's copy)
             # the best epoch's state, when `restore_best` will need it and it is not the current one
             current = self.history is None or self.history.best_epoch in (None, epoch)
             best = None if current else trainer.best_state()
@@ -205,6 +206,7 @@ class Checkpointer:
                 enable_async_checkpointing=False,
                 todelete_subdir=DELETED,
                 create=True,
+                multiprocessing_options=writer_options(),
             )
             self._manager = ocp.CheckpointManager(self.directory, options=options)
         return self._manager

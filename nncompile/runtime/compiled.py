@@ -16,6 +16,7 @@ from flax import nnx
 
 from . import metrics as M
 from .batches import DATA_STREAM, Batching
+from .devices import Placement
 from .state import carry_order
 from .trees import concat, each, rows, take
 
@@ -114,8 +115,13 @@ class Compiled:
         chunked: bool,
         compiler_options: dict | None,
         traces: collections.Counter,
+        placement: Placement | None = None,
     ):
-        self.acc, self.batching = acc, batching
+        self.acc, self.batching, self.placement = acc, batching, placement
+        # several devices: batches split over the mesh, the state keeps its layout (devices.py)
+        on_mesh = placement is not None
+        batch = placement.constrain_batch if placement is not None else lambda t: t
+        keep = placement.constrain_state if placement is not None else lambda t: t
         self.seed, self.strategy, self.chunked = seed, strategy, chunked
         b = batching
         jit = functools.partial(jax.jit, compiler_options=compiler_options)
@@ -129,13 +135,13 @@ class Compiled:
         def train_on(leaves, accs, i, rows, x, y, key):
             traces["train_step"] += 1
             model, optimizer = nnx.merge(layout.gdef, layout.unflatten(leaves))
-            xb, yb = take(x, rows), take(y, rows)
+            xb, yb = batch(take(x, rows)), batch(take(y, rows))
             loss, outputs = program.train_step(model, optimizer, xb, yb, jax.random.fold_in(key, i))
             leaves, treedef = jax.tree.flatten(nnx.state((model, optimizer)))
             assert treedef == layout.treedef, (
                 "train_step changed the structure of the model or optimizer state"
             )
-            return leaves, acc.add(accs, loss, outputs, yb, i)
+            return (keep(leaves) if on_mesh else leaves), acc.add(accs, loss, outputs, yb, i)
 
         if strategy == "scan":
 
@@ -179,20 +185,26 @@ class Compiled:
         def eval_fn(model_state, accs, x, y):
             traces["eval"] += 1
             model = nnx.merge(layout.eval_gdef, model_state)
+            x, y = batch(x), batch(y)
             loss, outputs = program.eval_step(model, x, y)
             accs = acc.add(accs, loss, outputs, y, 0)
             return accs, acc.pack(accs)
 
         def predict_fn(model_state, x):
             traces["predict"] += 1
-            return program.predict(nnx.merge(layout.eval_gdef, model_state), x)
+            return program.predict(nnx.merge(layout.eval_gdef, model_state), batch(x))
 
         self.eval = jit(eval_fn, donate_argnums=1)
         self.predict = jit(predict_fn)
 
+    def place(self, tree):
+        """The state's arrays laid out on the mesh (a no-op for arrays already there, and on one
+        device): a restored or freshly loaded state may sit on one device."""
+        return tree if self.placement is None else self.placement.place_state(tree)
+
     def evaluate(self, model_state, x, y, size: int):
         """The eval accumulators of a split in batches of `size`, packed (unpack once fetched)."""
-        acc = self.acc.zero()
+        model_state, acc = self.place(model_state), self.acc.zero()
         if rows(x) <= size:
             return self.eval(model_state, acc, x, y)[1]
         for start in range(0, rows(x), size):  # full chunks, then one smaller chunk
@@ -203,8 +215,9 @@ class Compiled:
     def predict_all(self, model_state, x, size: int):
         """`predict` over `x` in batches of at most `size` (powers of two: few compilations); x
         and the result are arrays, or dicts of them for several inputs or outputs."""
-        n = rows(x)
+        n, model_state = rows(x), self.place(model_state)
         size = min(size, 1 << max(n - 1, 0).bit_length())
+        put = jax.device_put if self.placement is None else self.placement.place_data
         out = []
         for start in range(0, max(n, 1), size):  # an empty x still gives (0, ...) outputs
             chunk = take(x, slice(start, start + size))
@@ -212,7 +225,7 @@ class Compiled:
             if pad:
                 chunk = each(functools.partial(_padded, pad=pad), chunk)
             # a host copy put on the device: no compiled copy
-            out.append(self.predict(model_state, jax.device_put(each(np.array, chunk))))
+            out.append(self.predict(model_state, put(each(np.array, chunk))))
         return take(concat(jax.device_get(out)), slice(0, n))
 
 
@@ -222,15 +235,21 @@ def _padded(a: np.ndarray, pad: int) -> np.ndarray:
 
 
 def build(
-    program: ModuleType, seed: int, updates: int, epochs: int
+    program: ModuleType, seed: int, updates: int, epochs: int, accumulate: int = 1
 ) -> tuple[nnx.Module, nnx.Optimizer]:
     """`program.make_model(seed)` and its optimizer, built by one jitted function.
 
     Built eagerly, every initializer op is compiled on its own (a dozen small XLA compilations,
     ~1 s for an MLP); inside one jit it is one compilation, at a low optimisation level because
     it runs once (~0.3 s). The values are those of eager construction (same keys, same ops).
+    `accumulate: k`: optax.MultiSteps averages the gradients of k steps into one update of the
+    program's optimizer (its schedule counts `updates` per epoch, the updates).
     """
     tx = program.make_optimizer(updates, epochs)
+    if accumulate > 1:
+        import optax
+
+        tx = optax.MultiSteps(tx, every_k_schedule=accumulate)
 
     def make():
         model = program.make_model(seed)

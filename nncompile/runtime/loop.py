@@ -40,15 +40,16 @@ import jax
 import numpy as np
 from flax import nnx
 
-from ..runconfig import RunConfig
 from . import jaxcache
 from . import metrics as M
-from .batches import batching, oversized
+from .batches import oversized
 from .compiled import Accumulators, Compiled, Layout, build, eval_batch, free_memory
+from .devices import placement
 from .epochs import Epochs
 from .freeze import Freeze, relayout, set_batch_norm, unfrozen_optimizer
 from .history import History, Resume, StopReason, nonfinite_reason, notify, step_hooks
 from .plateau import Plateau, rate_leaves, with_rate
+from .setup import run_batching, run_config
 from .state import find_lr, from_pure, to_pure
 from .stopping import BestState, Stopping, resolve_monitor
 from .trees import as_arrays, each, rows
@@ -108,7 +109,9 @@ class Trainer:
             raise ValueError(
                 "the train split has no targets; this runtime trains supervised programs"
             )
-        self.batching = batching(cfg.batch_size, rows(self.splits["train"][0]), cfg.drop_remainder)
+        # several devices: a data-parallel mesh (runtime.devices); one: None, the plain program
+        self.placement = placement(cfg.devices, cfg.shard)
+        self.batching = run_batching(cfg, rows(self.splits["train"][0]), self.placement)
         if warning := oversized(cfg.batch_size, rows(self.splits["train"][0])):
             self.log(warning)
         self.stop_training = False
@@ -123,7 +126,9 @@ class Trainer:
         self._resume: Resume | None = None  # set by resume_from: where the next fit continues
         if cfg.precision == "bfloat16" and jax.default_backend() == "cpu":
             self.log(BF16_ON_CPU)
-        self._model, self._optimizer = build(program, self.seed, self.batching.updates, self.epochs)
+        updates = self.batching.updates // cfg.accumulate  # optimizer updates per epoch
+        built = build(program, self.seed, updates, self.epochs, cfg.accumulate)
+        self._model, self._optimizer = built
         # during a fit: the latest epoch's state leaves, written back into the objects on access
         self._pending: list | None = None
         gdef, state = nnx.split((self._model, self._optimizer))
@@ -154,6 +159,7 @@ class Trainer:
             chunked=self.chunked,
             compiler_options=self.compiler_options,
             traces=self.traces,
+            placement=self.placement,
         )
         self._epochs = Epochs(self._fns)
 
@@ -187,7 +193,7 @@ class Trainer:
         notify(self.callbacks, "on_fit_start", self, history)
         stopping, best = self.stopping, self.best
         assert stopping is not None
-        state = jax.tree.leaves(nnx.state((self.model, self.optimizer)))
+        state = self._fns.place(jax.tree.leaves(nnx.state((self.model, self.optimizer))))
         nonfinite = False
         good = state  # the state at the end of the last completed epoch (never donated)
         donates = self.strategy == "step"
@@ -412,6 +418,8 @@ class Trainer:
             # a private host copy, then device_put (which may alias it on CPU): no compiled copy
             # like jnp.asarray's
             put = lambda a: jax.device_put(np.array(a))
+            if self.placement is not None:  # replicated on the mesh
+                put = lambda a: self.placement.place_data(np.array(a))  # type: ignore[union-attr]
             self._device[split] = (each(put, x), None if y is None else each(put, y))
         return self._device[split]
 
@@ -434,15 +442,3 @@ class Trainer:
         has_val = "val" in self.splits and self.splits["val"][1] is not None
         keys = ["loss"] + [m.key for m in self.metrics]
         return resolve_monitor(monitor, keys, has_val, self.log)
-
-
-def run_config(
-    program: ModuleType, config: dict | None, epochs: int | None, seed: int | None
-) -> RunConfig:
-    """The program's CONFIG, validated, with a run's overrides (`config` entries, epochs, seed)."""
-    overrides = dict(config or {})
-    if epochs is not None:
-        overrides["epochs"] = epochs
-    if seed is not None:
-        overrides["seed"] = seed
-    return RunConfig.load(program.CONFIG, **overrides)

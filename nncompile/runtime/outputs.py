@@ -109,9 +109,11 @@ def save_params(path: Path, trainer: Trainer) -> None:
     """The model's state (parameters, BatchNorm statistics, RNG state) with Orbax, at `path`."""
     import orbax.checkpoint as ocp
 
-    checkpointer = ocp.StandardCheckpointer()
+    from .devices import host_state, writer_options
+
+    checkpointer = ocp.StandardCheckpointer(multiprocessing_options=writer_options())
     try:
-        checkpointer.save(Path(path).absolute(), trainer.state()["model"], force=True)
+        checkpointer.save(Path(path).absolute(), host_state(trainer.state()["model"]), force=True)
         checkpointer.wait_until_finished()
     finally:
         checkpointer.close()

@@ -17,6 +17,7 @@ from ..syntax import ast
 from . import ir
 from .decoding import check_decode
 from .gan_checks import check_gan, layer_penalties_in_gan
+from .scale_checks import check_scale
 from .several import check_several, recorded, several_losses
 
 
@@ -47,6 +48,7 @@ def cross_check(train: ir.Train, out: Collector, block: ast.TrainBlock) -> None:
         )
     _monitor(train, out, spans.get("early_stopping.monitor", where("early_stopping")))
     _schedule(train, out, where("schedule"))
+    check_scale(train, out, where)
 
 
 def _input_vs_data(train: ir.Train, model: ir.Model, out: Collector, span) -> None:

@@ -116,6 +116,8 @@ class TrainProps(Params):
     freeze: list[str] = []
     unfreeze_after: Unfreeze | None = None  # `unfreeze_after: 10` is {epochs: 10}
     devices: Literal["auto", "cpu", "gpu", "tpu"] | Positive = "auto"
+    shard: Literal["data", "params"] = "data"  # "params": parameters sharded too (FSDP-style)
+    accumulate: Annotated[int, Field(ge=1, le=MAX_BATCH)] = 1  # batches per update
     precision: Literal["float32", "bfloat16"] = "float32"
     objective: Annotated[Ref | None, RefTo("objective")] = None
     generator_optimizer: Optimizer = None

@@ -1,0 +1,54 @@
+"""Checks of the scale-out properties of a train block: `devices:`, `shard:`, `accumulate:`.
+
+The global batch is cut into equal parts, one per device: a count of devices given in the spec must
+divide `batch_size` (the runtime checks the same when the count is only known there: `auto`, a
+platform). `accumulate: k` averages the gradients of k batches into one update, so an epoch is cut
+into whole groups of k batches (the remainder is dropped).
+"""
+
+from __future__ import annotations
+
+from .. import diagnostics as D
+from ..diagnostics import Collector
+from ..runconfig import batch_hint
+from . import ir
+
+
+def check_scale(train: ir.Train, out: Collector, where) -> None:
+    p = train.props
+    if train.model is None:  # adversarial
+        for key, default in (("devices", "auto"), ("shard", "data"), ("accumulate", 1)):
+            value = getattr(p, key)
+            if value != default and not (key == "devices" and value in ("cpu", "gpu", "tpu", 1)):
+                out.error(
+                    D.BAD_VALUE,
+                    f"`{key}: {value}` is for supervised training; an `objective: gan(...)` "
+                    "trains on one device",
+                    where(key),
+                    f"remove `{key}`",
+                )
+        return
+    n = p.devices
+    if isinstance(n, int) and n > 1 and isinstance(p.batch_size, int) and p.batch_size % n:
+        out.error(
+            D.BAD_VALUE,
+            f"batch_size {p.batch_size} does not divide into {n} equal parts (`devices: {n}`)",
+            where("batch_size"),
+            batch_hint(p.batch_size, n),
+        )
+    if p.accumulate > 1:
+        if p.batch_size == "full":
+            out.error(
+                D.BAD_VALUE,
+                "`accumulate` needs batches: with `batch_size: full` one batch is the whole split",
+                where("accumulate"),
+                "give a `batch_size`, e.g. the full split divided by the accumulation",
+            )
+        elif not p.drop_remainder:
+            out.error(
+                D.BAD_VALUE,
+                f"`accumulate: {p.accumulate}` updates once per {p.accumulate} batches, so an "
+                "epoch's last, smaller group cannot be kept (`drop_remainder: false`)",
+                where("drop_remainder"),
+                "remove `drop_remainder: false` (the examples left out change every epoch)",
+            )

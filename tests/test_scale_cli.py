@@ -1,0 +1,79 @@
+"""`nncompile devices`, and `--devices` on train/eval/predict (4 forced CPU devices in a
+subprocess: XLA_FLAGS is read when JAX starts)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from nncompile.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_devices_command(capsys):
+    assert main(["devices", "--format", "json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["process_count"] == 1 and info["process_index"] == 0
+    assert info["device_count"] == len(info["devices"]) >= 1
+    assert main(["devices"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"backend {info['backend']}: {info['device_count']} device")
+
+
+def test_devices_flag_values(capsys):
+    try:
+        main(["train", "specs/digits_mlp.nn", "--devices", "two"])
+    except SystemExit as e:
+        assert e.code == 2
+    assert "takes auto, cpu, gpu, tpu or a count of devices, got 'two'" in capsys.readouterr().err
+    try:
+        main(["train", "specs/digits_mlp.nn", "--coordinator", "nohost"])
+    except SystemExit as e:
+        assert e.code == 2
+    assert "takes HOST:PORT, got 'nohost'" in capsys.readouterr().err
+
+
+def test_coordinator_needs_its_companions(capsys):
+    code = main(["train", "specs/digits_mlp.nn", "--coordinator", "127.0.0.1:1"])
+    assert code == 1
+    assert "--coordinator needs --num-processes and --process-id" in capsys.readouterr().err
+
+
+def test_train_eval_predict_on_four_devices(tmp_path):
+    env = {
+        **os.environ,
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+        "PYTHONPATH": str(ROOT),
+    }
+    spec = ROOT / "specs" / "digits_mlp.nn"
+    np.save(tmp_path / "x.npy", np.zeros((5, 64), np.float32))
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            [sys.executable, "-m", "nncompile", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done
+
+    cli("train", str(spec), "--devices", "4", "--epochs", "1", "--out", "run", "--quiet")
+    four = cli("eval", str(spec), "--run", "run", "--devices", "4", "--format", "json").stdout
+    one = cli("eval", str(spec), "--run", "run", "--devices", "1", "--format", "json").stdout
+    a, b = json.loads(four), json.loads(one)
+    assert abs(a["loss"] - b["loss"]) < 1e-5 and a["accuracy"] == b["accuracy"]
+    rows = {}
+    for n in ("4", "1"):
+        out = cli("predict", str(spec), "--run", "run", "--input", "x.npy", "--devices", n).stdout
+        rows[n] = np.array([[float(v) for v in line.split(",")] for line in out.split()])
+    assert rows["4"].shape == (5, 10)
+    np.testing.assert_allclose(rows["4"], rows["1"], atol=1e-6)
