@@ -22,7 +22,7 @@ def with_props(text: str, props: str) -> str:
 
 
 def one(text: str):
-    diagnostics = nncompile.check(text)
+    diagnostics = nncompile.check(text=text)
     assert len(diagnostics) == 1, diagnostics
     return diagnostics[0]
 
@@ -43,8 +43,11 @@ def test_batch_size_smaller_than_the_devices():
 
 
 def test_divisible_batches_and_platforms_pass():
-    assert nncompile.check(with_props(MLP, "  devices: 4\n  shard: params\n  accumulate: 2")) == []
-    assert nncompile.check(with_props(MLP, "  devices: gpu")) == []
+    assert (
+        nncompile.check(text=with_props(MLP, "  devices: 4\n  shard: params\n  accumulate: 2"))
+        == []
+    )
+    assert nncompile.check(text=with_props(MLP, "  devices: gpu")) == []
 
 
 def test_accumulate_needs_whole_groups():
