@@ -22,6 +22,9 @@ TITLES = {
     "noise": "GAN noise",
     "init": "Initialising from another run",
     "sweep_objective": "Sweep objectives",
+    "sweep_engine": "Sweep engines",
+    "sweep_sampler": "Sweep samplers",
+    "sweep_pruner": "Sweep pruners",
 }
 
 

@@ -12,6 +12,14 @@ from .api import Program, compile
 from .errors import NncompileError
 from .runtime.sweep import Trial
 from .semantics import ir
+from .semantics.schema import SweepProps
+
+
+def uses_study(p: SweepProps) -> bool:
+    """Whether a sweep runs as an Optuna study (runtime.study): `engine: optuna(...)`, or a sampler
+    or pruner, which are Optuna's (then in this process's memory); else trials run one by one."""
+    engine = p.engine.name if p.engine is not None else "local"
+    return engine == "optuna" or p.sampler is not None or p.pruner is not None
 
 
 @dataclass(frozen=True)
@@ -54,12 +62,36 @@ def sweep(
     )
     folder = Path(out or Path("runs") / f"{Path(path).stem}-{name}")
 
-    def train(values: dict[str, Any]) -> Program:
+    def train(
+        values: dict[str, Any], callbacks=(), run_dir: Path | None = None, resume: bool = False
+    ) -> Program:
         program = compile(
             path, train=p.train, sets={**(sets or {}), **{n: as_text(v) for n, v in values.items()}}
         )
-        program.fit(epochs=epochs)
+        program.fit(epochs=epochs, callbacks=callbacks, run_dir=run_dir, resume=resume)
         return program
+
+    if uses_study(p):
+        from .runtime.study import Worker
+
+        grid = points(p.grid, None, p.trials, p.seed) if p.grid is not None else None
+        worker = Worker(
+            name=f"{Path(path).stem}-{name}",
+            space=dict(p.grid if p.grid is not None else p.random or {}),
+            grid=grid,
+            trials=p.trials,
+            metric=metric,
+            direction=direction,
+            engine=p.engine,
+            sampler=p.sampler,
+            pruner=p.pruner,
+            seed=p.seed,
+            out=folder,
+            report=report,
+        )
+        report(f"sweep {name}: study '{worker.name}', {worker.total} trials{worker.where}")
+        trials = worker.run(train)
+        return SweepResult(name, folder, trials, best_trial(trials, direction), metric, direction)
 
     trials = run_sweep(
         points(p.grid, p.random, p.trials, p.seed),

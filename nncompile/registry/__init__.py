@@ -115,6 +115,7 @@ def registries() -> dict[str, Registry]:
         optimizers,
         schedules,
         sources,
+        sweeps,
         training,
     )
 
@@ -133,6 +134,9 @@ def registries() -> dict[str, Registry]:
             training.NOISES,
             training.INITS,
             training.SWEEP_OBJECTIVES,
+            sweeps.ENGINES,
+            sweeps.SAMPLERS,
+            sweeps.PRUNERS,
             sources.SOURCES,
             augmentations.AUGMENTATIONS,
         )
