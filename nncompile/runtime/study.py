@@ -22,12 +22,14 @@ import math
 import threading
 import time
 import warnings
-from contextlib import contextmanager
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ..errors import NncompileError
+from .checkpoint_files import steps
+from .runfolder import sibling
 from .sweep import Trained, Trial, as_text, write_results
 
 READY = "nncompile.trials"  # study attribute: the queue is complete (its value: the trial count)
@@ -315,9 +317,9 @@ class Worker:
             n: c.decode(trial.suggest_categorical(n, c.encoded)) for n, c in self.choices.items()
         }
         folder = self.out / f"trial_{first + 1}"
-        resume = any((folder / "checkpoints").glob("*")) or any(
-            folder.parent.glob(f".{folder.name}.nncompile-next/checkpoints/*")
-        )
+        # a rerun continues from its dead worker's checkpoints (same folder: a shared filesystem)
+        done = steps(folder / "checkpoints") or steps(sibling(folder, "next") / "checkpoints")
+        resume = bool(done) and frozen.number != first
         pruning = Pruning(trial, self.metric)
         state, objective, run, reason = TrialState.FAIL, None, None, None
         with Heartbeat(self.storage, tid, self.heartbeat):
@@ -364,6 +366,8 @@ class Worker:
         label = ", ".join(f"{n}={as_text(v)}" for n, v in values.items())
         shown = f"{objective:.5g}" if objective is not None else "-"
         note = "" if state == TrialState.COMPLETE else f"  ({reason})"
+        if resume:
+            note += f"  (a rerun of trial {first + 1}, resumed after epoch {done[-1]})"
         done = sum(r.state != "running" and r.state != "waiting" for r in results)
         self.report(
             f"trial {frozen.number + 1} ({done}/{self.total} done): {label}  "
