@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .api import Program, compile
+from .diagnostics import CompileError
 from .errors import NncompileError
 from .runtime.sweep import Trial
 from .semantics import ir
@@ -30,6 +31,14 @@ class SweepResult:
     best: Trial | None
     metric: str
     direction: str  # "minimize" or "maximize"
+
+
+def study_error(spec: ir.Program, block: ir.Sweep, e: NncompileError) -> CompileError:
+    from .diagnostics import STUDY, Diagnostic
+
+    span = block.property_spans.get("engine", block.span)
+    found = [Diagnostic(STUDY, e.message, span, e.hint, spec.source.path)]
+    return CompileError(found, spec.source)
 
 
 def sweep(
@@ -72,23 +81,26 @@ def sweep(
         return program
 
     if uses_study(p):
-        from .runtime.study import Worker
+        from .runtime.study import StudyError, Worker
 
         grid = points(p.grid, None, p.trials, p.seed) if p.grid is not None else None
-        worker = Worker(
-            name=f"{Path(path).stem}-{name}",
-            space=dict(p.grid if p.grid is not None else p.random or {}),
-            grid=grid,
-            trials=p.trials,
-            metric=metric,
-            direction=direction,
-            engine=p.engine,
-            sampler=p.sampler,
-            pruner=p.pruner,
-            seed=p.seed,
-            out=folder,
-            report=report,
-        )
+        try:
+            worker = Worker(
+                name=f"{Path(path).stem}-{name}",
+                space=dict(p.grid if p.grid is not None else p.random or {}),
+                grid=grid,
+                trials=p.trials,
+                metric=metric,
+                direction=direction,
+                engine=p.engine,
+                sampler=p.sampler,
+                pruner=p.pruner,
+                seed=p.seed,
+                out=folder,
+                report=report,
+            )
+        except StudyError as e:  # at the engine property: file:line, what, hint
+            raise study_error(spec, spec.sweeps[name], e) from None
         report(f"sweep {name}: study '{worker.name}', {worker.total} trials{worker.where}")
         trials = worker.run(train)
         return SweepResult(name, folder, trials, best_trial(trials, direction), metric, direction)

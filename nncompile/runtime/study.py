@@ -37,11 +37,15 @@ SPACE = "nncompile.space"  # study attribute: what is searched, to refuse a diff
 WAIT_READY_S = 60.0
 
 
+class StudyError(NncompileError):
+    """The sweep's study cannot be used: Optuna missing, storage unreachable, another sweep's."""
+
+
 def optuna_module():
     try:
         import optuna
     except ImportError:
-        raise NncompileError(
+        raise StudyError(
             "`engine: optuna(...)`, `sampler:` and `pruner:` need Optuna",
             "pip install 'nncompile[optuna]'",
         ) from None
@@ -136,7 +140,7 @@ def open_storage(optuna, url: str | None, heartbeat: int, retries: int):
         )
     except Exception as e:  # SQLAlchemy: a bad URL, a driver missing, a database unreachable
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
-        raise NncompileError(
+        raise StudyError(
             f"cannot open the sweep storage {url!r}: {first}",
             'give a database URL Optuna accepts, e.g. storage="sqlite:///sweep.db"',
         ) from None
@@ -257,7 +261,7 @@ class Worker:
         deadline = time.monotonic() + WAIT_READY_S
         while READY not in study.user_attrs:  # its creator is still filling the queue
             if time.monotonic() > deadline:
-                raise NncompileError(
+                raise StudyError(
                     f"the study '{self.name}' was created but its trials were never queued "
                     "(its creator died while creating it?)",
                     "delete the study (optuna delete-study) or give the sweep another name",
@@ -265,7 +269,7 @@ class Worker:
             time.sleep(0.2)
         theirs = study.user_attrs.get(SPACE)
         if theirs != self._signature() or study.direction.name.lower() != self.direction:
-            raise NncompileError(
+            raise StudyError(
                 f"the study '{self.name}' in this storage belongs to a different sweep "
                 f"(it searches {theirs})",
                 'give this sweep another study name: engine: optuna(storage=..., study="...")',
