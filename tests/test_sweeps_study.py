@@ -30,8 +30,8 @@ sweep {{ train: main  {space}
 """
 
 
-def spec(tmp_path, *, space, sweep="", epochs=3, extra="") -> Path:
-    path = tmp_path / "s.nn"
+def spec(tmp_path, *, space, sweep="", epochs=3, extra="", name="s") -> Path:
+    path = tmp_path / f"{name}.nn"
     path.write_text(SPEC.format(space=space, sweep=sweep, epochs=epochs, extra=extra))
     return path
 
@@ -192,7 +192,7 @@ def test_another_sweep_on_the_same_study_is_refused(tmp_path, capsys):
     engine = f'engine: optuna(storage="{url}", study="shared")'
     first = spec(tmp_path, space="grid: {lr: [0.1]}", sweep=engine, epochs=1)
     assert main(["sweep", str(first), "--out", str(tmp_path / "sw")]) == 0
-    other = spec(tmp_path, space="grid: {lr: [0.2]}", sweep=engine, epochs=1)
+    other = spec(tmp_path, space="grid: {lr: [0.2]}", sweep=engine, epochs=1, name="t")
     assert main(["sweep", str(other), "--out", str(tmp_path / "sw")]) == 1
     err = capsys.readouterr().err
     assert (
