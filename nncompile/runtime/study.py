@@ -160,9 +160,10 @@ def shown(url: str) -> str:
 def make_sampler(optuna, sampler, seed: int):
     name = "random" if sampler is None else sampler.name
     if name == "tpe":
-        return optuna.samplers.TPESampler(
-            n_startup_trials=sampler.params.startup, seed=seed, constant_liar=True
-        )
+        with quiet(optuna):  # constant_liar: workers' running trials count as bad ones
+            return optuna.samplers.TPESampler(
+                n_startup_trials=sampler.params.startup, seed=seed, constant_liar=True
+            )
     return optuna.samplers.RandomSampler(seed=seed)
 
 
