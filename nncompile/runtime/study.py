@@ -35,6 +35,7 @@ from .sweep import Trained, Trial, as_text, write_results
 READY = "nncompile.trials"  # study attribute: the queue is complete (its value: the trial count)
 SPACE = "nncompile.space"  # study attribute: what is searched, to refuse a different sweep
 WAIT_READY_S = 60.0
+STALE = "its worker stopped (no heartbeat): rerun as another trial"
 
 
 class StudyError(NncompileError):
@@ -79,7 +80,8 @@ class Pruning:
     """Runtime callback: report the objective after each epoch; stop when the pruner says so."""
 
     def __init__(self, trial, metric: str):
-        self.trial, self.metric, self.pruned_at = trial, metric, None
+        self.trial, self.metric = trial, metric
+        self.pruned_at: int | None = None
 
     def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
         value = logs.get(self.metric)
@@ -373,9 +375,9 @@ class Worker:
         note = "" if state == TrialState.COMPLETE else f"  ({reason})"
         if resume:
             note += f"  (a rerun of trial {first + 1}, resumed after epoch {done[-1]})"
-        done = sum(r.state != "running" and r.state != "waiting" for r in results)
+        finished = sum(r.state not in ("running", "waiting") and r.reason != STALE for r in results)
         self.report(
-            f"trial {frozen.number + 1} ({done}/{self.total} done): {label}  "
+            f"trial {frozen.number + 1} ({finished}/{self.total} done): {label}  "
             f"{self.metric} {shown}{note}"
         )
 
@@ -388,7 +390,7 @@ class Worker:
             state = t.state.name.lower()
             reason = attrs.get("nncompile.reason")
             if state == "fail" and reason is None:
-                reason = "its worker stopped (no heartbeat): rerun as another trial"
+                reason = STALE
             out.append(
                 Trial(
                     t.number + 1,
