@@ -11,7 +11,7 @@ from typing import Any
 from .api import Program, compile
 from .diagnostics import CompileError
 from .errors import NncompileError
-from .runtime.sweep import Trial
+from .runtime.sweep import Trial, as_text
 from .semantics import ir
 from .semantics.schema import SweepProps
 
@@ -41,6 +41,57 @@ def study_error(spec: ir.Program, block: ir.Sweep, e: NncompileError) -> Compile
     return CompileError(found, spec.source)
 
 
+def as_population(
+    path: str,
+    train: str,
+    sets: Mapping[str, str] | None,
+    values: list[dict[str, Any]],
+    epochs: int | None,
+    report: Callable[[str], None],
+) -> Callable[[dict[str, Any]], Program] | None:
+    """Train the trials as one population program when the plan says they can be (see
+    nncompile.population): then a function giving each trial's trained Program in order; None
+    (after saying why) when they need separate programs."""
+    from .population import population
+
+    try:
+        programs = [
+            compile(
+                path, train=train, sets={**(sets or {}), **{n: as_text(v) for n, v in pt.items()}}
+            )
+            for pt in values
+        ]
+    except NncompileError:
+        report(f"{len(values)} trials as separate programs: a trial's values do not compile")
+        return None
+    decision = population([prog.spec for prog in programs], train)
+    if not decision.value:
+        report(f"{len(values)} trials as separate programs: {decision.why}")
+        return None
+    from .runtime.population import NotAPopulation, Population
+
+    first = programs[0]
+    try:
+        trainer = Population(
+            first.module, first.splits(), [prog.module for prog in programs], epochs=epochs
+        )
+    except NotAPopulation as e:
+        report(f"{len(values)} trials as separate programs: {e.message}")
+        return None
+    report(f"{len(values)} trials as one population program: {decision.why}")
+    histories = trainer.fit_population()
+    taken = iter(range(len(programs)))
+
+    def member(point: dict[str, Any]) -> Program:
+        k = next(taken)
+        program = programs[k]
+        trainer.select(k)
+        program.trainer, program.history, program.dataset = trainer, histories[k], first.dataset
+        return program
+
+    return member
+
+
 def sweep(
     spec: ir.Program,
     name: str | None = None,
@@ -49,11 +100,14 @@ def sweep(
     out: str | Path | None = None,
     epochs: int | None = None,
     report: Callable[[str], None] = print,
+    population: bool = True,
 ) -> SweepResult:
     """Run a sweep block's trials (default: the first sweep): each recompiles the spec with the
     trial's `let` values (over `sets`) and trains; results in `out` (default runs/<spec>-<sweep>).
+    Trials that differ only in optimizer hyperparameters train as one population program unless
+    `population=False` (nncompile.population decides; runtime.population trains).
     """
-    from .runtime.sweep import as_text, best_trial, points, run_sweep
+    from .runtime.sweep import best_trial, points, run_sweep
 
     path = spec.source.path
     if not spec.sweeps:
@@ -105,9 +159,11 @@ def sweep(
         trials = worker.run(train)
         return SweepResult(name, folder, trials, best_trial(trials, direction), metric, direction)
 
+    values = points(p.grid, p.random, p.trials, p.seed)
+    together = as_population(path, p.train, sets, values, epochs, report) if population else None
     trials = run_sweep(
-        points(p.grid, p.random, p.trials, p.seed),
-        train,
+        values,
+        train if together is None else together,
         folder,
         metric=metric,
         direction=direction,

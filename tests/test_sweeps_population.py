@@ -1,0 +1,110 @@
+"""Populations: a sweep whose trials differ only in optimizer hyperparameters trains as one vmapped
+program, with the results of separate runs; other sweeps fall back to separate programs, saying
+why."""
+
+import csv
+import json
+import re
+
+import numpy as np
+import pytest
+
+import nncompile
+from nncompile.search import sweep
+
+SPEC = """
+let lr = 0.01
+let decay = 0.001
+let hidden = 16
+let nesterov = false
+data iris {{ source: sklearn("iris")  split: {{train: 0.6, val: 0.2, test: 0.2}} }}
+model M {{ input x: [4]  dense(hidden, activation=relu)  dropout(0.2)
+           dense(3, activation=softmax) }}
+train {{ model: M  data: iris  loss: categorical_crossentropy  {optimizer}
+        epochs: 8  batch_size: 16  metrics: [accuracy]
+        early_stopping: {{patience: 2, min_delta: 0.02}} }}
+sweep {{ grid: {grid} }}
+"""
+ADAMW = "optimizer: adamw(lr=lr, weight_decay=decay)"
+
+
+def run(tmp_path, grid, optimizer=ADAMW, population=True, name="p"):
+    path = tmp_path / "s.nn"
+    path.write_text(SPEC.format(grid=grid, optimizer=optimizer))
+    lines = []
+    result = sweep(
+        nncompile.load_spec(str(path)),
+        out=tmp_path / name,
+        report=lines.append,
+        population=population,
+    )
+    return result, lines
+
+
+def series(run_dir, key):
+    with open(f"{run_dir}/metrics.csv") as f:
+        return [float(r[key]) for r in csv.DictReader(f)]
+
+
+def test_population_equals_separate_runs(tmp_path):
+    grid = "{lr: [0.2, 0.0005], decay: [0.001, 0.01]}"
+    together, said = run(tmp_path, grid)
+    assert said[0] == (
+        "4 trials as one population program: the trials differ only in optimizer "
+        "hyperparameters (lr, weight_decay), which optax.inject_hyperparams keeps in the "
+        "optimizer state: one program, vmapped over 4 members"
+    )
+    apart, said = run(tmp_path, grid, population=False, name="s")
+    assert not any("population" in line for line in said)
+    lengths = set()
+    for a, b in zip(together.trials, apart.trials, strict=True):
+        assert a.values == b.values
+        assert re.sub(r"\d\.\d+", "v", str(a.reason)) == re.sub(r"\d\.\d+", "v", str(b.reason))
+        for key in ("loss", "val_loss", "val_accuracy", "lr"):
+            np.testing.assert_allclose(series(a.run, key), series(b.run, key), rtol=2e-5, atol=1e-6)
+        test_a = json.loads(open(f"{a.run}/summary.json").read())["test"]
+        test_b = json.loads(open(f"{b.run}/summary.json").read())["test"]
+        assert test_a == pytest.approx(test_b, rel=2e-5, abs=1e-6)  # restore-best state
+        assert a.objective == pytest.approx(b.objective, rel=2e-5)
+        lengths.add(len(series(a.run, "loss")))
+    assert len(lengths) > 1, "members stopped early at different epochs"
+    assert together.best.number == apart.best.number
+
+
+@pytest.mark.parametrize(
+    "grid, optimizer, why",
+    [
+        ("{hidden: [8, 16]}", ADAMW, "the values change model M: one program per shape"),
+        (
+            "{nesterov: [true, false]}",
+            "optimizer: sgd(lr=lr, momentum=0.9, nesterov=nesterov)",
+            "the values change the optimizer's `nesterov`, compiled in",
+        ),
+        (
+            "{lr: [0.1, 0.01]}",
+            "optimizer: adam(lr=lr)  schedule: cosine()",
+            "the learning rate starts a schedule, whose rates are compiled into the program",
+        ),
+    ],
+)
+def test_other_sweeps_run_separate_programs(tmp_path, grid, optimizer, why):
+    path = tmp_path / "s.nn"
+    path.write_text(SPEC.format(grid=grid, optimizer=optimizer).replace("epochs: 8", "epochs: 1"))
+    lines = []
+    result = sweep(nncompile.load_spec(str(path)), out=tmp_path / "o", report=lines.append)
+    assert lines[0] == f"2 trials as separate programs: {why}"
+    assert all(t.objective is not None for t in result.trials)
+
+
+def test_an_optimizer_keyword_in_one_member_only_falls_back(tmp_path):
+    # momentum 0 leaves the keyword out of optax.sgd: the states differ in structure
+    optimizer = "optimizer: sgd(lr=0.1, momentum=decay)"
+    path = tmp_path / "s.nn"
+    text = SPEC.format(grid="{decay: [0.0, 0.9]}", optimizer=optimizer)
+    path.write_text(text.replace("epochs: 8", "epochs: 1"))
+    lines = []
+    sweep(nncompile.load_spec(str(path)), out=tmp_path / "o", report=lines.append)
+    assert lines[0] == (
+        "2 trials as separate programs: member 2's optimizer state has another structure than "
+        "member 1's (an optimizer keyword given in one only)"
+    )
