@@ -3,14 +3,19 @@ program, with the results of separate runs; other sweeps fall back to separate p
 why."""
 
 import csv
+import itertools
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import nncompile
-from nncompile.search import sweep
+from nncompile.compiler import analyse
+from nncompile.population import population
+from nncompile.search import as_population, sweep
+from nncompile.source import Source
 
 SPEC = """
 let lr = 0.01
@@ -62,8 +67,8 @@ def test_population_equals_separate_runs(tmp_path):
         assert re.sub(r"\d\.\d+", "v", str(a.reason)) == re.sub(r"\d\.\d+", "v", str(b.reason))
         for key in ("loss", "val_loss", "val_accuracy", "lr"):
             np.testing.assert_allclose(series(a.run, key), series(b.run, key), rtol=2e-5, atol=1e-6)
-        test_a = json.loads(open(f"{a.run}/summary.json").read())["test"]
-        test_b = json.loads(open(f"{b.run}/summary.json").read())["test"]
+        test_a = json.loads(Path(a.run, "summary.json").read_text())["test"]
+        test_b = json.loads(Path(b.run, "summary.json").read_text())["test"]
         assert test_a == pytest.approx(test_b, rel=2e-5, abs=1e-6)  # restore-best state
         assert a.objective == pytest.approx(b.objective, rel=2e-5)
         lengths.add(len(series(a.run, "loss")))
@@ -71,40 +76,47 @@ def test_population_equals_separate_runs(tmp_path):
     assert together.best.number == apart.best.number
 
 
+def members(text: str, grid: dict) -> list:
+    names = list(grid)
+    return [
+        analyse(Source(text, "s.nn"), dict(zip(names, combo, strict=True)))[0]
+        for combo in itertools.product(*grid.values())
+    ]
+
+
 @pytest.mark.parametrize(
     "grid, optimizer, why",
     [
-        ("{hidden: [8, 16]}", ADAMW, "the values change model M: one program per shape"),
+        ({"hidden": ["8", "16"]}, ADAMW, "the values change model M: one program per shape"),
         (
-            "{nesterov: [true, false]}",
+            {"nesterov": ["true", "false"]},
             "optimizer: sgd(lr=lr, momentum=0.9, nesterov=nesterov)",
             "the values change the optimizer's `nesterov`, compiled in",
         ),
         (
-            "{lr: [0.1, 0.01]}",
+            {"lr": ["0.1", "0.01"]},
             "optimizer: adam(lr=lr)  schedule: cosine()",
             "the learning rate starts a schedule, whose rates are compiled into the program",
         ),
+        ({"lr": ["0.1"]}, ADAMW, "one trial: nothing to train together"),
     ],
 )
-def test_other_sweeps_run_separate_programs(tmp_path, grid, optimizer, why):
-    path = tmp_path / "s.nn"
-    path.write_text(SPEC.format(grid=grid, optimizer=optimizer).replace("epochs: 8", "epochs: 1"))
-    lines = []
-    result = sweep(nncompile.load_spec(str(path)), out=tmp_path / "o", report=lines.append)
-    assert lines[0] == f"2 trials as separate programs: {why}"
-    assert all(t.objective is not None for t in result.trials)
+def test_other_sweeps_run_separate_programs(grid, optimizer, why):
+    text = SPEC.format(grid="{lr: [0.1]}", optimizer=optimizer)
+    decision = population(members(text, grid))
+    assert not decision.value and decision.why == why
 
 
 def test_an_optimizer_keyword_in_one_member_only_falls_back(tmp_path):
     # momentum 0 leaves the keyword out of optax.sgd: the states differ in structure
-    optimizer = "optimizer: sgd(lr=0.1, momentum=decay)"
     path = tmp_path / "s.nn"
-    text = SPEC.format(grid="{decay: [0.0, 0.9]}", optimizer=optimizer)
-    path.write_text(text.replace("epochs: 8", "epochs: 1"))
+    path.write_text(
+        SPEC.format(grid="{decay: [0.0, 0.9]}", optimizer="optimizer: sgd(lr=0.1, momentum=decay)")
+    )
     lines = []
-    sweep(nncompile.load_spec(str(path)), out=tmp_path / "o", report=lines.append)
-    assert lines[0] == (
+    points = [{"decay": 0.0}, {"decay": 0.9}]
+    assert as_population(str(path), "main", None, points, 1, lines.append) is None
+    assert lines == [
         "2 trials as separate programs: member 2's optimizer state has another structure than "
         "member 1's (an optimizer keyword given in one only)"
-    )
+    ]
