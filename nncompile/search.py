@@ -79,7 +79,12 @@ def as_population(
         report(f"{len(values)} trials as separate programs: {e.message}")
         return None
     report(f"{len(values)} trials as one population program: {decision.why}")
-    histories = trainer.fit_population()
+    try:
+        histories = trainer.fit_population()
+    except Exception as e:  # out of memory with P members, ...: the trials on their own
+        line = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+        report(f"the population program failed ({line}): the trials as separate programs")
+        return None
     taken = iter(range(len(programs)))
 
     def member(point: dict[str, Any]) -> Program:
