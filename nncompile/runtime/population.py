@@ -31,6 +31,7 @@ from .batches import epoch_order
 from .history import History, StopReason, nonfinite_reason
 from .loop import Trainer
 from .stopping import Stopping
+from .trees import rows, take
 
 
 class NotAPopulation(NncompileError):
@@ -89,9 +90,8 @@ class Population(Trainer):
 
             return jax.vmap(one)(state)
 
-        def eval_fn(model_states, x, y):
-            zero = self._acc.zero()
-            return jax.vmap(lambda m: fns.eval(m, zero, x, y)[1])(model_states)
+        def eval_fn(model_states, accs, x, y):
+            return jax.vmap(lambda m, a: fns.eval(m, a, x, y))(model_states, accs)
 
         jit = lambda f: jax.jit(f, compiler_options=self.compiler_options)
         self._population_epoch, self._population_eval = jit(epoch_fn), jit(eval_fn)
@@ -124,7 +124,7 @@ class Population(Trainer):
             )
             val_packed = None
             if val is not None:
-                val_packed = self._population_eval(self._layout.unflatten(new)[0], *val)
+                val_packed = self._evaluate(self._layout.unflatten(new)[0], *val)
             lr = None if self._lr_leaf is None else new[self._lr_leaf]
             packed, val_packed, lr = jax.device_get((packed, val_packed, lr))
             seconds = time.perf_counter() - t0
@@ -164,6 +164,17 @@ class Population(Trainer):
         self.states, self.histories = state, histories
         self.epochs_done = max(len(h.epochs) for h in histories)
         return histories
+
+    def _evaluate(self, model_states, x, y):
+        """Every member's eval accumulators of a split (packed), in batches sized like a single
+        run's evaluation batches shared among the members."""
+        accs = jax.tree.map(lambda z: np.broadcast_to(z, (self.size, *z.shape)), self._acc.zero())
+        size, n = max(1, self.eval_batch // self.size), rows(x)
+        packed = None
+        for start in range(0, n, size):  # full chunks, then one smaller chunk
+            part = slice(start, start + size)
+            accs, packed = self._population_eval(model_states, accs, take(x, part), take(y, part))
+        return packed
 
     def select(self, k: int) -> None:
         """Member k's state into the model and optimizer (evaluate, predict, save use it)."""
