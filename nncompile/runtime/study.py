@@ -19,6 +19,7 @@ whichever worker finishes a trial (runtime.sweep's format, with a `state` column
 from __future__ import annotations
 
 import math
+import random
 import threading
 import time
 import warnings
@@ -35,6 +36,7 @@ from .sweep import Trained, Trial, as_text, write_results
 READY = "nncompile.trials"  # study attribute: the queue is complete (its value: the trial count)
 SPACE = "nncompile.space"  # study attribute: what is searched, to refuse a different sweep
 WAIT_READY_S = 60.0
+OPEN_ATTEMPTS = 5
 STALE = "its worker stopped (no heartbeat): rerun as another trial"
 
 
@@ -132,21 +134,29 @@ def open_storage(optuna, url: str | None, heartbeat: int, retries: int):
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):  # several workers on one file: wait for its lock
         kwargs["connect_args"] = {"timeout": 60}
-    try:
-        storage = storages.RDBStorage(
-            url,
-            engine_kwargs=kwargs,
-            heartbeat_interval=heartbeat,
-            grace_period=2 * heartbeat,
-            heartbeat_stale_trial_callback=retry(max_retry=retries),
-        )
-    except Exception as e:  # SQLAlchemy: a bad URL, a driver missing, a database unreachable
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
-        raise StudyError(
-            f"cannot open the sweep storage {url!r}: {first}",
-            'give a database URL Optuna accepts, e.g. storage="sqlite:///sweep.db"',
-        ) from None
-    return storage, heartbeat
+    from sqlalchemy import exc
+
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            storage = storages.RDBStorage(
+                url,
+                engine_kwargs=kwargs,
+                heartbeat_interval=heartbeat,
+                grace_period=2 * heartbeat,
+                heartbeat_stale_trial_callback=retry(max_retry=retries),
+            )
+            return storage, heartbeat
+        except Exception as e:  # SQLAlchemy: a bad URL, a driver missing, a database unreachable
+            # workers starting together on a new database race to create its tables: again
+            final = isinstance(e, (exc.ArgumentError, exc.NoSuchModuleError, ImportError))
+            if final or attempt == OPEN_ATTEMPTS - 1:
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+                raise StudyError(
+                    f"cannot open the sweep storage {url!r}: {first}",
+                    'give a database URL Optuna accepts, e.g. storage="sqlite:///sweep.db"',
+                ) from None
+            time.sleep(0.5 + random.random())
+    raise AssertionError("unreachable")
 
 
 def shown(url: str) -> str:
