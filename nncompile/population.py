@@ -13,18 +13,24 @@ keyword present in one member only changes the structure) and falls back with it
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from .compiler import analyse
 from .plan import Decision
 from .semantics import ir
 from .semantics.ir import select_train
+from .source import as_text
 
 # train properties that do not change the compiled program of a member (its state does)
 PER_MEMBER = ("optimizer",)
 
 
-def population(members: list[ir.Program], train: str | None = None) -> Decision[bool]:
-    """Whether the members (the spec analysed with each trial's values) train as one program."""
+def population(
+    members: list[ir.Program], train: str | None = None, trials: int | None = None
+) -> Decision[bool]:
+    """Whether the members (the spec analysed with each trial's values) train as one program
+    (`trials`: how many members the population has, when `members` are representatives)."""
     if len(members) < 2:
         return Decision(False, "one trial: nothing to train together")
     trains = [select_train(m, train) for m in members]
@@ -52,7 +58,7 @@ def population(members: list[ir.Program], train: str | None = None) -> Decision[
         True,
         f"the trials differ only in optimizer hyperparameters ({names}), which "
         "optax.inject_hyperparams keeps in the optimizer state: one program, vmapped over "
-        f"{len(members)} members",
+        f"{trials or len(members)} members",
     )
 
 
@@ -81,3 +87,34 @@ def _varied(refs: list[Any]) -> list[str]:
 
 def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def describe_sweeps(program: ir.Program) -> str:
+    """`nncompile plan`'s lines for the sweep blocks: one program or separate ones, and why. The
+    members here vary one value at a time from the first of each list (the sweep itself decides on
+    its actual trials, the same way)."""
+    lines = []
+    for name, block in program.sweeps.items():
+        p = block.props
+        engine = p.engine.name if p.engine is not None else "local"
+        if engine == "optuna" or p.sampler is not None or p.pruner is not None:
+            how = "an Optuna study: its trials run one by one, drawn as trials finish"
+        else:
+            space = p.grid if p.grid is not None else p.random or {}
+            base = {k: v[0] for k, v in space.items()}
+            points = [base] + [{**base, k: v} for k, vs in space.items() for v in vs[1:]]
+            members = []
+            for point in points:
+                sets = {k: as_text(v) for k, v in point.items()}
+                member, _ = analyse(program.source, sets)
+                if member is None:
+                    break
+                members.append(member)
+            if len(members) < len(points):
+                how = "separate programs: a trial's values do not compile"
+            else:
+                count = math.prod(len(v) for v in space.values()) if p.grid else p.trials
+                d = population(members, p.train, count)
+                how = ("one population program: " if d.value else "separate programs: ") + d.why
+        lines.append(f"sweep {name}: {how}")
+    return "".join(line + "\n" for line in lines)

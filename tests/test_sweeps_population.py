@@ -120,3 +120,22 @@ def test_an_optimizer_keyword_in_one_member_only_falls_back(tmp_path):
         "2 trials as separate programs: member 2's optimizer state has another structure than "
         "member 1's (an optimizer keyword given in one only)"
     ]
+
+
+def test_plan_says_how_each_sweep_runs(tmp_path, capsys):
+    from nncompile.cli import main
+
+    path = tmp_path / "s.nn"
+    text = SPEC.format(grid="{lr: [0.1, 0.01], decay: [0.001, 0.01]}", optimizer=ADAMW)
+    text += "sweep widths { grid: {hidden: [8, 16]} }\n"
+    text += 'sweep shared { random: {lr: [0.1]}  engine: optuna(storage="sqlite:///x.db") }\n'
+    path.write_text(text)
+    assert main(["plan", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-3:] == [
+        "sweep main: one population program: the trials differ only in optimizer hyperparameters "
+        "(lr, weight_decay), which optax.inject_hyperparams keeps in the optimizer state: one "
+        "program, vmapped over 4 members",
+        "sweep widths: separate programs: the values change model M: one program per shape",
+        "sweep shared: an Optuna study: its trials run one by one, drawn as trials finish",
+    ]

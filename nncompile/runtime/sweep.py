@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import NncompileError
+from ..source import as_text
 from .history import History
 from .safefiles import atomic_write
 
@@ -41,20 +42,6 @@ class Trained(Protocol):
     @property
     def history(self) -> History | None: ...
     def save(self, run_dir: Path) -> Path: ...
-
-
-SPEC_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t"}
-
-
-def as_text(value: Any) -> str:
-    """A Python value as spec text for a `let` override."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):  # the spec's own escapes (not JSON's: "\u00e9" is not one)
-        return '"' + "".join(SPEC_ESCAPES.get(ch, ch) for ch in value) + '"'
-    if isinstance(value, list):
-        return "[" + ", ".join(as_text(v) for v in value) + "]"
-    return repr(value)
 
 
 def points(
