@@ -36,6 +36,7 @@ NEEDS_VALIDATION = "E502"  # monitoring val_* without a validation split
 GAN_SHAPES = "E503"
 DATA_FILE = "E504"  # a data file that cannot be read at check time
 TRANSFER = "E505"  # init/freeze references
+STUDY = "E506"  # a sweep's study: its storage cannot be opened, or it is another sweep's
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,9 @@ TITLES = {
     "init": "Initialising from another run",
     "sweep_objective": "Sweep objectives",
     "tracker": "Experiment trackers",
+    "sweep_engine": "Sweep engines",
+    "sweep_sampler": "Sweep samplers",
+    "sweep_pruner": "Sweep pruners",
 }
 
 

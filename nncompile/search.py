@@ -9,9 +9,18 @@ from pathlib import Path
 from typing import Any
 
 from .api import Program, compile
+from .diagnostics import CompileError
 from .errors import NncompileError
-from .runtime.sweep import Trial
+from .runtime.sweep import Trial, as_text
 from .semantics import ir
+from .semantics.schema import SweepProps
+
+
+def uses_study(p: SweepProps) -> bool:
+    """Whether a sweep runs as an Optuna study (runtime.study): `engine: optuna(...)`, or a sampler
+    or pruner, which are Optuna's (then in this process's memory); else trials run one by one."""
+    engine = p.engine.name if p.engine is not None else "local"
+    return engine == "optuna" or p.sampler is not None or p.pruner is not None
 
 
 @dataclass(frozen=True)
@@ -24,6 +33,70 @@ class SweepResult:
     direction: str  # "minimize" or "maximize"
 
 
+def study_error(spec: ir.Program, block: ir.Sweep, e: NncompileError) -> CompileError:
+    from .diagnostics import STUDY, Diagnostic
+
+    span = block.property_spans.get("engine", block.span)
+    found = [Diagnostic(STUDY, e.message, span, e.hint, spec.source.path)]
+    return CompileError(found, spec.source)
+
+
+def as_population(
+    path: str,
+    train: str,
+    sets: Mapping[str, str] | None,
+    values: list[dict[str, Any]],
+    epochs: int | None,
+    report: Callable[[str], None],
+) -> Callable[[dict[str, Any]], Program] | None:
+    """Train the trials as one population program when the plan says they can be (see
+    nncompile.population): then a function giving each trial's trained Program in order; None
+    (after saying why) when they need separate programs."""
+    from .population import population
+
+    try:
+        programs = [
+            compile(
+                path, train=train, sets={**(sets or {}), **{n: as_text(v) for n, v in pt.items()}}
+            )
+            for pt in values
+        ]
+    except NncompileError:
+        report(f"{len(values)} trials as separate programs: a trial's values do not compile")
+        return None
+    decision = population([prog.spec for prog in programs], train)
+    if not decision.value:
+        report(f"{len(values)} trials as separate programs: {decision.why}")
+        return None
+    from .runtime.population import NotAPopulation, Population
+
+    first = programs[0]
+    try:
+        trainer = Population(
+            first.module, first.splits(), [prog.module for prog in programs], epochs=epochs
+        )
+    except NotAPopulation as e:
+        report(f"{len(values)} trials as separate programs: {e.message}")
+        return None
+    report(f"{len(values)} trials as one population program: {decision.why}")
+    try:
+        histories = trainer.fit_population()
+    except Exception as e:  # out of memory with P members, ...: the trials on their own
+        line = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+        report(f"the population program failed ({line}): the trials as separate programs")
+        return None
+    taken = iter(range(len(programs)))
+
+    def member(point: dict[str, Any]) -> Program:
+        k = next(taken)
+        program = programs[k]
+        trainer.select(k)
+        program.trainer, program.history, program.dataset = trainer, histories[k], first.dataset
+        return program
+
+    return member
+
+
 def sweep(
     spec: ir.Program,
     name: str | None = None,
@@ -32,11 +105,14 @@ def sweep(
     out: str | Path | None = None,
     epochs: int | None = None,
     report: Callable[[str], None] = print,
+    population: bool = True,
 ) -> SweepResult:
     """Run a sweep block's trials (default: the first sweep): each recompiles the spec with the
     trial's `let` values (over `sets`) and trains; results in `out` (default runs/<spec>-<sweep>).
+    Trials that differ only in optimizer hyperparameters train as one population program unless
+    `population=False` (nncompile.population decides; runtime.population trains).
     """
-    from .runtime.sweep import as_text, best_trial, points, run_sweep
+    from .runtime.sweep import best_trial, points, run_sweep
 
     path = spec.source.path
     if not spec.sweeps:
@@ -54,16 +130,45 @@ def sweep(
     )
     folder = Path(out or Path("runs") / f"{Path(path).stem}-{name}")
 
-    def train(values: dict[str, Any]) -> Program:
+    def train(
+        values: dict[str, Any], callbacks=(), run_dir: Path | None = None, resume: bool = False
+    ) -> Program:
         program = compile(
             path, train=p.train, sets={**(sets or {}), **{n: as_text(v) for n, v in values.items()}}
         )
-        program.fit(epochs=epochs)
+        program.fit(epochs=epochs, callbacks=callbacks, run_dir=run_dir, resume=resume)
         return program
 
+    if uses_study(p):
+        from .runtime.study import StudyError, Worker
+
+        grid = points(p.grid, None, p.trials, p.seed) if p.grid is not None else None
+        try:
+            worker = Worker(
+                name=f"{Path(path).stem}-{name}",
+                space=dict(p.grid if p.grid is not None else p.random or {}),
+                grid=grid,
+                trials=p.trials,
+                metric=metric,
+                direction=direction,
+                engine=p.engine,
+                sampler=p.sampler,
+                pruner=p.pruner,
+                seed=p.seed,
+                out=folder,
+                report=report,
+            )
+        except StudyError as e:  # at the engine property: file:line, what, hint
+            raise study_error(spec, spec.sweeps[name], e) from None
+        report(f"sweep {name}: study '{worker.name}', {worker.total} trials{worker.where}")
+        trials = worker.run(train)
+        return SweepResult(name, folder, trials, best_trial(trials, direction), metric, direction)
+
+    values = points(p.grid, p.random, p.trials, p.seed)
+    together = as_population(path, p.train, sets, values, epochs, report) if population else None
     trials = run_sweep(
-        points(p.grid, p.random, p.trials, p.seed),
-        train,
+        values,
+        train if together is None else together,
         folder,
         metric=metric,
         direction=direction,

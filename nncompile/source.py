@@ -6,6 +6,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,3 +74,17 @@ def read_regular(path: str | Path, limit: int) -> bytes:
             kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
             raise NotRegular(kind)
         return f.read(limit + 1)
+
+
+SPEC_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t"}
+
+
+def as_text(value: Any) -> str:
+    """A Python value as spec text for a `let` override."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):  # the spec's own escapes (not JSON's: "\u00e9" is not one)
+        return '"' + "".join(SPEC_ESCAPES.get(ch, ch) for ch in value) + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(as_text(v) for v in value) + "]"
+    return repr(value)

@@ -81,8 +81,10 @@ def cmd_emit(args) -> int:
 def cmd_plan(args) -> int:
     """print the decisions made for a train block, and why"""
     from ..plan import describe
+    from ..population import describe_sweeps
 
-    print(describe(spec_program(args), args.train), end="")
+    program = spec_program(args)
+    print(describe(program, args.train) + describe_sweeps(program), end="")
     return 0
 
 

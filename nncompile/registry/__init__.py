@@ -115,6 +115,7 @@ def registries() -> dict[str, Registry]:
         optimizers,
         schedules,
         sources,
+        sweeps,
         tracking,
         training,
     )
@@ -134,6 +135,9 @@ def registries() -> dict[str, Registry]:
             training.NOISES,
             training.INITS,
             training.SWEEP_OBJECTIVES,
+            sweeps.ENGINES,
+            sweeps.SAMPLERS,
+            sweeps.PRUNERS,
             sources.SOURCES,
             augmentations.AUGMENTATIONS,
             tracking.TRACKERS,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import NncompileError
+from ..source import as_text
 from .history import History
 from .safefiles import atomic_write
 
@@ -31,6 +32,8 @@ class Trial:
     objective: float | None = None
     run: str | None = None
     reason: str | None = None
+    # complete, fail; a study's trials also: pruned, running, waiting (runtime.study)
+    state: str = "complete"
 
 
 class Trained(Protocol):
@@ -39,20 +42,6 @@ class Trained(Protocol):
     @property
     def history(self) -> History | None: ...
     def save(self, run_dir: Path) -> Path: ...
-
-
-SPEC_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t"}
-
-
-def as_text(value: Any) -> str:
-    """A Python value as spec text for a `let` override."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):  # the spec's own escapes (not JSON's: "\u00e9" is not one)
-        return '"' + "".join(SPEC_ESCAPES.get(ch, ch) for ch in value) + '"'
-    if isinstance(value, list):
-        return "[" + ", ".join(as_text(v) for v in value) + "]"
-    return repr(value)
 
 
 def points(
@@ -108,31 +97,46 @@ def run_sweep(
         except Exception as e:  # a trial's failure is the trial's; the sweep goes on
             first = (str(e).strip().splitlines() or [""])[0][:300]
             trial.reason = f"{type(e).__name__}: {first}" if first else type(e).__name__
+        if trial.objective is None:
+            trial.state = "fail"
         results.append(trial)
-        _write(out, results, metric, direction)
+        write_results(out, results, metric, direction)
         shown = (
             f"{trial.objective:.5g}" if trial.objective is not None else f"failed: {trial.reason}"
         )
         report(f"trial {k}/{len(values)}: {label}  {metric} {shown}")
     if not results:
-        _write(out, results, metric, direction)
+        write_results(out, results, metric, direction)
     return results
 
 
 def best_trial(results: list[Trial], direction: str) -> Trial | None:
     sign = 1 if direction == "minimize" else -1  # the first of equal ones, as min() and max() do
-    done = [(sign * t.objective, i) for i, t in enumerate(results) if t.objective is not None]
+    done = [
+        (sign * t.objective, i)
+        for i, t in enumerate(results)
+        if t.objective is not None and t.state == "complete"
+    ]
     return results[min(done)[1]] if done else None
 
 
-def _write(out: Path, results: list[Trial], metric: str, direction: str) -> None:
+def write_results(out: Path, results: list[Trial], metric: str, direction: str) -> None:
     """trials.csv and best.json of the trials so far, each replaced atomically."""
-    names = list(results[0].values) if results else []
+    names = list(dict.fromkeys(n for t in results for n in t.values))
     table = io.StringIO(newline="")
     w = csv.writer(table)
-    w.writerow(["trial", *names, metric, "run", "note"])
+    w.writerow(["trial", *names, metric, "run", "state", "note"])
     for t in results:
-        w.writerow([t.number, *(t.values[n] for n in names), t.objective, t.run, t.reason or ""])
+        w.writerow(
+            [
+                t.number,
+                *(t.values.get(n, "") for n in names),
+                t.objective,
+                t.run,
+                t.state,
+                t.reason or "",
+            ]
+        )
     atomic_write(out / "trials.csv", table.getvalue())
     best = best_trial(results, direction)
     atomic_write(

@@ -146,6 +146,7 @@ class Sweep:
     name: str
     props: SweepProps
     span: Span
+    property_spans: dict[str, Span] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

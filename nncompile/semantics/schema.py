@@ -157,11 +157,18 @@ class SweepProps(Params):
     trials: Annotated[int, Field(ge=1, le=MAX_TRIALS)] = 10
     objective: Annotated[Ref | None, RefTo("sweep_objective")] = None  # minimize(val_loss)
     seed: Annotated[int, Field(ge=0)] = 0
+    engine: Annotated[Ref | None, RefTo("sweep_engine")] = None  # local; optuna(storage=...)
+    sampler: Annotated[Ref | None, RefTo("sweep_sampler")] = None  # random; tpe
+    pruner: Annotated[Ref | None, RefTo("sweep_pruner")] = None  # none; median; halving
 
     @model_validator(mode="after")
     def _space(self) -> SweepProps:
         if (self.grid is None) == (self.random is None):
             raise ValueError("a sweep needs exactly one of `grid: {...}` or `random: {...}`")
+        if self.grid is not None and self.sampler is not None:
+            raise ValueError(
+                "`sampler:` chooses the values of a `random: {...}` sweep; a grid runs every point"
+            )
         return self
 
 

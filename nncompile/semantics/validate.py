@@ -336,7 +336,7 @@ class _Validator:
                     D.did_you_mean(name, lets)
                     or f"declare it: `let {name} = ...` and use it in the model or train block",
                 )
-        return ir.Sweep(block.name, props, block.span)
+        return ir.Sweep(block.name, props, block.span, spans)
 
 
 def _has_call(value: ast.Value) -> bool:

@@ -1,0 +1,182 @@
+"""A population: the trials of a sweep that differ only in optimizer hyperparameters, trained as ONE
+compiled program (the plan's decision: nncompile.population).
+
+Every member starts from the same parameters (same program, same seed) and its own optimizer
+state, built by its own program's `make_optimizer`: optax.inject_hyperparams keeps the learning
+rate, momentum, weight decay, ... in that state, so the members' states differ only in those
+values. The states are stacked on a leading member axis and one epoch of the trainer's compiled
+scan-fused loop is vmapped over it: each member sees the same batches in the same order, the same
+dropout and augmentation keys, as its separate run would, with its own values as traced inputs.
+
+Each member has its own history, early stopping (a member that stops keeps its state while the
+others go on: its lane is masked, and the population ends when every member has stopped),
+restore-best state and non-finite rollback, exactly as runtime.loop.Trainer does for one run.
+After `fit_population`, `select(k)` puts member k's state into the trainer's model and optimizer,
+so evaluation, prediction and the run folder of member k use the compiled functions of member 0.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from types import ModuleType
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from ..errors import NncompileError
+from .batches import epoch_order
+from .history import History, StopReason, nonfinite_reason
+from .loop import Trainer
+from .stopping import Stopping
+from .trees import rows, take
+
+
+class NotAPopulation(NncompileError):
+    """The members' states differ in structure: they need separate programs."""
+
+
+def _select(mask, a: list, b: list) -> list:
+    """Per member: a's leaves where mask, else b's (leaves with a leading member axis)."""
+
+    def pick(x, y):
+        if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
+            raw = _pick(mask, jax.random.key_data(x), jax.random.key_data(y))
+            return jax.random.wrap_key_data(raw, impl=jax.random.key_impl(x))
+        return _pick(mask, x, y)
+
+    return [pick(x, y) for x, y in zip(a, b, strict=True)]
+
+
+def _pick(mask, x, y):
+    return jnp.where(mask.reshape((-1,) + (1,) * (x.ndim - 1)), x, y)
+
+
+class Population(Trainer):
+    """Trains `members` (their programs' modules; the first is the one compiled) together."""
+
+    def __init__(
+        self,
+        program: ModuleType,
+        splits: Mapping,
+        members: list[ModuleType],
+        *,
+        epochs: int | None = None,
+        log=None,
+    ):
+        # one scan-fused epoch per call: the loop a population vmaps
+        super().__init__(program, splits, epochs=epochs, log=log, config={"strategy": "scan"})
+        self.size = len(members)
+        stacks = []
+        for k, member in enumerate(members):
+            tx = member.make_optimizer(self.batching.updates, self.epochs)
+            optimizer = nnx.Optimizer(self._model, tx, wrt=nnx.Param)
+            leaves, treedef = jax.tree.flatten(nnx.state((self._model, optimizer)))
+            if treedef != self._layout.treedef:
+                raise NotAPopulation(
+                    f"member {k + 1}'s optimizer state has another structure than member 1's "
+                    "(an optimizer keyword given in one only)"
+                )
+            stacks.append(leaves)
+        self.states = [jnp.stack(column) for column in zip(*stacks, strict=True)]
+        fns, steps = self._fns, self.batching.steps
+
+        def epoch_fn(state, epoch, x, y, idx, rest):
+            def one(s):
+                s, _, packed = fns.epoch(s, None, epoch, x, y, idx, 0, steps, rest)
+                return s, packed
+
+            return jax.vmap(one)(state)
+
+        def eval_fn(model_states, accs, x, y):
+            return jax.vmap(lambda m, a: fns.eval(m, a, x, y))(model_states, accs)
+
+        jit = lambda f: jax.jit(f, compiler_options=self.compiler_options)
+        self._population_epoch, self._population_eval = jit(epoch_fn), jit(eval_fn)
+        self._select = jax.jit(_select)
+        self.histories: list[History] = []
+
+    def fit_population(self) -> list[History]:
+        """Train every member; each one's History (its own epochs and why it stopped)."""
+        x, y = self._on_device("train")
+        has_val = "val" in self.splits and self.splits["val"][1] is not None
+        val = self._on_device("val") if has_val else None
+        b, es = self.batching, self.config.early_stopping
+        histories = [
+            History(steps_per_epoch=b.updates, examples_per_epoch=b.examples)
+            for _ in range(self.size)
+        ]
+        stopping = [Stopping.for_config(es, self._monitor) for _ in range(self.size)]
+        for h, s in zip(histories, stopping, strict=True):
+            h.monitor = s.key
+        restore = es is not None and es.restore_best
+        active = np.ones(self.size, bool)
+        state = self.states
+        best = state
+        start = time.perf_counter()
+        for epoch in range(1, self.epochs + 1):
+            t0 = time.perf_counter()
+            idx, rest = epoch_order(b, self.seed, epoch)
+            new, packed = self._population_epoch(
+                state, jnp.asarray(epoch, jnp.int32), x, y, idx, rest
+            )
+            val_packed = None
+            if val is not None:
+                val_packed = self._evaluate(self._layout.unflatten(new)[0], *val)
+            lr = None if self._lr_leaf is None else new[self._lr_leaf]
+            packed, val_packed, lr = jax.device_get((packed, val_packed, lr))
+            seconds = time.perf_counter() - t0
+            keep, improved = active.copy(), np.zeros(self.size, bool)
+            for k in np.flatnonzero(active):
+                acc = self._acc.unpack(packed[k])
+                h = histories[k]
+                if not np.isfinite(acc["loss"]):
+                    keep[k] = active[k] = False  # its state stays that of the epoch before
+                    h.stopped(StopReason.NONFINITE, nonfinite_reason(acc, epoch, b.updates))
+                    continue
+                logs = {"epoch": epoch, **self._acc.finalize(acc)}
+                if val_packed is not None:
+                    v = self._acc.finalize(self._acc.unpack(val_packed[k]))
+                    logs.update({f"val_{name}": value for name, value in v.items()})
+                if lr is not None:
+                    logs["lr"] = float(np.asarray(lr)[k])
+                logs["seconds"] = seconds
+                h.epochs.append(logs)
+                if stopping[k].update(logs):
+                    h.best_epoch, improved[k] = epoch, True
+                if stopping[k].exhausted:
+                    h.stopped(StopReason.EARLY_STOPPING, stopping[k].reason())
+                    active[k] = False
+            state = self._select(jnp.asarray(keep), new, state)
+            if restore:
+                best = self._select(jnp.asarray(improved), state, best)
+            if not active.any():
+                break
+        if restore:
+            has_best = np.array([h.best_epoch is not None for h in histories])
+            state = self._select(jnp.asarray(has_best), best, state)
+        jax.block_until_ready(state)
+        total = time.perf_counter() - start
+        for h in histories:
+            h.seconds = total
+        self.states, self.histories = state, histories
+        self.epochs_done = max(len(h.epochs) for h in histories)
+        return histories
+
+    def _evaluate(self, model_states, x, y):
+        """Every member's eval accumulators of a split (packed), in batches sized like a single
+        run's evaluation batches shared among the members."""
+        accs = jax.tree.map(lambda z: np.broadcast_to(z, (self.size, *z.shape)), self._acc.zero())
+        size, n = max(1, self.eval_batch // self.size), rows(x)
+        packed = None
+        for start in range(0, n, size):  # full chunks, then one smaller chunk
+            part = slice(start, start + size)
+            accs, packed = self._population_eval(model_states, accs, take(x, part), take(y, part))
+        return packed
+
+    def select(self, k: int) -> None:
+        """Member k's state into the model and optimizer (evaluate, predict, save use it)."""
+        self._pending = [leaf[k] for leaf in self.states]
+        self._sync()
