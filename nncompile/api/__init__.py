@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -10,17 +9,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .codegen.emit import emit_program
-from .codegen.load import load_module
-from .compiler import analyse, overrides, spec_source
-from .diagnostics import CompileError
-from .errors import NncompileError, out_of_memory
-from .memory import check_fits, out_of_memory_error, with_data
-from .registry.bounds import MAX_EPOCHS
-from .registry.losses import LOSSES
-from .runconfig import RunConfig
-from .runtime.decoding import Decoding
-from .runtime.fit_checks import (
+from ..codegen.emit import emit_program
+from ..codegen.load import load_module
+from ..compiler import analyse, overrides, spec_source
+from ..diagnostics import CompileError
+from ..errors import NncompileError, out_of_memory
+from ..memory import check_fits, out_of_memory_error, with_data
+from ..registry.bounds import MAX_EPOCHS
+from ..registry.losses import LOSSES
+from ..runconfig import RunConfig
+from ..runtime.decoding import Decoding
+from ..runtime.fit_checks import (
     Fit,
     check_inputs,
     check_shapes,
@@ -28,14 +27,16 @@ from .runtime.fit_checks import (
     given_arrays,
     no_data_block,
 )
-from .runtime.named import check_several, io_found, io_of
-from .runtime.trees import as_arrays, each
-from .semantics import ir
-from .semantics.ir import select_train
+from ..runtime.named import check_several, io_found, io_of
+from ..runtime.trees import as_arrays, each
+from ..semantics import ir
+from ..semantics.ir import select_train
+from .runfiles import RunFiles
+from .transfer import Transfer
 
 if TYPE_CHECKING:
-    from .runtime.data import Dataset
-    from .runtime.history import History
+    from ..runtime.data import Dataset
+    from ..runtime.history import History
 
 Splits = Mapping[str, tuple[np.ndarray, np.ndarray | None]]
 
@@ -66,7 +67,7 @@ def compile(
     return Program(program, train, sets=values)
 
 
-class Program(Decoding):
+class Program(Decoding, Transfer, RunFiles):
     """A compiled spec: the emitted ``source``, its live ``module``, and training on data."""
 
     def __init__(
@@ -107,7 +108,7 @@ class Program(Decoding):
     # ---- data ------------------------------------------------------------------------------------
     def data_spec(self):
         """The runtime's DataSpec of the data block (relative paths: against the spec's folder)."""
-        from .runtime.data import DataSpec
+        from ..runtime.data import DataSpec
 
         cfg, base = self.run_config, self.train_block.data.base_dir
         if cfg.data is None:
@@ -116,7 +117,7 @@ class Program(Decoding):
 
     def load_data(self):
         """Load the spec's data source (split, normalised, reshaped) and check it fits the model."""
-        from .runtime.several import load_any
+        from ..runtime.several import load_any
 
         self.dataset = load_any(self.data_spec())
         return self.dataset
@@ -182,11 +183,11 @@ class Program(Decoding):
         self, splits: dict, *, epochs: int | None = None, callbacks: Iterable[Any] = (), log=None
     ):
         if self.is_gan:
-            from .runtime.gan import GanTrainer
+            from ..runtime.gan import GanTrainer
 
             return GanTrainer(self.module, splits, epochs=epochs, callbacks=callbacks, log=log)
-        from .runtime.loop import Trainer
-        from .runtime.units import target_scale
+        from ..runtime.loop import Trainer
+        from ..runtime.units import target_scale
 
         config: dict[str, Any] = {}
         if self._from_data and (scale := target_scale(self.dataset)) is not None:
@@ -221,9 +222,9 @@ class Program(Decoding):
         notebook, True: always (plain lines elsewhere), False: never. Returns the History (one
         dict of metrics per epoch with its wall time ``seconds``, why training stopped).
         """
-        from .registry.tracking import chosen
-        from .runtime.compiled import free_memory
-        from .runtime.progress import with_progress
+        from ..registry.tracking import chosen
+        from ..runtime.compiled import free_memory
+        from ..runtime.progress import with_progress
 
         if epochs is not None and int(epochs) < 1:
             raise NncompileError(f"epochs must be at least 1, got {epochs}")
@@ -240,20 +241,20 @@ class Program(Decoding):
         checkpointer = None
         note = log or logging.getLogger("nncompile.runtime").info
         if resume and run_dir is None:
-            from .runtime.checkpoint_files import CheckpointError
+            from ..runtime.checkpoint_files import CheckpointError
 
             raise CheckpointError("resuming needs the run folder (run_dir=...)")
         transfer = cfg.init is not None and not self.is_gan and not resume
         if transfer:
             self._check_init_run()  # before building anything: a missing pretrain run is common
         if run_dir is not None:  # checked, locked and prepared before anything is trained
-            from .runtime.runfolder import open_run
+            from ..runtime.runfolder import open_run
 
             self._release_run()
             self._run = open_run(run_dir, resume=resume, log=note)
             self.record(self._run.work, splits)  # a killed run still says what it trains
         if run_dir is not None:
-            from .runtime.checkpoint import Checkpointer
+            from ..runtime.checkpoint import Checkpointer
 
             checkpointer = Checkpointer.for_config(self._run.work, cfg.checkpoint, note)
             callbacks.append(checkpointer)
@@ -280,8 +281,8 @@ class Program(Decoding):
 
     def _start_trackers(self, refs: list, note, resume: bool) -> list:
         """The trackers following this fit (registry.tracking), writing next to the run folder."""
-        from .registry.tracking import TrackContext, carry_over, settings, start
-        from .summary import summary
+        from ..registry.tracking import TrackContext, carry_over, settings, start
+        from ..summary import summary
 
         if not refs:
             return []
@@ -302,16 +303,16 @@ class Program(Decoding):
 
     def memory(self):
         """The plan's estimate of the memory training needs (nncompile.memory.Memory)."""
-        from .plan import plan_for
+        from ..plan import plan_for
 
         return plan_for(self.spec, self.train_block.name).memory.value
 
     def load(self, run_dir: str | Path) -> Program:
         """Restore a trained run folder's parameters (``params/``) for evaluate/predict/export."""
-        from .runtime.identity import program_identity
-        from .runtime.runfolder import check_program
-        from .runtime.runparams import restore_params
-        from .runtime.runrecord import resolve_run
+        from ..runtime.identity import program_identity
+        from ..runtime.runfolder import check_program
+        from ..runtime.runparams import restore_params
+        from ..runtime.runrecord import resolve_run
 
         run = resolve_run(run_dir)
         if not (run / "params").is_dir():
@@ -320,53 +321,6 @@ class Program(Decoding):
         self.trainer = self.trainer_for(self.splits(), epochs=1)
         restore_params(run, self.trainer)
         return self
-
-    # ---- transfer learning -----------------------------------------------------------------------
-    def init_run(self) -> Path | None:
-        """The run folder of ``init: checkpoint("...")``: relative to the working directory, like
-        the ``runs/<spec>-<train>`` folders that ``train`` writes by default."""
-        init = self.run_config.init
-        return None if init is None else Path(init.run)
-
-    def load_init(self) -> list[str]:
-        """Load ``init: checkpoint(run, layers=[...])`` into the trainer (problems: E505 errors)."""
-        from .runtime.transfer import TransferError, load_layers
-
-        self._need_trainer()
-        run = self._check_init_run()
-        cfg = self.run_config
-        assert cfg.init is not None
-        layers = list(cfg.init.layers) if cfg.init.layers is not None else None
-        try:
-            found = load_layers(self.trainer.model, run, layers, here=f"model {cfg.model}")
-        except TransferError as e:
-            raise self._transfer_error(e.problems) from None
-        self.trainer.load_state({"model": found.state})
-        if found.skipped:
-            self.trainer.log(
-                f"init: not loaded from {run} (no layer of that name and shape there): "
-                f"{', '.join(found.skipped)}"
-            )
-        self.trainer.log(f"init: loaded {', '.join(found.loaded) or 'nothing'} from {run}")
-        return found.loaded
-
-    def _check_init_run(self) -> Path:
-        from .runtime.transfer import missing_init_run
-
-        run = self.init_run()
-        assert run is not None
-        if problems := missing_init_run(run, self.spec.source.path):
-            raise self._transfer_error(problems)
-        return run
-
-    def _transfer_error(self, problems) -> CompileError:
-        from .diagnostics import TRANSFER, Diagnostic
-        from .source import NOWHERE
-
-        span = self.train_block.property_spans.get("init", NOWHERE)
-        source = self.spec.source
-        found = [Diagnostic(TRANSFER, m, span, hint, source.path) for m, hint in problems]
-        return CompileError(found, source)
 
     # ---- using a trained program -----------------------------------------------------------------
     def evaluate(self, split: str = "test") -> dict[str, float]:
@@ -387,13 +341,13 @@ class Program(Decoding):
 
     def sample(self, n: int | None = None, **options):
         """Samples of a trained program: GAN examples, text, sequences (runtime.sampling)."""
-        from .runtime.sampling import sample
+        from ..runtime.sampling import sample
 
         return sample(self.trainer, self.dataset, n, **options)
 
     def export(self, output: str | Path, platforms=("cpu", "cuda")) -> dict:
         """The trained inference function as serialized StableHLO (see runtime.export)."""
-        from .runtime.export import export_stablehlo
+        from ..runtime.export import export_stablehlo
 
         self._need_trainer()
         return export_stablehlo(self.trainer, self.dataset, output, platforms)
@@ -401,104 +355,3 @@ class Program(Decoding):
     def _need_trainer(self) -> None:
         if self.trainer is None:
             raise RuntimeError("call fit() (or load()) first")
-
-    # ---- run folders -----------------------------------------------------------------------------
-    def save(self, run_dir: str | Path | None = None, test_metrics: dict | None = None) -> Path:
-        """Write the run folder: program, resolved spec, metrics, curves, parameters, summary.
-        An earlier run there is replaced atomically (runtime.runfolder); a folder that is not a run
-        is refused."""
-        from .runtime.identity import program_identity
-        from .runtime.runfolder import open_run, same_folder, save_run
-        from .runtime.runrecord import new_run_dir
-
-        self._need_trainer()
-        if run_dir is None:  # the run fit() opened, else a new numbered one
-            run_dir = self._run.path if self._run is not None else new_run_dir(self.group())
-        run = Path(run_dir)
-        if test_metrics is None:
-            test_metrics = self.evaluate("test") if "test" in self.trainer.splits else {}
-        folder, self._run = self._run, None
-        if folder is None or not same_folder(folder, run):
-            if folder is not None:
-                folder.release()
-            folder = open_run(run)
-        metrics = test_metrics
-        path = save_run(folder, lambda to: self._write(to, metrics), program_identity(self.source))
-        for tracker in self.trackers:  # e.g. MLflow logs the run folder as artifacts
-            tracker.saved(path)
-        return path
-
-    def _write(self, run: Path, test_metrics: dict) -> Path:
-        from .runtime.outputs import write_run
-        from .runtime.safefiles import atomic_write
-
-        assert self.history is not None
-        path = write_run(
-            run,
-            program_source=self.source,
-            resolved_spec=self.resolved(),
-            history=self.history,
-            test_metrics=test_metrics,
-            trainer=self.trainer,
-            extra={"fit": self.fit_report(), "units": self.units()},
-        )
-        if self.is_gan:
-            from .runtime.gan import write_samples
-
-            write_samples(path, self.trainer)
-        if self.dataset is not None:
-            atomic_write(
-                path / "data.json",
-                json.dumps({"stats": self.dataset.stats, "task": self.dataset.task}, indent=2),
-            )
-        self.record(path, getattr(self.trainer, "splits", None))  # last: digests of params/
-        return path
-
-    def record(self, folder: Path, splits: dict | None) -> None:
-        """Write run.json and spec.nn (runtime.runrecord): what rebuilds this program."""
-        from .runtime.runrecord import data_fingerprint, write_record
-
-        write_record(
-            folder,
-            spec_path=self.spec.source.path,
-            spec_text=self.spec.source.text,
-            train=self.train_block.name,
-            overrides=self.sets,
-            data=data_fingerprint(splits) if isinstance(splits, dict) else None,
-        )
-
-    def group(self) -> Path:
-        """``runs/<spec>-<train>``: the folder of this program's numbered runs."""
-        return Path("runs") / self.name
-
-    def units(self, keys: Iterable[str] | None = None) -> dict[str, str]:
-        """Which metric keys are in which units when ``normalize_target`` scaled the targets:
-        regression metrics in the targets' units, losses on the scaled targets ({} otherwise)."""
-        from .runtime.units import run_units
-
-        if keys is None:
-            keys = self.history.epochs[-1] if self.history and self.history.epochs else ["loss"]
-        dataset = self.dataset if self._from_data and not self.is_gan else None
-        return run_units(self.run_config, dataset, keys)
-
-    def fit_report(self) -> dict | None:
-        """Train vs validation at the best and last epoch, the gap, and a verdict (overfitting,
-        underfitting, still improving, diverged, fine) with the spec change to try
-        (runtime.verdict); None before fit() or for a GAN."""
-        from .runtime.verdict import fit_report
-        from .semantics.facts import fit_facts
-
-        if self.history is None or self.trainer is None or self.is_gan:
-            return None
-        loss = self.train_block.loss.name
-        return fit_report(self.history, self.trainer, fit_facts(self.train_block), loss)
-
-    def resolved(self) -> dict:
-        """The resolved spec: every property with its default filled in (JSON)."""
-        t = self.train_block
-        return {
-            "spec": self.spec.source.path,
-            "train": t.name,
-            "config": self.config,
-            "train_block": json.loads(t.props.model_dump_json(exclude={"objective"}, fallback=str)),
-        }
