@@ -451,6 +451,13 @@ def main() -> None:
         metavar="S",
         help="before each run, wait up to S seconds for the machine to be idle (shared machines)",
     )
+    ap.add_argument(
+        "--deadline",
+        type=float,
+        default=0,
+        metavar="S",
+        help="start no run after S seconds (the table holds what finished; bench/gpu_table.sh)",
+    )
     ap.add_argument("--table", metavar="JSONL", help="print the table of an earlier run and exit")
     ap.add_argument("--md", action="store_true", help="markdown table")
     a = ap.parse_args()
@@ -479,6 +486,7 @@ def main() -> None:
     cache = Path(tempfile.mkdtemp(prefix="nncompile-bench-cache-"))
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     records = []
+    began = time.monotonic()
     try:
         for wl in workloads:  # fill the warm caches (not measured)
             epochs = a.epochs or (QUICK_EPOCHS[wl] if a.quick else None)
@@ -492,6 +500,9 @@ def main() -> None:
                     todo = [c for c in chosen if runs_on(c, wl)]
                     k = rep % len(todo)
                     for c in todo[k:] + todo[:k]:
+                        if a.deadline and time.monotonic() - began > a.deadline:
+                            print(f"  (deadline: {c[0]} {wl} not run)", file=sys.stderr)
+                            continue
                         if a.wait_quiet:
                             wait_quiet(a.wait_quiet)
                         cpu0 = child_cpu()
