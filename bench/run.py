@@ -233,10 +233,10 @@ def best_jax(g, wl):
             ["c_jax_scan:scan"]
             if wl != "W2"
             else [
-            "c_jax_scan:scan",
-            "c_jax_scan:step",
-            "probe:im2col_scan",
-            "a_flax_nnx:jit",
+                "c_jax_scan:scan",
+                "c_jax_scan:step",
+                "probe:im2col_scan",
+                "a_flax_nnx:jit",
                 "a_flax_nnx:scan",
             ]
         )
@@ -269,7 +269,8 @@ def table(records, md=False) -> str:
         foreign = [r.get("foreign_load_cores", 0) for r in records if r["workload"] == wl]
         lines.append(
             f"{'### ' if md else '== '}{wl}   "
-            f"(÷jax = {j_name}{' (fastest of any)' if wl in FASTEST_ANY else ''}; foreign load max {max(foreign):.2f} cores)"
+            f"(÷jax = {j_name}{' (fastest of any)' if wl in FASTEST_ANY else ''}; "
+            f"foreign load max {max(foreign):.2f} cores)"
         )
         hdr = [
             "contender",

@@ -26,9 +26,10 @@ def sine_windows(n: int = 2000, steps: int = 50, noise: float = 0.05, seed: int 
     f = rng.uniform(0.5, 2.0, n)
     phase = rng.uniform(0.0, 2 * np.pi, n)
     t = np.arange(steps + 1)
-    s = np.sin(f[:, None] * t[None, :] + phase[:, None]) + noise * rng.standard_normal((n, steps + 1))
+    noisy = noise * rng.standard_normal((n, steps + 1))
+    s = np.sin(f[:, None] * t[None, :] + phase[:, None]) + noisy
     x, y = s[:, :steps, None].astype(np.float32), s[:, steps:].astype(np.float32)
-    k = int(round(0.8 * n))
+    k = round(0.8 * n)
     return {"x": x, "y": y, "x_train": x[:k], "y_train": y[:k], "x_test": x[k:], "y_test": y[k:]}
 
 

@@ -127,7 +127,7 @@ def fused_layer(kind: str, features: int, p: Recurrent, reverse: bool = False) -
     """The emitted layer (registry.layers.recurrent): the gates' kernels fused, every step's input
     projected in one matmul before the time loop; drawn like Flax's cell. Arguments only where
     they differ from its defaults (orthogonal recurrent kernels, tanh, forget-gate bias 1)."""
-    kw: dict[str, Code] = {"kernel_init": initializer_expr(p.init)}
+    kw: dict[str, Code | bool] = {"kernel_init": initializer_expr(p.init)}
     if p.recurrent_init is not None and p.recurrent_init.name != "orthogonal":
         kw["recurrent_kernel_init"] = initializer_expr(p.recurrent_init)
     if p.activation is not None and p.activation.name != "tanh":
