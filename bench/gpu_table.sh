@@ -16,8 +16,10 @@
 #     it), else ../shared/bench. Contenders whose packages are missing are skipped and listed.
 # PyTorch's reference is CPU-only (e_torch.py never moves to a GPU): its row is PyTorch on the
 # host's CPU cores, listed for scale, not a GPU contender. Keras is not on the machine: no row.
-# A deadline (DEADLINE_S, default 300 s of runs) stops starting runs; the table holds what
-# finished: every workload's first repetition runs before any second one.
+# A deadline (DEADLINE_S, default 230 s of runs) stops starting runs; the table holds what
+# finished: every workload's first repetition runs before any second one. Then bench/recurrent.py
+# times the LSTM forms on one W5 epoch (Flax's cell as emitted before, the fused layer with scan
+# unroll 1, 4, 10) into recurrent_lstm.txt/.json (at most 75 s).
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -66,7 +68,7 @@ ONLY=nncompile:api,nncompile:api-step,a_flax_nnx:jit,c_jax_scan:scan,c_jax_scan:
 if [ $SMOKE = 1 ]; then
   ARGS=(--reps 1 --epochs 2)
 else
-  ARGS=(--reps "${REPS:-2}" --deadline "${DEADLINE_S:-300}")
+  ARGS=(--reps "${REPS:-2}" --deadline "${DEADLINE_S:-230}")
 fi
 "$PY" bench/run.py --workloads W2,W4,W5,W6 --only "$ONLY" "${ARGS[@]}" \
   --timeout 240 --out "$OUT/gpu.jsonl" >"$OUT/gpu_table.txt" 2>"$OUT/run.log"
@@ -74,4 +76,11 @@ rc=$?
 "$PY" bench/run.py --table "$OUT/gpu.jsonl" --md >"$OUT/gpu_table.md" 2>>"$OUT/run.log"
 tail -n 40 "$OUT/run.log"
 cat "$OUT/gpu_table.txt"
+if [ $SMOKE = 1 ]; then
+  RARGS=(--reps 1 --epochs 2 --forms flax,fused-u1)
+else
+  RARGS=(--reps 2 --epochs 5 --forms flax,fused-u1,fused-u4,fused-u10)
+fi
+timeout 75 "$PY" bench/recurrent.py "${RARGS[@]}" >"$OUT/recurrent_lstm.json" 2>"$OUT/recurrent_lstm.txt"
+cat "$OUT/recurrent_lstm.txt"
 exit $rc
