@@ -18,8 +18,9 @@
 # host's CPU cores, listed for scale, not a GPU contender. Keras is not on the machine: no row.
 # A deadline (DEADLINE_S, default 230 s of runs) stops starting runs; the table holds what
 # finished: every workload's first repetition runs before any second one. Then bench/recurrent.py
-# times the LSTM forms on one W5 epoch (Flax's cell as emitted before, the fused layer with scan
-# unroll 1, 4, 10) into recurrent_lstm.txt/.json (at most 75 s).
+# times the LSTM forms on one W5 epoch (Flax's cell as emitted before; the fused layer as emitted,
+# each step projecting its input, with scan unroll 1 and 8; the fused layer projecting every step's
+# input before the loop) into recurrent_lstm.txt/.json (at most 75 s).
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -77,9 +78,9 @@ rc=$?
 tail -n 40 "$OUT/run.log"
 cat "$OUT/gpu_table.txt"
 if [ $SMOKE = 1 ]; then
-  RARGS=(--reps 1 --epochs 2 --forms flax,fused-u1)
+  RARGS=(--reps 1 --epochs 2 --forms flax,step-u1)
 else
-  RARGS=(--reps 2 --epochs 5 --forms flax,fused-u1,fused-u4,fused-u10)
+  RARGS=(--reps 2 --epochs 5 --forms flax,step-u1,fused-u1,step-u8)
 fi
 timeout 75 "$PY" bench/recurrent.py "${RARGS[@]}" >"$OUT/recurrent_lstm.json" 2>"$OUT/recurrent_lstm.txt"
 cat "$OUT/recurrent_lstm.txt"

@@ -5,8 +5,10 @@ layer form; everything else equal. Interleaved, in one process; prints one JSON 
     python bench/recurrent.py [--reps 3] [--epochs 5] [--kind lstm|gru|simple_rnn] [--units 64]
 
 Forms: `flax`  nnx.RNN(nnx.LSTMCell / GRUCell / SimpleCell), what nncompile emitted before;
-`fused-uK`: the layer nncompile emits now (nncompile/registry/layers/recurrent.py: gates fused,
-the input projection of all time steps one matmul before the loop) with lax.scan unroll K.
+`fused-uK`: the layer nncompile emits (nncompile/registry/layers/recurrent.py: gates fused, the
+input projection of all time steps one matmul before the loop) with lax.scan unroll K; `step-uK`:
+the same layer with `hoist=False` (each step projects its own input); `flax-opt`:
+nnx.RNN(nnx.OptimizedLSTMCell).
 """
 
 from __future__ import annotations
@@ -44,12 +46,15 @@ def layer_classes(kind: str) -> type:
 class Model(nnx.Module):
     def __init__(self, kind, form, units, rngs):
         init = nnx.initializers.glorot_uniform()
-        if form == "flax":
-            self.rnn = nnx.RNN(CELLS[kind](1, units, kernel_init=init, rngs=rngs))
+        if form in ("flax", "flax-opt"):  # flax-opt: nnx.OptimizedLSTMCell (gates fused per step)
+            cell = nnx.OptimizedLSTMCell if form == "flax-opt" else CELLS[kind]
+            self.rnn = nnx.RNN(cell(1, units, kernel_init=init, rngs=rngs))
             self.last = True
-        else:
-            unroll = int(form.split("-u")[1])
-            self.rnn = layer_classes(kind)(1, units, kernel_init=init, unroll=unroll, rngs=rngs)
+        else:  # fused-uK: inputs projected before the loop; step-uK: each step projects its own
+            unroll, hoist = int(form.split("-u")[1]), form.startswith("fused")
+            self.rnn = layer_classes(kind)(
+                1, units, kernel_init=init, hoist=hoist, unroll=unroll, rngs=rngs
+            )
             self.last = False
         self.out = nnx.Linear(units, 1, kernel_init=init, rngs=rngs)
 

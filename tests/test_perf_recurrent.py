@@ -1,6 +1,6 @@
-"""The emitted recurrent layers (registry/layers/recurrent.py: gates fused, the input projection
-of every step one matmul before the time loop) compute what Flax's cells compute, from the same
-initial parameters (drawn with the same keys in the same order)."""
+"""The emitted recurrent layers (registry/layers/recurrent.py: gates fused; optionally the input
+projection of every step one matmul before the time loop) compute what Flax's cells compute, from
+the same initial parameters (drawn with the same keys in the same order)."""
 
 from __future__ import annotations
 
@@ -78,12 +78,15 @@ def test_same_initial_parameters_and_the_same_keys_left_for_the_next_layer(kind)
     assert count == sum(np.size(v) for v in jax.tree.leaves(nnx.state(cell, nnx.Param)))
 
 
-@pytest.mark.parametrize("kind", sorted(CELLS))
-@pytest.mark.parametrize("reverse", [False, True])
-def test_outputs_states_and_gradients_equal_flax(kind, reverse):
+@pytest.mark.parametrize(
+    "kind, reverse, hoist",
+    [(k, r, False) for k in sorted(CELLS) for r in (False, True)]
+    + [(k, False, True) for k in sorted(CELLS)],
+)
+def test_outputs_states_and_gradients_equal_flax(kind, reverse, hoist):
     cell, _ = flax_cell(kind, 0)
     rnn = nnx.RNN(cell, reverse=reverse, keep_order=True, return_carry=True)
-    layer, _ = ours(kind, 0, sequences=True, reverse=reverse)
+    layer, _ = ours(kind, 0, sequences=True, reverse=reverse, hoist=hoist)
     x = x_batch()
     carry, seq = rnn(x)
     states, mine = layer(x, return_carry=True)

@@ -1,9 +1,12 @@
 """The recurrent layers' emitted modules: one class per cell kind (LSTM, GRU, simple RNN).
 
 Each keeps its gates' kernels fused -- an input kernel [F, gates * U], a recurrent kernel
-[U, gates * U] -- so a time step costs ONE recurrent matmul, and projects the inputs of every time
-step with ONE matmul before the time loop (a lax.scan over the time-major projections). A
-many-to-one layer carries only the state through the loop (no stacked outputs to slice).
+[U, gates * U] -- so a time step costs one input and one recurrent matmul (Flax's LSTMCell: 4 + 4).
+A many-to-one layer carries only the state through the loop (no stacked outputs to slice).
+``hoist=True`` projects the inputs of every time step with ONE matmul before the time loop
+instead; measured on XLA:CPU (bench/recurrent.py, W5: 1 feature, 64 units) it costs more than it
+saves (epoch CPU time: per-step projection 0.80x Flax's cell, hoisted 1.25x), so the emitted
+layers project per step; bench/gpu_table.sh measures both on a GPU.
 
 The parameters are drawn like Flax's cells (nnx.LSTMCell, nnx.GRUCell, nnx.SimpleCell) gate by
 gate, with the same random keys in the same order, and concatenated: the same initial function
@@ -31,16 +34,22 @@ def run_cell(cell, carry, xw, sequences, reverse, unroll):
 )
 
 _COMMON = '''
-    def _project(self, x):
-        """Every time step's input projection, one matmul: [B, T, F] -> [T, B, G]."""
-        return jnp.einsum("btf,fg->tbg", x, self.kernel[...]) + self.bias[...]
+    def _inputs(self, x):
+        """The time-major inputs of the loop and the projection a step applies to its own: with
+        ``hoist``, every step's projection as one matmul here ([B, T, F] -> [T, B, G]); else the
+        inputs [T, B, F], each step projecting its own."""
+        k, b = self.kernel[...], self.bias[...]
+        if self.hoist:
+            return jnp.einsum("btf,fg->tbg", x, k) + b, lambda v: v
+        return jnp.swapaxes(x, 0, 1), lambda v: v @ k + b
 
     def _carry(self, xw, initial_carry, states):
         """The initial states in the projections' dtype: zeros, or ``initial_carry``."""
         if initial_carry is None:
-            return (jnp.zeros(xw.shape[1:2] + (self.units,), xw.dtype),) * states
+            dtype = jnp.result_type(xw.dtype, self.kernel.dtype)
+            return (jnp.zeros(xw.shape[1:2] + (self.units,), dtype),) * states
         states = initial_carry if isinstance(initial_carry, tuple) else (initial_carry,)
-        return tuple(s.astype(xw.dtype) for s in states)
+        return tuple(s.astype(jnp.result_type(xw.dtype, self.kernel.dtype)) for s in states)
 
     def _out(self, carry, out, return_carry):
         return (self.carry_out(carry), out) if return_carry else out
@@ -56,10 +65,10 @@ class LSTM(nnx.Module):
 
     def __init__(self, features, units, *, kernel_init, recurrent_kernel_init=None,
                  activation=jax.nn.tanh, forget_bias=True, sequences=False, reverse=False,
-                 unroll=1, rngs):
+                 hoist=False, unroll=1, rngs):
         recurrent_kernel_init = recurrent_kernel_init or nnx.initializers.orthogonal()
         self.units, self.activation, self.sequences = units, activation, sequences
-        self.reverse, self.unroll = reverse, unroll
+        self.reverse, self.hoist, self.unroll = reverse, hoist, unroll
         ki = [kernel_init(rngs.params(), (features, units)) for _ in range(4)]
         kh = []
         for _ in range(4):  # each gate: recurrent kernel, then bias (zeros; its key is drawn)
@@ -79,14 +88,14 @@ class LSTM(nnx.Module):
         return h, c
 
     def __call__(self, x, initial_carry=None, return_carry=False):
-        xw = self._project(x)
+        xw, proj = self._inputs(x)
         r, act = self.recurrent_kernel[...], self.activation
         h, c = self._carry(xw, initial_carry, 2)  # the spec's order (h, c)
         carry = (c, h)
 
         def cell(carry, xw_t):
             c, h = carry
-            i, f, g, o = jnp.split(xw_t + h @ r, 4, axis=-1)
+            i, f, g, o = jnp.split(proj(xw_t) + h @ r, 4, axis=-1)
             c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * act(g)
             return c, jax.nn.sigmoid(o) * act(c)
 
@@ -104,10 +113,11 @@ class GRU(nnx.Module):
     Drawn like nnx.GRUCell (same keys)."""
 
     def __init__(self, features, units, *, kernel_init, recurrent_kernel_init=None,
-                 activation=jax.nn.tanh, sequences=False, reverse=False, unroll=1, rngs):
+                 activation=jax.nn.tanh, sequences=False, reverse=False, hoist=False, unroll=1,
+                 rngs):
         recurrent_kernel_init = recurrent_kernel_init or nnx.initializers.orthogonal()
         self.units, self.activation, self.sequences = units, activation, sequences
-        self.reverse, self.unroll = reverse, unroll
+        self.reverse, self.hoist, self.unroll = reverse, hoist, unroll
         self.kernel = nnx.Param(kernel_init(rngs.params(), (features, 3 * units)))
         rngs.params()  # the input bias (zeros): its key is drawn
         self.bias = nnx.Param(jnp.zeros((3 * units,)))
@@ -119,13 +129,13 @@ class GRU(nnx.Module):
         return carry[0]
 
     def __call__(self, x, initial_carry=None, return_carry=False):
-        xw = self._project(x)
+        xw, proj = self._inputs(x)
         r, act = self.recurrent_kernel[...], self.activation
         carry = self._carry(xw, initial_carry, 1)
 
         def cell(carry, xw_t):
             (h,) = carry
-            x_r, x_z, x_n = jnp.split(xw_t, 3, axis=-1)
+            x_r, x_z, x_n = jnp.split(proj(xw_t), 3, axis=-1)
             h_r, h_z, h_n = jnp.split(h @ r, 3, axis=-1)
             z = jax.nn.sigmoid(x_z + h_z)
             n = act(x_n + jax.nn.sigmoid(x_r + h_r) * h_n)
@@ -145,10 +155,11 @@ class SimpleRNN(nnx.Module):
     nnx.SimpleCell (same keys)."""
 
     def __init__(self, features, units, *, kernel_init, recurrent_kernel_init=None,
-                 activation=jax.nn.tanh, sequences=False, reverse=False, unroll=1, rngs):
+                 activation=jax.nn.tanh, sequences=False, reverse=False, hoist=False, unroll=1,
+                 rngs):
         recurrent_kernel_init = recurrent_kernel_init or nnx.initializers.orthogonal()
         self.units, self.activation, self.sequences = units, activation, sequences
-        self.reverse, self.unroll = reverse, unroll
+        self.reverse, self.hoist, self.unroll = reverse, hoist, unroll
         self.recurrent_kernel = nnx.Param(recurrent_kernel_init(rngs.params(), (units, units)))
         self.kernel = nnx.Param(kernel_init(rngs.params(), (features, units)))
         rngs.params()  # the input bias (zeros): its key is drawn
@@ -160,12 +171,12 @@ class SimpleRNN(nnx.Module):
         return carry[0]
 
     def __call__(self, x, initial_carry=None, return_carry=False):
-        xw = self._project(x)
+        xw, proj = self._inputs(x)
         r, act = self.recurrent_kernel[...], self.activation
         carry = self._carry(xw, initial_carry, 1)
 
         def cell(carry, xw_t):
-            return (act(xw_t + carry[0] @ r),)
+            return (act(proj(xw_t) + carry[0] @ r),)
 
         carry, out = run_cell(cell, carry, xw, self.sequences, self.reverse, self.unroll)
         return self._out(carry, out, return_carry)
