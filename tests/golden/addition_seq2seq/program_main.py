@@ -32,10 +32,10 @@ class LSTM(nnx.Module):
 
     def __init__(self, features, units, *, kernel_init, recurrent_kernel_init=None,
                  activation=jax.nn.tanh, forget_bias=True, sequences=False, reverse=False,
-                 unroll=1, rngs):
+                 hoist=False, unroll=1, rngs):
         recurrent_kernel_init = recurrent_kernel_init or nnx.initializers.orthogonal()
         self.units, self.activation, self.sequences = units, activation, sequences
-        self.reverse, self.unroll = reverse, unroll
+        self.reverse, self.hoist, self.unroll = reverse, hoist, unroll
         ki = [kernel_init(rngs.params(), (features, units)) for _ in range(4)]
         kh = []
         for _ in range(4):  # each gate: recurrent kernel, then bias (zeros; its key is drawn)
@@ -48,16 +48,22 @@ class LSTM(nnx.Module):
         self.recurrent_kernel = nnx.Param(jnp.concatenate(kh, axis=1))
         self.bias = nnx.Param(bias)
 
-    def _project(self, x):
-        """Every time step's input projection, one matmul: [B, T, F] -> [T, B, G]."""
-        return jnp.einsum("btf,fg->tbg", x, self.kernel[...]) + self.bias[...]
+    def _inputs(self, x):
+        """The time-major inputs of the loop and the projection a step applies to its own: with
+        ``hoist``, every step's projection as one matmul here ([B, T, F] -> [T, B, G]); else the
+        inputs [T, B, F], each step projecting its own."""
+        k, b = self.kernel[...], self.bias[...]
+        if self.hoist:
+            return jnp.einsum("btf,fg->tbg", x, k) + b, lambda v: v
+        return jnp.swapaxes(x, 0, 1), lambda v: v @ k + b
 
     def _carry(self, xw, initial_carry, states):
         """The initial states in the projections' dtype: zeros, or ``initial_carry``."""
         if initial_carry is None:
-            return (jnp.zeros(xw.shape[1:2] + (self.units,), xw.dtype),) * states
+            dtype = jnp.result_type(xw.dtype, self.kernel.dtype)
+            return (jnp.zeros(xw.shape[1:2] + (self.units,), dtype),) * states
         states = initial_carry if isinstance(initial_carry, tuple) else (initial_carry,)
-        return tuple(s.astype(xw.dtype) for s in states)
+        return tuple(s.astype(jnp.result_type(xw.dtype, self.kernel.dtype)) for s in states)
 
     def _out(self, carry, out, return_carry):
         return (self.carry_out(carry), out) if return_carry else out
@@ -67,14 +73,14 @@ class LSTM(nnx.Module):
         return h, c
 
     def __call__(self, x, initial_carry=None, return_carry=False):
-        xw = self._project(x)
+        xw, proj = self._inputs(x)
         r, act = self.recurrent_kernel[...], self.activation
         h, c = self._carry(xw, initial_carry, 2)  # the spec's order (h, c)
         carry = (c, h)
 
         def cell(carry, xw_t):
             c, h = carry
-            i, f, g, o = jnp.split(xw_t + h @ r, 4, axis=-1)
+            i, f, g, o = jnp.split(proj(xw_t) + h @ r, 4, axis=-1)
             c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * act(g)
             return c, jax.nn.sigmoid(o) * act(c)
 

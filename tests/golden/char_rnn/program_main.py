@@ -30,25 +30,32 @@ class GRU(nnx.Module):
     Drawn like nnx.GRUCell (same keys)."""
 
     def __init__(self, features, units, *, kernel_init, recurrent_kernel_init=None,
-                 activation=jax.nn.tanh, sequences=False, reverse=False, unroll=1, rngs):
+                 activation=jax.nn.tanh, sequences=False, reverse=False, hoist=False, unroll=1,
+                 rngs):
         recurrent_kernel_init = recurrent_kernel_init or nnx.initializers.orthogonal()
         self.units, self.activation, self.sequences = units, activation, sequences
-        self.reverse, self.unroll = reverse, unroll
+        self.reverse, self.hoist, self.unroll = reverse, hoist, unroll
         self.kernel = nnx.Param(kernel_init(rngs.params(), (features, 3 * units)))
         rngs.params()  # the input bias (zeros): its key is drawn
         self.bias = nnx.Param(jnp.zeros((3 * units,)))
         self.recurrent_kernel = nnx.Param(recurrent_kernel_init(rngs.params(), (units, 3 * units)))
 
-    def _project(self, x):
-        """Every time step's input projection, one matmul: [B, T, F] -> [T, B, G]."""
-        return jnp.einsum("btf,fg->tbg", x, self.kernel[...]) + self.bias[...]
+    def _inputs(self, x):
+        """The time-major inputs of the loop and the projection a step applies to its own: with
+        ``hoist``, every step's projection as one matmul here ([B, T, F] -> [T, B, G]); else the
+        inputs [T, B, F], each step projecting its own."""
+        k, b = self.kernel[...], self.bias[...]
+        if self.hoist:
+            return jnp.einsum("btf,fg->tbg", x, k) + b, lambda v: v
+        return jnp.swapaxes(x, 0, 1), lambda v: v @ k + b
 
     def _carry(self, xw, initial_carry, states):
         """The initial states in the projections' dtype: zeros, or ``initial_carry``."""
         if initial_carry is None:
-            return (jnp.zeros(xw.shape[1:2] + (self.units,), xw.dtype),) * states
+            dtype = jnp.result_type(xw.dtype, self.kernel.dtype)
+            return (jnp.zeros(xw.shape[1:2] + (self.units,), dtype),) * states
         states = initial_carry if isinstance(initial_carry, tuple) else (initial_carry,)
-        return tuple(s.astype(xw.dtype) for s in states)
+        return tuple(s.astype(jnp.result_type(xw.dtype, self.kernel.dtype)) for s in states)
 
     def _out(self, carry, out, return_carry):
         return (self.carry_out(carry), out) if return_carry else out
@@ -57,13 +64,13 @@ class GRU(nnx.Module):
         return carry[0]
 
     def __call__(self, x, initial_carry=None, return_carry=False):
-        xw = self._project(x)
+        xw, proj = self._inputs(x)
         r, act = self.recurrent_kernel[...], self.activation
         carry = self._carry(xw, initial_carry, 1)
 
         def cell(carry, xw_t):
             (h,) = carry
-            x_r, x_z, x_n = jnp.split(xw_t, 3, axis=-1)
+            x_r, x_z, x_n = jnp.split(proj(xw_t), 3, axis=-1)
             h_r, h_z, h_n = jnp.split(h @ r, 3, axis=-1)
             z = jax.nn.sigmoid(x_z + h_z)
             n = act(x_n + jax.nn.sigmoid(x_r + h_r) * h_n)
