@@ -3,9 +3,10 @@ references.
 
     python bench/nncompile_workload.py --workload W1 [--variant api|cli] [--epochs N]
 
-The specs are bench/specs/w{1,2,3}_*.nn. The data are benchcommon's (the same split and
-standardisation as the reference programs in ../shared/bench/), fed through
-`Program.fit(data=...)`, so only the training code differs.
+The specs are bench/specs/w{1..6}_*.nn (W4: own data, no references). The data are benchcommon's
+(the same split and standardisation as the reference programs in ../shared/bench/), fed through
+`Program.fit(data=...)`, so only the training code differs (W6, a GAN: every image, no test split;
+quality = the last epoch's d_loss and g_loss).
 
 Variants:
   api   `nncompile.compile(spec).fit(data=benchcommon arrays)`                       <- default
