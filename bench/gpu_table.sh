@@ -4,6 +4,7 @@
 #
 #   OUT=/tmp/out bash bench/gpu_table.sh            # on the GPU machine: ~5 minutes on an H200
 #   OUT=/tmp/out bash bench/gpu_table.sh --smoke    # anywhere: 1 repetition, 2 epochs (a check)
+#   (WORKLOADS=W5,W6 and ONLY=<contenders> narrow it; REPS, DEADLINE_S, PYTHON as below)
 #
 # Runs from the repository root with nncompile on PYTHONPATH (no pip install of nncompile). It
 # needs, for the Python it runs (python3, or $PYTHON):
@@ -65,13 +66,14 @@ EOF
 } >"$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"
 
-ONLY=nncompile:api,nncompile:api-step,a_flax_nnx:jit,c_jax_scan:scan,c_jax_scan:step,e_torch:eager
+ONLY=${ONLY:-nncompile:api,nncompile:api-step,a_flax_nnx:jit,c_jax_scan:scan,c_jax_scan:step,e_torch:eager}
+WORKLOADS=${WORKLOADS:-W2,W4,W5,W6}
 if [ $SMOKE = 1 ]; then
   ARGS=(--reps 1 --epochs 2)
 else
   ARGS=(--reps "${REPS:-2}" --deadline "${DEADLINE_S:-230}")
 fi
-"$PY" bench/run.py --workloads W2,W4,W5,W6 --only "$ONLY" "${ARGS[@]}" \
+"$PY" bench/run.py --workloads "$WORKLOADS" --only "$ONLY" "${ARGS[@]}" \
   --timeout 240 --out "$OUT/gpu.jsonl" >"$OUT/gpu_table.txt" 2>"$OUT/run.log"
 rc=$?
 "$PY" bench/run.py --table "$OUT/gpu.jsonl" --md >"$OUT/gpu_table.md" 2>>"$OUT/run.log"
