@@ -4,9 +4,11 @@ Each keeps its gates' kernels fused -- an input kernel [F, gates * U], a recurre
 [U, gates * U] -- so a time step costs one input and one recurrent matmul (Flax's LSTMCell: 4 + 4).
 A many-to-one layer carries only the state through the loop (no stacked outputs to slice).
 ``hoist=True`` projects the inputs of every time step with ONE matmul before the time loop
-instead; measured on XLA:CPU (bench/recurrent.py, W5: 1 feature, 64 units) it costs more than it
-saves (epoch CPU time: per-step projection 0.80x Flax's cell, hoisted 1.25x), so the emitted
-layers project per step; bench/gpu_table.sh measures both on a GPU.
+instead. Measured on XLA:CPU (bench/recurrent.py: a W5 epoch, 1 feature, 64 units, one process,
+interleaved; epoch time against Flax's cell): LSTM per step 1.28-1.30x, hoisted 0.86-0.89x; GRU
+per step 1.03-1.06x, hoisted 1.18-1.19x; simple RNN per step 1.17x, hoisted 0.90x. Hence the
+defaults: GRU hoists, LSTM and simple RNN project per step. bench/gpu_table.sh measures the LSTM
+forms on a GPU.
 
 The parameters are drawn like Flax's cells (nnx.LSTMCell, nnx.GRUCell, nnx.SimpleCell) gate by
 gate, with the same random keys in the same order, and concatenated: the same initial function
@@ -113,7 +115,7 @@ class GRU(nnx.Module):
     Drawn like nnx.GRUCell (same keys)."""
 
     def __init__(self, features, units, *, kernel_init, recurrent_kernel_init=None,
-                 activation=jax.nn.tanh, sequences=False, reverse=False, hoist=False, unroll=1,
+                 activation=jax.nn.tanh, sequences=False, reverse=False, hoist=True, unroll=1,
                  rngs):
         recurrent_kernel_init = recurrent_kernel_init or nnx.initializers.orthogonal()
         self.units, self.activation, self.sequences = units, activation, sequences
