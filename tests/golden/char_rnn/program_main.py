@@ -30,7 +30,7 @@ class GRU(nnx.Module):
     Drawn like nnx.GRUCell (same keys)."""
 
     def __init__(self, features, units, *, kernel_init, recurrent_kernel_init=None,
-                 activation=jax.nn.tanh, sequences=False, reverse=False, hoist=False, unroll=1,
+                 activation=jax.nn.tanh, sequences=False, reverse=False, hoist=True, unroll=1,
                  rngs):
         recurrent_kernel_init = recurrent_kernel_init or nnx.initializers.orthogonal()
         self.units, self.activation, self.sequences = units, activation, sequences
