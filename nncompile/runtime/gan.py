@@ -1,8 +1,12 @@
 """Adversarial training of an emitted GAN program (`objective: gan(...)`).
 
-The same shape as the supervised Trainer: data on the device once, on-device shuffling, one
-compiled function per epoch (lax.scan over batches) over the split state of the generator,
-the discriminator and their optimizers, donated; one host sync per epoch. Every
+The supervised Trainer's levers: data on the device once, on-device shuffling, one compiled
+function per epoch (lax.scan over the batches, each one discriminator step then one generator
+step) over the flat state of the generator, the discriminator and their optimizers, with each
+layer's kernel ahead of its bias in the loop carry (`state.carry_order`); one host sync per epoch;
+compiled once (`compile_count`). The state is not donated: the epoch's input stays valid and is the
+rollback point for a non-finite loss, without a copy, and it is written back into the nnx objects
+only when something reads them (a sample grid, a checkpoint, the end of the fit). Every
 `samples.every` epochs a grid of generated examples (from one fixed noise key) is kept.
 
 A conditional GAN (CONFIG gan.condition) trains on (example, class id) pairs: the emitted
@@ -33,7 +37,7 @@ from . import jaxcache
 from .batches import DATA_STREAM, batching, oversized
 from .history import History, Resume, StopReason, notify
 from .loop import run_config
-from .state import from_pure, to_pure
+from .state import carry_order, from_pure, to_pure
 
 
 class GanTrainer:
@@ -72,10 +76,16 @@ class GanTrainer:
         self.batching = batching(self.config.batch_size, len(self.splits["train"][0]), True)
         if warning := oversized(self.config.batch_size, len(self.splits["train"][0])):
             self.log(warning)
-        self.generator, self.discriminator = program.make_models(self.seed)
+        g, d = program.make_models(self.seed)
         g_tx, d_tx = program.make_optimizers(self.batching.updates, self.epochs)
-        self.g_opt = nnx.Optimizer(self.generator, g_tx, wrt=nnx.Param)
-        self.d_opt = nnx.Optimizer(self.discriminator, d_tx, wrt=nnx.Param)
+        self._objs = (
+            g,
+            d,
+            nnx.Optimizer(g, g_tx, wrt=nnx.Param),
+            nnx.Optimizer(d, d_tx, wrt=nnx.Param),
+        )
+        # during a fit: the latest epoch's state leaves, written back into the objects on access
+        self._pending: list | None = None
         self.traces: collections.Counter = collections.Counter()
         self.samples: list[tuple[int, np.ndarray]] = []
         self.stop_training = False
@@ -85,38 +95,78 @@ class GanTrainer:
         self.plateau = None  # (reduce_on_plateau is refused for GANs)
         self._resume: Resume | None = None
         self._root = jax.random.fold_in(jax.random.key(self.seed), DATA_STREAM)
-        self._gdef = nnx.graphdef(self._objects())
+        self._gdef, state = nnx.split(self._objs)
+        self._treedef = jax.tree.structure(state)
         self._compile()
 
     def _objects(self):
-        return (self.generator, self.discriminator, self.g_opt, self.d_opt)
+        self._sync()
+        return self._objs
+
+    def _sync(self) -> None:
+        """Write the fit's latest state into the nnx objects (once per change, when read)."""
+        if self._pending is not None:
+            nnx.update(self._objs, jax.tree.unflatten(self._treedef, self._pending))
+            self._pending = None
+
+    def _leaves(self) -> list:
+        return (
+            self._pending if self._pending is not None else jax.tree.leaves(nnx.state(self._objs))
+        )
+
+    @property
+    def generator(self):
+        return self._objects()[0]
+
+    @property
+    def discriminator(self):
+        return self._objects()[1]
+
+    @property
+    def g_opt(self):
+        return self._objects()[2]
+
+    @property
+    def d_opt(self):
+        return self._objects()[3]
 
     @property
     def model(self):
         return (self.generator, self.discriminator)
 
+    @property
+    def compile_count(self) -> int:
+        """How many times a training or sampling function was traced (= compiled)."""
+        return sum(self.traces.values())
+
     def _compile(self) -> None:
         size, steps = self.batching.size, self.batching.steps
-        program, gdef = self.program, self._gdef
+        program, gdef, treedef = self.program, self._gdef, self._treedef
+        order = carry_order(treedef)  # kernels before biases in the loop carry
+        inverse = [int(i) for i in np.argsort(order)]
 
-        def epoch_fn(state, epoch, data):
+        def epoch_fn(leaves, epoch, data):
             self.traces["epoch"] += 1
             x = data[0]
             key = jax.random.fold_in(self._root, epoch)
-            order = jax.random.permutation(key, x.shape[0])[: steps * size].reshape(steps, size)
+            rows = jax.random.permutation(key, x.shape[0])[: steps * size].reshape(steps, size)
             keys = jax.random.split(jax.random.fold_in(key, 1), steps)
 
-            def body(state, inputs):
+            def body(carry, inputs):
                 rows, k = inputs
+                state = jax.tree.unflatten(treedef, [carry[j] for j in inverse])
                 g, d, go, do = nnx.merge(gdef, state)
                 batch = [a[rows] for a in data]  # (x,) or, conditional, (x, y)
                 d_loss, g_loss = program.train_step(g, d, go, do, *batch, k)
-                return nnx.state((g, d, go, do)), (d_loss, g_loss)
+                out = jax.tree.leaves(nnx.state((g, d, go, do)))
+                return [out[i] for i in order], (d_loss, g_loss)
 
-            state, (d_losses, g_losses) = jax.lax.scan(body, state, (order, keys))
-            return state, d_losses.mean(), g_losses.mean()
+            carry, (d_losses, g_losses) = jax.lax.scan(
+                body, [leaves[i] for i in order], (rows, keys)
+            )
+            return [carry[j] for j in inverse], d_losses.mean(), g_losses.mean()
 
-        self._epoch = jax.jit(epoch_fn, donate_argnums=0)
+        self._epoch = jax.jit(epoch_fn)  # not donated: the input is the rollback point
 
         def generate_fn(g_state, key, n, labels):
             self.traces["generate"] += 1
@@ -159,8 +209,7 @@ class GanTrainer:
             r, self._resume = self._resume, None
             history.epochs = [dict(e) for e in r.epochs]
         notify(self.callbacks, "on_fit_start", self, history)
-        state = nnx.state(self._objects())
-        good = jax.tree.map(jnp.copy, state)
+        state = good = self._leaves()
         start = time.perf_counter()
         last = self.epochs_done + self.epochs
         try:
@@ -177,8 +226,7 @@ class GanTrainer:
                         "learning rate",
                     )
                     break
-                good = jax.tree.map(jnp.copy, state)
-                nnx.update(self._objects(), state)
+                good = self._pending = state
                 logs = {
                     "epoch": epoch,
                     "loss": g_loss,
@@ -196,7 +244,8 @@ class GanTrainer:
         except KeyboardInterrupt:
             state = good
             history.stopped(StopReason.INTERRUPTED, "interrupted")
-        nnx.update(self._objects(), state)
+        self._pending = state
+        self._sync()
         history.seconds = time.perf_counter() - start
         notify(self.callbacks, "on_fit_end", self, history)
         return history
@@ -242,6 +291,7 @@ class GanTrainer:
         }
 
     def load_state(self, state: dict) -> None:
+        self._sync()
         if "model" in state:
             models = (self.generator, self.discriminator)
             nnx.update(models, from_pure(nnx.state(models), state["model"]))

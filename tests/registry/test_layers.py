@@ -129,19 +129,18 @@ def test_every_example_emits_as_a_model(name):
         (
             "lstm(4, activation=tanh)",
             ("[5, 2]",),
-            "nnx.RNN(unit_forget_bias(nnx.LSTMCell(2, 4, kernel_init=KERNEL_INIT, rngs=rngs)))",
+            "LSTM(2, 4, kernel_init=KERNEL_INIT, rngs=rngs)",
         ),
         (
             "gru(4, activation=relu)",
             ("[5, 2]",),
-            "nnx.RNN(nnx.GRUCell(2, 4, kernel_init=KERNEL_INIT, activation_fn=jax.nn.relu, "
-            "rngs=rngs))",
+            "GRU(2, 4, kernel_init=KERNEL_INIT, activation=jax.nn.relu, rngs=rngs)",
         ),
         (
             "lstm(4, activation=leaky_relu(0.2))",
             ("[5, 2]",),
-            "nnx.RNN(unit_forget_bias(nnx.LSTMCell(2, 4, kernel_init=KERNEL_INIT, "
-            "activation_fn=lambda v: jax.nn.leaky_relu(v, negative_slope=0.2), rngs=rngs)))",
+            "LSTM(2, 4, kernel_init=KERNEL_INIT, "
+            "activation=lambda v: jax.nn.leaky_relu(v, negative_slope=0.2), rngs=rngs)",
         ),
         ("primary_caps(2, 4)", ("[6, 6, 3]",), "PrimaryCapsules(3, 2, 4, (3, 3), rngs=rngs)"),
     ],

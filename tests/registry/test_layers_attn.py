@@ -73,11 +73,11 @@ def test_library_defaults_stay_out_of_the_emitted_calls():
     )
     assert init("transformer_block(2)", "[5, 8]") == "TransformerBlock(8, 2, 8, 32, rngs=rngs)"
     assert init("lstm(4, unit_forget_bias=false, recurrent_init=orthogonal)", "[5, 2]") == (
-        "nnx.RNN(nnx.LSTMCell(2, 4, kernel_init=KERNEL_INIT, rngs=rngs))"
+        "LSTM(2, 4, kernel_init=KERNEL_INIT, forget_bias=False, rngs=rngs)"
     )
     assert init("gru(4, recurrent_init=glorot_uniform)", "[5, 2]") == (
-        "nnx.RNN(nnx.GRUCell(2, 4, kernel_init=KERNEL_INIT, "
-        "recurrent_kernel_init=nnx.initializers.glorot_uniform(), rngs=rngs))"
+        "GRU(2, 4, kernel_init=KERNEL_INIT, "
+        "recurrent_kernel_init=nnx.initializers.glorot_uniform(), rngs=rngs)"
     )
 
 
@@ -110,15 +110,14 @@ def test_positional_embedding_tells_positions_apart():
 
 def test_lstm_forget_gate_starts_at_one_and_recurrent_kernels_are_orthogonal():
     _, _, module = built(Example("lstm(5)", ("[6, 3]",)))
-    cell = module.layer.cell
-    assert np.all(np.asarray(cell.hf.bias[...]) == 1.0)
-    for gate in (cell.hi, cell.hg, cell.ho):
-        assert np.all(np.asarray(gate.bias[...]) == 0.0)
-    for gate in (cell.hi, cell.hf, cell.hg, cell.ho):
-        w = np.asarray(gate.kernel[...])
+    layer = module.layer  # gates i, f, g, o side by side
+    bias = np.asarray(layer.bias[...]).reshape(4, 5)
+    assert np.all(bias[1] == 1.0)
+    assert np.all(bias[[0, 2, 3]] == 0.0)
+    for w in np.split(np.asarray(layer.recurrent_kernel[...]), 4, axis=1):
         np.testing.assert_allclose(w.T @ w, np.eye(5), atol=1e-5)
     _, _, plain = built(Example("lstm(5, unit_forget_bias=false)", ("[6, 3]",)))
-    assert np.all(np.asarray(plain.layer.cell.hf.bias[...]) == 0.0)
+    assert np.all(np.asarray(plain.layer.bias[...]) == 0.0)
 
 
 def errors(text: str) -> list[tuple[str, str | None]]:

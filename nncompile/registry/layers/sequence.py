@@ -7,12 +7,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import field_validator
 
-from ...expr import Snippet, Sym, call, t
+from ...expr import Sym, call, t
 from ...shapes import Shape, ShapeError, fmt
 from .. import Params, Ref, RefTo
 from ..activations import activation_fn, initializer_expr, initializer_snippets
 from ..lowering import RNGS, Code, Lowered
 from .base import ActivationRef, Example, InitRef, Layer, Positive, rank
+from .recurrent import BOTH_WAYS
+from .recurrent import LAYERS as FUSED
 
 
 class Embedding(Params):
@@ -90,18 +92,6 @@ class Lstm(Recurrent):
     unit_forget_bias: bool = True  # the forget gate's bias starts at 1 (Keras' default)
 
 
-UNIT_FORGET_BIAS = Snippet(
-    "unit_forget_bias",
-    '''
-def unit_forget_bias(cell):
-    """An LSTM cell whose forget gate starts open: its bias is 1, so early on the cell keeps its
-    state and gradients flow through many steps (Jozefowicz et al., 2015; Keras' default)."""
-    cell.hf.bias[...] = jnp.ones_like(cell.hf.bias[...])
-    return cell
-''',
-)
-
-
 def rnn_shape(name: str):
     def infer(p: Recurrent, x: list[Shape]) -> Shape:
         s = x[0]
@@ -120,17 +110,11 @@ def rnn_shape(name: str):
     return infer
 
 
-# the Flax cell of each recurrent layer, and its gates: flax's cells have input kernels without bias
-# and hidden kernels with bias, one pair per gate
-CELLS = {
-    "simple_rnn": ("nnx.SimpleCell", 1),
-    "lstm": ("nnx.LSTMCell", 4),
-    "gru": ("nnx.GRUCell", 3),
-}
+GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 
 
 def rnn_count(name: str):
-    gates = CELLS[name][1]
+    gates = GATES[name]
 
     def count(p: Recurrent, x: list[Shape], out: Shape) -> int:
         f, u = x[0][-1], p.units
@@ -139,46 +123,39 @@ def rnn_count(name: str):
     return count
 
 
-def cell(kind: str, features: int, p: Recurrent) -> Code:
-    """The Flax cell: glorot_uniform input kernels (the language's default), orthogonal recurrent
-    kernels (Flax's default, left out), for an LSTM a forget-gate bias of 1; ``activation_fn``
-    only where it is not Flax's default, tanh."""
-    kw: dict[str, Code] = {"kernel_init": initializer_expr(p.init)}
+def fused_layer(kind: str, features: int, p: Recurrent, reverse: bool = False) -> Code:
+    """The emitted layer (registry.layers.recurrent): the gates' kernels fused, every step's input
+    projected in one matmul before the time loop; drawn like Flax's cell. Arguments only where
+    they differ from its defaults (orthogonal recurrent kernels, tanh, forget-gate bias 1)."""
+    kw: dict[str, Code | bool] = {"kernel_init": initializer_expr(p.init)}
     if p.recurrent_init is not None and p.recurrent_init.name != "orthogonal":
         kw["recurrent_kernel_init"] = initializer_expr(p.recurrent_init)
     if p.activation is not None and p.activation.name != "tanh":
-        kw["activation_fn"] = activation_fn(p.activation)
-    built = call(CELLS[kind][0], features, p.units, **kw, rngs=RNGS)
-    return call("unit_forget_bias", built) if forget_bias(p) else built
+        kw["activation"] = activation_fn(p.activation)
+    if isinstance(p, Lstm) and not p.unit_forget_bias:
+        kw["forget_bias"] = False
+    if p.return_sequences:
+        kw["sequences"] = True
+    if reverse:
+        kw["reverse"] = True
+    return call(FUSED[kind].name, features, p.units, **kw, rngs=RNGS)
 
 
-def forget_bias(p: Recurrent) -> bool:
-    return isinstance(p, Lstm) and p.unit_forget_bias
-
-
-def cell_snippets(p: Recurrent) -> tuple[Snippet, ...]:
-    more = (UNIT_FORGET_BIAS,) if forget_bias(p) else ()
-    return initializer_snippets(p.init, p.recurrent_init) + more
-
-
-def initial_carry(kind: str, states: Sequence[Code]) -> dict[str, Any]:
-    """``initial_carry=`` from the states in the spec's order: Flax's LSTM carry is (c, h)."""
+def fused_carry(states: Sequence[Code]) -> dict[str, Any]:
+    """``initial_carry=`` from the states in the spec's order ((h, c) for an LSTM)."""
     if not states:
         return {}
-    if kind == "lstm":
-        h, c = states
-        return {"initial_carry": (c, h)}
-    return {"initial_carry": states[0]}
+    return {"initial_carry": tuple(states) if len(states) > 1 else states[0]}
 
 
-def unpack_states(kind: str, sequences: bool):
-    """The assignment target of ``nnx.RNN(..., return_carry=True)``'s ``(carry, outputs)``."""
+def fused_unpack(kind: str, sequences: bool):
+    """The assignment target of ``layer(..., return_carry=True)``'s ``(states, outputs)``."""
 
     def unpack(v: Sequence[Sym]) -> Code:
         seq, states = (v[0], v[1:]) if sequences else (Sym("_"), v)
         if kind == "lstm":
             h, c = states
-            return t("({c}, {h}), {seq}", c=c, h=h, seq=seq)
+            return t("({h}, {c}), {seq}", h=h, c=c, seq=seq)
         return t("{h}, {seq}", h=states[0], seq=seq)
 
     return unpack
@@ -186,22 +163,20 @@ def unpack_states(kind: str, sequences: bool):
 
 def lower_rnn(kind: str):
     def lower(p: Recurrent, x: tuple[Shape, ...], out: Shape) -> Lowered:
-        init = call("nnx.RNN", cell(kind, x[0][-1], p))
+        init = fused_layer(kind, x[0][-1], p)
+        snippets = (*initializer_snippets(p.init, p.recurrent_init), FUSED[kind])
 
         def apply(a: Sym, xs: Sequence[Code]) -> Code:
-            out = call(a, xs[0], **initial_carry(kind, xs[1:]))
-            return out if p.return_sequences else t("{h}[:, -1]", h=out)
+            return call(a, xs[0], **fused_carry(xs[1:]))
 
         if not p.return_state:
-            return Lowered(init, apply, cell_snippets(p))
+            return Lowered(init, apply, snippets)
         return Lowered(
             init,
             apply,
-            apply_all=lambda a, xs: call(
-                a, xs[0], **initial_carry(kind, xs[1:]), return_carry=True
-            ),
-            unpack=unpack_states(kind, p.return_sequences),
-            snippets=cell_snippets(p),
+            apply_all=lambda a, xs: call(a, xs[0], **fused_carry(xs[1:]), return_carry=True),
+            unpack=fused_unpack(kind, p.return_sequences),
+            snippets=snippets,
         )
 
     return lower
@@ -214,7 +189,7 @@ class Bidirectional(Params):
     @field_validator("layer")
     @classmethod
     def _recurrent(cls, v: Ref) -> Ref:
-        if v.name not in CELLS:
+        if v.name not in GATES:
             raise ValueError(
                 f"bidirectional wraps a recurrent layer (simple_rnn, lstm, gru), not {v.name}"
             )
@@ -237,27 +212,15 @@ def bidirectional_count(p: Bidirectional, x: list[Shape], out: Shape) -> int:
 
 
 def lower_bidirectional(p: Bidirectional, x: tuple[Shape, ...], out: Shape) -> Lowered:
+    """The forward layer and a backward twin (its outputs in time order; without sequences its
+    final state, the one after reading step 0), concatenated or summed."""
     inner, f = p.layer.params, x[0][-1]
     assert isinstance(inner, Recurrent)  # the validator admits recurrent layers only
-    summed = p.merge == "sum" and inner.return_sequences
-    add = {"merge_fn": t("lambda a, b: a + b")} if summed else {}
-    init = call(
-        "nnx.Bidirectional",
-        call("nnx.RNN", cell(p.layer.name, f, inner)),
-        call("nnx.RNN", cell(p.layer.name, f, inner)),
-        **add,
-        rngs=RNGS,
-    )
-    if inner.return_sequences:
-        return Lowered(init, lambda a, xs: call(a, xs[0]), cell_snippets(inner))
-    # last step of the forward pass, and the backward pass's last step (which sits at time 0)
-    if p.merge == "sum":
-        last = "(lambda h: h[:, -1, :{u}] + h[:, 0, {u}:])({h})"
-    else:
-        last = "(lambda h: jnp.concatenate([h[:, -1, :{u}], h[:, 0, {u}:]], axis=-1))({h})"
-    return Lowered(
-        init, lambda a, xs: t(last, u=inner.units, h=call(a, xs[0])), cell_snippets(inner)
-    )
+    kind = p.layer.name
+    both = [fused_layer(kind, f, inner), fused_layer(kind, f, inner, reverse=True)]
+    merge = {"merge": "sum"} if p.merge == "sum" else {}
+    snippets = (*initializer_snippets(inner.init, inner.recurrent_init), FUSED[kind], BOTH_WAYS)
+    return Lowered(call("BothWays", *both, **merge), lambda a, xs: call(a, xs[0]), snippets)
 
 
 class Repeat(Params):

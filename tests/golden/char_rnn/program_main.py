@@ -13,13 +13,80 @@ from flax import nnx
 KERNEL_INIT = nnx.initializers.glorot_uniform()  # the language's default kernel initializer
 
 
+def run_cell(cell, carry, xw, sequences, reverse, unroll):
+    """Scan ``cell(carry, xw_t) -> carry`` over the time-major projections ``xw`` [T, B, G] (a
+    carry's last element is h). Returns (final carry, outputs [B, T, U] or the final h)."""
+
+    def step(carry, xw_t):
+        carry = cell(carry, xw_t)
+        return carry, (carry[-1] if sequences else None)
+
+    carry, hs = jax.lax.scan(step, carry, xw, reverse=reverse, unroll=unroll)
+    return carry, (jnp.swapaxes(hs, 0, 1) if sequences else carry[-1])
+
+
+class GRU(nnx.Module):
+    """GRU layer, gates r, z, n fused: x [B, T, F] -> [B, T, U] (sequences) or the last h [B, U].
+    Drawn like nnx.GRUCell (same keys)."""
+
+    def __init__(self, features, units, *, kernel_init, recurrent_kernel_init=None,
+                 activation=jax.nn.tanh, sequences=False, reverse=False, hoist=True, unroll=1,
+                 rngs):
+        recurrent_kernel_init = recurrent_kernel_init or nnx.initializers.orthogonal()
+        self.units, self.activation, self.sequences = units, activation, sequences
+        self.reverse, self.hoist, self.unroll = reverse, hoist, unroll
+        self.kernel = nnx.Param(kernel_init(rngs.params(), (features, 3 * units)))
+        rngs.params()  # the input bias (zeros): its key is drawn
+        self.bias = nnx.Param(jnp.zeros((3 * units,)))
+        self.recurrent_kernel = nnx.Param(recurrent_kernel_init(rngs.params(), (units, 3 * units)))
+
+    def _inputs(self, x):
+        """The time-major inputs of the loop and the projection a step applies to its own: with
+        ``hoist``, every step's projection as one matmul here ([B, T, F] -> [T, B, G]); else the
+        inputs [T, B, F], each step projecting its own."""
+        k, b = self.kernel[...], self.bias[...]
+        if self.hoist:
+            return jnp.einsum("btf,fg->tbg", x, k) + b, lambda v: v
+        return jnp.swapaxes(x, 0, 1), lambda v: v @ k + b
+
+    def _carry(self, xw, initial_carry, states):
+        """The initial states in the projections' dtype: zeros, or ``initial_carry``."""
+        if initial_carry is None:
+            dtype = jnp.result_type(xw.dtype, self.kernel.dtype)
+            return (jnp.zeros(xw.shape[1:2] + (self.units,), dtype),) * states
+        states = initial_carry if isinstance(initial_carry, tuple) else (initial_carry,)
+        return tuple(s.astype(jnp.result_type(xw.dtype, self.kernel.dtype)) for s in states)
+
+    def _out(self, carry, out, return_carry):
+        return (self.carry_out(carry), out) if return_carry else out
+
+    def carry_out(self, carry):
+        return carry[0]
+
+    def __call__(self, x, initial_carry=None, return_carry=False):
+        xw, proj = self._inputs(x)
+        r, act = self.recurrent_kernel[...], self.activation
+        carry = self._carry(xw, initial_carry, 1)
+
+        def cell(carry, xw_t):
+            (h,) = carry
+            x_r, x_z, x_n = jnp.split(proj(xw_t), 3, axis=-1)
+            h_r, h_z, h_n = jnp.split(h @ r, 3, axis=-1)
+            z = jax.nn.sigmoid(x_z + h_z)
+            n = act(x_n + jax.nn.sigmoid(x_r + h_r) * h_n)
+            return ((1.0 - z) * n + z * h,)
+
+        carry, out = run_cell(cell, carry, xw, self.sequences, self.reverse, self.unroll)
+        return self._out(carry, out, return_carry)
+
+
 class CharRNN(nnx.Module):
     """model CharRNN (char_rnn.nn:18)"""
 
     def __init__(self, rngs: nnx.Rngs):
         self.embedding_1 = nnx.Embed(33, 16, rngs=rngs)  # char_rnn.nn:20  [32] -> [32, 16]
         # char_rnn.nn:21  [32, 16] -> [32, 96]
-        self.gru_1 = nnx.RNN(nnx.GRUCell(16, 96, kernel_init=KERNEL_INIT, rngs=rngs))
+        self.gru_1 = GRU(16, 96, kernel_init=KERNEL_INIT, sequences=True, rngs=rngs)
         # char_rnn.nn:22  [32, 96] -> [32, 33]
         self.dense_1 = nnx.Linear(96, 33, kernel_init=KERNEL_INIT, rngs=rngs)
 

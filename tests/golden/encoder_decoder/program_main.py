@@ -13,11 +13,79 @@ from flax import nnx
 KERNEL_INIT = nnx.initializers.glorot_uniform()  # the language's default kernel initializer
 
 
-def unit_forget_bias(cell):
-    """An LSTM cell whose forget gate starts open: its bias is 1, so early on the cell keeps its
-    state and gradients flow through many steps (Jozefowicz et al., 2015; Keras' default)."""
-    cell.hf.bias[...] = jnp.ones_like(cell.hf.bias[...])
-    return cell
+def run_cell(cell, carry, xw, sequences, reverse, unroll):
+    """Scan ``cell(carry, xw_t) -> carry`` over the time-major projections ``xw`` [T, B, G] (a
+    carry's last element is h). Returns (final carry, outputs [B, T, U] or the final h)."""
+
+    def step(carry, xw_t):
+        carry = cell(carry, xw_t)
+        return carry, (carry[-1] if sequences else None)
+
+    carry, hs = jax.lax.scan(step, carry, xw, reverse=reverse, unroll=unroll)
+    return carry, (jnp.swapaxes(hs, 0, 1) if sequences else carry[-1])
+
+
+class LSTM(nnx.Module):
+    """LSTM layer, gates i, f, g, o fused: x [B, T, F] -> [B, T, U] (sequences) or the last h
+    [B, U]. Carry in the spec's order (h, c). Drawn like nnx.LSTMCell (same keys); a forget-gate
+    bias of 1 with ``forget_bias``."""
+
+    def __init__(self, features, units, *, kernel_init, recurrent_kernel_init=None,
+                 activation=jax.nn.tanh, forget_bias=True, sequences=False, reverse=False,
+                 hoist=False, unroll=1, rngs):
+        recurrent_kernel_init = recurrent_kernel_init or nnx.initializers.orthogonal()
+        self.units, self.activation, self.sequences = units, activation, sequences
+        self.reverse, self.hoist, self.unroll = reverse, hoist, unroll
+        ki = [kernel_init(rngs.params(), (features, units)) for _ in range(4)]
+        kh = []
+        for _ in range(4):  # each gate: recurrent kernel, then bias (zeros; its key is drawn)
+            kh.append(recurrent_kernel_init(rngs.params(), (units, units)))
+            rngs.params()
+        bias = jnp.zeros((4 * units,))
+        if forget_bias:  # the forget gate starts open (Jozefowicz et al., 2015; Keras' default)
+            bias = bias.at[units:2 * units].set(1.0)
+        self.kernel = nnx.Param(jnp.concatenate(ki, axis=1))
+        self.recurrent_kernel = nnx.Param(jnp.concatenate(kh, axis=1))
+        self.bias = nnx.Param(bias)
+
+    def _inputs(self, x):
+        """The time-major inputs of the loop and the projection a step applies to its own: with
+        ``hoist``, every step's projection as one matmul here ([B, T, F] -> [T, B, G]); else the
+        inputs [T, B, F], each step projecting its own."""
+        k, b = self.kernel[...], self.bias[...]
+        if self.hoist:
+            return jnp.einsum("btf,fg->tbg", x, k) + b, lambda v: v
+        return jnp.swapaxes(x, 0, 1), lambda v: v @ k + b
+
+    def _carry(self, xw, initial_carry, states):
+        """The initial states in the projections' dtype: zeros, or ``initial_carry``."""
+        if initial_carry is None:
+            dtype = jnp.result_type(xw.dtype, self.kernel.dtype)
+            return (jnp.zeros(xw.shape[1:2] + (self.units,), dtype),) * states
+        states = initial_carry if isinstance(initial_carry, tuple) else (initial_carry,)
+        return tuple(s.astype(jnp.result_type(xw.dtype, self.kernel.dtype)) for s in states)
+
+    def _out(self, carry, out, return_carry):
+        return (self.carry_out(carry), out) if return_carry else out
+
+    def carry_out(self, carry):
+        c, h = carry
+        return h, c
+
+    def __call__(self, x, initial_carry=None, return_carry=False):
+        xw, proj = self._inputs(x)
+        r, act = self.recurrent_kernel[...], self.activation
+        h, c = self._carry(xw, initial_carry, 2)  # the spec's order (h, c)
+        carry = (c, h)
+
+        def cell(carry, xw_t):
+            c, h = carry
+            i, f, g, o = jnp.split(proj(xw_t) + h @ r, 4, axis=-1)
+            c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * act(g)
+            return c, jax.nn.sigmoid(o) * act(c)
+
+        carry, out = run_cell(cell, carry, xw, self.sequences, self.reverse, self.unroll)
+        return self._out(carry, out, return_carry)
 
 
 class Reverser(nnx.Module):
@@ -26,24 +94,20 @@ class Reverser(nnx.Module):
     def __init__(self, rngs: nnx.Rngs):
         self.s = nnx.Embed(10, 16, rngs=rngs)  # encoder_decoder.nn:18  [6] -> [6, 16]
         # encoder_decoder.nn:19  [6, 16] -> [6, 64]
-        self.enc = nnx.RNN(
-            unit_forget_bias(nnx.LSTMCell(16, 64, kernel_init=KERNEL_INIT, rngs=rngs))
-        )
+        self.enc = LSTM(16, 64, kernel_init=KERNEL_INIT, sequences=True, rngs=rngs)
         self.t = nnx.Embed(10, 16, rngs=rngs)  # encoder_decoder.nn:20  [6] -> [6, 16]
         # encoder_decoder.nn:21  [6, 16], [64], [64] -> [6, 64]
-        self.dec = nnx.RNN(
-            unit_forget_bias(nnx.LSTMCell(16, 64, kernel_init=KERNEL_INIT, rngs=rngs))
-        )
+        self.dec = LSTM(16, 64, kernel_init=KERNEL_INIT, sequences=True, rngs=rngs)
         # encoder_decoder.nn:22  [6, 64] -> [6, 10]
         self.answer = nnx.Linear(64, 10, kernel_init=KERNEL_INIT, rngs=rngs)
 
     def __call__(self, source, shifted):
         s = self.s(source)  # encoder_decoder.nn:18  [6] -> [6, 16]
         # encoder_decoder.nn:19  [6, 16] -> [6, 64], [64], [64]
-        (c, h), enc = self.enc(s, return_carry=True)
+        (h, c), enc = self.enc(s, return_carry=True)
         t = self.t(shifted)  # encoder_decoder.nn:20  [6] -> [6, 16]
         # encoder_decoder.nn:21  [6, 16], [64], [64] -> [6, 64]
-        dec = self.dec(t, initial_carry=(c, h))
+        dec = self.dec(t, initial_carry=(h, c))
         answer = self.answer(dec)  # encoder_decoder.nn:22  [6, 64] -> [6, 10]
         return answer
 
