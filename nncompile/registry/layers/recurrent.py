@@ -8,7 +8,8 @@ instead. Measured on XLA:CPU (bench/recurrent.py: a W5 epoch, 1 feature, 64 unit
 interleaved; epoch time against Flax's cell): LSTM per step 1.28-1.30x, hoisted 0.86-0.89x; GRU
 per step 1.03-1.06x, hoisted 1.18-1.19x; simple RNN per step 1.17x, hoisted 0.90x. Hence the
 defaults: GRU hoists, LSTM and simple RNN project per step. bench/gpu_table.sh measures the LSTM
-forms on a GPU.
+forms on a GPU: there, unrolling the time loop 8 steps per iteration made a W5 LSTM epoch 2.0x
+faster (bench/results/gpu_h200.md), hence ``unroll=None`` (the default): 8 off the CPU, 1 on it.
 
 The parameters are drawn like Flax's cells (nnx.LSTMCell, nnx.GRUCell, nnx.SimpleCell) gate by
 gate, with the same random keys in the same order, and concatenated: the same initial function
@@ -24,7 +25,11 @@ RUN_CELL = Snippet(
     '''
 def run_cell(cell, carry, xw, sequences, reverse, unroll):
     """Scan ``cell(carry, xw_t) -> carry`` over the time-major projections ``xw`` [T, B, G] (a
-    carry's last element is h). Returns (final carry, outputs [B, T, U] or the final h)."""
+    carry's last element is h). Returns (final carry, outputs [B, T, U] or the final h).
+    ``unroll=None``: by backend -- 8 steps per loop iteration on an accelerator, where a step is
+    latency-bound (a W5 epoch on an H200: 34.5 ms against 70.9 ms), 1 on a CPU."""
+    if unroll is None:
+        unroll = 1 if jax.default_backend() == "cpu" else 8
 
     def step(carry, xw_t):
         carry = cell(carry, xw_t)
@@ -67,7 +72,7 @@ class LSTM(nnx.Module):
 
     def __init__(self, features, units, *, kernel_init, recurrent_kernel_init=None,
                  activation=jax.nn.tanh, forget_bias=True, sequences=False, reverse=False,
-                 hoist=False, unroll=1, rngs):
+                 hoist=False, unroll=None, rngs):
         recurrent_kernel_init = recurrent_kernel_init or nnx.initializers.orthogonal()
         self.units, self.activation, self.sequences = units, activation, sequences
         self.reverse, self.hoist, self.unroll = reverse, hoist, unroll
@@ -115,7 +120,7 @@ class GRU(nnx.Module):
     Drawn like nnx.GRUCell (same keys)."""
 
     def __init__(self, features, units, *, kernel_init, recurrent_kernel_init=None,
-                 activation=jax.nn.tanh, sequences=False, reverse=False, hoist=True, unroll=1,
+                 activation=jax.nn.tanh, sequences=False, reverse=False, hoist=True, unroll=None,
                  rngs):
         recurrent_kernel_init = recurrent_kernel_init or nnx.initializers.orthogonal()
         self.units, self.activation, self.sequences = units, activation, sequences
@@ -157,7 +162,7 @@ class SimpleRNN(nnx.Module):
     nnx.SimpleCell (same keys)."""
 
     def __init__(self, features, units, *, kernel_init, recurrent_kernel_init=None,
-                 activation=jax.nn.tanh, sequences=False, reverse=False, hoist=False, unroll=1,
+                 activation=jax.nn.tanh, sequences=False, reverse=False, hoist=False, unroll=None,
                  rngs):
         recurrent_kernel_init = recurrent_kernel_init or nnx.initializers.orthogonal()
         self.units, self.activation, self.sequences = units, activation, sequences

@@ -15,7 +15,11 @@ KERNEL_INIT = nnx.initializers.glorot_uniform()  # the language's default kernel
 
 def run_cell(cell, carry, xw, sequences, reverse, unroll):
     """Scan ``cell(carry, xw_t) -> carry`` over the time-major projections ``xw`` [T, B, G] (a
-    carry's last element is h). Returns (final carry, outputs [B, T, U] or the final h)."""
+    carry's last element is h). Returns (final carry, outputs [B, T, U] or the final h).
+    ``unroll=None``: by backend -- 8 steps per loop iteration on an accelerator, where a step is
+    latency-bound (a W5 epoch on an H200: 34.5 ms against 70.9 ms), 1 on a CPU."""
+    if unroll is None:
+        unroll = 1 if jax.default_backend() == "cpu" else 8
 
     def step(carry, xw_t):
         carry = cell(carry, xw_t)
@@ -32,7 +36,7 @@ class LSTM(nnx.Module):
 
     def __init__(self, features, units, *, kernel_init, recurrent_kernel_init=None,
                  activation=jax.nn.tanh, forget_bias=True, sequences=False, reverse=False,
-                 hoist=False, unroll=1, rngs):
+                 hoist=False, unroll=None, rngs):
         recurrent_kernel_init = recurrent_kernel_init or nnx.initializers.orthogonal()
         self.units, self.activation, self.sequences = units, activation, sequences
         self.reverse, self.hoist, self.unroll = reverse, hoist, unroll
