@@ -107,7 +107,7 @@ def test_schema_is_generated_from_blocks_and_registries(program_schema):
     train = defs["TrainProps"]["properties"]
     assert train["loss"]["anyOf"][0] == {"$ref": "#/$defs/ref:loss"}
     assert train["optimizer"]["anyOf"][0] == {"$ref": "#/$defs/ref:optimizer"}
-    assert defs["TrainProps"]["required"] == ["data", "loss"]
+    assert defs["TrainProps"]["required"] == ["loss"]  # data: optional (fit(data=...) on arrays)
     assert defs["DataProps"]["properties"]["normalize"]["enum"] == ["standard", "minmax", "none"]
     dense = defs["Dense"]["properties"]
     assert dense["activation"]["anyOf"][0] == {"$ref": "#/$defs/ref:activation"}

@@ -35,7 +35,7 @@ model M {{ input x: [4]  dense(3, activation=softmax) }}
 train {{ model: M  data: d  loss: categorical_crossentropy  optimizer: sgd(lr=lr) }}
 sweep {{ random: {{lr: [0.1, 0.01]}}  {PROPERTY[registry.kind]}: {call(entry)} }}
 """
-    assert nncompile.check(spec) == []
+    assert nncompile.check(text=spec) == []
     program, _ = analyse(Source(spec, "<spec>"))
     ref = getattr(program.sweeps["main"].props, PROPERTY[registry.kind])
     assert ref.name == entry.name and ref.params == entry.params.model_validate(entry.example)

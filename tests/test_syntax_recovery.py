@@ -30,7 +30,7 @@ DATA = 'data iris {\n  source: sklearn("iris")\n  split: {train: 0.8, val: 0.2}\
 
 
 def errors(text: str) -> list[tuple[int, str, str]]:
-    return [(d.span.line, d.code, d.message) for d in nncompile.check(text)]
+    return [(d.span.line, d.code, d.message) for d in nncompile.check(text=text)]
 
 
 def test_the_corpus_has_ten_files_of_several_syntax_errors():

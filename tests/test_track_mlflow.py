@@ -38,7 +38,7 @@ def test_train_logs_params_metrics_and_the_run_folder(tmp_path, monkeypatch):
     assert params["let.width"] == "12"  # the --set value
     assert params["optimizer"] == "adam(lr=0.01)"
     assert params["batch_size"] == "16" and params["epochs"] == "3"
-    lines = Path("runs/spec-main/metrics.jsonl").read_text().splitlines()
+    lines = Path("runs/spec-main/1/metrics.jsonl").read_text().splitlines()
     history = [json.loads(line) for line in lines]
     for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr"):
         logged = client.get_metric_history(run.info.run_id, key)
@@ -105,4 +105,4 @@ def test_an_unusable_store_is_one_message(tmp_path, monkeypatch, capsys):
     assert err.startswith("nncompile: track: mlflow cannot start a run at sqlite:///file.txt/")
     assert "hint: check the tracking URI" in err
     assert "Traceback" not in err
-    assert not Path("runs/spec-main").exists()  # the run folder made for it is gone again
+    assert not Path("runs/spec-main/1").exists()  # the run folder made for it is gone again

@@ -32,7 +32,7 @@ def test_train_writes_every_history_column_per_epoch(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("spec.nn").write_text(SPEC.format(track="track: [tensorboard(histograms=true)]"))
     assert main(["train", "spec.nn", "--set", "width=12", "--quiet"]) == 0
-    run = Path("runs/spec-main")
+    run = Path("runs/spec-main/1")
     acc = events(run / "tensorboard")
     tags = acc.Tags()
     assert set(tags["scalars"]) == {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"}
@@ -72,7 +72,7 @@ def test_track_flag_adds_a_tracker(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("spec.nn").write_text(SPEC.format(track=""))
     assert main(["train", "spec.nn", "--epochs", "1", "--quiet", "--track", "tensorboard"]) == 0
-    assert [s.step for s in events(Path("runs/spec-main/tensorboard")).Scalars("loss")] == [1]
+    assert [s.step for s in events(Path("runs/spec-main/1/tensorboard")).Scalars("loss")] == [1]
 
 
 def test_fits_without_a_run_folder_each_get_their_own_folder(tmp_path, monkeypatch):

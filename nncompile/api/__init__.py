@@ -252,7 +252,8 @@ class Program(Decoding, Transfer, RunFiles):
 
             self._release_run()
             self._run = open_run(run_dir, resume=resume, log=note)
-            self.record(self._run.work, splits)  # a killed run still says what it trains
+            if not resume:  # (a resumed run has its record; a failed resume changes nothing)
+                self.record(self._run.work, splits)  # a killed run still says what it trains
         if run_dir is not None:
             from ..runtime.checkpoint import Checkpointer
 

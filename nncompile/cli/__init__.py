@@ -62,7 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         devices.join(args)  # a multi-host run: before anything uses JAX
         code = args.handler(args)
-        sys.stdout.flush()  # here, where a closed pipe is handled, not at the interpreter's exit
+        # flushed here, where a closed pipe is handled, not at the interpreter's exit (unless the
+        # command closed it: the language server does when its client leaves)
+        if not sys.stdout.closed:
+            sys.stdout.flush()
         return code
     except BrokenPipeError:  # `nncompile docs | head`: the reader has what it wanted
         return broken_pipe()

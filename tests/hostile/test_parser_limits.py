@@ -23,7 +23,7 @@ GOOD = dict(source='sklearn("iris")', units=3, lr="1e-3")
 
 
 def messages(text: str) -> list[tuple[str, str, str | None]]:
-    return [(d.code, d.message, d.hint) for d in nncompile.check(text)]
+    return [(d.code, d.message, d.hint) for d in nncompile.check(text=text)]
 
 
 INT_HINT = "integers must lie between -9223372036854775807 and 9223372036854775807"
@@ -139,7 +139,7 @@ train {{ model: M  data: corpus  loss: sparse_categorical_crossentropy }}
 """
     try:
         for path in (fifo, "/dev/zero"):
-            found = _finishes(lambda p=path: nncompile.check(text.format(path=p)))
+            found = _finishes(lambda p=path: nncompile.check(text=text.format(path=p)))
             assert all("internal error" not in d.message for d in found)
     finally:
         _unblock(fifo)
