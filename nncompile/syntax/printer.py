@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 from lark import Token, Tree
 
+from .lines import scan
+
 WIDTH = 100
 ALIGN = 10
 INDENT = "  "
@@ -29,20 +31,9 @@ def comments_of(lines: list[str]) -> dict[int, tuple[int, str]]:
     """line number -> (0-based column, comment text) for every `#` comment outside strings."""
     out: dict[int, tuple[int, str]] = {}
     for number, line in enumerate(lines, 1):
-        in_string = escaped = False
-        for column, ch in enumerate(line):
-            if in_string:
-                if escaped:
-                    escaped = False
-                elif ch == "\\":
-                    escaped = True
-                elif ch == '"':
-                    in_string = False
-            elif ch == '"':
-                in_string = True
-            elif ch == "#":
-                out[number] = (column, line[column:].rstrip())
-                break
+        column = scan(line)[1]
+        if column is not None:
+            out[number] = (column, line[column:].rstrip())
     return out
 
 

@@ -27,6 +27,7 @@ from ..diagnostics import CompileError, Diagnostic
 from ..source import Source, Span
 from . import ast
 from .diagnose import check_nesting, diagnose
+from .lines import scan
 
 MAX_ERRORS = 50  # per file; more would bury the first ones
 MAX_PER_ITEM = 10
@@ -219,22 +220,7 @@ def _place(e: UnexpectedInput, last_line: int) -> tuple[int, int]:
 
 def _code(line: str) -> str:
     """A line without its strings and comment."""
-    out, in_string, escaped = [], False, False
-    for ch in line:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch == "#":
-            break
-        else:
-            out.append(ch)
-    return "".join(out)
+    return scan(line)[0]
 
 
 def _balanced(line: str) -> bool:
