@@ -57,7 +57,7 @@ def edits(text: str, seed: int):
 
 @pytest.mark.parametrize("path", [*SPECS, None], ids=lambda p: p.stem if p else "big_spec")
 def test_incremental_parse_equals_whole_parse(path):
-    text = path.read_text() if path is not None else big_spec(200)
+    text = path.read_text() if path is not None else big_spec(60)
     spec = whole(text)
     assert spec is not None
     used = total = 0

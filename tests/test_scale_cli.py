@@ -45,6 +45,18 @@ def test_coordinator_needs_its_companions(capsys):
     assert "--coordinator needs --num-processes and --process-id" in capsys.readouterr().err
 
 
+# one process with 4 forced devices runs every command in turn (through the CLI's own entry point,
+# as `nncompile ...` would) and prints each command's output between markers
+COMMANDS = """
+import sys
+from nncompile.cli import main
+for line in sys.stdin.read().splitlines():
+    print("=== " + line, flush=True)
+    code = main(line.split())
+    print("=== exit %d" % code, flush=True)
+"""
+
+
 def test_train_eval_predict_on_four_devices(tmp_path):
     env = {
         **os.environ,
@@ -53,27 +65,31 @@ def test_train_eval_predict_on_four_devices(tmp_path):
     }
     spec = ROOT / "specs" / "digits_mlp.nn"
     np.save(tmp_path / "x.npy", np.zeros((5, 64), np.float32))
-
-    def cli(*args: str) -> subprocess.CompletedProcess:
-        done = subprocess.run(
-            [sys.executable, "-m", "nncompile", *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-        return done
-
-    cli("train", str(spec), "--devices", "4", "--epochs", "1", "--out", "run", "--quiet")
-    four = cli("eval", str(spec), "--run", "run", "--devices", "4", "--format", "json").stdout
-    one = cli("eval", str(spec), "--run", "run", "--devices", "1", "--format", "json").stdout
+    lines = [
+        f"train {spec} --devices 4 --epochs 1 --out run --quiet",
+        f"eval {spec} --run run --devices 4 --format json",
+        f"eval {spec} --run run --devices 1 --format json",
+        f"predict {spec} --run run --input x.npy --devices 4",
+        f"predict {spec} --run run --input x.npy --devices 1",
+    ]
+    done = subprocess.run(
+        [sys.executable, "-c", COMMANDS],
+        input="\n".join(lines),
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    outputs = done.stdout.split("=== ")[1:]
+    assert [o.splitlines()[-1] for o in outputs[1::2]] == ["exit 0"] * len(lines), done.stderr
+    train, four, one, rows4, rows1 = ("\n".join(o.splitlines()[1:]) for o in outputs[0::2])
     a, b = json.loads(four), json.loads(one)
     assert abs(a["loss"] - b["loss"]) < 1e-5 and a["accuracy"] == b["accuracy"]
-    rows = {}
-    for n in ("4", "1"):
-        out = cli("predict", str(spec), "--run", "run", "--input", "x.npy", "--devices", n).stdout
-        rows[n] = np.array([[float(v) for v in line.split(",")] for line in out.split()])
+    rows = {
+        n: np.array([[float(v) for v in line.split(",")] for line in out.split()])
+        for n, out in (("4", rows4), ("1", rows1))
+    }
     assert rows["4"].shape == (5, 10)
     np.testing.assert_allclose(rows["4"], rows["1"], atol=1e-6)
