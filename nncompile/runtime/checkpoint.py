@@ -189,7 +189,7 @@ class Checkpointer:
             manager = self._open()
             if epoch in manager.all_steps():  # already written (e.g. just before an interrupt)
                 self.saved = epoch
-                return self.directory / str(epoch)
+                return self.folder / str(epoch)
             # (several processes: every process saves the global arrays, the digests of host copies)
             state = trainer.state()
             # the best epoch's state, when `restore_best` will need it and it is not the current one
@@ -203,11 +203,17 @@ class Checkpointer:
             manager.save(epoch, args=ocp.args.Composite(**items), force=True)
             manager.wait_until_finished()
             if primary():
-                write_manifest(self.directory / str(epoch))
-                shutil.rmtree(self.directory / DELETED, ignore_errors=True)
+                write_manifest(self.folder / str(epoch))
+                shutil.rmtree(self.folder / DELETED, ignore_errors=True)
             barrier(f"checkpoint-{epoch}")  # complete with its manifest before anyone goes on
         self.saved = epoch
-        return self.directory / str(epoch)
+        return self.folder / str(epoch)
+
+    @property
+    def folder(self) -> Path:
+        """The checkpoint folder (a multi-host run's process 1.. learns it at the fit's start)."""
+        assert self.directory is not None
+        return self.directory
 
     def _open(self):
         import orbax.checkpoint as ocp

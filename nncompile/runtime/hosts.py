@@ -60,7 +60,7 @@ def barrier(name: str) -> None:
 @dataclass(frozen=True)
 class CheckpointHosts:
     """A multi-host fit's checkpointing: whether this process owns the run folder, and whether the
-    processes checkpoint at all (every one of them, or none: saving and restoring are collective)."""
+    processes checkpoint at all (all of them, or none: saving and restoring are collective)."""
 
     primary: bool
     checkpoints: bool
