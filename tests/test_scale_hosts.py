@@ -12,11 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-import jax
-import numpy as np
 import pytest
-
-import nncompile
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,11 +51,6 @@ def start(tmp_path: Path, port: int, i: int, *args: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def params(tmp_path: Path, run: str) -> list[np.ndarray]:
-    program = nncompile.compile(tmp_path / "spec.nn").load(tmp_path / run)
-    return [np.asarray(a) for a in jax.tree.leaves(program.trainer.state()["model"])]
 
 
 @pytest.mark.slow
