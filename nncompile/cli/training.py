@@ -179,10 +179,13 @@ def train_along(program, args, log) -> int:
     history = program.fit(epochs=args.epochs, log=log, verbose=False, resume=args.resume)
     if "test" in program.trainer.splits:  # process 0's save evaluates it: the same collectives
         program.evaluate("test")
-    rows = (program.trainer.rows_here(), count_rows(program.trainer.splits["train"][0]))
+    trainer, rows = program.trainer, ""
+    if hasattr(trainer, "rows_here"):  # (a GAN's trainer does not say)
+        total = count_rows(trainer.splits["train"][0])
+        rows = f" on {trainer.rows_here()} of the {total} training rows"
     print(
-        f"process {jax.process_index()}: trained {len(history.epochs)} epochs on {rows[0]} of the "
-        f"{rows[1]} training rows (process 0 writes the run folder)",
+        f"process {jax.process_index()}: trained {len(history.epochs)} epochs{rows} "
+        "(process 0 writes the run folder)",
         file=sys.stderr,
     )
     return 1 if history.stop is StopReason.NONFINITE else 0

@@ -17,6 +17,7 @@ devices of all hosts.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import jax
@@ -106,8 +107,18 @@ class Placement:
     @property
     def row_splits(self) -> bool:
         """Whether the splits are divided over the devices by rows (a multi-host run: each
-        process holds only its devices' rows) rather than replicated (one host)."""
-        return jax.process_count() > 1
+        process holds only its devices' rows) rather than replicated (one host, or
+        NNCOMPILE_HOST_DATA=all: every device all the rows, no gather across devices per step)."""
+        if jax.process_count() == 1:
+            return False
+        setting = os.environ.get("NNCOMPILE_HOST_DATA", "shard")
+        if setting not in ("shard", "all"):
+            raise ConfigError(
+                f"NNCOMPILE_HOST_DATA={setting}: takes shard (each host its devices' rows of the "
+                "data, the default) or all (every device all of it)",
+                "unset it, or set it to shard or all",
+            )
+        return setting == "shard"
 
     def place_split(self, tree, gathered: bool):
         """A split on the mesh: replicated on one host, by rows in a multi-host run (`gathered`:
