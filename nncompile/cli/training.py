@@ -38,6 +38,7 @@ def cmd_train(args) -> int:
 def train(args) -> int:
     from ..runtime.devices import primary
     from ..runtime.history import StopReason
+    from ..runtime.hosts import gather_state
     from ..runtime.progress import Progress
     from ..runtime.runrecord import forget_failed
 
@@ -63,6 +64,7 @@ def train(args) -> int:
             track=args.track or (),
             verbose=False,  # (its own Progress, quiet or not)
         )
+        gather_state(program.trainer)  # a multi-host run: the state whole here (runtime.hosts)
         run = program.save(run_dir)
     except BaseException:
         forget_failed(run_dir)  # a numbered run that kept nothing
@@ -174,9 +176,11 @@ def train_along(program, args, log) -> int:
     import jax
 
     from ..runtime.history import StopReason
+    from ..runtime.hosts import gather_state
     from ..runtime.trees import rows as count_rows
 
     history = program.fit(epochs=args.epochs, log=log, verbose=False, resume=args.resume)
+    gather_state(program.trainer)  # (with process 0, before it writes)
     if "test" in program.trainer.splits:  # process 0's save evaluates it: the same collectives
         program.evaluate("test")
     trainer, rows = program.trainer, ""

@@ -159,6 +159,8 @@ def put(a, sharding: NamedSharding):
         return jax.device_put(a, sharding)
     if getattr(a, "sharding", None) == sharding:
         return a
+    if isinstance(a, jax.Array) and not a.is_fully_addressable:  # global already: relaid out
+        return a if a.sharding.is_equivalent_to(sharding, a.ndim) else jax.device_put(a, sharding)
     if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
         data = put(jax.random.key_data(a), sharding)
         return jax.random.wrap_key_data(data, impl=jax.random.key_impl(a))
@@ -200,9 +202,19 @@ def primary() -> bool:
 
 
 def host_state(tree):
-    """A state to write: as it is with one process; with several, fetched to the host (process 0
-    writes alone, so its arrays must be its own)."""
-    return tree if jax.process_count() == 1 else jax.device_get(tree)
+    """A state to write: as it is with one process; with several, fetched whole to the host. An
+    array split over several processes' devices (`shard: params`) is gathered: a collective, so
+    every process calls this at the same point (`runtime.hosts.gather_state`)."""
+    if jax.process_count() == 1:
+        return tree
+    from jax.experimental import multihost_utils
+
+    def fetch(a):
+        if isinstance(a, jax.Array) and not (a.is_fully_addressable or a.is_fully_replicated):
+            return np.asarray(multihost_utils.process_allgather(a, tiled=True))
+        return jax.device_get(a)
+
+    return jax.tree.map(fetch, tree)
 
 
 def writer_options():

@@ -19,7 +19,7 @@ import jax
 import numpy as np
 
 from ..runconfig import RunConfig
-from .devices import primary
+from .devices import host_state, primary
 
 # the longest message `agree` carries (a JSON list of folder paths)
 MAX_BYTES = 8192
@@ -73,3 +73,17 @@ def checkpoint_hosts(cfg: RunConfig, resume: bool) -> CheckpointHosts | None:
     if not several():
         return None
     return CheckpointHosts(primary(), cfg.checkpoint is not None or resume)
+
+
+def gather_state(trainer) -> None:
+    """A multi-host run's trained state, whole on every host before process 0 writes the run folder
+    alone: arrays split over several processes' devices (`shard: params`) are gathered by every
+    process (a collective) and loaded back; replicated ones need nothing."""
+    if not several() or not hasattr(trainer, "load_state"):
+        return
+    state = trainer.state()
+    split = lambda a: (
+        isinstance(a, jax.Array) and not (a.is_fully_addressable or a.is_fully_replicated)
+    )
+    if any(split(a) for a in jax.tree.leaves(state)):  # (the same on every process)
+        trainer.load_state(host_state(state))
