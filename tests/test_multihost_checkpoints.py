@@ -1,12 +1,14 @@
 """Checkpoints and `--resume` in a multi-host run: two processes on loopback
 (`--coordinator 127.0.0.1:PORT --num-processes 2`), each with 2 forced CPU devices, every process
-taking part in Orbax's saves and restores, process 0 writing the run folder.
+taking part in Orbax's saves and restores, process 0 writing the run folder; each process's devices
+hold only their rows of the training split.
 
-One test, four launches (the processes' start-up is most of its time): the uninterrupted 2-process
-run (with checkpoints) and 1 process x 4 devices, started together; the 2-process run stopped after
-epoch 1 (`--epochs 1`); the same run resumed by 2 processes, which ends bitwise where the
-uninterrupted 2-process run ends (the same mesh, the same reductions) and at the parameters of one
-process with 4 devices (all the data on every device) to 1e-5."""
+One test, four rounds of launches (the processes' start-up is most of its time): the uninterrupted
+2-process run (with checkpoints) and 1 process x 4 devices (all the data on every device); the
+2-process run stopped after epoch 1 (`--epochs 1`), and the uninterrupted run with `shard: params`;
+the stopped run resumed by 2 processes. The resumed run ends bitwise where the uninterrupted
+2-process run ends (the same mesh, the same reductions: parameters, optimizer state, losses), at
+the parameters of one process with 4 devices to 1e-5, and `shard: params` at them to 1e-6."""
 
 from __future__ import annotations
 
@@ -44,14 +46,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(tmp_path: Path, devices: int, args: list[str]) -> subprocess.Popen:
+def launch(
+    tmp_path: Path, devices: int, args: list[str], spec: str = "spec.nn"
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
         "PYTHONPATH": str(ROOT),
         "PYTHONUNBUFFERED": "1",
     }
-    cmd = [sys.executable, "-m", "nncompile", "train", "spec.nn", "--quiet", "--devices", "4"]
+    cmd = [sys.executable, "-m", "nncompile", "train", spec, "--quiet", "--devices", "4"]
     return subprocess.Popen(
         [*cmd, *args],
         cwd=tmp_path,
@@ -62,10 +66,10 @@ def launch(tmp_path: Path, devices: int, args: list[str]) -> subprocess.Popen:
     )
 
 
-def two_processes(tmp_path: Path, *args: str) -> list[subprocess.Popen]:
+def two_processes(tmp_path: Path, *args: str, spec: str = "spec.nn") -> list[subprocess.Popen]:
     port = free_port()
     hosts = ["--coordinator", f"127.0.0.1:{port}", "--num-processes", "2", "--process-id"]
-    return [launch(tmp_path, 2, [*hosts, str(i), *args]) for i in (0, 1)]
+    return [launch(tmp_path, 2, [*hosts, str(i), *args], spec) for i in (0, 1)]
 
 
 def finish(procs: list[subprocess.Popen]) -> list[str]:
@@ -84,8 +88,8 @@ def finish(procs: list[subprocess.Popen]) -> list[str]:
     return errs
 
 
-def params(tmp_path: Path, run: str) -> list[np.ndarray]:
-    program = nncompile.compile(tmp_path / "spec.nn").load(tmp_path / run)
+def params(tmp_path: Path, run: str, spec: str = "spec.nn") -> list[np.ndarray]:
+    program = nncompile.compile(tmp_path / spec).load(tmp_path / run)
     return [np.asarray(a) for a in jax.tree.leaves(program.trainer.state()["model"])]
 
 
@@ -107,8 +111,12 @@ def test_two_processes_checkpoint_and_resume_as_two(tmp_path):
     assert held is not None, errs[1][-2000:]
     assert abs(int(held[1]) - int(held[2]) / 2) <= 2
     assert sorted(os.listdir(tmp_path / "whole" / "checkpoints")) == ["1", "2"]
-    # stopped after epoch 1, then resumed by two processes
-    finish(two_processes(tmp_path, "--out", "part", "--epochs", "1"))
+    # stopped after epoch 1 (and, alongside, the whole run with `shard: params`: arrays split
+    # over both processes' devices, saved by both)
+    (tmp_path / "fsdp.nn").write_text(spec_text().replace("  seed:", "  shard: params\n  seed:"))
+    fsdp = two_processes(tmp_path, "--out", "fsdp", spec="fsdp.nn")
+    finish([*two_processes(tmp_path, "--out", "part", "--epochs", "1"), *fsdp])
+    assert sorted(os.listdir(tmp_path / "fsdp" / "checkpoints")) == ["1", "2"]
     assert not (tmp_path / "part" / "checkpoints" / "2").exists()
     errs = finish(two_processes(tmp_path, "--out", "part", "--resume"))
     assert "process 1: trained 2 epochs" in errs[1]
@@ -129,3 +137,5 @@ def test_two_processes_checkpoint_and_resume_as_two(tmp_path):
     assert [e["loss"] for e in history] == [e["loss"] for e in expected]
     on_one = params(tmp_path, "one")
     assert max(float(np.abs(a - b).max()) for a, b in zip(resumed, on_one, strict=True)) < 1e-5
+    split = params(tmp_path, "fsdp", "fsdp.nn")
+    assert max(float(np.abs(a - b).max()) for a, b in zip(split, uninterrupted, strict=True)) < 1e-6
