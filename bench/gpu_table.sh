@@ -4,7 +4,8 @@
 #
 #   OUT=/tmp/out bash bench/gpu_table.sh            # on the GPU machine: ~5 minutes on an H200
 #   OUT=/tmp/out bash bench/gpu_table.sh --smoke    # anywhere: 1 repetition, 2 epochs (a check)
-#   (WORKLOADS=W5,W6 and ONLY=<contenders> narrow it; REPS, DEADLINE_S, PYTHON as below)
+#   (WORKLOADS=W5,W6 and ONLY=<contenders> narrow it; REPS, DEADLINE_S, PYTHON as below;
+#    SCALE=1 adds bench/scale.py's 1-GPU row of W1 and W2 to $OUT/scale_gpu.md)
 #
 # Runs from the repository root with nncompile on PYTHONPATH (no pip install of nncompile). It
 # needs, for the Python it runs (python3, or $PYTHON):
@@ -86,4 +87,10 @@ else
 fi
 timeout 75 "$PY" bench/recurrent.py "${RARGS[@]}" >"$OUT/recurrent_lstm.json" 2>"$OUT/recurrent_lstm.txt"
 cat "$OUT/recurrent_lstm.txt"
+if [ "${SCALE:-0}" = 1 ]; then  # the 1-GPU row of bench/scale.py (W1, W2)
+  SC=(--platform gpu --devices 1 --reps 1 --epochs 4 --timeout 90)
+  [ $SMOKE = 1 ] && SC=(--platform cpu --devices 1 --reps 1 --epochs 2 --workloads W1)
+  timeout 200 "$PY" bench/scale.py "${SC[@]}" --md "$OUT/scale_gpu.md" 2>"$OUT/scale.log"
+  tail -n 30 "$OUT/scale.log"
+fi
 exit $rc

@@ -27,6 +27,7 @@ from ..runtime.fit_checks import (
     given_arrays,
     no_data_block,
 )
+from ..runtime.hosts import checkpoint_hosts
 from ..runtime.named import check_several, io_found, io_of
 from ..runtime.trees import as_arrays, each
 from ..semantics import ir
@@ -240,7 +241,10 @@ class Program(Decoding, Transfer, RunFiles):
         tracked = chosen(self.train_block.props.track, tuple(track))  # their packages checked
         checkpointer = None
         note = log or logging.getLogger("nncompile.runtime").info
-        if resume and run_dir is None:
+        hosts = checkpoint_hosts(cfg, resume)
+        if hosts is not None and not hosts.primary:  # process 0 owns the run folder
+            run_dir = None
+        elif resume and run_dir is None:
             from ..runtime.checkpoint_files import CheckpointError
 
             raise CheckpointError("resuming needs the run folder (run_dir=...)")
@@ -254,10 +258,11 @@ class Program(Decoding, Transfer, RunFiles):
             self._run = open_run(run_dir, resume=resume, log=note)
             if not resume:  # (a resumed run has its record; a failed resume changes nothing)
                 self.record(self._run.work, splits)  # a killed run still says what it trains
-        if run_dir is not None:
+        if run_dir is not None if hosts is None else hosts.checkpoints:
             from ..runtime.checkpoint import Checkpointer
 
-            checkpointer = Checkpointer.for_config(self._run.work, cfg.checkpoint, note)
+            work = None if self._run is None else self._run.work
+            checkpointer = Checkpointer.for_config(work, cfg.checkpoint, note)
             callbacks.append(checkpointer)
         self.trackers = []
         try:
@@ -265,7 +270,8 @@ class Program(Decoding, Transfer, RunFiles):
             callbacks[:0] = self.trackers  # first: they record an epoch before others may stop
             self.trainer = self.trainer_for(splits, epochs=epochs, callbacks=callbacks, log=log)
             if checkpointer is not None and resume:
-                checkpointer.restore(self.trainer, directory=self._run.resume_from)
+                source = None if self._run is None else self._run.resume_from
+                checkpointer.restore(self.trainer, directory=source)
             elif transfer:
                 self.load_init()
             self.history = self.trainer.fit()

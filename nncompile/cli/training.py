@@ -38,6 +38,7 @@ def cmd_train(args) -> int:
 def train(args) -> int:
     from ..runtime.devices import primary
     from ..runtime.history import StopReason
+    from ..runtime.hosts import gather_state
     from ..runtime.progress import Progress
     from ..runtime.runrecord import forget_failed
 
@@ -47,31 +48,23 @@ def train(args) -> int:
         elif not args.quiet:
             print(f"note: {line}", file=sys.stderr)
 
-    if jax_processes() > 1 and args.resume:
-        raise NncompileError(
-            "--resume in a multi-host run: not supported yet",
-            "resume on one host (any device count): nncompile train FILE --resume --out DIR",
-        )
-    if not primary():  # process 1.. of a multi-host run: trains its part, writes nothing
-        if args.file is None:
-            raise SystemExit("nncompile train: give the spec FILE")
-        program = compiled_program(args)
+    if not primary():  # process 1.. of a multi-host run: trains its part, writes no run folder
+        program = peer_program(args, log)
         program.devices = args.devices
-        several_hosts(program)
         return train_along(program, args, log)
     program, run_dir = train_target(args, log)
     program.devices = args.devices
-    several = several_hosts(program)  # a multi-host run: process 0 writes the run folder
-    try:
+    try:  # (a multi-host run: process 0 writes the run folder, every process its checkpoints)
         history = program.fit(
             epochs=args.epochs,
             callbacks=[Progress(quiet=args.quiet or args.format == "json")],
             log=log,
-            run_dir=None if several else run_dir,
+            run_dir=run_dir,
             resume=args.resume,
             track=args.track or (),
             verbose=False,  # (its own Progress, quiet or not)
         )
+        gather_state(program.trainer)  # a multi-host run: the state whole here (runtime.hosts)
         run = program.save(run_dir)
     except BaseException:
         forget_failed(run_dir)  # a numbered run that kept nothing
@@ -164,39 +157,39 @@ def check_same_spec(run_dir: Path, program) -> None:
         )
 
 
-def jax_processes() -> int:
-    import jax
+def peer_program(args, log):
+    """Process 1.. of a multi-host run: the program of FILE, or with `--resume --out RUN` and no
+    FILE, the run's recorded one (the run folder is on a file system every process sees)."""
+    if args.file is not None:
+        return compiled_program(args)
+    if not (args.resume and args.out):
+        raise SystemExit("nncompile train: give the spec FILE (or --resume --out RUN)")
+    from ..runs import rebuild
+    from ..runtime.runrecord import resume_target
 
-    return jax.process_count()
-
-
-def several_hosts(program) -> bool:
-    """Whether this is a multi-host run; what such a run cannot do yet is refused by every process
-    before anything is trained: checkpoints (process 0 alone cannot write them yet; resuming is
-    refused in `train`)."""
-    if jax_processes() == 1:
-        return False
-    if program.run_config.checkpoint is not None:
-        raise NncompileError(
-            "`checkpoint:` in a multi-host run: not supported yet (the run folder is written at "
-            "the end)",
-            "remove `checkpoint:` for multi-host runs, or train on one host (any device count)",
-        )
-    return True
+    return rebuild(resume_target(Path(args.out)), log)[0]
 
 
 def train_along(program, args, log) -> int:
-    """Process 1.. of a multi-host run: trains its part of every batch, writes nothing."""
+    """Process 1.. of a multi-host run: trains its part of every batch and takes part in the
+    checkpoints (saving and restoring are collective); process 0 writes the run folder."""
     import jax
 
     from ..runtime.history import StopReason
+    from ..runtime.hosts import gather_state
+    from ..runtime.trees import rows as count_rows
 
-    history = program.fit(epochs=args.epochs, log=log, verbose=False)
+    history = program.fit(epochs=args.epochs, log=log, verbose=False, resume=args.resume)
+    gather_state(program.trainer)  # (with process 0, before it writes)
     if "test" in program.trainer.splits:  # process 0's save evaluates it: the same collectives
         program.evaluate("test")
+    trainer, rows = program.trainer, ""
+    if hasattr(trainer, "rows_here"):  # (a GAN's trainer does not say)
+        total = count_rows(trainer.splits["train"][0])
+        rows = f" on {trainer.rows_here()} of the {total} training rows"
     print(
-        f"process {jax.process_index()}: trained {len(history.epochs)} epochs (process 0 writes "
-        "the run folder)",
+        f"process {jax.process_index()}: trained {len(history.epochs)} epochs{rows} "
+        "(process 0 writes the run folder)",
         file=sys.stderr,
     )
     return 1 if history.stop is StopReason.NONFINITE else 0

@@ -54,9 +54,10 @@ from .checkpoint_files import (
     verify_manifest,
     write_manifest,
 )
-from .devices import host_state, writer_options
+from .devices import host_state, primary
 from .digest import differences, fingerprint, sha256
 from .history import Resume
+from .hosts import agree, barrier, several
 from .identity import changes, module_identity
 from .trees import rows
 
@@ -113,16 +114,26 @@ class Checkpointer:
     `every=None` writes only when training is interrupted (Ctrl-C), so that any run can be resumed.
     A fresh (not resumed) fit replaces the checkpoints of an earlier run in `directory` when it
     writes its first one. `restore(trainer)` loads the newest checkpoint to continue from it.
+
+    A multi-host run: every process has a Checkpointer and takes part in every save and restore
+    (Orbax writes the arrays' shards from the processes that hold them and its metadata from
+    process 0; the folder must be on a file system every process sees). Process 0 owns the run
+    folder: the others are made with `directory=None` and learn process 0's folder at the first
+    restore or at the start of the fit (`runtime.hosts.agree`). Only process 0 moves old
+    checkpoints away and writes the manifest. An interrupt writes no checkpoint there (a Ctrl-C
+    reaches one process, whose peers are inside a collective of another epoch).
     """
 
     def __init__(
         self,
-        directory: str | os.PathLike,
+        directory: str | os.PathLike | None,
         every: int | None = None,
         keep: int = Checkpoint().keep,
         log: Callable[[str], None] | None = None,
     ):
-        self.directory = Path(directory).absolute()
+        # None: a multi-host run's process 1..: process 0's folder, learned in `_agree`
+        self.directory = None if directory is None else Path(directory).absolute()
+        self._agreed = False
         self.every = every
         self.keep = max(int(keep), 1)
         self.log = log or (lambda line: None)
@@ -134,15 +145,18 @@ class Checkpointer:
 
     @classmethod
     def for_config(
-        cls, run_dir: str | os.PathLike, checkpoint: Checkpoint | None, log=None
+        cls, run_dir: str | os.PathLike | None, checkpoint: Checkpoint | None, log=None
     ) -> Checkpointer:
-        """A run folder's checkpointer: CONFIG's `checkpoint: {every, keep}`, or interrupt-only."""
+        """A run folder's checkpointer: CONFIG's `checkpoint: {every, keep}`, or interrupt-only
+        (run_dir None: a multi-host run's process 1.., writing into process 0's folder)."""
         c = checkpoint or Checkpoint(every=None)
-        return cls(Path(run_dir) / "checkpoints", c.every, c.keep, log)
+        folder = None if run_dir is None else Path(run_dir) / "checkpoints"
+        return cls(folder, c.every, c.keep, log)
 
     # ---- callback hooks --------------------------------------------------------------------------
     def on_fit_start(self, trainer, history) -> None:
         self.history = history
+        self._agree()
         if not _supported(trainer):
             self._enabled = False
             if self.every:
@@ -158,6 +172,7 @@ class Checkpointer:
         if (
             self._enabled
             and history.interrupted
+            and not several()
             and trainer.epochs_done > 0
             and self.saved != trainer.epochs_done
         ):
@@ -174,42 +189,64 @@ class Checkpointer:
             manager = self._open()
             if epoch in manager.all_steps():  # already written (e.g. just before an interrupt)
                 self.saved = epoch
-                return self.directory / str(epoch)
-            state = host_state(trainer.state())  # (several processes: process 0's copy)
+                return self.folder / str(epoch)
+            # (several processes: every process saves the global arrays, the digests of host copies)
+            state = trainer.state()
             # the best epoch's state, when `restore_best` will need it and it is not the current one
             current = self.history is None or self.history.best_epoch in (None, epoch)
             best = None if current else trainer.best_state()
-            meta = _meta(trainer, self.history, state, best)
+            host = host_state(state), None if best is None else host_state(best)
+            meta = _meta(trainer, self.history, *host)
             items = {"state": ocp.args.StandardSave(state), "meta": ocp.args.JsonSave(meta)}
             if best is not None:
                 items["best"] = ocp.args.StandardSave(best)
             manager.save(epoch, args=ocp.args.Composite(**items), force=True)
             manager.wait_until_finished()
-            write_manifest(self.directory / str(epoch))
-            shutil.rmtree(self.directory / DELETED, ignore_errors=True)
+            if primary():
+                write_manifest(self.folder / str(epoch))
+                shutil.rmtree(self.folder / DELETED, ignore_errors=True)
+            barrier(f"checkpoint-{epoch}")  # complete with its manifest before anyone goes on
         self.saved = epoch
-        return self.directory / str(epoch)
+        return self.folder / str(epoch)
+
+    @property
+    def folder(self) -> Path:
+        """The checkpoint folder (a multi-host run's process 1.. learns it at the fit's start)."""
+        assert self.directory is not None
+        return self.directory
 
     def _open(self):
         import orbax.checkpoint as ocp
 
         if self._manager is None:
-            if self.resumed is None and steps(self.directory):
+            assert self.directory is not None  # (a multi-host run agreed on it at the fit's start)
+            if self.resumed is None and primary() and steps(self.directory):
                 self.log(
                     f"replacing the checkpoints of an earlier run in {self.directory} (epochs "
                     f"{', '.join(map(str, steps(self.directory)))}); `--resume` continues a run "
                     "instead"
                 )
                 retire(self.directory)
+            barrier("checkpoints-open")  # (process 0 has retired the old ones)
             options = ocp.CheckpointManagerOptions(
                 preservation_policy=ocp.checkpoint_managers.LatestN(self.keep),
                 enable_async_checkpointing=False,
                 todelete_subdir=DELETED,
                 create=True,
-                multiprocessing_options=writer_options(),
             )
             self._manager = ocp.CheckpointManager(self.directory, options=options)
         return self._manager
+
+    def _agree(self, source=None) -> Path | None:
+        """A multi-host run: process 0's checkpoint folder (and `source`, the one a resume reads)
+        on every process, once; with one process `source` as it is."""
+        if not several() or self._agreed:
+            return None if source is None else Path(source)
+        self._agreed = True
+        mine = [str(self.directory), None if source is None else str(source)]
+        directory, source = agree(mine)
+        self.directory = Path(directory)
+        return None if source is None else Path(source)
 
     def close(self) -> None:
         if self._manager is not None:
@@ -220,7 +257,8 @@ class Checkpointer:
     def restore(self, trainer, epochs: int | None = None, directory=None) -> dict:
         """Continue `trainer` from the newest complete checkpoint (`restore`) of `directory`
         (default: this one, which must hold the same checkpoints); later saves go on here."""
-        source = self.directory if directory is None else directory
+        source = self._agree(self.directory if directory is None else directory)
+        assert source is not None
         meta = restore(trainer, source, epochs=epochs, log=self.log)
         self.resumed = self.saved = meta["epoch"]
         return meta

@@ -17,6 +17,7 @@ devices of all hosts.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import jax
@@ -103,6 +104,38 @@ class Placement:
         """A split (arrays, or dicts of them) replicated on the mesh."""
         return jax.tree.map(lambda a: put(np.asarray(a), self.replicated), tree)
 
+    @property
+    def row_splits(self) -> bool:
+        """Whether the splits are divided over the devices by rows (a multi-host run: each
+        process holds only its devices' rows) rather than replicated (one host, or
+        NNCOMPILE_HOST_DATA=all: every device all the rows, no gather across devices per step)."""
+        if jax.process_count() == 1:
+            return False
+        setting = os.environ.get("NNCOMPILE_HOST_DATA", "shard")
+        if setting not in ("shard", "all"):
+            raise ConfigError(
+                f"NNCOMPILE_HOST_DATA={setting}: takes shard (each host its devices' rows of the "
+                "data, the default) or all (every device all of it)",
+                "unset it, or set it to shard or all",
+            )
+        return setting == "shard"
+
+    def place_split(self, tree, gathered: bool):
+        """A split on the mesh: replicated on one host, by rows in a multi-host run (`gathered`:
+        read only through batch indices, so padded rows may be added)."""
+        if self.row_splits:
+            return self.place_rows(tree, pad=gathered)
+        return self.place_data(tree)
+
+    def place_rows(self, tree, pad: bool):
+        """A split (arrays, or dicts of them) with its rows divided over the devices: each device
+        holds a block of rows, each process gives only its devices' blocks (a multi-host run's
+        split; the batches are gathered from it by XLA, a masked gather and an all-reduce: exact).
+        `pad`: the rows padded with zeros to a multiple of the device count (a training split,
+        read only through its batch indices); without, a split the count does not divide is
+        replicated."""
+        return jax.tree.map(lambda a: rows_on(np.asarray(a), self, pad), tree)
+
     def constrain_state(self, leaves: list) -> list:
         """Inside a compiled function: the state keeps its layout (the loop carry, the outputs)."""
         return [jax.lax.with_sharding_constraint(a, self.sharding_of(a)) for a in leaves]
@@ -126,11 +159,41 @@ def put(a, sharding: NamedSharding):
         return jax.device_put(a, sharding)
     if getattr(a, "sharding", None) == sharding:
         return a
+    if isinstance(a, jax.Array) and not a.is_fully_addressable:  # global already: relaid out
+        return a if a.sharding.is_equivalent_to(sharding, a.ndim) else jax.device_put(a, sharding)
     if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
         data = put(jax.random.key_data(a), sharding)
         return jax.random.wrap_key_data(data, impl=jax.random.key_impl(a))
     host = np.asarray(a)
     return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+
+def rows_on(a: np.ndarray, placement: Placement, pad: bool):
+    """`a` split along its rows over the mesh (see Placement.place_rows)."""
+    n, count = a.shape[0], placement.count
+    if n % count and not pad:
+        return put(a, placement.replicated)
+    total = -(-n // count) * count
+    shape = (total, *a.shape[1:])
+
+    def block(index: tuple[slice, ...] | None) -> np.ndarray:  # one device's rows (this process's)
+        assert index is not None
+        start, stop, _ = index[0].indices(total)
+        part = a[start : min(stop, n)]
+        if stop > n:
+            zeros = np.zeros((stop - max(start, n), *a.shape[1:]), a.dtype)
+            part = np.concatenate([part, zeros])
+        return part[(slice(None), *index[1:])]
+
+    return jax.make_array_from_callback(shape, placement.split, block)
+
+
+def held_rows(tree, n: int) -> int:
+    """How many of the `n` rows of a split (an array or a dict of them, maybe padded) this
+    process's devices hold: all of them when replicated, its devices' blocks when split by rows."""
+    a = jax.tree.leaves(tree)[0]
+    blocks = {s.index[0].indices(a.shape[0])[:2] for s in a.addressable_shards}
+    return sum(max(min(stop, n) - start, 0) for start, stop in blocks)
 
 
 def primary() -> bool:
@@ -139,9 +202,19 @@ def primary() -> bool:
 
 
 def host_state(tree):
-    """A state to write: as it is with one process; with several, fetched to the host (process 0
-    writes alone, so its arrays must be its own)."""
-    return tree if jax.process_count() == 1 else jax.device_get(tree)
+    """A state to write: as it is with one process; with several, fetched whole to the host. An
+    array split over several processes' devices (`shard: params`) is gathered: a collective, so
+    every process calls this at the same point (`runtime.hosts.gather_state`)."""
+    if jax.process_count() == 1:
+        return tree
+    from jax.experimental import multihost_utils
+
+    def fetch(a):
+        if isinstance(a, jax.Array) and not (a.is_fully_addressable or a.is_fully_replicated):
+            return np.asarray(multihost_utils.process_allgather(a, tiled=True))
+        return jax.device_get(a)
+
+    return jax.tree.map(fetch, tree)
 
 
 def writer_options():

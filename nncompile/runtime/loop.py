@@ -30,6 +30,7 @@ state of the last completed epoch). None of these raises; `History.stop` says wh
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -44,7 +45,7 @@ from . import jaxcache
 from . import metrics as M
 from .batches import oversized
 from .compiled import Accumulators, Compiled, Layout, build, eval_batch, free_memory
-from .devices import placement
+from .devices import held_rows, placement
 from .epochs import Epochs
 from .freeze import Freeze, relayout, set_batch_norm, unfrozen_optimizer
 from .history import History, Resume, StopReason, nonfinite_reason, notify, step_hooks
@@ -136,7 +137,7 @@ class Trainer:
             self._model, deterministic=True, use_running_average=True, raise_if_not_found=False
         )
         self._layout = Layout(gdef, jax.tree.structure(state), nnx.graphdef(view))
-        self._device: dict[str, tuple[jax.Array, jax.Array | None]] = {}
+        self._device: dict[tuple[str, bool], tuple] = {}
         self.head = self._head()
         self.metrics = M.output_losses(program, cfg) + M.build_for(cfg, self.head)
         self._acc = Accumulators(self.metrics)
@@ -187,7 +188,7 @@ class Trainer:
 
     def fit(self) -> History:
         history = self._start()
-        x, y = self._on_device("train")
+        x, y = self._on_device("train", gathered=True)
         has_val = "val" in self.splits and self.splits["val"][1] is not None
         val = self._on_device("val") if has_val else None
         notify(self.callbacks, "on_fit_start", self, history)
@@ -198,10 +199,8 @@ class Trainer:
         good = state  # the state at the end of the last completed epoch (never donated)
         donates = self.strategy == "step"
         last = self.epochs_done + self.epochs
-        ahead, run_ahead = (
-            None,
-            False,
-        )  # the next epoch, dispatched before this one's results were read
+        # the next epoch, dispatched before this one's results were read
+        ahead, run_ahead = None, False
         start = time.perf_counter()
         try:
             for epoch in range(self.epochs_done + 1, last + 1):
@@ -275,6 +274,10 @@ class Trainer:
         x, y = self._on_device(split)
         packed = self._fns.evaluate(nnx.state(self.model), x, y, self.eval_batch)
         return self._acc.finalize(self._acc.unpack(jax.device_get(packed)))
+
+    def rows_here(self) -> int:
+        """The training rows this process's devices hold (a multi-host run: its share)."""
+        return held_rows(self._on_device("train", gathered=True)[0], rows(self.splits["train"][0]))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Outputs of `program.predict` (output activation applied) in eval mode, in batches."""
@@ -411,17 +414,19 @@ class Trainer:
             nnx.update((self._model, self._optimizer), self._layout.unflatten(self._pending))
             self._pending = None
 
-    def _on_device(self, split: str):
-        """The split as device arrays, moved once and cached."""
-        if split not in self._device:
+    def _on_device(self, split: str, gathered: bool = False):
+        """The split as device arrays, moved once and cached. `gathered`: read only through batch
+        indices (the training split), which lets a multi-host run pad its rows."""
+        key = (split, gathered and self.placement is not None and self.placement.row_splits)
+        if key not in self._device:
             x, y = self.splits[split]
             # a private host copy, then device_put (which may alias it on CPU): no compiled copy
             # like jnp.asarray's
             put = lambda a: jax.device_put(np.array(a))
-            if self.placement is not None:  # replicated on the mesh
-                put = lambda a: self.placement.place_data(np.array(a))  # type: ignore[union-attr]
-            self._device[split] = (each(put, x), None if y is None else each(put, y))
-        return self._device[split]
+            if self.placement is not None:  # replicated on the mesh, or rows per device
+                put = functools.partial(self.placement.place_split, gathered=key[1])
+            self._device[key] = (each(put, x), None if y is None else each(put, y))
+        return self._device[key]
 
     def _head(self) -> M.Head | dict[str, M.Head]:
         """How the metrics read the outputs (a Head per output name for a model with several)."""
