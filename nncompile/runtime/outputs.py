@@ -53,9 +53,11 @@ def write_run(
     test_metrics: dict,
     trainer: Trainer,
     extra: dict | None = None,
+    curves: bool = True,
 ) -> Path:
     """Write every file of a run folder (created if needed) and return its absolute path. `extra`:
-    more entries of summary.json (the fit report, the metrics' units)."""
+    more entries of summary.json (the fit report, the metrics' units); `curves=False` leaves out
+    curves.png (a sweep's trials: the sweep draws them together, runtime.sweepplot)."""
     run = Path(run_dir).absolute()
     run.mkdir(parents=True, exist_ok=True)
     _write(run / "program.py", program_source)
@@ -68,7 +70,8 @@ def write_run(
     save_params(run / "params", trainer)
     written = {**summary(history, test_metrics, trainer), **(extra or {})}
     _write(run / "summary.json", _json(written))
-    plot_curves(run / "curves.png", history)
+    if curves:
+        plot_curves(run / "curves.png", history)
     return run
 
 

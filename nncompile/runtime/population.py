@@ -5,11 +5,13 @@ Every member starts from the same parameters (same program, same seed) and its o
 state, built by its own program's `make_optimizer`: optax.inject_hyperparams keeps the learning
 rate, momentum, weight decay, ... in that state, so the members' states differ only in those
 values. The states are stacked on a leading member axis and one epoch of the trainer's compiled
-scan-fused loop is vmapped over it: each member sees the same batches in the same order, the same
-dropout and augmentation keys, as its separate run would, with its own values as traced inputs.
+scan-fused loop runs over it, the members vmapped or, on a CPU, one after another (`member_layout`):
+each member sees the same batches in the same order, the same dropout and augmentation keys, as
+its separate run would, with its own values as traced inputs.
 
 Each member has its own history, early stopping (a member that stops keeps its state while the
-others go on: its lane is masked, and the population ends when every member has stopped),
+others go on: its lane is masked, or skipped when the members run one after another, and the
+population ends when every member has stopped),
 restore-best state and non-finite rollback, exactly as runtime.loop.Trainer does for one run.
 After `fit_population`, `select(k)` puts member k's state into the trainer's model and optimizer,
 so evaluation, prediction and the run folder of member k use the compiled functions of member 0.
@@ -17,6 +19,7 @@ so evaluation, prediction and the run folder of member k use the compiled functi
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 from types import ModuleType
@@ -48,6 +51,11 @@ def _select(mask, a: list, b: list) -> list:
         return _pick(mask, x, y)
 
     return [pick(x, y) for x, y in zip(a, b, strict=True)]
+
+
+def _unstack(tree, size: int) -> list:
+    """The members' trees of a tree whose leaves have a leading member axis of `size`."""
+    return [jax.tree.map(lambda a, k=k: a[k], tree) for k in range(size)]
 
 
 def _pick(mask, x, y):
@@ -110,8 +118,7 @@ class Population(Trainer):
 
         jit = lambda f: jax.jit(f, compiler_options=self.compiler_options)
         self._population_epoch, self._population_eval = jit(epoch_fn), jit(eval_fn)
-        size = self.size
-        self._unstack = jax.jit(lambda t: [jax.tree.map(lambda a: a[k], t) for k in range(size)])
+        self._unstack = jax.jit(functools.partial(_unstack, size=self.size))
         self._select = jax.jit(_select)
         self.histories: list[History] = []
 
