@@ -9,15 +9,21 @@ W1 is bench/specs/w1_mlp.nn (the digits MLP, Adam) with its rate made a `let` an
 split). Each mode runs `nncompile.search.sweep` in a fresh process (start-up, data loading,
 compilation and the run folders all count): `sequential` trains the trials one after another
 (population=False), `population` lets the plan train them as one vmapped program. The modes are
-interleaved and their order alternates each repetition. The table gives each run's wall time, the
-ratio of the medians, and the largest relative difference of a trial's final loss between modes.
+interleaved and their order alternates each repetition. The table gives each run's wall time and
+CPU time (user + system of the child: on a machine shared with other processes the wall time
+follows their load, the CPU time much less), the ratios of the medians, and the largest relative
+difference of a trial's objective between modes (0 on a CPU: the members' arithmetic is their
+separate runs'). Each child also reports where its time went (`phases`: wall and CPU seconds of
+imports, data, compiling the trials' programs, building, training, evaluating, saving).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -46,10 +52,51 @@ def spec_text(members: int, epochs: int) -> str:
     )
 
 
+PHASES = {  # (module, attribute): phase, timed in the child around each call
+    ("nncompile.search", "compile"): "compile trials",
+    ("nncompile.api:Program", "splits"): "data",
+    ("nncompile.api:Program", "fit"): "train",
+    ("nncompile.runtime.population:Population", "__init__"): "build population",
+    ("nncompile.runtime.population:Population", "fit_population"): "train",
+    ("nncompile.api:Program", "evaluate"): "evaluate",
+    ("nncompile.api:Program", "save"): "save runs",
+    ("nncompile.runtime.sweepplot", "plot_sweep"): "sweep curves",
+}
+
+
+def timed(phases: dict) -> None:
+    """Wrap the PHASES functions: each call adds its wall and CPU seconds to phases[name]."""
+    import importlib
+
+    for (where, attr), name in PHASES.items():
+        module, _, cls = where.partition(":")
+        owner = importlib.import_module(module)
+        owner = getattr(owner, cls) if cls else owner
+        f = getattr(owner, attr)
+
+        @functools.wraps(f)
+        def wrapper(*a, _f=f, _name=name, **k):
+            w, c = time.perf_counter(), time.process_time()
+            try:
+                return _f(*a, **k)
+            finally:
+                row = phases.setdefault(_name, [0.0, 0.0])
+                row[0] += time.perf_counter() - w
+                row[1] += time.process_time() - c
+
+        setattr(owner, attr, wrapper)
+
+
 def one(mode: str, spec: Path, out: Path) -> None:
     """Child process: one sweep; prints its wall time (from process start) as JSON."""
+    import flax.nnx  # noqa: F401  (what every mode imports first)
+    import optax  # noqa: F401
+
     import nncompile
     from nncompile.search import sweep
+
+    phases: dict = {"imports": [time.time() - float(os.environ["BENCH_T0"]), time.process_time()]}
+    timed(phases)
 
     result = sweep(
         nncompile.load_spec(str(spec)),
@@ -59,11 +106,17 @@ def one(mode: str, spec: Path, out: Path) -> None:
     )
     wall = time.time() - float(os.environ["BENCH_T0"])
     objectives = [t.objective for t in result.trials]
-    print(json.dumps({"mode": mode, "wall_s": wall, "objectives": objectives}))
+    phases["other"] = [
+        wall - sum(w for w, _ in phases.values()),
+        time.process_time() - sum(c for _, c in phases.values()),
+    ]
+    shown = {k: [round(w, 2), round(c, 2)] for k, (w, c) in phases.items()}
+    print(json.dumps({"mode": mode, "wall_s": wall, "objectives": objectives, "phases": shown}))
 
 
 def run(mode: str, spec: Path, out: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_T0": repr(time.time())}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     r = subprocess.run(
         [sys.executable, __file__, "--child", mode, "--spec", str(spec), "--out", str(out)],
         capture_output=True,
@@ -71,10 +124,16 @@ def run(mode: str, spec: Path, out: Path) -> dict:
         env=env,
         check=False,
     )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
         raise SystemExit(f"{mode} failed:\n{r.stderr[-3000:]}")
     said = [line for line in r.stderr.splitlines() if "trials as" in line]
-    return {**json.loads(r.stdout.strip().splitlines()[-1]), "plan": said[0] if said else ""}
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return {
+        **json.loads(r.stdout.strip().splitlines()[-1]),
+        "cpu_s": cpu,
+        "plan": said[0] if said else "",
+    }
 
 
 def main() -> None:
@@ -100,12 +159,18 @@ def main() -> None:
                 r = run(mode, spec, Path(tmp) / f"{mode}-{rep}")
                 r.update(rep=rep, members=a.members, epochs=a.epochs, load=os.getloadavg()[0])
                 runs.append(r)
-                print(f"rep {rep} {mode:10s} {r['wall_s']:7.1f} s  (load {r['load']:.1f})")
+                print(
+                    f"rep {rep} {mode:10s} {r['wall_s']:7.1f} s wall {r['cpu_s']:6.1f} s CPU "
+                    f"(load {r['load']:.1f})  {r['phases']}"
+                )
                 if a.jsonl:
                     with open(a.jsonl, "a") as f:
                         f.write(json.dumps(r) + "\n")
-    walls = {m: [r["wall_s"] for r in runs if r["mode"] == m] for m in ("sequential", "population")}
-    seq, pop = (statistics.median(walls[m]) for m in ("sequential", "population"))
+    modes = ("sequential", "population")
+    walls = {m: [r["wall_s"] for r in runs if r["mode"] == m] for m in modes}
+    cpus = {m: [r["cpu_s"] for r in runs if r["mode"] == m] for m in modes}
+    seq, pop = (statistics.median(walls[m]) for m in modes)
+    seq_cpu, pop_cpu = (statistics.median(cpus[m]) for m in modes)
     diffs = []
     for s_run, p_run in zip(
         (r for r in runs if r["mode"] == "sequential"),
@@ -117,9 +182,12 @@ def main() -> None:
     plan = next(r["plan"] for r in runs if r["mode"] == "population")
     print(f"\n{a.members} learning rates on W1, {a.epochs} epochs, {a.reps} repetitions")
     print(f"plan: {plan}")
-    print(f"sequential sweep: median {seq:.1f} s  {walls['sequential']}")
-    print(f"population:       median {pop:.1f} s  {walls['population']}")
-    print(f"ratio: {seq / pop:.2f}x (target >= 4x)  max rel. diff of final loss: {max(diffs):.2g}")
+    for m, w, c in (("sequential sweep", seq, seq_cpu), ("population", pop, pop_cpu)):
+        print(f"{m + ':':17s} median {w:.1f} s wall {c:.1f} s CPU  {walls[m.split()[0]]}")
+    print(
+        f"ratio: {seq / pop:.2f}x wall, {seq_cpu / pop_cpu:.2f}x CPU (target >= 4x)  "
+        f"max rel. diff of the objectives: {max(diffs):.2g}"
+    )
 
 
 if __name__ == "__main__":
