@@ -14,7 +14,8 @@ CPU time (user + system of the child: on a machine shared with other processes t
 follows their load, the CPU time much less), the ratios of the medians, and the largest relative
 difference of a trial's objective between modes (0 on a CPU: the members' arithmetic is their
 separate runs'). Each child also reports where its time went (`phases`: wall and CPU seconds of
-imports, data, compiling the trials' programs, building, training, evaluating, saving).
+imports, data, compiling the trials' programs, building, training, saving the run folders with
+their test evaluation, the sweep's curves).
 """
 
 from __future__ import annotations
@@ -58,7 +59,6 @@ PHASES = {  # (module, attribute): phase, timed in the child around each call
     ("nncompile.api:Program", "fit"): "train",
     ("nncompile.runtime.population:Population", "__init__"): "build population",
     ("nncompile.runtime.population:Population", "fit_population"): "train",
-    ("nncompile.api:Program", "evaluate"): "evaluate",
     ("nncompile.api:Program", "save"): "save runs",
     ("nncompile.runtime.sweepplot", "plot_sweep"): "sweep curves",
 }

@@ -144,7 +144,7 @@ def _param_state(trainer: Trainer):
 # ---- curves --------------------------------------------------------------------------------------
 def plot_curves(path: Path, history: History) -> None:
     """Loss and every metric, train vs validation, the best epoch marked, and the learning rate
-    (log scale) when the history has it. Agg canvas, no pyplot."""
+    (log scale) when the history has it. Agg canvas, no pyplot, fixed margins."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -155,8 +155,18 @@ def plot_curves(path: Path, history: History) -> None:
     ]
     columns = min(3, len(keys))
     rows = -(-len(keys) // columns)
-    fig = Figure(figsize=(4.5 * columns, 3.4 * rows), layout="constrained")
+    width, height = 4.5 * columns, 3.4 * rows
+    fig = Figure(figsize=(width, height))
     FigureCanvasAgg(fig)
+    # fixed margins in inches (a constrained layout would double the drawing time)
+    fig.subplots_adjust(
+        left=0.75 / width,
+        right=1 - 0.2 / width,
+        bottom=0.55 / height,
+        top=1 - 0.35 / height,
+        wspace=0.3,
+        hspace=0.45,
+    )
     epochs = history.series("epoch")
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
     for ax in axes[len(keys) :]:
