@@ -99,3 +99,24 @@ def test_a_sweep_whose_trials_all_fail_draws_nothing(tmp_path):
     results, _ = sweep_of(tmp_path, [{"lr": 0.1}], {0.1: None})
     assert results[0].state == "fail"
     assert not (tmp_path / "sweep" / "curves.png").exists()
+
+
+def test_a_member_that_diverges_stops_alone_with_its_separate_runs_numbers(tmp_path):
+    from nncompile.runtime.history import StopReason
+    from nncompile.runtime.loop import Trainer
+
+    path = tmp_path / "s.nn"
+    path.write_text(SPEC.replace("adam(lr=lr)", "sgd(lr=lr)").replace("epochs: 3", "epochs: 4"))
+    programs = [nncompile.compile(str(path), sets={"lr": v}) for v in ("0.1", "1e8")]
+    first = programs[0]
+    population = Population(first.module, first.splits(), [p.module for p in programs])
+    calm, wild = population.fit_population()
+    assert calm.stop is None and len(calm.epochs) == 4
+    assert wild.stop is StopReason.NONFINITE and len(wild.epochs) < 4
+    trainer = Trainer(programs[1].module, first.splits(), log=lambda line: None)
+    alone = trainer.fit()
+    assert alone.stop is StopReason.NONFINITE and wild.reason == alone.reason
+    drop = lambda epochs: [{k: v for k, v in e.items() if k != "seconds"} for e in epochs]
+    assert drop(wild.epochs) == drop(alone.epochs)  # bit for bit (one after another on a CPU)
+    population.select(1)  # both kept the state of the last good epoch
+    assert population.evaluate("test") == trainer.evaluate("test")
