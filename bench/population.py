@@ -68,7 +68,7 @@ def timed(phases: dict) -> None:
     """Wrap the PHASES functions: each call adds its wall and CPU seconds to phases[name]."""
     import importlib
 
-    active: list[str] = []
+    stack: list[list[float]] = []
 
     for (where, attr), name in PHASES.items():
         module, _, cls = where.partition(":")
@@ -78,17 +78,21 @@ def timed(phases: dict) -> None:
 
         @functools.wraps(f)
         def wrapper(*a, _f=f, _name=name, **k):
-            if active:  # a phase inside another (fit loads the data): the outer one counts
-                return _f(*a, **k)
-            active.append(_name)
+            # a phase inside another (fit loads the data) counts for itself, not for the outer one
+            frame = [0.0, 0.0]  # the wall and CPU seconds of phases inside this one
+            stack.append(frame)
             w, c = time.perf_counter(), time.process_time()
             try:
                 return _f(*a, **k)
             finally:
-                active.pop()
+                w, c = time.perf_counter() - w, time.process_time() - c
+                stack.pop()
                 row = phases.setdefault(_name, [0.0, 0.0])
-                row[0] += time.perf_counter() - w
-                row[1] += time.process_time() - c
+                row[0] += w - frame[0]
+                row[1] += c - frame[1]
+                if stack:
+                    stack[-1][0] += w
+                    stack[-1][1] += c
 
         setattr(owner, attr, wrapper)
 
