@@ -8,7 +8,9 @@ W1 is bench/specs/w1_mlp.nn (the digits MLP, Adam) with its rate made a `let` an
 `--members` rates (log-spaced 1e-4 .. 3e-2) over it, objective minimize(loss) (W1 has no validation
 split). Each mode runs `nncompile.search.sweep` in a fresh process (start-up, data loading,
 compilation and the run folders all count): `sequential` trains the trials one after another
-(population=False), `population` lets the plan train them as one vmapped program. The modes are
+(population=False), `population` lets the plan train them as one program (on a CPU its members
+one after another inside it, elsewhere vmapped). `--no-cache` runs both without JAX's persistent
+compilation cache (a first sweep: each trial of the sequential sweep compiles). The modes are
 interleaved and their order alternates each repetition. The table gives each run's wall time and
 CPU time (user + system of the child: on a machine shared with other processes the wall time
 follows their load, the CPU time much less), the ratios of the medians, and the largest relative
@@ -124,8 +126,10 @@ def one(mode: str, spec: Path, out: Path) -> None:
     print(json.dumps({"mode": mode, "wall_s": wall, "objectives": objectives, "phases": shown}))
 
 
-def run(mode: str, spec: Path, out: Path) -> dict:
+def run(mode: str, spec: Path, out: Path, cache: bool = True) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_T0": repr(time.time())}
+    if not cache:  # every compilation in the run, none loaded from JAX's persistent cache
+        env["NNCOMPILE_CACHE"] = "0"
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     r = subprocess.run(
         [sys.executable, __file__, "--child", mode, "--spec", str(spec), "--out", str(out)],
@@ -155,6 +159,12 @@ def main() -> None:
     ap.add_argument("--spec")
     ap.add_argument("--out")
     ap.add_argument("--jsonl", help="append each run as a JSON line")
+    ap.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="without JAX's persistent compilation cache (every trial of the sequential sweep "
+        "compiles its program)",
+    )
     a = ap.parse_args()
     if a.child:
         one(a.child, Path(a.spec), Path(a.out))
@@ -166,8 +176,14 @@ def main() -> None:
         for rep in range(a.reps):
             order = ["sequential", "population"][:: 1 if rep % 2 == 0 else -1]
             for mode in order:
-                r = run(mode, spec, Path(tmp) / f"{mode}-{rep}")
-                r.update(rep=rep, members=a.members, epochs=a.epochs, load=os.getloadavg()[0])
+                r = run(mode, spec, Path(tmp) / f"{mode}-{rep}", cache=not a.no_cache)
+                r.update(
+                    rep=rep,
+                    members=a.members,
+                    epochs=a.epochs,
+                    load=os.getloadavg()[0],
+                    cache=not a.no_cache,
+                )
                 runs.append(r)
                 print(
                     f"rep {rep} {mode:10s} {r['wall_s']:7.1f} s wall {r['cpu_s']:6.1f} s CPU "
@@ -190,7 +206,8 @@ def main() -> None:
         for x, y in zip(s_run["objectives"], p_run["objectives"], strict=True):
             diffs.append(abs(x - y) / max(abs(x), 1e-12))
     plan = next(r["plan"] for r in runs if r["mode"] == "population")
-    print(f"\n{a.members} learning rates on W1, {a.epochs} epochs, {a.reps} repetitions")
+    cache = "without the compilation cache" if a.no_cache else "compilation cache on"
+    print(f"\n{a.members} learning rates on W1, {a.epochs} epochs, {a.reps} repetitions, {cache}")
     print(f"plan: {plan}")
     for m, w, c in (("sequential sweep", seq, seq_cpu), ("population", pop, pop_cpu)):
         print(f"{m + ':':17s} median {w:.1f} s wall {c:.1f} s CPU  {walls[m.split()[0]]}")
