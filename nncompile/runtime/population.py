@@ -53,6 +53,17 @@ def _select(mask, a: list, b: list) -> list:
     return [pick(x, y) for x, y in zip(a, b, strict=True)]
 
 
+def _stack(column: tuple) -> jax.Array:
+    """The members' leaves stacked on a leading axis, on the host (an eager jnp.stack compiles a
+    program per shape: ~0.1 s of a population's start with a warm compilation cache, ~0.5 s
+    without), then put on the device."""
+    first = column[0]
+    if jnp.issubdtype(first.dtype, jax.dtypes.prng_key):
+        raw = np.stack(jax.device_get([jax.random.key_data(k) for k in column]))
+        return jax.random.wrap_key_data(jax.device_put(raw), impl=jax.random.key_impl(first))
+    return jax.device_put(np.stack(jax.device_get(list(column))))
+
+
 def _unstack(tree, size: int) -> list:
     """The members' trees of a tree whose leaves have a leading member axis of `size`."""
     return [jax.tree.map(lambda a, k=k: a[k], tree) for k in range(size)]
@@ -98,7 +109,7 @@ class Population(Trainer):
                     "(an optimizer keyword given in one only)"
                 )
             stacks.append(leaves)
-        self.states = [jnp.stack(column) for column in zip(*stacks, strict=True)]
+        self.states = [_stack(column) for column in zip(*stacks, strict=True)]
         self.layout = layout or member_layout(jax.default_backend())
         fns, steps, acc = self._fns, self.batching.steps, self._acc
 
