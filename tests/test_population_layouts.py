@@ -52,7 +52,7 @@ class Trained:
         self.history.epochs = [{"epoch": i + 1, "loss": v} for i, v in enumerate(losses)]
         self.saved: list[bool] = []
 
-    def save(self, run_dir: Path, curves: bool = True) -> Path:
+    def save(self, run_dir: Path, *, curves: bool = True) -> Path:
         run_dir.mkdir(parents=True)
         self.saved.append(curves)
         return run_dir

@@ -46,6 +46,7 @@ class RunFiles:
         self,
         run_dir: str | Path | None = None,
         test_metrics: dict | None = None,
+        *,
         curves: bool = True,
     ) -> Path:
         """Write the run folder: program, resolved spec, metrics, curves, parameters, summary.

@@ -159,7 +159,8 @@ class Population(Trainer):
             )
             val_packed = None
             if val is not None:
-                val_packed = self._evaluate(self._layout.unflatten(new)[0], *val, active)
+                model_states = self._layout.unflatten(new)[0]
+                val_packed = self._evaluate(model_states, val[0], val[1], active)
             lr = None if self._lr_leaf is None else new[self._lr_leaf]
             packed, val_packed, lr = jax.device_get((packed, val_packed, lr))
             seconds = time.perf_counter() - t0

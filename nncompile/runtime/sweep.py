@@ -41,7 +41,7 @@ class Trained(Protocol):
 
     @property
     def history(self) -> History | None: ...
-    def save(self, run_dir: Path, curves: bool = True) -> Path: ...
+    def save(self, run_dir: Path, *, curves: bool = True) -> Path: ...
 
 
 def points(
@@ -118,8 +118,8 @@ def run_sweep(
     if any(curves.values()):
         from .sweepplot import plot_sweep
 
-        best = best_trial(results, direction)
-        plot_sweep(out / "curves.png", results, curves, metric, best.number if best else None)
+        winner = best_trial(results, direction)
+        plot_sweep(out / "curves.png", results, curves, metric, winner.number if winner else None)
     return results
 
 
