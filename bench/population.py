@@ -8,16 +8,25 @@ W1 is bench/specs/w1_mlp.nn (the digits MLP, Adam) with its rate made a `let` an
 `--members` rates (log-spaced 1e-4 .. 3e-2) over it, objective minimize(loss) (W1 has no validation
 split). Each mode runs `nncompile.search.sweep` in a fresh process (start-up, data loading,
 compilation and the run folders all count): `sequential` trains the trials one after another
-(population=False), `population` lets the plan train them as one vmapped program. The modes are
-interleaved and their order alternates each repetition. The table gives each run's wall time, the
-ratio of the medians, and the largest relative difference of a trial's final loss between modes.
+(population=False), `population` lets the plan train them as one program (on a CPU its members
+one after another inside it, elsewhere vmapped). `--no-cache` runs both without JAX's persistent
+compilation cache (a first sweep: each trial of the sequential sweep compiles). The modes are
+interleaved and their order alternates each repetition. The table gives each run's wall time and
+CPU time (user + system of the child: on a machine shared with other processes the wall time
+follows their load, the CPU time much less), the ratios of the medians, and the largest relative
+difference of a trial's objective between modes (0 on a CPU: the members' arithmetic is their
+separate runs'). Each child also reports where its time went (`phases`: wall and CPU seconds of
+imports, data, compiling the trials' programs, building, training, saving the run folders with
+their test evaluation, the sweep's curves).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -46,10 +55,60 @@ def spec_text(members: int, epochs: int) -> str:
     )
 
 
+PHASES = {  # (module, attribute): phase, timed in the child around each call
+    ("nncompile.search", "compile"): "compile trials",
+    ("nncompile.api:Program", "splits"): "data",
+    ("nncompile.api:Program", "fit"): "train",
+    ("nncompile.runtime.population:Population", "__init__"): "build population",
+    ("nncompile.runtime.population:Population", "fit_population"): "train",
+    ("nncompile.api:Program", "save"): "save runs",
+    ("nncompile.runtime.sweepplot", "plot_sweep"): "sweep curves",
+}
+
+
+def timed(phases: dict) -> None:
+    """Wrap the PHASES functions: each call adds its wall and CPU seconds to phases[name]."""
+    import importlib
+
+    stack: list[list[float]] = []
+
+    for (where, attr), name in PHASES.items():
+        module, _, cls = where.partition(":")
+        owner = importlib.import_module(module)
+        owner = getattr(owner, cls) if cls else owner
+        f = getattr(owner, attr)
+
+        @functools.wraps(f)
+        def wrapper(*a, _f=f, _name=name, **k):
+            # a phase inside another (fit loads the data) counts for itself, not for the outer one
+            frame = [0.0, 0.0]  # the wall and CPU seconds of phases inside this one
+            stack.append(frame)
+            w, c = time.perf_counter(), time.process_time()
+            try:
+                return _f(*a, **k)
+            finally:
+                w, c = time.perf_counter() - w, time.process_time() - c
+                stack.pop()
+                row = phases.setdefault(_name, [0.0, 0.0])
+                row[0] += w - frame[0]
+                row[1] += c - frame[1]
+                if stack:
+                    stack[-1][0] += w
+                    stack[-1][1] += c
+
+        setattr(owner, attr, wrapper)
+
+
 def one(mode: str, spec: Path, out: Path) -> None:
     """Child process: one sweep; prints its wall time (from process start) as JSON."""
+    import flax.nnx  # noqa: F401  (what every mode imports first)
+    import optax  # noqa: F401
+
     import nncompile
     from nncompile.search import sweep
+
+    phases: dict = {"imports": [time.time() - float(os.environ["BENCH_T0"]), time.process_time()]}
+    timed(phases)
 
     result = sweep(
         nncompile.load_spec(str(spec)),
@@ -59,11 +118,19 @@ def one(mode: str, spec: Path, out: Path) -> None:
     )
     wall = time.time() - float(os.environ["BENCH_T0"])
     objectives = [t.objective for t in result.trials]
-    print(json.dumps({"mode": mode, "wall_s": wall, "objectives": objectives}))
+    phases["other"] = [
+        wall - sum(w for w, _ in phases.values()),
+        time.process_time() - sum(c for _, c in phases.values()),
+    ]
+    shown = {k: [round(w, 2), round(c, 2)] for k, (w, c) in phases.items()}
+    print(json.dumps({"mode": mode, "wall_s": wall, "objectives": objectives, "phases": shown}))
 
 
-def run(mode: str, spec: Path, out: Path) -> dict:
+def run(mode: str, spec: Path, out: Path, cache: bool = True) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_T0": repr(time.time())}
+    if not cache:  # every compilation in the run, none loaded from JAX's persistent cache
+        env["NNCOMPILE_CACHE"] = "0"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     r = subprocess.run(
         [sys.executable, __file__, "--child", mode, "--spec", str(spec), "--out", str(out)],
         capture_output=True,
@@ -71,10 +138,16 @@ def run(mode: str, spec: Path, out: Path) -> dict:
         env=env,
         check=False,
     )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
         raise SystemExit(f"{mode} failed:\n{r.stderr[-3000:]}")
     said = [line for line in r.stderr.splitlines() if "trials as" in line]
-    return {**json.loads(r.stdout.strip().splitlines()[-1]), "plan": said[0] if said else ""}
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return {
+        **json.loads(r.stdout.strip().splitlines()[-1]),
+        "cpu_s": cpu,
+        "plan": said[0] if said else "",
+    }
 
 
 def main() -> None:
@@ -86,6 +159,12 @@ def main() -> None:
     ap.add_argument("--spec")
     ap.add_argument("--out")
     ap.add_argument("--jsonl", help="append each run as a JSON line")
+    ap.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="without JAX's persistent compilation cache (every trial of the sequential sweep "
+        "compiles its program)",
+    )
     a = ap.parse_args()
     if a.child:
         one(a.child, Path(a.spec), Path(a.out))
@@ -97,15 +176,27 @@ def main() -> None:
         for rep in range(a.reps):
             order = ["sequential", "population"][:: 1 if rep % 2 == 0 else -1]
             for mode in order:
-                r = run(mode, spec, Path(tmp) / f"{mode}-{rep}")
-                r.update(rep=rep, members=a.members, epochs=a.epochs, load=os.getloadavg()[0])
+                r = run(mode, spec, Path(tmp) / f"{mode}-{rep}", cache=not a.no_cache)
+                r.update(
+                    rep=rep,
+                    members=a.members,
+                    epochs=a.epochs,
+                    load=os.getloadavg()[0],
+                    cache=not a.no_cache,
+                )
                 runs.append(r)
-                print(f"rep {rep} {mode:10s} {r['wall_s']:7.1f} s  (load {r['load']:.1f})")
+                print(
+                    f"rep {rep} {mode:10s} {r['wall_s']:7.1f} s wall {r['cpu_s']:6.1f} s CPU "
+                    f"(load {r['load']:.1f})  {r['phases']}"
+                )
                 if a.jsonl:
                     with open(a.jsonl, "a") as f:
                         f.write(json.dumps(r) + "\n")
-    walls = {m: [r["wall_s"] for r in runs if r["mode"] == m] for m in ("sequential", "population")}
-    seq, pop = (statistics.median(walls[m]) for m in ("sequential", "population"))
+    modes = ("sequential", "population")
+    walls = {m: [r["wall_s"] for r in runs if r["mode"] == m] for m in modes}
+    cpus = {m: [r["cpu_s"] for r in runs if r["mode"] == m] for m in modes}
+    seq, pop = (statistics.median(walls[m]) for m in modes)
+    seq_cpu, pop_cpu = (statistics.median(cpus[m]) for m in modes)
     diffs = []
     for s_run, p_run in zip(
         (r for r in runs if r["mode"] == "sequential"),
@@ -115,11 +206,15 @@ def main() -> None:
         for x, y in zip(s_run["objectives"], p_run["objectives"], strict=True):
             diffs.append(abs(x - y) / max(abs(x), 1e-12))
     plan = next(r["plan"] for r in runs if r["mode"] == "population")
-    print(f"\n{a.members} learning rates on W1, {a.epochs} epochs, {a.reps} repetitions")
+    cache = "without the compilation cache" if a.no_cache else "compilation cache on"
+    print(f"\n{a.members} learning rates on W1, {a.epochs} epochs, {a.reps} repetitions, {cache}")
     print(f"plan: {plan}")
-    print(f"sequential sweep: median {seq:.1f} s  {walls['sequential']}")
-    print(f"population:       median {pop:.1f} s  {walls['population']}")
-    print(f"ratio: {seq / pop:.2f}x (target >= 4x)  max rel. diff of final loss: {max(diffs):.2g}")
+    for m, w, c in (("sequential sweep", seq, seq_cpu), ("population", pop, pop_cpu)):
+        print(f"{m + ':':17s} median {w:.1f} s wall {c:.1f} s CPU  {walls[m.split()[0]]}")
+    print(
+        f"ratio: {seq / pop:.2f}x wall, {seq_cpu / pop_cpu:.2f}x CPU (target >= 4x)  "
+        f"max rel. diff of the objectives: {max(diffs):.2g}"
+    )
 
 
 if __name__ == "__main__":

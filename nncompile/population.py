@@ -1,14 +1,15 @@
-"""The plan's decision for a sweep: train its trials as ONE population program (the members
-vmapped, their values traced inputs) or as separate programs, one per trial.
+"""The plan's decision for a sweep: train its trials as ONE population program (their values
+traced inputs) or as separate programs, one per trial.
 
 One program is possible when the trials' programs are the same program but for the optimizer's
 hyperparameters (learning rate, momentum, weight decay, betas, ...): the emitted optimizers are
 wrapped in optax.inject_hyperparams, which keeps those values in the optimizer state, so the
-members differ only in their state, and one compiled epoch vmapped over the stacked states trains
-them all (runtime.population). Anything else a value changes — a shape, a layer, the loss, the
-data, a schedule (its rates are compiled into the program), the batch size, the epochs — needs
-separate programs. The runtime checks the members' state structures once more (an optimizer
-keyword present in one member only changes the structure) and falls back with its reason.
+members differ only in their state, and one compiled epoch over the stacked states trains them
+all (runtime.population: vmapped, or one member after another on a CPU). Anything else a value
+changes — a shape, a layer, the loss, the data, a schedule (its rates are compiled into the
+program), the batch size, the epochs — needs separate programs. The runtime checks the members'
+state structures once more (an optimizer keyword present in one member only changes the
+structure) and falls back with its reason.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def population(
     return Decision(
         True,
         f"the trials differ only in optimizer hyperparameters ({names}), which "
-        "optax.inject_hyperparams keeps in the optimizer state: one program, vmapped over "
+        "optax.inject_hyperparams keeps in the optimizer state: one program for "
         f"{trials or len(members)} members",
     )
 

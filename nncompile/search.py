@@ -78,7 +78,8 @@ def as_population(
     except NotAPopulation as e:
         report(f"{len(values)} trials as separate programs: {e.message}")
         return None
-    report(f"{len(values)} trials as one population program: {decision.why}")
+    how = "vmapped" if trainer.layout == "vmap" else "one after another (CPU)"
+    report(f"{len(values)} trials as one population program, members {how}: {decision.why}")
     try:
         histories = trainer.fit_population()
     except Exception as e:  # out of memory with P members, ...: the trials on their own
@@ -106,11 +107,13 @@ def sweep(
     epochs: int | None = None,
     report: Callable[[str], None] = print,
     population: bool = True,
+    trial_curves: bool = False,
 ) -> SweepResult:
     """Run a sweep block's trials (default: the first sweep): each recompiles the spec with the
     trial's `let` values (over `sets`) and trains; results in `out` (default runs/<spec>-<sweep>).
     Trials that differ only in optimizer hyperparameters train as one population program unless
-    `population=False` (nncompile.population decides; runtime.population trains).
+    `population=False` (nncompile.population decides; runtime.population trains). The sweep's
+    curves.png shows every trial; `trial_curves` draws each trial's own too (runtime.sweepplot).
     """
     from .runtime.sweep import best_trial, points, run_sweep
 
@@ -173,5 +176,6 @@ def sweep(
         metric=metric,
         direction=direction,
         report=report,
+        trial_curves=trial_curves,
     )
     return SweepResult(name, folder, trials, best_trial(trials, direction), metric, direction)

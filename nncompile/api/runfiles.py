@@ -42,10 +42,16 @@ class RunFiles:
         def evaluate(self, split: str = "test") -> dict[str, float]: ...
 
     # ---- run folders -----------------------------------------------------------------------------
-    def save(self, run_dir: str | Path | None = None, test_metrics: dict | None = None) -> Path:
+    def save(
+        self,
+        run_dir: str | Path | None = None,
+        test_metrics: dict | None = None,
+        *,
+        curves: bool = True,
+    ) -> Path:
         """Write the run folder: program, resolved spec, metrics, curves, parameters, summary.
         An earlier run there is replaced atomically (runtime.runfolder); a folder that is not a run
-        is refused."""
+        is refused. `curves=False` leaves out curves.png (a sweep's trials)."""
         from ..runtime.identity import program_identity
         from ..runtime.runfolder import open_run, same_folder, save_run
         from ..runtime.runrecord import new_run_dir
@@ -62,12 +68,14 @@ class RunFiles:
                 folder.release()
             folder = open_run(run)
         metrics = test_metrics
-        path = save_run(folder, lambda to: self._write(to, metrics), program_identity(self.source))
+        path = save_run(
+            folder, lambda to: self._write(to, metrics, curves), program_identity(self.source)
+        )
         for tracker in self.trackers:  # e.g. MLflow logs the run folder as artifacts
             tracker.saved(path)
         return path
 
-    def _write(self, run: Path, test_metrics: dict) -> Path:
+    def _write(self, run: Path, test_metrics: dict, curves: bool = True) -> Path:
         from ..runtime.outputs import write_run
         from ..runtime.safefiles import atomic_write
 
@@ -80,6 +88,7 @@ class RunFiles:
             test_metrics=test_metrics,
             trainer=self.trainer,
             extra={"fit": self.fit_report(), "units": self.units()},
+            curves=curves,
         )
         if self.is_gan:
             from ..runtime.gan import write_samples

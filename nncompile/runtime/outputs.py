@@ -53,9 +53,11 @@ def write_run(
     test_metrics: dict,
     trainer: Trainer,
     extra: dict | None = None,
+    curves: bool = True,
 ) -> Path:
     """Write every file of a run folder (created if needed) and return its absolute path. `extra`:
-    more entries of summary.json (the fit report, the metrics' units)."""
+    more entries of summary.json (the fit report, the metrics' units); `curves=False` leaves out
+    curves.png (a sweep's trials: the sweep draws them together, runtime.sweepplot)."""
     run = Path(run_dir).absolute()
     run.mkdir(parents=True, exist_ok=True)
     _write(run / "program.py", program_source)
@@ -68,7 +70,8 @@ def write_run(
     save_params(run / "params", trainer)
     written = {**summary(history, test_metrics, trainer), **(extra or {})}
     _write(run / "summary.json", _json(written))
-    plot_curves(run / "curves.png", history)
+    if curves:
+        plot_curves(run / "curves.png", history)
     return run
 
 
@@ -141,7 +144,7 @@ def _param_state(trainer: Trainer):
 # ---- curves --------------------------------------------------------------------------------------
 def plot_curves(path: Path, history: History) -> None:
     """Loss and every metric, train vs validation, the best epoch marked, and the learning rate
-    (log scale) when the history has it. Agg canvas, no pyplot."""
+    (log scale) when the history has it. Agg canvas, no pyplot, fixed margins."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -152,8 +155,18 @@ def plot_curves(path: Path, history: History) -> None:
     ]
     columns = min(3, len(keys))
     rows = -(-len(keys) // columns)
-    fig = Figure(figsize=(4.5 * columns, 3.4 * rows), layout="constrained")
+    width, height = 4.5 * columns, 3.4 * rows
+    fig = Figure(figsize=(width, height))
     FigureCanvasAgg(fig)
+    # fixed margins in inches (a constrained layout would double the drawing time)
+    fig.subplots_adjust(
+        left=0.75 / width,
+        right=1 - 0.2 / width,
+        bottom=0.55 / height,
+        top=1 - 0.35 / height,
+        wspace=0.3,
+        hspace=0.45,
+    )
     epochs = history.series("epoch")
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
     for ax in axes[len(keys) :]:

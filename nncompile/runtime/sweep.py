@@ -41,7 +41,7 @@ class Trained(Protocol):
 
     @property
     def history(self) -> History | None: ...
-    def save(self, run_dir: Path) -> Path: ...
+    def save(self, run_dir: Path, *, curves: bool = True) -> Path: ...
 
 
 def points(
@@ -69,12 +69,16 @@ def run_sweep(
     metric: str,
     direction: str,
     report: Callable[[str], None] = print,
+    trial_curves: bool = False,
 ) -> list[Trial]:
     """Train every trial (`train(values)`) and record the best `metric` of its history (`direction`
     "minimize" or "maximize"). A trial that fails (any error) is recorded as failed, and the sweep
-    goes on; trials.csv and best.json are rewritten after each trial (a killed sweep keeps them)."""
+    goes on; trials.csv and best.json are rewritten after each trial (a killed sweep keeps them).
+    At the end `<out>/curves.png` shows every trial (runtime.sweepplot); the trials' own folders
+    have a curves.png only with `trial_curves`."""
     out.mkdir(parents=True, exist_ok=True)
     results: list[Trial] = []
+    curves: dict[int, list[tuple[int, float]]] = {}
     for k, point in enumerate(values, start=1):
         trial = Trial(k, point)
         label = ", ".join(f"{n}={as_text(v)}" for n, v in point.items())
@@ -82,7 +86,10 @@ def run_sweep(
             trained = train(point)
             history = trained.history
             assert history is not None
-            series = [float(e[metric]) for e in history.epochs if e.get(metric) is not None]
+            pairs = [
+                (e["epoch"], float(e[metric])) for e in history.epochs if e.get(metric) is not None
+            ]
+            series = [v for _, v in pairs]
             if not series:
                 raise NncompileError(
                     f"the sweep objective '{metric}' was not recorded",
@@ -90,7 +97,8 @@ def run_sweep(
                 )
             best = min(series) if direction == "minimize" else max(series)
             trial.objective = best if math.isfinite(best) else None
-            trial.run = str(trained.save(out / f"trial_{k}"))
+            trial.run = str(trained.save(out / f"trial_{k}", curves=trial_curves))
+            curves[k] = [(x, v) for x, v in pairs if math.isfinite(v)]
             trial.reason = history.reason
         except NncompileError as e:
             trial.reason = str(e).splitlines()[0]
@@ -107,6 +115,11 @@ def run_sweep(
         report(f"trial {k}/{len(values)}: {label}  {metric} {shown}")
     if not results:
         write_results(out, results, metric, direction)
+    if any(curves.values()):
+        from .sweepplot import plot_sweep
+
+        winner = best_trial(results, direction)
+        plot_sweep(out / "curves.png", results, curves, metric, winner.number if winner else None)
     return results
 
 
