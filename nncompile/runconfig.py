@@ -168,11 +168,9 @@ SUPERVISED_ONLY = frozenset(
         "plateau",
         "transfer",
         "activation_floats",
-        "cpu_compiler_options",
         "precision",
         "inputs",
         "outputs",
-        "devices",
         "shard",
         "accumulate",
     }
