@@ -110,11 +110,13 @@ class GanEpochs:
         self.fns, self.steps = fns, steps
         self.step_seconds: float | None = None
         self.warm = False  # a call has run: later calls hold no compilation
+        self.compiling = False  # the current epoch holds the first call (its compilation)
 
     def run(self, state: list, epoch: int, data: tuple, hooks: list, trainer, chunk_s: float):
         """Train epoch `epoch` from `state`: (state, (d_loss, g_loss) sums), still on the device.
         `hooks` get `on_step_end(trainer, epoch, step, steps)` between chunks."""
         sums, steps = np.zeros(2, np.float32), self.steps
+        self.compiling = not self.warm
         if not self.fns.chunked:
             return self.fns.epoch(state, sums, epoch, data, 0, steps)
         lo = 0
@@ -136,8 +138,8 @@ class GanEpochs:
 
     def timed(self, seconds: float) -> None:
         """A whole epoch took `seconds`: a step's time for the next epochs' chunks (not from the
-        call that compiled)."""
-        if self.warm:
+        epoch that compiled: its chunks measured the step already)."""
+        if not self.compiling:
             self.step_seconds = seconds / max(self.steps, 1)
         self.warm = True
 
