@@ -6,10 +6,11 @@ over the flat state of the generator, the discriminator and their optimizers, wi
 kernel ahead of its bias in the loop carry (`state.carry_order`); chunked epochs when callbacks
 watch steps (progress) and a step is big enough, by the supervised trainer's rule; one host sync
 per epoch; compiled once (`compile_count`); the program's XLA:CPU options; `devices:` as a
-data-parallel mesh (runtime/gan_epochs.py has the compiled functions). The state is not donated: the epoch's input stays valid and is the
-rollback point for a non-finite loss, without a copy, and it is written back into the nnx objects
-only when something reads them (a sample grid, a checkpoint, the end of the fit). Every
-`samples.every` epochs a grid of generated examples (from one fixed noise key) is kept.
+data-parallel mesh (runtime/gan_epochs.py has the compiled functions). The state is not donated:
+the epoch's input stays valid and is the rollback point for a non-finite loss, without a copy, and
+it is written back into the nnx objects only when something reads them (a sample grid, a
+checkpoint, the end of the fit). Every `samples.every` epochs a grid of generated examples (from
+one fixed noise key) is kept.
 
 A conditional GAN (CONFIG gan.condition) trains on (example, class id) pairs: the emitted
 `train_step` takes the batch's labels, `generate` the classes to draw.

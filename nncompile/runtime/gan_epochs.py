@@ -92,8 +92,9 @@ class GanCompiled:
 
         self.generate = jit(generate_fn, static_argnums=2)
 
-    def place_state(self, leaves: list) -> list:
-        """The state's arrays on the mesh (a no-op on one device, and for arrays already there)."""
+    def place_state(self, leaves):
+        """The state's arrays (a list, or a tree) on the mesh (a no-op on one device, and for
+        arrays already there)."""
         return leaves if self.placement is None else self.placement.place_state(leaves)
 
     def place_data(self, arrays: tuple) -> tuple:
