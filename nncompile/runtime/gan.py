@@ -5,12 +5,13 @@ function per epoch (a loop over the batches, each one discriminator step then on
 over the flat state of the generator, the discriminator and their optimizers, with each layer's
 kernel ahead of its bias in the loop carry (`state.carry_order`); chunked epochs when callbacks
 watch steps (progress) and a step is big enough, by the supervised trainer's rule; one host sync
-per epoch; compiled once (`compile_count`); the program's XLA:CPU options; `devices:` as a
-data-parallel mesh (runtime/gan_epochs.py has the compiled functions). The state is not donated:
-the epoch's input stays valid and is the rollback point for a non-finite loss, without a copy, and
-it is written back into the nnx objects only when something reads them (a sample grid, a
-checkpoint, the end of the fit). Every `samples.every` epochs a grid of generated examples (from
-one fixed noise key) is kept.
+per epoch, and epochs shorter than loop.AHEAD_BELOW_S run one ahead; compiled once
+(`compile_count`); the program's XLA:CPU options; `devices:` as a data-parallel mesh
+(runtime/gan_epochs.py has the compiled functions). The state is not donated: the epoch's input
+stays valid and is the rollback point for a non-finite loss, without a copy, and it is written
+back into the nnx objects only when something reads them (a sample grid, a checkpoint, the end of
+the fit). Every `samples.every` epochs a grid of generated examples (from one fixed noise key) is
+kept.
 
 A conditional GAN (CONFIG gan.condition) trains on (example, class id) pairs: the emitted
 `train_step` takes the batch's labels, `generate` the classes to draw.
@@ -41,7 +42,7 @@ from .batches import DATA_STREAM, batching, oversized
 from .devices import check_batch, placement
 from .gan_epochs import GanCompiled, GanEpochs
 from .history import History, Resume, StopReason, notify, step_hooks
-from .loop import CHUNK_MIN_WORK, CHUNK_S, run_config
+from .loop import AHEAD_BELOW_S, CHUNK_MIN_WORK, CHUNK_S, run_config
 from .state import from_pure, to_pure
 
 
@@ -209,10 +210,18 @@ class GanTrainer:
         state = good = self._fns.place_state(self._leaves())
         start = time.perf_counter()
         last = self.epochs_done + self.epochs
+        ahead, run_ahead = None, False  # the next epoch, dispatched before this one was read
         try:
             for epoch in range(self.epochs_done + 1, last + 1):
                 t0 = time.perf_counter()
-                state, sums = self._epochs.run(state, epoch, data, hooks, self, CHUNK_S)
+                if ahead is not None:
+                    (state, sums), ahead = ahead, None
+                else:
+                    state, sums = self._epochs.run(state, epoch, data, hooks, self, CHUNK_S)
+                if run_ahead and epoch < last:
+                    # the next epoch starts from this one's state, which is kept (not donated):
+                    # the device works while the host reads this epoch; no step hooks for it
+                    ahead = self._epochs.run(state, epoch + 1, data, [], self, CHUNK_S)
                 # the epoch's one host sync: the summed (d_loss, g_loss) of its steps
                 d_loss, g_loss = (float(v) / steps for v in jax.device_get(sums))
                 if not (math.isfinite(d_loss) and math.isfinite(g_loss)):
@@ -233,6 +242,7 @@ class GanTrainer:
                     "seconds": time.perf_counter() - t0,
                 }
                 self._epochs.timed(logs["seconds"])
+                run_ahead = logs["seconds"] < AHEAD_BELOW_S
                 history.epochs.append(logs)
                 self.epochs_done = epoch
                 if epoch % samples.every == 0 or epoch == last:
