@@ -11,6 +11,8 @@ Rows (each epoch: 28 steps of 64, one discriminator then one generator Adam upda
   jax:host-order    hand-written: the epoch's batches gathered on the host and moved (as
                     ../shared/bench/c_jax_scan.py does), one lax.scan
   jax:device-order  hand-written: the permutation and the gather on the device, as nncompile
+  jax:step          hand-written: one jitted call per step (the state donated), as
+                    ../shared/bench/c_jax_scan.py's "step" variant
 Then the host (Python thread) CPU per epoch of a whole fit (GanTrainer.fit) and of a hand-written
 loop: what the per-epoch work outside the compiled epoch costs.
 Medians and 10th percentiles of wall and process CPU time per epoch.
@@ -19,6 +21,7 @@ Medians and 10th percentiles of wall and process CPU time per epoch.
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 
 import jax
@@ -117,7 +120,12 @@ def hand_written(x: np.ndarray):
         keys = jax.random.split(jax.random.fold_in(key, 1), steps)
         return jax.lax.scan(lambda c, r: step(c, (data[r[0]], r[1])), carry, (rows, keys))
 
-    return (gen, dis, tx.init(gen), tx.init(dis)), host_order, device_order
+    @functools.partial(jax.jit, donate_argnums=0)
+    def one_step(carry, xb, epoch, i):
+        key = jax.random.fold_in(jax.random.fold_in(jax.random.key(1), epoch), i)
+        return step(carry, (xb, key))
+
+    return (gen, dis, tx.init(gen), tx.init(dis)), host_order, device_order, one_step
 
 
 def main() -> None:
@@ -133,10 +141,14 @@ def main() -> None:
     gan.CHUNK_MIN_WORK = 2**62  # a second trainer whose epoch has static bounds
     static = GanTrainer(program.module, {"train": (x, None)}, epochs=30)
     assert trainer.chunked and not static.chunked
-    carry0, host_order, device_order = hand_written(x)
+    carry0, host_order, device_order, one_step = hand_written(x)
     device_x = jnp.asarray(x)
     states = {"nncompile": trainer._leaves(), "nncompile:static": static._leaves()}
-    carries = {"jax:host-order": carry0, "jax:device-order": jax.tree.map(jnp.copy, carry0)}
+    carries = {
+        "jax:host-order": carry0,
+        "jax:device-order": jax.tree.map(jnp.copy, carry0),
+        "jax:step": jax.tree.map(jnp.copy, carry0),
+    }
     shuffle = np.random.default_rng(0)
 
     def run(name: str, epoch: int):
@@ -148,17 +160,21 @@ def main() -> None:
         elif name == "jax:host-order":
             idx = shuffle.permutation(len(x))[: steps * BATCH].reshape(steps, BATCH)
             carries[name], out = host_order(carries[name], jnp.asarray(x[idx]), epoch)
-        else:
+        elif name == "jax:device-order":
             carries[name], out = device_order(carries[name], device_x, epoch)
+        else:  # one call per step, the state donated, batches sliced on the host
+            xb = x[shuffle.permutation(len(x))[: steps * BATCH].reshape(steps, BATCH)]
+            for i in range(steps):
+                carries[name], out = one_step(carries[name], xb[i], np.int32(epoch), np.int32(i))
         jax.block_until_ready(out)
 
-    names = ["nncompile", "nncompile:static", "jax:host-order", "jax:device-order"]
+    names = ["nncompile", "nncompile:static", "jax:host-order", "jax:device-order", "jax:step"]
     for name in names:
         run(name, 0)  # compile
     wall: dict[str, list[float]] = {n: [] for n in names}
     cpu: dict[str, list[float]] = {n: [] for n in names}
     for epoch in range(1, a.epochs + 1):
-        for name in names[epoch % 4 :] + names[: epoch % 4]:  # rotated order
+        for name in names[epoch % 5 :] + names[: epoch % 5]:  # rotated order
             t0, c0 = time.perf_counter(), time.process_time()
             run(name, epoch)
             wall[name].append(time.perf_counter() - t0)
