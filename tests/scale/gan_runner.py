@@ -5,7 +5,7 @@ imported: trains a GAN spec on several device counts and writes each run's final
 
 For each count in DEVICES: the models' and optimizers' leaves (`<n>/<i>`), the epochs' losses
 (`<n>/d_loss`, `<n>/g_loss`), the devices each model array lives on (`<n>/devices`), the all-reduces
-of the compiled epoch (`<n>/all_reduce`), the trace counts (`<n>/traces`) and a sample grid
+of the compiled epoch on several devices (`<n>/all_reduce`), the trace counts (`<n>/traces`) and a sample grid
 (`<n>/samples`)."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def main() -> None:
         arrays[f"{n}/g_loss"] = np.array([e["g_loss"] for e in history.epochs])
         model = jax.tree.leaves(nnx.state(trainer.model))
         arrays[f"{n}/devices"] = np.array([len(a.sharding.device_set) for a in model])
-        arrays[f"{n}/all_reduce"] = np.array(all_reduces(trainer))
+        arrays[f"{n}/all_reduce"] = np.array(all_reduces(trainer) if int(n) > 1 else 0)
         arrays[f"{n}/traces"] = np.array(trainer.compile_count)
         arrays[f"{n}/samples"] = trainer.samples[-1][1]
         print(n, history.epochs[-1], flush=True)
