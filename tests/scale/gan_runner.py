@@ -4,9 +4,9 @@ imported: trains a GAN spec on several device counts and writes each run's final
     python -m tests.scale.gan_runner SPEC OUT.npz EPOCHS DEVICES...
 
 For each count in DEVICES: the models' and optimizers' leaves (`<n>/<i>`), the epochs' losses
-(`<n>/d_loss`, `<n>/g_loss`), the devices each model array lives on (`<n>/devices`), the all-reduces
-of the compiled epoch on several devices (`<n>/all_reduce`), the trace counts (`<n>/traces`) and a sample grid
-(`<n>/samples`)."""
+(`<n>/d_loss`, `<n>/g_loss`), the devices each model array lives on (`<n>/devices`), the
+all-reduces of the compiled epoch on several devices (`<n>/all_reduce`), the trace counts
+(`<n>/traces`) and a sample grid (`<n>/samples`)."""
 
 from __future__ import annotations
 
