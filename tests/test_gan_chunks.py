@@ -1,6 +1,7 @@
 """Chunked GAN epochs (runtime/gan_epochs.py): with a step callback (progress) an epoch runs in
 chunks with the hook called between them, compiled once for any cut, and any cut trains bitwise the
-same states as whole epochs."""
+same states as whole epochs; epochs run one ahead train the same states, and a stop drops the epoch
+run ahead."""
 
 from __future__ import annotations
 
@@ -82,3 +83,33 @@ def test_chunks_call_the_hooks_compile_once_and_equal_whole_epochs(tmp_path, mon
     for e, f in zip(history.epochs, whole_history.epochs, strict=True):
         assert e["d_loss"] == pytest.approx(f["d_loss"], rel=1e-5)
         assert e["g_loss"] == pytest.approx(f["g_loss"], rel=1e-5)
+
+
+class StopAt:
+    """Stops the fit at the end of `epoch`, keeping what the trainer holds then."""
+
+    def __init__(self, epoch: int):
+        self.epoch, self.kept = epoch, None
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if epoch == self.epoch:
+            self.kept = [np.asarray(a) for a in jax.tree.leaves(trainer.state())]
+            trainer.stop_training = True
+
+
+def test_epochs_run_ahead_train_the_same_states(tmp_path, monkeypatch):
+    _, history, want = fitted(tmp_path)  # 3 epochs
+    monkeypatch.setattr(gan, "AHEAD_BELOW_S", 1e9)  # every epoch dispatched before the last is read
+    ahead, ahead_history, got = fitted(tmp_path)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert [e["g_loss"] for e in ahead_history.epochs] == [e["g_loss"] for e in history.epochs]
+    assert ahead.traces["epoch"] == 1
+    # a callback stopping at epoch 2: the epoch run ahead (3) is dropped, epoch 2's state kept
+    stop = StopAt(2)
+    path = tmp_path / "gan.nn"
+    p = nncompile.compile(path)
+    p.fit(callbacks=[stop], verbose=False)
+    assert p.trainer.epochs_done == 2
+    for a, b in zip(jax.tree.leaves(p.trainer.state()), stop.kept, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), b)
