@@ -168,11 +168,9 @@ SUPERVISED_ONLY = frozenset(
         "plateau",
         "transfer",
         "activation_floats",
-        "cpu_compiler_options",
         "precision",
         "inputs",
         "outputs",
-        "devices",
         "shard",
         "accumulate",
     }
@@ -282,6 +280,8 @@ class RunConfig(_Frozen):
             exclude.add("target_scale")
         if self.kind == "gan" and self.checkpoint is None:  # GANs without checkpoints: as before
             exclude.add("checkpoint")
+        if self.kind == "gan" and self.cpu_compiler_options is None:  # XLA's defaults: as before
+            exclude.add("cpu_compiler_options")
         if self.gan is not None and self.gan.condition is None:  # unconditional: as before
             exclude = {**dict.fromkeys(exclude, True), "gan": {"condition"}}
         out = self.model_dump(mode="json", exclude=exclude)

@@ -60,12 +60,22 @@ def test_accumulate_needs_whole_groups():
     assert d.message.startswith("`accumulate` needs batches")
 
 
-def test_gan_trains_on_one_device():
+def test_gan_devices_split_the_batch_only():
     gan = (ROOT / "specs" / "digits_gan.nn").read_text()
     i = gan.rindex("}")
-    d = one(gan[:i] + "  devices: 2\n" + gan[i:])
+    with_line = lambda line: gan[:i] + f"  {line}\n" + gan[i:]
+    assert nncompile.check(text=with_line("devices: 2")) == []
+    d = one(with_line("devices: 3"))
+    assert d.message == "batch_size 64 does not divide into 3 equal parts (`devices: 3`)"
+    d = one(with_line("shard: params"))
     assert d.message == (
-        "`devices: 2` is for supervised training; an `objective: gan(...)` trains on one device"
+        "`shard: params` is for supervised training; an `objective: gan(...)` keeps its states "
+        "whole (replicated) on every device"
+    )
+    d = one(with_line("accumulate: 2"))
+    assert d.message == (
+        "`accumulate: 2` is for supervised training; an `objective: gan(...)` updates both "
+        "networks at every batch"
     )
 
 

@@ -183,18 +183,20 @@ class Program(Decoding, Transfer, RunFiles):
     def trainer_for(
         self, splits: dict, *, epochs: int | None = None, callbacks: Iterable[Any] = (), log=None
     ):
+        config: dict[str, Any] = {}
+        if self.devices is not None:
+            config["devices"] = self.devices
         if self.is_gan:
             from ..runtime.gan import GanTrainer
 
-            return GanTrainer(self.module, splits, epochs=epochs, callbacks=callbacks, log=log)
+            return GanTrainer(
+                self.module, splits, epochs=epochs, callbacks=callbacks, log=log, config=config
+            )
         from ..runtime.loop import Trainer
         from ..runtime.units import target_scale
 
-        config: dict[str, Any] = {}
         if self._from_data and (scale := target_scale(self.dataset)) is not None:
             config["target_scale"] = scale
-        if self.devices is not None:
-            config["devices"] = self.devices
         return Trainer(
             self.module, splits, epochs=epochs, callbacks=callbacks, log=log, config=config or None
         )

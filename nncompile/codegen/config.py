@@ -118,6 +118,7 @@ def gan_config(train: ir.Train, spec_name: str) -> dict:
         seed=p.seed,
         data=data(train.data),
         checkpoint=Checkpoint(**p.checkpoint.model_dump()) if p.checkpoint else None,
+        devices=p.devices,
         gan=Gan(
             example_shape=tuple(train.generator.outputs[0].shape),
             samples=Samples(**p.samples.model_dump()) if p.samples else None,

@@ -1,13 +1,17 @@
 """Adversarial training of an emitted GAN program (`objective: gan(...)`).
 
 The supervised Trainer's levers: data on the device once, on-device shuffling, one compiled
-function per epoch (lax.scan over the batches, each one discriminator step then one generator
-step) over the flat state of the generator, the discriminator and their optimizers, with each
-layer's kernel ahead of its bias in the loop carry (`state.carry_order`); one host sync per epoch;
-compiled once (`compile_count`). The state is not donated: the epoch's input stays valid and is the
-rollback point for a non-finite loss, without a copy, and it is written back into the nnx objects
-only when something reads them (a sample grid, a checkpoint, the end of the fit). Every
-`samples.every` epochs a grid of generated examples (from one fixed noise key) is kept.
+function per epoch (a loop over the batches, each one discriminator step then one generator step)
+over the flat state of the generator, the discriminator and their optimizers, with each layer's
+kernel ahead of its bias in the loop carry (`state.carry_order`); chunked epochs when callbacks
+watch steps (progress) and a step is big enough, by the supervised trainer's rule; one host sync
+per epoch, and epochs shorter than loop.AHEAD_BELOW_S run one ahead; compiled once
+(`compile_count`); the program's XLA:CPU options; `devices:` as a data-parallel mesh
+(runtime/gan_epochs.py has the compiled functions). The state is not donated: the epoch's input
+stays valid and is the rollback point for a non-finite loss, without a copy, and it is written
+back into the nnx objects only when something reads them (a sample grid, a checkpoint, the end of
+the fit). Every `samples.every` epochs a grid of generated examples (from one fixed noise key) is
+kept.
 
 A conditional GAN (CONFIG gan.condition) trains on (example, class id) pairs: the emitted
 `train_step` takes the batch's labels, `generate` the classes to draw.
@@ -35,9 +39,11 @@ from flax import nnx
 
 from . import jaxcache
 from .batches import DATA_STREAM, batching, oversized
-from .history import History, Resume, StopReason, notify
-from .loop import run_config
-from .state import carry_order, from_pure, to_pure
+from .devices import check_batch, placement
+from .gan_epochs import GanCompiled, GanEpochs
+from .history import History, Resume, StopReason, notify, step_hooks
+from .loop import AHEAD_BELOW_S, CHUNK_MIN_WORK, CHUNK_S, run_config
+from .state import from_pure, to_pure
 
 
 class GanTrainer:
@@ -72,8 +78,12 @@ class GanTrainer:
             labels = self.splits["train"][1]
             assert labels is not None
             self.classes = self.condition.classes or int(labels.max()) + 1
+        # several devices: a data-parallel mesh (runtime.devices); one: None, the plain program
+        self.placement = placement(self.config.devices, self.config.shard)
         # full batches only
         self.batching = batching(self.config.batch_size, len(self.splits["train"][0]), True)
+        if self.placement is not None:
+            check_batch(self.batching.size, self.placement.count, self.config.batch_size == "full")
         if warning := oversized(self.config.batch_size, len(self.splits["train"][0])):
             self.log(warning)
         g, d = program.make_models(self.seed)
@@ -95,9 +105,35 @@ class GanTrainer:
         self.plateau = None  # (reduce_on_plateau is refused for GANs)
         self._resume: Resume | None = None
         self._root = jax.random.fold_in(jax.random.key(self.seed), DATA_STREAM)
-        self._gdef, state = nnx.split(self._objs)
+        gdef, state = nnx.split(self._objs)
         self._treedef = jax.tree.structure(state)
-        self._compile()
+        params = jax.tree.leaves(nnx.state((g, d), nnx.Param))
+        work = self.batching.size * sum(a.size for a in params)  # see loop.CHUNK_MIN_WORK
+        cpu = jax.default_backend() == "cpu"
+        self.chunked = cpu and work >= CHUNK_MIN_WORK
+        # the program's XLA:CPU options (chosen by the compiler's plan); other backends take none
+        options = (self.config.cpu_compiler_options or None) if cpu else None
+        self._fns = GanCompiled(
+            program,
+            gdef,
+            self._treedef,
+            nnx.graphdef(g),
+            self.batching,
+            root=self._root,
+            chunked=self.chunked,
+            compiler_options=options,
+            traces=self.traces,
+            placement=self.placement,
+        )
+        self._epochs = GanEpochs(self._fns, self.batching.steps)
+        self._device: tuple | None = None  # the train split on the device, moved once
+
+    def _on_device(self) -> tuple:
+        """The train split's arrays on the device (replicated on a mesh), moved once."""
+        if self._device is None:
+            x, y = self.splits["train"]
+            self._device = self._fns.place_data((x,) if y is None else (x, y))
+        return self._device
 
     def _objects(self):
         self._sync()
@@ -139,45 +175,6 @@ class GanTrainer:
         """How many times a training or sampling function was traced (= compiled)."""
         return sum(self.traces.values())
 
-    def _compile(self) -> None:
-        size, steps = self.batching.size, self.batching.steps
-        program, gdef, treedef = self.program, self._gdef, self._treedef
-        order = carry_order(treedef)  # kernels before biases in the loop carry
-        inverse = [int(i) for i in np.argsort(order)]
-
-        def epoch_fn(leaves, epoch, data):
-            self.traces["epoch"] += 1
-            x = data[0]
-            key = jax.random.fold_in(self._root, epoch)
-            rows = jax.random.permutation(key, x.shape[0])[: steps * size].reshape(steps, size)
-            keys = jax.random.split(jax.random.fold_in(key, 1), steps)
-
-            def body(carry, inputs):
-                rows, k = inputs
-                state = jax.tree.unflatten(treedef, [carry[j] for j in inverse])
-                g, d, go, do = nnx.merge(gdef, state)
-                batch = [a[rows] for a in data]  # (x,) or, conditional, (x, y)
-                d_loss, g_loss = program.train_step(g, d, go, do, *batch, k)
-                out = jax.tree.leaves(nnx.state((g, d, go, do)))
-                return [out[i] for i in order], (d_loss, g_loss)
-
-            carry, (d_losses, g_losses) = jax.lax.scan(
-                body, [leaves[i] for i in order], (rows, keys)
-            )
-            return [carry[j] for j in inverse], d_losses.mean(), g_losses.mean()
-
-        self._epoch = jax.jit(epoch_fn)  # not donated: the input is the rollback point
-
-        def generate_fn(g_state, key, n, labels):
-            self.traces["generate"] += 1
-            g = nnx.merge(nnx.graphdef(self.generator), g_state)
-            g.eval()
-            if labels is None:
-                return program.generate(g, key, n)
-            return program.generate(g, key, n, labels)
-
-        self._generate = jax.jit(generate_fn, static_argnums=2)
-
     def resume_from(self, resume: Resume, epochs: int | None = None) -> None:
         """Continue from a checkpoint (runtime.checkpoint.read): its state, epochs and history, and
         the sample grids kept so far; the next fit trains the rest of `epochs` in all."""
@@ -202,21 +199,31 @@ class GanTrainer:
         history = History(
             steps_per_epoch=b.updates, examples_per_epoch=b.examples, monitor="g_loss"
         )
-        x, y = self.splits["train"]
-        data = (jnp.asarray(x),) if y is None else (jnp.asarray(x), jnp.asarray(y))
+        data = self._on_device()
+        hooks = step_hooks(self.callbacks)
+        steps = max(b.steps, 1)
         samples = self.config.samples()
         if self._resume is not None:
             r, self._resume = self._resume, None
             history.epochs = [dict(e) for e in r.epochs]
         notify(self.callbacks, "on_fit_start", self, history)
-        state = good = self._leaves()
+        state = good = self._fns.place_state(self._leaves())
         start = time.perf_counter()
         last = self.epochs_done + self.epochs
+        ahead, run_ahead = None, False  # the next epoch, dispatched before this one was read
         try:
             for epoch in range(self.epochs_done + 1, last + 1):
                 t0 = time.perf_counter()
-                state, d_loss, g_loss = self._epoch(state, epoch, data)
-                d_loss, g_loss = (float(v) for v in jax.device_get((d_loss, g_loss)))
+                if ahead is not None:
+                    (state, sums), ahead = ahead, None
+                else:
+                    state, sums = self._epochs.run(state, epoch, data, hooks, self, CHUNK_S)
+                if run_ahead and epoch < last:
+                    # the next epoch starts from this one's state, which is kept (not donated):
+                    # the device works while the host reads this epoch; no step hooks for it
+                    ahead = self._epochs.run(state, epoch + 1, data, [], self, CHUNK_S)
+                # the epoch's one host sync: the summed (d_loss, g_loss) of its steps
+                d_loss, g_loss = (float(v) / steps for v in jax.device_get(sums))
                 if not (math.isfinite(d_loss) and math.isfinite(g_loss)):
                     state = good
                     history.stopped(
@@ -234,6 +241,8 @@ class GanTrainer:
                     "g_loss": g_loss,
                     "seconds": time.perf_counter() - t0,
                 }
+                self._epochs.timed(logs["seconds"])
+                run_ahead = logs["seconds"] < AHEAD_BELOW_S
                 history.epochs.append(logs)
                 self.epochs_done = epoch
                 if epoch % samples.every == 0 or epoch == last:
@@ -260,7 +269,8 @@ class GanTrainer:
         else:
             labels = None
         key = jax.random.key(seed)
-        return np.asarray(self._generate(nnx.state(self.generator), key, n, labels))
+        g_state = self._fns.place_state(nnx.state(self.generator))
+        return np.asarray(self._fns.generate(g_state, key, n, labels))
 
     def grid_labels(self, n: int) -> np.ndarray:
         """Class ids for n samples of a conditional GAN, in order: one row of the grid per class."""

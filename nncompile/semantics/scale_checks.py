@@ -1,4 +1,5 @@
-"""Checks of the scale-out properties of a train block: `devices:`, `shard:`, `accumulate:`.
+"""Checks of the scale-out properties of a train block: `devices:`, `shard:`, `accumulate:`
+(an adversarial block takes `devices:` only).
 
 The global batch is cut into equal parts, one per device: a count of devices given in the spec must
 divide `batch_size` (the runtime checks the same when the count is only known there: `auto`, a
@@ -16,18 +17,19 @@ from . import ir
 
 def check_scale(train: ir.Train, out: Collector, where) -> None:
     p = train.props
-    if train.model is None:  # adversarial
-        for key, default in (("devices", "auto"), ("shard", "data"), ("accumulate", 1)):
+    if train.model is None:  # adversarial: data-parallel only (the batch split, states whole)
+        for key, default, why in (
+            ("shard", "data", "keeps its states whole (replicated) on every device"),
+            ("accumulate", 1, "updates both networks at every batch"),
+        ):
             value = getattr(p, key)
-            if value != default and not (key == "devices" and value in ("cpu", "gpu", "tpu", 1)):
+            if value != default:
                 out.error(
                     D.BAD_VALUE,
-                    f"`{key}: {value}` is for supervised training; an `objective: gan(...)` "
-                    "trains on one device",
+                    f"`{key}: {value}` is for supervised training; an `objective: gan(...)` {why}",
                     where(key),
                     f"remove `{key}`",
                 )
-        return
     n = p.devices
     if isinstance(n, int) and n > 1 and isinstance(p.batch_size, int) and p.batch_size % n:
         out.error(
@@ -36,7 +38,7 @@ def check_scale(train: ir.Train, out: Collector, where) -> None:
             where("batch_size"),
             batch_hint(p.batch_size, n),
         )
-    if p.accumulate > 1:
+    if p.accumulate > 1 and train.model is not None:
         if p.batch_size == "full":
             out.error(
                 D.BAD_VALUE,

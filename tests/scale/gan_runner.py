@@ -1,0 +1,54 @@
+"""Run in a subprocess with XLA_FLAGS=--xla_force_host_platform_device_count=N set before JAX is
+imported: trains a GAN spec on several device counts and writes each run's final state.
+
+    python -m tests.scale.gan_runner SPEC OUT.npz EPOCHS DEVICES...
+
+For each count in DEVICES: the models' and optimizers' leaves (`<n>/<i>`), the epochs' losses
+(`<n>/d_loss`, `<n>/g_loss`), the devices each model array lives on (`<n>/devices`), the
+all-reduces of the compiled epoch on several devices (`<n>/all_reduce`), the trace counts
+(`<n>/traces`) and a sample grid (`<n>/samples`)."""
+
+from __future__ import annotations
+
+import sys
+
+import jax
+import numpy as np
+from flax import nnx
+
+import nncompile
+
+
+def all_reduces(trainer) -> int:
+    """All-reduce ops in the compiled epoch of a trainer (0 on one device)."""
+    fns = trainer._fns
+    leaves = fns.place_state(trainer._leaves())
+    sums = np.zeros(2, np.float32)
+    args = (leaves, sums, 1, trainer._on_device(), 0, trainer.batching.steps)
+    return fns.epoch.lower(*args).compile().as_text().count("all-reduce(")
+
+
+def main() -> None:
+    spec, out, epochs, *counts = sys.argv[1:]
+    program = nncompile.compile(spec)
+    arrays = {}
+    for n in counts:
+        program.devices = int(n)
+        history = program.fit(epochs=int(epochs), log=lambda line: None)
+        trainer = program.trainer
+        state = trainer.state()
+        for i, leaf in enumerate(jax.tree.leaves(state)):
+            arrays[f"{n}/{i}"] = np.asarray(leaf)
+        arrays[f"{n}/d_loss"] = np.array([e["d_loss"] for e in history.epochs])
+        arrays[f"{n}/g_loss"] = np.array([e["g_loss"] for e in history.epochs])
+        model = jax.tree.leaves(nnx.state(trainer.model))
+        arrays[f"{n}/devices"] = np.array([len(a.sharding.device_set) for a in model])
+        arrays[f"{n}/all_reduce"] = np.array(all_reduces(trainer) if int(n) > 1 else 0)
+        arrays[f"{n}/traces"] = np.array(trainer.compile_count)
+        arrays[f"{n}/samples"] = trainer.samples[-1][1]
+        print(n, history.epochs[-1], flush=True)
+    np.savez(out, **arrays)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""GANs on several devices (runtime/gan_epochs.py): on 4 forced CPU devices (a subprocess,
+tests/scale/gan_runner.py, since XLA_FLAGS must be set before JAX starts) the batch is split over
+the mesh and the states stay replicated, and a few epochs train the same states as on one device.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# a conditional GAN (labels travel with the batch) with dropout in the discriminator; 11 steps an
+# epoch on a fifth of the digits
+SPEC = """
+data d {
+  source: sklearn("digits")
+  split: {train: 1}
+  normalize: minmax
+  subset: 0.2
+}
+model G {
+  input z: [8]
+  input label: int[1]
+  e = embedding(10, 4)(label)
+  f = flatten()(e)
+  h = concat(z, f)
+  dense(32, activation=relu)
+  dense(64, activation=sigmoid)
+}
+model D {
+  input x: [64]
+  input label: [10]
+  h = concat(x, label)
+  dense(32, activation=leaky_relu(0.2))
+  dropout(0.3)
+  dense(1)
+}
+train {
+  objective: gan(generator=G, discriminator=D, noise=normal([8]), condition=label)
+  data: d  loss: non_saturating  optimizer: adam(lr=1e-3, b1=0.5)
+  batch_size: 32  epochs: 2
+  samples: {every: 2, count: 10}
+  seed: 3
+}
+"""
+
+
+def test_four_devices_train_the_same_gan_as_one(tmp_path):
+    spec, out = tmp_path / "cgan.nn", tmp_path / "out.npz"
+    spec.write_text(SPEC)
+    env = {
+        **os.environ,
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+        "PYTHONPATH": str(ROOT),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.scale.gan_runner", str(spec), str(out), "2", "1", "4"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    with np.load(out) as f:
+        a = {k: f[k] for k in f.files}
+    # one device: the plain program; four: every array on the 4 devices, gradients all-reduced
+    assert set(a["1/devices"]) == {1}
+    assert set(a["4/devices"]) == {4} and int(a["4/all_reduce"]) > 0
+    assert int(a["1/traces"]) == int(a["4/traces"]) == 2  # one epoch function, one sampler
+    leaves = sorted((k for k in a if k.split("/")[1].isdigit()), key=lambda k: int(k[2:]))
+    one = [a[k] for k in leaves if k.startswith("1/")]
+    four = [a[k] for k in leaves if k.startswith("4/")]
+    assert len(one) == len(four) > 10
+    for x, y in zip(one, four, strict=True):
+        np.testing.assert_allclose(y, x, rtol=1e-5, atol=1e-5)
+    for key in ("d_loss", "g_loss", "samples"):
+        np.testing.assert_allclose(a[f"4/{key}"], a[f"1/{key}"], rtol=1e-5, atol=1e-5)
