@@ -27,7 +27,7 @@ from ..runtime.fit_checks import (
     given_arrays,
     no_data_block,
 )
-from ..runtime.named import check_several, io_found, io_of
+from ..runtime.named import check_predict_inputs, check_several, io_found, io_of
 from ..runtime.trees import as_arrays, each
 from ..semantics import ir
 from ..semantics.ir import select_train
@@ -138,8 +138,7 @@ class Program(Decoding, Transfer, RunFiles):
             given_arrays(splits, None, where)  # (says what to give)
         cfg, tokens = self.run_config, False
         if cfg.gan is None and self.train_block.several:
-            check_several(splits, *io_of(self.train_block), where, **io_found(dataset))
-            return splits
+            return check_several(splits, *io_of(self.train_block), where, **io_found(dataset))
         if cfg.gan is not None:
             want = tuple(cfg.gan.example_shape)
         else:
@@ -335,6 +334,11 @@ class Program(Decoding, Transfer, RunFiles):
         self._need_trainer()
         x = as_arrays(x)  # a dict of arrays for several inputs
         each(lambda a: check_inputs(a, "the inputs given to predict()"), x)
+        if self.train_block.model is not None and not self.is_gan:
+            shapes = {i.name: i.shape for i in self.train_block.model.inputs}
+            check_predict_inputs(x, shapes, not (raw and self.dataset is not None))
+            if isinstance(x, dict) and len(shapes) == 1:
+                x = next(iter(x.values()))
         if raw and self.dataset is not None:
             x = self.dataset.transform_inputs(x)
         out = self.trainer.predict(x)
