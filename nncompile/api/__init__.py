@@ -13,7 +13,7 @@ from ..codegen.emit import emit_program
 from ..codegen.load import load_module
 from ..compiler import analyse, overrides, spec_source
 from ..diagnostics import CompileError
-from ..errors import NncompileError, out_of_memory
+from ..errors import DataError, NncompileError, out_of_memory
 from ..memory import check_fits, out_of_memory_error, with_data
 from ..registry.bounds import MAX_EPOCHS
 from ..registry.losses import LOSSES
@@ -83,6 +83,7 @@ class Program(Decoding, Transfer, RunFiles):
         self.config: dict = self.module.CONFIG  # the emitted CONFIG (a RunConfig's dump)
         self.dataset: Dataset | None = None
         self.trainer: Any = None
+        self.shapes_only = False  # the trainer was built on placeholders (a run without data)
         self.history: History | None = None
         self._run: Any = None  # the run folder fit() opened (runtime.runfolder.RunFolder)
         self._from_data = False  # the splits are the data block's (normalised by `dataset`)
@@ -267,6 +268,7 @@ class Program(Decoding, Transfer, RunFiles):
                 checkpointer.restore(self.trainer, directory=self._run.resume_from)
             elif transfer:
                 self.load_init()
+            self.shapes_only = False
             self.history = self.trainer.fit()
         except Exception as e:
             for tracker in self.trackers:
@@ -318,14 +320,49 @@ class Program(Decoding, Transfer, RunFiles):
         if not (run / "params").is_dir():
             raise NncompileError(f"{run} is not a run folder (no params/ inside)")
         check_program(run, program_identity(self.source))
-        self.trainer = self.trainer_for(self.splits(), epochs=1)
+        self.shapes_only = self.run_config.data is None  # trained on arrays given to fit()
+        splits = self._placeholder() if self.shapes_only else self.splits()
+        self.trainer = self.trainer_for(splits, epochs=1)
         restore_params(run, self.trainer)
         return self
 
+    def _placeholder(self) -> dict:
+        """Splits of zeros shaped like the examples (runtime.placeholder): a run of a spec without
+        a data block is rebuilt on them for predict and export."""
+        from ..runtime.placeholder import gan_placeholder, placeholder_splits
+
+        self._from_data = False
+        cfg = self.run_config
+        if cfg.gan is not None:
+            condition = cfg.gan.condition
+            classes = None if condition is None else condition.classes
+            return gan_placeholder(tuple(cfg.gan.example_shape), classes, condition is not None)
+        assert self.train_block.model is not None
+        inputs = {i.name: (i.shape, i.dtype) for i in self.train_block.model.inputs}
+        if not self.train_block.several:
+            fit = self._fit_check()
+            assert fit is not None
+            return placeholder_splits(inputs, {"": fit})
+        return placeholder_splits(inputs, io_of(self.train_block)[1])
+
     # ---- using a trained program -----------------------------------------------------------------
-    def evaluate(self, split: str = "test") -> dict[str, float]:
-        """Loss and metrics of a split, in evaluation mode."""
+    def evaluate(self, split: str = "test", data: tuple | None = None) -> dict[str, float]:
+        """Loss and metrics of a split, in evaluation mode; ``data``: arrays (x, y) to evaluate
+        instead, given as to ``fit``."""
         self._need_trainer()
+        if data is not None and not self.is_gan:
+            from_data = self._from_data
+            (x, y) = self.splits({"train": tuple(data)})["train"]
+            self._from_data = from_data
+            split = "given"
+            self.trainer.use_split(split, x, y)
+        elif self.shapes_only:
+            raise DataError(
+                f"train {self.train_block.name} of {self.spec.source.path} has no data block, so "
+                f"the loaded run has no {split} split to evaluate (it trained on arrays given "
+                "to fit())",
+                "give the arrays: program.evaluate(data=(x, y)); predict and export need no data",
+            )
         return self.trainer.evaluate(split)
 
     def predict(self, x: np.ndarray, *, raw: bool = True) -> np.ndarray:

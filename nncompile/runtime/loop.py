@@ -276,6 +276,11 @@ class Trainer:
         packed = self._fns.evaluate(nnx.state(self.model), x, y, self.eval_batch)
         return self._acc.finalize(self._acc.unpack(jax.device_get(packed)))
 
+    def use_split(self, name: str, x: Any, y: Any) -> None:
+        """Keep (x, y) as split `name` (for `evaluate(name)`), replacing one of that name."""
+        self.splits[name] = (as_arrays(x), None if y is None else as_arrays(y))
+        self._device.pop(name, None)
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Outputs of `program.predict` (output activation applied) in eval mode, in batches."""
         return self._fns.predict_all(nnx.state(self.model), as_arrays(x), self.eval_batch)
