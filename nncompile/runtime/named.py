@@ -85,9 +85,7 @@ def check_several(
         task = (tasks or {}).get(name)
         own = (labels or {}).get(name)
         at = f"{where} (output {name})" if several_out else where
-        view = {
-            k: (x, None if y is None else conform(y, k, fit, at)) for k, (x, y) in view.items()
-        }
+        view = {k: (x, None if y is None else conform(y, k, fit, at)) for k, (x, y) in view.items()}
         check_targets(view, fit, at, task=task, labels=own)
         for k, (_, y) in view.items():
             shaped[k][name] = y
