@@ -12,6 +12,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from .. import diagnostics as D
 from ..diagnostics import CompileError, Diagnostic
 from ..source import Source, Span
+from .lines import code_chars
 
 MAX_NESTING = 64  # brackets deeper than this are refused before parsing (no recursion blow-up)
 
@@ -28,30 +29,11 @@ _WHAT = {"(": "parenthesis", "[": "bracket", "{": "block"}
 
 
 def _scan_brackets(text: str):
-    """Yield (char, line, column) for every bracket outside strings and comments."""
-    line, column, in_string, in_comment = 1, 0, False, False
-    escaped = False
-    for ch in text:
-        column += 1
-        if ch == "\n":
-            line, column, in_string, in_comment = line + 1, 0, False, False
-            continue
-        if in_comment:
-            continue
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-            continue
-        if ch == '"':
-            in_string = True
-        elif ch == "#":
-            in_comment = True
-        elif ch in _OPENERS or ch in _CLOSERS:
-            yield ch, line, column
+    """Yield (char, line, column) for every bracket outside strings and comments (1-based)."""
+    for line, row in enumerate(text.split("\n"), 1):
+        for column, ch in code_chars(row):
+            if ch in _OPENERS or ch in _CLOSERS:
+                yield ch, line, column + 1
 
 
 def check_nesting(source: Source) -> None:
@@ -192,12 +174,22 @@ def diagnose(e: UnexpectedInput, source: Source) -> Diagnostic:
     expected = _expected(accepts)
     hint = f"expected {expected}" if expected else None
     opener = _innermost_open(source, token)
-    if (
-        token.type not in _CLOSERS_BY_TYPE
+    # a closer of another bracket than the innermost open one (`dense(2` then `}`): that one
+    # is left open, not the closer extra
+    wrong_closer = (
+        token.type in _CLOSERS_BY_TYPE
         and opener is not None
-        and opener[0] in "(["
-        and opener[1] < token.line
-        and _CLOSER_TYPES[opener[0]] in accepts
+        and token.value != _OPENERS[opener[0]]
+        and _CLOSERS[token.value] in [ch for ch, _, _ in _open_before(source, token)]
+    )
+    if opener is not None and (
+        wrong_closer
+        or (
+            token.type not in _CLOSERS_BY_TYPE
+            and opener[0] in "(["
+            and opener[1] < token.line
+            and _CLOSER_TYPES[opener[0]] in accepts
+        )
     ):
         ch, line, _ = opener
         more = (
@@ -228,8 +220,8 @@ _CLOSERS_BY_TYPE = {"RPAR", "RSQB", "RBRACE"}
 _CLOSER_TYPES = {"(": "RPAR", "[": "RSQB", "{": "RBRACE"}
 
 
-def _innermost_open(source: Source, token: Token) -> tuple[str, int, int] | None:
-    """The innermost bracket still open just before ``token``: (char, line, column)."""
+def _open_before(source: Source, token: Token) -> list[tuple[str, int, int]]:
+    """The brackets still open just before ``token``, outermost first: (char, line, column)."""
     stack: list[tuple[str, int, int]] = []
     for ch, line, column in _scan_brackets(source.text):
         if (line, column) >= (token.line, token.column):
@@ -238,6 +230,12 @@ def _innermost_open(source: Source, token: Token) -> tuple[str, int, int] | None
             stack.append((ch, line, column))
         elif stack:
             stack.pop()
+    return stack
+
+
+def _innermost_open(source: Source, token: Token) -> tuple[str, int, int] | None:
+    """The innermost bracket still open just before ``token``: (char, line, column)."""
+    stack = _open_before(source, token)
     return stack[-1] if stack else None
 
 
