@@ -161,7 +161,11 @@ def diagnose(e: UnexpectedInput, source: Source) -> Diagnostic:
         )
     assert isinstance(e, UnexpectedToken)
     token = e.token
-    special = _malformed_number(source, token) or _misplaced_keyword(source, token)
+    special = (
+        _malformed_number(source, token)
+        or _misplaced_keyword(source, token)
+        or _keras_style(source, token)
+    )
     if special:
         return special
     span = Span(
@@ -335,3 +339,50 @@ def _closes_something(source: Source, token: Token) -> bool:
         elif stack:
             stack.pop()
     return bool(stack) and _OPENERS[stack[-1]] == token.value
+
+
+def _keras_style(source: Source, token: Token) -> Diagnostic | None:
+    """What a Keras user writes that the language spells otherwise, inside a bracket: a call
+    nested in a layer's inputs (`dense(8)(concat(a, b))`), a keyword among a layer's inputs
+    (`lstm(8)(r, initial_state=[h, c])`), a tuple (`conv2d(1, (3, 3))`)."""
+    opener = _innermost_open(source, token)
+    if opener is None or opener[0] != "(" or token.type not in ("LPAR", "EQUAL", "COMMA"):
+        return None
+    _, line, column = opener
+    before = source.line(line)[: column - 1].rstrip()
+    here = source.line(token.line)[: token.column - 1].rstrip()
+    word = re.search(r"(\w+)$", here)
+    inputs = before.endswith(")")  # `layer(...)(` : the layer's inputs follow
+    line_, col = where(token)
+    span = Span(line_, col, line_, col + 1)
+    if token.type == "LPAR" and inputs and word:
+        return Diagnostic(
+            D.SYNTAX,
+            f"unexpected '(': a layer's inputs are tensor names, not calls ({word[1]}(...))",
+            span,
+            f"bind the inner call on a line of its own, `t = {word[1]}(...)`, and pass t",
+            source.path,
+        )
+    if token.type == "EQUAL" and inputs and word:
+        return Diagnostic(
+            D.SYNTAX,
+            f"unexpected '=': the parentheses after a layer's call hold its inputs, "
+            f"not arguments ({word[1]}=...)",
+            span,
+            f"move {word[1]}=... into the layer's call, before its inputs: "
+            f"`layer(..., {word[1]}=...)(inputs)`",
+            source.path,
+        )
+    grouped = not before or not re.search(r"[\w)\]]$", before)  # `(` of a group, not a call
+    if token.type == "COMMA" and grouped:
+        rest = source.line(line)[column - 1 :]
+        shown = rest[: rest.index(")") + 1] if ")" in rest else "(...)"
+        items = shown[1:-1] if shown.endswith(")") else "..."
+        return Diagnostic(
+            D.SYNTAX,
+            f"unexpected ',': {shown} is a tuple; the language writes lists in brackets",
+            span,
+            f"write [{items}]",
+            source.path,
+        )
+    return None
