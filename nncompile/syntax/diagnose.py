@@ -350,10 +350,10 @@ def _keras_style(source: Source, token: Token) -> Diagnostic | None:
         return None
     _, line, column = opener
     before = source.line(line)[: column - 1].rstrip()
-    here = source.line(token.line)[: token.column - 1].rstrip()
+    line_, col = where(token)
+    here = source.line(line_)[: col - 1].rstrip()
     word = re.search(r"(\w+)$", here)
     inputs = before.endswith(")")  # `layer(...)(` : the layer's inputs follow
-    line_, col = where(token)
     span = Span(line_, col, line_, col + 1)
     if token.type == "LPAR" and inputs and word:
         return Diagnostic(
