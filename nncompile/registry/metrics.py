@@ -141,9 +141,8 @@ def class_grid(head: Head, outputs, y):
 
 
 def errors(outputs, y, scale: tuple[float, ...] | None = None):
-    """Prediction minus target, elementwise (targets reshaped to the outputs' shape); times the
-    per-target `scale` (over the targets' last axis: the one `normalize_target` scaled) when
-    given: errors in the targets' own units."""
+    """Prediction minus target, elementwise; times the per-target `scale` (over the targets'
+    last axis, the one `normalize_target` scaled) when given: errors in the targets' units."""
     e = outputs - y.reshape(outputs.shape).astype(outputs.dtype)
     if scale is not None:
         import jax.numpy as jnp
