@@ -179,3 +179,15 @@ def test_npz_regression_target_of_another_shape_is_a_diagnostic(tmp_path):
     text = str(e.value)
     assert "output r of model M is [2], but array 'r' of data d has targets of shape [3]" in text
     assert "m.nn:10:" in text or "m.nn:11:" in text or "m.nn:" in text
+
+
+def test_a_keras_list_of_targets_is_named_as_such(program):
+    with pytest.raises(DataError) as e:
+        program.fit(data={"train": ({"a": A, "b": B}, [GOOD["c"], GOOD["k"], GOOD["r"]])})
+    assert (
+        "the arrays given to fit(), train split (y): the model has several outputs (c, k, r), but "
+        "the data gives a list of 3 arrays" in str(e.value)
+    )
+    assert (
+        e.value.hint == "give a dict of arrays keyed by output name: {'c': ..., 'k': ..., 'r': ...}"
+    )

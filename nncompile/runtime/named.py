@@ -28,9 +28,14 @@ from .trees import first, rows
 def names_of(value, what: str, want: list[str], where: str) -> None:
     """`value` is a dict with exactly the names `want` (the model's inputs or outputs)."""
     if not isinstance(value, Mapping):
+        given = (
+            f"a {type(value).__name__} of {len(value)} arrays"
+            if isinstance(value, (list, tuple))
+            else "one array"
+        )
         raise DataError(
-            f"{where}: the model has several {what}s ({', '.join(want)}), but the data gives one "
-            "array",
+            f"{where}: the model has several {what}s ({', '.join(want)}), but the data gives "
+            f"{given}",
             f"give a dict of arrays keyed by {what} name: "
             f"{{{', '.join(f'{n!r}: ...' for n in want)}}}",
         )
