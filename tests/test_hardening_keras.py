@@ -69,6 +69,17 @@ HEAD = "model M {\n  input a: [5]\n  input b: [3]\n"
             "takes a loss per output by name",
             "write `loss: {output_name: mse, other: binary_crossentropy}` (or one loss for all)",
         ),
+        (  # Keras' fit() arguments
+            "model M {\n  input x: [4]\n  dense(1)\n}\n"
+            "train { model: M loss: mse validation_split: 0.2 }\n",
+            "5:28: error[E203]: unknown property 'validation_split' in a train block",
+            "the split is the data block's: `split: {train: 0.8, val: 0.2}`",
+        ),
+        (
+            "model M {\n  input x: [4]\n  dense(1)\n}\ntrain { model: M loss: \"mse\" }\n",
+            "5:24: error[E300]: expected a loss name, not a string: mse is written without quotes",
+            "write mse",
+        ),
     ],
 )
 def test_keras_spellings_are_explained(text, message, hint):

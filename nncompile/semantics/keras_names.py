@@ -50,6 +50,26 @@ LAYERS = {
 }
 
 
+# Keras' fit()/compile() arguments that are properties of another block here, or spelt otherwise
+PROPERTIES = {
+    "validation_split": "the split is the data block's: `split: {train: 0.8, val: 0.2}`",
+    "validation_data": "the split is the data block's: `split: {train: 0.8, val: 0.2}`",
+    "shuffle": "shuffling is the data block's: `shuffle: true`",
+    "callbacks": "early stopping and checkpoints are train properties: `early_stopping: {...}`, "
+    "`checkpoint: {...}`",
+    "lr": "the learning rate is the optimizer's: `optimizer: adam(lr=1e-3)`",
+    "learning_rate": "the learning rate is the optimizer's: `optimizer: adam(lr=1e-3)`",
+}
+
+
+def property_hint(key: str, kind: str, known: list[str]) -> str | None:
+    """The hint for an unknown property named as Keras' fit/compile argument, else None."""
+    hint = PROPERTIES.get(key)
+    if hint is None or key in known or kind != "train":
+        return None
+    return hint
+
+
 def argument_hint(key: str, fields: list[str]) -> str | None:
     """`did you mean 'lr'? (Keras' learning_rate)` for a Keras argument name, else None."""
     alias = ARGUMENTS.get(key)
