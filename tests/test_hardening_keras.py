@@ -76,7 +76,7 @@ HEAD = "model M {\n  input a: [5]\n  input b: [3]\n"
             "the split is the data block's: `split: {train: 0.8, val: 0.2}`",
         ),
         (
-            "model M {\n  input x: [4]\n  dense(1)\n}\ntrain { model: M loss: \"mse\" }\n",
+            'model M {\n  input x: [4]\n  dense(1)\n}\ntrain { model: M loss: "mse" }\n',
             "5:24: error[E300]: expected a loss name, not a string: mse is written without quotes",
             "write mse",
         ),
