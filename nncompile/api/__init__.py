@@ -329,14 +329,9 @@ class Program(Decoding, Transfer, RunFiles):
     def _placeholder(self) -> dict:
         """Splits of zeros shaped like the examples (runtime.placeholder): a run of a spec without
         a data block is rebuilt on them for predict and export."""
-        from ..runtime.placeholder import gan_placeholder, placeholder_splits
+        from ..runtime.placeholder import placeholder_splits
 
-        self._from_data = False
-        cfg = self.run_config
-        if cfg.gan is not None:
-            condition = cfg.gan.condition
-            classes = None if condition is None else condition.classes
-            return gan_placeholder(tuple(cfg.gan.example_shape), classes, condition is not None)
+        self._from_data = False  # (a GAN always has a data block: `check` requires it)
         assert self.train_block.model is not None
         inputs = {i.name: (i.shape, i.dtype) for i in self.train_block.model.inputs}
         if not self.train_block.several:

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataError
 from .fit_checks import Fit
 
 ROWS = 1  # examples per placeholder split
@@ -33,18 +32,3 @@ def placeholder_splits(
     x: Any = xs if len(xs) > 1 else next(iter(xs.values()))
     y: Any = ys if len(ys) > 1 else next(iter(ys.values()))
     return {"train": (x, y)}
-
-
-def gan_placeholder(example_shape: tuple[int, ...], classes: int | None, conditional: bool) -> dict:
-    """{"train": (examples, labels)} for a GAN (labels: class ids 0..classes-1 of a conditional
-    one, whose class count must then be known)."""
-    x = np.zeros((ROWS, *example_shape), np.float32)
-    if not conditional:
-        return {"train": (x, None)}
-    if classes is None:
-        raise DataError(
-            "this conditional GAN has no data block, and its class count (learned from the "
-            "training labels) is not kept in the run",
-            "load it with a spec FILE that has the data block it trained on",
-        )
-    return {"train": (x, np.full(ROWS, classes - 1, np.int32))}
