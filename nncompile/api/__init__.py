@@ -32,6 +32,7 @@ from ..runtime.trees import as_arrays, each
 from ..semantics import ir
 from ..semantics.ir import select_train
 from .runfiles import RunFiles
+from .tokens import check_token_ids, token_limits
 from .transfer import Transfer
 
 if TYPE_CHECKING:
@@ -137,6 +138,9 @@ class Program(Decoding, Transfer, RunFiles):
             splits, where = dict(data), "the arrays given to fit()"
         if dataset is None and "train" not in splits:
             given_arrays(splits, None, where)  # (says what to give)
+        limits = token_limits(self.train_block.model if not self.is_gan else None)
+        for name, (x, _) in splits.items():
+            check_token_ids(x, limits, f"{where}, {name} split")
         cfg, tokens = self.run_config, False
         if cfg.gan is None and self.train_block.several:
             return check_several(splits, *io_of(self.train_block), where, **io_found(dataset))
@@ -369,6 +373,9 @@ class Program(Decoding, Transfer, RunFiles):
         if self.train_block.model is not None and not self.is_gan:
             shapes = {i.name: i.shape for i in self.train_block.model.inputs}
             check_predict_inputs(x, shapes, not (raw and self.dataset is not None))
+            check_token_ids(
+                x, token_limits(self.train_block.model), "the inputs given to predict()"
+            )
             if isinstance(x, dict) and len(shapes) == 1:
                 x = next(iter(x.values()))
         if raw and self.dataset is not None:
