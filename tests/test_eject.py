@@ -151,7 +151,7 @@ def test_every_metric_has_a_standalone_form_that_computes_the_same():
         for arguments in ({}, dict(entry.example)):
             p = entry.params.model_validate(arguments)
             code = entry.standalone(p)
-            namespace = {"np": np, "THRESHOLD": 0.0, "OUTPUT_ACTIVATION": None}
+            namespace = {"np": np, "THRESHOLD": 0.0, "OUTPUT_ACTIVATION": None, "TARGET_SCALE": 1.0}
             for snippet in in_order(list(code.snippets)):
                 exec(snippet.code, namespace)
             got = eval(render(code.fn), namespace)(outputs, y)

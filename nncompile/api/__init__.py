@@ -13,7 +13,7 @@ from ..codegen.emit import emit_program
 from ..codegen.load import load_module
 from ..compiler import analyse, overrides, spec_source
 from ..diagnostics import CompileError
-from ..errors import NncompileError, out_of_memory
+from ..errors import DataError, NncompileError, out_of_memory
 from ..memory import check_fits, out_of_memory_error, with_data
 from ..registry.bounds import MAX_EPOCHS
 from ..registry.losses import LOSSES
@@ -28,11 +28,12 @@ from ..runtime.fit_checks import (
     no_data_block,
 )
 from ..runtime.hosts import checkpoint_hosts
-from ..runtime.named import check_several, io_found, io_of
+from ..runtime.named import check_predict_inputs, check_several, io_found, io_of
 from ..runtime.trees import as_arrays, each
 from ..semantics import ir
 from ..semantics.ir import select_train
 from .runfiles import RunFiles
+from .tokens import check_token_ids, token_limits
 from .transfer import Transfer
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ class Program(Decoding, Transfer, RunFiles):
         self.config: dict = self.module.CONFIG  # the emitted CONFIG (a RunConfig's dump)
         self.dataset: Dataset | None = None
         self.trainer: Any = None
+        self.shapes_only = False  # the trainer was built on placeholders (a run without data)
         self.history: History | None = None
         self._run: Any = None  # the run folder fit() opened (runtime.runfolder.RunFolder)
         self._from_data = False  # the splits are the data block's (normalised by `dataset`)
@@ -137,10 +139,12 @@ class Program(Decoding, Transfer, RunFiles):
             splits, where = dict(data), "the arrays given to fit()"
         if dataset is None and "train" not in splits:
             given_arrays(splits, None, where)  # (says what to give)
+        limits = token_limits(self.train_block.model if not self.is_gan else None)
+        for name, (x, _) in splits.items():
+            check_token_ids(x, limits, f"{where}, {name} split")
         cfg, tokens = self.run_config, False
         if cfg.gan is None and self.train_block.several:
-            check_several(splits, *io_of(self.train_block), where, **io_found(dataset))
-            return splits
+            return check_several(splits, *io_of(self.train_block), where, **io_found(dataset))
         if cfg.gan is not None:
             want = tuple(cfg.gan.example_shape)
         else:
@@ -276,6 +280,7 @@ class Program(Decoding, Transfer, RunFiles):
                 checkpointer.restore(self.trainer, directory=source)
             elif transfer:
                 self.load_init()
+            self.shapes_only = False
             self.history = self.trainer.fit()
         except Exception as e:
             for tracker in self.trackers:
@@ -327,14 +332,44 @@ class Program(Decoding, Transfer, RunFiles):
         if not (run / "params").is_dir():
             raise NncompileError(f"{run} is not a run folder (no params/ inside)")
         check_program(run, program_identity(self.source))
-        self.trainer = self.trainer_for(self.splits(), epochs=1)
+        self.shapes_only = self.run_config.data is None  # trained on arrays given to fit()
+        splits = self._placeholder() if self.shapes_only else self.splits()
+        self.trainer = self.trainer_for(splits, epochs=1)
         restore_params(run, self.trainer)
         return self
 
+    def _placeholder(self) -> dict:
+        """Splits of zeros shaped like the examples (runtime.placeholder): a run of a spec without
+        a data block is rebuilt on them for predict and export."""
+        from ..runtime.placeholder import placeholder_splits
+
+        self._from_data = False  # (a GAN always has a data block: `check` requires it)
+        assert self.train_block.model is not None
+        inputs = {i.name: (i.shape, i.dtype) for i in self.train_block.model.inputs}
+        if not self.train_block.several:
+            fit = self._fit_check()
+            assert fit is not None
+            return placeholder_splits(inputs, {"": fit})
+        return placeholder_splits(inputs, io_of(self.train_block)[1])
+
     # ---- using a trained program -----------------------------------------------------------------
-    def evaluate(self, split: str = "test") -> dict[str, float]:
-        """Loss and metrics of a split, in evaluation mode."""
+    def evaluate(self, split: str = "test", data: tuple | None = None) -> dict[str, float]:
+        """Loss and metrics of a split, in evaluation mode; ``data``: arrays (x, y) to evaluate
+        instead, given as to ``fit``."""
         self._need_trainer()
+        if data is not None and not self.is_gan:
+            from_data = self._from_data
+            (x, y) = self.splits({"train": tuple(data)})["train"]
+            self._from_data = from_data
+            split = "given"
+            self.trainer.use_split(split, x, y)
+        elif self.shapes_only:
+            raise DataError(
+                f"train {self.train_block.name} of {self.spec.source.path} has no data block, so "
+                f"the loaded run has no {split} split to evaluate (it trained on arrays given "
+                "to fit())",
+                "give the arrays: program.evaluate(data=(x, y)); predict and export need no data",
+            )
         return self.trainer.evaluate(split)
 
     def predict(self, x: np.ndarray, *, raw: bool = True) -> np.ndarray:
@@ -343,6 +378,14 @@ class Program(Decoding, Transfer, RunFiles):
         self._need_trainer()
         x = as_arrays(x)  # a dict of arrays for several inputs
         each(lambda a: check_inputs(a, "the inputs given to predict()"), x)
+        if self.train_block.model is not None and not self.is_gan:
+            shapes = {i.name: i.shape for i in self.train_block.model.inputs}
+            check_predict_inputs(x, shapes, not (raw and self.dataset is not None))
+            check_token_ids(
+                x, token_limits(self.train_block.model), "the inputs given to predict()"
+            )
+            if isinstance(x, dict) and len(shapes) == 1:
+                x = next(iter(x.values()))
         if raw and self.dataset is not None:
             x = self.dataset.transform_inputs(x)
         out = self.trainer.predict(x)

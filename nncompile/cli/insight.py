@@ -27,7 +27,9 @@ def cmd_data(args) -> int:
         plot_report(report, args.output)
     if args.format == "json":
         print(json.dumps(report.json(), indent=2))
-    else:
+    elif sys.stdout.isatty():
+        render_rich(report)
+    else:  # piped: plain text, stable for scripts and tests
         print(render(report), end="")
     if args.output:
         print(f"wrote {args.output}", file=sys.stderr)
@@ -87,7 +89,7 @@ def render(report) -> str:
             lines.append(f"  ... {len(table) - SHOWN} more features (--format json lists all)")
     for k, table in s["target_range"].items():
         lines.append(f"target range {k} (data units, all rows):")
-        lines += _table(table)
+        lines += _table(table, "target")
     for k, counts in s["classes"].items():
         unit = "tokens" if s["targets"][k]["task"] == "sequence" else "rows"
         lines.append(f"classes {k} ({unit} per split):")
@@ -107,21 +109,85 @@ def render(report) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _table(rows: list[dict]) -> list[str]:
+def _table(rows: list[dict], what: str = "feature") -> list[str]:
     width = max([7, *(len(r["feature"]) for r in rows)])
     head = (
         "  "
-        + "feature".ljust(width)
+        + what.ljust(width)
         + "".join(f"{h:>11}" for h in ("min", "mean", "max", "std", "missing"))
     )
     out = [head]
     for r in rows:
-        size = max(abs(r["min"] or 0), abs(r["max"] or 0))  # rounding noise of a centred mean: 0
-        shown = {k: 0.0 if r[k] is not None and abs(r[k]) < 1e-7 * size else r[k] for k in STATS}
-        cells = "".join(f"{'-' if shown[k] is None else f'{shown[k]:.4g}':>11}" for k in STATS)
-        bad = r["missing"] + r["infinite"]
-        out.append("  " + r["feature"].ljust(width) + cells + f"{bad:>11}")
+        cells = "".join(f"{c:>11}" for c in _cells(r))
+        out.append("  " + r["feature"].ljust(width) + cells)
     return out
+
+
+def _cells(r: dict) -> list[str]:
+    """A feature row's min, mean, max, std and missing count, as shown."""
+    size = max(abs(r["min"] or 0), abs(r["max"] or 0))  # rounding noise of a centred mean: 0
+    shown = {k: 0.0 if r[k] is not None and abs(r[k]) < 1e-7 * size else r[k] for k in STATS}
+    return [
+        *("-" if shown[k] is None else f"{shown[k]:.4g}" for k in STATS),
+        str(r["missing"] + r["infinite"]),
+    ]
+
+
+def render_rich(report) -> None:
+    """The report drawn with rich for a terminal: the same content as `render`, as tables, the
+    warnings in colour."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..runtime.datareport import SHOWN
+
+    console, s = Console(highlight=False), report.summary
+    console.print(f"[bold]data {s['data']}[/bold] ({s['source']}): {s['task']}", markup=True)
+    console.print("  " + "  ".join(f"{k} {n} rows" for k, n in s["rows"].items()), markup=False)
+    for k, info in s["inputs"].items():
+        console.print(f"  input {k}: {info['dtype']} {info['shape']}", markup=False)
+    for k, info in s["targets"].items():
+        console.print(
+            f"  target {k}: {info['dtype']} {info['shape']} ({info['task']})", markup=False
+        )
+
+    def stats(title: str, rows: list[dict], what: str) -> Table:
+        table = Table(title=title, title_justify="left")
+        table.add_column(what)
+        for h in ("min", "mean", "max", "std", "missing"):
+            table.add_column(h, justify="right")
+        for r in rows:
+            table.add_row(r["feature"], *_cells(r))
+        return table
+
+    for k, table in s["features"].items():
+        if isinstance(table, dict):
+            console.print(f"features {k}: token ids {table['min']}..{table['max']}", markup=False)
+            continue
+        more = f" ({len(table) - SHOWN} more: --format json)" if len(table) > SHOWN else ""
+        console.print(stats(f"features {k} (data units, all rows){more}", table[:SHOWN], "feature"))
+    for k, table in s["target_range"].items():
+        console.print(stats(f"target range {k} (data units, all rows)", table, "target"))
+    for k, counts in s["classes"].items():
+        unit = "tokens" if s["targets"][k]["task"] == "sequence" else "rows"
+        splits = list(counts)
+        classes = Table(title=f"classes {k} ({unit} per split)", title_justify="left")
+        classes.add_column("class")
+        for p in splits:
+            classes.add_column(p, justify="right")
+        for c in list(counts[splits[0]]) if splits else []:
+            classes.add_row(c, *(str(counts[p][c]) for p in splits))
+        console.print(classes)
+    for f in report.findings:
+        console.print(f"[yellow]warning:[/yellow] {escape(f.message)}", markup=True)
+        console.print(f"  hint: {f.hint}", markup=False)
+    if not report.findings:
+        console.print(
+            "[green]no problems found[/green] (missing values, constant features, repeats, "
+            "leakage, imbalance)",
+            markup=True,
+        )
 
 
 COMMANDS = {  # name: (handler, its flags); the handler's docstring is the command's help

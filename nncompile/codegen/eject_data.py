@@ -163,6 +163,8 @@ def data_py(title: str, d: Data, seed: int, loader: StandaloneLoader, tokens: bo
         steps.append(NORMALISE)
         body.append('    if task == "regression":')
         body.append(f'        stats = fit(splits["train"][1], {render(target)}, axes=-1)')
+        body.append("        global TARGET_SCALE")
+        body.append("        TARGET_SCALE = stats[1]")
         body.append(
             "        splits = {k: (a, normalise(b, stats)) for k, (a, b) in splits.items()}"
         )
@@ -201,6 +203,11 @@ def data_py(title: str, d: Data, seed: int, loader: StandaloneLoader, tokens: bo
         ),
         f"SEED = {render(seed)}  # the train block's seed: the split is drawn from it",
         f"SPLIT = {pretty({str(k): float(v) for k, v in d.split.items()})}",
+        *(
+            ["TARGET_SCALE = 1.0  # set by load(): the spread normalize_target divided targets by"]
+            if target != "none"
+            else []
+        ),
         "",
         "",
     ]

@@ -100,7 +100,7 @@ def main():
     epochs = parser.parse_args().epochs
 
     splits = load()
-    x, y = splits["train"]
+@units@    x, y = splits["train"]
     size = len(x) if BATCH_SIZE == "full" else max(1, min(BATCH_SIZE, len(x)))
     steps = len(x) // size + (0 if DROP_REMAINDER or len(x) % size == 0 else 1)
     model = make_model(SEED)
@@ -169,6 +169,11 @@ def train_py(title: str, spec: str, config: RunConfig, requires: tuple[str, ...]
             f"OUTPUT_ACTIVATION = {render(fused)}"
             + ("  # error metrics score probabilities, not logits" if fused else "")
         )
+        settings.append(
+            "TARGET_SCALE = 1.0  # errors times the targets' spread: main() reads data.py's"
+        )
+    # with normalize_target, errors are scaled back by data.py's TARGET_SCALE (as runtime.units)
+    scaled = NP_ERRORS in in_order(snippets) and str(config.data.normalize_target) != "none"
     stopping_init = stopping = restore = ""
     if es is not None:
         monitor = str(es.monitor)
@@ -208,6 +213,7 @@ def train_py(title: str, spec: str, config: RunConfig, requires: tuple[str, ...]
         "import numpy as np",
         "from flax import nnx",
         "",
+        *(["import data"] if scaled else []),
         "from data import load",
         "from model import eval_step, make_model, make_optimizer, train_step",
         "",
@@ -225,7 +231,15 @@ def train_py(title: str, spec: str, config: RunConfig, requires: tuple[str, ...]
         else ""
     )
     main = MAIN_LOOP
+    units = ""
+    if scaled:
+        units = (
+            "    # regression metrics in the targets' units, as `nncompile train` reports them\n"
+            "    global TARGET_SCALE\n"
+            "    TARGET_SCALE = data.TARGET_SCALE\n"
+        )
     for key, text in (
+        ("units", units),
         ("test", test),
         ("stopping_init", stopping_init),
         ("val", val),

@@ -88,6 +88,7 @@ def errors(outputs, y):
     elif OUTPUT_ACTIVATION == "softmax":
         e = np.exp(outputs - outputs.max(-1, keepdims=True))
         outputs = e / e.sum(-1, keepdims=True)
-    return (outputs - y.reshape(outputs.shape)).reshape(-1)
+    # times TARGET_SCALE (per target, over y's last axis): errors in the targets' own units
+    return ((outputs - y.reshape(outputs.shape)).reshape(y.shape) * TARGET_SCALE).reshape(-1)
 """,
 )

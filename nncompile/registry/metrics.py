@@ -141,13 +141,13 @@ def class_grid(head: Head, outputs, y):
 
 
 def errors(outputs, y, scale: tuple[float, ...] | None = None):
-    """Prediction minus target, elementwise (targets reshaped to the outputs' shape); times the
-    per-target `scale` (over the last axis) when given: errors in the targets' own units."""
+    """Prediction minus target, elementwise; times the per-target `scale` (over the targets'
+    last axis, the one `normalize_target` scaled) when given: errors in the targets' units."""
     e = outputs - y.reshape(outputs.shape).astype(outputs.dtype)
     if scale is not None:
         import jax.numpy as jnp
 
-        e = e * jnp.asarray(scale, e.dtype)
+        e = e.reshape(y.shape) * jnp.asarray(scale, e.dtype)
     return e.reshape(-1)
 
 

@@ -308,10 +308,27 @@ def given_arrays(splits: Splits, fit: Fit | None, where: str) -> dict:
             y = np.asarray(y)
             if y.dtype.kind == "b":
                 y = y.astype(np.int32)
-            if fit is not None and fit.loss.task == "regression" and not fit.one_hot:
-                regression_shape(y, name, fit, where)
+            if fit is not None:
+                y = conform(y, name, fit, where)
         out[name] = (x, y)
     return out
+
+
+def conform(y: np.ndarray, split: str, fit: Fit, where: str) -> np.ndarray:
+    """Targets in the shape the loss and the metrics read: regression targets shaped like the
+    output ((n,) for one unit becomes (n, 1): else `outputs - y` broadcasts to (n, n) and trains
+    silently on the wrong differences), class ids like the output without its classes ((n, 1)
+    becomes (n,)). Other shapes are refused (regression) or left to `check_targets` (class ids)."""
+    y = np.asarray(y)
+    if fit.one_hot or fit.loss.task not in ("regression", "classification"):
+        return y
+    if fit.loss.task == "regression":
+        regression_shape(y, split, fit, where)
+        return y.reshape(len(y), *fit.output)
+    want = fit.output[:-1]
+    if y.ndim > 1 and math.prod(y.shape[1:]) == math.prod(want):
+        return y.reshape(len(y), *want)
+    return y
 
 
 def regression_shape(y: np.ndarray, split: str, fit: Fit, where: str) -> None:

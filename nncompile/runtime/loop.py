@@ -138,7 +138,9 @@ class Trainer:
         )
         self._layout = Layout(gdef, jax.tree.structure(state), nnx.graphdef(view))
         self._device: dict[tuple[str, bool], tuple] = {}
-        self.head = self._head()
+        self.head = M.model_heads(
+            self.config, self._layout.eval_gdef, nnx.state(self.model), self.splits["train"][0]
+        )
         self.metrics = M.output_losses(program, cfg) + M.build_for(cfg, self.head)
         self._acc = Accumulators(self.metrics)
         self._lr_path = find_lr(nnx.state(self.optimizer))
@@ -278,6 +280,11 @@ class Trainer:
     def rows_here(self) -> int:
         """The training rows this process's devices hold (a multi-host run: its share)."""
         return held_rows(self._on_device("train", gathered=True)[0], rows(self.splits["train"][0]))
+
+    def use_split(self, name: str, x: Any, y: Any) -> None:
+        """Keep (x, y) as split `name` (for `evaluate(name)`), replacing one of that name."""
+        self.splits[name] = (as_arrays(x), None if y is None else as_arrays(y))
+        self._device.pop(name, None)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Outputs of `program.predict` (output activation applied) in eval mode, in batches."""
@@ -427,21 +434,6 @@ class Trainer:
                 put = functools.partial(self.placement.place_split, gathered=key[1])
             self._device[key] = (each(put, x), None if y is None else each(put, y))
         return self._device[key]
-
-    def _head(self) -> M.Head | dict[str, M.Head]:
-        """How the metrics read the outputs (a Head per output name for a model with several)."""
-        x, _ = self.splits["train"]
-        struct = lambda a: jax.ShapeDtypeStruct(
-            (1, *a.shape[1:]), jax.dtypes.canonicalize_dtype(a.dtype)
-        )
-        example = each(struct, x)
-        cfg = self.config
-        if isinstance(x, Mapping):  # several inputs, called in the model's order
-            names = cfg.inputs or tuple(x)
-            apply = lambda s, x: nnx.merge(self._layout.eval_gdef, s)(*(x[k] for k in names))
-        else:
-            apply = lambda s, x: nnx.merge(self._layout.eval_gdef, s)(x)
-        return M.heads(cfg, jax.eval_shape(apply, nnx.state(self.model), example))
 
     def _monitor(self, monitor: str) -> str:
         has_val = "val" in self.splits and self.splits["val"][1] is not None

@@ -9,15 +9,17 @@ history.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
 from ..registry.metrics import METRICS, Head
+from .trees import each
 
 __all__ = ["METRICS", "Head", "Metric", "better", "build", "heads", "metric", "pack", "unpack"]
 
@@ -157,3 +159,18 @@ def heads(cfg, spec) -> Head | dict[str, Head]:
     return Head(
         cfg.task, units(spec), logits=fused is not None, pad=pad, activation=fused, scale=scale
     )
+
+
+def model_heads(cfg, eval_gdef, state, x) -> Head | dict[str, Head]:
+    """`heads` of a model (its eval graph and state) that reads inputs like `x` (one array, or a
+    mapping for several inputs, called in the model's order)."""
+    struct = lambda a: jax.ShapeDtypeStruct(
+        (1, *a.shape[1:]), jax.dtypes.canonicalize_dtype(a.dtype)
+    )
+    example = each(struct, x)
+    if isinstance(x, Mapping):
+        names = cfg.inputs or tuple(x)
+        apply = lambda s, x: nnx.merge(eval_gdef, s)(*(x[k] for k in names))
+    else:
+        apply = lambda s, x: nnx.merge(eval_gdef, s)(x)
+    return heads(cfg, jax.eval_shape(apply, state, example))

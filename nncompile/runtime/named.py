@@ -13,16 +13,29 @@ import numpy as np
 
 from ..errors import DataError
 from ..registry.losses import LOSSES
-from .fit_checks import Fit, Splits, check_inputs, check_shapes, check_targets, read_inputs
+from .fit_checks import (
+    Fit,
+    Splits,
+    check_inputs,
+    check_shapes,
+    check_targets,
+    conform,
+    read_inputs,
+)
 from .trees import first, rows
 
 
 def names_of(value, what: str, want: list[str], where: str) -> None:
     """`value` is a dict with exactly the names `want` (the model's inputs or outputs)."""
     if not isinstance(value, Mapping):
+        given = (
+            f"a {type(value).__name__} of {len(value)} arrays"
+            if isinstance(value, (list, tuple))
+            else "one array"
+        )
         raise DataError(
-            f"{where}: the model has several {what}s ({', '.join(want)}), but the data gives one "
-            "array",
+            f"{where}: the model has several {what}s ({', '.join(want)}), but the data gives "
+            f"{given}",
             f"give a dict of arrays keyed by {what} name: "
             f"{{{', '.join(f'{n!r}: ...' for n in want)}}}",
         )
@@ -45,10 +58,11 @@ def check_several(
     tasks: Mapping[str, str] | None = None,
     labels: Mapping[str, list | None] | None = None,
     origin: str = "",
-) -> None:
+) -> dict:
     """Check every split's named inputs against `inputs` (name -> per-example shape) and its
     targets against `outputs` (name -> what that output's targets must fit); `tasks`/`labels`: per
-    target, what the source found (None: arrays given by the caller)."""
+    target, what the source found (None: arrays given by the caller). Returns the splits with each
+    target in the shape its loss reads (`fit_checks.conform`)."""
     several_in, several_out = len(inputs) > 1, len(outputs) > 1
     where += origin
     for split, (x, y) in splits.items():
@@ -69,13 +83,47 @@ def check_several(
         pick = (lambda x, n=name: np.asarray(x[n])) if several_in else np.asarray
         view = {k: (pick(x), None if y is None else first(y)) for k, (x, y) in splits.items()}
         check_shapes(view, shape, f"{where} (input {name})" if several_in else where)
+    shaped: dict[str, dict] = {k: {} for k in splits}
     for name, fit in outputs.items():
         pick = (lambda y, n=name: np.asarray(y[n])) if several_out else np.asarray
         view = {k: (first(x), None if y is None else pick(y)) for k, (x, y) in splits.items()}
         task = (tasks or {}).get(name)
         own = (labels or {}).get(name)
         at = f"{where} (output {name})" if several_out else where
+        view = {k: (x, None if y is None else conform(y, k, fit, at)) for k, (x, y) in view.items()}
         check_targets(view, fit, at, task=task, labels=own)
+        for k, (_, y) in view.items():
+            shaped[k][name] = y
+    return {
+        k: (x, None if y is None else shaped[k] if several_out else shaped[k][next(iter(outputs))])
+        for k, (x, y) in splits.items()
+    }
+
+
+def check_predict_inputs(x: Any, inputs: Mapping[str, tuple[int, ...]], shapes: bool) -> None:
+    """Inputs given to `predict` against the model's (name -> per-example shape): the names (a
+    model with several inputs takes a dict keyed by them) and, when `shapes` (the inputs are not
+    transformed from the data's raw shape first), each one's per-example shape."""
+    where = "the inputs given to predict()"
+    if len(inputs) > 1:
+        names_of(x, "input", list(inputs), where)
+    elif isinstance(x, Mapping):
+        (only,) = inputs
+        if list(x) != [only]:
+            raise DataError(
+                f"{where}: a dict of {', '.join(map(repr, x))}, but the model has one input, "
+                f"{only!r}",
+                "give its array (or a dict with that one name)",
+            )
+    for name, want in inputs.items() if shapes else ():
+        a = np.asarray(x[name] if isinstance(x, Mapping) else x)
+        if a.ndim == 0 or a.shape[1:] != want:
+            at = f" (input {name})" if len(inputs) > 1 else ""
+            raise DataError(
+                f"{where}{at}: examples of shape {list(a.shape[1:])}, but the model takes "
+                f"{list(want)}",
+                f"give a batch (n, {', '.join(map(str, want))}) of examples",
+            )
 
 
 def io_of(train: Any) -> tuple[dict, dict]:

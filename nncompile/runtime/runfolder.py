@@ -142,8 +142,8 @@ def open_run(run_dir: str | os.PathLike, *, resume: bool = False, log=None) -> R
         raise RunFolderError(f"cannot create {parent}: {e.strerror}") from None
     _writable(parent)
     lock = LockFile(sibling(path, "lock"))
-    lock.acquire(path)
     try:
+        lock.acquire(path)  # (inside: an interrupt just after it releases the lock too)
         repair(path)
         folder = _prepare(path, lock, resume, log)
     except BaseException:

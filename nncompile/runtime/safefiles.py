@@ -6,7 +6,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import signal
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import NncompileError
@@ -39,14 +42,48 @@ def atomic_write(path: Path, data: str | bytes) -> None:
 
 
 # ---- the lock ------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[list]:
+    """Ctrl-C (SIGINT) held back while the block runs and delivered when it ends: the lock's
+    bookkeeping (an open file, its flock, `_held`) must not be cut in half. Where a SIGINT raises
+    KeyboardInterrupt between `flock` and `_held`, the open file keeps the lock, unrecorded: the
+    next save of this process found its own folder locked (LockError, "in use by PID ?": the file
+    was still empty) -- the flaky kill test of tests/hostile/test_runs.py. Yields the list of
+    signals held back (the block may look at it). Off the main thread signals are not delivered
+    anyway."""
+    pending: list = []
+    if threading.current_thread() is not threading.main_thread():
+        yield pending
+        return
+    previous = signal.signal(signal.SIGINT, lambda number, frame: pending.append(number))
+    try:
+        yield pending
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
+        if pending:
+            signal.raise_signal(signal.SIGINT)  # with the handler there was (KeyboardInterrupt)
+
+
 class LockFile:
-    """An exclusive flock on a file holding the owner's PID; re-entrant within one process."""
+    """An exclusive flock on a file holding the owner's PID; re-entrant within one process.
+    Acquiring and releasing are whole or not at all, even under Ctrl-C (`interrupts_deferred`):
+    an interrupted `acquire` leaves the lock free."""
 
     def __init__(self, path: Path):
         self.path = path
         self.held = False
 
     def acquire(self, folder: Path) -> None:
+        with interrupts_deferred() as pending:
+            self._acquire(folder)
+            if pending:  # Ctrl-C came while locking: leave the lock as it was, then stop
+                self._release()
+
+    def release(self) -> None:
+        with interrupts_deferred():
+            self._release()
+
+    def _acquire(self, folder: Path) -> None:
         key = str(self.path)
         if key in _held:
             _held[key][1] += 1
@@ -67,20 +104,30 @@ class LockFile:
                     f"{folder} is in use by PID {pid} (another `nncompile train` writes it)",
                     "wait for it to finish, or train into another folder (--out)",
                 ) from None
-            here = os.fstat(fd)
+            except BaseException:
+                os.close(fd)
+                raise
             try:
-                there = os.stat(self.path, follow_symlinks=False)
-            except FileNotFoundError:
-                there = None
-            if there is not None and (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino):
-                break
+                here = os.fstat(fd)
+                try:
+                    there = os.stat(self.path, follow_symlinks=False)
+                except FileNotFoundError:
+                    there = None
+                if there is not None and (here.st_dev, here.st_ino) == (
+                    there.st_dev,
+                    there.st_ino,
+                ):
+                    os.ftruncate(fd, 0)
+                    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+                    break
+            except BaseException:
+                os.close(fd)  # (never an open file holding the lock that nothing records)
+                raise
             os.close(fd)  # its owner removed it as we opened it: take a fresh one
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         _held[key] = [fd, 1]
         self.held = True
 
-    def release(self) -> None:
+    def _release(self) -> None:
         if not self.held:
             return
         self.held = False

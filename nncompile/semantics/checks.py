@@ -58,13 +58,14 @@ def _input_vs_data(train: ir.Train, model: ir.Model, out: Collector, span) -> No
         return
     x = model.inputs[0]
     if x.shape != shape:
-        hint = f"declare `input {x.name}: {fmt(shape)}`"
+        kind = "int" if x.dtype == "int32" and data.info.token_ids else ""
+        hint = f"declare `input {x.name}: {kind}{fmt(shape)}`"
         if len(shape) == 1 and len(x.shape) > 1:
             hint = f"add `reshape: {fmt(x.shape)}` to data {data.name}, or {hint}"
         out.error(
             D.DATA_MODEL,
-            f"model {model.name} takes {x.name}: {fmt(x.shape)}, but data {data.name} "
-            f"gives examples of shape {fmt(shape)}",
+            f"model {model.name} takes {x.name}: {'int' if x.dtype == 'int32' else ''}"
+            f"{fmt(x.shape)}, but data {data.name} gives examples of shape {fmt(shape)}",
             span,
             hint,
         )

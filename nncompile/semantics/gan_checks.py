@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .. import diagnostics as D
 from ..diagnostics import Collector
+from ..registry import Ref
 from ..registry.losses import LOSSES
 from ..registry.training import NOISES, Gan
 from ..shapes import fmt
@@ -67,6 +68,15 @@ def check_gan(train: ir.Train, out: Collector, where) -> None:
             f"discriminator {d.name} outputs {fmt(d.outputs[0].shape)}; it must output one score",
             d.last.span if d.last else span,
             "end it with dense(1)",
+        )
+    squash = _squashed(d)
+    if squash is not None:
+        out.error(
+            D.LOSS_OUTPUT,
+            f"discriminator {d.name} ends with {squash}, but the GAN losses take its raw score "
+            "(a logit): the loss would squash it twice",
+            d.last.span if d.last else span,
+            f"remove activation={squash} from its last layer: end it with dense(1)",
         )
     loss = train.loss
     if LOSSES[loss.name].task != "adversarial":
@@ -133,3 +143,13 @@ def layer_penalties_in_gan(train: ir.Train, out: Collector) -> None:
     for model in (train.generator, train.discriminator):
         if model is not None:
             visit(model)
+
+
+def _squashed(model: ir.Model) -> str | None:
+    """The squashing activation (sigmoid, tanh, softmax) a model's last layer applies, if any."""
+    last = model.last
+    if last is None:
+        return None
+    ref = last.params if isinstance(last.params, Ref) else getattr(last.params, "activation", None)
+    name = getattr(ref, "name", None)
+    return name if name in ("sigmoid", "tanh", "softmax") else None

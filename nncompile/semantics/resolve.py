@@ -18,6 +18,7 @@ from ..registry import BlockRef, Params, Ref, RefTo, registries
 from ..source import Span
 from ..syntax import ast
 from .arith import Failed, evaluate, is_arithmetic
+from .keras_names import argument_hint
 from .pydantic_errors import KEY, is_dict, is_list, kind_label, kinds_label, nested_model, report
 
 
@@ -228,13 +229,7 @@ class Resolver:
         elif isinstance(value, ast.Call):
             name, args, name_span = value.name, value.args, value.name_span
         else:
-            example = next(iter(registry))
-            self.out.error(
-                D.BAD_VALUE,
-                f"expected a {kind_label(kind)}, e.g. {example}",
-                value.span,
-                f"the {kinds_label(kind)} are {one_of(registry)}",
-            )
+            self.out.error(D.BAD_VALUE, *not_a_ref(value, kind, list(registry)))
             raise Invalid
         entry = registry.get(name)
         if entry is None:
@@ -285,10 +280,14 @@ class Resolver:
                 key, key_span = arg.key, arg.key_span
                 if key not in model.model_fields:
                     fields = list(model.model_fields)
-                    hint = did_you_mean(key, fields) or (
-                        f"{owner} takes {one_of(fields)}"
-                        if fields
-                        else f"{owner} takes no arguments"
+                    hint = (
+                        argument_hint(key, fields)
+                        or did_you_mean(key, fields)
+                        or (
+                            f"{owner} takes {one_of(fields)}"
+                            if fields
+                            else f"{owner} takes no arguments"
+                        )
                     )
                     self.out.error(
                         D.UNKNOWN_ARGUMENT, f"{owner}() has no argument '{key}'", key_span, hint
@@ -350,3 +349,29 @@ class Resolver:
 
 
 _ORDINALS = {0: "first", 1: "second", 2: "third", 3: "fourth"}
+
+
+def not_a_ref(value: ast.Value, kind: str, names: list[str]) -> tuple[str, Span, str]:
+    """(message, span, hint) for a value where a registry name (an activation, a loss, ...) is
+    expected: a quoted name, a list of losses (one per output goes by name) or anything else."""
+    label = kind_label(kind)
+    article = "an" if label[0] in "aeiou" else "a"
+    if isinstance(value, ast.String) and value.value in names:
+        return (
+            f"expected {article} {label} name, not a string: {value.value} is written without "
+            "quotes",
+            value.span,
+            f"write {value.value}",
+        )
+    if isinstance(value, ast.List) and kind == "loss":
+        return (
+            "expected one loss, not a list: a model with several outputs takes a loss per output "
+            "by name",
+            value.span,
+            "write `loss: {output_name: mse, other: binary_crossentropy}` (or one loss for all)",
+        )
+    return (
+        f"expected {article} {label}, e.g. {names[0]}",
+        value.span,
+        f"the {kinds_label(kind)} are {one_of(names)}",
+    )

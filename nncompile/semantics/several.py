@@ -5,6 +5,7 @@ metrics (`<output>_<metric>`) can be monitored."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -263,8 +264,21 @@ def _npz_shapes(train: ir.Train, model: ir.Model, out: Collector) -> None:
                 else "store token ids as integers",
             )
     if isinstance(p.y, list):
+        shapes = {t.name: t.shape for t in model.outputs}
         for name, loss in train.output_losses().items():
-            if name in headers and LOSSES[loss.name].task == "classification":
+            task = LOSSES[loss.name].task
+            if name in headers and task == "regression" and not train.data.props.one_hot:
+                given = tuple(headers[name][0][1:]) or (1,)  # (n,) is read as (n, 1)
+                if math.prod(given) != math.prod(shapes[name]):
+                    out.error(
+                        D.LOSS_OUTPUT,
+                        f"output {name} of model {model.name} is {fmt(shapes[name])}, but array "
+                        f"{name!r} of data {train.data.name} has targets of shape {fmt(given)}",
+                        loss.span,
+                        f"end output {name} with dense({math.prod(given)}), or store "
+                        f"{math.prod(shapes[name])} value(s) per example",
+                    )
+            if name in headers and task == "classification":
                 shape, kind = headers[name]
                 if kind not in "biu":
                     out.error(

@@ -15,6 +15,7 @@ from ..registry.losses import LOSSES
 from ..source import Source, Span
 from ..syntax import ast
 from . import checks, ir
+from .keras_names import property_hint
 from .models import ModelBuilder
 from .names import check_model_names
 from .resolve import KEY, Invalid, Resolver, Scope
@@ -134,7 +135,8 @@ class _Validator:
                     D.UNKNOWN_PROPERTY,
                     f"unknown property '{prop.key}' in a {kind} block",
                     prop.key_span,
-                    D.did_you_mean(prop.key, model.model_fields)
+                    property_hint(prop.key, kind, list(model.model_fields))
+                    or D.did_you_mean(prop.key, model.model_fields)
                     or f"{kind} blocks take {D.one_of(model.model_fields)}",
                 )
                 failed = True

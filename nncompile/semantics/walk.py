@@ -15,6 +15,7 @@ from ..syntax import ast
 from . import ir
 from .bindings import auto_name, extra_outputs, tensor_arguments
 from .dims import input_dim
+from .keras_names import layer_hint
 from .resolve import Invalid, Resolver, Scope
 
 
@@ -233,7 +234,9 @@ class ModelWalk:
                 D.UNKNOWN_NAME,
                 f"unknown layer '{name}'",
                 call.name_span,
-                D.did_you_mean(name, candidates) or "see `nncompile docs layers`",
+                layer_hint(name, candidates)
+                or D.did_you_mean(name, candidates)
+                or "see `nncompile docs layers`",
             )
             self.fail(stmt)
             return

@@ -12,6 +12,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from .. import diagnostics as D
 from ..diagnostics import CompileError, Diagnostic
 from ..source import Source, Span
+from .lines import code_chars
 
 MAX_NESTING = 64  # brackets deeper than this are refused before parsing (no recursion blow-up)
 
@@ -28,30 +29,11 @@ _WHAT = {"(": "parenthesis", "[": "bracket", "{": "block"}
 
 
 def _scan_brackets(text: str):
-    """Yield (char, line, column) for every bracket outside strings and comments."""
-    line, column, in_string, in_comment = 1, 0, False, False
-    escaped = False
-    for ch in text:
-        column += 1
-        if ch == "\n":
-            line, column, in_string, in_comment = line + 1, 0, False, False
-            continue
-        if in_comment:
-            continue
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-            continue
-        if ch == '"':
-            in_string = True
-        elif ch == "#":
-            in_comment = True
-        elif ch in _OPENERS or ch in _CLOSERS:
-            yield ch, line, column
+    """Yield (char, line, column) for every bracket outside strings and comments (1-based)."""
+    for line, row in enumerate(text.split("\n"), 1):
+        for column, ch in code_chars(row):
+            if ch in _OPENERS or ch in _CLOSERS:
+                yield ch, line, column + 1
 
 
 def check_nesting(source: Source) -> None:
@@ -179,7 +161,11 @@ def diagnose(e: UnexpectedInput, source: Source) -> Diagnostic:
         )
     assert isinstance(e, UnexpectedToken)
     token = e.token
-    special = _malformed_number(source, token) or _misplaced_keyword(source, token)
+    special = (
+        _malformed_number(source, token)
+        or _misplaced_keyword(source, token)
+        or _keras_style(source, token)
+    )
     if special:
         return special
     span = Span(
@@ -192,12 +178,22 @@ def diagnose(e: UnexpectedInput, source: Source) -> Diagnostic:
     expected = _expected(accepts)
     hint = f"expected {expected}" if expected else None
     opener = _innermost_open(source, token)
-    if (
-        token.type not in _CLOSERS_BY_TYPE
+    # a closer of another bracket than the innermost open one (`dense(2` then `}`): that one
+    # is left open, not the closer extra
+    wrong_closer = (
+        token.type in _CLOSERS_BY_TYPE
         and opener is not None
-        and opener[0] in "(["
-        and opener[1] < token.line
-        and _CLOSER_TYPES[opener[0]] in accepts
+        and token.value != _OPENERS[opener[0]]
+        and _CLOSERS[token.value] in [ch for ch, _, _ in _open_before(source, token)]
+    )
+    if opener is not None and (
+        wrong_closer
+        or (
+            token.type not in _CLOSERS_BY_TYPE
+            and opener[0] in "(["
+            and opener[1] < token.line
+            and _CLOSER_TYPES[opener[0]] in accepts
+        )
     ):
         ch, line, _ = opener
         more = (
@@ -228,8 +224,8 @@ _CLOSERS_BY_TYPE = {"RPAR", "RSQB", "RBRACE"}
 _CLOSER_TYPES = {"(": "RPAR", "[": "RSQB", "{": "RBRACE"}
 
 
-def _innermost_open(source: Source, token: Token) -> tuple[str, int, int] | None:
-    """The innermost bracket still open just before ``token``: (char, line, column)."""
+def _open_before(source: Source, token: Token) -> list[tuple[str, int, int]]:
+    """The brackets still open just before ``token``, outermost first: (char, line, column)."""
     stack: list[tuple[str, int, int]] = []
     for ch, line, column in _scan_brackets(source.text):
         if (line, column) >= (token.line, token.column):
@@ -238,6 +234,12 @@ def _innermost_open(source: Source, token: Token) -> tuple[str, int, int] | None
             stack.append((ch, line, column))
         elif stack:
             stack.pop()
+    return stack
+
+
+def _innermost_open(source: Source, token: Token) -> tuple[str, int, int] | None:
+    """The innermost bracket still open just before ``token``: (char, line, column)."""
+    stack = _open_before(source, token)
     return stack[-1] if stack else None
 
 
@@ -337,3 +339,50 @@ def _closes_something(source: Source, token: Token) -> bool:
         elif stack:
             stack.pop()
     return bool(stack) and _OPENERS[stack[-1]] == token.value
+
+
+def _keras_style(source: Source, token: Token) -> Diagnostic | None:
+    """What a Keras user writes that the language spells otherwise, inside a bracket: a call
+    nested in a layer's inputs (`dense(8)(concat(a, b))`), a keyword among a layer's inputs
+    (`lstm(8)(r, initial_state=[h, c])`), a tuple (`conv2d(1, (3, 3))`)."""
+    opener = _innermost_open(source, token)
+    if opener is None or opener[0] != "(" or token.type not in ("LPAR", "EQUAL", "COMMA"):
+        return None
+    _, line, column = opener
+    before = source.line(line)[: column - 1].rstrip()
+    line_, col = where(token)
+    here = source.line(line_)[: col - 1].rstrip()
+    word = re.search(r"(\w+)$", here)
+    inputs = before.endswith(")")  # `layer(...)(` : the layer's inputs follow
+    span = Span(line_, col, line_, col + 1)
+    if token.type == "LPAR" and inputs and word:
+        return Diagnostic(
+            D.SYNTAX,
+            f"unexpected '(': a layer's inputs are tensor names, not calls ({word[1]}(...))",
+            span,
+            f"bind the inner call on a line of its own, `t = {word[1]}(...)`, and pass t",
+            source.path,
+        )
+    if token.type == "EQUAL" and inputs and word:
+        return Diagnostic(
+            D.SYNTAX,
+            f"unexpected '=': the parentheses after a layer's call hold its inputs, "
+            f"not arguments ({word[1]}=...)",
+            span,
+            f"move {word[1]}=... into the layer's call, before its inputs: "
+            f"`layer(..., {word[1]}=...)(inputs)`",
+            source.path,
+        )
+    grouped = not before or not re.search(r"[\w)\]]$", before)  # `(` of a group, not a call
+    if token.type == "COMMA" and grouped:
+        rest = source.line(line)[column - 1 :]
+        shown = rest[: rest.index(")") + 1] if ")" in rest else "(...)"
+        items = shown[1:-1] if shown.endswith(")") else "..."
+        return Diagnostic(
+            D.SYNTAX,
+            f"unexpected ',': {shown} is a tuple; the language writes lists in brackets",
+            span,
+            f"write [{items}]",
+            source.path,
+        )
+    return None
