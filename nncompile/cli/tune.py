@@ -17,6 +17,7 @@ def cmd_tune(args) -> int:
     this machine, without the budget a first `train` keeps to; the winner is recorded next to the
     compilation cache and later runs of the program (any number of epochs or seed) use it."""
     from ..runtime import autotune
+    from ..runtime.tunerecord import record_path
 
     program = compiled_program(args)
     if program.is_gan:
@@ -31,7 +32,7 @@ def cmd_tune(args) -> int:
     for name, t in entry["timings"].items():
         step = f"{t['step_ms']:8.3f} ms/step  compiled in {t['compile_s']:.2f} s"
         print(f"  {name:20} {step if 'step_ms' in t else t.get('skipped', '')}")
-    print(f"recorded in {autotune.record_path()}", file=sys.stderr)
+    print(f"recorded in {record_path()}", file=sys.stderr)
     return 0
 
 

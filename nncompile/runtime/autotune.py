@@ -100,8 +100,8 @@ def tune(trainer, x, y) -> None:
         trainer.tuning = {**entry, "source": "record"}
         return
     entry = measure(trainer, x, y, BUDGET_S)
-    trainer.log(f"autotune: {describe(entry)}; {entry['seconds']:.2f} s")
     record(trainer, entry, program, where)
+    trainer.log(f"autotune: {describe(entry)}; {entry['seconds']:.2f} s")
 
 
 def record(trainer, entry: dict, program: str, where: dict[str, str]) -> str:
