@@ -68,8 +68,8 @@ def test_the_first_fit_measures_and_records_later_fits_read_without_timing(recor
         raise AssertionError("measured again")
 
     monkeypatch.setattr(autotune, "measure", no_timing)
-    # another seed and number of epochs: the same program shape
-    again, _ = fit(spec().replace("seed: 0", "seed: 3"), epochs=1)
+    # another seed, learning rate and number of epochs: the same program shape
+    again, _ = fit(spec().replace("seed: 0", "seed: 3").replace("1e-2", "3e-3"), epochs=1)
     assert again.trainer.tuning["source"] == "record"
     assert again.trainer.strategy == entry["choice_parts"]["strategy"]
     assert record.read_text() == before
@@ -137,16 +137,23 @@ def test_over_budget_candidates_are_not_measured(record, monkeypatch):
 
 def test_off_by_setting_and_by_flag(record, monkeypatch):
     monkeypatch.setenv("NNCOMPILE_AUTOTUNE", "0")
-    program, _ = fit(spec())
-    assert program.trainer.tuning is None and not record.exists()
+    program = nncompile.compile(text=spec())
+    trainer = program.trainer_for(program.splits(data()), epochs=1)
+    assert autotune.skip_reason(trainer) == "autotune off"
+    monkeypatch.setenv("NNCOMPILE_AUTOTUNE", "1")
+    assert autotune.skip_reason(trainer) is None
+    # `--no-autotune` switches it off for the process before the command runs
+    assert main(["train", "missing.nn", "--no-autotune"]) == 1
+    assert autotune.skip_reason(trainer) == "autotune off"
 
 
 def test_plan_shows_the_rule_then_the_record_and_tune_fills_it(record, tmp_path, capsys):
     path = tmp_path / "m.nn"
     # tune trains on the spec's own data: a small generated source
+    source = "synthetic(blobs, n=160, features=8, classes=4)"
     path.write_text(
-        'data d {\n  source: synthetic(blobs, n=160, features=8, classes=4)\n  split: {train: 0.8, test: 0.2}'
-        "\n}\n" + spec().replace("loss:", "data: d  loss:")
+        f"data d {{\n  source: {source}\n  split: {{train: 0.8, test: 0.2}}\n}}\n"
+        + spec().replace("loss:", "data: d  loss:")
     )
     assert main(["plan", str(path)]) == 0
     assert "autotune:           rule: not measured on this machine" in capsys.readouterr().out

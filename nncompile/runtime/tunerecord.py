@@ -2,13 +2,15 @@
 it. No JAX here: `nncompile plan` reads the record without starting a backend.
 
 `autotune.json` next to JAX's compilation cache (`$NNCOMPILE_AUTOTUNE_FILE` overrides): one entry
-per program fingerprint (runtime.identity, less the seed and early stopping), batch size, backend,
-device kind and jax version, written atomically (a temporary file renamed over it). An unreadable
-record is ignored with a warning (the next fit measures again and writes it anew).
+per program fingerprint (runtime.identity, less the seed, early stopping and float constants),
+batch size, backend, device kind and jax version, written atomically (a temporary file renamed over
+it; two processes writing at once may lose one entry: it is measured again). An unreadable record
+is ignored with a warning (the next fit measures again and writes it anew).
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -42,10 +44,25 @@ def record_path() -> Path:
 
 
 def fingerprint(identity: dict[str, Any]) -> str:
-    """A program's identity (runtime.identity) as a short hash, less what leaves a step alone."""
+    """A program's shape as a short hash: its identity (runtime.identity) less what leaves a step's
+    work alone, every float constant set to 0 (learning rates, momenta, dropout rates, split
+    fractions: the trials of a sweep share one measurement; widths and shapes are integers)."""
     config = {k: v for k, v in (identity.get("config") or {}).items() if k not in NOT_KEYED}
-    text = json.dumps({"config": config, "code": identity.get("code")}, sort_keys=True)
+    code = {k: _floats_zeroed(v) for k, v in (identity.get("code") or {}).items()}
+    config = json.loads(json.dumps(config), parse_float=lambda text: 0.0)
+    text = json.dumps({"config": config, "code": code}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _floats_zeroed(code: str) -> str:
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, float):
+            node.value = 0.0
+    return ast.unparse(tree)
 
 
 def key_of(program: str, batch: int, where: dict[str, str]) -> str:
