@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import jax
 import numpy as np
@@ -204,7 +205,10 @@ def measure(trainer, x, y, budget: float) -> dict:
     state0 = jax.tree.leaves(nnx.state((trainer.model, trainer.optimizer)))
     idx, rest = epoch_order(trainer.batching, trainer.seed, 1)
     steps = trainer.batching.steps
-    runs, fns_of, compile_s, timings = {}, {}, {}, {}
+    runs: dict[Candidate, tuple[Any, int]] = {}
+    fns_of: dict[Candidate, Any] = {}
+    compile_s: dict[Candidate, float] = {}
+    timings: dict[str, dict[str, Any]] = {}
     for cand in cands:
         if runs:
             estimate = max(compile_s.values())
@@ -246,5 +250,7 @@ def measure(trainer, x, y, budget: float) -> dict:
         "timings": {c.name: timings[c.name] for c in cands},
         "seconds": round(time.perf_counter() - t_start, 3),
         # what a first run pays beyond training: all but the compilation of the functions it keeps
-        "overhead_s": round(time.perf_counter() - t_start - compile_s.get(kept, 0.0), 3),
+        "overhead_s": round(
+            time.perf_counter() - t_start - (compile_s[kept] if kept is not None else 0.0), 3
+        ),
     }

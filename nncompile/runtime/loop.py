@@ -283,8 +283,7 @@ class Trainer:
         return {"model": to_pure(best[0]), "optimizer": to_pure(best[1])}
 
     def compiled_for(self, strategy: str, chunked: bool, layout: Layout, traces=None) -> Compiled:
-        """This trainer's compiled functions with a strategy and model layout (runtime.autotune's
-        candidates); `traces`: the Counter of their traces (default: a new one)."""
+        """Compiled functions with a strategy and model layout (runtime.autotune's candidates)."""
         return Compiled(
             self.program,
             layout,
@@ -302,7 +301,8 @@ class Trainer:
         """Train with `fns` from now on (runtime.autotune's choice); its traces are counted."""
         fns.traces.update(self.traces)
         self._fns, self._layout, self.traces = fns, fns.layout, fns.traces
-        self._epochs, self.strategy, self.chunked = Epochs(fns), fns.strategy, fns.chunked
+        self._epochs, self.chunked = Epochs(fns), fns.chunked
+        self.strategy = fns.strategy  # type: ignore[assignment]
 
     # ---- resuming and unfreezing -----------------------------------------------------------------
     def resume_from(self, resume: Resume, epochs: int | None = None) -> None:
