@@ -6,7 +6,8 @@ were measured on one machine under one load. Where they may lose (a convolutiona
 loaded CPU ran its steps faster one call at a time with XLA's native convolution), the runtime can
 measure instead of assume:
 
-* candidates: the rule's form (strategy "scan": a chunk of the epoch's compiled loop), strategy
+* candidates: the rule's form (strategy "scan", timed as the trainer runs it: a chunk of the
+  epoch's compiled loop, or a whole epoch for a scan of known length), strategy
   "step", and, for programs whose convolutions run as im2col on CPU, strategy "step" with XLA's
   native convolution (native convolutions inside lax.scan are ~15x slower on XLA:CPU: that pair is
   not a candidate);
@@ -159,7 +160,8 @@ def _fns(trainer, cand: Candidate, native: list | None = None):
             m.conv_general_dilated = f
     else:
         native += convs
-    return trainer.compiled_for(cand.strategy, cand.strategy == "scan", layout)
+    # (the rule's scan is the trainer's own form: training keeps it when it wins)
+    return trainer.compiled_for(cand.strategy, cand.strategy == "scan" and trainer.chunked, layout)
 
 
 def _apply(trainer, parts: dict | None) -> bool:
@@ -175,9 +177,11 @@ def _apply(trainer, parts: dict | None) -> bool:
 
 
 def _runner(fns, state0, x, y, idx, rest):
-    """run(n): n training steps of the first epoch from the initial state, results discarded."""
-    if fns.strategy == "scan":
-        # (the arguments of the trainer's chunked calls: the same compiled function)
+    """run(n): n training steps of the first epoch from the initial state, results discarded; a
+    scan of known length runs the whole epoch (n: its steps)."""
+    if fns.strategy == "scan" and not fns.chunked:  # (as Epochs calls it: the same compilation)
+        return lambda n: fns.epoch(state0, None, 1, x, y, idx, 0, fns.batching.steps, rest)[2]
+    if fns.strategy == "scan":  # (as Epochs calls a chunk: the same compiled function)
         return lambda n: fns.epoch(state0, fns.acc.zero(), 1, x, y, idx, 0, n, rest)[2]
     didx = jax.device_put(idx)
     key = np.asarray(1, np.int32)
@@ -212,7 +216,7 @@ def measure(trainer, x, y, budget: float) -> dict:
     for cand in cands:
         if runs:
             estimate = max(compile_s.values())
-            spent = time.perf_counter() - t_start - compile_s[cands[0]]
+            spent = time.perf_counter() - t_start - compile_s[cands[0]]  # (kept if it wins)
             if spent + estimate + ROUNDS * ROUND_S * (len(runs) + 1) > budget:
                 timings[cand.name] = {
                     "skipped": f"not measured: compiling it takes about {estimate:.1f} s "
@@ -221,9 +225,13 @@ def measure(trainer, x, y, budget: float) -> dict:
                 continue
         fns = _fns(trainer, cand)
         run = _runner(fns, state0, x, y, idx, rest)
-        compile_s[cand] = _timed(run, 1)  # compilation and one step
-        one = min(_timed(run, 1), _timed(run, 1))
-        runs[cand], fns_of[cand] = (run, max(2, min(steps, round(ROUND_S / max(one, 1e-6))))), fns
+        compile_s[cand] = _timed(run, 1)  # compilation and one step (or epoch)
+        if fns.strategy == "scan" and not fns.chunked:
+            n = steps + (rest is not None)  # a whole epoch per call
+        else:
+            one = min(_timed(run, 1), _timed(run, 1))
+            n = max(2, min(steps, round(ROUND_S / max(one, 1e-6))))
+        runs[cand], fns_of[cand] = (run, n), fns
     best: dict[Candidate, float] = {}
     for _ in range(ROUNDS):  # interleaved: a change of load falls on every candidate
         for cand, (run, n) in runs.items():
@@ -235,9 +243,7 @@ def measure(trainer, x, y, budget: float) -> dict:
     if winner.conv == "native":  # the model itself computes so from now on (unfreezing, views)
         for m in _convs(trainer.model):
             m.conv_general_dilated = jax.lax.conv_general_dilated
-    kept = winner if winner != rule or trainer.chunked else None
-    if kept is not None:  # its functions are compiled: train with them
-        trainer.use(fns_of[winner])
+    trainer.use(fns_of[winner])  # compiled already: training starts at once
     for cand in best:
         timings[cand.name] = {
             "step_ms": round(best[cand] * 1e3, 4),
@@ -250,7 +256,5 @@ def measure(trainer, x, y, budget: float) -> dict:
         "timings": {c.name: timings[c.name] for c in cands},
         "seconds": round(time.perf_counter() - t_start, 3),
         # what a first run pays beyond training: all but the compilation of the functions it keeps
-        "overhead_s": round(
-            time.perf_counter() - t_start - (compile_s[kept] if kept is not None else 0.0), 3
-        ),
+        "overhead_s": round(time.perf_counter() - t_start - compile_s[winner], 3),
     }
