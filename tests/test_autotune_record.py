@@ -62,6 +62,9 @@ def test_the_first_fit_measures_and_records_later_fits_read_without_timing(recor
     assert entry["choice"] == program.trainer.tuning["choice"]
     assert entry["choice"] in ("scan", "step") and entry["backend"] == "cpu"
     assert program.trainer.strategy == entry["choice_parts"]["strategy"]
+    # training went on with the winner's functions, compiled once (during the measurement)
+    traces = program.trainer.traces
+    assert traces["train_step"] == 1 and traces["train_epoch"] <= 1, traces
     before = record.read_text()
 
     def no_timing(*args, **kw):
@@ -169,3 +172,33 @@ def test_plan_shows_the_rule_then_the_record_and_tune_fills_it(record, tmp_path,
     out = capsys.readouterr().out
     assert "rule: the train block pins `strategy: step`" in out
     assert "pinned by the train block (`strategy: step`)" in out
+
+
+CNN = """
+model C {
+  input x: [6, 6, 1]
+  conv2d(4, 3, activation=relu)
+  flatten()
+  dense(3, activation=softmax)
+}
+train {
+  model: C  loss: categorical_crossentropy  optimizer: adam(lr=1e-2)
+  batch_size: 16  epochs: 1  seed: 0STRATEGY
+}
+"""
+
+
+def test_a_recorded_native_convolution_is_what_the_model_computes_with(record):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(64, 6, 6, 1)).astype(np.float32)
+    splits = {"train": (x, (x[:, 0, 0, 0] > 0).astype(np.int32))}
+    write_record(record, nncompile.compile(text=CNN.replace("STRATEGY", "")), "step", "native")
+    tuned = nncompile.compile(text=CNN.replace("STRATEGY", ""))
+    h1 = tuned.fit(splits, log=lambda line: None)
+    assert tuned.trainer.tuning["choice"] == "step, native conv"
+    assert autotune.candidates(tuned.trainer)[0].conv is None  # no im2col convolution left
+    pinned = nncompile.compile(text=CNN.replace("STRATEGY", "  strategy: step"))
+    h2 = pinned.fit(splits, log=lambda line: None)
+    assert autotune.candidates(pinned.trainer)[0].conv == "im2col"
+    assert h1.epochs[-1]["loss"] == pytest.approx(h2.epochs[-1]["loss"], rel=1e-5)
+    np.testing.assert_allclose(tuned.predict(x[:8]), pinned.predict(x[:8]), atol=1e-5)
