@@ -12,7 +12,7 @@ import pytest
 
 import nncompile
 from nncompile.cli import main
-from nncompile.runtime import autotune, tunerecord
+from nncompile.runtime import autotune, loop, tunerecord
 
 MLP = """
 model M {
@@ -42,6 +42,8 @@ def record(tmp_path, monkeypatch):
     path = tmp_path / "autotune.json"
     monkeypatch.setenv("NNCOMPILE_AUTOTUNE", "1")
     monkeypatch.setenv("NNCOMPILE_AUTOTUNE_FILE", str(path))
+    # a first fit measures programs whose epochs run in chunks: these tiny ones too
+    monkeypatch.setattr(loop, "CHUNK_MIN_WORK", 0)
     return path
 
 
@@ -145,6 +147,10 @@ def test_off_by_setting_and_by_flag(record, monkeypatch):
     assert autotune.skip_reason(trainer) == "autotune off"
     monkeypatch.setenv("NNCOMPILE_AUTOTUNE", "1")
     assert autotune.skip_reason(trainer) is None
+    monkeypatch.setattr(loop, "CHUNK_MIN_WORK", 10**9)  # a scan of known length: whole epochs
+    trainer = program.trainer_for(program.splits(data()), epochs=1)
+    assert autotune.skip_reason(trainer).startswith("a scan of known length")
+    assert autotune.skip_reason(trainer, asked=True) is None  # (`nncompile tune` measures it)
     # `--no-autotune` switches it off for the process before the command runs
     assert main(["train", "missing.nn", "--no-autotune"]) == 1
     assert autotune.skip_reason(trainer) == "autotune off"

@@ -15,6 +15,10 @@ measure instead of assume:
   results are thrown away: training starts from the same state whichever wins), timed in
   interleaved rounds of ~ROUND_S, the fastest round per candidate counting; another candidate must
   beat the rule's by MARGIN, else the rule stays;
+* a first fit measures only programs whose rule is a chunked loop (the rule's candidate is then
+  timed on chunks of the very function training runs); a scan of known length (tiny steps, or a
+  recurrent program: runtime.loop's CHUNK_MIN_WORK) is timed only as whole epochs, which `nncompile
+  tune` does and a first run cannot afford;
 * budget: what the tuning adds to a first run is held under BUDGET_S. The rule's candidate is
   compiled anyway; another is measured only when its compilation (estimated by the rule's) and its
   rounds fit in what is left, else it is reported as not measured;
@@ -83,6 +87,10 @@ def skip_reason(trainer, *, asked: bool = False) -> str | None:
         return "several devices"
     if trainer.batching.steps < MIN_STEPS:
         return f"an epoch of {trainer.batching.steps} steps"
+    if not asked and not trainer.chunked:
+        # timing its steps needs whole epochs (W5 under load: 11 s) or another compilation whose
+        # chunked loop times them wrongly (W3: 50x slower than the scan it stands for)
+        return "a scan of known length: its steps are timed only as whole epochs"
     return None
 
 
