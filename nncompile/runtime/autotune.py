@@ -23,9 +23,10 @@ measure instead of assume:
   compiled anyway; another is measured only when its compilation (estimated by the rule's) and its
   rounds fit in what is left, else it is reported as not measured;
 * the record: `autotune.json` next to JAX's compilation cache (`$NNCOMPILE_AUTOTUNE_FILE`
-  overrides), one entry per program fingerprint (runtime.identity, less the seed and early
-  stopping), batch size, backend, device kind and jax version; written atomically (a temporary
-  file renamed over it); an unreadable record is ignored with a warning and written anew.
+  overrides), one entry per program fingerprint (runtime.identity, less the seed, early
+  stopping and float constants), batch size, backend, device kind and jax version; written
+  atomically (a temporary file renamed over it); an unreadable record is ignored with a warning
+  and written anew (runtime.tunerecord).
 
 Off: `NNCOMPILE_AUTOTUNE=0`, `nncompile train --no-autotune`, a train block's `strategy: scan` or
 `strategy: step` (a pin), a strategy set by `Trainer(config=...)`, and several devices (the rule).
@@ -42,6 +43,7 @@ import jax
 import numpy as np
 from flax import nnx
 
+from ..errors import NncompileError
 from .batches import epoch_order
 from .identity import module_identity
 from .tunerecord import describe, enabled, fingerprint, key_of, read, write
@@ -129,7 +131,10 @@ def measure_now(trainer) -> dict:
     """`nncompile tune`: measure every candidate (no budget), record the winner; the entry."""
     identity = module_identity(trainer.program)
     if identity is None:
-        raise ValueError("the program has no source to fingerprint")
+        raise NncompileError(
+            "this program has no source to fingerprint: nothing to record",
+            "tune a spec (`nncompile tune FILE`) or a program compiled from one",
+        )
     x, y = jax.device_put(trainer.splits["train"])
     entry = measure(trainer, x, y, float("inf"))
     record(trainer, entry, fingerprint(identity), machine())
@@ -153,9 +158,9 @@ def candidates(trainer) -> list[Candidate]:
     return [Candidate("scan"), Candidate("step")]
 
 
-def _fns(trainer, cand: Candidate, native: list | None = None):
-    """The compiled functions of a candidate (a model layout with native convolutions: `native`
-    holds the modules switched, switched back when measuring, or kept for training)."""
+def _fns(trainer, cand: Candidate, *, keep: bool = False):
+    """The compiled functions of a candidate. With native convolutions its layout has them; the
+    model's modules compute so from then on with `keep` (training), else as before (measuring)."""
     from .compiled import Layout
 
     convs = _convs(trainer.model) if cand.conv == "native" else []
@@ -163,11 +168,8 @@ def _fns(trainer, cand: Candidate, native: list | None = None):
     for m in convs:
         m.conv_general_dilated = jax.lax.conv_general_dilated
     layout = Layout.of(trainer.model, trainer.optimizer)
-    if native is None:
-        for m, f in zip(convs, saved, strict=True):
-            m.conv_general_dilated = f
-    else:
-        native += convs
+    for m, f in zip(convs if not keep else [], saved, strict=False):
+        m.conv_general_dilated = f
     # (the rule's scan is the trainer's own form: training keeps it when it wins)
     return trainer.compiled_for(cand.strategy, cand.strategy == "scan" and trainer.chunked, layout)
 
@@ -180,7 +182,7 @@ def _apply(trainer, parts: dict | None) -> bool:
     if cand not in candidates(trainer):
         return False
     if cand != candidates(trainer)[0]:  # the rule's is what the trainer was built with
-        trainer.use(_fns(trainer, cand, native=[]))
+        trainer.use(_fns(trainer, cand, keep=True))
     return True
 
 
