@@ -15,9 +15,10 @@ def cmd_tune(args) -> int:
     Every candidate (an epoch as one compiled loop, one call per step, and for convolutional
     programs XLA's native convolution against im2col) is compiled and timed for a few steps on
     this machine, without the budget a first `train` keeps to; the winner is recorded next to the
-    compilation cache and later runs of the program (any number of epochs or seed) use it."""
+    compilation cache, and later runs of the program (any number of epochs, seed or learning rate)
+    train with it when autotune is on (NNCOMPILE_AUTOTUNE=1)."""
     from ..runtime import autotune
-    from ..runtime.tunerecord import record_path
+    from ..runtime.tunerecord import enabled, record_path
 
     program = compiled_program(args)
     if program.is_gan:
@@ -33,6 +34,8 @@ def cmd_tune(args) -> int:
         step = f"{t['step_ms']:8.3f} ms/step  compiled in {t['compile_s']:.2f} s"
         print(f"  {name:20} {step if 'step_ms' in t else t.get('skipped', '')}")
     print(f"recorded in {record_path()}", file=sys.stderr)
+    if not enabled():
+        print("autotune is off: NNCOMPILE_AUTOTUNE=1 makes `train` use the record", file=sys.stderr)
     return 0
 
 
