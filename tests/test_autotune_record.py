@@ -138,6 +138,9 @@ def test_over_budget_candidates_are_not_measured(record, monkeypatch):
     tuning = program.trainer.tuning
     assert tuning["choice"] == "scan" and program.trainer.strategy == "scan"
     assert tuning["timings"]["step"]["skipped"].startswith("not measured: compiling it takes")
+    # nothing else to compare with: the rule's steps are not timed (no cost beyond its compilation)
+    assert tuning["timings"]["scan"]["skipped"].startswith("kept without timing")
+    assert tuning["overhead_s"] < 0.5
 
 
 def test_off_by_setting_and_by_flag(record, monkeypatch):

@@ -205,6 +205,15 @@ def _runner(fns, state0, x, y, idx, rest):
     return run
 
 
+def _per_call(run, fns, steps: int, rest) -> int:
+    """Steps per timed call: about ROUND_S of them (at least one), or a whole epoch for a scan of
+    known length."""
+    if fns.strategy == "scan" and not fns.chunked:
+        return steps + (rest is not None)
+    one = min(_timed(run, 1), _timed(run, 1))
+    return max(1, min(steps, round(ROUND_S / max(one, 1e-6))))
+
+
 def _timed(run, n: int) -> float:
     t = time.perf_counter()
     jax.block_until_ready(run(n))
@@ -219,35 +228,40 @@ def measure(trainer, x, y, budget: float) -> dict:
     state0 = jax.tree.leaves(nnx.state((trainer.model, trainer.optimizer)))
     idx, rest = epoch_order(trainer.batching, trainer.seed, 1)
     steps = trainer.batching.steps
-    runs: dict[Candidate, tuple[Any, int]] = {}
+    runs: dict[Candidate, tuple[Any, int]] = {}  # the candidates timed: (run, steps per call)
+    runs_of: dict[Candidate, Any] = {}
     fns_of: dict[Candidate, Any] = {}
     compile_s: dict[Candidate, float] = {}
     timings: dict[str, dict[str, Any]] = {}
+    rule = cands[0]
     for cand in cands:
-        if runs:
-            estimate = max(compile_s.values())
-            spent = time.perf_counter() - t_start - compile_s[cands[0]]  # (kept if it wins)
-            if spent + estimate + ROUNDS * ROUND_S * (len(runs) + 1) > budget:
+        if cand != rule:
+            estimate = compile_s[rule]  # (a compilation and one step of the rule's)
+            spent = time.perf_counter() - t_start - compile_s[rule]  # (kept if it wins)
+            if spent + estimate + ROUNDS * ROUND_S * (max(len(runs), 1) + 1) > budget:
                 timings[cand.name] = {
                     "skipped": f"not measured: compiling it takes about {estimate:.1f} s "
                     f"(budget {budget:g} s)"
                 }
                 continue
+            if rule not in runs:  # another candidate fits: time the rule's steps too
+                runs[rule] = (runs_of[rule], _per_call(runs_of[rule], fns_of[rule], steps, rest))
         fns = _fns(trainer, cand)
         run = _runner(fns, state0, x, y, idx, rest)
         compile_s[cand] = _timed(run, 1)  # compilation and one step (or epoch)
-        if fns.strategy == "scan" and not fns.chunked:
-            n = steps + (rest is not None)  # a whole epoch per call
-        else:
-            one = min(_timed(run, 1), _timed(run, 1))
-            n = max(2, min(steps, round(ROUND_S / max(one, 1e-6))))
-        runs[cand], fns_of[cand] = (run, n), fns
+        runs_of[cand], fns_of[cand] = run, fns
+        if cand != rule:
+            runs[cand] = (run, _per_call(run, fns, steps, rest))
+    if not runs:  # nothing else fits the budget: the rule, without timing its steps
+        timings[rule.name] = {
+            "skipped": "kept without timing: no other candidate fits the budget",
+            "compile_s": round(compile_s[rule], 3),
+        }
     best: dict[Candidate, float] = {}
     for _ in range(ROUNDS):  # interleaved: a change of load falls on every candidate
         for cand, (run, n) in runs.items():
             best[cand] = min(best.get(cand, np.inf), _timed(run, n) / n)
-    rule = cands[0]
-    winner = min(best, key=best.__getitem__)
+    winner = min(best, key=best.__getitem__) if best else rule
     if winner != rule and best[winner] > best[rule] * (1 - MARGIN):
         winner = rule
     if winner.conv == "native":  # the model itself computes so from now on (unfreezing, views)
