@@ -236,7 +236,7 @@ def measure(trainer, x, y, budget: float) -> dict:
     rule = cands[0]
     for cand in cands:
         if cand != rule:
-            estimate = compile_s[rule]  # (a compilation and one step of the rule's)
+            estimate = compile_s[rule]  # (the rule's compilation)
             spent = time.perf_counter() - t_start - compile_s[rule]  # (kept if it wins)
             if spent + estimate + ROUNDS * ROUND_S * (max(len(runs), 1) + 1) > budget:
                 timings[cand.name] = {
@@ -248,7 +248,8 @@ def measure(trainer, x, y, budget: float) -> dict:
                 runs[rule] = (runs_of[rule], _per_call(runs_of[rule], fns_of[rule], steps, rest))
         fns = _fns(trainer, cand)
         run = _runner(fns, state0, x, y, idx, rest)
-        compile_s[cand] = _timed(run, 1)  # compilation and one step (or epoch)
+        # compilation (a chunk of no steps: nothing runs) or compilation and one step (or epoch)
+        compile_s[cand] = _timed(run, 0 if fns.strategy == "scan" and fns.chunked else 1)
         runs_of[cand], fns_of[cand] = run, fns
         if cand != rule:
             runs[cand] = (run, _per_call(run, fns, steps, rest))
