@@ -300,6 +300,7 @@ def main():
             if w["task"] == "gan"
             else None,
             "strategy": trainer.strategy,
+            "tuning": getattr(trainer, "tuning", None),  # runtime.autotune's choice, if any
             "compile_count": getattr(trainer, "compile_count", None),
             "traces": dict(trainer.traces),
         }

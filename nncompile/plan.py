@@ -262,7 +262,9 @@ def _freeze(train: ir.Train) -> Decision[Frozen]:
     )
 
 
-def _strategy(gan: bool) -> Decision[str]:
+def _strategy(gan: bool, pinned: str = "auto") -> Decision[str]:
+    if pinned != "auto":
+        return Decision(pinned, f"pinned by the train block (`strategy: {pinned}`): not measured")
     if gan:
         return Decision(
             "scan",
@@ -272,7 +274,8 @@ def _strategy(gan: bool) -> Decision[str]:
     return Decision(
         "scan",
         "per-step dispatch dominates small models: the steps of an epoch run as one "
-        "compiled loop over device-resident batches (bench/README.md)",
+        "compiled loop over device-resident batches (bench/README.md); with autotune on, the "
+        "first run on a machine measures the candidates instead (autotune below)",
     )
 
 
@@ -351,7 +354,7 @@ def plan_for(program: ir.Program, train_name: str | None = None) -> Plan:
         model.name,
         _head(train),
         _freeze(train),
-        _strategy(False),
+        _strategy(False, p.strategy),
         precision,
         conv_lowering([model]),
         compiler_options(model),

@@ -173,6 +173,7 @@ SUPERVISED_ONLY = frozenset(
         "outputs",
         "shard",
         "accumulate",
+        "autotune",
     }
 )
 # scale-out keys (runtime.devices), left out of the dump at their defaults: programs that do not set
@@ -221,6 +222,8 @@ class RunConfig(_Frozen):
     devices: Literal["auto", "cpu", "gpu", "tpu"] | Positive = "auto"
     shard: Literal["data", "params"] = "data"
     accumulate: Positive = 1  # batches whose gradients are averaged into one update
+    # False: the train block pins `strategy:`; the runtime measures no candidates (runtime.autotune)
+    autotune: bool = True
 
     @model_validator(mode="before")
     @classmethod
@@ -274,6 +277,8 @@ class RunConfig(_Frozen):
         exclude: Any = set(SUPERVISED_ONLY) if self.kind == "gan" else {"gan"}
         exclude |= {k for k in SEVERAL if getattr(self, k) is None}
         exclude |= {k for k, v in SCALE_DEFAULTS.items() if getattr(self, k) == v}
+        if self.autotune:  # left out unless a train block pins its strategy
+            exclude.add("autotune")
         if self.plateau is None:
             exclude.add("plateau")
         if self.target_scale is None:

@@ -84,7 +84,7 @@ def test_train_eval_predict_on_four_devices(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     outputs = done.stdout.split("=== ")[1:]
     assert [o.splitlines()[-1] for o in outputs[1::2]] == ["exit 0"] * len(lines), done.stderr
-    train, four, one, rows4, rows1 = ("\n".join(o.splitlines()[1:]) for o in outputs[0::2])
+    _, four, one, rows4, rows1 = ("\n".join(o.splitlines()[1:]) for o in outputs[0::2])
     a, b = json.loads(four), json.loads(one)
     assert abs(a["loss"] - b["loss"]) < 1e-5 and a["accuracy"] == b["accuracy"]
     rows = {

@@ -16,7 +16,7 @@ import sys
 from ..diagnostics import CompileError, render
 from ..errors import NncompileError, out_of_memory
 from ..version import __version__
-from . import devices, editor, insight, runs, spec, tools, training
+from . import devices, editor, insight, runs, spec, tools, training, tune
 from .common import FLAGS
 
 COMMANDS = {  # one line per module of commands
@@ -27,6 +27,7 @@ COMMANDS = {  # one line per module of commands
     **editor.COMMANDS,
     **tools.COMMANDS,
     **devices.COMMANDS,
+    **tune.COMMANDS,
 }
 
 
@@ -59,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         from ..runtime.jaxcache import disable
 
         disable()
+    if getattr(args, "no_autotune", False):
+        os.environ["NNCOMPILE_AUTOTUNE"] = "0"  # (runtime.tunerecord.enabled reads it)
     try:
         devices.join(args)  # a multi-host run: before anything uses JAX
         code = args.handler(args)

@@ -99,6 +99,9 @@ FLAGS = {
     "set": flag("--set", action="append", metavar="NAME=VALUE", help="override a `let` value"),
     "format": flag("--format", choices=("text", "json"), default="text", help=FORMAT_HELP),
     "cache": flag("--no-cache", action="store_true", help=CACHE_HELP),
+    "autotune": flag(
+        "--no-autotune", action="store_true", help="no measured strategy choice (runtime.autotune)"
+    ),
     "run": flag("--run", required=True, metavar="DIR", help="a run folder written by `train`"),
     "epochs": flag("--epochs", type=epochs, metavar="N", help="override the number of epochs"),
     "out": flag("--out", metavar="DIR", help=OUT_HELP),

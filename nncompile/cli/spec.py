@@ -82,9 +82,11 @@ def cmd_plan(args) -> int:
     """print the decisions made for a train block, and why"""
     from ..plan import describe
     from ..population import describe_sweeps
+    from .tune import tuning_lines
 
     program = spec_program(args)
-    print(describe(program, args.train) + describe_sweeps(program), end="")
+    text = describe(program, args.train) + tuning_lines(program, args.train)
+    print(text + describe_sweeps(program), end="")
     return 0
 
 

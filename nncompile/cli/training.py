@@ -288,12 +288,13 @@ COMMANDS = {  # name: (handler, its flags); the handler's docstring is the comma
         (
             *RUN_SPEC,
             *("epochs", "out", "force", "format", "quiet", "resume", "track", "cache", "devices"),
+            "autotune",
             *HOST_FLAGS,
         ),
     ),
     "eval": (cmd_eval, (*RUN_SPEC, "run", "split", "format", "cache", "devices")),
     "predict": (cmd_predict, (*RUN_SPEC, "run", "input", "predictions", "cache", "devices")),
-    "sweep": (cmd_sweep, ("file", "sweep", "set", "epochs", "out", "cache")),
+    "sweep": (cmd_sweep, ("file", "sweep", "set", "epochs", "out", "cache", "autotune")),
     "export": (cmd_export, (*RUN_SPEC, "run", "artifact", "platforms")),
     "sample": (cmd_sample, (*RUN_SPEC, "run", *SAMPLE_FLAGS, "source", "cache")),
 }

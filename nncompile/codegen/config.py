@@ -71,6 +71,7 @@ def config(
         devices=p.devices,
         shard=p.shard,
         accumulate=p.accumulate,
+        autotune=p.strategy == "auto",
     ).dump()
 
 

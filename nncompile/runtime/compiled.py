@@ -46,6 +46,14 @@ class Layout:
         """The (model, optimizer) state from the flat list of arrays."""
         return jax.tree.unflatten(self.treedef, leaves)
 
+    @classmethod
+    def of(cls, model: nnx.Module, optimizer: nnx.Optimizer) -> Layout:
+        gdef, state = nnx.split((model, optimizer))
+        view = nnx.view(
+            model, deterministic=True, use_running_average=True, raise_if_not_found=False
+        )
+        return cls(gdef, jax.tree.structure(state), nnx.graphdef(view))
+
 
 class Accumulators:
     """The loss, example count, first non-finite step and metric accumulators of an epoch or
@@ -118,6 +126,7 @@ class Compiled:
         placement: Placement | None = None,
     ):
         self.acc, self.batching, self.placement = acc, batching, placement
+        self.layout, self.traces = layout, traces
         # several devices: batches split over the mesh, the state keeps its layout (devices.py)
         on_mesh = placement is not None
         batch = placement.constrain_batch if placement is not None else lambda t: t

@@ -25,6 +25,7 @@ IGNORED_CONFIG = frozenset(
         "train",
         "checkpoint",
         "strategy",
+        "autotune",
         "cpu_compiler_options",
         "activation_floats",
     }

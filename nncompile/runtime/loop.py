@@ -41,7 +41,7 @@ import jax
 import numpy as np
 from flax import nnx
 
-from . import jaxcache
+from . import autotune, jaxcache
 from . import metrics as M
 from .batches import oversized
 from .compiled import Accumulators, Compiled, Layout, build, eval_batch, free_memory
@@ -132,11 +132,7 @@ class Trainer:
         self._model, self._optimizer = built
         # during a fit: the latest epoch's state leaves, written back into the objects on access
         self._pending: list | None = None
-        gdef, state = nnx.split((self._model, self._optimizer))
-        view = nnx.view(
-            self._model, deterministic=True, use_running_average=True, raise_if_not_found=False
-        )
-        self._layout = Layout(gdef, jax.tree.structure(state), nnx.graphdef(view))
+        self._layout = Layout.of(self._model, self._optimizer)
         self._device: dict[tuple[str, bool], tuple] = {}
         self.head = M.model_heads(
             self.config, self._layout.eval_gdef, nnx.state(self.model), self.splits["train"][0]
@@ -152,19 +148,9 @@ class Trainer:
         self.eval_batch = eval_batch(cfg.activation_floats, free_memory())
         # the program's XLA:CPU options (chosen by the compiler's plan); other backends take none
         self.compiler_options = (cfg.cpu_compiler_options or None) if cpu else None
-        self._fns = Compiled(
-            program,
-            self._layout,
-            self.batching,
-            self._acc,
-            seed=self.seed,
-            strategy=self.strategy,
-            chunked=self.chunked,
-            compiler_options=self.compiler_options,
-            traces=self.traces,
-            placement=self.placement,
-        )
+        self._fns = self.compiled_for(self.strategy, self.chunked, self._layout, self.traces)
         self._epochs = Epochs(self._fns)
+        self.tuning: dict | None = None  # runtime.autotune's measured or recorded choice
 
     # ---- public API ------------------------------------------------------------------------------
     @property
@@ -191,6 +177,7 @@ class Trainer:
     def fit(self) -> History:
         history = self._start()
         x, y = self._on_device("train", gathered=True)
+        autotune.tune(self, x, y)  # the first fit: a measured or recorded choice of strategy
         has_val = "val" in self.splits and self.splits["val"][1] is not None
         val = self._on_device("val") if has_val else None
         notify(self.callbacks, "on_fit_start", self, history)
@@ -201,8 +188,7 @@ class Trainer:
         good = state  # the state at the end of the last completed epoch (never donated)
         donates = self.strategy == "step"
         last = self.epochs_done + self.epochs
-        # the next epoch, dispatched before this one's results were read
-        ahead, run_ahead = None, False
+        ahead, run_ahead = None, False  # the next epoch, dispatched before this one's results
         start = time.perf_counter()
         try:
             for epoch in range(self.epochs_done + 1, last + 1):
@@ -307,6 +293,28 @@ class Trainer:
             return None
         best = self._layout.unflatten(self.best.leaves)
         return {"model": to_pure(best[0]), "optimizer": to_pure(best[1])}
+
+    def compiled_for(self, strategy: str, chunked: bool, layout: Layout, traces=None) -> Compiled:
+        """Compiled functions with a strategy and model layout (runtime.autotune's candidates)."""
+        return Compiled(
+            self.program,
+            layout,
+            self.batching,
+            self._acc,
+            seed=self.seed,
+            strategy=strategy,
+            chunked=chunked,
+            compiler_options=self.compiler_options,
+            traces=collections.Counter() if traces is None else traces,
+            placement=self.placement,
+        )
+
+    def use(self, fns: Compiled) -> None:
+        """Train with `fns` from now on (runtime.autotune's choice); its traces are counted."""
+        fns.traces.update(self.traces)
+        self._fns, self._layout, self.traces = fns, fns.layout, fns.traces
+        self._epochs, self.chunked = Epochs(fns), fns.chunked
+        self.strategy = fns.strategy  # type: ignore[assignment]
 
     # ---- resuming and unfreezing -----------------------------------------------------------------
     def resume_from(self, resume: Resume, epochs: int | None = None) -> None:

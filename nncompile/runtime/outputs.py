@@ -91,9 +91,16 @@ def summary(history: History, test_metrics: dict, trainer: Trainer) -> dict:
         "steps_per_epoch": history.steps_per_epoch,
         "examples_per_epoch": history.examples_per_epoch,
         "strategy": trainer.strategy,
+        # runtime.autotune's choice, where it chose (absent otherwise: summaries as before)
+        **({"autotune": _tuned(tuning)} if (tuning := getattr(trainer, "tuning", None)) else {}),
         "parameters": params,
         "final": history.epochs[-1] if history.epochs else None,
     }
+
+
+def _tuned(tuning: dict) -> dict:
+    keep = ("choice", "rule", "source", "timings", "seconds", "overhead_s")
+    return {k: tuning[k] for k in keep if k in tuning}
 
 
 def metrics_csv(history: History) -> str:

@@ -119,6 +119,8 @@ class TrainProps(Params):
     shard: Literal["data", "params"] = "data"  # "params": parameters sharded too (FSDP-style)
     accumulate: Annotated[int, Field(ge=1, le=MAX_BATCH)] = 1  # batches per update
     precision: Literal["float32", "bfloat16"] = "float32"
+    # auto: the plan's rule, or what the runtime measured (runtime.autotune); scan/step: pinned
+    strategy: Literal["auto", "scan", "step"] = "auto"
     objective: Annotated[Ref | None, RefTo("objective")] = None
     generator_optimizer: Optimizer = None
     discriminator_optimizer: Optimizer = None
