@@ -40,7 +40,7 @@ import jax
 import numpy as np
 from flax import nnx
 
-from . import jaxcache
+from . import jaxcache, shards
 from . import metrics as M
 from .batches import oversized
 from .compiled import Accumulators, Compiled, Layout, build, eval_batch, free_memory
@@ -160,6 +160,7 @@ class Trainer:
             compiler_options=self.compiler_options,
             traces=self.traces,
             placement=self.placement,
+            shards=shards.initial(self.placement, self._model),  # logical shards
         )
         self._epochs = Epochs(self._fns)
 
@@ -198,10 +199,8 @@ class Trainer:
         good = state  # the state at the end of the last completed epoch (never donated)
         donates = self.strategy == "step"
         last = self.epochs_done + self.epochs
-        ahead, run_ahead = (
-            None,
-            False,
-        )  # the next epoch, dispatched before this one's results were read
+        ahead = None  # the next epoch, dispatched before this one's results were read
+        run_ahead = False
         start = time.perf_counter()
         try:
             for epoch in range(self.epochs_done + 1, last + 1):
@@ -280,6 +279,10 @@ class Trainer:
         """Outputs of `program.predict` (output activation applied) in eval mode, in batches."""
         return self._fns.predict_all(nnx.state(self.model), as_arrays(x), self.eval_batch)
 
+    def checkpoint_meta(self) -> dict:
+        """What a checkpoint records of how the steps are computed (runtime.shards)."""
+        return {"shards": self._fns.shards, "devices": getattr(self.placement, "count", 1)}
+
     def state(self) -> dict:
         """{"model": ..., "optimizer": ...}: plain nested dicts of arrays, PRNG keys as key data."""
         model, optimizer = nnx.state(self.model), nnx.state(self.optimizer)
@@ -306,6 +309,9 @@ class Trainer:
         same program and data."""
         if resume.frozen is False:
             self.unfreeze()  # the checkpoint is past `unfreeze_after`
+        count = shards.resumed(resume.meta, self.placement, self._model, self.log)
+        self._fns = self._fns.rebuild(count)  # the checkpoint's logical shards (runtime.shards)
+        self._epochs = Epochs(self._fns)
         self.load_state(resume.state)
         self.epochs_done = resume.epoch
         total = self.config.epochs if epochs is None else int(epochs)

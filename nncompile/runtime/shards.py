@@ -1,0 +1,189 @@
+"""Logical shards: the arithmetic of a multi-device step made independent of the device count.
+
+On several devices, GSPMD computes a step's gradient as per-device partial sums and an all-reduce
+whose summation order depends on how many devices there are, so a run resumed on another device
+count continues within float tolerance (~1e-7 per step), not bitwise. A run on N > 1 devices
+therefore fixes a LOGICAL shard count L = N (written into its checkpoints) and computes every
+training step as:
+
+* the batch cut into L equal shards (rows [l*B/L, (l+1)*B/L)); for each shard, the program's
+  `augment` and `loss_fn` and the gradient of that shard's mean loss, with the dropout streams and
+  the augmentation key folded with the shard's index l;
+* on M devices (M divides L) each device computes its L/M shards one after another (`lax.map`: the
+  same unbatched computation for every shard, whatever M is; a `vmap` over the shards is not: XLA
+  batches the CNN's convolutions differently for 1 and 4 shards), inside a `shard_map`; the
+  per-shard gradients, losses and outputs are gathered (an all-gather copies, it does not add);
+* then, replicated on every device: the gradient is the mean of the L shard gradients summed in a
+  fixed order (a balanced tree of adds, `tree_sum`), the loss likewise, the outputs concatenated in
+  shard order for the metrics, and the optimizer's update applied.
+
+Everything after the gather is the same computation on the same shapes for any M, and every shard's
+computation is the same too, so a checkpoint written on 4 devices resumes on 1, 2 or 4 and continues
+bitwise the uninterrupted run. The mean of the shard means equals the batch mean (equal shards): the
+run trains what `devices: 1` trains, to float tolerance. Evaluation is cut the same way (the rows a
+chunk's L shards do not cover are evaluated replicated), so the history is bitwise the same too.
+
+Not sharded this way (L = 1: GSPMD as before, float tolerance across device counts): one device, and
+models whose state holds more than parameters and RNG streams, e.g. BatchNorm's statistics (a batch
+statistic couples every row of the batch: XLA's all-reduce computes it over the devices).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+from jax.sharding import Mesh, PartitionSpec
+
+from .devices import AXIS, Placement
+from .trees import each
+
+# the model state a step may change when computed shard by shard: dropout streams (their counts
+# advance the same in every shard), besides the parameters
+SHARDABLE = nnx.Any(nnx.Param, nnx.RngKey, nnx.RngCount)
+
+
+def shardable(model: nnx.Module) -> bool:
+    """Whether every variable of the model is a parameter or an RNG stream (no batch statistics)."""
+    return not jax.tree.leaves(nnx.state(model, nnx.Not(SHARDABLE)))
+
+
+def initial(placement: Placement | None, model: nnx.Module) -> int:
+    """L of a fresh run: the device count (1 on one device, or for a model that is not shardable)."""
+    if placement is None or not shardable(model):
+        return 1
+    return placement.count
+
+
+def resumed(meta: dict, placement: Placement | None, model: nnx.Module, log: Callable) -> int:
+    """L of a run resumed from a checkpoint with metadata `meta`; logs a note when the resumed run
+    is not bitwise the uninterrupted one for want of logical shards (on another device count)."""
+    written = int(meta.get("shards") or 1)
+    devices = placement.count if placement is not None else 1
+    before = int(meta.get("devices") or devices)
+    if written % devices == 0 and (written > 1 or devices == 1):
+        return written
+    if devices != before:
+        why = (
+            f"its {written} logical shards do not split over {devices} devices (a divisor of "
+            f"{written} would)"
+            if written > 1
+            else "its gradients were summed by XLA across devices (a model with batch "
+            "statistics, or a checkpoint of an older version: docs/scaling.md)"
+        )
+        log(
+            f"resuming on {devices} device{'s' if devices != 1 else ''} a checkpoint written on "
+            f"{before}: {why}; the run continues within float tolerance, not bitwise"
+        )
+    return 1
+
+
+def tree_sum(stack: jax.Array) -> jax.Array:
+    """The sum over the first axis in a fixed order: a balanced tree of adds over the slices (the
+    same order on every device and for any device count)."""
+    parts = [stack[i] for i in range(stack.shape[0])]
+    while len(parts) > 1:
+        pairs = [parts[i] + parts[i + 1] for i in range(0, len(parts) - 1, 2)]
+        parts = pairs + parts[len(parts) - len(parts) % 2 :]
+    return parts[0]
+
+
+def tree_mean(stack: jax.Array) -> jax.Array:
+    return tree_sum(stack) / stack.shape[0]
+
+
+def split(tree: Any, shards: int) -> Any:
+    """A batch (an array or a dict of arrays) as [shards, rows / shards, ...]."""
+    return each(lambda a: a.reshape(shards, a.shape[0] // shards, *a.shape[1:]), tree)
+
+
+def joined(tree: Any) -> Any:
+    """Per-shard results [shards, rows, ...] back as one batch [shards x rows, ...]."""
+    return jax.tree.map(lambda a: a.reshape(a.shape[0] * a.shape[1], *a.shape[2:]), tree)
+
+
+def over_shards(fn: Callable, shards: int, mesh: Mesh | None, shared: Any, parts: Any) -> Any:
+    """`fn(l, shared, part_l)` for every shard l, stacked along a first axis of length `shards`.
+
+    `parts` is split [shards, ...]. Without a mesh the shards run one after another; on a mesh each
+    device runs its shards one after another, then the results are gathered (replicated)."""
+
+    def local(shared, parts):
+        n = jax.tree.leaves(parts)[0].shape[0]  # this device's shards
+        first = 0 if mesh is None else jax.lax.axis_index(AXIS) * n
+        out = jax.lax.map(lambda a: fn(a[0], shared, a[1]), (first + jnp.arange(n), parts))
+        if mesh is None:
+            return out
+        return jax.tree.map(lambda a: jax.lax.all_gather(a, AXIS, tiled=True), out)
+
+    if mesh is None:
+        return local(shared, parts)
+    specs = (PartitionSpec(), PartitionSpec(AXIS))
+    mapped = jax.shard_map(
+        local, mesh=mesh, in_specs=specs, out_specs=PartitionSpec(), check_vma=False
+    )
+    return mapped(shared, parts)
+
+
+def train_step(program, shards: int, mesh: Mesh | None) -> Callable:
+    """A replacement for `program.train_step(model, optimizer, x, y, key)` (the emitted template:
+    augment, the gradient of `loss_fn`, the optimizer's update) computed over `shards` logical
+    shards; returns the loss (the mean of the shard losses) and the outputs of the whole batch."""
+
+    def step(model, optimizer, x, y, key):
+        gdef, params, keys, rest = nnx.split(model, nnx.Param, nnx.RngKey, ...)
+        p_leaves, p_def = jax.tree.flatten(params)
+        k_leaves, k_def = jax.tree.flatten(keys)
+        r_leaves, r_def = jax.tree.flatten(rest)
+
+        def one(l, shared, part):
+            p_leaves, k_leaves, r_leaves, key = shared
+            xl, yl = part
+            streams = [jax.random.fold_in(k, l) for k in k_leaves]  # this shard's dropout masks
+
+            def loss(p_leaves, r_leaves):
+                states = (p_def.unflatten(p_leaves), k_def.unflatten(streams))
+                m = nnx.merge(gdef, *states, r_def.unflatten(r_leaves))
+                xa = program.augment(jax.random.fold_in(key, l), xl)
+                value, outputs = program.loss_fn(m, xa, yl)
+                return value, (
+                    outputs,
+                    jax.tree.leaves(nnx.split(m, nnx.Param, nnx.RngKey, ...)[3]),
+                )
+
+            grad = jax.value_and_grad(loss, has_aux=True)
+            (value, (outputs, r_leaves)), grads = grad(p_leaves, r_leaves)
+            return grads, value, outputs, r_leaves
+
+        shared = (p_leaves, k_leaves, r_leaves, key)
+        grads, losses, outputs, after = over_shards(
+            one, shards, mesh, shared, (split(x, shards), split(y, shards))
+        )
+        # every shard advanced the streams' counts alike: the model's state after the step
+        nnx.update(model, r_def.unflatten([a[0] for a in after]))
+        optimizer.update(model, p_def.unflatten([tree_mean(g) for g in grads]))
+        return tree_mean(losses), joined(outputs)
+
+    return step
+
+
+def eval_step(program, shards: int, mesh: Mesh | None, gdef: nnx.GraphDef) -> Callable:
+    """`program.eval_step` over `shards` logical shards of a batch, from the eval view's state:
+    (the mean of the shard losses, the outputs of the whole batch)."""
+
+    def step(model_state, x, y):
+        leaves, treedef = jax.tree.flatten(model_state)
+
+        def one(l, leaves, part):
+            model = nnx.merge(gdef, treedef.unflatten(leaves))
+            return program.eval_step(model, *part)
+
+        losses, outputs = over_shards(
+            one, shards, mesh, leaves, (split(x, shards), split(y, shards))
+        )
+        return tree_mean(losses), joined(outputs)
+
+    return step
