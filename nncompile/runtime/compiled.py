@@ -149,6 +149,7 @@ class Compiled:
         sharded_eval = logical.eval_step(program, shards, mesh, layout.eval_gdef)
         cut = lambda tree: shards > 1 and rows(tree) % shards == 0
         feed = batch if shards == 1 else lambda t: t
+        add = acc.add if shards == 1 else logical.replicated(acc.add, mesh)
         self.seed, self.strategy, self.chunked = seed, strategy, chunked
         b = batching
         jit = functools.partial(jax.jit, compiler_options=compiler_options)
@@ -169,7 +170,7 @@ class Compiled:
             assert treedef == layout.treedef, (
                 "train_step changed the structure of the model or optimizer state"
             )
-            return (keep(leaves) if on_mesh else leaves), acc.add(accs, loss, outputs, yb, i)
+            return (keep(leaves) if on_mesh else leaves), add(accs, loss, outputs, yb, i)
 
         if strategy == "scan":
 
@@ -217,7 +218,7 @@ class Compiled:
                 loss, outputs = sharded_eval(model_state, x, y)
             else:
                 loss, outputs = program.eval_step(nnx.merge(layout.eval_gdef, model_state), x, y)
-            accs = acc.add(accs, loss, outputs, y, 0)
+            accs = add(accs, loss, outputs, y, jnp.zeros((), jnp.int32))
             return accs, acc.pack(accs)
 
         def predict_fn(model_state, x):

@@ -15,7 +15,9 @@ training step as:
   per-shard gradients, losses and outputs are gathered (an all-gather copies, it does not add);
 * then, replicated on every device: the gradient is the mean of the L shard gradients summed in a
   fixed order (a balanced tree of adds, `tree_sum`), the loss likewise, the outputs concatenated in
-  shard order for the metrics, and the optimizer's update applied.
+  shard order for the metrics, and the optimizer's update applied. The metrics' and the loss's
+  accumulators are added to in a `shard_map` of replicated arrays (`replicated`): left to GSPMD,
+  a sum over the batch is split along the shards and its parts added in a device-count order.
 
 Everything after the gather is the same computation on the same shapes for any M, and every shard's
 computation is the same too, so a checkpoint written on 4 devices resumes on 1, 2 or 4 and continues
@@ -126,6 +128,16 @@ def over_shards(fn: Callable, shards: int, mesh: Mesh | None, shared: Any, parts
         local, mesh=mesh, in_specs=specs, out_specs=PartitionSpec(), check_vma=False
     )
     return mapped(shared, parts)
+
+
+def replicated(fn: Callable, mesh: Mesh | None) -> Callable:
+    """`fn` computed whole on every device of `mesh`, as on one device: a `shard_map` of replicated
+    inputs and outputs, where XLA partitions nothing (GSPMD would split a sum over the batch, e.g. a
+    metric's, along the shards that feed the step, and add the parts in a device-count order)."""
+    if mesh is None:
+        return fn
+    spec = PartitionSpec()
+    return jax.shard_map(fn, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
 
 
 def train_step(program, shards: int, mesh: Mesh | None) -> Callable:
