@@ -116,7 +116,19 @@ def over_shards(fn: Callable, shards: int, mesh: Mesh | None, shared: Any, parts
     def local(shared, parts):
         n = jax.tree.leaves(parts)[0].shape[0]  # this device's shards
         first = 0 if mesh is None else jax.lax.axis_index(AXIS) * n
-        out = jax.lax.map(lambda a: fn(a[0], shared, a[1]), (first + jnp.arange(n), parts))
+        # The shard's computation must compile the same for any n: inside a loop XLA cannot remove
+        # (a trip count it cannot read: it inlines a loop of one trip) reading a shard it cannot
+        # hoist out of the loop (one slot more than n: a slice of a length-1 axis is invariant).
+        # Compiled outside the loop, fused with its neighbours, the same shard rounds differently.
+        padded = jax.tree.map(lambda a: jnp.concatenate([a, jnp.zeros_like(a[:1])]), parts)
+        one = lambda j: fn(first + j, shared, jax.tree.map(lambda a: a[j], padded))
+        like = jax.eval_shape(one, 0)
+        zero = jax.tree.map(lambda s: jnp.zeros((n, *s.shape), s.dtype), like)
+
+        def body(j, out):
+            return jax.tree.map(lambda o, r: o.at[j].set(r), out, one(j))
+
+        out = jax.lax.fori_loop(0, jax.lax.optimization_barrier(jnp.int32(n)), body, zero)
         if mesh is None:
             return out
         return jax.tree.map(lambda a: jax.lax.all_gather(a, AXIS, tiled=True), out)
