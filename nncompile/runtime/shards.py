@@ -66,7 +66,7 @@ def resumed(meta: dict, placement: Placement | None, model: nnx.Module, log: Cal
     written = int(meta.get("shards") or 1)
     devices = placement.count if placement is not None else 1
     before = int(meta.get("devices") or devices)
-    if written % devices == 0 and (written > 1 or devices == 1):
+    if written > 1 and written % devices == 0:
         return written
     if devices != before:
         why = (
