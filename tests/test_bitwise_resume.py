@@ -47,9 +47,7 @@ def assert_bitwise(arrays: dict, run: str) -> None:
     assert np.array_equal(arrays["whole/history"], arrays[f"{run}/history"]), run
 
 
-@pytest.mark.parametrize(
-    "strategy", ["scan", pytest.param("step", marks=pytest.mark.slow)]
-)
+@pytest.mark.parametrize("strategy", ["scan", pytest.param("step", marks=pytest.mark.slow)])
 def test_four_device_checkpoint_resumes_bitwise_on_one_and_two(tmp_path, strategy):
     # 128 examples in batches of 32: 4 steps an epoch, the second epoch resumed
     arrays = resumed(tmp_path, "digits_mlp.nn", 128, "1,2", f"strategy:{strategy},batch_size:32")

@@ -143,11 +143,10 @@ class Compiled:
         batch = placement.constrain_batch if placement is not None else lambda t: t
         keep = placement.constrain_state if placement is not None else lambda t: t
         # logical shards (runtime.shards): batches whose rows the shards divide are cut into them,
-        # the others (a remainder batch) computed replicated
+        # the others (a remainder batch) computed whole on every device
         mesh = placement.mesh if placement is not None else None
         sharded_step = logical.train_step(program, shards, mesh)
         sharded_eval = logical.eval_step(program, shards, mesh, layout.eval_gdef)
-        cut = lambda tree: shards > 1 and rows(tree) % shards == 0
         feed = batch if shards == 1 else lambda t: t
         add = acc.add if shards == 1 else logical.replicated(acc.add, mesh)
         self.seed, self.strategy, self.chunked = seed, strategy, chunked
@@ -164,7 +163,7 @@ class Compiled:
             traces["train_step"] += 1
             model, optimizer = nnx.merge(layout.gdef, layout.unflatten(leaves))
             xb, yb = feed(take(x, rows)), feed(take(y, rows))
-            step = sharded_step if cut(xb) else program.train_step
+            step = sharded_step if shards > 1 else program.train_step
             loss, outputs = step(model, optimizer, xb, yb, jax.random.fold_in(key, i))
             leaves, treedef = jax.tree.flatten(nnx.state((model, optimizer)))
             assert treedef == layout.treedef, (
@@ -214,7 +213,7 @@ class Compiled:
         def eval_fn(model_state, accs, x, y):
             traces["eval"] += 1
             x, y = feed(x), feed(y)
-            if cut(x):
+            if shards > 1:
                 loss, outputs = sharded_eval(model_state, x, y)
             else:
                 loss, outputs = program.eval_step(nnx.merge(layout.eval_gdef, model_state), x, y)
@@ -261,7 +260,7 @@ class Compiled:
 
 def chunks(n: int, size: int, shards: int = 1) -> list[slice]:
     """The evaluation chunks of n rows: full chunks of `size`, then a smaller one; with logical
-    shards, chunks the shards divide (`size` rounded down to a multiple), then the remaining rows."""
+    shards, chunks the shards divide (`size` rounded down to a multiple), then the rows left."""
     size = max(size - size % shards, shards)
     parts = [slice(start, min(start + size, n)) for start in range(0, n, size)]
     if parts and (parts[-1].stop - parts[-1].start) % shards:

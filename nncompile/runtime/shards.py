@@ -23,7 +23,9 @@ Everything after the gather is the same computation on the same shapes for any M
 computation is the same too, so a checkpoint written on 4 devices resumes on 1, 2 or 4 and continues
 bitwise the uninterrupted run. The mean of the shard means equals the batch mean (equal shards): the
 run trains what `devices: 1` trains, to float tolerance. Evaluation is cut the same way (the rows a
-chunk's L shards do not cover are evaluated replicated), so the history is bitwise the same too.
+chunk's L shards do not cover are evaluated replicated), so the history is bitwise the same too. A
+batch the L shards do not divide (a remainder batch) is one shard computed whole on every device
+(never left to GSPMD, which would split it along `shard: params`' parameters).
 
 Not sharded this way (L = 1: GSPMD as before, float tolerance across device counts): one device, and
 models whose state holds more than parameters and RNG streams, e.g. BatchNorm's statistics (a batch
@@ -41,7 +43,7 @@ from flax import nnx
 from jax.sharding import Mesh, PartitionSpec
 
 from .devices import AXIS, Placement
-from .trees import each
+from .trees import each, rows
 
 # the model state a step may change when computed shard by shard: dropout streams (their counts
 # advance the same in every shard), besides the parameters
@@ -54,7 +56,7 @@ def shardable(model: nnx.Module) -> bool:
 
 
 def initial(placement: Placement | None, model: nnx.Module) -> int:
-    """L of a fresh run: the device count (1 on one device, or for a model that is not shardable)."""
+    """L of a fresh run: the device count (1 on one device, or for a model not shardable)."""
     if placement is None or not shardable(model):
         return 1
     return placement.count
@@ -111,11 +113,13 @@ def over_shards(fn: Callable, shards: int, mesh: Mesh | None, shared: Any, parts
     """`fn(l, shared, part_l)` for every shard l, stacked along a first axis of length `shards`.
 
     `parts` is split [shards, ...]. Without a mesh the shards run one after another; on a mesh each
-    device runs its shards one after another, then the results are gathered (replicated)."""
+    device runs its shards one after another, then the results are gathered (replicated). One shard
+    on a mesh (a batch the logical shards do not divide) is computed whole on every device."""
+    spread = mesh is not None and shards > 1
 
     def local(shared, parts):
         n = jax.tree.leaves(parts)[0].shape[0]  # this device's shards
-        first = 0 if mesh is None else jax.lax.axis_index(AXIS) * n
+        first = jax.lax.axis_index(AXIS) * n if spread else 0
         # The shard's computation must compile the same for any n: inside a loop XLA cannot remove
         # (a trip count it cannot read: it inlines a loop of one trip) reading a shard it cannot
         # hoist out of the loop (one slot more than n: a slice of a length-1 axis is invariant).
@@ -129,17 +133,22 @@ def over_shards(fn: Callable, shards: int, mesh: Mesh | None, shared: Any, parts
             return jax.tree.map(lambda o, r: o.at[j].set(r), out, one(j))
 
         out = jax.lax.fori_loop(0, jax.lax.optimization_barrier(jnp.int32(n)), body, zero)
-        if mesh is None:
+        if not spread:
             return out
         return jax.tree.map(lambda a: jax.lax.all_gather(a, AXIS, tiled=True), out)
 
     if mesh is None:
         return local(shared, parts)
-    specs = (PartitionSpec(), PartitionSpec(AXIS))
+    specs = (PartitionSpec(), PartitionSpec(AXIS) if spread else PartitionSpec())
     mapped = jax.shard_map(
         local, mesh=mesh, in_specs=specs, out_specs=PartitionSpec(), check_vma=False
     )
     return mapped(shared, parts)
+
+
+def count(tree: Any, shards: int) -> int:
+    """The shards a batch is cut into: all of them when they divide its rows, else one (whole)."""
+    return shards if rows(tree) % shards == 0 else 1
 
 
 def replicated(fn: Callable, mesh: Mesh | None) -> Callable:
@@ -152,43 +161,45 @@ def replicated(fn: Callable, mesh: Mesh | None) -> Callable:
     return jax.shard_map(fn, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
 
 
+def parted(model: nnx.Module) -> tuple[nnx.GraphDef, nnx.State, nnx.State, nnx.State]:
+    """The model as (graph, parameters, RNG keys, the rest: RNG counts)."""
+    return nnx.split(model, nnx.Param, nnx.RngKey, ...)  # type: ignore[return-value]
+
+
 def train_step(program, shards: int, mesh: Mesh | None) -> Callable:
     """A replacement for `program.train_step(model, optimizer, x, y, key)` (the emitted template:
     augment, the gradient of `loss_fn`, the optimizer's update) computed over `shards` logical
     shards; returns the loss (the mean of the shard losses) and the outputs of the whole batch."""
 
     def step(model, optimizer, x, y, key):
-        gdef, params, keys, rest = nnx.split(model, nnx.Param, nnx.RngKey, ...)
+        gdef, params, keys, rest = parted(model)
         p_leaves, p_def = jax.tree.flatten(params)
         k_leaves, k_def = jax.tree.flatten(keys)
         r_leaves, r_def = jax.tree.flatten(rest)
 
-        def one(l, shared, part):
+        def one(index, shared, part):
             p_leaves, k_leaves, r_leaves, key = shared
             xl, yl = part
-            streams = [jax.random.fold_in(k, l) for k in k_leaves]  # this shard's dropout masks
+            streams = [jax.random.fold_in(k, index) for k in k_leaves]  # this shard's dropout masks
 
             def loss(p_leaves, r_leaves):
-                states = (p_def.unflatten(p_leaves), k_def.unflatten(streams))
-                m = nnx.merge(gdef, *states, r_def.unflatten(r_leaves))
-                xa = program.augment(jax.random.fold_in(key, l), xl)
+                states = (jax.tree.unflatten(p_def, p_leaves), jax.tree.unflatten(k_def, streams))
+                m = nnx.merge(gdef, *states, jax.tree.unflatten(r_def, r_leaves))
+                xa = program.augment(jax.random.fold_in(key, index), xl)
                 value, outputs = program.loss_fn(m, xa, yl)
-                return value, (
-                    outputs,
-                    jax.tree.leaves(nnx.split(m, nnx.Param, nnx.RngKey, ...)[3]),
-                )
+                return value, (outputs, jax.tree.leaves(parted(m)[3]))
 
             grad = jax.value_and_grad(loss, has_aux=True)
             (value, (outputs, r_leaves)), grads = grad(p_leaves, r_leaves)
             return grads, value, outputs, r_leaves
 
-        shared = (p_leaves, k_leaves, r_leaves, key)
+        shared, n = (p_leaves, k_leaves, r_leaves, key), count(x, shards)
         grads, losses, outputs, after = over_shards(
-            one, shards, mesh, shared, (split(x, shards), split(y, shards))
+            one, n, mesh, shared, (split(x, n), split(y, n))
         )
         # every shard advanced the streams' counts alike: the model's state after the step
-        nnx.update(model, r_def.unflatten([a[0] for a in after]))
-        optimizer.update(model, p_def.unflatten([tree_mean(g) for g in grads]))
+        nnx.update(model, jax.tree.unflatten(r_def, [a[0] for a in after]))
+        optimizer.update(model, jax.tree.unflatten(p_def, [tree_mean(g) for g in grads]))
         return tree_mean(losses), joined(outputs)
 
     return step
@@ -201,8 +212,8 @@ def eval_step(program, shards: int, mesh: Mesh | None, gdef: nnx.GraphDef) -> Ca
     def step(model_state, x, y):
         leaves, treedef = jax.tree.flatten(model_state)
 
-        def one(l, leaves, part):
-            model = nnx.merge(gdef, treedef.unflatten(leaves))
+        def one(index, leaves, part):
+            model = nnx.merge(gdef, jax.tree.unflatten(treedef, leaves))
             return program.eval_step(model, *part)
 
         losses, outputs = over_shards(
