@@ -216,9 +216,8 @@ def eval_step(program, shards: int, mesh: Mesh | None, gdef: nnx.GraphDef) -> Ca
             model = nnx.merge(gdef, jax.tree.unflatten(treedef, leaves))
             return program.eval_step(model, *part)
 
-        losses, outputs = over_shards(
-            one, shards, mesh, leaves, (split(x, shards), split(y, shards))
-        )
+        n = count(x, shards)
+        losses, outputs = over_shards(one, n, mesh, leaves, (split(x, n), split(y, n)))
         return tree_mean(losses), joined(outputs)
 
     return step
