@@ -56,29 +56,28 @@ def placement(count: int):
 
 
 def test_a_resumed_run_keeps_its_checkpoints_shards_where_the_devices_divide_them():
-    model = program().module.make_model(0)
     logged: list[str] = []
     meta = {"shards": 4, "devices": 4}
     for devices in (1, 2, 4):
         where = None if devices == 1 else placement(devices)
-        assert shards.resumed(meta, where, model, logged.append) == 4  # type: ignore[arg-type]
+        assert shards.resumed(meta, where, logged.append) == 4  # type: ignore[arg-type]
     assert logged == []
-    assert shards.resumed(meta, placement(3), model, logged.append) == 1  # type: ignore[arg-type]
+    assert shards.resumed(meta, placement(3), logged.append) == 1  # type: ignore[arg-type]
     assert logged == [
         "resuming on 3 devices a checkpoint written on 4: its 4 logical shards do not split over 3 "
         "devices (a divisor of 4 would); the run continues within float tolerance, not bitwise"
     ]
     logged.clear()
     # a checkpoint of summed-by-XLA gradients (L = 1) on another count; the same count says nothing
-    assert shards.resumed({"devices": 4}, None, model, logged.append) == 1
+    assert shards.resumed({"devices": 4}, None, logged.append) == 1
     assert logged == [
         "resuming on 1 device a checkpoint written on 4: its gradients were summed by XLA across "
         "devices (a model with batch statistics, or a checkpoint of an older version: "
         "docs/scaling.md); the run continues within float tolerance, not bitwise"
     ]
     logged.clear()
-    assert shards.resumed({}, placement(4), model, logged.append) == 1  # type: ignore[arg-type]
-    assert shards.resumed({"shards": 1, "devices": 1}, None, model, logged.append) == 1
+    assert shards.resumed({}, placement(4), logged.append) == 1  # type: ignore[arg-type]
+    assert shards.resumed({"shards": 1, "devices": 1}, None, logged.append) == 1
     assert logged == []
 
 

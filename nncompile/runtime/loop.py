@@ -309,7 +309,7 @@ class Trainer:
         same program and data."""
         if resume.frozen is False:
             self.unfreeze()  # the checkpoint is past `unfreeze_after`
-        count = shards.resumed(resume.meta, self.placement, self._model, self.log)
+        count = shards.resumed(resume.meta, self.placement, self.log)
         self._fns = self._fns.rebuild(count)  # the checkpoint's logical shards (runtime.shards)
         self._epochs = Epochs(self._fns)
         self.load_state(resume.state)
