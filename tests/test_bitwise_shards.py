@@ -104,6 +104,7 @@ def trained():
     return runs
 
 
+@pytest.mark.slow  # two trainers compiled (the 1-device resume path is also in test_bitwise_resume)
 def test_four_shards_on_one_device_train_what_the_plain_program_trains(trained):
     (plain, h1), (sharded, h4) = trained[1], trained[4]
     assert sharded.checkpoint_meta() == {"shards": 4, "devices": 1}
