@@ -174,11 +174,17 @@ SUPERVISED_ONLY = frozenset(
         "shard",
         "accumulate",
         "autotune",
+        "logical_shards",
     }
 )
 # scale-out keys (runtime.devices), left out of the dump at their defaults: programs that do not set
 # them emit the CONFIG they did before
-SCALE_DEFAULTS: dict[str, Any] = {"devices": "auto", "shard": "data", "accumulate": 1}
+SCALE_DEFAULTS: dict[str, Any] = {
+    "devices": "auto",
+    "shard": "data",
+    "accumulate": 1,
+    "logical_shards": None,
+}
 # left out of the dump when None (programs with one input and one output do not mention them)
 SEVERAL = ("inputs", "outputs")
 
@@ -222,6 +228,8 @@ class RunConfig(_Frozen):
     devices: Literal["auto", "cpu", "gpu", "tpu"] | Positive = "auto"
     shard: Literal["data", "params"] = "data"
     accumulate: Positive = 1  # batches whose gradients are averaged into one update
+    # a step as this many shards summed in a fixed order (None: XLA's all-reduce; runtime.shards)
+    logical_shards: Positive | None = None
     # False: the train block pins `strategy:`; the runtime measures no candidates (runtime.autotune)
     autotune: bool = True
 

@@ -50,6 +50,18 @@ def test_divisible_batches_and_platforms_pass():
     assert nncompile.check(text=with_props(MLP, "  devices: gpu")) == []
 
 
+def test_logical_shards_split_over_the_devices_and_the_batch():
+    d = one(with_props(MLP, "  devices: 4\n  logical_shards: 6"))
+    assert d.message == "`logical_shards: 6` does not split over 4 devices (`devices: 4`)"
+    assert d.hint == "use a multiple of 4, e.g. `logical_shards: 4`"
+    d = one(with_props(MLP, "  logical_shards: 5"))
+    assert d.message == "batch_size 64 does not divide into 5 equal shards (`logical_shards: 5`)"
+    assert d.hint == "use a multiple of 5, e.g. `batch_size: 60`"
+    assert nncompile.check(text=with_props(MLP, "  devices: 2\n  logical_shards: 8")) == []
+    cfg = RunConfig.load(nncompile.compile(text=with_props(MLP, "  logical_shards: 8")).config)
+    assert cfg.logical_shards == 8
+
+
 def test_accumulate_needs_whole_groups():
     d = one(with_props(MLP, "  accumulate: 4\n  drop_remainder: false"))
     assert d.message == (
@@ -97,7 +109,7 @@ def test_run_time_checks():
 
 def test_config_keys_only_when_set():
     program = nncompile.compile(text=MLP)
-    assert not {"devices", "shard", "accumulate"} & set(program.config)
+    assert not {"devices", "shard", "accumulate", "logical_shards"} & set(program.config)
     program = nncompile.compile(text=with_props(MLP, "  devices: 4\n  shard: params"))
     cfg = RunConfig.load(program.config)
     assert (cfg.devices, cfg.shard, cfg.accumulate) == (4, "params", 1)

@@ -71,6 +71,7 @@ def config(
         devices=p.devices,
         shard=p.shard,
         accumulate=p.accumulate,
+        logical_shards=p.logical_shards,
         autotune=p.strategy == "auto",
     ).dump()
 

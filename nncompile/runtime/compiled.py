@@ -15,6 +15,7 @@ import numpy as np
 from flax import nnx
 
 from . import metrics as M
+from . import shards as logical
 from .batches import DATA_STREAM, Batching
 from .devices import Placement
 from .state import carry_order
@@ -124,13 +125,39 @@ class Compiled:
         compiler_options: dict | None,
         traces: collections.Counter,
         placement: Placement | None = None,
+        shards: int = 1,
     ):
-        self.acc, self.batching, self.placement = acc, batching, placement
+        self.acc, self.batching, self.placement, self.shards = acc, batching, placement, shards
         self.layout, self.traces = layout, traces
+        # the same functions over another number of logical shards (a resumed run: runtime.shards)
+        self.rebuild = lambda count: (
+            self
+            if count == shards
+            else Compiled(
+                program,
+                layout,
+                batching,
+                acc,
+                seed=seed,
+                strategy=strategy,
+                chunked=chunked,
+                compiler_options=compiler_options,
+                traces=traces,
+                placement=placement,
+                shards=count,
+            )
+        )
         # several devices: batches split over the mesh, the state keeps its layout (devices.py)
         on_mesh = placement is not None
         batch = placement.constrain_batch if placement is not None else lambda t: t
         keep = placement.constrain_state if placement is not None else lambda t: t
+        # logical shards (runtime.shards): batches whose rows the shards divide are cut into them,
+        # the others (a remainder batch) computed whole on every device
+        mesh = placement.mesh if placement is not None else None
+        sharded_step = logical.train_step(program, shards, mesh)
+        sharded_eval = logical.eval_step(program, shards, mesh, layout.eval_gdef)
+        feed = batch if shards == 1 else lambda t: t
+        add = acc.add if shards == 1 else logical.replicated(acc.add, mesh)
         self.seed, self.strategy, self.chunked = seed, strategy, chunked
         b = batching
         jit = functools.partial(jax.jit, compiler_options=compiler_options)
@@ -144,13 +171,14 @@ class Compiled:
         def train_on(leaves, accs, i, rows, x, y, key):
             traces["train_step"] += 1
             model, optimizer = nnx.merge(layout.gdef, layout.unflatten(leaves))
-            xb, yb = batch(take(x, rows)), batch(take(y, rows))
-            loss, outputs = program.train_step(model, optimizer, xb, yb, jax.random.fold_in(key, i))
+            xb, yb = feed(take(x, rows)), feed(take(y, rows))
+            step = sharded_step if shards > 1 else program.train_step
+            loss, outputs = step(model, optimizer, xb, yb, jax.random.fold_in(key, i))
             leaves, treedef = jax.tree.flatten(nnx.state((model, optimizer)))
             assert treedef == layout.treedef, (
                 "train_step changed the structure of the model or optimizer state"
             )
-            return (keep(leaves) if on_mesh else leaves), acc.add(accs, loss, outputs, yb, i)
+            return (keep(leaves) if on_mesh else leaves), add(accs, loss, outputs, yb, i)
 
         if strategy == "scan":
 
@@ -193,10 +221,12 @@ class Compiled:
 
         def eval_fn(model_state, accs, x, y):
             traces["eval"] += 1
-            model = nnx.merge(layout.eval_gdef, model_state)
-            x, y = batch(x), batch(y)
-            loss, outputs = program.eval_step(model, x, y)
-            accs = acc.add(accs, loss, outputs, y, 0)
+            x, y = feed(x), feed(y)
+            if shards > 1:
+                loss, outputs = sharded_eval(model_state, x, y)
+            else:
+                loss, outputs = program.eval_step(nnx.merge(layout.eval_gdef, model_state), x, y)
+            accs = add(accs, loss, outputs, y, jnp.zeros((), jnp.int32))
             return accs, acc.pack(accs)
 
         def predict_fn(model_state, x):
@@ -214,10 +244,9 @@ class Compiled:
     def evaluate(self, model_state, x, y, size: int):
         """The eval accumulators of a split in batches of `size`, packed (unpack once fetched)."""
         model_state, acc = self.place(model_state), self.acc.zero()
-        if rows(x) <= size:
+        if rows(x) <= size and rows(x) % self.shards == 0:
             return self.eval(model_state, acc, x, y)[1]
-        for start in range(0, rows(x), size):  # full chunks, then one smaller chunk
-            part = slice(start, start + size)
+        for part in chunks(rows(x), size, self.shards):
             acc, packed = self.eval(model_state, acc, take(x, part), take(y, part))
         return packed
 
@@ -236,6 +265,19 @@ class Compiled:
             # a host copy put on the device: no compiled copy
             out.append(self.predict(model_state, put(each(np.array, chunk))))
         return take(concat(jax.device_get(out)), slice(0, n))
+
+
+def chunks(n: int, size: int, shards: int = 1) -> list[slice]:
+    """The evaluation chunks of n rows: full chunks of `size`, then a smaller one; with logical
+    shards, chunks the shards divide (`size` rounded down to a multiple), then the rows left."""
+    size = max(size - size % shards, shards)
+    parts = [slice(start, min(start + size, n)) for start in range(0, n, size)]
+    if parts and (parts[-1].stop - parts[-1].start) % shards:
+        last = parts.pop()
+        even = last.stop - (last.stop - last.start) % shards
+        parts += [slice(last.start, even)] if even > last.start else []
+        parts.append(slice(even, last.stop))
+    return parts
 
 
 def _padded(a: np.ndarray, pad: int) -> np.ndarray:

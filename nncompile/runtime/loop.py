@@ -41,7 +41,7 @@ import jax
 import numpy as np
 from flax import nnx
 
-from . import autotune, jaxcache
+from . import autotune, jaxcache, shards
 from . import metrics as M
 from .batches import oversized
 from .compiled import Accumulators, Compiled, Layout, build, eval_batch, free_memory
@@ -51,7 +51,7 @@ from .freeze import Freeze, relayout, set_batch_norm, unfrozen_optimizer
 from .history import History, Resume, StopReason, nonfinite_reason, notify, step_hooks
 from .plateau import Plateau, rate_leaves, with_rate
 from .setup import run_batching, run_config
-from .state import find_lr, from_pure, to_pure
+from .state import PlainState, find_lr, from_pure
 from .stopping import BestState, Stopping, resolve_monitor
 from .trees import as_arrays, each, rows
 
@@ -76,7 +76,7 @@ BF16_ON_CPU = (
 _logger = logging.getLogger("nncompile.runtime")
 
 
-class Trainer:
+class Trainer(PlainState):
     """Fits, evaluates and runs an emitted program on numpy splits {"train"|"val"|"test": (x, y)}.
 
     `config` overrides CONFIG entries (e.g. {"batch_size": "full", "strategy": "step"}); `epochs`
@@ -148,7 +148,13 @@ class Trainer:
         self.eval_batch = eval_batch(cfg.activation_floats, free_memory())
         # the program's XLA:CPU options (chosen by the compiler's plan); other backends take none
         self.compiler_options = (cfg.cpu_compiler_options or None) if cpu else None
-        self._fns = self.compiled_for(self.strategy, self.chunked, self._layout, self.traces)
+        self._fns = self.compiled_for(
+            self.strategy,
+            self.chunked,
+            self._layout,
+            self.traces,
+            count=shards.initial(self.placement, self._model, cfg.logical_shards),
+        )
         self._epochs = Epochs(self._fns)
         self.tuning: dict | None = None  # runtime.autotune's measured or recorded choice
 
@@ -270,32 +276,18 @@ class Trainer:
     def use_split(self, name: str, x: Any, y: Any) -> None:
         """Keep (x, y) as split `name` (for `evaluate(name)`), replacing one of that name."""
         self.splits[name] = (as_arrays(x), None if y is None else as_arrays(y))
-        self._device.pop(name, None)
+        for key in [k for k in self._device if k[0] == name]:
+            del self._device[key]
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Outputs of `program.predict` (output activation applied) in eval mode, in batches."""
         return self._fns.predict_all(nnx.state(self.model), as_arrays(x), self.eval_batch)
 
-    def state(self) -> dict:
-        """{"model": ..., "optimizer": ...}: plain nested dicts of arrays, PRNG keys as key data."""
-        model, optimizer = nnx.state(self.model), nnx.state(self.optimizer)
-        return {"model": to_pure(model), "optimizer": to_pure(optimizer)}
-
-    def load_state(self, state: dict) -> None:
-        """Restore what `state()` returned (the "optimizer" entry may be left out)."""
-        for name, obj in (("model", self.model), ("optimizer", self.optimizer)):
-            if name in state:
-                nnx.update(obj, from_pure(nnx.state(obj), state[name]))
-
-    def best_state(self) -> dict | None:
-        """With `restore_best`: the best epoch's state kept so far, like `state()` (or None)."""
-        if self.best.leaves is None:
-            return None
-        best = self._layout.unflatten(self.best.leaves)
-        return {"model": to_pure(best[0]), "optimizer": to_pure(best[1])}
-
-    def compiled_for(self, strategy: str, chunked: bool, layout: Layout, traces=None) -> Compiled:
-        """Compiled functions with a strategy and model layout (runtime.autotune's candidates)."""
+    def compiled_for(
+        self, strategy: str, chunked: bool, layout: Layout, traces=None, count: int = 1
+    ) -> Compiled:
+        """Compiled functions with a strategy and model layout (runtime.autotune's candidates),
+        over `count` logical shards (runtime.shards)."""
         return Compiled(
             self.program,
             layout,
@@ -307,6 +299,7 @@ class Trainer:
             compiler_options=self.compiler_options,
             traces=collections.Counter() if traces is None else traces,
             placement=self.placement,
+            shards=count,
         )
 
     def use(self, fns: Compiled) -> None:
@@ -324,6 +317,9 @@ class Trainer:
         same program and data."""
         if resume.frozen is False:
             self.unfreeze()  # the checkpoint is past `unfreeze_after`
+        count = shards.resumed(resume.meta, self.placement, self.log)
+        self._fns = self._fns.rebuild(count)  # the checkpoint's logical shards (runtime.shards)
+        self._epochs = Epochs(self._fns)
         self.load_state(resume.state)
         self.epochs_done = resume.epoch
         total = self.config.epochs if epochs is None else int(epochs)

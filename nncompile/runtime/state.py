@@ -4,6 +4,7 @@ the compiled functions carry."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -76,3 +77,43 @@ def find_lr(opt_state: nnx.State) -> tuple | None:
         if len(path) >= 2 and path[-2:] == ("hyperparams", "learning_rate"):
             return tuple(path)
     return None
+
+
+class PlainState:
+    """A trainer's state as plain data (checkpoints, `Program.state()`): for a class with `model`,
+    `optimizer`, `best` (stopping.BestState), `_layout` (compiled.Layout), `_fns`, `placement`."""
+
+    best: Any
+    placement: Any
+    _layout: Any
+    _fns: Any
+
+    @property
+    def model(self) -> nnx.Module:
+        raise NotImplementedError
+
+    @property
+    def optimizer(self) -> nnx.Optimizer:
+        raise NotImplementedError
+
+    def checkpoint_meta(self) -> dict:
+        """What a checkpoint records of how the steps are computed (runtime.shards)."""
+        return {"shards": self._fns.shards, "devices": getattr(self.placement, "count", 1)}
+
+    def state(self) -> dict:
+        """{"model": ..., "optimizer": ...}: plain nested dicts of arrays, PRNG keys as key data."""
+        model, optimizer = nnx.state(self.model), nnx.state(self.optimizer)
+        return {"model": to_pure(model), "optimizer": to_pure(optimizer)}
+
+    def load_state(self, state: dict) -> None:
+        """Restore what `state()` returned (the "optimizer" entry may be left out)."""
+        for name, obj in (("model", self.model), ("optimizer", self.optimizer)):
+            if name in state:
+                nnx.update(obj, from_pure(nnx.state(obj), state[name]))
+
+    def best_state(self) -> dict | None:
+        """With `restore_best`: the best epoch's state kept so far, like `state()` (or None)."""
+        if self.best.leaves is None:
+            return None
+        best = self._layout.unflatten(self.best.leaves)
+        return {"model": to_pure(best[0]), "optimizer": to_pure(best[1])}

@@ -21,6 +21,7 @@ def check_scale(train: ir.Train, out: Collector, where) -> None:
         for key, default, why in (
             ("shard", "data", "keeps its states whole (replicated) on every device"),
             ("accumulate", 1, "updates both networks at every batch"),
+            ("logical_shards", None, "sums its gradients with XLA's all-reduce"),
         ):
             value = getattr(p, key)
             if value != default:
@@ -37,6 +38,23 @@ def check_scale(train: ir.Train, out: Collector, where) -> None:
             f"batch_size {p.batch_size} does not divide into {n} equal parts (`devices: {n}`)",
             where("batch_size"),
             batch_hint(p.batch_size, n),
+        )
+    shards = p.logical_shards
+    if shards is not None and isinstance(n, int) and shards % n:
+        out.error(
+            D.BAD_VALUE,
+            f"`logical_shards: {shards}` does not split over {n} devices (`devices: {n}`)",
+            where("logical_shards"),
+            f"use a multiple of {n}, e.g. `logical_shards: {n * max(1, shards // n)}`",
+        )
+    if shards is not None and isinstance(p.batch_size, int) and p.batch_size % shards:
+        out.error(
+            D.BAD_VALUE,
+            f"batch_size {p.batch_size} does not divide into {shards} equal shards "
+            f"(`logical_shards: {shards}`)",
+            where("batch_size"),
+            f"use a multiple of {shards}, e.g. `batch_size: "
+            f"{max(shards, p.batch_size - p.batch_size % shards)}`",
         )
     if p.accumulate > 1 and train.model is not None:
         if p.batch_size == "full":

@@ -118,6 +118,9 @@ class TrainProps(Params):
     devices: Literal["auto", "cpu", "gpu", "tpu"] | Positive = "auto"
     shard: Literal["data", "params"] = "data"  # "params": parameters sharded too (FSDP-style)
     accumulate: Annotated[int, Field(ge=1, le=MAX_BATCH)] = 1  # batches per update
+    # each step computed as this many equal shards summed in a fixed order: the same bits on any
+    # device count that divides it (resume a 4-device run on 1 or 2 bitwise; runtime.shards)
+    logical_shards: Annotated[int | None, Field(ge=1, le=MAX_BATCH)] = None
     precision: Literal["float32", "bfloat16"] = "float32"
     # auto: the plan's rule, or what the runtime measured (runtime.autotune); scan/step: pinned
     strategy: Literal["auto", "scan", "step"] = "auto"

@@ -26,13 +26,15 @@ def value(text: str):
 
 
 def all_reduces(trainer) -> int:
-    """All-reduce ops in the compiled epoch of a trainer (0 on one device)."""
+    """Collectives in the compiled epoch of a trainer (0 on one device): the gradients' all-gather
+    (logical shards, runtime/shards.py), or an all-reduce (GSPMD)."""
     fns, b = trainer._fns, trainer.batching
     state = fns.place(jax.tree.leaves(nnx.state((trainer.model, trainer.optimizer))))
     x, y = trainer._on_device("train")
     idx, rest = epoch_order(b, 0, 1)
     args = (state, None, 1, x, y, idx, 0, b.steps, rest)
-    return fns.epoch.lower(*args).compile().as_text().count("all-reduce(")
+    text = fns.epoch.lower(*args).compile().as_text()
+    return text.count("all-reduce(") + text.count("all-gather(")
 
 
 def main() -> None:
