@@ -51,8 +51,8 @@ def test_divisible_batches_and_platforms_pass():
 
 
 def test_logical_shards_split_over_the_devices_and_the_batch():
-    d = one(with_props(MLP, "  devices: 4\n  logical_shards: 6"))
-    assert d.message == "`logical_shards: 6` does not split over 4 devices (`devices: 4`)"
+    d = one(with_props(MLP, "  devices: 4\n  logical_shards: 2"))
+    assert d.message == "`logical_shards: 2` does not split over 4 devices (`devices: 4`)"
     assert d.hint == "use a multiple of 4, e.g. `logical_shards: 4`"
     d = one(with_props(MLP, "  logical_shards: 5"))
     assert d.message == "batch_size 64 does not divide into 5 equal shards (`logical_shards: 5`)"
