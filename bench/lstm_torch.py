@@ -19,6 +19,8 @@ Forms:
            (dh = dz @ R^T), and the weight gradients as ONE matmul over all steps after it (as
            cuDNN does) instead of one accumulation per step
   torch    PyTorch eager: nn.LSTM(1, 64, batch_first=True) + nn.Linear, zero_grad/backward/step
+  keras    Keras 3 on JAX: LSTM(64) + Dense(1), `fit` of one epoch a call (the loss is the epoch's
+           mean, not the last batch's)
 """
 
 from __future__ import annotations
@@ -173,6 +175,33 @@ def make_torch(w):
     return epoch
 
 
+def make_keras(w):
+    """Keras 3 on JAX (KERAS_BACKEND=jax), `fit` one epoch a call, as d_keras_jax.py's default."""
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import keras
+
+    model = keras.Sequential([keras.Input((50, 1)), keras.layers.LSTM(U), keras.layers.Dense(1)])
+    lstm, dense = model.layers
+    lstm.set_weights([w["k"], w["r"], w["b"]])
+    dense.set_weights([w["w"], w["wb"]])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+
+    def epoch(xb, yb):
+        h = model.fit(
+            xb.reshape(-1, 50, 1),
+            yb.reshape(-1, 1),
+            batch_size=32,
+            epochs=1,
+            shuffle=False,
+            verbose=0,
+        )
+        return h.history["loss"][-1]
+
+    return epoch
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=4, help="timed epochs (after one untimed)")
@@ -189,7 +218,7 @@ def main() -> None:
         "wb": np.zeros(1, np.float32),
     }
     forms = a.forms.split(",")
-    makers = {"emitted": make_emitted, "vjp": make_vjp, "torch": make_torch}
+    makers = {"emitted": make_emitted, "vjp": make_vjp, "torch": make_torch, "keras": make_keras}
     runs = {f: makers[f](w) for f in forms}
     cpu: dict[str, list[float]] = {f: [] for f in forms}
     wall: dict[str, list[float]] = {f: [] for f in forms}
