@@ -1,5 +1,5 @@
 """W5's LSTM epoch, the emitted layer against PyTorch's nn.LSTM, timed in CPU seconds in ONE
-process (run it with a Python that has torch, e.g. the bench venv of bench/README.md).
+process (run it with a Python that has torch and keras: the bench venv of bench/README.md).
 
     export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
     XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" \\
