@@ -50,9 +50,26 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REFS = Path(os.environ.get("NNCOMPILE_BENCH_REFS", HERE.parents[1] / "shared" / "bench"))
-BENCH_PYTHON = os.environ.get(
-    "NNCOMPILE_BENCH_PYTHON", str(HERE.parent / ".venv-bench" / "bin" / "python")
-)
+
+
+def bench_python() -> str:
+    """The Python that runs the references: NNCOMPILE_BENCH_PYTHON, else the project's
+    .venv-bench, else the Python running this script (a venv with keras and torch installed next
+    to nncompile, e.g. `pip install -e .[test] torch keras`)."""
+    if os.environ.get("NNCOMPILE_BENCH_PYTHON"):
+        return os.environ["NNCOMPILE_BENCH_PYTHON"]
+    venv = HERE.parent / ".venv-bench" / "bin" / "python"
+    return str(venv) if venv.exists() else sys.executable
+
+
+BENCH_PYTHON = bench_python()
+# --threads1: every contender single-threaded (PyTorch's OpenMP threads stall when another process
+# holds a core; the JAX programs barely change): the references' run_all.py --threads1
+THREADS1 = {
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+}
 
 # (name, script, variant, where, needs): where "nnc" = bench/, "ref" = the references' folder
 NNC = [
@@ -120,12 +137,14 @@ def wait_quiet(limit_s: float, below: float = 0.25) -> float:
         print(f"  (waiting: other processes use {load:.2f} cores)", file=sys.stderr, flush=True)
 
 
-def environment(needs: str, cache: Path) -> dict:
+def environment(needs: str, cache: Path, threads1: bool = False) -> dict:
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("JAX_COMPILATION_CACHE", "JAX_PERSISTENT"))
     }
+    if threads1:
+        env.update(THREADS1)
     env["NNCOMPILE_BENCH_REFS"] = str(REFS)
     env["KERAS_BACKEND"] = "jax"
     if needs == "cold":
@@ -141,7 +160,9 @@ def environment(needs: str, cache: Path) -> dict:
     return env
 
 
-def run_one(contender, workload: str, epochs: int | None, cache: Path, timeout: int) -> dict:
+def run_one(
+    contender, workload: str, epochs: int | None, cache: Path, timeout: int, threads1: bool = False
+) -> dict:
     name, script, variant, where, needs = contender
     python, folder = (sys.executable, HERE) if where == "nnc" else (BENCH_PYTHON, REFS)
     cmd = [python, str(folder / script), "--workload", workload, "--variant", variant]
@@ -154,7 +175,7 @@ def run_one(contender, workload: str, epochs: int | None, cache: Path, timeout: 
             capture_output=True,
             text=True,
             cwd=folder,
-            env=environment(needs, cache),
+            env=environment(needs, cache, threads1),
             timeout=timeout,
         )
         out, err, rc = p.stdout, p.stderr, p.returncode
@@ -169,6 +190,7 @@ def run_one(contender, workload: str, epochs: int | None, cache: Path, timeout: 
     if rec is None:
         rec = {"error": err[-1500:] or f"exit {rc}"}
     rec.update(name=name, workload=workload, run_wall_s=wall, _busy_s=cpu_busy_seconds() - busy0)
+    rec["threads1"] = threads1
     return rec
 
 
@@ -459,6 +481,11 @@ def main() -> None:
         metavar="S",
         help="start no run after S seconds (the table holds what finished; bench/gpu_table.sh)",
     )
+    ap.add_argument(
+        "--threads1",
+        action="store_true",
+        help="every contender single-threaded (OMP/MKL threads 1, XLA intra-op threads 1)",
+    )
     ap.add_argument("--table", metavar="JSONL", help="print the table of an earlier run and exit")
     ap.add_argument("--md", action="store_true", help="markdown table")
     a = ap.parse_args()
@@ -493,7 +520,7 @@ def main() -> None:
             epochs = a.epochs or (QUICK_EPOCHS[wl] if a.quick else None)
             for c in chosen:
                 if c[4] == "warm" and runs_on(c, wl):
-                    run_one(c, wl, epochs, cache, a.timeout)
+                    run_one(c, wl, epochs, cache, a.timeout, a.threads1)
         with open(a.out, "w") as f:
             for rep in range(reps):
                 for wl in workloads:
@@ -507,7 +534,7 @@ def main() -> None:
                         if a.wait_quiet:
                             wait_quiet(a.wait_quiet)
                         cpu0 = child_cpu()
-                        r = run_one(c, wl, epochs, cache, a.timeout)
+                        r = run_one(c, wl, epochs, cache, a.timeout, a.threads1)
                         own = child_cpu() - cpu0
                         r["own_cpu_s"] = own
                         r["foreign_load_cores"] = max(
