@@ -10,28 +10,13 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from gan_specs import tiny_gan
 
 import nncompile
 from nncompile.runtime import gan
 
-SPEC = """
-data d {
-  source: sklearn("digits")
-  split: {train: 1}
-  normalize: minmax
-  subset: 0.2
-}
-model G {
-  input z: [8]
-  dense(32, activation=relu)
-  dense(64, activation=sigmoid)
-}
-model D {
-  input x: [64]
-  dense(32, activation=leaky_relu(0.2))
-  dropout(0.2)
-  dense(1)
-}
+SPEC = tiny_gan(
+    """
 train {
   objective: gan(generator=G, discriminator=D, noise=normal([8]))
   data: d  loss: non_saturating  optimizer: adam(lr=1e-3, b1=0.5)
@@ -39,7 +24,9 @@ train {
   samples: {every: 3, count: 8}
   seed: 2
 }
-"""
+""",
+    dropout=0.2,
+)
 
 
 class Steps:

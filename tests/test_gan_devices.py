@@ -11,35 +11,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from gan_specs import tiny_gan
 
 ROOT = Path(__file__).resolve().parents[1]
 
 # a conditional GAN (labels travel with the batch) with dropout in the discriminator; 11 steps an
 # epoch on a fifth of the digits
-SPEC = """
-data d {
-  source: sklearn("digits")
-  split: {train: 1}
-  normalize: minmax
-  subset: 0.2
-}
-model G {
-  input z: [8]
-  input label: int[1]
-  e = embedding(10, 4)(label)
-  f = flatten()(e)
-  h = concat(z, f)
-  dense(32, activation=relu)
-  dense(64, activation=sigmoid)
-}
-model D {
-  input x: [64]
-  input label: [10]
-  h = concat(x, label)
-  dense(32, activation=leaky_relu(0.2))
-  dropout(0.3)
-  dense(1)
-}
+SPEC = tiny_gan(
+    """
 train {
   objective: gan(generator=G, discriminator=D, noise=normal([8]), condition=label)
   data: d  loss: non_saturating  optimizer: adam(lr=1e-3, b1=0.5)
@@ -47,7 +26,10 @@ train {
   samples: {every: 2, count: 10}
   seed: 3
 }
-"""
+""",
+    conditional=True,
+    dropout=0.3,
+)
 
 
 def test_four_devices_train_the_same_gan_as_one(tmp_path):

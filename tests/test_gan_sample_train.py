@@ -7,36 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gan_specs import tiny_gan
 
 import nncompile
 from nncompile.cli import main
 from nncompile.runtime.checkpoint_files import read_meta, steps
 from nncompile.runtime.digest import sha256
 
-SPEC = """
-data d {
-  source: sklearn("digits")
-  split: {train: 1}
-  normalize: minmax
-  subset: 0.25
-}
-model G {
-  input z: [8]
-  input label: int[1]
-  e = embedding(10, 4)(label)
-  f = flatten()(e)
-  h = concat(z, f)
-  dense(32, activation=relu)
-  dense(64, activation=sigmoid)
-}
-model D {
-  input x: [64]
-  input label: [10]
-  h = concat(x, label)
-  dense(32, activation=leaky_relu(0.2))
-  dropout(0.3)
-  dense(1)
-}
+SPEC = tiny_gan(
+    """
 train {
   objective: gan(generator=G, discriminator=D, noise=normal([8]), condition=label,
                  label_smoothing=0.1, instance_noise=0.05)
@@ -46,7 +25,11 @@ train {
   samples: {every: 2, count: 20}
   seed: 3
 }
-"""
+""",
+    conditional=True,
+    dropout=0.3,
+    subset=0.25,
+)
 
 
 class StopAt:

@@ -9,28 +9,14 @@ from pathlib import Path
 import jax
 import numpy as np
 from flax import nnx
+from gan_specs import tiny_gan
 
 import nncompile
 from nncompile.runtime.batches import DATA_STREAM
 from nncompile.runtime.history import StopReason
 
-SPEC = """
-data d {
-  source: sklearn("digits")
-  split: {train: 1}
-  normalize: minmax
-  subset: 0.2
-}
-model G {
-  input z: [8]
-  dense(32, activation=relu)
-  dense(64, activation=sigmoid)
-}
-model D {
-  input x: [64]
-  dense(32, activation=leaky_relu(0.2))
-  dense(1)
-}
+SPEC = tiny_gan(
+    """
 train {
   objective: gan(generator=G, discriminator=D, noise=normal([8]))
   data: d  loss: non_saturating  optimizer: adam(lr=LR, b1=0.5)
@@ -39,6 +25,7 @@ train {
   seed: 5
 }
 """
+)
 
 
 def program(tmp_path: Path, lr: str = "1e-3"):
