@@ -35,7 +35,7 @@ class Done:
     def __init__(self, loss: float):
         self.history = SimpleNamespace(epochs=[{"val_loss": loss}], reason=None)
 
-    def save(self, run_dir):
+    def save(self, run_dir, curves=False):
         run_dir.mkdir(parents=True, exist_ok=True)
         return run_dir
 
