@@ -33,7 +33,7 @@ class Done:
     """A trained trial as run_sweep sees it: a history and a save()."""
 
     def __init__(self, loss: float):
-        self.history = SimpleNamespace(epochs=[{"val_loss": loss}], reason=None)
+        self.history = SimpleNamespace(epochs=[{"epoch": 1, "val_loss": loss}], reason=None)
 
     def save(self, run_dir, curves=False):
         run_dir.mkdir(parents=True, exist_ok=True)
