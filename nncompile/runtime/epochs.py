@@ -27,10 +27,12 @@ class Epochs:
         self.seed, self.strategy, self.chunked = fns.seed, fns.strategy, fns.chunked
         self.step_seconds: float | None = None
         self.warm = False  # a call has run: later calls hold no compilation
+        self.compiling = True  # the latest epoch began with the call that compiled
 
     def run(self, state, epoch: int, x, y, hooks: list, trainer, chunk_s: float):
         """Train epoch `epoch` from `state`: (state, accumulators), both still on the device (packed
         for strategy "scan"). `hooks` get `on_step_end(trainer, epoch, step, steps)`."""
+        self.compiling = not self.warm
         idx, rest = epoch_order(self.batching, self.seed, epoch)
         if self.strategy == "scan":
             return self._chunks(state, epoch, x, y, idx, rest, hooks, trainer, chunk_s)
@@ -48,8 +50,8 @@ class Epochs:
 
     def timed(self, seconds: float) -> None:
         """A whole epoch took `seconds`: an estimate of a step's time for the next epochs' chunks
-        (not from the call that compiled)."""
-        if self.warm:
+        (not from the epoch that compiled: its later chunks measured the step already)."""
+        if not self.compiling:
             self.step_seconds = seconds / self.batching.updates
         self.warm = True
 

@@ -637,6 +637,30 @@ def test_fast_epochs_are_not_chunked_after_the_first_steps(monkeypatch):
     ]  # then a step is known to take far less than CHUNK_S
 
 
+def test_the_epoch_that_compiled_gives_no_step_time(monkeypatch):
+    from nncompile.runtime import loop
+
+    monkeypatch.setattr(loop, "CHUNK_MIN_WORK", 600_000)
+    monkeypatch.setattr(loop, "CHUNK_S", 60.0)
+    trainer = Trainer(
+        program("mlp_digits"),
+        {"train": DIGITS["train"]},
+        epochs=1,
+        config={"early_stopping": None},
+        callbacks=[Steps()],
+        **QUIET,
+    )
+    history = trainer.fit()
+    epochs = trainer._epochs
+    measured = epochs.step_seconds  # by epoch 1's second chunk (2 steps, compiled already)
+    assert measured is not None and epochs.compiling
+    # the epoch's wall time holds the compilation: it does not replace the measured step time
+    assert measured != history.epochs[0]["seconds"] / trainer.batching.updates
+    epochs.compiling = False  # a later epoch's wall time does
+    epochs.timed(2.0)
+    assert epochs.step_seconds == 2.0 / trainer.batching.updates
+
+
 def test_tiny_programs_run_whole_epochs_as_scans():
     steps = Steps()
     trainer = Trainer(
