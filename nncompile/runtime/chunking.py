@@ -21,6 +21,14 @@ from typing import Any
 import jax
 
 
+def traced_bounds(batch: int, params: list, min_work: float) -> bool:
+    """Whether an epoch's loop compiles with traced bounds (one compilation for any range, so
+    chunks): on a CPU, when a step has at least `min_work` of work, batch size x parameters (the
+    trainers pass loop.CHUNK_MIN_WORK)."""
+    work = batch * sum(a.size for a in params)
+    return jax.default_backend() == "cpu" and work >= min_work
+
+
 class ChunkScheduler:
     """The chunks of one trainer's epochs; `step_seconds`: the measured time of a step.
 

@@ -19,6 +19,7 @@ import jax
 import numpy as np
 from flax import nnx
 
+from ..runconfig import RunConfig
 from . import autotune
 from . import metrics as M
 from .batches import Batching
@@ -37,7 +38,7 @@ class FitLoop(PlainState):
 
     batching: Batching
     callbacks: list[Any]
-    config: Any  # runconfig.RunConfig
+    config: RunConfig
     epochs: int
     epochs_done: int
     eval_batch: int

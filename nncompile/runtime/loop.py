@@ -43,6 +43,7 @@ from flax import nnx
 from . import jaxcache, shards
 from . import metrics as M
 from .batches import oversized
+from .chunking import traced_bounds
 from .compiled import Accumulators, Compiled, Layout, build, eval_batch, free_memory
 from .devices import held_rows, placement
 from .epochs import Epochs
@@ -142,9 +143,8 @@ class Trainer(FitLoop):
         self._lr_path = find_lr(nnx.state(self.optimizer))
         self._lr_leaf = next(iter(rate_leaves(self._layout.treedef)), None)  # in the flat state
         params = jax.tree.leaves(nnx.state(self._model, nnx.Param))
-        work = self.batching.size * sum(a.size for a in params)  # see CHUNK_MIN_WORK
+        self.chunked = traced_bounds(self.batching.size, params, CHUNK_MIN_WORK)
         cpu = jax.default_backend() == "cpu"
-        self.chunked = cpu and work >= CHUNK_MIN_WORK
         self.eval_batch = eval_batch(cfg.activation_floats, free_memory())
         # the program's XLA:CPU options (chosen by the compiler's plan); other backends take none
         self.compiler_options = (cfg.cpu_compiler_options or None) if cpu else None
