@@ -127,26 +127,10 @@ class Compiled:
         placement: Placement | None = None,
         shards: int = 1,
     ):
+        # the arguments but `shards`, once: `rebuild` makes the same functions from them
+        self._arguments = {k: v for k, v in locals().items() if k not in ("self", "shards")}
         self.acc, self.batching, self.placement, self.shards = acc, batching, placement, shards
         self.layout, self.traces = layout, traces
-        # the same functions over another number of logical shards (a resumed run: runtime.shards)
-        self.rebuild = lambda count: (
-            self
-            if count == shards
-            else Compiled(
-                program,
-                layout,
-                batching,
-                acc,
-                seed=seed,
-                strategy=strategy,
-                chunked=chunked,
-                compiler_options=compiler_options,
-                traces=traces,
-                placement=placement,
-                shards=count,
-            )
-        )
         # several devices: batches split over the mesh, the state keeps its layout (devices.py)
         on_mesh = placement is not None
         batch = placement.constrain_batch if placement is not None else lambda t: t
@@ -235,6 +219,10 @@ class Compiled:
 
         self.eval = jit(eval_fn, donate_argnums=1)
         self.predict = jit(predict_fn)
+
+    def rebuild(self, count: int) -> Compiled:
+        """The same functions over `count` logical shards (a resumed run: runtime.shards)."""
+        return self if count == self.shards else Compiled(**self._arguments, shards=count)
 
     def place(self, tree):
         """The state's arrays laid out on the mesh (a no-op for arrays already there, and on one

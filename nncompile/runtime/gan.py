@@ -39,6 +39,7 @@ from flax import nnx
 
 from . import jaxcache
 from .batches import DATA_STREAM, batching, oversized
+from .chunking import traced_bounds
 from .devices import check_batch, placement
 from .gan_epochs import GanCompiled, GanEpochs
 from .history import History, Resume, StopReason, notify, step_hooks
@@ -108,9 +109,8 @@ class GanTrainer:
         gdef, state = nnx.split(self._objs)
         self._treedef = jax.tree.structure(state)
         params = jax.tree.leaves(nnx.state((g, d), nnx.Param))
-        work = self.batching.size * sum(a.size for a in params)  # see loop.CHUNK_MIN_WORK
+        self.chunked = traced_bounds(self.batching.size, params, CHUNK_MIN_WORK)
         cpu = jax.default_backend() == "cpu"
-        self.chunked = cpu and work >= CHUNK_MIN_WORK
         # the program's XLA:CPU options (chosen by the compiler's plan); other backends take none
         options = (self.config.cpu_compiler_options or None) if cpu else None
         self._fns = GanCompiled(

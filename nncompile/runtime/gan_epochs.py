@@ -4,12 +4,12 @@
 flat state of (generator, discriminator, their optimizers), each step one discriminator update then
 one generator update (the emitted `train_step`), and adds the steps' (d_loss, g_loss) to `sums`.
 The epoch's order and noise keys are drawn on the device from (seed, epoch), so any cut of an epoch
-into ranges computes the same steps. As in the supervised trainer (runtime/epochs.py, the same
-rule): on a CPU, a step with at least CHUNK_MIN_WORK of work compiles with traced bounds (one
-compilation for any range) and, when callbacks watch steps (`on_step_end`: progress), an epoch runs
-in chunks of about CHUNK_S seconds with the hooks called between them (the first call one step,
-then doubling chunks until a step's time is known); otherwise the bounds are static and the loop is
-a scan of known length, one call per epoch.
+into ranges computes the same steps. As in the supervised trainer (the same rule): on a CPU, a
+step with at least CHUNK_MIN_WORK of work compiles with traced bounds (one compilation for any
+range) and, when callbacks watch steps (`on_step_end`: progress), an epoch runs in chunks of about
+CHUNK_S seconds with the hooks called between them, cut by the scheduler the supervised trainer
+uses (runtime/chunking.py); otherwise the bounds are static and the loop is a scan of known length,
+one call per epoch.
 
 Several devices (runtime/devices.py): the data is replicated on the mesh, each step's batch split
 over it along its first dimension, the state kept replicated; GSPMD inserts the all-reduces.
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import collections
 import functools
-import time
 from types import ModuleType
 
 import jax
@@ -28,6 +27,7 @@ import numpy as np
 from flax import nnx
 
 from .batches import Batching
+from .chunking import ChunkScheduler
 from .devices import Placement
 from .state import carry_order
 
@@ -104,46 +104,16 @@ class GanCompiled:
         return tuple(self.placement.place_data(np.array(a)) for a in arrays)
 
 
-class GanEpochs:
+class GanEpochs(ChunkScheduler):
     """Runs the epochs of one GanTrainer; `step_seconds`: the measured time of a step (chunks)."""
 
     def __init__(self, fns: GanCompiled, steps: int):
-        self.fns, self.steps = fns, steps
-        self.step_seconds: float | None = None
-        self.warm = False  # a call has run: later calls hold no compilation
-        self.compiling = False  # the current epoch holds the first call (its compilation)
+        super().__init__(steps, steps, fns.chunked)
+        self.fns = fns
 
     def run(self, state: list, epoch: int, data: tuple, hooks: list, trainer, chunk_s: float):
         """Train epoch `epoch` from `state`: (state, (d_loss, g_loss) sums), still on the device.
         `hooks` get `on_step_end(trainer, epoch, step, steps)` between chunks."""
-        sums, steps = np.zeros(2, np.float32), self.steps
-        self.compiling = not self.warm
-        if not self.fns.chunked:
-            return self.fns.epoch(state, sums, epoch, data, 0, steps)
-        lo = 0
-        size = steps if not hooks else 1 if self.step_seconds is None else self._chunk(chunk_s)
-        while True:
-            hi = min(steps, lo + size)
-            t0 = time.perf_counter()
-            state, sums = self.fns.epoch(state, sums, epoch, data, lo, hi)
-            if hi == steps:
-                return state, sums
-            jax.block_until_ready(sums)
-            if self.warm:  # the first call of all holds the compilation: no step time from it
-                self.step_seconds = (time.perf_counter() - t0) / (hi - lo)
-            self.warm = True
-            for cb in hooks:
-                cb.on_step_end(trainer, epoch, hi, steps)
-            lo = hi
-            size = size * 2 if self.step_seconds is None else self._chunk(chunk_s)
-
-    def timed(self, seconds: float) -> None:
-        """A whole epoch took `seconds`: a step's time for the next epochs' chunks (not from the
-        epoch that compiled: its chunks measured the step already)."""
-        if not self.compiling:
-            self.step_seconds = seconds / max(self.steps, 1)
-        self.warm = True
-
-    def _chunk(self, chunk_s: float) -> int:
-        assert self.step_seconds is not None
-        return max(1, round(chunk_s / self.step_seconds))
+        call = lambda c, lo, hi: self.fns.epoch(c[0], c[1], epoch, data, lo, hi)
+        sums = np.zeros(2, np.float32)
+        return self.chunks((state, sums), call, lambda c: c[1], hooks, trainer, epoch, chunk_s)

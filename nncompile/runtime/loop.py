@@ -18,9 +18,10 @@ Shape of a fit, chosen for small models on any backend:
 * evaluation and prediction run over an eval view of the model (dropout off, BatchNorm running
   statistics), compiled separately from training.
 
-The fit's other concerns are collaborators in modules of their own: early stopping and
-restore-best (`stopping`), unfreezing (`freeze`), resuming (`Trainer.resume_from`, given what
-`checkpoint.read` returns), callbacks (`history`; checkpointing is one, `checkpoint.Checkpointer`).
+The fit's epoch loop is `fitloop.FitLoop` (a mixin of Trainer); its other concerns are
+collaborators in modules of their own: early stopping and restore-best (`stopping`), unfreezing
+(`freeze`), resuming (`Trainer.resume_from`, given what `checkpoint.read` returns), callbacks
+(`history`; checkpointing is one, `checkpoint.Checkpointer`).
 
 Training stops early on a non-finite loss (keeping the state of the last good epoch), on early
 stopping, on `trainer.stop_training = True` from a callback, and on KeyboardInterrupt (keeping the
@@ -30,9 +31,7 @@ state of the last completed epoch). None of these raises; `History.stop` says wh
 from __future__ import annotations
 
 import collections
-import functools
 import logging
-import time
 from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
 from typing import Any
@@ -41,19 +40,21 @@ import jax
 import numpy as np
 from flax import nnx
 
-from . import autotune, jaxcache, shards
+from . import jaxcache, shards
 from . import metrics as M
 from .batches import oversized
+from .chunking import traced_bounds
 from .compiled import Accumulators, Compiled, Layout, build, eval_batch, free_memory
 from .devices import held_rows, placement
 from .epochs import Epochs
+from .fitloop import FitLoop
 from .freeze import Freeze, relayout, set_batch_norm, unfrozen_optimizer
-from .history import History, Resume, StopReason, nonfinite_reason, notify, step_hooks
-from .plateau import Plateau, rate_leaves, with_rate
+from .history import History, Resume, step_hooks
+from .plateau import Plateau, rate_leaves
 from .setup import run_batching, run_config
-from .state import PlainState, find_lr, from_pure
-from .stopping import BestState, Stopping, resolve_monitor
-from .trees import as_arrays, each, rows
+from .state import find_lr
+from .stopping import BestState, Stopping
+from .trees import as_arrays, rows
 
 # Epochs shorter than this run one ahead (strategy "scan"): the next epoch is dispatched before this
 # one's results are read, so the host's per-epoch work overlaps the device's; stopping after an
@@ -76,7 +77,7 @@ BF16_ON_CPU = (
 _logger = logging.getLogger("nncompile.runtime")
 
 
-class Trainer(PlainState):
+class Trainer(FitLoop):
     """Fits, evaluates and runs an emitted program on numpy splits {"train"|"val"|"test": (x, y)}.
 
     `config` overrides CONFIG entries (e.g. {"batch_size": "full", "strategy": "step"}); `epochs`
@@ -142,9 +143,8 @@ class Trainer(PlainState):
         self._lr_path = find_lr(nnx.state(self.optimizer))
         self._lr_leaf = next(iter(rate_leaves(self._layout.treedef)), None)  # in the flat state
         params = jax.tree.leaves(nnx.state(self._model, nnx.Param))
-        work = self.batching.size * sum(a.size for a in params)  # see CHUNK_MIN_WORK
+        self.chunked = traced_bounds(self.batching.size, params, CHUNK_MIN_WORK)
         cpu = jax.default_backend() == "cpu"
-        self.chunked = cpu and work >= CHUNK_MIN_WORK
         self.eval_batch = eval_batch(cfg.activation_floats, free_memory())
         # the program's XLA:CPU options (chosen by the compiler's plan); other backends take none
         self.compiler_options = (cfg.cpu_compiler_options or None) if cpu else None
@@ -181,85 +181,8 @@ class Trainer(PlainState):
         return sum(self.traces.values())
 
     def fit(self) -> History:
-        history = self._start()
-        x, y = self._on_device("train", gathered=True)
-        autotune.tune(self, x, y)  # the first fit: a measured or recorded choice of strategy
-        has_val = "val" in self.splits and self.splits["val"][1] is not None
-        val = self._on_device("val") if has_val else None
-        notify(self.callbacks, "on_fit_start", self, history)
-        stopping, best = self.stopping, self.best
-        assert stopping is not None
-        state = self._fns.place(jax.tree.leaves(nnx.state((self.model, self.optimizer))))
-        nonfinite = False
-        good = state  # the state at the end of the last completed epoch (never donated)
-        donates = self.strategy == "step"
-        last = self.epochs_done + self.epochs
-        ahead, run_ahead = None, False  # the next epoch, dispatched before this one's results
-        start = time.perf_counter()
-        try:
-            for epoch in range(self.epochs_done + 1, last + 1):
-                t0 = time.perf_counter()
-                if self.freeze.due(epoch):
-                    # (an epoch run ahead used the frozen optimizer)
-                    state, ahead = self._unfreeze(state), None
-                # the state before this epoch: "step" donates `state`, so keep a copy
-                snapshot = self._fns.copy(state) if donates else state
-                good = self._pending = snapshot
-                best.epoch_start(snapshot)
-                if ahead is not None:
-                    (state, acc), ahead = ahead, None
-                else:
-                    state, acc = self._run_epoch(state, epoch, x, y)
-                val_acc = None
-                if val is not None:
-                    model_state = self._layout.unflatten(state)[0]
-                    val_acc = self._fns.evaluate(model_state, val[0], val[1], self.eval_batch)
-                # (read from the flat state: rebuilding the nnx.State costs tiny epochs ~20%)
-                lr = None if self._lr_leaf is None else state[self._lr_leaf]
-                if run_ahead and epoch < last:
-                    # epoch + 1 starts from this epoch's state, which is kept (the rollback point)
-                    ahead = self._run_epoch(state, epoch + 1, x, y)
-                acc, val_acc, lr = jax.device_get((acc, val_acc, lr))  # the epoch's one host sync
-                acc = self._acc.unpack(acc)
-                if not np.isfinite(acc["loss"]):
-                    state, nonfinite = snapshot, True
-                    reason = nonfinite_reason(acc, epoch, self.batching.updates)
-                    history.stopped(StopReason.NONFINITE, reason)
-                    break
-                logs = self._logs(epoch, acc, val_acc, lr, t0)
-                # a rate lowered at this epoch's end must reach the next epoch: no run-ahead
-                run_ahead = not donates and logs["seconds"] < AHEAD_BELOW_S and not self.plateau
-                if self.plateau is not None and (new := self.plateau.update(logs, logs["lr"])):
-                    state = with_rate(state, rate_leaves(self._layout.treedef), new)
-                    self.log(f"epoch {epoch}: {self.plateau.reason(logs['lr'], new)}")
-                good = state
-                history.epochs.append(logs)
-                self.epochs_done = epoch
-                self._pending = state
-                if stopping.update(logs):
-                    history.best_epoch = epoch
-                    best.improved()
-                notify(self.callbacks, "on_epoch_end", self, epoch, logs)
-                if stopping.exhausted:
-                    history.stopped(StopReason.EARLY_STOPPING, stopping.reason())
-                    break
-                if self.stop_training:
-                    history.stopped(StopReason.CALLBACK, "stopped by a callback")
-                    break
-            restored = None if nonfinite else best.final()
-            if restored is not None:  # a later epoch than the best one ran: go back to the best
-                state = restored
-                self.log(
-                    f"restored the state of epoch {history.best_epoch} (best {history.monitor})"
-                )
-        except KeyboardInterrupt:
-            state = good
-            history.stopped(StopReason.INTERRUPTED, "interrupted")
-        history.seconds = time.perf_counter() - start
-        self._pending = state
-        self._sync()
-        notify(self.callbacks, "on_fit_end", self, history)
-        return history
+        """Train `epochs` epochs (runtime.fitloop); epochs under AHEAD_BELOW_S run one ahead."""
+        return self._fit(AHEAD_BELOW_S)
 
     def evaluate(self, split: str = "test") -> dict[str, float]:
         """Loss and metrics of a split in eval mode (dropout off, BatchNorm running statistics)."""
@@ -356,90 +279,6 @@ class Trainer(PlainState):
         )
         self.log(f"epoch {self.epochs_done + 1}: unfroze {', '.join(self.freeze.layers)}")
 
-    # ---- a fit's parts ---------------------------------------------------------------------------
-    def _start(self) -> History:
-        """A fit's history, early-stopping and restore-best states, continuing a resume if any."""
-        b = self.batching
-        history = History(steps_per_epoch=b.updates, examples_per_epoch=b.examples)
-        if b.dropped:
-            self.log(
-                f"drop_remainder: each epoch runs {b.steps} batches of {b.size} and leaves out "
-                f"{b.dropped} shuffled examples (a different set every epoch)"
-            )
-        es = self.config.early_stopping
-        self.stopping = stopping = Stopping.for_config(es, self._monitor)
-        history.monitor = stopping.key
-        self.plateau = Plateau.for_config(self.config.plateau, self._monitor, self._lr_path)
-        self.best = BestState(enabled=es is not None and es.restore_best)
-        self.stop_training = False
-        r, self._resume = self._resume, None
-        if r is None:
-            return history
-        history.epochs, history.best_epoch = [dict(e) for e in r.epochs], r.best_epoch
-        stopping.resume(r.stopping)
-        if self.plateau is not None:
-            self.plateau.resume(r.plateau)
-        leaves = None
-        if r.best_state is not None:
-            both = self._fns.copy(nnx.state((self.model, self.optimizer)))
-            leaves = jax.tree.leaves(
-                nnx.State(
-                    {
-                        0: from_pure(both[0], r.best_state["model"]),
-                        1: from_pure(both[1], r.best_state["optimizer"]),
-                    }
-                )
-            )
-        latest = (
-            r.best_state is None and r.best_epoch is not None and r.best_epoch == self.epochs_done
-        )
-        self.best.start(leaves, latest)
-        if stopping.exhausted:
-            history.stopped(StopReason.EARLY_STOPPING, stopping.reason())
-        return history
-
     def _run_epoch(self, state, epoch: int, x, y):
-        hooks = step_hooks(self.callbacks)
-        return self._epochs.run(state, epoch, x, y, hooks, self, CHUNK_S)
-
-    def _logs(self, epoch: int, acc: dict, val_acc, lr, t0: float) -> dict:
-        """An epoch's history entry; its time also sizes the chunks of the next epochs."""
-        logs = {"epoch": epoch, **self._acc.finalize(acc)}
-        if val_acc is not None:
-            val = self._acc.finalize(self._acc.unpack(val_acc))
-            logs.update({f"val_{k}": v for k, v in val.items()})
-        if lr is not None:
-            logs["lr"] = float(lr)
-        logs["seconds"] = time.perf_counter() - t0
-        self._epochs.timed(logs["seconds"])
-        return logs
-
-    def _unfreeze(self, state):
-        self._pending = state
-        self._sync()
-        self.unfreeze()
-        return jax.tree.leaves(nnx.state((self._model, self._optimizer)))
-
-    def _sync(self) -> None:
-        if self._pending is not None:
-            nnx.update((self._model, self._optimizer), self._layout.unflatten(self._pending))
-            self._pending = None
-
-    def _on_device(self, split: str, gathered: bool = False):
-        """The split as device arrays, moved once and cached. `gathered`: read only through batch
-        indices (the training split), which lets a multi-host run pad its rows."""
-        key = (split, gathered and self.placement is not None and self.placement.row_splits)
-        if key not in self._device:
-            x, y = self.splits[split]
-            # a private host copy, then device_put (which may alias it on CPU): no compiled copy
-            # like jnp.asarray's
-            put = lambda a: jax.device_put(np.array(a))
-            if self.placement is not None:  # replicated on the mesh, or rows per device
-                put = functools.partial(self.placement.place_split, gathered=key[1])
-            self._device[key] = (each(put, x), None if y is None else each(put, y))
-        return self._device[key]
-
-    def _monitor(self, monitor: str) -> str:
-        has_val = "val" in self.splits and self.splits["val"][1] is not None
-        keys = ["loss"] + [m.key for m in self.metrics]
-        return resolve_monitor(monitor, keys, has_val, self.log)
+        """One epoch (runtime.epochs): chunks of about CHUNK_S seconds if callbacks watch steps."""
+        return self._epochs.run(state, epoch, x, y, step_hooks(self.callbacks), self, CHUNK_S)

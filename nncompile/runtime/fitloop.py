@@ -1,0 +1,233 @@
+"""The fit of a Trainer (runtime/loop.py): its epoch loop and the parts of it.
+
+One epoch after another from the trainer's state: an epoch runs through the trainer's `_run_epoch`
+(runtime.epochs) or was dispatched the epoch before (epochs shorter than `ahead_below` run one
+ahead, see loop.AHEAD_BELOW_S), then its validation, its one host sync, the non-finite check,
+its logs, plateau, early stopping and restore-best (runtime.stopping), callbacks (runtime.history).
+`FitLoop` is a mixin of Trainer (and so of runtime.population.Population): the attributes it
+reads are declared below, set by Trainer's constructor.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+import jax
+import numpy as np
+from flax import nnx
+
+from ..runconfig import RunConfig
+from . import autotune
+from . import metrics as M
+from .batches import Batching
+from .compiled import Accumulators
+from .epochs import Epochs
+from .freeze import Freeze
+from .history import History, Resume, StopReason, nonfinite_reason, notify
+from .plateau import Plateau, rate_leaves, with_rate
+from .state import PlainState, from_pure
+from .stopping import BestState, Stopping, resolve_monitor
+from .trees import each
+
+
+class FitLoop(PlainState):
+    """A trainer's `_fit` and the parts of it (the construction is Trainer's)."""
+
+    batching: Batching
+    callbacks: list[Any]
+    config: RunConfig
+    epochs: int
+    epochs_done: int
+    eval_batch: int
+    freeze: Freeze
+    log: Callable[[str], None]
+    metrics: list[M.Metric]
+    plateau: Plateau | None
+    splits: dict[str, tuple[Any, Any]]
+    stop_training: bool
+    stopping: Stopping | None
+    strategy: Literal["scan", "step"]
+    _acc: Accumulators
+    _device: dict[tuple[str, bool], tuple]
+    _epochs: Epochs
+    _lr_leaf: int | None
+    _lr_path: tuple | None
+    _model: nnx.Module
+    _optimizer: nnx.Optimizer
+    _pending: list | None
+    _resume: Resume | None
+
+    def unfreeze(self) -> None:  # Trainer's
+        raise NotImplementedError
+
+    def _run_epoch(self, state, epoch: int, x, y):  # Trainer's: one epoch (runtime.epochs)
+        raise NotImplementedError
+
+    def _fit(self, ahead_below: float) -> History:
+        """Train `epochs` epochs from the trainer's state (see Trainer.fit)."""
+        history = self._start()
+        x, y = self._on_device("train", gathered=True)
+        autotune.tune(self, x, y)  # the first fit: a measured or recorded choice of strategy
+        has_val = "val" in self.splits and self.splits["val"][1] is not None
+        val = self._on_device("val") if has_val else None
+        notify(self.callbacks, "on_fit_start", self, history)
+        stopping, best = self.stopping, self.best
+        assert stopping is not None
+        state = self._fns.place(jax.tree.leaves(nnx.state((self.model, self.optimizer))))
+        nonfinite = False
+        good = state  # the state at the end of the last completed epoch (never donated)
+        donates = self.strategy == "step"
+        last = self.epochs_done + self.epochs
+        ahead, run_ahead = None, False  # the next epoch, dispatched before this one's results
+        start = time.perf_counter()
+        try:
+            for epoch in range(self.epochs_done + 1, last + 1):
+                t0 = time.perf_counter()
+                if self.freeze.due(epoch):
+                    # (an epoch run ahead used the frozen optimizer)
+                    state, ahead = self._unfreeze(state), None
+                # the state before this epoch: "step" donates `state`, so keep a copy
+                snapshot = self._fns.copy(state) if donates else state
+                good = self._pending = snapshot
+                best.epoch_start(snapshot)
+                if ahead is not None:
+                    (state, acc), ahead = ahead, None
+                else:
+                    state, acc = self._run_epoch(state, epoch, x, y)
+                val_acc = None
+                if val is not None:
+                    model_state = self._layout.unflatten(state)[0]
+                    val_acc = self._fns.evaluate(model_state, val[0], val[1], self.eval_batch)
+                # (read from the flat state: rebuilding the nnx.State costs tiny epochs ~20%)
+                lr = None if self._lr_leaf is None else state[self._lr_leaf]
+                if run_ahead and epoch < last:
+                    # epoch + 1 starts from this epoch's state, which is kept (the rollback point)
+                    ahead = self._run_epoch(state, epoch + 1, x, y)
+                acc, val_acc, lr = jax.device_get((acc, val_acc, lr))  # the epoch's one host sync
+                acc = self._acc.unpack(acc)
+                if not np.isfinite(acc["loss"]):
+                    state, nonfinite = snapshot, True
+                    reason = nonfinite_reason(acc, epoch, self.batching.updates)
+                    history.stopped(StopReason.NONFINITE, reason)
+                    break
+                logs = self._logs(epoch, acc, val_acc, lr, t0)
+                # a rate lowered at this epoch's end must reach the next epoch: no run-ahead
+                run_ahead = not donates and logs["seconds"] < ahead_below and not self.plateau
+                if self.plateau is not None and (new := self.plateau.update(logs, logs["lr"])):
+                    state = with_rate(state, rate_leaves(self._layout.treedef), new)
+                    self.log(f"epoch {epoch}: {self.plateau.reason(logs['lr'], new)}")
+                good = state
+                history.epochs.append(logs)
+                self.epochs_done = epoch
+                self._pending = state
+                if stopping.update(logs):
+                    history.best_epoch = epoch
+                    best.improved()
+                notify(self.callbacks, "on_epoch_end", self, epoch, logs)
+                if stopping.exhausted:
+                    history.stopped(StopReason.EARLY_STOPPING, stopping.reason())
+                    break
+                if self.stop_training:
+                    history.stopped(StopReason.CALLBACK, "stopped by a callback")
+                    break
+            restored = None if nonfinite else best.final()
+            if restored is not None:  # a later epoch than the best one ran: go back to the best
+                state = restored
+                self.log(
+                    f"restored the state of epoch {history.best_epoch} (best {history.monitor})"
+                )
+        except KeyboardInterrupt:
+            state = good
+            history.stopped(StopReason.INTERRUPTED, "interrupted")
+        history.seconds = time.perf_counter() - start
+        self._pending = state
+        self._sync()
+        notify(self.callbacks, "on_fit_end", self, history)
+        return history
+
+    # ---- a fit's parts ---------------------------------------------------------------------------
+    def _start(self) -> History:
+        """A fit's history, early-stopping and restore-best states, continuing a resume if any."""
+        b = self.batching
+        history = History(steps_per_epoch=b.updates, examples_per_epoch=b.examples)
+        if b.dropped:
+            self.log(
+                f"drop_remainder: each epoch runs {b.steps} batches of {b.size} and leaves out "
+                f"{b.dropped} shuffled examples (a different set every epoch)"
+            )
+        es = self.config.early_stopping
+        self.stopping = stopping = Stopping.for_config(es, self._monitor)
+        history.monitor = stopping.key
+        self.plateau = Plateau.for_config(self.config.plateau, self._monitor, self._lr_path)
+        self.best = BestState(enabled=es is not None and es.restore_best)
+        self.stop_training = False
+        r, self._resume = self._resume, None
+        if r is None:
+            return history
+        history.epochs, history.best_epoch = [dict(e) for e in r.epochs], r.best_epoch
+        stopping.resume(r.stopping)
+        if self.plateau is not None:
+            self.plateau.resume(r.plateau)
+        leaves = None
+        if r.best_state is not None:
+            both = self._fns.copy(nnx.state((self.model, self.optimizer)))
+            leaves = jax.tree.leaves(
+                nnx.State(
+                    {
+                        0: from_pure(both[0], r.best_state["model"]),
+                        1: from_pure(both[1], r.best_state["optimizer"]),
+                    }
+                )
+            )
+        latest = (
+            r.best_state is None and r.best_epoch is not None and r.best_epoch == self.epochs_done
+        )
+        self.best.start(leaves, latest)
+        if stopping.exhausted:
+            history.stopped(StopReason.EARLY_STOPPING, stopping.reason())
+        return history
+
+    def _logs(self, epoch: int, acc: dict, val_acc, lr, t0: float) -> dict:
+        """An epoch's history entry; its time also sizes the chunks of the next epochs."""
+        logs = {"epoch": epoch, **self._acc.finalize(acc)}
+        if val_acc is not None:
+            val = self._acc.finalize(self._acc.unpack(val_acc))
+            logs.update({f"val_{k}": v for k, v in val.items()})
+        if lr is not None:
+            logs["lr"] = float(lr)
+        logs["seconds"] = time.perf_counter() - t0
+        self._epochs.timed(logs["seconds"])
+        return logs
+
+    def _unfreeze(self, state):
+        self._pending = state
+        self._sync()
+        self.unfreeze()
+        return jax.tree.leaves(nnx.state((self._model, self._optimizer)))
+
+    def _sync(self) -> None:
+        if self._pending is not None:
+            nnx.update((self._model, self._optimizer), self._layout.unflatten(self._pending))
+            self._pending = None
+
+    def _on_device(self, split: str, gathered: bool = False):
+        """The split as device arrays, moved once and cached. `gathered`: read only through batch
+        indices (the training split), which lets a multi-host run pad its rows."""
+        key = (split, gathered and self.placement is not None and self.placement.row_splits)
+        if key not in self._device:
+            x, y = self.splits[split]
+            # a private host copy, then device_put (which may alias it on CPU): no compiled copy
+            # like jnp.asarray's
+            put = lambda a: jax.device_put(np.array(a))
+            if self.placement is not None:  # replicated on the mesh, or rows per device
+                put = functools.partial(self.placement.place_split, gathered=key[1])
+            self._device[key] = (each(put, x), None if y is None else each(put, y))
+        return self._device[key]
+
+    def _monitor(self, monitor: str) -> str:
+        has_val = "val" in self.splits and self.splits["val"][1] is not None
+        keys = ["loss"] + [m.key for m in self.metrics]
+        return resolve_monitor(monitor, keys, has_val, self.log)
