@@ -5,15 +5,9 @@ the mesh and the states stay replicated, and a few epochs train the same states 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 from gan_specs import tiny_gan
-
-ROOT = Path(__file__).resolve().parents[1]
+from scale.forced import arrays
 
 # a conditional GAN (labels travel with the batch) with dropout in the discriminator; 11 steps an
 # epoch on a fifth of the digits
@@ -33,24 +27,9 @@ train {
 
 
 def test_four_devices_train_the_same_gan_as_one(tmp_path):
-    spec, out = tmp_path / "cgan.nn", tmp_path / "out.npz"
+    spec = tmp_path / "cgan.nn"
     spec.write_text(SPEC)
-    env = {
-        **os.environ,
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-        "PYTHONPATH": str(ROOT),
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.scale.gan_runner", str(spec), str(out), "2", "1", "4"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    with np.load(out) as f:
-        a = {k: f[k] for k in f.files}
+    a = arrays("gan_runner", spec, tmp_path / "out.npz", 2, 1, 4)
     # one device: the plain program; four: every array on the 4 devices, gradients all-reduced
     assert set(a["1/devices"]) == {1}
     assert set(a["4/devices"]) == {4} and int(a["4/all_reduce"]) > 0

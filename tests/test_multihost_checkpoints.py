@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -23,43 +22,28 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from scale.forced import digits_mlp, env, free_port
 
 import nncompile
 from nncompile.runtime.checkpoint import read
 
-ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 400
 
 
 def spec_text() -> str:
     """The digits MLP, small, 2 epochs of 19 steps (inside the schedule's warm-up: stopping after
     epoch 1 and resuming trains the same steps), a checkpoint every epoch."""
-    text = (ROOT / "specs" / "digits_mlp.nn").read_text()
-    text = text.replace("epochs:     100", "epochs: 2\n  checkpoint: {every: 1, keep: 3}")
-    text = text.replace("hidden = 256", "hidden = 32")
-    return "\n".join(line for line in text.splitlines() if "early_stopping" not in line)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return digits_mlp(2, 32, "\n  checkpoint: {every: 1, keep: 3}")
 
 
 def launch(
     tmp_path: Path, devices: int, args: list[str], spec: str = "spec.nn"
 ) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
-        "PYTHONPATH": str(ROOT),
-        "PYTHONUNBUFFERED": "1",
-    }
     cmd = [sys.executable, "-m", "nncompile", "train", spec, "--quiet", "--devices", "4"]
     return subprocess.Popen(
         [*cmd, *args],
         cwd=tmp_path,
-        env=env,
+        env=env(devices),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

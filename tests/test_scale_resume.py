@@ -4,37 +4,24 @@ and 2 within float tolerance (another device count sums the gradients in another
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
+from scale import forced
 
 import nncompile
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def spec_text() -> str:
-    text = (ROOT / "specs" / "digits_mlp.nn").read_text()
-    text = text.replace("epochs:     100", "epochs: 3\n  checkpoint: {every: 1, keep: 5}")
-    text = text.replace("batch_size: 64", "batch_size: 32").replace("hidden = 256", "hidden = 64")
-    return "\n".join(line for line in text.splitlines() if "early_stopping" not in line)
+    text = forced.digits_mlp(3, 64, "\n  checkpoint: {every: 1, keep: 5}")
+    return text.replace("batch_size: 64", "batch_size: 32")
 
 
 def train(tmp_path: Path, *args: str) -> None:
-    env = {
-        **os.environ,
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-        "PYTHONPATH": str(ROOT),
-    }
-    cmd = [sys.executable, "-m", "nncompile", "train", "spec.nn", "--quiet", *args]
-    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+    forced.run(["-m", "nncompile", "train", "spec.nn", "--quiet", *args], cwd=tmp_path)
 
 
 def params(tmp_path: Path, run: str) -> list[np.ndarray]:
