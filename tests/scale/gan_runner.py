@@ -21,6 +21,7 @@ import numpy as np
 from flax import nnx
 
 import nncompile
+from tests.interrupts import StopAt
 
 
 def all_reduces(trainer) -> int:
@@ -30,17 +31,6 @@ def all_reduces(trainer) -> int:
     sums = np.zeros(2, np.float32)
     args = (leaves, sums, 1, trainer._on_device(), 0, trainer.batching.steps)
     return fns.epoch.lower(*args).compile().as_text().count("all-reduce(")
-
-
-class StopAt:
-    """Ctrl-C at the end of epoch `epoch` (the trainer writes a checkpoint and stops)."""
-
-    def __init__(self, epoch: int):
-        self.epoch = epoch
-
-    def on_epoch_end(self, trainer, epoch, logs):
-        if epoch == self.epoch:
-            raise KeyboardInterrupt
 
 
 def resumed(spec: str, epochs: int, first: int, then: int, folder: Path):
