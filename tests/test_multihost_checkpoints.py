@@ -22,7 +22,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
-from scale.forced import digits_mlp, env, free_port
+from scale.forced import digits_mlp, env, free_port, run_params
 
 import nncompile
 from nncompile.runtime.checkpoint import read
@@ -72,11 +72,6 @@ def finish(procs: list[subprocess.Popen]) -> list[str]:
     return errs
 
 
-def params(tmp_path: Path, run: str, spec: str = "spec.nn") -> list[np.ndarray]:
-    program = nncompile.compile(tmp_path / spec).load(tmp_path / run)
-    return [np.asarray(a) for a in jax.tree.leaves(program.trainer.state()["model"])]
-
-
 def optimizer_leaves(tmp_path: Path, run: str, epoch: int) -> list[np.ndarray]:
     """A checkpoint's optimizer arrays, read (and checked) by one process with one device."""
     program = nncompile.compile(tmp_path / "spec.nn").load(tmp_path / run)
@@ -105,7 +100,7 @@ def test_two_processes_checkpoint_and_resume_as_two(tmp_path):
     errs = finish(two_processes(tmp_path, "--out", "part", "--resume"))
     assert "process 1: trained 2 epochs" in errs[1]
 
-    resumed, uninterrupted = params(tmp_path, "part"), params(tmp_path, "whole")
+    resumed, uninterrupted = run_params(tmp_path, "part"), run_params(tmp_path, "whole")
     for a, b in zip(resumed, uninterrupted, strict=True):
         assert np.array_equal(a, b)  # bitwise: the same mesh sums in the same order
     for a, b in zip(
@@ -119,7 +114,7 @@ def test_two_processes_checkpoint_and_resume_as_two(tmp_path):
         json.loads(line) for line in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()
     ]
     assert [e["loss"] for e in history] == [e["loss"] for e in expected]
-    on_one = params(tmp_path, "one")
+    on_one = run_params(tmp_path, "one")
     assert max(float(np.abs(a - b).max()) for a, b in zip(resumed, on_one, strict=True)) < 1e-5
-    split = params(tmp_path, "fsdp", "fsdp.nn")
+    split = run_params(tmp_path, "fsdp", "fsdp.nn")
     assert max(float(np.abs(a - b).max()) for a, b in zip(split, uninterrupted, strict=True)) < 1e-6

@@ -7,12 +7,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import jax
 import numpy as np
 import pytest
 from scale import forced
-
-import nncompile
 
 
 def spec_text() -> str:
@@ -24,11 +21,6 @@ def train(tmp_path: Path, *args: str) -> None:
     forced.run(["-m", "nncompile", "train", "spec.nn", "--quiet", *args], cwd=tmp_path)
 
 
-def params(tmp_path: Path, run: str) -> list[np.ndarray]:
-    program = nncompile.compile(tmp_path / "spec.nn").load(tmp_path / run)
-    return [np.asarray(a) for a in jax.tree.leaves(program.trainer.state()["model"])]
-
-
 @pytest.mark.slow
 def test_four_device_checkpoint_resumes_on_one_two_and_four(tmp_path):
     (tmp_path / "spec.nn").write_text(spec_text())
@@ -38,9 +30,9 @@ def test_four_device_checkpoint_resumes_on_one_two_and_four(tmp_path):
         shutil.copytree(tmp_path / "on1", tmp_path / other)
     for run, devices in (("on1", "1"), ("on2", "2"), ("on4", "4")):
         train(tmp_path, "--devices", devices, "--out", run, "--resume")
-    whole = params(tmp_path, "whole")
-    for a, b in zip(whole, params(tmp_path, "on4"), strict=True):
+    whole = forced.run_params(tmp_path, "whole")
+    for a, b in zip(whole, forced.run_params(tmp_path, "on4"), strict=True):
         assert np.array_equal(a, b)  # bitwise
     for run in ("on1", "on2"):
-        resumed = params(tmp_path, run)
+        resumed = forced.run_params(tmp_path, run)
         assert max(float(np.abs(a - b).max()) for a, b in zip(whole, resumed, strict=True)) < 1e-5

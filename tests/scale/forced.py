@@ -6,8 +6,9 @@ environment splits the host into N (and finds this checkout's nncompile and test
     run(["-m", "nncompile", "train", ...], cwd=folder)  # any command, checked to exit 0
     env(2)  # the environment alone (subprocess.Popen of several processes)
 
-and what those tests train: `digits_mlp(epochs, hidden)`, the digits MLP made small; `free_port()`
-for a coordinator on loopback.
+and what those tests share: `digits_mlp(epochs, hidden)`, the digits MLP made small; `free_port()`
+for a coordinator on loopback; `run_params(folder, run)`, a run folder's trained parameters; and, in
+the runners, `overrides("k:v,k:v")`, their settings as CONFIG values.
 """
 
 from __future__ import annotations
@@ -73,3 +74,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def run_params(folder: Path, run: str, spec: str = "spec.nn") -> list[np.ndarray]:
+    """The trained parameters of run folder `folder/run` of `folder/spec` (read in this process)."""
+    import jax
+
+    import nncompile
+
+    program = nncompile.compile(folder / spec).load(folder / run)
+    return [np.asarray(a) for a in jax.tree.leaves(program.trainer.state()["model"])]
+
+
+def overrides(settings: str) -> dict[str, int | str]:
+    """A runner's settings `k:v,k:v` as CONFIG overrides (whole numbers as ints)."""
+    pairs = (item.partition(":") for item in filter(None, settings.split(",")))
+    return {k: int(v) if v.isdigit() else v for k, _, v in pairs}
