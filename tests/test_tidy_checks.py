@@ -14,6 +14,7 @@ from nncompile.runtime import shards
 
 SPEC = """data d { source: sklearn("digits")  split: {train: 0.8, val: 0.2} }
 model Normed {
+  input x: [64]
   dense(16)
   NORM
 }
@@ -28,7 +29,6 @@ train {
   logical_shards: 4
 }
 """
-LINE = SPEC.splitlines().index("  logical_shards: 4") + 1
 MESSAGE = (
     "`logical_shards: 4`: the model keeps batch statistics (e.g. BatchNorm), which couple every "
     "row of a batch, so its steps cannot be computed shard by shard"
@@ -40,6 +40,10 @@ def spec(layer: str = "dense(16)\n  batch_norm()", norm: str = "batch_norm()") -
     return SPEC.replace("LAYER", layer).replace("NORM", norm)
 
 
+def line_of_shards(text: str) -> int:
+    return text.splitlines().index("  logical_shards: 4") + 1
+
+
 @pytest.mark.parametrize(
     "layer", ["dense(16)\n  batch_norm()", "Normed()"], ids=["in the model", "in a model it uses"]
 )
@@ -49,7 +53,7 @@ def test_logical_shards_on_batch_statistics_is_refused_at_the_property(layer):
     assert len(diagnostics) == 1, diagnostics
     d = diagnostics[0]
     assert (d.code, d.message, d.hint) == ("E300", MESSAGE, HINT)
-    assert (d.span.line, d.span.column) == (LINE, 3)
+    assert (d.span.line, d.span.column) == (line_of_shards(text), 19)  # at the value
 
 
 def test_the_command_line_shows_the_file_and_line(tmp_path, capsys):
@@ -57,7 +61,7 @@ def test_the_command_line_shows_the_file_and_line(tmp_path, capsys):
     path.write_text(spec())
     assert main(["check", str(path)]) == 1
     err = capsys.readouterr().err
-    assert f"{path}:{LINE}:3: error[E300]: {MESSAGE}" in err
+    assert f"{path}:{line_of_shards(spec())}:19: error[E300]: {MESSAGE}" in err
     assert f"hint: {HINT}" in err
 
 
