@@ -11,32 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_specs import DIGITS as SPEC
 
 import nncompile
 from nncompile.errors import NncompileError
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = """
-let hidden = 8
-let lr = 1e-2
-data d {
-  source: sklearn("digits")
-  split: {train: 0.7, val: 0.15, test: 0.15}
-  normalize: minmax
-}
-model M {
-  input x: [64]
-  dense(hidden, activation=relu)
-  dense(10, activation=softmax)
-}
-train {
-  model: M  data: d  loss: categorical_crossentropy
-  optimizer: adam(lr=lr)
-  batch_size: 64  epochs: 2
-  metrics: [accuracy]
-  seed: 1
-}
-"""
 OTHER = SPEC.replace("activation=relu", "activation=tanh")
 
 

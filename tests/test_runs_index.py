@@ -7,29 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from tiny_specs import DIGITS as SPEC
 
 import nncompile
-
-SPEC = """
-let hidden = 8
-data d {
-  source: sklearn("digits")
-  split: {train: 0.7, val: 0.15, test: 0.15}
-  normalize: minmax
-}
-model M {
-  input x: [64]
-  dense(hidden, activation=relu)
-  dense(10, activation=softmax)
-}
-train {
-  model: M  data: d  loss: categorical_crossentropy
-  optimizer: adam(lr=1e-2)
-  batch_size: 64  epochs: 3
-  metrics: [accuracy]
-  seed: 1
-}
-"""
 
 
 @pytest.fixture(scope="module")
