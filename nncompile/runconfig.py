@@ -337,3 +337,13 @@ def batch_hint(size: int, devices: int) -> str:
     below = size // devices * devices
     sizes = " or ".join(f"`batch_size: {s}`" for s in (below, below + devices) if s >= 1)
     return f"use {sizes} (each of the {devices} devices takes an equal part)"
+
+
+def batch_statistics_refusal(shards: int) -> tuple[str, str]:
+    """The message and hint refusing `logical_shards:` on a model that keeps batch statistics:
+    `check` reports it at the property, the trainer raises it for a program it is given."""
+    return (
+        f"`logical_shards: {shards}`: the model keeps batch statistics (e.g. BatchNorm), which "
+        "couple every row of a batch, so its steps cannot be computed shard by shard",
+        "remove `logical_shards` (resuming on another device count then agrees to float tolerance)",
+    )

@@ -4,32 +4,16 @@ subprocess forced to 4 CPU devices (tests/scale/resume_runner.py)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
+from scale.forced import ROOT, arrays
 
 
 def resumed(tmp_path: Path, spec: str, rows: int, devices: str, settings: str) -> dict:
     out = tmp_path / "runs.npz"
-    env = {
-        **os.environ,
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-        "PYTHONPATH": str(ROOT),
-    }
-    cmd = [sys.executable, "-m", "tests.scale.resume_runner"]
-    args = [str(ROOT / "specs" / spec), str(out), str(rows), devices, settings]
-    done = subprocess.run(
-        cmd + args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    with np.load(out) as f:
-        return {k: f[k] for k in f.files}
+    return arrays("resume_runner", ROOT / "specs" / spec, out, rows, devices, settings)
 
 
 def state(arrays: dict, run: str) -> list[np.ndarray]:

@@ -7,7 +7,7 @@ import itertools
 import re
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nncompile.fmt import format_text
@@ -46,13 +46,7 @@ def respaced(draw):
     return text, "".join(out)
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-)
+@settings(settings.get_profile("repeatable"), max_examples=60)
 @given(respaced())
 def test_any_spacing_gives_the_same_text(case):
     text, spaced = case

@@ -9,7 +9,7 @@ from pathlib import Path
 import pydantic
 import pytest
 import spec_strategy
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nncompile.compiler import analyse
@@ -64,13 +64,7 @@ def test_every_spec_keeps_its_program_and_comments(path):
     assert_formats_well(path.read_text(encoding="utf-8"), str(path))
 
 
-@settings(
-    max_examples=40,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-)
+@settings(settings.get_profile("repeatable"), max_examples=40)
 @given(spec_strategy.specs())
 def test_generated_specs_keep_their_program(text):
     out = assert_formats_well(text, "<string>")
@@ -193,13 +187,7 @@ def commented(draw):
     return str(path), "\n".join(lines)
 
 
-@settings(
-    max_examples=40,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-)
+@settings(settings.get_profile("repeatable"), max_examples=40)
 @given(commented())
 def test_comments_anywhere_are_kept(case):
     path, text = case

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from gan_specs import tiny_gan
+from interrupts import StopAt
 
 import nncompile
 from nncompile.cli import main
@@ -30,17 +31,6 @@ train {
     dropout=0.3,
     subset=0.25,
 )
-
-
-class StopAt:
-    """Ctrl-C at the end of epoch `epoch`."""
-
-    def __init__(self, epoch: int):
-        self.epoch = epoch
-
-    def on_epoch_end(self, trainer, epoch, logs):
-        if epoch == self.epoch:
-            raise KeyboardInterrupt
 
 
 @pytest.fixture

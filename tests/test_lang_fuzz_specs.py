@@ -18,20 +18,14 @@ import pytest
 import spec_data
 import spec_harness
 import spec_strategy
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 
 from nncompile.registry.layers import LAYERS
 from nncompile.registry.optimizers import OPTIMIZERS
 
 
 def cases(n: int) -> settings:
-    return settings(
-        max_examples=n,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    return settings(settings.get_profile("repeatable"), max_examples=n)
 
 
 SEEN: collections.Counter[str] = collections.Counter()

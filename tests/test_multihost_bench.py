@@ -4,21 +4,13 @@ of its stderr instead of a bare "exited 1"."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
-from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+from bench_modules import BENCH, bench_module
 
 
 def scale_module():
-    spec = importlib.util.spec_from_file_location("bench_scale", BENCH / "scale.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("scale")
 
 
 def test_the_worker_keeps_the_environment_and_forces_cpu_devices():

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -23,43 +22,28 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from scale.forced import digits_mlp, env, free_port, run_params
 
 import nncompile
 from nncompile.runtime.checkpoint import read
 
-ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 400
 
 
 def spec_text() -> str:
     """The digits MLP, small, 2 epochs of 19 steps (inside the schedule's warm-up: stopping after
     epoch 1 and resuming trains the same steps), a checkpoint every epoch."""
-    text = (ROOT / "specs" / "digits_mlp.nn").read_text()
-    text = text.replace("epochs:     100", "epochs: 2\n  checkpoint: {every: 1, keep: 3}")
-    text = text.replace("hidden = 256", "hidden = 32")
-    return "\n".join(line for line in text.splitlines() if "early_stopping" not in line)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return digits_mlp(2, 32, "\n  checkpoint: {every: 1, keep: 3}")
 
 
 def launch(
     tmp_path: Path, devices: int, args: list[str], spec: str = "spec.nn"
 ) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
-        "PYTHONPATH": str(ROOT),
-        "PYTHONUNBUFFERED": "1",
-    }
     cmd = [sys.executable, "-m", "nncompile", "train", spec, "--quiet", "--devices", "4"]
     return subprocess.Popen(
         [*cmd, *args],
         cwd=tmp_path,
-        env=env,
+        env=env(devices),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -86,11 +70,6 @@ def finish(procs: list[subprocess.Popen]) -> list[str]:
     for p, err in zip(procs, errs, strict=True):
         assert p.returncode == 0, err[-3000:]
     return errs
-
-
-def params(tmp_path: Path, run: str, spec: str = "spec.nn") -> list[np.ndarray]:
-    program = nncompile.compile(tmp_path / spec).load(tmp_path / run)
-    return [np.asarray(a) for a in jax.tree.leaves(program.trainer.state()["model"])]
 
 
 def optimizer_leaves(tmp_path: Path, run: str, epoch: int) -> list[np.ndarray]:
@@ -121,7 +100,7 @@ def test_two_processes_checkpoint_and_resume_as_two(tmp_path):
     errs = finish(two_processes(tmp_path, "--out", "part", "--resume"))
     assert "process 1: trained 2 epochs" in errs[1]
 
-    resumed, uninterrupted = params(tmp_path, "part"), params(tmp_path, "whole")
+    resumed, uninterrupted = run_params(tmp_path, "part"), run_params(tmp_path, "whole")
     for a, b in zip(resumed, uninterrupted, strict=True):
         assert np.array_equal(a, b)  # bitwise: the same mesh sums in the same order
     for a, b in zip(
@@ -135,7 +114,7 @@ def test_two_processes_checkpoint_and_resume_as_two(tmp_path):
         json.loads(line) for line in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()
     ]
     assert [e["loss"] for e in history] == [e["loss"] for e in expected]
-    on_one = params(tmp_path, "one")
+    on_one = run_params(tmp_path, "one")
     assert max(float(np.abs(a - b).max()) for a, b in zip(resumed, on_one, strict=True)) < 1e-5
-    split = params(tmp_path, "fsdp", "fsdp.nn")
+    split = run_params(tmp_path, "fsdp", "fsdp.nn")
     assert max(float(np.abs(a - b).max()) for a, b in zip(split, uninterrupted, strict=True)) < 1e-6

@@ -3,24 +3,11 @@ names the fastest reference of any framework as W5's and W6's target."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from bench_modules import BENCH, bench_module
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
 REFS_NPZ = BENCH.parents[1] / "shared" / "bench" / "data" / "w5_sine.npz"
-
-
-def bench_module(name: str):
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_w5_arrays_split_like_the_references():

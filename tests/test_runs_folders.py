@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -10,33 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_specs import DIGITS as SPEC
 
 import nncompile
-from nncompile.cli import main
 from nncompile.errors import NncompileError
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = """
-let hidden = 8
-let lr = 1e-2
-data d {
-  source: sklearn("digits")
-  split: {train: 0.7, val: 0.15, test: 0.15}
-  normalize: minmax
-}
-model M {
-  input x: [64]
-  dense(hidden, activation=relu)
-  dense(10, activation=softmax)
-}
-train {
-  model: M  data: d  loss: categorical_crossentropy
-  optimizer: adam(lr=lr)
-  batch_size: 64  epochs: 2
-  metrics: [accuracy]
-  seed: 1
-}
-"""
 OTHER = SPEC.replace("activation=relu", "activation=tanh")
 
 
@@ -48,14 +28,8 @@ def here(tmp_path, monkeypatch):
     return tmp_path
 
 
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_train_with_set_then_eval_predict_export_from_the_run_alone(here, capsys):
-    code, out, err = cli(capsys, "train", "tiny.nn", "--set", "hidden=24", "--quiet")
+def test_train_with_set_then_eval_predict_export_from_the_run_alone(here, cli):
+    code, out, err = cli("train", "tiny.nn", "--set", "hidden=24", "--quiet")
     assert code == 0, err
     run = here / "runs" / "tiny-main" / "1"
     assert f"run folder: {run}" in out
@@ -69,91 +43,85 @@ def test_train_with_set_then_eval_predict_export_from_the_run_alone(here, capsys
 
     # eval from the run alone: the recorded spec and --set values (hidden=24), no spec file needed
     (here / "tiny.nn").write_text(SPEC.replace("dense(hidden", "dense(99"))  # edited afterwards
-    code, out, err = cli(capsys, "eval", "--run", "runs/tiny-main", "--format", "json")
+    code, out, err = cli("eval", "--run", "runs/tiny-main", "--format", "json")
     assert code == 0, err
     assert json.loads(out) == pytest.approx(test)
 
     x = np.random.default_rng(0).uniform(0, 16, (5, 64)).astype(np.float32)
     np.save(here / "x.npy", x)
-    code, _, err = cli(
-        capsys, "predict", "--run", str(run), "--input", "x.npy", "--output", "p.npy"
-    )
+    code, _, err = cli("predict", "--run", str(run), "--input", "x.npy", "--output", "p.npy")
     assert code == 0, err
     # nncompile.load(run).predict(x) equals `nncompile predict`
     np.testing.assert_array_equal(nncompile.load(run).predict(x), np.load(here / "p.npy"))
 
-    code, _, err = cli(
-        capsys, "export", "--run", str(run), "-o", "m.stablehlo", "--platforms", "cpu"
-    )
+    code, _, err = cli("export", "--run", str(run), "-o", "m.stablehlo", "--platforms", "cpu")
     assert code == 0 and (here / "m.stablehlo").stat().st_size > 0, err
 
     # the spec file as it is now builds another program: the difference is shown, it is refused
-    code, _, err = cli(capsys, "eval", "tiny.nn", "--run", str(run))
+    code, _, err = cli("eval", "tiny.nn", "--run", str(run))
     assert code == 1 and "was trained by a different program: " in err
     assert "leave out FILE and --set to use the spec the run recorded" in err
     assert "Traceback" not in err and "strict=False" not in err
 
 
-def test_two_trains_keep_two_runs_and_resume_continues_the_latest(here, capsys):
+def test_two_trains_keep_two_runs_and_resume_continues_the_latest(here, cli):
     (here / "tiny.nn").write_text(SPEC.replace("seed: 1", "seed: 1\n  checkpoint: {every: 1}"))
-    assert cli(capsys, "train", "tiny.nn", "--quiet")[0] == 0
+    assert cli("train", "tiny.nn", "--quiet")[0] == 0
     first = (here / "runs/tiny-main/1/params").stat().st_mtime_ns
-    assert cli(capsys, "train", "tiny.nn", "--set", "lr=0.05", "--quiet")[0] == 0
+    assert cli("train", "tiny.nn", "--set", "lr=0.05", "--quiet")[0] == 0
     group = here / "runs" / "tiny-main"
     assert sorted(os.listdir(group)) == ["1", "2", "latest"]
     assert os.readlink(group / "latest") == "2"
     assert (group / "1/params").stat().st_mtime_ns == first  # untouched
     assert json.loads((group / "1/run.json").read_text())["overrides"] == {}
     # --resume without --out continues runs/tiny-main/latest (to 3 epochs)
-    code, out, err = cli(
-        capsys, "train", "tiny.nn", "--set", "lr=0.05", "--resume", "--epochs", "3"
-    )
+    code, out, err = cli("train", "tiny.nn", "--set", "lr=0.05", "--resume", "--epochs", "3")
     assert code == 0, err
     assert f"run folder: {group / '2'}" in out and sorted(os.listdir(group)) == ["1", "2", "latest"]
     assert json.loads((group / "2/summary.json").read_text())["epochs_run"] == 3
     # and with the run alone
-    code, out, err = cli(capsys, "train", "--resume", "--out", str(group), "--epochs", "4")
+    code, out, err = cli("train", "--resume", "--out", str(group), "--epochs", "4")
     assert code == 0, err
     assert json.loads((group / "2/summary.json").read_text())["epochs_run"] == 4
 
 
-def test_out_refuses_another_specs_run_without_force(here, capsys):
-    assert cli(capsys, "train", "tiny.nn", "--out", "mine", "--quiet")[0] == 0
-    code, _, err = cli(capsys, "train", "other.nn", "--out", "mine", "--quiet")
+def test_out_refuses_another_specs_run_without_force(here, cli):
+    assert cli("train", "tiny.nn", "--out", "mine", "--quiet")[0] == 0
+    code, _, err = cli("train", "other.nn", "--out", "mine", "--quiet")
     assert code == 1
     assert err == (
         "nncompile: mine holds a run of tiny.nn (train main), not of other.nn (train main): it "
         "would be replaced\n  hint: give --out another folder (or leave --out out: each train "
         "gets a new numbered run), or add --force to replace it\n"
     )
-    assert cli(capsys, "train", "tiny.nn", "--out", "mine", "--quiet")[0] == 0  # same spec: fine
-    code, _, err = cli(capsys, "train", "other.nn", "--out", "mine", "--quiet", "--force")
+    assert cli("train", "tiny.nn", "--out", "mine", "--quiet")[0] == 0  # same spec: fine
+    code, _, err = cli("train", "other.nn", "--out", "mine", "--quiet", "--force")
     assert code == 0, err
     assert json.loads((here / "mine/run.json").read_text())["spec"]["name"] == "other"
 
 
-def test_a_failed_train_leaves_no_numbered_run(here, capsys):
+def test_a_failed_train_leaves_no_numbered_run(here, cli):
     (here / "bad.nn").write_text(SPEC.replace('sklearn("digits")', 'csv("missing.csv")'))
-    code, _, err = cli(capsys, "train", "bad.nn", "--quiet")
+    code, _, err = cli("train", "bad.nn", "--quiet")
     assert code == 1 and "missing.csv" in err
     assert not (here / "runs").exists()
 
 
-def test_an_old_style_run_folder_is_not_nested_into(here, capsys):
-    assert cli(capsys, "train", "tiny.nn", "--out", "runs/tiny-main", "--quiet")[0] == 0
-    code, _, err = cli(capsys, "train", "tiny.nn", "--quiet")
+def test_an_old_style_run_folder_is_not_nested_into(here, cli):
+    assert cli("train", "tiny.nn", "--out", "runs/tiny-main", "--quiet")[0] == 0
+    code, _, err = cli("train", "tiny.nn", "--quiet")
     assert code == 1 and "holds a run written by an earlier nncompile" in err
     assert "mv runs/tiny-main runs/tiny-main-old" in err
 
 
-def test_sweep_trial_folders_are_self_describing_runs(here, capsys):
+def test_sweep_trial_folders_are_self_describing_runs(here, cli):
     sweep = SPEC + "sweep s {\n  grid: {hidden: [4, 12]}\n}\n"
     (here / "sw.nn").write_text(sweep.replace("epochs: 2", "epochs: 1"))
-    code, _, err = cli(capsys, "sweep", "sw.nn")
+    code, _, err = cli("sweep", "sw.nn")
     assert code == 0, err
     trial = here / "runs" / "sw-s" / "trial_2"
     assert json.loads((trial / "run.json").read_text())["overrides"] == {"hidden": "12"}
-    code, out, err = cli(capsys, "eval", "--run", str(trial))
+    code, out, err = cli("eval", "--run", str(trial))
     assert code == 0 and out.startswith("test: loss "), err
 
 
@@ -172,11 +140,11 @@ def copy(run: Path, to: Path) -> Path:
     return to
 
 
-def test_a_damaged_run_is_named_before_orbax_reads_it(trained_run, tmp_path, capsys):
+def test_a_damaged_run_is_named_before_orbax_reads_it(trained_run, tmp_path, cli):
     run = copy(trained_run[0], tmp_path / "damaged")
     victim = sorted((run / "params").rglob("d/*"))[0]
     victim.write_bytes(b"garbage")
-    code, _, err = cli(capsys, "eval", "--run", str(run))
+    code, _, err = cli("eval", "--run", str(run))
     name = victim.relative_to(run / "params")
     assert code == 1
     assert err == (
@@ -186,11 +154,11 @@ def test_a_damaged_run_is_named_before_orbax_reads_it(trained_run, tmp_path, cap
     )
 
 
-def test_another_models_parameters_are_listed(trained_run, tmp_path, capsys):
+def test_another_models_parameters_are_listed(trained_run, tmp_path, cli):
     run = copy(trained_run[0], tmp_path / "old")
     for name in (".nncompile-run", "program.py", "run.json", "spec.nn"):  # an old-style run
         (run / name).unlink()
-    code, _, err = cli(capsys, "eval", str(trained_run[1] / "tiny.nn"), "--run", str(run))
+    code, _, err = cli("eval", str(trained_run[1] / "tiny.nn"), "--run", str(run))
     assert code == 1
     assert err == (
         f"nncompile: {run} was trained by another model: dense_1/bias: the run has shape [16], "
@@ -254,7 +222,7 @@ def write_csv(path: Path, bump: float = 0.0) -> None:
     path.write_text("a,b,c,label\n" + "\n".join(rows) + "\n")
 
 
-def test_a_run_finds_its_data_from_anywhere_and_says_when_the_data_changed(tmp_path, capsys):
+def test_a_run_finds_its_data_from_anywhere_and_says_when_the_data_changed(tmp_path, cli):
     project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
     (project / "data").mkdir(parents=True)
     elsewhere.mkdir()
@@ -263,15 +231,12 @@ def test_a_run_finds_its_data_from_anywhere_and_says_when_the_data_changed(tmp_p
     program = nncompile.compile(project / "s.nn")
     program.fit()
     run = program.save(project / "run")
-    before = os.getcwd()
-    os.chdir(elsewhere)  # data paths are relative to the spec, recorded with its absolute path
-    try:
-        code, out, err = cli(capsys, "eval", "--run", "../project/run")
+    # data paths are relative to the spec, recorded with its absolute path
+    with contextlib.chdir(elsewhere):
+        code, out, err = cli("eval", "--run", "../project/run")
         assert code == 0 and err == "" and out.startswith("test: loss ")
         write_csv(project / "data" / "t.csv", bump=1.0)
-        code, out2, err = cli(capsys, "eval", "--run", "../project/run")
-    finally:
-        os.chdir(before)
+        code, out2, err = cli("eval", "--run", "../project/run")
     assert code == 0 and out2 != out
     assert err == (
         f"warning: the data loaded now differs from the data {Path('../project/run')} was "

@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 from pathlib import Path
 
 import pytest
+from tiny_specs import DIGITS as SPEC
 
 import nncompile
-from nncompile.cli import main
-
-SPEC = """
-let hidden = 8
-data d {
-  source: sklearn("digits")
-  split: {train: 0.7, val: 0.15, test: 0.15}
-  normalize: minmax
-}
-model M {
-  input x: [64]
-  dense(hidden, activation=relu)
-  dense(10, activation=softmax)
-}
-train {
-  model: M  data: d  loss: categorical_crossentropy
-  optimizer: adam(lr=1e-2)
-  batch_size: 64  epochs: 3
-  metrics: [accuracy]
-  seed: 1
-}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -38,27 +17,17 @@ def two_runs(tmp_path_factory):
     """runs/tiny-main/1 (hidden=4, 2 epochs) and /2 (hidden=32, 3 epochs), saved by the API."""
     folder = tmp_path_factory.mktemp("index")
     (folder / "tiny.nn").write_text(SPEC)
-    before = os.getcwd()
-    os.chdir(folder)
-    try:
+    with contextlib.chdir(folder):
         for hidden, epochs in ((4, 2), (32, 3)):
             program = nncompile.compile("tiny.nn", sets={"hidden": hidden})
             program.fit(epochs=epochs)
             program.save()
-    finally:
-        os.chdir(before)
     return folder
 
 
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_runs_lists_every_run_with_its_settings_and_metrics(two_runs, capsys):
+def test_runs_lists_every_run_with_its_settings_and_metrics(two_runs, cli):
     root = two_runs / "runs"
-    code, out, err = cli(capsys, "runs", str(root), "--format", "json", "--sort", "epochs")
+    code, out, err = cli("runs", str(root), "--format", "json", "--sort", "epochs")
     assert code == 0, err
     rows = json.loads(out)
     assert [r["run"] for r in rows] == [str(root / "tiny-main/1"), str(root / "tiny-main/2")]
@@ -72,29 +41,28 @@ def test_runs_lists_every_run_with_its_settings_and_metrics(two_runs, capsys):
         assert r["best_epoch"] == best["epoch"] and r["best"]["val_loss"] == best["val_loss"]
         assert set(r["test"]) == {"loss", "accuracy"} and r["spec"] == "tiny"
     # sorted by the last epoch's validation accuracy, descending
-    code, out, _ = cli(capsys, "runs", str(root), "--format", "json", "--sort", "val_accuracy",
-                       "--reverse")  # fmt: skip
+    code, out, _ = cli("runs", str(root), "--format", "json", "--sort", "val_accuracy", "--reverse")
     accuracies = [r["final"]["val_accuracy"] for r in json.loads(out)]
     assert accuracies == sorted(accuracies, reverse=True)
     # the table
-    code, out, _ = cli(capsys, "runs", str(root))
+    code, out, _ = cli("runs", str(root))
     assert code == 0 and "tiny-main/1" in out and "hidden=32" in out and "val_loss" in out
 
 
-def test_runs_sort_key_and_empty_folder(two_runs, tmp_path, capsys):
-    code, _, err = cli(capsys, "runs", str(two_runs / "runs"), "--sort", "nope")
+def test_runs_sort_key_and_empty_folder(two_runs, tmp_path, cli):
+    code, _, err = cli("runs", str(two_runs / "runs"), "--sort", "nope")
     assert code == 1 and err.startswith("nncompile: cannot sort by 'nope': no run has it\n")
     assert "test_accuracy" in err and "best_val_loss" in err
-    code, _, err = cli(capsys, "runs", str(tmp_path))
+    code, _, err = cli("runs", str(tmp_path))
     assert code == 0 and err == f"no runs under {tmp_path}\n"
-    code, _, err = cli(capsys, "runs", str(tmp_path / "none"))
+    code, _, err = cli("runs", str(tmp_path / "none"))
     assert code == 1 and err.startswith(f"nncompile: no folder {tmp_path / 'none'}")
 
 
-def test_compare_draws_the_curves_and_prints_what_differs(two_runs, tmp_path, capsys):
+def test_compare_draws_the_curves_and_prints_what_differs(two_runs, tmp_path, cli):
     group = two_runs / "runs" / "tiny-main"
     png = tmp_path / "curves.png"
-    code, out, err = cli(capsys, "compare", str(group), "-o", str(png), "--format", "json")
+    code, out, err = cli("compare", str(group), "-o", str(png), "--format", "json")
     assert code == 0 and err == f"wrote {png}\n"
     shown = json.loads(out)
     assert shown["runs"] == [str(group / "1"), str(group / "2")]
@@ -103,7 +71,7 @@ def test_compare_draws_the_curves_and_prints_what_differs(two_runs, tmp_path, ca
 
     image = imread(png)
     assert image.shape[0] > 300 and image.shape[1] > 900  # 3 panels: loss, accuracy, lr
-    code, out, _ = cli(capsys, "compare", str(group / "1"), str(group / "2"))
+    code, out, _ = cli("compare", str(group / "1"), str(group / "2"))
     assert code == 0 and "settings that differ" in out and "--set hidden" in out
-    code, _, err = cli(capsys, "compare", str(tmp_path))
+    code, _, err = cli("compare", str(tmp_path))
     assert code == 1 and err.startswith(f"nncompile: {tmp_path} is not a run folder")

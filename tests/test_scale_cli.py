@@ -4,16 +4,11 @@ subprocess: XLA_FLAGS is read when JAX starts)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
+from scale.forced import ROOT, run
 
 from nncompile.cli import main
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_devices_command(capsys):
@@ -58,11 +53,6 @@ for line in sys.stdin.read().splitlines():
 
 
 def test_train_eval_predict_on_four_devices(tmp_path):
-    env = {
-        **os.environ,
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-        "PYTHONPATH": str(ROOT),
-    }
     spec = ROOT / "specs" / "digits_mlp.nn"
     np.save(tmp_path / "x.npy", np.zeros((5, 64), np.float32))
     lines = [
@@ -72,16 +62,7 @@ def test_train_eval_predict_on_four_devices(tmp_path):
         f"predict {spec} --run run --input x.npy --devices 4",
         f"predict {spec} --run run --input x.npy --devices 1",
     ]
-    done = subprocess.run(
-        [sys.executable, "-c", COMMANDS],
-        input="\n".join(lines),
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run(["-c", COMMANDS], cwd=tmp_path, input="\n".join(lines))
     outputs = done.stdout.split("=== ")[1:]
     assert [o.splitlines()[-1] for o in outputs[1::2]] == ["exit 0"] * len(lines), done.stderr
     _, four, one, rows4, rows1 = ("\n".join(o.splitlines()[1:]) for o in outputs[0::2])

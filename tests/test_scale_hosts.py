@@ -5,39 +5,13 @@ resume: tests/test_multihost_checkpoints.py.)"""
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def spec_text(epochs: int) -> str:
-    text = (ROOT / "specs" / "digits_mlp.nn").read_text()
-    text = text.replace("epochs:     100", f"epochs: {epochs}").replace(
-        "hidden = 256", "hidden = 64"
-    )
-    return "\n".join(line for line in text.splitlines() if "early_stopping" not in line)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def env(devices: int) -> dict:
-    return {
-        **os.environ,
-        "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
-        "PYTHONPATH": str(ROOT),
-        "PYTHONUNBUFFERED": "1",
-    }
+from scale.forced import digits_mlp, env, free_port
 
 
 def start(tmp_path: Path, port: int, i: int, *args: str) -> subprocess.Popen:
@@ -57,7 +31,7 @@ def start(tmp_path: Path, port: int, i: int, *args: str) -> subprocess.Popen:
 def test_a_dead_process_stops_the_other(tmp_path):
     # (killing process 0, the coordinator, stops process 1 the same way: tried by hand)
     killed = 1
-    (tmp_path / "spec.nn").write_text(spec_text(2000))
+    (tmp_path / "spec.nn").write_text(digits_mlp(2000, 64))
     port = free_port()
     procs = [start(tmp_path, port, i, *(["--out", "run"] if i == 0 else [])) for i in (0, 1)]
     other = procs[1 - killed]

@@ -4,45 +4,17 @@ one, for both strategies and with `shard: params`; `accumulate: 4` of batch 16 e
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from scale.forced import ROOT, arrays
 
 
 def run_variants(tmp_path: Path, spec: str, epochs: int, variants: dict[str, str], rows=0):
-    out = tmp_path / "params.npz"
-    env = {
-        **os.environ,
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-        "PYTHONPATH": str(ROOT),
-    }
     args = [f"{k}={v}" for k, v in variants.items()]
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tests.scale.runner",
-            str(ROOT / "specs" / spec),
-            str(out),
-            str(epochs),
-            str(rows),
-            *args,
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    with np.load(out) as f:
-        return {k: f[k] for k in f.files}
+    out = tmp_path / "params.npz"
+    return arrays("runner", ROOT / "specs" / spec, out, epochs, rows, *args)
 
 
 def params(arrays: dict, name: str) -> list[np.ndarray]:

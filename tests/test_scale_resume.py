@@ -4,42 +4,21 @@ and 2 within float tolerance (another device count sums the gradients in another
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-import jax
 import numpy as np
 import pytest
-
-import nncompile
-
-ROOT = Path(__file__).resolve().parents[1]
+from scale import forced
 
 
 def spec_text() -> str:
-    text = (ROOT / "specs" / "digits_mlp.nn").read_text()
-    text = text.replace("epochs:     100", "epochs: 3\n  checkpoint: {every: 1, keep: 5}")
-    text = text.replace("batch_size: 64", "batch_size: 32").replace("hidden = 256", "hidden = 64")
-    return "\n".join(line for line in text.splitlines() if "early_stopping" not in line)
+    text = forced.digits_mlp(3, 64, "\n  checkpoint: {every: 1, keep: 5}")
+    return text.replace("batch_size: 64", "batch_size: 32")
 
 
 def train(tmp_path: Path, *args: str) -> None:
-    env = {
-        **os.environ,
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-        "PYTHONPATH": str(ROOT),
-    }
-    cmd = [sys.executable, "-m", "nncompile", "train", "spec.nn", "--quiet", *args]
-    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-
-
-def params(tmp_path: Path, run: str) -> list[np.ndarray]:
-    program = nncompile.compile(tmp_path / "spec.nn").load(tmp_path / run)
-    return [np.asarray(a) for a in jax.tree.leaves(program.trainer.state()["model"])]
+    forced.run(["-m", "nncompile", "train", "spec.nn", "--quiet", *args], cwd=tmp_path)
 
 
 @pytest.mark.slow
@@ -51,9 +30,9 @@ def test_four_device_checkpoint_resumes_on_one_two_and_four(tmp_path):
         shutil.copytree(tmp_path / "on1", tmp_path / other)
     for run, devices in (("on1", "1"), ("on2", "2"), ("on4", "4")):
         train(tmp_path, "--devices", devices, "--out", run, "--resume")
-    whole = params(tmp_path, "whole")
-    for a, b in zip(whole, params(tmp_path, "on4"), strict=True):
+    whole = forced.run_params(tmp_path, "whole")
+    for a, b in zip(whole, forced.run_params(tmp_path, "on4"), strict=True):
         assert np.array_equal(a, b)  # bitwise
     for run in ("on1", "on2"):
-        resumed = params(tmp_path, run)
+        resumed = forced.run_params(tmp_path, run)
         assert max(float(np.abs(a - b).max()) for a, b in zip(whole, resumed, strict=True)) < 1e-5

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nncompile
@@ -113,13 +113,7 @@ def corrupted(draw):
     return str(path), "\n".join(lines), [n + 1 for n in chosen]
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-)
+@settings(settings.get_profile("repeatable"), max_examples=60)
 @given(corrupted())
 def test_broken_lines_are_reported_where_they_are_and_nowhere_else(case):
     path, text, broken = case

@@ -4,20 +4,13 @@ and torch are found in whatever venv has them) and the single-threaded environme
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+from bench_modules import bench_module
 
 
 def run_module():
-    spec = importlib.util.spec_from_file_location("bench_run_torchref", BENCH / "run.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("run")
 
 
 def test_the_references_run_with_the_named_python_first(monkeypatch):

@@ -4,19 +4,12 @@ import json
 from pathlib import Path
 
 import pytest
+from tiny_specs import IRIS_TRACKED as SPEC
 
 import nncompile
 from nncompile.cli import main
 from nncompile.errors import NncompileError
 from nncompile.registry import tracking
-
-SPEC = """
-data d {{ source: sklearn("iris")  split: {{train: 0.6, val: 0.2, test: 0.2}} }}
-let width = 8
-model M {{ input x: [4]  dense(width, activation=relu)  dense(3, activation=softmax) }}
-train {{ model: M  data: d  loss: categorical_crossentropy  optimizer: adam(lr=1e-2)
-        batch_size: 16  epochs: 3  metrics: [accuracy]  {track} }}
-"""
 
 
 def test_train_logs_params_metrics_and_the_run_folder(tmp_path, monkeypatch):

@@ -1,6 +1,7 @@
 """An interrupted run resumed with `--resume` goes on in the same TensorBoard run and MLflow run."""
 
 import pytest
+from interrupts import StopAt
 
 import nncompile
 
@@ -18,21 +19,12 @@ train {{ model: M  data: d  loss: categorical_crossentropy  optimizer: adam(lr=1
 """
 
 
-class InterruptAt:
-    def __init__(self, epoch: int):
-        self.epoch = epoch
-
-    def on_epoch_end(self, trainer, epoch, logs):
-        if epoch == self.epoch:
-            raise KeyboardInterrupt
-
-
 def test_a_resumed_run_continues_its_event_files_and_its_mlflow_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     uri = f"sqlite:///{tmp_path / 'store.db'}"
     text = SPEC.format(uri=uri)
     first = nncompile.compile(text=text)
-    history = first.fit(run_dir="run", callbacks=[InterruptAt(2)], verbose=False)
+    history = first.fit(run_dir="run", callbacks=[StopAt(2)], verbose=False)
     assert history.interrupted and len(history.epochs) == 2
     first.save("run")  # what `nncompile train` does when interrupted
     client = MlflowClient(tracking_uri=uri)

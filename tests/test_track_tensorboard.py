@@ -5,20 +5,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_specs import IRIS_TRACKED as SPEC
 
 import nncompile
 from nncompile.cli import main
 
 pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-SPEC = """
-data d {{ source: sklearn("iris")  split: {{train: 0.6, val: 0.2, test: 0.2}} }}
-let width = 8
-model M {{ input x: [4]  dense(width, activation=relu)  dense(3, activation=softmax) }}
-train {{ model: M  data: d  loss: categorical_crossentropy  optimizer: adam(lr=1e-2)
-        batch_size: 16  epochs: 3  metrics: [accuracy]  {track} }}
-"""
 
 
 def events(folder: Path) -> EventAccumulator:

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
+from interrupts import StopAt
 
 import nncompile
 from nncompile.registry.metrics import Head
@@ -186,13 +187,8 @@ def test_reduce_on_plateau_resumes_bitwise(tmp_path):
     reference = compiled(text)
     want = quiet_fit(reference, run_dir=tmp_path / "ref")
 
-    class StopAt:
-        def on_epoch_end(self, trainer, epoch, logs):
-            if epoch == 4:
-                raise KeyboardInterrupt
-
     first = compiled(text)
-    assert quiet_fit(first, run_dir=tmp_path / "run", callbacks=[StopAt()]).interrupted
+    assert quiet_fit(first, run_dir=tmp_path / "run", callbacks=[StopAt(4)]).interrupted
     again = compiled(text)
     got = quiet_fit(again, run_dir=tmp_path / "run", resume=True)
     assert got.series("lr") == want.series("lr")

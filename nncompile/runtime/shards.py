@@ -48,6 +48,7 @@ from flax import nnx
 from jax.sharding import Mesh, PartitionSpec
 
 from ..errors import ConfigError
+from ..runconfig import batch_statistics_refusal
 from .devices import AXIS, Placement
 from .trees import each, rows
 
@@ -67,12 +68,7 @@ def initial(placement: Placement | None, model: nnx.Module, setting: int | None)
     if setting is None or setting == 1:
         return 1
     if not shardable(model):
-        raise ConfigError(
-            f"`logical_shards: {setting}`: the model keeps batch statistics (e.g. BatchNorm), "
-            "which couple every row of a batch, so its steps cannot be computed shard by shard",
-            "remove `logical_shards` (resuming on another device count then agrees to float "
-            "tolerance)",
-        )
+        raise ConfigError(*batch_statistics_refusal(setting))
     devices = placement.count if placement is not None else 1
     if setting % devices:
         raise ConfigError(

@@ -4,14 +4,17 @@
 The global batch is cut into equal parts, one per device: a count of devices given in the spec must
 divide `batch_size` (the runtime checks the same when the count is only known there: `auto`, a
 platform). `accumulate: k` averages the gradients of k batches into one update, so an epoch is cut
-into whole groups of k batches (the remainder is dropped).
+into whole groups of k batches (the remainder is dropped). `logical_shards:` computes a step shard
+by shard, which a layer that keeps batch statistics (BatchNorm) does not allow (the trainer refuses
+it too, with the same message, for a program it is given).
 """
 
 from __future__ import annotations
 
 from .. import diagnostics as D
 from ..diagnostics import Collector
-from ..runconfig import batch_hint
+from ..registry.layers import LAYERS
+from ..runconfig import batch_hint, batch_statistics_refusal
 from . import ir
 
 
@@ -56,6 +59,9 @@ def check_scale(train: ir.Train, out: Collector, where) -> None:
             f"use a multiple of {shards}, e.g. `batch_size: "
             f"{max(shards, p.batch_size - p.batch_size % shards)}`",
         )
+    if shards is not None and shards > 1 and train.model and keeps_batch_statistics(train.model):
+        message, hint = batch_statistics_refusal(shards)
+        out.error(D.BAD_VALUE, message, where("logical_shards"), hint)
     if p.accumulate > 1 and train.model is not None:
         if p.batch_size == "full":
             out.error(
@@ -72,3 +78,13 @@ def check_scale(train: ir.Train, out: Collector, where) -> None:
                 where("drop_remainder"),
                 "remove `drop_remainder: false` (the examples left out change every epoch)",
             )
+
+
+def keeps_batch_statistics(model: ir.Model) -> bool:
+    """Whether a layer of `model`, or of a model it uses as a layer, keeps batch statistics."""
+    return any(
+        keeps_batch_statistics(n.submodel)
+        if n.submodel is not None
+        else n.kind in LAYERS and LAYERS[n.kind].batch_statistics
+        for n in model.nodes
+    )

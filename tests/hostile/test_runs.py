@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import pytest
+from interrupts import StopAt
 
 import nncompile
 from nncompile.cli import main
@@ -231,17 +232,6 @@ def test_planted_symlinks_are_never_followed(tmp_path):
     again.save(unfinished)
     assert victim.read_text() == "precious"
     assert complete_run(run) == 1 and complete_run(unfinished) == 1
-
-
-class StopAt:
-    """Ctrl-C at the end of epoch `epoch` (the loop's KeyboardInterrupt handling)."""
-
-    def __init__(self, epoch: int):
-        self.epoch = epoch
-
-    def on_epoch_end(self, trainer, epoch, logs):
-        if epoch == self.epoch:
-            raise KeyboardInterrupt
 
 
 def test_a_re_run_leaves_the_old_run_alone_until_it_is_complete_and_resumes_exactly(tmp_path):

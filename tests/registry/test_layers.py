@@ -1,6 +1,7 @@
 """Table tests over every layer entry (a new entry is picked up automatically, with its example):
-its arguments validate, its shape rule and parameter count agree with the Flax module its lowering
-builds, the lowering renders to code that compiles once, and it is documented."""
+its arguments validate, its shape rule, parameter count and `batch_statistics` flag agree with the
+Flax module its lowering builds, the lowering renders to code that compiles once, and it is
+documented."""
 
 import jax
 import jax.numpy as jnp
@@ -13,6 +14,7 @@ from nncompile.codegen.emit import emit_model
 from nncompile.codegen.load import load_module
 from nncompile.expr import render
 from nncompile.registry.layers import LAYERS, Example, Layer
+from nncompile.runtime.shards import shardable
 
 # cases beyond the entries' own examples: argument values whose lowering takes another path
 MORE = [
@@ -60,6 +62,8 @@ def test_lowering_matches_the_shape_rule_and_parameter_count(name, example):
     params = sum(int(np.prod(v.shape)) for v in jax.tree.leaves(nnx.state(built, nnx.Param)))
     stats = sum(int(np.prod(v.shape)) for v in jax.tree.leaves(nnx.state(built, nnx.BatchStat)))
     assert params + stats == node.param_count, f"{name}: flax {params}+{stats}, {node.param_count}"
+    # the flag `check` refuses `logical_shards:` by is what the trainer sees in the module
+    assert LAYERS[name].batch_statistics == (not shardable(built)), name
 
 
 @pytest.mark.parametrize("name", list(LAYERS))

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from interrupts import StopAt
 
 import nncompile
 from nncompile.runtime.checkpoint import restore
@@ -68,17 +69,6 @@ def spec(
 
 def model_sha(program) -> str:
     return sha256(program.trainer.state()["model"])
-
-
-class StopAt:
-    """Ctrl-C at the end of epoch `epoch` (the loop's KeyboardInterrupt handling)."""
-
-    def __init__(self, epoch: int):
-        self.epoch = epoch
-
-    def on_epoch_end(self, trainer, epoch, logs):
-        if epoch == self.epoch:
-            raise KeyboardInterrupt
 
 
 def tree_digest(folder: Path) -> str:

@@ -12,6 +12,7 @@ import jax
 import numpy as np
 import pytest
 from flax import nnx
+from interrupts import StopAt
 
 import nncompile
 from nncompile.diagnostics import CompileError
@@ -134,15 +135,11 @@ def test_frozen_layers_get_no_optimizer_state_in_the_emitted_program(pretrained)
 def test_resume_across_unfreeze_is_exact(pretrained, monkeypatch, stop):
     monkeypatch.chdir(pretrained)
 
-    class StopAt:
-        def on_epoch_end(self, trainer, epoch, logs):
-            if epoch == stop:
-                raise KeyboardInterrupt
-
     reference = nncompile.compile(text=finetune())
     reference.fit(run_dir=f"ref{stop}", log=lambda line: None)
     first = nncompile.compile(text=finetune())
-    assert first.fit(run_dir=f"run{stop}", callbacks=[StopAt()], log=lambda line: None).interrupted
+    stopped = first.fit(run_dir=f"run{stop}", callbacks=[StopAt(stop)], log=lambda line: None)
+    assert stopped.interrupted
     again = nncompile.compile(text=finetune())
     again.fit(run_dir=f"run{stop}", resume=True, log=lambda line: None)
     assert sha256(again.trainer.state()) == sha256(reference.trainer.state())

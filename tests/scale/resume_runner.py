@@ -23,10 +23,7 @@ import numpy as np
 import nncompile
 from nncompile.runtime.checkpoint import Checkpointer, read_meta, restore
 from nncompile.runtime.loop import Trainer
-
-
-def value(text: str):
-    return int(text) if text.isdigit() else text
+from tests.scale.forced import overrides
 
 
 def history(h) -> np.ndarray:
@@ -41,9 +38,7 @@ def main() -> None:
     x, y = splits["train"]
     splits = {**splits, "train": (x[: int(rows)], y[: int(rows)])}
     config = {"epochs": 2, "early_stopping": None, "devices": 4, "logical_shards": 4}
-    for item in filter(None, settings.split(",")):
-        k, _, v = item.partition(":")
-        config[k] = value(v)
+    config.update(overrides(settings))
     arrays: dict[str, np.ndarray] = {}
 
     def keep(name: str, trainer: Trainer, h, lines: list[str]) -> None:

@@ -19,10 +19,7 @@ from flax import nnx
 import nncompile
 from nncompile.runtime.batches import epoch_order
 from nncompile.runtime.loop import Trainer
-
-
-def value(text: str):
-    return int(text) if text.isdigit() else text
+from tests.scale.forced import overrides
 
 
 def all_reduces(trainer) -> int:
@@ -47,10 +44,7 @@ def main() -> None:
     arrays = {}
     for variant in variants:
         name, _, settings = variant.partition("=")
-        config = {"epochs": int(epochs), "early_stopping": None}
-        for item in filter(None, settings.split(",")):
-            k, _, v = item.partition(":")
-            config[k] = value(v)
+        config = {"epochs": int(epochs), "early_stopping": None, **overrides(settings)}
         trainer = Trainer(program.module, splits, config=config, log=lambda line: None)
         history = trainer.fit()
         leaves = jax.tree.leaves(trainer.state()["model"])
