@@ -11,7 +11,9 @@ compilation and the run folders all count): `sequential` trains the trials one a
 (population=False), `population` lets the plan train them as one program (on a CPU its members
 one after another inside it, elsewhere vmapped). `--no-cache` runs both without JAX's persistent
 compilation cache (a first sweep: each trial of the sequential sweep compiles). The modes are
-interleaved and their order alternates each repetition. The table gives each run's wall time and
+interleaved and their order alternates each repetition (`--modes`: which, the first the base of
+the ratios; `population-1` is the population with its members in one group, on one core, as before
+they ran in one group per core). The table gives each run's wall time and
 CPU time (user + system of the child: on a machine shared with other processes the wall time
 follows their load, the CPU time much less), the ratios of the medians, and the largest relative
 difference of a trial's objective between modes (0 on a CPU: the members' arithmetic is their
@@ -110,11 +112,15 @@ def one(mode: str, spec: Path, out: Path) -> None:
     phases: dict = {"imports": [time.time() - float(os.environ["BENCH_T0"]), time.process_time()]}
     timed(phases)
 
+    if mode == "population-1":  # the members in one group: one core (before this session)
+        import nncompile.runtime.population as pop
+
+        pop.cores = lambda: 1
     result = sweep(
         nncompile.load_spec(str(spec)),
         out=out,
         report=lambda line: print(line, file=sys.stderr),
-        population=mode == "population",
+        population=mode.startswith("population"),
     )
     wall = time.time() - float(os.environ["BENCH_T0"])
     objectives = [t.objective for t in result.trials]
@@ -160,6 +166,12 @@ def main() -> None:
     ap.add_argument("--out")
     ap.add_argument("--jsonl", help="append each run as a JSON line")
     ap.add_argument(
+        "--modes",
+        default="sequential,population",
+        help="modes to interleave, the first the base of the ratios: sequential, population, "
+        "population-1 (the members in one group, on one core)",
+    )
+    ap.add_argument(
         "--no-cache",
         action="store_true",
         help="without JAX's persistent compilation cache (every trial of the sequential sweep "
@@ -174,7 +186,7 @@ def main() -> None:
         spec.write_text(spec_text(a.members, a.epochs))
         runs: list[dict] = []
         for rep in range(a.reps):
-            order = ["sequential", "population"][:: 1 if rep % 2 == 0 else -1]
+            order = a.modes.split(",")[:: 1 if rep % 2 == 0 else -1]
             for mode in order:
                 r = run(mode, spec, Path(tmp) / f"{mode}-{rep}", cache=not a.no_cache)
                 r.update(
@@ -192,29 +204,31 @@ def main() -> None:
                 if a.jsonl:
                     with open(a.jsonl, "a") as f:
                         f.write(json.dumps(r) + "\n")
-    modes = ("sequential", "population")
+    modes = tuple(a.modes.split(","))
     walls = {m: [r["wall_s"] for r in runs if r["mode"] == m] for m in modes}
     cpus = {m: [r["cpu_s"] for r in runs if r["mode"] == m] for m in modes}
-    seq, pop = (statistics.median(walls[m]) for m in modes)
-    seq_cpu, pop_cpu = (statistics.median(cpus[m]) for m in modes)
-    diffs = []
-    for s_run, p_run in zip(
-        (r for r in runs if r["mode"] == "sequential"),
-        (r for r in runs if r["mode"] == "population"),
-        strict=True,
-    ):
-        for x, y in zip(s_run["objectives"], p_run["objectives"], strict=True):
-            diffs.append(abs(x - y) / max(abs(x), 1e-12))
-    plan = next(r["plan"] for r in runs if r["mode"] == "population")
+    wall = {m: statistics.median(walls[m]) for m in modes}
+    cpu = {m: statistics.median(cpus[m]) for m in modes}
+    plan = next((r["plan"] for r in runs if r["plan"]), "")
     cache = "without the compilation cache" if a.no_cache else "compilation cache on"
     print(f"\n{a.members} learning rates on W1, {a.epochs} epochs, {a.reps} repetitions, {cache}")
     print(f"plan: {plan}")
-    for m, w, c in (("sequential sweep", seq, seq_cpu), ("population", pop, pop_cpu)):
-        print(f"{m + ':':17s} median {w:.1f} s wall {c:.1f} s CPU  {walls[m.split()[0]]}")
-    print(
-        f"ratio: {seq / pop:.2f}x wall, {seq_cpu / pop_cpu:.2f}x CPU (target >= 4x)  "
-        f"max rel. diff of the objectives: {max(diffs):.2g}"
-    )
+    for m in modes:
+        print(f"{m + ':':17s} median {wall[m]:.1f} s wall {cpu[m]:.1f} s CPU  {walls[m]}")
+    base = modes[0]
+    for m in modes[1:]:
+        diffs = []
+        for b_run, m_run in zip(
+            (r for r in runs if r["mode"] == base),
+            (r for r in runs if r["mode"] == m),
+            strict=True,
+        ):
+            for x, y in zip(b_run["objectives"], m_run["objectives"], strict=True):
+                diffs.append(abs(x - y) / max(abs(x), 1e-12))
+        print(
+            f"{base} / {m}: {wall[base] / wall[m]:.2f}x wall, {cpu[base] / cpu[m]:.2f}x CPU  "
+            f"max rel. diff of the objectives: {max(diffs):.2g}"
+        )
 
 
 if __name__ == "__main__":

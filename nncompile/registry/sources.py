@@ -17,6 +17,7 @@ from ..expr import Snippet, call
 from ..source import read_regular
 from . import Entry, Params, Registry
 from .bounds import MAX_EXAMPLES
+from .bundled import read_bundled
 from .loading import (
     LoadRequest,
     Raw,
@@ -105,11 +106,14 @@ def load_sklearn(spec: LoadRequest) -> Raw:
             f"unknown scikit-learn dataset {name!r}",
             did_you_mean(str(name), list(SKLEARN)) + f"choose one of {', '.join(SKLEARN)}",
         )
-    try:
-        from sklearn import datasets
-    except ImportError:
-        fail(spec, "scikit-learn is not installed", "pip install scikit-learn")
-    x, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    found = read_bundled(name, SKLEARN[name][0])  # its file read directly: no sklearn import
+    if found is None:
+        try:
+            from sklearn import datasets
+        except ImportError:
+            fail(spec, "scikit-learn is not installed", "pip install scikit-learn")
+        found = getattr(datasets, f"load_{name}")(return_X_y=True)
+    x, y = found
     return supervised(x, y, "classification" if SKLEARN[name][1] else "regression")
 
 

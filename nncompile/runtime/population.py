@@ -5,9 +5,10 @@ Every member starts from the same parameters (same program, same seed) and its o
 state, built by its own program's `make_optimizer`: optax.inject_hyperparams keeps the learning
 rate, momentum, weight decay, ... in that state, so the members' states differ only in those
 values. The states are stacked on a leading member axis and one epoch of the trainer's compiled
-scan-fused loop runs over it, the members vmapped or, on a CPU, one after another (`member_layout`):
-each member sees the same batches in the same order, the same dropout and augmentation keys, as
-its separate run would, with its own values as traced inputs.
+scan-fused loop runs over it, the members vmapped or, on a CPU, one after another (`member_layout`)
+in one group per core, the groups' calls at once on threads of their own (`member_groups`): each
+member sees the same batches in the same order, the same dropout and augmentation keys, as its
+separate run would, with its own values as traced inputs.
 
 Each member has its own history, early stopping (a member that stops keeps its state while the
 others go on: its lane is masked, or skipped when the members run one after another, and the
@@ -20,9 +21,12 @@ so evaluation, prediction and the run folder of member k use the compiled functi
 from __future__ import annotations
 
 import functools
+import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -82,8 +86,59 @@ def member_layout(backend: str) -> str:
     return "map" if backend == "cpu" else "vmap"
 
 
+def member_groups(size: int, layout: str, count: int | None = None) -> list[list[int | None]]:
+    """The members' groups, each trained by one call of the population's epoch: vmapped, one
+    group; one after another (a CPU), `count` groups (default: one per core the process may use,
+    at most one per member), the calls at once on their own threads (XLA computes without the
+    GIL), so the members use every core, each member's arithmetic still its separate run's. The
+    members are dealt round-robin (a sweep's neighbouring rates, which often stop alike, go to
+    different groups) and the last groups padded with None to one size: one compiled epoch."""
+    if layout == "vmap":
+        return [list(range(size))]
+    count = max(1, min(size, count or cores()))
+    per = -(-size // count)
+    return [[k if k < size else None for k in range(j, per * count, count)] for j in range(count)]
+
+
+def cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # (not on every platform)
+        return os.cpu_count() or 1
+
+
+class Groups:
+    """Runs an epoch's function of each group: group 0 on this thread, each other group on a thread
+    of its own, all at once (`serial`: one after another on this thread: the first epoch, which
+    traces and compiles the functions once)."""
+
+    def __init__(self, count: int):
+        self.count = count
+        self.pool: ThreadPoolExecutor | None = None
+
+    def __enter__(self) -> Groups:
+        if self.count > 1:
+            self.pool = ThreadPoolExecutor(self.count - 1, thread_name_prefix="population")
+        return self
+
+    def __call__(self, fn: Callable[[int], Any], serial: bool = False) -> list:
+        if self.pool is None or serial:
+            return [fn(j) for j in range(self.count)]
+        others = [self.pool.submit(fn, j) for j in range(1, self.count)]
+        return [fn(0)] + [f.result() for f in others]
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+
+
 class Population(Trainer):
-    """Trains `members` (their programs' modules; the first is the one compiled) together."""
+    """Trains `members` (their programs' modules; the first is the one compiled) together.
+
+    The members run in `groups` (lists of member numbers, None for a padding slot that never
+    trains): one group when vmapped; one after another, as many groups as there are cores (each
+    group one call of the same compiled epoch, the calls at once: `member_groups`)."""
 
     def __init__(
         self,
@@ -94,23 +149,29 @@ class Population(Trainer):
         epochs: int | None = None,
         log=None,
         layout: str | None = None,
+        groups: int | None = None,
     ):
         # one scan-fused epoch per call: the loop a population vmaps
         super().__init__(program, splits, epochs=epochs, log=log, config={"strategy": "scan"})
         self.size = len(members)
-        stacks = []
+        leaves = []
         for k, member in enumerate(members):
             tx = member.make_optimizer(self.batching.updates, self.epochs)
             optimizer = nnx.Optimizer(self._model, tx, wrt=nnx.Param)
-            leaves, treedef = jax.tree.flatten(nnx.state((self._model, optimizer)))
+            flat, treedef = jax.tree.flatten(nnx.state((self._model, optimizer)))
             if treedef != self._layout.treedef:
                 raise NotAPopulation(
                     f"member {k + 1}'s optimizer state has another structure than member 1's "
                     "(an optimizer keyword given in one only)"
                 )
-            stacks.append(leaves)
-        self.states = [_stack(column) for column in zip(*stacks, strict=True)]
+            leaves.append(flat)
         self.layout = layout or member_layout(jax.default_backend())
+        self.groups = member_groups(self.size, self.layout, groups)
+        # a padding slot holds a copy of its group's first member (never trained: skipped)
+        self.states = [
+            [_stack(column) for column in zip(*(leaves[k or g[0]] for k in g), strict=True)]
+            for g in self.groups
+        ]
         fns, steps, acc = self._fns, self.batching.steps, self._acc
 
         def epoch_fn(state, active, epoch, x, y, idx, rest):
@@ -129,7 +190,7 @@ class Population(Trainer):
 
         jit = lambda f: jax.jit(f, compiler_options=self.compiler_options)
         self._population_epoch, self._population_eval = jit(epoch_fn), jit(eval_fn)
-        self._unstack = jax.jit(functools.partial(_unstack, size=self.size))
+        self._unstack = jax.jit(functools.partial(_unstack, size=len(self.groups[0])))
         self._select = jax.jit(_select)
         self.histories: list[History] = []
 
@@ -151,48 +212,48 @@ class Population(Trainer):
         state = self.states
         best = state
         start = time.perf_counter()
-        for epoch in range(1, self.epochs + 1):
-            t0 = time.perf_counter()
-            idx, rest = epoch_order(b, self.seed, epoch)
-            new, packed = self._population_epoch(
-                state, jnp.asarray(active), jnp.asarray(epoch, jnp.int32), x, y, idx, rest
-            )
-            val_packed = None
-            if val is not None:
-                model_states = self._layout.unflatten(new)[0]
-                val_packed = self._evaluate(model_states, val[0], val[1], active)
-            lr = None if self._lr_leaf is None else new[self._lr_leaf]
-            packed, val_packed, lr = jax.device_get((packed, val_packed, lr))
-            seconds = time.perf_counter() - t0
-            keep, improved = active.copy(), np.zeros(self.size, bool)
-            for k in np.flatnonzero(active):
-                acc = self._acc.unpack(packed[k])
-                h = histories[k]
-                if not np.isfinite(acc["loss"]):
-                    keep[k] = active[k] = False  # its state stays that of the epoch before
-                    h.stopped(StopReason.NONFINITE, nonfinite_reason(acc, epoch, b.updates))
-                    continue
-                logs = {"epoch": epoch, **self._acc.finalize(acc)}
-                if val_packed is not None:
-                    v = self._acc.finalize(self._acc.unpack(val_packed[k]))
-                    logs.update({f"val_{name}": value for name, value in v.items()})
-                if lr is not None:
-                    logs["lr"] = float(np.asarray(lr)[k])
-                logs["seconds"] = seconds
-                h.epochs.append(logs)
-                if stopping[k].update(logs):
-                    h.best_epoch, improved[k] = epoch, True
-                if stopping[k].exhausted:
-                    h.stopped(StopReason.EARLY_STOPPING, stopping[k].reason())
-                    active[k] = False
-            state = self._select(jnp.asarray(keep), new, state)
-            if restore:
-                best = self._select(jnp.asarray(improved), state, best)
-            if not active.any():
-                break
+        with Groups(len(self.groups)) as run:
+            for epoch in range(1, self.epochs + 1):
+                t0 = time.perf_counter()
+                idx, rest = epoch_order(b, self.seed, epoch)
+
+                def group(j: int, state=state, active=active, epoch=epoch, idx=idx, rest=rest):
+                    return self._group_epoch(j, state[j], active, epoch, (x, y, idx, rest), val)
+
+                ran = run(group, serial=epoch == 1)
+                new = [r[0] for r in ran]
+                fetched = jax.device_get([r[1:] for r in ran])  # the epoch's one host sync
+                seconds = time.perf_counter() - t0
+                packed, val_packed, lr = self._by_member(fetched)
+                keep, improved = active.copy(), np.zeros(self.size, bool)
+                for k in np.flatnonzero(active):
+                    acc = self._acc.unpack(packed[k])
+                    h = histories[k]
+                    if not np.isfinite(acc["loss"]):
+                        keep[k] = active[k] = False  # its state stays that of the epoch before
+                        h.stopped(StopReason.NONFINITE, nonfinite_reason(acc, epoch, b.updates))
+                        continue
+                    logs = {"epoch": epoch, **self._acc.finalize(acc)}
+                    if val_packed[k] is not None:
+                        v = self._acc.finalize(self._acc.unpack(val_packed[k]))
+                        logs.update({f"val_{name}": value for name, value in v.items()})
+                    if lr[k] is not None:
+                        logs["lr"] = float(lr[k])
+                    logs["seconds"] = seconds
+                    h.epochs.append(logs)
+                    if stopping[k].update(logs):
+                        h.best_epoch, improved[k] = epoch, True
+                    if stopping[k].exhausted:
+                        h.stopped(StopReason.EARLY_STOPPING, stopping[k].reason())
+                        active[k] = False
+                state = self._choose(keep, new, state)
+                if restore:
+                    best = self._choose(improved, state, best)
+                if not active.any():
+                    break
         if restore:
             has_best = np.array([h.best_epoch is not None for h in histories])
-            state = self._select(jnp.asarray(has_best), best, state)
+            state = self._choose(has_best, best, state)
         jax.block_until_ready(state)
         total = time.perf_counter() - start
         for h in histories:
@@ -201,10 +262,48 @@ class Population(Trainer):
         self.epochs_done = max(len(h.epochs) for h in histories)
         return histories
 
+    def _group_epoch(self, j: int, state: list, active, epoch: int, data: tuple, val):
+        """One epoch of group j (dispatched, not waited for): its new state, packed train
+        accumulators, validation accumulators and learning rates, by slot."""
+        mask = self._mask(j, active)
+        x, y, idx, rest = data
+        epoch_ = jnp.asarray(epoch, jnp.int32)
+        new, packed = self._population_epoch(state, jnp.asarray(mask), epoch_, x, y, idx, rest)
+        val_packed = None
+        if val is not None:
+            model_states = self._layout.unflatten(new)[0]
+            val_packed = self._evaluate(model_states, val[0], val[1], mask)
+        lr = None if self._lr_leaf is None else new[self._lr_leaf]
+        return new, packed, val_packed, lr
+
+    def _by_member(self, fetched: list) -> tuple[list, list, list]:
+        """The groups' fetched (packed, val_packed, lr) as three lists by member."""
+        packed: list = [None] * self.size
+        val: list = [None] * self.size
+        lr: list = [None] * self.size
+        for g, (p, v, r) in zip(self.groups, fetched, strict=True):
+            for i, k in enumerate(g):
+                if k is not None:
+                    packed[k] = p[i]
+                    val[k] = None if v is None else v[i]
+                    lr[k] = None if r is None else np.asarray(r)[i]
+        return packed, val, lr
+
+    def _mask(self, j: int, flags: np.ndarray) -> np.ndarray:
+        """Group j's slots of a per-member flag (False for padding)."""
+        return np.array([k is not None and bool(flags[k]) for k in self.groups[j]])
+
+    def _choose(self, flags: np.ndarray, a: list, b: list) -> list:
+        """Per group: a's state for the members whose flag is set, else b's."""
+        return [
+            self._select(jnp.asarray(self._mask(j, flags)), x, y)
+            for j, (x, y) in enumerate(zip(a, b, strict=True))
+        ]
+
     def _evaluate(self, model_states, x, y, active):
-        """The eval accumulators (packed) of a split for each member (None for one that has
-        stopped). vmap: in batches of a single run's evaluation batch shared among the members;
-        map: each member by the single run's own evaluation (its numbers bit for bit)."""
+        """The eval accumulators (packed) of a split for each slot of a group (None for one that
+        has stopped). vmap: in batches of a single run's evaluation batch shared among the
+        members; map: each member by the single run's own evaluation (its numbers bit for bit)."""
         if self.layout == "map":
             members = self._unstack(model_states)
             return [
@@ -221,5 +320,6 @@ class Population(Trainer):
 
     def select(self, k: int) -> None:
         """Member k's state into the model and optimizer (evaluate, predict, save use it)."""
-        self._pending = [leaf[k] for leaf in self.states]
+        j, i = next((j, g.index(k)) for j, g in enumerate(self.groups) if k in g)
+        self._pending = [leaf[i] for leaf in self.states[j]]
         self._sync()
