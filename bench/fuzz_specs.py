@@ -1,15 +1,17 @@
 """Generated specs, trained one step each: the nightly form of tests/test_lang_fuzz_specs.py.
 
     python bench/fuzz_specs.py --examples 2000 [--mode train|trace] [--seed N] [--out FILE]
+                               [--form single|several|gan|decoder]
 
 Draws valid specs from the strategy in tests/spec_strategy.py (the grammar's forms and every
-registry entry), checks each and trains it one step: ``--mode train`` (the default) runs the real
-``Program.fit`` for one epoch of one batch, ``--mode trace`` traces the step without XLA
-compilation (what CI runs, hundreds of specs in about a minute). Every spec that ends in an
-internal error (not a diagnostic) is written to ``--out`` (default
-bench/results/fuzz_specs_failures.txt) with its traceback's last line; the exit status is 1 if
-there was one. Prints how many trained, how many stopped with a diagnostic (by message) and the
-time per spec.
+registry entry; one input and output, several, GANs, encoder-decoders), checks each and trains it
+one step: ``--mode train`` (the default) runs the real ``Program.fit`` for one epoch of one batch,
+then predicts, samples or decodes as the program allows; ``--mode trace`` traces the step without
+XLA compilation (what CI runs, hundreds of specs in about a minute). Every spec that ends in an
+internal error (not a diagnostic; in train mode also a non-finite loss at the first step or
+non-finite predictions) is written to ``--out`` (default bench/results/fuzz_specs_failures.txt)
+with its traceback's last line; the exit status is 1 if there was one. Prints how many trained,
+how many stopped with a diagnostic (by message) and the time per spec.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=200)
     parser.add_argument("--mode", choices=("train", "trace"), default="train")
     parser.add_argument("--seed", type=int, default=None, help="default: a fresh random run")
+    parser.add_argument("--form", choices=spec_strategy.FORMS, default=None, help="default: all")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "fuzz_specs_failures.txt")
     args = parser.parse_args(argv)
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -49,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         derandomize=False,
         suppress_health_check=list(HealthCheck),
     )
-    @given(spec_strategy.specs())
+    @given(spec_strategy.specs(args.form))
     def run(text: str) -> None:
         try:
             outcome = spec_harness.run_spec(text, args.mode)

@@ -154,7 +154,7 @@ def layer_call(draw, entry) -> str:
 BLOCK = "let two = 2\nmodel Block(w) {\n  dense(w * two, activation=relu)\n  dense(w)\n}\n"
 
 
-def _check(text: str) -> tuple[Any, list]:
+def check_text(text: str) -> tuple[Any, list]:
     program, diagnostics = analyse(Source(text, str(example_folder() / "fuzz.nn")))
     return program, [d for d in diagnostics if d.severity == "error"]
 
@@ -184,12 +184,15 @@ def model_body(draw, setup: DataSetup) -> tuple[list[str], dict[str, tuple[int, 
                 entry = layers[pick]
                 same = [n for n in names if shapes[n] == shapes[source] and n != source]
                 other = draw(st.sampled_from(same)) if same else source
+                if draw(st.integers(0, 3)) == 0:  # any tensor (cross-attention of two lengths)
+                    other = draw(st.sampled_from(names))
                 _, args = _parts(entry.example.statement)
                 extra = [a for a in _splitargs_text(args) if "=" in a]
-                stmt = f"{target} = {entry.name}({', '.join([source, other, *extra])})"
+                reads = [source] if draw(st.integers(0, 4)) == 0 else [source, other]  # self-attn
+                stmt = f"{target} = {entry.name}({', '.join([*reads, *extra])})"
             else:
                 stmt = f"{target} = {draw(layer_call(layers[pick]))}({source})"
-            program, errors = _check(BLOCK + _model_text(setup, [*body, stmt]))
+            program, errors = check_text(BLOCK + _model_text(setup, [*body, stmt]))
             if not errors and program is not None:
                 body.append(stmt)
                 node = program.models["M"].nodes[-1]
@@ -226,8 +229,29 @@ def heads(setup: DataSetup, shape: tuple[int, ...]) -> list[list[str]]:
     ]
 
 
+FORMS = ("single", "several", "gan", "decoder")
+
+
 @st.composite
-def specs(draw) -> str:
+def specs(draw, form: str | None = None) -> str:
+    """A spec `check` accepts, of one of the FORMS (``form``: only that one): mostly one input and
+    one output (below), now and then several inputs and outputs, a GAN or an encoder-decoder
+    (spec_forms.py)."""
+    import spec_forms  # (it builds on this module)
+
+    if form is None:
+        form = FORMS[max(0, draw(st.integers(0, 9)) - 6)]  # 7 in 10 single
+    if form == "several":
+        return draw(spec_forms.several_io_specs())
+    if form == "gan":
+        return draw(spec_forms.gan_specs())
+    if form == "decoder":
+        return draw(spec_forms.decoder_specs())
+    return draw(single_specs())
+
+
+@st.composite
+def single_specs(draw) -> str:
     """A spec `check` accepts: data block, a parameterised block, model M, one train block."""
     setup = draw(st.sampled_from(data_setups()))
     setup = replace(setup, block=draw(data_variant(setup)))
@@ -235,7 +259,7 @@ def specs(draw) -> str:
     last = f"t{len(body)}" if body else "x"
     losses = [e for e in LOSSES.entries() if e.name not in GAN_LOSSES]
     lr = draw(st.sampled_from([1e-3, 1e-2]))
-    optimizer = _optimizer(draw(st.sampled_from(OPTIMIZERS.entries())), lr)
+    optimizer = optimizer_text(draw(st.sampled_from(OPTIMIZERS.entries())), lr)
     chosen = None
     for start in (body, []):  # the grown graph; if no head fits it, the input alone
         shape = shapes[last] if start else setup.shape
@@ -244,7 +268,7 @@ def specs(draw) -> str:
             head, entry = options[i]
             loss = entry_text(entry) if draw(st.booleans()) else entry.name
             model = _model_text(setup, [*start, *head])
-            if not _check(f"{setup.block}\n{BLOCK}{model}{_train(loss, optimizer, [])}")[1]:
+            if not check_text(f"{setup.block}\n{BLOCK}{model}{_train(loss, optimizer, [])}")[1]:
                 chosen = (model, loss)
                 break
         if chosen is not None:
@@ -273,15 +297,20 @@ def specs(draw) -> str:
         candidates.append("precision: bfloat16")
     if "t1 = " in model and draw(st.integers(0, 4)) == 0:
         candidates.append("freeze: [t1]")  # kept when t1 has weights
+        if draw(st.booleans()):
+            candidates.append("unfreeze_after: 1")
+    import spec_forms
+
+    candidates += draw(spec_forms.train_options())
     extras: list[str] = []
     for extra in candidates:  # each kept when check accepts it with the others kept so far
         text = f"{setup.block}\n{BLOCK}{model}{_train(loss, optimizer, [*extras, extra])}"
-        if not _check(text)[1]:
+        if not check_text(text)[1]:
             extras.append(extra)
     return f"{setup.block}\n{BLOCK}{model}{_train(loss, optimizer, extras)}"
 
 
-def _optimizer(entry, lr: float) -> str:
+def optimizer_text(entry, lr: float) -> str:
     example = dict(getattr(entry, "example", None) or {})
     if "lr" in entry.params.model_fields:
         example["lr"] = lr

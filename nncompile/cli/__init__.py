@@ -87,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         if lost := devices.lost_peer(e):  # a multi-host run lost a process: stop at once
             print(lost, file=sys.stderr, flush=True)
             os._exit(1)  # (not interpreter teardown: JAX's distributed client would wait on it)
+        if isinstance(e, OSError) and e.filename is not None:  # a path's problem, not a bug
+            print(f"nncompile: {file_problem(e)}", file=sys.stderr)
+            return 1
         if out_of_memory(e):  # XLA's RESOURCE_EXHAUSTED or a host MemoryError: not a bug
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
             print(
@@ -101,6 +104,17 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 3
+
+
+def file_problem(e: OSError) -> str:
+    """A file system error on a path (a read-only folder, a full disk, a file that went away) as
+    what a user can act on: the path, the system's reason, what to check."""
+    reason = e.strerror or type(e).__name__
+    other = f" -> {e.filename2}" if e.filename2 is not None else ""
+    return (
+        f"cannot use {e.filename}{other}: {reason}\n  hint: check that the path exists and that "
+        "you may read or write there (permissions, free space)"
+    )
 
 
 def broken_pipe() -> int:

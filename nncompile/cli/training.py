@@ -210,15 +210,33 @@ def cmd_eval(args) -> int:
 
 def cmd_predict(args) -> int:
     """predictions of a trained run for new inputs"""
-    from ..runtime.named import read_named_inputs, write_predictions
+    from ..runtime.inputfiles import check_output, read_named_inputs
+    from ..runtime.named import write_predictions
 
+    check_output(args.output)  # before anything is loaded
     program = run_program(args)
-    out = program.predict(read_named_inputs(args.input))
+    out = program.predict(read_named_inputs(args.input, *feature_columns(program)))
     for line in write_predictions(out, args.output, sys.stdout):
         print(line, file=sys.stderr)
     if program.units():  # normalize_target: say that the numbers are not the scaled ones
         print("units: predictions in the targets' units (de-normalised)", file=sys.stderr)
     return 0
+
+
+def feature_columns(program) -> tuple[list[str] | None, list[str]]:
+    """The feature and target columns of the run's csv data (a header of `predict`'s CSV input is
+    matched against them); (None, []) for other data, several inputs, or a file no longer there."""
+    from ..runtime.datareport import feature_names
+
+    try:
+        spec = program.data_spec()
+        if spec.source != "csv" or program.train_block.several:
+            return None, []
+        target = spec.args.get("target")
+        targets = [target] if isinstance(target, str) else list(target or [])
+        return feature_names(spec), [str(t) for t in targets]
+    except (NncompileError, OSError, AttributeError, TypeError):
+        return None, []
 
 
 def cmd_sweep(args) -> int:

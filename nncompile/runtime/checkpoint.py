@@ -341,7 +341,15 @@ def restore(
     log = log or (lambda line: None)
     resume = read(trainer, directory, step=step)
     total = trainer.config.epochs if epochs is None else int(epochs)
-    trainer.resume_from(resume, total)
+    try:
+        trainer.resume_from(resume, total)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:  # metadata edited by hand
+        step_dir = Path(directory).absolute() / str(resume.epoch)
+        raise CheckpointError(
+            f"{step_dir} is corrupt: its metadata (meta/metadata) does not describe a training "
+            f"state this program can continue ({type(e).__name__}: {e})",
+            older_hint(step_dir),
+        ) from None
     if total != resume.meta["epochs"]:
         log(
             f"the checkpoint's run had {resume.meta['epochs']} epochs; continuing to {total} (a "

@@ -65,7 +65,62 @@ def read_meta(step_dir: Path) -> dict:
             f"{step_dir} has checkpoint format version {meta.get('version')}; this nncompile "
             f"reads version {VERSION}"
         )
+    if problem := meta_problem(meta, step_dir.name):
+        raise CheckpointError(
+            f"{step_dir} is corrupt: its metadata (meta/metadata) {problem}; it was changed since "
+            "the checkpoint was written",
+            older_hint(step_dir),
+        )
     return meta
+
+
+# the metadata a resume reads, by the JSON type it was written with (None: may be null); a key an
+# older checkpoint lacks is not checked
+_WHOLE = "a whole number"
+META_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
+    "epoch": ((int,), _WHOLE),
+    "epochs": ((int,), _WHOLE),
+    "seed": ((int,), _WHOLE),
+    "train_examples": ((int,), _WHOLE),
+    "batch_size": ((int,), _WHOLE),
+    "steps_per_epoch": ((int,), _WHOLE),
+    "devices": ((int, type(None)), _WHOLE),
+    "shards": ((int, type(None)), _WHOLE),
+    "best_epoch": ((int, type(None)), _WHOLE),
+    "frozen": ((bool, type(None)), "true, false or null"),
+    "history": ((list,), "a list of epochs"),
+    "stopping": ((dict, type(None)), "an object"),
+    "plateau": ((dict, type(None)), "an object"),
+    "fingerprint": ((list,), "a list of arrays"),
+    "sha256": ((dict,), "an object"),
+    "samples": ((list,), "a list"),
+}
+
+
+def meta_problem(meta: dict, name: str) -> str | None:
+    """What is wrong with a checkpoint's metadata (hand-edited, or damaged so that it still parses),
+    before any of it is used; None when it has the types and the epoch it was written with."""
+    if "epoch" not in meta:
+        return "has no epoch"
+    for key, (types, what) in META_FIELDS.items():
+        if key not in meta:
+            continue
+        value = meta[key]
+        wrong = not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
+        if wrong or (what == _WHOLE and isinstance(value, int) and value < 0):
+            return f"gives {key} {json.dumps(value)[:40]}, not {what}"
+    if name.isdigit() and meta["epoch"] != int(name):
+        return f"gives epoch {meta['epoch']}, but it is the checkpoint of epoch {name}"
+    if not all(isinstance(e, dict) for e in meta.get("history") or []):
+        return "gives a history that is not a list of epochs"
+    if len(meta.get("history") or []) > meta["epoch"]:
+        return f"gives a history of {len(meta['history'])} epochs for epoch {meta['epoch']}"
+    if not all(
+        isinstance(f, list) and len(f) == 3 and isinstance(f[1], list)
+        for f in meta.get("fingerprint") or []
+    ):
+        return "gives a fingerprint that is not a list of [path, shape, dtype]"
+    return None
 
 
 def older_hint(step_dir: Path) -> str | None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -118,23 +117,6 @@ def check_shapes(
             )
         if y is not None and len(y) != len(x):
             raise DataError(f"{where}: the {name} split has {len(x)} inputs but {len(y)} targets")
-
-
-def read_inputs(path: str) -> np.ndarray:
-    """Inputs for `predict` from a .npy array or a numeric CSV (one example per row), checked."""
-    p = Path(path)
-    try:
-        if p.suffix == ".npy":
-            x = np.load(p, allow_pickle=False)
-        else:
-            x = np.loadtxt(p, delimiter=",", dtype=np.float32, ndmin=2)
-    except (OSError, ValueError) as e:
-        raise DataError(
-            f"cannot read inputs from {path}: {e}",
-            "give a .npy array or a numeric CSV without header, one example per row",
-        ) from None
-    check_inputs(x, path)
-    return x
 
 
 def check_targets(

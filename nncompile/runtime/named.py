@@ -16,11 +16,9 @@ from ..registry.losses import LOSSES
 from .fit_checks import (
     Fit,
     Splits,
-    check_inputs,
     check_shapes,
     check_targets,
     conform,
-    read_inputs,
 )
 from .trees import first, rows
 
@@ -148,29 +146,16 @@ def io_found(dataset: Any) -> dict:
     return {"tasks": tasks, "labels": dataset.stats.get("target_labels") or {}, "origin": origin}
 
 
-def read_named_inputs(path: str):
-    """Inputs for `predict`: a .npz archive gives one array per input name (a model with several
-    inputs), anything else `fit_checks.read_inputs`'s one array."""
-    if Path(path).suffix != ".npz":
-        return read_inputs(path)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            x = {k: archive[k] for k in archive.files}
-    except (OSError, ValueError) as e:
-        raise DataError(
-            f"cannot read inputs from {path}: {e}",
-            "give a .npz archive with one array per model input, named like the inputs",
-        ) from None
-    for k, a in x.items():
-        check_inputs(a, f"{path}, array {k!r}")
-    return x
-
-
 def write_predictions(out, output: str | None, stream) -> list[str]:
     """Write predictions: to `output` (.npy; for several outputs one file per output,
-    `<stem>_<output>.npy`, or one .npz archive keyed by output name), else as CSV to `stream`
+    `<stem>_<output>.npy`, or one .npz archive keyed by output name; .csv: the CSV below, in that
+    file), else as CSV to `stream`
     (several outputs: a `# <output>` line before each one's rows). Returns what was written."""
     named = out if isinstance(out, Mapping) else {"": out}
+    if output and Path(output).suffix.lower() == ".csv":  # the CSV `predict` prints, in a file
+        with open(output, "w", encoding="utf-8") as f:
+            write_predictions(out, None, f)
+        return [f"wrote {output} ({', '.join(str(np.shape(a)) for a in named.values())})"]
     if output and Path(output).suffix == ".npz":
         arrays: dict[str, Any] = {k or "y": np.asarray(a) for k, a in named.items()}
         np.savez(output, **arrays)
