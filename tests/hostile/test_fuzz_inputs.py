@@ -133,6 +133,17 @@ def test_predictions_as_a_csv_file(run, capsys):
     assert code == 0 and (run.parent / "y.csv").read_text() == printed
 
 
+def test_evaluating_a_split_the_data_lacks(run):
+    """(a ValueError before: `eval --split val` of a run whose data has no validation split)"""
+    import nncompile
+
+    program = nncompile.load(run)
+    with pytest.raises(
+        DataError, match=r"no holdout split to evaluate \(it has train, val, test\)"
+    ):
+        program.evaluate("holdout")
+
+
 # ---- checkpoint metadata edited by hand ---------------------------------------------------------
 GOOD = {"epoch": 2, "epochs": 2, "history": [{"loss": 1.0}, {"loss": 0.5}], "stopping": None}
 
