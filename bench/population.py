@@ -8,12 +8,12 @@ W1 is bench/specs/w1_mlp.nn (the digits MLP, Adam) with its rate made a `let` an
 `--members` rates (log-spaced 1e-4 .. 3e-2) over it, objective minimize(loss) (W1 has no validation
 split). Each mode runs `nncompile.search.sweep` in a fresh process (start-up, data loading,
 compilation and the run folders all count): `sequential` trains the trials one after another
-(population=False), `population` lets the plan train them as one program (on a CPU its members
-one after another inside it, elsewhere vmapped). `--no-cache` runs both without JAX's persistent
+(population=False), `population` lets the plan train them as one program (on a CPU its members one
+after another inside it, elsewhere vmapped). `--no-cache` runs both without JAX's persistent
 compilation cache (a first sweep: each trial of the sequential sweep compiles). The modes are
-interleaved and their order alternates each repetition (`--modes`: which, the first the base of
-the ratios; `population-1` is the population with its members in one group, on one core, as before
-they ran in one group per core). The table gives each run's wall time and
+interleaved and their order alternates each repetition (`--modes`: which, the first the base of the
+ratios; `population-cores` is the population with its members in one group per core, their epochs
+at once on threads: $NNCOMPILE_POPULATION_GROUPS=cores). The table gives each run's wall time and
 CPU time (user + system of the child: on a machine shared with other processes the wall time
 follows their load, the CPU time much less), the ratios of the medians, and the largest relative
 difference of a trial's objective between modes (0 on a CPU: the members' arithmetic is their
@@ -112,10 +112,8 @@ def one(mode: str, spec: Path, out: Path) -> None:
     phases: dict = {"imports": [time.time() - float(os.environ["BENCH_T0"]), time.process_time()]}
     timed(phases)
 
-    if mode == "population-1":  # the members in one group: one core (before this session)
-        import nncompile.runtime.population as pop
-
-        pop.cores = lambda: 1
+    if mode == "population-cores":  # the members in one group per core, at once
+        os.environ["NNCOMPILE_POPULATION_GROUPS"] = "cores"
     result = sweep(
         nncompile.load_spec(str(spec)),
         out=out,
@@ -169,7 +167,7 @@ def main() -> None:
         "--modes",
         default="sequential,population",
         help="modes to interleave, the first the base of the ratios: sequential, population, "
-        "population-1 (the members in one group, on one core)",
+        "population-cores (the members in one group per core)",
     )
     ap.add_argument(
         "--no-cache",

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import nncompile
-from nncompile.runtime.population import Population, member_groups
+from nncompile.runtime.population import GROUPS_ENV, Population, cores, member_groups
 
 SPEC = """
 let lr = 0.01
@@ -29,6 +29,18 @@ train { model: M  data: iris  loss: categorical_crossentropy  optimizer: sgd(lr=
 )
 def test_members_are_dealt_to_groups(size, layout, count, groups):
     assert member_groups(size, layout, count) == groups
+
+
+@pytest.mark.parametrize(
+    "value, count", [(None, 1), ("3", 3), ("cores", min(cores(), 8)), ("0", 1), ("many", 1)]
+)
+def test_the_number_of_groups_comes_from_the_environment(monkeypatch, value, count):
+    if value is None:
+        monkeypatch.delenv(GROUPS_ENV, raising=False)  # one group: the members on one core
+    else:
+        monkeypatch.setenv(GROUPS_ENV, value)
+    assert len(member_groups(8, "map")) == count
+    assert len(member_groups(8, "vmap")) == 1
 
 
 def test_grouped_members_train_as_in_one_group_bit_for_bit(tmp_path):

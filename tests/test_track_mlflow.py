@@ -74,8 +74,9 @@ def test_unknown_tracker_in_a_spec_is_a_check_error(tmp_path, capsys):
 
 
 def test_a_missing_package_names_the_extra(tmp_path, monkeypatch):
-    monkeypatch.setattr(tracking.importlib.util, "find_spec", lambda name: None)
+    # (compiled first: the parser, built on a process's first spec, imports lark's grammars)
     program = nncompile.compile(text=SPEC.format(track="track: [tensorboard]"))
+    monkeypatch.setattr(tracking.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(NncompileError) as e:
         program.fit(epochs=1)
     assert str(e.value) == (

@@ -40,6 +40,7 @@ import jax
 import numpy as np
 from flax import nnx
 
+from ..errors import DataError
 from . import jaxcache, shards
 from . import metrics as M
 from .batches import oversized
@@ -187,7 +188,9 @@ class Trainer(FitLoop):
     def evaluate(self, split: str = "test") -> dict[str, float]:
         """Loss and metrics of a split in eval mode (dropout off, BatchNorm running statistics)."""
         if split not in self.splits or self.splits[split][1] is None:
-            raise ValueError(f"no split {split!r} with targets; have: {', '.join(self.splits)}")
+            have = ", ".join(k for k, (_, y) in self.splits.items() if y is not None)
+            why = f"the data has no {split} split to evaluate (it has {have})"
+            raise DataError(why, f"evaluate {have} (`--split`), or add {split} to `split:`")
         x, y = self._on_device(split)
         packed = self._fns.evaluate(nnx.state(self.model), x, y, self.eval_batch)
         return self._acc.finalize(self._acc.unpack(jax.device_get(packed)))

@@ -6,7 +6,7 @@ state, built by its own program's `make_optimizer`: optax.inject_hyperparams kee
 rate, momentum, weight decay, ... in that state, so the members' states differ only in those
 values. The states are stacked on a leading member axis and one epoch of the trainer's compiled
 scan-fused loop runs over it, the members vmapped or, on a CPU, one after another (`member_layout`)
-in one group per core, the groups' calls at once on threads of their own (`member_groups`): each
+in groups whose calls run at once on threads of their own (`member_groups`; one by default): each
 member sees the same batches in the same order, the same dropout and augmentation keys, as its
 separate run would, with its own values as traced inputs.
 
@@ -86,18 +86,34 @@ def member_layout(backend: str) -> str:
     return "map" if backend == "cpu" else "vmap"
 
 
+# How many groups the members of a population run in on a CPU (`member_groups`): unset or 1, one
+# (the members one after another on one core); "cores", one per core; a number, that many
+GROUPS_ENV = "NNCOMPILE_POPULATION_GROUPS"
+
+
 def member_groups(size: int, layout: str, count: int | None = None) -> list[list[int | None]]:
-    """The members' groups, each trained by one call of the population's epoch: vmapped, one
-    group; one after another (a CPU), `count` groups (default: one per core the process may use,
-    at most one per member), the calls at once on their own threads (XLA computes without the
-    GIL), so the members use every core, each member's arithmetic still its separate run's. The
-    members are dealt round-robin (a sweep's neighbouring rates, which often stop alike, go to
-    different groups) and the last groups padded with None to one size: one compiled epoch."""
+    """The members' groups, each trained by one call of the population's epoch. Vmapped: one
+    group. One after another (a CPU): `count` groups (default: $NNCOMPILE_POPULATION_GROUPS, else
+    one; at most one per member), their calls at once on threads of their own (XLA computes without
+    the GIL), so that the members use several cores, each member's arithmetic still its separate
+    run's. The members are dealt round-robin (a sweep's neighbouring rates, which often stop
+    alike, go to different groups) and the last groups padded with None to one size: one compiled
+    epoch. (One group is the default until groups are measured faster on a quiet machine: on the
+    shared 2-core machine, where a process gets less than a core, they were not: see
+    bench/results/population.md.)"""
     if layout == "vmap":
         return [list(range(size))]
-    count = max(1, min(size, count or cores()))
+    count = max(1, min(size, count or default_groups()))
     per = -(-size // count)
     return [[k if k < size else None for k in range(j, per * count, count)] for j in range(count)]
+
+
+def default_groups() -> int:
+    """$NNCOMPILE_POPULATION_GROUPS: "cores" (the cores this process may run on), a number, or 1."""
+    value = os.environ.get(GROUPS_ENV, "").strip().lower()
+    if value == "cores":
+        return cores()
+    return int(value) if value.isdigit() and int(value) > 0 else 1
 
 
 def cores() -> int:

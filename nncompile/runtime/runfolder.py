@@ -191,9 +191,10 @@ def _prepare(path: Path, lock: LockFile, resume: bool, log) -> RunFolder:
     atomic_write(nxt / MARKER, _marker(False))
     folder = RunFolder(path, lock, staged=True)
     folder.fresh = True
-    if resume and (path / "checkpoints").is_dir():  # continue the run's own checkpoints
-        shutil.copytree(path / "checkpoints", nxt / "checkpoints")
+    if resume:  # continue the run's own checkpoints (none: `restore` says so, naming the folder)
         folder.resume_from = path / "checkpoints"
+        if folder.resume_from.is_dir():
+            shutil.copytree(path / "checkpoints", nxt / "checkpoints")
     return folder
 
 

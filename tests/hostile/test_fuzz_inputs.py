@@ -133,6 +133,17 @@ def test_predictions_as_a_csv_file(run, capsys):
     assert code == 0 and (run.parent / "y.csv").read_text() == printed
 
 
+def test_evaluating_a_split_the_data_lacks(run):
+    """(a ValueError before: `eval --split val` of a run whose data has no validation split)"""
+    import nncompile
+
+    program = nncompile.load(run)
+    with pytest.raises(
+        DataError, match=r"no holdout split to evaluate \(it has train, val, test\)"
+    ):
+        program.evaluate("holdout")
+
+
 # ---- checkpoint metadata edited by hand ---------------------------------------------------------
 GOOD = {"epoch": 2, "epochs": 2, "history": [{"loss": 1.0}, {"loss": 0.5}], "stopping": None}
 
@@ -179,3 +190,14 @@ def test_resume_from_hand_edited_metadata_is_a_diagnostic_and_changes_nothing(
         assert sorted(p.name for p in run.iterdir()) == listing
     finally:
         meta_file.write_text(before)
+
+
+def test_resume_without_checkpoints_names_the_run_not_its_staging_folder(run, capsys, tmp_path):
+    """(it named the hidden `.run.nncompile-next/checkpoints` a re-run is staged in)"""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy, symlinks=True)
+    shutil.rmtree(copy / "checkpoints")
+    code, text = cli(capsys, "train", run.parent / "s.nn", "--resume", "--out", copy, "--quiet")
+    assert code == 1 and f"no checkpoint to resume from in {copy / 'checkpoints'}\n" in text, text
