@@ -183,9 +183,9 @@ class Population(Trainer):
             leaves.append(flat)
         self.layout = layout or member_layout(jax.default_backend())
         self.groups = member_groups(self.size, self.layout, groups)
-        # a padding slot holds a copy of its group's first member (never trained: skipped)
+        # a padding slot holds a copy of member 1's state (never trained: skipped)
         self.states = [
-            [_stack(column) for column in zip(*(leaves[k or g[0]] for k in g), strict=True)]
+            [_stack(column) for column in zip(*(leaves[k or 0] for k in g), strict=True)]
             for g in self.groups
         ]
         fns, steps, acc = self._fns, self.batching.steps, self._acc
