@@ -9,8 +9,11 @@ into whole groups of k batches (the remainder is dropped).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from .. import diagnostics as D
 from ..diagnostics import Collector
+from ..registry.layers import LAYERS
 from ..runconfig import batch_hint
 from . import ir
 
@@ -47,6 +50,16 @@ def check_scale(train: ir.Train, out: Collector, where) -> None:
             where("logical_shards"),
             f"use a multiple of {n}, e.g. `logical_shards: {n * max(1, shards // n)}`",
         )
+    coupled = next(batch_statistics(train.model), None) if train.model is not None else None
+    if shards is not None and shards > 1 and coupled is not None:
+        out.error(
+            D.BAD_VALUE,
+            f"`logical_shards: {shards}`: {coupled} keeps batch statistics, which couple every "
+            "row of a batch, so the model's steps cannot be computed shard by shard",
+            where("logical_shards"),
+            "remove `logical_shards` (resuming on another device count then agrees to float "
+            "tolerance), or use layer_norm()",
+        )
     if shards is not None and isinstance(p.batch_size, int) and p.batch_size % shards:
         out.error(
             D.BAD_VALUE,
@@ -72,3 +85,12 @@ def check_scale(train: ir.Train, out: Collector, where) -> None:
                 where("drop_remainder"),
                 "remove `drop_remainder: false` (the examples left out change every epoch)",
             )
+
+
+def batch_statistics(model: ir.Model) -> Iterator[str]:
+    """The layers of `model` (and of the models it uses as layers) that keep batch statistics."""
+    for node in model.nodes:
+        if node.submodel is not None:
+            yield from batch_statistics(node.submodel)
+        elif node.kind in LAYERS and LAYERS[node.kind].batch_statistics:
+            yield f"{node.kind} ({node.name})"

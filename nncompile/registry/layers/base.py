@@ -60,7 +60,9 @@ class Layer(Entry):
       entry ``shape``'s; None: one tensor. Its lowering then sets ``apply_all`` and ``unpack``;
     - ``tensor_args``: keyword arguments that name tensors (``initial_state=[h, c]``): the walk
       reads them as further inputs, after the one the layer transforms, and validates the
-      arguments with the tensor names as strings.
+      arguments with the tensor names as strings;
+    - ``batch_statistics``: it keeps statistics of the batches it sees (BatchNorm), which couple
+      every row of a batch: a step of its model cannot be cut into `logical_shards`.
     """
 
     shape: Callable[[Any, list[Shape]], Shape]
@@ -76,6 +78,7 @@ class Layer(Entry):
     extra_activation_floats: Callable[[Any, tuple[Shape, ...], Shape], int] | None = None
     outputs: Callable[[Any, list[Shape]], dict[str, Shape] | None] | None = None
     tensor_args: tuple[str, ...] = ()
+    batch_statistics: bool = False
 
 
 def rank(name: str, x: Shape, *ranks: int, hint: str | None = None) -> None:

@@ -143,6 +143,7 @@ ENTRIES = [
         count=lambda p, x, out: 4 * x[0][-1],
         lower=lower_batch_norm,
         example=Example("batch_norm()", ("[6, 6, 4]",)),
+        batch_statistics=True,
     ),
     Layer(
         "layer_norm",

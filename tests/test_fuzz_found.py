@@ -1,0 +1,29 @@
+"""What the generated specs (bench/fuzz_specs.py, package fuzz) found: specs that passed `check`
+and then failed when training started. Each is now refused by `check` at the line to change."""
+
+from __future__ import annotations
+
+import nncompile
+
+BATCH_NORM = """\
+data d { source: synthetic("blobs", n=24, features=8, classes=3)  split: {train: 1} }
+model Block(w) { dense(w)  batch_norm() }
+model M { input x: [8]  Block(4)  dense(3, activation=softmax) }
+train { model: M  data: d  loss: categorical_crossentropy  batch_size: full
+        logical_shards: 2 }
+"""
+
+
+def test_logical_shards_of_a_model_with_batch_statistics_is_refused_at_check():
+    """(11 of 150 generated specs: `check` passed, the first epoch raised a ConfigError)"""
+    (d,) = nncompile.check(text=BATCH_NORM)
+    assert (d.code, d.span.line, d.message, d.hint) == (
+        "E300",
+        5,
+        "`logical_shards: 2`: batch_norm (batch_norm_1) keeps batch statistics, which couple "
+        "every row of a batch, so the model's steps cannot be computed shard by shard",
+        "remove `logical_shards` (resuming on another device count then agrees to float "
+        "tolerance), or use layer_norm()",
+    )
+    assert nncompile.check(text=BATCH_NORM.replace("logical_shards: 2", "logical_shards: 1")) == []
+    assert nncompile.check(text=BATCH_NORM.replace("batch_norm()", "layer_norm()")) == []
