@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import NncompileError
+from .trees import each
 
 SUFFIXES = (".png", ".npy", ".txt")
 MAX_SAMPLES = 4096  # examples (GANs, sequences) in one call
@@ -151,8 +152,15 @@ def _draw(probs: np.ndarray, temperature: float, rng: np.random.Generator) -> in
 # ---- sequences -----------------------------------------------------------------------------------
 def _sequences(trainer, dataset, n: int) -> Sample:
     split = "test" if "test" in trainer.splits else "train"
-    x = trainer.splits[split][0][:n]
-    out = np.asarray(trainer.predict(x))
+    x = each(lambda a: a[:n], trainer.splits[split][0])  # (a dict: a model with several inputs)
+    out = trainer.predict(x)
+    if isinstance(out, dict):
+        raise SampleError(
+            "sample draws the sequences of a model with one output; this model has several "
+            f"({', '.join(out)})",
+            "use `nncompile predict` (with --output y.npz: one array per output)",
+        )
+    out = np.asarray(out)
     if out.ndim < 3:
         raise SampleError(
             "sample makes images from GANs, text from character or word models and sequences "
