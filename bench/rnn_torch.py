@@ -13,14 +13,18 @@ the same Glorot-uniform weights (zero biases) in every form: the same function, 
 losses agree up to float order (Keras reports its epoch's mean loss instead).
 
 Forms:
-  emitted   the layer nncompile emits (registry/layers/recurrent.py) with its defaults
-  step-uK   the same layer, each step projecting its own input (hoist=False), scan unroll K
-  hoist-uK  the same layer, every step's input projected by ONE matmul before the loop, unroll K
+  emitted   the layer nncompile emits (registry/layers/recurrent.py) with its defaults; a form
+            NAME-step, NAME-hoist, NAME-uK (e.g. emitted-step-u2) pins the options: each step
+            projecting its own input (hoist=False) or every step's input projected by ONE matmul
+            before the loop (hoist=True); scan unroll K
+  xla       (gru) the GRU emitted before: its cell in the shared loop (RecurrentLayer.loop),
+            differentiated by XLA (simple_rnn: the emitted layer)
   rz        (gru) candidate cell: the r and z gates' sigmoid as one op over [B, 2U], slices
             instead of splits, h' = n + z (h - n)
-  vjp       (simple_rnn) candidate: a hand-written backward (jax.custom_vjp): the forward loop
-            keeps every h; the backward loop does one matmul per step (dh = dz R^T) and the
-            weight gradients are ONE matmul over all steps after it
+  vjp       candidate: a hand-written backward (jax.custom_vjp, tanh, many-to-one): the forward
+            loop keeps every h (gru: and r, z, n, (h R)_n); the backward loop does one matmul per
+            step (dh = dz R^T) and the weight gradients are ONE matmul over all steps after it
+            (lstm_torch.py's `vjp` for these cells)
   torch     PyTorch eager: nn.GRU / nn.RNN(1, 64, batch_first=True) + nn.Linear
   keras     Keras 3 on JAX: GRU(64) / SimpleRNN(64) + Dense(1), `fit` of one epoch a call
 """
@@ -73,12 +77,29 @@ def candidate_classes(kind: str) -> dict[str, type]:
 
             return step
 
+    class Xla(base):  # type: ignore[misc, valid-type]
+        """The GRU as emitted before: its cell in the shared loop, differentiated by XLA."""
+
+        loop = base.__mro__[1].loop
+
+        def cell(self, proj, r, act):
+            def step(carry, xw_t):
+                (h,) = carry
+                x_r, x_z, x_n = jnp.split(proj(xw_t), 3, axis=-1)
+                h_r, h_z, h_n = jnp.split(h @ r, 3, axis=-1)
+                z = jax.nn.sigmoid(x_z + h_z)
+                n = act(x_n + jax.nn.sigmoid(x_r + h_r) * h_n)
+                return ((1.0 - z) * n + z * h,)
+
+            return step
+
     class Vjp(base):  # type: ignore[misc, valid-type]
         def __call__(self, x, initial_carry=None, return_carry=False):
             k, r, b = self.kernel[...], self.recurrent_kernel[...], self.bias[...]
-            return vjp_rnn(k, r, b, jnp.swapaxes(x, 0, 1))
+            run = vjp_gru if kind == "gru" else vjp_rnn
+            return run(k, r, b, jnp.swapaxes(x, 0, 1))
 
-    return {"emitted": base, "rz": RZ, "vjp": Vjp}
+    return {"emitted": base, "rz": RZ, "vjp": Vjp, "xla": Xla if kind == "gru" else base}
 
 
 def vjp_rnn(k, r, b, xs):
@@ -114,15 +135,58 @@ def vjp_rnn(k, r, b, xs):
     return run(k, r, b, xs)
 
 
+def vjp_gru(k, r, b, xs):
+    """tanh GRU over xs [T, B, F] from zeros -> the last h, with a hand-written backward: the
+    forward loop keeps r, z, n, (h R)_n and h per step; the weight gradients after the loop."""
+
+    def fwd(k, r, b, xs):
+        u = r.shape[0]
+
+        def step(h, xw):
+            hr = h @ r
+            rz = jax.nn.sigmoid(xw[:, : 2 * u] + hr[:, : 2 * u])
+            rr, z, hn = rz[:, :u], rz[:, u:], hr[:, 2 * u :]
+            n = jnp.tanh(xw[:, 2 * u :] + rr * hn)
+            return n + z * (h - n), (rr, z, n, hn, h)
+
+        h0 = jnp.zeros((xs.shape[1], u), xs.dtype)
+        h, saved = jax.lax.scan(step, h0, jnp.einsum("tbf,fg->tbg", xs, k) + b)
+        return h, (k, r, xs, *saved)
+
+    def bwd(res, dh):
+        k, r, xs, rr, z, n, hn, hprev = res
+
+        def step(dh, t):
+            rr, z, n, hn, h = t
+            dan = dh * (1 - z) * (1 - n * n)
+            dar, daz = dan * hn * rr * (1 - rr), dh * (h - n) * z * (1 - z)
+            dhr = jnp.concatenate([dar, daz, dan * rr], -1)
+            return dh * z + dhr @ r.T, (dhr, dan)
+
+        _, (dhr, dan) = jax.lax.scan(step, dh, (rr, z, n, hn, hprev), reverse=True)
+        dxw = jnp.concatenate([dhr[..., : 2 * r.shape[0]], dan], -1)
+        return (
+            jnp.einsum("tbf,tbg->fg", xs, dxw),
+            jnp.einsum("tbu,tbg->ug", hprev, dhr),
+            dxw.sum((0, 1)),
+            jnp.einsum("tbg,fg->tbf", dxw, k),
+        )
+
+    run = jax.custom_vjp(lambda *a: fwd(*a)[0])
+    run.defvjp(fwd, bwd)
+    return run(k, r, b, xs)
+
+
 def make_layer(kind: str, form: str):
-    """The emitted layer or a candidate; ``step-uK`` / ``hoist-uK`` pin hoist and unroll."""
-    classes = candidate_classes(kind)
+    """The emitted layer or a candidate; ``-step`` / ``-hoist`` / ``-uK`` pin hoist and unroll."""
+    name, *pins = form.split("-")
+    cls = candidate_classes(kind)[name]
     kw: dict = {}
-    if "-u" in form:
-        how, unroll = form.split("-u")
-        kw = {"hoist": how == "hoist", "unroll": int(unroll)}
-        form = "emitted"
-    cls = classes[form]
+    for pin in pins:
+        if pin in ("step", "hoist"):
+            kw["hoist"] = pin == "hoist"
+        else:
+            kw["unroll"] = int(pin.removeprefix("u"))
 
     def make(w):
         rngs = nnx.Rngs(0)
