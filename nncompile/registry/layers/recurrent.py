@@ -11,6 +11,14 @@ defaults: GRU hoists, LSTM and simple RNN project per step. bench/gpu_table.sh m
 forms on a GPU: there, unrolling the time loop 8 steps per iteration made a W5 LSTM epoch 2.0x
 faster (bench/results/gpu_h200.md), hence ``unroll=None`` (the default): 8 off the CPU, 1 on it.
 
+One class, RecurrentLayer, holds what the three share (options, projection, initial carry, the
+time loop); a kind draws its kernels and defines its cell. The GRU defines its own loop instead,
+with a hand-written backward (jax.custom_vjp: the gates saved by the forward loop, one matmul a
+step backwards, the weight gradients as one matmul over all steps after it): a W5-shaped GRU epoch
+then costs 0.72-0.73x the CPU time of XLA's own backward (bench/rnn_torch.py, single-threaded,
+bench/results/rnn_cpu.md), where the LSTM's hand-written backward was slower than XLA's
+(bench/results/cpu_all_refs.md section 4) and the simple RNN's gained too little to keep.
+
 The parameters are drawn like Flax's cells (nnx.LSTMCell, nnx.GRUCell, nnx.SimpleCell) gate by
 gate, with the same random keys in the same order, and concatenated: the same initial function
 as the per-gate cells (tests/test_perf_recurrent.py checks outputs and gradients against them).
@@ -26,8 +34,8 @@ RECURRENT_LAYER = Snippet(
 class RecurrentLayer(nnx.Module):
     """What the recurrent layers share: their options, the inputs' projection, the initial carry
     and the time loop. A layer draws ``kernel`` [F, G], ``recurrent_kernel`` [U, G] and ``bias``
-    [G] and defines ``cell(proj, r, act) -> step(carry, xw_t) -> carry``; the carry holds the
-    layer's ``states`` in the spec's order reversed (h last: an LSTM's (c, h))."""
+    [G] and defines ``cell(proj, r, act) -> step(carry, xw_t) -> carry`` (or its own ``loop``);
+    the carry holds its ``states`` in the spec's order reversed (h last: an LSTM's (c, h))."""
 
     states, hoist = 1, False  # the class's default for ``hoist``
 
@@ -135,8 +143,8 @@ class GRU(RecurrentLayer):
     def loop(self, x, carry, unroll):
         """The time loop with a hand-written backward (jax.custom_vjp): the forward loop keeps
         each step's gates; the backward loop does one matmul a step (dh R^T) and the weight
-        gradients are one matmul over all steps after it (bench/results/rnn_cpu.md: 0.6x the CPU
-        time of XLA's own backward of the loop on a W5 epoch)."""
+        gradients are one matmul over all steps after it (bench/results/rnn_cpu.md: 0.72x the
+        CPU time of XLA's own backward of the loop on a W5 epoch)."""
         u, act, hoist = self.units, self.activation, self.hoist
         sequences, reverse = self.sequences, self.reverse
         k, b, r = self.kernel[...], self.bias[...], self.recurrent_kernel[...]
