@@ -85,10 +85,11 @@ class GRU(RecurrentLayer):
     def loop(self, x, carry, unroll):
         """The time loop with a hand-written backward (jax.custom_vjp): the forward loop keeps
         each step's gates; the backward loop does one matmul a step (dh R^T) and the weight
-        gradients are one matmul over all steps after it (bench/results/rnn_cpu.md: 0.72x the
-        CPU time of XLA's own backward of the loop on a W5 epoch)."""
+        gradients are one matmul over all steps after it (bench/results/rnn_cpu.md: 0.72-0.94x
+        the CPU time of XLA's own backward of the loop on a W5 epoch)."""
         u, act, hoist = self.units, self.activation, self.hoist
         sequences, reverse = self.sequences, self.reverse
+        tanh = act is jax.nn.tanh  # its derivative from its output: keep n, else its input
         k, b, r = self.kernel[...], self.bias[...], self.recurrent_kernel[...]
         primals = (k, b, r, jnp.swapaxes(x, 0, 1), carry[0])
         dtypes = [v.dtype for v in primals]  # of the gradients
@@ -100,29 +101,32 @@ class GRU(RecurrentLayer):
                 a = xw[:, 2 * u :] + rz[:, :u] * hr[:, 2 * u :]
                 n, z = act(a), rz[:, u:]
                 h2 = (1.0 - z) * n + z * h
-                return h2, (h2 if sequences else None, (rz, a, hr[:, 2 * u :], h))
+                return h2, (h2 if sequences else None, (rz, n if tanh else a, hr[:, 2 * u :], h))
 
             xw = jnp.einsum("tbf,fg->tbg", xs, k) + b if hoist else xs
             h, (hs, saved) = jax.lax.scan(step, h0, xw, reverse=reverse, unroll=unroll)
             return ((h, hs) if sequences else h), (k, r, xs, saved)
 
         def backward(res, g):
-            k, r, xs, (rz, a, hn, hprev) = res
+            k, r, xs, (rz, na, hn, hprev) = res
             dh, dys = g if sequences else (g, None)
 
             def step(dh, t):
-                rz, a, hn, h, dy = t
+                rz, na, hn, h, dy = t
                 dh = dh if dy is None else dh + dy
-                n, act_vjp = jax.vjp(act, a)
-                (da,) = act_vjp(dh * (1.0 - rz[:, u:]))
-                drz = jnp.concatenate([da * hn, dh * (h - n)], -1) * rz * (1.0 - rz)
-                dhr = jnp.concatenate([drz, da * rz[:, :u]], -1)
-                return dh * rz[:, u:] + dhr @ r.T, (drz, da)
+                rr, z = rz[:, :u], rz[:, u:]
+                if tanh:
+                    n, da = na, dh * (1.0 - z) * (1.0 - na * na)
+                else:
+                    n, act_vjp = jax.vjp(act, na)
+                    (da,) = act_vjp(dh * (1.0 - z))
+                dr, dz = da * hn * rr * (1.0 - rr), dh * (h - n) * z * (1.0 - z)
+                dhr = jnp.concatenate([dr, dz, da * rr], -1)
+                return dh * z + dhr @ r.T, (dhr, da)
 
-            t = (rz, a, hn, hprev, dys)
-            dh0, (drz, da) = jax.lax.scan(step, dh, t, reverse=not reverse, unroll=unroll)
-            dxw = jnp.concatenate([drz, da], -1)
-            dhr = jnp.concatenate([drz, da * rz[..., :u]], -1)
+            t = (rz, na, hn, hprev, dys)
+            dh0, (dhr, da) = jax.lax.scan(step, dh, t, reverse=not reverse, unroll=unroll)
+            dxw = jnp.concatenate([dhr[..., : 2 * u], da], -1)
             grads = (
                 jnp.einsum("tbf,tbg->fg", xs, dxw),
                 dxw.sum((0, 1)),
