@@ -202,6 +202,39 @@ def make_keras(w):
     return epoch
 
 
+def interleave(runs: dict, x: np.ndarray, y: np.ndarray, epochs: int, rng) -> tuple:
+    """Time every form's epoch on the same batches, interleaved epoch by epoch (the order rotated),
+    the first epoch untimed (it compiles). Returns CPU and wall seconds per form and epoch, and
+    each form's last batch loss."""
+    forms = list(runs)
+    cpu: dict[str, list[float]] = {f: [] for f in forms}
+    wall: dict[str, list[float]] = {f: [] for f in forms}
+    last = {}
+    for ep in range(epochs + 1):
+        idx = rng.permutation(len(x))[:1600].reshape(50, 32)
+        xb, yb = x[idx], y[idx]
+        for f in forms[ep % len(forms) :] + forms[: ep % len(forms)]:
+            t0, c0 = time.perf_counter(), time.process_time()
+            last[f] = runs[f](xb, yb)
+            if ep:
+                wall[f].append(time.perf_counter() - t0)
+                cpu[f].append(time.process_time() - c0)
+    return cpu, wall, last
+
+
+def report(cpu: dict, wall: dict, last: dict, label: str = "") -> None:
+    forms = list(cpu)
+    base = statistics.median(cpu[forms[0]])
+    for f in forms:
+        c = statistics.median(cpu[f])
+        print(
+            f"{label}{f:10s} CPU {c * 1e3:7.1f} ms/epoch (min {min(cpu[f]) * 1e3:6.1f}, "
+            f"x{c / base:.2f} of {forms[0]})  wall {statistics.median(wall[f]) * 1e3:7.1f} ms  "
+            f"last batch loss {last[f]:.4f}",
+            flush=True,
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=4, help="timed epochs (after one untimed)")
@@ -217,29 +250,9 @@ def main() -> None:
         "w": glorot(rng, (U, 1)),
         "wb": np.zeros(1, np.float32),
     }
-    forms = a.forms.split(",")
     makers = {"emitted": make_emitted, "vjp": make_vjp, "torch": make_torch, "keras": make_keras}
-    runs = {f: makers[f](w) for f in forms}
-    cpu: dict[str, list[float]] = {f: [] for f in forms}
-    wall: dict[str, list[float]] = {f: [] for f in forms}
-    last = {}
-    for ep in range(a.epochs + 1):  # interleaved epoch by epoch, the order rotated
-        idx = rng.permutation(len(x))[:1600].reshape(50, 32)
-        xb, yb = x[idx], y[idx]
-        for f in forms[ep % len(forms) :] + forms[: ep % len(forms)]:
-            t0, c0 = time.perf_counter(), time.process_time()
-            last[f] = runs[f](xb, yb)
-            if ep:  # the first epoch compiles
-                wall[f].append(time.perf_counter() - t0)
-                cpu[f].append(time.process_time() - c0)
-    base = statistics.median(cpu[forms[0]])
-    for f in forms:
-        c = statistics.median(cpu[f])
-        print(
-            f"{f:8s} CPU {c * 1e3:7.1f} ms/epoch (min {min(cpu[f]) * 1e3:6.1f}, "
-            f"x{c / base:.2f} of {forms[0]})  wall {statistics.median(wall[f]) * 1e3:7.1f} ms  "
-            f"last batch loss {last[f]:.4f}"
-        )
+    runs = {f: makers[f](w) for f in a.forms.split(",")}
+    report(*interleave(runs, x, y, a.epochs, rng))
 
 
 if __name__ == "__main__":

@@ -13,75 +13,134 @@ from flax import nnx
 KERNEL_INIT = nnx.initializers.glorot_uniform()  # the language's default kernel initializer
 
 
-def run_cell(cell, carry, xw, sequences, reverse, unroll):
-    """Scan ``cell(carry, xw_t) -> carry`` over the time-major projections ``xw`` [T, B, G] (a
-    carry's last element is h). Returns (final carry, outputs [B, T, U] or the final h).
-    ``unroll=None``: by backend -- 8 steps per loop iteration on an accelerator, where a step is
-    latency-bound (a W5 epoch on an H200: 34.5 ms against 70.9 ms), 1 on a CPU."""
-    if unroll is None:
-        unroll = 1 if jax.default_backend() == "cpu" else 8
+class RecurrentLayer(nnx.Module):
+    """What the recurrent layers share: their options, the inputs' projection, the initial carry
+    and the time loop. A layer draws ``kernel`` [F, G], ``recurrent_kernel`` [U, G] and ``bias``
+    [G] and defines ``cell(proj, r, act) -> step(carry, xw_t) -> carry`` (or its own ``loop``);
+    the carry holds its ``states`` in the spec's order reversed (h last: an LSTM's (c, h))."""
 
-    def step(carry, xw_t):
-        carry = cell(carry, xw_t)
-        return carry, (carry[-1] if sequences else None)
+    states, hoist = 1, False  # the class's default for ``hoist``
 
-    carry, hs = jax.lax.scan(step, carry, xw, reverse=reverse, unroll=unroll)
-    return carry, (jnp.swapaxes(hs, 0, 1) if sequences else carry[-1])
-
-
-class GRU(nnx.Module):
-    """GRU layer, gates r, z, n fused: x [B, T, F] -> [B, T, U] (sequences) or the last h [B, U].
-    Drawn like nnx.GRUCell (same keys)."""
-
-    def __init__(self, features, units, *, kernel_init, recurrent_kernel_init=None,
-                 activation=jax.nn.tanh, sequences=False, reverse=False, hoist=True, unroll=None,
-                 rngs):
-        recurrent_kernel_init = recurrent_kernel_init or nnx.initializers.orthogonal()
+    def options(self, units, recurrent_kernel_init, activation=jax.nn.tanh, sequences=False,
+                reverse=False, hoist=None, unroll=None):
+        """Stores the options; returns the recurrent kernels' initializer (default orthogonal).
+        ``hoist``: project every step's input with ONE matmul before the loop instead of one per
+        step. ``unroll=None``: by backend -- 8 steps per loop iteration on an accelerator, where a
+        step is latency-bound (a W5 epoch on an H200: 34.5 ms against 70.9 ms), 1 on a CPU."""
         self.units, self.activation, self.sequences = units, activation, sequences
-        self.reverse, self.hoist, self.unroll = reverse, hoist, unroll
+        self.reverse, self.unroll = reverse, unroll
+        if hoist is not None:
+            self.hoist = hoist
+        return recurrent_kernel_init or nnx.initializers.orthogonal()
+
+    def __call__(self, x, initial_carry=None, return_carry=False):
+        """x [B, T, F] -> outputs [B, T, U] (sequences) or the last h [B, U]; ``return_carry``:
+        (the final states in the spec's order -- an LSTM's (h, c), h alone otherwise, outputs)."""
+        dtype = jnp.result_type(x.dtype, self.kernel.dtype)
+        if initial_carry is None:
+            carry = (jnp.zeros((x.shape[0], self.units), dtype),) * self.states
+        else:
+            given = initial_carry if isinstance(initial_carry, tuple) else (initial_carry,)
+            carry = tuple(s.astype(dtype) for s in given[::-1])
+        unroll = self.unroll
+        if unroll is None:  # by backend (see ``options``)
+            unroll = 1 if jax.default_backend() == "cpu" else 8
+        carry, out = self.loop(x, carry, unroll)
+        if not return_carry:
+            return out
+        return (carry[::-1] if self.states > 1 else carry[0]), out
+
+    def loop(self, x, carry, unroll):
+        """``cell``'s steps over x [B, T, F] from ``carry`` (XLA differentiates the loop):
+        (the final carry, the outputs)."""
+        k, b = self.kernel[...], self.bias[...]
+        if self.hoist:  # every step's projection, time-major: [T, B, G]
+            xs, proj = jnp.einsum("btf,fg->tbg", x, k) + b, lambda v: v
+        else:  # the inputs, time-major [T, B, F]: each step projects its own
+            xs, proj = jnp.swapaxes(x, 0, 1), lambda v: v @ k + b
+        cell = self.cell(proj, self.recurrent_kernel[...], self.activation)
+        sequences = self.sequences
+
+        def step(carry, xw_t):
+            carry = cell(carry, xw_t)
+            return carry, (carry[-1] if sequences else None)
+
+        carry, hs = jax.lax.scan(step, carry, xs, reverse=self.reverse, unroll=unroll)
+        return carry, (jnp.swapaxes(hs, 0, 1) if sequences else carry[-1])
+
+
+class GRU(RecurrentLayer):
+    """GRU layer, gates r, z, n fused. Drawn like nnx.GRUCell (same keys)."""
+
+    hoist = True
+
+    def __init__(self, features, units, *, kernel_init, recurrent_kernel_init=None, rngs,
+                 **options):
+        recurrent_kernel_init = self.options(units, recurrent_kernel_init, **options)
         self.kernel = nnx.Param(kernel_init(rngs.params(), (features, 3 * units)))
         rngs.params()  # the input bias (zeros): its key is drawn
         self.bias = nnx.Param(jnp.zeros((3 * units,)))
         self.recurrent_kernel = nnx.Param(recurrent_kernel_init(rngs.params(), (units, 3 * units)))
 
-    def _inputs(self, x):
-        """The time-major inputs of the loop and the projection a step applies to its own: with
-        ``hoist``, every step's projection as one matmul here ([B, T, F] -> [T, B, G]); else the
-        inputs [T, B, F], each step projecting its own."""
-        k, b = self.kernel[...], self.bias[...]
-        if self.hoist:
-            return jnp.einsum("btf,fg->tbg", x, k) + b, lambda v: v
-        return jnp.swapaxes(x, 0, 1), lambda v: v @ k + b
+    def loop(self, x, carry, unroll):
+        """The time loop with a hand-written backward (jax.custom_vjp): the forward loop keeps
+        each step's gates; the backward loop does one matmul a step (dh R^T) and the weight
+        gradients are one matmul over all steps after it (bench/results/rnn_cpu.md: 0.72-0.94x
+        the CPU time of XLA's own backward of the loop on a W5 epoch)."""
+        u, act, hoist = self.units, self.activation, self.hoist
+        sequences, reverse = self.sequences, self.reverse
+        tanh = act is jax.nn.tanh  # its derivative from its output: keep n, else its input
+        k, b, r = self.kernel[...], self.bias[...], self.recurrent_kernel[...]
+        primals = (k, b, r, jnp.swapaxes(x, 0, 1), carry[0])
+        dtypes = [v.dtype for v in primals]  # of the gradients
 
-    def _carry(self, xw, initial_carry, states):
-        """The initial states in the projections' dtype: zeros, or ``initial_carry``."""
-        if initial_carry is None:
-            dtype = jnp.result_type(xw.dtype, self.kernel.dtype)
-            return (jnp.zeros(xw.shape[1:2] + (self.units,), dtype),) * states
-        states = initial_carry if isinstance(initial_carry, tuple) else (initial_carry,)
-        return tuple(s.astype(jnp.result_type(xw.dtype, self.kernel.dtype)) for s in states)
+        def forward(k, b, r, xs, h0):
+            def step(h, x_t):
+                xw, hr = (x_t if hoist else x_t @ k + b), h @ r
+                rz = jax.nn.sigmoid(xw[:, : 2 * u] + hr[:, : 2 * u])
+                a = xw[:, 2 * u :] + rz[:, :u] * hr[:, 2 * u :]
+                n, z = act(a), rz[:, u:]
+                h2 = (1.0 - z) * n + z * h
+                return h2, (h2 if sequences else None, (rz, n if tanh else a, hr[:, 2 * u :], h))
 
-    def _out(self, carry, out, return_carry):
-        return (self.carry_out(carry), out) if return_carry else out
+            xw = jnp.einsum("tbf,fg->tbg", xs, k) + b if hoist else xs
+            h, (hs, saved) = jax.lax.scan(step, h0, xw, reverse=reverse, unroll=unroll)
+            return ((h, hs) if sequences else h), (k, r, xs, saved)
 
-    def carry_out(self, carry):
-        return carry[0]
+        def backward(res, g):
+            k, r, xs, (rz, na, hn, hprev) = res
+            dh, dys = g if sequences else (g, None)
 
-    def __call__(self, x, initial_carry=None, return_carry=False):
-        xw, proj = self._inputs(x)
-        r, act = self.recurrent_kernel[...], self.activation
-        carry = self._carry(xw, initial_carry, 1)
+            def step(dh, t):
+                rz, na, hn, h, dy = t
+                dh = dh if dy is None else dh + dy
+                rr, z = rz[:, :u], rz[:, u:]
+                if tanh:
+                    n, da = na, dh * (1.0 - z) * (1.0 - na * na)
+                else:
+                    n, act_vjp = jax.vjp(act, na)
+                    (da,) = act_vjp(dh * (1.0 - z))
+                dr, dz = da * hn * rr * (1.0 - rr), dh * (h - n) * z * (1.0 - z)
+                dhr = jnp.concatenate([dr, dz, da * rr], -1)
+                return dh * z + dhr @ r.T, (dhr, da)
 
-        def cell(carry, xw_t):
-            (h,) = carry
-            x_r, x_z, x_n = jnp.split(proj(xw_t), 3, axis=-1)
-            h_r, h_z, h_n = jnp.split(h @ r, 3, axis=-1)
-            z = jax.nn.sigmoid(x_z + h_z)
-            n = act(x_n + jax.nn.sigmoid(x_r + h_r) * h_n)
-            return ((1.0 - z) * n + z * h,)
+            t = (rz, na, hn, hprev, dys)
+            dh0, (dhr, da) = jax.lax.scan(step, dh, t, reverse=not reverse, unroll=unroll)
+            dxw = jnp.concatenate([dhr[..., : 2 * u], da], -1)
+            grads = (
+                jnp.einsum("tbf,tbg->fg", xs, dxw),
+                dxw.sum((0, 1)),
+                jnp.einsum("tbu,tbg->ug", hprev, dhr),
+                jnp.einsum("tbg,fg->tbf", dxw, k),
+                dh0,
+            )
+            return tuple(d.astype(t) for d, t in zip(grads, dtypes))
 
-        carry, out = run_cell(cell, carry, xw, self.sequences, self.reverse, self.unroll)
-        return self._out(carry, out, return_carry)
+        run = jax.custom_vjp(lambda *a: forward(*a)[0])
+        run.defvjp(forward, backward)
+        out = run(*primals)
+        h, hs = out if sequences else (out, None)
+        return (h,), (jnp.swapaxes(hs, 0, 1) if sequences else h)
 
 
 class CharRNN(nnx.Module):

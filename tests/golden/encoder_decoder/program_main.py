@@ -13,33 +13,71 @@ from flax import nnx
 KERNEL_INIT = nnx.initializers.glorot_uniform()  # the language's default kernel initializer
 
 
-def run_cell(cell, carry, xw, sequences, reverse, unroll):
-    """Scan ``cell(carry, xw_t) -> carry`` over the time-major projections ``xw`` [T, B, G] (a
-    carry's last element is h). Returns (final carry, outputs [B, T, U] or the final h).
-    ``unroll=None``: by backend -- 8 steps per loop iteration on an accelerator, where a step is
-    latency-bound (a W5 epoch on an H200: 34.5 ms against 70.9 ms), 1 on a CPU."""
-    if unroll is None:
-        unroll = 1 if jax.default_backend() == "cpu" else 8
+class RecurrentLayer(nnx.Module):
+    """What the recurrent layers share: their options, the inputs' projection, the initial carry
+    and the time loop. A layer draws ``kernel`` [F, G], ``recurrent_kernel`` [U, G] and ``bias``
+    [G] and defines ``cell(proj, r, act) -> step(carry, xw_t) -> carry`` (or its own ``loop``);
+    the carry holds its ``states`` in the spec's order reversed (h last: an LSTM's (c, h))."""
 
-    def step(carry, xw_t):
-        carry = cell(carry, xw_t)
-        return carry, (carry[-1] if sequences else None)
+    states, hoist = 1, False  # the class's default for ``hoist``
 
-    carry, hs = jax.lax.scan(step, carry, xw, reverse=reverse, unroll=unroll)
-    return carry, (jnp.swapaxes(hs, 0, 1) if sequences else carry[-1])
+    def options(self, units, recurrent_kernel_init, activation=jax.nn.tanh, sequences=False,
+                reverse=False, hoist=None, unroll=None):
+        """Stores the options; returns the recurrent kernels' initializer (default orthogonal).
+        ``hoist``: project every step's input with ONE matmul before the loop instead of one per
+        step. ``unroll=None``: by backend -- 8 steps per loop iteration on an accelerator, where a
+        step is latency-bound (a W5 epoch on an H200: 34.5 ms against 70.9 ms), 1 on a CPU."""
+        self.units, self.activation, self.sequences = units, activation, sequences
+        self.reverse, self.unroll = reverse, unroll
+        if hoist is not None:
+            self.hoist = hoist
+        return recurrent_kernel_init or nnx.initializers.orthogonal()
+
+    def __call__(self, x, initial_carry=None, return_carry=False):
+        """x [B, T, F] -> outputs [B, T, U] (sequences) or the last h [B, U]; ``return_carry``:
+        (the final states in the spec's order -- an LSTM's (h, c), h alone otherwise, outputs)."""
+        dtype = jnp.result_type(x.dtype, self.kernel.dtype)
+        if initial_carry is None:
+            carry = (jnp.zeros((x.shape[0], self.units), dtype),) * self.states
+        else:
+            given = initial_carry if isinstance(initial_carry, tuple) else (initial_carry,)
+            carry = tuple(s.astype(dtype) for s in given[::-1])
+        unroll = self.unroll
+        if unroll is None:  # by backend (see ``options``)
+            unroll = 1 if jax.default_backend() == "cpu" else 8
+        carry, out = self.loop(x, carry, unroll)
+        if not return_carry:
+            return out
+        return (carry[::-1] if self.states > 1 else carry[0]), out
+
+    def loop(self, x, carry, unroll):
+        """``cell``'s steps over x [B, T, F] from ``carry`` (XLA differentiates the loop):
+        (the final carry, the outputs)."""
+        k, b = self.kernel[...], self.bias[...]
+        if self.hoist:  # every step's projection, time-major: [T, B, G]
+            xs, proj = jnp.einsum("btf,fg->tbg", x, k) + b, lambda v: v
+        else:  # the inputs, time-major [T, B, F]: each step projects its own
+            xs, proj = jnp.swapaxes(x, 0, 1), lambda v: v @ k + b
+        cell = self.cell(proj, self.recurrent_kernel[...], self.activation)
+        sequences = self.sequences
+
+        def step(carry, xw_t):
+            carry = cell(carry, xw_t)
+            return carry, (carry[-1] if sequences else None)
+
+        carry, hs = jax.lax.scan(step, carry, xs, reverse=self.reverse, unroll=unroll)
+        return carry, (jnp.swapaxes(hs, 0, 1) if sequences else carry[-1])
 
 
-class LSTM(nnx.Module):
-    """LSTM layer, gates i, f, g, o fused: x [B, T, F] -> [B, T, U] (sequences) or the last h
-    [B, U]. Carry in the spec's order (h, c). Drawn like nnx.LSTMCell (same keys); a forget-gate
-    bias of 1 with ``forget_bias``."""
+class LSTM(RecurrentLayer):
+    """LSTM layer, gates i, f, g, o fused. Carry in the spec's order (h, c). Drawn like
+    nnx.LSTMCell (same keys); a forget-gate bias of 1 with ``forget_bias``."""
+
+    states = 2
 
     def __init__(self, features, units, *, kernel_init, recurrent_kernel_init=None,
-                 activation=jax.nn.tanh, forget_bias=True, sequences=False, reverse=False,
-                 hoist=False, unroll=None, rngs):
-        recurrent_kernel_init = recurrent_kernel_init or nnx.initializers.orthogonal()
-        self.units, self.activation, self.sequences = units, activation, sequences
-        self.reverse, self.hoist, self.unroll = reverse, hoist, unroll
+                 forget_bias=True, rngs, **options):
+        recurrent_kernel_init = self.options(units, recurrent_kernel_init, **options)
         ki = [kernel_init(rngs.params(), (features, units)) for _ in range(4)]
         kh = []
         for _ in range(4):  # each gate: recurrent kernel, then bias (zeros; its key is drawn)
@@ -52,44 +90,14 @@ class LSTM(nnx.Module):
         self.recurrent_kernel = nnx.Param(jnp.concatenate(kh, axis=1))
         self.bias = nnx.Param(bias)
 
-    def _inputs(self, x):
-        """The time-major inputs of the loop and the projection a step applies to its own: with
-        ``hoist``, every step's projection as one matmul here ([B, T, F] -> [T, B, G]); else the
-        inputs [T, B, F], each step projecting its own."""
-        k, b = self.kernel[...], self.bias[...]
-        if self.hoist:
-            return jnp.einsum("btf,fg->tbg", x, k) + b, lambda v: v
-        return jnp.swapaxes(x, 0, 1), lambda v: v @ k + b
-
-    def _carry(self, xw, initial_carry, states):
-        """The initial states in the projections' dtype: zeros, or ``initial_carry``."""
-        if initial_carry is None:
-            dtype = jnp.result_type(xw.dtype, self.kernel.dtype)
-            return (jnp.zeros(xw.shape[1:2] + (self.units,), dtype),) * states
-        states = initial_carry if isinstance(initial_carry, tuple) else (initial_carry,)
-        return tuple(s.astype(jnp.result_type(xw.dtype, self.kernel.dtype)) for s in states)
-
-    def _out(self, carry, out, return_carry):
-        return (self.carry_out(carry), out) if return_carry else out
-
-    def carry_out(self, carry):
-        c, h = carry
-        return h, c
-
-    def __call__(self, x, initial_carry=None, return_carry=False):
-        xw, proj = self._inputs(x)
-        r, act = self.recurrent_kernel[...], self.activation
-        h, c = self._carry(xw, initial_carry, 2)  # the spec's order (h, c)
-        carry = (c, h)
-
-        def cell(carry, xw_t):
+    def cell(self, proj, r, act):
+        def step(carry, xw_t):
             c, h = carry
             i, f, g, o = jnp.split(proj(xw_t) + h @ r, 4, axis=-1)
             c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * act(g)
             return c, jax.nn.sigmoid(o) * act(c)
 
-        carry, out = run_cell(cell, carry, xw, self.sequences, self.reverse, self.unroll)
-        return self._out(carry, out, return_carry)
+        return step
 
 
 class Reverser(nnx.Module):
