@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -111,7 +112,9 @@ def worker(name: str, side: str, seed: int) -> dict:
 
     spec, train, _ = WORKLOADS[name]
     t0 = time.perf_counter()
-    program = nncompile.compile(SPECS / spec, train=train)
+    text = (SPECS / spec).read_text()  # the train block's seed (the split's and the weights')
+    text = re.sub(r"\bseed:(\s*)0\b", lambda m: f"seed:{m.group(1)}{seed}", text)
+    program = nncompile.compile(text=text, path=str(SPECS / spec), train=train)
     splits = {k: (x, single(y)) for k, (x, y) in program.load_data().splits.items()}
     load_s = time.perf_counter() - t0
     extra: dict = {}
@@ -142,14 +145,17 @@ def worker(name: str, side: str, seed: int) -> dict:
     return {
         "workload": name,
         "side": side,
+        "seed": seed,
         "epochs": epochs,
         "examples_per_epoch": int(examples),
         "fit_s": round(fit_s, 3),
         "first_epoch_s": round(seconds[0], 3),
         "steady_eps": round(examples / steady, 1),
+        "mean_eps": round(examples * (len(seconds) - 1) / max(sum(seconds[1:]), 1e-9), 1),
         "load_s": round(load_s, 3),
         **{k: round(v, 5) for k, v in score(name, trained, splits).items()},
         **extra,
+        "epoch_s": [round(v, 3) for v in seconds],
     }
 
 
@@ -165,37 +171,42 @@ def run_one(name: str, side: str, seed: int) -> dict:
     return json.loads(lines[-1])
 
 
+def per_seed(rows: list[dict], key: str) -> str:
+    return " / ".join(f"{r[key]:.4g}" for r in rows)
+
+
 def table(rows: list[dict]) -> str:
-    """Median over repetitions of each (workload, side): scores, epochs, fit time, examples/s."""
+    """Per (workload, side): each seed's scores and epochs (`a / b`: seed 0 / seed 1 ...; one value
+    per seed, the runs of a seed give the same scores), the median fit time and steady examples/s
+    over every run, and the ratio of the medians."""
     out = [
-        "| workload | side | epochs | scores (test) | fit s | steady examples/s "
+        "| workload | side | runs | epochs | scores (test; per seed) | fit s | steady examples/s "
         "| steady ratio nn/keras |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     skip = {"workload", "side", "epochs", "examples_per_epoch", "fit_s", "first_epoch_s",
-            "steady_eps", "load_s", "error", "rep"}  # fmt: skip
+            "steady_eps", "mean_eps", "load_s", "error", "rep", "epoch_s", "seed"}  # fmt: skip
     for name in WORKLOADS:
-        medians = {}
+        found = {}
         for side in SIDES:
             got = [
                 r for r in rows if r["workload"] == name and r["side"] == side and "error" not in r
             ]
-            if not got:
-                continue
-            med = {k: statistics.median(r[k] for r in got) for k in got[0] if k not in skip
-                   and isinstance(got[0][k], (int, float))}  # fmt: skip
-            for k in ("epochs", "fit_s", "steady_eps"):
-                med[k] = statistics.median(r[k] for r in got)
-            medians[side] = (med, len(got))
-        for side, (med, n) in medians.items():
-            scores = ", ".join(f"{k} {v:.4g}" for k, v in med.items()
-                               if k not in ("epochs", "fit_s", "steady_eps"))  # fmt: skip
+            if got:
+                found[side] = got
+        for side, got in found.items():
+            seeds = sorted({r.get("seed", 0) for r in got})
+            first = [next(r for r in got if r.get("seed", 0) == s) for s in seeds]
+            keys = [k for k in first[0] if k not in skip and isinstance(first[0][k], (int, float))]
+            scores = ", ".join(f"{k} {per_seed(first, k)}" for k in keys)
+            steady = statistics.median(r["steady_eps"] for r in got)
             ratio = ""
-            if side == "nncompile" and "keras" in medians:
-                ratio = f"{med['steady_eps'] / medians['keras'][0]['steady_eps']:.2f}x"
+            if side == "nncompile" and "keras" in found:
+                base = statistics.median(r["steady_eps"] for r in found["keras"])
+                ratio = f"{steady / base:.2f}x"
             out.append(
-                f"| {name} | {side} (n={n}) | {med['epochs']:g} | {scores} | {med['fit_s']:.1f} "
-                f"| {med['steady_eps']:.0f} | {ratio} |"
+                f"| {name} | {side} | {len(got)} | {per_seed(first, 'epochs')} | {scores} "
+                f"| {statistics.median(r['fit_s'] for r in got):.1f} | {steady:.0f} | {ratio} |"
             )
     return "\n".join(out)
 
