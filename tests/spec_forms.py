@@ -68,29 +68,31 @@ BRANCHES = {  # statements reading the input, the last one a vector [F] or a seq
         ["embedding(6, 4)", "global_avg_pool()"],
     ],
 }
-OUTPUTS = {  # output: (head statements on a vector, on a sequence [T, F]; losses that fit it)
+CCE = ["categorical_crossentropy"]
+REGRESSION = [e.name for e in LOSSES.entries() if e.task == "regression"]
+OUTPUTS = {  # output: ((head on a vector, its losses), ...), (head on a sequence [T, F], ...)
     "c": (
-        [["dense(3, activation=softmax)"], ["dense(3)"]],
-        [["flatten()", "dense(3, activation=softmax)"], ["global_max_pool()", "dense(3)"]],
+        [(["dense(3, activation=softmax)"], CCE), (["dense(3)"], CCE)],
+        [
+            (["flatten()", "dense(3, activation=softmax)"], CCE),
+            (["global_max_pool()", "dense(3)"], CCE),
+        ],
     ),
     "k": (
-        [["dense(1, activation=sigmoid)"], ["dense(2, activation=softmax)"]],
-        [["global_avg_pool()", "dense(1, activation=sigmoid)"]],
+        [(["dense(1, activation=sigmoid)"], ["binary_crossentropy"]), (["dense(2)"], CCE)],
+        [(["global_avg_pool()", "dense(1, activation=sigmoid)"], ["binary_crossentropy"])],
     ),
-    "v": ([["dense(2)"], ["dense(4, activation=tanh)", "dense(2)"]], [["flatten()", "dense(2)"]]),
+    "v": (
+        [(["dense(2)"], REGRESSION), (["dense(4, activation=tanh)", "dense(2)"], REGRESSION)],
+        [(["flatten()", "dense(2)"], REGRESSION)],
+    ),
     "q": (
-        [["repeat(5)", "lstm(4, return_sequences=true)", "dense(4, activation=softmax)"]],
-        [["dense(4, activation=softmax)"], ["transformer_block(2)", "dense(4)"]],
+        [(["repeat(5)", "lstm(4, return_sequences=true)", "dense(4, activation=softmax)"], CCE)],
+        [(["dense(4, activation=softmax)"], CCE), (["transformer_block(2)", "dense(4)"], CCE)],
     ),
 }
 MERGES = ["concat({a}, {b})", "add({a}, {b})", "multi_head_attention({a}, {b}, heads=2)"]
-
-
-def _losses(output: str) -> list[str]:
-    task = {"c": "classification", "k": "classification", "q": "classification"}
-    want = task.get(output, "regression")
-    names = [e.name for e in LOSSES.entries() if e.name not in GAN_LOSSES]
-    return [n for n in names if (LOSSES[n].task or "regression") == want] or names
+LET = "let two = 2\n"  # (numbers may be written `two * 3`: spec_strategy.number_text)
 
 
 @st.composite
@@ -103,7 +105,7 @@ def grow(draw, lines: list[str], source: str, count: int, before: str, after: st
     for i in range(count):
         for _ in range(TRIES):
             stmt = f"g{i}_{source} = {draw(layer_call(draw(st.sampled_from(layers))))}({last})"
-            text = before + "\n".join(f"  {s}" for s in [*lines, *out, stmt]) + after
+            text = LET + before + "\n".join(f"  {s}" for s in [*lines, *out, stmt]) + after
             if not check_text(text)[1]:
                 out.append(stmt)
                 last = f"g{i}_{source}"
@@ -118,14 +120,10 @@ def several_io_specs(draw) -> str:
     of them several), checked."""
     path = archive()
     for _ in range(TRIES):
-        inputs = draw(
-            st.lists(st.sampled_from(sorted(INPUTS)), min_size=1, max_size=2, unique=True)
-        )
-        outputs = draw(
-            st.lists(st.sampled_from(sorted(OUTPUTS)), min_size=1, max_size=2, unique=True)
-        )
-        if len(inputs) + len(outputs) < 3:
-            continue
+        n_in = draw(st.integers(1, 2))
+        n_out = 2 if n_in == 1 else draw(st.integers(1, 2))
+        inputs = draw(st.permutations(sorted(INPUTS)))[:n_in]
+        outputs = draw(st.permutations(sorted(OUTPUTS)))[:n_out]
         text = _several_io(draw, path, inputs, outputs)
         if text is not None:
             return text
@@ -134,11 +132,15 @@ def several_io_specs(draw) -> str:
 
 
 def _several_io(draw, path: Path, inputs: list[str], outputs: list[str]) -> str | None:
-    xs = ", ".join(f'"{i}"' for i in inputs)
-    ys = ", ".join(f'"{o}"' for o in outputs)
+    def names(items: list[str]) -> str:
+        return (
+            f'"{items[0]}"' if len(items) == 1 else "[" + ", ".join(f'"{i}"' for i in items) + "]"
+        )
+
     split = draw(st.sampled_from(["{train: 1}", "{train: 0.5, val: 0.25, test: 0.25}"]))
     norm = draw(st.sampled_from(["", "  normalize: minmax", "  normalize: standard"]))
-    data = f'data d {{ source: npz("{path}", x=[{xs}], y=[{ys}])  split: {split}{norm} }}\n'
+    source = f'npz("{path}", x={names(inputs)}, y={names(outputs)})'
+    data = f"{LET}data d {{ source: {source}  split: {split}{norm} }}\n"
     lines = [f"input {i}: {INPUTS[i]}" for i in inputs]
     ends = []
     for i in inputs:
@@ -148,42 +150,44 @@ def _several_io(draw, path: Path, inputs: list[str], outputs: list[str]) -> str 
             lines.append(f"{i}{j} = {stmt}({prev})")
             prev = f"{i}{j}"
         ends.append(prev)
+
+    def model_only(body: list[str]):
+        return check_text(LET + "model M {\n" + "\n".join(f"  {s}" for s in body) + "\n}\n")
+
     trunk = ends[0]
     if len(ends) == 2:
-        merge = draw(st.sampled_from(MERGES)).format(a=ends[0], b=ends[1])
-        lines.append(f"m = {merge}")
-        trunk = "m"
-    model_open = "model M {\n"
-    lines += draw(grow(lines, trunk, draw(st.integers(0, 2)), model_open, "\n}\n"))
+        for merge in draw(st.permutations(MERGES)):
+            stmt = "m = " + merge.format(a=ends[0], b=ends[1])
+            if not model_only([*lines, stmt])[1]:
+                lines.append(stmt)
+                trunk = "m"
+                break
+        else:
+            return None
+    lines += draw(grow(lines, trunk, draw(st.integers(0, 1)), "model M {\n", "\n}\n"))
     if lines[-1].startswith("g"):
         trunk = lines[-1].split(" = ")[0]
-    program, errors = check_text(data + model_open + "\n".join(f"  {s}" for s in lines) + "\n}\n")
+    program, errors = model_only(lines)
     if errors or program is None:
         return None
     rank = len(next(n for n in program.models["M"].nodes if n.output == trunk).shape)
+    losses = {}
     for o in outputs:
         vector, sequence = OUTPUTS[o]
-        heads = (
-            vector if rank == 1 else sequence if rank == 2 else [["flatten()", *h] for h in vector]
-        )
-        head = draw(st.sampled_from(heads))
+        heads = {1: vector, 2: sequence}.get(rank) or [(["flatten()", *h], x) for h, x in vector]
+        head, fits = draw(st.sampled_from(heads))
+        losses[o] = draw(st.sampled_from(fits))
         prev = trunk
         for j, stmt in enumerate(head):
             name = o if j == len(head) - 1 else f"{o}_h{j}"
             lines.append(f"{name} = {stmt}({prev})")
             prev = name
-    model = model_open + "\n".join(f"  {s}" for s in lines) + "\n  output " + ", ".join(outputs)
-    model += "\n}\n"
-    for _ in range(TRIES):  # losses (one for all, or one per output) check accepts
-        losses = {o: draw(st.sampled_from(_losses(o))) for o in outputs}
-        if len(set(losses.values())) == 1 and draw(st.booleans()):
-            loss = next(iter(losses.values()))
-        else:
-            loss = "{" + ", ".join(f"{o}: {name}" for o, name in losses.items()) + "}"
-        if not check_text(data + model + train_block([f"model: M  data: d  loss: {loss}"]))[1]:
-            break
+    model = "model M {\n" + "\n".join(f"  {s}" for s in lines) + "\n  output "
+    model += ", ".join(outputs) + "\n}\n"
+    if len(set(losses.values())) == 1 and draw(st.booleans()):
+        loss = next(iter(losses.values()))
     else:
-        return None
+        loss = "{" + ", ".join(f"{o}: {name}" for o, name in losses.items()) + "}"
     optimizer = optimizer_text(draw(st.sampled_from(OPTIMIZERS.entries())), 1e-2)
     base = [f"model: M  data: d  loss: {loss}", f"optimizer: {optimizer}  epochs: 1"]
     candidates = [draw(st.sampled_from(["batch_size: full", "batch_size: 8"]))]
@@ -230,6 +234,7 @@ GAN_DATA = [  # (data block, example shape)
 def gan_specs(draw) -> str:
     """A GAN spec (conditional or not), checked."""
     data, shape = draw(st.sampled_from(GAN_DATA))
+    data = LET + data
     classes = 3 if shape == (8,) else 4
     for _ in range(TRIES):
         text = _gan(draw, data, shape, classes)

@@ -19,6 +19,23 @@ ARGUMENTS = {
     "kernel_regularizer": "regularize",
     "input_dim": "vocab",
     "output_dim": "dim",
+    "negative_slope": "alpha",
+    "bias_initializer": "bias_init",
+    "recurrent_initializer": "recurrent_init",
+    "interpolation": "method",
+    "rho": "decay",
+}
+
+# Keras arguments with no counterpart in the call: where the language says it instead
+ARGUMENT_NOTES = {
+    "from_logits": "a loss reads logits when the output layer has no activation; a softmax or "
+    "sigmoid output is folded into the loss (`nncompile plan` shows it)",
+    "clipnorm": "gradient clipping is a train property: `clip_norm: 1.0`",
+    "global_clipnorm": "gradient clipping is a train property: `clip_norm: 1.0`",
+    "weight_decay": "decoupled weight decay is adamw's: `adamw(lr=1e-3, weight_decay=1e-4)`",
+    "dropout": "dropout is a layer of its own here: put `dropout(rate)` before this one",
+    "recurrent_dropout": "no recurrent dropout yet: `dropout(rate)` before the layer drops its "
+    "inputs",
 }
 
 # Keras layer names (lower case, without underscores) -> the language's layer, or a hint
@@ -50,6 +67,41 @@ LAYERS = {
 }
 
 
+# Keras' names of losses, metrics, initializers, activations and schedules -> the language's, with
+# what differs (a Keras user reaches for the sparse loss: here one loss takes class ids directly)
+ACCURACY = "one accuracy for class ids and binary outputs"
+SYMBOLS = {
+    "loss": {
+        "sparse_categorical_crossentropy": (
+            "categorical_crossentropy",
+            "it takes integer class ids directly, as Keras' sparse form does",
+        ),
+        "mean_squared_error": ("mse", ""),
+        "mean_absolute_error": ("mae", ""),
+        "huber_loss": ("huber", ""),
+    },
+    "metric": {
+        "sparse_categorical_accuracy": ("accuracy", ACCURACY),
+        "categorical_accuracy": ("accuracy", ACCURACY),
+        "binary_accuracy": ("accuracy", ACCURACY),
+        "sparse_top_k_categorical_accuracy": ("top_k", ""),
+        "top_k_categorical_accuracy": ("top_k", ""),
+        "mean_absolute_error": ("mae", ""),
+        "mean_squared_error": ("mse", ""),
+        "root_mean_squared_error": ("rmse", ""),
+        "f1_score": ("f1", ""),
+    },
+    "initializer": {
+        "random_normal": ("normal", ""),
+        "random_uniform": ("uniform", ""),
+    },
+    "activation": {"silu": ("swish", "")},
+    "schedule": {
+        "cosine_decay": ("cosine", ""),
+        "exponential_decay": ("exponential", ""),
+    },
+}
+
 # Keras' fit()/compile() arguments that are properties of another block here, or spelt otherwise
 PROPERTIES = {
     "validation_split": "the split is the data block's: `split: {train: 0.8, val: 0.2}`",
@@ -71,9 +123,12 @@ def property_hint(key: str, kind: str, known: list[str]) -> str | None:
 
 
 def argument_hint(key: str, fields: list[str]) -> str | None:
-    """`did you mean 'lr'? (Keras' learning_rate)` for a Keras argument name, else None."""
+    """`did you mean 'lr'? (Keras' learning_rate)` for a Keras argument name, what to write
+    instead for a Keras argument that is said elsewhere (`clipnorm`), else None."""
     alias = ARGUMENTS.get(key)
-    return f"did you mean '{alias}'? (Keras' {key})" if alias in fields else None
+    if alias in fields:
+        return f"did you mean '{alias}'? (Keras' {key})"
+    return ARGUMENT_NOTES.get(key)
 
 
 def layer_hint(name: str, known: list[str]) -> str | None:
@@ -84,3 +139,23 @@ def layer_hint(name: str, known: list[str]) -> str | None:
     if found in known:
         return f"did you mean '{found}'? (Keras' {name})"
     return found
+
+
+def symbol_hint(kind: str, name: str, known: list[str]) -> str | None:
+    """`did you mean 'mse'? (Keras' mean_squared_error)` for a Keras name of a registry entry (a
+    loss, metric, ...), else None."""
+    found = SYMBOLS.get(kind, {}).get(name.lower())
+    if found is None or found[0] not in known:
+        return None
+    alias, note = found
+    return f"did you mean '{alias}'? (Keras' {name}{': ' + note if note else ''})"
+
+
+# Python's literals, as a Keras user writes them in arguments
+LITERALS = {"True": "true", "False": "false", "None": "none"}
+
+
+def literal_hint(name: str) -> str | None:
+    """`write true` for Python's `True` (and False, None), else None."""
+    lower = LITERALS.get(name)
+    return None if lower is None else f"write {lower}: the language's literals are lower case"

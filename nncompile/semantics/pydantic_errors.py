@@ -13,6 +13,7 @@ from .. import diagnostics as D
 from ..diagnostics import Collector, did_you_mean, one_of
 from ..registry import Params, Ref, RefTo
 from ..source import Span
+from .keras_names import literal_hint
 
 KEY = "@key"  # spans[(*loc, KEY)] is the span of a dict key (spans[loc] is its value's)
 
@@ -110,7 +111,9 @@ def report(
                 D.UNKNOWN_REFERENCE,
                 f"unknown name '{symbol.id}'",
                 symbol.span,
-                did_you_mean(symbol.id, names()) or "define it with `let` or use a literal value",
+                literal_hint(symbol.id)
+                or did_you_mean(symbol.id, names())
+                or "define it with `let` or use a literal value",
             )
         else:
             msg = err["msg"]

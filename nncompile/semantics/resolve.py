@@ -18,7 +18,7 @@ from ..registry import BlockRef, Params, Ref, RefTo, registries
 from ..source import Span
 from ..syntax import ast
 from .arith import Failed, evaluate, is_arithmetic
-from .keras_names import argument_hint
+from .keras_names import argument_hint, literal_hint, symbol_hint
 from .pydantic_errors import KEY, is_dict, is_list, kind_label, kinds_label, nested_model, report
 
 
@@ -142,6 +142,8 @@ class Resolver:
             value, scope = self.deref(value, scope)
             spans[loc] = value.span
             kind = meta.kind
+            if info.default is None and isinstance(value, ast.Name) and value.id == "none":
+                return None  # `activation=none`, `init=none`: the default, as the docs print it
             refs = lambda v, s: [
                 self.ref(i, kind, s) for i in (v.items if isinstance(v, ast.List) else (v,))
             ]
@@ -234,7 +236,9 @@ class Resolver:
         entry = registry.get(name)
         if entry is None:
             hint = (
-                did_you_mean(name, [*registry, *scope.names()])
+                literal_hint(name)
+                or symbol_hint(kind, name, list(registry))
+                or did_you_mean(name, [*registry, *scope.names()])
                 or f"the {kinds_label(kind)} are {one_of(registry)}"
             )
             self.out.error(D.UNKNOWN_NAME, f"unknown {kind_label(kind)} '{name}'", name_span, hint)
