@@ -22,6 +22,7 @@ ARGUMENTS = {
     "negative_slope": "alpha",
     "bias_initializer": "bias_init",
     "recurrent_initializer": "recurrent_init",
+    "embeddings_initializer": "init",
     "interpolation": "method",
     "rho": "decay",
 }

@@ -20,6 +20,7 @@ from .recurrent import LAYERS as FUSED
 class Embedding(Params):
     vocab: Positive
     dim: Positive
+    init: InitRef = None  # the table (default: Flax's, normal with stddev 1/sqrt(dim))
 
 
 def embedding_shape(p: Embedding, x: list[Shape]) -> Shape:
@@ -28,7 +29,12 @@ def embedding_shape(p: Embedding, x: list[Shape]) -> Shape:
 
 
 def lower_embedding(p: Embedding, x: tuple[Shape, ...], out: Shape) -> Lowered:
-    return Lowered(call("nnx.Embed", p.vocab, p.dim, rngs=RNGS), lambda a, xs: call(a, xs[0]))
+    table = {} if p.init is None else {"embedding_init": initializer_expr(p.init)}
+    return Lowered(
+        call("nnx.Embed", p.vocab, p.dim, **table, rngs=RNGS),
+        lambda a, xs: call(a, xs[0]),
+        initializer_snippets(p.init),
+    )
 
 
 class OneHot(Params):
