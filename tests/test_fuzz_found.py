@@ -41,3 +41,26 @@ def test_sampling_a_model_of_several_inputs_or_outputs(outputs):
         program.fit(data={"train": (x, y)}, verbose=False)
         drawn = program.sample(2)
         assert drawn.kind == "sequences" and drawn.values.shape == (2, 4, 1)
+
+
+def test_a_metric_of_the_other_task_with_several_inputs_is_a_diagnostic(tmp_path):
+    """(3 of 20 generated several-input specs: `mse` on class ids crashed the first epoch with a
+    TypeError, reshaping the ids to the output's shape; one input gave this DataError already)"""
+    from nncompile.errors import DataError
+
+    rng = np.random.default_rng(0)
+    np.savez(
+        tmp_path / "d.npz",
+        a=rng.normal(size=(12, 4)),
+        b=rng.normal(size=(12, 2)),
+        c=np.arange(12) % 3,
+    )
+    (tmp_path / "s.nn").write_text(
+        'data d { source: npz("d.npz", x=["a", "b"], y="c")  split: {train: 1} }\n'
+        "model M { input a: [4]  input b: [2]  h = concat(a, b)\n"
+        "          c = dense(3, activation=softmax)(h) }\n"
+        "train { model: M  data: d  loss: categorical_crossentropy  metrics: [accuracy, mse] }\n"
+    )
+    program = nncompile.compile(str(tmp_path / "s.nn"))
+    with pytest.raises(DataError, match="metric mse is for regression, but the targets are class"):
+        program.splits()

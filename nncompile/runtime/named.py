@@ -85,7 +85,7 @@ def check_several(
     for name, fit in outputs.items():
         pick = (lambda y, n=name: np.asarray(y[n])) if several_out else np.asarray
         view = {k: (first(x), None if y is None else pick(y)) for k, (x, y) in splits.items()}
-        task = (tasks or {}).get(name)
+        task = (tasks or {}).get(name, (tasks or {}).get("") if not several_out else None)
         own = (labels or {}).get(name)
         at = f"{where} (output {name})" if several_out else where
         view = {k: (x, None if y is None else conform(y, k, fit, at)) for k, (x, y) in view.items()}
@@ -130,9 +130,13 @@ def io_of(train: Any) -> tuple[dict, dict]:
     model = train.model
     shapes = {o.name: o.shape for o in model.outputs}
     one_hot = train.data.props.one_hot
+    losses = train.output_losses()
+    # one output takes every metric (of several, each output those of its loss's task): a metric
+    # of the other task than its targets' is refused, as with one input (fit_checks.check_metrics)
+    metrics = tuple(m.name for _, m in train.metric_refs()) if len(losses) == 1 else ()
     fits = {
-        n: Fit(LOSSES[r.name], model.name, shapes[n], one_hot)
-        for n, r in train.output_losses().items()
+        n: Fit(LOSSES[r.name], model.name, shapes[n], one_hot, metrics=metrics)
+        for n, r in losses.items()
     }
     return {i.name: i.shape for i in model.inputs}, fits
 
