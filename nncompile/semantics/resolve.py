@@ -142,7 +142,12 @@ class Resolver:
             value, scope = self.deref(value, scope)
             spans[loc] = value.span
             kind = meta.kind
-            if info.default is None and isinstance(value, ast.Name) and value.id == "none":
+            if (
+                info.default is None
+                and isinstance(value, ast.Name)
+                and value.id == "none"
+                and "none" not in self.registries[kind]  # (a sweep's pruner `none` is an entry)
+            ):
                 return None  # `activation=none`, `init=none`: the default, as the docs print it
             refs = lambda v, s: [
                 self.ref(i, kind, s) for i in (v.items if isinstance(v, ast.List) else (v,))
