@@ -116,7 +116,6 @@ def sweep(
     curves.png shows every trial; `trial_curves` draws each trial's own too (runtime.sweepplot).
     """
     from .runtime.sweep import best_trial, points, run_sweep
-    from .runtime.sweepplot import preload
 
     path = spec.source.path
     if not spec.sweeps:
@@ -169,7 +168,6 @@ def sweep(
         return SweepResult(name, folder, trials, best_trial(trials, direction), metric, direction)
 
     values = points(p.grid, p.random, p.trials, p.seed)
-    preload()  # the sweep figure's imports while the population trains (runtime.sweepplot)
     together = as_population(path, p.train, sets, values, epochs, report) if population else None
     trials = run_sweep(
         values,

@@ -76,10 +76,7 @@ def run_sweep(
     goes on; trials.csv and best.json are rewritten after each trial (a killed sweep keeps them).
     At the end `<out>/curves.png` shows every trial (runtime.sweepplot); the trials' own folders
     have a curves.png only with `trial_curves`."""
-    from .sweepplot import loaded, preload
-
     out.mkdir(parents=True, exist_ok=True)
-    preload()  # the figure's imports while the trials train
     results: list[Trial] = []
     curves: dict[int, list[tuple[int, float]]] = {}
     for k, point in enumerate(values, start=1):
@@ -118,7 +115,6 @@ def run_sweep(
         report(f"trial {k}/{len(values)}: {label}  {metric} {shown}")
     if not results:
         write_results(out, results, metric, direction)
-    loaded()
     if any(curves.values()):
         from .sweepplot import plot_sweep
 

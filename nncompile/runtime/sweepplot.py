@@ -10,9 +10,7 @@ margins (a constrained layout doubles the drawing time).
 
 from __future__ import annotations
 
-import contextlib
 import io
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,31 +19,6 @@ from ..source import as_text
 from .safefiles import atomic_write
 
 LEGEND_MAX = 20  # more trials: no legend (the right panel names their values)
-_loading: list[threading.Thread] = []  # preload's thread
-
-
-def preload() -> None:
-    """Import matplotlib's figure and Agg canvas on a thread of their own (~0.4 CPU-seconds): a
-    sweep starts it with its first trial, so the import overlaps the training (XLA computes
-    without the GIL) and the run folders' writing instead of adding to the sweep's end. Once per
-    process; a failure is left to `plot_sweep`'s own import to report."""
-    if _loading:
-        return
-
-    def load() -> None:
-        with contextlib.suppress(Exception):
-            import matplotlib.figure  # noqa: F401
-            from matplotlib.backends import backend_agg  # noqa: F401
-
-    thread = threading.Thread(target=load, name="nncompile-preload", daemon=True)
-    _loading.append(thread)
-    thread.start()
-
-
-def loaded() -> None:
-    """Wait for `preload`'s imports (a sweep's end: no import left running at exit)."""
-    for thread in _loading:
-        thread.join()
 
 
 def plot_sweep(
@@ -57,7 +30,6 @@ def plot_sweep(
 ) -> None:
     """`trials`: runtime.sweep.Trial (number, values, objective); `series`: (epoch, metric) of
     each trial by its number; `best`: the best trial's number."""
-    loaded()
     from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
