@@ -8,7 +8,6 @@ only."""
 from __future__ import annotations
 
 import csv
-import difflib
 import io
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from ..registry.loading import did_you_mean
 from .fit_checks import check_inputs
 
 OUTPUTS = (".npy", ".npz", ".csv")  # what --output writes
@@ -142,8 +142,7 @@ def _by_name(x: np.ndarray, header: list[str], columns: list[str], targets: set,
     """The header's columns in the training data's order (target columns left out)."""
     unknown = [h for h in header if h not in columns and h not in targets]
     if unknown:
-        close = difflib.get_close_matches(unknown[0], [c for c in columns if c not in header], 1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        hint = did_you_mean(unknown[0], [c for c in columns if c not in header])
         raise DataError(
             f"{path}: column {unknown[0]!r} of its header is not a feature the run was trained "
             f"on (they are {', '.join(columns)})",
