@@ -241,7 +241,10 @@ class Population(Trainer):
                 fetched = jax.device_get([r[1:] for r in ran])  # the epoch's one host sync
                 seconds = time.perf_counter() - t0
                 packed, val_packed, lr = self._by_member(fetched)
-                keep, improved = active.copy(), np.zeros(self.size, bool)
+                # one after another, a member that had stopped was skipped: its new state is its
+                # old one; vmapped, its lane computed on and is masked
+                keep = active.copy() if self.layout == "vmap" else np.ones(self.size, bool)
+                improved = np.zeros(self.size, bool)
                 for k in np.flatnonzero(active):
                     acc = self._acc.unpack(packed[k])
                     h = histories[k]
@@ -310,11 +313,18 @@ class Population(Trainer):
         return np.array([k is not None and bool(flags[k]) for k in self.groups[j]])
 
     def _choose(self, flags: np.ndarray, a: list, b: list) -> list:
-        """Per group: a's state for the members whose flag is set, else b's."""
-        return [
-            self._select(jnp.asarray(self._mask(j, flags)), x, y)
-            for j, (x, y) in enumerate(zip(a, b, strict=True))
-        ]
+        """Per group: a's state for the members whose flag is set, else b's. A group whose members
+        are all set (every epoch of a population that trains on) or none takes one state whole: no
+        select over every member's parameters and optimizer state (a padding slot holds the same
+        state in both: it is skipped)."""
+        chosen = []
+        for j, (x, y) in enumerate(zip(a, b, strict=True)):
+            mine = [bool(flags[k]) for k in self.groups[j] if k is not None]
+            if all(mine) or not any(mine):
+                chosen.append(x if all(mine) else y)
+            else:
+                chosen.append(self._select(jnp.asarray(self._mask(j, flags)), x, y))
+        return chosen
 
     def _evaluate(self, model_states, x, y, active):
         """The eval accumulators (packed) of a split for each slot of a group (None for one that
