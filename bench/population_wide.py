@@ -18,6 +18,7 @@ random data) laid out as:
                    layers are batched products)
   wide             the steps outside; the first layer's product and its gradient wide over the
                    members, the rest of each step member by member (lax.map), Adam vmapped
+  wide-unrolled    `wide` with the members of a step unrolled in the program instead of lax.map
   steps-outer-map  the steps outside, every member's step one after another (the loop order of
                    `wide` without its wide products)
   groups<g>        groups of g members vmapped, the groups one after another
@@ -113,6 +114,24 @@ def variants(data, rates, members: int) -> dict:
 
         return jax.lax.fori_loop(0, STEPS, body, (s, jnp.zeros((members,))))
 
+    def wide_unrolled(s):
+        def body(i, c):
+            (p, m, v, t), total = c
+            rows = idx[i]
+            xb, yb = x[rows], y[rows]
+            pre1 = jnp.einsum("bi,mij->mbj", xb, p["w0"]) + p["b0"][:, None, :]
+            outs = []
+            for k in range(members):
+                rest = {n: p[n][k] for n in ("w1", "b1", "w2", "b2")}
+                outs.append(jax.value_and_grad(rest_loss, argnums=(0, 1))(rest, pre1[k], yb))
+            value = jnp.stack([o[0] for o in outs])
+            g = {n: jnp.stack([o[1][0][n] for o in outs]) for n in ("w1", "b1", "w2", "b2")}
+            g_pre1 = jnp.stack([o[1][1] for o in outs])
+            g = {**g, "w0": jnp.einsum("bi,mbj->mij", xb, g_pre1), "b0": g_pre1.sum(1)}
+            return jax.vmap(adam)(p, g, m, v, t, rates), total + value
+
+        return jax.lax.fori_loop(0, STEPS, body, (s, jnp.zeros((members,))))
+
     def steps_outer_map(s):
         def body(i, c):
             rows = idx[i]
@@ -136,6 +155,7 @@ def variants(data, rates, members: int) -> dict:
         "map": lambda s: jax.lax.map(lambda a: epoch(a[0], a[1]), (s, rates)),
         "vmap": lambda s: jax.vmap(epoch)(s, rates),
         "wide": wide,
+        "wide-unrolled": wide_unrolled,
         "steps-outer-map": steps_outer_map,
     }
     for g in (2, 4, 8):
