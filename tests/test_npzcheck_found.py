@@ -1,0 +1,75 @@
+"""What generated data files (bench/fuzz_datafiles.py, package npzcheck) and reading the loaders
+found: files that passed `check` and then crashed loading with an error that was no diagnostic,
+or that were reported in wrong words. Each is now a diagnostic, at `check` where the headers tell."""
+
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+import pytest
+
+from nncompile.errors import DataError
+from nncompile.registry.datafiles import csv_problems, npz_problems
+from nncompile.registry.sources import SOURCES, load_raw
+from nncompile.runtime.data import DataSpec
+
+X = np.random.default_rng(0).normal(size=(12, 3))
+IDS = np.arange(12) % 3
+
+
+def load(tmp_path, source: str, **args):
+    return load_raw(DataSpec("d", source, args, base_dir=str(tmp_path)))
+
+
+def test_every_source_example_passes_the_header_checks(tmp_path):
+    for entry in SOURCES.entries():
+        if entry.example_files is not None:
+            entry.example_files(tmp_path)
+        p = entry.params.model_validate(entry.example)
+        assert entry.check_files(p, tmp_path) == [], entry.name
+
+
+def test_a_member_that_is_no_array(tmp_path):
+    """(AttributeError "'bytes' object has no attribute 'dtype'": numpy gives a member that is no
+    .npy file as its bytes, and the loader read it as an array)"""
+    np.savez(tmp_path / "d.npz", x=X, y=IDS)
+    with zipfile.ZipFile(tmp_path / "d.npz", "a") as archive:
+        archive.writestr("notes.txt", "not an array")
+    with pytest.raises(DataError, match=r"d.npz: member 'notes.txt' is not a .npy array"):
+        load(tmp_path, "npz", path="d.npz", x="notes.txt")
+    p = SOURCES["npz"].params.model_validate({"path": "d.npz", "x": "notes.txt"})
+    assert npz_problems(p, tmp_path) == [
+        (
+            "d.npz: member 'notes.txt' is not a .npy array",
+            "store arrays with numpy.savez(path, x=..., y=...)",
+        )
+    ]
+
+
+def test_a_damaged_member_is_not_called_an_object_array(tmp_path):
+    """(a member cut short raised numpy's ValueError, which the loader took for an object array)"""
+    np.save(tmp_path / "x.npy", X)
+    with zipfile.ZipFile(tmp_path / "d.npz", "w") as archive:
+        archive.writestr("x.npy", (tmp_path / "x.npy").read_bytes()[:-40])
+    with pytest.raises(DataError, match=r"array 'x' is damaged and cannot be read"):
+        load(tmp_path, "npz", path="d.npz", y=None)
+
+
+def test_csv_column_groups_without_feature_columns(tmp_path):
+    """(ValueError "need at least one array to stack": every column was a target)"""
+    (tmp_path / "d.csv").write_text("label\n0\n1\n", encoding="utf-8")
+    with pytest.raises(DataError, match="has no feature columns besides the targets"):
+        load(tmp_path, "csv", path="d.csv", target={"out": "label"})
+    p = SOURCES["csv"].params.model_validate({"path": "d.csv", "target": {"out": "label"}})
+    assert csv_problems(p, tmp_path) == [
+        ("d.csv has no feature columns besides the targets", "add feature columns")
+    ]
+
+
+def test_a_long_header_is_read_from_the_first_mebibyte_only(tmp_path):
+    """A header row longer than what check reads is not judged (loading reads it)."""
+    names = [f"c{i}" for i in range(200_000)]
+    (tmp_path / "d.csv").write_text(",".join(names) + ",label\n" + "0," * 200_000 + "1\n")
+    p = SOURCES["csv"].params.model_validate({"path": "d.csv", "target": "label"})
+    assert csv_problems(p, tmp_path) == []
