@@ -1,6 +1,6 @@
 """What generated data files (bench/fuzz_datafiles.py, package npzcheck) and reading the loaders
 found: files that passed `check` and then crashed loading with an error that was no diagnostic,
-or that were reported in wrong words. Each is now a diagnostic, at `check` where the headers tell."""
+or that were reported in wrong words. Each is now a diagnostic, at `check` where headers tell."""
 
 from __future__ import annotations
 
