@@ -110,7 +110,8 @@ def test_what_the_loader_would_refuse_is_an_error_at_the_source(
 
 
 def test_files_that_are_no_archive_are_refused(tmp_path):
-    np.save(tmp_path / "d.npz", X)  # (np.save keeps the name it is given)
+    with open(tmp_path / "d.npz", "wb") as f:  # (np.save would add .npy to a name)
+        np.save(f, X)
     assert diagnose(tmp_path, 'npz("d.npz")')[0][2:] == (
         "d.npz holds a single array, not a .npz archive",
         "save with numpy.savez(path, x=..., y=...)",
@@ -294,12 +295,13 @@ def test_csv_features_are_counted_from_the_header(tmp_path):
 def test_csv_column_groups_against_the_inputs(tmp_path):
     (tmp_path / "d.csv").write_text("a,b,c,label\n1,2,3,0\n", encoding="utf-8")
     spec = """\
-data d { source: csv("d.csv", target={out: "label"}, inputs={p: ["a", "b"], q: ["c", "e"]}) }
+data d { source: csv("d.csv", target="label", inputs={p: ["a", "b"], q: ["c", "e"]}) }
 model M {
   input p: [2]
   input q: [1]
   h = concat(p, q)
   out = dense(2, activation=softmax)(h)
+  output out
 }
 train { model: M  data: d  loss: categorical_crossentropy }
 """

@@ -14,6 +14,7 @@ from ..diagnostics import Collector
 from ..registry import Ref
 from ..registry.datafiles import array_names, csv_columns, npz_arrays
 from ..registry.losses import LOSSES
+from ..registry.sources import SOURCES
 from ..shapes import fmt
 from . import ir
 
@@ -25,6 +26,8 @@ def check_data_files(train: ir.Train, out: Collector, where) -> None:
     if model is None or data.given or data.props.windows is not None:
         return  # (windows make examples of rows: their targets are the runtime's)
     source = data.props.source
+    if SOURCES[source.name].check_files(source.params, data.base_dir):
+        return  # (reported at the data block)
     if source.name == "npz":
         _npz(train, model, source.params, out)
     elif source.name == "csv":
@@ -49,7 +52,7 @@ def _npz(train: ir.Train, model: ir.Model, p: Any, out: Collector) -> None:
                 "the data block for a reconstruction",
             )
         return
-    if isinstance(p.y, str) and not isinstance(p.x, list) and len(model.outputs) == 1:
+    if isinstance(p.y, str) and len(model.outputs) == 1:
         h = headers.get(p.y)
         loss = losses.get(model.outputs[0].name)
         if h is not None and loss is not None:
