@@ -36,10 +36,18 @@ from hypothesis import strategies as st  # noqa: E402
 
 DTYPES = ["float64", "float32", "float16", "int64", "int32", "uint8", "int8", "bool", "complex64"]
 ODD = ["object", "str", "datetime64[s]", "void"]
+XNAMES = ['x="notes.txt"', 'x="feature"']
+
+
+def rare(draw, n: int) -> bool:
+    """True about once in n + 1 draws (hypothesis prefers the first of sampled values)."""
+    return draw(st.sampled_from([False] * n + [True]))
 
 
 def array(draw, rows: int, shape: tuple[int, ...], ids: bool) -> np.ndarray:
-    kind = draw(st.sampled_from(DTYPES + ODD if draw(st.integers(0, 9)) == 0 else DTYPES))
+    usual = ["int64", "int32", "uint8"] if ids else ["float64", "float32"]
+    pool = DTYPES + ODD if rare(draw, 3) and rare(draw, 2) else DTYPES if rare(draw, 3) else usual
+    kind = draw(st.sampled_from(pool))
     size = (rows, *shape)
     if kind == "object":
         return np.array([None] * max(rows, 1), dtype=object)[:rows].reshape(rows, *([1] * 0))
@@ -51,7 +59,7 @@ def array(draw, rows: int, shape: tuple[int, ...], ids: bool) -> np.ndarray:
         return np.zeros(size, dtype="V4")
     rng = np.random.default_rng(draw(st.integers(0, 3)))
     values = rng.integers(0, 4, size) if ids else rng.normal(size=size)
-    if draw(st.integers(0, 7)) == 0 and values.size:  # an odd value
+    if rare(draw, 11) and values.size:  # an odd value
         odd = draw(st.sampled_from([np.nan, np.inf, -1, 2**40, 1e30]))
         values = values.astype(np.float64)
         values.flat[0] = odd
@@ -61,19 +69,19 @@ def array(draw, rows: int, shape: tuple[int, ...], ids: bool) -> np.ndarray:
 @st.composite
 def npz_files(draw, folder: Path) -> tuple[str, str]:
     """An archive in `folder` and the npz(...) call that reads it."""
-    rows = draw(st.sampled_from([12, 12, 12, 1, 2, 0]))
+    rows = draw(st.sampled_from([12, 12, 12, 12, 1, 2, 0]))
     shape = draw(st.sampled_from([(3,), (3,), (5,), (3, 1), (), (2, 3)]))
-    x = array(draw, rows, shape, draw(st.booleans()))
+    x = array(draw, rows, shape, rare(draw, 4))
     arrays = {draw(st.sampled_from(["x", "x", "features"])): x}
     target = draw(st.sampled_from(["ids", "ids", "values", "steps", "cube", "none"]))
-    yrows = rows if draw(st.integers(0, 5)) else draw(st.sampled_from([rows + 1, 1, 0]))
+    yrows = draw(st.sampled_from([rows + 1, 1, 0])) if rare(draw, 5) else rows
     if target != "none":
         yshape = {"ids": (), "values": draw(st.sampled_from([(), (1,), (3,)])), "steps": (4,)}
         y = array(draw, yrows, yshape.get(target, (2, 2)), target in ("ids", "steps", "cube"))
         arrays[draw(st.sampled_from(["y", "y", "labels"]))] = y
     path = folder / "d.npz"
     save = np.savez_compressed if draw(st.booleans()) else np.savez
-    form = draw(st.sampled_from(["archive"] * 8 + ["extra", "cut", "single", "garbage"]))
+    form = draw(st.sampled_from(["archive"] * 16 + ["extra", "cut", "single", "garbage"]))
     if form == "single":
         with open(path, "wb") as f:
             np.save(f, x, allow_pickle=True)
@@ -88,37 +96,43 @@ def npz_files(draw, folder: Path) -> tuple[str, str]:
             data = path.read_bytes()
             path.write_bytes(data[: draw(st.integers(0, len(data)))])
     args = [""]
+    odd = rare(draw, 9)
     if "features" in arrays:
-        args.append(draw(st.sampled_from(['x="features"', 'x="notes.txt"', 'x="feature"'])))
+        args.append('x="features"' if not odd else draw(st.sampled_from(XNAMES)))
     if "labels" in arrays:
-        args.append(draw(st.sampled_from(['y="labels"', 'y="labels"', 'y="label"'])))
-    elif draw(st.integers(0, 5)) == 0:
+        args.append('y="labels"' if not odd else 'y="label"')
+    elif odd:
         args.append('y="notes.txt"')
-    return "d.npz", 'npz("d.npz"' + ", ".join(args) + ")"
+    kind = "int" if x.dtype.kind in "iu" else ""
+    declared = f"{kind}[{', '.join(map(str, x.shape[1:] or (1,)))}]"
+    return declared, 'npz("d.npz"' + ", ".join(args) + ")"
 
 
 @st.composite
 def csv_files(draw, folder: Path) -> tuple[str, str]:
-    columns = draw(st.sampled_from([["a", "b", "c", "label"], ["a", "label"], ["a", "a", "label"]]))
+    columns = draw(
+        st.sampled_from([["a", "b", "c", "label"]] * 4 + [["a", "label"], ["a", "a", "label"]])
+    )
     delimiter = draw(st.sampled_from([",", ",", ";"]))
     lines = [delimiter.join(columns)]
     cell = st.sampled_from(["1", "2", "0", "3", "0.5", "", "x", "nan", "-1", "1e9"])
     easy = st.sampled_from(["1", "2", "0", "3"])
-    for _ in range(draw(st.sampled_from([12, 12, 1, 0]))):
-        values = [draw(easy if draw(st.integers(0, 9)) else cell) for _ in columns]
-        if draw(st.integers(0, 30)) == 0:
+    for _ in range(draw(st.sampled_from([12, 12, 12, 1, 0]))):
+        values = [draw(cell if rare(draw, 29) else easy) for _ in columns]
+        if rare(draw, 30):
             values = values[:-1]
         lines.append(delimiter.join(values))
     data = ("\n".join(lines) + "\n").encode()
-    if draw(st.integers(0, 15)) == 0:
+    if rare(draw, 15):
         data = data.replace(b"1", draw(st.sampled_from([b"\x00", b"\xff"])), 1)
     (folder / "d.csv").write_bytes(data)
-    target = draw(
-        st.sampled_from(['"label"', '"label"', '"lab"', '["a", "label"]', '{y: "label"}'])
-    )
-    extra = draw(st.sampled_from(["", "", ", tokens=true", ", task=regression"]))
-    sep = f', delimiter="{delimiter}"' if delimiter != "," and draw(st.booleans()) else ""
-    return "d.csv", f'csv("d.csv", target={target}{extra}{sep})'
+    targets = ['"label"'] * 6 + ['"lab"', '["a", "label"]', '{y: "label"}']
+    target = draw(st.sampled_from(targets))
+    extra = draw(st.sampled_from(["", "", "", ", tokens=true", ", task=regression"]))
+    sep = f', delimiter="{delimiter}"' if delimiter != "," and not rare(draw, 5) else ""
+    features = len(columns) - (2 if target.startswith("[") else 1)
+    declared = f"{'int' if 'tokens' in extra else ''}[{features}]"
+    return declared, f'csv("d.csv", target={target}{extra}{sep})'
 
 
 HEADS = [
@@ -132,17 +146,20 @@ HEADS = [
 @st.composite
 def cases(draw) -> tuple[Path, str]:
     folder = Path(tempfile.mkdtemp(prefix="nncompile-datafuzz-"))
-    _, source = draw(st.one_of(npz_files(folder), csv_files(folder)))
+    declared, source = draw(st.one_of(npz_files(folder), csv_files(folder)))
     props = [f"source: {source}"]
     props.append(draw(st.sampled_from(["split: {train: 1}", "split: {train: 0.5, val: 0.5}"])))
     props += [
         p
         for p in ("one_hot: true", "target: input", "pad: 0", "classes: [0, 1]", "normalize: none")
-        if draw(st.integers(0, 7)) == 0
+        if rare(draw, 11)
     ]
-    shape = draw(st.sampled_from(["[3]", "[3]", "int[3]", "[5]", "[3, 1]", "[1]", "[2]"]))
+    shapes = ["[3]", "int[3]", "[5]", "[3, 1]", "[1]", "[2]"]
+    shape = draw(st.sampled_from(shapes)) if rare(draw, 5) else declared
     head, loss, metrics = draw(st.sampled_from(HEADS))
-    body = "embedding(5, 4)  flatten()" if shape.startswith("int") else "dense(8, activation=relu)"
+    body = (
+        "flatten()  embedding(5, 4)  flatten()" if "int" in shape else "dense(8, activation=relu)"
+    )
     spec = (
         f"data d {{ {'  '.join(props)} }}\n"
         f"model M {{ input x: {shape}  {body}  {head} }}\n"

@@ -214,6 +214,18 @@ def test_regression_targets_of_another_size_than_the_output(tmp_path):
     assert diagnose(tmp_path, 'npz("d.npz")', VALUES) == []
 
 
+def test_one_hot_of_real_valued_targets(tmp_path):
+    """(found by bench/fuzz_datafiles.py: loading said so; the headers tell)"""
+    npz(tmp_path, x=X, y=RNG.normal(size=12))
+    found = diagnose(tmp_path, 'npz("d.npz")  one_hot: true')
+    assert found[0] == (
+        "error",
+        1,
+        "data d has `one_hot: true`, but its targets are real values, not class ids",
+        "remove `one_hot`, or store the targets as integer class ids",
+    )
+
+
 def test_an_archive_without_targets_for_a_supervised_loss(tmp_path):
     npz(tmp_path, x=X)
     assert diagnose(tmp_path, 'npz("d.npz")') == [

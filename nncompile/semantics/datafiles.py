@@ -23,6 +23,13 @@ Shape = tuple[int, ...]
 
 def check_data_files(train: ir.Train, out: Collector, where) -> None:
     model, data = train.model, train.data
+    if data.props.one_hot and data.info.task == "regression" and data.props.target != "input":
+        out.error(
+            D.BAD_VALUE,
+            f"data {data.name} has `one_hot: true`, but its targets are real values, not class ids",
+            data.span,
+            "remove `one_hot`, or store the targets as integer class ids",
+        )
     if model is None or data.given or data.props.windows is not None:
         return  # (windows make examples of rows: their targets are the runtime's)
     source = data.props.source
