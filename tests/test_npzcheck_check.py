@@ -224,6 +224,15 @@ def test_one_hot_of_real_valued_targets(tmp_path):
         "data d has `one_hot: true`, but its targets are real values, not class ids",
         "remove `one_hot`, or store the targets as integer class ids",
     )
+    found = diagnose(tmp_path, 'npz("d.npz")  classes: [0, 1]', VALUES)
+    assert found == [
+        (
+            "error",
+            1,
+            "data d has `classes`, but its targets are real values, not one class id per example",
+            "remove `classes`, or store the targets as integer class ids",
+        )
+    ]
 
 
 def test_an_archive_without_targets_for_a_supervised_loss(tmp_path):

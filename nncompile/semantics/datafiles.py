@@ -23,13 +23,7 @@ Shape = tuple[int, ...]
 
 def check_data_files(train: ir.Train, out: Collector, where) -> None:
     model, data = train.model, train.data
-    if data.props.one_hot and data.info.task == "regression" and data.props.target != "input":
-        out.error(
-            D.BAD_VALUE,
-            f"data {data.name} has `one_hot: true`, but its targets are real values, not class ids",
-            data.span,
-            "remove `one_hot`, or store the targets as integer class ids",
-        )
+    _label_properties(data, out)
     if model is None or data.given or data.props.windows is not None:
         return  # (windows make examples of rows: their targets are the runtime's)
     source = data.props.source
@@ -39,6 +33,27 @@ def check_data_files(train: ir.Train, out: Collector, where) -> None:
         _npz(train, model, source.params, out)
     elif source.name == "csv":
         _csv(train, model, source.params, out)
+
+
+def _label_properties(data: ir.Data, out: Collector) -> None:
+    """`one_hot` and `classes` read class ids: not real-valued targets (when the source tells)."""
+    task = data.info.task
+    if data.props.target == "input" or task is None:
+        return
+    for key, given, fits in (
+        ("one_hot: true", data.props.one_hot, ("classification", "sequence")),
+        ("classes", data.props.classes is not None, ("classification",)),
+    ):
+        if given and task not in fits:
+            kind = "real values" if task == "regression" else "class ids per step"
+            need = "class ids" if key == "one_hot: true" else "one class id per example"
+            fix = ", or store the targets as integer class ids" if task == "regression" else ""
+            out.error(
+                D.BAD_VALUE,
+                f"data {data.name} has `{key}`, but its targets are {kind}, not {need}",
+                data.span,
+                f"remove `{key.split(':')[0]}`{fix}",
+            )
 
 
 def _npz(train: ir.Train, model: ir.Model, p: Any, out: Collector) -> None:
