@@ -135,6 +135,7 @@ def csv_files(draw, folder: Path) -> tuple[str, str]:
     return declared, f'csv("d.csv", target={target}{extra}{sep})'
 
 
+WHERE: dict[str, str] = {}  # "folder": where the cases' folders go (default: the temp folder)
 HEADS = [
     ("dense(4, activation=softmax)", "categorical_crossentropy", "[accuracy]"),
     ("dense(1, activation=sigmoid)", "binary_crossentropy", "[accuracy]"),
@@ -145,7 +146,7 @@ HEADS = [
 
 @st.composite
 def cases(draw) -> tuple[Path, str]:
-    folder = Path(tempfile.mkdtemp(prefix="nncompile-datafuzz-"))
+    folder = Path(tempfile.mkdtemp(prefix="nncompile-datafuzz-", dir=WHERE.get("folder")))
     declared, source = draw(st.one_of(npz_files(folder), csv_files(folder)))
     props = [f"source: {source}"]
     props.append(draw(st.sampled_from(["split: {train: 1}", "split: {train: 0.5, val: 0.5}"])))
@@ -202,7 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=HERE / "results" / "fuzz_datafiles_failures.txt"
     )
+    parser.add_argument("--folder", help="where to write each case's files (default: the temp dir)")
     args = parser.parse_args(argv)
+    if args.folder:
+        WHERE["folder"] = args.folder
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     counts: collections.Counter[str] = collections.Counter()
     details: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)

@@ -73,3 +73,18 @@ def test_a_long_header_is_read_from_the_first_mebibyte_only(tmp_path):
     (tmp_path / "d.csv").write_text(",".join(names) + ",label\n" + "0," * 200_000 + "1\n")
     p = SOURCES["csv"].params.model_validate({"path": "d.csv", "target": "label"})
     assert csv_problems(p, tmp_path) == []
+
+
+@pytest.mark.slow
+def test_generated_data_files_end_in_check_a_diagnostic_or_a_step(tmp_path, capsys):
+    """A few cases of the data-file fuzzer (its nightly form: `python bench/fuzz_datafiles.py
+    --examples 1500`), traced: none ends in an error that is no diagnostic."""
+    from bench_modules import bench_module
+
+    fuzz = bench_module("fuzz_datafiles")
+    out = tmp_path / "failures.txt"
+    code = fuzz.main(
+        ["--examples", "25", "--seed", "0", "--out", str(out), "--folder", str(tmp_path)]
+    )
+    assert code == 0, out.read_text()
+    assert "25 cases in" in capsys.readouterr().out
