@@ -144,9 +144,57 @@ HEADS = [
 ]
 
 
+NAMED = """\
+data d { source: npz("d.npz", x=["a", "b"], y=["c", "v"])  SPLIT }
+model M {
+  input a: SHAPE_A
+  input b: SHAPE_B
+  h = concat(a, b)
+  c = dense(3, activation=softmax)(h)
+  v = dense(2)(h)
+  output c, v
+}
+train { model: M  data: d  loss: {c: categorical_crossentropy, v: mse}  epochs: 1  batch_size: 4 }
+"""
+
+
+def declaration(a: np.ndarray) -> str:
+    """An input declaration for the examples of `a`."""
+    return f"{'int' if a.dtype.kind in 'iu' else ''}[{', '.join(map(str, a.shape[1:] or (1,)))}]"
+
+
+@st.composite
+def named_case(draw, folder: Path) -> str:
+    """An archive of named arrays (two inputs, class ids and regression targets) and its spec."""
+    rows = draw(st.sampled_from([12] * 4 + [1, 0]))
+    odd = lambda: draw(st.sampled_from([rows + 1, 1, 0])) if rare(draw, 9) else rows
+    arrays = {
+        "a": array(draw, odd(), draw(st.sampled_from([(3,)] * 3 + [(2,), ()])), rare(draw, 6)),
+        "b": array(draw, odd(), draw(st.sampled_from([(2,)] * 3 + [(2, 2)])), False),
+        "c": array(draw, odd(), draw(st.sampled_from([()] * 4 + [(1,), (2,), (2, 2)])), True),
+        "v": array(draw, odd(), draw(st.sampled_from([(2,)] * 4 + [(), (3,)])), rare(draw, 6)),
+    }
+    if rare(draw, 9):
+        del arrays[draw(st.sampled_from(sorted(arrays)))]
+    np.savez(folder / "d.npz", **arrays)  # type: ignore[arg-type]
+    shapes = ["[3]", "[2]", "int[3]", "[2, 2]"]
+    a, b = (
+        draw(st.sampled_from(shapes))
+        if rare(draw, 6) or k not in arrays
+        else declaration(arrays[k])
+        for k in "ab"
+    )
+    split = draw(st.sampled_from(["split: {train: 1}", "split: {train: 0.5, val: 0.5}"]))
+    return NAMED.replace("SPLIT", split).replace("SHAPE_A", a).replace("SHAPE_B", b)
+
+
 @st.composite
 def cases(draw) -> tuple[Path, str]:
     folder = Path(tempfile.mkdtemp(prefix="nncompile-datafuzz-", dir=WHERE.get("folder")))
+    if rare(draw, 3):
+        spec = draw(named_case(folder))
+        (folder / "s.nn").write_text(spec, encoding="utf-8")
+        return folder, spec
     declared, source = draw(st.one_of(npz_files(folder), csv_files(folder)))
     props = [f"source: {source}"]
     props.append(draw(st.sampled_from(["split: {train: 1}", "split: {train: 0.5, val: 0.5}"])))

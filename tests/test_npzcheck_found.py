@@ -9,6 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 
+import nncompile
 from nncompile.errors import DataError
 from nncompile.registry.datafiles import csv_problems, npz_problems
 from nncompile.registry.sources import SOURCES, load_raw
@@ -88,3 +89,38 @@ def test_generated_data_files_end_in_check_a_diagnostic_or_a_step(tmp_path, caps
     )
     assert code == 0, out.read_text()
     assert "25 cases in" in capsys.readouterr().out
+
+
+def test_file_regression_targets_are_read_in_the_outputs_shape(tmp_path):
+    """(ValueError "Incompatible shapes for broadcasting: (4, 3, 1), (4, 3)": targets of shape
+    (n, 3) from a file for a [3, 1] output passed the checks, as the same number of values, but
+    only arrays given to fit() were reshaped to the output's shape)"""
+    np.savez(tmp_path / "d.npz", x=X[:, :, None], y=X.astype(np.float32))
+    (tmp_path / "s.nn").write_text(
+        'data d { source: npz("d.npz")  split: {train: 1} }\n'
+        "model M { input x: [3, 1]  dense(1) }\n"
+        "train { model: M  data: d  loss: mse  epochs: 1 }\n"
+    )
+    program = nncompile.compile(tmp_path / "s.nn")
+    x, y = program.splits()["train"]
+    assert x.shape == (12, 3, 1) and y.shape == (12, 3, 1)
+
+
+def test_classes_of_a_source_with_class_ids_per_step(tmp_path):
+    """(`target: input` hid the source's task: loading said "`classes` needs class labels, but
+    this data is sequence"; `classes` picks examples by the source's own labels)"""
+    (tmp_path / "d.csv").write_text("a,b,c,label\n" + "1,0,2,1\n0,1,1,0\n" * 4, encoding="utf-8")
+    (tmp_path / "s.nn").write_text(
+        'data d { source: csv("d.csv", target=["a", "label"], tokens=true)  target: input\n'
+        "         classes: [0, 1] }\n"
+        "model M { input x: int[2]  embedding(5, 4)  dense(5, activation=softmax) }\n"
+        "train { model: M  data: d  loss: categorical_crossentropy }\n"
+    )
+    assert [(d.span.line, d.message, d.hint) for d in nncompile.check(tmp_path / "s.nn")] == [
+        (
+            1,
+            "data d has `classes`, but its targets are class ids per step, not one class id per "
+            "example",
+            "remove `classes`",
+        )
+    ]

@@ -36,15 +36,20 @@ def check_data_files(train: ir.Train, out: Collector, where) -> None:
 
 
 def _label_properties(data: ir.Data, out: Collector) -> None:
-    """`one_hot` and `classes` read class ids: not real-valued targets (when the source tells)."""
-    task = data.info.task
-    if data.props.target == "input" or task is None:
-        return
-    for key, given, fits in (
-        ("one_hot: true", data.props.one_hot, ("classification", "sequence")),
-        ("classes", data.props.classes is not None, ("classification",)),
+    """`one_hot` and `classes` read class ids: not real-valued targets (when the source tells).
+    `classes` picks examples by the source's own labels, before `target: input` replaces them."""
+    source = data.props.source
+    raw = SOURCES[source.name].info(source.params, data.base_dir).task
+    for key, given, fits, task in (
+        (
+            "one_hot: true",
+            data.props.one_hot and data.props.target != "input",
+            ("classification", "sequence"),
+            data.info.task,
+        ),
+        ("classes", data.props.classes is not None, ("classification",), raw),
     ):
-        if given and task not in fits:
+        if given and task is not None and task not in fits:
             kind = "real values" if task == "regression" else "class ids per step"
             need = "class ids" if key == "one_hot: true" else "one class id per example"
             fix = ", or store the targets as integer class ids" if task == "regression" else ""
