@@ -124,3 +124,17 @@ def test_classes_of_a_source_with_class_ids_per_step(tmp_path):
             "remove `classes`",
         )
     ]
+
+
+def test_regressed_one_hot_rows_of_another_size_than_the_output(tmp_path):
+    """(ValueError "Incompatible shapes for broadcasting: (2, 3, 1), (2, 1)": `one_hot: true`
+    targets regressed with mse were never compared with the output; a [1] output took rows of
+    3 by broadcasting, silently)"""
+    np.savez(tmp_path / "d.npz", x=X, y=IDS)
+    (tmp_path / "s.nn").write_text(
+        'data d { source: npz("d.npz")  split: {train: 1}  one_hot: true }\n'
+        "model M { input x: [3]  dense(1) }\n"
+        "train { model: M  data: d  loss: mse  epochs: 1 }\n"
+    )
+    with pytest.raises(DataError, match=r"targets of shape \[3\] per example, but model M outputs"):
+        nncompile.compile(tmp_path / "s.nn").splits()
