@@ -23,6 +23,8 @@ Shape = tuple[int, ...]
 
 def check_data_files(train: ir.Train, out: Collector, where) -> None:
     model, data = train.model, train.data
+    if data.given:  # arrays given to fit(): checked when they are given
+        return
     _label_properties(data, out)
     if model is None or data.given or data.props.windows is not None:
         return  # (windows make examples of rows: their targets are the runtime's)
