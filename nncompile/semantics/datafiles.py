@@ -26,7 +26,7 @@ def check_data_files(train: ir.Train, out: Collector, where) -> None:
     if data.given:  # arrays given to fit(): checked when they are given
         return
     _label_properties(data, out)
-    if model is None or data.given or data.props.windows is not None:
+    if model is None or data.props.windows is not None:
         return  # (windows make examples of rows: their targets are the runtime's)
     source = data.props.source
     if SOURCES[source.name].check_files(source.params, data.base_dir):
