@@ -189,8 +189,9 @@ def test_denoising_autoencoder_noises_training_inputs_only(tmp_path):
 
 def test_per_step_ids_must_match_the_output_steps(tmp_path):
     x, y = seq_arrays()
-    write_npz(tmp_path, x=x, y=y[:, :3])
+    write_npz(tmp_path, x=x, y=y)
     program = compile_in(tmp_path, spec_text())  # the model outputs [4, 12]
+    write_npz(tmp_path, x=x, y=y[:, :3])  # (written before, `check` reads it: test_npzcheck_*)
     with pytest.raises(DataError) as e:
         program.fit()
     assert e.value.message == (

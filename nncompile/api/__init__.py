@@ -24,6 +24,7 @@ from ..runtime.fit_checks import (
     check_inputs,
     check_shapes,
     check_targets,
+    conform,
     given_arrays,
     no_data_block,
 )
@@ -154,6 +155,11 @@ class Program(Decoding, Transfer, RunFiles):
         check_shapes(splits, want, where, tokens=tokens)
         if dataset is None:
             splits = given_arrays(splits, self._fit_check(), where)
+        elif (fit := self._fit_check()) is not None:  # file targets in the output's shape, too
+            splits = {
+                k: (x, y if y is None else conform(y, k, fit, where))
+                for k, (x, y) in splits.items()
+            }
         self._check_targets(splits, where, dataset)
         return splits
 

@@ -98,6 +98,9 @@ FLAGS = {
     "train": flag("--train", metavar="NAME", help="which train block (if the spec has several)"),
     "set": flag("--set", action="append", metavar="NAME=VALUE", help="override a `let` value"),
     "format": flag("--format", choices=("text", "json"), default="text", help=FORMAT_HELP),
+    "strict": flag(
+        "--strict", action="store_true", help="warnings fail too (exit 1): e.g. a missing data file"
+    ),
     "cache": flag("--no-cache", action="store_true", help=CACHE_HELP),
     "autotune": flag(
         "--no-autotune", action="store_true", help="no measured strategy choice (runtime.autotune)"

@@ -14,7 +14,8 @@ from .common import SPEC, sources, spec_program
 def cmd_check(args) -> int:
     """check specs for errors (fast; no JAX)
 
-    Parse, validate and shape-check specs. Exit 0 when clean, 1 on errors."""
+    Parse, validate and shape-check specs (and the headers of the data files they name). Exit 0
+    when clean, 1 on errors (with --strict: on warnings too, such as a data file not found)."""
     from ..compiler import analyse
 
     found: list[Diagnostic] = []
@@ -24,14 +25,15 @@ def cmd_check(args) -> int:
         found.extend(diagnostics)
         if diagnostics and args.format == "text":
             texts.append(render(diagnostics, source))
-    errors = sum(d.severity == "error" for d in found)
+    errors = sum(d.severity == "error" or args.strict for d in found)
     if args.format == "json":
         print(to_json(found))
     else:
         if texts:
             print("\n\n".join(texts), file=sys.stderr)
         files = len(args.files)
-        status = "ok" if not errors else f"{errors} error{'s' if errors != 1 else ''}"
+        what = "error" if not args.strict else "error or warning"
+        status = "ok" if not errors else f"{errors} {what}{'s' if errors != 1 else ''}"
         print(
             f"checked {files} file{'s' if files != 1 else ''}: {status}",
             file=sys.stderr if errors else sys.stdout,
@@ -120,7 +122,7 @@ def cmd_docs(args) -> int:
 
 
 COMMANDS = {  # name: (handler, its flags); the handler's docstring is the command's help
-    "check": (cmd_check, ("files", "format")),
+    "check": (cmd_check, ("files", "format", "strict")),
     "summary": (cmd_summary, ("file", "format")),
     "parse": (cmd_parse, ("file",)),
     "emit": (cmd_emit, (*SPEC, "source")),

@@ -13,6 +13,7 @@ import csv
 import difflib
 import io
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ import numpy as np
 from ..errors import DataError
 from .lenient import LENIENT, MISSING
 
+DAMAGED_HINT = "write the archive again"
 MAX_CSV_CLASSES = 20  # integer-valued csv targets with at most this many values are class labels
 
 
@@ -366,16 +368,22 @@ def npz_array(spec: LoadRequest, path: Path, archive, key: str) -> np.ndarray:
     """One array of the archive; object (pickled) arrays are refused."""
     try:
         a = archive[key]
-    except (zipfile.BadZipFile, EOFError):
-        fail(
-            spec, f"{path}: array {key!r} is damaged and cannot be read", "write the archive again"
-        )
-    except ValueError:
+    except ValueError as e:  # ("Object arrays cannot be loaded when allow_pickle=False")
+        if "pickle" not in str(e):
+            fail(spec, f"{path}: array {key!r} is damaged and cannot be read", DAMAGED_HINT)
         fail(
             spec,
             f"{path}: array {key!r} holds Python objects, and loading it would unpickle them "
             "(refused)",
             "store plain numeric arrays (int or float), never object arrays",
+        )
+    except (zipfile.BadZipFile, EOFError, OSError, RuntimeError, NotImplementedError, zlib.error):
+        fail(spec, f"{path}: array {key!r} is damaged and cannot be read", DAMAGED_HINT)
+    if not isinstance(a, np.ndarray):  # a member that is no .npy file: numpy gives its bytes
+        fail(
+            spec,
+            f"{path}: member {key!r} is not a .npy array",
+            "store arrays with numpy.savez(path, x=..., y=...)",
         )
     if a.dtype.kind not in "biuf":
         fail(

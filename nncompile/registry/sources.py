@@ -18,6 +18,7 @@ from ..source import read_regular
 from . import Entry, Params, Registry
 from .bounds import MAX_EXAMPLES
 from .bundled import read_bundled
+from .datafiles import csv_features, csv_problems, npz_problems
 from .loading import (
     LoadRequest,
     Raw,
@@ -60,6 +61,8 @@ class Source(Entry):
 
     - ``info(p, base)``: what is known before loading (``base``: the spec's folder, or None);
     - ``files``: the arguments that name files (check warns when they are missing);
+    - ``check_files(p, base)``: what the loader would refuse, read from the files' headers by
+      `check` ((message, hint) pairs; registry.datafiles);
     - ``target_shape(p, windows)``: the per-example regression target shape, when known;
     - ``load(spec) -> Raw``: the loader (the runtime calls it);
     - ``standalone(p, request) -> StandaloneLoader``: the loader as code for `nncompile eject`
@@ -70,6 +73,7 @@ class Source(Entry):
 
     info: Callable[[Any, Path | None], SourceInfo] = unknown
     files: tuple[str, ...] = ()
+    check_files: Callable[[Any, Path | None], list[tuple[str, str]]] = lambda p, base: []
     target_shape: Callable[[Any, Any], tuple[int, ...] | None] = lambda p, windows: None
     load: Callable[[LoadRequest], Raw]
     standalone: Callable[[Any, EjectRequest], StandaloneLoader] | None = None
@@ -155,10 +159,13 @@ class Csv(Params):
 
 
 def csv_info(p: Csv, base: Path | None) -> SourceInfo:
+    """The feature count from the header row, when the file is there (the task: from the values)."""
+    features = csv_features(p, base)
+    shape = (features,) if features is not None else None
     if isinstance(p.target, dict) or p.inputs:  # named arrays: checked by name (semantics.several)
-        return SourceInfo(None, None, p.task)
+        return SourceInfo(shape, None, p.task)
     per_step = isinstance(p.target, list) and p.task != "regression"
-    return SourceInfo(None, None, "sequence" if per_step else p.task, tokens=p.tokens)
+    return SourceInfo(shape, None, "sequence" if per_step else p.task, tokens=p.tokens)
 
 
 def load_csv(spec: LoadRequest) -> Raw:
@@ -357,6 +364,7 @@ SOURCES = Registry(
             "named inputs",
             info=csv_info,
             files=("path",),
+            check_files=csv_problems,
             load=load_csv,
             standalone=csv_standalone,
             example={"path": "example.csv", "target": "y"},
@@ -374,6 +382,7 @@ SOURCES = Registry(
             "them)",
             info=npz_info,
             files=("path",),
+            check_files=npz_problems,
             load=load_npz,
             standalone=npz_standalone,
             example={"path": "example.npz"},

@@ -302,8 +302,10 @@ def conform(y: np.ndarray, split: str, fit: Fit, where: str) -> np.ndarray:
     silently on the wrong differences), class ids like the output without its classes ((n, 1)
     becomes (n,)). Other shapes are refused (regression) or left to `check_targets` (class ids)."""
     y = np.asarray(y)
-    if fit.one_hot or fit.loss.task not in ("regression", "classification"):
+    if fit.loss.task not in ("regression", "classification"):
         return y
+    if fit.one_hot and fit.loss.task == "classification":
+        return y  # (one-hot rows regressed: shaped like the output as any regression targets)
     if fit.loss.task == "regression":
         regression_shape(y, split, fit, where)
         return y.reshape(len(y), *fit.output)

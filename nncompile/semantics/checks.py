@@ -15,6 +15,7 @@ from ..registry.sources import SOURCES
 from ..shapes import fmt
 from ..syntax import ast
 from . import ir
+from .datafiles import check_data_files
 from .decoding import check_decode
 from .gan_checks import check_gan, layer_penalties_in_gan
 from .scale_checks import check_scale
@@ -30,6 +31,7 @@ def cross_check(train: ir.Train, out: Collector, block: ast.TrainBlock) -> None:
         _names_in_model(train, train.model, out, where)
         check_several(train, out, where)
         check_decode(train, out, where)
+        check_data_files(train, out, where)
     else:
         check_gan(train, out, where)
         layer_penalties_in_gan(train, out)

@@ -176,6 +176,8 @@ class _Validator:
                     props.source.span,
                     f"looked for {full}; paths are relative to the spec's folder",
                 )
+        for message, hint in entry.check_files(props.source.params, self.base_dir):
+            self.out.error(D.DATA_FILE, message, props.source.span, hint)
         info = self.shaped_info(block, props, info, spans)
         return ir.Data(block.name, props, info, block.span, self.base_dir)
 
