@@ -18,6 +18,7 @@ from . import metrics as M
 from . import shards as logical
 from .batches import DATA_STREAM, Batching
 from .devices import Placement
+from .plateau import rate_leaves
 from .state import carry_order
 from .trees import concat, each, rows, take
 
@@ -110,6 +111,11 @@ class Compiled:
     for any range); otherwise they are static and the loop is a scan of known length. strategy
     "step": `step(state, acc, i, idx, x, y, epoch)`, one batch, the state donated. `eval` and
     `predict` run the eval view of the model.
+
+    `fuse` > 1 (strategy "scan" with static bounds): `epochs(state, first, n, x, y, idx, rest)` runs
+    epochs first..first+n-1, n <= fuse, as a loop around `epoch`'s loop (runtime.blocks): idx
+    (fuse, steps, size) and rest (fuse, 1, r) hold each epoch's batches; it returns the state after
+    the last one, each epoch's packed accumulators (fuse, P) and learning rate at its end (or None).
     """
 
     def __init__(
@@ -126,6 +132,7 @@ class Compiled:
         traces: collections.Counter,
         placement: Placement | None = None,
         shards: int = 1,
+        fuse: int = 1,
     ):
         # the arguments but `shards`, once: `rebuild` makes the same functions from them
         self._arguments = {k: v for k, v in locals().items() if k not in ("self", "shards")}
@@ -143,6 +150,9 @@ class Compiled:
         feed = batch if shards == 1 else lambda t: t
         add = acc.add if shards == 1 else logical.replicated(acc.add, mesh)
         self.seed, self.strategy, self.chunked = seed, strategy, chunked
+        # several epochs per call (runtime.blocks): a scan of known length on one device
+        plain = strategy == "scan" and not chunked and shards == 1 and not on_mesh
+        self.fuse = fuse if plain else 1
         b = batching
         jit = functools.partial(jax.jit, compiler_options=compiler_options)
         self.copy = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))
@@ -193,6 +203,25 @@ class Compiled:
                 return state, accs, acc.pack(accs)
 
             self.epoch = jit(epoch_fn) if chunked else jit(epoch_fn, static_argnums=(6, 7))
+
+            def epochs_fn(state, first, n, x, y, idx, rest):
+                """Epochs first..first+n-1, each exactly `epoch_fn`'s loop (same numbers)."""
+                lr = next(iter(rate_leaves(layout.treedef)), None)
+                empty = acc.pack(acc.zero())
+                packs = jnp.zeros((self.fuse, *empty.shape), empty.dtype)
+                rates = None if lr is None else jnp.zeros((self.fuse,), state[lr].dtype)
+
+                def body(k, carry):
+                    state, packs, rates = carry
+                    r = None if rest is None else rest[k]
+                    state, _, packed = epoch_fn(state, None, first + k, x, y, idx[k], 0, b.steps, r)
+                    packs = packs.at[k].set(packed)
+                    rates = None if lr is None else rates.at[k].set(state[lr])
+                    return state, packs, rates
+
+                return jax.lax.fori_loop(0, n, body, (state, packs, rates))
+
+            self.epochs = jit(epochs_fn)
         else:
 
             def step_fn(state, accs, i, idx, x, y, epoch):
