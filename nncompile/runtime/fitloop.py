@@ -87,7 +87,9 @@ class FitLoop(PlainState):
         readers = [cb.reads_state for cb in self.callbacks if hasattr(cb, "reads_state")]
         ends = lambda e: self.freeze.due(e + 1) or any(reads(e) for reads in readers)
         epoch_s = None  # a measured epoch's seconds: the size of the blocks
-        size = lambda first: blocks.size(cap, epoch_s, first, last, ends)
+        # (a block ends where the plateau rule may lower the rate: no epochs run at the old one)
+        most = lambda: cap if self.plateau is None else min(cap, self.plateau.calm() + 1)
+        size = lambda first: blocks.size(most(), epoch_s, first, last, ends)
         ahead, run_ahead = None, False  # the next block, dispatched before this one's results
         epoch = self.epochs_done + 1
         start = time.perf_counter()

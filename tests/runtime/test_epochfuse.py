@@ -20,7 +20,7 @@ QUIET = {"log": lambda message: None}
 SPEC = """
 model R {{ input x: [10]  dense(8, activation=relu)  dense(1) }}
 train {{ model: R  loss: mse  optimizer: sgd(lr={lr}, momentum=0.9)  batch_size: 32
-        epochs: 11  seed: 0 {extra} }}
+        epochs: 11  seed: 0  drop_remainder: false {extra} }}
 """
 
 
@@ -82,6 +82,7 @@ def test_fused_epochs_equal_single_epochs_bit_for_bit_with_no_second_program(
     same_fit(fused, plain)
     assert len(fused[1].epochs) == 11
     # one training program each (its step traced for the full and the remainder batch)
+    assert fused[0].batching.remainder == 8
     assert fused[0].traces == plain[0].traces == {"train_epoch": 1, "train_step": 2}
 
 
@@ -156,8 +157,8 @@ def test_blocks_end_at_the_epochs_whose_state_a_callback_reads(monkeypatch):
     [
         # stops inside a block, goes back to the best epoch (inside an earlier block)
         "early_stopping: {monitor: loss, patience: 2, min_delta: 0.02, restore_best: true}",
-        # lowers the rate inside blocks: the rest of a block is run again at the new rate
-        "schedule: reduce_on_plateau(monitor=loss, patience=1, factor=0.5, min_delta=0.02)",
+        # lowers the rate: a block ends at the first epoch where the rule may lower it
+        "schedule: reduce_on_plateau(monitor=loss, patience=3, factor=0.5, min_delta=0.02)",
     ],
 )
 def test_early_stopping_and_plateau_inside_blocks(monkeypatch, extra):
@@ -167,17 +168,23 @@ def test_early_stopping_and_plateau_inside_blocks(monkeypatch, extra):
     history = fused[1]
     if "early_stopping" in extra:
         assert history.stop is not None and history.best_epoch < len(history.epochs)
+        # stopped at epoch 13 inside the block 11..14; the best epoch 11's state run again
+        assert (len(history.epochs), history.best_epoch) == (13, 11)
+        assert fused[2] == [(1, 1), (2, 1), (3, 4), (7, 4), (11, 4), (11, 1)]
     else:
         assert len(set(history.series("lr"))) > 2  # the rate dropped at least twice
+        assert max(n for _, n in fused[2]) == 3  # blocks of up to `patience` epochs
+        assert sum(n for _, n in fused[2]) == 30  # no epoch run twice
 
 
 def test_a_non_finite_epoch_inside_a_block_rolls_back_to_the_epoch_before(monkeypatch):
-    fused = train(monkeypatch, True, lr=0.6, epochs=30)
-    plain = train(monkeypatch, False, lr=0.6, epochs=30)
+    fused = train(monkeypatch, True, lr=0.12, epochs=30)
+    plain = train(monkeypatch, False, lr=0.12, epochs=30)
     same_fit(fused, plain)
     history = fused[1]
     assert history.stop is not None and history.stop.value == "nonfinite"
-    assert len(history.epochs) > 2  # it diverged after the first fused block started
+    # epoch 5, inside the block 3..6, diverged: the state of epoch 4 is computed again
+    assert len(history.epochs) == 4 and fused[2] == [(1, 1), (2, 1), (3, 4), (3, 2)]
     assert all(np.isfinite(a).all() for a in params(fused[0]))
 
 
