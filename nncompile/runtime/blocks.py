@@ -93,12 +93,13 @@ class Block:
         return self._states[k]
 
 
-@dataclass
 class EpochState:
     """The state at the end of epoch `k` of a fused block, computed when read (`concrete`)."""
 
-    block: Block
-    k: int
+    __slots__ = ("block", "k")
+
+    def __init__(self, block: Block, k: int):
+        self.block, self.k = block, k
 
     def leaves(self) -> list:
         return self.block.computed(self.k)

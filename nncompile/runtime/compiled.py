@@ -64,6 +64,7 @@ class Accumulators:
 
     def __init__(self, metrics: list[M.Metric]):
         self.metrics = metrics
+        self._like: dict | None = None  # zero(), the template of `unpack`
 
     def zero(self) -> dict:
         """Fresh accumulators, made on the host (numpy): no compilation, a few bytes to transfer."""
@@ -93,7 +94,11 @@ class Accumulators:
 
     def unpack(self, fetched):
         """Accumulators on the host from a fetched `pack` vector (or the dict, strategy "step")."""
-        return fetched if isinstance(fetched, dict) else M.unpack(fetched, self.zero())
+        if isinstance(fetched, dict):
+            return fetched
+        if self._like is None:
+            self._like = self.zero()
+        return M.unpack(fetched, self._like)
 
     def finalize(self, acc) -> dict[str, float]:
         logs = {"loss": float(acc["loss"]) / max(int(acc["count"]), 1)}

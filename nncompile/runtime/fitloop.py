@@ -122,14 +122,14 @@ class FitLoop(PlainState):
                 stop = truncated = False
                 for k in range(block.n):  # the block's epochs, replayed
                     epoch = block.first + k
-                    before = block.after(k - 1)
-                    best.epoch_start(before)
+                    if best.pending:  # (the state before this epoch, when it is the best one)
+                        best.epoch_start(block.after(k - 1))
                     acc, lr = accs, rates  # an unfused epoch's, or row k of the block's
                     if block.rerun is not None:
                         acc, lr = accs[k], None if rates is None else rates[k]
                     acc = self._acc.unpack(acc)
                     if not np.isfinite(acc["loss"]):
-                        state, nonfinite, stop = before, True, True
+                        state, nonfinite, stop = block.after(k - 1), True, True
                         reason = nonfinite_reason(acc, epoch, self.batching.updates)
                         history.stopped(StopReason.NONFINITE, reason)
                         break

@@ -206,3 +206,15 @@ def test_capacity(monkeypatch):
     assert blocks.capacity(10**9) == 1
     monkeypatch.setenv("NNCOMPILE_FUSE", "0")
     assert blocks.capacity(320) == 1
+
+
+def test_the_kept_philox_generator_draws_what_a_new_one_draws():
+    from nncompile.runtime.batches import philox
+
+    rng = np.random.default_rng(0)
+    for n in [1, 7, 353, 1000]:
+        for _ in range(5):
+            key = int(rng.integers(0, 2**63)) << 64 | int(rng.integers(0, 2**63))
+            fresh = np.random.Generator(np.random.Philox(key=key)).permutation(n)
+            assert np.array_equal(philox(key).permutation(n), fresh)
+            philox(key + 1).random(3)  # a half-used stream in between
