@@ -37,6 +37,7 @@ def train(monkeypatch, fuse: bool, lr=0.01, extra="", callbacks=(), epochs=None,
     monkeypatch.setattr(loop, "AHEAD_BELOW_S", ahead)
     monkeypatch.setattr(blocks, "BLOCK_S", 1e9)  # blocks as large as the capacity
     monkeypatch.setattr(blocks, "CAPACITY", 4)
+    monkeypatch.setattr(blocks, "MIN_EPOCHS", 0)
     monkeypatch.setenv("NNCOMPILE_FUSE", "1" if fuse else "0")
     calls = []
     plain = Epochs.block
@@ -218,3 +219,14 @@ def test_the_kept_philox_generator_draws_what_a_new_one_draws():
             fresh = np.random.Generator(np.random.Philox(key=key)).permutation(n)
             assert np.array_equal(philox(key).permutation(n), fresh)
             philox(key + 1).random(3)  # a half-used stream in between
+
+
+def test_short_fits_keep_one_epoch_per_call(monkeypatch):
+    monkeypatch.setattr(blocks, "BLOCK_S", 1e9)
+    monkeypatch.delenv("NNCOMPILE_FUSE", raising=False)
+    calls = []
+    monkeypatch.setattr(Epochs, "block", lambda *a: calls.append(a))
+    module = api.compile(text=SPEC.format(lr=0.01, extra="")).module
+    trainer = Trainer(module, splits(), epochs=blocks.MIN_EPOCHS - 1, **QUIET)
+    assert trainer._fns.fuse == blocks.CAPACITY
+    assert len(trainer.fit().epochs) == blocks.MIN_EPOCHS - 1 and calls == []
