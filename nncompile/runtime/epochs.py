@@ -60,7 +60,7 @@ class Epochs(ChunkScheduler):
         rest = np.zeros((fuse, 1, b.remainder), np.int32) if b.remainder else None
         for k in range(n):
             idx[k], r = epoch_order(b, self.seed, first + k)
-            if rest is not None:
+            if rest is not None and r is not None:
                 rest[k] = r
         self.start()
         new, accs, rates = self.fns.epochs(state, first, n, x, y, idx, rest)
