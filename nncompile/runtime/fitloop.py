@@ -1,8 +1,10 @@
 """The fit of a Trainer (runtime/loop.py): its epoch loop and the parts of it.
 
-One epoch after another from the trainer's state: an epoch runs through the trainer's `_run_epoch`
-(runtime.epochs) or was dispatched the epoch before (epochs shorter than `ahead_below` run one
-ahead, see loop.AHEAD_BELOW_S), then its validation, its one host sync, the non-finite check,
+One block of epochs after another from the trainer's state: a block is one epoch through the
+trainer's `_run_epoch` (runtime.epochs), or, for tiny epochs of long fits without validation,
+several epochs in one call of the fused program, replayed one by one (runtime.blocks); it runs, or
+was dispatched the block before (epochs shorter than `ahead_below` run one ahead, see
+loop.AHEAD_BELOW_S); then its validation, its one host sync and, per epoch, the non-finite check,
 its logs, plateau, early stopping and restore-best (runtime.stopping), callbacks (runtime.history).
 `FitLoop` is a mixin of Trainer (and so of runtime.population.Population): the attributes it
 reads are declared below, set by Trainer's constructor.
