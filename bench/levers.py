@@ -4,7 +4,8 @@ per run.
 
     .venv/bin/python bench/levers.py [--reps 3] [--baseline COMMIT] [--workloads W1,W2,W3]
 
-Levers undone (bench/nncompile_workload.py --lever): `no-ahead` (no epoch run ahead),
+Levers undone (bench/nncompile_workload.py --lever): `no-ahead` (no epoch run ahead), `no-fuse`
+(one epoch per call: no fused blocks of tiny epochs, runtime/blocks.py),
 `eager-build` (model and optimizer built op by op), `copy-each-epoch` (the per-epoch state copy the
 runtime used to make), `nnx-carry-order` (scan carry in nnx's bias-first order), `fusion-emitters`
 (W2 compiled with XLA:CPU's default fusion emitters instead of the elemental ones its convolutions
@@ -33,6 +34,7 @@ CONFIGS = {  # name: (workload filter, extra args, env)
     "final": (None, [], {"NNCOMPILE_CACHE": "0"}),
     "final+cache": (None, [], {"NNCOMPILE_CACHE": "1"}),
     "no-ahead": ({"W1", "W3"}, ["--lever", "no-ahead"], {"NNCOMPILE_CACHE": "0"}),
+    "no-fuse": ({"W3"}, ["--lever", "no-fuse"], {"NNCOMPILE_CACHE": "0"}),
     "eager-build": (None, ["--lever", "eager-build"], {"NNCOMPILE_CACHE": "0"}),
     "copy-each-epoch": ({"W1", "W3"}, ["--lever", "copy-each-epoch"], {"NNCOMPILE_CACHE": "0"}),
     "nnx-carry-order": (None, ["--lever", "nnx-carry-order"], {"NNCOMPILE_CACHE": "0"}),

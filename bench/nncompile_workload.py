@@ -161,7 +161,13 @@ def _whole_epoch_calls():
     loop.CHUNK_MIN_WORK = float("inf")
 
 
+def _no_fuse():
+    """One epoch per call: no fused blocks of tiny epochs (runtime.blocks)."""
+    os.environ["NNCOMPILE_FUSE"] = "0"
+
+
 LEVERS = {
+    "no-fuse": _no_fuse,
     "fusion-emitters": _fusion_emitters,
     "integer-label-ce": _integer_label_ce,
     "whole-epoch-calls": _whole_epoch_calls,

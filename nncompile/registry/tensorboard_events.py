@@ -47,6 +47,11 @@ class TensorBoardTracker:
         self._text("settings", settings, step)
         self.writer.flush()
 
+    def reads_state(self, epoch: int) -> bool:
+        """Parameter histograms read the model at every epoch end (no fused epochs:
+        runtime.blocks)."""
+        return bool(self.histograms)
+
     def on_epoch_end(self, trainer: Any, epoch: int, logs: dict) -> None:
         from tensorboard.compat.proto.summary_pb2 import Summary
 

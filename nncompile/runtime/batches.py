@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,7 +52,25 @@ def epoch_order(b: Batching, seed: int, epoch: int) -> tuple[np.ndarray, np.ndar
     """
     n = b.size * b.steps + b.remainder + b.dropped
     key = (seed % 2**64) << 64 | DATA_STREAM << 32 | epoch % 2**32  # Philox keyed by (seed, epoch)
-    perm = np.random.Generator(np.random.Philox(key=key)).permutation(n).astype(np.int32)
+    perm = philox(key).permutation(n).astype(np.int32)
     idx = perm[: b.size * b.steps].reshape(b.steps, b.size)
     rest = perm[b.size * b.steps :][None, : b.remainder] if b.remainder else None
     return idx, rest
+
+
+_local = threading.local()  # a generator per thread
+
+
+def philox(key: int) -> np.random.Generator:
+    """`np.random.Generator(np.random.Philox(key=key))`, the same stream, from a generator kept per
+    thread whose state is reset to the key (building a new one costs ~40 us, a tenth of a tiny
+    epoch; setting the state ~4 us)."""
+    generator = getattr(_local, "generator", None)
+    if generator is None:
+        generator = _local.generator = np.random.Generator(np.random.Philox(key=0))
+        _local.state = generator.bit_generator.state
+    state = _local.state
+    state["state"]["key"] = np.array([key % 2**64, key >> 64 & (2**64 - 1)], np.uint64)
+    state["state"]["counter"] = np.zeros(4, np.uint64)
+    generator.bit_generator.state = state
+    return generator

@@ -164,6 +164,12 @@ class Checkpointer:
                     "checkpoints are written for nncompile's trainers only; this run writes none"
                 )
 
+    def reads_state(self, epoch: int) -> bool:
+        """Whether `on_epoch_end` reads the trainer's state at `epoch` (a fused block of epochs
+        ends there: runtime.blocks)."""
+        every = self.every or 0
+        return self._enabled and every > 0 and epoch % every == 0
+
     def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
         if self._enabled and self.every and epoch % self.every == 0:
             self.save(trainer)

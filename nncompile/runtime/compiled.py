@@ -18,6 +18,7 @@ from . import metrics as M
 from . import shards as logical
 from .batches import DATA_STREAM, Batching
 from .devices import Placement
+from .plateau import rate_leaves
 from .state import carry_order
 from .trees import concat, each, rows, take
 
@@ -63,6 +64,7 @@ class Accumulators:
 
     def __init__(self, metrics: list[M.Metric]):
         self.metrics = metrics
+        self._like: dict | None = None  # zero(), the template of `unpack`
 
     def zero(self) -> dict:
         """Fresh accumulators, made on the host (numpy): no compilation, a few bytes to transfer."""
@@ -92,7 +94,11 @@ class Accumulators:
 
     def unpack(self, fetched):
         """Accumulators on the host from a fetched `pack` vector (or the dict, strategy "step")."""
-        return fetched if isinstance(fetched, dict) else M.unpack(fetched, self.zero())
+        if isinstance(fetched, dict):
+            return fetched
+        if self._like is None:
+            self._like = self.zero()
+        return M.unpack(fetched, self._like)
 
     def finalize(self, acc) -> dict[str, float]:
         logs = {"loss": float(acc["loss"]) / max(int(acc["count"]), 1)}
@@ -110,6 +116,11 @@ class Compiled:
     for any range); otherwise they are static and the loop is a scan of known length. strategy
     "step": `step(state, acc, i, idx, x, y, epoch)`, one batch, the state donated. `eval` and
     `predict` run the eval view of the model.
+
+    `fuse` > 1 (strategy "scan" with static bounds): `epochs(state, first, n, x, y, idx, rest)` runs
+    epochs first..first+n-1, n <= fuse, as a loop around `epoch`'s loop (runtime.blocks): idx
+    (fuse, steps, size) and rest (fuse, 1, r) hold each epoch's batches; it returns the state after
+    the last one, each epoch's packed accumulators (fuse, P) and learning rate at its end (or None).
     """
 
     def __init__(
@@ -126,6 +137,7 @@ class Compiled:
         traces: collections.Counter,
         placement: Placement | None = None,
         shards: int = 1,
+        fuse: int = 1,
     ):
         # the arguments but `shards`, once: `rebuild` makes the same functions from them
         self._arguments = {k: v for k, v in locals().items() if k not in ("self", "shards")}
@@ -143,6 +155,9 @@ class Compiled:
         feed = batch if shards == 1 else lambda t: t
         add = acc.add if shards == 1 else logical.replicated(acc.add, mesh)
         self.seed, self.strategy, self.chunked = seed, strategy, chunked
+        # several epochs per call (runtime.blocks): a scan of known length on one device
+        plain = strategy == "scan" and not chunked and shards == 1 and not on_mesh
+        self.fuse = fuse if plain else 1
         b = batching
         jit = functools.partial(jax.jit, compiler_options=compiler_options)
         self.copy = jax.jit(lambda tree: jax.tree.map(jnp.copy, tree))
@@ -193,6 +208,25 @@ class Compiled:
                 return state, accs, acc.pack(accs)
 
             self.epoch = jit(epoch_fn) if chunked else jit(epoch_fn, static_argnums=(6, 7))
+
+            def epochs_fn(state, first, n, x, y, idx, rest):
+                """Epochs first..first+n-1, each exactly `epoch_fn`'s loop (same numbers)."""
+                lr = next(iter(rate_leaves(layout.treedef)), None)
+                empty = acc.pack(acc.zero())
+                packs = jnp.zeros((self.fuse, *empty.shape), empty.dtype)
+                rates = None if lr is None else jnp.zeros((self.fuse,), state[lr].dtype)
+
+                def body(k, carry):
+                    state, packs, rates = carry
+                    r = None if rest is None else rest[k]
+                    state, _, packed = epoch_fn(state, None, first + k, x, y, idx[k], 0, b.steps, r)
+                    packs = packs.at[k].set(packed)
+                    rates = None if lr is None else rates.at[k].set(state[lr])
+                    return state, packs, rates
+
+                return jax.lax.fori_loop(0, n, body, (state, packs, rates))
+
+            self.epochs = jit(epochs_fn)
         else:
 
             def step_fn(state, accs, i, idx, x, y, epoch):

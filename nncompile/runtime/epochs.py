@@ -3,6 +3,7 @@
 strategy "scan": calls of the compiled loop over the epoch's batches, cut by the shared scheduler
 (runtime.chunking: one call, or chunks of about `chunk_s` seconds when callbacks watch steps).
 strategy "step": one call per batch, the hooks after each.
+With a fused program (runtime.blocks): `block` runs several epochs in one call.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .batches import epoch_order
+from .blocks import Block
 from .chunking import ChunkScheduler
 from .compiled import Compiled
 
@@ -49,3 +51,21 @@ class Epochs(ChunkScheduler):
         if rest is not None:
             state, acc, i = self.fns.step(state, acc, i, rest, x, y, key)
         return state, acc
+
+    def block(self, state, first: int, n: int, x, y) -> Block:
+        """Epochs first..first+n-1 from `state` in one call of the fused program (`fns.epochs`):
+        the epochs' batches drawn on the host as for single epochs, stacked."""
+        b, fuse = self.batching, self.fns.fuse
+        idx = np.zeros((fuse, b.steps, b.size), np.int32)
+        rest = np.zeros((fuse, 1, b.remainder), np.int32) if b.remainder else None
+        for k in range(n):
+            idx[k], r = epoch_order(b, self.seed, first + k)
+            if rest is not None and r is not None:
+                rest[k] = r
+        self.start()
+        new, accs, rates = self.fns.epochs(state, first, n, x, y, idx, rest)
+
+        def rerun(start, epoch: int, m: int) -> list:
+            return self.block(start, epoch, m, x, y).state
+
+        return Block(state, first, n, new, accs, rates, rerun)

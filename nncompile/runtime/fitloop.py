@@ -1,8 +1,10 @@
 """The fit of a Trainer (runtime/loop.py): its epoch loop and the parts of it.
 
-One epoch after another from the trainer's state: an epoch runs through the trainer's `_run_epoch`
-(runtime.epochs) or was dispatched the epoch before (epochs shorter than `ahead_below` run one
-ahead, see loop.AHEAD_BELOW_S), then its validation, its one host sync, the non-finite check,
+One block of epochs after another from the trainer's state: a block is one epoch through the
+trainer's `_run_epoch` (runtime.epochs), or, for tiny epochs of long fits without validation,
+several epochs in one call of the fused program, replayed one by one (runtime.blocks); it runs, or
+was dispatched the block before (epochs shorter than `ahead_below` run one ahead, see
+loop.AHEAD_BELOW_S); then its validation, its one host sync and, per epoch, the non-finite check,
 its logs, plateau, early stopping and restore-best (runtime.stopping), callbacks (runtime.history).
 `FitLoop` is a mixin of Trainer (and so of runtime.population.Population): the attributes it
 reads are declared below, set by Trainer's constructor.
@@ -20,7 +22,7 @@ import numpy as np
 from flax import nnx
 
 from ..runconfig import RunConfig
-from . import autotune
+from . import autotune, blocks
 from . import metrics as M
 from .batches import Batching
 from .compiled import Accumulators
@@ -81,58 +83,95 @@ class FitLoop(PlainState):
         good = state  # the state at the end of the last completed epoch (never donated)
         donates = self.strategy == "step"
         last = self.epochs_done + self.epochs
-        ahead, run_ahead = None, False  # the next epoch, dispatched before this one's results
+        # several epochs per call (runtime.blocks) unless validation needs each epoch's state
+        fused = self._fns.fuse > 1 and val is None and self.epochs >= blocks.MIN_EPOCHS
+        cap = self._fns.fuse if fused else 1  # the most epochs of a block
+        readers = [cb.reads_state for cb in self.callbacks if hasattr(cb, "reads_state")]
+        ends = lambda e: self.freeze.due(e + 1) or any(reads(e) for reads in readers)
+        epoch_s = None  # a measured epoch's seconds: the size of the blocks
+        # (a block ends where the plateau rule may lower the rate: no epochs run at the old one)
+        most = lambda: cap if self.plateau is None else min(cap, self.plateau.calm() + 1)
+        size = lambda first: blocks.size(most(), epoch_s, first, last, ends)
+        ahead, run_ahead = None, False  # the next block, dispatched before this one's results
+        epoch = self.epochs_done + 1
         start = time.perf_counter()
         try:
-            for epoch in range(self.epochs_done + 1, last + 1):
+            while epoch <= last:
                 t0 = time.perf_counter()
                 if self.freeze.due(epoch):
-                    # (an epoch run ahead used the frozen optimizer)
+                    # (a block run ahead used the frozen optimizer)
                     state, ahead = self._unfreeze(state), None
                 # the state before this epoch: "step" donates `state`, so keep a copy
                 snapshot = self._fns.copy(state) if donates else state
                 good = self._pending = snapshot
-                best.epoch_start(snapshot)
                 if ahead is not None:
-                    (state, acc), ahead = ahead, None
+                    block, ahead = ahead, None
                 else:
-                    state, acc = self._run_epoch(state, epoch, x, y)
+                    block = self._run_block(state, epoch, size(epoch), x, y, fused)
+                    block.start = snapshot
                 val_acc = None
                 if val is not None:
-                    model_state = self._layout.unflatten(state)[0]
+                    model_state = self._layout.unflatten(block.state)[0]
                     val_acc = self._fns.evaluate(model_state, val[0], val[1], self.eval_batch)
-                # (read from the flat state: rebuilding the nnx.State costs tiny epochs ~20%)
-                lr = None if self._lr_leaf is None else state[self._lr_leaf]
-                if run_ahead and epoch < last:
-                    # epoch + 1 starts from this epoch's state, which is kept (the rollback point)
-                    ahead = self._run_epoch(state, epoch + 1, x, y)
-                acc, val_acc, lr = jax.device_get((acc, val_acc, lr))  # the epoch's one host sync
-                acc = self._acc.unpack(acc)
-                if not np.isfinite(acc["loss"]):
-                    state, nonfinite = snapshot, True
-                    reason = nonfinite_reason(acc, epoch, self.batching.updates)
-                    history.stopped(StopReason.NONFINITE, reason)
+                following = epoch + block.n
+                if run_ahead and following <= last:
+                    # it starts from this block's state, which is kept (the rollback point)
+                    ahead = self._run_block(block.state, following, size(following), x, y, fused)
+                # the block's one host sync
+                accs, val_acc, rates = jax.device_get((block.accs, val_acc, block.rates))
+                seconds = (time.perf_counter() - t0) / block.n
+                measured = not self._epochs.compiling
+                stop = truncated = False
+                for k in range(block.n):  # the block's epochs, replayed
+                    epoch = block.first + k
+                    if best.pending:  # (the state before this epoch, when it is the best one)
+                        best.epoch_start(block.after(k - 1))
+                    acc, lr = accs, rates  # an unfused epoch's, or row k of the block's
+                    if block.rerun is not None:
+                        acc, lr = accs[k], None if rates is None else rates[k]
+                    acc = self._acc.unpack(acc)
+                    if not np.isfinite(acc["loss"]):
+                        state, nonfinite, stop = block.after(k - 1), True, True
+                        reason = nonfinite_reason(acc, epoch, self.batching.updates)
+                        history.stopped(StopReason.NONFINITE, reason)
+                        break
+                    logs = self._logs(epoch, acc, val_acc, lr, seconds)
+                    # a rate lowered at this epoch's end must reach the next epoch: no run-ahead
+                    run_ahead = not donates and logs["seconds"] < ahead_below and not self.plateau
+                    state = block.after(k)
+                    if self.plateau is not None and (new := self.plateau.update(logs, logs["lr"])):
+                        leaves = rate_leaves(self._layout.treedef)
+                        state = with_rate(blocks.concrete(state), leaves, new)
+                        self.log(f"epoch {epoch}: {self.plateau.reason(logs['lr'], new)}")
+                        truncated = k < block.n - 1  # the block's later epochs ran at the old rate
+                    good = state
+                    history.epochs.append(logs)
+                    self.epochs_done = epoch
+                    self._pending = state
+                    if stopping.update(logs):
+                        history.best_epoch = epoch
+                        best.improved()
+                    reruns = block.reruns
+                    notify(self.callbacks, "on_epoch_end", self, epoch, logs)
+                    if block.reruns > reruns:  # a callback read the model inside a block:
+                        cap = 1  # one epoch per call from now on
+                    if stopping.exhausted:
+                        history.stopped(StopReason.EARLY_STOPPING, stopping.reason())
+                        stop = True
+                        break
+                    if self.stop_training:
+                        history.stopped(StopReason.CALLBACK, "stopped by a callback")
+                        stop = True
+                        break
+                    if truncated:
+                        break
+                if stop:
                     break
-                logs = self._logs(epoch, acc, val_acc, lr, t0)
-                # a rate lowered at this epoch's end must reach the next epoch: no run-ahead
-                run_ahead = not donates and logs["seconds"] < ahead_below and not self.plateau
-                if self.plateau is not None and (new := self.plateau.update(logs, logs["lr"])):
-                    state = with_rate(state, rate_leaves(self._layout.treedef), new)
-                    self.log(f"epoch {epoch}: {self.plateau.reason(logs['lr'], new)}")
-                good = state
-                history.epochs.append(logs)
-                self.epochs_done = epoch
-                self._pending = state
-                if stopping.update(logs):
-                    history.best_epoch = epoch
-                    best.improved()
-                notify(self.callbacks, "on_epoch_end", self, epoch, logs)
-                if stopping.exhausted:
-                    history.stopped(StopReason.EARLY_STOPPING, stopping.reason())
-                    break
-                if self.stop_training:
-                    history.stopped(StopReason.CALLBACK, "stopped by a callback")
-                    break
+                if measured:
+                    epoch_s = seconds
+                if truncated or (ahead is not None and ahead.n > cap):
+                    ahead = None
+                epoch += 1
             restored = None if nonfinite else best.final()
             if restored is not None:  # a later epoch than the best one ran: go back to the best
                 state = restored
@@ -147,6 +186,16 @@ class FitLoop(PlainState):
         self._sync()
         notify(self.callbacks, "on_fit_end", self, history)
         return history
+
+    def _run_block(self, state, first: int, n: int, x, y, fused: bool) -> blocks.Block:
+        """Epochs first..first+n-1 from `state`: one call of the fused program, or (n = 1) the
+        trainer's epoch (runtime.epochs; its rate read from the state it ends with)."""
+        if fused:
+            return self._epochs.block(state, first, n, x, y)
+        new, acc = self._run_epoch(state, first, x, y)
+        # (read from the flat state: rebuilding the nnx.State costs tiny epochs ~20%)
+        lr = None if self._lr_leaf is None else new[self._lr_leaf]
+        return blocks.Block(state, first, 1, new, acc, lr)
 
     # ---- a fit's parts ---------------------------------------------------------------------------
     def _start(self) -> History:
@@ -190,7 +239,7 @@ class FitLoop(PlainState):
             history.stopped(StopReason.EARLY_STOPPING, stopping.reason())
         return history
 
-    def _logs(self, epoch: int, acc: dict, val_acc, lr, t0: float) -> dict:
+    def _logs(self, epoch: int, acc: dict, val_acc, lr, seconds: float) -> dict:
         """An epoch's history entry; its time also sizes the chunks of the next epochs."""
         logs = {"epoch": epoch, **self._acc.finalize(acc)}
         if val_acc is not None:
@@ -198,7 +247,7 @@ class FitLoop(PlainState):
             logs.update({f"val_{k}": v for k, v in val.items()})
         if lr is not None:
             logs["lr"] = float(lr)
-        logs["seconds"] = time.perf_counter() - t0
+        logs["seconds"] = seconds
         self._epochs.timed(logs["seconds"])
         return logs
 
@@ -210,7 +259,8 @@ class FitLoop(PlainState):
 
     def _sync(self) -> None:
         if self._pending is not None:
-            nnx.update((self._model, self._optimizer), self._layout.unflatten(self._pending))
+            leaves = blocks.concrete(self._pending)
+            nnx.update((self._model, self._optimizer), self._layout.unflatten(leaves))
             self._pending = None
 
     def _on_device(self, split: str, gathered: bool = False):

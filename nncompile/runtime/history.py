@@ -93,6 +93,9 @@ class Callback:
         self, trainer: Any, epoch: int, step: int, steps: int
     ) -> None: ...  # after a step or chunk
     def on_epoch_end(self, trainer: Any, epoch: int, logs: dict) -> None: ...
+    def reads_state(self, epoch: int) -> bool:  # on_epoch_end reads the state at `epoch`:
+        return False  # a fused block of tiny epochs ends there (runtime.blocks)
+
     def on_fit_end(self, trainer: Any, history: History) -> None: ...
 
 

@@ -41,7 +41,7 @@ import numpy as np
 from flax import nnx
 
 from ..errors import DataError
-from . import jaxcache, shards
+from . import blocks, jaxcache, shards
 from . import metrics as M
 from .batches import oversized
 from .chunking import traced_bounds
@@ -226,6 +226,7 @@ class Trainer(FitLoop):
             traces=collections.Counter() if traces is None else traces,
             placement=self.placement,
             shards=count,
+            fuse=blocks.capacity(self.batching.examples),
         )
 
     def use(self, fns: Compiled) -> None:

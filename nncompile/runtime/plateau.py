@@ -81,6 +81,11 @@ class Plateau:
         self.wait, self.cooling = 0, self.cooldown
         return max(lr * self.factor, self.min_lr)
 
+    def calm(self) -> int:
+        """How many of the next epochs cannot lower the rate (the one after them may): a fused
+        block of epochs ends there (runtime.blocks)."""
+        return self.cooling + max(self.patience - self.wait, 1) - 1
+
     def reason(self, old: float, new: float) -> str:
         return (
             f"reduce_on_plateau: {self.key} did not improve for {self.patience} epochs "

@@ -11,6 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from .blocks import concrete
+
 
 def is_key(a) -> bool:
     """A typed PRNG key array (dropout streams)."""
@@ -115,5 +117,5 @@ class PlainState:
         """With `restore_best`: the best epoch's state kept so far, like `state()` (or None)."""
         if self.best.leaves is None:
             return None
-        best = self._layout.unflatten(self.best.leaves)
+        best = self._layout.unflatten(concrete(self.best.leaves))
         return {"model": to_pure(best[0]), "optimizer": to_pure(best[1])}

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..runconfig import EarlyStopping
+from .blocks import concrete
 from .metrics import better
 
 
@@ -116,11 +117,10 @@ class BestState:
 
     def final(self) -> list | None:
         """The state to go back to as the fit ends (None: keep the current one, the best)."""
-        return (
-            self.leaves if self.enabled and self.leaves is not None and not self.pending else None
-        )
+        keep = self.enabled and self.leaves is not None and not self.pending
+        return concrete(self.leaves) if keep else None
 
     def relayout(self, convert: Callable[[list], list]) -> None:
         """Convert the kept state to a new layout (after unfreezing)."""
         if self.leaves is not None:
-            self.leaves = convert(self.leaves)
+            self.leaves = convert(concrete(self.leaves))
