@@ -7,7 +7,8 @@ Strategy "scan" with static bounds (runtime.compiled, `fuse` > 1) therefore comp
 epoch exactly the loop a single-epoch call runs (same batches from the host's permutations, passed
 stacked, same keys: the same numbers, bit for bit). Every call of the trainer goes through it, a
 single epoch as n = 1 (epoch 1, which holds the compilation, is always its own call): no second
-program. Fits of at least MIN_EPOCHS epochs without a validation split use it; once an epoch's
+program. Fits without a validation split use it when it pays for its longer compilation (`worth`:
+MIN_EPOCHS epochs with the compilation cache, MIN_EPOCHS_UNCACHED without); once an epoch's
 time is measured, a block takes about BLOCK_S seconds of epochs (`size`): epochs under BLOCK_S / 2
 fuse.
 
@@ -38,10 +39,18 @@ CAPACITY = 64
 INDEX_BYTES = 1 << 20
 # A block runs about this long (measured epoch time x epochs): epochs under BLOCK_S / 2 fuse
 BLOCK_S = 0.05
-# Fits of fewer epochs keep one epoch per call: the fused program compiles ~20-30% longer than the
-# single epoch's (W3: ~0.2 CPU s against ~0.8 on a loaded 2-core machine) and saves ~0.2-0.4 ms a
-# tiny epoch, so without the compilation cache it pays for itself only over many epochs
+# Fits of fewer epochs keep one epoch per call. The fused program compiles ~20-30% longer than the
+# single epoch's (W3: ~0.1-0.2 CPU s more) and saves ~0.3-0.4 ms of host work a tiny epoch: with
+# JAX's persistent compilation cache (the default) it is compiled once and loaded after, so it pays
+# over a few dozen epochs; without the cache every process compiles it again, and it pays only over
+# several hundred
 MIN_EPOCHS = 50
+MIN_EPOCHS_UNCACHED = 500
+
+
+def worth(epochs: int, cached: bool) -> bool:
+    """Whether a fit of `epochs` epochs should use the fused program (the cost model above)."""
+    return epochs >= (MIN_EPOCHS if cached else max(MIN_EPOCHS, MIN_EPOCHS_UNCACHED))
 
 
 def capacity(examples: int) -> int:

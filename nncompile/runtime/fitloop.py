@@ -22,7 +22,7 @@ import numpy as np
 from flax import nnx
 
 from ..runconfig import RunConfig
-from . import autotune, blocks
+from . import autotune, blocks, jaxcache
 from . import metrics as M
 from .batches import Batching
 from .compiled import Accumulators
@@ -84,7 +84,7 @@ class FitLoop(PlainState):
         donates = self.strategy == "step"
         last = self.epochs_done + self.epochs
         # several epochs per call (runtime.blocks) unless validation needs each epoch's state
-        fused = self._fns.fuse > 1 and val is None and self.epochs >= blocks.MIN_EPOCHS
+        fused = self._fns.fuse > 1 and val is None and blocks.worth(self.epochs, jaxcache.active())
         cap = self._fns.fuse if fused else 1  # the most epochs of a block
         readers = [cb.reads_state for cb in self.callbacks if hasattr(cb, "reads_state")]
         ends = lambda e: self.freeze.due(e + 1) or any(reads(e) for reads in readers)

@@ -77,6 +77,12 @@ def disable() -> None:
     _configured, _folder = True, None
 
 
+def active() -> bool:
+    """Whether JAX's persistent compilation cache is on in this process (nncompile's or the user's
+    own): a program compiled now is loaded, not compiled, by the next process."""
+    return _jax_cache_dir() is not None
+
+
 def _jax_cache_dir() -> str | None:
     import jax
 

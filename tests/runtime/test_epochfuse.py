@@ -38,6 +38,7 @@ def train(monkeypatch, fuse: bool, lr=0.01, extra="", callbacks=(), epochs=None,
     monkeypatch.setattr(blocks, "BLOCK_S", 1e9)  # blocks as large as the capacity
     monkeypatch.setattr(blocks, "CAPACITY", 4)
     monkeypatch.setattr(blocks, "MIN_EPOCHS", 0)
+    monkeypatch.setattr(blocks, "MIN_EPOCHS_UNCACHED", 0)
     monkeypatch.setenv("NNCOMPILE_FUSE", "1" if fuse else "0")
     calls = []
     plain = Epochs.block
@@ -230,3 +231,10 @@ def test_short_fits_keep_one_epoch_per_call(monkeypatch):
     trainer = Trainer(module, splits(), epochs=blocks.MIN_EPOCHS - 1, **QUIET)
     assert trainer._fns.fuse == blocks.CAPACITY
     assert len(trainer.fit().epochs) == blocks.MIN_EPOCHS - 1 and calls == []
+
+
+def test_fusion_pays_for_its_compilation_sooner_with_the_cache():
+    assert not blocks.worth(blocks.MIN_EPOCHS - 1, cached=True)
+    assert blocks.worth(blocks.MIN_EPOCHS, cached=True)
+    assert not blocks.worth(blocks.MIN_EPOCHS_UNCACHED - 1, cached=False)
+    assert blocks.worth(blocks.MIN_EPOCHS_UNCACHED, cached=False)
