@@ -158,7 +158,7 @@ def candidates(trainer) -> list[Candidate]:
     return [Candidate("scan"), Candidate("step")]
 
 
-def _fns(trainer, cand: Candidate, *, keep: bool = False):
+def candidate_fns(trainer, cand: Candidate, *, keep: bool = False):
     """The compiled functions of a candidate. With native convolutions its layout has them; the
     model's modules compute so from then on with `keep` (training), else as before (measuring)."""
     from .compiled import Layout
@@ -182,11 +182,11 @@ def _apply(trainer, parts: dict | None) -> bool:
     if cand not in candidates(trainer):
         return False
     if cand != candidates(trainer)[0]:  # the rule's is what the trainer was built with
-        trainer.use(_fns(trainer, cand, keep=True))
+        trainer.use(candidate_fns(trainer, cand, keep=True))
     return True
 
 
-def _runner(fns, state0, x, y, idx, rest):
+def runner(fns, state0, x, y, idx, rest):
     """run(n): n training steps of the first epoch from the initial state, results discarded; a
     scan of known length runs the whole epoch (n: its steps)."""
     if fns.strategy == "scan" and not fns.chunked:  # (as Epochs calls it: the same compilation)
@@ -246,8 +246,8 @@ def measure(trainer, x, y, budget: float) -> dict:
                 continue
             if rule not in runs:  # another candidate fits: time the rule's steps too
                 runs[rule] = (runs_of[rule], _per_call(runs_of[rule], fns_of[rule], steps, rest))
-        fns = _fns(trainer, cand)
-        run = _runner(fns, state0, x, y, idx, rest)
+        fns = candidate_fns(trainer, cand)
+        run = runner(fns, state0, x, y, idx, rest)
         # compilation (a chunk of no steps: nothing runs) or compilation and one step (or epoch)
         compile_s[cand] = _timed(run, 0 if fns.strategy == "scan" and fns.chunked else 1)
         runs_of[cand], fns_of[cand] = run, fns
