@@ -31,8 +31,10 @@ from flax import nnx
 
 import nncompile.api as api
 from nncompile.registry.layers.conv import transpose_pads
+from nncompile.registry.layers.convgrad import CANONICAL
 from nncompile.runtime import autotune
 from nncompile.runtime.batches import epoch_order
+from nncompile.runtime.compiled import Layout
 
 HERE = Path(__file__).resolve().parent
 SPECS = {
@@ -40,7 +42,34 @@ SPECS = {
     "W2": HERE / "specs" / "w2_cnn.nn",
     "W4": HERE / "specs" / "w4_cnn28.nn",
 }
-FORMS = [("scan", "im2col"), ("step", "native"), ("step", "im2col"), ("scan", "native")]
+FORMS = [
+    ("scan", "im2col"),
+    ("step", "native"),
+    ("step", "im2col"),
+    ("scan", "native"),
+    ("scan", "canonical"),
+    ("step", "canonical"),
+]
+
+
+def lowerings(module) -> dict:
+    """The convolution functions an nnx.Conv can compute through, by name."""
+    ns: dict = {"jax": jax, "jnp": jnp}
+    exec(CANONICAL.code, ns)  # (the snippet as an emitted program holds it)
+    return {
+        "native": jax.lax.conv_general_dilated,
+        "im2col": getattr(module, "col2im_conv", None) or module.im2col_conv,
+        "canonical": ns["canonical_conv"],
+    }
+
+
+def fns_with(trainer, strategy: str, fn):
+    """The trainer's compiled functions with every nnx.Conv computing through `fn`."""
+    for _, m in nnx.iter_graph(trainer.model):
+        if isinstance(m, nnx.Conv):
+            m.conv_general_dilated = fn
+    layout = Layout.of(trainer.model, trainer.optimizer)
+    return trainer.compiled_for(strategy, strategy == "scan" and trainer.chunked, layout)
 
 
 def cpu_wall(fn) -> tuple[float, float]:
@@ -49,7 +78,7 @@ def cpu_wall(fn) -> tuple[float, float]:
     return time.process_time() - c, time.perf_counter() - w
 
 
-def forms(name: str, reps: int, steps_cap: int | None) -> dict:
+def forms(name: str, reps: int, steps_cap: int | None, only: list | None = None) -> dict:
     program = api.compile(SPECS[name])
     trainer = program.trainer_for(dict(program.load_data().splits), log=lambda line: None)
     x, y = jax.device_put(trainer.splits["train"])
@@ -58,9 +87,11 @@ def forms(name: str, reps: int, steps_cap: int | None) -> dict:
     steps = trainer.batching.steps if steps_cap is None else min(steps_cap, trainer.batching.steps)
     runs = {}
     compile_s = {}
+    impls = lowerings(program.module)
     for strategy, conv in FORMS:
-        cand = autotune.Candidate(strategy, conv)
-        fns = autotune.candidate_fns(trainer, cand)
+        if only and f"{strategy}, {conv}" not in only:
+            continue
+        fns = fns_with(trainer, strategy, impls[conv])
         run = autotune.runner(fns, state0, x, y, idx, rest)
         n = (
             fns.batching.steps + (rest is not None)
@@ -68,8 +99,9 @@ def forms(name: str, reps: int, steps_cap: int | None) -> dict:
             else steps
         )
         first = 0 if fns.strategy == "scan" and fns.chunked else 1
-        compile_s[cand.name] = cpu_wall(functools.partial(run, first))[1]
-        runs[cand.name] = (run, n)
+        form = f"{strategy}, {conv}"
+        compile_s[form] = cpu_wall(functools.partial(run, first))
+        runs[form] = (run, n)
     cpu: dict[str, list[float]] = {k: [] for k in runs}
     wall: dict[str, list[float]] = {k: [] for k in runs}
     for _ in range(reps):
@@ -89,7 +121,8 @@ def forms(name: str, reps: int, steps_cap: int | None) -> dict:
                 "cpu_ms_median": round(statistics.median(cpu[k]), 3),
                 "wall_ms_min": round(min(wall[k]), 3),
                 "wall_ms_median": round(statistics.median(wall[k]), 3),
-                "compile_s": round(compile_s[k], 2),
+                "compile_cpu_s": round(compile_s[k][0], 2),
+                "compile_wall_s": round(compile_s[k][1], 2),
             }
             for k in runs
         },
@@ -166,10 +199,7 @@ def stepwise(g, x, k, steps: int):
 
 def layers(name: str, reps: int) -> list[dict]:
     calls, module, steps = conv_calls(name)
-    impl = {
-        "native": jax.lax.conv_general_dilated,
-        "im2col": getattr(module, "col2im_conv", None) or module.im2col_conv,
-    }
+    impl = lowerings(module)
     out = []
     for call in calls:
         rng = np.random.default_rng(0)
@@ -217,7 +247,7 @@ def sweep(reps: int, steps: int = 16) -> list[dict]:
         x = jnp.asarray(rng.normal(size=call["x"]), jnp.float32)
         k = jnp.asarray(rng.normal(size=call["kernel"]) * 0.1, jnp.float32)
         timed = {}
-        for lname, f in (("native", jax.lax.conv_general_dilated), ("im2col", module.col2im_conv)):
+        for lname, f in lowerings(module).items():
             g = jax.jit(jax.grad(conv_loss(f, call), argnums=(0, 1)))
             jax.block_until_ready(g(x, k))
             timed[lname] = functools.partial(stepwise, g, x, k, steps)
@@ -239,6 +269,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--specs", default="ae,W2,W4")
     ap.add_argument("--steps", type=int, default=None, help="at most this many steps a round (W4)")
+    ap.add_argument("--forms", default=None, help="e.g. 'scan, im2col;scan, canonical'")
     ap.add_argument("--layers", action="store_true")
     ap.add_argument("--sweep", action="store_true", help="single convolutions over a grid")
     ap.add_argument("--out", default=None)
@@ -251,7 +282,7 @@ def main() -> None:
         return
     for name in a.specs.split(","):
         rec = (
-            {"forms": forms(name, a.reps, a.steps)}
+            {"forms": forms(name, a.reps, a.steps, a.forms and a.forms.split(";"))}
             if not a.layers
             else {"layers": layers(name, a.reps)}
         )

@@ -51,7 +51,8 @@ class Plan:
     # how the runtime runs an epoch: "scan" (one compiled loop) or "step"
     strategy: Decision[str]
     precision: Decision[str]  # "float32" or "bfloat16" (bf16 compute, float32 parameters)
-    # "im2col on CPU" or "im2col and col2im on CPU" (backend tunings of nnx.Conv) or "none"
+    # "canonical gradients on CPU", "im2col on CPU" or "im2col and col2im on CPU" (backend
+    # tunings of nnx.Conv) or "none"
     conv_lowering: Decision[str]
     compiler_options: Decision[dict[str, bool]]  # XLA:CPU options of the compiled functions
     # floats one example holds in a forward pass: sizes evaluation batches
@@ -79,7 +80,7 @@ class Plan:
 
     @property
     def im2col(self) -> bool:
-        return self.conv_lowering.value != "none"
+        return self.conv_lowering.value not in ("none", CANONICAL_ON_CPU)
 
     @property
     def col2im(self) -> bool:
@@ -280,12 +281,29 @@ def _strategy(gan: bool, pinned: str = "auto") -> Decision[str]:
 
 
 COL2IM_ON_CPU = "im2col and col2im on CPU"
+CANONICAL_ON_CPU = "canonical gradients on CPU"
 
 
-def conv_lowering(models: list[ir.Model]) -> Decision[str]:
+def conv_lowering(models: list[ir.Model], *, gan: bool = False) -> Decision[str]:
+    """How nnx.Conv computes on CPU. JAX's convolution gradients use dimension orders that XLA:CPU
+    turns into its fast convolution outside loops but not inside lax.scan (jax-ml/jax#12868): a
+    scan-fused step with them ran 14x (conv autoencoder) to 13x (W2) slower. Written as
+    channels-last convolutions (CANONICAL) they run fast inside the scan too; per step, in one
+    process, interleaved, CPU ms (bench/convrule.py, bench/results/autotune.md section 5): conv
+    autoencoder 3.11 against im2col's 6.52 (and 3.40 for per-step calls of XLA's own), W2 12.0
+    against 12.9, W4 395 against 422, compiling W4 in 2.3 CPU s against 3.7. GANs keep im2col and
+    col2im (not measured with it yet)."""
     conv = sorted({k for m in models for k in _convolutional(m)})
     if not conv:
         return Decision("none", "no convolutions")
+    if not gan:
+        return Decision(
+            CANONICAL_ON_CPU,
+            f"{', '.join(conv)}: on XLA:CPU, XLA's own convolution with both gradients written as "
+            "channels-last convolutions (canonical_conv), which stay fast inside lax.scan; per "
+            "scan-fused step it took 0.48-0.94 of the CPU time of im2col on the conv autoencoder, "
+            "W2 and W4 (bench/convrule.py); GPU/TPU keep the native one",
+        )
     why = (
         f"{', '.join(conv)}: on XLA:CPU a convolution written as im2col (shifted "
         "views and one matmul) is faster and stays fast inside lax.scan; "
@@ -339,7 +357,7 @@ def plan_for(program: ir.Program, train_name: str | None = None) -> Plan:
             Decision(((), None), "every layer trains"),
             _strategy(True),
             precision,
-            conv_lowering([g, d]),
+            conv_lowering([g, d], gan=True),
             gan_compiler_options(),
             Decision(activation_floats(g), "generator forward pass"),
             plateau,
