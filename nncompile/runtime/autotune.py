@@ -2,9 +2,9 @@
 for a few steps and records the winner next to the compilation cache; later fits read it.
 
 The plan's rules (nncompile/plan.py: an epoch as one compiled loop, convolutions through
-canonical_conv on CPU) were measured on one machine under one load. Where they may lose (a convolutional program on a
-loaded CPU ran its steps faster one call at a time with XLA's native convolution), the runtime can
-measure instead of assume:
+canonical_conv on CPU) were measured on one machine under one load. Where they may lose (a
+convolutional program on a loaded CPU ran its steps faster one call at a time with XLA's native
+convolution), the runtime can measure instead of assume:
 
 * candidates: the rule's form (strategy "scan", timed as the trainer runs it: a chunk of the
   epoch's compiled loop, or a whole epoch for a scan of known length), strategy
