@@ -80,11 +80,11 @@ class Plan:
 
     @property
     def im2col(self) -> bool:
-        return self.conv_lowering.value not in ("none", CANONICAL_ON_CPU, CANONICAL_COL2IM_ON_CPU)
+        return self.conv_lowering.value not in ("none", CANONICAL_ON_CPU)
 
     @property
     def col2im(self) -> bool:
-        return self.conv_lowering.value in (COL2IM_ON_CPU, CANONICAL_COL2IM_ON_CPU)
+        return self.conv_lowering.value == COL2IM_ON_CPU
 
     def decisions(self) -> list[tuple[str, Decision[Any]]]:
         named: list[tuple[str, Decision[Any]]] = [
@@ -282,7 +282,28 @@ def _strategy(gan: bool, pinned: str = "auto") -> Decision[str]:
 
 COL2IM_ON_CPU = "im2col and col2im on CPU"
 CANONICAL_ON_CPU = "canonical gradients on CPU"
-CANONICAL_COL2IM_ON_CPU = "canonical gradients and col2im on CPU"
+# a strided or transposed convolution with at least this many in x out channels keeps im2col /
+# col2im: measured between the conv autoencoder (at most 128: canonical 0.36-0.48x the CPU time)
+# and W5's decoder (at least 2048: canonical 2.6x), bench/conv_transpose.py; a two-point threshold
+CANONICAL_MAX_RESAMPLING = 512
+
+
+def _heavy_resampling(models: list[ir.Model]) -> list[str]:
+    """The strided or transposed convolutions with in x out channels >= CANONICAL_MAX_RESAMPLING,
+    as `kind(in x out)`."""
+    out = []
+    for m in models:
+        for n in layer_nodes(m):
+            entry = LAYERS.get(n.kind)
+            filters = getattr(n.params, "filters", None)
+            if entry is None or not entry.convolution or filters is None or not n.in_shapes:
+                continue
+            strides = getattr(n.params, "strides", 1)
+            strided = any(s != 1 for s in (strides if isinstance(strides, list) else [strides]))
+            channels = n.in_shapes[0][-1] * filters
+            if (strided or entry.col2im) and channels >= CANONICAL_MAX_RESAMPLING:
+                out.append(f"{n.kind}({n.in_shapes[0][-1]} x {filters})")
+    return out
 
 
 def conv_lowering(models: list[ir.Model], *, gan: bool = False) -> Decision[str]:
@@ -298,26 +319,26 @@ def conv_lowering(models: list[ir.Model], *, gan: bool = False) -> Decision[str]
     if not conv:
         return Decision("none", "no convolutions")
     transposed = sorted({e.name for m in models for e in _layers(m) if e.col2im})
-    if not gan:
-        why = (
+    heavy = [] if gan else _heavy_resampling(models)
+    if not gan and not heavy:
+        return Decision(
+            CANONICAL_ON_CPU,
             f"{', '.join(conv)}: on XLA:CPU, XLA's own convolution with both gradients written as "
             "channels-last convolutions (canonical_conv), which stay fast inside lax.scan; per "
             "scan-fused step it took 0.48-0.94 of the CPU time of im2col on the conv autoencoder, "
-            "W2 and W4 (bench/convrule.py); GPU/TPU keep the native one"
-        )
-        if not transposed:
-            return Decision(CANONICAL_ON_CPU, why)
-        return Decision(
-            CANONICAL_COL2IM_ON_CPU,
-            f"{why}; {', '.join(transposed)} as col2im: a decoder of two strided transposed "
-            "convolutions ran its scan-fused epoch in 0.40 of the CPU time it took with canonical "
-            "gradients (bench/conv_transpose.py)",
+            "W2 and W4 (bench/convrule.py); GPU/TPU keep the native one",
         )
     why = (
         f"{', '.join(conv)}: on XLA:CPU a convolution written as im2col (shifted "
         "views and one matmul) is faster and stays fast inside lax.scan; "
         "GPU/TPU keep the native one"
     )
+    if heavy:
+        why = (
+            f"{', '.join(heavy)}: strided or transposed with in x out channels >= "
+            f"{CANONICAL_MAX_RESAMPLING}, where canonical gradients lose (a decoder of such ran "
+            "2.6x slower with them than with col2im, bench/conv_transpose.py); " + why
+        )
     if not transposed:
         return Decision("im2col on CPU", why)
     return Decision(

@@ -7,7 +7,6 @@ import nncompile
 from nncompile.codegen.emit import emit_model
 from nncompile.compiler import analyse
 from nncompile.plan import (
-    CANONICAL_COL2IM_ON_CPU,
     CANONICAL_ON_CPU,
     COL2IM_ON_CPU,
     conv_lowering,
@@ -36,29 +35,47 @@ def model(text: str):
 CNN = "model C { input x: [8, 8, 1]  conv2d(4, 3, strides=2)  flatten()  dense(2) }"
 
 
+DECODER = """
+model Dec {
+  input x: [8, 8, 1]
+  conv2d(32, 3, strides=2, activation=relu)
+  conv2d(64, 3, strides=2, activation=relu)
+  conv2d_transpose(64, 3, strides=2, activation=relu)
+  conv2d_transpose(32, 3, strides=2, activation=relu)
+  conv2d(1, 3, activation=sigmoid)
+}
+"""
+
+
 def test_supervised_convolutions_take_canonical_gradients_gans_keep_col2im():
     m = model(AE).models["AE"]
     supervised = conv_lowering([m])
-    assert supervised.value == CANONICAL_COL2IM_ON_CPU == "canonical gradients and col2im on CPU"
+    assert supervised.value == CANONICAL_ON_CPU == "canonical gradients on CPU"
     assert supervised.why.startswith("conv2d, conv2d_transpose: on XLA:CPU, XLA's own convolution")
-    assert "bench/convrule.py" in supervised.why and "conv2d_transpose as col2im" in supervised.why
+    assert "bench/convrule.py" in supervised.why
     assert conv_lowering([m], gan=True).value == COL2IM_ON_CPU
-    plain = conv_lowering([model(CNN).models["C"]])
-    assert plain.value == CANONICAL_ON_CPU == "canonical gradients on CPU"
-    assert "col2im" not in plain.why
     dense = model("model D { input x: [4]  dense(2) }").models["D"]
     assert conv_lowering([dense]).value == "none"
     assert conv_lowering([dense], gan=True).value == "none"
 
 
+def test_wide_strided_or_transposed_convolutions_keep_im2col_and_col2im():
+    decoder = conv_lowering([model(DECODER).models["Dec"]])
+    assert decoder.value == COL2IM_ON_CPU
+    assert decoder.why.startswith(
+        "conv2d(32 x 64), conv2d_transpose(64 x 64), conv2d_transpose(64 x 32): strided or "
+        "transposed with in x out channels >= 512, where canonical gradients lose"
+    )
+    wide = "model W { input x: [8, 8, 16]  conv2d(32, 3, strides=2)  conv2d(64, 3) }"
+    assert conv_lowering([model(wide).models["W"]]).value == "im2col on CPU"  # 16 x 32
+    narrow = "model N { input x: [8, 8, 8]  conv2d(32, 3, strides=2)  conv2d(64, 3) }"
+    assert conv_lowering([model(narrow).models["N"]]).value == CANONICAL_ON_CPU  # 8 x 32; 32 x 64
+
+
 def test_the_plan_prints_the_rule_and_the_program_applies_it():
     program = model(AE)
-    assert "  conv lowering:      canonical gradients and col2im on CPU\n" in describe(program)
+    assert "  conv lowering:      canonical gradients on CPU\n" in describe(program)
     _, tuning = nncompile.compile(text=AE).source.split("# ---- backend tuning", 1)
-    assert "def canonical_col2im_conv(" in tuning and "def col2im_conv(" in tuning
-    assert "module.conv_general_dilated = canonical_col2im_conv" in tuning
-    assert "canonical_col2im_conv" in emit_model(program.models["AE"], "m.nn")
-    text = CNN + "\ntrain { model: C  loss: mse  optimizer: sgd(lr=0.1)  batch_size: 4  epochs: 1 }"
-    _, tuning = nncompile.compile(text=text).source.split("# ---- backend tuning", 1)
     assert "def canonical_conv(" in tuning and "im2col" not in tuning
     assert "module.conv_general_dilated = canonical_conv" in tuning
+    assert "canonical_conv" in emit_model(program.models["AE"], "m.nn")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..expr import Call, Snippet, Sym
 from ..registry.activations import activation_call
-from ..registry.layers import CANONICAL, CANONICAL_COL2IM, COL2IM, IM2COL, LAYERS
+from ..registry.layers import CANONICAL, COL2IM, IM2COL, LAYERS
 from ..registry.lowering import Code, Lowered
 from ..semantics import ir
 
@@ -26,7 +26,6 @@ def conv_tuning(lowering: str) -> Snippet | None:
         "none": None,
         "im2col on CPU": IM2COL,
         "canonical gradients on CPU": CANONICAL,
-        "canonical gradients and col2im on CPU": CANONICAL_COL2IM,
     }
     return tunings.get(lowering, COL2IM)
 

@@ -91,21 +91,3 @@ def test_other_backends_and_groups_use_xla_as_is(monkeypatch):
     assert "custom_vjp" not in traced(2)  # grouped: XLA's as is
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
     assert "custom_vjp" not in traced(1)  # elsewhere: XLA's as is
-
-
-def test_with_transposed_convolutions_those_go_to_col2im(monkeypatch):
-    from nncompile.registry.layers import CANONICAL_COL2IM, COL2IM, IM2COL
-
-    namespace = {"jax": jax, "jnp": jnp}
-    for snippet in (IM2COL, COL2IM, CANONICAL, CANONICAL_COL2IM):
-        exec(snippet.code, namespace)
-    calls = []
-    for name in ("col2im_conv", "canonical_conv"):
-        f = namespace[name]
-        namespace[name] = lambda *a, _f=f, _n=name, **k: calls.append(_n) or _f(*a, **k)
-    conv = namespace["canonical_col2im_conv"]
-    x, k, dn = jnp.ones((1, 4, 4, 2)), jnp.ones((3, 3, 2, 3)), ("NHWC", "HWIO", "NHWC")
-    up = conv(x, k, (1, 1), ((2, 1), (2, 1)), lhs_dilation=(2, 2), dimension_numbers=dn)
-    same = conv(x, k, (1, 1), "SAME", dimension_numbers=dn)
-    assert calls == ["col2im_conv", "canonical_conv"]
-    assert up.shape == (1, 8, 8, 3) and same.shape == (1, 4, 4, 3)

@@ -71,26 +71,3 @@ def canonical_conv(x, kernel, window_strides, padding, *, lhs_dilation=None, rhs
 ''',
     backend=True,
 )
-
-
-def _col2im():
-    from .conv import COL2IM  # (conv.py's lowerings; imported here to keep this module apart)
-
-    return COL2IM
-
-
-CANONICAL_COL2IM = Snippet(
-    "canonical_col2im_conv",
-    '''
-def canonical_col2im_conv(x, kernel, window_strides, padding, *, lhs_dilation=None, **kwargs):
-    """The convolution of nnx.Conv on a model with transposed convolutions: the input-dilated ones
-    (transposed) as col2im (col2im_conv), the others through canonical_conv. A decoder of two
-    strided transposed convolutions ran its scan-fused epoch in 0.40 of the CPU time with col2im
-    than with canonical gradients (bench/conv_transpose.py)."""
-    dilated = lhs_dilation is not None and set(lhs_dilation) != {1}
-    conv = col2im_conv if dilated else canonical_conv
-    return conv(x, kernel, window_strides, padding, lhs_dilation=lhs_dilation, **kwargs)
-''',
-    needs=(CANONICAL, _col2im()),
-    backend=True,
-)
