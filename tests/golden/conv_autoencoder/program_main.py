@@ -199,101 +199,12 @@ def canonical_conv(x, kernel, window_strides, padding, *, lhs_dilation=None, rhs
     return forward(x, kernel)
 
 
-def im2col_conv(x, kernel, window_strides, padding, *, lhs_dilation=None, rhs_dilation=None,
-                dimension_numbers=None, feature_group_count=1, precision=None, **kwargs):
-    """The convolution of nnx.Conv (channels last, kernel HWIO), chosen by backend when traced.
-
-    On CPU it is written as im2col: pad, put the kernel-offset views of the input side by side on
-    the channel axis and do one matmul with the kernel reshaped to (taps * in, out). XLA:CPU runs
-    that faster than its native convolution, and, unlike it, just as fast inside lax.scan (whose
-    convolution gradients it leaves unoptimised). Elsewhere: jax.lax.conv_general_dilated.
-    """
-    dims = kernel.ndim - 2
-    lhs_dilation = tuple(lhs_dilation or (1,) * dims)
-    rhs_dilation = tuple(rhs_dilation or (1,) * dims)
-    if jax.default_backend() != "cpu" or feature_group_count != 1 or set(lhs_dilation) != {1}:
-        return jax.lax.conv_general_dilated(
-            x, kernel, window_strides, padding, lhs_dilation=lhs_dilation,
-            rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
-            feature_group_count=feature_group_count, precision=precision, **kwargs)
-    taps = kernel.shape[:dims]
-    reach = [(k - 1) * d + 1 for k, d in zip(taps, rhs_dilation)]
-    if isinstance(padding, str):
-        padding = jax.lax.padtype_to_pads(x.shape[1:-1], reach, window_strides, padding)
-    x = jnp.pad(x, [(0, 0), *padding, (0, 0)])
-    out = [(n - r) // s + 1 for n, r, s in zip(x.shape[1:-1], reach, window_strides)]
-    offsets = [()]
-    for k in taps:
-        offsets = [o + (i,) for o in offsets for i in range(k)]
-    views = []
-    for offset in offsets:  # the same order as the kernel's (taps..., in) rows
-        start = [i * d for i, d in zip(offset, rhs_dilation)]
-        stop = [b + (n - 1) * s + 1 for b, n, s in zip(start, out, window_strides)]
-        strides = (1, *window_strides, 1)
-        views.append(jax.lax.slice(x, (0, *start, 0), (x.shape[0], *stop, x.shape[-1]), strides))
-    patches = views[0] if len(views) == 1 else jnp.concatenate(views, axis=-1)
-    y = jnp.matmul(patches.reshape(-1, patches.shape[-1]), kernel.reshape(-1, kernel.shape[-1]),
-                   precision=precision, preferred_element_type=kwargs.get("preferred_element_type"))
-    return y.reshape(*patches.shape[:-1], kernel.shape[-1])
-
-
-def col2im_conv(x, kernel, window_strides, padding, *, lhs_dilation=None, rhs_dilation=None,
-                **kwargs):
-    """The convolution of nnx.Conv, also over an input dilated by lhs_dilation (a transposed
-    convolution), chosen by backend when traced.
-
-    On CPU an input-dilated convolution is written as col2im: one matmul of the input with the
-    kernel reshaped to (in, taps * out), then each tap's products placed on the dilated output grid
-    (lax.pad with interior padding) and summed. Inside lax.scan XLA:CPU runs that up to ~6x faster
-    than its native input-dilated convolution (bench/conv_transpose.py). Other convolutions:
-    im2col_conv.
-    """
-    dims = kernel.ndim - 2
-    lhs_dilation = tuple(lhs_dilation or (1,) * dims)
-    rhs_dilation = tuple(rhs_dilation or (1,) * dims)
-    if (jax.default_backend() != "cpu" or set(lhs_dilation) == {1} or isinstance(padding, str)
-            or set(window_strides) != {1} or kwargs.get("feature_group_count", 1) != 1):
-        return im2col_conv(x, kernel, window_strides, padding, lhs_dilation=lhs_dilation,
-                           rhs_dilation=rhs_dilation, **kwargs)
-    taps, (cin, cout), steps = kernel.shape[:dims], kernel.shape[dims:], x.shape[1:-1]
-    rows = jnp.moveaxis(kernel.reshape(-1, cin, cout), 1, 0).reshape(cin, -1)
-    z = jnp.matmul(x.reshape(-1, cin), rows, precision=kwargs.get("precision"),
-                   preferred_element_type=kwargs.get("preferred_element_type"))
-    z = z.reshape(x.shape[0], *steps, -1, cout)
-    size = [(n - 1) * s + 1 + lo + hi - (k - 1) * d
-            for n, s, (lo, hi), k, d in zip(steps, lhs_dilation, padding, taps, rhs_dilation)]
-    offsets = [()]
-    for k in taps:
-        offsets = [o + (i,) for o in offsets for i in range(k)]
-    y = None
-    for j, offset in enumerate(offsets):  # the same order as the kernel's taps
-        config = [(0, 0, 0)]
-        for i, n, s, (lo, _), d, m in zip(offset, steps, lhs_dilation, padding, rhs_dilation, size):
-            start = lo - i * d  # where input position 0 lands for this tap (< 0: cropped)
-            config.append((start, m - 1 - start - (n - 1) * s, s - 1))
-        config.append((0, 0, 0))
-        v = jax.lax.pad(z[..., j, :], jnp.zeros((), z.dtype), config)
-        y = v if y is None else y + v
-    return y
-
-
-def canonical_col2im_conv(x, kernel, window_strides, padding, *, lhs_dilation=None, **kwargs):
-    """The convolution of nnx.Conv on a model with transposed convolutions: the input-dilated ones
-    (transposed) as col2im (col2im_conv), the others through canonical_conv. A decoder of two
-    strided transposed convolutions ran its scan-fused epoch in 0.40 of the CPU time with col2im
-    than with canonical gradients (bench/conv_transpose.py)."""
-    dilated = lhs_dilation is not None and set(lhs_dilation) != {1}
-    conv = col2im_conv if dilated else canonical_conv
-    return conv(x, kernel, window_strides, padding, lhs_dilation=lhs_dilation, **kwargs)
-
-
 def tune_for_backend(model):
-    """On CPU every nnx.Conv computes through canonical_col2im_conv (see there);
-    elsewhere unchanged."""
+    """On CPU every nnx.Conv computes through canonical_conv (see there); elsewhere unchanged."""
     if jax.default_backend() == "cpu":
         for _, module in nnx.iter_graph(model):
             if isinstance(module, nnx.Conv):
-                module.conv_general_dilated = canonical_col2im_conv
+                module.conv_general_dilated = canonical_conv
     return model
 
 
