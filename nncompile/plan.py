@@ -313,8 +313,10 @@ def conv_lowering(models: list[ir.Model], *, gan: bool = False) -> Decision[str]
     channels-last convolutions (CANONICAL) they run fast inside the scan too; per step, in one
     process, interleaved, CPU ms (bench/convrule.py, bench/results/autotune.md section 5): conv
     autoencoder 3.11 against im2col's 6.52 (and 3.40 for per-step calls of XLA's own), W2 12.0
-    against 12.9, W4 395 against 422, compiling W4 in 2.3 CPU s against 3.7. GANs keep im2col and
-    col2im (not measured with it yet)."""
+    against 12.9, W4 395 against 422, compiling W4 in 2.3 CPU s against 3.7. A strided or
+    transposed convolution with many channels (CANONICAL_MAX_RESAMPLING) keeps im2col / col2im
+    (W5's decoder: 2.6x slower with canonical gradients), and so do GANs (not measured with
+    them)."""
     conv = sorted({k for m in models for k in _convolutional(m)})
     if not conv:
         return Decision("none", "no convolutions")
