@@ -295,10 +295,14 @@ def _heavy_resampling(models: list[ir.Model]) -> list[str]:
     for m in models:
         for n in layer_nodes(m):
             entry = LAYERS.get(n.kind)
-            filters = getattr(n.params, "filters", None)
-            if entry is None or not entry.convolution or filters is None or not n.in_shapes:
+            # (primary_caps: capsules x dim output channels)
+            p = n.params
+            filters = getattr(p, "filters", None) or getattr(p, "capsules", 0) * getattr(
+                p, "dim", 0
+            )
+            if entry is None or not entry.convolution or not filters or not n.in_shapes:
                 continue
-            strides = getattr(n.params, "strides", 1)
+            strides = getattr(p, "strides", 1)
             strided = any(s != 1 for s in (strides if isinstance(strides, list) else [strides]))
             channels = n.in_shapes[0][-1] * filters
             if (strided or entry.col2im) and channels >= CANONICAL_MAX_RESAMPLING:

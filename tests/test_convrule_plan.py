@@ -70,6 +70,8 @@ def test_wide_strided_or_transposed_convolutions_keep_im2col_and_col2im():
     assert conv_lowering([model(wide).models["W"]]).value == "im2col on CPU"  # 16 x 32
     narrow = "model N { input x: [8, 8, 8]  conv2d(32, 3, strides=2)  conv2d(64, 3) }"
     assert conv_lowering([model(narrow).models["N"]]).value == CANONICAL_ON_CPU  # 8 x 32; 32 x 64
+    caps = "model P { input x: [8, 8, 32]  primary_caps(capsules=8, dim=8, kernel=3, strides=2) }"
+    assert conv_lowering([model(caps).models["P"]]).value == "im2col on CPU"  # 32 x 64
 
 
 def test_the_plan_prints_the_rule_and_the_program_applies_it():
