@@ -5,7 +5,9 @@ convolution (what nnx.ConvTranspose runs), interleaved, a fresh process per meas
 
     .venv/bin/python bench/conv_transpose.py [--reps 3] [--out bench/results/conv_transpose.md]
 
-Behind the plan's `conv lowering` decision ("im2col and col2im on CPU", nncompile/plan.py). Per
+Behind the plan's `conv lowering` decision ("im2col and col2im on CPU" for GANs; supervised
+programs emit canonical_conv since bench/convrule.py unless a strided or transposed convolution is
+wide: "emitted" here; "canonical" sends every convolution through canonical_conv). Per
 run: the first call of the runtime's scan-fused epoch (trace, compile, run), and the median of
 6 steady-state epochs; compilation cache off. Wall and CPU (process) time: on a busy
 machine the CPU time is the steadier. The other convolutions take im2col in both modes.
@@ -27,7 +29,7 @@ PROGRAMS = [  # (spec, --set values)
     ("specs/conv_autoencoder.nn", {}),  # one small transposed convolution (2x2 -> 4x4)
     ("bench/specs/w5_decoder.nn", {}),  # two, as a DCGAN generator (2x2 -> 4x4 -> 8x8)
 ]
-MODES = ["col2im", "native"]
+MODES = ["col2im", "native", "canonical", "emitted"]
 
 ONE = r"""
 import json, sys, time
@@ -36,8 +38,15 @@ from flax import nnx
 import nncompile.api as api
 from nncompile.runtime.batches import epoch_order
 program = api.compile(sys.argv[1], sets=json.loads(sys.argv[3]))
-if sys.argv[2] == "native":  # transposed convolutions fall back to XLA's (im2col_conv does)
-    program.module.col2im_conv = program.module.im2col_conv
+from nncompile.registry.layers import CANONICAL, COL2IM, IM2COL
+emitted = "canonical_conv" if "def canonical_conv(" in program.source else "col2im_conv"
+if sys.argv[2] != "emitted":  # (what the plan's conv lowering chose)
+    for snippet in (IM2COL, COL2IM, CANONICAL):
+        exec(snippet.code, program.module.__dict__)
+    # native: transposed convolutions fall back to XLA's (im2col_conv does), the others im2col;
+    # canonical: every convolution through canonical_conv
+    name = {"native": "im2col_conv", "col2im": "col2im_conv"}.get(sys.argv[2], "canonical_conv")
+    setattr(program.module, emitted, getattr(program.module, name))
 trainer = program.trainer_for(dict(program.load_data().splits), log=lambda line: None)
 x, y = trainer._on_device("train")
 state = jax.tree.leaves(nnx.state((trainer.model, trainer.optimizer)))
@@ -95,17 +104,21 @@ def main() -> None:
         "(bench/conv_transpose.py)",
         "",
         "| program | first epoch s col2im / native | epoch ms col2im | epoch ms native "
-        "| ratio | epoch CPU ms col2im | epoch CPU ms native | ratio |",
-        "|---|---|---|---|---|---|---|---|",
+        "| ratio | epoch CPU ms col2im | epoch CPU ms native | ratio | epoch CPU ms canonical "
+        "| ratio to col2im | epoch CPU ms emitted (the plan's) | ratio to col2im |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for i, (spec, sets) in enumerate(PROGRAMS):
         c, n = runs[i, "col2im"], runs[i, "native"]
         ec, en = med(c, "epoch_s") * 1e3, med(n, "epoch_s") * 1e3
         cc, cn = med(c, "epoch_cpu_s") * 1e3, med(n, "epoch_cpu_s") * 1e3
+        ck = med(runs[i, "canonical"], "epoch_cpu_s") * 1e3
+        ce = med(runs[i, "emitted"], "epoch_cpu_s") * 1e3
         name = spec + "".join(f" --set {k}={v}" for k, v in sets.items())
         lines.append(
             f"| {name} | {med(c, 'first_s'):.2f} / {med(n, 'first_s'):.2f} "
-            f"| {ec:.1f} | {en:.1f} | {en / ec:.2f} | {cc:.1f} | {cn:.1f} | {cn / cc:.2f} |"
+            f"| {ec:.1f} | {en:.1f} | {en / ec:.2f} | {cc:.1f} | {cn:.1f} | {cn / cc:.2f} "
+            f"| {ck:.1f} | {ck / cc:.2f} | {ce:.1f} | {ce / cc:.2f} |"
         )
     text = "\n".join(lines) + "\n"
     print(text)

@@ -51,7 +51,8 @@ class Plan:
     # how the runtime runs an epoch: "scan" (one compiled loop) or "step"
     strategy: Decision[str]
     precision: Decision[str]  # "float32" or "bfloat16" (bf16 compute, float32 parameters)
-    # "im2col on CPU" or "im2col and col2im on CPU" (backend tunings of nnx.Conv) or "none"
+    # "canonical gradients on CPU", "im2col on CPU" or "im2col and col2im on CPU" (backend
+    # tunings of nnx.Conv) or "none"
     conv_lowering: Decision[str]
     compiler_options: Decision[dict[str, bool]]  # XLA:CPU options of the compiled functions
     # floats one example holds in a forward pass: sizes evaluation batches
@@ -79,7 +80,7 @@ class Plan:
 
     @property
     def im2col(self) -> bool:
-        return self.conv_lowering.value != "none"
+        return self.conv_lowering.value not in ("none", CANONICAL_ON_CPU)
 
     @property
     def col2im(self) -> bool:
@@ -280,18 +281,70 @@ def _strategy(gan: bool, pinned: str = "auto") -> Decision[str]:
 
 
 COL2IM_ON_CPU = "im2col and col2im on CPU"
+CANONICAL_ON_CPU = "canonical gradients on CPU"
+# a strided or transposed convolution with at least this many in x out channels keeps im2col /
+# col2im: measured between the conv autoencoder (at most 128: canonical 0.36-0.48x the CPU time)
+# and W5's decoder (at least 2048: canonical 2.6x), bench/conv_transpose.py; a two-point threshold
+CANONICAL_MAX_RESAMPLING = 512
 
 
-def conv_lowering(models: list[ir.Model]) -> Decision[str]:
+def _heavy_resampling(models: list[ir.Model]) -> list[str]:
+    """The strided or transposed convolutions with in x out channels >= CANONICAL_MAX_RESAMPLING,
+    as `kind(in x out)`."""
+    out = []
+    for m in models:
+        for n in layer_nodes(m):
+            entry = LAYERS.get(n.kind)
+            # (primary_caps: capsules x dim output channels)
+            p = n.params
+            filters = getattr(p, "filters", None) or getattr(p, "capsules", 0) * getattr(
+                p, "dim", 0
+            )
+            if entry is None or not entry.convolution or not filters or not n.in_shapes:
+                continue
+            strides = getattr(p, "strides", 1)
+            strided = any(s != 1 for s in (strides if isinstance(strides, list) else [strides]))
+            channels = n.in_shapes[0][-1] * filters
+            if (strided or entry.col2im) and channels >= CANONICAL_MAX_RESAMPLING:
+                out.append(f"{n.kind}({n.in_shapes[0][-1]} x {filters})")
+    return out
+
+
+def conv_lowering(models: list[ir.Model], *, gan: bool = False) -> Decision[str]:
+    """How nnx.Conv computes on CPU. JAX's convolution gradients use dimension orders that XLA:CPU
+    turns into its fast convolution outside loops but not inside lax.scan (jax-ml/jax#12868): a
+    scan-fused step with them ran 14x (conv autoencoder) to 13x (W2) slower. Written as
+    channels-last convolutions (CANONICAL) they run fast inside the scan too; per step, in one
+    process, interleaved, CPU ms (bench/convrule.py, bench/results/autotune.md section 5): conv
+    autoencoder 3.11 against im2col's 6.52 (and 3.40 for per-step calls of XLA's own), W2 12.0
+    against 12.9, W4 395 against 422, compiling W4 in 2.3 CPU s against 3.7. A strided or
+    transposed convolution with many channels (CANONICAL_MAX_RESAMPLING) keeps im2col / col2im
+    (W5's decoder: 2.6x slower with canonical gradients), and so do GANs (not measured with
+    them)."""
     conv = sorted({k for m in models for k in _convolutional(m)})
     if not conv:
         return Decision("none", "no convolutions")
+    transposed = sorted({e.name for m in models for e in _layers(m) if e.col2im})
+    heavy = [] if gan else _heavy_resampling(models)
+    if not gan and not heavy:
+        return Decision(
+            CANONICAL_ON_CPU,
+            f"{', '.join(conv)}: on XLA:CPU, XLA's own convolution with both gradients written as "
+            "channels-last convolutions (canonical_conv), which stay fast inside lax.scan; per "
+            "scan-fused step it took 0.48-0.94 of the CPU time of im2col on the conv autoencoder, "
+            "W2 and W4 (bench/convrule.py); GPU/TPU keep the native one",
+        )
     why = (
         f"{', '.join(conv)}: on XLA:CPU a convolution written as im2col (shifted "
         "views and one matmul) is faster and stays fast inside lax.scan; "
         "GPU/TPU keep the native one"
     )
-    transposed = sorted({e.name for m in models for e in _layers(m) if e.col2im})
+    if heavy:
+        why = (
+            f"{', '.join(heavy)}: strided or transposed with in x out channels >= "
+            f"{CANONICAL_MAX_RESAMPLING}, where canonical gradients lose (a decoder of such ran "
+            "2.6x slower with them than with col2im, bench/conv_transpose.py); " + why
+        )
     if not transposed:
         return Decision("im2col on CPU", why)
     return Decision(
@@ -339,7 +392,7 @@ def plan_for(program: ir.Program, train_name: str | None = None) -> Plan:
             Decision(((), None), "every layer trains"),
             _strategy(True),
             precision,
-            conv_lowering([g, d]),
+            conv_lowering([g, d], gan=True),
             gan_compiler_options(),
             Decision(activation_floats(g), "generator forward pass"),
             plateau,

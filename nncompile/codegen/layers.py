@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..expr import Call, Snippet, Sym
 from ..registry.activations import activation_call
-from ..registry.layers import COL2IM, IM2COL, LAYERS
+from ..registry.layers import CANONICAL, COL2IM, IM2COL, LAYERS
 from ..registry.lowering import Code, Lowered
 from ..semantics import ir
 
@@ -22,7 +22,12 @@ def lower_layer(node: ir.Node) -> Lowered:
 
 def conv_tuning(lowering: str) -> Snippet | None:
     """The function every nnx.Conv computes through on CPU, by the plan's conv lowering."""
-    return {"none": None, "im2col on CPU": IM2COL}.get(lowering, COL2IM)
+    tunings = {
+        "none": None,
+        "im2col on CPU": IM2COL,
+        "canonical gradients on CPU": CANONICAL,
+    }
+    return tunings.get(lowering, COL2IM)
 
 
 # layers whose matmuls/convolutions run in the compute dtype with `precision: bfloat16`. Not the

@@ -165,10 +165,11 @@ def backend_section(w: Writer, plans: list[ModelPlan], im2col: Snippet | None) -
         w('    """Nothing to tune: XLA\'s defaults suit this model on every backend."""')
         w("    return model")
         return
-    w(
-        f'    """On CPU every nnx.Conv computes through {im2col.name} (see there); '
-        'elsewhere unchanged."""'
-    )
+    doc = f"On CPU every nnx.Conv computes through {im2col.name} (see there);"
+    if len(doc) + 30 > 100:  # (as one line it would pass the emitted programs' line length)
+        w(f'    """{doc}\n    elsewhere unchanged."""')
+    else:
+        w(f'    """{doc} elsewhere unchanged."""')
     w('    if jax.default_backend() == "cpu":')
     w("        for _, module in nnx.iter_graph(model):")
     w("            if isinstance(module, nnx.Conv):")

@@ -1,16 +1,16 @@
 """Measured choices: the first fit of a program shape on a machine times the candidate strategies
 for a few steps and records the winner next to the compilation cache; later fits read it.
 
-The plan's rules (nncompile/plan.py: an epoch as one compiled loop, convolutions as im2col on CPU)
-were measured on one machine under one load. Where they may lose (a convolutional program on a
-loaded CPU ran its steps faster one call at a time with XLA's native convolution), the runtime can
-measure instead of assume:
+The plan's rules (nncompile/plan.py: an epoch as one compiled loop, convolutions through
+canonical_conv on CPU) were measured on one machine under one load. Where they may lose (a
+convolutional program on a loaded CPU ran its steps faster one call at a time with XLA's native
+convolution), the runtime can measure instead of assume:
 
 * candidates: the rule's form (strategy "scan", timed as the trainer runs it: a chunk of the
   epoch's compiled loop, or a whole epoch for a scan of known length), strategy
-  "step", and, for programs whose convolutions run as im2col on CPU, strategy "step" with XLA's
-  native convolution (native convolutions inside lax.scan are ~15x slower on XLA:CPU: that pair is
-  not a candidate);
+  "step", and, for programs whose convolutions compute through the program's canonical_conv or
+  im2col_conv on CPU, strategy "step" with XLA's native convolution and JAX's own gradients (which
+  are ~14x slower inside lax.scan on XLA:CPU: that pair is not a candidate);
 * each candidate is compiled and run from the initial state on the first epoch's batches (the
   results are thrown away: training starts from the same state whichever wins), timed in
   interleaved rounds of ~ROUND_S, the fastest round per candidate counting; another candidate must
@@ -58,7 +58,9 @@ MIN_STEPS = 4  # epochs of fewer steps keep the rule: per-step dispatch cannot m
 @dataclass(frozen=True)
 class Candidate:
     strategy: str  # "scan" or "step"
-    conv: str | None = None  # "im2col" or "native" for programs with im2col convolutions
+    # "canonical", "im2col" or "native" for programs whose convolutions compute through a function
+    # of the program (canonical_conv, im2col_conv or col2im_conv)
+    conv: str | None = None
 
     @property
     def name(self) -> str:
@@ -142,7 +144,8 @@ def measure_now(trainer) -> dict:
 
 
 def _convs(model: nnx.Module) -> list[nnx.Conv]:
-    """The model's convolutions computing through another function than XLA's (im2col)."""
+    """The model's convolutions computing through another function than XLA's own (the program's
+    canonical_conv or im2col_conv)."""
     return [
         m
         for _, m in nnx.iter_graph(model)
@@ -152,13 +155,16 @@ def _convs(model: nnx.Module) -> list[nnx.Conv]:
 
 def candidates(trainer) -> list[Candidate]:
     """The rule's candidate first, then the others in the order they are worth measuring."""
-    if _convs(trainer.model):
-        rule = Candidate("scan", "im2col")
-        return [rule, Candidate("step", "native"), Candidate("step", "im2col")]
+    convs = _convs(trainer.model)
+    if convs:  # the program's CPU convolution: canonical_conv (the plan's rule) or im2col
+        rule = (
+            "canonical" if convs[0].conv_general_dilated.__name__ == "canonical_conv" else "im2col"
+        )
+        return [Candidate("scan", rule), Candidate("step", "native"), Candidate("step", rule)]
     return [Candidate("scan"), Candidate("step")]
 
 
-def _fns(trainer, cand: Candidate, *, keep: bool = False):
+def candidate_fns(trainer, cand: Candidate, *, keep: bool = False):
     """The compiled functions of a candidate. With native convolutions its layout has them; the
     model's modules compute so from then on with `keep` (training), else as before (measuring)."""
     from .compiled import Layout
@@ -182,11 +188,11 @@ def _apply(trainer, parts: dict | None) -> bool:
     if cand not in candidates(trainer):
         return False
     if cand != candidates(trainer)[0]:  # the rule's is what the trainer was built with
-        trainer.use(_fns(trainer, cand, keep=True))
+        trainer.use(candidate_fns(trainer, cand, keep=True))
     return True
 
 
-def _runner(fns, state0, x, y, idx, rest):
+def runner(fns, state0, x, y, idx, rest):
     """run(n): n training steps of the first epoch from the initial state, results discarded; a
     scan of known length runs the whole epoch (n: its steps)."""
     if fns.strategy == "scan" and not fns.chunked:  # (as Epochs calls it: the same compilation)
@@ -246,8 +252,8 @@ def measure(trainer, x, y, budget: float) -> dict:
                 continue
             if rule not in runs:  # another candidate fits: time the rule's steps too
                 runs[rule] = (runs_of[rule], _per_call(runs_of[rule], fns_of[rule], steps, rest))
-        fns = _fns(trainer, cand)
-        run = _runner(fns, state0, x, y, idx, rest)
+        fns = candidate_fns(trainer, cand)
+        run = runner(fns, state0, x, y, idx, rest)
         # compilation (a chunk of no steps: nothing runs) or compilation and one step (or epoch)
         compile_s[cand] = _timed(run, 0 if fns.strategy == "scan" and fns.chunked else 1)
         runs_of[cand], fns_of[cand] = run, fns

@@ -107,11 +107,11 @@ def test_a_transposed_convolution_on_a_vector_is_a_shape_error_with_a_hint():
     assert d.hint == "reshape the data first, e.g. `reshape([4, 4, 8])`"
 
 
-def test_the_plan_names_col2im_for_transposed_convolutions():
+def test_the_plan_names_col2im_for_transposed_convolutions_of_gans():
     from nncompile.plan import conv_lowering
 
     text = "model M { input x: [4, 4, 2]  conv2d_transpose(3, 3, strides=2)  conv2d(1, 3) }"
     program, _ = analyse(Source(text, "m.nn"))
-    decision = conv_lowering([program.models["M"]])
+    decision = conv_lowering([program.models["M"]], gan=True)
     assert decision.value == "im2col and col2im on CPU"
     assert "conv2d_transpose as col2im" in decision.why

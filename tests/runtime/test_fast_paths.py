@@ -56,7 +56,7 @@ class Traces:
 def test_cnn_program_runs_scan_fused_compiles_once_and_trains():
     program = api.compile(text=CNN)
     assert program.config["strategy"] == "scan"
-    assert "module.conv_general_dilated = im2col_conv" in program.source  # backend tuning on CPU
+    assert "module.conv_general_dilated = canonical_conv" in program.source  # backend tuning, CPU
     x, y = digits_images()
     traces = Traces()
     history = program.fit(

@@ -11,6 +11,7 @@ from .. import Registry
 from . import attention, capsules, conv, dense, merge, resample, sequence, shaping
 from .base import Example, Layer
 from .conv import COL2IM, IM2COL
+from .convgrad import CANONICAL
 
 LAYERS: Registry[Layer] = Registry(
     "layer",
@@ -26,4 +27,4 @@ LAYERS: Registry[Layer] = Registry(
     ],
 )
 
-__all__ = ["COL2IM", "IM2COL", "LAYERS", "Example", "Layer"]
+__all__ = ["CANONICAL", "COL2IM", "IM2COL", "LAYERS", "Example", "Layer"]
