@@ -134,14 +134,18 @@ def emit_supervised(
     w()
     if several:
         MIO.write_output_losses(w, train, line)
-    w("def loss_fn(model, x, y):")
+    weights = TR.class_weight_table(train)
+    if weights is not None:
+        write_class_weight(w, weights, line("class_weight"))
+    w("def loss_fn(model, x, y, class_weight=None):" if weights else "def loss_fn(model, x, y):")
     what = "logits" if fold else "outputs"
     if several:
         w('    """The outputs\' weighted losses (+ penalties); returns (loss, model outputs)."""')
         MIO.write_loss_fn(w, train, bf16, line)
     else:
+        weighted = ", each example times its class's weight" if weights else ""
         w(
-            f'    """Mean {train.loss.name} over the batch (+ penalties); '
+            f'    """Mean {train.loss.name} over the batch{weighted} (+ penalties); '
             f'returns (loss, model {what})."""'
         )
         w(
@@ -169,7 +173,8 @@ def emit_supervised(
     w("def train_step(model, optimizer, x, y, key):")
     w('    """One gradient step on a batch; returns the loss and the model outputs."""')
     w("    x = augment(key, x)")
-    w("    (loss, outputs), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model, x, y)")
+    args = "model, x, y, CLASS_WEIGHT" if weights else "model, x, y"
+    w(f"    (loss, outputs), grads = nnx.value_and_grad(loss_fn, has_aux=True)({args})")
     w("    optimizer.update(model, grads)")
     w("    return loss, outputs")
     w()
@@ -202,6 +207,18 @@ def emit_supervised(
     if not standalone:
         main_block(w, "data, loop, metrics, run folder")
     return w.text()
+
+
+def write_class_weight(w: Writer, weights: tuple[float, ...] | str, where: str | None) -> None:
+    """CLASS_WEIGHT: what train_step passes to loss_fn (eval_step passes nothing: unweighted)."""
+    if isinstance(weights, str):
+        w("# class_weight: balanced: n / (classes * count) over the training split's classes; the")
+        w("# runtime sets it before training (runtime.classweight)")
+    else:
+        w("# class_weight: the training loss's weight of each class (evaluation is unweighted)")
+    w.assign(0, "CLASS_WEIGHT", weights, where)
+    w()
+    w()
 
 
 def emit_model(model: ir.Model, spec_path: str) -> str:

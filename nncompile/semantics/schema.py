@@ -76,6 +76,10 @@ class Decode(Params):
 
 
 Optimizer = Annotated[Ref | None, RefTo("optimizer")]
+ClassWeights = Annotated[
+    dict[Annotated[int, Field(ge=0)], Annotated[float, Field(gt=0, le=1e6)]],
+    Field(min_length=1),
+]
 
 
 class Unfreeze(Params):
@@ -99,6 +103,9 @@ class TrainProps(Params):
     # one loss for every output, or one per output of a model with several: {digit: ..., big: ...}
     loss: Annotated[Ref | dict[str, Ref], RefTo("loss")]
     loss_weights: dict[str, Annotated[float, Field(ge=0)]] | None = None  # per output; default 1
+    # the training loss's weight of each class: {class id: weight} (others 1), or `balanced`
+    # (n / (classes * count) of the training split); validation loss and metrics stay unweighted
+    class_weight: ClassWeights | Literal["balanced"] | None = None
     optimizer: Optimizer = None  # adam(lr=1e-3)
     # one schedule, or consecutive phases: [warmup(500), cosine()]
     schedule: Annotated[list[Ref], RefTo("schedule")] = []
