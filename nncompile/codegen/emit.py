@@ -44,6 +44,7 @@ def emit_program(
     return emit_supervised(program, train, plan, standalone)
 
 
+QUOTES = '"""'  # a docstring's end
 FREEZE_BATCH_NORM = '''def freeze_batch_norm(model, frozen: bool = True):
     """The BatchNorm layers inside the FROZEN layers run in inference mode while frozen: they
     normalise with their running statistics and leave them unchanged (Keras' transfer learning).
@@ -143,11 +144,13 @@ def emit_supervised(
         w('    """The outputs\' weighted losses (+ penalties); returns (loss, model outputs)."""')
         MIO.write_loss_fn(w, train, bf16, line)
     else:
-        weighted = ", each example times its class's weight" if weights else ""
+        end = "" if weights else QUOTES
         w(
-            f'    """Mean {train.loss.name} over the batch{weighted} (+ penalties); '
-            f'returns (loss, model {what})."""'
+            f'    """Mean {train.loss.name} over the batch (+ penalties); '
+            f"returns (loss, model {what}).{end}"
         )
+        if weights:
+            w(f"    class_weight: each example's loss times its class's weight.{QUOTES}")
         w(
             "    outputs = model(x).astype(jnp.float32)  # loss and metrics in float32"
             if bf16
