@@ -91,6 +91,16 @@ class Unfreeze(Params):
     lr: Annotated[float, Field(gt=0)] | None = None
 
 
+def number_key(key: Any) -> Any:
+    """A dict key written as a number (`{0: 1.0}`: the text "0") as that number, others as is."""
+    for kind in (int, float):
+        try:
+            return kind(key)
+        except (TypeError, ValueError):
+            pass
+    return key
+
+
 def unfreeze_epochs(value: int | Unfreeze | None) -> int | None:
     """The epochs the `freeze:` layers stay frozen (`unfreeze_after: 10` or `{epochs: 10, ...}`)."""
     return value.epochs if isinstance(value, Unfreeze) else value
@@ -146,6 +156,12 @@ class TrainProps(Params):
         if v is not None and not isinstance(v, (dict, Unfreeze)):
             raise ValueError("expected a number of epochs, or {epochs: N, lr: R}")
         return v
+
+    @field_validator("class_weight", mode="before")
+    @classmethod
+    def _class_ids(cls, v: Any) -> Any:
+        # dict keys arrive as their text: `{0: 1.0}` has the key "0"
+        return {number_key(k): w for k, w in v.items()} if isinstance(v, dict) else v
 
     @model_validator(mode="after")
     def _model_or_objective(self) -> TrainProps:
