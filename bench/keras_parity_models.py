@@ -403,18 +403,18 @@ def class_weight(splits, seed: int) -> Trained:
     model = keras.Sequential(
         [
             keras.Input((64,)),
-            layers.Dense(16, activation="relu"),
+            layers.Dense(32, activation="relu"),
             layers.Dense(1, activation="sigmoid"),
         ]
     )
-    model.compile(adam(1e-3), "binary_crossentropy", metrics=["accuracy"])
+    model.compile(adam(3e-3), "binary_crossentropy", metrics=["accuracy"])
     y = np.reshape(splits["train"][1], -1)
     classes = np.unique(y)
     weights = compute_class_weight("balanced", classes=classes, y=y)
     epochs, seconds = fit(
         model,
         splits,
-        epochs=30,
+        epochs=60,
         batch_size=32,
         y_of=as_column,
         class_weight={int(c): float(w) for c, w in zip(classes, weights, strict=True)},
