@@ -59,5 +59,5 @@ def resolve(program: ModuleType, cfg: RunConfig, y: Any, log: Callable[[str], No
             "remove `class_weight`, or weigh the outputs' losses with `loss_weights`",
         )
     weights = balanced(y)
-    program.CLASS_WEIGHT = weights
+    setattr(program, "CLASS_WEIGHT", weights)  # noqa: B010 (a module attribute, set at run time)
     log("class_weight: balanced: " + ", ".join(f"{i}: {w:.4g}" for i, w in enumerate(weights)))
