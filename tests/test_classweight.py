@@ -220,3 +220,13 @@ def test_the_spec_data_is_what_its_script_writes():
         np.testing.assert_array_equal(got["x"], x)
         np.testing.assert_array_equal(got["y"], y)
     assert 0.02 < y.mean() < 0.03
+
+
+def test_the_fit_verdict_compares_the_weighted_loss_with_a_weighted_constant_guess():
+    """The training loss is weighted, so the underfitting rule's constant guess is too: with
+    balanced weights the best constant is 1/2 per class, whatever the imbalance (log 2)."""
+    from nncompile.runtime.verdict import baseline_loss
+
+    y = np.array([0] * 37 + [1])
+    assert baseline_loss("binary_crossentropy", y) == pytest.approx(0.1217, abs=1e-4)
+    assert baseline_loss("binary_crossentropy", y, balanced(y)) == pytest.approx(np.log(2))
