@@ -177,6 +177,7 @@ def test_balanced_weights_are_set_when_training_starts():
     assert program.evaluate(data=(x, y))["loss"] == pytest.approx(plain, rel=1e-4)
 
 
+@pytest.mark.slow  # three small fits (compilation): over the fast tier's 3 s
 def test_logical_shards_weigh_the_loss_too():
     """The sharded step (runtime.shards) calls loss_fn itself: it passes CLASS_WEIGHT as well."""
     rng = np.random.default_rng(1)
