@@ -1,4 +1,4 @@
-"""Keras parity: six models a Keras user writes, each as Keras 3 code (JAX backend,
+"""Keras parity: seven models a Keras user writes, each as Keras 3 code (JAX backend,
 bench/keras_parity_models.py) and as a `.nn` spec (bench/specs/parity/), trained on the SAME rows
 in both and compared: the test metrics and examples/s.
 
@@ -47,6 +47,12 @@ WORKLOADS = {  # name -> (spec, train block, what it shows)
     "transformer": ("transformer.nn", None, "token embedding + positions, pre-norm block"),
     "cgan": ("cgan.nn", "gan", "conditional GAN (Keras: custom JAX train_step)"),
     "regularized_mlp": ("regularized_mlp.nn", None, "L2 + Dropout + EarlyStopping + plateau"),
+    # a spec of specs/ (an absolute path: SPECS / path is that path)
+    "class_weight": (
+        str(HERE.parent / "specs" / "imbalanced_digits.nn"),
+        None,
+        "imbalanced binary (2.6% positives): class_weight balanced vs fit(class_weight=...)",
+    ),
 }
 SIDES = ("keras", "nncompile")
 
@@ -69,6 +75,13 @@ def score(name: str, trained, splits: dict) -> dict:
         return {"token_accuracy": token, "greedy_exact": float((decoded == y).all(-1).mean())}
     if name == "conv_autoencoder":
         return {"mse": float(((np.asarray(out) - y) ** 2).mean())}
+    if name == "class_weight":  # the rare class 1: its recall and precision
+        said, real = np.asarray(out).reshape(-1) > 0.5, np.reshape(y, -1) == 1
+        return {
+            "accuracy": float((said == real).mean()),
+            "recall": float(said[real].mean()),
+            "precision": float(real[said].mean()) if said.any() else 0.0,
+        }
     return {"accuracy": float((np.asarray(out).argmax(-1) == np.reshape(y, -1)).mean())}
 
 

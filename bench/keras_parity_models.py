@@ -62,7 +62,9 @@ def n_rows(x) -> int:
     return len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
 
 
-def fit(model, splits, *, epochs, batch_size, callbacks=(), y_of=lambda y: y) -> tuple[int, list]:
+def fit(
+    model, splits, *, epochs, batch_size, callbacks=(), y_of=lambda y: y, **options
+) -> tuple[int, list]:
     (x, y), (xv, yv) = splits["train"], splits["val"]
     timer = EpochTimes()
     history = model.fit(
@@ -74,6 +76,7 @@ def fit(model, splits, *, epochs, batch_size, callbacks=(), y_of=lambda y: y) ->
         shuffle=True,
         verbose=0,
         callbacks=[timer, *callbacks],
+        **options,
     )
     return len(history.history["loss"]), timer.seconds
 
@@ -390,6 +393,41 @@ def regularized_mlp(splits, seed: int) -> Trained:
     )
 
 
+# ---- (7) imbalanced classes: class_weight -------------------------------------------------------
+def class_weight(splits, seed: int) -> Trained:
+    """specs/imbalanced_digits.nn: `class_weight: balanced` is scikit-learn's rule on the training
+    split, which a Keras user computes with compute_class_weight and passes to fit."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [
+            keras.Input((64,)),
+            layers.Dense(32, activation="relu"),
+            layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(adam(3e-3), "binary_crossentropy", metrics=["accuracy"])
+    y = np.reshape(splits["train"][1], -1)
+    classes = np.unique(y)
+    weights = compute_class_weight("balanced", classes=classes, y=y)
+    epochs, seconds = fit(
+        model,
+        splits,
+        epochs=60,
+        batch_size=32,
+        y_of=as_column,
+        class_weight={int(c): float(w) for c, w in zip(classes, weights, strict=True)},
+    )
+    return Trained(
+        lambda x: model.predict(x, verbose=0, batch_size=1024),
+        epochs,
+        n_rows(splits["train"][0]),
+        seconds,
+        extra={"weight_1": float(weights[-1])},
+    )
+
+
 BUILDERS = {
     "multi_io": multi_io,
     "seq2seq": seq2seq,
@@ -397,4 +435,5 @@ BUILDERS = {
     "transformer": transformer,
     "cgan": cgan,
     "regularized_mlp": regularized_mlp,
+    "class_weight": class_weight,
 }

@@ -42,6 +42,7 @@ RESERVED = {
     *("FROZEN", "loss_fn", "augment", "train_step", "eval_step", "predict", "tune_for_backend"),
     *("sample_noise", "discriminator_loss", "generator_loss", "generate", "Model", "main"),
     *("g_condition", "d_condition"),
+    *("CLASS_WEIGHT", "class_weight"),
     *("evaluate", "line", "METRICS", "SEED", "EPOCHS", "BATCH_SIZE", "DROP_REMAINDER"),
     *("THRESHOLD", "MONITOR", "PATIENCE", "MIN_DELTA", "RESTORE", "SPLIT", "OUT", "Path"),
     *("argparse", "csv", "io", "json", "math", "time", "os", "sys", "datasets"),

@@ -175,6 +175,7 @@ SUPERVISED_ONLY = frozenset(
         "accumulate",
         "autotune",
         "logical_shards",
+        "class_weight",
     }
 )
 # scale-out keys (runtime.devices), left out of the dump at their defaults: programs that do not set
@@ -232,6 +233,9 @@ class RunConfig(_Frozen):
     logical_shards: Positive | None = None
     # False: the train block pins `strategy:`; the runtime measures no candidates (runtime.autotune)
     autotune: bool = True
+    # "balanced": the runtime sets the program's CLASS_WEIGHT from the training split before it
+    # compiles (runtime.classweight); None: the program's own CLASS_WEIGHT, if any (left out)
+    class_weight: Literal["balanced"] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -289,6 +293,8 @@ class RunConfig(_Frozen):
             exclude.add("autotune")
         if self.plateau is None:
             exclude.add("plateau")
+        if self.class_weight is None:
+            exclude.add("class_weight")
         if self.target_scale is None:
             exclude.add("target_scale")
         if self.kind == "gan" and self.checkpoint is None:  # GANs without checkpoints: as before

@@ -10,7 +10,7 @@
 - encoder-decoders with `decode: {input, start}`: recurrent states passed as `initial_state`,
   cross-attention, a causal transformer decoder;
 - train-block options the one-input form draws: `logical_shards`, `strategy`, `accumulate`,
-  `drop_remainder`, mini-batches, phased schedules, `unfreeze_after`.
+  `drop_remainder`, mini-batches, phased schedules, `unfreeze_after`, `class_weight`.
 
 Each spec is checked as it is built; a part `check` refuses is drawn again or left out.
 """
@@ -425,6 +425,9 @@ def train_options(draw) -> list[str]:
         )
     if draw(st.integers(0, 5)) == 0:
         out.append("devices: 1")
+    if draw(st.integers(0, 5)) == 0:  # kept for classification losses of one output
+        weights = draw(st.sampled_from(["balanced", "{0: 2.0}", "{1: 0.5, 0: 3}"]))
+        out.append(f"class_weight: {weights}")
     return out
 
 

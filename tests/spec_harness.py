@@ -120,12 +120,16 @@ def trace_step(program) -> str:
     import jax
     from flax import nnx
 
+    from nncompile.runtime import classweight
+
     splits = program.splits()
     cfg = program.run_config
     x, y = splits["train"]
     rows = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
     size = rows if cfg.batch_size == "full" else min(int(cfg.batch_size), rows)
     module = program.module
+    # `class_weight: balanced`: the weights of the training split, set as the Trainer sets them
+    classweight.resolve(module, cfg, y, lambda note: None)
     first = jax.tree.map(lambda a: a[:size], (x, y))
 
     def step(xb, yb, key):

@@ -99,6 +99,17 @@ def test_an_error_swallowing_the_next_item_is_reported_once_at_its_place():
     assert found == [(1, "E102", "unexpected end of the item: line 3 starts a new `data`")]
 
 
+def _comment_start(line: str) -> int:
+    """Where a line's comment starts (a `#` outside a string), else the end of its code."""
+    quoted = False
+    for i, ch in enumerate(line):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "#" and not quoted:
+            return i
+    return len(line.rstrip())
+
+
 @st.composite
 def corrupted(draw):
     """A spec of specs/ with 1-4 of its code lines broken by a character the language lacks."""
@@ -108,7 +119,7 @@ def corrupted(draw):
     chosen = sorted(draw(st.lists(st.sampled_from(code), min_size=1, max_size=4, unique=True)))
     for n in chosen:
         line = lines[n]
-        cut = line.index("#") if "#" in line and '"' not in line else len(line.rstrip())
+        cut = _comment_start(line)
         lines[n] = line[:cut].rstrip() + draw(st.sampled_from([" @", ";", " $"])) + line[cut:]
     return str(path), "\n".join(lines), [n + 1 for n in chosen]
 

@@ -73,6 +73,7 @@ def config(
         accumulate=p.accumulate,
         logical_shards=p.logical_shards,
         autotune=p.strategy == "auto",
+        class_weight="balanced" if p.class_weight == "balanced" else None,
     ).dump()
 
 

@@ -101,7 +101,7 @@ def main():
 
     splits = load()
 @units@    x, y = splits["train"]
-    size = len(x) if BATCH_SIZE == "full" else max(1, min(BATCH_SIZE, len(x)))
+@weights@    size = len(x) if BATCH_SIZE == "full" else max(1, min(BATCH_SIZE, len(x)))
     steps = len(x) // size + (0 if DROP_REMAINDER or len(x) % size == 0 else 1)
     model = make_model(SEED)
     optimizer = nnx.Optimizer(model, make_optimizer(steps, epochs), wrt=nnx.Param)
@@ -142,6 +142,23 @@ RESTORE = """    if best_model is not None and best_epoch != epoch:
         model = best_model
         print(f"restored the state of epoch {best_epoch} (best {MONITOR})")
 """
+
+
+BALANCED = Snippet(
+    "balanced_class_weight",
+    '''
+def balanced_class_weight(y):
+    """One weight per class id: n / (classes present * count), as nncompile's runtime computes it
+    (runtime/classweight.py); one-hot rows are counted by their largest entry."""
+    y = np.asarray(y)
+    one_hot = np.issubdtype(y.dtype, np.floating) and y.ndim >= 2 and y.shape[-1] > 1
+    ids = y.argmax(-1).ravel() if one_hot else np.rint(y).astype(np.int64).ravel()
+    counts = np.bincount(ids, minlength=y.shape[-1] if one_hot else 0)
+    present = counts > 0
+    weights = np.where(present, ids.size / (present.sum() * np.maximum(counts, 1)), 1.0)
+    return tuple(float(w) for w in weights)
+''',
+)
 
 
 def train_py(title: str, spec: str, config: RunConfig, requires: tuple[str, ...]) -> str:
@@ -221,6 +238,8 @@ def train_py(title: str, spec: str, config: RunConfig, requires: tuple[str, ...]
         "",
         "",
     ]
+    if config.class_weight == "balanced":
+        snippets.append(BALANCED)
     lines += [s.code.strip("\n") + "\n\n" for s in in_order(snippets)]
     lines += ["METRICS = {", *[f"    {e}" for e in entries], "}", ""]
     lines += [TRAIN_LOOP.rstrip("\n"), "", ""]
@@ -238,7 +257,16 @@ def train_py(title: str, spec: str, config: RunConfig, requires: tuple[str, ...]
             "    global TARGET_SCALE\n"
             "    TARGET_SCALE = data.TARGET_SCALE\n"
         )
+    weights = ""
+    if config.class_weight == "balanced":
+        weights = (
+            "    # class_weight: balanced -- model.py's CLASS_WEIGHT from the training split\n"
+            "    import model as program\n"
+            "\n"
+            "    program.CLASS_WEIGHT = balanced_class_weight(y)\n"
+        )
     for key, text in (
+        ("weights", weights),
         ("units", units),
         ("test", test),
         ("stopping_init", stopping_init),

@@ -44,6 +44,7 @@ def emit_program(
     return emit_supervised(program, train, plan, standalone)
 
 
+QUOTES = '"""'  # a docstring's end
 FREEZE_BATCH_NORM = '''def freeze_batch_norm(model, frozen: bool = True):
     """The BatchNorm layers inside the FROZEN layers run in inference mode while frozen: they
     normalise with their running statistics and leave them unchanged (Keras' transfer learning).
@@ -134,16 +135,22 @@ def emit_supervised(
     w()
     if several:
         MIO.write_output_losses(w, train, line)
-    w("def loss_fn(model, x, y):")
+    weights = TR.class_weight_table(train)
+    if weights is not None:
+        write_class_weight(w, weights, line("class_weight"))
+    w("def loss_fn(model, x, y, class_weight=None):" if weights else "def loss_fn(model, x, y):")
     what = "logits" if fold else "outputs"
     if several:
         w('    """The outputs\' weighted losses (+ penalties); returns (loss, model outputs)."""')
         MIO.write_loss_fn(w, train, bf16, line)
     else:
+        end = "" if weights else QUOTES
         w(
             f'    """Mean {train.loss.name} over the batch (+ penalties); '
-            f'returns (loss, model {what})."""'
+            f"returns (loss, model {what}).{end}"
         )
+        if weights:
+            w(f"    class_weight: each example's loss times its class's weight.{QUOTES}")
         w(
             "    outputs = model(x).astype(jnp.float32)  # loss and metrics in float32"
             if bf16
@@ -169,7 +176,8 @@ def emit_supervised(
     w("def train_step(model, optimizer, x, y, key):")
     w('    """One gradient step on a batch; returns the loss and the model outputs."""')
     w("    x = augment(key, x)")
-    w("    (loss, outputs), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model, x, y)")
+    args = "model, x, y, CLASS_WEIGHT" if weights else "model, x, y"
+    w(f"    (loss, outputs), grads = nnx.value_and_grad(loss_fn, has_aux=True)({args})")
     w("    optimizer.update(model, grads)")
     w("    return loss, outputs")
     w()
@@ -202,6 +210,18 @@ def emit_supervised(
     if not standalone:
         main_block(w, "data, loop, metrics, run folder")
     return w.text()
+
+
+def write_class_weight(w: Writer, weights: tuple[float, ...] | str, where: str | None) -> None:
+    """CLASS_WEIGHT: what train_step passes to loss_fn (eval_step passes nothing: unweighted)."""
+    if isinstance(weights, str):
+        w("# class_weight: balanced: n / (classes * count) over the training split's classes; the")
+        w("# runtime sets it before training (runtime.classweight)")
+    else:
+        w("# class_weight: the training loss's weight of each class (evaluation is unweighted)")
+    w.assign(0, "CLASS_WEIGHT", weights, where)
+    w()
+    w()
 
 
 def emit_model(model: ir.Model, spec_path: str) -> str:

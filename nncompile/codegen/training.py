@@ -9,12 +9,13 @@ from __future__ import annotations
 from ..expr import Args, Call, Expr, Snippet, Sym, call, t
 from ..registry import Ref
 from ..registry.augmentations import AUGMENTATIONS
-from ..registry.losses import LOSSES, LossContext
+from ..registry.losses import CLASS_WEIGHTED, LOSSES, LossContext
 from ..registry.optimizers import OPTIMIZERS
 from ..registry.schedules import REGULARIZERS, SCHEDULES, composed, schedule_refs
 from ..semantics import ir
 
 Y = Sym("y")
+CLASS_WEIGHT = Sym("class_weight")  # loss_fn's argument: the weight of each class, or None
 OUT = Sym("outputs")
 DEFAULT_OPTIMIZER = "adam"  # when a train block names none
 
@@ -28,8 +29,24 @@ def loss_expr(
     entry = LOSSES[loss.name]
     assert entry.lower is not None, f"{loss.name} is not a supervised loss"
     props = train.data.props
-    context = LossContext(outputs, y, props.one_hot, props.pad)
-    return entry.lower(loss.params, context), entry.snippets
+    weighted = train.props.class_weight is not None
+    context = LossContext(outputs, y, props.one_hot, props.pad, CLASS_WEIGHT if weighted else None)
+    return entry.lower(loss.params, context), (
+        (*entry.snippets, CLASS_WEIGHTED) if weighted else entry.snippets
+    )
+
+
+def class_weight_table(train: ir.Train) -> tuple[float, ...] | str | None:
+    """`class_weight:` as the emitted CLASS_WEIGHT: one weight per class of the model's output
+    (classes the dict leaves out weigh 1, as in Keras), "balanced" (the runtime computes it from
+    the training split), or None without class weights."""
+    given = train.props.class_weight
+    if given is None or isinstance(given, str):
+        return given
+    assert train.model is not None
+    units = train.model.outputs[0].shape[-1]
+    classes = LOSSES[train.loss.name].classes(units)
+    return tuple(float(given.get(i, 1.0)) for i in range(classes))
 
 
 def penalty_terms(train: ir.Train) -> list[Expr]:

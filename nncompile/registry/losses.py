@@ -32,6 +32,8 @@ class LossContext:
     y: Sym | Expr = TARGETS
     one_hot: bool = False  # the data's labels are one-hot rows already
     pad: int | None = None  # targets equal to this id are padding: left out of the mean
+    # `class_weight:` the expression holding the weight of each class (None: an unweighted mean)
+    class_weight: Sym | Expr | None = None
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,35 @@ SMOOTHED_BCE = "{a} * jax.nn.softplus(-real) + {b} * jax.nn.softplus(real) + jax
 
 
 # ---- lowerings -----------------------------------------------------------------------------------
+CLASS_WEIGHTED = Snippet(
+    "class_weighted",
+    '''
+def class_weighted(loss, y, class_weight):
+    """The mean over the batch of the per-example losses, each times the weight of its class (y:
+    class ids, or one-hot rows); like Keras' class_weight, divided by the batch size, not by the
+    sum of the weights. class_weight None (evaluation): the plain mean."""
+    if class_weight is None:
+        return loss.mean()
+    if isinstance(class_weight, str):
+        raise ValueError(
+            f"CLASS_WEIGHT is {class_weight!r}: the weights come from the training split; set "
+            "CLASS_WEIGHT to one weight per class first (nncompile's runtime does)"
+        )
+    weights = jnp.asarray(class_weight, loss.dtype)
+    if y.ndim > loss.ndim:  # one-hot rows
+        per_example = y.astype(loss.dtype) @ weights
+    else:
+        per_example = weights[y.astype(jnp.int32)]
+    return (loss * per_example.reshape(loss.shape)).mean()
+''',
+)
+
+
 def mean(per_target: Expr, c: LossContext) -> Expr:
-    """The mean of a loss per target (per example, or per step), padding left out when `c.pad`."""
+    """The mean of a loss per target (per example, or per step), padding left out when `c.pad`,
+    each example weighted by its class's weight with `c.class_weight` (CLASS_WEIGHTED)."""
+    if c.class_weight is not None:  # (`check` refuses class_weight with pad)
+        return call("class_weighted", per_target, c.y, c.class_weight)
     if c.pad is None:
         return t("{loss}.mean()", loss=per_target)
     keep = t("({y} != {pad})", y=c.y, pad=c.pad)
@@ -136,7 +165,7 @@ def margin_loss(lengths, labels, m_plus=0.9, m_minus=0.1, down_weight=0.5):
 
 def margin(p: Margin, c: LossContext) -> Expr:
     given = p.model_dump(exclude_defaults=True)  # the snippet's defaults are the entry's
-    return t("{loss}.mean()", loss=call("margin_loss", c.outputs, c.y, **given))
+    return mean(call("margin_loss", c.outputs, c.y, **given), c)
 
 
 # ---- checks against the model's output -----------------------------------------------------------

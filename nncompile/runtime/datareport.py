@@ -254,7 +254,8 @@ def imbalance(name: str, counts: dict) -> list[Finding]:
             f"{_of(name, 'classes', [])} are imbalanced: class {large} has {total[large]} rows, "
             f"class {small} has {total[small]} ({ratio:.1f}x)",
             "accuracy can look good while the rare class is always missed: add f1 (or precision "
-            "and recall) to `metrics`, and collect or resample rows of the rare class",
+            "and recall) to `metrics`, and weigh the rare class (`class_weight: balanced` in the "
+            "train block) or collect more of its rows",
         )
     ]
 

@@ -41,7 +41,7 @@ import numpy as np
 from flax import nnx
 
 from ..errors import DataError
-from . import blocks, jaxcache, shards
+from . import blocks, classweight, jaxcache, shards
 from . import metrics as M
 from .batches import oversized
 from .chunking import traced_bounds
@@ -112,6 +112,7 @@ class Trainer(FitLoop):
             raise ValueError(
                 "the train split has no targets; this runtime trains supervised programs"
             )
+        classweight.resolve(program, cfg, self.splits["train"][1], self.log)  # `balanced`
         # several devices: a data-parallel mesh (runtime.devices); one: None, the plain program
         self.placement = placement(cfg.devices, cfg.shard)
         self.batching = run_batching(cfg, rows(self.splits["train"][0]), self.placement)

@@ -189,6 +189,9 @@ def train_step(program, shards: int, mesh: Mesh | None) -> Callable:
     shards; returns the loss (the mean of the shard losses) and the outputs of the whole batch."""
 
     def step(model, optimizer, x, y, key):
+        # `class_weight:` the emitted train_step passes the class weights to loss_fn (read here at
+        # trace time, after runtime.classweight set them)
+        weights = (program.CLASS_WEIGHT,) if hasattr(program, "CLASS_WEIGHT") else ()
         gdef, params, keys, rest = parted(model)
         p_leaves, p_def = jax.tree.flatten(params)
         k_leaves, k_def = jax.tree.flatten(keys)
@@ -203,7 +206,7 @@ def train_step(program, shards: int, mesh: Mesh | None) -> Callable:
                 states = (jax.tree.unflatten(p_def, p_leaves), jax.tree.unflatten(k_def, streams))
                 m = nnx.merge(gdef, *states, jax.tree.unflatten(r_def, r_leaves))
                 xa = program.augment(jax.random.fold_in(key, index), xl)
-                value, outputs = program.loss_fn(m, xa, yl)
+                value, outputs = program.loss_fn(m, xa, yl, *weights)
                 return value, (outputs, jax.tree.leaves(parted(m)[3]))
 
             grad = jax.value_and_grad(loss, has_aux=True)

@@ -159,7 +159,9 @@ def fit_report(history: Any, trainer: Any, settings: dict, loss: str) -> dict:
 
     facts = Facts(
         **{**settings, "epochs": trainer.epochs},
-        baseline=baseline_loss(loss, trainer.splits["train"][1]),
+        baseline=baseline_loss(
+            loss, trainer.splits["train"][1], getattr(trainer.program, "CLASS_WEIGHT", None)
+        ),
         nonfinite=history.stop is StopReason.NONFINITE,
         stopped_early=history.stop is not None,
     )
@@ -184,29 +186,41 @@ def _regularise(facts: Facts) -> str:
     return "regularise: " + "; or ".join(tries)
 
 
-def baseline_loss(loss: str, y: np.ndarray | None) -> float | None:
+def baseline_loss(loss: str, y: np.ndarray | None, class_weight: Any = None) -> float | None:
     """The loss of the best constant prediction on the training targets `y` (as the model sees
     them: normalised, one-hot or ids): class frequencies for cross-entropy, the mean for mse, the
-    median for mae. None for other losses."""
+    median for mae. None for other losses. With `class_weight` (the program's CLASS_WEIGHT, a weight
+    per class) the training loss is weighted, and so is this one: the best constant is then the
+    frequencies times the weights, normalised."""
     if y is None or isinstance(y, dict) or len(y) == 0:
         return None
     y = np.asarray(y)
     if loss in ("categorical_crossentropy", "binary_crossentropy"):
         if np.issubdtype(y.dtype, np.floating) and y.ndim >= 2 and y.shape[-1] > 1:  # one-hot
-            p = y.reshape(-1, y.shape[-1]).mean(0)
+            q = y.reshape(-1, y.shape[-1]).mean(0)
         else:
             ids = y.reshape(-1).astype(np.int64)
             if ids.min() < 0:
                 return None
-            p = np.bincount(ids) / ids.size
-        p = p[p > 0]
-        return float(-(p * np.log(p)).sum())
+            q = np.bincount(ids) / ids.size
+        q = q[q > 0] if class_weight is None else weighted(q, class_weight)
+        return float(-(q * np.log(q / q.sum() if class_weight is not None else q)).sum())
     v = y.astype(np.float64).reshape(len(y), -1)
     if loss == "mse":
         return float(v.var(0).mean())
     if loss == "mae":
         return float(np.abs(v - np.median(v, 0)).mean())
     return None
+
+
+def weighted(frequencies: np.ndarray, class_weight: Any) -> np.ndarray:
+    """Each present class's frequency times its weight (`class_weight`: a weight per class id)."""
+    weights = np.ones(len(frequencies))
+    if isinstance(class_weight, (tuple, list)):
+        given = np.asarray(class_weight[: len(frequencies)], np.float64)
+        weights[: len(given)] = given
+    q = frequencies * weights
+    return q[q > 0]
 
 
 def describe(report: dict) -> list[str]:

@@ -15,6 +15,7 @@ from ..registry.sources import SOURCES
 from ..shapes import fmt
 from ..syntax import ast
 from . import ir
+from .classweight import check_class_weight
 from .datafiles import check_data_files
 from .decoding import check_decode
 from .gan_checks import check_gan, layer_penalties_in_gan
@@ -48,6 +49,7 @@ def cross_check(train: ir.Train, out: Collector, block: ast.TrainBlock) -> None:
             train.data.span,
             "remove `one_hot` (token ids are reconstructed as class ids per step)",
         )
+    check_class_weight(train, out, where)
     _monitor(train, out, spans.get("early_stopping.monitor", where("early_stopping")))
     _schedule(train, out, where("schedule"))
     check_scale(train, out, where)

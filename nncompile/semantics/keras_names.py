@@ -112,6 +112,8 @@ PROPERTIES = {
     "`checkpoint: {...}`",
     "lr": "the learning rate is the optimizer's: `optimizer: adam(lr=1e-3)`",
     "learning_rate": "the learning rate is the optimizer's: `optimizer: adam(lr=1e-3)`",
+    "sample_weight": "there are no per-example weights yet; `class_weight: {0: 1.0, 1: 5.0}` (or "
+    "`balanced`) weighs the examples of each class",
 }
 
 

@@ -76,6 +76,10 @@ class Decode(Params):
 
 
 Optimizer = Annotated[Ref | None, RefTo("optimizer")]
+ClassWeights = Annotated[
+    dict[Annotated[int, Field(ge=0)], Annotated[float, Field(gt=0, le=1e6)]],
+    Field(min_length=1),
+]
 
 
 class Unfreeze(Params):
@@ -85,6 +89,16 @@ class Unfreeze(Params):
 
     epochs: Positive
     lr: Annotated[float, Field(gt=0)] | None = None
+
+
+def number_key(key: Any) -> Any:
+    """A dict key written as a number (`{0: 1.0}`: the text "0") as that number, others as is."""
+    for kind in (int, float):
+        try:
+            return kind(key)
+        except (TypeError, ValueError):
+            pass
+    return key
 
 
 def unfreeze_epochs(value: int | Unfreeze | None) -> int | None:
@@ -99,6 +113,9 @@ class TrainProps(Params):
     # one loss for every output, or one per output of a model with several: {digit: ..., big: ...}
     loss: Annotated[Ref | dict[str, Ref], RefTo("loss")]
     loss_weights: dict[str, Annotated[float, Field(ge=0)]] | None = None  # per output; default 1
+    # the training loss's weight of each class: {class id: weight} (others 1), or `balanced`
+    # (n / (classes * count) of the training split); validation loss and metrics stay unweighted
+    class_weight: ClassWeights | Literal["balanced"] | None = None
     optimizer: Optimizer = None  # adam(lr=1e-3)
     # one schedule, or consecutive phases: [warmup(500), cosine()]
     schedule: Annotated[list[Ref], RefTo("schedule")] = []
@@ -139,6 +156,12 @@ class TrainProps(Params):
         if v is not None and not isinstance(v, (dict, Unfreeze)):
             raise ValueError("expected a number of epochs, or {epochs: N, lr: R}")
         return v
+
+    @field_validator("class_weight", mode="before")
+    @classmethod
+    def _class_ids(cls, v: Any) -> Any:
+        # dict keys arrive as their text: `{0: 1.0}` has the key "0"
+        return {number_key(k): w for k, w in v.items()} if isinstance(v, dict) else v
 
     @model_validator(mode="after")
     def _model_or_objective(self) -> TrainProps:
