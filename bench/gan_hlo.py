@@ -184,6 +184,11 @@ def noise_draws(impl: str, steps: int):
     return draw
 
 
+def _option(text: str) -> tuple[str, bool]:
+    name, _, value = text.partition("=")
+    return name, value.lower() not in ("false", "0", "no")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -195,8 +200,8 @@ def main() -> None:
         "--option",
         action="append",
         default=[],
-        help="also time nncompile's epoch compiled with this XLA option set true "
-        "(e.g. xla_cpu_use_xnnpack)",
+        help="also time nncompile's epoch compiled with this XLA option: NAME (true) or "
+        "NAME=false (e.g. xla_cpu_use_xnnpack, xla_cpu_multi_thread_eigen=false)",
     )
     a = ap.parse_args()
     x = gan_epoch.pixels()
@@ -239,22 +244,30 @@ def main() -> None:
         jax.block_until_ready(out)
 
     plain = trainer._fns.epoch.__wrapped__  # the epoch function before jax.jit
-    variants = {f"nncompile+{o}": jax.jit(plain, compiler_options={o: True}) for o in a.option}
+    variants = {
+        f"nncompile+{o}": jax.jit(plain, compiler_options=dict([_option(o)])) for o in a.option
+    }
     for name in variants:
         state[name] = [jnp.copy(v) for v in leaves]
     names = ["nncompile", "reference", *variants] + [f"noise:{k}" for k in draws]
     for n in names:
         run(n, 0)
     cpu: dict[str, list[float]] = {n: [] for n in names}
+    wall: dict[str, list[float]] = {n: [] for n in names}
     for rep in range(a.reps):
         for n in names[rep % len(names) :] + names[: rep % len(names)]:
-            c0 = time.process_time()
+            c0, w0 = time.process_time(), time.perf_counter()
             for e in range(a.epochs):
                 run(n, 1 + rep * a.epochs + e)
             cpu[n].append((time.process_time() - c0) / a.epochs * 1e3)
-    print(f"\nCPU ms per epoch ({steps} steps), {a.reps} reps of {a.epochs} epochs: min / median")
+            wall[n].append((time.perf_counter() - w0) / a.epochs * 1e3)
+    print(
+        f"\nms per epoch ({steps} steps), {a.reps} reps of {a.epochs} epochs: "
+        "CPU min / median, wall min / median"
+    )
     for n in names:
-        print(f"  {n:22s} {min(cpu[n]):8.3f} {np.median(cpu[n]):8.3f}")
+        c, w = cpu[n], wall[n]
+        print(f"  {n:36s} {min(c):8.3f} {np.median(c):8.3f}   {min(w):8.3f} {np.median(w):8.3f}")
 
 
 if __name__ == "__main__":
