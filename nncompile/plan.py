@@ -172,10 +172,17 @@ def compiler_options(model: ir.Model) -> Decision[dict[str, bool]]:
 
 
 def gan_compiler_options() -> Decision[dict[str, bool]]:
-    """A GAN's epoch compiles once and runs every epoch: the DCGAN (specs/digits_dcgan.nn) compiled
-    in 0.72-0.83 of the CPU time with the elemental emitters but ran its epochs 1.09-1.10x slower
-    (two interleaved runs), a loss after ~50 epochs."""
-    return Decision({}, "XLA's defaults: a GAN's epochs run fastest with them")
+    """A GAN's epoch compiles once and runs every epoch. XLA's default emitters: the DCGAN
+    (specs/digits_dcgan.nn) compiled in 0.72-0.83 of the CPU time with the elemental emitters but
+    ran its epochs 1.09-1.10x slower (two interleaved runs), a loss after ~50 epochs. Copy
+    insertion with region analysis: the W6 step no longer copies its parameters and Adam moments
+    (27 copies, 724 KiB a step -> 9 scalars), 0.92-0.95x the CPU of an epoch, states bitwise equal
+    (bench/gan_hlo.py, bench/results/gan6.md)."""
+    return Decision(
+        {"xla_cpu_copy_insertion_use_region_analysis": True},
+        "XLA's default emitters (a GAN's epochs run fastest with them); copy insertion with region "
+        "analysis: the step loop does not copy the parameters and optimizer moments it updates",
+    )
 
 
 def activation_floats(model: ir.Model) -> int:

@@ -107,8 +107,9 @@ def task_of(train: ir.Train) -> str:
     return "classification" if classes else "regression"
 
 
-def gan_config(train: ir.Train, spec_name: str) -> dict:
-    """CONFIG of an adversarial train block (`objective: gan(...)`)."""
+def gan_config(train: ir.Train, spec_name: str, cpu_compiler_options: dict | None = None) -> dict:
+    """CONFIG of an adversarial train block (`objective: gan(...)`); `cpu_compiler_options`: the
+    plan's XLA:CPU options."""
     p = train.props
     assert train.generator is not None
     return RunConfig(
@@ -122,6 +123,7 @@ def gan_config(train: ir.Train, spec_name: str) -> dict:
         data=data(train.data),
         checkpoint=Checkpoint(**p.checkpoint.model_dump()) if p.checkpoint else None,
         devices=p.devices,
+        cpu_compiler_options=cpu_compiler_options or None,
         gan=Gan(
             example_shape=tuple(train.generator.outputs[0].shape),
             samples=Samples(**p.samples.model_dump()) if p.samples else None,

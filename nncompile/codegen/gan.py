@@ -37,7 +37,7 @@ def emit_gan(program: ir.Program, train: ir.Train, plan: Plan) -> str:
     y, ys = (", y", ", y") if cond else ("", "")
     g_args, d_args = (", g_condition(y)", ", d_condition(y)") if cond else ("", "")
     sigma = gan.instance_noise
-    config = CF.gan_config(train, spec_name)
+    config = CF.gan_config(train, spec_name, plan.compiler_options.value)
     w = Writer()
     header(
         w,

@@ -152,6 +152,7 @@ CONFIG = {
         'classes': None,
         'subset': 1.0,
     },
+    'cpu_compiler_options': {'xla_cpu_copy_insertion_use_region_analysis': True},
     'gan': {'example_shape': [8, 8, 1], 'samples': {'every': 20, 'count': 64}},
 }
 

@@ -127,6 +127,7 @@ CONFIG = {
         'classes': None,
         'subset': 1.0,
     },
+    'cpu_compiler_options': {'xla_cpu_copy_insertion_use_region_analysis': True},
     'gan': {'example_shape': [64], 'samples': {'every': 40, 'count': 64}},
 }
 
