@@ -172,12 +172,11 @@ def compiler_options(model: ir.Model) -> Decision[dict[str, bool]]:
 
 
 def gan_compiler_options() -> Decision[dict[str, bool]]:
-    """A GAN's epoch compiles once and runs every epoch. XLA's default emitters: the DCGAN
-    (specs/digits_dcgan.nn) compiled in 0.72-0.83 of the CPU time with the elemental emitters but
-    ran its epochs 1.09-1.10x slower (two interleaved runs), a loss after ~50 epochs. Copy
-    insertion with region analysis: the W6 step no longer copies its parameters and Adam moments
-    (27 copies, 724 KiB a step -> 9 scalars), 0.92-0.95x the CPU of an epoch, states bitwise equal
-    (bench/gan_hlo.py, bench/results/gan6.md)."""
+    """XLA's default emitters: the DCGAN compiled in 0.72-0.83 of the CPU time with the elemental
+    ones but ran its epochs 1.09-1.10x slower. Copy insertion with region analysis: the W6 step no
+    longer copies its parameters and Adam moments (27 copies, 724 KiB a step -> 9 scalars),
+    0.92-0.95x the CPU of an epoch, states bitwise equal (bench/results/gan6.md); on supervised
+    programs it measured 0.98x (W1, W3) and 1.10x (W5, LSTM): GANs only."""
     return Decision(
         {"xla_cpu_copy_insertion_use_region_analysis": True},
         "XLA's default emitters (a GAN's epochs run fastest with them); copy insertion with region "
@@ -318,16 +317,12 @@ def _heavy_resampling(models: list[ir.Model]) -> list[str]:
 
 
 def conv_lowering(models: list[ir.Model], *, gan: bool = False) -> Decision[str]:
-    """How nnx.Conv computes on CPU. JAX's convolution gradients use dimension orders that XLA:CPU
-    turns into its fast convolution outside loops but not inside lax.scan (jax-ml/jax#12868): a
-    scan-fused step with them ran 14x (conv autoencoder) to 13x (W2) slower. Written as
-    channels-last convolutions (CANONICAL) they run fast inside the scan too; per step, in one
-    process, interleaved, CPU ms (bench/convrule.py, bench/results/autotune.md section 5): conv
-    autoencoder 3.11 against im2col's 6.52 (and 3.40 for per-step calls of XLA's own), W2 12.0
-    against 12.9, W4 395 against 422, compiling W4 in 2.3 CPU s against 3.7. A strided or
-    transposed convolution with many channels (CANONICAL_MAX_RESAMPLING) keeps im2col / col2im
-    (W5's decoder: 2.6x slower with canonical gradients), and so do GANs (not measured with
-    them)."""
+    """How nnx.Conv computes on CPU. JAX's convolution gradients are slow inside lax.scan on
+    XLA:CPU (jax-ml/jax#12868: 13-14x); written channels-last (CANONICAL) they are fast. CPU ms per
+    scan-fused step (bench/convrule.py, bench/results/autotune.md section 5): conv autoencoder 3.11
+    vs im2col's 6.52, W2 12.0 vs 12.9, W4 395 vs 422. Strided or transposed convolutions with many
+    channels (CANONICAL_MAX_RESAMPLING) keep im2col / col2im (W5's decoder: 2.6x slower with
+    canonical gradients), and so do GANs (not measured with them)."""
     conv = sorted({k for m in models for k in _convolutional(m)})
     if not conv:
         return Decision("none", "no convolutions")
