@@ -288,21 +288,18 @@ def _strategy(gan: bool, pinned: str = "auto") -> Decision[str]:
 
 COL2IM_ON_CPU = "im2col and col2im on CPU"
 CANONICAL_ON_CPU = "canonical gradients on CPU"
-# a strided or transposed convolution with at least this many in x out channels keeps im2col /
-# col2im: measured between the conv autoencoder (at most 128: canonical 0.36-0.48x the CPU time)
-# and W5's decoder (at least 2048: canonical 2.6x), bench/conv_transpose.py; a two-point threshold
+# strided or transposed with at least this many in x out channels: im2col / col2im (between the
+# conv autoencoder, <= 128: canonical 0.36-0.48x, and W5's decoder, >= 2048: 2.6x; two points)
 CANONICAL_MAX_RESAMPLING = 512
 
 
-def _heavy_resampling(models: list[ir.Model]) -> list[str]:
-    """The strided or transposed convolutions with in x out channels >= CANONICAL_MAX_RESAMPLING,
-    as `kind(in x out)`."""
+def _resampling(models: list[ir.Model]) -> list[tuple[str, int]]:
+    """The strided or transposed convolutions, as (`kind(in x out)`, in x out channels)."""
     out = []
     for m in models:
         for n in layer_nodes(m):
-            entry = LAYERS.get(n.kind)
+            entry, p = LAYERS.get(n.kind), n.params
             # (primary_caps: capsules x dim output channels)
-            p = n.params
             filters = getattr(p, "filters", None) or getattr(p, "capsules", 0) * getattr(
                 p, "dim", 0
             )
@@ -310,31 +307,34 @@ def _heavy_resampling(models: list[ir.Model]) -> list[str]:
                 continue
             strides = getattr(p, "strides", 1)
             strided = any(s != 1 for s in (strides if isinstance(strides, list) else [strides]))
-            channels = n.in_shapes[0][-1] * filters
-            if (strided or entry.col2im) and channels >= CANONICAL_MAX_RESAMPLING:
-                out.append(f"{n.kind}({n.in_shapes[0][-1]} x {filters})")
+            if strided or entry.col2im:
+                c = n.in_shapes[0][-1]
+                out.append((f"{n.kind}({c} x {filters})", c * filters))
     return out
 
 
 def conv_lowering(models: list[ir.Model], *, gan: bool = False) -> Decision[str]:
     """How nnx.Conv computes on CPU. JAX's convolution gradients are slow inside lax.scan on
-    XLA:CPU (jax-ml/jax#12868: 13-14x); written channels-last (CANONICAL) they are fast. CPU ms per
-    scan-fused step (bench/convrule.py, bench/results/autotune.md section 5): conv autoencoder 3.11
-    vs im2col's 6.52, W2 12.0 vs 12.9, W4 395 vs 422. Strided or transposed convolutions with many
-    channels (CANONICAL_MAX_RESAMPLING) keep im2col / col2im (W5's decoder: 2.6x slower with
-    canonical gradients), and so do GANs (not measured with them)."""
+    XLA:CPU (jax-ml/jax#12868: 13-14x); written channels-last (CANONICAL) they are fast, and for
+    narrow strided or transposed convolutions faster than im2col (conv autoencoder: 3.11 vs 6.52
+    CPU ms a scan-fused step, bench/convrule.py, bench/results/autotune.md section 5). Stride-1
+    convolutions keep im2col (W2: 8.2-9.3k examples/s against 5.8-7.0k with canonical gradients,
+    quiet machine, fresh processes alternated), wide resampling ones (CANONICAL_MAX_RESAMPLING)
+    im2col / col2im (W5's decoder: 2.6x slower with canonical gradients), and so do GANs."""
     conv = sorted({k for m in models for k in _convolutional(m)})
     if not conv:
         return Decision("none", "no convolutions")
     transposed = sorted({e.name for m in models for e in _layers(m) if e.col2im})
-    heavy = [] if gan else _heavy_resampling(models)
-    if not gan and not heavy:
+    resampling = [] if gan else _resampling(models)
+    heavy = [name for name, c in resampling if c >= CANONICAL_MAX_RESAMPLING]
+    if resampling and not heavy:
         return Decision(
             CANONICAL_ON_CPU,
-            f"{', '.join(conv)}: on XLA:CPU, XLA's own convolution with both gradients written as "
-            "channels-last convolutions (canonical_conv), which stay fast inside lax.scan; per "
-            "scan-fused step it took 0.48-0.94 of the CPU time of im2col on the conv autoencoder, "
-            "W2 and W4 (bench/convrule.py); GPU/TPU keep the native one",
+            f"{', '.join(name for name, _ in resampling)}: narrow strided or transposed "
+            "convolutions: on XLA:CPU, XLA's own convolution with both gradients written as "
+            "channels-last convolutions (canonical_conv), fast inside lax.scan; 0.48 of the CPU "
+            "time of im2col per scan-fused step on the conv autoencoder (bench/convrule.py); "
+            "GPU/TPU keep the native one",
         )
     why = (
         f"{', '.join(conv)}: on XLA:CPU a convolution written as im2col (shifted "

@@ -205,9 +205,9 @@ def test_a_recorded_native_convolution_is_what_the_model_computes_with(record):
     tuned = nncompile.compile(text=CNN.replace("STRATEGY", ""))
     h1 = tuned.fit(splits, log=lambda line: None)
     assert tuned.trainer.tuning["choice"] == "step, native conv"
-    assert autotune.candidates(tuned.trainer)[0].conv is None  # no program convolution left
+    assert autotune.candidates(tuned.trainer)[0].conv is None  # no im2col convolution left
     pinned = nncompile.compile(text=CNN.replace("STRATEGY", "  strategy: step"))
     h2 = pinned.fit(splits, log=lambda line: None)
-    assert autotune.candidates(pinned.trainer)[0].conv == "canonical"
+    assert autotune.candidates(pinned.trainer)[0].conv == "im2col"
     assert h1.epochs[-1]["loss"] == pytest.approx(h2.epochs[-1]["loss"], rel=1e-5)
     np.testing.assert_allclose(tuned.predict(x[:8]), pinned.predict(x[:8]), atol=1e-5)

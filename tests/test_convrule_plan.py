@@ -1,6 +1,7 @@
-"""The plan's convolution rule (nncompile.plan.conv_lowering; bench/convrule.py measured it):
-supervised programs compute nnx.Conv through canonical_conv on CPU (XLA's convolution, gradients
-written channels-last, fast inside the scan-fused epoch), GANs keep im2col / col2im, and the
+"""The plan's convolution rule (nncompile.plan.conv_lowering; bench/convrule.py and bench/run.py
+measured it): supervised programs with narrow strided or transposed convolutions compute nnx.Conv
+through canonical_conv on CPU (XLA's convolution, gradients written channels-last, fast inside the
+scan-fused epoch), stride-1 ones, wide resampling ones and GANs keep im2col / col2im, and the
 emitted program's backend tuning says so."""
 
 import nncompile
@@ -47,11 +48,16 @@ model Dec {
 """
 
 
-def test_supervised_convolutions_take_canonical_gradients_gans_keep_col2im():
+def test_narrow_resampling_takes_canonical_gradients_stride_1_and_gans_keep_im2col():
     m = model(AE).models["AE"]
     supervised = conv_lowering([m])
     assert supervised.value == CANONICAL_ON_CPU == "canonical gradients on CPU"
-    assert supervised.why.startswith("conv2d, conv2d_transpose: on XLA:CPU, XLA's own convolution")
+    assert supervised.why.startswith(
+        "conv2d(1 x 8), conv2d_transpose(8 x 8): narrow strided or transposed convolutions: on "
+        "XLA:CPU, XLA's own convolution"
+    )
+    stride_1 = "model S { input x: [8, 8, 1]  conv2d(32, 3, padding=same)  conv2d(64, 3) }"
+    assert conv_lowering([model(stride_1).models["S"]]).value == "im2col on CPU"  # W2's form
     assert "bench/convrule.py" in supervised.why
     assert conv_lowering([m], gan=True).value == COL2IM_ON_CPU
     dense = model("model D { input x: [4]  dense(2) }").models["D"]

@@ -116,5 +116,5 @@ def test_a_parameterised_block_is_one_parameterised_class():
 def test_backend_tuning_stays_out_of_the_model_section():
     source = emit_program(nncompile.load_spec(ROOT / "specs" / "digits_cnn.nn"), "main")
     model_part, tuning = source.split("# ---- backend tuning", 1)
-    assert "canonical" not in model_part.replace("tune_for_backend", "")
-    assert "def canonical_conv(" in tuning and "def tune_for_backend(model):" in tuning
+    assert "im2col" not in model_part.replace("tune_for_backend", "")
+    assert "def im2col_conv(" in tuning and "def tune_for_backend(model):" in tuning
