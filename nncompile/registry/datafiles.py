@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..source import read_regular
+from .archive_problems import array_problem, damaged, not_npy
 from .loading import data_path, did_you_mean
 
 Problem = tuple[str, str]  # (message, hint)
@@ -106,16 +107,11 @@ def member_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, shown: str, k
     """An array's header; a member that is no .npy array, or that is shorter than its header says
     (a truncated file), is refused. Object arrays are pickles: their header is read, not their
     data."""
-    damaged = Unreadable(
-        f"{shown}: array {key!r} is damaged and cannot be read", "write the archive again"
-    )
+    broken = Unreadable(*damaged(shown, key))
     try:
         with archive.open(info) as f:
             if f.read(len(NPY_MAGIC)) != NPY_MAGIC:
-                raise Unreadable(
-                    f"{shown}: member {info.filename!r} is not a .npy array",
-                    "store arrays with numpy.savez(path, x=..., y=...)",
-                )
+                raise Unreadable(*not_npy(shown, info.filename))
             f.seek(0)
             major, _ = np.lib.format.read_magic(f)
             read = (
@@ -126,10 +122,10 @@ def member_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, shown: str, k
             shape, _, dtype = read(f)
             offset = f.tell()
     except (*DAMAGED, RuntimeError):  # (RuntimeError: an encrypted member)
-        raise damaged from None
+        raise broken from None
     header = Header(tuple(int(n) for n in shape), dtype)
     if not dtype.hasobject and info.file_size < offset + math.prod(header.shape) * dtype.itemsize:
-        raise damaged
+        raise broken
     return header
 
 
@@ -156,7 +152,7 @@ def npz_problems(p: Any, base: Path | None) -> list[Problem]:
                 )
             )
     for key, h in headers.items():
-        problem = array_problem(p.path, key, h)
+        problem = array_problem(p.path, key, h.dtype, h.shape)
         if problem is None and named and key in ys and h.ids and len(h.shape) > 2:
             problem = (
                 f"{p.path}: integer targets {key!r} must be class ids of shape (n,) or one per "
@@ -177,26 +173,6 @@ def npz_problems(p: Any, base: Path | None) -> list[Problem]:
             )
         )
     return problems
-
-
-def array_problem(shown: str, key: str, h: Header) -> Problem | None:
-    if h.dtype.hasobject:
-        return (
-            f"{shown}: array {key!r} holds Python objects, and loading it would unpickle them "
-            "(refused)",
-            "store plain numeric arrays (int or float), never object arrays",
-        )
-    if h.dtype.kind not in "biuf":
-        return (
-            f"{shown}: array {key!r} has dtype {h.dtype}, not numbers",
-            "store int or float arrays",
-        )
-    if not h.shape or h.shape[0] == 0:
-        return (
-            f"{shown}: array {key!r} has no examples (shape {h.shape})",
-            "store one row per example",
-        )
-    return None
 
 
 def npz_arrays(p: Any, base: Path | None) -> dict[str, Header] | None:

@@ -23,9 +23,9 @@ from typing import Any, NoReturn, Protocol
 import numpy as np
 
 from ..errors import DataError
+from .archive_problems import array_problem, damaged, not_npy
 from .lenient import LENIENT, MISSING
 
-DAMAGED_HINT = "write the archive again"
 MAX_CSV_CLASSES = 20  # integer-valued csv targets with at most this many values are class labels
 
 
@@ -369,34 +369,14 @@ def npz_array(spec: LoadRequest, path: Path, archive, key: str) -> np.ndarray:
     try:
         a = archive[key]
     except ValueError as e:  # ("Object arrays cannot be loaded when allow_pickle=False")
-        if "pickle" not in str(e):
-            fail(spec, f"{path}: array {key!r} is damaged and cannot be read", DAMAGED_HINT)
-        fail(
-            spec,
-            f"{path}: array {key!r} holds Python objects, and loading it would unpickle them "
-            "(refused)",
-            "store plain numeric arrays (int or float), never object arrays",
-        )
+        problem = array_problem(path, key, np.dtype(object), ()) if "pickle" in str(e) else None
+        fail(spec, *(problem or damaged(path, key)))
     except (zipfile.BadZipFile, EOFError, OSError, RuntimeError, NotImplementedError, zlib.error):
-        fail(spec, f"{path}: array {key!r} is damaged and cannot be read", DAMAGED_HINT)
+        fail(spec, *damaged(path, key))
     if not isinstance(a, np.ndarray):  # a member that is no .npy file: numpy gives its bytes
-        fail(
-            spec,
-            f"{path}: member {key!r} is not a .npy array",
-            "store arrays with numpy.savez(path, x=..., y=...)",
-        )
-    if a.dtype.kind not in "biuf":
-        fail(
-            spec,
-            f"{path}: array {key!r} has dtype {a.dtype}, not numbers",
-            "store int or float arrays",
-        )
-    if a.ndim == 0 or len(a) == 0:
-        fail(
-            spec,
-            f"{path}: array {key!r} has no examples (shape {a.shape})",
-            "store one row per example",
-        )
+        fail(spec, *not_npy(path, key))
+    if (problem := array_problem(path, key, a.dtype, a.shape)) is not None:
+        fail(spec, *problem)
     return a
 
 
