@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from .classweight import one_hot
+
 DIVERGED = 1.5  # last training loss / first epoch's
 RISE = 0.1  # relative rise of the validation loss past its best
 GAP = 2.0  # validation loss / training loss at the kept epoch
@@ -196,7 +198,7 @@ def baseline_loss(loss: str, y: np.ndarray | None, class_weight: Any = None) -> 
         return None
     y = np.asarray(y)
     if loss in ("categorical_crossentropy", "binary_crossentropy"):
-        if np.issubdtype(y.dtype, np.floating) and y.ndim >= 2 and y.shape[-1] > 1:  # one-hot
+        if one_hot(y):
             q = y.reshape(-1, y.shape[-1]).mean(0)
         else:
             ids = y.reshape(-1).astype(np.int64)
