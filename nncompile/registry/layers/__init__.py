@@ -8,7 +8,7 @@ to the ``ENTRIES`` of one of them (docs/extending.md).
 from __future__ import annotations
 
 from .. import Registry
-from . import attention, capsules, conv, dense, merge, resample, sequence, shaping
+from . import attention, capsules, conv, dense, merge, resample, sampling, sequence, shaping
 from .base import Example, Layer
 from .conv import COL2IM, IM2COL
 from .convgrad import CANONICAL
@@ -22,6 +22,7 @@ LAYERS: Registry[Layer] = Registry(
         *resample.ENTRIES,
         *sequence.ENTRIES,
         *merge.ENTRIES,
+        *sampling.ENTRIES,
         *capsules.ENTRIES,
         *attention.ENTRIES,
     ],

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
+from ...expr import Sym
 from ...shapes import Shape, ShapeError, fmt
 from .. import Entry, Ref, RefTo
 from ..activations import initializer_expr
@@ -61,6 +62,9 @@ class Layer(Entry):
     - ``tensor_args``: keyword arguments that name tensors (``initial_state=[h, c]``): the walk
       reads them as further inputs, after the one the layer transforms, and validates the
       arguments with the tensor names as strings;
+    - ``loss_term(p, attr) -> Code``: a term it adds to the loss (Keras' ``add_loss``), written on
+      the layer's attribute in the model (``model.z``) after loss_fn's forward pass
+      (``gaussian_sample``'s weighted KL divergence);
     - ``batch_statistics``: its module keeps statistics of the batches it sees (BatchNorm's
       running averages), which couple every row of a batch: its steps cannot be computed shard
       by shard (`logical_shards:` is refused at check time).
@@ -80,6 +84,7 @@ class Layer(Entry):
     outputs: Callable[[Any, list[Shape]], dict[str, Shape] | None] | None = None
     tensor_args: tuple[str, ...] = ()
     batch_statistics: bool = False
+    loss_term: Callable[[Any, Sym], Code] | None = None
 
 
 def rank(name: str, x: Shape, *ranks: int, hint: str | None = None) -> None:

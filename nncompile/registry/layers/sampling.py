@@ -1,0 +1,100 @@
+"""Layers that draw random values the model is trained through: the reparameterized Gaussian sample
+of a variational autoencoder (Kingma & Welling, 2014; Keras' `Sampling` layer).
+
+`z = gaussian_sample(mean, log_var)` draws z = mean + exp(log_var / 2) * eps, eps ~ N(0, I), in
+training (the gradient reaches mean and log_var through the draw), and is the mean in evaluation and
+prediction (deterministic, like dropout). It adds `kl_weight` times the KL divergence of
+N(mean, exp(log_var)) from N(0, I) (summed over the latent values, averaged over the batch) to the
+training and evaluation loss: the layer's `loss_term`, Keras' `add_loss`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from ...expr import Snippet, Sym, call, t
+from ...shapes import Shape, ShapeError, fmt
+from .. import Params
+from ..lowering import RNGS, Code, Lowered
+from .base import Example, Layer
+
+GAUSSIAN_SAMPLE = Snippet(
+    "GaussianSample",
+    '''
+class GaussianSample(nnx.Module):
+    """z = mean + exp(log_var / 2) * eps, eps ~ N(0, I) in training; the mean in evaluation. Keeps
+    the KL divergence of N(mean, exp(log_var)) from N(0, I), summed over the latent values and
+    averaged over the batch, in `kl` (float32) for loss_fn to add (Keras' add_loss)."""
+
+    def __init__(self, *, rngs):
+        self.rngs = rngs["sample"].fork()
+        self.deterministic = False
+        self.kl = nnx.Intermediate(jnp.zeros((), jnp.float32))
+
+    def set_view(self, deterministic=None):  # nnx.view(model, deterministic=True): evaluation
+        if deterministic is not None:
+            self.deterministic = deterministic
+
+    def __call__(self, mean, log_var):
+        m, v = mean.astype(jnp.float32), log_var.astype(jnp.float32)
+        kl = -0.5 * jnp.sum(1.0 + v - m**2 - jnp.exp(v), axis=tuple(range(1, m.ndim)))
+        self.kl[...] = jnp.mean(kl)
+        if self.deterministic:
+            return mean
+        eps = jax.random.normal(self.rngs(), mean.shape, mean.dtype)
+        return mean + jnp.exp(0.5 * log_var) * eps
+''',
+)
+
+
+class GaussianSampleParams(Params):
+    kl_weight: Annotated[float, Field(gt=0)] = 1.0
+
+
+def gaussian_sample_shape(p: GaussianSampleParams, x: list[Shape]) -> Shape:
+    if len(x) != 2:
+        raise ShapeError(
+            f"gaussian_sample needs two inputs, the mean and the log-variance, got {len(x)}",
+            "name them in a model of named tensors: `mean = dense(2)(h)`, "
+            "`log_var = dense(2)(h)`, `z = gaussian_sample(mean, log_var)`",
+        )
+    mean, log_var = x
+    if mean != log_var:
+        raise ShapeError(
+            f"gaussian_sample needs a mean and a log-variance of one shape, got {fmt(mean)} and "
+            f"{fmt(log_var)}",
+            f"give both the latent size, e.g. dense({mean[-1]}) each",
+        )
+    return mean
+
+
+def lower_gaussian_sample(p: GaussianSampleParams, x: tuple[Shape, ...], out: Shape) -> Lowered:
+    return Lowered(
+        call("GaussianSample", rngs=RNGS),
+        lambda a, xs: call(a, *xs),
+        (GAUSSIAN_SAMPLE,),
+    )
+
+
+def gaussian_sample_loss(p: GaussianSampleParams, attr: Sym) -> Code:
+    """kl_weight x the layer's KL divergence (of the forward pass loss_fn just ran)."""
+    kl = t("{a}.kl[...]", a=attr)
+    return kl if p.kl_weight == 1.0 else t("{w} * {kl}", w=p.kl_weight, kl=kl)
+
+
+ENTRIES = [
+    Layer(
+        "gaussian_sample",
+        GaussianSampleParams,
+        (),
+        "z = mean + exp(log_var / 2) * eps from (mean, log_var), the mean in evaluation; adds "
+        "kl_weight x KL(N(mean, exp(log_var)) || N(0, I)) to the loss (a VAE's sampling layer)",
+        shape=gaussian_sample_shape,
+        lower=lower_gaussian_sample,
+        example=Example("gaussian_sample(a, b, kl_weight=0.5)", ("[4]", "[4]")),
+        merge=True,
+        loss_term=gaussian_sample_loss,
+    ),
+]
