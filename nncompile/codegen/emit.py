@@ -9,10 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import NncompileError
-from ..expr import render
+from ..expr import layout, render
 from ..plan import Plan, conv_lowering, plan_for
 from ..semantics import ir
 from ..semantics.ir import select_train
+from ..semantics.layerloss import layer_losses
 from ..version import __version__
 from . import config as CF
 from . import multi as MIO
@@ -166,6 +167,7 @@ def emit_supervised(
     w("    return loss, outputs")
     w()
     w()
+    write_layer_losses(w, train)
     w("def augment(key, x):")
     w('    """Random transformations of a training batch (never applied in evaluation)."""')
     if augments:
@@ -222,6 +224,20 @@ def write_class_weight(w: Writer, weights: tuple[float, ...] | str, where: str |
     else:
         w("# class_weight: the training loss's weight of each class (evaluation is unweighted)")
     w.assign(0, "CLASS_WEIGHT", weights, where)
+    w()
+    w()
+
+
+def write_layer_losses(w: Writer, train: ir.Train) -> None:
+    """`layer_losses(model)`: the terms layers add to the loss, unweighted, by history key, as the
+    last forward pass left them (the runtime records them: `kl_loss`, `val_kl_loss`)."""
+    losses = layer_losses(train.model)
+    if not losses:
+        return
+    w("def layer_losses(model):")
+    w('    """The terms layers add to the loss (unweighted) after a forward pass, by key."""')
+    terms = {loss.key: loss.term.value for loss in losses}
+    w("    return " + layout(terms, 4, 100, len("    return ")))
     w()
     w()
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from ..expr import Args, Call, Expr, Snippet, Sym, call, t
 from ..registry import Ref
 from ..registry.augmentations import AUGMENTATIONS
-from ..registry.layers import LAYERS
 from ..registry.losses import CLASS_WEIGHTED, LOSSES, LossContext
 from ..registry.optimizers import OPTIMIZERS
 from ..registry.schedules import REGULARIZERS, SCHEDULES, composed, schedule_refs
 from ..semantics import ir
+from ..semantics.layerloss import layer_losses
 
 Y = Sym("y")
 CLASS_WEIGHT = Sym("class_weight")  # loss_fn's argument: the weight of each class, or None
@@ -86,23 +86,18 @@ def layer_penalty_terms(train: ir.Train) -> list[tuple[Expr, int]]:
     ]
 
 
-def layer_loss_terms(train: ir.Train) -> list[tuple[Expr, int]]:
-    """The terms layers add to the loss (`Layer.loss_term`: gaussian_sample's KL divergence), in
-    blocks too, with their spec lines; read after loss_fn's forward pass."""
-    found: list[tuple[Expr, int]] = []
-
-    def visit(m: ir.Model, path: str) -> None:
-        for node in m.nodes:
-            if node.submodel is not None:
-                visit(node.submodel, f"{path}.{node.name}")
-            entry = LAYERS.get(node.kind)
-            if entry is not None and entry.loss_term is not None:
-                term = entry.loss_term(node.params, Sym(f"{path}.{node.name}"))
-                found.append((term, node.span.line))
-
-    if train.model is not None:
-        visit(train.model, "model")
-    return found
+def layer_loss_terms(train: ir.Train) -> list[tuple[Expr | Sym, int]]:
+    """The weighted terms layers add to the loss (gaussian_sample's KL divergence), with their spec
+    lines; read after loss_fn's forward pass."""
+    return [
+        (
+            loss.term.value
+            if loss.term.weight == 1.0
+            else t("{w} * {v}", w=loss.term.weight, v=loss.term.value),
+            loss.line,
+        )
+        for loss in layer_losses(train.model)
+    ]
 
 
 def optimizer_lines(

@@ -62,8 +62,10 @@ class Accumulators:
     evaluation: made on the host, added to on the device, fetched once packed into one int32 vector.
     """
 
-    def __init__(self, metrics: list[M.Metric]):
+    def __init__(self, metrics: list[M.Metric], added: tuple[str, ...] = ()):
         self.metrics = metrics
+        # the history keys of the terms layers add to the loss (the program's `layer_losses`)
+        self.added = added
         self._like: dict | None = None  # zero(), the template of `unpack`
 
     def zero(self) -> dict:
@@ -73,12 +75,14 @@ class Accumulators:
             "count": np.zeros((), np.int32),
             "first_bad": np.full((), -1, np.int32),
             "metrics": [m.init() for m in self.metrics],
+            **({"added": {k: np.zeros((), np.float32) for k in self.added}} if self.added else {}),
         }
 
-    def add(self, acc, loss, outputs, y, i) -> dict:
+    def add(self, acc, loss, outputs, y, i, added: dict | None = None) -> dict:
+        """`added`: the layers' loss terms of this batch (`layer_losses(model)`), by key."""
         n = jax.tree.leaves(y)[0].shape[0]
         bad = (acc["first_bad"] < 0) & ~jnp.isfinite(loss)
-        return {
+        out = {
             "loss": acc["loss"] + loss.astype(jnp.float32) * n,
             "count": acc["count"] + n,
             "first_bad": jnp.where(bad, i, acc["first_bad"]),
@@ -86,6 +90,11 @@ class Accumulators:
                 m.update(a, outputs, y) for m, a in zip(self.metrics, acc["metrics"], strict=True)
             ],
         }
+        if self.added:
+            assert added is not None, "the program's layer_losses were not passed"
+            sums = acc["added"]
+            out["added"] = {k: sums[k] + added[k].astype(jnp.float32) * n for k in self.added}
+        return out
 
     @staticmethod
     def pack(acc) -> jax.Array:
@@ -104,6 +113,8 @@ class Accumulators:
         logs = {"loss": float(acc["loss"]) / max(int(acc["count"]), 1)}
         for m, a in zip(self.metrics, acc["metrics"], strict=True):
             logs[m.key] = m.finalize(a)
+        for k in self.added:
+            logs[k] = float(acc["added"][k]) / max(int(acc["count"]), 1)
         return logs
 
 
@@ -177,7 +188,8 @@ class Compiled:
             assert treedef == layout.treedef, (
                 "train_step changed the structure of the model or optimizer state"
             )
-            return (keep(leaves) if on_mesh else leaves), add(accs, loss, outputs, yb, i)
+            added = program.layer_losses(model) if acc.added else None
+            return (keep(leaves) if on_mesh else leaves), add(accs, loss, outputs, yb, i, added)
 
         if strategy == "scan":
 
@@ -242,9 +254,12 @@ class Compiled:
             x, y = feed(x), feed(y)
             if shards > 1:
                 loss, outputs = sharded_eval(model_state, x, y)
+                added = None
             else:
-                loss, outputs = program.eval_step(nnx.merge(layout.eval_gdef, model_state), x, y)
-            accs = add(accs, loss, outputs, y, jnp.zeros((), jnp.int32))
+                model = nnx.merge(layout.eval_gdef, model_state)
+                loss, outputs = program.eval_step(model, x, y)
+                added = program.layer_losses(model) if acc.added else None
+            accs = add(accs, loss, outputs, y, jnp.zeros((), jnp.int32), added)
             return accs, acc.pack(accs)
 
         def predict_fn(model_state, x):

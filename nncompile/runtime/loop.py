@@ -141,7 +141,9 @@ class Trainer(FitLoop):
             self.config, self._layout.eval_gdef, nnx.state(self.model), self.splits["train"][0]
         )
         self.metrics = M.output_losses(program, cfg) + M.build_for(cfg, self.head)
-        self._acc = Accumulators(self.metrics)
+        # the terms layers add to the loss (gaussian_sample's kl_loss), recorded by key
+        added = tuple(program.layer_losses(self._model)) if hasattr(program, "layer_losses") else ()
+        self._acc = Accumulators(self.metrics, added)
         self._lr_path = find_lr(nnx.state(self.optimizer))
         self._lr_leaf = next(iter(rate_leaves(self._layout.treedef)), None)  # in the flat state
         params = jax.tree.leaves(nnx.state(self._model, nnx.Param))

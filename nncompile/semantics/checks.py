@@ -19,6 +19,7 @@ from .classweight import check_class_weight
 from .datafiles import check_data_files
 from .decoding import check_decode
 from .gan_checks import check_gan, layer_penalties_in_gan
+from .layerloss import recorded_keys
 from .scale_checks import check_scale
 from .several import check_several, recorded, several_losses
 
@@ -270,6 +271,7 @@ def _monitor(train: ir.Train, out: Collector, span) -> None:
 def _monitored(train: ir.Train, out: Collector, span, what: str, name: str) -> None:
     """`what` monitors history key `name`: recorded, with a validation split for val_ keys."""
     known = recorded(train) or ["loss", *(m.name for _, m in train.metric_refs())]
+    known = [*known, *recorded_keys(train.model)]  # the layers' loss terms: kl_loss
     base = name[4:] if name.startswith("val_") else name
     if base not in known:
         choices = f"monitor one of {D.one_of([*known, *(f'val_{k}' for k in known)])}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from .. import diagnostics as D
 from ..diagnostics import Collector
 from ..registry import Ref
+from ..registry.layers import LAYERS
 from ..registry.losses import LOSSES
 from ..registry.training import NOISES, Gan
 from ..shapes import fmt
@@ -131,6 +132,16 @@ def layer_penalties_in_gan(train: ir.Train, out: Collector) -> None:
         for node in model.nodes:
             if node.submodel is not None:
                 visit(node.submodel)
+            entry = LAYERS.get(node.kind)
+            if entry is not None and entry.loss_term is not None:
+                out.error(
+                    D.BAD_VALUE,
+                    f"{node.kind} in model {model.name} adds a term to a supervised loss; "
+                    "adversarial (GAN) training has none",
+                    node.span,
+                    "train a variational autoencoder with a supervised train block "
+                    "(`loss: mse`, `target: input`), or remove it",
+                )
             if getattr(node.params, "regularize", None) is not None:
                 out.error(
                     D.BAD_VALUE,

@@ -16,6 +16,7 @@ from ..diagnostics import Collector
 from ..registry.layers import LAYERS
 from ..runconfig import batch_hint, batch_statistics_refusal
 from . import ir
+from .layerloss import layer_losses
 
 
 def check_scale(train: ir.Train, out: Collector, where) -> None:
@@ -62,6 +63,14 @@ def check_scale(train: ir.Train, out: Collector, where) -> None:
     if shards is not None and shards > 1 and train.model and keeps_batch_statistics(train.model):
         message, hint = batch_statistics_refusal(shards)
         out.error(D.BAD_VALUE, message, where("logical_shards"), hint)
+    elif shards is not None and shards > 1 and train.model and layer_losses(train.model):
+        out.error(
+            D.BAD_VALUE,
+            f"`logical_shards: {shards}`: a layer of model {train.model.name} adds a term to the "
+            "loss (gaussian_sample's KL divergence), which is not computed shard by shard yet",
+            where("logical_shards"),
+            "remove `logical_shards` (several devices still split each batch)",
+        )
     if p.accumulate > 1 and train.model is not None:
         if p.batch_size == "full":
             out.error(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .. import Registry
 from . import attention, capsules, conv, dense, merge, resample, sampling, sequence, shaping
-from .base import Example, Layer
+from .base import Example, Layer, LossTerm
 from .conv import COL2IM, IM2COL
 from .convgrad import CANONICAL
 
@@ -28,4 +28,4 @@ LAYERS: Registry[Layer] = Registry(
     ],
 )
 
-__all__ = ["CANONICAL", "COL2IM", "IM2COL", "LAYERS", "Example", "Layer"]
+__all__ = ["CANONICAL", "COL2IM", "IM2COL", "LAYERS", "Example", "Layer", "LossTerm"]

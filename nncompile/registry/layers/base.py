@@ -36,6 +36,16 @@ class Example:
     inputs: tuple[str, ...] = ("[8]",)
 
 
+@dataclass(frozen=True)
+class LossTerm:
+    """A term a layer adds to the loss: ``weight`` x ``value`` (the unweighted term, read on the
+    layer's attribute), recorded unweighted in the history as ``key`` (``kl_loss``)."""
+
+    key: str
+    weight: float
+    value: Code
+
+
 def no_params(p: Any, x: list[Shape], out: Shape) -> int:
     return 0
 
@@ -62,9 +72,9 @@ class Layer(Entry):
     - ``tensor_args``: keyword arguments that name tensors (``initial_state=[h, c]``): the walk
       reads them as further inputs, after the one the layer transforms, and validates the
       arguments with the tensor names as strings;
-    - ``loss_term(p, attr) -> Code``: a term it adds to the loss (Keras' ``add_loss``), written on
-      the layer's attribute in the model (``model.z``) after loss_fn's forward pass
-      (``gaussian_sample``'s weighted KL divergence);
+    - ``loss_term(p, attr) -> LossTerm``: a term it adds to the loss (Keras' ``add_loss``), written
+      on the layer's attribute in the model (``model.z``) and read after loss_fn's forward pass
+      (``gaussian_sample``'s KL divergence), recorded in the history under its own key;
     - ``batch_statistics``: its module keeps statistics of the batches it sees (BatchNorm's
       running averages), which couple every row of a batch: its steps cannot be computed shard
       by shard (`logical_shards:` is refused at check time).
@@ -84,7 +94,7 @@ class Layer(Entry):
     outputs: Callable[[Any, list[Shape]], dict[str, Shape] | None] | None = None
     tensor_args: tuple[str, ...] = ()
     batch_statistics: bool = False
-    loss_term: Callable[[Any, Sym], Code] | None = None
+    loss_term: Callable[[Any, Sym], LossTerm] | None = None
 
 
 def rank(name: str, x: Shape, *ranks: int, hint: str | None = None) -> None:

@@ -17,8 +17,8 @@ from pydantic import Field
 from ...expr import Snippet, Sym, call, t
 from ...shapes import Shape, ShapeError, fmt
 from .. import Params
-from ..lowering import RNGS, Code, Lowered
-from .base import Example, Layer
+from ..lowering import RNGS, Lowered
+from .base import Example, Layer, LossTerm
 
 GAUSSIAN_SAMPLE = Snippet(
     "GaussianSample",
@@ -78,10 +78,9 @@ def lower_gaussian_sample(p: GaussianSampleParams, x: tuple[Shape, ...], out: Sh
     )
 
 
-def gaussian_sample_loss(p: GaussianSampleParams, attr: Sym) -> Code:
+def gaussian_sample_loss(p: GaussianSampleParams, attr: Sym) -> LossTerm:
     """kl_weight x the layer's KL divergence (of the forward pass loss_fn just ran)."""
-    kl = t("{a}.kl[...]", a=attr)
-    return kl if p.kl_weight == 1.0 else t("{w} * {kl}", w=p.kl_weight, kl=kl)
+    return LossTerm("kl_loss", p.kl_weight, t("{a}.kl[...]", a=attr))
 
 
 ENTRIES = [

@@ -1,0 +1,50 @@
+"""The terms layers add to the loss (`Layer.loss_term`, Keras' `add_loss`: gaussian_sample's KL
+divergence): where they are in a model (blocks too) and the history keys they are recorded under."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..expr import Sym
+from ..registry.layers import LAYERS, LossTerm
+from . import ir
+
+
+@dataclass(frozen=True)
+class LayerLoss:
+    """One layer's term: its history key (the entry's, prefixed with the layer's name when several
+    layers add one), the term on the layer's attribute from `model`, and its spec line."""
+
+    key: str
+    term: LossTerm
+    line: int
+
+
+def layer_losses(model: ir.Model | None) -> list[LayerLoss]:
+    found: list[tuple[str, LossTerm, int]] = []
+
+    def visit(m: ir.Model, path: str) -> None:
+        for node in m.nodes:
+            if node.submodel is not None:
+                visit(node.submodel, f"{path}.{node.name}")
+            entry = LAYERS.get(node.kind)
+            if entry is not None and entry.loss_term is not None:
+                term = entry.loss_term(node.params, Sym(f"{path}.{node.name}"))
+                found.append((f"{path}.{node.name}", term, node.span.line))
+
+    if model is not None:
+        visit(model, "model")
+    several = len(found) > 1
+    return [
+        LayerLoss(
+            f"{path.removeprefix('model.').replace('.', '_')}_{term.key}" if several else term.key,
+            term,
+            line,
+        )
+        for path, term, line in found
+    ]
+
+
+def recorded_keys(model: ir.Model | None) -> list[str]:
+    """The history keys of the layers' terms (without `val_`)."""
+    return [loss.key for loss in layer_losses(model)]
