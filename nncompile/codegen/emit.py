@@ -162,8 +162,8 @@ def emit_supervised(
         w.assign(4, "loss", term, line("regularize"), op="+=")
     for term, number in TR.layer_penalty_terms(train):
         w.assign(4, "loss", term, f"{spec_name}:{number}", op="+=")
-    for term, number in TR.layer_loss_terms(train):
-        w.assign(4, "loss", term, f"{spec_name}:{number}", op="+=")
+    for added, number in TR.layer_loss_terms(train):  # gaussian_sample's KL divergence
+        w.assign(4, "loss", added, f"{spec_name}:{number}", op="+=")
     w("    return loss, outputs")
     w()
     w()
