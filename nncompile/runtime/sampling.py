@@ -8,6 +8,8 @@ What a sample is depends on the program:
 * a character or word model (integer token inputs, a distribution over the vocabulary out): text,
   one token at a time from a prompt, each drawn from the model's distribution sharpened or
   flattened by `temperature` (0: always the most likely token);
+* a variational autoencoder (a `gaussian_sample` layer): `n` draws z ~ N(0, I) decoded by the
+  layers after the sample (images when the output is 2-D, [H, W, C] or a square number of values);
 * any other model with a sequence output (a one-to-many generator such as specs/sine_generator.nn):
   its output sequences for `n` inputs of the data (the test split, else the training split), in the
   data's units.
@@ -25,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import NncompileError
+from .latent import decode_prior, has_prior
 from .trees import each
 
 SUFFIXES = (".png", ".npy", ".txt")
@@ -69,6 +72,10 @@ def sample(
         return _gan(trainer, n or 64, seed, labels)
     if labels is not None:
         raise SampleError("labels are for conditional GANs (condition=label)")
+    if has_prior(trainer.model):
+        if prompt is not None:
+            raise SampleError("a prompt is for text models; a VAE decodes draws from N(0, I)")
+        return _prior(trainer, dataset, n or 64, seed)
     if _is_text(trainer, dataset):
         return _text(trainer, dataset, n or 200, temperature, prompt, seed)
     if prompt is not None:
@@ -93,6 +100,23 @@ def _gan(trainer, n: int, seed: int, labels) -> Sample:
     shape = tuple(trainer.config.gan.example_shape)
     image = len(shape) in (2, 3) or math.isqrt(math.prod(shape)) ** 2 == math.prod(shape)
     return Sample("images" if image else "examples", x, labels, columns=columns)
+
+
+# ---- variational autoencoders -------------------------------------------------------------------
+def _prior(trainer, dataset, n: int, seed: int) -> Sample:
+    out = decode_prior(trainer, n, seed)
+    if isinstance(out, dict):
+        raise SampleError(
+            "sample decodes the draws of a model with one output; this model has several "
+            f"({', '.join(out)})",
+            "use `nncompile predict`",
+        )
+    out = np.asarray(out)
+    if dataset is not None and dataset.task == "regression":
+        out = dataset.inverse_targets(out)
+    shape = out.shape[1:]
+    image = len(shape) in (2, 3) or math.isqrt(math.prod(shape)) ** 2 == math.prod(shape)
+    return Sample("images" if image else "examples", out)
 
 
 # ---- text ----------------------------------------------------------------------------------------

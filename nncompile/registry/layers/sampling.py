@@ -26,21 +26,28 @@ GAUSSIAN_SAMPLE = Snippet(
 class GaussianSample(nnx.Module):
     """z = mean + exp(log_var / 2) * eps, eps ~ N(0, I) in training; the mean in evaluation. Keeps
     the KL divergence of N(mean, exp(log_var)) from N(0, I), summed over the latent values and
-    averaged over the batch, in `kl` (float32) for loss_fn to add (Keras' add_loss)."""
+    averaged over the batch, in `kl` (float32) for loss_fn to add (Keras' add_loss). With
+    `prior=True` (nnx.view; `nncompile sample`) it draws z ~ N(0, I) whatever its inputs: the
+    layers after it decode draws from the prior."""
 
     def __init__(self, *, rngs):
         self.rngs = rngs["sample"].fork()
         self.deterministic = False
+        self.prior = False
         self.kl = nnx.Intermediate(jnp.zeros((), jnp.float32))
 
-    def set_view(self, deterministic=None):  # nnx.view(model, deterministic=True): evaluation
+    def set_view(self, deterministic=None, prior=None):  # nnx.view(model, deterministic=True)
         if deterministic is not None:
             self.deterministic = deterministic
+        if prior is not None:
+            self.prior = prior
 
     def __call__(self, mean, log_var):
         m, v = mean.astype(jnp.float32), log_var.astype(jnp.float32)
         kl = -0.5 * jnp.sum(1.0 + v - m**2 - jnp.exp(v), axis=tuple(range(1, m.ndim)))
         self.kl[...] = jnp.mean(kl)
+        if self.prior:
+            return jax.random.normal(self.rngs(), mean.shape, mean.dtype)
         if self.deterministic:
             return mean
         eps = jax.random.normal(self.rngs(), mean.shape, mean.dtype)
