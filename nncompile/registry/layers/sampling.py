@@ -10,9 +10,9 @@ training and evaluation loss: the layer's `loss_term`, Keras' `add_loss`.
 
 from __future__ import annotations
 
-from typing import Annotated
+import math
 
-from pydantic import Field
+from pydantic import field_validator
 
 from ...expr import Snippet, Sym, call, t
 from ...shapes import Shape, ShapeError, fmt
@@ -57,7 +57,17 @@ class GaussianSample(nnx.Module):
 
 
 class GaussianSampleParams(Params):
-    kl_weight: Annotated[float, Field(gt=0)] = 1.0
+    kl_weight: float = 1.0
+
+    @field_validator("kl_weight")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if not (v > 0 and math.isfinite(v)):
+            raise ValueError(
+                f"the KL term's weight must be positive, got {v:g}: without it the latent "
+                "space is not pulled towards N(0, I) and draws from N(0, I) decode to nothing"
+            )
+        return v
 
 
 def gaussian_sample_shape(p: GaussianSampleParams, x: list[Shape]) -> Shape:
