@@ -16,21 +16,28 @@ KERNEL_INIT = nnx.initializers.glorot_uniform()  # the language's default kernel
 class GaussianSample(nnx.Module):
     """z = mean + exp(log_var / 2) * eps, eps ~ N(0, I) in training; the mean in evaluation. Keeps
     the KL divergence of N(mean, exp(log_var)) from N(0, I), summed over the latent values and
-    averaged over the batch, in `kl` (float32) for loss_fn to add (Keras' add_loss)."""
+    averaged over the batch, in `kl` (float32) for loss_fn to add (Keras' add_loss). With
+    `prior=True` (nnx.view; `nncompile sample`) it draws z ~ N(0, I) whatever its inputs: the
+    layers after it decode draws from the prior."""
 
     def __init__(self, *, rngs):
         self.rngs = rngs["sample"].fork()
         self.deterministic = False
+        self.prior = False
         self.kl = nnx.Intermediate(jnp.zeros((), jnp.float32))
 
-    def set_view(self, deterministic=None):  # nnx.view(model, deterministic=True): evaluation
+    def set_view(self, deterministic=None, prior=None):  # nnx.view(model, deterministic=True)
         if deterministic is not None:
             self.deterministic = deterministic
+        if prior is not None:
+            self.prior = prior
 
     def __call__(self, mean, log_var):
         m, v = mean.astype(jnp.float32), log_var.astype(jnp.float32)
         kl = -0.5 * jnp.sum(1.0 + v - m**2 - jnp.exp(v), axis=tuple(range(1, m.ndim)))
         self.kl[...] = jnp.mean(kl)
+        if self.prior:
+            return jax.random.normal(self.rngs(), mean.shape, mean.dtype)
         if self.deterministic:
             return mean
         eps = jax.random.normal(self.rngs(), mean.shape, mean.dtype)
@@ -38,28 +45,28 @@ class GaussianSample(nnx.Module):
 
 
 class DigitsVAE(nnx.Module):
-    """model DigitsVAE (digits_vae.nn:17)"""
+    """model DigitsVAE (digits_vae.nn:20)"""
 
     def __init__(self, rngs: nnx.Rngs):
-        # digits_vae.nn:19  [64] -> [128]
+        # digits_vae.nn:22  [64] -> [128]
         self.h = nnx.Linear(64, 128, kernel_init=KERNEL_INIT, rngs=rngs)
-        # digits_vae.nn:20  [128] -> [2]
+        # digits_vae.nn:23  [128] -> [2]
         self.mean = nnx.Linear(128, 2, kernel_init=KERNEL_INIT, rngs=rngs)
-        # digits_vae.nn:21  [128] -> [2]
+        # digits_vae.nn:24  [128] -> [2]
         self.log_var = nnx.Linear(128, 2, kernel_init=KERNEL_INIT, rngs=rngs)
-        self.z = GaussianSample(rngs=rngs)  # digits_vae.nn:22  [2], [2] -> [2]
-        # digits_vae.nn:23  [2] -> [128]
+        self.z = GaussianSample(rngs=rngs)  # digits_vae.nn:25  [2], [2] -> [2]
+        # digits_vae.nn:26  [2] -> [128]
         self.d = nnx.Linear(2, 128, kernel_init=KERNEL_INIT, rngs=rngs)
-        # digits_vae.nn:24  [128] -> [64]
+        # digits_vae.nn:27  [128] -> [64]
         self.pixels = nnx.Linear(128, 64, kernel_init=KERNEL_INIT, rngs=rngs)
 
     def __call__(self, x):
-        h = jax.nn.relu(self.h(x))  # digits_vae.nn:19  [64] -> [128]
-        mean = self.mean(h)  # digits_vae.nn:20  [128] -> [2]
-        log_var = self.log_var(h)  # digits_vae.nn:21  [128] -> [2]
-        z = self.z(mean, log_var)  # digits_vae.nn:22  [2], [2] -> [2]
-        d = jax.nn.relu(self.d(z))  # digits_vae.nn:23  [2] -> [128]
-        pixels = jax.nn.sigmoid(self.pixels(d))  # digits_vae.nn:24  [128] -> [64]
+        h = jax.nn.relu(self.h(x))  # digits_vae.nn:22  [64] -> [128]
+        mean = self.mean(h)  # digits_vae.nn:23  [128] -> [2]
+        log_var = self.log_var(h)  # digits_vae.nn:24  [128] -> [2]
+        z = self.z(mean, log_var)  # digits_vae.nn:25  [2], [2] -> [2]
+        d = jax.nn.relu(self.d(z))  # digits_vae.nn:26  [2] -> [128]
+        pixels = jax.nn.sigmoid(self.pixels(d))  # digits_vae.nn:27  [128] -> [64]
         return pixels
 
 
@@ -69,15 +76,15 @@ def make_model(seed: int = 0):
 
 def make_optimizer(steps_per_epoch: int, epochs: int):
     learning_rate = 0.002
-    tx = optax.inject_hyperparams(optax.adam)(learning_rate)  # digits_vae.nn:32
+    tx = optax.inject_hyperparams(optax.adam)(learning_rate)  # digits_vae.nn:35
     return tx
 
 
 def loss_fn(model, x, y):
     """Mean mse over the batch (+ penalties); returns (loss, model outputs)."""
     outputs = model(x)
-    loss = jnp.mean((outputs - y) ** 2)  # digits_vae.nn:31
-    loss += 0.002 * model.z.kl[...]  # digits_vae.nn:22
+    loss = jnp.mean((outputs - y) ** 2)  # digits_vae.nn:34
+    loss += 0.002 * model.z.kl[...]  # digits_vae.nn:25
     return loss, outputs
 
 

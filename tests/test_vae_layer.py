@@ -1,0 +1,86 @@
+"""gaussian_sample, a VAE's sampling layer: the KL term it adds to the loss (emitted, trained,
+evaluated, recorded as kl_loss), draws in training and the mean in evaluation, and `sample` decoding
+draws from N(0, I). Tiny arrays, in-process; the tests that fit are slow-tier (the digits VAE's
+stated results: test_vae_slow.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nncompile
+from nncompile.runtime.latent import decode_prior
+
+VAE = """
+model V {
+  input x: [8]
+  h = dense(16, activation=relu)(x)
+  mean = dense(2)(h)
+  log_var = dense(2)(h)
+  z = gaussian_sample(mean, log_var, kl_weight=0.5)
+  out = dense(8, activation=sigmoid)(z)
+  output out
+}
+train { model: V  loss: mse  optimizer: adam(lr=1e-2)  batch_size: 16  epochs: 3  metrics: [mse]
+        seed: 0 }
+"""
+
+
+@pytest.fixture(scope="module")
+def trained():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(96, 8)).astype(np.float32)
+    program = nncompile.compile(text=VAE)
+    history = program.fit(data={"train": (x[:64], x[:64]), "val": (x[64:], x[64:])})
+    return program, history, x
+
+
+def test_the_weighted_kl_term_is_added_to_loss_fn():
+    source = nncompile.compile(text=VAE).source
+    assert "    loss += 0.5 * model.z.kl[...]  # <string>:7" in source  # the layer's line
+    assert "return {'kl_loss': model.z.kl[...]}" in source  # layer_losses: what the history records
+    assert "self.z = GaussianSample(rngs=rngs)" in source
+
+
+@pytest.mark.slow  # a fit: ~10 s on 2 busy cores
+def test_kl_is_recorded_and_the_loss_is_reconstruction_plus_weighted_kl(trained):
+    program, history, x = trained
+    last = history.epochs[-1]
+    for key in ("kl_loss", "val_kl_loss"):
+        assert np.isfinite(last[key]) and last[key] > 0, (key, last)
+    # evaluation is deterministic (z = mean): loss = mse + kl_weight x KL exactly as recorded
+    metrics = program.evaluate("val")
+    assert set(metrics) == {"loss", "mse", "kl_loss"}
+    assert metrics["loss"] == pytest.approx(metrics["mse"] + 0.5 * metrics["kl_loss"], rel=1e-5)
+    assert metrics["kl_loss"] == pytest.approx(last["val_kl_loss"], rel=1e-5)
+
+
+@pytest.mark.slow  # a fit: ~10 s on 2 busy cores
+def test_evaluation_uses_the_mean_and_training_draws(trained):
+    program, _, x = trained
+    first, again = program.predict(x[:8]), program.predict(x[:8])
+    np.testing.assert_array_equal(first, again)
+    model = program.trainer.model  # training mode: z is drawn, so two calls differ
+    assert not np.allclose(np.asarray(model(x[:8])), np.asarray(model(x[:8])))
+
+
+@pytest.mark.slow  # a fit: ~10 s on 2 busy cores
+def test_sample_decodes_draws_from_the_prior(trained):
+    program, _, _ = trained
+    a = decode_prior(program.trainer, 5, seed=1)
+    b = decode_prior(program.trainer, 5, seed=1)
+    c = decode_prior(program.trainer, 5, seed=2)
+    assert a.shape == (5, 8) and ((a >= 0) & (a <= 1)).all()
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    assert not np.allclose(a[0], a[1])  # each row its own draw
+    sample = program.sample(4, seed=3)
+    assert sample.kind == "examples" and sample.values.shape == (4, 8)
+
+
+def test_kl_loss_is_monitorable():
+    spec = VAE.replace("seed: 0", "seed: 0  early_stopping: {monitor: val_kl_los}")
+    problems = nncompile.check(text=spec)
+    assert any("val_kl_los" in str(p) and "val_kl_loss" in str(p) for p in problems), problems
+    ok = VAE.replace("seed: 0", "seed: 0  early_stopping: {monitor: val_kl_loss}")
+    assert nncompile.check(text=ok) == []
