@@ -1,4 +1,4 @@
-"""Keras parity: seven models a Keras user writes, each as Keras 3 code (JAX backend,
+"""Keras parity: eight models a Keras user writes, each as Keras 3 code (JAX backend,
 bench/keras_parity_models.py) and as a `.nn` spec (bench/specs/parity/), trained on the SAME rows
 in both and compared: the test metrics and examples/s.
 
@@ -53,6 +53,11 @@ WORKLOADS = {  # name -> (spec, train block, what it shows)
         None,
         "imbalanced binary (2.6% positives): class_weight balanced vs fit(class_weight=...)",
     ),
+    "vae": (
+        str(HERE.parent / "specs" / "digits_vae.nn"),
+        None,
+        "variational autoencoder: gaussian_sample vs a Sampling layer with add_loss (KL)",
+    ),
 }
 SIDES = ("keras", "nncompile")
 
@@ -73,7 +78,7 @@ def score(name: str, trained, splits: dict) -> dict:
         token = float((np.asarray(out).argmax(-1) == y).mean())
         decoded = trained.decode({"source": x["source"]})
         return {"token_accuracy": token, "greedy_exact": float((decoded == y).all(-1).mean())}
-    if name == "conv_autoencoder":
+    if name in ("conv_autoencoder", "vae"):
         return {"mse": float(((np.asarray(out) - y) ** 2).mean())}
     if name == "class_weight":  # the rare class 1: its recall and precision
         said, real = np.asarray(out).reshape(-1) > 0.5, np.reshape(y, -1) == 1
@@ -142,6 +147,8 @@ def worker(name: str, side: str, seed: int) -> dict:
         extra = {k: float(v) for k, v in last.items() if k in ("lr", "d_loss", "g_loss")}
         if history.best_epoch is not None:
             extra["best_epoch"] = history.best_epoch
+        if name == "vae":  # the test KL term, as the Keras side computes it (nats per example)
+            extra["kl"] = float(program.evaluate("test")["kl_loss"])
     else:
         import keras_parity_models as K
 

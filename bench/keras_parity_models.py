@@ -428,6 +428,54 @@ def class_weight(splits, seed: int) -> Trained:
     )
 
 
+# ---- (8) variational autoencoder: Keras' Sampling layer, the KL term by add_loss ----------------
+class Sampling(layers.Layer):
+    """Keras' VAE example's Sampling layer: z = z_mean + exp(0.5 * z_log_var) * epsilon. Two
+    changes, both nncompile's gaussian_sample: the mean outside training (the example draws in
+    predict too), and the KL term added here with add_loss (the example computes it in a custom
+    train_step), weighted like the spec's `kl_weight`."""
+
+    def __init__(self, kl_weight: float, **kw):
+        super().__init__(**kw)
+        self.kl_weight = kl_weight
+        self.seed_generator = keras.random.SeedGenerator(1337)
+
+    def call(self, inputs, training=None):
+        z_mean, z_log_var = inputs
+        kl = -0.5 * ops.sum(1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=1)
+        self.add_loss(self.kl_weight * ops.mean(kl))
+        if not training:
+            return z_mean
+        epsilon = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
+        return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+
+def vae(splits, seed: int) -> Trained:
+    """specs/digits_vae.nn: dense encoder to a 2-D (mean, log-variance), Sampling, dense decoder;
+    mse + 0.002 x KL, Adam 2e-3, 60 epochs of 32. The test KL (nats, the mean over the test rows
+    of the sum over the latent values) from the encoder's outputs, as nncompile's kl_loss."""
+    keras.utils.set_random_seed(seed)
+    x = keras.Input((64,))
+    h = layers.Dense(128, activation="relu")(x)
+    z_mean, z_log_var = layers.Dense(2)(h), layers.Dense(2)(h)
+    z = Sampling(0.002)([z_mean, z_log_var])
+    d = layers.Dense(128, activation="relu")(z)
+    model = keras.Model(x, layers.Dense(64, activation="sigmoid")(d))
+    model.compile(adam(2e-3), "mse")
+    epochs, seconds = fit(model, splits, epochs=60, batch_size=32)
+    encoder = keras.Model(x, [z_mean, z_log_var])
+    encoded = encoder.predict(splits["test"][0], verbose=0)
+    mean, log_var = (np.asarray(a, np.float64) for a in encoded)
+    kl = -0.5 * np.sum(1 + log_var - mean**2 - np.exp(log_var), axis=1)
+    return Trained(
+        lambda x: model.predict(x, verbose=0, batch_size=1024),
+        epochs,
+        n_rows(splits["train"][0]),
+        seconds,
+        extra={"kl": float(kl.mean())},
+    )
+
+
 BUILDERS = {
     "multi_io": multi_io,
     "seq2seq": seq2seq,
@@ -436,4 +484,5 @@ BUILDERS = {
     "cgan": cgan,
     "regularized_mlp": regularized_mlp,
     "class_weight": class_weight,
+    "vae": vae,
 }

@@ -45,7 +45,7 @@ def signature(entry: Entry) -> str:
                 shown = repr(default)
             parts.append(f"{name}={shown}")
     if getattr(entry, "merge", False):
-        parts.insert(0, "a, b, ...")
+        parts.insert(0, getattr(entry, "merge_names", "a, b, ..."))
     return f"{entry.name}({', '.join(parts)})" if parts else entry.name
 
 

@@ -44,7 +44,7 @@ def test_the_weighted_kl_term_is_added_to_loss_fn():
 
 @pytest.mark.slow  # a fit: ~10 s on 2 busy cores
 def test_kl_is_recorded_and_the_loss_is_reconstruction_plus_weighted_kl(trained):
-    program, history, x = trained
+    program, history, _ = trained
     last = history.epochs[-1]
     for key in ("kl_loss", "val_kl_loss"):
         assert np.isfinite(last[key]) and last[key] > 0, (key, last)

@@ -58,7 +58,8 @@ class Layer(Entry):
     - ``count(p, in_shapes, shape) -> int``: its parameters and batch statistics, as Flax has them;
     - ``lower(p, in_shapes, shape) -> Lowered``: the Flax NNX constructor and call;
     - ``example``: a minimal valid use (the table tests in tests/registry/ build and run it);
-    - ``merge``: it reads several tensors, named as positional arguments (``add(h, r)``);
+    - ``merge``: it reads several tensors, named as positional arguments (``add(h, r)``), written
+      ``merge_names`` in its documented signature;
     - ``reads_tokens``: it accepts integer token ids (and passes them on unless ``needs_tokens``);
     - ``needs_tokens``: it accepts only token ids and turns them into floats (embedding);
     - ``convolution``: it builds an nnx.Conv (an im2col candidate on CPU; elemental emitters);
@@ -85,6 +86,7 @@ class Layer(Entry):
     lower: Callable[[Any, tuple[Shape, ...], Shape], Lowered]
     example: Example
     merge: bool = False
+    merge_names: str = "a, b, ..."
     reads_tokens: bool = False
     needs_tokens: bool = False
     convolution: bool = False

@@ -105,12 +105,14 @@ ENTRIES = [
         "gaussian_sample",
         GaussianSampleParams,
         (),
-        "z = mean + exp(log_var / 2) * eps from (mean, log_var), the mean in evaluation; adds "
-        "kl_weight x KL(N(mean, exp(log_var)) || N(0, I)) to the loss (a VAE's sampling layer)",
+        "a VAE's sampling: z = mean + exp(log_var / 2) * eps in training, the mean in "
+        "evaluation; adds kl_weight x the KL divergence of N(mean, exp(log_var)) from N(0, I) to "
+        "the loss, recorded as kl_loss",
         shape=gaussian_sample_shape,
         lower=lower_gaussian_sample,
         example=Example("gaussian_sample(a, b, kl_weight=0.5)", ("[4]", "[4]")),
         merge=True,
+        merge_names="mean, log_var",
         loss_term=gaussian_sample_loss,
     ),
 ]
