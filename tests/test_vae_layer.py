@@ -84,3 +84,16 @@ def test_kl_loss_is_monitorable():
     assert any("val_kl_los" in str(p) and "val_kl_loss" in str(p) for p in problems), problems
     ok = VAE.replace("seed: 0", "seed: 0  early_stopping: {monitor: val_kl_loss}")
     assert nncompile.check(text=ok) == []
+
+
+@pytest.mark.slow  # a fit (shared with the tests above)
+def test_export_runs_the_mean_like_predict(trained):
+    import jax
+
+    from nncompile.runtime.export import inference_function
+
+    program, _, x = trained
+    infer, _ = inference_function(program.trainer)  # arrays given to fit: no normalisation
+    np.testing.assert_allclose(
+        np.asarray(jax.jit(infer)(x[:8])), program.predict(x[:8]), rtol=1e-6, atol=1e-6
+    )

@@ -45,7 +45,7 @@ class GaussianSample(nnx.Module):
     def __call__(self, mean, log_var):
         m, v = mean.astype(jnp.float32), log_var.astype(jnp.float32)
         kl = -0.5 * jnp.sum(1.0 + v - m**2 - jnp.exp(v), axis=tuple(range(1, m.ndim)))
-        self.kl[...] = jnp.mean(kl)
+        self.kl.set_value(jnp.mean(kl))  # replaced, not written into (exported constants)
         if self.prior:
             return jax.random.normal(self.rngs(), mean.shape, mean.dtype)
         if self.deterministic:
