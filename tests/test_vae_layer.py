@@ -97,3 +97,29 @@ def test_export_runs_the_mean_like_predict(trained):
     np.testing.assert_allclose(
         np.asarray(jax.jit(infer)(x[:8])), program.predict(x[:8]), rtol=1e-6, atol=1e-6
     )
+
+
+def test_eject_writes_the_layer_and_refuses_monitoring_its_kl(tmp_path, capsys):
+    from pathlib import Path
+
+    from nncompile.cli import main
+
+    spec = Path(__file__).resolve().parents[1] / "specs" / "digits_vae.nn"
+    assert main(["eject", str(spec), "-o", str(tmp_path / "ok")]) == 0
+    model_py = (tmp_path / "ok" / "model.py").read_text()
+    assert "class GaussianSample(nnx.Module):" in model_py
+    assert "loss += 0.002 * model.z.kl[...]" in model_py  # the ejected loss includes the KL term
+    monitored = tmp_path / "monitored.nn"
+    text = spec.read_text().replace(
+        "  seed:       0", "  seed: 0  early_stopping: {monitor: val_kl_loss}"
+    )
+    assert "val_kl_loss" in text
+    monitored.write_text(text)
+    capsys.readouterr()
+    assert main(["eject", str(monitored), "-o", str(tmp_path / "no")]) != 0
+    err = capsys.readouterr().err
+    assert (
+        "cannot eject `train main`: early stopping monitors val_kl_loss, a layer's loss term, which "
+        "the ejected train.py does not record yet (its loss includes it)"
+    ) in err
+    assert "monitor val_loss to eject" in err

@@ -27,6 +27,7 @@ from ..registry.standalone import EjectRequest
 from ..runconfig import RunConfig
 from ..semantics import ir
 from ..semantics.ir import select_train
+from ..semantics.layerloss import recorded_keys
 from .eject_data import data_py
 from .eject_train import readme, train_py
 from .emit import emit_program
@@ -49,6 +50,13 @@ def eject(program: ir.Program, train_name: str | None, out_dir: Path) -> list[Pa
             f"cannot eject `train {train.name}`: models with several inputs or outputs are not "
             "supported yet",
             "train it with `nncompile train`",
+        )
+    stop = train.props.early_stopping
+    if stop is not None and stop.monitor.removeprefix("val_") in recorded_keys(train.model):
+        raise NncompileError(
+            f"cannot eject `train {train.name}`: early stopping monitors {stop.monitor}, a layer's "
+            "loss term, which the ejected train.py does not record yet (its loss includes it)",
+            "monitor val_loss to eject, or train with `nncompile train`",
         )
     source = emit_program(program, train.name, standalone=True)
     config = RunConfig.load(read_config(source))
