@@ -123,3 +123,26 @@ def test_eject_writes_the_layer_and_refuses_monitoring_its_kl(tmp_path, capsys):
         "the ejected train.py does not record yet (its loss includes it)"
     ) in err
     assert "monitor val_loss to eject" in err
+
+
+def test_a_sample_inside_a_model_used_as_a_layer_adds_its_term_by_path():
+    text = """
+model Enc {
+  input x: [8]
+  h = dense(16, activation=relu)(x)
+  mean = dense(2)(h)
+  log_var = dense(2)(h)
+  code = gaussian_sample(mean, log_var)
+  output code
+}
+model V {
+  input x: [8]
+  z = Enc()(x)
+  out = dense(8, activation=sigmoid)(z)
+  output out
+}
+train { model: V  loss: mse }
+"""
+    source = nncompile.compile(text=text).source
+    assert "    loss += model.z.code.kl[...]  # <string>:7" in source  # kl_weight 1: no factor
+    assert "return {'kl_loss': model.z.code.kl[...]}" in source
