@@ -119,8 +119,8 @@ def test_eject_writes_the_layer_and_refuses_monitoring_its_kl(tmp_path, capsys):
     assert main(["eject", str(monitored), "-o", str(tmp_path / "no")]) != 0
     err = capsys.readouterr().err
     assert (
-        "cannot eject `train main`: early stopping monitors val_kl_loss, a layer's loss term, which "
-        "the ejected train.py does not record yet (its loss includes it)"
+        "cannot eject `train main`: early stopping monitors val_kl_loss, a layer's loss term, "
+        "which the ejected train.py does not record yet (its loss includes it)"
     ) in err
     assert "monitor val_loss to eject" in err
 
