@@ -16,7 +16,9 @@ ratios; `population-cores` is the population with its members in one group per c
 at once on threads: $NNCOMPILE_POPULATION_GROUPS=cores). `--base-tree DIR` adds the mode
 `sequential-at`: the sequential sweep of another checkout (its nncompile on PYTHONPATH, e.g. the
 tree at issue 15's filing: `git worktree add --detach /tmp/base-at-filing eccd0d0`), interleaved
-with the others, and every mode's ratios against it are given beside those against the first mode.
+with the others, and every mode's ratios against it are given beside those against the first mode
+(any mode with `-at`, e.g. `--modes population,population-at`, runs in that checkout: an A/B of a
+change).
 The table gives each run's wall time and CPU time (user + system of the child: on a machine shared
 with other processes the wall time follows their load, the CPU time much less), the ratios of the
 medians, and the largest relative difference of a trial's objective between modes (0 on a CPU: the
@@ -37,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -76,7 +79,9 @@ def timed(phases: dict) -> None:
     """Wrap the PHASES functions: each call adds its wall and CPU seconds to phases[name]."""
     import importlib
 
-    stack: list[list[float]] = []
+    local = threading.local()  # each thread its own stack; a phase off the main thread (the
+    # sweep's figure drawn while the run folders are written) is named "(thread) <phase>" and
+    # overlaps the others: not subtracted from "other"
 
     for (where, attr), name in PHASES.items():
         module, _, cls = where.partition(":")
@@ -93,14 +98,17 @@ def timed(phases: dict) -> None:
         def wrapper(*a, _f=f, _name=name, **k):
             # a phase inside another (fit loads the data) counts for itself, not for the outer one
             frame = [0.0, 0.0]  # the wall and CPU seconds of phases inside this one
+            stack = local.__dict__.setdefault("stack", [])
             stack.append(frame)
-            w, c = time.perf_counter(), time.process_time()
+            main = threading.current_thread() is threading.main_thread()
+            clock = time.process_time if main else time.thread_time  # (a thread: its own CPU)
+            w, c = time.perf_counter(), clock()
             try:
                 return _f(*a, **k)
             finally:
-                w, c = time.perf_counter() - w, time.process_time() - c
+                w, c = time.perf_counter() - w, clock() - c
                 stack.pop()
-                row = phases.setdefault(_name, [0.0, 0.0])
+                row = phases.setdefault(_name if main else f"(thread) {_name}", [0.0, 0.0])
                 row[0] += w - frame[0]
                 row[1] += c - frame[1]
                 if stack:
@@ -121,6 +129,7 @@ def one(mode: str, spec: Path, out: Path) -> None:
     phases: dict = {"imports": [time.time() - float(os.environ["BENCH_T0"]), time.process_time()]}
     timed(phases)
 
+    mode = mode.removesuffix("-at")  # (run with the nncompile of --base-tree)
     if mode == "population-cores":  # the members in one group per core, at once
         os.environ["NNCOMPILE_POPULATION_GROUPS"] = "cores"
     options = {}
@@ -134,18 +143,19 @@ def one(mode: str, spec: Path, out: Path) -> None:
     )
     wall = time.time() - float(os.environ["BENCH_T0"])
     objectives = [t.objective for t in result.trials]
+    own = [v for k, v in phases.items() if not k.startswith("(thread)")]
     phases["other"] = [
-        wall - sum(w for w, _ in phases.values()),
-        time.process_time() - sum(c for _, c in phases.values()),
+        wall - sum(w for w, _ in own),
+        time.process_time() - sum(c for _, c in own),
     ]
     shown = {k: [round(w, 2), round(c, 2)] for k, (w, c) in phases.items()}
     print(json.dumps({"mode": mode, "wall_s": wall, "objectives": objectives, "phases": shown}))
 
 
 def run(mode: str, spec: Path, out: Path, cache: bool = True, base: Path | None = None) -> dict:
-    """One sweep in a fresh process; `sequential-at` with the nncompile of checkout `base`."""
-    tree = base if mode == "sequential-at" else ROOT
-    assert tree is not None, "sequential-at needs --base-tree"
+    """One sweep in a fresh process; a mode ending in `-at` with the nncompile of checkout base."""
+    tree = base if mode.endswith("-at") else ROOT
+    assert tree is not None, f"{mode} needs --base-tree"
     env = {**os.environ, "PYTHONPATH": str(tree), "BENCH_T0": repr(time.time())}
     if not cache:  # every compilation in the run, none loaded from JAX's persistent cache
         env["NNCOMPILE_CACHE"] = "0"
@@ -182,7 +192,8 @@ def main() -> None:
         "--modes",
         default="sequential,population",
         help="modes to interleave, the first the base of the ratios: sequential, population, "
-        "population-cores (the members in one group per core), sequential-at (needs --base-tree)",
+        "population-cores (the members in one group per core); any of them with -at: that of "
+        "--base-tree (sequential-at is added with --base-tree)",
     )
     ap.add_argument(
         "--base-tree",
@@ -205,10 +216,10 @@ def main() -> None:
         a.base_tree = a.base_tree.resolve()
         if not (a.base_tree / "nncompile" / "__init__.py").is_file():
             raise SystemExit(f"--base-tree {a.base_tree}: no nncompile package there")
-        if "sequential-at" not in modes:
+        if not any(m.endswith("-at") for m in modes):
             modes.append("sequential-at")
-    elif "sequential-at" in modes:
-        raise SystemExit("the mode sequential-at needs --base-tree DIR")
+    elif any(m.endswith("-at") for m in modes):
+        raise SystemExit("a mode ending in -at (another checkout's) needs --base-tree DIR")
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "w1_population.nn"
         spec.write_text(spec_text(a.members, a.epochs))
@@ -224,7 +235,7 @@ def main() -> None:
                     epochs=a.epochs,
                     load=os.getloadavg()[0],
                     cache=not a.no_cache,
-                    tree=str(a.base_tree if mode == "sequential-at" else ROOT),
+                    tree=str(a.base_tree if mode.endswith("-at") else ROOT),
                 )
                 runs.append(r)
                 print(

@@ -1,0 +1,65 @@
+"""A sweep's work beside its trials, on threads of its own, where a core would otherwise wait.
+
+The fixed costs every sweep pays after training -- importing Orbax (the trials' params/) and
+matplotlib (the sweep's curves.png), drawing that figure -- are Python, not arithmetic: while the
+trials train (XLA computes without the GIL, a population's members on one core) or while the run
+folders are written (their files are fsynced, Orbax writes on its own threads), another core can do
+them. Nothing here changes a number: the same modules, the same figure, drawn from the same data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from typing import Any
+
+# what a sweep imports after training: the run folders' Orbax, the figure's matplotlib
+LATER_IMPORTS = (
+    "orbax.checkpoint",
+    "matplotlib.figure",
+    "matplotlib.backends.backend_agg",
+    "matplotlib.colormaps",
+)
+
+
+def prewarm(modules: tuple[str, ...] = LATER_IMPORTS) -> threading.Thread:
+    """Import `modules` on a thread of its own, started now (the import of the main thread later
+    finds them loaded, or waits for the thread's import to finish). A module that fails to import
+    is left to the code that needs it, which reports it as it does without the thread. Not a
+    daemon: the interpreter does not end while a module is half imported."""
+
+    def run() -> None:
+        import importlib
+
+        for name in modules:
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
+
+    thread = threading.Thread(target=run, name="nncompile-prewarm")
+    thread.start()
+    return thread
+
+
+class Background:
+    """`fn(*args)` on a thread of its own, started now; `result()` waits for it and returns its
+    value or raises its exception, as the call in this thread would have."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, name: str = "nncompile-background"):
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self._value = fn(*args)
+            except BaseException as e:  # handed to result(), in the caller's thread
+                self._error = e
+
+        self._thread = threading.Thread(target=run, name=name)
+        self._thread.start()
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value

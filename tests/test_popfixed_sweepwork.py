@@ -1,0 +1,81 @@
+"""A sweep's work beside its trials (runtime.sweepwork): the figure of a population's sweep is drawn
+on a thread while the run folders are written, and is the figure the sweep draws at its end, byte
+for byte; when a trial's folder fails it is drawn again from what the sweep recorded."""
+
+from __future__ import annotations
+
+import sys
+from types import SimpleNamespace
+
+import pytest
+
+from nncompile.runtime.sweep import run_sweep
+from nncompile.runtime.sweepwork import Background, prewarm
+
+LOSSES = {1: [2.0, 1.5, 1.2], 2: [2.0, 0.9, 0.4], 3: [2.0, float("nan"), float("nan")], 4: [3.0]}
+
+
+class Done:
+    """A trained trial as run_sweep sees it; `broken`: its save fails."""
+
+    def __init__(self, k: int, broken: bool = False):
+        epochs = [{"epoch": e, "loss": v} for e, v in enumerate(LOSSES[k], start=1)]
+        self.history = SimpleNamespace(epochs=epochs, reason=None)
+        self.broken = broken
+
+    def save(self, run_dir, curves=False):
+        if self.broken:
+            raise OSError("disk full")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return run_dir
+
+
+def sweep(out, early: bool, broken: int | None = None) -> tuple[list, bytes]:
+    values = [{"lr": 10.0**-k} for k in LOSSES]
+    done = {10.0**-k: Done(k, broken=k == broken) for k in LOSSES}
+    trials = run_sweep(
+        values,
+        lambda point: done[point["lr"]],
+        out,
+        metric="loss",
+        direction="minimize",
+        report=lambda line: None,
+        histories=[done[v["lr"]].history for v in values] if early else None,
+    )
+    shown = [(t.number, t.objective, t.state, t.run is not None) for t in trials]
+    return shown, (out / "curves.png").read_bytes()
+
+
+def test_the_figure_drawn_early_is_the_figure_drawn_at_the_end(tmp_path):
+    late = sweep(tmp_path / "late", early=False)
+    early = sweep(tmp_path / "early", early=True)
+    assert early == late
+    assert late[0][2] == (3, 2.0, "complete", True)  # NaN epochs: not the objective
+    assert late[1][:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_failed_folder_draws_the_figure_again_from_what_the_sweep_recorded(tmp_path):
+    late = sweep(tmp_path / "late", early=False, broken=2)
+    early = sweep(tmp_path / "early", early=True, broken=2)
+    assert early == late
+    assert late[0][1] == (2, 0.4, "complete", False)  # its curve is left out of the figure
+    assert late[1] != sweep(tmp_path / "whole", early=False)[1]
+
+
+def test_prewarm_imports_on_its_own_thread_and_leaves_failures_to_their_importer():
+    name = "nncompile.runtime.dataplot"  # a module the sweep does not import by itself
+    sys.modules.pop(name, None)
+    thread = prewarm((name, "no_such_module_popfixed"))
+    thread.join(timeout=60)
+    assert not thread.is_alive() and name in sys.modules
+    assert "no_such_module_popfixed" not in sys.modules
+
+
+def test_background_hands_back_the_value_or_the_exception():
+    assert Background(lambda a, b: a + b, 2, 3).result() == 5
+
+    def fails():
+        raise ValueError("drawn wrong")
+
+    with pytest.raises(ValueError, match="drawn wrong"):
+        Background(fails).result()
