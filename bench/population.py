@@ -174,6 +174,7 @@ def run(mode: str, spec: Path, out: Path, cache: bool = True, base: Path | None 
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return {
         **json.loads(r.stdout.strip().splitlines()[-1]),
+        "mode": mode,  # (with its -at)
         "cpu_s": cpu,
         "plan": said[0] if said else "",
     }

@@ -81,7 +81,7 @@ def as_population(
         return None
     how = "vmapped" if trainer.layout == "vmap" else "one after another (CPU)"
     report(f"{len(values)} trials as one population program, members {how}: {decision.why}")
-    from .runtime.sweepwork import prewarm
+    from .runtime.background import prewarm
 
     prewarm()  # what saving and the figure import, on another core while the members train
     try:

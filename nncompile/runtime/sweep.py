@@ -154,7 +154,7 @@ def _draw_early(
     direction: str,
 ) -> tuple[tuple, Any] | None:
     """The sweep's figure from histories known before the loop (a population's), drawn on a
-    thread of its own (runtime.sweepwork) while the run folders are written: what it shows, and
+    thread of its own (runtime.background) while the run folders are written: what it shows, and
     the drawing; None when there is nothing to draw."""
     trials: list[Trial] = []
     curves: dict[int, list[tuple[int, float]]] = {}
@@ -167,8 +167,8 @@ def _draw_early(
     figure = _figure(trials, curves, direction)
     if not any(curves.values()):
         return None
+    from .background import Background
     from .sweepplot import plot_sweep
-    from .sweepwork import Background
 
     drawing = Background(
         plot_sweep, out / "curves.png", trials, curves, metric, figure[2], name="sweep-curves"

@@ -1,10 +1,14 @@
-"""A sweep's work beside its trials, on threads of its own, where a core would otherwise wait.
+"""Work beside the main thread, on threads of its own, where a core or the main thread would
+otherwise wait.
 
-The fixed costs every sweep pays after training -- importing Orbax (the trials' params/) and
-matplotlib (the sweep's curves.png), drawing that figure -- are Python, not arithmetic: while the
-trials train (XLA computes without the GIL, a population's members on one core) or while the run
-folders are written (their files are fsynced, Orbax writes on its own threads), another core can do
-them. Nothing here changes a number: the same modules, the same figure, drawn from the same data.
+The fixed costs of writing runs are Python and waiting, not arithmetic: a sweep imports Orbax (the
+trials' params/) and matplotlib (its curves.png) and draws that figure; every run folder waits for
+Orbax's writer threads and for its files' fsyncs. While a population's members train (XLA computes
+without the GIL, the members on one core) those imports can run on another core
+(`prewarm`, nncompile.search); while a sweep's run folders are written its figure can be drawn
+(runtime.sweep); while Orbax writes a run's params/ the run's other files can be written
+(runtime.outputs.write_run): `Background`. Nothing here changes a number or a file: the same
+modules, the same figure from the same data, the same files.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A sweep's work beside its trials (runtime.sweepwork): the figure of a population's sweep is drawn
+"""Work beside the main thread (runtime.background): the figure of a population's sweep is drawn
 on a thread while the run folders are written, and is the figure the sweep draws at its end, byte
 for byte; when a trial's folder fails it is drawn again from what the sweep recorded."""
 
@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from nncompile.runtime.background import Background, prewarm
 from nncompile.runtime.sweep import run_sweep
-from nncompile.runtime.sweepwork import Background, prewarm
 
 LOSSES = {1: [2.0, 1.5, 1.2], 2: [2.0, 0.9, 0.4], 3: [2.0, float("nan"), float("nan")], 4: [3.0]}
 
