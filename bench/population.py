@@ -132,6 +132,8 @@ def one(mode: str, spec: Path, out: Path) -> None:
     mode = mode.removesuffix("-at")  # (run with the nncompile of --base-tree)
     if mode == "population-cores":  # the members in one group per core, at once
         os.environ["NNCOMPILE_POPULATION_GROUPS"] = "cores"
+    if mode == "population-auto":  # a group more for each core idle while it is built
+        os.environ["NNCOMPILE_POPULATION_GROUPS"] = "auto"
     options = {}
     if "population" in inspect.signature(sweep).parameters:  # (not in a tree before populations)
         options["population"] = mode.startswith("population")
@@ -193,7 +195,8 @@ def main() -> None:
         "--modes",
         default="sequential,population",
         help="modes to interleave, the first the base of the ratios: sequential, population, "
-        "population-cores (the members in one group per core); any of them with -at: that of "
+        "population-cores (the members in one group per core), population-auto (a group more for "
+        "each idle core: NNCOMPILE_POPULATION_GROUPS=auto); any of them with -at: that of "
         "--base-tree (sequential-at is added with --base-tree)",
     )
     ap.add_argument(
@@ -242,6 +245,7 @@ def main() -> None:
                 print(
                     f"rep {rep} {mode:16s} {r['wall_s']:7.1f} s wall {r['cpu_s']:6.1f} s CPU "
                     f"(load {r['load']:.1f})  {r['phases']}"
+                    + ("  (groups)" if "groups at once" in r["plan"] else "")
                 )
                 if a.jsonl:
                     with open(a.jsonl, "a") as f:
@@ -264,7 +268,7 @@ def summary(runs: list[dict], modes: tuple[str, ...], a: argparse.Namespace) -> 
     )
     print(f"plan: {plan}")
     if a.base_tree is not None:
-        print(f"sequential-at: the sequential sweep of {a.base_tree}")
+        print(f"-at: the nncompile of {a.base_tree}")
     for m in modes:
         print(f"{m + ':':17s} median {wall[m]:.1f} s wall {cpu[m]:.1f} s CPU  {walls[m]}")
     bases = [modes[0]] + [m for m in ("sequential-at",) if m in modes and m != modes[0]]

@@ -80,6 +80,8 @@ def as_population(
         report(f"{len(values)} trials as separate programs: {e.message}")
         return None
     how = "vmapped" if trainer.layout == "vmap" else "one after another (CPU)"
+    if len(trainer.groups) > 1:
+        how += f" in {len(trainer.groups)} groups at once"
     report(f"{len(values)} trials as one population program, members {how}: {decision.why}")
     from .runtime.background import prewarm
 

@@ -36,6 +36,7 @@ from flax import nnx
 from ..errors import NncompileError
 from .batches import epoch_order
 from .history import History, StopReason, nonfinite_reason
+from .idlecores import IdleMeter
 from .loop import Trainer
 from .stopping import Stopping
 from .trees import rows, take
@@ -87,11 +88,15 @@ def member_layout(backend: str) -> str:
 
 
 # How many groups the members of a population run in on a CPU (`member_groups`): unset or 1, one
-# (the members one after another on one core); "cores", one per core; a number, that many
+# (the members one after another on one core); "cores", one per core; a number, that many; "auto",
+# one more for each core found idle while the population was built (`auto_groups`)
 GROUPS_ENV = "NNCOMPILE_POPULATION_GROUPS"
+AUTO_MEMBERS = 4  # "auto": at least this many members in each group
 
 
-def member_groups(size: int, layout: str, count: int | None = None) -> list[list[int | None]]:
+def member_groups(
+    size: int, layout: str, count: int | None = None, idle: float | None = None
+) -> list[list[int | None]]:
     """The members' groups, each trained by one call of the population's epoch. Vmapped: one
     group. One after another (a CPU): `count` groups (default: $NNCOMPILE_POPULATION_GROUPS, else
     one; at most one per member), their calls at once on threads of their own (XLA computes without
@@ -103,17 +108,31 @@ def member_groups(size: int, layout: str, count: int | None = None) -> list[list
     bench/results/population.md.)"""
     if layout == "vmap":
         return [list(range(size))]
-    count = max(1, min(size, count or default_groups()))
+    count = max(1, min(size, count or default_groups(size, idle)))
     per = -(-size // count)
     return [[k if k < size else None for k in range(j, per * count, count)] for j in range(count)]
 
 
-def default_groups() -> int:
-    """$NNCOMPILE_POPULATION_GROUPS: "cores" (the cores this process may run on), a number, or 1."""
+def default_groups(size: int = 0, idle: float | None = None) -> int:
+    """$NNCOMPILE_POPULATION_GROUPS: "cores" (the cores this process may run on), "auto"
+    (`auto_groups` of `size` members and the `idle` cores measured), a number, or 1."""
     value = os.environ.get(GROUPS_ENV, "").strip().lower()
     if value == "cores":
         return cores()
+    if value == "auto":
+        return auto_groups(size, idle)
     return int(value) if value.isdigit() and int(value) > 0 else 1
+
+
+def auto_groups(size: int, idle: float | None) -> int:
+    """One group, and one more for each core that sat idle (three quarters of the time or more)
+    while the population was built (runtime.idlecores: the build itself keeps this process on one
+    core), at most one per core this process may run on and AUTO_MEMBERS members a group. A
+    quiet 2-core machine: two groups from 8 members; under load from other processes, or where
+    the machine's counters cannot be read (`idle` None): one."""
+    if idle is None:
+        return 1
+    return max(1, min(1 + int(idle + 0.25), cores(), size // AUTO_MEMBERS))
 
 
 def cores() -> int:
@@ -167,6 +186,7 @@ class Population(Trainer):
         layout: str | None = None,
         groups: int | None = None,
     ):
+        meter = IdleMeter()  # the cores idle while it is built ($NNCOMPILE_POPULATION_GROUPS=auto)
         # one scan-fused epoch per call: the loop a population vmaps
         super().__init__(program, splits, epochs=epochs, log=log, config={"strategy": "scan"})
         self.size = len(members)
@@ -182,7 +202,7 @@ class Population(Trainer):
                 )
             leaves.append(flat)
         self.layout = layout or member_layout(jax.default_backend())
-        self.groups = member_groups(self.size, self.layout, groups)
+        self.groups = member_groups(self.size, self.layout, groups, meter.cores())
         # a padding slot holds a copy of member 1's state (never trained: skipped)
         self.states = [
             [_stack(column) for column in zip(*(leaves[k or 0] for k in g), strict=True)]
