@@ -85,9 +85,8 @@ def as_population(
     report(f"{len(values)} trials as one population program, members {how}: {decision.why}")
     from .runtime.background import prewarm
 
-    prewarm()  # what saving and the figure import, on another core while the members train
-    try:
-        histories = trainer.fit_population()
+    try:  # what saving and the figure import, on another core while the members train
+        histories = trainer.fit_population(compiled=prewarm)
     except Exception as e:  # out of memory with P members, ...: the trials on their own
         line = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
         report(f"the population program failed ({line}): the trials as separate programs")

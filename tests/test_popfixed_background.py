@@ -9,7 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from nncompile.runtime.background import Background, prewarm
+import nncompile
+from nncompile.runtime.background import Background, prewarm, settle
+from nncompile.runtime.population import Population
 from nncompile.runtime.sweep import run_sweep
 
 LOSSES = {1: [2.0, 1.5, 1.2], 2: [2.0, 0.9, 0.4], 3: [2.0, float("nan"), float("nan")], 4: [3.0]}
@@ -66,7 +68,7 @@ def test_prewarm_imports_on_its_own_thread_and_leaves_failures_to_their_importer
     name = "nncompile.runtime.dataplot"  # a module the sweep does not import by itself
     sys.modules.pop(name, None)
     thread = prewarm((name, "no_such_module_popfixed"))
-    thread.join(timeout=60)
+    settle()
     assert not thread.is_alive() and name in sys.modules
     assert "no_such_module_popfixed" not in sys.modules
 
@@ -79,3 +81,24 @@ def test_background_hands_back_the_value_or_the_exception():
 
     with pytest.raises(ValueError, match="drawn wrong"):
         Background(fails).result()
+
+
+SPEC = """
+let lr = 0.01
+data iris { source: sklearn("iris")  split: {train: 0.6, val: 0.2, test: 0.2} }
+model M { input x: [4]  dense(8, activation=relu)  dense(3, activation=softmax) }
+train { model: M  data: iris  loss: categorical_crossentropy  optimizer: sgd(lr=lr)
+        epochs: 3  batch_size: 16 }
+"""
+
+
+def test_a_population_says_when_its_first_epoch_is_compiled(tmp_path):
+    path = tmp_path / "s.nn"
+    path.write_text(SPEC)
+    programs = [nncompile.compile(str(path), sets={"lr": v}) for v in ("0.1", "0.01")]
+    first = programs[0]
+    trainer = Population(first.module, first.splits(), [p.module for p in programs])
+    calls: list[int] = []
+    histories = trainer.fit_population(compiled=lambda: calls.append(len(trainer.histories)))
+    assert calls == [0]  # once, during the first epoch's bookkeeping
+    assert [len(h.epochs) for h in histories] == [3, 3]

@@ -27,11 +27,19 @@ LATER_IMPORTS = (
 )
 
 
+_warming: list[threading.Thread] = []  # prewarm's threads not yet settled
+
+
 def prewarm(modules: tuple[str, ...] = LATER_IMPORTS) -> threading.Thread:
     """Import `modules` on a thread of its own, started now (the import of the main thread later
     finds them loaded, or waits for the thread's import to finish). A module that fails to import
     is left to the code that needs it, which reports it as it does without the thread. Not a
-    daemon: the interpreter does not end while a module is half imported."""
+    daemon: the interpreter does not end while a module is half imported.
+
+    Two threads importing the same package's modules at once can deadlock on a circular import
+    inside it (Python then raises in one of them), so: start it when the main thread imports
+    nothing new (a population once its first epoch is compiled), and `settle()` before another
+    thread of this module imports too."""
 
     def run() -> None:
         import importlib
@@ -42,7 +50,14 @@ def prewarm(modules: tuple[str, ...] = LATER_IMPORTS) -> threading.Thread:
 
     thread = threading.Thread(target=run, name="nncompile-prewarm")
     thread.start()
+    _warming.append(thread)
     return thread
+
+
+def settle() -> None:
+    """Wait until every `prewarm` thread has finished its imports."""
+    while _warming:
+        _warming.pop().join()
 
 
 class Background:

@@ -230,8 +230,9 @@ class Population(Trainer):
         self._select = jax.jit(_select)
         self.histories: list[History] = []
 
-    def fit_population(self) -> list[History]:
-        """Train every member; each one's History (its own epochs and why it stopped)."""
+    def fit_population(self, compiled: Callable[[], object] | None = None) -> list[History]:
+        """Train every member; each one's History (its own epochs and why it stopped).
+        `compiled()` is called once the first epoch has run (traced and compiled)."""
         x, y = self._on_device("train")
         has_val = "val" in self.splits and self.splits["val"][1] is not None
         val = self._on_device("val") if has_val else None
@@ -257,6 +258,8 @@ class Population(Trainer):
                     return self._group_epoch(j, state[j], active, epoch, (x, y, idx, rest), val)
 
                 ran = run(group, serial=epoch == 1)
+                if epoch == 1 and compiled is not None:
+                    compiled()
                 new = [r[0] for r in ran]
                 fetched = jax.device_get([r[1:] for r in ran])  # the epoch's one host sync
                 seconds = time.perf_counter() - t0

@@ -167,9 +167,10 @@ def _draw_early(
     figure = _figure(trials, curves, direction)
     if not any(curves.values()):
         return None
-    from .background import Background
+    from .background import Background, settle
     from .sweepplot import plot_sweep
 
+    settle()  # (the figure's thread imports matplotlib: not while prewarm does)
     drawing = Background(
         plot_sweep, out / "curves.png", trials, curves, metric, figure[2], name="sweep-curves"
     )
