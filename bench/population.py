@@ -12,19 +12,20 @@ compilation and the run folders all count): `sequential` trains the trials one a
 after another inside it, elsewhere vmapped). `--no-cache` runs both without JAX's persistent
 compilation cache (a first sweep: each trial of the sequential sweep compiles). The modes are
 interleaved and their order alternates each repetition (`--modes`: which, the first the base of the
-ratios; `population-cores` is the population with its members in one group per core, their epochs
-at once on threads: $NNCOMPILE_POPULATION_GROUPS=cores). `--base-tree DIR` adds the mode
-`sequential-at`: the sequential sweep of another checkout (its nncompile on PYTHONPATH, e.g. the
-tree at issue 15's filing: `git worktree add --detach /tmp/base-at-filing eccd0d0`), interleaved
-with the others, and every mode's ratios against it are given beside those against the first mode
-(any mode with `-at`, e.g. `--modes population,population-at`, runs in that checkout: an A/B of a
-change).
-The table gives each run's wall time and CPU time (user + system of the child: on a machine shared
-with other processes the wall time follows their load, the CPU time much less), the ratios of the
-medians, and the largest relative difference of a trial's objective between modes (0 on a CPU: the
-members' arithmetic is their separate runs'). Each child also reports where its time went (`phases`:
-wall and CPU seconds of imports, data, compiling the trials' programs, building, training, saving
-the run folders with their test evaluation, the sweep's curves).
+ratios; `population-cores` is the population with its members in one group per core, their epochs at
+once on threads: $NNCOMPILE_POPULATION_GROUPS=cores; `population-one` in one group, =1; `population-
+auto` by the idle cores, =auto, which `population` is by default since session 24). `--base-tree
+DIR` adds the mode `sequential-at`: the sequential sweep of another checkout (its nncompile on
+PYTHONPATH, e.g. the tree at issue 15's filing: `git worktree add --detach /tmp/base-at-filing
+eccd0d0`), interleaved with the others, and every mode's ratios against it are given beside those
+against the first mode (any mode with `-at`, e.g. `--modes population,population-at`, runs in that
+checkout: an A/B of a change). The table gives each run's wall time and CPU time (user + system of
+the child: on a machine shared with other processes the wall time follows their load, the CPU time
+much less), the ratios of the medians, and the largest relative difference of a trial's objective
+between modes (0 on a CPU: the members' arithmetic is their separate runs'). Each child also reports
+where its time went (`phases`: wall and CPU seconds of imports, data, compiling the trials'
+programs, building, training, saving the run folders with their test evaluation, the sweep's
+curves).
 """
 
 from __future__ import annotations
@@ -134,6 +135,8 @@ def one(mode: str, spec: Path, out: Path) -> None:
         os.environ["NNCOMPILE_POPULATION_GROUPS"] = "cores"
     if mode == "population-auto":  # a group more for each core idle while it is built
         os.environ["NNCOMPILE_POPULATION_GROUPS"] = "auto"
+    if mode == "population-one":  # the members in one group, on one core
+        os.environ["NNCOMPILE_POPULATION_GROUPS"] = "1"
     options = {}
     if "population" in inspect.signature(sweep).parameters:  # (not in a tree before populations)
         options["population"] = mode.startswith("population")
@@ -196,7 +199,8 @@ def main() -> None:
         default="sequential,population",
         help="modes to interleave, the first the base of the ratios: sequential, population, "
         "population-cores (the members in one group per core), population-auto (a group more for "
-        "each idle core: NNCOMPILE_POPULATION_GROUPS=auto); any of them with -at: that of "
+        "each idle core: NNCOMPILE_POPULATION_GROUPS=auto, the default since session 24), "
+        "population-one (one group); any of them with -at: that of "
         "--base-tree (sequential-at is added with --base-tree)",
     )
     ap.add_argument(

@@ -87,9 +87,9 @@ def member_layout(backend: str) -> str:
     return "map" if backend == "cpu" else "vmap"
 
 
-# How many groups the members of a population run in on a CPU (`member_groups`): unset or 1, one
-# (the members one after another on one core); "cores", one per core; a number, that many; "auto",
-# one more for each core found idle while the population was built (`auto_groups`)
+# How many groups the members of a population run in on a CPU (`member_groups`): unset or "auto",
+# one more than one for each core found idle while the population was built (`auto_groups`); 1,
+# one (the members one after another on one core); "cores", one per core; a number, that many
 GROUPS_ENV = "NNCOMPILE_POPULATION_GROUPS"
 AUTO_MEMBERS = 4  # "auto": at least this many members in each group
 
@@ -99,13 +99,14 @@ def member_groups(
 ) -> list[list[int | None]]:
     """The members' groups, each trained by one call of the population's epoch. Vmapped: one
     group. One after another (a CPU): `count` groups (default: $NNCOMPILE_POPULATION_GROUPS, else
-    one; at most one per member), their calls at once on threads of their own (XLA computes without
-    the GIL), so that the members use several cores, each member's arithmetic still its separate
-    run's. The members are dealt round-robin (a sweep's neighbouring rates, which often stop
-    alike, go to different groups) and the last groups padded with None to one size: one compiled
-    epoch. (One group is the default until groups are measured faster on a quiet machine: on the
-    shared 2-core machine, where a process gets less than a core, they were not: see
-    bench/results/population.md.)"""
+    `auto_groups` of the `idle` cores; at most one per member), their calls at once on threads of
+    their own (XLA computes without the GIL), so that the members use several cores, each
+    member's arithmetic still its separate run's. The members are dealt round-robin (a sweep's
+    neighbouring rates, which often stop alike, go to different groups) and the last groups
+    padded with None to one size: one compiled epoch. (Groups pay where cores are free: 16 W1
+    members on a quiet 2-core machine, one group per core 6.2-7.1 s against 8.2 s for one group;
+    on the shared machine under load from other processes they cost 1.3-1.9x the wall time of one
+    group: bench/results/population.md.)"""
     if layout == "vmap":
         return [list(range(size))]
     count = max(1, min(size, count or default_groups(size, idle)))
@@ -114,9 +115,9 @@ def member_groups(
 
 
 def default_groups(size: int = 0, idle: float | None = None) -> int:
-    """$NNCOMPILE_POPULATION_GROUPS: "cores" (the cores this process may run on), "auto"
-    (`auto_groups` of `size` members and the `idle` cores measured), a number, or 1."""
-    value = os.environ.get(GROUPS_ENV, "").strip().lower()
+    """$NNCOMPILE_POPULATION_GROUPS: "auto" or unset (`auto_groups` of `size` members and the
+    `idle` cores measured), "cores" (the cores this process may run on), a number, else 1."""
+    value = os.environ.get(GROUPS_ENV, "auto").strip().lower() or "auto"
     if value == "cores":
         return cores()
     if value == "auto":
