@@ -48,6 +48,12 @@ def test_unreadable_counters_measure_nothing(tmp_path, text):
 def test_auto_adds_a_group_per_idle_core(monkeypatch, size, idle, cores, groups):
     monkeypatch.setattr(population, "cores", lambda: cores)
     assert auto_groups(size, idle) == groups
-    monkeypatch.setenv(GROUPS_ENV, "auto")
-    assert len(member_groups(size, "map", idle=idle)) == groups
-    assert len(member_groups(size, "vmap", idle=idle)) == 1
+    for value in (None, "auto"):  # auto is the default
+        if value is None:
+            monkeypatch.delenv(GROUPS_ENV, raising=False)
+        else:
+            monkeypatch.setenv(GROUPS_ENV, value)
+        assert len(member_groups(size, "map", idle=idle)) == groups
+        assert len(member_groups(size, "vmap", idle=idle)) == 1
+    monkeypatch.setenv(GROUPS_ENV, "1")  # one group, whatever the machine
+    assert len(member_groups(size, "map", idle=idle)) == 1
