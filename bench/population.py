@@ -14,7 +14,7 @@ compilation cache (a first sweep: each trial of the sequential sweep compiles). 
 interleaved and their order alternates each repetition (`--modes`: which, the first the base of the
 ratios; `population-cores` is the population with its members in one group per core, their epochs at
 once on threads: $NNCOMPILE_POPULATION_GROUPS=cores; `population-one` in one group, =1; `population-
-auto` by the idle cores, =auto, which `population` is by default since session 24). `--base-tree
+auto` by the free cores, =auto, which `population` is by default since session 24). `--base-tree
 DIR` adds the mode `sequential-at`: the sequential sweep of another checkout (its nncompile on
 PYTHONPATH, e.g. the tree at issue 15's filing: `git worktree add --detach /tmp/base-at-filing
 eccd0d0`), interleaved with the others, and every mode's ratios against it are given beside those
@@ -133,7 +133,7 @@ def one(mode: str, spec: Path, out: Path) -> None:
     mode = mode.removesuffix("-at")  # (run with the nncompile of --base-tree)
     if mode == "population-cores":  # the members in one group per core, at once
         os.environ["NNCOMPILE_POPULATION_GROUPS"] = "cores"
-    if mode == "population-auto":  # a group more for each core idle while it is built
+    if mode == "population-auto":  # a group per core free of others while it is built
         os.environ["NNCOMPILE_POPULATION_GROUPS"] = "auto"
     if mode == "population-one":  # the members in one group, on one core
         os.environ["NNCOMPILE_POPULATION_GROUPS"] = "1"
@@ -198,8 +198,8 @@ def main() -> None:
         "--modes",
         default="sequential,population",
         help="modes to interleave, the first the base of the ratios: sequential, population, "
-        "population-cores (the members in one group per core), population-auto (a group more for "
-        "each idle core: NNCOMPILE_POPULATION_GROUPS=auto, the default since session 24), "
+        "population-cores (the members in one group per core), population-auto (a group per core "
+        "free of other processes: NNCOMPILE_POPULATION_GROUPS=auto, the default since session 24), "
         "population-one (one group); any of them with -at: that of "
         "--base-tree (sequential-at is added with --base-tree)",
     )

@@ -88,52 +88,52 @@ def member_layout(backend: str) -> str:
 
 
 # How many groups the members of a population run in on a CPU (`member_groups`): unset or "auto",
-# one more than one for each core found idle while the population was built (`auto_groups`); 1,
+# one for each core other processes left free while the population was built (`auto_groups`); 1,
 # one (the members one after another on one core); "cores", one per core; a number, that many
 GROUPS_ENV = "NNCOMPILE_POPULATION_GROUPS"
 AUTO_MEMBERS = 4  # "auto": at least this many members in each group
 
 
 def member_groups(
-    size: int, layout: str, count: int | None = None, idle: float | None = None
+    size: int, layout: str, count: int | None = None, free: float | None = None
 ) -> list[list[int | None]]:
     """The members' groups, each trained by one call of the population's epoch. Vmapped: one
     group. One after another (a CPU): `count` groups (default: $NNCOMPILE_POPULATION_GROUPS, else
-    `auto_groups` of the `idle` cores; at most one per member), their calls at once on threads of
+    `auto_groups` of the `free` cores; at most one per member), their calls at once on threads of
     their own (XLA computes without the GIL), so that the members use several cores, each
     member's arithmetic still its separate run's. The members are dealt round-robin (a sweep's
     neighbouring rates, which often stop alike, go to different groups) and the last groups
     padded with None to one size: one compiled epoch. (Groups pay where cores are free: 16 W1
     members on a quiet 2-core machine, one group per core 6.2-7.1 s against 8.2 s for one group;
     on the shared machine under load from other processes they cost 1.3-1.9x the wall time of one
-    group: bench/results/population.md.)"""
+    group: bench/results/population_s24.md.)"""
     if layout == "vmap":
         return [list(range(size))]
-    count = max(1, min(size, count or default_groups(size, idle)))
+    count = max(1, min(size, count or default_groups(size, free)))
     per = -(-size // count)
     return [[k if k < size else None for k in range(j, per * count, count)] for j in range(count)]
 
 
-def default_groups(size: int = 0, idle: float | None = None) -> int:
+def default_groups(size: int = 0, free: float | None = None) -> int:
     """$NNCOMPILE_POPULATION_GROUPS: "auto" or unset (`auto_groups` of `size` members and the
-    `idle` cores measured), "cores" (the cores this process may run on), a number, else 1."""
+    `free` cores measured), "cores" (the cores this process may run on), a number, else 1."""
     value = os.environ.get(GROUPS_ENV, "auto").strip().lower() or "auto"
     if value == "cores":
         return cores()
     if value == "auto":
-        return auto_groups(size, idle)
+        return auto_groups(size, free)
     return int(value) if value.isdigit() and int(value) > 0 else 1
 
 
-def auto_groups(size: int, idle: float | None) -> int:
-    """One group, and one more for each core that sat idle (three quarters of the time or more)
-    while the population was built (runtime.idlecores: the build itself keeps this process on one
-    core), at most one per core this process may run on and AUTO_MEMBERS members a group. A
-    quiet 2-core machine: two groups from 8 members; under load from other processes, or where
-    the machine's counters cannot be read (`idle` None): one."""
-    if idle is None:
+def auto_groups(size: int, free: float | None) -> int:
+    """As many groups as there were cores free of other processes while the population was built
+    (`free`, runtime.idlecores; a core free three quarters of the time counts), at most one per
+    core this process may run on and AUTO_MEMBERS members a group. A quiet 2-core machine: two
+    groups from 8 members; under load from other processes, or where the machine's counters
+    cannot be read (`free` None): one."""
+    if free is None:
         return 1
-    return max(1, min(1 + int(idle + 0.25), cores(), size // AUTO_MEMBERS))
+    return max(1, min(int(free + 0.25), cores(), size // AUTO_MEMBERS))
 
 
 def cores() -> int:
@@ -187,7 +187,7 @@ class Population(Trainer):
         layout: str | None = None,
         groups: int | None = None,
     ):
-        meter = IdleMeter()  # the cores idle while it is built ($NNCOMPILE_POPULATION_GROUPS=auto)
+        meter = IdleMeter()  # cores free of others while it is built (groups: auto)
         # one scan-fused epoch per call: the loop a population vmaps
         super().__init__(program, splits, epochs=epochs, log=log, config={"strategy": "scan"})
         self.size = len(members)
