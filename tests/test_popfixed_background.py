@@ -32,7 +32,7 @@ class Done:
         return run_dir
 
 
-def sweep(out, early: bool, broken: int | None = None) -> tuple[list, bytes]:
+def sweep(out, early: bool, broken: int | None = None, own: bool = False) -> tuple[list, bytes]:
     values = [{"lr": 10.0**-k} for k in LOSSES]
     done = {10.0**-k: Done(k, broken=k == broken) for k in LOSSES}
     trials = run_sweep(
@@ -43,6 +43,7 @@ def sweep(out, early: bool, broken: int | None = None) -> tuple[list, bytes]:
         direction="minimize",
         report=lambda line: None,
         histories=[done[v["lr"]].history for v in values] if early else None,
+        trial_curves=own,
     )
     shown = [(t.number, t.objective, t.state, t.run is not None) for t in trials]
     return shown, (out / "curves.png").read_bytes()
@@ -54,6 +55,13 @@ def test_the_figure_drawn_early_is_the_figure_drawn_at_the_end(tmp_path):
     assert early == late
     assert late[0][2] == (3, 2.0, "complete", True)  # NaN epochs: not the objective
     assert late[1][:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_with_the_trials_own_curves_the_figure_is_drawn_at_the_end(tmp_path, monkeypatch):
+    import nncompile.runtime.sweep as sweep_module
+
+    monkeypatch.setattr(sweep_module, "_draw_early", lambda *a: pytest.fail("drawn early"))
+    assert sweep(tmp_path / "own", early=True, own=True) == sweep(tmp_path / "late", early=False)
 
 
 def test_a_failed_folder_draws_the_figure_again_from_what_the_sweep_recorded(tmp_path):

@@ -79,11 +79,14 @@ def run_sweep(
     At the end `<out>/curves.png` shows every trial (runtime.sweepplot); the trials' own folders
     have a curves.png only with `trial_curves`. `histories`: the trials' histories when they are
     known before the loop (a population trained every trial): the figure is then drawn while the
-    run folders are written (drawn again at the end, should a trial's folder fail)."""
+    run folders are written (drawn again at the end, should a trial's folder fail), unless
+    `trial_curves`."""
     out.mkdir(parents=True, exist_ok=True)
     results: list[Trial] = []
     curves: dict[int, list[tuple[int, float]]] = {}
-    early = None if histories is None else _draw_early(values, histories, out, metric, direction)
+    early = None  # (with trial_curves the main thread draws too: matplotlib on one thread then)
+    if histories is not None and not trial_curves:
+        early = _draw_early(values, histories, out, metric, direction)
     for k, point in enumerate(values, start=1):
         trial = Trial(k, point)
         label = ", ".join(f"{n}={as_text(v)}" for n, v in point.items())
