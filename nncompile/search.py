@@ -11,6 +11,7 @@ from typing import Any
 from .api import Program, compile
 from .diagnostics import CompileError
 from .errors import NncompileError
+from .runtime.history import History
 from .runtime.sweep import Trial, as_text
 from .semantics import ir
 from .semantics.schema import SweepProps
@@ -48,9 +49,9 @@ def as_population(
     values: list[dict[str, Any]],
     epochs: int | None,
     report: Callable[[str], None],
-) -> Callable[[dict[str, Any]], Program] | None:
+) -> Members | None:
     """Train the trials as one population program when the plan says they can be (see
-    nncompile.population): then a function giving each trial's trained Program in order; None
+    nncompile.population): then the trained Members, giving each trial's Program in order; None
     (after saying why) when they need separate programs."""
     from .population import population
 
@@ -79,23 +80,36 @@ def as_population(
         report(f"{len(values)} trials as separate programs: {e.message}")
         return None
     how = "vmapped" if trainer.layout == "vmap" else "one after another (CPU)"
+    if len(trainer.groups) > 1:
+        how += f" in {len(trainer.groups)} groups at once"
     report(f"{len(values)} trials as one population program, members {how}: {decision.why}")
-    try:
-        histories = trainer.fit_population()
+    from .runtime.background import prewarm
+
+    try:  # what saving and the figure import, on another core while the members train
+        histories = trainer.fit_population(compiled=prewarm)
     except Exception as e:  # out of memory with P members, ...: the trials on their own
         line = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
         report(f"the population program failed ({line}): the trials as separate programs")
         return None
-    taken = iter(range(len(programs)))
+    return Members(programs, trainer, histories)
 
-    def member(point: dict[str, Any]) -> Program:
-        k = next(taken)
-        program = programs[k]
-        trainer.select(k)
-        program.trainer, program.history, program.dataset = trainer, histories[k], first.dataset
+
+class Members:
+    """A trained population's trials in order: each call gives the next trial's Program, the
+    population's trainer holding that member's state; `histories`: every member's, known before
+    the run folders are written."""
+
+    def __init__(self, programs: list[Program], trainer: Any, histories: list[History]):
+        self.programs, self.trainer, self.histories = programs, trainer, histories
+        self.taken = iter(range(len(programs)))
+
+    def __call__(self, point: dict[str, Any]) -> Program:
+        k = next(self.taken)
+        program, first = self.programs[k], self.programs[0]
+        self.trainer.select(k)
+        program.trainer, program.history = self.trainer, self.histories[k]
+        program.dataset = first.dataset
         return program
-
-    return member
 
 
 def sweep(
@@ -177,5 +191,6 @@ def sweep(
         direction=direction,
         report=report,
         trial_curves=trial_curves,
+        histories=None if together is None else together.histories,
     )
     return SweepResult(name, folder, trials, best_trial(trials, direction), metric, direction)

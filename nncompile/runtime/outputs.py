@@ -58,20 +58,28 @@ def write_run(
     """Write every file of a run folder (created if needed) and return its absolute path. `extra`:
     more entries of summary.json (the fit report, the metrics' units); `curves=False` leaves out
     curves.png (a sweep's trials: the sweep draws them together, runtime.sweepplot)."""
+    from .background import Background
+
     run = Path(run_dir).absolute()
     run.mkdir(parents=True, exist_ok=True)
-    _write(run / "program.py", program_source)
-    _write(run / "spec.json", _json(resolved_spec))
-    _write(run / "metrics.csv", metrics_csv(history))
-    _write(
-        run / "metrics.jsonl",
-        "".join(json.dumps(_clean(e), allow_nan=False) + "\n" for e in history.epochs),
-    )
-    save_params(run / "params", trainer)
     written = {**summary(history, test_metrics, trainer), **(extra or {})}
-    _write(run / "summary.json", _json(written))
-    if curves:
-        plot_curves(run / "curves.png", history)
+    # params/ on a thread of its own while the other files are written: Orbax's save waits for its
+    # writer threads most of its time (fsyncs, renames), and so does each file here. The trainer
+    # is read by that thread only, and it is done before this returns.
+    params = Background(save_params, run / "params", trainer, name="run-params")
+    try:
+        _write(run / "program.py", program_source)
+        _write(run / "spec.json", _json(resolved_spec))
+        _write(run / "metrics.csv", metrics_csv(history))
+        _write(
+            run / "metrics.jsonl",
+            "".join(json.dumps(_clean(e), allow_nan=False) + "\n" for e in history.epochs),
+        )
+        _write(run / "summary.json", _json(written))
+        if curves:
+            plot_curves(run / "curves.png", history)
+    finally:
+        params.result()  # (its error first: a failed save of the parameters is the run's)
     return run
 
 

@@ -36,6 +36,7 @@ from flax import nnx
 from ..errors import NncompileError
 from .batches import epoch_order
 from .history import History, StopReason, nonfinite_reason
+from .idlecores import IdleMeter
 from .loop import Trainer
 from .stopping import Stopping
 from .trees import rows, take
@@ -86,34 +87,53 @@ def member_layout(backend: str) -> str:
     return "map" if backend == "cpu" else "vmap"
 
 
-# How many groups the members of a population run in on a CPU (`member_groups`): unset or 1, one
-# (the members one after another on one core); "cores", one per core; a number, that many
+# How many groups the members of a population run in on a CPU (`member_groups`): unset or "auto",
+# one for each core other processes left free while the population was built (`auto_groups`); 1,
+# one (the members one after another on one core); "cores", one per core; a number, that many
 GROUPS_ENV = "NNCOMPILE_POPULATION_GROUPS"
+AUTO_MEMBERS = 4  # "auto": at least this many members in each group
 
 
-def member_groups(size: int, layout: str, count: int | None = None) -> list[list[int | None]]:
+def member_groups(
+    size: int, layout: str, count: int | None = None, free: float | None = None
+) -> list[list[int | None]]:
     """The members' groups, each trained by one call of the population's epoch. Vmapped: one
     group. One after another (a CPU): `count` groups (default: $NNCOMPILE_POPULATION_GROUPS, else
-    one; at most one per member), their calls at once on threads of their own (XLA computes without
-    the GIL), so that the members use several cores, each member's arithmetic still its separate
-    run's. The members are dealt round-robin (a sweep's neighbouring rates, which often stop
-    alike, go to different groups) and the last groups padded with None to one size: one compiled
-    epoch. (One group is the default until groups are measured faster on a quiet machine: on the
-    shared 2-core machine, where a process gets less than a core, they were not: see
-    bench/results/population.md.)"""
+    `auto_groups` of the `free` cores; at most one per member), their calls at once on threads of
+    their own (XLA computes without the GIL), so that the members use several cores, each
+    member's arithmetic still its separate run's. The members are dealt round-robin (a sweep's
+    neighbouring rates, which often stop alike, go to different groups) and the last groups
+    padded with None to one size: one compiled epoch. (Groups pay where cores are free: 16 W1
+    members on a quiet 2-core machine, one group per core 6.2-7.1 s against 8.2 s for one group;
+    on the shared machine under load from other processes they cost 1.3-1.9x the wall time of one
+    group: bench/results/population_s24.md.)"""
     if layout == "vmap":
         return [list(range(size))]
-    count = max(1, min(size, count or default_groups()))
+    count = max(1, min(size, count or default_groups(size, free)))
     per = -(-size // count)
     return [[k if k < size else None for k in range(j, per * count, count)] for j in range(count)]
 
 
-def default_groups() -> int:
-    """$NNCOMPILE_POPULATION_GROUPS: "cores" (the cores this process may run on), a number, or 1."""
-    value = os.environ.get(GROUPS_ENV, "").strip().lower()
+def default_groups(size: int = 0, free: float | None = None) -> int:
+    """$NNCOMPILE_POPULATION_GROUPS: "auto" or unset (`auto_groups` of `size` members and the
+    `free` cores measured), "cores" (the cores this process may run on), a number, else 1."""
+    value = os.environ.get(GROUPS_ENV, "auto").strip().lower() or "auto"
     if value == "cores":
         return cores()
+    if value == "auto":
+        return auto_groups(size, free)
     return int(value) if value.isdigit() and int(value) > 0 else 1
+
+
+def auto_groups(size: int, free: float | None) -> int:
+    """As many groups as there were cores free of other processes while the population was built
+    (`free`, runtime.idlecores; a core free three quarters of the time counts), at most one per
+    core this process may run on and AUTO_MEMBERS members a group. A quiet 2-core machine: two
+    groups from 8 members; under load from other processes, or where the machine's counters
+    cannot be read (`free` None): one."""
+    if free is None:
+        return 1
+    return max(1, min(int(free + 0.25), cores(), size // AUTO_MEMBERS))
 
 
 def cores() -> int:
@@ -167,6 +187,7 @@ class Population(Trainer):
         layout: str | None = None,
         groups: int | None = None,
     ):
+        meter = IdleMeter()  # cores free of others while it is built (groups: auto)
         # one scan-fused epoch per call: the loop a population vmaps
         super().__init__(program, splits, epochs=epochs, log=log, config={"strategy": "scan"})
         self.size = len(members)
@@ -182,7 +203,7 @@ class Population(Trainer):
                 )
             leaves.append(flat)
         self.layout = layout or member_layout(jax.default_backend())
-        self.groups = member_groups(self.size, self.layout, groups)
+        self.groups = member_groups(self.size, self.layout, groups, meter.cores())
         # a padding slot holds a copy of member 1's state (never trained: skipped)
         self.states = [
             [_stack(column) for column in zip(*(leaves[k or 0] for k in g), strict=True)]
@@ -210,8 +231,9 @@ class Population(Trainer):
         self._select = jax.jit(_select)
         self.histories: list[History] = []
 
-    def fit_population(self) -> list[History]:
-        """Train every member; each one's History (its own epochs and why it stopped)."""
+    def fit_population(self, compiled: Callable[[], object] | None = None) -> list[History]:
+        """Train every member; each one's History (its own epochs and why it stopped).
+        `compiled()` is called once the first epoch has run (traced and compiled)."""
         x, y = self._on_device("train")
         has_val = "val" in self.splits and self.splits["val"][1] is not None
         val = self._on_device("val") if has_val else None
@@ -237,6 +259,8 @@ class Population(Trainer):
                     return self._group_epoch(j, state[j], active, epoch, (x, y, idx, rest), val)
 
                 ran = run(group, serial=epoch == 1)
+                if epoch == 1 and compiled is not None:
+                    compiled()
                 new = [r[0] for r in ran]
                 fetched = jax.device_get([r[1:] for r in ran])  # the epoch's one host sync
                 seconds = time.perf_counter() - t0

@@ -8,13 +8,14 @@ trial's run folder as `<out>/trial_<k>/`.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import itertools
 import json
 import math
 import random as rnd
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -70,15 +71,22 @@ def run_sweep(
     direction: str,
     report: Callable[[str], None] = print,
     trial_curves: bool = False,
+    histories: Sequence[History] | None = None,
 ) -> list[Trial]:
     """Train every trial (`train(values)`) and record the best `metric` of its history (`direction`
     "minimize" or "maximize"). A trial that fails (any error) is recorded as failed, and the sweep
     goes on; trials.csv and best.json are rewritten after each trial (a killed sweep keeps them).
     At the end `<out>/curves.png` shows every trial (runtime.sweepplot); the trials' own folders
-    have a curves.png only with `trial_curves`."""
+    have a curves.png only with `trial_curves`. `histories`: the trials' histories when they are
+    known before the loop (a population trained every trial): the figure is then drawn while the
+    run folders are written (drawn again at the end, should a trial's folder fail), unless
+    `trial_curves`."""
     out.mkdir(parents=True, exist_ok=True)
     results: list[Trial] = []
     curves: dict[int, list[tuple[int, float]]] = {}
+    early = None  # (with trial_curves the main thread draws too: matplotlib on one thread then)
+    if histories is not None and not trial_curves:
+        early = _draw_early(values, histories, out, metric, direction)
     for k, point in enumerate(values, start=1):
         trial = Trial(k, point)
         label = ", ".join(f"{n}={as_text(v)}" for n, v in point.items())
@@ -86,19 +94,9 @@ def run_sweep(
             trained = train(point)
             history = trained.history
             assert history is not None
-            pairs = [
-                (e["epoch"], float(e[metric])) for e in history.epochs if e.get(metric) is not None
-            ]
-            series = [v for _, v in pairs]
-            if not series:
-                raise NncompileError(
-                    f"the sweep objective '{metric}' was not recorded",
-                    "use loss/val_loss or a metric listed in the train block",
-                )
-            best = min(series) if direction == "minimize" else max(series)
-            trial.objective = best if math.isfinite(best) else None
+            pairs, trial.objective = scored(history, metric, direction)
             trial.run = str(trained.save(out / f"trial_{k}", curves=trial_curves))
-            curves[k] = [(x, v) for x, v in pairs if math.isfinite(v)]
+            curves[k] = pairs
             trial.reason = history.reason
         except NncompileError as e:
             trial.reason = str(e).splitlines()[0]
@@ -115,12 +113,71 @@ def run_sweep(
         report(f"trial {k}/{len(values)}: {label}  {metric} {shown}")
     if not results:
         write_results(out, results, metric, direction)
+    figure = _figure(results, curves, direction)
+    if early is not None:  # drawn while the run folders were written: the same figure, or again
+        drawn, drawing = early
+        if drawn == figure:
+            drawing.result()
+            return results
+        with contextlib.suppress(Exception):
+            drawing.result()
+        (out / "curves.png").unlink(missing_ok=True)
     if any(curves.values()):
         from .sweepplot import plot_sweep
 
-        winner = best_trial(results, direction)
-        plot_sweep(out / "curves.png", results, curves, metric, winner.number if winner else None)
+        plot_sweep(out / "curves.png", results, curves, metric, figure[2])
     return results
+
+
+def scored(history: History, metric: str, direction: str) -> tuple[list, float | None]:
+    """A trial's (epoch, value) pairs of `metric` (the finite ones) and its objective: the best
+    value (None when not finite); NncompileError when the history has no such metric."""
+    pairs = [(e["epoch"], float(e[metric])) for e in history.epochs if e.get(metric) is not None]
+    series = [v for _, v in pairs]
+    if not series:
+        raise NncompileError(
+            f"the sweep objective '{metric}' was not recorded",
+            "use loss/val_loss or a metric listed in the train block",
+        )
+    best = min(series) if direction == "minimize" else max(series)
+    return [(x, v) for x, v in pairs if math.isfinite(v)], best if math.isfinite(best) else None
+
+
+def _figure(results: list[Trial], curves: dict, direction: str) -> tuple:
+    """What the sweep's figure shows: each trial's objective, the curves, the winner."""
+    winner = best_trial(results, direction)
+    return [(t.number, t.objective) for t in results], curves, winner.number if winner else None
+
+
+def _draw_early(
+    values: list[dict[str, Any]],
+    histories: Sequence[History],
+    out: Path,
+    metric: str,
+    direction: str,
+) -> tuple[tuple, Any] | None:
+    """The sweep's figure from histories known before the loop (a population's), drawn on a
+    thread of its own (runtime.background) while the run folders are written: what it shows, and
+    the drawing; None when there is nothing to draw."""
+    trials: list[Trial] = []
+    curves: dict[int, list[tuple[int, float]]] = {}
+    for k, (point, history) in enumerate(zip(values, histories, strict=True), start=1):
+        trial = Trial(k, point)
+        with contextlib.suppress(NncompileError):  # (the trial fails in the loop too)
+            curves[k], trial.objective = scored(history, metric, direction)
+        trial.state = "fail" if trial.objective is None else "complete"
+        trials.append(trial)
+    figure = _figure(trials, curves, direction)
+    if not any(curves.values()):
+        return None
+    from .background import Background, settle
+    from .sweepplot import plot_sweep
+
+    settle()  # (the figure's thread imports matplotlib: not while prewarm does)
+    drawing = Background(
+        plot_sweep, out / "curves.png", trials, curves, metric, figure[2], name="sweep-curves"
+    )
+    return figure, drawing
 
 
 def best_trial(results: list[Trial], direction: str) -> Trial | None:
