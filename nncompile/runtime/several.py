@@ -15,7 +15,17 @@ from ..errors import DataError
 from ..registry.loading import Raw, fail
 from ..registry.several import SEVERAL
 from ..registry.sources import load_raw
-from .data import Dataset, DataSpec, apply, check_split, fit, load_dataset, split_indices, subset
+from .data import (
+    Dataset,
+    DataSpec,
+    apply,
+    check_split,
+    fit,
+    load_dataset,
+    split_indices,
+    split_weights,
+    subset,
+)
 from .trees import each, first
 
 UNSUPPORTED = ("classes", "windows", "reshape")
@@ -92,6 +102,7 @@ def load_several(spec: DataSpec, raw: Raw, fractions: dict[str, float]) -> Datas
         None,
         stats,
         raw.origin,
+        split_weights(raw, index),
     )
 
 
