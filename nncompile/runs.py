@@ -43,7 +43,11 @@ def rebuild(run_dir: str | os.PathLike, log: Log | None = None) -> tuple[Program
     analysed, diagnostics = analyse(source, record.get("overrides") or {})
     if analysed is None:
         raise CompileError(diagnostics, source)
-    return Program(analysed, record["train"], sets=record.get("overrides")), run, record
+    weighted = bool(record.get("sample_weight"))  # compiled for fit(sample_weight=...)
+    program = Program(
+        analysed, record["train"], sets=record.get("overrides"), sample_weight=weighted
+    )
+    return program, run, record
 
 
 def load(

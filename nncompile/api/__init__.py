@@ -74,15 +74,16 @@ class Program(Decoding, Transfer, RunFiles):
     """A compiled spec: the emitted ``source``, its live ``module``, and training on data."""
 
     def __init__(
-        self, spec: ir.Program, train: str | None = None, sets: Mapping[str, str] | None = None
+        self,
+        spec: ir.Program,
+        train: str | None = None,
+        sets: Mapping[str, str] | None = None,
+        sample_weight: bool = False,
     ):
         self.spec = spec
         self.sets = dict(sets or {})  # the `let` overrides it was compiled with (run.json)
         self.train_block = select_train(spec, train)
-        self.source = emit_program(spec, self.train_block.name)
-        self.module = load_module(
-            self.source, f"{Path(spec.source.path).name}:{self.train_block.name}"
-        )
+        self._emit(sample_weight)
         self.config: dict = self.module.CONFIG  # the emitted CONFIG (a RunConfig's dump)
         self.dataset: Dataset | None = None
         self.trainer: Any = None
@@ -94,6 +95,14 @@ class Program(Decoding, Transfer, RunFiles):
         # `--devices`: overrides the train block's `devices:` (not part of the program: a run
         # resumes on another device count)
         self.devices: str | int | None = None
+
+    def _emit(self, sample_weight: bool) -> None:
+        """The program's source and live module; `sample_weight`: compiled to weigh examples with
+        weights given to fit() (the data names none; run.json records it)."""
+        self.weighs_given = sample_weight
+        name = self.train_block.name
+        self.source = emit_program(self.spec, name, sample_weight=sample_weight)
+        self.module = load_module(self.source, f"{Path(self.spec.source.path).name}:{name}")
 
     @property
     def run_config(self) -> RunConfig:
@@ -119,11 +128,12 @@ class Program(Decoding, Transfer, RunFiles):
             raise no_data_block(self.train_block.name, self.spec.source.path)
         return DataSpec.from_config(cfg.data, cfg.seed, str(base) if base else None)
 
-    def load_data(self):
-        """Load the spec's data source (split, normalised, reshaped) and check it fits the model."""
+    def load_data(self, sample_weight: Any = None):
+        """Load the spec's data source (split, normalised, reshaped) and check it fits the model;
+        `sample_weight`: a weight per row of the source, split with its targets."""
         from ..runtime.several import load_any
 
-        self.dataset = load_any(self.data_spec())
+        self.dataset = load_any(self.data_spec(), sample_weight)
         return self.dataset
 
     def splits(self, data: Splits | tuple | None = None) -> dict:
@@ -191,7 +201,13 @@ class Program(Decoding, Transfer, RunFiles):
 
     # ---- training --------------------------------------------------------------------------------
     def trainer_for(
-        self, splits: dict, *, epochs: int | None = None, callbacks: Iterable[Any] = (), log=None
+        self,
+        splits: dict,
+        *,
+        epochs: int | None = None,
+        callbacks: Iterable[Any] = (),
+        log=None,
+        sample_weight: Any = None,
     ):
         config: dict[str, Any] = {}
         if self.devices is not None:
@@ -207,8 +223,16 @@ class Program(Decoding, Transfer, RunFiles):
 
         if self._from_data and (scale := target_scale(self.dataset)) is not None:
             config["target_scale"] = scale
+        if sample_weight is None and self._from_data and self.dataset is not None:
+            sample_weight = (self.dataset.weights or {}).get("train")  # the data's `sample_weight`
         return Trainer(
-            self.module, splits, epochs=epochs, callbacks=callbacks, log=log, config=config or None
+            self.module,
+            splits,
+            epochs=epochs,
+            callbacks=callbacks,
+            log=log,
+            config=config or None,
+            sample_weight=sample_weight,
         )
 
     def fit(
@@ -222,9 +246,15 @@ class Program(Decoding, Transfer, RunFiles):
         resume: bool = False,
         track: Iterable[str] = (),
         verbose: bool | None = None,
+        sample_weight: Any = None,
     ):
         """Train; ``data`` ({"train": (x, y), "val": ..., "test": ...} or (x, y)) overrides the
         spec's source.
+
+        ``sample_weight``: each training example's weight in the training loss (Keras'
+        ``fit(sample_weight=...)``): with ``data``, one per row of its train split; without, one
+        per row of the spec's data source, split with its targets. The program is compiled to weigh
+        examples if the data names no weights (``sample_weight=`` of npz and csv).
 
         ``run_dir``: write checkpoints to ``<run_dir>/checkpoints/`` (every ``checkpoint: {every}``
         epochs, and when interrupted). ``resume``: continue from the newest checkpoint there instead
@@ -246,6 +276,8 @@ class Program(Decoding, Transfer, RunFiles):
         cfg = self.run_config
         memory, where = self.memory(), f"training {self.name}"
         check_fits(memory, free_memory(), where)  # before the data or the model is allocated
+        if sample_weight is not None:
+            self._given_weights(data, sample_weight)
         splits = self.splits(data)
         memory = with_data(memory, splits, cfg.batch_size == "full")
         check_fits(memory, free_memory(), where)
@@ -280,7 +312,13 @@ class Program(Decoding, Transfer, RunFiles):
         try:
             self.trackers = self._start_trackers(tracked, note, resume)
             callbacks[:0] = self.trackers  # first: they record an epoch before others may stop
-            self.trainer = self.trainer_for(splits, epochs=epochs, callbacks=callbacks, log=log)
+            self.trainer = self.trainer_for(
+                splits,
+                epochs=epochs,
+                callbacks=callbacks,
+                log=log,
+                sample_weight=sample_weight if data is not None else None,
+            )
             if checkpointer is not None and resume:
                 source = None if self._run is None else self._run.resume_from
                 checkpointer.restore(self.trainer, directory=source)
@@ -298,6 +336,21 @@ class Program(Decoding, Transfer, RunFiles):
                 raise out_of_memory_error(e, memory, where) from None
             raise
         return self.history
+
+    def _given_weights(self, data: Any, sample_weight: Any) -> None:
+        """fit(sample_weight=...): a program compiled to weigh examples, and for the spec's data
+        source, its dataset loaded again with the weights."""
+        if self.is_gan:
+            raise NncompileError(
+                "sample_weight weighs the loss of a supervised model; a GAN has none",
+                "leave out sample_weight",
+            )
+        from ..runtime.sampleweight import takes_weights
+
+        if not takes_weights(self.module):
+            self._emit(True)
+        if data is None:
+            self.load_data(sample_weight)
 
     def _start_trackers(self, refs: list, note, resume: bool) -> list:
         """The trackers following this fit (registry.tracking), writing next to the run folder."""

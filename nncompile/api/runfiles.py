@@ -25,6 +25,7 @@ class RunFiles:
     trackers: list
     _run: Any
     _from_data: bool
+    weighs_given: bool  # compiled for fit(sample_weight=...)
     config: dict
     if TYPE_CHECKING:  # what Program defines
 
@@ -113,6 +114,7 @@ class RunFiles:
             train=self.train_block.name,
             overrides=self.sets,
             data=data_fingerprint(splits) if isinstance(splits, dict) else None,
+            sample_weight=self.weighs_given,
         )
 
     def group(self) -> Path:

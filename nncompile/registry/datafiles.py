@@ -171,7 +171,9 @@ def npz_problems(p: Any, base: Path | None) -> list[Problem]:
             problems.append(problem)
     if problems:
         return problems
-    counts = {key: headers[key].shape[0] for key in dict.fromkeys(xs + ys + weights) if key in headers}
+    counts = {
+        key: headers[key].shape[0] for key in dict.fromkeys(xs + ys + weights) if key in headers
+    }
     if len(set(counts.values())) > 1:
         problems.append(
             (

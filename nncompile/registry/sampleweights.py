@@ -56,8 +56,6 @@ def attach(spec: LoadRequest, raw: Raw) -> Raw:
                 )
             a = npz_array(spec, path, archive, name)
         where = f"array {name!r} of {path}"
-        if a.dtype.kind not in "biuf":
-            fail(spec, f"the sample weights ({where}) are {a.dtype}, not numbers", "store floats")
         locate: Callable[[int], str] = lambda i: f"row {i}"
     else:
         header, rows, lines = read_rows(spec, path, spec.args.get("delimiter") or ",")
@@ -74,6 +72,23 @@ def attach(spec: LoadRequest, raw: Raw) -> Raw:
         locate = lambda i: f"line {lines[i]}"
     n = len(next(iter(raw.x.values()))) if isinstance(raw.x, dict) else len(raw.x)
     raw.weights = checked(spec, a, n, where, locate)
+    return raw
+
+
+def given(spec: LoadRequest, raw: Raw, weights: object) -> Raw:
+    """`raw` with the weights given to Program.fit(sample_weight=...), one per row of the source."""
+    if weights is None:
+        return raw
+    if raw.weights is not None:
+        fail(
+            spec,
+            f"the source names its sample weights already (`sample_weight={weight_name(spec)!r}`); "
+            "fit(sample_weight=...) would replace them",
+            "give the weights in one place",
+        )
+    n = len(next(iter(raw.x.values()))) if isinstance(raw.x, dict) else len(raw.x)
+    where = "the sample_weight given to fit()"
+    raw.weights = checked(spec, np.asarray(weights), n, where, lambda i: f"row {i}")
     return raw
 
 
@@ -97,6 +112,8 @@ def checked(
             f"{n} examples but {len(a)} sample weights ({where})",
             "give one weight per example",
         )
+    if a.dtype.kind not in "biuf":
+        fail(spec, f"the sample weights ({where}) are {a.dtype}, not numbers", "store floats")
     w = a.astype(np.float64)
     bad = ~np.isfinite(w) | (w < 0)
     if bad.any():

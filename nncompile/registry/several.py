@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from .sampleweights import excluded
 from .loading import (
     LoadRequest,
     Raw,
@@ -26,6 +25,7 @@ from .loading import (
     read_rows,
     resolve,
 )
+from .sampleweights import excluded
 
 SEVERAL = "several"  # Raw.task of data with named arrays
 

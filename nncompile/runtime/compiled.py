@@ -19,6 +19,7 @@ from . import shards as logical
 from .batches import DATA_STREAM, Batching
 from .devices import Placement
 from .plateau import rate_leaves
+from .sampleweight import unpack
 from .state import carry_order
 from .trees import concat, each, rows, take
 
@@ -171,8 +172,9 @@ class Compiled:
             traces["train_step"] += 1
             model, optimizer = nnx.merge(layout.gdef, layout.unflatten(leaves))
             xb, yb = feed(take(x, rows)), feed(take(y, rows))
+            yb, weights = unpack(yb)  # Weighted targets: `sample_weight` for train_step
             step = sharded_step if shards > 1 else program.train_step
-            loss, outputs = step(model, optimizer, xb, yb, jax.random.fold_in(key, i))
+            loss, outputs = step(model, optimizer, xb, yb, jax.random.fold_in(key, i), **weights)
             leaves, treedef = jax.tree.flatten(nnx.state((model, optimizer)))
             assert treedef == layout.treedef, (
                 "train_step changed the structure of the model or optimizer state"

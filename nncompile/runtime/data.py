@@ -164,7 +164,9 @@ def load_dataset(spec: DataSpec, raw: Raw | None = None) -> Dataset:
     target_shape = () if yt is None else tuple(yt.shape[1:])
     shape = tuple(xt.shape[1:])
     weights = split_weights(raw, index)
-    return Dataset(splits, shape, target_shape, classes, task, raw.vocab, stats, raw.origin, weights)
+    return Dataset(
+        splits, shape, target_shape, classes, task, raw.vocab, stats, raw.origin, weights
+    )
 
 
 def split_weights(raw: Raw, index: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:

@@ -41,7 +41,7 @@ import numpy as np
 from flax import nnx
 
 from ..errors import DataError
-from . import blocks, classweight, jaxcache, shards
+from . import blocks, classweight, jaxcache, sampleweight, shards
 from . import metrics as M
 from .batches import oversized
 from .chunking import traced_bounds
@@ -96,6 +96,7 @@ class Trainer(FitLoop):
         callbacks: Iterable[Any] = (),
         log: Callable[[str], None] | None = None,
         config: dict | None = None,
+        sample_weight: np.ndarray | None = None,
     ):
         jaxcache.enable()  # before the first compilation of the process
         self.program = program
@@ -113,6 +114,10 @@ class Trainer(FitLoop):
                 "the train split has no targets; this runtime trains supervised programs"
             )
         classweight.resolve(program, cfg, self.splits["train"][1], self.log)  # `balanced`
+        # each training example's weight in the loss (runtime.sampleweight), or None
+        self.sample_weight = sampleweight.checked(
+            program, sample_weight, rows(self.splits["train"][0])
+        )
         # several devices: a data-parallel mesh (runtime.devices); one: None, the plain program
         self.placement = placement(cfg.devices, cfg.shard)
         self.batching = run_batching(cfg, rows(self.splits["train"][0]), self.placement)
@@ -203,7 +208,7 @@ class Trainer(FitLoop):
     def use_split(self, name: str, x: Any, y: Any) -> None:
         """Keep (x, y) as split `name` (for `evaluate(name)`), replacing one of that name."""
         self.splits[name] = (as_arrays(x), None if y is None else as_arrays(y))
-        for key in [k for k in self._device if k[0] == name]:
+        for key in [k for k in self._device if k[0].partition(":")[0] == name]:
             del self._device[key]
 
     def predict(self, x: np.ndarray) -> np.ndarray:

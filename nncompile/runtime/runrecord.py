@@ -103,8 +103,10 @@ def write_record(
     train: str,
     overrides: dict[str, str],
     data: dict | None,
+    sample_weight: bool = False,
 ) -> dict:
-    """Write spec.nn and run.json into the run folder `run` (after params/ is written)."""
+    """Write spec.nn and run.json into the run folder `run` (after params/ is written).
+    `sample_weight`: the program was compiled for weights given to fit() (rebuilt so)."""
     record = {
         "format": FORMAT,
         "version": 1,
@@ -119,6 +121,8 @@ def write_record(
         "params": file_digests(run / "params") if (run / "params").is_dir() else {},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    if sample_weight:
+        record["sample_weight"] = True
     atomic_write(run / SPEC_TEXT, spec_text)
     atomic_write(run / RECORD, json.dumps(record, indent=1) + "\n")
     return record

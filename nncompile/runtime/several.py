@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..registry.loading import Raw, fail
+from ..registry.sampleweights import given
 from ..registry.several import SEVERAL
 from ..registry.sources import load_raw
 from .data import (
@@ -39,9 +40,10 @@ def _back(named: dict, like: Any) -> Any:
     return named if isinstance(like, dict) else named[""]
 
 
-def load_any(spec: DataSpec) -> Dataset:
-    """A data block's dataset: `load_dataset`'s, or, for named arrays, `load_several`'s."""
-    raw = load_raw(spec)
+def load_any(spec: DataSpec, sample_weight: Any = None) -> Dataset:
+    """A data block's dataset: `load_dataset`'s, or, for named arrays, `load_several`'s;
+    `sample_weight`: a weight per row of the source (Program.fit(sample_weight=...))."""
+    raw = given(spec, load_raw(spec), sample_weight)
     if raw.task != SEVERAL:
         return load_dataset(spec, raw)
     return load_several(spec, raw, check_split(spec))

@@ -1,0 +1,147 @@
+"""Sample weights (Keras' fit(sample_weight=...)): the emitted weighted loss (Keras' reduction:
+sum(w * loss) / batch size), weights carried through split/shuffle/batching with the targets, zero
+weights equal to leaving the rows out, fit(sample_weight=...) of the Python API, unweighted
+evaluation."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+import nncompile
+
+NO_DATA = """
+model M { input x: [4]  dense(8, activation=relu)  dense(3, activation=softmax) }
+train { model: M  loss: categorical_crossentropy  optimizer: sgd(lr=0.1)  batch_size: BATCH
+        epochs: EPOCHS  shuffle: false }
+"""
+
+
+def arrays(n: int = 40, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4)).astype(np.float32)
+    return x, rng.integers(0, 3, n)
+
+
+def no_data(batch: str = "full", epochs: int = 3) -> str:
+    text = NO_DATA.replace("BATCH", batch).replace("EPOCHS", str(epochs))
+    return text.replace("  shuffle: false", "")
+
+
+def params(program) -> list[np.ndarray]:
+    from flax import nnx
+
+    return [np.asarray(a) for a in jax.tree.leaves(nnx.state(program.trainer.model, nnx.Param))]
+
+
+def test_the_weighted_loss_is_keras_sum_over_batch_size():
+    """loss_fn(..., sample_weight=w) = sum(w * loss) / batch size; eval_step stays unweighted."""
+    program = nncompile.compile(text=no_data())
+    x, y = arrays(6)
+    w = np.array([0.0, 1.0, 2.0, 0.5, 3.0, 1.0], np.float32)
+    program.fit(data={"train": (x, y)}, sample_weight=w, epochs=1)
+    module = program.module
+    assert "def loss_fn(model, x, y, sample_weight=None):" in program.source
+    assert "def train_step(model, optimizer, x, y, key, sample_weight=None):" in program.source
+    model = module.make_model(0)
+    weighted, logits = module.loss_fn(model, x, y, sample_weight=w)
+    plain, _ = module.eval_step(model, x, y)
+    logits = np.asarray(logits, np.float64)
+    per = -(logits - np.log(np.exp(logits).sum(-1, keepdims=True)))[np.arange(6), y]
+    assert float(weighted) == pytest.approx((per * w).sum() / 6, rel=1e-5)
+    assert float(plain) == pytest.approx(per.mean(), rel=1e-5)
+
+
+def test_zero_weights_train_as_if_the_rows_were_left_out():
+    """Full batch: weights 0 on some rows and n/kept on the others give the mean loss over the kept
+    rows, so SGD trains to the same parameters as on the kept rows alone."""
+    x, y = arrays(40)
+    keep = np.arange(40) % 4 != 0
+    w = np.where(keep, 40 / keep.sum(), 0.0)
+    weighted = nncompile.compile(text=no_data(epochs=5))
+    weighted.fit(data={"train": (x, y)}, sample_weight=w)
+    dropped = nncompile.compile(text=no_data(epochs=5))
+    dropped.fit(data={"train": (x[keep], y[keep])})
+    for a, b in zip(params(weighted), params(dropped), strict=True):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6)
+    # and the weights changed something: unweighted training ends elsewhere
+    plain = nncompile.compile(text=no_data(epochs=5))
+    plain.fit(data={"train": (x, y)})
+    assert not np.allclose(params(plain)[0], params(weighted)[0], atol=1e-4)
+
+
+def test_minibatches_carry_each_rows_weight():
+    """Shuffled batches of 8 with a remainder: every row's weight travels with it (a weight of 0
+    on the rows of class 2 leaves the class unlearned, whatever batch they fall in)."""
+    x, y = arrays(60, seed=3)
+    x[:, 0] += 3.0 * (y == 2)  # class 2 is easy to tell apart
+    w = (y != 2).astype(np.float32)
+    text = no_data("8", 20).replace("sgd(lr=0.1)", "adam(lr=0.05)")
+    program = nncompile.compile(text=text)
+    history = program.fit(data={"train": (x, y)}, sample_weight=w)
+    p = np.asarray(program.predict(x))
+    plain = nncompile.compile(text=text)
+    plain.fit(data={"train": (x, y)})
+    q = np.asarray(plain.predict(x))
+    assert p[y == 2, 2].mean() < 0.2 < 0.8 < q[y == 2, 2].mean()
+    assert np.isfinite(history.epochs[-1]["loss"])
+
+
+NPZ_SPEC = """
+data d {
+  source: npz("PATH", sample_weight="w")
+  split: {train: 0.5, val: 0.25, test: 0.25}
+}
+model M { input x: [4]  dense(8, activation=relu)  dense(3, activation=softmax) }
+train { model: M  data: d  loss: categorical_crossentropy  optimizer: adam(lr=1e-2)
+        batch_size: 8  epochs: 2 }
+"""
+
+
+def test_npz_weights_are_split_with_the_targets(tmp_path):
+    x, y = arrays(48, seed=1)
+    w = np.arange(48, dtype=np.float32)  # the weight of row i is i: which rows a split took
+    np.savez(tmp_path / "d.npz", x=x, y=y, w=w)
+    text = NPZ_SPEC.replace("PATH", str(tmp_path / "d.npz"))
+    assert nncompile.check(text=text) == []
+    program = nncompile.compile(text=text)
+    assert program.config["data"]["args"]["sample_weight"] == "w"
+    dataset = program.load_data()
+    assert dataset.weights is not None
+    for name, (xs, _) in dataset.splits.items():
+        rows = dataset.weights[name].astype(int)
+        np.testing.assert_allclose(dataset.transform_inputs(x[rows]), xs, rtol=1e-5, atol=1e-6)
+    history = program.fit()
+    assert {"loss", "val_loss"} <= set(history.epochs[-1])
+    np.testing.assert_array_equal(program.trainer.sample_weight, dataset.weights["train"])
+
+
+def test_csv_weights_column_is_no_feature(tmp_path):
+    rows = ["a,b,c,d,w,y"] + [f"{i},{i % 3},{i % 5},{i % 7},{i % 2},{i % 3}" for i in range(30)]
+    (tmp_path / "d.csv").write_text("\n".join(rows) + "\n")
+    text = NPZ_SPEC.replace(
+        'npz("PATH", sample_weight="w")', 'csv("PATH", target="y", sample_weight="w")'
+    )
+    text = text.replace("PATH", str(tmp_path / "d.csv"))
+    assert nncompile.check(text=text) == []  # 4 features: the weights column is not one
+    program = nncompile.compile(text=text)
+    dataset = program.load_data()
+    assert dataset.feature_shape == (4,)
+    assert set(np.unique(np.concatenate(list(dataset.weights.values())))) == {0.0, 1.0}
+
+
+def test_fit_weights_of_the_spec_source_are_per_source_row_and_recorded(tmp_path):
+    x, y = arrays(48, seed=2)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    text = NPZ_SPEC.replace(', sample_weight="w"', "").replace("PATH", str(tmp_path / "d.npz"))
+    program = nncompile.compile(text=text)
+    assert "sample_weight" not in program.source
+    w = np.arange(48, dtype=np.float32)
+    program.fit(sample_weight=w, run_dir=tmp_path / "run")
+    assert "sample_weight=None" in program.source  # compiled again to weigh examples
+    train_rows = program.trainer.sample_weight.astype(int)
+    assert len(train_rows) == 24 and len(set(train_rows)) == 24
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["sample_weight"] is True
