@@ -145,3 +145,60 @@ def test_fit_weights_of_the_spec_source_are_per_source_row_and_recorded(tmp_path
     train_rows = program.trainer.sample_weight.astype(int)
     assert len(train_rows) == 24 and len(set(train_rows)) == 24
     assert json.loads((tmp_path / "run" / "run.json").read_text())["sample_weight"] is True
+
+
+TWO_OUT = """
+model Two {
+  input a: [5]
+  input b: [3]
+  h = dense(8, activation=relu)(a)
+  c = concat(h, b)
+  label = dense(2, activation=softmax)(c)
+  value = dense(1)(c)
+  output label, value
+}
+data d {
+  source: npz("PATH", x=["a", "b"], y=["label", "value"], sample_weight="w")
+  split: {train: 0.75, val: 0.25}
+}
+train { model: Two data: d loss: {label: categorical_crossentropy, value: mse}
+        loss_weights: {value: 0.5} epochs: 2 batch_size: 16 optimizer: adam(lr=1e-2) }
+"""
+
+
+def test_several_outputs_share_each_examples_weight(tmp_path):
+    """One weight per example weighs every output's loss (Keras: one sample_weight array for a
+    model with several outputs applies to each)."""
+    r = np.random.default_rng(0)
+    a, b = r.normal(size=(40, 5)).astype("f4"), r.normal(size=(40, 3)).astype("f4")
+    label, value = (a[:, 0] > 0).astype("i4"), a[:, 1:2].astype("f4")
+    w = r.uniform(0, 2, 40).astype("f4")
+    np.savez(tmp_path / "d.npz", a=a, b=b, label=label, value=value, w=w)
+    text = TWO_OUT.replace("PATH", str(tmp_path / "d.npz"))
+    assert nncompile.check(text=text) == []
+    program = nncompile.compile(text=text)
+    assert "def output_losses(outputs, y, sample_weight=None):" in program.source
+    history = program.fit()
+    assert np.isfinite(history.epochs[-1]["val_loss"])
+    module, model = program.module, program.module.make_model(0)
+    x, y = {"a": a, "b": b}, {"label": label, "value": value}
+    weighted, outputs = module.loss_fn(model, x, y, sample_weight=w)
+    p = np.asarray(outputs["label"], np.float64)
+    ce = -(p - np.log(np.exp(p).sum(-1, keepdims=True)))[np.arange(40), label]
+    se = ((np.asarray(outputs["value"], np.float64) - value) ** 2)[:, 0]
+    assert float(weighted) == pytest.approx((ce * w).mean() + 0.5 * (se * w).mean(), rel=1e-5)
+
+
+@pytest.mark.slow  # two fits with logical shards (compilation): over the fast tier's 3 s
+def test_logical_shards_pass_each_shards_weights():
+    """The sharded step (runtime.shards) calls loss_fn itself, per shard: with the shard's weights."""
+    x, y = arrays(40, seed=4)
+    w = np.where(y == 0, 3.0, 0.2).astype(np.float32)
+    losses = []
+    for extra in ("", "  logical_shards: 2"):
+        text = no_data("10", 1).replace("epochs: 1", f"epochs: 1\n{extra}")
+        history = nncompile.compile(text=text).fit(data={"train": (x, y)}, sample_weight=w)
+        losses.append(history.epochs[0]["loss"])
+    assert losses[0] == pytest.approx(losses[1], rel=1e-4)
+    plain = nncompile.compile(text=no_data("10", 1)).fit(data={"train": (x, y)})
+    assert plain.epochs[0]["loss"] != pytest.approx(losses[0], rel=0.02)
