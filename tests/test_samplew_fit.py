@@ -191,7 +191,7 @@ def test_several_outputs_share_each_examples_weight(tmp_path):
 
 @pytest.mark.slow  # two fits with logical shards (compilation): over the fast tier's 3 s
 def test_logical_shards_pass_each_shards_weights():
-    """The sharded step (runtime.shards) calls loss_fn itself, per shard: with the shard's weights."""
+    """The sharded step (runtime.shards) calls loss_fn per shard, with the shard's weights."""
     x, y = arrays(40, seed=4)
     w = np.where(y == 0, 3.0, 0.2).astype(np.float32)
     losses = []
