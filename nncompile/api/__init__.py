@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..codegen.emit import emit_program
-from ..codegen.load import load_module
 from ..compiler import analyse, overrides, spec_source
 from ..diagnostics import CompileError
 from ..errors import DataError, NncompileError, out_of_memory
@@ -36,6 +34,7 @@ from ..semantics.ir import select_train
 from .runfiles import RunFiles
 from .tokens import check_token_ids, token_limits
 from .transfer import Transfer
+from .weights import SampleWeights
 
 if TYPE_CHECKING:
     from ..runtime.data import Dataset
@@ -70,16 +69,13 @@ def compile(
     return Program(program, train, sets=values)
 
 
-class Program(Decoding, Transfer, RunFiles):
+class Program(Decoding, Transfer, RunFiles, SampleWeights):
     """A compiled spec: the emitted ``source``, its live ``module``, and training on data."""
 
     def __init__(
-        self,
-        spec: ir.Program,
-        train: str | None = None,
-        sets: Mapping[str, str] | None = None,
+        self, spec: ir.Program, train: str | None = None, sets: Mapping[str, str] | None = None,
         sample_weight: bool = False,
-    ):
+    ):  # fmt: skip
         self.spec = spec
         self.sets = dict(sets or {})  # the `let` overrides it was compiled with (run.json)
         self.train_block = select_train(spec, train)
@@ -95,14 +91,6 @@ class Program(Decoding, Transfer, RunFiles):
         # `--devices`: overrides the train block's `devices:` (not part of the program: a run
         # resumes on another device count)
         self.devices: str | int | None = None
-
-    def _emit(self, sample_weight: bool) -> None:
-        """The program's source and live module; `sample_weight`: compiled to weigh examples with
-        weights given to fit() (the data names none; run.json records it)."""
-        self.weighs_given = sample_weight
-        name = self.train_block.name
-        self.source = emit_program(self.spec, name, sample_weight=sample_weight)
-        self.module = load_module(self.source, f"{Path(self.spec.source.path).name}:{name}")
 
     @property
     def run_config(self) -> RunConfig:
@@ -201,14 +189,9 @@ class Program(Decoding, Transfer, RunFiles):
 
     # ---- training --------------------------------------------------------------------------------
     def trainer_for(
-        self,
-        splits: dict,
-        *,
-        epochs: int | None = None,
-        callbacks: Iterable[Any] = (),
-        log=None,
+        self, splits: dict, *, epochs: int | None = None, callbacks: Iterable[Any] = (), log=None,
         sample_weight: Any = None,
-    ):
+    ):  # fmt: skip
         config: dict[str, Any] = {}
         if self.devices is not None:
             config["devices"] = self.devices
@@ -223,17 +206,11 @@ class Program(Decoding, Transfer, RunFiles):
 
         if self._from_data and (scale := target_scale(self.dataset)) is not None:
             config["target_scale"] = scale
-        if sample_weight is None and self._from_data and self.dataset is not None:
-            sample_weight = (self.dataset.weights or {}).get("train")  # the data's `sample_weight`
+        weights = self._train_weights(sample_weight)  # (api.weights)
         return Trainer(
-            self.module,
-            splits,
-            epochs=epochs,
-            callbacks=callbacks,
-            log=log,
-            config=config or None,
-            sample_weight=sample_weight,
-        )
+            self.module, splits, epochs=epochs, callbacks=callbacks, log=log,
+            config=config or None, sample_weight=weights,
+        )  # fmt: skip
 
     def fit(
         self,
@@ -251,10 +228,9 @@ class Program(Decoding, Transfer, RunFiles):
         """Train; ``data`` ({"train": (x, y), "val": ..., "test": ...} or (x, y)) overrides the
         spec's source.
 
-        ``sample_weight``: each training example's weight in the training loss (Keras'
-        ``fit(sample_weight=...)``): with ``data``, one per row of its train split; without, one
-        per row of the spec's data source, split with its targets. The program is compiled to weigh
-        examples if the data names no weights (``sample_weight=`` of npz and csv).
+        ``sample_weight``: each training example's loss weight (Keras' ``fit(sample_weight=)``):
+        with ``data``, one per row of its train split; without, one per row of the spec's data
+        source (split with its targets). The program is compiled to weigh examples (api.weights).
 
         ``run_dir``: write checkpoints to ``<run_dir>/checkpoints/`` (every ``checkpoint: {every}``
         epochs, and when interrupted). ``resume``: continue from the newest checkpoint there instead
@@ -276,8 +252,7 @@ class Program(Decoding, Transfer, RunFiles):
         cfg = self.run_config
         memory, where = self.memory(), f"training {self.name}"
         check_fits(memory, free_memory(), where)  # before the data or the model is allocated
-        if sample_weight is not None:
-            self._given_weights(data, sample_weight)
+        self._given_weights(data, sample_weight)  # (api.weights)
         splits = self.splits(data)
         memory = with_data(memory, splits, cfg.batch_size == "full")
         check_fits(memory, free_memory(), where)
@@ -312,12 +287,9 @@ class Program(Decoding, Transfer, RunFiles):
         try:
             self.trackers = self._start_trackers(tracked, note, resume)
             callbacks[:0] = self.trackers  # first: they record an epoch before others may stop
+            weights = sample_weight if data is not None else None  # (else: the dataset's)
             self.trainer = self.trainer_for(
-                splits,
-                epochs=epochs,
-                callbacks=callbacks,
-                log=log,
-                sample_weight=sample_weight if data is not None else None,
+                splits, epochs=epochs, callbacks=callbacks, log=log, sample_weight=weights
             )
             if checkpointer is not None and resume:
                 source = None if self._run is None else self._run.resume_from
@@ -336,21 +308,6 @@ class Program(Decoding, Transfer, RunFiles):
                 raise out_of_memory_error(e, memory, where) from None
             raise
         return self.history
-
-    def _given_weights(self, data: Any, sample_weight: Any) -> None:
-        """fit(sample_weight=...): a program compiled to weigh examples, and for the spec's data
-        source, its dataset loaded again with the weights."""
-        if self.is_gan:
-            raise NncompileError(
-                "sample_weight weighs the loss of a supervised model; a GAN has none",
-                "leave out sample_weight",
-            )
-        from ..runtime.sampleweight import takes_weights
-
-        if not takes_weights(self.module):
-            self._emit(True)
-        if data is None:
-            self.load_data(sample_weight)
 
     def _start_trackers(self, refs: list, note, resume: bool) -> list:
         """The trackers following this fit (registry.tracking), writing next to the run folder."""

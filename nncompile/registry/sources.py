@@ -363,7 +363,7 @@ SOURCES = Registry(
             ("path",),
             "a CSV file with a header row; `target` names the label column (a list: one per step; "
             "`{out: column}`: one per output), `inputs={a: [columns], ...}` groups columns into "
-            "named inputs",
+            "named inputs, `sample_weight` names the column of each example's loss weight",
             info=csv_info,
             files=("path",),
             check_files=csv_problems,
@@ -381,7 +381,7 @@ SOURCES = Registry(
             ("path",),
             "a NumPy .npz archive (loaded without pickle): integer arrays are ids, float arrays "
             "values; `x`/`y` name its arrays (lists: one per model input / output, named like "
-            "them)",
+            "them), `sample_weight` the array of each example's loss weight",
             info=npz_info,
             files=("path",),
             check_files=npz_problems,
