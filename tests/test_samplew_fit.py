@@ -38,7 +38,8 @@ def params(program) -> list[np.ndarray]:
 
 
 def test_the_weighted_loss_is_keras_sum_over_batch_size():
-    """loss_fn(..., sample_weight=w) = sum(w * loss) / batch size; eval_step stays unweighted."""
+    """loss_fn(..., sample_weight=w) = sum(w * loss) / batch size; arrays given to fit() for
+    evaluation come without weights: evaluated unweighted."""
     program = nncompile.compile(text=no_data())
     x, y = arrays(6)
     w = np.array([0.0, 1.0, 2.0, 0.5, 3.0, 1.0], np.float32)
@@ -49,6 +50,12 @@ def test_the_weighted_loss_is_keras_sum_over_batch_size():
     model = module.make_model(0)
     weighted, logits = module.loss_fn(model, x, y, sample_weight=w)
     plain, _ = module.eval_step(model, x, y)
+    assert float(module.eval_step(model, x, y, sample_weight=w)[0]) == pytest.approx(
+        float(weighted)
+    )
+    assert program.evaluate(data=(x, y))["loss"] == pytest.approx(
+        float(program.module.eval_step(program.trainer.model, x, y)[0]), rel=1e-5
+    )
     logits = np.asarray(logits, np.float64)
     per = -(logits - np.log(np.exp(logits).sum(-1, keepdims=True)))[np.arange(6), y]
     assert float(weighted) == pytest.approx((per * w).sum() / 6, rel=1e-5)
@@ -116,7 +123,14 @@ def test_npz_weights_are_split_with_the_targets(tmp_path):
         np.testing.assert_allclose(dataset.transform_inputs(x[rows]), xs, rtol=1e-5, atol=1e-6)
     history = program.fit()
     assert {"loss", "val_loss"} <= set(history.epochs[-1])
-    np.testing.assert_array_equal(program.trainer.sample_weight, dataset.weights["train"])
+    for name in ("train", "val", "test"):
+        np.testing.assert_array_equal(program.trainer.sample_weights[name], dataset.weights[name])
+    # the val and test losses weigh each example as the data says (Keras' validation_split)
+    x_test, y_test = dataset.splits["test"]
+    p = np.asarray(program.predict(x_test, raw=False), np.float64)
+    per = -np.log(p[np.arange(len(y_test)), y_test])
+    w_test = dataset.weights["test"]
+    assert program.evaluate("test")["loss"] == pytest.approx((per * w_test).mean(), rel=1e-4)
 
 
 def test_csv_weights_column_is_no_feature(tmp_path):
@@ -142,7 +156,7 @@ def test_fit_weights_of_the_spec_source_are_per_source_row_and_recorded(tmp_path
     w = np.arange(48, dtype=np.float32)
     program.fit(sample_weight=w, run_dir=tmp_path / "run")
     assert "sample_weight=None" in program.source  # compiled again to weigh examples
-    train_rows = program.trainer.sample_weight.astype(int)
+    train_rows = program.trainer.sample_weights["train"].astype(int)
     assert len(train_rows) == 24 and len(set(train_rows)) == 24
     assert json.loads((tmp_path / "run" / "run.json").read_text())["sample_weight"] is True
 

@@ -56,7 +56,8 @@ class SampleWeights:
 
     def _train_weights(self, given: Any) -> Any:
         """The Trainer's `sample_weight`: the weights given for the train split of fit()'s data,
-        else those of the spec's data (its source's `sample_weight`, or fit()'s), else None."""
+        else each split's of the spec's data (its source's `sample_weight`, or fit()'s), else
+        None."""
         if given is not None or not self._from_data or self.dataset is None:
             return given
-        return (self.dataset.weights or {}).get("train")
+        return self.dataset.weights

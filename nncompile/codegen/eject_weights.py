@@ -1,7 +1,7 @@
 """Sample weights in an ejected folder (`sample_weight=` of an npz or csv source): data.py reads
 them next to the source's loader and splits them with the targets into `WEIGHTS`; train.py passes
-each batch's weights to model.py's `train_step(..., sample_weight=...)`, as nncompile's runtime
-does (runtime.sampleweight). Evaluation stays unweighted, as in the runtime.
+each batch's weights to model.py's `train_step(..., sample_weight=...)` and each split's to
+`eval_step`, as nncompile's runtime does (runtime.sampleweight).
 """
 
 from __future__ import annotations
@@ -74,6 +74,21 @@ TRAIN_BATCH = """def train_batch(model, optimizer, x, y, key, i):
 WEIGHED_BATCH = """def train_batch(model, optimizer, x, y, key, i, w):
     # sample_weight: each example's weight in the training loss (data.py's WEIGHTS)
     return train_step(model, optimizer, x, y, jax.random.fold_in(key, i), sample_weight=w)"""
+EVAL_BATCH = """def eval_batch(model, x, y):
+    return eval_step(model, x, y)"""
+WEIGHED_EVAL = """def eval_batch(model, x, y, w):
+    return eval_step(model, x, y, sample_weight=w)"""
+EVALUATE = """def evaluate(model, x, y, size=4096):
+    \"\"\"Loss and metrics of a split in evaluation mode (dropout off).\"\"\"
+    model.eval()
+    results = [eval_batch(model, x[i:i + size], y[i:i + size]) for i in range(0, len(x), size)]"""
+WEIGHED_EVALUATE = """def evaluate(model, x, y, w, size=4096):
+    \"\"\"Loss (each example weighed by w) and metrics of a split in evaluation mode.\"\"\"
+    model.eval()
+    results = [
+        eval_batch(model, x[i:i + size], y[i:i + size], w[i:i + size])
+        for i in range(0, len(x), size)
+    ]"""
 STEP_CALL = "train_batch(model, optimizer, x[batch], y[batch], key, i)"
 WEIGHED_CALL = "train_batch(model, optimizer, x[batch], y[batch], key, i, w[batch])"
 TAKE = '    w = data.WEIGHTS["train"]  # sample_weight: the training examples\' weights\n'
@@ -82,4 +97,13 @@ TAKE = '    w = data.WEIGHTS["train"]  # sample_weight: the training examples\' 
 def weighed_loop(text: str) -> str:
     """train.py's functions or main loop with each batch's weights passed to train_step."""
     assert TRAIN_BATCH in text or STEP_CALL in text, "train.py's loop changed"
-    return text.replace(TRAIN_BATCH, WEIGHED_BATCH).replace(STEP_CALL, WEIGHED_CALL)
+    for plain, weighed in (
+        (TRAIN_BATCH, WEIGHED_BATCH),
+        (STEP_CALL, WEIGHED_CALL),
+        (EVAL_BATCH, WEIGHED_EVAL),
+        (EVALUATE, WEIGHED_EVALUATE),
+        ('*splits["val"])', '*splits["val"], data.WEIGHTS["val"])'),
+        ('*splits["test"])', '*splits["test"], data.WEIGHTS["test"])'),
+    ):
+        text = text.replace(plain, weighed)
+    return text

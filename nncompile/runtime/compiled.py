@@ -241,11 +241,12 @@ class Compiled:
 
         def eval_fn(model_state, accs, x, y):
             traces["eval"] += 1
-            x, y = feed(x), feed(y)
+            x, (y, weights) = feed(x), unpack(feed(y))
             if shards > 1:
-                loss, outputs = sharded_eval(model_state, x, y)
+                loss, outputs = sharded_eval(model_state, x, y, **weights)
             else:
-                loss, outputs = program.eval_step(nnx.merge(layout.eval_gdef, model_state), x, y)
+                model = nnx.merge(layout.eval_gdef, model_state)
+                loss, outputs = program.eval_step(model, x, y, **weights)
             accs = add(accs, loss, outputs, y, jnp.zeros((), jnp.int32))
             return accs, acc.pack(accs)
 

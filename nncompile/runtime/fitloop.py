@@ -61,7 +61,7 @@ class FitLoop(PlainState):
     _model: nnx.Module
     _optimizer: nnx.Optimizer
     _pending: list | None
-    sample_weight: np.ndarray | None  # the training examples' weights (runtime.sampleweight)
+    sample_weights: dict[str, np.ndarray]  # each split's example weights (runtime.sampleweight)
     _resume: Resume | None
 
     def unfreeze(self) -> None:  # Trainer's
@@ -269,9 +269,7 @@ class FitLoop(PlainState):
         """The split as device arrays, moved once and cached. `gathered`: read only through batch
         indices (the training split), which lets a multi-host run pad its rows."""
         key = (split, gathered and self.placement is not None and self.placement.row_splits)
-        weights = self.sample_weight if gathered and split == "train" else None
-        if weights is not None:  # the targets with their weights (runtime.sampleweight)
-            key = (f"{split}:weighted", key[1])
+        weights = self.sample_weights.get(split)  # the targets with their weights, if any
         if key not in self._device:
             x, y = self.splits[split]
             # a private host copy, then device_put (which may alias it on CPU): no compiled copy

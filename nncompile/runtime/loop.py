@@ -96,7 +96,7 @@ class Trainer(FitLoop):
         callbacks: Iterable[Any] = (),
         log: Callable[[str], None] | None = None,
         config: dict | None = None,
-        sample_weight: np.ndarray | None = None,
+        sample_weight: np.ndarray | Mapping[str, np.ndarray] | None = None,
     ):
         jaxcache.enable()  # before the first compilation of the process
         self.program = program
@@ -114,10 +114,8 @@ class Trainer(FitLoop):
                 "the train split has no targets; this runtime trains supervised programs"
             )
         classweight.resolve(program, cfg, self.splits["train"][1], self.log)  # `balanced`
-        # each training example's weight in the loss (runtime.sampleweight), or None
-        self.sample_weight = sampleweight.checked(
-            program, sample_weight, rows(self.splits["train"][0])
-        )
+        # each example's weight in the loss, per split (runtime.sampleweight)
+        self.sample_weights = sampleweight.per_split(program, sample_weight, self.splits)
         # several devices: a data-parallel mesh (runtime.devices); one: None, the plain program
         self.placement = placement(cfg.devices, cfg.shard)
         self.batching = run_batching(cfg, rows(self.splits["train"][0]), self.placement)
@@ -208,7 +206,8 @@ class Trainer(FitLoop):
     def use_split(self, name: str, x: Any, y: Any) -> None:
         """Keep (x, y) as split `name` (for `evaluate(name)`), replacing one of that name."""
         self.splits[name] = (as_arrays(x), None if y is None else as_arrays(y))
-        for key in [k for k in self._device if k[0].partition(":")[0] == name]:
+        self.sample_weights.pop(name, None)  # (arrays given without weights)
+        for key in [k for k in self._device if k[0] == name]:
             del self._device[key]
 
     def predict(self, x: np.ndarray) -> np.ndarray:

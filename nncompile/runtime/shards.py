@@ -230,15 +230,18 @@ def eval_step(program, shards: int, mesh: Mesh | None, gdef: nnx.GraphDef) -> Ca
     """`program.eval_step` over `shards` logical shards of a batch, from the eval view's state:
     (the mean of the shard losses, the outputs of the whole batch)."""
 
-    def step(model_state, x, y):
+    def step(model_state, x, y, sample_weight=None):
         leaves, treedef = jax.tree.flatten(model_state)
 
         def one(index, leaves, part):
             model = nnx.merge(gdef, jax.tree.unflatten(treedef, leaves))
-            return program.eval_step(model, *part)
+            given = {"sample_weight": part[2]} if len(part) > 2 else {}
+            return program.eval_step(model, part[0], part[1], **given)
 
         n = count(x, shards)
-        losses, outputs = over_shards(one, n, mesh, leaves, (split(x, n), split(y, n)))
+        parts = (split(x, n), split(y, n))
+        parts += () if sample_weight is None else (split(sample_weight, n),)
+        losses, outputs = over_shards(one, n, mesh, leaves, parts)
         return tree_mean(losses), joined(outputs)
 
     return step
