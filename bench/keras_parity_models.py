@@ -428,7 +428,7 @@ def class_weight(splits, seed: int) -> Trained:
     )
 
 
-# ---- (8) per-example loss weights: sample_weight ---------------------------------------------------
+# ---- (8) per-example loss weights: sample_weight ------------------------------------------------
 def sample_weight(splits, seed: int) -> Trained:
     """bench/specs/parity/sample_weight.nn: each row weighs its loss by its inverse noise variance;
     the data's val weights weigh val_loss (Keras: validation_data=(x, y, w))."""
