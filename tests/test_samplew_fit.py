@@ -159,6 +159,25 @@ def test_fit_weights_of_the_spec_source_are_per_source_row_and_recorded(tmp_path
     train_rows = program.trainer.sample_weights["train"].astype(int)
     assert len(train_rows) == 24 and len(set(train_rows)) == 24
     assert json.loads((tmp_path / "run" / "run.json").read_text())["sample_weight"] is True
+    saved = program.save(tmp_path / "saved", curves=False)
+    assert json.loads((saved / "run.json").read_text())["sample_weight"] is True
+    loaded = nncompile.load(saved)  # rebuilt weighted: the program that trained it
+    assert "sample_weight=None" in loaded.source
+    x_test = program.dataset.splits["test"][0]
+    np.testing.assert_allclose(
+        loaded.predict(x_test, raw=False), program.predict(x_test, raw=False), rtol=1e-6
+    )
+
+
+def test_weights_of_one_train_as_no_weights():
+    x, y = arrays(40, seed=5)
+    text = no_data("8", 2)
+    weighted = nncompile.compile(text=text)
+    weighted.fit(data={"train": (x, y)}, sample_weight=np.ones(40))
+    plain = nncompile.compile(text=text)
+    plain.fit(data={"train": (x, y)})
+    for a, b in zip(params(weighted), params(plain), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
 TWO_OUT = """
