@@ -212,7 +212,12 @@ def test_several_outputs_share_each_examples_weight(tmp_path):
     program = nncompile.compile(text=text)
     assert "def output_losses(outputs, y, sample_weight=None):" in program.source
     history = program.fit()
-    assert np.isfinite(history.epochs[-1]["val_loss"])
+    last = history.epochs[-1]
+    # the outputs' losses are weighted as the loss is: they still add up to it
+    assert last["loss"] == pytest.approx(last["label_loss"] + 0.5 * last["value_loss"], rel=1e-4)
+    assert last["val_loss"] == pytest.approx(
+        last["val_label_loss"] + 0.5 * last["val_value_loss"], rel=1e-4
+    )
     module, model = program.module, program.module.make_model(0)
     x, y = {"a": a, "b": b}, {"label": label, "value": value}
     weighted, outputs = module.loss_fn(model, x, y, sample_weight=w)

@@ -19,7 +19,7 @@ from . import shards as logical
 from .batches import DATA_STREAM, Batching
 from .devices import Placement
 from .plateau import rate_leaves
-from .sampleweight import unpack
+from .sampleweight import Weighted, unpack
 from .state import carry_order
 from .trees import concat, each, rows, take
 
@@ -76,15 +76,18 @@ class Accumulators:
             "metrics": [m.init() for m in self.metrics],
         }
 
-    def add(self, acc, loss, outputs, y, i) -> dict:
+    def add(self, acc, loss, outputs, y, i, weights=None) -> dict:
+        """`weights`: the batch's sample weights, for the metrics that read them (`weighs`)."""
         n = jax.tree.leaves(y)[0].shape[0]
+        given = lambda m: y if weights is None or not m.weighs else Weighted(y, weights)
         bad = (acc["first_bad"] < 0) & ~jnp.isfinite(loss)
         return {
             "loss": acc["loss"] + loss.astype(jnp.float32) * n,
             "count": acc["count"] + n,
             "first_bad": jnp.where(bad, i, acc["first_bad"]),
             "metrics": [
-                m.update(a, outputs, y) for m, a in zip(self.metrics, acc["metrics"], strict=True)
+                m.update(a, outputs, given(m))
+                for m, a in zip(self.metrics, acc["metrics"], strict=True)
             ],
         }
 
@@ -179,7 +182,8 @@ class Compiled:
             assert treedef == layout.treedef, (
                 "train_step changed the structure of the model or optimizer state"
             )
-            return (keep(leaves) if on_mesh else leaves), add(accs, loss, outputs, yb, i)
+            w = weights.get("sample_weight")
+            return (keep(leaves) if on_mesh else leaves), add(accs, loss, outputs, yb, i, w)
 
         if strategy == "scan":
 
@@ -247,7 +251,8 @@ class Compiled:
             else:
                 model = nnx.merge(layout.eval_gdef, model_state)
                 loss, outputs = program.eval_step(model, x, y, **weights)
-            accs = add(accs, loss, outputs, y, jnp.zeros((), jnp.int32))
+            w = weights.get("sample_weight")
+            accs = add(accs, loss, outputs, y, jnp.zeros((), jnp.int32), w)
             return accs, acc.pack(accs)
 
         def predict_fn(model_state, x):
