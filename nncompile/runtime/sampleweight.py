@@ -8,8 +8,9 @@ batch too), and the compiled step (runtime.compiled) unpacks them, passing `w` t
 `train_step(..., sample_weight=w)` (and `eval_step`). The validation and test losses are weighted
 when the data carries their weights (a source's `sample_weight`: split like Keras'
 `validation_split` splits the weights); arrays given to fit() for val/test come without weights
-and are evaluated unweighted, as Keras' `validation_data=(x, y)`. Metrics are never weighted (Keras'
-`metrics=[...]`; see docs/language.md, "Sample weights").
+and are evaluated unweighted, as Keras' `validation_data=(x, y)`. The outputs' losses of a model
+with several are weighted as the loss (`Metric.weighs`); metrics never are (Keras' `metrics=[...]`;
+see docs/language.md, "Sample weights").
 """
 
 from __future__ import annotations
