@@ -240,3 +240,22 @@ def test_logical_shards_pass_each_shards_weights():
     assert losses[0] == pytest.approx(losses[1], rel=1e-4)
     plain = nncompile.compile(text=no_data("10", 1)).fit(data={"train": (x, y)})
     assert plain.epochs[0]["loss"] != pytest.approx(losses[0], rel=0.02)
+
+
+def test_the_verdicts_constant_guess_is_weighted_too():
+    """The fit verdict compares the (weighted) training loss with the best constant's weighted loss:
+    weights of 3 triple both (the unweighted guess would call a fine fit underfitting)."""
+    from nncompile.runtime.verdict import baseline_loss
+
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(50, 1))
+    ids = rng.integers(0, 3, 50)
+    for loss, y in (("mse", v), ("mae", v), ("categorical_crossentropy", ids)):
+        plain = baseline_loss(loss, y)
+        assert baseline_loss(loss, y, sample_weight=np.full(50, 3.0)) == pytest.approx(3 * plain)
+    # zero weights leave rows out of the constant: the mean of the others, scaled by n_kept / n
+    w = (np.arange(50) < 20).astype(float)
+    assert baseline_loss("mse", v, sample_weight=w) == pytest.approx(v[:20].var() * 20 / 50)
+    assert baseline_loss("mae", v, sample_weight=w) == pytest.approx(
+        np.abs(v[:20] - np.median(v[:20])).sum() / 50, rel=0.05
+    )
