@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import nncompile
+from nncompile.errors import NncompileError
 
 NO_DATA = """
 model M { input x: [4]  dense(8, activation=relu)  dense(3, activation=softmax) }
@@ -259,3 +260,35 @@ def test_the_verdicts_constant_guess_is_weighted_too():
     assert baseline_loss("mae", v, sample_weight=w) == pytest.approx(
         np.abs(v[:20] - np.median(v[:20])).sum() / 50, rel=0.05
     )
+
+
+def test_class_and_sample_weights_multiply():
+    from nncompile.api import Program
+
+    text = NO_DATA.replace("BATCH", "full").replace("EPOCHS", "1")
+    spec = nncompile.compile(text=text.replace("shuffle: false", "class_weight: {2: 4.0}")).spec
+    program = Program(spec, sample_weight=True)  # as fit(sample_weight=...) compiles it
+    assert "def loss_fn(model, x, y, class_weight=None, sample_weight=None):" in program.source
+    module = program.module
+    model = module.make_model(0)
+    x, y = arrays(6)
+    w = np.array([1.0, 0.0, 2.0, 0.5, 3.0, 1.0], np.float32)
+    both, logits = module.loss_fn(model, x, y, module.CLASS_WEIGHT, sample_weight=w)
+    logits = np.asarray(logits, np.float64)
+    per = -(logits - np.log(np.exp(logits).sum(-1, keepdims=True)))[np.arange(6), y]
+    by_class = np.where(y == 2, 4.0, 1.0)
+    assert float(both) == pytest.approx((per * w * by_class).mean(), rel=1e-5)
+
+
+def test_a_gan_takes_no_sample_weights():
+    from tests.gan_specs import tiny_gan
+
+    program = nncompile.compile(
+        text=tiny_gan(
+            "train { objective: gan(generator=G, discriminator=D, noise=normal([8]))\n"
+            "  data: d  loss: non_saturating  batch_size: 16  epochs: 1 }"
+        )
+    )
+    with pytest.raises(NncompileError) as e:
+        program.fit(sample_weight=np.ones(10))
+    assert e.value.message == "sample_weight weighs the loss of a supervised model; a GAN has none"
