@@ -174,3 +174,18 @@ def test_the_runtime_refuses_weights_for_a_program_without_them():
     assert (
         e.value.message == "sample weights were given, but this program's loss weighs no examples"
     )
+
+
+def test_sources_without_weights_and_the_keras_property_say_where_weights_go(folder):
+    d = only(*spec(folder, 'sklearn("iris", sample_weight="w")'))
+    assert d.message == "sklearn() has no argument 'sample_weight'"
+    assert d.hint == (
+        "sample_weight is an argument of the npz and csv sources (the array or column of the "
+        "weights); for other data, pass them to `program.fit(sample_weight=w)`"
+    )
+    text = SPEC.replace("SOURCE", 'sklearn("iris")').replace("epochs: 1", "sample_weight: w")
+    found = nncompile.check(text=text)
+    assert [x.hint for x in found] == [
+        'per-example weights come with the data: `source: npz("d.npz", sample_weight="w")` (or '
+        "csv's) names their array or column; from Python, `program.fit(sample_weight=w)`"
+    ]
