@@ -105,8 +105,16 @@ def test_a_negative_csv_weight_is_named_by_its_line(folder):
 
 def test_weights_need_one_number_per_example(folder):
     text, path = spec(folder, 'npz("d.npz", sample_weight="pairs")')
+    assert only(text, path).message == (
+        "d.npz: the sample weights 'pairs' have shape [20, 2]; they need one weight per example, "
+        "shape [n]"
+    )
+    from nncompile.runtime.data import DataSpec
+    from nncompile.runtime.several import load_any
+
+    args = {"path": "d.npz", "sample_weight": "pairs"}  # the loader refuses it too
     with pytest.raises(DataError) as e:
-        nncompile.compile(text=text, path=path).load_data()
+        load_any(DataSpec("d", "npz", args, base_dir=str(folder)))
     assert e.value.message == (
         f"data 'd': the sample weights (array 'pairs' of {folder / 'd.npz'}) have shape [20, 2]; "
         "they need one weight per example, shape [n]"

@@ -161,6 +161,12 @@ def npz_problems(p: Any, base: Path | None) -> list[Problem]:
             )
     for key, h in headers.items():
         problem = array_problem(p.path, key, h.dtype, h.shape)
+        if problem is None and key in weights and math.prod(h.shape[1:]) != 1:
+            problem = (
+                f"{p.path}: the sample weights {key!r} have shape {list(h.shape)}; they need one "
+                "weight per example, shape [n]",
+                "store one number per example",
+            )
         if problem is None and named and key in ys and h.ids and len(h.shape) > 2:
             problem = (
                 f"{p.path}: integer targets {key!r} must be class ids of shape (n,) or one per "
