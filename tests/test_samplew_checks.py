@@ -4,6 +4,8 @@ with their row, a wrong length, a program without weights), each with its exact 
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -197,3 +199,16 @@ def test_sources_without_weights_and_the_keras_property_say_where_weights_go(fol
         'per-example weights come with the data: `source: npz("d.npz", sample_weight="w")` (or '
         "csv's) names their array or column; from Python, `program.fit(sample_weight=w)`"
     ]
+
+
+def test_the_data_report_shows_each_splits_weights(folder, capsys):
+    from nncompile.cli import main
+
+    text, path = spec(folder, 'npz("d.npz", sample_weight="weights")')
+    (folder / "s.nn").write_text(text)
+    assert main(["data", path]) == 0
+    out = capsys.readouterr().out
+    assert "sample weights (per split):\n  train  min 1  mean 1  max 1  zeros 0\n" in out
+    assert main(["data", path, "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["sample_weights"]["val"] == {"min": 1.0, "mean": 1.0, "max": 1.0, "zeros": 0}
