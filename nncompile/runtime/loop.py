@@ -83,7 +83,8 @@ class Trainer(FitLoop):
 
     `config` overrides CONFIG entries (e.g. {"batch_size": "full", "strategy": "step"}); `epochs`
     and `seed` are shorthands for the same. `log` receives one-line notes (default: the
-    "nncompile.runtime" logger at INFO).
+    "nncompile.runtime" logger at INFO). `sample_weight`: each training example's loss weight, or
+    a dict of some splits' (runtime.sampleweight; the program must weigh examples).
     """
 
     def __init__(
