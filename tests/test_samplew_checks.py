@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import nncompile
-from nncompile.errors import ConfigError, DataError
+from nncompile.errors import ConfigError, DataError, NncompileError
 from tests.gan_specs import tiny_gan
 
 SPEC = """data d {
@@ -172,6 +172,22 @@ def test_fit_weights_of_the_wrong_length_or_sign():
     with pytest.raises(DataError) as e:
         program.fit(data=(x, y), sample_weight=np.r_[np.ones(9), np.inf])
     assert e.value.message == "sample_weight[9] is inf; 1 weight(s) are negative or not finite"
+    with pytest.raises(DataError) as e:
+        program.fit(data={"train": (x, y), "val": (x, y)}, sample_weight={"val": np.ones(3)})
+    assert e.value.message == (
+        "the val split's sample_weight has shape [3], but the val split has 10 examples: give one "
+        "weight per example, shape [10]"
+    )
+
+
+def test_a_dict_of_weights_needs_the_splits_it_weighs(folder):
+    text, path = spec(folder, 'npz("d.npz")')
+    with pytest.raises(NncompileError) as e:
+        nncompile.compile(text=text, path=path).fit(sample_weight={"train": np.ones(10)})
+    assert e.value.message == (
+        "sample_weight for the spec's data is one weight per row of its source, split with the "
+        "rows; a dict of splits' weights goes with fit(data={...})"
+    )
 
 
 def test_the_runtime_refuses_weights_for_a_program_without_them():

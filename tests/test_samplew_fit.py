@@ -292,3 +292,15 @@ def test_a_gan_takes_no_sample_weights():
     with pytest.raises(NncompileError) as e:
         program.fit(sample_weight=np.ones(10))
     assert e.value.message == "sample_weight weighs the loss of a supervised model; a GAN has none"
+
+
+def test_given_splits_take_their_weights_as_a_dict():
+    """fit(data={...}, sample_weight={"train": w, "val": wv}): Keras' validation_data=(x, y, w)."""
+    x, y = arrays(40, seed=6)
+    w, wv = np.ones(30), np.r_[np.zeros(5), np.ones(5)]
+    program = nncompile.compile(text=no_data("10", 1))
+    data = {"train": (x[:30], y[:30]), "val": (x[30:], y[30:])}
+    history = program.fit(data=data, sample_weight={"train": w, "val": wv})
+    p = np.asarray(program.predict(x[30:]), np.float64)
+    per = -np.log(p[np.arange(10), y[30:]])
+    assert history.epochs[-1]["val_loss"] == pytest.approx((per * wv).mean(), rel=1e-4)

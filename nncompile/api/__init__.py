@@ -229,8 +229,9 @@ class Program(Decoding, Transfer, RunFiles, SampleWeights):
         spec's source.
 
         ``sample_weight``: each training example's loss weight (Keras' ``fit(sample_weight=)``):
-        with ``data``, one per row of its train split; without, one per row of the spec's data
-        source (split with its targets). The program is compiled to weigh examples (api.weights).
+        with ``data``, one per row of its train split (or a dict of splits' weights, Keras'
+        ``validation_data=(x, y, w)``); without, one per row of the spec's data source (split with
+        its targets). The program is compiled to weigh examples (api.weights).
 
         ``run_dir``: write checkpoints to ``<run_dir>/checkpoints/`` (every ``checkpoint: {every}``
         epochs, and when interrupted). ``resume``: continue from the newest checkpoint there instead

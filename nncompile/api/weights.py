@@ -4,6 +4,7 @@ Trainer takes (runtime.sampleweight)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,12 @@ class SampleWeights:
         if not takes_weights(self.module):
             self._emit(True)
         if data is None:
+            if isinstance(sample_weight, Mapping):
+                raise NncompileError(
+                    "sample_weight for the spec's data is one weight per row of its source, split "
+                    "with the rows; a dict of splits' weights goes with fit(data={...})",
+                    "pass an array of the source's rows",
+                )
             self.load_data(sample_weight)
 
     def _train_weights(self, given: Any) -> Any:
