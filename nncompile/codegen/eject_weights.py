@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import NncompileError
 from ..expr import Call, Snippet, render
 from ..registry.standalone import StandaloneLoader
 from ..runconfig import Data
@@ -63,10 +62,8 @@ def read_lines(d: Data, loader: StandaloneLoader) -> tuple[list[str], list[Snipp
         call += f", {render(delimiter)})" if delimiter != "," else ")"
         lines = [f"    w, at = {call}", "    x = np.delete(x, at, axis=1)  # no feature"]
         return lines, [CSV_WEIGHTS], ["import csv", "import io", "from pathlib import Path"]
-    raise NncompileError(
-        "cannot eject sample weights of named arrays (several inputs or outputs) yet",
-        "train it with `nncompile train`",
-    )
+    # named arrays: a model with several inputs or outputs, which eject refuses before this
+    raise AssertionError(f"sample weights of {d.source} with named arrays are not ejected")
 
 
 TRAIN_BATCH = """def train_batch(model, optimizer, x, y, key, i):
