@@ -228,3 +228,20 @@ def test_the_data_report_shows_each_splits_weights(folder, capsys):
     assert main(["data", path, "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["sample_weights"]["val"] == {"min": 1.0, "mean": 1.0, "max": 1.0, "zeros": 0}
+
+
+def test_loading_refuses_weights_twice_and_weights_with_windows(folder):
+    from nncompile.runtime.data import DataSpec
+    from nncompile.runtime.several import load_any
+
+    text, path = spec(folder, 'npz("d.npz", sample_weight="weights")')
+    with pytest.raises(DataError) as e:
+        nncompile.compile(text=text, path=path).fit(sample_weight=np.ones(20))
+    assert e.value.message == (
+        "data 'd': the source names its sample weights already (`sample_weight='weights'`); "
+        "fit(sample_weight=...) would replace them"
+    )
+    args = {"path": "d.npz", "sample_weight": "weights"}  # (check refuses it before loading)
+    with pytest.raises(DataError) as e:
+        load_any(DataSpec("d", "npz", args, windows={"length": 3}, base_dir=str(folder)))
+    assert e.value.message == "data 'd': `sample_weight` weighs examples; windows have none"
