@@ -95,7 +95,7 @@ def check_data(program: Program, run: Path, record: dict | None, log: Log) -> No
     splits = getattr(program.trainer, "splits", None)
     if not written or not isinstance(splits, dict) or program.dataset is None:
         return
-    now = data_fingerprint(splits)
+    now = data_fingerprint(splits, program.source_weights())
     if now["sha256"] != written:
         rows = (record or {}).get("data", {}).get("rows")
         how = (

@@ -304,3 +304,21 @@ def test_given_splits_take_their_weights_as_a_dict():
     p = np.asarray(program.predict(x[30:]), np.float64)
     per = -np.log(p[np.arange(10), y[30:]])
     assert history.epochs[-1]["val_loss"] == pytest.approx((per * wv).mean(), rel=1e-4)
+
+
+def test_the_data_fingerprint_covers_the_sources_weights(tmp_path):
+    """A run records the digest of its data with the weights the source names: other weights in
+    the same file make `nncompile.load` warn that the data differs."""
+    from nncompile.runtime.runrecord import data_fingerprint
+
+    x, y = arrays(48, seed=7)
+    np.savez(tmp_path / "d.npz", x=x, y=y, w=np.ones(48, np.float32))
+    text = NPZ_SPEC.replace("PATH", str(tmp_path / "d.npz"))
+    program = nncompile.compile(text=text)
+    splits = program.splits()
+    weights = program.source_weights()
+    assert weights is not None and set(weights) == {"train", "val", "test"}
+    plain, weighed = data_fingerprint(splits), data_fingerprint(splits, weights)
+    assert plain["rows"] == weighed["rows"] and plain["sha256"] != weighed["sha256"]
+    other = {k: w * 2 for k, w in weights.items()}
+    assert data_fingerprint(splits, other)["sha256"] != weighed["sha256"]
