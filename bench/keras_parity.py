@@ -58,6 +58,12 @@ WORKLOADS = {  # name -> (spec, train block, what it shows)
         None,
         "variational autoencoder: gaussian_sample vs a Sampling layer with add_loss (KL)",
     ),
+    "sample_weight": (
+        "sample_weight.nn",
+        None,
+        "regression with per-row inverse-variance weights: npz sample_weight vs "
+        "fit(sample_weight=...)",
+    ),
 }
 SIDES = ("keras", "nncompile")
 
@@ -78,6 +84,10 @@ def score(name: str, trained, splits: dict) -> dict:
         token = float((np.asarray(out).argmax(-1) == y).mean())
         decoded = trained.decode({"source": x["source"]})
         return {"token_accuracy": token, "greedy_exact": float((decoded == y).all(-1).mean())}
+    if name == "sample_weight":  # test errors, plain and weighed by the rows' weights
+        err = (np.asarray(out).reshape(-1) - np.reshape(y, -1)) ** 2
+        w = splits["weights"]["test"]
+        return {"mse": float(err.mean()), "weighted_mse": float((err * w).sum() / w.sum())}
     if name in ("conv_autoencoder", "vae"):
         return {"mse": float(((np.asarray(out) - y) ** 2).mean())}
     if name == "class_weight":  # the rare class 1: its recall and precision
@@ -133,7 +143,10 @@ def worker(name: str, side: str, seed: int) -> dict:
     text = (SPECS / spec).read_text()  # the train block's seed (the split's and the weights')
     text = re.sub(r"\bseed:(\s*)0\b", lambda m: f"seed:{m.group(1)}{seed}", text)
     program = nncompile.compile(text=text, path=str(SPECS / spec), train=train)
-    splits = {k: (x, single(y)) for k, (x, y) in program.load_data().splits.items()}
+    dataset = program.load_data()
+    splits: dict = {k: (x, single(y)) for k, (x, y) in dataset.splits.items()}
+    if dataset.weights is not None:  # the data's sample weights, per split (both sides)
+        splits["weights"] = dataset.weights
     load_s = time.perf_counter() - t0
     extra: dict = {}
     if side == "nncompile":

@@ -476,6 +476,38 @@ def vae(splits, seed: int) -> Trained:
     )
 
 
+# ---- (9) per-example loss weights: sample_weight ------------------------------------------------
+def sample_weight(splits, seed: int) -> Trained:
+    """bench/specs/parity/sample_weight.nn: each row weighs its loss by its inverse noise variance;
+    the data's val weights weigh val_loss (Keras: validation_data=(x, y, w))."""
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [keras.Input((10,)), layers.Dense(32, activation="relu"), layers.Dense(1)]
+    )
+    model.compile(adam(3e-3), "mse", metrics=["mae"])
+    (x, y), (xv, yv) = splits["train"], splits["val"]
+    weights = splits["weights"]
+    timer = EpochTimes()
+    history = model.fit(
+        x,
+        y,
+        sample_weight=weights["train"],
+        validation_data=(xv, yv, weights["val"]),
+        epochs=80,
+        batch_size=32,
+        shuffle=True,
+        verbose=0,
+        callbacks=[timer],
+    )
+    return Trained(
+        lambda x: model.predict(x, verbose=0, batch_size=1024),
+        len(history.history["loss"]),
+        n_rows(x),
+        timer.seconds,
+        extra={"final_loss": float(history.history["loss"][-1])},
+    )
+
+
 BUILDERS = {
     "multi_io": multi_io,
     "seq2seq": seq2seq,
@@ -485,4 +517,5 @@ BUILDERS = {
     "regularized_mlp": regularized_mlp,
     "class_weight": class_weight,
     "vae": vae,
+    "sample_weight": sample_weight,
 }

@@ -42,6 +42,8 @@ def population(
         return Decision(False, "`unfreeze_after` rebuilds the optimizer during training")
     if first.props.init is not None:
         return Decision(False, "`init:` loads another run's parameters into each trial")
+    if getattr(first.data.props.source.params, "sample_weight", None) is not None:
+        return Decision(False, "the data's `sample_weight` weighs each trial's loss on its own")
     for t in trains[1:]:
         if why := _differs(first, t):
             return Decision(False, why)

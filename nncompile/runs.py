@@ -43,7 +43,11 @@ def rebuild(run_dir: str | os.PathLike, log: Log | None = None) -> tuple[Program
     analysed, diagnostics = analyse(source, record.get("overrides") or {})
     if analysed is None:
         raise CompileError(diagnostics, source)
-    return Program(analysed, record["train"], sets=record.get("overrides")), run, record
+    weighted = bool(record.get("sample_weight"))  # compiled for fit(sample_weight=...)
+    program = Program(
+        analysed, record["train"], sets=record.get("overrides"), sample_weight=weighted
+    )
+    return program, run, record
 
 
 def load(
@@ -91,7 +95,7 @@ def check_data(program: Program, run: Path, record: dict | None, log: Log) -> No
     splits = getattr(program.trainer, "splits", None)
     if not written or not isinstance(splits, dict) or program.dataset is None:
         return
-    now = data_fingerprint(splits)
+    now = data_fingerprint(splits, program.source_weights())
     if now["sha256"] != written:
         rows = (record or {}).get("data", {}).get("rows")
         how = (

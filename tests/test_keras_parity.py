@@ -25,6 +25,7 @@ def test_the_six_parity_specs_are_there():
         "transformer",
         "cgan",
         "regularized_mlp",
+        "sample_weight",
     }
 
 

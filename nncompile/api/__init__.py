@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..codegen.emit import emit_program
-from ..codegen.load import load_module
 from ..compiler import analyse, overrides, spec_source
 from ..diagnostics import CompileError
 from ..errors import DataError, NncompileError, out_of_memory
@@ -36,6 +34,7 @@ from ..semantics.ir import select_train
 from .runfiles import RunFiles
 from .tokens import check_token_ids, token_limits
 from .transfer import Transfer
+from .weights import SampleWeights
 
 if TYPE_CHECKING:
     from ..runtime.data import Dataset
@@ -70,19 +69,17 @@ def compile(
     return Program(program, train, sets=values)
 
 
-class Program(Decoding, Transfer, RunFiles):
+class Program(Decoding, Transfer, RunFiles, SampleWeights):
     """A compiled spec: the emitted ``source``, its live ``module``, and training on data."""
 
     def __init__(
-        self, spec: ir.Program, train: str | None = None, sets: Mapping[str, str] | None = None
-    ):
+        self, spec: ir.Program, train: str | None = None, sets: Mapping[str, str] | None = None,
+        sample_weight: bool = False,
+    ):  # fmt: skip
         self.spec = spec
         self.sets = dict(sets or {})  # the `let` overrides it was compiled with (run.json)
         self.train_block = select_train(spec, train)
-        self.source = emit_program(spec, self.train_block.name)
-        self.module = load_module(
-            self.source, f"{Path(spec.source.path).name}:{self.train_block.name}"
-        )
+        self._emit(sample_weight)
         self.config: dict = self.module.CONFIG  # the emitted CONFIG (a RunConfig's dump)
         self.dataset: Dataset | None = None
         self.trainer: Any = None
@@ -119,11 +116,12 @@ class Program(Decoding, Transfer, RunFiles):
             raise no_data_block(self.train_block.name, self.spec.source.path)
         return DataSpec.from_config(cfg.data, cfg.seed, str(base) if base else None)
 
-    def load_data(self):
-        """Load the spec's data source (split, normalised, reshaped) and check it fits the model."""
+    def load_data(self, sample_weight: Any = None):
+        """Load the spec's data source (split, normalised, reshaped) and check it fits the model;
+        `sample_weight`: a weight per row of the source, split with its targets."""
         from ..runtime.several import load_any
 
-        self.dataset = load_any(self.data_spec())
+        self.dataset = load_any(self.data_spec(), sample_weight)
         return self.dataset
 
     def splits(self, data: Splits | tuple | None = None) -> dict:
@@ -191,8 +189,9 @@ class Program(Decoding, Transfer, RunFiles):
 
     # ---- training --------------------------------------------------------------------------------
     def trainer_for(
-        self, splits: dict, *, epochs: int | None = None, callbacks: Iterable[Any] = (), log=None
-    ):
+        self, splits: dict, *, epochs: int | None = None, callbacks: Iterable[Any] = (), log=None,
+        sample_weight: Any = None,
+    ):  # fmt: skip
         config: dict[str, Any] = {}
         if self.devices is not None:
             config["devices"] = self.devices
@@ -207,9 +206,11 @@ class Program(Decoding, Transfer, RunFiles):
 
         if self._from_data and (scale := target_scale(self.dataset)) is not None:
             config["target_scale"] = scale
+        weights = self._train_weights(sample_weight)  # (api.weights)
         return Trainer(
-            self.module, splits, epochs=epochs, callbacks=callbacks, log=log, config=config or None
-        )
+            self.module, splits, epochs=epochs, callbacks=callbacks, log=log,
+            config=config or None, sample_weight=weights,
+        )  # fmt: skip
 
     def fit(
         self,
@@ -222,9 +223,15 @@ class Program(Decoding, Transfer, RunFiles):
         resume: bool = False,
         track: Iterable[str] = (),
         verbose: bool | None = None,
+        sample_weight: Any = None,
     ):
         """Train; ``data`` ({"train": (x, y), "val": ..., "test": ...} or (x, y)) overrides the
         spec's source.
+
+        ``sample_weight``: each training example's loss weight (Keras' ``fit(sample_weight=)``):
+        with ``data``, one per row of its train split (or a dict of splits' weights, Keras'
+        ``validation_data=(x, y, w)``); without, one per row of the spec's data source (split with
+        its targets). The program is compiled to weigh examples (api.weights).
 
         ``run_dir``: write checkpoints to ``<run_dir>/checkpoints/`` (every ``checkpoint: {every}``
         epochs, and when interrupted). ``resume``: continue from the newest checkpoint there instead
@@ -246,6 +253,7 @@ class Program(Decoding, Transfer, RunFiles):
         cfg = self.run_config
         memory, where = self.memory(), f"training {self.name}"
         check_fits(memory, free_memory(), where)  # before the data or the model is allocated
+        self._given_weights(data, sample_weight)  # (api.weights)
         splits = self.splits(data)
         memory = with_data(memory, splits, cfg.batch_size == "full")
         check_fits(memory, free_memory(), where)
@@ -280,7 +288,10 @@ class Program(Decoding, Transfer, RunFiles):
         try:
             self.trackers = self._start_trackers(tracked, note, resume)
             callbacks[:0] = self.trackers  # first: they record an epoch before others may stop
-            self.trainer = self.trainer_for(splits, epochs=epochs, callbacks=callbacks, log=log)
+            weights = sample_weight if data is not None else None  # (else: the dataset's)
+            self.trainer = self.trainer_for(
+                splits, epochs=epochs, callbacks=callbacks, log=log, sample_weight=weights
+            )
             if checkpointer is not None and resume:
                 source = None if self._run is None else self._run.resume_from
                 checkpointer.restore(self.trainer, directory=source)

@@ -25,6 +25,7 @@ class RunFiles:
     trackers: list
     _run: Any
     _from_data: bool
+    weighs_given: bool  # compiled for fit(sample_weight=...)
     config: dict
     if TYPE_CHECKING:  # what Program defines
 
@@ -112,8 +113,19 @@ class RunFiles:
             spec_text=self.spec.source.text,
             train=self.train_block.name,
             overrides=self.sets,
-            data=data_fingerprint(splits) if isinstance(splits, dict) else None,
+            data=data_fingerprint(splits, self.source_weights())
+            if isinstance(splits, dict)
+            else None,
+            sample_weight=self.weighs_given,
         )
+
+    def source_weights(self) -> dict | None:
+        """Each split's sample weights when the data source names them (a fingerprinted part of
+        the data; weights given to fit() are not the data's)."""
+        params = self.train_block.data.props.source.params
+        if getattr(params, "sample_weight", None) is None or not self._from_data:
+            return None
+        return None if self.dataset is None else self.dataset.weights
 
     def group(self) -> Path:
         """``runs/<spec>-<train>``: the folder of this program's numbered runs."""

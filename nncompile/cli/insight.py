@@ -90,6 +90,12 @@ def render(report) -> str:
     for k, table in s["target_range"].items():
         lines.append(f"target range {k} (data units, all rows):")
         lines += _table(table, "target")
+    if "sample_weights" in s:
+        lines.append("sample weights (per split):")
+        for k, w in s["sample_weights"].items():
+            if w["min"] is not None:
+                numbers = "  ".join(f"{n} {w[n]:.4g}" for n in ("min", "mean", "max"))
+                lines.append(f"  {k:<6} {numbers}  zeros {w['zeros']}")
     for k, counts in s["classes"].items():
         unit = "tokens" if s["targets"][k]["task"] == "sequence" else "rows"
         lines.append(f"classes {k} ({unit} per split):")

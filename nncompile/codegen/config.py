@@ -145,12 +145,18 @@ def gan_condition(train: ir.Train) -> Condition | None:
     return Condition(classes=train.data.info.num_classes or next(iter(one_hot), None))
 
 
+def source_args(args: dict) -> dict:
+    """The source's arguments, without a `sample_weight` it does not give (the CONFIG of the
+    specs written before it existed stays as it was)."""
+    return {k: v for k, v in args.items() if not (k == "sample_weight" and v is None)}
+
+
 def data(block: ir.Data) -> Data:
     p = block.props
     return Data(
         name=block.name,
         source=p.source.name,
-        args=p.source.params.model_dump(mode="json"),
+        args=source_args(p.source.params.model_dump(mode="json")),
         split=dict(p.split),
         normalize=p.normalize,
         normalize_target=p.normalize_target,

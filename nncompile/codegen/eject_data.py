@@ -13,6 +13,7 @@ from __future__ import annotations
 from ..expr import Snippet, in_order, pretty, render
 from ..registry.standalone import StandaloneLoader
 from ..runconfig import Data
+from .eject_weights import read_lines
 
 # ---- the pipeline's steps -----------------------------------------------------------------------
 KEEP_CLASSES = Snippet(
@@ -124,8 +125,13 @@ def data_py(title: str, d: Data, seed: int, loader: StandaloneLoader, tokens: bo
     windowed = d.windows is not None
     steps: list[Snippet] = []
     body = [f"    x, y, task = {render(loader.call)}"]
+    weighing, weight_steps, weight_imports = read_lines(d, loader)  # `sample_weight`
+    body += weighing
+    steps += weight_steps
     if d.classes:
         steps.append(KEEP_CLASSES)
+        if weighing:
+            body.append(f"    w = w[np.isin(y, {render([int(c) for c in d.classes])})]")
         body.append(f"    x, y = keep_classes(x, y, {render([int(c) for c in d.classes])})")
     if d.one_hot:
         body.append("    classes = int(y.max()) + 1")
@@ -151,6 +157,8 @@ def data_py(title: str, d: Data, seed: int, loader: StandaloneLoader, tokens: bo
             f'    index["train"] = subset(index["train"], labels, {render(float(d.subset))})'
         )
     body.append("    splits = {k: (x[i], y[i]) for k, i in index.items()}")
+    if weighing:
+        body += ["    global WEIGHTS", "    WEIGHTS = {k: w[i] for k, i in index.items()}"]
     normalize, target = str(d.normalize), str(d.normalize_target)
     if normalize != "none" and not tokens:
         steps.append(NORMALISE)
@@ -183,7 +191,9 @@ def data_py(title: str, d: Data, seed: int, loader: StandaloneLoader, tokens: bo
     body.append("    return splits")
 
     imports = sorted(
-        set(loader.imports) | ({"from pathlib import Path"} if loader.files else set())
+        set(loader.imports)
+        | set(weight_imports)
+        | ({"from pathlib import Path"} if loader.files else set())
     )
     lines = [
         f'"""{title}',
@@ -208,6 +218,7 @@ def data_py(title: str, d: Data, seed: int, loader: StandaloneLoader, tokens: bo
             if target != "none"
             else []
         ),
+        *(["WEIGHTS = None  # set by load(): each split's sample weights"] if weighing else []),
         "",
         "",
     ]

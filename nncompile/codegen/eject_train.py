@@ -15,6 +15,7 @@ from ..registry.metric_snippets import NP_CLASS_IDS, NP_ERRORS
 from ..registry.metrics import METRICS
 from ..runconfig import RunConfig
 from ..version import __version__
+from .eject_weights import TAKE, weighed_loop, weight_name
 
 
 def metric_entries(config: RunConfig) -> tuple[list[str], list[Snippet]]:
@@ -214,6 +215,7 @@ def train_py(title: str, spec: str, config: RunConfig, requires: tuple[str, ...]
         else ""
     )
     needs = ", ".join(["jax", "flax", "optax", "numpy", *requires])
+    weighed = weight_name(config.data) is not None  # `sample_weight` (codegen.eject_weights)
     lines = [
         f'"""Train {title}.',
         "",
@@ -230,7 +232,7 @@ def train_py(title: str, spec: str, config: RunConfig, requires: tuple[str, ...]
         "import numpy as np",
         "from flax import nnx",
         "",
-        *(["import data"] if scaled else []),
+        *(["import data"] if scaled or weighed else []),
         "from data import load",
         "from model import eval_step, make_model, make_optimizer, train_step",
         "",
@@ -242,7 +244,8 @@ def train_py(title: str, spec: str, config: RunConfig, requires: tuple[str, ...]
         snippets.append(BALANCED)
     lines += [s.code.strip("\n") + "\n\n" for s in in_order(snippets)]
     lines += ["METRICS = {", *[f"    {e}" for e in entries], "}", ""]
-    lines += [TRAIN_LOOP.rstrip("\n"), "", ""]
+    loop = TRAIN_LOOP.rstrip("\n")
+    lines += [weighed_loop(loop) if weighed else loop, "", ""]
     forget = (", best_model", ", None") if restore else ("", "")
     test = (
         '    test = evaluate(model, *splits["test"])\n    print(f"test: {line(test)}")\n'
@@ -265,6 +268,8 @@ def train_py(title: str, spec: str, config: RunConfig, requires: tuple[str, ...]
             "\n"
             "    program.CLASS_WEIGHT = balanced_class_weight(y)\n"
         )
+    if weighed:
+        weights += TAKE
     for key, text in (
         ("weights", weights),
         ("units", units),
@@ -276,7 +281,7 @@ def train_py(title: str, spec: str, config: RunConfig, requires: tuple[str, ...]
         ("stopping", stopping.rstrip("\n") + "\n" + restore),
     ):
         main = main.replace(f"@{key}@", text)
-    lines.append(main.strip("\n"))
+    lines.append(weighed_loop(main.strip("\n")) if weighed else main.strip("\n"))
     return "\n".join(lines) + "\n"
 
 

@@ -25,11 +25,22 @@ from .text import Writer, backend_section, config_section, header, main_block, m
 
 
 def emit_program(
-    program: ir.Program, train_name: str | None = None, *, standalone: bool = False
+    program: ir.Program,
+    train_name: str | None = None,
+    *,
+    standalone: bool = False,
+    sample_weight: bool = False,
 ) -> str:
     """The training program of one train block as Python source. `standalone`: the model.py of an
     ejected folder (`nncompile eject`): the header says train.py trains it, and there is no
-    `if __name__ == "__main__"` block (it would import nncompile's runtime)."""
+    `if __name__ == "__main__"` block (it would import nncompile's runtime). `sample_weight`: a
+    loss_fn that weighs each example even when the data names no weights (fit(sample_weight=))."""
+    if sample_weight:
+        token = TR.WEIGH_SAMPLES.set(True)
+        try:
+            return emit_program(program, train_name, standalone=standalone)
+        finally:
+            TR.WEIGH_SAMPLES.reset(token)
     train = select_train(program, train_name)
     plan = plan_for(program, train_name)
     if plan.kind == "gan":
@@ -139,19 +150,24 @@ def emit_supervised(
     weights = TR.class_weight_table(train)
     if weights is not None:
         write_class_weight(w, weights, line("class_weight"))
-    w("def loss_fn(model, x, y, class_weight=None):" if weights else "def loss_fn(model, x, y):")
+    samples = TR.sample_weighted(train)
+    params = ", class_weight=None" * (weights is not None) + ", sample_weight=None" * samples
+    w(f"def loss_fn(model, x, y{params}):")
     what = "logits" if fold else "outputs"
     if several:
         w('    """The outputs\' weighted losses (+ penalties); returns (loss, model outputs)."""')
         MIO.write_loss_fn(w, train, bf16, line)
     else:
-        end = "" if weights else QUOTES
+        end = "" if weights or samples else QUOTES
         w(
             f'    """Mean {train.loss.name} over the batch (+ penalties); '
             f"returns (loss, model {what}).{end}"
         )
         if weights:
-            w(f"    class_weight: each example's loss times its class's weight.{QUOTES}")
+            end = "" if samples else QUOTES
+            w(f"    class_weight: each example's loss times its class's weight.{end}")
+        if samples:
+            w(f"    sample_weight: each example's loss times its own weight.{QUOTES}")
         w(
             "    outputs = model(x).astype(jnp.float32)  # loss and metrics in float32"
             if bf16
@@ -177,17 +193,22 @@ def emit_supervised(
     w("    return x")
     w()
     w()
-    w("def train_step(model, optimizer, x, y, key):")
+    w(f"def train_step(model, optimizer, x, y, key{', sample_weight=None' * samples}):")
     w('    """One gradient step on a batch; returns the loss and the model outputs."""')
     w("    x = augment(key, x)")
     args = "model, x, y, CLASS_WEIGHT" if weights else "model, x, y"
+    args += ", sample_weight=sample_weight" if samples else ""
     w(f"    (loss, outputs), grads = nnx.value_and_grad(loss_fn, has_aux=True)({args})")
     w("    optimizer.update(model, grads)")
     w("    return loss, outputs")
     w()
     w()
-    w("def eval_step(model, x, y):")
-    w("    return loss_fn(model, x, y)")
+    if samples:  # the data's weights of the split evaluated (runtime.sampleweight)
+        w("def eval_step(model, x, y, sample_weight=None):")
+        w("    return loss_fn(model, x, y, sample_weight=sample_weight)")
+    else:
+        w("def eval_step(model, x, y):")
+        w("    return loss_fn(model, x, y)")
     w()
     w()
     w("def predict(model, x):")

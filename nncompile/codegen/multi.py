@@ -73,7 +73,8 @@ def write_loss_fn(w, train: ir.Train, bf16: bool, line) -> None:
     if bf16:
         w("    outputs = jax.tree.map(lambda o: o.astype(jnp.float32), outputs)  # float32 loss")
     if len(model.outputs) > 1:
-        w("    losses = output_losses(outputs, y)")
+        extra = ", sample_weight" if TR.sample_weighted(train) else ""
+        w(f"    losses = output_losses(outputs, y{extra})")
         weighted = [
             t("{w} * {l}", w=train.loss_weight(n), l=_at("losses", n, True))
             if train.loss_weight(n) != 1.0
@@ -98,7 +99,8 @@ def write_output_losses(w, train: ir.Train, line) -> None:
     assert model is not None
     if len(model.outputs) < 2:
         return
-    w("def output_losses(outputs, y):")
+    weighted = ", sample_weight=None" if TR.sample_weighted(train) else ""
+    w(f"def output_losses(outputs, y{weighted}):")
     w('    """Each output\'s mean loss over the batch, before `loss_weights`."""')
     w("    losses = {}")
     for name, loss in train.output_losses().items():

@@ -6,10 +6,12 @@ Each name's lowering is its registry entry's (nncompile.registry.losses, .optimi
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from ..expr import Args, Call, Expr, Snippet, Sym, call, t
 from ..registry import Ref
 from ..registry.augmentations import AUGMENTATIONS
-from ..registry.losses import CLASS_WEIGHTED, LOSSES, LossContext
+from ..registry.losses import CLASS_WEIGHTED, LOSSES, SAMPLE_WEIGHTED, LossContext
 from ..registry.optimizers import OPTIMIZERS
 from ..registry.schedules import REGULARIZERS, SCHEDULES, composed, schedule_refs
 from ..semantics import ir
@@ -17,6 +19,11 @@ from ..semantics.layerloss import layer_losses
 
 Y = Sym("y")
 CLASS_WEIGHT = Sym("class_weight")  # loss_fn's argument: the weight of each class, or None
+# `sample_weight=` of the data: loss_fn's argument, each example's weight, or None (evaluation)
+SAMPLE_WEIGHT = Sym("sample_weight")
+# fit(sample_weight=...) of the Python API on a spec whose data names no weights: the program is
+# emitted weighted all the same (api.Program.fit sets it while it emits)
+WEIGH_SAMPLES: ContextVar[bool] = ContextVar("weigh_samples", default=False)
 OUT = Sym("outputs")
 DEFAULT_OPTIMIZER = "adam"  # when a train block names none
 
@@ -31,10 +38,23 @@ def loss_expr(
     assert entry.lower is not None, f"{loss.name} is not a supervised loss"
     props = train.data.props
     weighted = train.props.class_weight is not None
-    context = LossContext(outputs, y, props.one_hot, props.pad, CLASS_WEIGHT if weighted else None)
-    return entry.lower(loss.params, context), (
-        (*entry.snippets, CLASS_WEIGHTED) if weighted else entry.snippets
+    samples = SAMPLE_WEIGHT if sample_weighted(train) else None
+    context = LossContext(
+        outputs, y, props.one_hot, props.pad, CLASS_WEIGHT if weighted else None, samples
     )
+    snippets = (*entry.snippets, CLASS_WEIGHTED) if weighted else entry.snippets
+    return entry.lower(loss.params, context), (
+        (*snippets, SAMPLE_WEIGHTED) if samples is not None else snippets
+    )
+
+
+def sample_weighted(train: ir.Train) -> bool:
+    """Whether loss_fn weighs each example: the data source names the weights (`sample_weight=`
+    of npz and csv), or fit() is given them (WEIGH_SAMPLES)."""
+    if train.model is None:  # (a GAN: `check` refuses sample weights)
+        return False
+    given = getattr(train.data.props.source.params, "sample_weight", None)
+    return given is not None or WEIGH_SAMPLES.get()
 
 
 def class_weight_table(train: ir.Train) -> tuple[float, ...] | str | None:

@@ -138,11 +138,19 @@ def npz_problems(p: Any, base: Path | None) -> list[Problem]:
         return []  # check warns that the file is missing
     named = isinstance(p.x, (list, tuple)) or isinstance(p.y, (list, tuple))
     xs, ys = array_names(p.x), array_names(p.y)
+    weights = array_names(getattr(p, "sample_weight", None))  # (registry.sampleweights)
     try:
-        members, headers = read_npz(path, p.path, xs + ys)
+        members, headers = read_npz(path, p.path, xs + ys + weights)
     except Unreadable as e:
         return [(e.message, e.hint)]
-    problems = []
+    problems = [
+        (
+            f"{p.path} has no array {key!r} for `sample_weight`; it holds {listing(members)}",
+            did_you_mean(key, members) + "name the array of the examples' weights",
+        )
+        for key in weights
+        if key not in members
+    ]
     for key in dict.fromkeys(xs + ys):
         if key not in members and not (key == "y" == p.y and not named):  # no y: unsupervised
             problems.append(
@@ -153,6 +161,12 @@ def npz_problems(p: Any, base: Path | None) -> list[Problem]:
             )
     for key, h in headers.items():
         problem = array_problem(p.path, key, h.dtype, h.shape)
+        if problem is None and key in weights and math.prod(h.shape[1:]) != 1:
+            problem = (
+                f"{p.path}: the sample weights {key!r} have shape {list(h.shape)}; they need one "
+                "weight per example, shape [n]",
+                "store one number per example",
+            )
         if problem is None and named and key in ys and h.ids and len(h.shape) > 2:
             problem = (
                 f"{p.path}: integer targets {key!r} must be class ids of shape (n,) or one per "
@@ -163,7 +177,9 @@ def npz_problems(p: Any, base: Path | None) -> list[Problem]:
             problems.append(problem)
     if problems:
         return problems
-    counts = {key: headers[key].shape[0] for key in dict.fromkeys(xs + ys) if key in headers}
+    counts = {
+        key: headers[key].shape[0] for key in dict.fromkeys(xs + ys + weights) if key in headers
+    }
     if len(set(counts.values())) > 1:
         problems.append(
             (
@@ -277,6 +293,14 @@ def csv_problems(p: Any, base: Path | None) -> list[Problem]:
                     + ("name one of its columns" if named else USE_TARGET),
                 )
             )
+    if p.sample_weight is not None and p.sample_weight not in header:
+        problems.append(
+            (
+                f"{p.path} has no column {p.sample_weight!r} for `sample_weight`; its columns are "
+                f"{columns}",
+                did_you_mean(p.sample_weight, header) + "name the column of the examples' weights",
+            )
+        )
     for name in (c for cols in (p.inputs or {}).values() for c in cols):
         if name not in header:
             problems.append(
@@ -285,7 +309,8 @@ def csv_problems(p: Any, base: Path | None) -> list[Problem]:
                     did_you_mean(name, header) + "name one of its columns",
                 )
             )
-    if not problems and not p.inputs and not [h for h in header if h not in targets]:
+    skip = [*targets, *array_names(p.sample_weight)]
+    if not problems and not p.inputs and not [h for h in header if h not in skip]:
         besides = "the targets" if named else f"the target {p.target!r}"
         problems.append(
             (f"{p.path} has no feature columns besides {besides}", "add feature columns")
@@ -310,6 +335,7 @@ def csv_features(p: Any, base: Path | None) -> int | None:
     if header is None:
         return None
     targets = set(p.target.values()) if isinstance(p.target, dict) else set(array_names(p.target))
+    targets |= {p.sample_weight} if getattr(p, "sample_weight", None) else set()
     if not targets <= set(header):
         return None
     return len([h for h in header if h not in targets]) or None

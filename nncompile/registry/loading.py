@@ -80,6 +80,7 @@ class Raw:
     vocab: tuple[str, ...] | None = None
     labels: list | None = None
     origin: str | None = None
+    weights: np.ndarray | None = None  # float32 (N,): `sample_weight`, each example's loss weight
 
 
 def fail(spec: LoadRequest, message: str, hint: str | None = None) -> NoReturn:

@@ -34,6 +34,8 @@ class LossContext:
     pad: int | None = None  # targets equal to this id are padding: left out of the mean
     # `class_weight:` the expression holding the weight of each class (None: an unweighted mean)
     class_weight: Sym | Expr | None = None
+    # `sample_weight=` of the data: the expression holding each example's weight (SAMPLE_WEIGHTED)
+    sample_weight: Sym | Expr | None = None
 
 
 @dataclass(frozen=True)
@@ -112,9 +114,27 @@ def class_weighted(loss, y, class_weight):
 )
 
 
+SAMPLE_WEIGHTED = Snippet(
+    "sample_weighted",
+    '''
+def sample_weighted(loss, sample_weight):
+    """Each example's loss (per target, per step) times the example's weight, as Keras weighs
+    `fit(sample_weight=...)`: the mean over the batch then divides the weighted sum by the batch
+    size, not by the sum of the weights. sample_weight None (evaluation): the losses unchanged."""
+    if sample_weight is None:
+        return loss
+    weights = sample_weight.astype(loss.dtype)
+    return loss * weights.reshape(weights.shape + (1,) * (loss.ndim - weights.ndim))
+''',
+)
+
+
 def mean(per_target: Expr, c: LossContext) -> Expr:
     """The mean of a loss per target (per example, or per step), padding left out when `c.pad`,
-    each example weighted by its class's weight with `c.class_weight` (CLASS_WEIGHTED)."""
+    each example weighted by its class's weight with `c.class_weight` (CLASS_WEIGHTED) and by its
+    own weight with `c.sample_weight` (SAMPLE_WEIGHTED)."""
+    if c.sample_weight is not None:
+        per_target = call("sample_weighted", per_target, c.sample_weight)
     if c.class_weight is not None:  # (`check` refuses class_weight with pad)
         return call("class_weighted", per_target, c.y, c.class_weight)
     if c.pad is None:
@@ -146,9 +166,20 @@ def binary(p: CrossEntropy, c: LossContext) -> Expr:
 
 
 def huber(p: Huber, c: LossContext) -> Expr:
-    if p.delta == 1.0:  # optax's default
-        return t("{loss}.mean()", loss=call("optax.huber_loss", c.outputs, c.y))
-    return t("{loss}.mean()", loss=call("optax.huber_loss", c.outputs, c.y, delta=p.delta))
+    delta = {} if p.delta == 1.0 else {"delta": p.delta}  # 1.0: optax's default
+    loss = call("optax.huber_loss", c.outputs, c.y, **delta)
+    return t("{loss}.mean()", loss=loss) if c.sample_weight is None else mean(loss, c)
+
+
+def elementwise(template: str) -> Callable[[Any, LossContext], Expr]:
+    """A regression loss of each target value, averaged over the batch and the values (weighted:
+    through `mean`, each example's values times its weight)."""
+
+    def lower(p: Any, c: LossContext) -> Expr:
+        per_value = t(template, o=c.outputs, y=c.y)
+        return t("jnp.mean({v})", v=per_value) if c.sample_weight is None else mean(per_value, c)
+
+    return lower
 
 
 MARGIN_LOSS = Snippet(
@@ -239,14 +270,14 @@ LOSSES = Registry(
             doc="mean squared error (regression)",
             task="regression",
             check_output=target_output,
-            lower=lambda p, c: t("jnp.mean(({o} - {y}) ** 2)", o=c.outputs, y=c.y),
+            lower=elementwise("({o} - {y}) ** 2"),
         ),
         Loss(
             "mae",
             doc="mean absolute error (regression, robust to outliers)",
             task="regression",
             check_output=target_output,
-            lower=lambda p, c: t("jnp.mean(jnp.abs({o} - {y}))", o=c.outputs, y=c.y),
+            lower=elementwise("jnp.abs({o} - {y})"),
         ),
         Loss(
             "huber",

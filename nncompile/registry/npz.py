@@ -36,6 +36,7 @@ class Npz(Params):
     # an array name, or a list of names: one array per model input / output, named like them
     x: str | Annotated[list[str], Field(min_length=1)] = "x"
     y: str | Annotated[list[str], Field(min_length=1)] | None = "y"
+    sample_weight: str | None = None  # the array of each example's weight in the training loss
 
 
 def npz_header(path: Path, key: str) -> tuple[tuple[int, ...], np.dtype] | None:

@@ -25,6 +25,7 @@ from .loading import (
     read_rows,
     resolve,
 )
+from .sampleweights import excluded
 
 SEVERAL = "several"  # Raw.task of data with named arrays
 
@@ -104,7 +105,8 @@ def load_csv_named(spec: LoadRequest) -> Raw:
         )
     named = dict(given) if isinstance(given, dict) else {str(given): str(given)}
     targets = list(named.values())
-    groups = spec.args.get("inputs") or {"": [h for h in header if h not in targets]}
+    skip = [*targets, *excluded(spec)]
+    groups = spec.args.get("inputs") or {"": [h for h in header if h not in skip]}
     if not any(groups.values()):
         fail(spec, f"{path} has no feature columns besides the targets", "add feature columns")
     for column in [*targets, *(c for cols in groups.values() for c in cols)]:

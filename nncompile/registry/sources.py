@@ -38,6 +38,7 @@ from .loading import (
 )
 from .lowering import changed
 from .npz import Npz, load_npz, npz_example, npz_info, npz_standalone
+from .sampleweights import attach, excluded
 from .several import SEVERAL, finite_named, load_csv_named
 from .standalone import SUPERVISED, EjectRequest, StandaloneLoader, data_file
 from .synthetic import (
@@ -156,6 +157,7 @@ class Csv(Params):
     delimiter: Annotated[str, Field(min_length=1, max_length=1)] = ","
     task: Literal["classification", "regression"] | None = None
     tokens: bool = False  # the feature columns are integer token ids
+    sample_weight: str | None = None  # the column of each example's weight in the training loss
 
 
 def csv_info(p: Csv, base: Path | None) -> SourceInfo:
@@ -186,7 +188,7 @@ def load_csv(spec: LoadRequest) -> Raw:
                 did_you_mean(str(name), header) + "set `target` to columns of the file",
             )
     columns = list(zip(*rows, strict=True))
-    names = [h for h in header if h not in targets]
+    names = [h for h in header if h not in targets + excluded(spec)]
     if not names:
         fail(
             spec,
@@ -361,7 +363,7 @@ SOURCES = Registry(
             ("path",),
             "a CSV file with a header row; `target` names the label column (a list: one per step; "
             "`{out: column}`: one per output), `inputs={a: [columns], ...}` groups columns into "
-            "named inputs",
+            "named inputs, `sample_weight` names the column of each example's loss weight",
             info=csv_info,
             files=("path",),
             check_files=csv_problems,
@@ -379,7 +381,7 @@ SOURCES = Registry(
             ("path",),
             "a NumPy .npz archive (loaded without pickle): integer arrays are ids, float arrays "
             "values; `x`/`y` name its arrays (lists: one per model input / output, named like "
-            "them)",
+            "them), `sample_weight` the array of each example's loss weight",
             info=npz_info,
             files=("path",),
             check_files=npz_problems,
@@ -427,7 +429,7 @@ def load_raw(spec: LoadRequest) -> Raw:
             f"unknown source {spec.source!r}",
             did_you_mean(spec.source, list(SOURCES)) + f"choose one of {', '.join(SOURCES)}",
         )
-    raw = entry.load(spec)
+    raw = attach(spec, entry.load(spec))  # `sample_weight=` (registry.sampleweights)
     if raw.task == SEVERAL:  # named arrays (registry.several)
         return finite_named(spec, raw)
     check_finite(spec, raw.x, "features", lambda at: f"example {at[0]}, feature {list(at[1:])}")

@@ -19,6 +19,7 @@ from . import shards as logical
 from .batches import DATA_STREAM, Batching
 from .devices import Placement
 from .plateau import rate_leaves
+from .sampleweight import Weighted, unpack
 from .state import carry_order
 from .trees import concat, each, rows, take
 
@@ -78,16 +79,19 @@ class Accumulators:
             **({"added": {k: np.zeros((), np.float32) for k in self.added}} if self.added else {}),
         }
 
-    def add(self, acc, loss, outputs, y, i, added: dict | None = None) -> dict:
-        """`added`: the layers' loss terms of this batch (`layer_losses(model)`), by key."""
+    def add(self, acc, loss, outputs, y, i, added: dict | None = None, weights=None) -> dict:
+        """`added`: the layers' loss terms of this batch (`layer_losses(model)`), by key;
+        `weights`: the batch's sample weights, for the metrics that read them (`weighs`)."""
         n = jax.tree.leaves(y)[0].shape[0]
+        given = lambda m: y if weights is None or not m.weighs else Weighted(y, weights)
         bad = (acc["first_bad"] < 0) & ~jnp.isfinite(loss)
         out = {
             "loss": acc["loss"] + loss.astype(jnp.float32) * n,
             "count": acc["count"] + n,
             "first_bad": jnp.where(bad, i, acc["first_bad"]),
             "metrics": [
-                m.update(a, outputs, y) for m, a in zip(self.metrics, acc["metrics"], strict=True)
+                m.update(a, outputs, given(m))
+                for m, a in zip(self.metrics, acc["metrics"], strict=True)
             ],
         }
         if self.added:
@@ -182,14 +186,16 @@ class Compiled:
             traces["train_step"] += 1
             model, optimizer = nnx.merge(layout.gdef, layout.unflatten(leaves))
             xb, yb = feed(take(x, rows)), feed(take(y, rows))
+            yb, weights = unpack(yb)  # Weighted targets: `sample_weight` for train_step
             step = sharded_step if shards > 1 else program.train_step
-            loss, outputs = step(model, optimizer, xb, yb, jax.random.fold_in(key, i))
+            loss, outputs = step(model, optimizer, xb, yb, jax.random.fold_in(key, i), **weights)
             leaves, treedef = jax.tree.flatten(nnx.state((model, optimizer)))
             assert treedef == layout.treedef, (
                 "train_step changed the structure of the model or optimizer state"
             )
             added = program.layer_losses(model) if acc.added else None
-            return (keep(leaves) if on_mesh else leaves), add(accs, loss, outputs, yb, i, added)
+            w = weights.get("sample_weight")
+            return (keep(leaves) if on_mesh else leaves), add(accs, loss, outputs, yb, i, added, w)
 
         if strategy == "scan":
 
@@ -251,15 +257,16 @@ class Compiled:
 
         def eval_fn(model_state, accs, x, y):
             traces["eval"] += 1
-            x, y = feed(x), feed(y)
+            x, (y, weights) = feed(x), unpack(feed(y))
             if shards > 1:
-                loss, outputs = sharded_eval(model_state, x, y)
+                loss, outputs = sharded_eval(model_state, x, y, **weights)
                 added = None
             else:
                 model = nnx.merge(layout.eval_gdef, model_state)
-                loss, outputs = program.eval_step(model, x, y)
+                loss, outputs = program.eval_step(model, x, y, **weights)
                 added = program.layer_losses(model) if acc.added else None
-            accs = add(accs, loss, outputs, y, jnp.zeros((), jnp.int32), added)
+            w = weights.get("sample_weight")
+            accs = add(accs, loss, outputs, y, jnp.zeros((), jnp.int32), added, w)
             return accs, acc.pack(accs)
 
         def predict_fn(model_state, x):

@@ -94,6 +94,8 @@ class Dataset:
     vocab: tuple[str, ...] | None
     stats: dict
     origin: str | None = None  # where the targets come from (file and column), for messages
+    # `sample_weight=`: each split's weights, float32 (n,), split like its targets (None: all 1)
+    weights: dict[str, np.ndarray] | None = None
 
     def transform_inputs(self, x: np.ndarray) -> np.ndarray:
         """Apply the stored normalisation and reshape to a batch of raw features.
@@ -161,7 +163,15 @@ def load_dataset(spec: DataSpec, raw: Raw | None = None) -> Dataset:
     xt, yt = splits["train"]
     target_shape = () if yt is None else tuple(yt.shape[1:])
     shape = tuple(xt.shape[1:])
-    return Dataset(splits, shape, target_shape, classes, task, raw.vocab, stats, raw.origin)
+    weights = split_weights(raw, index)
+    return Dataset(
+        splits, shape, target_shape, classes, task, raw.vocab, stats, raw.origin, weights
+    )
+
+
+def split_weights(raw: Raw, index: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+    """The sample weights of each split: the rows its targets come from."""
+    return None if raw.weights is None else {k: raw.weights[i] for k, i in index.items()}
 
 
 def split_raw(spec: DataSpec, raw: Raw) -> tuple[Raw, np.ndarray, np.ndarray | None, dict]:
@@ -169,6 +179,8 @@ def split_raw(spec: DataSpec, raw: Raw) -> tuple[Raw, np.ndarray, np.ndarray | N
     Returns (raw with only the kept classes, x, y, the row indices of each split into x and y)."""
     fractions = check_split(spec)
     raw = keep_classes(spec, raw)
+    if spec.windows is not None and raw.weights is not None:  # (check refuses it first)
+        fail(spec, "`sample_weight` weighs examples; windows have none", "remove `sample_weight`")
     x, y = windowed(spec, raw) if spec.windows is not None else (raw.x, raw.y)
     labels = y if raw.task == "classification" and spec.windows is None else None
     index = split_indices(spec, fractions, len(x), labels)
@@ -229,7 +241,8 @@ def keep_classes(spec: DataSpec, raw: Raw) -> Raw:
     keep = relabel[raw.y] >= 0
     labels = None if raw.labels is None else [raw.labels[c] for c in wanted]
     y = relabel[raw.y[keep]]
-    return Raw(raw.x[keep], y, raw.task, len(wanted), raw.vocab, labels, raw.origin)
+    weights = None if raw.weights is None else raw.weights[keep]
+    return Raw(raw.x[keep], y, raw.task, len(wanted), raw.vocab, labels, raw.origin, weights)
 
 
 def windowed(spec: DataSpec, raw: Raw) -> tuple[np.ndarray, np.ndarray | None]:

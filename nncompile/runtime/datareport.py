@@ -126,11 +126,25 @@ def data_report(spec: DataSpec) -> DataReport:
             summary["target_range"][k] = table
             report.findings += nonfinite(k, a, table, "targets")
     report.findings += repeated(xs, index)
+    if raw.weights is not None:  # `sample_weight=`: each split's weights
+        summary["sample_weights"] = {k: weight_stats(raw.weights[i]) for k, i in index.items()}
     report.summary = summary
     return report
 
 
 # ---- statistics ----------------------------------------------------------------------------------
+def weight_stats(w: np.ndarray) -> dict:
+    """A split's sample weights: their range, mean, and how many leave their example out (0)."""
+    if not len(w):
+        return {"min": None, "mean": None, "max": None, "zeros": 0}
+    return {
+        "min": float(w.min()),
+        "mean": float(w.mean()),
+        "max": float(w.max()),
+        "zeros": int((w == 0).sum()),
+    }
+
+
 def array_info(a: np.ndarray) -> dict:
     return {"shape": list(a.shape[1:]), "dtype": str(a.dtype)}
 

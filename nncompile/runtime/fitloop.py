@@ -30,6 +30,7 @@ from .epochs import Epochs
 from .freeze import Freeze
 from .history import History, Resume, StopReason, nonfinite_reason, notify
 from .plateau import Plateau, rate_leaves, with_rate
+from .sampleweight import Weighted
 from .state import PlainState, from_pure
 from .stopping import BestState, Stopping, resolve_monitor
 from .trees import each
@@ -60,6 +61,7 @@ class FitLoop(PlainState):
     _model: nnx.Module
     _optimizer: nnx.Optimizer
     _pending: list | None
+    sample_weights: dict[str, np.ndarray]  # each split's example weights (runtime.sampleweight)
     _resume: Resume | None
 
     def unfreeze(self) -> None:  # Trainer's
@@ -267,6 +269,7 @@ class FitLoop(PlainState):
         """The split as device arrays, moved once and cached. `gathered`: read only through batch
         indices (the training split), which lets a multi-host run pad its rows."""
         key = (split, gathered and self.placement is not None and self.placement.row_splits)
+        weights = self.sample_weights.get(split)  # the targets with their weights, if any
         if key not in self._device:
             x, y = self.splits[split]
             # a private host copy, then device_put (which may alias it on CPU): no compiled copy
@@ -274,7 +277,11 @@ class FitLoop(PlainState):
             put = lambda a: jax.device_put(np.array(a))
             if self.placement is not None:  # replicated on the mesh, or rows per device
                 put = functools.partial(self.placement.place_split, gathered=key[1])
-            self._device[key] = (each(put, x), None if y is None else each(put, y))
+            ys = None if y is None else each(put, y)
+            self._device[key] = (
+                each(put, x),
+                ys if weights is None else Weighted(ys, put(weights)),
+            )
         return self._device[key]
 
     def _monitor(self, monitor: str) -> str:

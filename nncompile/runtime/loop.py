@@ -41,7 +41,7 @@ import numpy as np
 from flax import nnx
 
 from ..errors import DataError
-from . import blocks, classweight, jaxcache, shards
+from . import blocks, classweight, jaxcache, sampleweight, shards
 from . import metrics as M
 from .batches import oversized
 from .chunking import traced_bounds
@@ -83,7 +83,8 @@ class Trainer(FitLoop):
 
     `config` overrides CONFIG entries (e.g. {"batch_size": "full", "strategy": "step"}); `epochs`
     and `seed` are shorthands for the same. `log` receives one-line notes (default: the
-    "nncompile.runtime" logger at INFO).
+    "nncompile.runtime" logger at INFO). `sample_weight`: each training example's loss weight, or
+    a dict of some splits' (runtime.sampleweight; the program must weigh examples).
     """
 
     def __init__(
@@ -96,6 +97,7 @@ class Trainer(FitLoop):
         callbacks: Iterable[Any] = (),
         log: Callable[[str], None] | None = None,
         config: dict | None = None,
+        sample_weight: np.ndarray | Mapping[str, np.ndarray] | None = None,
     ):
         jaxcache.enable()  # before the first compilation of the process
         self.program = program
@@ -113,6 +115,8 @@ class Trainer(FitLoop):
                 "the train split has no targets; this runtime trains supervised programs"
             )
         classweight.resolve(program, cfg, self.splits["train"][1], self.log)  # `balanced`
+        # each example's weight in the loss, per split (runtime.sampleweight)
+        self.sample_weights = sampleweight.per_split(program, sample_weight, self.splits)
         # several devices: a data-parallel mesh (runtime.devices); one: None, the plain program
         self.placement = placement(cfg.devices, cfg.shard)
         self.batching = run_batching(cfg, rows(self.splits["train"][0]), self.placement)
@@ -205,6 +209,7 @@ class Trainer(FitLoop):
     def use_split(self, name: str, x: Any, y: Any) -> None:
         """Keep (x, y) as split `name` (for `evaluate(name)`), replacing one of that name."""
         self.splits[name] = (as_arrays(x), None if y is None else as_arrays(y))
+        self.sample_weights.pop(name, None)  # (arrays given without weights)
         for key in [k for k in self._device if k[0] == name]:
             del self._device[key]
 

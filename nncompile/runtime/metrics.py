@@ -19,6 +19,7 @@ import numpy as np
 from flax import nnx
 
 from ..registry.metrics import METRICS, Head
+from . import sampleweight
 from .trees import each
 
 __all__ = ["METRICS", "Head", "Metric", "better", "build", "heads", "metric", "pack", "unpack"]
@@ -30,8 +31,11 @@ class Metric:
 
     key: str
     init: Callable[[], Any]
-    update: Callable[[Any, jax.Array, jax.Array], Any]
+    update: Callable[[Any, Any, Any], Any]  # (acc, outputs, targets): arrays or dicts of them
     finalize: Callable[[Any], float]
+    # reads the batch's sample weights (`update` gets Weighted targets when there are): the
+    # outputs' losses, weighted as the loss is (runtime.sampleweight); the metrics are not
+    weighs: bool = False
 
 
 def metric(name: str, head: Head, **arguments: Any) -> Metric:
@@ -80,13 +84,13 @@ def output_losses(program, config) -> list[Metric]:
 
     def one(name: str) -> Metric:
         def update(acc, outputs, y):
+            y, weights = sampleweight.unpack(y)  # (the batch's weights, when the loss has them)
             n = jax.tree.leaves(y)[0].shape[0]
-            loss = fn(outputs, y)[name].astype(jnp.float32)
+            loss = fn(outputs, y, **weights)[name].astype(jnp.float32)
             return {"sum": acc["sum"] + loss * n, "count": acc["count"] + n}
 
-        return Metric(
-            f"{name}_loss", init, update, lambda a: float(a["sum"]) / max(int(a["count"]), 1)
-        )
+        average = lambda a: float(a["sum"]) / max(int(a["count"]), 1)
+        return Metric(f"{name}_loss", init, update, average, weighs=True)
 
     return [one(o.name) for o in config.outputs]
 

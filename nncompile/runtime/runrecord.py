@@ -60,15 +60,17 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def data_fingerprint(splits: dict) -> dict[str, Any]:
-    """SHA-256 of the arrays trained on (every split's inputs and targets: dtype, shape, bytes) and
-    each split's rows: the same data gives the same digest, whatever file it came from."""
+def data_fingerprint(splits: dict, weights: dict | None = None) -> dict[str, Any]:
+    """SHA-256 of the arrays trained on (every split's inputs and targets: dtype, shape, bytes; and
+    the data's sample weights, when it names them) and each split's rows: the same data gives the
+    same digest, whatever file it came from."""
     h = hashlib.sha256()
     rows: dict[str, int | None] = {}
     for name in sorted(splits):
         x, y = splits[name]
         rows[name] = None
-        for part, value in (("x", x), ("y", y)):
+        w = None if weights is None else weights.get(name)
+        for part, value in (("x", x), ("y", y), ("w", w)):
             for key, array in _arrays(value):
                 a = np.ascontiguousarray(np.asarray(array))
                 if rows[name] is None and a.ndim:
@@ -103,8 +105,10 @@ def write_record(
     train: str,
     overrides: dict[str, str],
     data: dict | None,
+    sample_weight: bool = False,
 ) -> dict:
-    """Write spec.nn and run.json into the run folder `run` (after params/ is written)."""
+    """Write spec.nn and run.json into the run folder `run` (after params/ is written).
+    `sample_weight`: the program was compiled for weights given to fit() (rebuilt so)."""
     record = {
         "format": FORMAT,
         "version": 1,
@@ -119,6 +123,8 @@ def write_record(
         "params": file_digests(run / "params") if (run / "params").is_dir() else {},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    if sample_weight:
+        record["sample_weight"] = True
     atomic_write(run / SPEC_TEXT, spec_text)
     atomic_write(run / RECORD, json.dumps(record, indent=1) + "\n")
     return record

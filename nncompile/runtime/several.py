@@ -13,9 +13,20 @@ import numpy as np
 
 from ..errors import DataError
 from ..registry.loading import Raw, fail
+from ..registry.sampleweights import given
 from ..registry.several import SEVERAL
 from ..registry.sources import load_raw
-from .data import Dataset, DataSpec, apply, check_split, fit, load_dataset, split_indices, subset
+from .data import (
+    Dataset,
+    DataSpec,
+    apply,
+    check_split,
+    fit,
+    load_dataset,
+    split_indices,
+    split_weights,
+    subset,
+)
 from .trees import each, first
 
 UNSUPPORTED = ("classes", "windows", "reshape")
@@ -29,9 +40,10 @@ def _back(named: dict, like: Any) -> Any:
     return named if isinstance(like, dict) else named[""]
 
 
-def load_any(spec: DataSpec) -> Dataset:
-    """A data block's dataset: `load_dataset`'s, or, for named arrays, `load_several`'s."""
-    raw = load_raw(spec)
+def load_any(spec: DataSpec, sample_weight: Any = None) -> Dataset:
+    """A data block's dataset: `load_dataset`'s, or, for named arrays, `load_several`'s;
+    `sample_weight`: a weight per row of the source (Program.fit(sample_weight=...))."""
+    raw = given(spec, load_raw(spec), sample_weight)
     if raw.task != SEVERAL:
         return load_dataset(spec, raw)
     return load_several(spec, raw, check_split(spec))
@@ -92,6 +104,7 @@ def load_several(spec: DataSpec, raw: Raw, fractions: dict[str, float]) -> Datas
         None,
         stats,
         raw.origin,
+        split_weights(raw, index),
     )
 
 

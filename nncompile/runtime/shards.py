@@ -188,7 +188,7 @@ def train_step(program, shards: int, mesh: Mesh | None) -> Callable:
     augment, the gradient of `loss_fn`, the optimizer's update) computed over `shards` logical
     shards; returns the loss (the mean of the shard losses) and the outputs of the whole batch."""
 
-    def step(model, optimizer, x, y, key):
+    def step(model, optimizer, x, y, key, sample_weight=None):
         # `class_weight:` the emitted train_step passes the class weights to loss_fn (read here at
         # trace time, after runtime.classweight set them)
         weights = (program.CLASS_WEIGHT,) if hasattr(program, "CLASS_WEIGHT") else ()
@@ -199,14 +199,15 @@ def train_step(program, shards: int, mesh: Mesh | None) -> Callable:
 
         def one(index, shared, part):
             p_leaves, k_leaves, r_leaves, key = shared
-            xl, yl = part
+            xl, yl, *wl = part  # wl: this shard's sample weights, when there are
+            given = {"sample_weight": wl[0]} if wl else {}
             streams = [jax.random.fold_in(k, index) for k in k_leaves]  # this shard's dropout masks
 
             def loss(p_leaves, r_leaves):
                 states = (jax.tree.unflatten(p_def, p_leaves), jax.tree.unflatten(k_def, streams))
                 m = nnx.merge(gdef, *states, jax.tree.unflatten(r_def, r_leaves))
                 xa = program.augment(jax.random.fold_in(key, index), xl)
-                value, outputs = program.loss_fn(m, xa, yl, *weights)
+                value, outputs = program.loss_fn(m, xa, yl, *weights, **given)
                 return value, (outputs, jax.tree.leaves(parted(m)[3]))
 
             grad = jax.value_and_grad(loss, has_aux=True)
@@ -214,9 +215,9 @@ def train_step(program, shards: int, mesh: Mesh | None) -> Callable:
             return grads, value, outputs, r_leaves
 
         shared, n = (p_leaves, k_leaves, r_leaves, key), count(x, shards)
-        grads, losses, outputs, after = over_shards(
-            one, n, mesh, shared, (split(x, n), split(y, n))
-        )
+        parts = (split(x, n), split(y, n))
+        parts += () if sample_weight is None else (split(sample_weight, n),)
+        grads, losses, outputs, after = over_shards(one, n, mesh, shared, parts)
         # every shard advanced the streams' counts alike: the model's state after the step
         nnx.update(model, jax.tree.unflatten(r_def, [a[0] for a in after]))
         optimizer.update(model, jax.tree.unflatten(p_def, [tree_mean(g) for g in grads]))
@@ -229,15 +230,18 @@ def eval_step(program, shards: int, mesh: Mesh | None, gdef: nnx.GraphDef) -> Ca
     """`program.eval_step` over `shards` logical shards of a batch, from the eval view's state:
     (the mean of the shard losses, the outputs of the whole batch)."""
 
-    def step(model_state, x, y):
+    def step(model_state, x, y, sample_weight=None):
         leaves, treedef = jax.tree.flatten(model_state)
 
         def one(index, leaves, part):
             model = nnx.merge(gdef, jax.tree.unflatten(treedef, leaves))
-            return program.eval_step(model, *part)
+            given = {"sample_weight": part[2]} if len(part) > 2 else {}
+            return program.eval_step(model, part[0], part[1], **given)
 
         n = count(x, shards)
-        losses, outputs = over_shards(one, n, mesh, leaves, (split(x, n), split(y, n)))
+        parts = (split(x, n), split(y, n))
+        parts += () if sample_weight is None else (split(sample_weight, n),)
+        losses, outputs = over_shards(one, n, mesh, leaves, parts)
         return tree_mean(losses), joined(outputs)
 
     return step

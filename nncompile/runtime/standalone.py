@@ -35,7 +35,8 @@ def main(path: str) -> None:
         if config.kind == "gan":
             trainer = GanTrainer(module, dataset.splits, callbacks=[Progress()])
         else:
-            trainer = Trainer(module, dataset.splits, callbacks=[Progress()])
+            weights = dataset.weights  # the data's `sample_weight`, per split (or None)
+            trainer = Trainer(module, dataset.splits, callbacks=[Progress()], sample_weight=weights)
         history = trainer.fit()
         test = trainer.evaluate("test") if "test" in trainer.splits else {}
         source = file.read_text()

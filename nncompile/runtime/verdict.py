@@ -162,7 +162,10 @@ def fit_report(history: Any, trainer: Any, settings: dict, loss: str) -> dict:
     facts = Facts(
         **{**settings, "epochs": trainer.epochs},
         baseline=baseline_loss(
-            loss, trainer.splits["train"][1], getattr(trainer.program, "CLASS_WEIGHT", None)
+            loss,
+            trainer.splits["train"][1],
+            getattr(trainer.program, "CLASS_WEIGHT", None),
+            getattr(trainer, "sample_weights", {}).get("train"),
         ),
         nonfinite=history.stop is StopReason.NONFINITE,
         stopped_early=history.stop is not None,
@@ -188,30 +191,56 @@ def _regularise(facts: Facts) -> str:
     return "regularise: " + "; or ".join(tries)
 
 
-def baseline_loss(loss: str, y: np.ndarray | None, class_weight: Any = None) -> float | None:
+def baseline_loss(
+    loss: str, y: np.ndarray | None, class_weight: Any = None, sample_weight: Any = None
+) -> float | None:
     """The loss of the best constant prediction on the training targets `y` (as the model sees
     them: normalised, one-hot or ids): class frequencies for cross-entropy, the mean for mse, the
     median for mae. None for other losses. With `class_weight` (the program's CLASS_WEIGHT, a weight
     per class) the training loss is weighted, and so is this one: the best constant is then the
-    frequencies times the weights, normalised."""
+    frequencies times the weights, normalised. With `sample_weight` (each training example's
+    weight) likewise: weighted frequencies, the weighted mean or median, each error times its
+    example's weight (the sum divided by the examples, as the loss is)."""
     if y is None or isinstance(y, dict) or len(y) == 0:
         return None
     y = np.asarray(y)
+    w = None if sample_weight is None else np.asarray(sample_weight, np.float64).reshape(-1)
     if loss in ("categorical_crossentropy", "binary_crossentropy"):
         if one_hot(y):
-            q = y.reshape(-1, y.shape[-1]).mean(0)
+            rows = y.reshape(-1, y.shape[-1])
+            each = np.ones(len(rows)) if w is None else np.repeat(w, len(rows) // len(w))
+            q = (rows * each[:, None]).mean(0)
         else:
             ids = y.reshape(-1).astype(np.int64)
             if ids.min() < 0:
                 return None
-            q = np.bincount(ids) / ids.size
+            per = None if w is None else np.repeat(w, ids.size // len(w))  # (a weight per step)
+            q = np.bincount(ids, weights=per) / ids.size
+        scaled = class_weight is not None or w is not None
         q = q[q > 0] if class_weight is None else weighted(q, class_weight)
-        return float(-(q * np.log(q / q.sum() if class_weight is not None else q)).sum())
+        return float(-(q * np.log(q / q.sum() if scaled else q)).sum())
     v = y.astype(np.float64).reshape(len(y), -1)
+    if w is not None and w.sum() > 0:
+        return weighted_constant(loss, v, w)
     if loss == "mse":
         return float(v.var(0).mean())
     if loss == "mae":
         return float(np.abs(v - np.median(v, 0)).mean())
+    return None
+
+
+def weighted_constant(loss: str, v: np.ndarray, w: np.ndarray) -> float | None:
+    """The weighted loss of the best constant per column of `v` (n, k): the weighted mean (mse) or
+    the weighted median (mae), each example's error times its weight `w` (n,)."""
+    if loss == "mse":
+        best = (w[:, None] * v).sum(0) / w.sum()
+        return float((w[:, None] * (v - best) ** 2).mean())
+    if loss == "mae":
+        order = np.argsort(v, 0)
+        cumulative = np.cumsum(w[order], 0)
+        at = (cumulative >= cumulative[-1] / 2).argmax(0)  # the first row past half the weight
+        best = np.take_along_axis(v, order, 0)[at, np.arange(v.shape[1])]
+        return float((w[:, None] * np.abs(v - best)).mean())
     return None
 
 

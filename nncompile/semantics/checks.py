@@ -20,6 +20,7 @@ from .datafiles import check_data_files
 from .decoding import check_decode
 from .gan_checks import check_gan, layer_penalties_in_gan
 from .layerloss import recorded_keys
+from .sampleweight import check_sample_weight
 from .scale_checks import check_scale
 from .several import check_several, recorded, several_losses
 
@@ -51,6 +52,7 @@ def cross_check(train: ir.Train, out: Collector, block: ast.TrainBlock) -> None:
             "remove `one_hot` (token ids are reconstructed as class ids per step)",
         )
     check_class_weight(train, out, where)
+    check_sample_weight(train, out)
     _monitor(train, out, spans.get("early_stopping.monitor", where("early_stopping")))
     _schedule(train, out, where("schedule"))
     check_scale(train, out, where)

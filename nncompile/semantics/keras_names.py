@@ -37,6 +37,8 @@ ARGUMENT_NOTES = {
     "dropout": "dropout is a layer of its own here: put `dropout(rate)` before this one",
     "recurrent_dropout": "no recurrent dropout yet: `dropout(rate)` before the layer drops its "
     "inputs",
+    "sample_weight": "sample_weight is an argument of the npz and csv sources (the array or column "
+    "of the weights); for other data, pass them to `program.fit(sample_weight=w)`",
 }
 
 # Keras layer names (lower case, without underscores) -> the language's layer, or a hint
@@ -112,8 +114,9 @@ PROPERTIES = {
     "`checkpoint: {...}`",
     "lr": "the learning rate is the optimizer's: `optimizer: adam(lr=1e-3)`",
     "learning_rate": "the learning rate is the optimizer's: `optimizer: adam(lr=1e-3)`",
-    "sample_weight": "there are no per-example weights yet; `class_weight: {0: 1.0, 1: 5.0}` (or "
-    "`balanced`) weighs the examples of each class",
+    "sample_weight": 'per-example weights come with the data: `source: npz("d.npz", '
+    'sample_weight="w")` (or csv\'s) names their array or column; from Python, '
+    "`program.fit(sample_weight=w)`",
 }
 
 
