@@ -32,7 +32,7 @@ from .history import History, Resume, StopReason, nonfinite_reason, notify
 from .plateau import Plateau, rate_leaves, with_rate
 from .state import PlainState, from_pure
 from .stopping import BestState, Stopping, resolve_monitor
-from .trees import each
+from .trees import each, fetch
 
 
 class FitLoop(PlainState):
@@ -93,6 +93,7 @@ class FitLoop(PlainState):
         most = lambda: cap if self.plateau is None else min(cap, self.plateau.calm() + 1)
         size = lambda first: blocks.size(most(), epoch_s, first, last, ends)
         ahead, run_ahead = None, False  # the next block, dispatched before this one's results
+        cpu = jax.default_backend() == "cpu"  # (how results are fetched: trees.fetch)
         epoch = self.epochs_done + 1
         start = time.perf_counter()
         try:
@@ -118,7 +119,7 @@ class FitLoop(PlainState):
                     # it starts from this block's state, which is kept (the rollback point)
                     ahead = self._run_block(block.state, following, size(following), x, y, fused)
                 # the block's one host sync
-                accs, val_acc, rates = jax.device_get((block.accs, val_acc, block.rates))
+                accs, val_acc, rates = fetch((block.accs, val_acc, block.rates), cpu)
                 seconds = (time.perf_counter() - t0) / block.n
                 measured = not self._epochs.compiling
                 stop = truncated = False
