@@ -2,6 +2,7 @@
 
     PYTHONPATH=$PWD .venv/bin/python bench/w3_host.py --base /tmp/base-w3host [--rounds 5]
     PYTHONPATH=$PWD .venv/bin/python bench/w3_host.py --fit [--epochs 2000]    # one process, one fit
+    PYTHONPATH=$PWD .venv/bin/python bench/w3_host.py --inprocess [--reps 5]   # levers, one process
 
 Each round starts one process with the base tree (`--base`, e.g. `git worktree add /tmp/base-w3host
 22f1ae5`) and one with this tree, the order alternating (ABBA...); each process trains W3
@@ -12,6 +13,11 @@ seconds (process_time: all threads) and wall seconds per epoch of epochs 2..N, m
 on_epoch_end callbacks as benchcommon counts, and a digest of the history and the final parameters
 (the same digest on both sides: the same numbers, bit for bit). Then min and median of both,
 their ratio, and the load (`uptime`).
+
+--inprocess: the same fits in one process, the levers undone one at a time and the order rotated:
+`new` (this tree), `no-donate` (NNCOMPILE_DONATE=0: the epoch's input kept intact, one epoch run
+ahead: runtime/donating.py), `old` (no-donate and jax.device_get for the epoch's results instead of
+runtime.trees.fetch: the host path of 22f1ae5). CPU and wall per epoch, min and median, digests.
 """
 
 from __future__ import annotations
@@ -73,6 +79,40 @@ def fit(epochs: int) -> dict:
     }
 
 
+def inprocess(epochs: int, reps: int) -> None:
+    """The levers of this tree's per-epoch path undone in one process, fits interleaved."""
+    import jax
+
+    from nncompile.runtime import fitloop, trees
+
+    def lever(name: str) -> None:
+        os.environ["NNCOMPILE_DONATE"] = "1" if name == "new" else "0"
+        fitloop.fetch = (lambda t, cpu: jax.device_get(t)) if name == "old" else trees.fetch
+
+    names = ["new", "no-donate", "old"]
+    rows: dict[str, list[dict]] = {n: [] for n in names}
+    for r in range(reps):
+        for name in names[r % 3 :] + names[: r % 3]:
+            lever(name)
+            res = fit(epochs)
+            rows[name].append(res)
+            print(
+                f"rep {r + 1} {name:9s} CPU {res['cpu_us']:7.1f} us/epoch  wall "
+                f"{res['wall_us']:7.1f} us/epoch  digest {res['digest']}  "
+                f"load {os.getloadavg()[0]:.2f}",
+                flush=True,
+            )
+    for name, values in rows.items():
+        cpu = sorted(v["cpu_us"] for v in values)
+        wall = sorted(v["wall_us"] for v in values)
+        print(
+            f"{name:9s} CPU us/epoch min {cpu[0]:.1f} median {statistics.median(cpu):.1f}  "
+            f"wall min {wall[0]:.1f} median {statistics.median(wall):.1f}"
+        )
+    same = {v["digest"] for values in rows.values() for v in values}
+    print("history and parameters bitwise equal:", "yes" if len(same) == 1 else f"NO {same}")
+
+
 def run(tree: str, epochs: int) -> dict:
     env = dict(os.environ, PYTHONPATH=tree, NNCOMPILE_FUSE="0", NNCOMPILE_CACHE="0")
     cmd = [sys.executable, str(HERE / "w3_host.py"), "--fit", "--epochs", str(epochs)]
@@ -86,7 +126,13 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=2000)
     ap.add_argument("--base", help="the old tree (a worktree of the base commit)")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--inprocess", action="store_true", help="levers undone in one process")
+    ap.add_argument("--reps", type=int, default=5)
     args = ap.parse_args()
+    if args.inprocess:
+        os.environ.update(NNCOMPILE_FUSE="0", NNCOMPILE_CACHE="0")
+        inprocess(args.epochs, args.reps)
+        return
     if args.fit:
         print(json.dumps(fit(args.epochs)))
         return
