@@ -1,8 +1,8 @@
-"""W3's per-epoch host path, one epoch per call (no fusion): old code against new, processes alternated.
+"""W3's per-epoch host path, one epoch per call (no fusion): old code against new.
 
     PYTHONPATH=$PWD .venv/bin/python bench/w3_host.py --base /tmp/base-w3host [--rounds 5]
-    PYTHONPATH=$PWD .venv/bin/python bench/w3_host.py --fit [--epochs 2000]    # one process, one fit
-    PYTHONPATH=$PWD .venv/bin/python bench/w3_host.py --inprocess [--reps 5]   # levers, one process
+    PYTHONPATH=$PWD .venv/bin/python bench/w3_host.py --fit [--epochs 2000]   # one fit, JSON
+    PYTHONPATH=$PWD .venv/bin/python bench/w3_host.py --inprocess [--reps 5]  # levers, one process
 
 Each round starts one process with the base tree (`--base`, e.g. `git worktree add /tmp/base-w3host
 22f1ae5`) and one with this tree, the order alternating (ABBA...); each process trains W3

@@ -115,8 +115,8 @@ class Compiled:
     input stays valid as the rollback point. With `chunked`, (lo, hi) are traced (one compilation
     for any range); otherwise they are static and the loop is a scan of known length. strategy
     "step": `step(state, acc, i, idx, x, y, epoch)`, one batch, the state donated. `eval` and
-    `predict` run the eval view of the model. `epoch_donated` (static bounds, one device; else None):
-    `epoch` with its state donated (runtime.fitloop: tiny epochs on a CPU).
+    `predict` run the eval view of the model. `epoch_donated` (static bounds, one device; else
+    None): `epoch` with its state donated (runtime.donating: tiny epochs on a CPU).
 
     `fuse` > 1 (strategy "scan" with static bounds): `epochs(state, first, n, x, y, idx, rest)` runs
     epochs first..first+n-1, n <= fuse, as a loop around `epoch`'s loop (runtime.blocks): idx

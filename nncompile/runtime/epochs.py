@@ -35,6 +35,7 @@ class Epochs(ChunkScheduler):
             # (a whole epoch of static bounds makes its accumulators inside the compiled loop)
             acc = self.acc.zero() if self.chunked else None
             fn = self.fns.epoch_donated if donate else self.fns.epoch
+            assert fn is not None
             call = lambda c, lo, hi: fn(c[0], c[1], epoch, x, y, idx, lo, hi, rest)
             ready = lambda c: c[1]["count"]
             state, _, packed = self.chunks(

@@ -129,12 +129,18 @@ class Keeper:
 
 def test_callbacks_reading_the_model_get_arrays_the_fit_does_not_donate(monkeypatch):
     a, b = Keeper(), Keeper()
-    donated, kept = train(monkeypatch, True, callbacks=[a]), train(monkeypatch, False, callbacks=[b])
+    donated, kept = (
+        train(monkeypatch, True, callbacks=[a]),
+        train(monkeypatch, False, callbacks=[b]),
+    )
     same_fit(donated, kept)
     assert calls(donated[0]) == (1, 0)
     for arrays, values, other in zip(a.arrays, a.values, b.values, strict=True):
         assert not any(x.is_deleted() for x in arrays)
-        assert all(np.array_equal(x, v) and np.array_equal(v, w) for x, v, w in zip(arrays, values, other, strict=True))
+        assert all(
+            np.array_equal(x, v) and np.array_equal(v, w)
+            for x, v, w in zip(arrays, values, other, strict=True)
+        )
 
 
 def test_a_plateau_lowering_the_rate_between_anchors_equal_without_donation(monkeypatch):
@@ -154,7 +160,10 @@ class ReadsState:
 
 @pytest.mark.parametrize(
     "extra, callbacks",
-    [("early_stopping: {monitor: loss, patience: 2, restore_best: true}", ()), ("", [ReadsState()])],
+    [
+        ("early_stopping: {monitor: loss, patience: 2, restore_best: true}", ()),
+        ("", [ReadsState()]),
+    ],
 )
 def test_no_donation_with_restore_best_or_callbacks_reading_older_states(
     monkeypatch, extra, callbacks
