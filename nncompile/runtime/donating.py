@@ -8,12 +8,15 @@ whose epochs run one call each (no fused blocks, static bounds, one device) ther
 state to each epoch instead, when nothing needs an older state than the latest (no `restore_best`,
 no callback that declares `reads_state`, such as checkpoints):
 * no epoch runs ahead: when a callback runs, the latest state is not yet given to the next call;
-* the model a callback reads holds copies (FitLoop._sync), never arrays the fit will donate;
-* every ANCHOR_EPOCHS epochs the fit keeps a copy of its state (an `Anchor`); the state before a
-  non-finite epoch, or at the last completed epoch when a Ctrl-C lost it (interrupted while an
-  epoch ran), is computed again from there by the same compiled epoch (XLA:CPU runs a program the
-  same way every time: the same numbers, bit for bit), at most ANCHOR_EPOCHS epochs. The anchor is
-  taken again after anything but an epoch changed the state (a plateau's lower rate, unfreezing).
+* the model a callback reads holds copies (FitLoop._sync), never arrays the fit will donate (the
+  model object's own arrays are donated by the first epoch; `trainer.model` syncs it first);
+* every ANCHOR_EPOCHS epochs the fit keeps a copy of its state (an `Anchor`: on the host, so the
+  first epoch's time holds no compiled copy, or on the device when the state holds PRNG keys); the
+  state before a non-finite epoch, or at the last completed epoch when a Ctrl-C lost it
+  (interrupted while an epoch ran), is computed again from there by the same compiled epoch
+  (XLA:CPU runs a program the same way every time: the same numbers, bit for bit), at most
+  ANCHOR_EPOCHS epochs. The anchor is taken again after anything but an epoch changed the state (a
+  plateau's lower rate, unfreezing).
 `NNCOMPILE_DONATE=0` keeps the intact-input path (one epoch run ahead).
 """
 
@@ -22,6 +25,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from typing import Any
+
+import jax
+import numpy as np
 
 # The most epochs between two kept copies of the state (and so the most a rollback runs again)
 ANCHOR_EPOCHS = 64
@@ -40,7 +46,8 @@ def deleted(state: Any) -> bool:
 class Anchor:
     """A copy of the state at the end of epoch `epoch`, and the epochs run again from it.
 
-    `copy(state)`: a copy the fit never donates; `run(state, e)`: epoch e from `state` (consumed),
+    `copy(state)`: new device arrays of a state (device or host arrays; compiled: called in the
+    first epoch only for states with PRNG keys); `run(state, e)`: epoch e from `state` (consumed),
     the state after it."""
 
     def __init__(self, copy: Callable[[Any], Any], run: Callable[[Any, int], Any]):
@@ -52,7 +59,7 @@ class Anchor:
         """Before epoch done + 1 consumes `state` (the state at the end of epoch `done`): a copy of
         it when there is no anchor or the anchor is ANCHOR_EPOCHS epochs old."""
         if self.epoch is None or done - self.epoch >= ANCHOR_EPOCHS:
-            self.epoch, self.state = done, self.copy(state)
+            self.epoch, self.state = done, host_copy(state) or self.copy(state)
 
     def drop(self) -> None:
         """The state changed outside an epoch: the next `keep` copies it."""
@@ -65,3 +72,10 @@ class Anchor:
         for e in range(self.epoch + 1, epoch + 1):
             state = self.run(state, e)
         return state
+
+
+def host_copy(state: list) -> list | None:
+    """numpy copies of a flat state's arrays, or None when it holds PRNG keys (no numpy form)."""
+    if any(jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key) for a in state):
+        return None
+    return [np.array(a) for a in state]

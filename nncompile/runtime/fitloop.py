@@ -106,8 +106,6 @@ class FitLoop(PlainState):
             and donating.wanted()
         )
         anchor = donating.Anchor(self._fns.copy, lambda s, e: self._run_epoch(s, e, x, y, True)[0])
-        own = self._fns.copy if dons else lambda s: s  # (the model's own arrays are not donated)
-        state = own(state)
         epoch = self.epochs_done + 1
         start = time.perf_counter()
         try:
@@ -115,7 +113,7 @@ class FitLoop(PlainState):
                 t0 = time.perf_counter()
                 if self.freeze.due(epoch):
                     # (a block run ahead used the frozen optimizer)
-                    state, ahead = own(self._unfreeze(state)), None
+                    state, ahead = self._unfreeze(state), None
                     anchor.drop()
                 # the state before this epoch: "step" donates `state`, so keep a copy
                 snapshot = self._fns.copy(state) if donates else state
