@@ -79,3 +79,8 @@ def host_copy(state: list) -> list | None:
     if any(jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key) for a in state):
         return None
     return [np.array(a) for a in state]
+
+
+def distinct(state: list, copy: Callable[[Any], Any]) -> list:
+    """`state`, or `copy(state)` when an array appears in it twice (unfreezing can share one)."""
+    return copy(state) if len({id(a) for a in state}) < len(state) else state

@@ -106,6 +106,9 @@ class FitLoop(PlainState):
             and donating.wanted()
         )
         anchor = donating.Anchor(self._fns.copy, lambda s, e: self._run_epoch(s, e, x, y, True)[0])
+        # (an array twice in the state cannot be donated twice: such a state is copied)
+        own = (lambda s: donating.distinct(s, self._fns.copy)) if dons else (lambda s: s)
+        state = own(state)
         epoch = self.epochs_done + 1
         start = time.perf_counter()
         try:
@@ -113,7 +116,7 @@ class FitLoop(PlainState):
                 t0 = time.perf_counter()
                 if self.freeze.due(epoch):
                     # (a block run ahead used the frozen optimizer)
-                    state, ahead = self._unfreeze(state), None
+                    state, ahead = own(self._unfreeze(state)), None
                     anchor.drop()
                 # the state before this epoch: "step" donates `state`, so keep a copy
                 snapshot = self._fns.copy(state) if donates else state
