@@ -130,7 +130,8 @@ class Compiled:
     input stays valid as the rollback point. With `chunked`, (lo, hi) are traced (one compilation
     for any range); otherwise they are static and the loop is a scan of known length. strategy
     "step": `step(state, acc, i, idx, x, y, epoch)`, one batch, the state donated. `eval` and
-    `predict` run the eval view of the model.
+    `predict` run the eval view of the model. `epoch_donated` (static bounds, one device; else
+    None): `epoch` with its state donated (runtime.donating: tiny epochs on a CPU).
 
     `fuse` > 1 (strategy "scan" with static bounds): `epochs(state, first, n, x, y, idx, rest)` runs
     epochs first..first+n-1, n <= fuse, as a loop around `epoch`'s loop (runtime.blocks): idx
@@ -197,6 +198,7 @@ class Compiled:
             w = weights.get("sample_weight")
             return (keep(leaves) if on_mesh else leaves), add(accs, loss, outputs, yb, i, added, w)
 
+        self.epoch_donated = None
         if strategy == "scan":
 
             def epoch_fn(state, accs, epoch, x, y, idx, lo, hi, rest):
@@ -226,6 +228,10 @@ class Compiled:
                 return state, accs, acc.pack(accs)
 
             self.epoch = jit(epoch_fn) if chunked else jit(epoch_fn, static_argnums=(6, 7))
+            # the same epoch consuming its input state (runtime.fitloop's donating fits: XLA then
+            # runs the loop in the state's own buffers; not compiled unless called)
+            if plain:
+                self.epoch_donated = jit(epoch_fn, static_argnums=(6, 7), donate_argnums=0)
 
             def epochs_fn(state, first, n, x, y, idx, rest):
                 """Epochs first..first+n-1, each exactly `epoch_fn`'s loop (same numbers)."""

@@ -26,14 +26,17 @@ class Epochs(ChunkScheduler):
         self.fns, self.acc, self.batching = fns, fns.acc, fns.batching
         self.seed, self.strategy = fns.seed, fns.strategy
 
-    def run(self, state, epoch: int, x, y, hooks: list, trainer, chunk_s: float):
+    def run(self, state, epoch: int, x, y, hooks: list, trainer, chunk_s: float, donate=False):
         """Train epoch `epoch` from `state`: (state, accumulators), both still on the device (packed
-        for strategy "scan"). `hooks` get `on_step_end(trainer, epoch, step, steps)`."""
+        for strategy "scan"). `hooks` get `on_step_end(trainer, epoch, step, steps)`. `donate`:
+        through `fns.epoch_donated` (`state` is consumed)."""
         idx, rest = epoch_order(self.batching, self.seed, epoch)
         if self.strategy == "scan":
             # (a whole epoch of static bounds makes its accumulators inside the compiled loop)
             acc = self.acc.zero() if self.chunked else None
-            call = lambda c, lo, hi: self.fns.epoch(c[0], c[1], epoch, x, y, idx, lo, hi, rest)
+            fn = self.fns.epoch_donated if donate else self.fns.epoch
+            assert fn is not None
+            call = lambda c, lo, hi: fn(c[0], c[1], epoch, x, y, idx, lo, hi, rest)
             ready = lambda c: c[1]["count"]
             state, _, packed = self.chunks(
                 (state, acc, None), call, ready, hooks, trainer, epoch, chunk_s

@@ -22,7 +22,7 @@ import numpy as np
 from flax import nnx
 
 from ..runconfig import RunConfig
-from . import autotune, blocks, jaxcache
+from . import autotune, blocks, donating, jaxcache
 from . import metrics as M
 from .batches import Batching
 from .compiled import Accumulators
@@ -33,7 +33,7 @@ from .plateau import Plateau, rate_leaves, with_rate
 from .sampleweight import Weighted
 from .state import PlainState, from_pure
 from .stopping import BestState, Stopping, resolve_monitor
-from .trees import each
+from .trees import each, fetch
 
 
 class FitLoop(PlainState):
@@ -63,11 +63,12 @@ class FitLoop(PlainState):
     _pending: list | None
     sample_weights: dict[str, np.ndarray]  # each split's example weights (runtime.sampleweight)
     _resume: Resume | None
+    _donating = False  # a fit is donating its state to its epochs (runtime.donating)
 
     def unfreeze(self) -> None:  # Trainer's
         raise NotImplementedError
 
-    def _run_epoch(self, state, epoch: int, x, y):  # Trainer's: one epoch (runtime.epochs)
+    def _run_epoch(self, state, epoch: int, x, y, donate: bool = False):  # Trainer's (epochs.py)
         raise NotImplementedError
 
     def _fit(self, ahead_below: float) -> History:
@@ -95,6 +96,21 @@ class FitLoop(PlainState):
         most = lambda: cap if self.plateau is None else min(cap, self.plateau.calm() + 1)
         size = lambda first: blocks.size(most(), epoch_s, first, last, ends)
         ahead, run_ahead = None, False  # the next block, dispatched before this one's results
+        cpu = jax.default_backend() == "cpu"  # (how results are fetched: trees.fetch)
+        # tiny epochs on a CPU consume their input state (runtime.donating)
+        self._donating = dons = (
+            cpu
+            and not fused
+            and not donates
+            and not best.enabled
+            and not readers
+            and self._fns.epoch_donated is not None
+            and donating.wanted()
+        )
+        anchor = donating.Anchor(self._fns.copy, lambda s, e: self._run_epoch(s, e, x, y, True)[0])
+        # (an array twice in the state cannot be donated twice: such a state is copied)
+        own = (lambda s: donating.distinct(s, self._fns.copy)) if dons else (lambda s: s)
+        state = own(state)
         epoch = self.epochs_done + 1
         start = time.perf_counter()
         try:
@@ -102,14 +118,17 @@ class FitLoop(PlainState):
                 t0 = time.perf_counter()
                 if self.freeze.due(epoch):
                     # (a block run ahead used the frozen optimizer)
-                    state, ahead = self._unfreeze(state), None
+                    state, ahead = own(self._unfreeze(state)), None
+                    anchor.drop()
                 # the state before this epoch: "step" donates `state`, so keep a copy
                 snapshot = self._fns.copy(state) if donates else state
                 good = self._pending = snapshot
+                if dons:
+                    anchor.keep(epoch - 1, state)
                 if ahead is not None:
                     block, ahead = ahead, None
                 else:
-                    block = self._run_block(state, epoch, size(epoch), x, y, fused)
+                    block = self._run_block(state, epoch, size(epoch), x, y, fused, dons)
                     block.start = snapshot
                 val_acc = None
                 if val is not None:
@@ -120,7 +139,7 @@ class FitLoop(PlainState):
                     # it starts from this block's state, which is kept (the rollback point)
                     ahead = self._run_block(block.state, following, size(following), x, y, fused)
                 # the block's one host sync
-                accs, val_acc, rates = jax.device_get((block.accs, val_acc, block.rates))
+                accs, val_acc, rates = fetch((block.accs, val_acc, block.rates), cpu)
                 seconds = (time.perf_counter() - t0) / block.n
                 measured = not self._epochs.compiling
                 stop = truncated = False
@@ -133,19 +152,22 @@ class FitLoop(PlainState):
                         acc, lr = accs[k], None if rates is None else rates[k]
                     acc = self._acc.unpack(acc)
                     if not np.isfinite(acc["loss"]):
-                        state, nonfinite, stop = block.after(k - 1), True, True
+                        before = anchor.state_at(epoch - 1) if dons else block.after(k - 1)
+                        state, nonfinite, stop = before, True, True
                         reason = nonfinite_reason(acc, epoch, self.batching.updates)
                         history.stopped(StopReason.NONFINITE, reason)
                         break
                     logs = self._logs(epoch, acc, val_acc, lr, seconds)
                     # a rate lowered at this epoch's end must reach the next epoch: no run-ahead
-                    run_ahead = not donates and logs["seconds"] < ahead_below and not self.plateau
+                    run_ahead = not (donates or dons) and logs["seconds"] < ahead_below
+                    run_ahead = run_ahead and not self.plateau
                     state = block.after(k)
                     if self.plateau is not None and (new := self.plateau.update(logs, logs["lr"])):
                         leaves = rate_leaves(self._layout.treedef)
                         state = with_rate(blocks.concrete(state), leaves, new)
                         self.log(f"epoch {epoch}: {self.plateau.reason(logs['lr'], new)}")
                         truncated = k < block.n - 1  # the block's later epochs ran at the old rate
+                        anchor.drop()
                     good = state
                     history.epochs.append(logs)
                     self.epochs_done = epoch
@@ -181,20 +203,25 @@ class FitLoop(PlainState):
                     f"restored the state of epoch {history.best_epoch} (best {history.monitor})"
                 )
         except KeyboardInterrupt:
-            state = good
+            # (a donating fit interrupted while an epoch ran: its input is gone)
+            lost = dons and donating.deleted(good)
+            state = anchor.state_at(self.epochs_done) if lost else good
             history.stopped(StopReason.INTERRUPTED, "interrupted")
+        finally:
+            self._donating = False
         history.seconds = time.perf_counter() - start
         self._pending = state
         self._sync()
         notify(self.callbacks, "on_fit_end", self, history)
         return history
 
-    def _run_block(self, state, first: int, n: int, x, y, fused: bool) -> blocks.Block:
+    def _run_block(self, state, first, n, x, y, fused: bool, donate=False) -> blocks.Block:
         """Epochs first..first+n-1 from `state`: one call of the fused program, or (n = 1) the
-        trainer's epoch (runtime.epochs; its rate read from the state it ends with)."""
+        trainer's epoch (runtime.epochs; its rate read from the state it ends with; `donate`:
+        consuming `state`)."""
         if fused:
             return self._epochs.block(state, first, n, x, y)
-        new, acc = self._run_epoch(state, first, x, y)
+        new, acc = self._run_epoch(state, first, x, y, donate)
         # (read from the flat state: rebuilding the nnx.State costs tiny epochs ~20%)
         lr = None if self._lr_leaf is None else new[self._lr_leaf]
         return blocks.Block(state, first, 1, new, acc, lr)
@@ -262,6 +289,8 @@ class FitLoop(PlainState):
     def _sync(self) -> None:
         if self._pending is not None:
             leaves = blocks.concrete(self._pending)
+            if self._donating:  # (the fit donates these arrays to its next epoch: the model's
+                leaves = self._fns.copy(leaves)  # are copies)
             nnx.update((self._model, self._optimizer), self._layout.unflatten(leaves))
             self._pending = None
 

@@ -291,6 +291,8 @@ class Trainer(FitLoop):
         )
         self.log(f"epoch {self.epochs_done + 1}: unfroze {', '.join(self.freeze.layers)}")
 
-    def _run_epoch(self, state, epoch: int, x, y):
-        """One epoch (runtime.epochs): chunks of about CHUNK_S seconds if callbacks watch steps."""
-        return self._epochs.run(state, epoch, x, y, step_hooks(self.callbacks), self, CHUNK_S)
+    def _run_epoch(self, state, epoch: int, x, y, donate: bool = False):
+        """One epoch (runtime.epochs): chunks of about CHUNK_S seconds if callbacks watch steps;
+        `donate`: consuming `state` (runtime.fitloop)."""
+        hooks = step_hooks(self.callbacks)
+        return self._epochs.run(state, epoch, x, y, hooks, self, CHUNK_S, donate)

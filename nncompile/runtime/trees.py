@@ -45,3 +45,11 @@ def concat(parts: list) -> Any:
 def first(v: Any) -> np.ndarray:
     """The array, or the first array of a dict (for what every array shares: the row count)."""
     return next(iter(v.values())) if isinstance(v, Mapping) else v
+
+
+def fetch(tree: Any, cpu: bool) -> Any:
+    """The device arrays of `tree` as host numpy arrays (None leaves kept): on a CPU backend
+    `np.array` of each (a copy of the buffer), elsewhere `jax.device_get` (all transfers started,
+    then waited for). On XLA:CPU, device_get's asynchronous copies cost ~35 us CPU and ~80 us wall
+    more than np.array for two scalars: a quarter of a tiny epoch (W3)."""
+    return jax.tree.map(np.array, tree) if cpu else jax.device_get(tree)
