@@ -199,3 +199,31 @@ def test_an_archive_without_targets_is_refused_for_a_loss_that_reads_them(folder
             "block for a reconstruction",
         )
     ]
+
+
+def test_an_archive_with_too_few_rows_for_one_window(folder):
+    np.savez(folder / "short.npz", x=RNG.normal(size=(5, 3)), y=RNG.normal(size=(5,)))
+    assert diagnose(folder, 'npz("short.npz")', LAST_STATE + "dense(1)") == [
+        (
+            1,
+            "data d has 5 rows (short.npz, array 'x'), too few for one window: length 5 with "
+            "horizon 1 needs 6",
+            "use more data or a smaller windows.length",
+        )
+    ]
+    np.savez(folder / "short.npz", x=RNG.normal(size=(6, 3)), y=RNG.normal(size=(6,)))
+    assert diagnose(folder, 'npz("short.npz")', LAST_STATE + "dense(1)") == [
+        (
+            1,
+            "data d has 6 rows (short.npz, array 'x'): 1 window(s) of length 5 (horizon 1, "
+            "stride 1), too few for the 2 splits train, val",
+            "use more data, shorter windows or a smaller stride, or fewer splits",
+        )
+    ]
+    np.savez(folder / "short.npz", x=RNG.normal(size=(7, 3)), y=RNG.normal(size=(7,)))
+    assert diagnose(folder, 'npz("short.npz")', LAST_STATE + "dense(1)") == []
+    strided = diagnose(folder, 'npz("short.npz")', LAST_STATE + "dense(1)", windows=", stride: 2")
+    assert [m for _, m, _ in strided] == [
+        "data d has 7 rows (short.npz, array 'x'): 1 window(s) of length 5 (horizon 1, stride "
+        "2), too few for the 2 splits train, val"
+    ]

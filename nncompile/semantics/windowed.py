@@ -22,9 +22,12 @@ RECURRENT = "the last recurrent layer"
 
 
 def check_windowed(train: ir.Train, out: Collector) -> None:
-    """A windowed source's targets per window against the one output's loss."""
+    """A windowed source's rows (enough for one window) and targets per window against the one
+    output's loss."""
     data, model = train.data, train.model
     w = data.props.windows
+    if w is not None and not _enough_rows(data, w, out):
+        return
     if w is None or model is None or len(model.outputs) != 1 or data.props.target == "input":
         return
     loss = train.output_losses().get(model.outputs[0].name)
@@ -43,6 +46,40 @@ def check_windowed(train: ir.Train, out: Collector) -> None:
         _classes(train, loss, output, example, per_row, origin, out)
     elif task == "regression" and ids is not True:
         _values(train, loss, output, example, per_row, origin, out)
+
+
+def _enough_rows(data: ir.Data, w: Any, out: Collector) -> bool:
+    """An npz archive's rows (its `x` header) hold at least one window, and a window for each
+    split (windows are split in time order)."""
+    p: Any = data.props.source.params
+    if data.props.source.name != "npz" or not isinstance(p.x, str):
+        return True
+    h = (npz_arrays(p, data.base_dir) or {}).get(p.x)
+    if h is None:
+        return True
+    rows, need = h.shape[0], w.length + w.horizon
+    where = f"data {data.name} has {rows} rows ({p.path}, array {p.x!r})"
+    if rows < need:
+        out.error(
+            D.DATA_MODEL,
+            f"{where}, too few for one window: length {w.length} with horizon {w.horizon} "
+            f"needs {need}",
+            data.props.source.span,
+            "use more data or a smaller windows.length",
+        )
+        return False
+    windows = len(range(0, rows - need + 1, w.stride))
+    splits = list(data.props.split)
+    if windows < len(splits):
+        out.error(
+            D.DATA_MODEL,
+            f"{where}: {windows} window(s) of length {w.length} (horizon {w.horizon}, stride "
+            f"{w.stride}), too few for the {len(splits)} splits {', '.join(splits)}",
+            data.props.source.span,
+            "use more data, shorter windows or a smaller stride, or fewer splits",
+        )
+        return False
+    return True
 
 
 def _row_target(data: ir.Data) -> tuple[Shape, bool | None, str] | None:
