@@ -115,6 +115,10 @@ def report(
                 or did_you_mean(symbol.id, names())
                 or "define it with `let` or use a literal value",
             )
+        elif err["loc"] and err["loc"][-1] == "[key]":  # a dict's key, not its value
+            at = spans.get((*loc[:-1], str(loc[-1]), KEY), span)  # (pydantic's `-1` for "-1")
+            message, hint = _key_problem(loc, err, owner)
+            out.error(D.BAD_VALUE, message, at, hint)
         else:
             msg = err["msg"]
             if msg.startswith("Value error, "):
@@ -139,6 +143,29 @@ def report(
             out.error(D.BAD_VALUE, f"invalid {subject}: {msg}", span, hint)
 
 
+# what the keys of a dict field with integer keys are, and an example of the dict
+KEYS = {"class_weight": ("class ids", "class_weight: {0: 1.0, 1: 5.0}")}
+
+
+def _key_problem(loc: tuple, err: Mapping[str, Any], owner: str) -> tuple[str, str | None]:
+    """A dict key pydantic refused (`class_weight: {1.5: 2.0}`), in the words of what the keys
+    are (not the generic hint about `/` and `//` of a whole-number value)."""
+    key, field = err.get("input", loc[-1]), ".".join(map(str, loc[:-1]))
+    meaning, example = KEYS.get(field, ("whole numbers", None))
+    low = err.get("ctx", {}).get("ge")
+    shown = f'"{key}"' if isinstance(key, str) else _describe(key)
+    rule = f"whole numbers from {low}" if low is not None else "whole numbers"
+    message = f"invalid key {shown} in {field} of {owner}: its keys are {meaning}, {rule}"
+    if low is not None:
+        return message, f"{meaning} start at {low}"
+    if isinstance(key, float) and key.is_integer():
+        return message, f"write the key as {int(key)}"
+    if example is None:
+        return message, None
+    text = " (text labels are numbered from 0 in sorted order)" if isinstance(key, str) else ""
+    return message, f"key each weight by its class id{text}: {example}"
+
+
 def _strip_union_tags(loc: tuple) -> tuple:
     """pydantic puts the union member ('int', 'list[int]', 'constrained-int') into locs."""
     return tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in _TYPE_TAGS)))
@@ -160,6 +187,8 @@ def _lookup(spans: dict, loc: tuple, default: Span) -> Span:
     for n in range(len(loc), -1, -1):
         if loc[:n] in spans:
             return spans[loc[:n]]
+        if n and isinstance(loc[n - 1], int) and (*loc[: n - 1], str(loc[n - 1])) in spans:
+            return spans[(*loc[: n - 1], str(loc[n - 1]))]  # a numeric dict key, as written
     return default
 
 
