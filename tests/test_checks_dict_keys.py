@@ -59,7 +59,7 @@ def test_a_bad_weight_is_reported_at_the_weight():
             "E300",
             4,
             27,
-            "invalid class_weight.1 of train block 'main': input should be greater than 0, got -2",
+            "invalid class_weight.1 of train block 'main': must be greater than 0, got -2",
             None,
         )
     ]

@@ -124,6 +124,8 @@ def report(
             if msg.startswith("Value error, "):
                 msg = msg[len("Value error, ") :]
             msg = msg[0].lower() + msg[1:]
+            if msg.startswith("input should be "):  # (a layer's `input` is another thing)
+                msg = "must be " + msg[len("input should be ") :]
             subject = f"{field_name} of {owner}" if loc else owner
             hint = None
             if err["type"] == "too_short" and "min_length" in err.get("ctx", {}):
