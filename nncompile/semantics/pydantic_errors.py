@@ -140,6 +140,12 @@ def report(
                     hint = f"remove the quotes: {err['input']}"
                 if isinstance(err.get("input"), float) and err["type"].startswith("int_"):
                     hint = "`/` gives a float even for whole numbers: use `//` (7 // 2 = 3)"
+                if isinstance(err.get("input"), list) and err["type"] in _NUMBERS:
+                    hint = (
+                        "give one value; to try several, name it (`let n = ...`, then n here) "
+                        f"and sweep over it: `sweep {{ grid: {{n: {_listed(err['input'])}}} }}`"
+                    )
+            hint = getattr(err.get("ctx", {}).get("error"), "hint", None) or hint
             if err["type"] == "literal_error" and isinstance(err.get("input"), str):
                 hint = did_you_mean(err["input"], _literal_options(err))
             out.error(D.BAD_VALUE, f"invalid {subject}: {msg}", span, hint)
@@ -199,6 +205,14 @@ def _literal_options(err: Mapping[str, Any]) -> list[str]:
     return [
         part.strip(" '") for part in expected.replace(" or ", ",").split(",") if part.strip(" '")
     ]
+
+
+_NUMBERS = {"int_type", "float_type"}
+
+
+def _listed(values: list) -> str:
+    shown = ", ".join(_describe(v) if not isinstance(v, str) else v for v in values[:6])
+    return f"[{shown}{', ...' if len(values) > 6 else ''}]"
 
 
 _COMPARISONS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
