@@ -36,6 +36,11 @@ def hint_of(text: str) -> tuple[str, str | None]:
             "arguments go in parentheses: dense(64)",
         ),
         (
+            'data d {\n  source: sklearn "digits"\n}\n',
+            'unexpected string "digits"',
+            'arguments go in parentheses: sklearn("digits")',
+        ),
+        (
             MODEL.replace("LINE", "dense(32, activation relu)"),
             "unexpected name relu",
             "keyword arguments are written key=value: activation=relu",

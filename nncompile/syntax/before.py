@@ -38,8 +38,9 @@ def before(source: Source, token: Token, accepts, opener) -> str | None:
     if opener[0] != "{" or block is None:
         return None  # (in a dict or a list: the expected tokens say it)
     value = _ONE_VALUE.search(prefix)
+    call = called is not None and "LPAR" in accepts and not called[1][0].isdigit()
+    if call and (token.type in ("NUMBER", "STRING") or value is None):  # (`sklearn "digits"`)
+        return f"arguments go in parentheses: {called[1]}({token.value})"
     if value is not None:
         return f"`{value[1]}` takes one value: remove the extra one (a list is written [a, b])"
-    if called is not None and "LPAR" in accepts:
-        return f"arguments go in parentheses: {called[1]}({token.value})"
     return None
