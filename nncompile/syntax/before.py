@@ -39,8 +39,8 @@ def before(source: Source, token: Token, accepts, opener) -> str | None:
         return None  # (in a dict or a list: the expected tokens say it)
     value = _ONE_VALUE.search(prefix)
     call = called is not None and "LPAR" in accepts and not called[1][0].isdigit()
-    if call and (token.type in ("NUMBER", "STRING") or value is None):  # (`sklearn "digits"`)
-        return f"arguments go in parentheses: {called[1]}({token.value})"
+    if called is not None and call and (token.type in ("NUMBER", "STRING") or value is None):
+        return f"arguments go in parentheses: {called[1]}({token.value})"  # (`sklearn "digits"`)
     if value is not None:
         return f"`{value[1]}` takes one value: remove the extra one (a list is written [a, b])"
     return None
