@@ -4,7 +4,7 @@ compiled with XLA:CPU's default MLIR fusion emitters and with its elemental emit
 
     .venv/bin/python bench/emitters.py [--reps 3] [--out bench/results/emitters.md]
 
-Behind the plan's `compiler_options` decision (nncompile/plan.py): convolutional programs without
+Behind the plan's `compiler_options` decision (nncompile/plan/): convolutional programs without
 capsules take the elemental emitters. Per run: trace + lower, XLA compile, and the median of 6
 steady-state epochs (whole-epoch calls of the runtime's compiled epoch loop), compilation cache off.
 """

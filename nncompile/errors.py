@@ -15,6 +15,15 @@ class NncompileError(Exception):
         return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
 
 
+class HintedValueError(ValueError):
+    """A validator's refusal (pydantic turns a ValueError into a validation error) with a hint,
+    which `check` shows under the message."""
+
+    def __init__(self, message: str, hint: str):
+        super().__init__(message)
+        self.hint = hint
+
+
 class DataError(NncompileError):
     """A data source cannot be read or does not fit the spec (missing file, NaN, wrong shape...)."""
 

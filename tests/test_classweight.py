@@ -82,7 +82,7 @@ def test_weights_must_be_positive():
     d = one(spec("{0: 1.0, 1: 0}"))
     assert d.code == "E300" and "greater than 0" in d.message, d.message
     d = one(spec("{-1: 2.0}"))
-    assert d.code == "E300" and "greater than or equal to 0" in d.message, d.message
+    assert d.code == "E300" and "keys are class ids, whole numbers from 0" in d.message
 
 
 def test_a_regression_loss_is_refused():

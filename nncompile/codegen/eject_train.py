@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..errors import NncompileError
 from ..expr import Snippet, in_order, render
+from ..registry.balanced import BALANCED
 from ..registry.metric_snippets import NP_CLASS_IDS, NP_ERRORS
 from ..registry.metrics import METRICS
 from ..runconfig import RunConfig
@@ -143,23 +144,6 @@ RESTORE = """    if best_model is not None and best_epoch != epoch:
         model = best_model
         print(f"restored the state of epoch {best_epoch} (best {MONITOR})")
 """
-
-
-BALANCED = Snippet(
-    "balanced_class_weight",
-    '''
-def balanced_class_weight(y):
-    """One weight per class id: n / (classes present * count), as nncompile's runtime computes it
-    (runtime/classweight.py); one-hot rows are counted by their largest entry."""
-    y = np.asarray(y)
-    one_hot = np.issubdtype(y.dtype, np.floating) and y.ndim >= 2 and y.shape[-1] > 1
-    ids = y.argmax(-1).ravel() if one_hot else np.rint(y).astype(np.int64).ravel()
-    counts = np.bincount(ids, minlength=y.shape[-1] if one_hot else 0)
-    present = counts > 0
-    weights = np.where(present, ids.size / (present.sum() * np.maximum(counts, 1)), 1.0)
-    return tuple(float(w) for w in weights)
-''',
-)
 
 
 def train_py(title: str, spec: str, config: RunConfig, requires: tuple[str, ...]) -> str:

@@ -1,7 +1,7 @@
 """Measured choices: the first fit of a program shape on a machine times the candidate strategies
 for a few steps and records the winner next to the compilation cache; later fits read it.
 
-The plan's rules (nncompile/plan.py: an epoch as one compiled loop, convolutions through
+The plan's rules (nncompile/plan/: an epoch as one compiled loop, convolutions through
 canonical_conv on CPU) were measured on one machine under one load. Where they may lose (a
 convolutional program on a loaded CPU ran its steps faster one call at a time with XLA's native
 convolution), the runtime can measure instead of assume:

@@ -345,12 +345,12 @@ def _names_in_model(train: ir.Train, model: ir.Model, out: Collector, where) -> 
         ("freeze", train.props.freeze),
         ("init", (getattr(init.params, "layers", None) or []) if init is not None else []),
     ):
-        for name in listed:
+        for i, name in enumerate(listed):
             if name not in names:
                 out.error(
                     D.TRANSFER,
                     f"{key} names '{name}', which is not a layer with parameters of "
                     f"model {model.name}",
-                    where(key),
+                    train.property_spans.get(f"{key}.{i}") or where(key),  # (the name listed)
                     D.did_you_mean(name, names) or f"its layers are {D.one_of(names)}",
                 )

@@ -1,8 +1,9 @@
 """The headers of a train block's data files (read by registry.datafiles, never their data) against
 its model and losses: targets of the number of values per example each loss reads (class ids one
 per example or one per output step, regression targets one per output value), targets that are
-missing, and csv column groups against the inputs they feed. What the data block alone shows (an
-array or a column that is not there, object arrays, lengths) is reported at the data block."""
+missing, and csv column groups against the inputs they feed (windowed data: semantics.windowed).
+What the data block alone shows (an array or a column that is not there, object arrays, lengths)
+is reported at the data block."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ..registry.losses import LOSSES
 from ..registry.sources import SOURCES
 from ..shapes import fmt
 from . import ir
+from .windowed import check_windowed
 
 Shape = tuple[int, ...]
 
@@ -26,13 +28,13 @@ def check_data_files(train: ir.Train, out: Collector, where) -> None:
     if data.given:  # arrays given to fit(): checked when they are given
         return
     _label_properties(data, out)
-    if model is None or data.props.windows is not None:
-        return  # (windows make examples of rows: their targets are the runtime's)
     source = data.props.source
-    if SOURCES[source.name].check_files(source.params, data.base_dir):
+    if model is None or SOURCES[source.name].check_files(source.params, data.base_dir):
         return  # (reported at the data block)
     if source.name == "npz":
         _npz(train, model, source.params, out)
+    elif data.props.windows is not None:  # windows make examples of rows
+        check_windowed(train, out)
     elif source.name == "csv":
         _csv(train, model, source.params, out)
 
@@ -81,16 +83,36 @@ def _npz(train: ir.Train, model: ir.Model, p: Any, out: Collector) -> None:
                 "the data block for a reconstruction",
             )
         return
+    if train.data.props.windows is not None:  # windows make examples of rows
+        check_windowed(train, out)
+        return
     if isinstance(p.y, str) and len(model.outputs) == 1:
         h = headers.get(p.y)
         loss = losses.get(model.outputs[0].name)
-        if h is not None and loss is not None:
-            _targets(train, model.outputs[0], loss, p.y, h.example, h.ids, out)
+        if h is None or loss is None:
+            return
+        if named and not h.ids and _float_class_ids(train, loss, p.y, out):
+            return  # (not named: the source's task, a float `y`, refuses the loss)
+        _targets(train, model.outputs[0], loss, p.y, h.example, h.ids, out)
     elif isinstance(p.y, list):
         for t in model.outputs:
             h, loss = headers.get(t.name), losses.get(t.name)
             if h is not None and loss is not None and h.ids:  # (float ones: semantics.several)
                 _targets(train, t, loss, t.name, h.example, True, out)
+
+
+def _float_class_ids(train: ir.Train, loss: Ref, array: str, out: Collector) -> bool:
+    """A classification loss reading a named float array (the loader would refuse its values)."""
+    if LOSSES[loss.name].task != "classification" or train.data.props.one_hot:
+        return False
+    out.error(
+        D.LOSS_OUTPUT,
+        f"{loss.name} needs class ids, but array {array!r} of data {train.data.name} holds floats",
+        loss.span,
+        "store class ids as integers (np.savez(..., y=y.astype(int)); one-hot rows: "
+        "y.argmax(-1)), or use mse",
+    )
+    return True
 
 
 def _csv(train: ir.Train, model: ir.Model, p: Any, out: Collector) -> None:

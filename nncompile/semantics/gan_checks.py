@@ -112,11 +112,15 @@ def _condition(train: ir.Train, out: Collector, span) -> bool:
             continue
         if one_hot and classes in (None, label.shape[0]):
             continue
-        want = f"int[1] or [{classes}]" if classes else "int[1] or [classes]"
+        why = (
+            f"but data {train.data.name} has {classes} classes"
+            if one_hot and classes
+            else "which is not the shape of a class label"
+        )
         out.error(
             D.GAN_SHAPES,
-            f"{model.name}'s label input {label.name} is "
-            f"{'int' * (label.dtype != 'float32')}{fmt(label.shape)}; a class label is {want}",
+            f"{model.name} takes the class label as input {label.name}: "
+            f"{'int' * (label.dtype != 'float32')}{fmt(label.shape)}, {why}",
             model.span,
             f"declare `input {label.name}: int[1]` (then embed it) or `input {label.name}: "
             f"[{classes or 'K'}]` (one-hot)",

@@ -115,11 +115,17 @@ def report(
                 or did_you_mean(symbol.id, names())
                 or "define it with `let` or use a literal value",
             )
+        elif err["loc"] and err["loc"][-1] == "[key]":  # a dict's key, not its value
+            at = spans.get((*loc[:-1], str(loc[-1]), KEY), span)  # (pydantic's `-1` for "-1")
+            message, hint = _key_problem(loc, err, owner)
+            out.error(D.BAD_VALUE, message, at, hint)
         else:
             msg = err["msg"]
             if msg.startswith("Value error, "):
                 msg = msg[len("Value error, ") :]
             msg = msg[0].lower() + msg[1:]
+            if msg.startswith("input should be "):  # (a layer's `input` is another thing)
+                msg = "must be " + msg[len("input should be ") :]
             subject = f"{field_name} of {owner}" if loc else owner
             hint = None
             if err["type"] == "too_short" and "min_length" in err.get("ctx", {}):
@@ -134,9 +140,38 @@ def report(
                     hint = f"remove the quotes: {err['input']}"
                 if isinstance(err.get("input"), float) and err["type"].startswith("int_"):
                     hint = "`/` gives a float even for whole numbers: use `//` (7 // 2 = 3)"
+                if isinstance(err.get("input"), list) and err["type"] in _NUMBERS:
+                    hint = (
+                        "give one value; to try several, name it (`let n = ...`, then n here) "
+                        f"and sweep over it: `sweep {{ grid: {{n: {_listed(err['input'])}}} }}`"
+                    )
+            hint = getattr(err.get("ctx", {}).get("error"), "hint", None) or hint
             if err["type"] == "literal_error" and isinstance(err.get("input"), str):
                 hint = did_you_mean(err["input"], _literal_options(err))
             out.error(D.BAD_VALUE, f"invalid {subject}: {msg}", span, hint)
+
+
+# what the keys of a dict field with integer keys are, and an example of the dict
+KEYS = {"class_weight": ("class ids", "class_weight: {0: 1.0, 1: 5.0}")}
+
+
+def _key_problem(loc: tuple, err: Mapping[str, Any], owner: str) -> tuple[str, str | None]:
+    """A dict key pydantic refused (`class_weight: {1.5: 2.0}`), in the words of what the keys
+    are (not the generic hint about `/` and `//` of a whole-number value)."""
+    key, field = err.get("input", loc[-1]), ".".join(map(str, loc[:-1]))
+    meaning, example = KEYS.get(field, ("whole numbers", None))
+    low = err.get("ctx", {}).get("ge")
+    shown = f'"{key}"' if isinstance(key, str) else _describe(key)
+    rule = f"whole numbers from {low}" if low is not None else "whole numbers"
+    message = f"invalid key {shown} in {field} of {owner}: its keys are {meaning}, {rule}"
+    if low is not None:
+        return message, f"{meaning} start at {low}"
+    if isinstance(key, float) and key.is_integer():
+        return message, f"write the key as {int(key)}"
+    if example is None:
+        return message, None
+    text = " (text labels are numbered from 0 in sorted order)" if isinstance(key, str) else ""
+    return message, f"key each weight by its class id{text}: {example}"
 
 
 def _strip_union_tags(loc: tuple) -> tuple:
@@ -160,6 +195,8 @@ def _lookup(spans: dict, loc: tuple, default: Span) -> Span:
     for n in range(len(loc), -1, -1):
         if loc[:n] in spans:
             return spans[loc[:n]]
+        if n and isinstance(loc[n - 1], int) and (*loc[: n - 1], str(loc[n - 1])) in spans:
+            return spans[(*loc[: n - 1], str(loc[n - 1]))]  # a numeric dict key, as written
     return default
 
 
@@ -168,6 +205,14 @@ def _literal_options(err: Mapping[str, Any]) -> list[str]:
     return [
         part.strip(" '") for part in expected.replace(" or ", ",").split(",") if part.strip(" '")
     ]
+
+
+_NUMBERS = {"int_type", "float_type"}
+
+
+def _listed(values: list) -> str:
+    shown = ", ".join(_describe(v) if not isinstance(v, str) else v for v in values[:6])
+    return f"[{shown}{', ...' if len(values) > 6 else ''}]"
 
 
 _COMPARISONS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from ..errors import HintedValueError
 from ..registry import BlockRef, Params, Ref, RefTo
 from ..registry.bounds import MAX_BATCH, MAX_EPOCHS, MAX_TRIALS, Size
 
@@ -46,8 +47,21 @@ class DataProps(Params):
         if "train" not in v:
             raise ValueError("a split needs a 'train' part")
         if abs(sum(v.values()) - 1) > 1e-6:
-            raise ValueError(f"the split fractions add up to {sum(v.values()):g}, not 1")
+            raise HintedValueError(
+                f"the split fractions add up to {sum(v.values()):g}, not 1",
+                f"make them add up to 1, e.g. {{{_adding_to_one(v)}}}",
+            )
         return v
+
+
+def _adding_to_one(split: dict[str, float]) -> str:
+    """The split with train taking what the others leave, or all scaled when they leave none."""
+    total = sum(split.values())
+    others = {k: f for k, f in split.items() if k != "train"}
+    if sum(others.values()) >= 1 - 1e-6:
+        others = {k: round(f / total, 2) for k, f in others.items()}
+    fixed = {k: 1 - sum(others.values()) if k == "train" else others[k] for k in split}
+    return ", ".join(f"{k}: {round(f, 6):g}" for k, f in fixed.items())
 
 
 class EarlyStopping(Params):

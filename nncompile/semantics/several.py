@@ -234,12 +234,12 @@ def _npz_shapes(train: ir.Train, model: ir.Model, out: Collector) -> None:
     model's inputs (per-example shape, integer or float) and the outputs' losses (class ids)."""
     source = train.data.props.source
     p: Any = source.params
-    if source.name != "npz" or not isinstance(p.x, list):
+    if source.name != "npz" or not (isinstance(p.x, list) or isinstance(p.y, list)):
         return
     headers = npz_headers(data_path(p.path, train.data.base_dir))
     if headers is None:
         return
-    for t in model.inputs:
+    for t in model.inputs if isinstance(p.x, list) else []:
         if t.name not in headers:
             continue
         shape, kind = headers[t.name]

@@ -12,6 +12,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from .. import diagnostics as D
 from ..diagnostics import CompileError, Diagnostic
 from ..source import Source, Span
+from .before import before
 from .lines import code_chars
 
 MAX_NESTING = 64  # brackets deeper than this are refused before parsing (no recursion blow-up)
@@ -156,9 +157,14 @@ def diagnose(e: UnexpectedInput, source: Source) -> Diagnostic:
             "]": "this ']' closes nothing",
         }
         shown = repr(ch) if ch.isprintable() else f"U+{ord(ch):04X}"
-        return Diagnostic(
-            D.BAD_CHARACTER, f"unexpected character {shown}", span, hints.get(ch), path
+        what = hints.get(ch) or (
+            'a string ends on its line: "digits"'
+            if ch == '"'
+            else f"{shown} is not part of the language: remove it"
+            if ch.isprintable()
+            else "an invisible character (often pasted with the text): delete it"
         )
+        return Diagnostic(D.BAD_CHARACTER, f"unexpected character {shown}", span, what, path)
     assert isinstance(e, UnexpectedToken)
     token = e.token
     special = (
@@ -217,6 +223,8 @@ def diagnose(e: UnexpectedInput, source: Source) -> Diagnostic:
         hint = "arguments are written 'key=value'"
     elif token.type == "COMMA" and opener is not None and _BLOCK_LINE.match(source.line(opener[1])):
         hint = "properties and statements need no separators: remove the ','"
+    else:
+        hint = before(source, token, accepts, opener) or hint
     return Diagnostic(D.SYNTAX, f"unexpected {_describe(token)}", span, hint, path)
 
 

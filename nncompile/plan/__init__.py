@@ -1,5 +1,6 @@
 """The plan: every decision about how one train block becomes a program, made before any text is
-written, typed, and printable (`nncompile plan FILE`).
+written, typed, and printable (`nncompile plan FILE`). The convolution rule is in `conv.py`, what
+every rule reads (Decision, the facts about a model) in `facts.py`.
 
 Code generation only writes what the plan says; the runtime reads the decisions it needs from the
 program's CONFIG. Each decision carries the reason it was taken, so the printed plan explains
@@ -12,27 +13,17 @@ import math
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal
 
-from .memory import Memory, estimate, size
-from .registry.layers import LAYERS, Layer
-from .registry.losses import LOSSES
-from .registry.schedules import SCHEDULES, schedule_refs
-from .semantics import ir
-from .semantics.ir import select_train
-from .semantics.schema import unfreeze_epochs
-
-FUSABLE_HEADS = ("softmax", "sigmoid")  # output activations a loss can take as logits
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Decision(Generic[T]):
-    """One decision: its value and the reason it was taken."""
-
-    value: T
-    why: str
-
+from ..memory import Memory, estimate, size
+from ..registry.layers import LAYERS
+from ..registry.losses import LOSSES
+from ..registry.schedules import SCHEDULES, schedule_refs
+from ..semantics import ir
+from ..semantics.ir import select_train
+from ..semantics.schema import unfreeze_epochs
+from .conv import CANONICAL_ON_CPU, COL2IM_ON_CPU, conv_lowering
+from .facts import FUSABLE_HEADS, Decision, head_activation, model_layers
 
 Frozen = tuple[tuple[str, ...], int | None]  # layers without updates, and until which epoch
 
@@ -105,50 +96,6 @@ class Plan:
         return named
 
 
-# ---- facts about a model ------------------------------------------------------------------------
-def layer_nodes(model: ir.Model) -> list[ir.Node]:
-    """The layer nodes of a model and of the models it uses as blocks."""
-    out: list[ir.Node] = []
-    for n in model.nodes:
-        if n.submodel is not None:
-            out += layer_nodes(n.submodel)
-        else:
-            out.append(n)
-    return out
-
-
-def _layers(model: ir.Model) -> list[Layer]:
-    """The layer entries of a model's layer nodes (bare activations are not layers)."""
-    return [LAYERS[n.kind] for n in layer_nodes(model) if n.kind in LAYERS]
-
-
-def last_activation(model: ir.Model) -> str | None:
-    """The activation the model's output goes through last (looking into a final block)."""
-    last = model.last
-    if last is None:
-        return None
-    if last.kind == "activation":
-        return last.params.name  # type: ignore[union-attr]
-    if last.kind == "model" and last.submodel is not None:
-        return last_activation(last.submodel)
-    act = getattr(last.params, "activation", None)
-    return act.name if act is not None else None
-
-
-def head_activation(model: ir.Model) -> str | None:
-    """The model's final activation when a loss can fuse it (not inside a block: it is emitted
-    there)."""
-    last = model.last
-    if last is None or last.kind == "model":
-        return None
-    name = last_activation(model)
-    return name if name in FUSABLE_HEADS else None
-
-
-def _convolutional(model: ir.Model) -> list[str]:
-    return sorted({e.name for e in _layers(model) if e.convolution})
-
-
 def compiler_options(model: ir.Model) -> Decision[dict[str, bool]]:
     """XLA:CPU compiles every fused kernel with its MLIR fusion emitters and then LLVM (~10 ms of
     CPU per kernel), and an im2col convolution adds 2 * (taps - 1) small copy kernels. With the
@@ -156,8 +103,8 @@ def compiler_options(model: ir.Model) -> Decision[dict[str, bool]]:
     0.62 -> 0.36 s) and run their epochs at 0.95-1.01 of the time; dense programs (W1 epochs
     1.13x) and capsule routing (1.23x) run slower with them (bench/emitters.py,
     bench/results/emitters.md)."""
-    conv = [e.name for e in _layers(model) if e.convolution]
-    fusion = [e.name for e in _layers(model) if e.fusion_emitters]
+    conv = [e.name for e in model_layers(model) if e.convolution]
+    fusion = [e.name for e in model_layers(model) if e.fusion_emitters]
     if conv and not fusion:
         return Decision(
             {"xla_cpu_use_fusion_emitters": False},
@@ -283,77 +230,6 @@ def _strategy(gan: bool, pinned: str = "auto") -> Decision[str]:
         "per-step dispatch dominates small models: the steps of an epoch run as one "
         "compiled loop over device-resident batches (bench/README.md); with autotune on, the "
         "first run on a machine measures the candidates instead (autotune below)",
-    )
-
-
-COL2IM_ON_CPU = "im2col and col2im on CPU"
-CANONICAL_ON_CPU = "canonical gradients on CPU"
-# strided or transposed with at least this many in x out channels: im2col / col2im (between the
-# conv autoencoder, <= 128: canonical 0.36-0.48x, and W5's decoder, >= 2048: 2.6x; two points)
-CANONICAL_MAX_RESAMPLING = 512
-
-
-def _resampling(models: list[ir.Model]) -> list[tuple[str, int]]:
-    """The strided or transposed convolutions, as (`kind(in x out)`, in x out channels)."""
-    out = []
-    for m in models:
-        for n in layer_nodes(m):
-            entry, p = LAYERS.get(n.kind), n.params
-            # (primary_caps: capsules x dim output channels)
-            filters = getattr(p, "filters", None) or getattr(p, "capsules", 0) * getattr(
-                p, "dim", 0
-            )
-            if entry is None or not entry.convolution or not filters or not n.in_shapes:
-                continue
-            strides = getattr(p, "strides", 1)
-            strided = any(s != 1 for s in (strides if isinstance(strides, list) else [strides]))
-            if strided or entry.col2im:
-                c = n.in_shapes[0][-1]
-                out.append((f"{n.kind}({c} x {filters})", c * filters))
-    return out
-
-
-def conv_lowering(models: list[ir.Model], *, gan: bool = False) -> Decision[str]:
-    """How nnx.Conv computes on CPU. JAX's convolution gradients are slow inside lax.scan on
-    XLA:CPU (jax-ml/jax#12868: 13-14x); written channels-last (CANONICAL) they are fast, and for
-    narrow strided or transposed convolutions faster than im2col (conv autoencoder: 3.11 vs 6.52
-    CPU ms a scan-fused step, bench/convrule.py, bench/results/autotune.md section 5). Stride-1
-    convolutions keep im2col (W2: 8.2-9.3k examples/s against 5.8-7.0k with canonical gradients,
-    quiet machine, fresh processes alternated), wide resampling ones (CANONICAL_MAX_RESAMPLING)
-    im2col / col2im (W5's decoder: 2.6x slower with canonical gradients), and so do GANs."""
-    conv = sorted({k for m in models for k in _convolutional(m)})
-    if not conv:
-        return Decision("none", "no convolutions")
-    transposed = sorted({e.name for m in models for e in _layers(m) if e.col2im})
-    resampling = [] if gan else _resampling(models)
-    heavy = [name for name, c in resampling if c >= CANONICAL_MAX_RESAMPLING]
-    if resampling and not heavy:
-        return Decision(
-            CANONICAL_ON_CPU,
-            f"{', '.join(name for name, _ in resampling)}: narrow strided or transposed "
-            "convolutions: on XLA:CPU, XLA's own convolution with both gradients written as "
-            "channels-last convolutions (canonical_conv), fast inside lax.scan; 0.48 of the CPU "
-            "time of im2col per scan-fused step on the conv autoencoder (bench/convrule.py); "
-            "GPU/TPU keep the native one",
-        )
-    why = (
-        f"{', '.join(conv)}: on XLA:CPU a convolution written as im2col (shifted "
-        "views and one matmul) is faster and stays fast inside lax.scan; "
-        "GPU/TPU keep the native one"
-    )
-    if heavy:
-        why = (
-            f"{', '.join(heavy)}: strided or transposed with in x out channels >= "
-            f"{CANONICAL_MAX_RESAMPLING}, where canonical gradients lose (a decoder of such ran "
-            "2.6x slower with them than with col2im, bench/conv_transpose.py); " + why
-        )
-    if not transposed:
-        return Decision("im2col on CPU", why)
-    return Decision(
-        COL2IM_ON_CPU,
-        f"{why}; {', '.join(transposed)} as col2im (one matmul, the taps' products summed on the "
-        "output grid): a scan-fused epoch takes 1/1.2 to 1/6.5 of the CPU time of the native "
-        "input-dilated convolution (bench/conv_transpose.py)",
     )
 
 
