@@ -80,10 +80,12 @@ def test_internal_errors_are_reported_with_the_spec(monkeypatch):
         "train { model: M  data: d  loss: categorical_crossentropy  batch_size: full }\n"
     )
     assert spec_harness.run_spec(text, "trace").trained
-    from nncompile import api
+    from nncompile.api import weights  # where a Program emits its source
 
-    real = api.emit_program
-    monkeypatch.setattr(api, "emit_program", lambda *a, **k: real(*a, **k) + "\nundefined_name\n")
+    real = weights.emit_program
+    monkeypatch.setattr(
+        weights, "emit_program", lambda *a, **k: real(*a, **k) + "\nundefined_name\n"
+    )
     with pytest.raises(spec_harness.InternalError, match=r"NameError(.|\n)*--- spec ---"):
         spec_harness.run_spec(text, "trace")
 
