@@ -20,6 +20,7 @@ from .models import ModelBuilder
 from .names import check_model_names
 from .resolve import KEY, Invalid, Resolver, Scope
 from .schema import BLOCKS
+from .sweepvalues import keep_names
 
 
 def validate(spec: ast.Spec, source: Source, out: Collector | None = None) -> ir.Program:
@@ -300,6 +301,7 @@ class _Validator:
         if result is None:
             return None
         props, spans = result
+        props = keep_names(props, block, lets)
         if props.train not in trains:
             self.out.error(
                 D.UNKNOWN_REFERENCE,
