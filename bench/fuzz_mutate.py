@@ -70,6 +70,10 @@ def run_folder_ops(path: Path, folder: Path, sweep: bool, train: str | None) -> 
     return "; ".join(done)
 
 
+def where(case: int, name: str, kinds: list[str], stage: str) -> str:
+    return f"case {case} seed {name} {kinds} at {stage}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=500)
@@ -136,15 +140,16 @@ def main(argv: list[str] | None = None) -> int:
             counts[f"{stage}: diagnostic"] += 1
             diagnostics[f"{stage}: {str(e).splitlines()[0][:100]}"] += 1
             if stage != "check":  # check passed: a diagnostic check might have given
-                late.append(f"case {case} seed {name} {kinds} at {stage}\n{e}\n--- spec ---\n{text}")
+                late.append(f"{where(case, name, kinds, stage)}\n{e}\n--- spec ---\n{text}")
         except Exception as e:
             if out_of_memory(e):
                 counts[f"{stage}: out of memory"] += 1
                 continue
             counts[f"{stage}: FAILURE"] += 1
             tb = "".join(traceback.format_exception(e)[-6:])
-            failures.append(f"case {case} seed {name} {kinds} at {stage}\n{tb}\n--- spec ---\n{text}")
-            print(f"FAILURE case {case} ({name}, {stage}): {type(e).__name__}: {e}"[:300], flush=True)
+            failures.append(f"{where(case, name, kinds, stage)}\n{tb}\n--- spec ---\n{text}")
+            line = f"FAILURE {where(case, name, kinds, stage)}: {type(e).__name__}: {e}"
+            print(line[:300], flush=True)
         if (case + 1) % 100 == 0:
             print(f"{case + 1} cases, {dict(counts)}", flush=True)
     seconds = time.perf_counter() - start

@@ -55,7 +55,8 @@ train { model: F  data: series  loss: mse  metrics: [mae]  optimizer: adam(lr=1e
         batch_size: 16  epochs: 1  early_stopping: {monitor: val_loss, patience: 1} }
 """
 CLASS_WEIGHT_SEED = """\
-data blobs { source: synthetic("blobs", n=60, features=6, classes=3)  split: {train: 0.7, test: 0.3} }
+data blobs { source: synthetic("blobs", n=60, features=6, classes=3)
+             split: {train: 0.7, test: 0.3} }
 model C { input x: [6]  dense(8, activation=relu)  dense(3, activation=softmax) }
 train { model: C  data: blobs  loss: categorical_crossentropy  class_weight: {0: 2.0, 2: 0.5}
         metrics: [accuracy, f1]  optimizer: sgd(lr=0.1)  batch_size: 16  epochs: 1 }

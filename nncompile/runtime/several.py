@@ -13,12 +13,10 @@ import numpy as np
 
 from ..errors import DataError
 from ..registry.loading import Raw, fail
-from ..registry.several import SEVERAL
+from ..registry.several import SEVERAL, UNSUPPORTED
 from ..registry.sources import load_raw
 from .data import Dataset, DataSpec, apply, check_split, fit, load_dataset, split_indices, subset
 from .trees import each, first
-
-UNSUPPORTED = ("classes", "windows", "reshape")
 
 
 def _named(v: Any) -> dict:

@@ -1,0 +1,69 @@
+"""What bench/fuzz_mutate.py found (package fuzz, session 24): specs that passed `check` and then
+stopped when their data loaded, now refused by `check` at the line to change."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nncompile
+
+
+def _errors(tmp_path, text: str) -> list[str]:
+    (tmp_path / "s.nn").write_text(text)
+    found = nncompile.check(path=str(tmp_path / "s.nn"))
+    return [
+        f"{d.span.line}:{d.span.column} {d.message} | {d.hint}"
+        for d in found
+        if d.severity == "error"
+    ]
+
+
+@pytest.fixture
+def halves(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "h.npz", a=rng.normal(size=(20, 4)), b=rng.normal(size=(20, 4)),
+             c=np.arange(20) % 3)  # fmt: skip
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("prop", "column"),
+    [("windows: {length: 4}", 12), ("classes: [0, 1]", 12), ("reshape: [2, 2]", 12)],
+)
+def test_options_named_arrays_do_not_take_are_refused_by_check(halves, prop, column):
+    """(`windows` on multi_io.nn's npz of named arrays passed check, then loading said "`windows`
+    is not supported yet for data with several named arrays")"""
+    option = prop.split(":")[0]
+    text = (
+        'data d {\n  source: npz("h.npz", x=["a", "b"], y="c")\n'
+        f"  {prop}\n}}\n"
+        "model M { input a: [4]  input b: [4]  h = concat(a, b)\n"
+        "          c = dense(3, activation=softmax)(h) }\n"
+        "train { model: M  data: d  loss: categorical_crossentropy }\n"
+    )
+    assert _errors(halves, text)[0] == (
+        f"3:{column} `{option}` is not supported yet for data with several named arrays | "
+        f"remove `{option}`, or prepare the arrays before saving them"
+    )
+
+
+def test_csv_column_groups_are_named_arrays_too(tmp_path):
+    (tmp_path / "t.csv").write_text("p,q,t\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n")
+    text = 'data d { source: csv("t.csv", inputs={a: ["p", "q"]}, target="t")  reshape: [2, 1] }\n'
+    assert _errors(tmp_path, text) == [
+        "1:77 `reshape` is not supported yet for data with several named arrays | "
+        "remove `reshape`, or prepare the arrays before saving them"
+    ]
+    one = _errors(tmp_path, 'data d { source: csv("t.csv", target="t")  reshape: [2, 1] }\n')
+    assert one == []  # one input array: reshape is fine
+
+
+def test_a_class_listed_twice_is_refused_by_check(tmp_path):
+    """(`classes: [5, 6, 6, 8, 9]`, a mutated transfer_finetune.nn: check passed, loading said
+    "classes are listed twice")"""
+    errors = _errors(tmp_path, 'data d { source: sklearn("digits")  classes: [5, 6, 6, 8, 8] }\n')
+    assert errors == [
+        "1:46 invalid classes of data block 'd': class 6 is listed twice; list each class id once"
+        " | None"
+    ]
