@@ -110,7 +110,7 @@ def commands(spec: Path, run: Path, tmp: Path) -> list[list[str]]:
             str(tmp / "y.npy"),
         ],
         ["export", str(spec), "--run", str(run), "-o", str(tmp / "m.stablehlo")],
-        ["sample", str(spec), "--run", str(run), "-n", "2", "-o", str(tmp / "s.out")],
+        ["sample", str(spec), "--run", str(run), "-n", "2", "-o", str(tmp / "s.npy")],
         ["train", str(spec), "--out", str(run), "--resume", "--epochs", "3", "--quiet"],
     ]
 

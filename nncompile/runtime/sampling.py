@@ -180,7 +180,8 @@ def check_output(path: str | Path | None) -> None:
     path = Path(path)
     if path.suffix.lower() not in SUFFIXES:
         raise SampleError(
-            f"cannot write samples to {path}: unknown file type", "use .png, .npy or .txt"
+            f"cannot write samples to {path}: unknown file type {path.suffix or '(none)'}",
+            "use .png, .npy or .txt",
         )
     if not path.parent.is_dir():
         raise SampleError(f"cannot write {path}: no folder {path.parent}")
