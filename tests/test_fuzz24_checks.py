@@ -67,3 +67,17 @@ def test_a_class_listed_twice_is_refused_by_check(tmp_path):
         "1:46 invalid classes of data block 'd': class 6 is listed twice; list each class id once"
         " | None"
     ]
+
+
+def test_two_names_for_a_gru_with_return_state_but_no_sequences(tmp_path):
+    """(`enc, h = gru(6, return_state=true)(e)`, Keras' `output, state = GRU(...)`: the hint said
+    "gru yields its final states too with return_state=true", which the statement already has)"""
+    text = (
+        "model S {\n  input src: int[6]\n  e = embedding(7, 4)(src)\n"
+        "  enc, h = gru(6, return_state=true)(e)\n  dense(2)(h)\n}\n"
+    )
+    assert _errors(tmp_path, text) == [
+        "4:3 gru yields one tensor here (h), but the statement binds 2 names | bind one name: "
+        "`h = gru(...)` (without return_sequences=true its output is the final state h), or add "
+        "return_sequences=true for the steps too: `seq, h = gru(...)`"
+    ]
