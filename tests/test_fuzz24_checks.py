@@ -81,3 +81,20 @@ def test_two_names_for_a_gru_with_return_state_but_no_sequences(tmp_path):
         "`h = gru(...)` (without return_sequences=true its output is the final state h), or add "
         "return_sequences=true for the steps too: `seq, h = gru(...)`"
     ]
+
+
+@pytest.mark.parametrize("augment", ["gaussian_noise(0.1)", "random_flip()"])
+def test_augmenting_token_ids_is_refused_by_check(tmp_path, augment):
+    """(`augment: [gaussian_noise(0.1)]` on addition_seq2seq.nn's token ids passed check; the first
+    step crashed: "dtype argument to `normal` must be a float or complex dtype, got int32")"""
+    text = (
+        f'data d {{ source: synthetic("addition", n=50, features=2)  augment: [{augment}] }}\n'
+        "model M { input q: int[5]  one_hot(12)  lstm(8)  repeat(3)\n"
+        "          lstm(8, return_sequences=true)  dense(12, activation=softmax) }\n"
+        "train { model: M  data: d  loss: categorical_crossentropy }\n"
+    )
+    name = augment.split("(")[0]
+    assert _errors(tmp_path, text) == [
+        f"1:69 {name} changes real values, but data d gives token ids (integers) | "
+        "remove `augment`: augmentations work on real-valued features and images"
+    ]

@@ -184,8 +184,22 @@ def _regression_target(train: ir.Train) -> tuple[int, ...] | None:
 
 
 def _augmentations(train: ir.Train, out: Collector) -> None:
-    """Image augmentations need images: examples of shape [height, width, channels]."""
+    """Augmentations change real values, not token ids; image augmentations need images:
+    examples of shape [height, width, channels]."""
     data = train.data
+    model = train.model
+    ints = (
+        model is not None and bool(model.inputs) and all(i.dtype != "float32" for i in model.inputs)
+    )
+    if data.props.augment and (data.info.token_ids or ints):
+        ref = data.props.augment[0]
+        out.error(  # (it crashed the first step: noise drawn in int32, "must be a float dtype")
+            D.DATA_MODEL,
+            f"{ref.name} changes real values, but data {data.name} gives token ids (integers)",
+            ref.span,
+            "remove `augment`: augmentations work on real-valued features and images",
+        )
+        return
     shape = data.info.feature_shape
     if shape is None and train.model is not None and len(train.model.inputs) == 1:
         shape = train.model.inputs[0].shape
