@@ -107,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     passed = 0
     stream = spec_mutate.mutants(seeds, args.seed)
     for case in range(args.cases):
+        if case and case % 100 == 0:
+            print(f"{case} cases, {dict(counts)}", flush=True)
         name, text, kinds = next(stream)
         path = folder / "mut.nn"
         path.write_text(text, encoding="utf-8")
@@ -150,8 +152,6 @@ def main(argv: list[str] | None = None) -> int:
             failures.append(f"{where(case, name, kinds, stage)}\n{tb}\n--- spec ---\n{text}")
             line = f"FAILURE {where(case, name, kinds, stage)}: {type(e).__name__}: {e}"
             print(line[:300], flush=True)
-        if (case + 1) % 100 == 0:
-            print(f"{case + 1} cases, {dict(counts)}", flush=True)
     seconds = time.perf_counter() - start
     print(f"{args.cases} cases in {seconds:.0f} s: {dict(counts)}")
     print(f"refused by check (first error's code): {dict(refused.most_common())}")
