@@ -63,6 +63,8 @@ def sample(
         raise RuntimeError("call fit() (or load()) first")
     if n is not None and not 1 <= n <= (MAX_TOKENS if _is_text(trainer, dataset) else MAX_SAMPLES):
         raise SampleError(f"-n {n}: sample between 1 and {MAX_SAMPLES} examples or 100000 tokens")
+    if not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise SampleError(f"seed {seed!r}: takes a whole number from 0 to {2**32 - 1}")
     if trainer.config.kind == "gan":
         if prompt is not None:
             raise SampleError("a prompt is for text models; a GAN draws from noise (--seed)")

@@ -1,0 +1,33 @@
+"""`sample --seed` out of range (package fuzz, session 24: `--seed -5` was an internal error,
+numpy's "expected non-negative integer")."""
+
+from __future__ import annotations
+
+import pytest
+
+from nncompile.cli import main
+from nncompile.runtime.sampling import SampleError, sample
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("-5", "takes 0 to 4294967295, got -5"),
+        ("4294967296", "takes 0 to 4294967295, got 4294967296"),
+        ("x", "takes a whole number, got 'x'"),
+    ],
+)
+def test_the_cli_refuses_a_seed_out_of_range(tmp_path, capsys, value, said):
+    with pytest.raises(SystemExit) as e:
+        main(["sample", str(tmp_path / "s.nn"), "--seed", value])
+    assert e.value.code == 2
+    assert f"argument --seed: {said}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, "3"])
+def test_the_api_refuses_it_before_drawing(seed):
+    class Trainer:  # (reached only past the seed check)
+        config = None
+
+    with pytest.raises(SampleError, match=r"seed .*: takes a whole number from 0 to 4294967295"):
+        sample(Trainer(), None, None, seed=seed)
