@@ -98,3 +98,25 @@ def test_augmenting_token_ids_is_refused_by_check(tmp_path, augment):
         f"1:69 {name} changes real values, but data d gives token ids (integers) | "
         "remove `augment`: augmentations work on real-valued features and images"
     ]
+
+
+def test_one_hot_targets_against_one_sigmoid_unit_are_refused_by_check(tmp_path):
+    """(`one_hot: true` added to perceptron.nn: check passed, loading said "the train split has
+    one-hot rows of 2 classes, but model Perceptron ends with 1 unit(s)")"""
+    text = (
+        'data d { source: sklearn("breast_cancer")  one_hot: true }\n'
+        "model P { input x: [30]\n  dense(1, activation=sigmoid) }\n"
+        "train { model: P  data: d  loss: LOSS }\n"
+    )
+    said = (
+        "3:3 data d has `one_hot: true`: its targets are rows of 2 values, but model P ends with "
+        "1 unit(s) | end with dense(2), or remove `one_hot` (the losses read class ids)"
+    )
+    assert _errors(tmp_path, text.replace("LOSS", "binary_crossentropy")) == [said]
+    assert _errors(tmp_path, text.replace("LOSS", "mse")) == [  # (refused before, as regression)
+        "3:3 model P outputs [1], but data d has targets of shape [2] | end the model with an "
+        "output of shape [2]"
+    ]
+    two = text.replace("dense(1, activation=sigmoid)", "dense(2, activation=softmax)")
+    assert _errors(tmp_path, two.replace("LOSS", "categorical_crossentropy")) == []
+    assert _errors(tmp_path, two.replace("LOSS", "mse")) == []

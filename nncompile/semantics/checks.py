@@ -166,6 +166,13 @@ def loss_vs_one(
         None if several else _regression_target(train),
     )
     problem = entry.check_output(loss.params, output)
+    one_hot = train.data.props.one_hot and output.classes
+    if problem is None and one_hot and tensor.shape[-1] != output.classes:  # (found when loading)
+        problem = (
+            f"data {train.data.name} has `one_hot: true`: its targets are rows of "
+            f"{output.classes} values, but model {model.name} ends with {tensor.shape[-1]} unit(s)",
+            f"end with dense({output.classes}), or remove `one_hot` (the losses read class ids)",
+        )
     if problem is not None:
         out.error(D.LOSS_OUTPUT, problem[0], last.span if last else span, problem[1])
 
