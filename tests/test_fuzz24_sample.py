@@ -31,3 +31,19 @@ def test_the_api_refuses_it_before_drawing(seed):
 
     with pytest.raises(SampleError, match=r"seed .*: takes a whole number from 0 to 4294967295"):
         sample(Trainer(), None, None, seed=seed)
+
+
+def test_inputs_beyond_float32_are_refused_not_predicted_as_nan():
+    """(`predict --input` of float64 values 1e39 printed NaN predictions: finite as float64,
+    infinite once cast to float32)"""
+    import numpy as np
+
+    from nncompile.errors import DataError
+    from nncompile.runtime.fit_checks import check_inputs
+
+    x = np.zeros((3, 2))
+    x[1, 1] = -1e39
+    with pytest.raises(DataError, match=r"x.npy: 1 input value\(s\) beyond 32-bit floats") as e:
+        check_inputs(x, "x.npy")
+    assert "example 2 (index [1, 1])" in str(e.value)
+    check_inputs(np.full((2, 2), 3e38), "x.npy")  # (within float32)
