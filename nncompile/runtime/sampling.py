@@ -18,6 +18,7 @@ What a sample is depends on the program:
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,11 @@ def sample(
         raise RuntimeError("call fit() (or load()) first")
     if n is not None and not 1 <= n <= (MAX_TOKENS if _is_text(trainer, dataset) else MAX_SAMPLES):
         raise SampleError(f"-n {n}: sample between 1 and {MAX_SAMPLES} examples or 100000 tokens")
-    if not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+    try:
+        valid = 0 <= operator.index(seed) < 2**32  # (an int or a numpy integer, not 1.5 or "3")
+    except TypeError:
+        valid = False
+    if not valid:
         raise SampleError(f"seed {seed!r}: takes a whole number from 0 to {2**32 - 1}")
     if trainer.config.kind == "gan":
         if prompt is not None:
