@@ -47,3 +47,27 @@ def test_inputs_beyond_float32_are_refused_not_predicted_as_nan():
         check_inputs(x, "x.npy")
     assert "example 2 (index [1, 1])" in str(e.value)
     check_inputs(np.full((2, 2), 3e38), "x.npy")  # (within float32)
+
+
+def test_text_sampling_of_a_model_that_is_not_next_token_is_refused():
+    """(`sample` of addition_seq2seq.nn: token inputs and a vocabulary, but 3 answer steps for 5
+    question tokens: IndexError "index 4 is out of bounds for axis 0 with size 3")"""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    config = SimpleNamespace(kind="supervised", data=SimpleNamespace(args={}))
+
+    class Trainer:
+        def __init__(self):
+            self.config = config
+            self.splits = {"train": (np.zeros((4, 5), np.int32), None)}
+
+        def predict(self, x):
+            return np.full((len(x), 3, 12), 1 / 12)
+
+    class Dataset:
+        vocab = tuple("0123456789+ ")
+
+    with pytest.raises(SampleError, match=r"this model outputs \[3, 12\] for 5 input tokens"):
+        sample(Trainer(), Dataset(), 4)

@@ -136,7 +136,15 @@ def _text(trainer, dataset, n: int, temperature: float, prompt: str | None, seed
     # a distribution per step (a causal many-to-many model): the window holds the context from its
     # start, and the distribution after its last token is read; one per window (many-to-one): the
     # context ends the window
-    per_step = np.asarray(trainer.predict(trainer.splits["train"][0][:1])).ndim == 3
+    first = np.asarray(trainer.predict(trainer.splits["train"][0][:1]))
+    per_step = first.ndim == 3
+    if per_step and first.shape[1] != window:  # (an IndexError before: fuzz_mutate)
+        raise SampleError(
+            "sample continues text with a next-token model (a distribution per input token, or "
+            f"one after the window); this model outputs {list(first.shape[1:])} for "
+            f"{window} input tokens",
+            "use `nncompile predict` for its predictions (an encoder-decoder: `decode:`)",
+        )
     for _ in range(n):
         context = ids[-window:]
         pad = [context[-1 if per_step else 0]] * (window - len(context))
