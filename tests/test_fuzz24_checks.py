@@ -120,3 +120,21 @@ def test_one_hot_targets_against_one_sigmoid_unit_are_refused_by_check(tmp_path)
     two = text.replace("dense(1, activation=sigmoid)", "dense(2, activation=softmax)")
     assert _errors(tmp_path, two.replace("LOSS", "categorical_crossentropy")) == []
     assert _errors(tmp_path, two.replace("LOSS", "mse")) == []
+
+
+def test_reconstructed_token_ids_against_other_steps_are_refused_by_check(tmp_path):
+    """(`target: input` added to addition_seq2seq.nn: 5 question ids as targets of a model of 3
+    answer steps passed check; loading said "class ids of shape [5] per example, but model Adder
+    outputs [3, 12]")"""
+    text = (
+        'data d { source: synthetic("addition", n=50, features=2)  target: input }\n'
+        "model M { input q: int[5]  one_hot(12)  lstm(8)  repeat(STEPS)\n"
+        "          lstm(8, return_sequences=true)  dense(12, activation=softmax) }\n"
+        "train { model: M  data: d  loss: categorical_crossentropy }\n"
+    )
+    assert _errors(tmp_path, text.replace("STEPS", "3")) == [
+        "3:43 data d has `target: input`: its targets are the input's [5] token ids per example, "
+        "but model M outputs [3, 12] | end with a distribution per input step: an output of shape "
+        "[5, tokens]"
+    ]
+    assert _errors(tmp_path, text.replace("STEPS", "5")) == []

@@ -173,6 +173,15 @@ def loss_vs_one(
             f"{output.classes} values, but model {model.name} ends with {tensor.shape[-1]} unit(s)",
             f"end with dense({output.classes}), or remove `one_hot` (the losses read class ids)",
         )
+    steps = info.feature_shape if train.data.props.target == "input" and info.token_ids else None
+    if problem is None and steps and not several and tuple(tensor.shape[:-1]) != tuple(steps):
+        problem = (  # (found when loading before: fuzz_mutate)
+            f"data {train.data.name} has `target: input`: its targets are the input's "
+            f"{fmt(steps)} token ids per example, but model {model.name} outputs "
+            f"{fmt(tensor.shape)}",
+            "end with a distribution per input step: an output of shape "
+            f"[{', '.join(map(str, steps))}, tokens]",
+        )
     if problem is not None:
         out.error(D.LOSS_OUTPUT, problem[0], last.span if last else span, problem[1])
 
