@@ -79,8 +79,17 @@ def read_regular(path: str | Path, limit: int) -> bytes:
 SPEC_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t"}
 
 
+class Bare(str):
+    """A sweep value written as a name (`grid: {act: [relu, tanh]}`), not as a string: a trial's
+    `let` gets the name back (semantics.sweepvalues)."""
+
+    __slots__ = ()
+
+
 def as_text(value: Any) -> str:
     """A Python value as spec text for a `let` override."""
+    if isinstance(value, Bare):
+        return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):  # the spec's own escapes (not JSON's: "\u00e9" is not one)

@@ -46,6 +46,18 @@ def count(text: str, most: int | None = None, unit: str = "") -> int:
     return n
 
 
+def seed(text: str) -> int:
+    """--seed S: a whole number from 0 to 2**32 - 1 (numpy's and JAX's seeds; a negative one was
+    an internal error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a whole number, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"takes 0 to {2**32 - 1}, got {value}")
+    return value
+
+
 SAMPLE_FLAGS = {
     "n": flag("-n", type=count, metavar="N", help="examples (GAN 64, sequences 8) or tokens (200)"),
     "temperature": flag(
@@ -58,6 +70,6 @@ SAMPLE_FLAGS = {
     "prompt": flag(
         "--prompt", metavar="TEXT", help="text: what to continue (default: training text)"
     ),
-    "seed": flag("--seed", type=int, default=0, help="the random draws (noise, tokens)"),
+    "seed": flag("--seed", type=seed, default=0, help="the random draws (noise, tokens)"),
     "label": flag("--label", type=int, metavar="K", help="conditional GAN: only class K"),
 }

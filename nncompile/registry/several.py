@@ -28,11 +28,23 @@ from .loading import (
 from .sampleweights import excluded
 
 SEVERAL = "several"  # Raw.task of data with named arrays
+UNSUPPORTED = ("classes", "windows", "reshape")  # data properties named arrays do not take yet
 
 
 def names(value) -> list[str] | None:
     """The array names of a source argument that lists several (None: it names one array)."""
     return list(value) if isinstance(value, (list, tuple)) else None
+
+
+def named_arrays(source: str, args: Any) -> bool:
+    """Whether a source's arguments make it load named arrays (the loaders below): an npz with a
+    list of `x` or `y` names, a csv with column groups (`inputs`) or a target per output."""
+    get = args.get if isinstance(args, dict) else lambda key: getattr(args, key, None)
+    if source == "npz":
+        return bool(names(get("x")) or names(get("y")))
+    if source == "csv":
+        return bool(get("inputs")) or isinstance(get("target"), dict)
+    return False
 
 
 def load_npz_named(spec: LoadRequest, path: Path, xkeys, ykeys) -> Raw:

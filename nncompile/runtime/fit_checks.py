@@ -82,6 +82,14 @@ def check_inputs(x: np.ndarray, where: str) -> None:
             f"{first[0] + 1} (index {first})",
             "remove or fill in the missing/invalid values first",
         )
+    huge = np.abs(x) > np.finfo(np.float32).max  # (float64 inputs: infinite once cast)
+    if huge.any():
+        first = [int(i) for i in np.argwhere(huge)[0]]
+        raise DataError(
+            f"{where}: {int(huge.sum())} input value(s) beyond 32-bit floats (up to 3.4e38), the "
+            f"first in example {first[0] + 1} (index {first}); they would be infinite",
+            "rescale the inputs",
+        )
 
 
 def check_shapes(

@@ -83,6 +83,22 @@ def changes(old: dict, new: dict, limit: int = 4, *, code: bool = True) -> list[
     return out[:limit] + ([f"... and {len(out) - limit} more"] if len(out) > limit else [])
 
 
+def other_program(old: dict, new: dict, spec: str | None = None) -> str | None:
+    """What trained the run, when it is plainly another program than this one (another model, or
+    a GAN against a supervised model; ``spec``: the file name of its spec): said before the CONFIG
+    differences, which are many then."""
+    a, b = old.get("config") or {}, new.get("config") or {}
+    if a.get("kind") == b.get("kind") and a.get("model") == b.get("model"):
+        return None
+
+    def what(config: dict) -> str:
+        if config.get("kind") == "gan":
+            return "a GAN"
+        return f"model {config.get('model')}" if config.get("model") else "another program"
+
+    return f"{what(a)}{f' of {spec}' if spec else ''}, not {what(b)}"
+
+
 def _first_difference(old: str, new: str) -> str:
     removed = added = None
     for line in difflib.ndiff(old.splitlines(), new.splitlines()):

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from ..errors import NncompileError
 from .checkpoint_files import sigint_deferred
-from .identity import changes, program_identity
+from .identity import changes, other_program, program_identity
 from .safefiles import LockFile, atomic_write
 
 MARKER = ".nncompile-run"
@@ -375,11 +375,21 @@ def check_program(path: Path, identity: dict) -> None:
         return
     changed = changes(written, identity, code=same_version)
     if changed:
+        other = other_program(written, identity, _recorded_spec(path))
+        lead = f"{other}: " if other else ""
         raise RunFolderError(
-            f"{path} was trained by a different program: " + "; ".join(changed),
+            f"{path} was trained by a different program: {lead}" + "; ".join(changed),
             "leave out FILE and --set to use the spec the run recorded, or give the spec (and "
             f"--set values) that trained it; its program is {path / 'program.py'}",
         )
+
+
+def _recorded_spec(path: Path) -> str | None:
+    """The file name of the spec that trained the run (run.json), if it says."""
+    with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
+        spec = json.loads((path / "run.json").read_text(encoding="utf-8")).get("spec") or {}
+        return Path(spec["path"]).name if isinstance(spec.get("path"), str) else None
+    return None
 
 
 def same_folder(folder: RunFolder, run_dir: str | os.PathLike) -> bool:

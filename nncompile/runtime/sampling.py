@@ -20,6 +20,7 @@ What a sample is depends on the program:
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,12 @@ def sample(
         raise RuntimeError("call fit() (or load()) first")
     if n is not None and not 1 <= n <= (MAX_TOKENS if _is_text(trainer, dataset) else MAX_SAMPLES):
         raise SampleError(f"-n {n}: sample between 1 and {MAX_SAMPLES} examples or 100000 tokens")
+    try:
+        valid = 0 <= operator.index(seed) < 2**32  # (an int or a numpy integer, not 1.5 or "3")
+    except TypeError:
+        valid = False
+    if not valid:
+        raise SampleError(f"seed {seed!r}: takes a whole number from 0 to {2**32 - 1}")
     if trainer.config.kind == "gan":
         if prompt is not None:
             raise SampleError("a prompt is for text models; a GAN draws from noise (--seed)")
@@ -153,7 +160,15 @@ def _text(trainer, dataset, n: int, temperature: float, prompt: str | None, seed
     # a distribution per step (a causal many-to-many model): the window holds the context from its
     # start, and the distribution after its last token is read; one per window (many-to-one): the
     # context ends the window
-    per_step = np.asarray(trainer.predict(trainer.splits["train"][0][:1])).ndim == 3
+    first = np.asarray(trainer.predict(trainer.splits["train"][0][:1]))
+    per_step = first.ndim == 3
+    if per_step and first.shape[1] != window:  # (an IndexError before: fuzz_mutate)
+        raise SampleError(
+            "sample continues text with a next-token model (a distribution per input token, or "
+            f"one after the window); this model outputs {list(first.shape[1:])} for "
+            f"{window} input tokens",
+            "use `nncompile predict` for its predictions (an encoder-decoder: `decode:`)",
+        )
     for _ in range(n):
         context = ids[-window:]
         pad = [context[-1 if per_step else 0]] * (window - len(context))
@@ -204,7 +219,8 @@ def check_output(path: str | Path | None) -> None:
     path = Path(path)
     if path.suffix.lower() not in SUFFIXES:
         raise SampleError(
-            f"cannot write samples to {path}: unknown file type", "use .png, .npy or .txt"
+            f"cannot write samples to {path}: unknown file type {path.suffix or '(none)'}",
+            "use .png, .npy or .txt",
         )
     if not path.parent.is_dir():
         raise SampleError(f"cannot write {path}: no folder {path.parent}")

@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import DataError
 from ..registry.loading import Raw, fail
 from ..registry.sampleweights import given
-from ..registry.several import SEVERAL
+from ..registry.several import SEVERAL, UNSUPPORTED
 from ..registry.sources import load_raw
 from .data import (
     Dataset,
@@ -28,8 +28,6 @@ from .data import (
     subset,
 )
 from .trees import each, first
-
-UNSUPPORTED = ("classes", "windows", "reshape")
 
 
 def _named(v: Any) -> dict:

@@ -77,7 +77,14 @@ def extra_outputs(
     labels = list(outputs or ())
     call = stmt.call.name
     if len(names) > 1 and len(labels) != len(names):
-        if len(labels) <= 1:
+        if len(labels) == 1:  # gru/simple_rnn with return_state=true: the output is the state
+            what = f"one tensor here ({labels[0]})"
+            hint = (
+                f"bind one name: `{labels[0]} = {call}(...)` (without return_sequences=true its "
+                f"output is the final state {labels[0]}), or add return_sequences=true for the "
+                f"steps too: `seq, {labels[0]} = {call}(...)`"
+            )
+        elif not labels:
             what = "one tensor"
             hint = (
                 f"{call} yields its final states too with return_state=true"

@@ -169,6 +169,22 @@ def loss_vs_one(
         None if several else _regression_target(train),
     )
     problem = entry.check_output(loss.params, output)
+    one_hot = train.data.props.one_hot and output.classes
+    if problem is None and one_hot and tensor.shape[-1] != output.classes:  # (found when loading)
+        problem = (
+            f"data {train.data.name} has `one_hot: true`: its targets are rows of "
+            f"{output.classes} values, but model {model.name} ends with {tensor.shape[-1]} unit(s)",
+            f"end with dense({output.classes}), or remove `one_hot` (the losses read class ids)",
+        )
+    steps = info.feature_shape if train.data.props.target == "input" and info.token_ids else None
+    if problem is None and steps and not several and tuple(tensor.shape[:-1]) != tuple(steps):
+        problem = (  # (found when loading before: fuzz_mutate)
+            f"data {train.data.name} has `target: input`: its targets are the input's "
+            f"{fmt(steps)} token ids per example, but model {model.name} outputs "
+            f"{fmt(tensor.shape)}",
+            "end with a distribution per input step: an output of shape "
+            f"[{', '.join(map(str, steps))}, tokens]",
+        )
     if problem is not None:
         out.error(D.LOSS_OUTPUT, problem[0], last.span if last else span, problem[1])
 
@@ -187,8 +203,22 @@ def _regression_target(train: ir.Train) -> tuple[int, ...] | None:
 
 
 def _augmentations(train: ir.Train, out: Collector) -> None:
-    """Image augmentations need images: examples of shape [height, width, channels]."""
+    """Augmentations change real values, not token ids; image augmentations need images:
+    examples of shape [height, width, channels]."""
     data = train.data
+    model = train.model
+    ints = (
+        model is not None and bool(model.inputs) and all(i.dtype != "float32" for i in model.inputs)
+    )
+    if data.props.augment and (data.info.token_ids or ints):
+        ref = data.props.augment[0]
+        out.error(  # (it crashed the first step: noise drawn in int32, "must be a float dtype")
+            D.DATA_MODEL,
+            f"{ref.name} changes real values, but data {data.name} gives token ids (integers)",
+            ref.span,
+            "remove `augment`: augmentations work on real-valued features and images",
+        )
+        return
     shape = data.info.feature_shape
     if shape is None and train.model is not None and len(train.model.inputs) == 1:
         shape = train.model.inputs[0].shape

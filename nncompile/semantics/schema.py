@@ -36,6 +36,14 @@ class DataProps(Params):
     target: Literal["source", "input"] = "source"
     pad: Annotated[int, Field(ge=0)] | None = None
 
+    @field_validator("classes")
+    @classmethod
+    def _classes(cls, v: list[int] | None) -> list[int] | None:
+        twice = sorted({c for c in v if v.count(c) > 1}) if v is not None else []
+        if twice:  # (found only when loading before: "classes are listed twice")
+            raise ValueError(f"class {twice[0]} is listed twice; list each class id once")
+        return v
+
     @field_validator("split")
     @classmethod
     def _split(cls, v: dict[str, float]) -> dict[str, float]:

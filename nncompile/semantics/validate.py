@@ -12,6 +12,7 @@ from ..diagnostics import Collector
 from ..registry import Ref
 from ..registry.loading import SourceInfo, data_path
 from ..registry.losses import LOSSES
+from ..registry.several import UNSUPPORTED, named_arrays
 from ..source import Source, Span
 from ..syntax import ast
 from . import checks, ir
@@ -20,6 +21,7 @@ from .models import ModelBuilder
 from .names import check_model_names
 from .resolve import KEY, Invalid, Resolver, Scope
 from .schema import BLOCKS
+from .sweepvalues import keep_names
 
 
 def validate(spec: ast.Spec, source: Source, out: Collector | None = None) -> ir.Program:
@@ -178,6 +180,15 @@ class _Validator:
                 )
         for message, hint in entry.check_files(props.source.params, self.base_dir):
             self.out.error(D.DATA_FILE, message, props.source.span, hint)
+        if named_arrays(props.source.name, props.source.params):
+            for option in UNSUPPORTED:
+                if getattr(props, option) is not None:
+                    self.out.error(
+                        D.BAD_VALUE,
+                        f"`{option}` is not supported yet for data with several named arrays",
+                        spans.get(option, block.name_span),
+                        f"remove `{option}`, or prepare the arrays before saving them",
+                    )
         info = self.shaped_info(block, props, info, spans)
         return ir.Data(block.name, props, info, block.span, self.base_dir)
 
@@ -300,6 +311,7 @@ class _Validator:
         if result is None:
             return None
         props, spans = result
+        props = keep_names(props, block, lets)
         if props.train not in trains:
             self.out.error(
                 D.UNKNOWN_REFERENCE,
