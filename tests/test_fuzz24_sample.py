@@ -51,23 +51,16 @@ def test_inputs_beyond_float32_are_refused_not_predicted_as_nan():
 
 def test_text_sampling_of_a_model_that_is_not_next_token_is_refused():
     """(`sample` of addition_seq2seq.nn: token inputs and a vocabulary, but 3 answer steps for 5
-    question tokens: IndexError "index 4 is out of bounds for axis 0 with size 3")"""
-    from types import SimpleNamespace
+    question tokens: IndexError "index 4 is out of bounds for axis 0 with size 3"). The real spec,
+    made small: 200 sums, 8 units, one epoch."""
+    from pathlib import Path
 
-    import numpy as np
+    import nncompile
 
-    config = SimpleNamespace(kind="supervised", data=SimpleNamespace(args={}))
-
-    class Trainer:
-        def __init__(self):
-            self.config = config
-            self.splits = {"train": (np.zeros((4, 5), np.int32), None)}
-
-        def predict(self, x):
-            return np.full((len(x), 3, 12), 1 / 12)
-
-    class Dataset:
-        vocab = tuple("0123456789+ ")
-
+    text = (Path(__file__).parents[1] / "specs" / "addition_seq2seq.nn").read_text()
+    assert "n=6000" in text and "epochs:     20" in text
+    text = text.replace("n=6000", "n=200").replace("epochs:     20", "epochs:     1")
+    prog = nncompile.compile(text=text, sets={"units": "8"})
+    prog.fit()
     with pytest.raises(SampleError, match=r"this model outputs \[3, 12\] for 5 input tokens"):
-        sample(Trainer(), Dataset(), 4)
+        prog.sample(4)
