@@ -10,19 +10,22 @@ no callback that declares `reads_state`, such as checkpoints):
 * no epoch runs ahead: when a callback runs, the latest state is not yet given to the next call;
 * the model a callback reads holds copies (FitLoop._sync), never arrays the fit will donate (the
   model object's own arrays are donated by the first epoch; `trainer.model` syncs it first);
-* every ANCHOR_EPOCHS epochs the fit keeps a copy of its state (an `Anchor`: on the host, so the
-  first epoch's time holds no compiled copy, or on the device when the state holds PRNG keys); the
-  state before a non-finite epoch, or at the last completed epoch when a Ctrl-C lost it
-  (interrupted while an epoch ran), is computed again from there by the same compiled epoch
-  (XLA:CPU runs a program the same way every time: the same numbers, bit for bit), at most
-  ANCHOR_EPOCHS epochs. The anchor is taken again after anything but an epoch changed the state (a
-  plateau's lower rate, unfreezing).
+* every ANCHOR_EPOCHS epochs, or sooner once ANCHOR_SECONDS have passed since the last copy
+  (epochs of a second keep one each: a rollback never runs long), the fit keeps a copy of its
+  state (an `Anchor`: on the host, so the first epoch's time holds no compiled copy, or on the
+  device when the state holds PRNG keys); the state before a non-finite epoch, or at the last
+  completed epoch when a Ctrl-C lost it (interrupted while an epoch ran), is computed again from
+  there by the same compiled epoch (XLA:CPU runs a program the same way every time: the same
+  numbers, bit for bit), at most ANCHOR_EPOCHS epochs or about ANCHOR_SECONDS of them. The
+  anchor is taken again after anything but an epoch changed the state (a plateau's lower rate,
+  unfreezing).
 `NNCOMPILE_DONATE=0` keeps the intact-input path (one epoch run ahead).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +34,8 @@ import numpy as np
 
 # The most epochs between two kept copies of the state (and so the most a rollback runs again)
 ANCHOR_EPOCHS = 64
+# ... and the most seconds of epochs (a Ctrl-C or a non-finite epoch waits for them to run again)
+ANCHOR_SECONDS = 0.25
 
 
 def wanted() -> bool:
@@ -50,16 +55,28 @@ class Anchor:
     first epoch only for states with PRNG keys); `run(state, e)`: epoch e from `state` (consumed),
     the state after it."""
 
-    def __init__(self, copy: Callable[[Any], Any], run: Callable[[Any, int], Any]):
-        self.copy, self.run = copy, run
+    def __init__(
+        self,
+        copy: Callable[[Any], Any],
+        run: Callable[[Any, int], Any],
+        clock: Callable[[], float] = time.perf_counter,
+    ):
+        self.copy, self.run, self.clock = copy, run, clock
         self.epoch: int | None = None
         self.state: Any = None
+        self.taken = 0.0  # the clock when the copy was taken
 
     def keep(self, done: int, state: Any) -> None:
         """Before epoch done + 1 consumes `state` (the state at the end of epoch `done`): a copy of
-        it when there is no anchor or the anchor is ANCHOR_EPOCHS epochs old."""
-        if self.epoch is None or done - self.epoch >= ANCHOR_EPOCHS:
+        it when there is no anchor or the anchor is ANCHOR_EPOCHS epochs or ANCHOR_SECONDS old."""
+        now = self.clock()
+        if (
+            self.epoch is None
+            or done - self.epoch >= ANCHOR_EPOCHS
+            or (done > self.epoch and now - self.taken >= ANCHOR_SECONDS)
+        ):
             self.epoch, self.state = done, host_copy(state) or self.copy(state)
+            self.taken = now
 
     def drop(self) -> None:
         """The state changed outside an epoch: the next `keep` copies it."""

@@ -39,6 +39,7 @@ def train(
     monkeypatch.setenv("NNCOMPILE_DONATE", "1" if donate else "0")
     monkeypatch.setenv("NNCOMPILE_FUSE", "0")
     monkeypatch.setattr(donating, "ANCHOR_EPOCHS", 3)
+    monkeypatch.setattr(donating, "ANCHOR_SECONDS", float("inf"))  # (anchors by epochs only)
     text = SPEC.format(lr=lr, epochs=epochs, extra=extra, dropout=dropout)
     trainer = Trainer(
         api.compile(text=text).module, splits(), callbacks=list(callbacks), log=lambda m: None
@@ -186,3 +187,26 @@ def test_compiled_has_no_donated_epoch_where_the_loop_has_traced_bounds():
     trainer = Trainer(module, splits(), log=lambda m: None)
     args = dict(trainer._fns._arguments, chunked=True)
     assert Compiled(**args).epoch_donated is None
+
+
+def test_slow_epochs_keep_an_anchor_each_so_a_rollback_never_runs_long():
+    """The anchor is taken again after ANCHOR_EPOCHS epochs, or sooner once ANCHOR_SECONDS have
+    passed (a Ctrl-C on a fit of 3-second epochs would otherwise run up to 63 of them again)."""
+    clock = [0.0]
+    runs: list[int] = []
+    anchor = donating.Anchor(
+        copy=lambda s: list(s),
+        run=lambda s, e: runs.append(e) or [s[0] + 1],
+        clock=lambda: clock[0],
+    )
+    state = [np.zeros(2, np.float32)]
+    for done in range(0, 5):  # fast epochs: one anchor, at epoch 0
+        anchor.keep(done, state)
+        clock[0] += donating.ANCHOR_SECONDS / 10
+    assert anchor.epoch == 0
+    assert anchor.state_at(3)[0].tolist() == [3.0, 3.0] and runs == [1, 2, 3]
+    clock[0] += donating.ANCHOR_SECONDS  # a slow epoch: the next keep copies again
+    anchor.keep(5, state)
+    assert anchor.epoch == 5
+    anchor.keep(5, state)  # (the same epoch twice: no new copy)
+    assert anchor.epoch == 5 and anchor.taken == clock[0]
