@@ -146,3 +146,39 @@ train { model: V  loss: mse }
     source = nncompile.compile(text=text).source
     assert "    loss += model.z.code.kl[...]  # <string>:7" in source  # kl_weight 1: no factor
     assert "return {'kl_loss': model.z.code.kl[...]}" in source
+
+
+def test_an_output_whose_loss_key_is_the_layers_term_is_refused(tmp_path):
+    """An output named `kl` records `kl_loss`, the KL term's history key: one would hide the
+    other in the history (and in early stopping's monitor)."""
+    rng = np.random.default_rng(0)
+    np.savez(
+        tmp_path / "d.npz",
+        x=rng.normal(size=(32, 8)).astype(np.float32),
+        kl=rng.normal(size=(32, 4)).astype(np.float32),
+        big=rng.integers(0, 2, size=(32, 1)),
+    )
+    text = (
+        VAE.replace(
+            "  out = dense(8, activation=sigmoid)(z)\n  output out\n",
+            ("  kl = dense(4)(z)\n  big = dense(1, activation=sigmoid)(z)\n  output kl, big\n"),
+        )
+        .replace(
+            "train { model: V  loss: mse",
+            (
+                'data d { source: npz("d.npz", x="x", y=["kl", "big"])  split: {train: 1} }\n'
+                "train { model: V  data: d  loss: {kl: mse, big: binary_crossentropy}"
+            ),
+        )
+        .replace("  metrics: [mse]", "")
+    )
+    spec = tmp_path / "v.nn"
+    spec.write_text(text)
+    with pytest.raises(nncompile.CompileError) as caught:
+        nncompile.compile(path=str(spec))
+    said = str(caught.value)
+    assert (
+        "error[E202]: output 'kl' records its loss as 'kl_loss', the history key of the loss term "
+        "the layer on line 7 adds" in said
+    )
+    assert "hint: rename the output (e.g. `output kl_out`): the history keeps one 'kl_loss'" in said

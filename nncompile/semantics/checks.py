@@ -19,7 +19,7 @@ from .classweight import check_class_weight
 from .datafiles import check_data_files
 from .decoding import check_decode
 from .gan_checks import check_gan, layer_penalties_in_gan
-from .layerloss import recorded_keys
+from .layerloss import check_layer_loss_keys, recorded_keys
 from .sampleweight import check_sample_weight
 from .scale_checks import check_scale
 from .several import check_several, recorded, several_losses
@@ -53,6 +53,7 @@ def cross_check(train: ir.Train, out: Collector, block: ast.TrainBlock) -> None:
         )
     check_class_weight(train, out, where)
     check_sample_weight(train, out)
+    check_layer_loss_keys(train.model, recorded(train), out, where("model"))
     _monitor(train, out, spans.get("early_stopping.monitor", where("early_stopping")))
     _schedule(train, out, where("schedule"))
     check_scale(train, out, where)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import diagnostics as D
+from ..diagnostics import Collector
 from ..expr import Sym
 from ..registry.layers import LAYERS, LossTerm
 from . import ir
@@ -48,3 +50,20 @@ def layer_losses(model: ir.Model | None) -> list[LayerLoss]:
 def recorded_keys(model: ir.Model | None) -> list[str]:
     """The history keys of the layers' terms (without `val_`)."""
     return [loss.key for loss in layer_losses(model)]
+
+
+def check_layer_loss_keys(model: ir.Model | None, recorded: list[str] | None, out: Collector, span):
+    """A layer's term must not share its history key with an output's loss (`recorded`: the keys
+    of a model with several outputs): an output named `kl` records `kl_loss` too."""
+    taken = set(recorded or ())
+    for loss in layer_losses(model):
+        if loss.key in taken:
+            output = loss.key.removesuffix("_loss")
+            out.error(
+                D.DUPLICATE,
+                f"output '{output}' records its loss as '{loss.key}', the history key of the "
+                f"loss term the layer on line {loss.line} adds",
+                span,
+                f"rename the output (e.g. `output {output}_out`): the history keeps one "
+                f"'{loss.key}'",
+            )
