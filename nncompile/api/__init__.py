@@ -409,10 +409,13 @@ class Program(Decoding, Transfer, RunFiles, SampleWeights):
         return out if self.dataset is None else self.dataset.predictions(out)
 
     def sample(self, n: int | None = None, **options):
-        """Samples of a trained program: GAN examples, text, sequences (runtime.sampling)."""
+        """Samples of a trained program: GAN examples, text, sequences, a VAE's draws or its given
+        ``latent=`` points (``grid=N``: N x N over a 2-D prior) decoded (runtime.sampling)."""
         from ..runtime.sampling import sample
+        from .latent import latent_shapes
 
-        return sample(self.trainer, self.dataset, n, **options)
+        shapes = latent_shapes(self.train_block.model)
+        return sample(self.trainer, self.dataset, n, latent_shapes=shapes, **options)
 
     def export(self, output: str | Path, platforms=("cpu", "cuda")) -> dict:
         """The trained inference function as serialized StableHLO (see runtime.export)."""

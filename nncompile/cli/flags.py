@@ -72,4 +72,11 @@ SAMPLE_FLAGS = {
     ),
     "seed": flag("--seed", type=seed, default=0, help="the random draws (noise, tokens)"),
     "label": flag("--label", type=int, metavar="K", help="conditional GAN: only class K"),
+    "grid": flag(
+        "--grid",
+        type=count,
+        metavar="N",
+        help="VAE with a 2-D latent: decode N x N points over the prior's central 90%%",
+    ),
+    "latent": flag("--latent", metavar="Z.npy", help="VAE: decode these latent points [n, ...]"),
 }

@@ -285,13 +285,15 @@ def cmd_export(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    """samples of a trained run: a GAN's images, text, generated sequences"""
-    from ..runtime.sampling import as_csv, check_output, write
+    """samples of a trained run: a GAN's images, text, generated sequences, a VAE's decodings"""
+    from ..runtime.sampling import as_csv, check_output, load_latent, write
 
     check_output(args.output)  # before anything is loaded
+    latent = None if args.latent is None else load_latent(args.latent)
     program = run_program(args)
     labels = None if args.label is None else [args.label]
     options = dict(temperature=args.temperature, prompt=args.prompt, seed=args.seed)
+    options.update(grid=args.grid, latent=latent)
     result = program.sample(args.n, labels=labels, **options)
     if args.output:
         print(f"wrote {write(result, args.output)}", file=sys.stderr)

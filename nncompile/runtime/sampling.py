@@ -9,7 +9,9 @@ What a sample is depends on the program:
   one token at a time from a prompt, each drawn from the model's distribution sharpened or
   flattened by `temperature` (0: always the most likely token);
 * a variational autoencoder (a `gaussian_sample` layer): `n` draws z ~ N(0, I) decoded by the
-  layers after the sample (images when the output is 2-D, [H, W, C] or a square number of values);
+  layers after the sample (images when the output is 2-D, [H, W, C] or a square number of values),
+  or given latent points (`latent=`), or a `grid` x `grid` grid over a 2-D latent space's prior
+  (Keras' plot_latent_space);
 * any other model with a sequence output (a one-to-many generator such as specs/sine_generator.nn):
   its output sequences for `n` inputs of the data (the test split, else the training split), in the
   data's units.
@@ -27,17 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import NncompileError
-from .latent import decode_prior, has_prior
+from .latent import SampleError, check_latent, decode_latent, decode_prior, grid_points, has_prior
 from .trees import each
 
 SUFFIXES = (".png", ".npy", ".txt")
 MAX_SAMPLES = 4096  # examples (GANs, sequences) in one call
 MAX_TOKENS = 100_000  # tokens of text in one call
-
-
-class SampleError(NncompileError):
-    """A sample that cannot be made or written: the program's kind, the arguments."""
 
 
 @dataclass
@@ -49,6 +46,7 @@ class Sample:
     labels: np.ndarray | None = None  # conditional GAN: the class of each example
     inputs: np.ndarray | None = None  # sequences: the inputs they were generated from
     columns: int | None = None  # images: the grid's width
+    title: str | None = None  # images: what the grid shows (a VAE's latent grid)
 
 
 def sample(
@@ -60,9 +58,15 @@ def sample(
     prompt: str | None = None,
     seed: int = 0,
     labels=None,
+    latent=None,
+    grid: int | None = None,
+    latent_shapes: dict[str, tuple[int, ...]] | None = None,
 ) -> Sample:
     """Samples of a trained `trainer` (runtime.loop.Trainer or runtime.gan.GanTrainer) whose data is
-    `dataset` (runtime.data.Dataset; None when the trainer was given arrays). See the module."""
+    `dataset` (runtime.data.Dataset; None when the trainer was given arrays). A VAE decodes the
+    given `latent` points, or a `grid` x `grid` grid over its 2-D prior, instead of draws:
+    `latent_shapes` names its sampling layers' latent shapes (the api reads them from the spec).
+    See the module."""
     if trainer is None:
         raise RuntimeError("call fit() (or load()) first")
     if n is not None and not 1 <= n <= (MAX_TOKENS if _is_text(trainer, dataset) else MAX_SAMPLES):
@@ -73,6 +77,8 @@ def sample(
         valid = False
     if not valid:
         raise SampleError(f"seed {seed!r}: takes a whole number from 0 to {2**32 - 1}")
+    if latent is not None or grid is not None:
+        return _given(trainer, dataset, n, latent, grid, latent_shapes or {})
     if trainer.config.kind == "gan":
         if prompt is not None:
             raise SampleError("a prompt is for text models; a GAN draws from noise (--seed)")
@@ -111,7 +117,39 @@ def _gan(trainer, n: int, seed: int, labels) -> Sample:
 
 # ---- variational autoencoders -------------------------------------------------------------------
 def _prior(trainer, dataset, n: int, seed: int) -> Sample:
-    out = decode_prior(trainer, n, seed)
+    return _decoded(decode_prior(trainer, n, seed), dataset)
+
+
+def _given(trainer, dataset, n, latent, grid, shapes: dict) -> Sample:
+    """Given latent points (or a grid of them) decoded: checked against the one sampling layer's
+    latent shape before anything runs."""
+    if trainer.config.kind == "gan" or not has_prior(trainer.model) or not shapes:
+        raise SampleError(
+            "latent points (--grid) are decoded by a variational autoencoder, a model with a "
+            "gaussian_sample layer; this model has none",
+            "a GAN draws its noise (--seed)" if trainer.config.kind == "gan" else None,
+        )
+    if latent is not None and grid is not None:
+        raise SampleError("give latent points or a grid, not both")
+    if n is not None:
+        raise SampleError(
+            f"-n {n}: the latent points given decide how many examples are decoded",
+            "leave -n out (it counts draws from the prior)",
+        )
+    if len(shapes) > 1:
+        raise SampleError(
+            f"latent points are decoded through one gaussian_sample layer; this model has "
+            f"{len(shapes)} ({', '.join(shapes)})",
+            "draw from the priors instead (no --grid, no latent=)",
+        )
+    [(name, shape)] = shapes.items()
+    if grid is not None:
+        points, title = grid_points(grid, shape, name)
+        return _decoded(decode_latent(trainer, points), dataset, columns=grid, title=title)
+    return _decoded(decode_latent(trainer, check_latent(latent, shape, name, MAX_SAMPLES)), dataset)
+
+
+def _decoded(out, dataset, columns: int | None = None, title: str | None = None) -> Sample:
     if isinstance(out, dict):
         raise SampleError(
             "sample decodes the draws of a model with one output; this model has several "
@@ -123,7 +161,7 @@ def _prior(trainer, dataset, n: int, seed: int) -> Sample:
         out = dataset.inverse_targets(out)
     shape = out.shape[1:]
     image = len(shape) in (2, 3) or math.isqrt(math.prod(shape)) ** 2 == math.prod(shape)
-    return Sample("images" if image else "examples", out)
+    return Sample("images" if image else "examples", out, columns=columns, title=title)
 
 
 # ---- text ----------------------------------------------------------------------------------------
@@ -211,7 +249,20 @@ def _sequences(trainer, dataset, n: int) -> Sample:
     return Sample("sequences", out, inputs=x)
 
 
-# ---- writing -------------------------------------------------------------------------------------
+# ---- reading and writing -------------------------------------------------------------------------
+def load_latent(path: str | Path) -> np.ndarray:
+    """`sample --latent Z.npy`: the latent points to decode (checked against the model later)."""
+    path = Path(path)
+    if path.suffix.lower() != ".npy":
+        raise SampleError(f"--latent {path}: latent points are read from a .npy file")
+    if not path.is_file():
+        raise SampleError(f"--latent {path}: no such file")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise SampleError(f"--latent {path}: not a numpy array file ({e})") from None
+
+
 def check_output(path: str | Path | None) -> None:
     """Before anything is loaded: a known suffix, in a folder that exists."""
     if path is None:
@@ -259,6 +310,8 @@ def as_csv(result: Sample) -> str:
 
 
 def _title(result: Sample) -> str | None:
+    if result.title is not None:
+        return result.title
     if result.labels is None or result.columns is None:
         return None
     return f"one row per class (0 to {int(result.labels.max())})"
