@@ -18,24 +18,30 @@ class GaussianSample(nnx.Module):
     the KL divergence of N(mean, exp(log_var)) from N(0, I), summed over the latent values and
     averaged over the batch, in `kl` (float32) for loss_fn to add (Keras' add_loss). With
     `prior=True` (nnx.view; `nncompile sample`) it draws z ~ N(0, I) whatever its inputs: the
-    layers after it decode draws from the prior."""
+    layers after it decode draws from the prior; with `latent=z` (an array [batch, *latent]) it
+    returns those given points (`nncompile sample --grid`, `Program.sample(latent=z)`)."""
 
     def __init__(self, *, rngs):
         self.rngs = rngs["sample"].fork()
         self.deterministic = False
         self.prior = False
+        self.latent = None
         self.kl = nnx.Intermediate(jnp.zeros((), jnp.float32))
 
-    def set_view(self, deterministic=None, prior=None):  # nnx.view(model, deterministic=True)
+    def set_view(self, deterministic=None, prior=None, latent=None):  # nnx.view(model, ...)
         if deterministic is not None:
             self.deterministic = deterministic
         if prior is not None:
             self.prior = prior
+        if latent is not None:
+            self.latent = nnx.data(jnp.asarray(latent))
 
     def __call__(self, mean, log_var):
         m, v = mean.astype(jnp.float32), log_var.astype(jnp.float32)
         kl = -0.5 * jnp.sum(1.0 + v - m**2 - jnp.exp(v), axis=tuple(range(1, m.ndim)))
         self.kl.set_value(jnp.mean(kl))  # replaced, not written into (exported constants)
+        if self.latent is not None:
+            return self.latent.astype(mean.dtype)
         if self.prior:
             return jax.random.normal(self.rngs(), mean.shape, mean.dtype)
         if self.deterministic:
