@@ -6,6 +6,8 @@ is slow-tier."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -144,3 +146,45 @@ def test_latent_points_need_one_sampling_layer():
     assert str(e.value).startswith(
         "latent points are decoded through one gaussian_sample layer; this model has 2 (z, w)"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("z.txt", "--latent z.txt: latent points are read from a .npy file"),
+     ("none.npy", "--latent none.npy: no such file")],
+)  # fmt: skip
+def test_the_cli_refuses_a_latent_file_before_loading_the_run(name, message, capsys):
+    from nncompile.cli import main
+
+    spec = str(Path(__file__).resolve().parents[1] / "specs" / "digits_vae.nn")
+    assert main(["sample", spec, "--run", "nowhere", "--latent", name]) == 1
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow  # trains specs/digits_vae.nn 4 epochs (~10 s on 2 busy cores)
+def test_the_cli_writes_the_latent_grid_and_decodes_given_points(tmp_path, capsys):
+    from nncompile.cli import main
+
+    spec = str(Path(__file__).resolve().parents[1] / "specs" / "digits_vae.nn")
+    run = tmp_path / "run"
+    assert main(["train", spec, "--epochs", "4", "--out", str(run), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["sample", "--run", str(run), "--grid", "6", "-o", str(tmp_path / "g.npy")]) == 0
+    grid = np.load(tmp_path / "g.npy")
+    assert grid.shape == (36, 64) and ((grid >= 0) & (grid <= 1)).all()
+    assert float(np.std(grid, axis=0).mean()) > 0.01  # the decoder's output moves over the grid
+    assert main(["sample", "--run", str(run), "--grid", "6", "-o", str(tmp_path / "g.png")]) == 0
+    assert (tmp_path / "g.png").stat().st_size > 1000
+    np.save(tmp_path / "z.npy", grid_points(6, (2,), "z")[0][:3])
+    capsys.readouterr()
+    assert main(["sample", "--run", str(run), "--latent", str(tmp_path / "z.npy")]) == 0
+    rows = [[float(v) for v in line.split(",")] for line in capsys.readouterr().out.splitlines()]
+    np.testing.assert_allclose(rows, grid[:3], rtol=1e-4, atol=1e-5)  # (CSV: 6 digits)
+    assert main(["sample", "--run", str(run), "--grid", "6", "-n", "4"]) == 1
+    assert "-n 4: the latent points given decide how many examples" in capsys.readouterr().err
+    np.save(tmp_path / "z3.npy", np.zeros((2, 3), np.float32))
+    assert main(["sample", "--run", str(run), "--latent", str(tmp_path / "z3.npy")]) == 1
+    assert (
+        "latent points of shape [2, 3] do not fit the latent space of `z = gaussian_sample(...)`"
+        ": it takes [n, 2]"
+    ) in capsys.readouterr().err
