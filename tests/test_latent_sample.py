@@ -113,7 +113,7 @@ def test_bad_points_are_refused_with_the_latent_size(vae, options, message):
 
 
 def test_a_grid_needs_a_2d_latent():
-    program, x = fitted(latent=3)
+    program, _ = fitted(latent=3)
     with pytest.raises(SampleError) as e:
         program.sample(grid=5)
     assert str(e.value) == (
@@ -138,7 +138,8 @@ def test_latent_points_need_a_vae():
 def test_latent_points_need_one_sampling_layer():
     two = VAE.replace(
         "out = dense(8, activation=sigmoid)(z)",
-        "w = gaussian_sample(mean, log_var)\n  s = add(z, w)\n  out = dense(8, activation=sigmoid)(s)",
+        "w = gaussian_sample(mean, log_var)\n  s = add(z, w)\n"
+        "  out = dense(8, activation=sigmoid)(s)",
     )
     program, _ = fitted(text=two)
     with pytest.raises(SampleError) as e:
