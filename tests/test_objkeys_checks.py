@@ -121,7 +121,7 @@ def test_the_monitor_follows_the_same_rule():
     assert found(text, "multi_io.nn") == [
         (
             "E201",
-            33,
+            37,
             "early_stopping monitors 'val_accuracy', which is not recorded",
             "it is recorded per output: monitor one of 'val_big_accuracy' or "
             "'val_digit_accuracy'",
