@@ -123,7 +123,6 @@ def test_the_monitor_follows_the_same_rule():
             "E201",
             37,
             "early_stopping monitors 'val_accuracy', which is not recorded",
-            "it is recorded per output: monitor one of 'val_big_accuracy' or "
-            "'val_digit_accuracy'",
+            "it is recorded per output: monitor one of 'val_big_accuracy' or 'val_digit_accuracy'",
         )
     ]
