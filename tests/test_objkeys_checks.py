@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import nncompile
+from tests.gan_specs import tiny_gan
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 VAE = (SPECS / "digits_vae.nn").read_text()
@@ -124,5 +125,38 @@ def test_the_monitor_follows_the_same_rule():
             37,
             "early_stopping monitors 'val_accuracy', which is not recorded",
             "it is recorded per output: monitor one of 'val_big_accuracy' or 'val_digit_accuracy'",
+        )
+    ]
+
+
+def gan(extra: str = "") -> str:
+    train = (
+        "train { data: d  objective: gan(generator=G, discriminator=D, noise=normal([8]))\n"
+        f"  loss: non_saturating  optimizer: adam(lr=lr)  epochs: 2 {extra}}}"
+    )
+    text = "let lr = 0.001\n" + tiny_gan(train)
+    return text.replace("split: {train: 1}", "split: {train: 0.8, val: 0.2}")
+
+
+def test_adversarial_training_records_its_two_losses_and_no_validation_keys():
+    lr = "{lr: [0.001, 0.01]}"
+    for objective in ("minimize(d_loss)", "minimize(g_loss)", "minimize(loss)"):
+        assert found(gan() + sweep(objective, lr), "gan.nn") == []
+    choices = "use one of 'd_loss', 'g_loss' or 'loss'"
+    assert found(gan() + sweep("minimize(val_loss)", lr), "gan.nn") == [
+        (
+            "E201",
+            22,
+            "the sweep objective 'val_loss' is not recorded by train 'main'",
+            f"adversarial training evaluates no validation data: {choices}",
+        )
+    ]
+    assert found(gan("early_stopping: {monitor: val_g_loss} "), "gan.nn") == [
+        (
+            "E201",
+            20,
+            "early_stopping monitors 'val_g_loss', which is not recorded",
+            "adversarial training evaluates no validation data: monitor one of 'd_loss', "
+            "'g_loss' or 'loss'",
         )
     ]

@@ -27,7 +27,8 @@ def history_keys(train: ir.Train) -> list[str]:
 
 
 def validated(train: ir.Train) -> bool:
-    """Whether the `val_` keys are recorded: the data has a validation split."""
+    """Whether the `val_` keys are recorded: the data has a validation split (adversarial training
+    records none)."""
     return "val" in train.data.props.split
 
 
@@ -38,13 +39,16 @@ def check_named(
     the hint lists the choices; `needs_val`: the message for a `val_` key without a validation
     split, "" to accept it). False when an error was reported."""
     known = history_keys(train)
-    both = [*known, *(f"val_{k}" for k in known)]
-    base = name[4:] if name.startswith("val_") else name
+    gan = train.model is None  # runtime.gan evaluates nothing: no `val_` keys
+    both = known if gan else [*known, *(f"val_{k}" for k in known)]
+    base = name[4:] if name.startswith("val_") and not gan else name
     if base not in known:
         choices = f"{verb} one of {D.one_of(both)}"
         prefix = name[: len(name) - len(base)]
         per_output = [f"{prefix}{k}" for k in known if k.endswith(f"_{base}")]
-        if per_output:  # several outputs record each output's value
+        if gan and name.startswith("val_"):
+            hint = f"adversarial training evaluates no validation data: {choices}"
+        elif per_output:  # several outputs record each output's value
             hint = f"it is recorded per output: {verb} one of {D.one_of(per_output)}"
         elif base in METRICS:
             hint = f"add {base} to `metrics: [...]`, or {choices}"
