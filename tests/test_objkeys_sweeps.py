@@ -12,6 +12,7 @@ import pytest
 
 import nncompile
 from nncompile.search import sweep
+from tests.gan_specs import tiny_gan
 
 # each case compiles and trains two tiny trials (7-12 s on 2 busy cores): the slow tier
 pytestmark = pytest.mark.slow
@@ -44,6 +45,13 @@ def tiny_multi() -> str:
     return text
 
 
+def tiny_gan_lr() -> str:
+    return "let lr = 0.001\n" + tiny_gan(
+        "train { data: d  objective: gan(generator=G, discriminator=D, noise=normal([8]))\n"
+        "  loss: non_saturating  optimizer: adam(lr=lr)  epochs: 2 }"
+    )
+
+
 def run(tmp_path, text: str, grid: str, objective: str, population: bool = True):
     path = tmp_path / "s.nn"
     path.write_text(f"{text}\nsweep {{ grid: {grid}  objective: {objective} }}\n")
@@ -71,8 +79,9 @@ def best_in_history(run_dir, key: str, pick) -> float:
         (tiny_vae, "{latent: [2, 3]}", "minimize(val_kl_loss)", False),
         (tiny_multi, "{lr: [0.002, 0.01]}", "maximize(val_digit_accuracy)", True),
         (tiny_multi, "{width: [8, 12]}", "minimize(val_big_loss)", False),
+        (tiny_gan_lr, "{lr: [0.001, 0.01]}", "minimize(d_loss)", False),
     ],
-    ids=["vae-population", "vae-separate", "outputs-population", "outputs-separate"],
+    ids=["vae-population", "vae-separate", "outputs-population", "outputs-separate", "gan"],
 )
 def test_a_sweep_on_a_recorded_key_runs_to_the_end(tmp_path, make, grid, objective, population):
     result, lines = run(tmp_path, make(), grid, objective)
