@@ -160,3 +160,21 @@ def test_adversarial_training_records_its_two_losses_and_no_validation_keys():
             "'g_loss' or 'loss'",
         )
     ]
+
+
+def test_the_default_objective_needs_a_validation_split():
+    text = VAE.replace(*NO_VAL) + "\nsweep { grid: {latent: [2, 3]} }\n"
+    assert found(text, "digits_vae.nn") == [
+        (
+            "E502",
+            42,
+            "the sweep has no `objective:`, and its default, minimize(val_loss), is not recorded "
+            "by train 'main': data digits has no validation split",
+            "give one: `objective: minimize(loss)`",
+        )
+    ]
+    assert found(VAE + "\nsweep { grid: {latent: [2, 3]} }\n", "digits_vae.nn") == []
+    assert [m for _, _, m, _ in found(gan() + "\nsweep { grid: {lr: [0.1, 0.2]} }\n", "g.nn")] == [
+        "the sweep has no `objective:`, and its default, minimize(val_loss), is not recorded by "
+        "train 'main': adversarial training records no val_ keys"
+    ]

@@ -65,3 +65,21 @@ def check_named(
         )
         return False
     return True
+
+
+def check_default_objective(train: ir.Train, out: Collector, span) -> None:
+    """A sweep without `objective:` minimizes val_loss (nncompile.search), which needs one."""
+    if train.model is not None and validated(train):
+        return
+    why = (
+        "adversarial training records no val_ keys"
+        if train.model is None
+        else f"data {train.data.name} has no validation split"
+    )
+    out.error(
+        D.NEEDS_VALIDATION,
+        f"the sweep has no `objective:`, and its default, minimize(val_loss), is not recorded by "
+        f"train '{train.name}': {why}",
+        span,
+        f"give one: `objective: minimize({'g_loss' if train.model is None else 'loss'})`",
+    )

@@ -16,7 +16,7 @@ from ..registry.several import UNSUPPORTED, named_arrays
 from ..source import Source, Span
 from ..syntax import ast
 from . import checks, ir
-from .history_keys import check_named
+from .history_keys import check_default_objective, check_named
 from .keras_names import property_hint
 from .models import ModelBuilder
 from .names import check_model_names
@@ -336,6 +336,8 @@ class _Validator:
                 f"the sweep objective {metric} is recorded only with a validation split, and "
                 f"data {train.data.name} of train '{props.train}' has none",
             )
+        elif train is not None:
+            check_default_objective(train, self.out, spans.get("train", block.name_span))
         space = props.grid if props.grid is not None else props.random
         key = "grid" if props.grid is not None else "random"
         for name in space:
