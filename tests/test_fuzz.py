@@ -39,7 +39,8 @@ train {
 }
 """,
     """\
-data images { source: sklearn("digits")  reshape: [8, 8, 1]  augment: [random_shift(1)] }
+data images { source: sklearn("digits")  reshape: [8, 8, 1]  augment: [random_shift(1)]
+              split: {train: 0.8, val: 0.2} }
 model Block(width, rate=0.1) { dense(width, activation=relu) dropout(rate) }
 model Net {
   input x: [8, 8, 1]

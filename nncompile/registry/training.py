@@ -117,7 +117,17 @@ class Monitor(Params):
 SWEEP_OBJECTIVES = Registry(
     "sweep_objective",
     [
-        Entry("minimize", Monitor, ("metric",), "pick the trial with the lowest final value"),
-        Entry("maximize", Monitor, ("metric",), "pick the trial with the highest final value"),
+        Entry(
+            "minimize",
+            Monitor,
+            ("metric",),
+            "the trial whose recorded key (any a monitor may name) reached the lowest value",
+        ),
+        Entry(
+            "maximize",
+            Monitor,
+            ("metric",),
+            "the trial whose recorded key (any a monitor may name) reached the highest value",
+        ),
     ],
 )

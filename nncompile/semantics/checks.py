@@ -19,7 +19,8 @@ from .classweight import check_class_weight
 from .datafiles import check_data_files
 from .decoding import check_decode
 from .gan_checks import check_gan, layer_penalties_in_gan
-from .layerloss import check_layer_loss_keys, recorded_keys
+from .history_keys import check_named
+from .layerloss import check_layer_loss_keys
 from .sampleweight import check_sample_weight
 from .scale_checks import check_scale
 from .several import check_several, recorded, several_losses
@@ -303,29 +304,15 @@ def _monitor(train: ir.Train, out: Collector, span) -> None:
 
 def _monitored(train: ir.Train, out: Collector, span, what: str, name: str) -> None:
     """`what` monitors history key `name`: recorded, with a validation split for val_ keys."""
-    known = recorded(train) or ["loss", *(m.name for _, m in train.metric_refs())]
-    known = [*known, *recorded_keys(train.model)]  # the layers' loss terms: kl_loss
-    base = name[4:] if name.startswith("val_") else name
-    if base not in known:
-        choices = f"monitor one of {D.one_of([*known, *(f'val_{k}' for k in known)])}"
-        hint = (
-            f"add {base} to `metrics: [...]`, or {choices}"
-            if base in METRICS
-            else D.did_you_mean(name, [*known, *(f"val_{k}" for k in known)]) or choices
-        )
-        out.error(
-            D.UNKNOWN_REFERENCE,
-            f"{what} monitors '{name}', which is not recorded",
-            span,
-            hint,
-        )
-    elif name.startswith("val_") and "val" not in train.data.props.split:
-        out.error(
-            D.NEEDS_VALIDATION,
-            f"{what} monitors {name}, but data {train.data.name} has no validation split",
-            span,
-            "add one: `split: {train: 0.7, val: 0.15, test: 0.15}`",
-        )
+    check_named(
+        train,
+        out,
+        span,
+        name,
+        f"{what} monitors '{name}', which is not recorded",
+        "monitor",
+        f"{what} monitors {name}, but data {train.data.name} has no validation split",
+    )
 
 
 def _schedule(train: ir.Train, out: Collector, span) -> None:

@@ -16,6 +16,7 @@ from ..registry.several import UNSUPPORTED, named_arrays
 from ..source import Source, Span
 from ..syntax import ast
 from . import checks, ir
+from .history_keys import check_default_objective, check_named
 from .keras_names import property_hint
 from .models import ModelBuilder
 from .names import check_model_names
@@ -70,7 +71,7 @@ class _Validator:
                 trains[train_block.name] = t
         sweeps = {}
         for sweep_block in (i for i in items if isinstance(i, ast.SweepBlock)):
-            s = self.sweep(sweep_block, {b.name for b in train_blocks}, lets)
+            s = self.sweep(sweep_block, {b.name for b in train_blocks}, lets, trains)
             if s is not None:
                 sweeps[sweep_block.name] = s
         plain_lets = {}
@@ -306,7 +307,9 @@ class _Validator:
             found.append(models[name])
         return tuple(found)
 
-    def sweep(self, block: ast.SweepBlock, trains: set[str], lets) -> ir.Sweep | None:
+    def sweep(
+        self, block: ast.SweepBlock, trains: set[str], lets, analysed: dict[str, ir.Train]
+    ) -> ir.Sweep | None:
         result = self.properties(block, "sweep")
         if result is None:
             return None
@@ -320,27 +323,21 @@ class _Validator:
                 D.did_you_mean(props.train, trains)
                 or (f"the train blocks are {D.one_of(trains)}" if trains else "add a train block"),
             )
-        trains_by_name = {i.name: i for i in self.spec.items if isinstance(i, ast.TrainBlock)}
-        if props.objective is not None and props.train in trains_by_name:
+        train = analysed.get(props.train)
+        if props.objective is not None and train is not None:  # (else its errors are reported)
             metric = props.objective.params.metric
-            names = {p.key: p.value for p in trains_by_name[props.train].properties}
-            listed = names.get("metrics")
-            recorded = ["loss"] + (
-                [
-                    v.id if isinstance(v, ast.Name) else getattr(v, "name", "")
-                    for v in (listed.items if isinstance(listed, ast.List) else [listed])
-                ]
-                if listed is not None
-                else []
+            check_named(
+                train,
+                self.out,
+                props.objective.span,
+                metric,
+                f"the sweep objective '{metric}' is not recorded by train '{props.train}'",
+                "use",
+                f"the sweep objective {metric} is recorded only with a validation split, and "
+                f"data {train.data.name} of train '{props.train}' has none",
             )
-            known = recorded + [f"val_{m}" for m in recorded]
-            if metric not in known:
-                self.out.error(
-                    D.UNKNOWN_REFERENCE,
-                    f"the sweep objective '{metric}' is not recorded by train '{props.train}'",
-                    props.objective.span,
-                    D.did_you_mean(metric, known) or f"use one of {D.one_of(known)}",
-                )
+        elif train is not None:
+            check_default_objective(train, self.out, spans.get("train", block.name_span))
         space = props.grid if props.grid is not None else props.random
         key = "grid" if props.grid is not None else "random"
         for name in space:
