@@ -23,13 +23,7 @@ class Decision(Generic[T]):
 
 def layer_nodes(model: ir.Model) -> list[ir.Node]:
     """The layer nodes of a model and of the models it uses as blocks."""
-    out: list[ir.Node] = []
-    for n in model.nodes:
-        if n.submodel is not None:
-            out += layer_nodes(n.submodel)
-        else:
-            out.append(n)
-    return out
+    return [n for _, n in model.layer_paths()]
 
 
 def model_layers(model: ir.Model) -> list[Layer]:

@@ -73,6 +73,17 @@ class Model:
     def node(self, name: str) -> Node | None:
         return next((n for n in self.nodes if n.name == name), None)
 
+    def layer_paths(self, prefix: str = "") -> list[tuple[str, Node]]:
+        """The layer nodes of this model and of the models it uses as blocks, in order, each with
+        its attribute path (`z`, `enc.code` inside a block named enc)."""
+        out: list[tuple[str, Node]] = []
+        for n in self.nodes:
+            if n.submodel is not None:
+                out += n.submodel.layer_paths(f"{prefix}{n.name}.")
+            else:
+                out.append((prefix + n.name, n))
+        return out
+
     @property
     def last(self) -> Node | None:
         out = self.outputs[0].name if self.outputs else None

@@ -24,18 +24,10 @@ class LayerLoss:
 
 def layer_losses(model: ir.Model | None) -> list[LayerLoss]:
     found: list[tuple[str, LossTerm, int]] = []
-
-    def visit(m: ir.Model, path: str) -> None:
-        for node in m.nodes:
-            if node.submodel is not None:
-                visit(node.submodel, f"{path}.{node.name}")
-            entry = LAYERS.get(node.kind)
-            if entry is not None and entry.loss_term is not None:
-                term = entry.loss_term(node.params, Sym(f"{path}.{node.name}"))
-                found.append((f"{path}.{node.name}", term, node.span.line))
-
-    if model is not None:
-        visit(model, "model")
+    for path, node in model.layer_paths("model.") if model is not None else []:
+        entry = LAYERS.get(node.kind)
+        if entry is not None and entry.loss_term is not None:
+            found.append((path, entry.loss_term(node.params, Sym(path)), node.span.line))
     several = len(found) > 1
     return [
         LayerLoss(
