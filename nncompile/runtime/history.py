@@ -42,6 +42,12 @@ class History:
     def stopped(self, why: StopReason, reason: str) -> None:
         self.stop, self.reason = why, reason
 
+    def recorded(self) -> list[str]:
+        """The keys the epochs recorded (loss, metrics, val_*, layer loss terms), in their order:
+        not epoch, seconds or lr."""
+        seen = dict.fromkeys(k for e in self.epochs for k in e)
+        return [k for k in seen if k not in ("epoch", "seconds", "lr")]
+
     def series(self, key: str) -> list[float]:
         """The values of one history key, one per epoch (missing values as nan)."""
         return [e.get(key, math.nan) for e in self.epochs]

@@ -31,7 +31,7 @@ from typing import Any
 from ..errors import NncompileError
 from .checkpoint_files import steps
 from .runfolder import sibling
-from .sweep import Trained, Trial, as_text, write_results
+from .sweep import Trained, Trial, as_text, scored, write_results
 
 READY = "nncompile.trials"  # study attribute: the queue is complete (its value: the trial count)
 SPACE = "nncompile.space"  # study attribute: what is searched, to refuse a different sweep
@@ -346,16 +346,7 @@ class Worker:
                 assert history is not None
                 if history.interrupted:
                     raise KeyboardInterrupt
-                series = [
-                    float(e[self.metric]) for e in history.epochs if e.get(self.metric) is not None
-                ]
-                if not series:
-                    raise NncompileError(
-                        f"the sweep objective '{self.metric}' was not recorded",
-                        "use loss/val_loss or a metric listed in the train block",
-                    )
-                best = min(series) if self.direction == "minimize" else max(series)
-                objective = best if math.isfinite(best) else None
+                _, objective = scored(history, self.metric, self.direction)
                 run = str(trained.save(folder))
                 if pruning.pruned_at is not None:
                     state, reason = TrialState.PRUNED, f"pruned at epoch {pruning.pruned_at}"

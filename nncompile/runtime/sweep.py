@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from .. import diagnostics as D
 from ..errors import NncompileError
 from ..source import as_text
 from .history import History
@@ -135,12 +136,21 @@ def scored(history: History, metric: str, direction: str) -> tuple[list, float |
     pairs = [(e["epoch"], float(e[metric])) for e in history.epochs if e.get(metric) is not None]
     series = [v for _, v in pairs]
     if not series:
-        raise NncompileError(
-            f"the sweep objective '{metric}' was not recorded",
-            "use loss/val_loss or a metric listed in the train block",
-        )
+        raise unrecorded(history, metric)
     best = min(series) if direction == "minimize" else max(series)
     return [(x, v) for x, v in pairs if math.isfinite(v)], best if math.isfinite(best) else None
+
+
+def unrecorded(history: History, metric: str) -> NncompileError:
+    """A trial did not record its objective (check catches the names a train block never records:
+    this is the fallback): the error names the keys the trial did record, on its first line (a
+    trial's reason)."""
+    keys = history.recorded()
+    recorded = f"it recorded {D.one_of(keys, limit=20)}" if keys else "it recorded no epoch"
+    hint = "use one of the recorded keys as the sweep's `objective:`"
+    if metric.startswith("val_") and not any(k.startswith("val_") for k in keys):
+        hint = "val_ keys need a validation split in the data; or " + hint
+    return NncompileError(f"the sweep objective '{metric}' was not recorded: {recorded}", hint)
 
 
 def _figure(results: list[Trial], curves: dict, direction: str) -> tuple:
