@@ -50,8 +50,9 @@ def test_the_error_names_the_recorded_keys_and_the_validation_split():
         scored(History(epochs=with_val), "val_f1", "maximize")
     assert e.value.hint == "use one of the recorded keys as the sweep's `objective:`"
     assert "'val_loss'" in e.value.message and "loss/val_loss" not in str(e.value)
-    with pytest.raises(NncompileError, match="^the sweep objective 'loss' was not recorded: it "):
+    with pytest.raises(NncompileError) as e:
         scored(History(), "loss", "minimize")
+    assert e.value.message == "the sweep objective 'loss' was not recorded: it recorded no epoch"
     assert scored(History(epochs=EPOCHS), "loss", "minimize") == ([(1, 0.9), (2, 0.7)], 0.7)
 
 

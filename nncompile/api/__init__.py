@@ -412,10 +412,10 @@ class Program(Decoding, Transfer, RunFiles, SampleWeights):
         """Samples of a trained program: GAN examples, text, sequences, a VAE's draws or its given
         ``latent=`` points (``grid=N``: N x N over a 2-D prior) decoded (runtime.sampling)."""
         from ..runtime.sampling import sample
-        from .latent import latent_shapes
+        from .latent import latent_spaces
 
-        shapes = latent_shapes(self.train_block.model)
-        return sample(self.trainer, self.dataset, n, latent_shapes=shapes, **options)
+        latents = latent_spaces(self.train_block.model)
+        return sample(self.trainer, self.dataset, n, latents=latents, **options)
 
     def export(self, output: str | Path, platforms=("cpu", "cuda")) -> dict:
         """The trained inference function as serialized StableHLO (see runtime.export)."""

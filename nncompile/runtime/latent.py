@@ -1,14 +1,16 @@
 """Decoding a variational autoencoder's latent points (`nncompile sample` of a model with a
-`gaussian_sample` layer): a copy of the trained model whose sampling layer is switched, by a view of
-the emitted GaussianSample, to draw z ~ N(0, I) whatever its inputs (`prior=True`) or to return
-given points (`latent=z`: `sample --grid N`, `Program.sample(latent=z)`), dropout and batch
-normalisation in evaluation mode, run by the program's `predict` (folded heads applied). No second
-program: the layers after the sample are the decoder."""
+sampling layer, a registry entry with `latent=True`: `gaussian_sample`): a copy of the trained model
+whose sampling layer is switched, by a view of its module (the emitted GaussianSample), to draw
+z ~ N(0, I) whatever its inputs (`prior=True`) or to return given points (`latent=z`: `sample
+--grid N`, `Program.sample(latent=z)`), dropout and batch normalisation in evaluation mode, run by
+the program's `predict` (folded heads applied). No second program: the layers after the sample
+are the decoder."""
 
 from __future__ import annotations
 
 import math
 from statistics import NormalDist
+from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -26,9 +28,16 @@ class SampleError(NncompileError):
     that do not fit the model's latent space among them)."""
 
 
-def has_prior(model: nnx.Module) -> bool:
-    """Whether a layer of the model can draw from a prior (the emitted GaussianSample)."""
-    return any(hasattr(m, "prior") and hasattr(m, "kl") for _, m in nnx.iter_graph(model))
+class LatentSpace(NamedTuple):
+    """A sampling layer of the model (a registry entry with `latent=True`; the api finds them in
+    the spec): its layer name (`gaussian_sample`) and the shape of one example's latent point."""
+
+    kind: str
+    shape: tuple[int, ...]
+
+    def written(self, path: str) -> str:
+        """How the spec writes the layer at `path`, for messages: `z = gaussian_sample(...)`."""
+        return f"{path} = {self.kind}(...)"
 
 
 def decode_prior(trainer, n: int, seed: int):
@@ -56,23 +65,23 @@ def _decode(trainer, n: int, seed: int, **view):
     return jax.device_get(run(state, x))
 
 
-def check_latent(points, shape: tuple[int, ...], name: str, limit: int) -> np.ndarray:
+def check_latent(points, shape: tuple[int, ...], layer: str, limit: int) -> np.ndarray:
     """`points` as float32 [n, *shape] (one point of `shape` alone: n = 1), or a SampleError that
-    names the latent size of sampling layer `name`."""
+    names the latent size of the sampling layer (`layer`: as the spec writes it)."""
     want = f"[n, {', '.join(map(str, shape))}]"
     try:
         z = np.asarray(points, dtype=np.float32)
     except (TypeError, ValueError) as e:
         raise SampleError(
             f"latent points must be numbers, an array {want}: {e}",
-            f"`{name} = gaussian_sample(...)` has {math.prod(shape)} latent values",
+            f"`{layer}` has {math.prod(shape)} latent values",
         ) from None
     if z.shape == tuple(shape):
         z = z[None]
     if z.ndim != len(shape) + 1 or z.shape[1:] != tuple(shape) or len(z) == 0:
         raise SampleError(
             f"latent points of shape {list(z.shape)} do not fit the latent space of "
-            f"`{name} = gaussian_sample(...)`: it takes {want}",
+            f"`{layer}`: it takes {want}",
             f"give one row of {', '.join(map(str, shape))} values per point",
         )
     if len(z) > limit:
@@ -83,12 +92,13 @@ def check_latent(points, shape: tuple[int, ...], name: str, limit: int) -> np.nd
     return z
 
 
-def grid_points(n: int, shape: tuple[int, ...], name: str) -> tuple[np.ndarray, str]:
+def grid_points(n: int, shape: tuple[int, ...], layer: str) -> tuple[np.ndarray, str]:
     """n x n points over the central quantiles of a 2-D prior N(0, I), row by row from the top:
-    z[0] rises left to right, z[1] top to bottom falls (like a plot); and a title saying so."""
+    z[0] rises left to right, z[1] top to bottom falls (like a plot); and a title saying so
+    (`layer`: the sampling layer as the spec writes it, for messages)."""
     if tuple(shape) != (2,):
         raise SampleError(
-            f"--grid spans a 2-D latent space; `{name} = gaussian_sample(...)` has "
+            f"--grid spans a 2-D latent space; `{layer}` has "
             f"{math.prod(shape)} latent values ({list(shape)})",
             "decode chosen points with Program.sample(latent=z), or draw from the prior "
             "without --grid",

@@ -8,10 +8,10 @@ What a sample is depends on the program:
 * a character or word model (integer token inputs, a distribution over the vocabulary out): text,
   one token at a time from a prompt, each drawn from the model's distribution sharpened or
   flattened by `temperature` (0: always the most likely token);
-* a variational autoencoder (a `gaussian_sample` layer): `n` draws z ~ N(0, I) decoded by the
-  layers after the sample (images when the output is 2-D, [H, W, C] or a square number of values),
-  or given latent points (`latent=`), or a `grid` x `grid` grid over a 2-D latent space's prior
-  (Keras' plot_latent_space);
+* a variational autoencoder (a sampling layer, `gaussian_sample`: runtime.latent): `n` draws
+  z ~ N(0, I) decoded by the layers after the sample (images when the output is 2-D, [H, W, C] or a
+  square number of values), or given latent points (`latent=`), or a `grid` x `grid` grid over a
+  2-D latent space's prior (Keras' plot_latent_space);
 * any other model with a sequence output (a one-to-many generator such as specs/sine_generator.nn):
   its output sequences for `n` inputs of the data (the test split, else the training split), in the
   data's units.
@@ -29,7 +29,14 @@ from typing import Any
 
 import numpy as np
 
-from .latent import SampleError, check_latent, decode_latent, decode_prior, grid_points, has_prior
+from .latent import (
+    LatentSpace,
+    SampleError,
+    check_latent,
+    decode_latent,
+    decode_prior,
+    grid_points,
+)
 from .trees import each
 
 SUFFIXES = (".png", ".npy", ".txt")
@@ -60,12 +67,13 @@ def sample(
     labels=None,
     latent=None,
     grid: int | None = None,
-    latent_shapes: dict[str, tuple[int, ...]] | None = None,
+    latents: dict[str, LatentSpace],
 ) -> Sample:
     """Samples of a trained `trainer` (runtime.loop.Trainer or runtime.gan.GanTrainer) whose data is
     `dataset` (runtime.data.Dataset; None when the trainer was given arrays). A VAE decodes the
     given `latent` points, or a `grid` x `grid` grid over its 2-D prior, instead of draws:
-    `latent_shapes` names its sampling layers' latent shapes (the api reads them from the spec).
+    `latents`: the model's sampling layers by path (the api finds them in the spec: registry
+    entries with `latent=True`), through which a VAE decodes draws from its prior.
     See the module."""
     if trainer is None:
         raise RuntimeError("call fit() (or load()) first")
@@ -78,14 +86,14 @@ def sample(
     if not valid:
         raise SampleError(f"seed {seed!r}: takes a whole number from 0 to {2**32 - 1}")
     if latent is not None or grid is not None:
-        return _given(trainer, dataset, n, latent, grid, latent_shapes or {})
+        return _given(trainer, dataset, n, latent, grid, latents)
     if trainer.config.kind == "gan":
         if prompt is not None:
             raise SampleError("a prompt is for text models; a GAN draws from noise (--seed)")
         return _gan(trainer, n or 64, seed, labels)
     if labels is not None:
         raise SampleError("labels are for conditional GANs (condition=label)")
-    if has_prior(trainer.model):
+    if latents:
         if prompt is not None:
             raise SampleError("a prompt is for text models; a VAE decodes draws from N(0, I)")
         return _prior(trainer, dataset, n or 64, seed)
@@ -120,13 +128,16 @@ def _prior(trainer, dataset, n: int, seed: int) -> Sample:
     return _decoded(decode_prior(trainer, n, seed), dataset)
 
 
-def _given(trainer, dataset, n, latent, grid, shapes: dict) -> Sample:
+def _given(trainer, dataset, n, latent, grid, latents: dict[str, LatentSpace]) -> Sample:
     """Given latent points (or a grid of them) decoded: checked against the one sampling layer's
     latent shape before anything runs."""
-    if trainer.config.kind == "gan" or not has_prior(trainer.model) or not shapes:
+    if trainer.config.kind == "gan" or not latents:
+        from ..registry.layers import LAYERS
+
+        kinds = " or ".join(e.name for e in LAYERS.entries() if e.latent)
         raise SampleError(
             "latent points (--grid) are decoded by a variational autoencoder, a model with a "
-            "gaussian_sample layer; this model has none",
+            f"{kinds} layer; this model has none",
             "a GAN draws its noise (--seed)" if trainer.config.kind == "gan" else None,
         )
     if latent is not None and grid is not None:
@@ -136,17 +147,21 @@ def _given(trainer, dataset, n, latent, grid, shapes: dict) -> Sample:
             f"-n {n}: the latent points given decide how many examples are decoded",
             "leave -n out (it counts draws from the prior)",
         )
-    if len(shapes) > 1:
+    if len(latents) > 1:
+        several = " or ".join(sorted({space.kind for space in latents.values()}))
         raise SampleError(
-            f"latent points are decoded through one gaussian_sample layer; this model has "
-            f"{len(shapes)} ({', '.join(shapes)})",
+            f"latent points are decoded through one {several} layer; this model has "
+            f"{len(latents)} ({', '.join(latents)})",
             "draw from the priors instead (no --grid, no latent=)",
         )
-    [(name, shape)] = shapes.items()
+    [(path, space)] = latents.items()
+    layer = space.written(path)
     if grid is not None:
-        points, title = grid_points(grid, shape, name)
+        points, title = grid_points(grid, space.shape, layer)
         return _decoded(decode_latent(trainer, points), dataset, columns=grid, title=title)
-    return _decoded(decode_latent(trainer, check_latent(latent, shape, name, MAX_SAMPLES)), dataset)
+    return _decoded(
+        decode_latent(trainer, check_latent(latent, space.shape, layer, MAX_SAMPLES)), dataset
+    )
 
 
 def _decoded(out, dataset, columns: int | None = None, title: str | None = None) -> Sample:

@@ -76,6 +76,10 @@ class Layer(Entry):
     - ``loss_term(p, attr) -> LossTerm``: a term it adds to the loss (Keras' ``add_loss``), written
       on the layer's attribute in the model (``model.z``) and read after loss_fn's forward pass
       (``gaussian_sample``'s KL divergence), recorded in the history under its own key;
+    - ``latent``: it draws the model's latent point (``gaussian_sample``): its output shape is the
+      latent space's, and its module answers ``nnx.view(model, prior=True)`` (draw from the prior
+      N(0, I) whatever its inputs) and ``nnx.view(model, latent=z)`` (return the given points), so
+      ``nncompile sample`` and ``Program.sample(latent=, grid=)`` decode through it;
     - ``batch_statistics``: its module keeps statistics of the batches it sees (BatchNorm's
       running averages), which couple every row of a batch: its steps cannot be computed shard
       by shard (`logical_shards:` is refused at check time).
@@ -97,6 +101,7 @@ class Layer(Entry):
     tensor_args: tuple[str, ...] = ()
     batch_statistics: bool = False
     loss_term: Callable[[Any, Sym], LossTerm] | None = None
+    latent: bool = False
 
 
 def rank(name: str, x: Shape, *ranks: int, hint: str | None = None) -> None:

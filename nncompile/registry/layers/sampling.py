@@ -120,5 +120,6 @@ ENTRIES = [
         merge=True,
         merge_names="mean, log_var",
         loss_term=gaussian_sample_loss,
+        latent=True,
     ),
 ]
