@@ -17,7 +17,7 @@ from .api import Program, compile
 from .compiler import analyse
 from .diagnostics import CompileError
 from .errors import NncompileError
-from .runtime.runrecord import data_fingerprint, read_record, resolve_run
+from .runtime.runrecord import data_change, data_fingerprint, read_record, resolve_run
 from .source import Source
 
 Log = Callable[[str], None]
@@ -96,18 +96,10 @@ def check_data(program: Program, run: Path, record: dict | None, log: Log) -> No
     if not written or not isinstance(splits, dict) or program.dataset is None:
         return
     now = data_fingerprint(splits, program.source_weights())
-    if now["sha256"] != written:
-        rows = (record or {}).get("data", {}).get("rows")
-        how = (
-            "the same rows, other values"
-            if rows == now["rows"]
-            else f"rows then {_rows(rows)}, now {_rows(now['rows'])}"
-        )
+    # weights given to fit() do not come back with the data: the data's own digest is compared
+    how = data_change({**(record or {})["data"], "sample_weight": None}, now)
+    if how is not None:
         log(
             f"warning: the data loaded now differs from the data {run} was trained on ({how}): "
             "its metrics are not comparable with the run's"
         )
-
-
-def _rows(rows: dict | None) -> str:
-    return ", ".join(f"{k} {v}" for k, v in (rows or {}).items()) or "unknown"

@@ -278,6 +278,8 @@ class Program(Decoding, Transfer, RunFiles, SampleWeights):
             self._run = open_run(run_dir, resume=resume, log=note)
             if not resume:  # (a resumed run has its record; a failed resume changes nothing)
                 self.record(self._run.work, splits)  # a killed run still says what it trains
+            else:
+                self.check_resumed_data(self._run, splits, note)
         if run_dir is not None if hosts is None else hosts.checkpoints:
             from ..runtime.checkpoint import Checkpointer
 

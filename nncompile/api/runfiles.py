@@ -26,6 +26,7 @@ class RunFiles:
     _run: Any
     _from_data: bool
     weighs_given: bool  # compiled for fit(sample_weight=...)
+    given_weights: dict | None  # the splits' weights the last fit() was given (api.weights)
     config: dict
     if TYPE_CHECKING:  # what Program defines
 
@@ -113,11 +114,30 @@ class RunFiles:
             spec_text=self.spec.source.text,
             train=self.train_block.name,
             overrides=self.sets,
-            data=data_fingerprint(splits, self.source_weights())
+            data=data_fingerprint(splits, self.source_weights(), self.given_weights)
             if isinstance(splits, dict)
             else None,
             sample_weight=self.weighs_given,
         )
+
+    def check_resumed_data(self, run: Any, splits: dict, log) -> None:
+        """Warn when a resumed run (`run`: the opened runtime.runfolder.RunFolder) goes on with
+        other data or other sample weights than its checkpoints' run recorded (its rows are
+        checked with the checkpoint: runtime.checkpoint)."""
+        from ..errors import NncompileError
+        from ..runtime.runrecord import data_change, data_fingerprint, read_record
+
+        try:  # (the record next to the checkpoints resumed: the run's, or its unfinished re-run's)
+            written = (read_record(run.resume_from.parent) or {}).get("data")
+        except NncompileError:  # (an unreadable record: the checkpoint's own checks decide)
+            return
+        now = data_fingerprint(splits, self.source_weights(), self.given_weights)
+        how = data_change(written, now)
+        if how is not None:
+            log(
+                f"warning: resuming {run.path} with data other than it was trained on ({how}): the "
+                "training does not continue the same computation"
+            )
 
     def source_weights(self) -> dict | None:
         """Each split's sample weights when the data source names them (a fingerprinted part of

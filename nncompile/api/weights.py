@@ -23,6 +23,7 @@ class SampleWeights:
     train_block: Any
     dataset: Dataset | None
     _from_data: bool
+    given_weights: dict | None = None  # each split's weights given to the last fit()
     if TYPE_CHECKING:  # what Program defines
 
         @property
@@ -40,7 +41,9 @@ class SampleWeights:
 
     def _given_weights(self, data: Any, sample_weight: Any) -> None:
         """fit(sample_weight=...): a program compiled to weigh examples, and for the spec's data
-        source (data None), its dataset loaded again with a weight per row of the source."""
+        source (data None), its dataset loaded again with a weight per row of the source. Keeps
+        each split's weights in `given_weights` (None without), for the run's data fingerprint."""
+        self.given_weights = None
         if sample_weight is None:
             return
         if self.is_gan:
@@ -60,6 +63,11 @@ class SampleWeights:
                     "pass an array of the source's rows",
                 )
             self.load_data(sample_weight)
+            self.given_weights = self.dataset.weights if self.dataset is not None else None
+        elif isinstance(sample_weight, Mapping):
+            self.given_weights = dict(sample_weight)
+        else:
+            self.given_weights = {"train": sample_weight}
 
     def _train_weights(self, given: Any) -> Any:
         """The Trainer's `sample_weight`: the weights given for the train split of fit()'s data,

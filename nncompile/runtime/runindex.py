@@ -183,8 +183,13 @@ def settings(run: Path) -> dict[str, Any]:
     spec_json = _json(run / "spec.json") or {}
     config = spec_json.get("config") or {}
     _flatten({k: v for k, v in config.items() if k not in BACKEND_ONLY}, "", out)
-    for k, v in ((record.get("data") or {}).get("rows") or {}).items():
+    data = record.get("data") or {}
+    for k, v in (data.get("rows") or {}).items():
         out[f"data rows {k}"] = v
+    if isinstance(data.get("sha256"), str):  # other values or weights (runtime.runrecord)
+        out["data sha256"] = data["sha256"][:12]
+        if isinstance(data.get("sample_weight"), str):
+            out["sample weights sha256"] = data["sample_weight"][:12]
     return out
 
 

@@ -60,10 +60,57 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def data_fingerprint(splits: dict, weights: dict | None = None) -> dict[str, Any]:
+def data_fingerprint(
+    splits: dict, weights: dict | None = None, given: dict | None = None
+) -> dict[str, Any]:
     """SHA-256 of the arrays trained on (every split's inputs and targets: dtype, shape, bytes; and
     the data's sample weights, when it names them) and each split's rows: the same data gives the
-    same digest, whatever file it came from."""
+    same digest, whatever file it came from. `given`: each split's weights given to
+    `Program.fit(sample_weight=...)`, digested apart (`sample_weight`: loading the data again does
+    not give them back, so the data's own digest stays comparable)."""
+    out = _digest(splits, weights)
+    if given:
+        out["sample_weight"] = weights_digest(given)
+    return out
+
+
+def weights_digest(given: dict) -> str:
+    """SHA-256 of each split's sample weights (as float32)."""
+    h = hashlib.sha256()
+    for name in sorted(given):
+        a = np.ascontiguousarray(np.asarray(given[name], np.float32))
+        h.update(f"{name}/w:{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def data_change(written: dict | None, now: dict) -> str | None:
+    """How the data fingerprint `now` differs from the one a run recorded (`written`), in words;
+    None when it does not, or the run recorded none."""
+    if not written or not written.get("sha256"):
+        return None
+    if written["sha256"] != now["sha256"]:
+        rows = written.get("rows")
+        if rows == now["rows"]:
+            return "the same rows, other values"
+        return f"rows then {_rows(rows)}, now {_rows(now['rows'])}"
+    if written.get("sample_weight") != now.get("sample_weight"):
+        was, new = written.get("sample_weight"), now.get("sample_weight")
+        if was is None:
+            return "trained without sample weights given to fit(), now with some"
+        return (
+            "other sample weights given to fit()"
+            if new
+            else ("trained with sample weights given to fit(), now without")
+        )
+    return None
+
+
+def _rows(rows: dict | None) -> str:
+    return ", ".join(f"{k} {v}" for k, v in (rows or {}).items()) or "unknown"
+
+
+def _digest(splits: dict, weights: dict | None) -> dict[str, Any]:
     h = hashlib.sha256()
     rows: dict[str, int | None] = {}
     for name in sorted(splits):
