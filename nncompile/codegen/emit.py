@@ -198,7 +198,11 @@ def emit_supervised(
     w("    x = augment(key, x)")
     args = "model, x, y, CLASS_WEIGHT" if weights else "model, x, y"
     args += ", sample_weight=sample_weight" if samples else ""
-    w(f"    (loss, outputs), grads = nnx.value_and_grad(loss_fn, has_aux=True)({args})")
+    grads = f"nnx.value_and_grad(loss_fn, has_aux=True)({args})"
+    if len(grads) > 71:  # (sample weights: the line within 100 characters)
+        w("    grad_fn = nnx.value_and_grad(loss_fn, has_aux=True)")
+        grads = f"grad_fn({args})"
+    w(f"    (loss, outputs), grads = {grads}")
     w("    optimizer.update(model, grads)")
     w("    return loss, outputs")
     w()
