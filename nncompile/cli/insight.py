@@ -93,9 +93,12 @@ def render(report) -> str:
     if "sample_weights" in s:
         lines.append("sample weights (per split):")
         for k, w in s["sample_weights"].items():
+            bad = "".join(f"  {n} {w[n]}" for n in ("missing", "infinite", "negative") if n in w)
             if w["min"] is not None:
                 numbers = "  ".join(f"{n} {w[n]:.4g}" for n in ("min", "mean", "max"))
-                lines.append(f"  {k:<6} {numbers}  zeros {w['zeros']}")
+                lines.append(f"  {k:<6} {numbers}  zeros {w['zeros']}{bad}")
+            elif bad:
+                lines.append(f"  {k:<6} no valid weight{bad}")
     for k, counts in s["classes"].items():
         unit = "tokens" if s["targets"][k]["task"] == "sequence" else "rows"
         lines.append(f"classes {k} ({unit} per split):")

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .lenient import LENIENT
 from .loading import (
     LoadRequest,
     Raw,
@@ -116,7 +117,7 @@ def checked(
         fail(spec, f"the sample weights ({where}) are {a.dtype}, not numbers", "store floats")
     w = a.astype(np.float64)
     bad = ~np.isfinite(w) | (w < 0)
-    if bad.any():
+    if bad.any() and not LENIENT.get():  # (`nncompile data` counts them: runtime.datareport)
         i = int(np.flatnonzero(bad)[0])
         what = "negative" if np.isfinite(w[i]) else "not finite"
         fail(

@@ -11,6 +11,7 @@ min/mean/max/std/missing, class counts per split, the target range, and findings
     duplicates  rows repeated inside a split
     leakage     val/test rows whose features also appear in train
     imbalance   the largest class has >= IMBALANCE times the rows of the smallest
+    weights     sample weights that are missing (NaN), infinite or negative
 
 Pure numpy; the picture is drawn by runtime.dataplot.
 """
@@ -37,7 +38,7 @@ SHOWN = 20  # features listed in the text report (json lists all)
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # nonfinite | constant | duplicates | leakage | imbalance
+    kind: str  # nonfinite | constant | duplicates | leakage | imbalance | weights
     message: str
     hint: str
 
@@ -128,21 +129,57 @@ def data_report(spec: DataSpec) -> DataReport:
     report.findings += repeated(xs, index)
     if raw.weights is not None:  # `sample_weight=`: each split's weights
         summary["sample_weights"] = {k: weight_stats(raw.weights[i]) for k, i in index.items()}
+        report.findings += bad_weights(raw.weights)
     report.summary = summary
     return report
 
 
 # ---- statistics ----------------------------------------------------------------------------------
 def weight_stats(w: np.ndarray) -> dict:
-    """A split's sample weights: their range, mean, and how many leave their example out (0)."""
-    if not len(w):
-        return {"min": None, "mean": None, "max": None, "zeros": 0}
+    """A split's sample weights: the range and mean of the valid ones (finite, >= 0), how many
+    leave their example out (0), and, when there are any, how many are missing (NaN), infinite or
+    negative (training refuses them; the report counts them: `bad_weights`)."""
+    counts = weight_problems(w)
+    good = w[np.isfinite(w) & (w >= 0)]
+    if not len(good):
+        return {"min": None, "mean": None, "max": None, "zeros": 0, **counts}
     return {
-        "min": float(w.min()),
-        "mean": float(w.mean()),
-        "max": float(w.max()),
-        "zeros": int((w == 0).sum()),
+        "min": float(good.min()),
+        "mean": float(good.mean()),
+        "max": float(good.max()),
+        "zeros": int((good == 0).sum()),
+        **counts,
     }
+
+
+def weight_problems(w: np.ndarray) -> dict[str, int]:
+    """The weights training refuses, counted by kind (only the kinds there are)."""
+    counts = {
+        "missing": int(np.isnan(w).sum()),
+        "infinite": int(np.isinf(w).sum()),
+        "negative": int((np.isfinite(w) & (w < 0)).sum()),
+    }
+    return {k: n for k, n in counts.items() if n}
+
+
+def bad_weights(w: np.ndarray) -> list[Finding]:
+    """Sample weights that are missing, infinite or negative, like other bad values: counted,
+    with the first one's row (of the source, counting from 0)."""
+    counts = weight_problems(w)
+    if not counts:
+        return []
+    rows = np.flatnonzero(~np.isfinite(w) | (w < 0))
+    nan = " (NaN)"
+    parts = " and ".join(f"{n} {k}{nan if k == 'missing' else ''}" for k, n in counts.items())
+    return [
+        Finding(
+            "weights",
+            f"{parts} sample weight(s) ({len(rows)} row(s); the first: row {int(rows[0])}, "
+            "counting from 0)",
+            "training refuses them: weights must be finite numbers >= 0 (0 leaves an example "
+            "out of the loss); fill them in or drop those rows",
+        )
+    ]
 
 
 def array_info(a: np.ndarray) -> dict:
