@@ -163,6 +163,7 @@ SUPERVISED_ONLY = frozenset(
         "strategy",
         "task",
         "metrics",
+        "weighted_metrics",
         "output_activation",
         "early_stopping",
         "plateau",
@@ -205,6 +206,9 @@ class RunConfig(_Frozen):
     strategy: Literal["scan", "step"] = "scan"
     task: Literal["classification", "regression", "sequence"] = "classification"
     metrics: tuple[Metric, ...] = ()
+    # Keras' weighted_metrics: scored with each example weighed by its sample weight (left out of
+    # CONFIG when empty)
+    weighted_metrics: tuple[Metric, ...] = ()
     # the output activation fused into the loss (the model returns logits); predict applies it
     output_activation: Literal["softmax", "sigmoid"] | None = None
     early_stopping: EarlyStopping | None = None
@@ -295,6 +299,8 @@ class RunConfig(_Frozen):
             exclude.add("plateau")
         if self.class_weight is None:
             exclude.add("class_weight")
+        if not self.weighted_metrics:
+            exclude.add("weighted_metrics")
         if self.target_scale is None:
             exclude.add("target_scale")
         if self.kind == "gan" and self.checkpoint is None:  # GANs without checkpoints: as before

@@ -57,6 +57,9 @@ def config(
             Metric(name=m.name, **m.params.model_dump(mode="json"), **({"output": o} if o else {}))
             for o, m in train.metric_refs()
         ),
+        weighted_metrics=tuple(
+            Metric(name=m.name, **m.params.model_dump(mode="json")) for m in p.weighted_metrics
+        ),
         output_activation=output_activation,
         early_stopping=EarlyStopping(**p.early_stopping.model_dump()) if p.early_stopping else None,
         checkpoint=Checkpoint(**p.checkpoint.model_dump()) if p.checkpoint else None,

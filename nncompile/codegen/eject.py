@@ -65,6 +65,7 @@ def eject(program: ir.Program, train_name: str | None, out_dir: Path) -> list[Pa
         ("init: checkpoint(...)", transfer and transfer.init),
         ("unfreeze_after", transfer and transfer.unfreeze_after),
         ("reduce_on_plateau", config.plateau),
+        ("weighted_metrics", config.weighted_metrics),
     ):
         if used:
             raise NncompileError(

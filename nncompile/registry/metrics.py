@@ -159,8 +159,8 @@ def zero_error() -> dict:
     return {"sum": np.zeros((), np.float32), "count": np.zeros((), np.int32)}
 
 
-def ratio(acc) -> float:
-    return float(acc["sum"]) / max(int(acc["count"]), 1)
+def ratio(acc) -> float:  # (a weighted metric's count is a sum of weights: not int())
+    return float(acc["sum"]) / c if (c := float(acc["count"])) > 0 else 0.0
 
 
 # ---- accumulators --------------------------------------------------------------------------------

@@ -144,7 +144,11 @@ class Trainer(FitLoop):
         self.head = M.model_heads(
             self.config, self._layout.eval_gdef, nnx.state(self.model), self.splits["train"][0]
         )
-        self.metrics = M.output_losses(program, cfg) + M.build_for(cfg, self.head)
+        self.metrics = [
+            *M.output_losses(program, cfg),
+            *M.build_for(cfg, self.head),
+            *M.weighted_for(cfg, self.head),
+        ]
         # the terms layers add to the loss (gaussian_sample's kl_loss), recorded by key
         added = tuple(program.layer_losses(self._model)) if hasattr(program, "layer_losses") else ()
         self._acc = Accumulators(self.metrics, added)

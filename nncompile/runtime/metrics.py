@@ -18,7 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from ..errors import ConfigError
 from ..registry.metrics import METRICS, Head
+from ..registry.weightedmetrics import weighted_keys
 from . import sampleweight
 from .trees import each
 
@@ -70,6 +72,45 @@ def build_for(config, head: Head | dict[str, Head]) -> list[Metric]:
         for m in build(fits, h):
             out.append(_on_output(m, name))
     return out
+
+
+def weighted_for(config, head: Head | dict[str, Head]) -> list[Metric]:
+    """A run's `weighted_metrics` (Keras'): each metric with every example counted by its sample
+    weight, keyed by Keras' rule (`weighted_<key>` when `metrics` has the key too)."""
+    if not config.weighted_metrics:
+        return []
+    if isinstance(head, dict):
+        raise ConfigError(
+            "weighted_metrics are for a model with one output",
+            "give the metrics per output in `metrics: {...}` (unweighted)",
+        )
+    plain = [m.key for m in build_for(config, head)]
+    metrics = build([m.model_dump() for m in config.weighted_metrics], head)
+    keys = weighted_keys(plain, [m.key for m in metrics])
+    return [weighted(m, key) for m, key in zip(metrics, keys, strict=True)]
+
+
+def weighted(m: Metric, key: str) -> Metric:
+    """`m` with each example's contribution to its (additive) accumulator times the example's
+    sample weight: Keras' `update_state(y, p, sample_weight=w)`, e.g. accuracy = sum(w * right) /
+    sum(w). The accumulator is float32; a batch without weights counts every example once."""
+
+    def init():
+        return jax.tree.map(lambda a: np.zeros(np.shape(a), np.float32), m.init())
+
+    def update(acc, outputs, y):
+        y, given = sampleweight.unpack(y)
+        zero = m.init()
+        if not given:
+            added = m.update(zero, outputs, y)
+        else:  # each example's contribution, weighed
+            one = lambda o, t: m.update(zero, o[None], t[None])
+            each_one = jax.vmap(one)(outputs, y)
+            w = given["sample_weight"].astype(jnp.float32)
+            added = jax.tree.map(lambda a: jnp.tensordot(w, a.astype(jnp.float32), 1), each_one)
+        return jax.tree.map(lambda a, b: a + b.astype(jnp.float32), acc, added)
+
+    return Metric(key, init, update, m.finalize, weighs=True)
 
 
 def output_losses(program, config) -> list[Metric]:

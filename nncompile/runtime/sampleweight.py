@@ -9,8 +9,8 @@ batch too), and the compiled step (runtime.compiled) unpacks them, passing `w` t
 when the data carries their weights (a source's `sample_weight`: split like Keras'
 `validation_split` splits the weights); arrays given to fit() for val/test come without weights
 and are evaluated unweighted, as Keras' `validation_data=(x, y)`. The outputs' losses of a model
-with several are weighted as the loss (`Metric.weighs`); metrics never are (Keras' `metrics=[...]`;
-see docs/language.md, "Sample weights").
+with several are weighted as the loss (`Metric.weighs`); metrics are not (Keras' `metrics=[...]`),
+except `weighted_metrics` (runtime.metrics.weighted; see docs/language.md, "Sample weights").
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from .decoding import check_decode
 from .gan_checks import check_gan, layer_penalties_in_gan
 from .history_keys import check_named
 from .layerloss import check_layer_loss_keys
-from .sampleweight import check_sample_weight
+from .sampleweight import check_sample_weight, check_weighted_metrics
 from .scale_checks import check_scale
 from .several import check_several, recorded, several_losses
 
@@ -54,6 +54,7 @@ def cross_check(train: ir.Train, out: Collector, block: ast.TrainBlock) -> None:
         )
     check_class_weight(train, out, where)
     check_sample_weight(train, out)
+    check_weighted_metrics(train, out, where)
     check_layer_loss_keys(train.model, recorded(train), out, where("model"))
     _monitor(train, out, spans.get("early_stopping.monitor", where("early_stopping")))
     _schedule(train, out, where("schedule"))
@@ -247,7 +248,7 @@ def _metrics(train: ir.Train, out: Collector, span) -> None:
     task, classes = train.data.info.task, train.data.info.num_classes
     model = train.model
     output = model.outputs[0].shape if model is not None and len(model.outputs) == 1 else None
-    for _, metric in train.metric_refs():
+    for metric in _scored(train):
         entry = METRICS[metric.name]
         if not fits_task(metric.name, task, train.data.props.one_hot, output):
             out.error(
@@ -259,6 +260,11 @@ def _metrics(train: ir.Train, out: Collector, span) -> None:
         problem = entry.check_classes(metric.params, classes) if classes else None
         if problem is not None:
             out.error(D.BAD_VALUE, problem[0], metric.span, problem[1])
+
+
+def _scored(train: ir.Train) -> list[Ref]:
+    """The metrics of `metrics:` and `weighted_metrics:`."""
+    return [*(m for _, m in train.metric_refs()), *train.props.weighted_metrics]
 
 
 def _padding(train: ir.Train, out: Collector, span) -> None:
@@ -285,7 +291,7 @@ def _padding(train: ir.Train, out: Collector, span) -> None:
                 span,
                 f"padding masks class ids: use {masking(LOSSES.entries())}",
             )
-    for _, metric in train.metric_refs():
+    for metric in _scored(train):
         if not METRICS[metric.name].masks:
             out.error(
                 D.LOSS_OUTPUT,

@@ -22,6 +22,7 @@ def history_keys(train: ir.Train) -> list[str]:
     keys = recorded(train) or [
         "loss",
         *(METRICS[m.name].history_key(m.params) for _, m in train.metric_refs()),
+        *train.weighted_keys(),
     ]
     return [*keys, *recorded_keys(train.model)]
 

@@ -142,6 +142,15 @@ class Train:
             return [(out, ref) for out, refs in m.items() for ref in refs]
         return [(None, ref) for ref in m]
 
+    def weighted_keys(self) -> list[str]:
+        """The history keys of `weighted_metrics: [...]` (Keras' naming: registry.metrics)."""
+        from ..registry.metrics import METRICS
+        from ..registry.weightedmetrics import weighted_keys
+
+        key = lambda m: METRICS[m.name].history_key(m.params)
+        plain = [key(m) for _, m in self.metric_refs()]
+        return weighted_keys(plain, [key(m) for m in self.props.weighted_metrics])
+
     def loss_weight(self, output: str) -> float:
         return (self.props.loss_weights or {}).get(output, 1.0)
 

@@ -33,3 +33,28 @@ def check_sample_weight(train: ir.Train, out: Collector) -> None:
             source.span,
             f"remove `sample_weight={name!r}` or `windows`",
         )
+
+
+def check_weighted_metrics(train: ir.Train, out: Collector, where) -> None:
+    """`weighted_metrics: [...]` (Keras'): metrics of the one output of a supervised model, each
+    example counted by its sample weight (each metric's own task checks: checks._metrics)."""
+    if not train.props.weighted_metrics:
+        return
+    span = where("weighted_metrics")
+    model = train.model
+    if model is None:
+        out.error(
+            D.BAD_VALUE,
+            f"weighted_metrics score the outputs of a supervised model; train {train.name} is a "
+            "GAN (`objective: gan(...)`), which records no metrics",
+            span,
+            "remove `weighted_metrics`",
+        )
+    elif train.several:
+        out.error(
+            D.BAD_VALUE,
+            f"weighted_metrics are for a model with one input and one output; model "
+            f"{model.name} has {len(model.inputs)} input(s) and {len(model.outputs)} output(s)",
+            span,
+            "give unweighted metrics per output (`metrics: {...}`), or remove `weighted_metrics`",
+        )

@@ -149,6 +149,8 @@ class TrainProps(Params):
     early_stopping: EarlyStopping | None = None
     # several outputs: a list applies each metric to every output of its task; or {output: [...]}
     metrics: Annotated[list[Ref] | dict[str, list[Ref]], RefTo("metric")] = []
+    # Keras' weighted_metrics: each example counts by its sample weight (a model with one output)
+    weighted_metrics: Annotated[list[Ref], RefTo("metric")] = []
     seed: Annotated[int, Field(ge=0)] = 0
     checkpoint: Checkpoint | None = None
     init: Annotated[Ref | None, RefTo("init")] = None
