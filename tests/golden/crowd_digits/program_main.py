@@ -24,17 +24,17 @@ def sample_weighted(loss, sample_weight):
 
 
 class CrowdMLP(nnx.Module):
-    """model CrowdMLP (crowd_digits.nn:20)"""
+    """model CrowdMLP (crowd_digits.nn:21)"""
 
     def __init__(self, rngs: nnx.Rngs):
-        # crowd_digits.nn:22  [64] -> [64]
+        # crowd_digits.nn:23  [64] -> [64]
         self.dense_1 = nnx.Linear(64, 64, kernel_init=KERNEL_INIT, rngs=rngs)
-        # crowd_digits.nn:23  [64] -> [10]
+        # crowd_digits.nn:24  [64] -> [10]
         self.dense_2 = nnx.Linear(64, 10, kernel_init=KERNEL_INIT, rngs=rngs)
 
     def __call__(self, x):
-        x = jax.nn.relu(self.dense_1(x))  # crowd_digits.nn:22  [64] -> [64]
-        x = self.dense_2(x)  # crowd_digits.nn:23  [64] -> [10]
+        x = jax.nn.relu(self.dense_1(x))  # crowd_digits.nn:23  [64] -> [64]
+        x = self.dense_2(x)  # crowd_digits.nn:24  [64] -> [10]
         return x
 
 
@@ -44,7 +44,7 @@ def make_model(seed: int = 0):
 
 def make_optimizer(steps_per_epoch: int, epochs: int):
     learning_rate = 0.003
-    tx = optax.inject_hyperparams(optax.adam)(learning_rate)  # crowd_digits.nn:30
+    tx = optax.inject_hyperparams(optax.adam)(learning_rate)  # crowd_digits.nn:31
     return tx
 
 
@@ -52,7 +52,7 @@ def loss_fn(model, x, y, sample_weight=None):
     """Mean categorical_crossentropy over the batch (+ penalties); returns (loss, model logits).
     sample_weight: each example's loss times its own weight."""
     outputs = model(x)
-    # crowd_digits.nn:29
+    # crowd_digits.nn:30
     loss = sample_weighted(
         optax.softmax_cross_entropy(outputs, jax.nn.one_hot(y, outputs.shape[-1])), sample_weight
     ).mean()
@@ -95,6 +95,7 @@ CONFIG = {
     'strategy': 'scan',
     'task': 'classification',
     'metrics': [{'name': 'accuracy'}],
+    'weighted_metrics': [{'name': 'accuracy'}],
     'output_activation': 'softmax',
     'early_stopping': None,
     'checkpoint': None,
