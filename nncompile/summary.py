@@ -85,6 +85,8 @@ def train_lines(train: ir.Train) -> str:
         lines.append(
             "  metrics " + ", ".join(f"{o}: {m}" if o else str(m) for o, m in train.metric_refs())
         )
+    if p.weighted_metrics:
+        lines.append("  weighted_metrics " + ", ".join(map(str, p.weighted_metrics)))
     if p.early_stopping:
         e = p.early_stopping
         lines.append(f"  early stopping on {e.monitor}, patience {e.patience}")
