@@ -160,3 +160,17 @@ def test_eject_refuses_them(tmp_path, capsys):
         "nncompile: cannot eject `train main`: weighted_metrics needs nncompile's runtime\n"
         "  hint: remove `weighted_metrics` to eject, or train with `nncompile train`\n"
     )
+
+
+def test_weighted_regression_metrics_are_in_the_targets_units_and_better_low():
+    from nncompile.runtime.metrics import better
+    from nncompile.runtime.units import units
+
+    keys = ["loss", "mae", "weighted_mae", "val_weighted_rmse"]
+    assert units(keys, "standard") == {
+        "loss": "standardised target units",
+        "mae": "the targets' units",
+        "weighted_mae": "the targets' units",
+        "val_weighted_rmse": "the targets' units",
+    }
+    assert better("val_weighted_mae") == "min" and better("weighted_accuracy") == "max"

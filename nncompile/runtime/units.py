@@ -53,7 +53,8 @@ def units(keys: list[str], method: str | None, outputs: set[str] | None = None) 
         owner, _, name = base.rpartition("_") if outputs is not None else ("", "", base)
         if outputs is not None and owner not in outputs:
             continue
-        entry = next((e for e in METRICS.entries() if e.names(name)), None)
+        plain = name.removeprefix("weighted_")  # (weighted_metrics: `weighted_mae`)
+        entry = next((e for e in METRICS.entries() if e.names(plain)), None)
         if name == "loss":
             out[key] = f"{METHODS.get(method, method)} target units"
         elif entry is not None and entry.task == "regression":
