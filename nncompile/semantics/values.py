@@ -1,0 +1,290 @@
+"""What `check` finds in a train block's data *values* (the headers are semantics.datafiles's): the
+values registry.datavalues reads, cheaply and only from files up to its size limit, against the
+model and the losses. Each rule is one entry of RULES; each finding is one the loader or the
+program's data checks would stop at after loading (runtime.fit_checks, api.tokens), reported at the
+data block's source instead, before anything is compiled or trained. Those checks stay: the data can
+change after `check`.
+
+Examples can leave the data before training (`subset:`, `windows:`, `classes:` pick some or
+renumber them): the rules about class ids say nothing then, rather than refuse a spec that trains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from .. import diagnostics as D
+from ..diagnostics import Collector
+from ..registry import Ref
+from ..registry.datavalues import CsvTarget, IdRange, csv_target, npz_ids
+from ..registry.loading import MAX_CSV_CLASSES
+from ..registry.losses import LOSSES
+from . import ir
+from .initrun import check_init_run
+
+READERS = {"embedding": "vocab", "one_hot": "classes"}  # layer kind -> its id-count argument
+SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One check of values: its name, what it finds, and the check."""
+
+    name: str
+    doc: str
+    check: Callable[[ir.Train, Collector], None]
+
+
+def check_values(train: ir.Train, out: Collector) -> None:
+    """Every rule of RULES on one train block."""
+    for rule in RULES:
+        rule.check(train, out)
+
+
+def token_limits(model: ir.Model | None) -> dict[str, tuple[ir.Node, int]]:
+    """Each integer input an embedding or one_hot layer reads directly: (that layer, its count)."""
+    if model is None:
+        return {}
+    ints = {t.name for t in model.inputs if t.dtype == "int32"}
+    out: dict[str, tuple[ir.Node, int]] = {}
+    for node in model.nodes:
+        field = READERS.get(node.kind)
+        for name in node.inputs if field else ():
+            if name in ints and name not in out:
+                out[name] = (node, int(getattr(node.params, str(field))))
+    return out
+
+
+def shown(values) -> str:
+    values = list(values)
+    text = ", ".join(repr(v) if isinstance(v, str) else f"{v:g}" for v in values[:SHOWN])
+    return text + (f", ... ({len(values)} values)" if len(values) > SHOWN else "")
+
+
+# --- which arrays and columns -----------------------------------------------------------------
+def _checked(train: ir.Train) -> bool:
+    """A model trained on a data block's files (not arrays given to fit())."""
+    return train.model is not None and not train.data.given
+
+
+def _npz_targets(train: ir.Train) -> Iterator[tuple[ir.Tensor, Ref, str]]:
+    """(output, its loss, the npz array of its targets) for each output whose targets are an
+    array of the archive (`target: input`: the input array)."""
+    p, model = train.data.props.source.params, train.model
+    assert model is not None
+    losses = train.output_losses()
+    if train.data.props.target == "input":
+        arrays = {model.outputs[0].name: p.x} if isinstance(p.x, str) else {}
+    elif isinstance(p.y, list):
+        arrays = {t.name: t.name for t in model.outputs if t.name in p.y}
+    else:
+        arrays = {model.outputs[0].name: p.y} if isinstance(p.y, str) else {}
+    for t in model.outputs:
+        if t.name in arrays and t.name in losses and len(model.outputs) >= 1:
+            yield t, losses[t.name], arrays[t.name]
+
+
+def _npz_inputs(train: ir.Train) -> dict[str, str]:
+    """Each model input's npz array."""
+    p, model = train.data.props.source.params, train.model
+    assert model is not None
+    if isinstance(p.x, list):
+        return {t.name: t.name for t in model.inputs if t.name in p.x}
+    return {model.inputs[0].name: p.x} if len(model.inputs) == 1 else {}
+
+
+def _picks_examples(data: ir.Data) -> bool:
+    """`classes`, `subset` or `windows`: not every example's target is trained on as it is."""
+    props = data.props
+    return props.classes is not None or props.subset < 1 or props.windows is not None
+
+
+# --- the rules ----------------------------------------------------------------------------------
+def _negative_ids(train: ir.Train, out: Collector) -> None:
+    """Integer npz arrays are ids: class ids (targets) and token ids (features) start at 0."""
+    source = train.data.props.source
+    if not _checked(train) or source.name != "npz":
+        return
+    p = source.params
+    named = isinstance(p.x, list) or isinstance(p.y, list)
+    keys = [(k, "class ids", "classes") for k in ([p.y] if isinstance(p.y, str) else p.y or [])]
+    if not named:  # (named inputs: their layers' ranges, below)
+        keys.insert(0, (p.x, "token ids", "tokens"))
+    for key, what, things in keys:
+        found = npz_ids(p, train.data.base_dir, key)
+        if found is not None and found.low < 0:
+            out.error(
+                D.DATA_FILE,
+                f"data {train.data.name}: array {key!r} of {p.path} holds negative {what} "
+                f"(the smallest is {found.low})",
+                source.span,
+                f"number the {things} 0, 1, 2, ...",
+            )
+
+
+def _class_ids(train: ir.Train, out: Collector) -> None:
+    """Class ids beyond those the output and its classification loss tell apart (or, with
+    `one_hot: true`, a number of classes other than the output's units)."""
+    data = train.data
+    if not _checked(train) or _picks_examples(data):
+        return
+    source = data.props.source
+    if source.name == "npz":
+        for t, loss, key in _npz_targets(train):
+            found = npz_ids(source.params, data.base_dir, key)
+            if found is not None and found.low >= 0:
+                what = f"array {key!r} of {source.params.path} holds class ids up to {found.high}"
+                _classes(train, t, loss, found.high + 1, what, found.high, out)
+    elif source.name == "csv":
+        facts = csv_target(source.params, data.base_dir)
+        if facts is not None and facts.task == "classification" and train.model is not None:
+            t = train.model.outputs[0]
+            loss = train.output_losses().get(t.name)
+            k = len(facts.labels)
+            what = f"column {source.params.target!r} of {source.params.path} holds {k} class "
+            what += f"label(s) ({shown(facts.labels)})"
+            if loss is not None and len(train.model.outputs) == 1:
+                _classes(train, t, loss, k, what, None, out)
+
+
+def _classes(
+    train: ir.Train, t: ir.Tensor, loss: Ref, k: int, what: str, top: int | None, out: Collector
+) -> None:
+    """`k` classes (ids 0..k-1; `top`: the largest id, None when it is the last) against output
+    `t` and its loss."""
+    entry = LOSSES[loss.name]
+    data, model = train.data, train.model
+    if entry.task != "classification" or model is None:
+        return
+    units = t.shape[-1] if t.shape else 1
+    source = data.props.source.span
+    if data.props.one_hot:
+        if k != units:
+            out.error(
+                D.DATA_MODEL,
+                f"data {data.name}: {what}; with `one_hot: true` they become rows of {k} values, "
+                f"but model {model.name} ends with {units} unit(s)",
+                source,
+                f"end the model with {k} units, one per class",
+            )
+        return
+    count = entry.classes(units)
+    pad = data.props.pad
+    if k <= count or (pad is not None and top == pad):
+        return
+    out.error(
+        D.LOSS_OUTPUT,
+        f"data {data.name}: {what}, but model {model.name}'s {units} "
+        f"{entry.head or 'output'} unit(s) and {loss.name} tell apart class ids 0..{count - 1}",
+        source,
+        f"the targets name {k} classes: end the model with dense({k}, activation=softmax) and use "
+        "categorical_crossentropy, or keep some of the classes with `classes: [...]`",
+    )
+
+
+def _token_ids(train: ir.Train, out: Collector) -> None:
+    """Token ids an embedding (or one_hot) layer has no row for."""
+    source = train.data.props.source
+    if not _checked(train) or source.name != "npz":
+        return
+    arrays = _npz_inputs(train)
+    for name, (node, count) in token_limits(train.model).items():
+        key = arrays.get(name)
+        found = npz_ids(source.params, train.data.base_dir, key) if key else None
+        if found is None or (found.low >= 0 and found.high < count):
+            continue
+        if found.low < 0 and not isinstance(source.params.x, list):
+            continue  # (negative ids of one array: _negative_ids)
+        more = ", ..." if node.kind == "embedding" else ""
+        out.error(
+            D.DATA_MODEL,
+            f"data {train.data.name}: array {key!r} of {source.params.path} holds token ids "
+            f"{found.low}..{found.high}, but {node.kind}({count}{more}) ({node.name}) reads ids "
+            f"0..{count - 1}",
+            source.span,
+            f"give it {found.high + 1} ids, {node.kind}({found.high + 1}{more}), or renumber the "
+            "tokens"
+            if found.low >= 0
+            else "token ids start at 0: renumber the tokens",
+        )
+
+
+def _csv_task(train: ir.Train, out: Collector) -> None:
+    """A csv target column's values decide its task (when `task:` does not): real values for a
+    classification loss (or `one_hot`, `classes`), class labels for a regression loss."""
+    data = train.data
+    source = data.props.source
+    if not _checked(train) or source.name != "csv" or source.params.task is not None:
+        return
+    facts = csv_target(source.params, data.base_dir)
+    model = train.model
+    if facts is None or model is None or len(model.outputs) != 1 or data.props.windows:
+        return
+    loss = train.output_losses().get(model.outputs[0].name)
+    task = LOSSES[loss.name].task if loss is not None else None
+    column = f"column {source.params.target!r} of {source.params.path}"
+    if facts.task == "regression":
+        holds = _real(facts)
+        for key, given in (("one_hot", data.props.one_hot), ("classes", data.props.classes)):
+            if given and data.props.target != "input":
+                out.error(
+                    D.BAD_VALUE,
+                    f"data {data.name} has `{key}`, but {column} holds {holds}, not class labels",
+                    source.span,
+                    f"remove `{key}`, or set `task: classification` on the source if the values "
+                    "are class labels",
+                )
+                return
+        if task == "classification" and loss is not None:
+            out.error(
+                D.LOSS_OUTPUT,
+                f"data {data.name}: {loss.name} needs class labels, but {column} holds {holds}",
+                source.span,
+                "use mse, mae or huber for real-valued targets; if the values are class labels, "
+                "set `task: classification` on the source",
+            )
+    elif task == "regression" and not data.props.one_hot and data.props.target != "input":
+        assert loss is not None
+        out.error(
+            D.LOSS_OUTPUT,
+            f"data {data.name}: {loss.name} is a regression loss, but {column} holds class "
+            f"labels ({shown(facts.labels)})",
+            source.span,
+            "use categorical_crossentropy (or binary_crossentropy); if the numbers are real "
+            "targets, set `task: regression` on the source",
+        )
+
+
+def _real(facts: CsvTarget) -> str:
+    if facts.integral:
+        return (
+            f"{facts.distinct} distinct integers, read as real values (class labels are text or "
+            f"at most {MAX_CSV_CLASSES} distinct integers)"
+        )
+    return f"real values (e.g. {shown(facts.examples)})"
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("negative_ids", "integer npz arrays holding negative class or token ids", _negative_ids),
+    Rule(
+        "class_ids",
+        "class ids (npz integer targets, csv class labels) beyond the classes the output and "
+        "its loss tell apart; with `one_hot: true`, a number of classes other than the units",
+        _class_ids,
+    ),
+    Rule("token_ids", "token ids beyond the vocabulary of the embedding reading them", _token_ids),
+    Rule(
+        "csv_task",
+        "csv targets whose values are real for a classification loss (or `one_hot`, `classes`), "
+        "or class labels for a regression loss",
+        _csv_task,
+    ),
+    Rule(
+        "init_run",
+        "`init: checkpoint(run)` naming no trained run, or layers its parameters do not hold",
+        check_init_run,
+    ),
+)
+
+__all__ = ["RULES", "IdRange", "check_values", "token_limits"]
