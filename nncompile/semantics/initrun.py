@@ -19,7 +19,10 @@ def check_init_run(train: ir.Train, out: Collector) -> None:
         return
     span = train.property_spans.get("init", train.span)
     run = Path(init.params.run)
-    for message, hint in missing_init_run(run, out.path):
+    for _, hint in missing_init_run(run, out.path):  # (a message naming no absolute path)
+        message = (
+            f"init: no trained run at {run} yet (the path is relative to the working directory)"
+        )
         out.warning(D.TRANSFER, message, span, hint)
         return
     found = resolve_run(run)
