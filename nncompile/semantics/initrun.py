@@ -6,6 +6,7 @@ error (loading would stop at it)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from .. import diagnostics as D
 from ..diagnostics import Collector
@@ -17,8 +18,9 @@ def check_init_run(train: ir.Train, out: Collector) -> None:
     init = train.props.init
     if init is None or train.model is None:
         return
+    params: Any = init.params
     span = train.property_spans.get("init", train.span)
-    run = Path(init.params.run)
+    run = Path(params.run)
     for _, hint in missing_init_run(run, out.path):  # (a message naming no absolute path)
         message = (
             f"init: no trained run at {run} yet (the path is relative to the working directory)"
@@ -27,7 +29,7 @@ def check_init_run(train: ir.Train, out: Collector) -> None:
         return
     found = resolve_run(run)
     held = param_layers(found)
-    listed = init.params.layers or []
+    listed = params.layers or []
     if held is None:
         return
     for i, name in enumerate(listed):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from .. import diagnostics as D
 from ..diagnostics import Collector
@@ -63,6 +64,11 @@ def shown(values) -> str:
 
 
 # --- which arrays and columns -----------------------------------------------------------------
+def _params(train: ir.Train) -> Any:
+    """The data source's arguments (of the registry entry the source names)."""
+    return train.data.props.source.params
+
+
 def _checked(train: ir.Train) -> bool:
     """A model trained on a data block's files (not arrays given to fit())."""
     return train.model is not None and not train.data.given
@@ -71,7 +77,7 @@ def _checked(train: ir.Train) -> bool:
 def _npz_targets(train: ir.Train) -> Iterator[tuple[ir.Tensor, Ref, str]]:
     """(output, its loss, the npz array of its targets) for each output whose targets are an
     array of the archive (`target: input`: the input array)."""
-    p, model = train.data.props.source.params, train.model
+    p, model = _params(train), train.model
     assert model is not None
     losses = train.output_losses()
     if train.data.props.target == "input":
@@ -79,15 +85,16 @@ def _npz_targets(train: ir.Train) -> Iterator[tuple[ir.Tensor, Ref, str]]:
     elif isinstance(p.y, list):
         arrays = {t.name: t.name for t in model.outputs if t.name in p.y}
     else:
-        arrays = {model.outputs[0].name: p.y} if isinstance(p.y, str) else {}
+        one = isinstance(p.y, str) and len(model.outputs) == 1
+        arrays = {model.outputs[0].name: p.y} if one else {}
     for t in model.outputs:
-        if t.name in arrays and t.name in losses and len(model.outputs) >= 1:
+        if t.name in arrays and t.name in losses:
             yield t, losses[t.name], arrays[t.name]
 
 
 def _npz_inputs(train: ir.Train) -> dict[str, str]:
     """Each model input's npz array."""
-    p, model = train.data.props.source.params, train.model
+    p, model = _params(train), train.model
     assert model is not None
     if isinstance(p.x, list):
         return {t.name: t.name for t in model.inputs if t.name in p.x}
@@ -106,7 +113,7 @@ def _negative_ids(train: ir.Train, out: Collector) -> None:
     source = train.data.props.source
     if not _checked(train) or source.name != "npz":
         return
-    p = source.params
+    p = _params(train)
     named = isinstance(p.x, list) or isinstance(p.y, list)
     keys = [(k, "class ids", "classes") for k in ([p.y] if isinstance(p.y, str) else p.y or [])]
     if not named:  # (named inputs: their layers' ranges, below)
@@ -129,23 +136,23 @@ def _class_ids(train: ir.Train, out: Collector) -> None:
     data = train.data
     if not _checked(train) or _picks_examples(data):
         return
-    source = data.props.source
-    if source.name == "npz":
+    source, p = data.props.source.name, _params(train)
+    if source == "npz":
         for t, loss, key in _npz_targets(train):
-            found = npz_ids(source.params, data.base_dir, key)
+            found = npz_ids(p, data.base_dir, key)
             if found is not None and found.low >= 0:
-                what = f"array {key!r} of {source.params.path} holds class ids up to {found.high}"
+                what = f"array {key!r} of {p.path} holds class ids up to {found.high}"
                 _classes(train, t, loss, found.high + 1, what, found.high, out)
-    elif source.name == "csv":
-        facts = csv_target(source.params, data.base_dir)
-        if facts is not None and facts.task == "classification" and train.model is not None:
-            t = train.model.outputs[0]
-            loss = train.output_losses().get(t.name)
-            k = len(facts.labels)
-            what = f"column {source.params.target!r} of {source.params.path} holds {k} class "
-            what += f"label(s) ({shown(facts.labels)})"
-            if loss is not None and len(train.model.outputs) == 1:
-                _classes(train, t, loss, k, what, None, out)
+    elif source == "csv" and data.props.target != "input" and train.model is not None:
+        facts = csv_target(p, data.base_dir)
+        t = train.model.outputs[0]
+        ref = train.output_losses().get(t.name)
+        if facts is None or facts.task != "classification" or ref is None:
+            return
+        k = len(facts.labels)
+        what = f"column {p.target!r} of {p.path} holds {k} class label(s) ({shown(facts.labels)})"
+        if len(train.model.outputs) == 1:
+            _classes(train, t, ref, k, what, None, out)
 
 
 def _classes(
@@ -185,21 +192,21 @@ def _classes(
 
 def _token_ids(train: ir.Train, out: Collector) -> None:
     """Token ids an embedding (or one_hot) layer has no row for."""
-    source = train.data.props.source
+    source, p = train.data.props.source, _params(train)
     if not _checked(train) or source.name != "npz":
         return
     arrays = _npz_inputs(train)
     for name, (node, count) in token_limits(train.model).items():
         key = arrays.get(name)
-        found = npz_ids(source.params, train.data.base_dir, key) if key else None
+        found = npz_ids(p, train.data.base_dir, key) if key else None
         if found is None or (found.low >= 0 and found.high < count):
             continue
-        if found.low < 0 and not isinstance(source.params.x, list):
+        if found.low < 0 and not isinstance(p.x, list):
             continue  # (negative ids of one array: _negative_ids)
         more = ", ..." if node.kind == "embedding" else ""
         out.error(
             D.DATA_MODEL,
-            f"data {train.data.name}: array {key!r} of {source.params.path} holds token ids "
+            f"data {train.data.name}: array {key!r} of {p.path} holds token ids "
             f"{found.low}..{found.high}, but {node.kind}({count}{more}) ({node.name}) reads ids "
             f"0..{count - 1}",
             source.span,
@@ -214,20 +221,22 @@ def _csv_task(train: ir.Train, out: Collector) -> None:
     """A csv target column's values decide its task (when `task:` does not): real values for a
     classification loss (or `one_hot`, `classes`), class labels for a regression loss."""
     data = train.data
-    source = data.props.source
-    if not _checked(train) or source.name != "csv" or source.params.task is not None:
+    source, p = data.props.source, _params(train)
+    if not _checked(train) or source.name != "csv" or p.task is not None:
         return
-    facts = csv_target(source.params, data.base_dir)
+    facts = csv_target(p, data.base_dir)
     model = train.model
     if facts is None or model is None or len(model.outputs) != 1 or data.props.windows:
         return
+    if data.props.target == "input":  # (the targets are the features)
+        return
     loss = train.output_losses().get(model.outputs[0].name)
     task = LOSSES[loss.name].task if loss is not None else None
-    column = f"column {source.params.target!r} of {source.params.path}"
+    column = f"column {p.target!r} of {p.path}"
     if facts.task == "regression":
         holds = _real(facts)
         for key, given in (("one_hot", data.props.one_hot), ("classes", data.props.classes)):
-            if given and data.props.target != "input":
+            if given:
                 out.error(
                     D.BAD_VALUE,
                     f"data {data.name} has `{key}`, but {column} holds {holds}, not class labels",
@@ -244,7 +253,7 @@ def _csv_task(train: ir.Train, out: Collector) -> None:
                 "use mse, mae or huber for real-valued targets; if the values are class labels, "
                 "set `task: classification` on the source",
             )
-    elif task == "regression" and not data.props.one_hot and data.props.target != "input":
+    elif task == "regression" and not data.props.one_hot:
         assert loss is not None
         out.error(
             D.LOSS_OUTPUT,
