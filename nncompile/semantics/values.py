@@ -162,19 +162,21 @@ def _classes(
     `t` and its loss."""
     entry = LOSSES[loss.name]
     data, model = train.data, train.model
-    if entry.task != "classification" or model is None:
+    if entry.task not in ("classification", "regression") or model is None:
         return
     units = t.shape[-1] if t.shape else 1
     source = data.props.source.span
-    if data.props.one_hot:
+    if data.props.one_hot:  # (rows regressed too: they must be shaped like the output)
         if k != units:
             out.error(
-                D.DATA_MODEL,
+                D.LOSS_OUTPUT,
                 f"data {data.name}: {what}; with `one_hot: true` they become rows of {k} values, "
                 f"but model {model.name} ends with {units} unit(s)",
                 source,
                 f"end the model with {k} units, one per class",
             )
+        return
+    if entry.task != "classification":
         return
     count = entry.classes(units)
     pad = data.props.pad
