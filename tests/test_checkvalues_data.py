@@ -32,7 +32,8 @@ def npz_spec(model: str, loss: str = "categorical_crossentropy", data: str = "")
 
 
 def csv_file(tmp_path, labels) -> None:
-    rows = [f"{a:.3f},{b:.3f},{y}" for (a, b), y in zip(R.normal(size=(len(labels), 2)), labels)]
+    x = R.normal(size=(len(labels), 2))
+    rows = [f"{a:.3f},{b:.3f},{y}" for (a, b), y in zip(x, labels, strict=True)]
     (tmp_path / "d.csv").write_text("a,b,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
 
 
@@ -180,7 +181,7 @@ def test_token_ids_of_a_compressed_archive_read_in_chunks(tmp_path, monkeypatch)
     ]
 
 
-# --- 3. csv targets and the loss's task ------------------------------------------------------------
+# --- 3. csv targets and the loss's task -----------------------------------------------------
 REAL_HINT = (
     "use mse, mae or huber for real-valued targets; if the values are class labels, set "
     "`task: classification` on the source"
@@ -244,14 +245,14 @@ def test_csv_class_labels_for_a_regression_loss(tmp_path):
     assert diagnose(tmp_path, forced) == []
 
 
-# --- what check leaves to loading ------------------------------------------------------------------
+# --- what check leaves to loading -----------------------------------------------------------
 def test_files_over_the_limit_are_left_to_loading(tmp_path, monkeypatch):
     """A file over the size limit is not read: loading still refuses its values."""
     spec = npz_spec("input x: [4]  dense(3, activation=softmax)")
     monkeypatch.setattr(datavalues, "VALUE_BYTES", 100)
     assert diagnose(tmp_path, spec, x=X, y=np.arange(60) % 5) == []
     program = nncompile.compile(tmp_path / "s.nn")
-    with pytest.raises(NncompileError, match="outside the class ids 0..2"):
+    with pytest.raises(NncompileError, match=r"outside the class ids 0\.\.2"):
         program.fit(epochs=1)
 
 
