@@ -262,3 +262,29 @@ def test_a_changed_file_is_read_again(tmp_path):
     assert diagnose(tmp_path, spec, x=X, y=np.arange(60) % 3) == []
     assert len(diagnose(tmp_path, spec, x=X, y=(np.arange(60) % 5).astype(np.int32))) == 1
     assert diagnose(tmp_path, spec, x=X, y=(np.arange(60) % 3).astype(np.int16)) == []
+
+
+METRICS_HINT = (
+    "accuracy/exact_match/top_k/precision/recall/f1 need class labels; mae/mse/rmse need "
+    "real-valued targets"
+)
+
+
+def test_csv_metrics_of_the_other_task(tmp_path):
+    csv_file(tmp_path, [0.5, 1.25, 2.0] * 20)
+    spec = csv_spec(1, "mse").replace("epochs: 1", "metrics: [mae, accuracy]  epochs: 1")
+    assert diagnose(tmp_path, spec) == [
+        (
+            3,
+            "E501",
+            "metric accuracy is for classification, but column 'label' of d.csv (data d) holds "
+            "real values (e.g. 0.5, 1.25, 0.5)",
+            METRICS_HINT,
+        )
+    ]
+    csv_file(tmp_path, ["cat", "dog", "bird"] * 20)
+    spec = csv_spec(3).replace("epochs: 1", "metrics: [accuracy, mae]  epochs: 1")
+    assert [m for _, _, m, _ in diagnose(tmp_path, spec)] == [
+        "metric mae is for regression, but column 'label' of d.csv (data d) holds class labels "
+        "('bird', 'cat', 'dog')"
+    ]

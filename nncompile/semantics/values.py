@@ -21,6 +21,7 @@ from ..registry import Ref
 from ..registry.datavalues import CsvTarget, IdRange, csv_target, npz_ids
 from ..registry.loading import MAX_CSV_CLASSES
 from ..registry.losses import LOSSES
+from ..registry.metrics import METRICS, fits_task, task_hint
 from . import ir
 from .initrun import check_init_run
 
@@ -219,18 +220,25 @@ def _token_ids(train: ir.Train, out: Collector) -> None:
         )
 
 
+def _csv_facts(train: ir.Train) -> CsvTarget | None:
+    """What the one target column of a csv source without `task:` holds, when its values are the
+    targets of the model's one output as they are (no windows, no `target: input`)."""
+    data, model = train.data, train.model
+    source, p = data.props.source, _params(train)
+    if not _checked(train) or source.name != "csv" or p.task is not None or model is None:
+        return None
+    if len(model.outputs) != 1 or data.props.windows or data.props.target == "input":
+        return None
+    return csv_target(p, data.base_dir)
+
+
 def _csv_task(train: ir.Train, out: Collector) -> None:
     """A csv target column's values decide its task (when `task:` does not): real values for a
     classification loss (or `one_hot`, `classes`), class labels for a regression loss."""
-    data = train.data
-    source, p = data.props.source, _params(train)
-    if not _checked(train) or source.name != "csv" or p.task is not None:
-        return
-    facts = csv_target(p, data.base_dir)
-    model = train.model
-    if facts is None or model is None or len(model.outputs) != 1 or data.props.windows:
-        return
-    if data.props.target == "input":  # (the targets are the features)
+    data, model, p = train.data, train.model, _params(train)
+    source = data.props.source
+    facts = _csv_facts(train)
+    if facts is None or model is None:
         return
     loss = train.output_losses().get(model.outputs[0].name)
     task = LOSSES[loss.name].task if loss is not None else None
@@ -267,6 +275,34 @@ def _csv_task(train: ir.Train, out: Collector) -> None:
         )
 
 
+def _csv_metrics(train: ir.Train, out: Collector) -> None:
+    """Metrics of the other task than a csv target column's values (when the loss fits them: else
+    the loss is the error to fix)."""
+    facts, model = _csv_facts(train), train.model
+    if facts is None or model is None:
+        return
+    loss = train.output_losses().get(model.outputs[0].name)
+    one_hot, labelled = train.data.props.one_hot, facts.task == "classification"
+    wants = LOSSES[loss.name].task if loss is not None else None
+    if labelled:
+        fits = wants == "classification" or (wants == "regression" and one_hot)
+    else:
+        fits = wants == "regression" and not one_hot and train.data.props.classes is None
+    if not fits:
+        return
+    p = _params(train)
+    holds = f"class labels ({shown(facts.labels)})" if labelled else _real(facts)
+    for _, metric in train.metric_refs():
+        if not fits_task(metric.name, facts.task, one_hot, model.outputs[0].shape):
+            out.error(
+                D.LOSS_OUTPUT,
+                f"metric {metric.name} is for {METRICS[metric.name].task}, but column "
+                f"{p.target!r} of {p.path} (data {train.data.name}) holds {holds}",
+                metric.span,
+                task_hint("class labels", "real-valued targets"),
+            )
+
+
 def _real(facts: CsvTarget) -> str:
     if facts.integral:
         return (
@@ -290,6 +326,11 @@ RULES: tuple[Rule, ...] = (
         "csv targets whose values are real for a classification loss (or `one_hot`, `classes`), "
         "or class labels for a regression loss",
         _csv_task,
+    ),
+    Rule(
+        "csv_metrics",
+        "metrics of the other task than a csv target column's values",
+        _csv_metrics,
     ),
     Rule(
         "init_run",
