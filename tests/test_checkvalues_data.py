@@ -288,3 +288,23 @@ def test_csv_metrics_of_the_other_task(tmp_path):
         "metric mae is for regression, but column 'label' of d.csv (data d) holds class labels "
         "('bird', 'cat', 'dog')"
     ]
+
+
+def test_the_editor_shows_them_and_reads_a_file_once(tmp_path, monkeypatch):
+    """The language server runs the same checks on each edit; an unchanged file is not read
+    again."""
+    pytest.importorskip("lsprotocol")
+    from nncompile.lsp.document import analyse_text, diagnostics
+
+    np.savez(tmp_path / "d.npz", x=X, y=np.arange(60) % 5)
+    reads = []
+    read = datavalues._read_ids
+    monkeypatch.setattr(datavalues, "_read_ids", lambda *a: reads.append(a) or read(*a))
+    doc = None
+    for units in (3, 4, 3):  # (edits)
+        text = npz_spec(f"input x: [4]  dense({units}, activation=softmax)")
+        doc = analyse_text(text, str(tmp_path / "s.nn"), doc)
+    (found,) = diagnostics(doc)
+    assert found.code == "E501" and found.range.start.line == 0
+    assert "holds class ids up to 4" in found.message
+    assert sorted(key for _, key in reads) == ["x", "y"]  # (each array once)
