@@ -308,3 +308,30 @@ def test_the_editor_shows_them_and_reads_a_file_once(tmp_path, monkeypatch):
     assert found.code == "E501" and found.range.start.line == 0
     assert "holds class ids up to 4" in found.message
     assert sorted(key for _, key in reads) == ["x", "y"]  # (each array once)
+
+
+TEXT_SPEC = """data t {
+  source: text("t.txt", level=char)
+  split: {train: 0.8, val: 0.2}
+  windows: {length: 4, targets: sequence}
+}
+model M { input x: int[4]  embedding(EMBED, 4)  dense(VOCAB, activation=softmax) }
+train { model: M  data: t  loss: categorical_crossentropy  epochs: 1 }
+"""
+
+
+@pytest.mark.parametrize("bom", ["", "\ufeff"])
+def test_a_texts_vocabulary_beyond_the_embedding(tmp_path, bom):
+    """A text's distinct characters (a byte-order mark is none: loading drops it) are its ids."""
+    (tmp_path / "t.txt").write_text(bom + "abcabd abcd " * 20, encoding="utf-8")  # 5 characters
+    spec = TEXT_SPEC.replace("VOCAB", "5")
+    assert diagnose(tmp_path, spec.replace("EMBED", "5")) == []
+    assert diagnose(tmp_path, spec.replace("EMBED", "4")) == [
+        (
+            2,
+            "E500",
+            "data t gives token ids 0..4 (5 distinct tokens), but embedding(4, ...) (embedding_1) "
+            "reads ids 0..3",
+            "give it 5 ids: embedding(5, ...)",
+        )
+    ]

@@ -194,24 +194,36 @@ def _classes(
 
 
 def _token_ids(train: ir.Train, out: Collector) -> None:
-    """Token ids an embedding (or one_hot) layer has no row for."""
-    source, p = train.data.props.source, _params(train)
-    if not _checked(train) or source.name != "npz":
+    """Token ids an embedding (or one_hot) layer has no row for: the range of an npz array, or the
+    vocabulary a source tells (a text's distinct characters or words, a synthetic task's)."""
+    source, p, model = train.data.props.source, _params(train), train.model
+    if not _checked(train) or model is None:
         return
-    arrays = _npz_inputs(train)
-    for name, (node, count) in token_limits(train.model).items():
+    vocab = train.data.info.vocab
+    arrays = _npz_inputs(train) if source.name == "npz" else {}
+    for name, (node, count) in token_limits(model).items():
+        more = ", ..." if node.kind == "embedding" else ""
+        reads = f"{node.kind}({count}{more}) ({node.name}) reads ids 0..{count - 1}"
+        if source.name != "npz":
+            if vocab is not None and vocab > count and len(model.inputs) == 1:
+                out.error(
+                    D.DATA_MODEL,
+                    f"data {train.data.name} gives token ids 0..{vocab - 1} ({vocab} distinct "
+                    f"tokens), but {reads}",
+                    source.span,
+                    f"give it {vocab} ids: {node.kind}({vocab}{more})",
+                )
+            continue
         key = arrays.get(name)
         found = npz_ids(p, train.data.base_dir, key) if key else None
         if found is None or (found.low >= 0 and found.high < count):
             continue
         if found.low < 0 and not isinstance(p.x, list):
             continue  # (negative ids of one array: _negative_ids)
-        more = ", ..." if node.kind == "embedding" else ""
         out.error(
             D.DATA_MODEL,
             f"data {train.data.name}: array {key!r} of {p.path} holds token ids "
-            f"{found.low}..{found.high}, but {node.kind}({count}{more}) ({node.name}) reads ids "
-            f"0..{count - 1}",
+            f"{found.low}..{found.high}, but {reads}",
             source.span,
             f"give it {found.high + 1} ids, {node.kind}({found.high + 1}{more}), or renumber the "
             "tokens"
