@@ -18,7 +18,7 @@ from typing import Any
 from .. import diagnostics as D
 from ..diagnostics import Collector
 from ..registry import Ref
-from ..registry.datavalues import CsvTarget, IdRange, csv_target, npz_ids
+from ..registry.datavalues import CsvTarget, csv_target, npz_ids
 from ..registry.loading import MAX_CSV_CLASSES
 from ..registry.losses import LOSSES
 from ..registry.metrics import METRICS, fits_task, task_hint
@@ -350,5 +350,3 @@ RULES: tuple[Rule, ...] = (
         check_init_run,
     ),
 )
-
-__all__ = ["RULES", "IdRange", "check_values", "token_limits"]
