@@ -47,8 +47,10 @@ def csv_spec(units: int, loss: str = "categorical_crossentropy", data: str = "")
 
 
 X = R.normal(size=(60, 4))
-CLASSES = "the targets name 5 classes: end the model with dense(5, activation=softmax) and use "
-CLASSES += "categorical_crossentropy, or keep some of the classes with `classes: [...]`"
+CLASSES = (
+    "the targets name 5 classes (ids 0..4): end the model with dense(5, activation=softmax) and "
+    "use categorical_crossentropy, or keep some of the classes with `classes: [...]`"
+)
 
 
 # --- 1. class ids beyond the output ------------------------------------------------------------
@@ -58,8 +60,8 @@ def test_npz_class_ids_beyond_the_outputs_units(tmp_path):
         (
             1,
             "E501",
-            "data d: array 'y' of d.npz holds class ids up to 4, but model M's 3 softmax unit(s) "
-            "and categorical_crossentropy tell apart class ids 0..2",
+            "data d (d.npz, array 'y'): targets are outside the class ids 0..2 that model M's 3 "
+            "softmax unit(s) and categorical_crossentropy tell apart: ids up to 4",
             CLASSES,
         )
     ]
@@ -70,8 +72,8 @@ def test_binary_loss_reads_two_classes_from_one_unit(tmp_path):
     assert diagnose(tmp_path, spec, x=X, y=np.arange(60) % 2) == []
     found = diagnose(tmp_path, spec, x=X, y=np.arange(60) % 3)
     assert [m for _, _, m, _ in found] == [
-        "data d: array 'y' of d.npz holds class ids up to 2, but model M's 1 sigmoid unit(s) "
-        "and binary_crossentropy tell apart class ids 0..1"
+        "data d (d.npz, array 'y'): targets are outside the class ids 0..1 that model M's 1 "
+        "sigmoid unit(s) and binary_crossentropy tell apart: ids up to 2"
     ]
 
 
@@ -81,7 +83,7 @@ def test_negative_class_ids(tmp_path):
         (
             1,
             "E504",
-            "data d: array 'y' of d.npz holds negative class ids (the smallest is -1)",
+            "data d (d.npz, array 'y'): class ids start at 0, but the smallest is -1",
             "number the classes 0, 1, 2, ...",
         )
     ]
@@ -93,7 +95,7 @@ def test_class_ids_per_step_and_padding(tmp_path):
     x, y = R.normal(size=(60, 6, 2)), np.arange(360).reshape(60, 6) % 4
     assert diagnose(tmp_path, npz_spec(model), x=x, y=y) == []
     (found,) = diagnose(tmp_path, npz_spec(model), x=x, y=y + 1)
-    assert found[2].startswith("data d: array 'y' of d.npz holds class ids up to 4, but model M's")
+    assert found[2].startswith("data d (d.npz, array 'y'): targets are outside the class ids 0..3")
     y[:, -1] = 9  # padding
     spec = npz_spec(model, "categorical_crossentropy", "pad: 9")
     assert diagnose(tmp_path, spec, x=x, y=y) == []
@@ -105,8 +107,8 @@ def test_one_hot_from_ids_needs_as_many_units_as_classes(tmp_path):
         (
             1,
             "E501",
-            "data d: array 'y' of d.npz holds class ids up to 3; with `one_hot: true` they become "
-            "rows of 4 values, but model M ends with 3 unit(s)",
+            "data d (d.npz, array 'y'): with `one_hot: true` the targets are rows of 4 classes, "
+            "but model M ends with 3 unit(s)",
             "end the model with 4 units, one per class",
         )
     ]
@@ -121,8 +123,8 @@ def test_named_target_arrays(tmp_path):
     text = text.replace('npz("d.npz")', 'npz("d.npz", x="x", y=["label", "value"])')
     found = diagnose(tmp_path, text, x=X, label=np.arange(60) % 3, value=R.normal(size=60))
     assert [m for _, _, m, _ in found] == [
-        "data d: array 'label' of d.npz holds class ids up to 2, but model M's 2 softmax unit(s) "
-        "and categorical_crossentropy tell apart class ids 0..1"
+        "data d (d.npz, array 'label'): targets are outside the class ids 0..1 that model M's 2 "
+        "softmax unit(s) and categorical_crossentropy tell apart: ids up to 2"
     ]
 
 
@@ -138,9 +140,11 @@ def test_csv_class_labels_beyond_the_output(tmp_path):
         (
             1,
             "E501",
-            "data d: column 'label' of d.csv holds 3 class label(s) ('bird', 'cat', 'dog'), but "
-            "model M's 2 softmax unit(s) and categorical_crossentropy tell apart class ids 0..1",
-            CLASSES.replace("5 classes", "3 classes").replace("dense(5", "dense(3"),
+            "data d (d.csv, column 'label'): targets are outside the class ids 0..1 that model "
+            "M's 2 softmax unit(s) and categorical_crossentropy tell apart: 'dog'",
+            CLASSES.replace("5 classes (ids 0..4)", "3 classes (ids 0..2)").replace(
+                "dense(5", "dense(3"
+            ),
         )
     ]
     assert diagnose(tmp_path, csv_spec(3)) == []
@@ -157,15 +161,15 @@ def test_token_ids_beyond_the_embedding(tmp_path):
         (
             1,
             "E500",
-            "data d: array 'x' of d.npz holds token ids 0..49, but embedding(20, ...) "
-            "(embedding_1) reads ids 0..19",
+            "data d (d.npz, array 'x'): token ids outside 0..19 (from 0 to 49), but "
+            "embedding(20, ...) (embedding_1) reads ids 0..19",
             "give it 50 ids, embedding(50, ...), or renumber the tokens",
         )
     ]
     assert diagnose(tmp_path, npz_spec(EMBED), x=tokens % 20, y=y) == []
     found = diagnose(tmp_path, npz_spec(EMBED), x=tokens - 1, y=y)
     assert [m for _, _, m, _ in found] == [
-        "data d: array 'x' of d.npz holds negative token ids (the smallest is -1)"
+        "data d (d.npz, array 'x'): token ids start at 0, but the smallest is -1"
     ]
 
 
@@ -176,8 +180,8 @@ def test_token_ids_of_a_compressed_archive_read_in_chunks(tmp_path, monkeypatch)
     np.savez_compressed(tmp_path / "d.npz", x=tokens, y=np.arange(60) % 2)
     found = diagnose(tmp_path, npz_spec(EMBED))
     assert [m for _, _, m, _ in found] == [
-        "data d: array 'x' of d.npz holds token ids 0..31, but embedding(20, ...) "
-        "(embedding_1) reads ids 0..19"
+        "data d (d.npz, array 'x'): token ids outside 0..19 (from 0 to 31), but "
+        "embedding(20, ...) (embedding_1) reads ids 0..19"
     ]
 
 
@@ -194,8 +198,8 @@ def test_csv_real_targets_for_a_classification_loss(tmp_path):
         (
             1,
             "E501",
-            "data d: categorical_crossentropy needs class labels, but column 'label' of d.csv "
-            "holds real values (e.g. 0.5, 1.25, 0.5)",
+            "data d (d.csv, column 'label'): categorical_crossentropy needs class labels, but "
+            "the targets are real-valued (e.g. 0.5, 1.25, 0.5)",
             REAL_HINT,
         )
     ]
@@ -209,9 +213,9 @@ def test_csv_many_distinct_integers_are_real_values(tmp_path):
     csv_file(tmp_path, list(range(30)) * 2)
     (found,) = diagnose(tmp_path, csv_spec(30))
     assert found[2] == (
-        "data d: categorical_crossentropy needs class labels, but column 'label' of d.csv holds "
-        "30 distinct integers, read as real values (class labels are text or at most 20 distinct "
-        "integers)"
+        "data d (d.csv, column 'label'): categorical_crossentropy needs class labels, but the "
+        "targets are real-valued (30 distinct integers; class labels are text or at most 20 "
+        "distinct integers)"
     )
 
 
@@ -221,8 +225,8 @@ def test_csv_one_hot_of_real_values(tmp_path):
         (
             1,
             "E300",
-            "data d has `one_hot`, but column 'label' of d.csv holds real values (e.g. 0.5, 1.25, "
-            "0.5), not class labels",
+            "data d has `one_hot`, but its targets (d.csv, column 'label') are real-valued (e.g. "
+            "0.5, 1.25, 0.5), not class labels",
             "remove `one_hot`, or set `task: classification` on the source if the values are "
             "class labels",
         )
@@ -235,8 +239,8 @@ def test_csv_class_labels_for_a_regression_loss(tmp_path):
         (
             1,
             "E501",
-            "data d: mse is a regression loss, but column 'label' of d.csv holds class labels "
-            "(0, 1, 2)",
+            "data d (d.csv, column 'label'): mse is a regression loss, but the targets are class "
+            "labels (0, 1, 2)",
             "use categorical_crossentropy (or binary_crossentropy); if the numbers are real "
             "targets, set `task: regression` on the source",
         )
@@ -277,16 +281,16 @@ def test_csv_metrics_of_the_other_task(tmp_path):
         (
             3,
             "E501",
-            "metric accuracy is for classification, but column 'label' of d.csv (data d) holds "
-            "real values (e.g. 0.5, 1.25, 0.5)",
+            "data d (d.csv, column 'label'): metric accuracy is for classification, but the "
+            "targets are real-valued (e.g. 0.5, 1.25, 0.5)",
             METRICS_HINT,
         )
     ]
     csv_file(tmp_path, ["cat", "dog", "bird"] * 20)
     spec = csv_spec(3).replace("epochs: 1", "metrics: [accuracy, mae]  epochs: 1")
     assert [m for _, _, m, _ in diagnose(tmp_path, spec)] == [
-        "metric mae is for regression, but column 'label' of d.csv (data d) holds class labels "
-        "('bird', 'cat', 'dog')"
+        "data d (d.csv, column 'label'): metric mae is for regression, but the targets are "
+        "class labels ('bird', 'cat', 'dog')"
     ]
 
 
@@ -306,7 +310,7 @@ def test_the_editor_shows_them_and_reads_a_file_once(tmp_path, monkeypatch):
         doc = analyse_text(text, str(tmp_path / "s.nn"), doc)
     (found,) = diagnostics(doc)
     assert found.code == "E501" and found.range.start.line == 0
-    assert "holds class ids up to 4" in found.message
+    assert "tell apart: ids up to 4" in found.message
     assert sorted(key for _, key in reads) == ["x", "y"]  # (each array once)
 
 

@@ -124,8 +124,8 @@ def _negative_ids(train: ir.Train, out: Collector) -> None:
         if found is not None and found.low < 0:
             out.error(
                 D.DATA_FILE,
-                f"data {train.data.name}: array {key!r} of {p.path} holds negative {what} "
-                f"(the smallest is {found.low})",
+                f"{_where(train, f'array {key!r}')}: {what} start at 0, but the smallest is "
+                f"{found.low}",
                 source.span,
                 f"number the {things} 0, 1, 2, ...",
             )
@@ -142,24 +142,34 @@ def _class_ids(train: ir.Train, out: Collector) -> None:
         for t, loss, key in _npz_targets(train):
             found = npz_ids(p, data.base_dir, key)
             if found is not None and found.low >= 0:
-                what = f"array {key!r} of {p.path} holds class ids up to {found.high}"
-                _classes(train, t, loss, found.high + 1, what, found.high, out)
+                where = _where(train, f"array {key!r}")
+                _classes(train, t, loss, found.high + 1, where, None, out)
     elif source == "csv" and data.props.target != "input" and train.model is not None:
         facts = csv_target(p, data.base_dir)
         t = train.model.outputs[0]
         ref = train.output_losses().get(t.name)
         if facts is None or facts.task != "classification" or ref is None:
             return
-        k = len(facts.labels)
-        what = f"column {p.target!r} of {p.path} holds {k} class label(s) ({shown(facts.labels)})"
         if len(train.model.outputs) == 1:
-            _classes(train, t, ref, k, what, None, out)
+            where = _where(train, f"column {p.target!r}")
+            _classes(train, t, ref, len(facts.labels), where, facts.labels, out)
+
+
+def _where(train: ir.Train, what: str) -> str:
+    """The data, as loading names it: `data d (d.csv, column 'label')`."""
+    return f"data {train.data.name} ({_params(train).path}, {what})"
 
 
 def _classes(
-    train: ir.Train, t: ir.Tensor, loss: Ref, k: int, what: str, top: int | None, out: Collector
+    train: ir.Train,
+    t: ir.Tensor,
+    loss: Ref,
+    k: int,
+    where: str,
+    labels: tuple | None,
+    out: Collector,
 ) -> None:
-    """`k` classes (ids 0..k-1; `top`: the largest id, None when it is the last) against output
+    """`k` classes (ids 0..k-1: `labels` in their order, None: ids as they are) against output
     `t` and its loss."""
     entry = LOSSES[loss.name]
     data, model = train.data, train.model
@@ -171,8 +181,8 @@ def _classes(
         if k != units:
             out.error(
                 D.LOSS_OUTPUT,
-                f"data {data.name}: {what}; with `one_hot: true` they become rows of {k} values, "
-                f"but model {model.name} ends with {units} unit(s)",
+                f"{where}: with `one_hot: true` the targets are rows of {k} classes, but model "
+                f"{model.name} ends with {units} unit(s)",
                 source,
                 f"end the model with {k} units, one per class",
             )
@@ -181,15 +191,17 @@ def _classes(
         return
     count = entry.classes(units)
     pad = data.props.pad
-    if k <= count or (pad is not None and top == pad):
+    if k <= count or (pad is not None and labels is None and k - 1 == pad):
         return
+    found = f"ids up to {k - 1}" if labels is None else shown(labels[count:])
     out.error(
         D.LOSS_OUTPUT,
-        f"data {data.name}: {what}, but model {model.name}'s {units} "
-        f"{entry.head or 'output'} unit(s) and {loss.name} tell apart class ids 0..{count - 1}",
+        f"{where}: targets are outside the class ids 0..{count - 1} that model {model.name}'s "
+        f"{units} {entry.head or 'output'} unit(s) and {loss.name} tell apart: {found}",
         source,
-        f"the targets name {k} classes: end the model with dense({k}, activation=softmax) and use "
-        "categorical_crossentropy, or keep some of the classes with `classes: [...]`",
+        f"the targets name {k} classes (ids 0..{k - 1}): end the model with dense({k}, "
+        "activation=softmax) and use categorical_crossentropy, or keep some of the classes with "
+        "`classes: [...]`",
     )
 
 
@@ -222,8 +234,8 @@ def _token_ids(train: ir.Train, out: Collector) -> None:
             continue  # (negative ids of one array: _negative_ids)
         out.error(
             D.DATA_MODEL,
-            f"data {train.data.name}: array {key!r} of {p.path} holds token ids "
-            f"{found.low}..{found.high}, but {reads}",
+            f"{_where(train, f'array {key!r}')}: token ids outside 0..{count - 1} (from "
+            f"{found.low} to {found.high}), but {reads}",
             source.span,
             f"give it {found.high + 1} ids, {node.kind}({found.high + 1}{more}), or renumber the "
             "tokens"
@@ -254,14 +266,14 @@ def _csv_task(train: ir.Train, out: Collector) -> None:
         return
     loss = train.output_losses().get(model.outputs[0].name)
     task = LOSSES[loss.name].task if loss is not None else None
-    column = f"column {p.target!r} of {p.path}"
+    where = _where(train, f"column {p.target!r}")
     if facts.task == "regression":
-        holds = _real(facts)
         for key, given in (("one_hot", data.props.one_hot), ("classes", data.props.classes)):
             if given:
                 out.error(
                     D.BAD_VALUE,
-                    f"data {data.name} has `{key}`, but {column} holds {holds}, not class labels",
+                    f"data {data.name} has `{key}`, but its targets ({p.path}, column "
+                    f"{p.target!r}) are real-valued ({_real(facts)}), not class labels",
                     source.span,
                     f"remove `{key}`, or set `task: classification` on the source if the values "
                     "are class labels",
@@ -270,7 +282,8 @@ def _csv_task(train: ir.Train, out: Collector) -> None:
         if task == "classification" and loss is not None:
             out.error(
                 D.LOSS_OUTPUT,
-                f"data {data.name}: {loss.name} needs class labels, but {column} holds {holds}",
+                f"{where}: {loss.name} needs class labels, but the targets are real-valued "
+                f"({_real(facts)})",
                 source.span,
                 "use mse, mae or huber for real-valued targets; if the values are class labels, "
                 "set `task: classification` on the source",
@@ -279,8 +292,8 @@ def _csv_task(train: ir.Train, out: Collector) -> None:
         assert loss is not None
         out.error(
             D.LOSS_OUTPUT,
-            f"data {data.name}: {loss.name} is a regression loss, but {column} holds class "
-            f"labels ({shown(facts.labels)})",
+            f"{where}: {loss.name} is a regression loss, but the targets are class labels "
+            f"({shown(facts.labels)})",
             source.span,
             "use categorical_crossentropy (or binary_crossentropy); if the numbers are real "
             "targets, set `task: regression` on the source",
@@ -302,26 +315,27 @@ def _csv_metrics(train: ir.Train, out: Collector) -> None:
         fits = wants == "regression" and not one_hot and train.data.props.classes is None
     if not fits:
         return
-    p = _params(train)
-    holds = f"class labels ({shown(facts.labels)})" if labelled else _real(facts)
+    where = _where(train, f"column {_params(train).target!r}")
+    holds = f"class labels ({shown(facts.labels)})" if labelled else f"real-valued ({_real(facts)})"
     for _, metric in train.metric_refs():
         if not fits_task(metric.name, facts.task, one_hot, model.outputs[0].shape):
             out.error(
                 D.LOSS_OUTPUT,
-                f"metric {metric.name} is for {METRICS[metric.name].task}, but column "
-                f"{p.target!r} of {p.path} (data {train.data.name}) holds {holds}",
+                f"{where}: metric {metric.name} is for {METRICS[metric.name].task}, but the "
+                f"targets are {holds}",
                 metric.span,
                 task_hint("class labels", "real-valued targets"),
             )
 
 
 def _real(facts: CsvTarget) -> str:
+    """Real values as the loader reads them (a few), or why integers are read so."""
     if facts.integral:
         return (
-            f"{facts.distinct} distinct integers, read as real values (class labels are text or "
-            f"at most {MAX_CSV_CLASSES} distinct integers)"
+            f"{facts.distinct} distinct integers; class labels are text or at most "
+            f"{MAX_CSV_CLASSES} distinct integers"
         )
-    return f"real values (e.g. {shown(facts.examples)})"
+    return f"e.g. {shown(facts.examples)}"
 
 
 RULES: tuple[Rule, ...] = (
