@@ -339,3 +339,12 @@ def test_a_texts_vocabulary_beyond_the_embedding(tmp_path, bom):
             "give it 5 ids: embedding(5, ...)",
         )
     ]
+
+
+def test_one_hot_rows_regressed_need_as_many_units_as_classes(tmp_path):
+    spec = npz_spec("input x: [4]  dense(1)", "mse", data="one_hot: true")
+    (found,) = diagnose(tmp_path, spec, x=X, y=np.arange(60) % 3)
+    assert found[2] == (
+        "data d (d.npz, array 'y'): with `one_hot: true` the targets are rows of 3 classes, but "
+        "model M ends with 1 unit(s)"
+    )
