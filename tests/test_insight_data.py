@@ -20,9 +20,9 @@ data table {{
 }}
 model M {{
   input x: [{features}]
-  dense(1)
+  {head}
 }}
-train {{ model: M  data: table  loss: mse  epochs: 1 }}
+train {{ model: M  data: table  loss: {loss}  epochs: 1 }}
 """
 
 
@@ -33,6 +33,8 @@ def spec(tmp_path: Path, rows: list[list], header: list[str], **props) -> str:
         split=props.get("split", "{train: 0.5, test: 0.5}"),
         shuffle=props.get("shuffle", "false"),
         features=len(header) - 1,
+        head=props.get("head", "dense(1)"),
+        loss=props.get("loss", "mse"),
     )
     (tmp_path / "spec.nn").write_text(text, encoding="utf-8")
     return str(tmp_path / "spec.nn")
@@ -78,7 +80,10 @@ def test_duplicates_inside_a_split(tmp_path, capsys):
 
 def test_imbalance(tmp_path, capsys):
     rows = [[i, i % 5, 0] for i in range(36)] + [[100 + i, i, 1] for i in range(4)]
-    path = spec(tmp_path, rows, ["a", "b", "y"], split="{train: 0.75, test: 0.25}")
+    head, loss = "dense(1, activation=sigmoid)", "binary_crossentropy"  # (class labels: check)
+    path = spec(
+        tmp_path, rows, ["a", "b", "y"], split="{train: 0.75, test: 0.25}", head=head, loss=loss
+    )
     found = findings(path, capsys)
     assert found == [
         {

@@ -124,9 +124,14 @@ def test_a_metric_of_the_other_task_on_a_csv_is_a_diagnostic_not_a_crash(tmp_pat
         "        metrics: [accuracy, mae] }\n",
         encoding="utf-8",
     )
-    assert nncompile.check(path=str(spec)) == []
-    with pytest.raises(DataError, match="metric mae is for regression, but the targets are class"):
-        nncompile.compile(str(spec)).splits()
+    (found,) = nncompile.check(path=str(spec))  # (check reads the column's values now)
+    assert "metric mae is for regression, but the targets are class labels" in found.message
+    from nncompile.registry import datavalues
+
+    with pytest.MonkeyPatch.context() as patch:  # files check does not read: loading refuses
+        patch.setattr(datavalues, "CSV_BYTES", 0)
+        with pytest.raises(DataError, match="metric mae is for regression, but the targets are"):
+            nncompile.compile(str(spec)).splits()
 
 
 @pytest.mark.parametrize("layer", ["lstm(6)", "gru(6, return_sequences=true)", "simple_rnn(6)"])

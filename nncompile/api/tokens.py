@@ -12,22 +12,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..semantics import ir
-
-READERS = {"embedding": "vocab", "one_hot": "classes"}  # layer kind -> its id-count argument
-
-
-def token_limits(model: ir.Model | None) -> dict[str, tuple[ir.Node, int]]:
-    """Each integer input an embedding or one_hot layer reads directly: (that layer, its count)."""
-    if model is None:
-        return {}
-    ints = {t.name for t in model.inputs if t.dtype == "int32"}
-    out: dict[str, tuple[ir.Node, int]] = {}
-    for node in model.nodes:
-        field = READERS.get(node.kind)
-        for name in node.inputs if field else ():
-            if name in ints and name not in out:
-                out[name] = (node, int(getattr(node.params, str(field))))
-    return out
+from ..semantics.values import token_limits as token_limits
 
 
 def check_token_ids(x: Any, limits: Mapping[str, tuple[ir.Node, int]], where: str) -> None:

@@ -291,15 +291,29 @@ def csv_target(
         check_finite(
             spec, nums, f"target column '{column}' of {path}", lambda at: f"line {lines[at[0]]}"
         )
-        integral = bool(np.all(nums == np.round(nums)))
-        if forced != "classification" and (
-            forced == "regression" or not integral or len(np.unique(nums)) > MAX_CSV_CLASSES
-        ):
+        if csv_task(nums, forced) == "regression":
             return nums, "regression", None
+    ids, labels = class_labels(values, nums)
+    return ids, "classification", labels
+
+
+def csv_task(nums: np.ndarray | None, forced: str | None) -> str:
+    """A csv target column's task: `forced` (the source's `task:`) when given; else text (`nums`
+    None) and integer values with at most MAX_CSV_CLASSES distinct values are class labels, other
+    numbers regression targets."""
+    if forced is not None or nums is None:
+        return forced or "classification"
+    integral = bool(np.all(nums == np.round(nums)))
+    few = integral and len(np.unique(nums)) <= MAX_CSV_CLASSES
+    return "classification" if few else "regression"
+
+
+def class_labels(values: tuple[str, ...], nums: np.ndarray | None) -> tuple[np.ndarray, list]:
+    """Class labels' ids (the positions of the sorted distinct labels) and those labels."""
     distinct, ids = np.unique(np.array(values) if nums is None else nums, return_inverse=True)
     if nums is None:
-        return ids, "classification", [str(v) for v in distinct]
-    return ids, "classification", [int(v) if v == round(v) else float(v) for v in distinct]
+        return ids, [str(v) for v in distinct]
+    return ids, [int(v) if v == round(v) else float(v) for v in distinct]
 
 
 def csv_steps(spec: LoadRequest, path: Path, names: list, values: list, lines: list[int]) -> Raw:

@@ -293,7 +293,7 @@ def text_info(p: Text, base: Path | None) -> SourceInfo:
         data = read_regular(path, CHECK_BYTES)
         if len(data) > CHECK_BYTES:
             return SourceInfo(None, None, "sequence", stream=True)  # known when it is loaded
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # (as loading reads it: a BOM is no token)
     except (OSError, UnicodeDecodeError):
         return SourceInfo(None, None, "sequence", stream=True)
     tokens = set(text) if p.level == "char" else set(text.split())

@@ -34,12 +34,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import NncompileError
+from ..registry.runpaths import FORMAT as FORMAT
+from ..registry.runpaths import MARKER as MARKER
+from ..registry.runpaths import is_complete_run as is_complete_run
+from ..registry.runpaths import read_marker as read_marker
 from .checkpoint_files import sigint_deferred
 from .identity import changes, other_program, program_identity
 from .safefiles import LockFile, atomic_write
 
-MARKER = ".nncompile-run"
-FORMAT = "nncompile-run"
 # what `runtime.outputs.write_run` writes in a run folder
 FILES = (
     "program.py",
@@ -64,27 +66,6 @@ PRELIMINARY = frozenset({MARKER, "run.json", "spec.nn"})
 
 class RunFolderError(NncompileError):
     """A run folder cannot be used: not a folder, not a run, read-only, in use."""
-
-
-def read_marker(folder: Path) -> dict | None:
-    """A run folder's marker (None when it has none, or not a valid one)."""
-    try:
-        marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return marker if isinstance(marker, dict) and marker.get("format") == FORMAT else None
-
-
-def is_complete_run(folder: Path) -> bool:
-    """A finished run: its marker says so, or (a run written before markers) its files are there."""
-    marker = read_marker(folder)
-    if marker is not None:
-        return bool(marker.get("complete"))
-    return (
-        (folder / "params").is_dir()
-        and (folder / "summary.json").is_file()
-        and (folder / "program.py").is_file()
-    )
 
 
 class RunFolder:

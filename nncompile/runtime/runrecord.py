@@ -27,11 +27,16 @@ from typing import Any
 import numpy as np
 
 from ..errors import NncompileError
+from ..registry.runpaths import LATEST as LATEST
+from ..registry.runpaths import complete as complete
+from ..registry.runpaths import is_run as is_run
+from ..registry.runpaths import latest as latest
+from ..registry.runpaths import numbered as numbered
+from ..registry.runpaths import resolve_run as resolve_run
 from .safefiles import atomic_write
 
 RECORD = "run.json"
 SPEC_TEXT = "spec.nn"
-LATEST = "latest"
 FORMAT = "nncompile-run-record"
 
 
@@ -212,19 +217,6 @@ def verify_params(run: Path, record: dict | None) -> None:
 
 
 # ---- where runs go -------------------------------------------------------------------------------
-def numbered(group: Path) -> list[int]:
-    """The run numbers in a group folder, ascending."""
-    if not group.is_dir():
-        return []
-    return sorted(int(p.name) for p in group.iterdir() if p.name.isdigit() and p.is_dir())
-
-
-def is_run(folder: Path) -> bool:
-    from .runfolder import read_marker
-
-    return (folder / "params").is_dir() or read_marker(folder) is not None
-
-
 def new_run_dir(group: Path) -> Path:
     """A new numbered run folder in `group` (made here, so two trains never share one), `latest`
     pointed at it."""
@@ -262,40 +254,6 @@ def set_latest(group: Path, name: str) -> None:
             if link.is_symlink():
                 link.unlink()
         atomic_write(link, name + "\n")
-
-
-def latest(group: Path) -> Path | None:
-    """The run `group/latest` points at (None when it has none)."""
-    link = group / LATEST
-    if link.is_symlink():
-        return group / os.readlink(link)
-    if link.is_file():
-        name = link.read_text(encoding="utf-8").strip()
-        return group / name if name and "/" not in name else None
-    return None
-
-
-def complete(folder: Path) -> bool:
-    from .runfolder import is_complete_run
-
-    return folder.is_dir() and is_complete_run(folder)
-
-
-def resolve_run(path: str | os.PathLike, log=None) -> Path:
-    """The run folder `path` names: itself, or for a group folder `<spec>-<train>/` its latest run
-    (the newest complete one when the latest is still training or was killed)."""
-    p = Path(path)
-    if is_run(p) or not p.is_dir():
-        return p
-    newest = latest(p)
-    if newest is not None and complete(newest):
-        return newest
-    done = [p / str(n) for n in numbered(p) if complete(p / str(n))]
-    if done:
-        if newest is not None and log is not None:
-            log(f"{newest} is not complete (still training, or stopped): using {done[-1]}")
-        return done[-1]
-    return newest if newest is not None else p
 
 
 def resume_target(path: Path) -> Path:

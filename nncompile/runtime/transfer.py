@@ -11,30 +11,11 @@ import jax
 import numpy as np
 
 from ..errors import NncompileError
+from ..registry.runpaths import missing_init_run as missing_init_run
+from ..registry.runpaths import pretrain_hint as pretrain_hint
 from .checkpoint_files import quiet
 from .digest import array_type, flat, path_str
 from .runrecord import resolve_run
-
-
-def missing_init_run(run: Path, spec_path: str) -> list[tuple[str, str | None]]:
-    """The problem (message, hint) when `init: checkpoint(run)` names no trained run; [] if it
-    does. The path is relative to the working directory, like `train`'s runs/<spec>-<train> (whose
-    latest run it means)."""
-    if (resolve_run(run) / "params").is_dir():
-        return []
-    where = f"{run} ({run.absolute()}; the path is relative to the working directory)"
-    return [(f"init: no trained run at {where}", pretrain_hint(run, spec_path))]
-
-
-def pretrain_hint(run: Path, spec_path: str) -> str:
-    """How to make the run `init:` names: the spec next to this one that writes it, if any."""
-    stem, _, train = run.name.rpartition("-")
-    candidate = Path(spec_path).parent / f"{stem}.nn"
-    if stem and candidate.is_file():
-        out = "" if run == Path("runs") / run.name else f" --out {run}"
-        which = "" if train in ("", "main") else f" --train {train}"
-        return f"train the pretrain spec first: `nncompile train {candidate}{which}{out}`"
-    return "train the run it names first (`nncompile train SPEC --out RUN`), or fix the path"
 
 
 class TransferError(NncompileError):

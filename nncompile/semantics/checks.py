@@ -24,6 +24,7 @@ from .layerloss import check_layer_loss_keys
 from .sampleweight import check_sample_weight, check_weighted_metrics
 from .scale_checks import check_scale
 from .several import check_several, recorded, several_losses
+from .values import check_values
 
 
 def cross_check(train: ir.Train, out: Collector, block: ast.TrainBlock) -> None:
@@ -36,6 +37,7 @@ def cross_check(train: ir.Train, out: Collector, block: ast.TrainBlock) -> None:
         check_several(train, out, where)
         check_decode(train, out, where)
         check_data_files(train, out, where)
+        check_values(train, out)
     else:
         check_gan(train, out, where)
         layer_penalties_in_gan(train, out)
