@@ -58,20 +58,9 @@ def child(argv: list[str]) -> None:
         if name not in marks:
             marks[name] = (since_start(), time.process_time())
 
-    from nncompile import api, cli
-    from nncompile.cli import common
+    from nncompile import cli  # what the `nncompile` command imports before main()
 
     mark("imports")
-    plain_compiled = common.compiled_program
-
-    def compiled_program(args):
-        program = plain_compiled(args)
-        mark("compile")
-        return program
-
-    common.compiled_program = compiled_program
-    cli.training.compiled_program = compiled_program  # (imported by name there)
-    plain_trainer = api.Program.trainer_for
 
     class First:
         def on_step_end(self, *args):
@@ -80,16 +69,31 @@ def child(argv: list[str]) -> None:
         def on_epoch_end(self, *args):
             mark("step")
 
-    def trainer_for(self, splits, *, callbacks=(), **kw):
-        mark("data")
-        return plain_trainer(self, splits, callbacks=[*callbacks, First()], **kw)
+    def observe(program_class) -> None:
+        plain_trainer = program_class.trainer_for
 
-    api.Program.trainer_for = trainer_for
+        def trainer_for(self, splits, *, callbacks=(), **kw):
+            mark("data")
+            return plain_trainer(self, splits, callbacks=[*callbacks, First()], **kw)
+
+        program_class.trainer_for = trainer_for
+
+    plain_compiled = cli.common.compiled_program
+
+    def compiled_program(args):
+        program = plain_compiled(args)
+        mark("compile")
+        observe(type(program))  # (nncompile.api is imported by now: not earlier than by train)
+        return program
+
+    cli.common.compiled_program = compiled_program
+    cli.training.compiled_program = compiled_program  # (imported by name there)
     import contextlib
     import io
 
+    sys.argv = ["nncompile", *argv]  # main() without argv: the process's own command
     with contextlib.redirect_stdout(io.StringIO()):
-        rc = cli.main(argv)
+        rc = cli.main()
     mark("end")
     modules = sorted(m for m in sys.modules if "." not in m)
     print(json.dumps({"rc": rc, "marks": marks, "top_modules": modules}))
@@ -200,7 +204,7 @@ def main() -> None:
                     )
                     for t in ("base", "this")
                 )
-                ratio.append(f"{what} median {a:.3f} -> {b:.3f} (-{a - b:.3f} s)")
+                ratio.append(f"{what} median {a:.3f} -> {b:.3f} ({b - a:+.3f} s)")
             print(f"{phase}: " + "; ".join(ratio))
 
 

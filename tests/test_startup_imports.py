@@ -3,8 +3,12 @@ without timing (bench/startup.py measures the seconds)."""
 
 import builtins
 import gzip
+import json
+import subprocess
+import sys
 
 import numpy as np
+import pytest
 
 import nncompile
 from nncompile.registry import bundled
@@ -47,3 +51,107 @@ def test_diabetes_without_its_target_file_falls_back(tmp_path, monkeypatch):
     assert np.all(x == 0)  # three equal rows: centred to 0, their scale (0) taken as 1
     features.write_bytes(b"not gzip")
     assert read_bundled("diabetes", 10) is None
+
+
+def test_every_command_that_pauses_the_collector_exists():
+    from nncompile import cli
+    from nncompile.cli import startgc
+
+    assert set(cli.COMMANDS) >= startgc.HOLD
+    assert not {"lsp", "sweep", "tune"} & startgc.HOLD  # long-running: the collector as usual
+
+
+def test_the_command_pauses_the_collector_while_it_runs_and_resumes_it(monkeypatch, tmp_path):
+    import gc
+
+    from nncompile import cli
+
+    spec = tmp_path / "s.nn"
+    spec.write_text(DIABETES)
+    seen = []
+
+    def handler(args):
+        seen.append(gc.isenabled())
+        return 0
+
+    for command, argv, paused in [
+        ("check", ["check", str(spec)], True),
+        ("sweep", ["sweep", str(spec)], False),  # long-running: not paused
+    ]:
+        monkeypatch.setitem(cli.COMMANDS, command, (handler, cli.COMMANDS[command][1]))
+        monkeypatch.setattr("sys.argv", ["nncompile", *argv])
+        seen.clear()
+        assert cli.main() == 0  # the process's own command line
+        assert seen == [not paused]
+        assert gc.isenabled()  # resumed on return
+        seen.clear()
+        assert cli.main(argv) == 0  # a caller's argv: its process's collector is left alone
+        assert seen == [True]
+
+
+def test_train_resumes_and_freezes_the_collector_before_training(monkeypatch, tmp_path):
+    import gc
+
+    from nncompile import cli
+    from nncompile.cli import training
+
+    seen = []
+
+    class Program:
+        devices = None
+
+        def fit(self, **kwargs):
+            seen.append((gc.isenabled(), gc.get_freeze_count()))
+            raise KeyboardInterrupt  # (stops here; train forgets the unused run folder)
+
+    monkeypatch.setattr(training, "train_target", lambda args, log: (Program(), tmp_path / "r"))
+    monkeypatch.setattr("sys.argv", ["nncompile", "train", "x.nn", "--quiet"])
+    try:
+        assert cli.main() == 130
+    finally:
+        gc.unfreeze()
+    assert seen and seen[0][0] and seen[0][1] > 0
+    assert gc.isenabled()
+
+
+FIRST_STEP = """
+import gc, json, sys
+from nncompile.runtime import progress
+
+seen = {}
+
+
+def on_step_end(self, *args):
+    if not seen:
+        seen["modules"] = sorted({m.split(".")[0] for m in sys.modules})
+        seen["collector"] = [gc.isenabled(), gc.get_freeze_count()]
+
+
+progress.Progress.on_step_end = on_step_end
+progress.Progress.on_epoch_end = on_step_end
+from nncompile import cli
+
+sys.argv = ["nncompile", *sys.argv[1:]]
+code = cli.main()
+print(json.dumps({"code": code, **seen}))
+"""
+
+
+@pytest.mark.slow
+def test_the_train_command_reaches_its_first_step_without_the_later_imports(tmp_path):
+    # what `nncompile train` imports before its first step (bench/startup.py times it): no
+    # scikit-learn (diabetes is read from its files), and what only the run folder needs after
+    # training (Orbax, matplotlib) is not imported yet; the collector runs again, frozen
+    spec = tmp_path / "s.nn"
+    spec.write_text(DIABETES)
+    argv = ["train", str(spec), "--epochs", "1", "--quiet", "--out", str(tmp_path / "run")]
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_STEP, *argv], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["code"] == 0
+    assert {"jax", "flax", "optax"} <= set(seen["modules"])
+    assert not {"sklearn", "scipy", "matplotlib", "orbax", "pandas"} & set(seen["modules"])
+    enabled, frozen = seen["collector"]
+    assert enabled and frozen > 100_000
