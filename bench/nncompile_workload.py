@@ -243,8 +243,9 @@ def main():
             import contextlib
             import io
 
+            sys.argv = ["nncompile", *argv]  # main() without argv: as the command runs
             with contextlib.redirect_stdout(io.StringIO()):
-                rc = cli.main(argv)
+                rc = cli.main()
             if rc != 0:
                 raise SystemExit(f"nncompile train exited {rc}")
             import json

@@ -58,8 +58,18 @@ def child(argv: list[str]) -> None:
         if name not in marks:
             marks[name] = (since_start(), time.process_time())
 
+    import gc
+
+    import nncompile
+
+    # as nncompile.__main__ (the `nncompile` script) where it pauses the collector (cli.startgc)
+    pauses = (Path(nncompile.__file__).parent / "cli" / "startgc.py").is_file()
+    if pauses:
+        gc.disable()
     from nncompile import cli  # what the `nncompile` command imports before main()
 
+    if pauses:
+        cli.startgc.hold(paused=True)
     mark("imports")
 
     class First:

@@ -89,6 +89,30 @@ def test_the_command_pauses_the_collector_while_it_runs_and_resumes_it(monkeypat
         assert seen == [True]
 
 
+def test_the_entry_point_pauses_the_collector_before_importing_the_cli(monkeypatch, tmp_path):
+    import gc
+
+    from nncompile import __main__ as entry
+    from nncompile import cli
+
+    seen = []
+
+    def handler(args):
+        seen.append(gc.isenabled())
+        return 0
+
+    monkeypatch.setitem(cli.COMMANDS, "check", (handler, cli.COMMANDS["check"][1]))
+    monkeypatch.setattr("sys.argv", ["nncompile", "check", str(tmp_path / "s.nn")])
+    assert entry.main() == 0  # (the `nncompile` script's function)
+    assert seen == [False] and gc.isenabled()
+    gc.disable()  # a process that runs without the collector keeps it off
+    try:
+        assert entry.main() == 0
+        assert seen == [False, False] and not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_train_resumes_and_freezes_the_collector_before_training(monkeypatch, tmp_path):
     import gc
 

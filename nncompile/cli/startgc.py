@@ -4,8 +4,9 @@ Starting a command allocates hundreds of thousands of long-lived objects (the mo
 Flax, Optax and nncompile, the analysed spec, the emitted program) and almost no cyclic garbage
 (~1,800 objects, 0.45 MB, by the time `train` has compiled W3's spec). The collector does not know
 that: on W3 it ran 385 young, 35 middle and 3 full collections before the first step, each full
-one walking every object, ~0.29 CPU s of ~3.4. So the command's own process (`cli.main()` without
-argv: not a caller's process) pauses it from the start (`hold`); `train` resumes it once the
+one walking every object, ~0.29 CPU s of ~3.4. So the command's own process (the `nncompile`
+script and `python -m nncompile`, nncompile.__main__, before they import the CLI; `cli.main()`
+without argv: not a caller's process) pauses it from the start (`hold`); `train` resumes it once the
 program is compiled, before training (`release`): `gc.freeze()` first moves every object alive
 then to the permanent generation (the pattern of the `gc.freeze` documentation), so that the
 collections during training never walk the start-up's objects again (W3's whole run: 0.45 -> 0.09
@@ -44,10 +45,11 @@ HOLD = frozenset(
 _held = False
 
 
-def hold() -> None:
-    """Pause the cyclic collector (if it runs) until `release`."""
+def hold(paused: bool = False) -> None:
+    """Pause the cyclic collector (if it runs) until `release`; `paused`: the command's entry point
+    (nncompile.__main__) paused it already, before importing the CLI: `release` resumes it."""
     global _held
-    if gc.isenabled():
+    if gc.isenabled() or paused:
         gc.disable()
         _held = True
 
