@@ -9,8 +9,8 @@ options and Lark's version, and rebuilds the parser from it with Lark's own load
 (`Lark.load` given the dict, not a file: no unpickling): ~0.01 CPU s. JSON has no tuples and no
 integer keys, which the tables have: they are written as one-key objects (`TUPLE`, `INT_KEYS`) and
 read back as such. A missing, unreadable or damaged file, or a folder that cannot be written, only
-means building from the grammar; `NNCOMPILE_CACHE=0` (the switch of the compilation cache) always
-builds.
+means building from the grammar. No switch turns it off (`NNCOMPILE_CACHE=0` is the compilation
+cache's): a file is named by what it was built from, so it is never stale.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from lark.lexer import TerminalDef
 FORMAT = 1  # of the file: a change of the encoding below changes every file's name
 TUPLE = "\x00tuple"
 INT_KEYS = "\x00int_keys"
-OFF = {"0", "false", "no", "off"}
 
 
 def encode(value: Any) -> Any:
@@ -61,10 +60,8 @@ def decode(obj: dict) -> Any:
     return obj
 
 
-def cache_file(grammar: str, options: dict[str, Any]) -> Path | None:
-    """Where the tables of this grammar and these options are kept (None: the cache is off)."""
-    if os.environ.get("NNCOMPILE_CACHE", "1").strip().lower() in OFF:
-        return None
+def cache_file(grammar: str, options: dict[str, Any]) -> Path:
+    """Where the tables of this grammar and these options are kept."""
     key = json.dumps([FORMAT, lark.__version__, grammar, sorted(options.items())])
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -74,16 +71,14 @@ def cache_file(grammar: str, options: dict[str, Any]) -> Path | None:
 def load(grammar: str, **options: Any) -> Lark:
     """The LALR parser of `grammar`: from its kept tables when they read, else built (and kept)."""
     path = cache_file(grammar, options)
-    if path is not None:
-        try:
-            kept = json.loads(path.read_text(encoding="utf-8"), object_hook=decode)
-            # Lark.load takes the dict Lark.save would pickle (unpickles only a file object)
-            return Lark.load({"data": kept["data"], "memo": kept["memo"]})
-        except Exception:  # a missing or damaged file (of any content): build from the grammar
-            pass
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"), object_hook=decode)
+        # Lark.load takes the dict Lark.save would pickle (unpickles only a file object)
+        return Lark.load({"data": kept["data"], "memo": kept["memo"]})
+    except Exception:  # a missing or damaged file (of any content): build from the grammar
+        pass
     parser = Lark(grammar, **options)
-    if path is not None:
-        keep(parser, path)
+    keep(parser, path)
     return parser
 
 
