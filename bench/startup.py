@@ -154,6 +154,7 @@ def main() -> None:
     ap.add_argument("--check", nargs="+", default=["specs/digits_cnn.nn"])
     ap.add_argument("--cache", action="store_true", help="a warm JAX compilation cache per tree")
     ap.add_argument("--out", type=Path, help="also write every run as JSON lines here")
+    ap.add_argument("--check-only", action="store_true", help="time `nncompile check` alone")
     args = ap.parse_args()
     trees = {"this": ROOT} if args.base is None else {"base": args.base.resolve(), "this": ROOT}
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -175,17 +176,18 @@ def main() -> None:
             tree_env = {**env, "NNCOMPILE_CACHE": "1" if args.cache else "0"}
             if args.cache:
                 tree_env["NNCOMPILE_CACHE_DIR"] = caches[name]
-            res = run_train(tree, args.spec, tree_env)
+            res = {} if args.check_only else run_train(tree, args.spec, tree_env)
             wall, cpu = run_check(tree, args.check, tree_env)
             row = {"tree": name, "rep": rep, **res, "check_wall": wall, "check_cpu": cpu}
             row["load"] = os.getloadavg()[0]
             rows.append(row)
-            marks = res["marks"]
-            print(
-                f"rep {rep} {name:5s} first step: wall {marks['step'][0]:.3f} "
-                f"cpu {marks['step'][1]:.3f} | check: wall {wall:.3f} cpu {cpu:.3f}",
-                file=sys.stderr,
+            step = (
+                ""
+                if args.check_only
+                else "first step: wall {:.3f} cpu {:.3f} | ".format(*res["marks"]["step"])
             )
+            line = f"rep {rep} {name:5s} {step}check: wall {wall:.3f} cpu {cpu:.3f}"
+            print(line, file=sys.stderr)
     if args.out:
         with args.out.open("a") as f:
             for row in rows:
@@ -194,7 +196,7 @@ def main() -> None:
     print(f"{'tree':5s} {'phase':8s} {'CPU s (since start)':28s} {'wall s (since start)':28s}")
     for name in trees:
         mine = [r for r in rows if r["tree"] == name]
-        for phase in (*PHASES, "end"):
+        for phase in () if args.check_only else (*PHASES, "end"):
             cpu = [r["marks"][phase][1] for r in mine]
             wall = [r["marks"][phase][0] for r in mine]
             print(f"{name:5s} {phase:8s} {stats(cpu):28s} {stats(wall):28s}")
@@ -202,7 +204,7 @@ def main() -> None:
         wall = [r["check_wall"] for r in mine]
         print(f"{name:5s} {'check':8s} {stats(cpu):28s} {stats(wall):28s}")
     if len(trees) == 2:
-        for phase in ("step", "check"):
+        for phase in ("check",) if args.check_only else ("step", "check"):
             key = (lambda r: r["marks"]["step"]) if phase == "step" else None
             ratio = []
             for what, index in (("CPU", 1), ("wall", 0)):
