@@ -229,11 +229,11 @@ def main():
 
         plain = api.Program.trainer_for
 
-        def trainer_for(self, splits, *, epochs=None, callbacks=(), log=None):
+        def trainer_for(self, splits, *, callbacks=(), **kwargs):
             # observe (and with --strategy, set the strategy the trainer is built with)
             if args.strategy:
                 self.module.CONFIG["strategy"] = args.strategy
-            return plain(self, splits, epochs=epochs, callbacks=[*callbacks, clock], log=log)
+            return plain(self, splits, callbacks=[*callbacks, clock], **kwargs)
 
         api.Program.trainer_for = trainer_for
         with tempfile.TemporaryDirectory() as out:
@@ -243,8 +243,9 @@ def main():
             import contextlib
             import io
 
+            sys.argv = ["nncompile", *argv]  # main() without argv: as the command runs
             with contextlib.redirect_stdout(io.StringIO()):
-                rc = cli.main(argv)
+                rc = cli.main()
             if rc != 0:
                 raise SystemExit(f"nncompile train exited {rc}")
             import json

@@ -1,5 +1,22 @@
+"""`python -m nncompile` and the `nncompile` command (pyproject's [project.scripts]).
+
+The cyclic garbage collector is paused before the CLI's modules are imported (they allocate most
+of a start's long-lived objects); `cli.main` resumes it (cli.startgc)."""
+
+import gc
 import sys
 
-from .cli import main
 
-sys.exit(main())
+def main() -> int:
+    paused = gc.isenabled()
+    gc.disable()
+    from .cli import main as command
+    from .cli import startgc
+
+    if paused:
+        startgc.hold(paused=True)
+    return command()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -29,7 +29,7 @@ Shape = tuple[Positive, ...]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Windows(_Frozen):
@@ -68,7 +68,7 @@ OPTIONAL_WINDOWS: dict[str, Any] = {"stride": 1}
 class Metric(BaseModel):
     """One metric: its name and its arguments (e.g. {"name": "top_k", "k": 3})."""
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(frozen=True, extra="allow", defer_build=True)
 
     name: str
 

@@ -50,7 +50,7 @@ def test_a_spec_loads_digits_without_importing_sklearn(tmp_path, monkeypatch):
 
 
 def test_unexpected_files_fall_back_to_sklearn(tmp_path, monkeypatch):
-    assert read_bundled("diabetes", 10) is None  # scaled by scikit-learn's loader: not read here
+    assert read_bundled("linnerud", 3) is None  # not a dataset read here
     assert read_bundled("iris", 5) is None  # not the dataset's shape
     bad = tmp_path / "iris.csv"
     bad.write_text("150,4,setosa,versicolor,virginica\n5.1,3.5,1.4,0.2,0\n")  # rows missing

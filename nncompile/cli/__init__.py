@@ -16,7 +16,7 @@ import sys
 from ..diagnostics import CompileError, render
 from ..errors import NncompileError, out_of_memory
 from ..version import __version__
-from . import devices, editor, insight, runs, spec, tools, training, tune
+from . import devices, editor, insight, runs, spec, startgc, tools, training, tune
 from .common import FLAGS
 
 COMMANDS = {  # one line per module of commands
@@ -51,8 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # this process's own command: no collections while it starts (cli.startgc)
+        startgc.hold()
+    try:
+        return command(argv)
+    finally:
+        startgc.release(freeze=False)
+
+
+def command(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command not in startgc.HOLD:  # (a long-running command: the collector as usual)
+        startgc.release(freeze=False)
     if args.command is None:
         parser.print_help()
         return 2

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import NncompileError
+from . import startgc
 from .common import (
     RUN_SPEC,
     compiled_program,
@@ -51,9 +52,11 @@ def train(args) -> int:
     if not primary():  # process 1.. of a multi-host run: trains its part, writes no run folder
         program = peer_program(args, log)
         program.devices = args.devices
+        startgc.release()  # compiled: the collector runs again, past the start-up's objects
         return train_along(program, args, log)
     program, run_dir = train_target(args, log)
     program.devices = args.devices
+    startgc.release()
     try:  # (a multi-host run: process 0 writes the run folder, every process its checkpoints)
         history = program.fit(
             epochs=args.epochs,

@@ -1,5 +1,6 @@
 """Text -> syntax tree. This module, diagnose.py (its errors as diagnostics), recover.py (several
-errors in one run) and printer.py (the canonical layout) alone touch Lark."""
+errors in one run), printer.py (the canonical layout) and tables.py (the parser's tables kept
+between processes) alone touch Lark."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from lark.exceptions import UnexpectedInput
 from .. import diagnostics as D
 from ..diagnostics import CompileError, Diagnostic
 from ..source import Source, Span
-from . import ast
+from . import ast, tables
 from .diagnose import check_nesting, diagnose, where
 from .recover import Result
 from .recover import parse_all as recover_all
@@ -33,13 +34,13 @@ def grammar_text() -> str:
 
 @functools.cache
 def _parser() -> Lark:
-    return Lark(
+    # its tables kept between processes as JSON (syntax.tables), not Lark's pickle cache
+    return tables.load(
         grammar_text(),
         parser="lalr",
         lexer="contextual",
         propagate_positions=True,
         maybe_placeholders=True,
-        cache=True,
     )
 
 
