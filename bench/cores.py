@@ -91,8 +91,9 @@ def table(rows: list[dict]) -> str:
         for arm in ARMS:
             thr = [r["throughput_ex_s"] for r in mine if r["cores"] == arm]
             if thr:
+                med = statistics.median(thr)
                 out.append(
-                    f"  NNCOMPILE_CORES={arm}: n={len(thr)} ex/s median {statistics.median(thr):,.0f} "
+                    f"  NNCOMPILE_CORES={arm}: n={len(thr)} ex/s median {med:,.0f} "
                     f"min {min(thr):,.0f} max {max(thr):,.0f}"
                 )
         pairs = []

@@ -27,6 +27,7 @@ from .cores import cores
 from .facts import FUSABLE_HEADS, Decision, head_activation, model_layers
 
 Frozen = tuple[tuple[str, ...], int | None]  # layers without updates, and until which epoch
+ONE_CORE: Decision[int] = Decision(1, "one device computes each step")
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class Plan:
     # a model with several outputs: the activation folded into each output's loss (or None)
     heads: Decision[dict[str, str | None]] | None = None
     # host CPU devices a step is split over (plan.cores): 1, or 2 for a recurrent program
-    cores: Decision[int] = Decision(1, "one device computes each step")
+    cores: Decision[int] = ONE_CORE
     notes: tuple[str, ...] = field(default=())
 
     @property

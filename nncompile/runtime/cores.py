@@ -50,7 +50,7 @@ def claim(cores: int) -> bool:
         return False
     if "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
         return False  # the person chose the devices
-    if int(jax.config.jax_num_cpu_devices) > 0:
+    if int(getattr(jax.config, "jax_num_cpu_devices", -1)) > 0:
         return False
     jax.config.update("jax_num_cpu_devices", cores)
     CLAIMED = cores
