@@ -81,7 +81,7 @@ def test_a_bad_setting_is_a_diagnostic(monkeypatch):
         (
             "model M { input x: [4]  dense(8)  dense(1) }\n"
             "train { model: M  loss: mse  optimizer: adam  batch_size: 8 }",
-            "no recurrent layer: XLA:CPU's own kernels use the cores the step can use",
+            "no recurrent layer: the rule splits recurrent time loops only (measured on W5)",
         ),
         (spec(batch=9), "the batch does not split into 2 equal shards"),
         (spec(extra="  devices: 1"), "the train block sets `devices:` or `logical_shards:` itself"),
