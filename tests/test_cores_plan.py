@@ -191,3 +191,39 @@ def test_a_fresh_process_splits_the_step_deterministically():
     assert whole["losses"] == whole["again"]
     assert (whole["placement"], whole["shards"], whole["devices"]) == (1, 1, 1)
     np.testing.assert_allclose(split["losses"], whole["losses"], rtol=1e-5)
+
+
+CLI = textwrap.dedent(
+    """
+    import contextlib, io, sys
+    from nncompile.cli import main
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = main(["train", sys.argv[1], "--epochs", "1", "--out", sys.argv[2], "--quiet"])
+    import jax
+    from nncompile.runtime import cores
+    print(code, len(jax.devices()), cores.CLAIMED)
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 cores")
+def test_nncompile_train_claims_the_cores_before_jax_starts(tmp_path):
+    """The CLI's `train` asks whether it is process 0 without starting JAX (one process), so the
+    fit can still claim its 2 host devices."""
+    path = tmp_path / "s.nn"
+    data = (
+        'data d { source: synthetic("sine", n=200, noise=0.05)\n'
+        "  windows: {length: 6, horizon: 1, targets: last} }\n"
+    )
+    path.write_text(data + spec().replace("train {", "train {  data: d"))
+    env = dict(os.environ, NNCOMPILE_CORES="2", PYTHONPATH=str(ROOT), NNCOMPILE_CACHE="0")
+    env.pop("XLA_FLAGS", None)
+    done = subprocess.run(
+        [sys.executable, "-c", CLI, str(path), str(tmp_path / "runs")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["0", "2", "2"]
