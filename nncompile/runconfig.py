@@ -240,6 +240,8 @@ class RunConfig(_Frozen):
     # "balanced": the runtime sets the program's CLASS_WEIGHT from the training split before it
     # compiles (runtime.classweight); None: the program's own CLASS_WEIGHT, if any (left out)
     class_weight: Literal["balanced"] | None = None
+    # host CPU devices a step is split over on a CPU (plan.cores, runtime.cores); left out when 1
+    cpu_cores: Positive = 1
 
     @model_validator(mode="before")
     @classmethod
@@ -301,6 +303,8 @@ class RunConfig(_Frozen):
             exclude.add("class_weight")
         if not self.weighted_metrics:
             exclude.add("weighted_metrics")
+        if self.cpu_cores == 1:
+            exclude.add("cpu_cores")
         if self.target_scale is None:
             exclude.add("target_scale")
         if self.kind == "gan" and self.checkpoint is None:  # GANs without checkpoints: as before

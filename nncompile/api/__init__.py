@@ -251,6 +251,10 @@ class Program(Decoding, Transfer, RunFiles, SampleWeights):
         if epochs is not None and not 1 <= epochs <= MAX_EPOCHS:
             raise NncompileError(f"epochs={epochs}: train takes 1 to {MAX_EPOCHS} epochs")
         cfg = self.run_config
+        if self.devices is None:  # before JAX starts: the host devices of a split step
+            from ..runtime.cores import claim
+
+            claim(cfg.cpu_cores)
         memory, where = self.memory(), f"training {self.name}"
         check_fits(memory, free_memory(), where)  # before the data or the model is allocated
         self._given_weights(data, sample_weight)  # (api.weights)

@@ -49,7 +49,11 @@ def train(args) -> int:
         elif not args.quiet:
             print(f"note: {line}", file=sys.stderr)
 
-    if not primary():  # process 1.. of a multi-host run: trains its part, writes no run folder
+    import jax
+
+    # one process: primary without starting JAX, so fit can still claim cores (runtime.cores)
+    if jax.distributed.is_initialized() and not primary():  # process 1.. of a multi-host run:
+        # trains its part, writes no run folder
         program = peer_program(args, log)
         program.devices = args.devices
         startgc.release()  # compiled: the collector runs again, past the start-up's objects

@@ -38,6 +38,7 @@ def config(
     cpu_compiler_options: dict | None,
     precision: str,
     heads: dict | None = None,
+    cpu_cores: int = 1,
 ) -> dict:
     """CONFIG of a supervised train block; the keyword arguments are the plan's decisions."""
     p = train.props
@@ -76,6 +77,7 @@ def config(
         accumulate=p.accumulate,
         logical_shards=p.logical_shards,
         autotune=p.strategy == "auto",
+        cpu_cores=cpu_cores,
         class_weight="balanced" if p.class_weight == "balanced" else None,
     ).dump()
 

@@ -233,6 +233,7 @@ def emit_supervised(
         cpu_compiler_options=plan.compiler_options.value,
         precision=plan.precision.value,
         heads=heads,
+        cpu_cores=plan.cores.value,
     )
     config_section(w, config)
     backend_section(w, [models], conv_tuning(plan.conv_lowering.value))

@@ -23,9 +23,11 @@ from ..semantics import ir
 from ..semantics.ir import select_train
 from ..semantics.schema import unfreeze_epochs
 from .conv import CANONICAL_ON_CPU, COL2IM_ON_CPU, conv_lowering
+from .cores import cores
 from .facts import FUSABLE_HEADS, Decision, head_activation, model_layers
 
 Frozen = tuple[tuple[str, ...], int | None]  # layers without updates, and until which epoch
+ONE_CORE: Decision[int] = Decision(1, "one device computes each step")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class Plan:
     discriminator_head: Decision[str | None] | None = None
     # a model with several outputs: the activation folded into each output's loss (or None)
     heads: Decision[dict[str, str | None]] | None = None
+    # host CPU devices a step is split over (plan.cores): 1, or 2 for a recurrent program
+    cores: Decision[int] = ONE_CORE
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -85,6 +89,7 @@ class Plan:
             ("precision", self.precision),
             ("conv lowering", self.conv_lowering),
             ("compiler options", self.compiler_options),
+            ("cores", self.cores),
             ("activation floats", self.activation_floats),
             ("plateau", self.plateau),
             ("memory", self.memory),
@@ -295,6 +300,7 @@ def plan_for(program: ir.Program, train_name: str | None = None) -> Plan:
         plateau,
         memory(train, [model]),
         heads=output_heads(train) if len(model.outputs) > 1 else None,
+        cores=cores(train, model),
     )
 
 

@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from . import jaxcache
+from . import cores, jaxcache
 from .batches import DATA_STREAM, batching, oversized
 from .chunking import traced_bounds
 from .devices import check_batch, placement
@@ -80,7 +80,8 @@ class GanTrainer:
             assert labels is not None
             self.classes = self.condition.classes or int(labels.max()) + 1
         # several devices: a data-parallel mesh (runtime.devices); one: None, the plain program
-        self.placement = placement(self.config.devices, self.config.shard)
+        # (one device where runtime.cores claimed host devices for another program's split step)
+        self.placement = placement(cores.devices(self.config.devices, 1), self.config.shard)
         # full batches only
         self.batching = batching(self.config.batch_size, len(self.splits["train"][0]), True)
         if self.placement is not None:

@@ -26,6 +26,7 @@ IGNORED_CONFIG = frozenset(
         "strategy",
         "autotune",
         "cpu_compiler_options",
+        "cpu_cores",
         "activation_floats",
     }
 )

@@ -41,7 +41,7 @@ import numpy as np
 from flax import nnx
 
 from ..errors import DataError
-from . import blocks, classweight, jaxcache, sampleweight, shards
+from . import blocks, classweight, cores, jaxcache, sampleweight, shards
 from . import metrics as M
 from .batches import oversized
 from .chunking import traced_bounds
@@ -118,7 +118,8 @@ class Trainer(FitLoop):
         # each example's weight in the loss, per split (runtime.sampleweight)
         self.sample_weights = sampleweight.per_split(program, sample_weight, self.splits)
         # several devices: a data-parallel mesh (runtime.devices); one: None, the plain program
-        self.placement = placement(cfg.devices, cfg.shard)
+        # (a step the plan splits over cores: the host CPU devices runtime.cores claimed)
+        self.placement = placement(cores.devices(cfg.devices, cfg.cpu_cores), cfg.shard)
         self.batching = run_batching(cfg, rows(self.splits["train"][0]), self.placement)
         if warning := oversized(cfg.batch_size, rows(self.splits["train"][0])):
             self.log(warning)
@@ -165,10 +166,15 @@ class Trainer(FitLoop):
             self.chunked,
             self._layout,
             self.traces,
-            count=shards.initial(self.placement, self._model, cfg.logical_shards),
+            count=shards.initial(self.placement, self._model, self._logical_shards()),
         )
         self._epochs = Epochs(self._fns)
         self.tuning: dict | None = None  # runtime.autotune's measured or recorded choice
+
+    def _logical_shards(self) -> int | None:
+        """`logical_shards:`, or the plan's split over the cores runtime.cores claimed."""
+        count = self.placement.count if self.placement is not None else 1
+        return cores.shards(self.config.logical_shards, count, self.config.cpu_cores)
 
     # ---- public API ------------------------------------------------------------------------------
     @property

@@ -21,7 +21,7 @@ from .runfolder import is_complete_run
 from .runrecord import LATEST, read_record
 
 # CONFIG entries that tune for the machine: not settings a person chose
-BACKEND_ONLY = frozenset({"activation_floats", "cpu_compiler_options"})
+BACKEND_ONLY = frozenset({"activation_floats", "cpu_compiler_options", "cpu_cores"})
 
 
 @dataclass

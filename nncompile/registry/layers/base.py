@@ -82,7 +82,9 @@ class Layer(Entry):
       ``nncompile sample`` and ``Program.sample(latent=, grid=)`` decode through it;
     - ``batch_statistics``: its module keeps statistics of the batches it sees (BatchNorm's
       running averages), which couple every row of a batch: its steps cannot be computed shard
-      by shard (`logical_shards:` is refused at check time).
+      by shard (`logical_shards:` is refused at check time);
+    - ``recurrent``: a time loop of small per-step matmuls, which XLA:CPU runs on one core (the
+      plan's `cores` rule splits such programs' batches over the CPU's cores: plan.cores).
     """
 
     shape: Callable[[Any, list[Shape]], Shape]
@@ -100,6 +102,7 @@ class Layer(Entry):
     outputs: Callable[[Any, list[Shape]], dict[str, Shape] | None] | None = None
     tensor_args: tuple[str, ...] = ()
     batch_statistics: bool = False
+    recurrent: bool = False
     loss_term: Callable[[Any, Sym], LossTerm] | None = None
     latent: bool = False
 

@@ -256,6 +256,7 @@ def _rnn(name: str, doc: str, example: Example) -> Layer:
         example=example,
         outputs=rnn_outputs(name),
         tensor_args=("initial_state",),
+        recurrent=True,
     )
 
 
@@ -308,6 +309,7 @@ ENTRIES = [
         count=bidirectional_count,
         lower=lower_bidirectional,
         example=Example("bidirectional(lstm(6))", ("[10, 4]",)),
+        recurrent=True,
     ),
     Layer(
         "repeat",
