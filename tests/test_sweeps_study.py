@@ -58,7 +58,8 @@ def ran(stderr: str) -> list[int]:
     return [int(n) for n in re.findall(r"^trial (\d+) \(", stderr, re.M)]
 
 
-def test_two_workers_split_one_sqlite_study(tmp_path):
+@pytest.mark.slow  # two processes; the fast tier runs a sqlite study in process:
+def test_two_workers_split_one_sqlite_study(tmp_path):  # test_another_sweep_on_the_same_study_...
     db = tmp_path / "sweep.db"
     path = spec(
         tmp_path,
