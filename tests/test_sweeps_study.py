@@ -58,8 +58,10 @@ def ran(stderr: str) -> list[int]:
     return [int(n) for n in re.findall(r"^trial (\d+) \(", stderr, re.M)]
 
 
-@pytest.mark.slow  # two processes; the fast tier runs a sqlite study in process:
-def test_two_workers_split_one_sqlite_study(tmp_path):  # test_another_sweep_on_the_same_study_...
+# two processes: in the slow tier (the fast tier runs a sqlite study in process, in
+# test_another_sweep_on_the_same_study_is_refused)
+@pytest.mark.slow
+def test_two_workers_split_one_sqlite_study(tmp_path):
     db = tmp_path / "sweep.db"
     path = spec(
         tmp_path,
