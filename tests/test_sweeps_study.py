@@ -58,6 +58,9 @@ def ran(stderr: str) -> list[int]:
     return [int(n) for n in re.findall(r"^trial (\d+) \(", stderr, re.M)]
 
 
+# two processes: in the slow tier (the fast tier runs a sqlite study in process, in
+# test_another_sweep_on_the_same_study_is_refused)
+@pytest.mark.slow
 def test_two_workers_split_one_sqlite_study(tmp_path):
     db = tmp_path / "sweep.db"
     path = spec(

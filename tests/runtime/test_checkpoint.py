@@ -6,6 +6,7 @@ import hashlib
 import os
 import pickle
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -131,11 +132,21 @@ def test_resume_without_checkpoints_is_a_clear_error(tmp_path):
 
 
 # ---- safety --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def trained_once(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("trained")
+    path = spec(folder, epochs=3)
+    nncompile.compile(path).fit(run_dir=folder / "run")
+    return path, folder / "run"
+
+
 @pytest.fixture
-def trained(tmp_path):
-    path = spec(tmp_path, epochs=3)
-    nncompile.compile(path).fit(run_dir=tmp_path / "run")
-    return path, tmp_path / "run"
+def trained(trained_once, tmp_path):
+    """A 3-epoch run of its own (a copy of one trained once for the module: the tests damage it)."""
+    path, run = trained_once
+    shutil.copy(path, tmp_path / path.name)
+    shutil.copytree(run, tmp_path / "run")
+    return tmp_path / path.name, tmp_path / "run"
 
 
 def _data_files(step: Path) -> list[Path]:
