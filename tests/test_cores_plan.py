@@ -40,15 +40,18 @@ def decision(text: str):
     return plan_for(program(text)).cores
 
 
-def test_off_by_default_and_the_plan_says_how_to_turn_it_on(monkeypatch):
+def test_on_by_default_and_the_plan_says_how_to_turn_it_off(monkeypatch):
     monkeypatch.delenv("NNCOMPILE_CORES", raising=False)
     d = decision(spec())
-    assert d.value == 1
+    assert d.value == 2
     assert d.why == (
-        "off by default (NNCOMPILE_CORES=2 cuts each batch into 2 shards on 2 host devices, one "
-        "a core, for the time loop of lstm: bench/results/cores.md)"
+        "on a CPU with 2+ cores, each batch is cut into 2 logical shards computed on 2 host "
+        "devices, one a core, their gradients added in a fixed order: XLA:CPU runs the time loop "
+        "of lstm on one thread; NNCOMPILE_CORES=1 keeps one core"
     )
-    assert "cpu_cores" not in nncompile.compile(text=spec()).config  # CONFIG as before
+    assert nncompile.compile(text=spec()).config["cpu_cores"] == 2
+    dense = "model M { input x: [4]  dense(1) }\ntrain { model: M  loss: mse  epochs: 1 }\n"
+    assert "cpu_cores" not in nncompile.compile(text=dense).config  # CONFIG as before
 
 
 def test_nncompile_cores_pins_the_rule(monkeypatch):

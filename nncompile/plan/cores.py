@@ -26,9 +26,9 @@ from ..semantics import ir
 from .facts import Decision, model_layers
 
 ENV = "NNCOMPILE_CORES"
-# off until an interleaved A/B on an idle machine shows the split pays (bench/results/cores.md):
-# under load from other processes two devices wait for each other at every step's gather
-DEFAULT_ON = False
+# on: W5 1.34x one core on the idle 2-core machine (5 of 5 interleaved pairs 1.28-1.42x), 1.47x
+# PyTorch eager; with one core taken by another process it loses (0.76x): bench/results/cores.md
+DEFAULT_ON = True
 CORES = 2  # the devices a split step uses: one per core of the 2-core benchmark machine
 
 
