@@ -240,6 +240,7 @@ CONFIG = {
     'activation_floats': 4672,
     'cpu_compiler_options': None,
     'precision': 'float32',
+    'cpu_cores': 2,
 }
 
 

@@ -218,6 +218,7 @@ CONFIG = {
     'cpu_compiler_options': None,
     'precision': 'float32',
     'inputs': ['source', 'shifted'],
+    'cpu_cores': 2,
 }
 
 

@@ -201,6 +201,7 @@ CONFIG = {
     'activation_floats': 57,
     'cpu_compiler_options': None,
     'precision': 'float32',
+    'cpu_cores': 2,
 }
 
 

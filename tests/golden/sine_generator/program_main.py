@@ -205,6 +205,7 @@ CONFIG = {
     'activation_floats': 1334,
     'cpu_compiler_options': None,
     'precision': 'float32',
+    'cpu_cores': 2,
 }
 
 

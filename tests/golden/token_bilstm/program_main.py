@@ -214,6 +214,7 @@ CONFIG = {
     'activation_floats': 410,
     'cpu_compiler_options': None,
     'precision': 'float32',
+    'cpu_cores': 2,
 }
 
 

@@ -189,6 +189,7 @@ CONFIG = {
     'activation_floats': 128,
     'cpu_compiler_options': None,
     'precision': 'float32',
+    'cpu_cores': 2,
 }
 
 
