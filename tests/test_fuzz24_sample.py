@@ -30,7 +30,7 @@ def test_the_api_refuses_it_before_drawing(seed):
         config = None
 
     with pytest.raises(SampleError, match=r"seed .*: takes a whole number from 0 to 4294967295"):
-        sample(Trainer(), None, None, seed=seed)
+        sample(Trainer(), None, None, seed=seed, latents={})
 
 
 def test_inputs_beyond_float32_are_refused_not_predicted_as_nan():
