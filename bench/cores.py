@@ -26,18 +26,20 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from nncompile.runtime.idlecores import _sample  # noqa: E402
+from nncompile.runtime.idlecores import IdleMeter  # noqa: E402
 
 ARMS = ("1", "2")
 
 
 def idle_cores(seconds: float = 1.0) -> float:
-    a = _sample()
+    meter = IdleMeter()
     time.sleep(seconds)
-    b = _sample()
-    if a is None or b is None or b[1] <= a[1]:
-        return 0.0
-    return (b[0] - a[0]) / (b[1] - a[1]) * b[2]
+    return meter.cores() or 0.0
+
+
+def children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def wait_quiet(limit: float, need: float = 1.7) -> float | None:
@@ -54,19 +56,15 @@ def run(workload: str, arm: str, epochs: int | None) -> dict:
     env["PYTHONPATH"] = str(HERE.parent)
     cmd = [sys.executable, str(HERE / "nncompile_workload.py"), "--workload", workload]
     cmd += ["--epochs", str(epochs)] if epochs else []
-    before, cpu0, t0 = _sample(), resource.getrusage(resource.RUSAGE_CHILDREN), time.time()
+    meter, cpu0, t0 = IdleMeter(own=children_cpu), children_cpu(), time.time()
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    wall, after = time.time() - t0, _sample()
-    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    wall, cpu, free = time.time() - t0, children_cpu() - cpu0, meter.cores()
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("{")), None)
     if line is None:
         return {"workload": workload, "cores": arm, "error": done.stderr[-600:]}
     res = json.loads(line)
-    foreign = None
-    if before is not None and after is not None and after[1] > before[1]:
-        busy = after[2] * (1 - (after[0] - before[0]) / (after[1] - before[1]))
-        foreign = round(max(0.0, busy - cpu / wall), 2)
+    # what the rest of the machine kept busy meanwhile (runtime.idlecores' measure)
+    foreign = None if free is None else round(max(0.0, (os.cpu_count() or 1) - free), 2)
     return {
         "workload": workload,
         "cores": arm,
