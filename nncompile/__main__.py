@@ -8,12 +8,12 @@ import sys
 
 
 def main() -> int:
-    paused = gc.isenabled()
+    was_enabled = gc.isenabled()
     gc.disable()
     from .cli import main as command
     from .cli import startgc
 
-    if paused:
+    if was_enabled:
         startgc.hold(paused=True)
     return command()
 

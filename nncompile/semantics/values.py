@@ -19,13 +19,13 @@ from .. import diagnostics as D
 from ..diagnostics import Collector
 from ..registry import Ref
 from ..registry.datavalues import CsvTarget, csv_target, npz_ids
+from ..registry.layers import LAYERS
 from ..registry.loading import MAX_CSV_CLASSES
 from ..registry.losses import LOSSES
 from ..registry.metrics import METRICS, fits_task, task_hint
 from . import ir
 from .initrun import check_init_run
 
-READERS = {"embedding": "vocab", "one_hot": "classes"}  # layer kind -> its id-count argument
 SHOWN = 5
 
 
@@ -45,13 +45,15 @@ def check_values(train: ir.Train, out: Collector) -> None:
 
 
 def token_limits(model: ir.Model | None) -> dict[str, tuple[ir.Node, int]]:
-    """Each integer input an embedding or one_hot layer reads directly: (that layer, its count)."""
+    """Each integer input a layer with a `token_count` (embedding, one_hot) reads directly: (that
+    layer, its count)."""
     if model is None:
         return {}
     ints = {t.name for t in model.inputs if t.dtype == "int32"}
     out: dict[str, tuple[ir.Node, int]] = {}
     for node in model.nodes:
-        field = READERS.get(node.kind)
+        entry = LAYERS.get(node.kind)
+        field = entry.token_count if entry is not None else None
         for name in node.inputs if field else ():
             if name in ints and name not in out:
                 out[name] = (node, int(getattr(node.params, str(field))))

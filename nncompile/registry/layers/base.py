@@ -62,6 +62,8 @@ class Layer(Entry):
       ``merge_names`` in its documented signature;
     - ``reads_tokens``: it accepts integer token ids (and passes them on unless ``needs_tokens``);
     - ``needs_tokens``: it accepts only token ids and turns them into floats (embedding);
+    - ``token_count``: the argument counting the ids it takes (``vocab``: ids 0..vocab-1), against
+      which check and the runtime test the token ids of the data;
     - ``convolution``: it builds an nnx.Conv (an im2col candidate on CPU; elemental emitters);
     - ``col2im``: its nnx.Conv dilates its input (a transposed convolution; COL2IM on CPU);
     - ``fusion_emitters``: XLA:CPU's fusion emitters run it faster (capsule routing);
@@ -95,6 +97,7 @@ class Layer(Entry):
     merge_names: str = "a, b, ..."
     reads_tokens: bool = False
     needs_tokens: bool = False
+    token_count: str | None = None
     convolution: bool = False
     col2im: bool = False
     fusion_emitters: bool = False

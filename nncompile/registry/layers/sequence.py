@@ -272,6 +272,7 @@ ENTRIES = [
         example=Example("embedding(50, 6)", ("int[10]",)),
         reads_tokens=True,
         needs_tokens=True,
+        token_count="vocab",
     ),
     Layer(
         "one_hot",
@@ -283,6 +284,7 @@ ENTRIES = [
         example=Example("one_hot(12)", ("int[10]",)),
         reads_tokens=True,
         needs_tokens=True,
+        token_count="classes",
     ),
     _rnn(
         "simple_rnn",
