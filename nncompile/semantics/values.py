@@ -216,7 +216,7 @@ def _token_ids(train: ir.Train, out: Collector) -> None:
     vocab = train.data.info.vocab
     arrays = _npz_inputs(train) if source.name == "npz" else {}
     for name, (node, count) in token_limits(model).items():
-        more = ", ..." if node.kind == "embedding" else ""
+        more = ", ..." if len(LAYERS[node.kind].positional) > 1 else ""  # (embedding's dim)
         reads = f"{node.kind}({count}{more}) ({node.name}) reads ids 0..{count - 1}"
         if source.name != "npz":
             if vocab is not None and vocab > count and len(model.inputs) == 1:
